@@ -1,0 +1,99 @@
+"""The ``pendo-segments`` command line: thin click commands over the library.
+
+Sub-commands are imported lazily so ``pendo-segments --help`` starts fast
+(pandas is never imported for help). Each command module parses options,
+calls one library function and formats its result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from pendo_segments import __version__
+
+# name -> (module, attribute, short help). Short help lives here so that the
+# top-level --help does not import every command module.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("pendo_segments.cli.definitions_cmds", "validate", "Check segment definitions; report every error as FILE:LINE."),
+    "compile": ("pendo_segments.cli.definitions_cmds", "compile_cmd", "Compile segments to Pendo rules, Aggregation pipelines or SQL."),
+    "schema": ("pendo_segments.cli.definitions_cmds", "schema", "Write the JSON Schema of a segment definition file."),
+    "sample": ("pendo_segments.cli.data_cmds", "sample", "Generate a deterministic sample usage data set."),
+    "evaluate": ("pendo_segments.cli.evaluate_cmds", "evaluate", "List the members of each segment on usage data."),
+    "explain": ("pendo_segments.cli.evaluate_cmds", "explain", "Show why one subject is or is not in a segment."),
+    "health": ("pendo_segments.cli.health_cmds", "health", "Account health score and its components."),
+    "tiers": ("pendo_segments.cli.health_cmds", "tiers", "Assign every account to P1 / P2 / P3 / Neighborhood."),
+    "alerts": ("pendo_segments.cli.health_cmds", "alerts", "Playbook alerts: at-risk, escalation, upsell, renewal risk."),
+    "export": ("pendo_segments.cli.health_cmds", "export", "Export account scores for other systems (Salesforce)."),
+    "guides": ("pendo_segments.cli.guides_cmds", "guides", "Render, preview and lint guide copy per segment and locale."),
+    "pull": ("pendo_segments.cli.sync_cmds", "pull", "Pull usage data from Pendo into a data folder."),
+    "sync": ("pendo_segments.cli.sync_cmds", "sync", "Plan / apply segments and account metadata to Pendo."),
+    "campaign": ("pendo_segments.cli.campaign_cmds", "campaign", "Scheduled campaigns (no-login re-engagement)."),
+    "demo": ("pendo_segments.cli.demo_cmd", "demo", "Run the whole flow on the bundled sample data."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not self._available(cmd_name):
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class ErrorBoundary(LazyGroup):
+    """The one place that turns library errors into ``Error: …`` and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pendo_segments.errors import PendoSegmentsError
+
+        try:
+            return super().invoke(ctx)
+        except PendoSegmentsError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            lines = str(err).splitlines() or [type(err).__name__]
+            for line in lines:
+                click.echo(f"Error: {line}", err=True)
+            ctx.exit(getattr(err, "exit_code", 1))
+
+
+@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pendo-segments")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Customer segments as code for Pendo.
+
+    \b
+    Examples:
+      pendo-segments demo
+      pendo-segments validate segment_defs
+      pendo-segments compile segment_defs --target pendo --format json
+      pendo-segments evaluate segment_defs --data DIR --format csv
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

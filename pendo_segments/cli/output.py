@@ -1,0 +1,120 @@
+"""Formatting of command results: rich tables, stable CSV and JSON.
+
+CSV and JSON are machine-readable contracts (CONTRACT.md §4): fixed column
+order, no colour, ``\\n`` line endings, blanks for missing values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pendo_segments.atomic import write_text
+
+
+def resolve_format(fmt: str | None, output: Path | None, default_pipe: str = "csv") -> str:
+    """Table on an interactive terminal, ``default_pipe`` when piped or written to a file."""
+    if fmt:
+        return fmt
+    if output is None and sys.stdout.isatty():
+        return "table"
+    return default_pipe
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    try:  # pandas NA / NaT without importing pandas
+        if value != value:  # noqa: PLR0124
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    value = _cell(value)
+    if value == "":
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+def rows_to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def rows_to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    records = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def emit_text(text: str, output: Path | None) -> None:
+    """Print ``text`` or write it atomically to ``output``."""
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(output, text)
+
+
+def emit_json(payload: Any, output: Path | None) -> None:
+    emit_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", output)
+
+
+def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
+              output: Path | None, title: str | None = None) -> None:
+    """Write rows in the chosen format; ``table`` goes through rich."""
+    rows = list(rows)
+    if fmt == "csv":
+        emit_text(rows_to_csv(columns, rows), output)
+    elif fmt == "json":
+        emit_text(rows_to_json(columns, rows), output)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        for c in columns:
+            table.add_column(str(c))
+        for row in rows:
+            table.add_row(*[str(_cell(v)) for v in row])
+        if output is None:
+            Console().print(table)
+        else:
+            console = Console(file=io.StringIO(), width=160, color_system=None)
+            console.print(table)
+            write_text(output, console.file.getvalue())  # type: ignore[attr-defined]
+
+
+def emit_frame(frame: Any, fmt: str, output: Path | None, title: str | None = None) -> None:
+    """Emit a pandas DataFrame (columns in frame order)."""
+    emit_rows(list(frame.columns), frame.itertuples(index=False, name=None), fmt, output, title)
+
+
+def emit_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str,
+                 output: Path | None, title: str | None = None) -> None:
+    emit_rows(columns, ([r.get(c) for c in columns] for r in records), fmt, output, title)
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
