@@ -1,0 +1,254 @@
+"""Pydantic models of the segment definition language (CONTRACT.md §3).
+
+The models only declare shape; line-aware validation lives in ``loader.py``
+and the targets live in ``pendo_segments.compile``. The same models produce
+the JSON Schema shipped for editors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+
+METRICS: tuple[str, ...] = (
+    "active_days",
+    "minutes",
+    "events",
+    "feature_clicks",
+    "days_since_last_visit",
+    "days_since_first_visit",
+)
+#: Metrics counted over a window; the two ``days_since_*`` look at all history.
+WINDOWED_METRICS: frozenset[str] = frozenset({"active_days", "minutes", "events", "feature_clicks"})
+#: Metrics that can be unknown (null): a subject that was never active.
+NULLABLE_METRICS: frozenset[str] = frozenset({"days_since_last_visit", "days_since_first_visit"})
+
+COMPARISON_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
+PRESENCE_OPS: tuple[str, ...] = ("exists", "not_exists")
+FIELD_OPS: tuple[str, ...] = (
+    *COMPARISON_OPS, "in", "not_in", *PRESENCE_OPS, "contains", "anniversary_within",
+)
+METRIC_OPS: tuple[str, ...] = (*COMPARISON_OPS, *PRESENCE_OPS)
+
+#: Columns CONTRACT.md §1 names per subject; other fields are custom columns.
+STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
+    "account": ("account_id", "arr", "plan", "name", "contract_start", "renewal_date",
+                "csm_owner", "seats", "self_service", "crm_id", "domain"),
+    "visitor": ("visitor_id", "account_id", "email", "language", "first_visit", "name"),
+}
+
+Subject = Literal["account", "visitor"]
+CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "exists", "not_exists"]
+FieldOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "exists", "not_exists",
+                  "contains", "anniversary_within"]
+Scalar = Union[bool, int, float, str]  # noqa: UP007 - pydantic schema order matters
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+FIELD_PATTERN = r"^(account\.)?[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    kind: ClassVar[str]
+
+
+class MetricCondition(_Node):
+    """A behavioural condition: a usage metric compared over a window."""
+
+    kind: ClassVar[str] = "metric"
+    metric: Literal["active_days", "minutes", "events", "feature_clicks",
+                    "days_since_last_visit", "days_since_first_visit"]
+    op: CompareOp
+    value: float | int | None = None
+    window_days: int | None = Field(default=None, ge=1, le=3650)
+    feature: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricCondition:
+        if self.op in PRESENCE_OPS:
+            if self.value is not None:
+                raise ValueError(f"op '{self.op}' takes no value")
+        elif self.value is None:
+            raise ValueError(f"op '{self.op}' needs a numeric value")
+        elif isinstance(self.value, bool):
+            raise ValueError("value must be a number, not true/false")
+        if self.metric == "feature_clicks" and not self.feature:
+            raise ValueError("metric 'feature_clicks' needs 'feature: FEATURE_ID'")
+        if self.metric != "feature_clicks" and self.feature is not None:
+            raise ValueError(f"'feature' only goes with metric 'feature_clicks', not '{self.metric}'")
+        if self.metric in NULLABLE_METRICS and self.window_days is not None:
+            raise ValueError(f"metric '{self.metric}' looks at all history; drop 'window_days'")
+        return self
+
+
+class FieldCondition(_Node):
+    """An attribute condition on the subject's own (or its account's) columns."""
+
+    kind: ClassVar[str] = "field"
+    field: str = Field(pattern=FIELD_PATTERN)
+    op: FieldOp
+    value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldCondition:
+        op, value = self.op, self.value
+        if op in PRESENCE_OPS:
+            if value is not None:
+                raise ValueError(f"op '{op}' takes no value")
+        elif op in ("in", "not_in"):
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"op '{op}' needs a non-empty list as value")
+        elif value is None:
+            raise ValueError(f"op '{op}' needs a value")
+        elif isinstance(value, list):
+            raise ValueError(f"op '{op}' takes one value, not a list (use 'in')")
+        if op == "anniversary_within" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError("op 'anniversary_within' needs a whole number of days ≥ 1")
+        if op == "contains" and not isinstance(value, str):
+            raise ValueError("op 'contains' needs a text value")
+        if op in ("<", "<=", ">", ">=") and isinstance(value, bool):
+            raise ValueError(f"op '{op}' cannot compare with true/false")
+        return self
+
+    @property
+    def on_account(self) -> bool:
+        return self.field.startswith("account.")
+
+    @property
+    def column(self) -> str:
+        return self.field.removeprefix("account.")
+
+
+class SegmentRef(_Node):
+    """Membership of another segment."""
+
+    kind: ClassVar[str] = "segment"
+    segment: str = Field(pattern=NAME_PATTERN)
+
+
+class AllOf(_Node):
+    kind: ClassVar[str] = "all"
+    all: list[Rule] = Field(min_length=1)
+
+
+class AnyOf(_Node):
+    kind: ClassVar[str] = "any"
+    any: list[Rule] = Field(min_length=1)
+
+
+class NotOf(_Node):
+    kind: ClassVar[str] = "not"
+    not_: Rule = Field(alias="not")
+
+
+RULE_KEYS: dict[str, str] = {
+    "metric": "metric", "field": "field", "segment": "segment",
+    "all": "all", "any": "any", "not": "not",
+}
+
+
+def rule_kind(node: Any) -> str | None:
+    """Which kind of rule a raw mapping (or model) is, from its keys."""
+    if isinstance(node, _Node):
+        return node.kind
+    if isinstance(node, dict):
+        found = [RULE_KEYS[k] for k in node if k in RULE_KEYS]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+Rule = Annotated[
+    Annotated[MetricCondition, Tag("metric")]
+    | Annotated[FieldCondition, Tag("field")]
+    | Annotated[SegmentRef, Tag("segment")]
+    | Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")],
+    Discriminator(rule_kind),
+]
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+
+
+class Segment(BaseModel):
+    """One segment, after ``for_each`` stamping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = Field(min_length=1)
+    description: str = ""
+    subject: Subject
+    window_days: int = Field(default=30, ge=1, le=3650)
+    rule: Rule
+    tags: list[str] = Field(default_factory=list)
+    #: The values a ``for_each`` template was stamped with, e.g. {"feature": "core_events"}.
+    params: dict[str, str] = Field(default_factory=dict)
+
+    _source_file: str = PrivateAttr(default="")
+    _source_line: int = PrivateAttr(default=0)
+
+    @property
+    def source(self) -> str:
+        """``FILE:LINE`` where this segment is defined."""
+        return f"{self._source_file}:{self._source_line}" if self._source_file else "<memory>"
+
+    def with_source(self, file: str, line: int) -> Segment:
+        self._source_file, self._source_line = file, line
+        return self
+
+    def window_of(self, cond: MetricCondition) -> int:
+        return cond.window_days or self.window_days
+
+
+class SegmentFile(BaseModel):
+    """Schema of a definition file: one segment, or a list under ``segments:``.
+
+    ``for_each`` (e.g. ``{feature: [core_events, data_explorer]}``) stamps one
+    segment per value; ``{feature}`` in name, title, description and rule
+    strings is replaced.
+    """
+
+    model_config = ConfigDict(extra="forbid", title="pendo-segments definition file")
+
+    name: str | None = Field(default=None, pattern=r"^[a-z{][a-z0-9_{}]*$")
+    title: str | None = None
+    description: str | None = None
+    subject: Subject | None = None
+    window_days: int | None = Field(default=None, ge=1, le=3650)
+    rule: Rule | None = None
+    tags: list[str] | None = None
+    for_each: dict[str, list[str]] | None = None
+    segments: list[dict[str, Any]] | None = Field(
+        default=None, description="Several segments in one file; each item has the keys above.",
+    )
+
+
+def walk(rule: Any) -> list[Any]:
+    """All nodes of a rule tree, depth first, parents before children."""
+    out = [rule]
+    if isinstance(rule, AllOf):
+        for r in rule.all:
+            out.extend(walk(r))
+    elif isinstance(rule, AnyOf):
+        for r in rule.any:
+            out.extend(walk(r))
+    elif isinstance(rule, NotOf):
+        out.extend(walk(rule.not_))
+    return out
+
+
+def children(rule: Any) -> list[Any]:
+    if isinstance(rule, AllOf):
+        return list(rule.all)
+    if isinstance(rule, AnyOf):
+        return list(rule.any)
+    if isinstance(rule, NotOf):
+        return [rule.not_]
+    return []
