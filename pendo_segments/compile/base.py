@@ -108,21 +108,26 @@ def child_paths(path: str, key: str, items: list[Any]) -> list[tuple[Any, str]]:
     return [(item, f"{path}.{key}[{i}]") for i, item in enumerate(items)]
 
 
-def targets() -> dict[str, type[Generator]]:
-    """Target name → generator class (imported lazily: SQL pulls in sqlglot)."""
-    from pendo_segments.compile.aggregation import AggregationGenerator
-    from pendo_segments.compile.pendo import PendoGenerator
-    from pendo_segments.compile.sql import SQLGenerator
+TARGETS: dict[str, str] = {
+    "pendo": "pendo_segments.compile.pendo:PendoGenerator",
+    "aggregation": "pendo_segments.compile.aggregation:AggregationGenerator",
+    "sql": "pendo_segments.compile.sql:SQLGenerator",
+}
 
-    return {"pendo": PendoGenerator, "aggregation": AggregationGenerator, "sql": SQLGenerator}
+
+def generator_class(target: str) -> type[Generator]:
+    """The generator for ``target``, imported on demand (SQL pulls in sqlglot)."""
+    import importlib
+
+    if target not in TARGETS:
+        raise CompileError(f"unknown target '{target}' (valid: {', '.join(TARGETS)})")
+    module, _, attr = TARGETS[target].partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
 def compile_segments(defs: DefinitionSet, target: str, *, names: list[str] | None = None,
                      as_of: dt.date | None = None, strict: bool = False,
                      **options: Any) -> list[CompileResult]:
     """Compile the selected segments (all by default) for ``target``."""
-    table = targets()
-    if target not in table:
-        raise CompileError(f"unknown target '{target}' (valid: {', '.join(table)})")
-    gen = table[target](defs, as_of=as_of, strict=strict, **options)
+    gen = generator_class(target)(defs, as_of=as_of, strict=strict, **options)
     return [gen.compile(seg) for seg in defs.select(names)]

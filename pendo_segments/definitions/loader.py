@@ -353,7 +353,8 @@ def _field_hint(name: str, subject: Any) -> str | None:
     standard = STANDARD_FIELDS.get(on if isinstance(on, str) else "", ())
     if not standard or column in standard:
         return None
-    match = closest(column, standard)
+    # Only a typo-sized difference counts: a custom column like 'tier_name' is not 'name'.
+    match = closest(column, [s for s in standard if abs(len(s) - len(column)) <= 2])
     if match and column.lower() not in standard:
         prefix = "account." if name.startswith("account.") else ""
         return (f"unknown field '{name}'; did you mean '{prefix}{match}'? (a custom column "

@@ -1,0 +1,94 @@
+"""``evaluate`` and ``explain``: segments on usage data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pendo_segments.cli.common import load_data, load_defs, status
+from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
+from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
+
+
+@click.command()
+@defs_argument
+@data_dir
+@as_of
+@click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
+              help="Only these segments (repeatable). Default: all.")
+@click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
+@output_format
+def evaluate(defs: Path, data: str, lenient: bool, as_of: dt.date | None,
+             segments: tuple[str, ...], counts: bool, fmt: str | None,
+             output: Path | None) -> None:
+    """List the members of each segment on usage data.
+
+    CSV columns are exactly segment,subject,subject_id, one row per member,
+    sorted by segment then subject_id.
+
+    \b
+    Examples:
+      pendo-segments evaluate segment_defs --data sample --format csv
+      pendo-segments evaluate --data ./usage -s at_risk -s healthy --as-of 2026-11-01
+      pendo-segments evaluate --data ./usage --counts
+    """
+    from pendo_segments.evaluate import evaluate as run
+
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient, as_of)
+    with status("Evaluating segments") as update:
+        result = run(definitions, ds, as_of=as_of, names=list(segments), progress=update)
+    fmt = resolve_format(fmt, output)
+    if counts or (fmt == "table" and not segments):
+        rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
+        emit_rows(["segment", "subject", "members"], rows, fmt, output,
+                  title=f"Segment members as of {result.as_of.isoformat()}")
+    else:
+        emit_frame(result.membership(), fmt, output,
+                   title=f"Segment members as of {result.as_of.isoformat()}")
+
+
+@click.command()
+@click.argument("name")
+@click.argument("subject_id")
+@click.option("--defs", "defs", default=DEFAULT_DEFS, show_default=True,
+              type=click.Path(exists=True, path_type=Path), help="Definitions folder or file.")
+@data_dir
+@as_of
+@output_format
+def explain(name: str, subject_id: str, defs: Path, data: str, lenient: bool,
+            as_of: dt.date | None, fmt: str | None, output: Path | None) -> None:
+    """Show each condition of segment NAME for SUBJECT_ID: value, threshold, pass/fail.
+
+    \b
+    Examples:
+      pendo-segments explain at_risk acc-00042 --data sample
+      pendo-segments explain never_used_data_explorer v-000123 --data ./usage --format json
+    """
+    from pendo_segments.evaluate import explain as run
+    from pendo_segments.evaluate.explain import EXPLAIN_COLUMNS
+
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient, as_of)
+    result = run(definitions, ds, name, subject_id, as_of=as_of)
+    fmt = resolve_format(fmt, output)
+    if fmt == "json":
+        from pendo_segments.cli.output import emit_json
+
+        emit_json({
+            "segment": name, "subject": result.segment.subject, "subject_id": subject_id,
+            "as_of": result.as_of.isoformat(), "member": result.member,
+            "params": result.segment.params,
+            "conditions": [dict(zip(EXPLAIN_COLUMNS, r.as_row(), strict=True))
+                           for r in result.rows],
+        }, output)
+        return
+    if fmt == "table":
+        rows = [("  " * r.depth + r.condition, r.value, r.op, r.threshold,
+                 "✔ pass" if r.passed else "✘ fail") for r in result.rows]
+        emit_rows(["condition", "value", "op", "threshold", "result"], rows, fmt, output,
+                  title=result.summary)
+        return
+    emit_rows(EXPLAIN_COLUMNS, [r.as_row() for r in result.rows], fmt, output)

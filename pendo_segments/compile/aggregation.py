@@ -1,0 +1,371 @@
+"""Aggregation target: one Pendo Aggregation API request per segment.
+
+Pendo's servers do the counting; the request returns the member ids. The
+pipeline (``POST /api/v1/aggregation``, /work/shared/pendo-api.md §2) is::
+
+    {"source": {"accounts": null}}                 every subject, used or not
+    {"identified": "visitorId"}                     visitor segments only
+    {"eval": {"accountId": "metadata.auto.accountid"}}     \\ only when a visitor
+    {"bulkExpand": {"account": {"account": "accountId"}}}  / segment reads account.F
+    {"merge": {"fields": [id], "mappings": {...}, "pipeline": [     one per window
+        {"source": {"events": null, "timeSeries": {"period": "dayRange",
+                    "first": <as_of − N days>, "count": N}}},
+        {"identified": "visitorId"},
+        {"group": {"group": [id, "day"], "fields": {numEvents, numMinutes sums}}},
+        {"eval": {"activeDay": "if(numEvents > 0 || numMinutes > 0, 1, 0)"}},
+        {"group": {"group": [id], "fields": {"active_days_30d": {"sum": "activeDay"}, ...}}}]}}
+    {"merge": {... featureEvents {"featureId": F} ... clicks = sum of numEvents}}
+    {"eval": {"active_days_30d": "if(isNull(active_days_30d), 0, active_days_30d)", ...}}
+    {"filter": "<the rule as one boolean expression>"}
+    {"select": {id: id}}, {"sort": [id]}
+
+Semantics (CONTRACT.md §2):
+
+* A window of N days is ``timeSeries {first: as_of − N days, count: N}``: the
+  N whole days before as-of. With ``as_of`` the start is the epoch ms of that
+  UTC midnight; without, an expression on the start of Pendo's today
+  (:data:`TODAY`).
+* Grouping by (subject, day) before counting makes an account active on a day
+  when any of its visitors was (sums of non-negative counts are > 0 exactly
+  when one of them is).
+* Subjects without usage come from the ``visitors``/``accounts`` source and
+  get 0 from the zero-fill ``eval``; every comparison on a value that can be
+  unknown is guarded with ``!isNull(...)``, so unknown compares false and a
+  ``not`` above it is true.
+* ``days_since_first_visit`` reads Pendo's ``metadata.auto.firstvisit``;
+  "d op K" becomes a comparison of that timestamp with the midnight of
+  ``as_of − K``. ``days_since_last_visit`` needs no all-history scan:
+  ``d <= K`` is "active in the last K days", ``d >= K`` is "visited before
+  as-of and not active in the last K − 1 days", where "visited before as-of"
+  is ``firstvisit < as_of`` (Pendo sets firstvisit on the first visit).
+* A reference to a segment of the same subject is inlined (with that
+  segment's own default window); other references are unsupported.
+
+Expression syntax that Pendo does not document publicly lives in the
+constants below, so a correction is a one-line change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, ClassVar
+
+from pendo_segments.compile.base import Generator, child_paths
+from pendo_segments.compile.fields import DAY_MS, epoch_ms, iso_date, pendo_field
+from pendo_segments.definitions.models import (
+    AllOf,
+    AnyOf,
+    FieldCondition,
+    MetricCondition,
+    NotOf,
+    Segment,
+    SegmentRef,
+)
+
+# -- Pendo names and expression syntax --------------------------------------------
+#: Start of Pendo's today (UTC midnight), used when no as_of is given. UNCONFIRMED
+#: argument order; pendo-api.md shows ``startOfPeriod(now(), "month")`` elsewhere.
+TODAY = 'startOfPeriod("dayRange", now())'
+DAY_MS_EXPR = "24*60*60*1000"
+IS_NULL = "isNull({x})"
+NOT_NULL = "!isNull({x})"
+ZERO_IF_NULL = "if(isNull({x}), 0, {x})"
+CONTAINS = "contains({x}, {v})"  # UNCONFIRMED function name
+ACTIVE_DAY_FIELD = "activeDay"
+ACTIVE_DAY = "if(numEvents > 0 || numMinutes > 0, 1, 0)"
+OPERATORS: dict[str, str] = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+SUBJECTS: dict[str, tuple[str, str]] = {"visitor": ("visitors", "visitorId"),
+                                        "account": ("accounts", "accountId")}
+EVENTS_SOURCE: tuple[str, Any] = ("events", None)
+FEATURE_SOURCE = "featureEvents"
+VISITOR_ACCOUNT = "metadata.auto.accountid"
+FIRST_VISIT = "metadata.auto.firstvisit"
+#: Per-day sums of the events source that the metrics are built from.
+DAY_SUMS: dict[str, dict[str, str]] = {"numEvents": {"sum": "numEvents"},
+                                       "numMinutes": {"sum": "numMinutes"}}
+#: Windowed metric -> aggregation over the per-day rows.
+USAGE_METRICS: dict[str, dict[str, str]] = {
+    "active_days": {"sum": ACTIVE_DAY_FIELD},
+    "minutes": {"sum": "numMinutes"},
+    "events": {"sum": "numEvents"},
+}
+
+REASONS: dict[str, str] = {
+    "anniversary_within": "the Aggregation API has no documented day-of-year date "
+                          "functions to test an anniversary",
+    "reference to another subject": "only segments of the same subject can be inlined; "
+                                    "'{name}' is an {subject} segment",
+}
+
+
+class AggregationGenerator(Generator):
+    """An Aggregation API request per segment returning the member ids."""
+
+    target: ClassVar[str] = "aggregation"
+
+    def segment_output(self, segment: Segment) -> dict[str, Any] | None:
+        self._owners = [segment]
+        self._usage: dict[int, dict[str, str]] = {}  # window -> {field: metric}
+        self._features: dict[tuple[str, int], str] = {}  # (feature, window) -> field
+        self._needs_account = False
+        expr = self.generate(segment.rule, "rule")
+        if self._problems or expr is None:
+            return None
+        source, key = SUBJECTS[segment.subject]
+        pipeline: list[dict[str, Any]] = [{"source": {source: None}}]
+        if segment.subject == "visitor":
+            pipeline.append({"identified": "visitorId"})
+        if self._needs_account:
+            pipeline += [{"eval": {"accountId": VISITOR_ACCOUNT}},
+                         {"bulkExpand": {"account": {"account": "accountId"}}}]
+        filled: list[str] = []
+        for window, fields in sorted(self._usage.items()):
+            pipeline.append(merge(key, list(fields), self.usage_pipeline(key, window, fields)))
+            filled += fields
+        for (feature, window), name in self._features.items():
+            pipeline.append(merge(key, [name], self.feature_pipeline(key, feature, window, name)))
+            filled.append(name)
+        if filled:
+            pipeline.append({"eval": {f: ZERO_IF_NULL.format(x=f) for f in filled}})
+        pipeline += [{"filter": expr}, {"select": {key: key}}, {"sort": [key]}]
+        request_id = f"pendo-segments:{segment.name}:{self.as_of or 'today'}"
+        return {"response": {"mimeType": "application/json"},
+                "request": {"name": segment.name, "requestId": request_id,
+                            "pipeline": pipeline}}
+
+    # -- time ------------------------------------------------------------------
+    def day_start(self, days_before: int) -> int | str:
+        """UTC midnight of ``as_of − days_before``: epoch ms, or a ``now()`` expression."""
+        if self.as_of is not None:
+            return epoch_ms(self.as_of) - days_before * DAY_MS
+        if days_before == 0:
+            return TODAY
+        sign = "-" if days_before > 0 else "+"
+        return f"{TODAY} {sign} {abs(days_before)}*{DAY_MS_EXPR}"
+
+    def time_series(self, window: int) -> dict[str, Any]:
+        return {"period": "dayRange", "first": self.day_start(window), "count": window}
+
+    # -- sub-pipelines ---------------------------------------------------------
+    def usage_pipeline(self, key: str, window: int, fields: dict[str, str]) -> list[dict[str, Any]]:
+        name, params = EVENTS_SOURCE
+        steps: list[dict[str, Any]] = [
+            {"source": {name: params, "timeSeries": self.time_series(window)}},
+            {"identified": "visitorId"},
+            {"group": {"group": [key, "day"], "fields": DAY_SUMS}},
+        ]
+        if "active_days" in fields.values():
+            steps.append({"eval": {ACTIVE_DAY_FIELD: ACTIVE_DAY}})
+        steps.append({"group": {"group": [key], "fields": {
+            field: USAGE_METRICS[metric] for field, metric in fields.items()}}})
+        return steps
+
+    def feature_pipeline(self, key: str, feature: str, window: int,
+                         name: str) -> list[dict[str, Any]]:
+        return [
+            {"source": {FEATURE_SOURCE: {"featureId": feature},
+                        "timeSeries": self.time_series(window)}},
+            {"identified": "visitorId"},
+            {"group": {"group": [key], "fields": {name: {"sum": "numEvents"}}}},
+        ]
+
+    def metric_field(self, metric: str, window: int, feature: str | None = None) -> str:
+        """The (zero-filled) field holding ``metric`` over ``window``; registers its merge."""
+        if feature is None:
+            name = f"{metric}_{window}d"
+            self._usage.setdefault(window, {})[name] = metric
+            return name
+        if (feature, window) not in self._features:
+            base = f"feature_clicks_{window}d_{re.sub(r'[^A-Za-z0-9_]', '_', feature)}"
+            name, n = base, 1
+            while name in self._features.values():
+                n += 1
+                name = f"{base}_{n}"
+            self._features[(feature, window)] = name
+        return self._features[(feature, window)]
+
+    # -- groups ----------------------------------------------------------------
+    def all_node(self, node: AllOf, path: str) -> str | None:
+        return self._join(" && ", child_paths(path, "all", node.all))
+
+    def any_node(self, node: AnyOf, path: str) -> str | None:
+        return self._join(" || ", child_paths(path, "any", node.any))
+
+    def _join(self, op: str, items: list[tuple[Any, str]]) -> str | None:
+        parts = [self.generate(child, p) for child, p in items]
+        if any(p is None for p in parts):
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        return op.join(wrap(p) for p in parts)  # type: ignore[arg-type]
+
+    def not_node(self, node: NotOf, path: str) -> str | None:
+        inner = self.generate(node.not_, f"{path}.not")
+        return None if inner is None else f"!({inner})"
+
+    def segment_node(self, node: SegmentRef, path: str) -> str | None:
+        ref = self.defs.get(node.segment)
+        if ref.subject != self.segment.subject:
+            self.unsupported("reference to another subject", path,
+                             REASONS["reference to another subject"].format(
+                                 name=ref.name, subject=ref.subject))
+            return None
+        self._owners.append(ref)
+        try:
+            return self.generate(ref.rule, f"{path}->{ref.name}.rule")
+        finally:
+            self._owners.pop()
+
+    # -- leaves ----------------------------------------------------------------
+    def metric_node(self, node: MetricCondition, path: str) -> str:
+        if node.metric == "days_since_last_visit":
+            return self.days_since_last_visit(node)
+        if node.metric == "days_since_first_visit":
+            return self.days_since_first_visit(node)
+        if node.op in ("exists", "not_exists"):  # a zero-filled count is always known
+            return "true" if node.op == "exists" else "false"
+        field = self.metric_field(node.metric, self._owners[-1].window_of(node), node.feature)
+        return f"{field} {OPERATORS[node.op]} {literal(node.value)}"
+
+    def days_since_last_visit(self, node: MetricCondition) -> str:
+        """d = as_of − last active day before as_of (≥ 1), via windowed active days."""
+        known = f"{NOT_NULL.format(x=FIRST_VISIT)} && {FIRST_VISIT} < {self.day_start(0)}"
+
+        def active(k: int) -> str:  # some active day in the last k days: d <= k
+            return f"{self.metric_field('active_days', k)} > 0"
+
+        def idle(k: int) -> str:  # no active day in the last k days: d > k
+            return f"{self.metric_field('active_days', k)} == 0"
+
+        def exactly(k: int) -> str:
+            if k < 1:
+                return "false"
+            return active(1) if k == 1 else f"{active(k)} && {idle(k - 1)}"
+
+        if node.op == "exists":
+            return known
+        if node.op == "not_exists":
+            return f"!({known})"
+        cmp = integer_comparison(node.op, node.value)
+        if isinstance(cmp, bool):
+            return known if cmp else "false"
+        op, k = cmp
+        if op == "<=":
+            return active(k) if k >= 1 else "false"
+        if op == ">=":
+            return known if k <= 1 else f"{known} && {idle(k - 1)}"
+        if op == "=":
+            return exactly(k)
+        return f"{known} && !({exactly(k)})"
+
+    def days_since_first_visit(self, node: MetricCondition) -> str:
+        """d = as_of − day of first visit: compare the timestamp with midnights."""
+        t = FIRST_VISIT
+        known = NOT_NULL.format(x=t)
+        if node.op == "exists":
+            return known
+        if node.op == "not_exists":
+            return IS_NULL.format(x=t)
+        cmp = integer_comparison(node.op, node.value)
+        if isinstance(cmp, bool):
+            return known if cmp else "false"
+        op, k = cmp
+        # d <= k  <=>  t >= midnight(as_of − k);  d >= k  <=>  t < midnight(as_of − k + 1)
+        lo, hi = self.day_start(k), self.day_start(k - 1)
+        tests = {"<=": f"{t} >= {lo}", ">=": f"{t} < {hi}",
+                 "=": f"{t} >= {lo} && {t} < {hi}", "!=": f"({t} < {lo} || {t} >= {hi})"}
+        return f"{known} && {tests[op]}"
+
+    def field_node(self, node: FieldCondition, path: str) -> str | None:
+        if node.op == "anniversary_within":
+            self.unsupported("anniversary_within", path, REASONS["anniversary_within"])
+            return None
+        f = pendo_field(self.segment.subject, node)
+        x = f.path
+        if f.kind != self.segment.subject:
+            self._needs_account = True
+            x = f"account.{x}"
+        if node.op == "exists":
+            return NOT_NULL.format(x=x)
+        if node.op == "not_exists":
+            return IS_NULL.format(x=x)
+        dated = f.schema == "time"
+        values = node.value if isinstance(node.value, list) else [node.value]
+        if node.op == "in":
+            test = " || ".join(compare(x, "=", v, dated) for v in values)
+        elif node.op == "not_in":
+            test = " && ".join(compare(x, "!=", v, dated) for v in values)
+        elif node.op == "contains":
+            test = CONTAINS.format(x=x, v=literal(node.value))
+        else:
+            test = compare(x, node.op, node.value, dated)
+        return f"{NOT_NULL.format(x=x)} && {wrap(test)}"
+
+
+def compare(x: str, op: str, value: Any, dated: bool) -> str:
+    """``x op value``; a date value on a time field compares with that day's midnights."""
+    day = iso_date(value) if dated else None
+    if day is None:
+        return f"{x} {OPERATORS[op]} {literal(value)}"
+    lo = epoch_ms(day)
+    hi = lo + DAY_MS
+    return {"=": f"{x} >= {lo} && {x} < {hi}", "!=": f"({x} < {lo} || {x} >= {hi})",
+            "<": f"{x} < {lo}", "<=": f"{x} < {hi}",
+            ">": f"{x} >= {hi}", ">=": f"{x} >= {lo}"}[op]
+
+
+def integer_comparison(op: str, value: Any) -> tuple[str, int] | bool:
+    """Rewrite ``d op value`` for a whole number d as ``d op' K`` (op' in <=, >=, =, !=).
+
+    Returns True when every known d passes, False when none does.
+    """
+    v = float(value)
+    whole = v.is_integer()
+    if op == "<":
+        return ("<=", math.ceil(v) - 1)
+    if op == "<=":
+        return ("<=", math.floor(v))
+    if op == ">":
+        return (">=", math.floor(v) + 1)
+    if op == ">=":
+        return (">=", math.ceil(v))
+    if op == "=":
+        return ("=", int(v)) if whole else False
+    return ("!=", int(v)) if whole else True
+
+
+def literal(value: Any) -> str:
+    """A value in Pendo expression syntax (JSON literals)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def wrap(expr: str) -> str:
+    """Parenthesise a compound expression before combining it."""
+    if " && " not in expr and " || " not in expr:
+        return expr
+    return expr if _enclosed(expr.removeprefix("!")) else f"({expr})"
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _enclosed(expr: str) -> bool:
+    """Whether ``expr`` is one parenthesised group, e.g. ``(a || b)`` but not ``(a) && (b)``."""
+    expr = _STRING.sub('""', expr)  # parentheses inside text values do not count
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(expr) - 1 and ch == ")"
+    return False
+
+
+def merge(key: str, fields: list[str], pipeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """Left-join ``fields`` computed by ``pipeline`` onto the subject rows by ``key``."""
+    return {"merge": {"fields": [key], "mappings": {f: f for f in fields},
+                      "pipeline": pipeline}}

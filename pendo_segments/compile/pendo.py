@@ -1,0 +1,298 @@
+"""Pendo target: the rule model of Pendo's segment builder, one JSON per segment.
+
+Pendo keeps a rule-based segment's builder rules in its ``definition`` (Fivetran
+flattens them into ``segment_filter`` rows: ``kind``, ``schema``, ``group``,
+``field``, ``operator``, ``value``, ``count``, ``time``, ``granularity``,
+``fact``, ``feature_id``…; rows sharing an ``or_group_id`` are ORed, the OR
+groups are ANDed). The exact JSON is not publicly documented, so we emit rows
+with exactly those keys and make the grouping explicit::
+
+    {"name": "at_risk", "title": ..., "description": ..., "subject": "account",
+     "summary": "Number of days active <= 2 in the last 30 days AND ...",
+     "definition": {"filters": [[row, row], [row]]}}   # outer list AND, inner OR
+
+Mapping (every Pendo name is in the tables below, so a fix is one line):
+
+================================  ============================================
+definition                        builder row
+================================  ============================================
+``active_days`` op N              "Number of days active", fact ``daysActive``
+``minutes`` op N                  "Time on site", fact ``numMinutes``
+``events`` op N                   "Number of events", fact ``numEvents``
+``feature_clicks`` op N           "Feature clicks", kind ``feature``,
+                                  ``featureId``, fact ``numEvents``
+window of N days                  ``time: "last", count: N, granularity: "day"``
+                                  ("within the last N days")
+``days_since_last_visit`` op N    "Last visit" (``auto.lastvisit``),
+                                  ``time: "daysAgo"``: days since it op N
+``days_since_first_visit`` op N   "First visit" (``auto.firstvisit``), same
+field F op V                      kind visitor/account, metadata group/field
+                                  from :mod:`pendo_segments.compile.fields`
+``in`` [a, b]                     one OR group of ``==`` rows
+``!=`` / ``not_in``               ``!=`` rows plus an ``exists`` row (see below)
+``{segment: other}``              kind ``segment``, operator ``in``,
+                                  ``segmentName``; ``sync`` fills ``segmentId``
+================================  ============================================
+
+Native means conjunctive normal form of such rows: the rule is a leaf, an
+``any`` of leaves, or an ``all`` whose items are leaves or ``any`` groups of
+leaves (nested ``all`` are flattened: AND is associative). Everything else
+goes through :meth:`Generator.unsupported` with a reason; the output of such
+a segment is an ``{"upload": "visitor_list", ...}`` marker and ``sync``
+uploads the locally computed members instead.
+
+Semantics and known gaps:
+
+* A comparison with an unknown value is false (CONTRACT.md §2). Pendo's
+  "is not" is assumed to *match* records with no value, so ``!=`` gets an
+  extra "exists" row; inside an OR group that row cannot be added, so it is
+  unsupported there. For the same reason ``not`` cannot be rewritten by
+  flipping operators.
+* Builder rules are relative to Pendo's *today*: ``as_of`` has no effect on
+  this target. Pendo's "last visit" may be today, which the local as-of rule
+  never counts; a visitor returning today leaves the Pendo segment one day
+  earlier than the local one.
+* Accounts and visitors with no usage are assumed to count 0 in Pendo's
+  behavioural rules, as they do locally.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pendo_segments.compile.base import Generator, child_paths
+from pendo_segments.compile.fields import pendo_field
+from pendo_segments.definitions.models import (
+    NULLABLE_METRICS,
+    PRESENCE_OPS,
+    WINDOWED_METRICS,
+    AllOf,
+    AnyOf,
+    FieldCondition,
+    MetricCondition,
+    NotOf,
+    Segment,
+    SegmentRef,
+)
+
+# -- every Pendo name in one place ------------------------------------------------
+#: Definition op -> builder operator.
+OPERATORS: dict[str, str] = {
+    "=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+    "contains": "contains", "exists": "exists", "not_exists": "!exists",
+}
+
+
+@dataclass(frozen=True)
+class BuilderRule:
+    """A behavioural rule of the segment builder."""
+
+    label: str
+    schema: str
+    fact: str | None = None
+    group: str | None = None
+    field: str | None = None
+    kind: str | None = None  # None: the segment's subject (visitor / account)
+    unit: str = ""
+
+
+METRIC_RULES: dict[str, BuilderRule] = {
+    "active_days": BuilderRule("Number of days active", "number", fact="daysActive"),
+    "minutes": BuilderRule("Time on site", "number", fact="numMinutes", unit=" minutes"),
+    "events": BuilderRule("Number of events", "number", fact="numEvents"),
+    "feature_clicks": BuilderRule("Feature clicks", "number", fact="numEvents", kind="feature"),
+    "days_since_last_visit": BuilderRule("Last visit", "time", group="auto", field="lastvisit"),
+    "days_since_first_visit": BuilderRule("First visit", "time", group="auto", field="firstvisit"),
+}
+#: Unit shown after a behavioural value in summaries, by builder label.
+UNITS: dict[str, str] = {r.label: r.unit for r in METRIC_RULES.values()}
+#: "within the last N days" (the N whole days before today).
+WINDOW_KEYS: dict[str, str] = {"time": "last", "granularity": "day"}
+#: "days since <time field> op N".
+DAYS_AGO_KEYS: dict[str, str] = {"time": "daysAgo", "granularity": "day"}
+SEGMENT_RULE: dict[str, Any] = {"name": "Segment", "kind": "segment", "operator": "in"}
+UPLOAD_MARKER = "visitor_list"
+
+# -- why a construct is not native (read by CS ops in `compile` and `sync plan`) ----
+REASONS: dict[str, str] = {
+    "not": "Pendo's segment builder has no NOT around a rule; flipping the operator is "
+           "not the same, because 'is not' leaves out records with no value while NOT "
+           "keeps them",
+    "any inside any": "Pendo's builder has a single level of OR groups; merge the inner "
+                      "'any' into the outer one",
+    "all inside any": "Pendo's builder can only OR single rules, not an AND group",
+    "segment reference inside any": "Pendo's builder accepts 'segment is in' only as its "
+                                    "own AND rule, not inside an OR group",
+    "reference to non-native segment": "'{name}' is not a native Pendo rule itself (it is "
+                                       "uploaded as a list computed locally), so a live "
+                                       "Pendo rule cannot depend on it",
+    "anniversary_within": "Pendo's builder has no 'anniversary within N days' date rule",
+    "text comparison": "Pendo's builder compares text only with is / is not / contains / "
+                       "exists, not with '{op}'",
+    "'is not' inside any": "Pendo's 'is not' also matches records with no value; keeping "
+                           "them out needs an extra 'exists' rule, which cannot go inside "
+                           "an OR group",
+}
+
+Row = dict[str, Any]
+Groups = list[list[Row]]  # outer AND, inner OR
+
+
+class PendoGenerator(Generator):
+    """Segment builder rules; non-native segments become visitor-list uploads."""
+
+    target: ClassVar[str] = "pendo"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._native: dict[str, bool] = {}
+
+    def segment_output(self, segment: Segment) -> dict[str, Any]:
+        groups = self.generate(segment.rule, "rule")
+        head = {"name": segment.name, "title": segment.title,
+                "description": segment.description, "subject": segment.subject}
+        if self._problems or groups is None:
+            constructs = ", ".join(dict.fromkeys(p.construct for p in self._problems))
+            who = "its accounts' visitors" if segment.subject == "account" else "its visitors"
+            return {**head,
+                    "summary": f"not a native Pendo rule ({constructs}); uploaded as a "
+                               f"list of {who} computed locally",
+                    "upload": UPLOAD_MARKER,
+                    "expandAccounts": segment.subject == "account"}
+        return {**head, "summary": summary(groups), "definition": {"filters": groups}}
+
+    # -- groups ----------------------------------------------------------------
+    def all_node(self, node: AllOf, path: str) -> Groups | None:
+        parts = [self.generate(child, p) for child, p in child_paths(path, "all", node.all)]
+        if any(p is None for p in parts):
+            return None
+        return [group for part in parts for group in part]  # type: ignore[union-attr]
+
+    def any_node(self, node: AnyOf, path: str) -> Groups | None:
+        rows: list[Row] = []
+        ok = True
+        for child, p in child_paths(path, "any", node.any):
+            nested = {AnyOf: "any inside any", AllOf: "all inside any",
+                      SegmentRef: "segment reference inside any"}.get(type(child))
+            if nested:
+                self.unsupported(nested, p, REASONS[nested])
+            part = self.generate(child, p)
+            if nested or part is None:
+                ok = False
+            elif len(part) != 1:
+                self.unsupported("'is not' inside any", p, REASONS["'is not' inside any"])
+                ok = False
+            else:
+                rows.extend(part[0])
+        return [rows] if ok else None
+
+    def not_node(self, node: NotOf, path: str) -> None:
+        self.unsupported("not", path, REASONS["not"])
+        self.generate(node.not_, f"{path}.not")  # report what is inside, too
+        return None
+
+    def segment_node(self, node: SegmentRef, path: str) -> Groups:
+        if not self.is_native(node.segment):
+            self.unsupported("reference to non-native segment", path,
+                             REASONS["reference to non-native segment"].format(name=node.segment))
+        return [[{**SEGMENT_RULE, "segmentName": node.segment, "segmentId": None}]]
+
+    def is_native(self, name: str) -> bool:
+        """Whether segment ``name`` compiles to native rules (cached per generator)."""
+        if name not in self._native:
+            sub = PendoGenerator(self.defs, as_of=self.as_of, **self.options)
+            self._native[name] = sub.compile(self.defs.get(name)).native
+        return self._native[name]
+
+    # -- leaves ----------------------------------------------------------------
+    def metric_node(self, node: MetricCondition, path: str) -> Groups:
+        rule = METRIC_RULES[node.metric]
+        op, value = node.op, node.value
+        windowed = node.metric in WINDOWED_METRICS
+        if windowed and op in PRESENCE_OPS:
+            # A count is never unknown: "exists" always holds, "not_exists" never.
+            op, value = (">=", 0) if op == "exists" else ("<", 0)
+        row: Row = {"name": rule.label, "kind": rule.kind or self.segment.subject,
+                    "schema": rule.schema}
+        if rule.group:
+            row.update(group=rule.group, field=rule.field)
+        if rule.fact:
+            row["fact"] = rule.fact
+        if node.feature:
+            row["featureId"] = node.feature
+        row["operator"] = OPERATORS[op]
+        if value is not None:
+            row["value"] = value
+        if windowed:
+            row.update(time=WINDOW_KEYS["time"], count=self.segment.window_of(node),
+                       granularity=WINDOW_KEYS["granularity"])
+        elif op not in PRESENCE_OPS:
+            row.update(DAYS_AGO_KEYS)
+        if node.metric in NULLABLE_METRICS and op == "!=":
+            return [[row], [exists_row(row)]]
+        return [[row]]
+
+    def field_node(self, node: FieldCondition, path: str) -> Groups | None:
+        f = pendo_field(self.segment.subject, node)
+        op = node.op
+        if op == "anniversary_within":
+            self.unsupported("anniversary_within", path, REASONS["anniversary_within"])
+            return None
+        if f.schema == "string" and op in ("<", "<=", ">", ">="):
+            self.unsupported("text comparison", path,
+                             REASONS["text comparison"].format(op=op))
+            return None
+        base: Row = {"name": node.field, "kind": f.kind, "schema": f.schema}
+        if f.group:
+            base["group"] = f.group
+        base["field"] = f.field
+
+        def row(operator: str, value: Any = None) -> Row:
+            out = {**base, "operator": OPERATORS[operator]}
+            if value is not None:
+                out["value"] = value
+            return out
+
+        values = node.value if isinstance(node.value, list) else [node.value]
+        if op == "in":
+            return [[row("=", v) for v in values]]
+        if op in ("!=", "not_in"):
+            return [*([row("!=", v)] for v in values), [row("exists")]]
+        return [[row(op, node.value)]]
+
+
+def exists_row(row: Row) -> Row:
+    """The 'has a value' companion of a time/metadata row."""
+    keep = ("name", "kind", "schema", "group", "field")
+    return {**{k: row[k] for k in keep if k in row}, "operator": OPERATORS["exists"]}
+
+
+def row_text(row: Row) -> str:
+    """One builder row as a line a CS ops person reads."""
+    if row["kind"] == "segment":
+        return f"in segment {row['segmentName']}"
+    name = row["name"]
+    if row["kind"] == "feature":
+        name = f"{name} on {row['featureId']}"
+    value = row.get("value")
+    shown = "" if value is None else " " + (
+        json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool) else str(value))
+    if row.get("time") == DAYS_AGO_KEYS["time"]:
+        return f"days since {name.lower()} {row['operator']}{shown}"
+    text = f"{name} {row['operator']}{shown}"
+    if row.get("time") == WINDOW_KEYS["time"]:
+        unit = UNITS.get(row["name"], "")
+        text += f"{unit} in the last {row['count']} days"
+    return text
+
+
+
+def summary(groups: Groups) -> str:
+    """The whole rule in words: groups joined by AND, rows in a group by OR."""
+    parts = []
+    for group in groups:
+        texts = [row_text(r) for r in group]
+        parts.append(texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")")
+    return " AND ".join(parts)

@@ -1,0 +1,215 @@
+"""SQL target: one query per segment returning ``subject_id`` (DuckDB dialect).
+
+Tables and columns are those of the data folder (CONTRACT.md §1):
+``accounts``, ``visitors``, ``usage_daily``, ``feature_usage``. The as-of day
+comes from a ``params`` CTE: a literal when ``as_of`` is given, otherwise the
+day after the latest ``usage_daily.date`` — the same default as the pandas
+engine. Semantics match ``pendo_segments.evaluate`` exactly:
+
+* a window of N days is ``as_of − N ≤ date ≤ as_of − 1``;
+* a visitor is active on a day with ``events > 0 OR minutes > 0``; accounts
+  roll up their visitors through ``visitors.account_id``;
+* subjects without usage count 0 (``COALESCE(metric, 0)``) and their
+  ``days_since_*`` stay NULL;
+* every leaf is wrapped in ``COALESCE(…, FALSE)`` so a comparison with NULL is
+  false and ``NOT`` above it is true.
+
+Other dialects go through sqlglot (``dialect=`` option).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pendo_segments.compile.base import Generator
+from pendo_segments.definitions.models import (
+    AllOf,
+    AnyOf,
+    FieldCondition,
+    MetricCondition,
+    NotOf,
+    Segment,
+    SegmentRef,
+)
+
+SUBJECT_TABLE = {"account": ("accounts", "account_id"), "visitor": ("visitors", "visitor_id")}
+ACTIVE = "(u.events > 0 OR u.minutes > 0)"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class SQLGenerator(Generator):
+    target: ClassVar[str] = "sql"
+
+    def segment_output(self, segment: Segment) -> str:
+        sql = self.query(segment)
+        dialect = self.options.get("dialect", "duckdb")
+        if dialect != "duckdb" or self.options.get("pretty"):
+            import sqlglot
+
+            sql = sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+        return sql
+
+    # -- query assembly ----------------------------------------------------
+    def query(self, segment: Segment) -> str:
+        """The raw DuckDB query for ``segment`` (references become subqueries)."""
+        outer_ctes, outer_joins = getattr(self, "_ctes", None), getattr(self, "_joins", None)
+        outer_seg = self._segment
+        self._segment = segment
+        self._ctes: dict[str, str] = {}
+        self._joins: list[str] = []
+        try:
+            where = self.generate(segment.rule, "rule")
+            table, key = SUBJECT_TABLE[segment.subject]
+            ctes = [f"params AS ({self._params()})", *self._ctes.values()]
+            joins = "".join(f"\n{j}" for j in self._joins)
+            return (f"WITH {', '.join(ctes)}\n"
+                    f"SELECT s.{key} AS subject_id\nFROM {table} AS s CROSS JOIN params AS p"
+                    f"{joins}\nWHERE {where}\nORDER BY 1")
+        finally:
+            self._ctes, self._joins, self._segment = outer_ctes, outer_joins, outer_seg  # type: ignore[assignment]
+
+    def _params(self) -> str:
+        if self.as_of is not None:
+            return f"SELECT DATE '{self.as_of.isoformat()}' AS as_of"
+        return "SELECT CAST(MAX(date) AS DATE) + 1 AS as_of FROM usage_daily"
+
+    def _add_metric(self, name: str, body: str) -> str:
+        """Register a metric CTE (``subject_id, value``) and its LEFT JOIN; return alias."""
+        if name not in self._ctes:
+            self._ctes[name] = f"{name} AS ({body})"
+            self._joins.append(f"LEFT JOIN {name} ON {name}.subject_id = s."
+                               f"{SUBJECT_TABLE[self.segment.subject][1]}")
+        return name
+
+    # -- nodes ---------------------------------------------------------------
+    def all_node(self, node: AllOf, path: str) -> str:
+        parts = [self.generate(c, f"{path}.all[{i}]") for i, c in enumerate(node.all)]
+        return "(" + " AND ".join(parts) + ")"
+
+    def any_node(self, node: AnyOf, path: str) -> str:
+        parts = [self.generate(c, f"{path}.any[{i}]") for i, c in enumerate(node.any)]
+        return "(" + " OR ".join(parts) + ")"
+
+    def not_node(self, node: NotOf, path: str) -> str:
+        return f"(NOT {self.generate(node.not_, f'{path}.not')})"
+
+    def metric_node(self, cond: MetricCondition, path: str) -> str:
+        seg = self.segment
+        group = "u.visitor_id" if seg.subject == "visitor" else "v.account_id"
+        join_v = "" if seg.subject == "visitor" else (
+            " JOIN visitors AS v ON v.visitor_id = u.visitor_id")
+        if cond.metric in ("days_since_last_visit", "days_since_first_visit"):
+            value = self._days_since(cond.metric)
+        else:
+            window = seg.window_of(cond)
+            table = "feature_usage" if cond.metric == "feature_clicks" else "usage_daily"
+            where = [f"u.date >= p.as_of - {window}", "u.date < p.as_of"]
+            if cond.metric == "active_days":
+                agg, where = "COUNT(DISTINCT CAST(u.date AS DATE))", [*where, ACTIVE]
+                name = f"active_days_{window}"
+            elif cond.metric == "feature_clicks":
+                agg = "SUM(u.clicks)"
+                where.append(f"u.feature_id = {literal(cond.feature)}")
+                name = f"clicks_{_slug(str(cond.feature))}_{window}"
+            else:
+                agg, name = f"SUM(u.{cond.metric})", f"{cond.metric}_{window}"
+            alias = self._add_metric(
+                name, f"SELECT {group} AS subject_id, {agg} AS value FROM {table} AS u"
+                f"{join_v} CROSS JOIN params AS p WHERE {' AND '.join(where)} GROUP BY 1")
+            value = f"COALESCE({alias}.value, 0)"
+        if cond.op == "exists":
+            return f"({value} IS NOT NULL)"
+        if cond.op == "not_exists":
+            return f"({value} IS NULL)"
+        return f"COALESCE({value} {cond.op} {literal(cond.value)}, FALSE)"
+
+    def _days_since(self, metric: str) -> str:
+        seg = self.segment
+        if metric == "days_since_last_visit":
+            per_visitor = ("SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily"
+                           f" AS u CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE}"
+                           " GROUP BY 1")
+            roll = "MAX"
+            name = "last_visit"
+        else:
+            per_visitor = (
+                "SELECT v.visitor_id, COALESCE(CAST(v.first_visit AS DATE), MIN(CAST(u.date AS "
+                "DATE))) AS day FROM visitors AS v CROSS JOIN params AS p LEFT JOIN usage_daily"
+                f" AS u ON u.visitor_id = v.visitor_id AND u.date < p.as_of AND {ACTIVE}"
+                " GROUP BY v.visitor_id, v.first_visit"
+                if self.options.get("has_first_visit", True) else
+                "SELECT u.visitor_id, MIN(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
+                f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1")
+            roll = "MIN"
+            name = "first_visit"
+        if seg.subject == "visitor":
+            body = f"SELECT x.visitor_id AS subject_id, x.day AS value FROM ({per_visitor}) AS x"
+        else:
+            body = (f"SELECT v.account_id AS subject_id, {roll}(x.day) AS value FROM "
+                    f"({per_visitor}) AS x JOIN visitors AS v ON v.visitor_id = x.visitor_id "
+                    "GROUP BY 1")
+        alias = self._add_metric(name, body)
+        return f"date_diff('day', {alias}.value, p.as_of)"
+
+    def field_node(self, cond: FieldCondition, path: str) -> str:
+        if self.segment.subject == "visitor" and cond.on_account:
+            if "LEFT JOIN accounts AS a ON a.account_id = s.account_id" not in self._joins:
+                self._joins.append("LEFT JOIN accounts AS a ON a.account_id = s.account_id")
+            col = f"a.{quote_ident(cond.column)}"
+        else:
+            col = f"s.{quote_ident(cond.column)}"
+        op, value = cond.op, cond.value
+        if op == "exists":
+            return f"({col} IS NOT NULL)"
+        if op == "not_exists":
+            return f"({col} IS NULL)"
+        if op in ("in", "not_in"):
+            items = ", ".join(literal(v) for v in value)  # type: ignore[union-attr]
+            expr = f"{col} {'IN' if op == 'in' else 'NOT IN'} ({items})"
+        elif op == "contains":
+            expr = f"contains(CAST({col} AS VARCHAR), {literal(value)})"
+        elif op == "anniversary_within":
+            expr = self._anniversary(col, int(value))  # type: ignore[arg-type]
+        else:
+            expr = f"{col} {op} {literal(value)}"
+        return f"COALESCE({expr}, FALSE)"
+
+    @staticmethod
+    def _anniversary(col: str, days: int) -> str:
+        """An anniversary (≥ 1 year) in ``as_of … as_of + days − 1``; 29 Feb → 28 Feb."""
+        checks = []
+        for k in range((days - 1) // 365 + 2):
+            y = f"(year(p.as_of) + {k})"
+            leap = f"(({y} % 4 = 0 AND {y} % 100 <> 0) OR {y} % 400 = 0)"
+            day = (f"CASE WHEN month({col}) = 2 AND day({col}) = 29 AND NOT {leap} "
+                   f"THEN 28 ELSE day({col}) END")
+            ann = f"make_date({y}, month({col}), {day})"
+            checks.append(f"(year({col}) < {y} AND {ann} BETWEEN p.as_of AND "
+                          f"p.as_of + {days - 1})")
+        return "(" + " OR ".join(checks) + ")"
+
+    def segment_node(self, ref: SegmentRef, path: str) -> str:
+        other = self.defs.get(ref.segment)
+        name = f"seg_{ref.segment}"
+        if name not in self._ctes:
+            inner = self.query(other).replace("\n", "\n  ")
+            self._ctes[name] = f"{name} AS (\n  {inner}\n)"
+        key = SUBJECT_TABLE[self.segment.subject][1]
+        if other.subject != self.segment.subject:
+            key = "account_id"  # a visitor segment referencing an account segment
+        return f"COALESCE(s.{key} IN (SELECT subject_id FROM {name}), FALSE)"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).lower()

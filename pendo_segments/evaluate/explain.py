@@ -1,0 +1,129 @@
+"""Why is (or isn't) one subject in a segment?
+
+Re-uses the vectorised evaluator and reads one subject's position out of
+each node's result, so the explanation can never disagree with
+``evaluate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pendo_segments.definitions.loader import DefinitionSet
+from pendo_segments.definitions.models import (
+    AllOf,
+    AnyOf,
+    FieldCondition,
+    MetricCondition,
+    NotOf,
+    Segment,
+    SegmentRef,
+)
+from pendo_segments.definitions.yaml_lines import suggest
+from pendo_segments.errors import EvaluationError
+from pendo_segments.evaluate.engine import Evaluator, resolve_as_of
+
+EXPLAIN_COLUMNS = ["depth", "path", "condition", "value", "op", "threshold", "result"]
+
+
+@dataclass
+class ExplainRow:
+    depth: int
+    path: str
+    condition: str
+    value: Any
+    op: str
+    threshold: Any
+    passed: bool
+
+    def as_row(self) -> list[Any]:
+        return [self.depth, self.path, self.condition, self.value, self.op, self.threshold,
+                "pass" if self.passed else "fail"]
+
+
+@dataclass
+class Explanation:
+    segment: Segment
+    subject_id: str
+    as_of: dt.date
+    member: bool
+    rows: list[ExplainRow] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        verdict = "IS" if self.member else "is NOT"
+        stamped = (f" (stamped with {', '.join(f'{k}={v}' for k, v in self.segment.params.items())})"
+                   if self.segment.params else "")
+        return (f"{self.segment.subject} {self.subject_id} {verdict} in {self.segment.name}"
+                f"{stamped} as of {self.as_of.isoformat()}")
+
+
+def _display(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return None
+        return int(value) if float(value).is_integer() else round(float(value), 2)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    if value != value:  # pandas NA / NaT
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def explain(defs: DefinitionSet, ds: Any, name: str, subject_id: str, *,
+            as_of: dt.date | None = None) -> Explanation:
+    seg = defs.get(name)
+    day = resolve_as_of(ds, as_of)
+    ev = Evaluator(ds, day, defs)
+    ids = ev.metrics.ids(seg.subject)
+    pos = ids.get_indexer([str(subject_id)])[0]
+    if pos < 0:
+        raise EvaluationError(f"no {seg.subject} '{subject_id}' in the data"
+                              f"{suggest(str(subject_id), ids[:50_000])}")
+    out = Explanation(seg, str(subject_id), day, bool(ev.segment_mask(seg)[pos]))
+    _walk(ev, seg, seg.rule, "rule", 0, pos, out.rows)
+    return out
+
+
+def _walk(ev: Evaluator, seg: Segment, node: Any, path: str, depth: int, pos: int,
+          rows: list[ExplainRow]) -> None:
+    passed = bool(ev.node(node, seg, path)[pos])
+    if isinstance(node, AllOf | AnyOf):
+        kids = node.all if isinstance(node, AllOf) else node.any
+        label = "all of" if isinstance(node, AllOf) else "any of"
+        rows.append(ExplainRow(depth, path, label, None, "", None, passed))
+        key = "all" if isinstance(node, AllOf) else "any"
+        for i, child in enumerate(kids):
+            _walk(ev, seg, child, f"{path}.{key}[{i}]", depth + 1, pos, rows)
+    elif isinstance(node, NotOf):
+        rows.append(ExplainRow(depth, path, "not", None, "", None, passed))
+        _walk(ev, seg, node.not_, f"{path}.not", depth + 1, pos, rows)
+    elif isinstance(node, MetricCondition):
+        values = ev.metric_values(node, seg, path)
+        label = node.metric
+        if node.feature:
+            label += f"[{node.feature}]"
+        if node.metric not in ("days_since_last_visit", "days_since_first_visit"):
+            label += f" (last {seg.window_of(node)} days)"
+        rows.append(ExplainRow(depth, path, label, _display(values[pos]), node.op,
+                               _display(node.value), passed))
+    elif isinstance(node, FieldCondition):
+        series = ev.field_values(node, seg, path)
+        rows.append(ExplainRow(depth, path, node.field, _display(series.iloc[pos]), node.op,
+                               node.value, passed))
+    elif isinstance(node, SegmentRef):
+        other = ev.defs.get(node.segment)  # type: ignore[union-attr]
+        other_pos = pos
+        label = f"in segment {node.segment}"
+        if other.subject != seg.subject:
+            other_pos = int(ev.metrics.v2a[pos])
+            label += " (the visitor's account)"
+        rows.append(ExplainRow(depth, path, label, None, "", None, passed))
+        if other_pos >= 0:
+            _walk(ev, other, other.rule, f"{node.segment}.rule", depth + 1, other_pos, rows)

@@ -1,0 +1,238 @@
+"""Usage metrics per subject, vectorised over integer codes.
+
+Usage rows are mapped once to visitor positions (``vidx``) and day numbers
+(days since 1970-01-01); every metric is then a ``numpy.bincount`` or a
+bitmap over those arrays, never a Python loop per subject. Accounts roll up
+their visitors through ``visitors.account_id`` (CONTRACT.md §2), so the
+optional ``account_id`` column of the usage files does not change results.
+
+Window semantics (CONTRACT.md §2): a window of N days is the N whole days
+*before* the as-of day, ``as_of − N ≤ day ≤ as_of − 1``; the as-of day and
+later days are never counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pendo_segments.errors import EvaluationError
+
+EPOCH = dt.date(1970, 1, 1)
+_BITMAP_LIMIT = 600_000_000  # cells; above this distinct days are counted with np.unique
+
+
+def day_number(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+def day_numbers(values: Any) -> np.ndarray:
+    """datetime64 column → int64 day numbers (NaT → INT64 min)."""
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.datetime64):
+        arr = pd.to_datetime(pd.Series(values)).to_numpy()
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
+NAT_DAY = np.iinfo(np.int64).min
+
+
+def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value of ``column`` in ``index`` (-1 when absent).
+
+    Categorical columns are resolved through their categories, so 30 million
+    rows cost one lookup per distinct id plus one integer gather.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        lut = index.get_indexer(column.cat.categories.astype(str))
+        codes = column.cat.codes.to_numpy()
+        out = lut[codes]
+        out[codes < 0] = -1
+        return out.astype(np.int64, copy=False)
+    return index.get_indexer(column.astype(str)).astype(np.int64, copy=False)
+
+
+@dataclass
+class UsageArrays:
+    """One usage table as aligned numpy arrays, restricted to days before as-of."""
+
+    vidx: np.ndarray
+    day: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Metrics:
+    """Computes and caches metric vectors for one data set and one as-of day."""
+
+    def __init__(self, ds: Any, as_of: dt.date) -> None:
+        self.ds = ds
+        self.as_of = as_of
+        self.asof_day = day_number(as_of)
+        self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
+        self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
+        #: visitor position → account position (-1: visitor without an account row)
+        self.v2a = positions(ds.visitors["account_id"].astype(str), self.account_ids)
+        self._cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._usage: UsageArrays | None = None
+        self._features: UsageArrays | None = None
+
+    # -- subjects ----------------------------------------------------------
+    def size(self, subject: str) -> int:
+        return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
+
+    def ids(self, subject: str) -> pd.Index:
+        return self.account_ids if subject == "account" else self.visitor_ids
+
+    # -- raw arrays ----------------------------------------------------------
+    @property
+    def usage(self) -> UsageArrays:
+        if self._usage is None:
+            u = self.ds.usage_daily
+            day = day_numbers(u["date"])
+            keep = day < self.asof_day
+            minutes = u["minutes"].to_numpy(dtype=np.float64)[keep]
+            events = u["events"].to_numpy(dtype=np.int64)[keep]
+            vidx = positions(u["visitor_id"], self.visitor_ids)[keep]
+            self._usage = UsageArrays(vidx=vidx, day=day[keep], values={
+                "minutes": minutes, "events": events,
+                "active": (events > 0) | (minutes > 0),
+            })
+        return self._usage
+
+    @property
+    def features(self) -> UsageArrays:
+        if self._features is None:
+            f = self.ds.feature_usage
+            day = day_numbers(f["date"])
+            keep = day < self.asof_day
+            fcol = f["feature_id"]
+            if isinstance(fcol.dtype, pd.CategoricalDtype):
+                names = np.asarray(fcol.cat.categories.astype(str))
+                codes = fcol.cat.codes.to_numpy()[keep]
+            else:
+                codes_all, uniques = pd.factorize(fcol.astype(str))
+                names, codes = np.asarray(uniques), codes_all[keep]
+            self._feature_names = {str(n): i for i, n in enumerate(names)}
+            self._features = UsageArrays(
+                vidx=positions(f["visitor_id"], self.visitor_ids)[keep], day=day[keep],
+                values={"clicks": f["clicks"].to_numpy(dtype=np.int64)[keep], "fcode": codes},
+            )
+        return self._features
+
+    # -- public ------------------------------------------------------------
+    def metric(self, subject: str, name: str, window: int | None = None,
+               feature: str | None = None) -> np.ndarray:
+        """Vector of ``name`` per subject (float64; NaN = unknown)."""
+        key = (subject, name, window, feature)
+        if key not in self._cache:
+            self._cache[key] = self._compute(subject, name, window, feature)
+        return self._cache[key]
+
+    def _compute(self, subject: str, name: str, window: int | None,
+                 feature: str | None) -> np.ndarray:
+        if name == "active_days":
+            return self._active_days(subject, int(window or 30))
+        if name in ("minutes", "events"):
+            u = self.usage
+            m = self._window_mask(u.day, int(window or 30))
+            return self._sum(subject, u.vidx[m], u.values[name][m])
+        if name == "feature_clicks":
+            f = self.features
+            if feature not in self._feature_names:
+                return np.zeros(self.size(subject))
+            m = self._window_mask(f.day, int(window or 30)) & (
+                f.values["fcode"] == self._feature_names[feature])
+            return self._sum(subject, f.vidx[m], f.values["clicks"][m])
+        if name == "days_since_last_visit":
+            last = self._visitor_last_day()
+            if subject == "account":
+                last = self._rollup_extreme(last, np.maximum, NAT_DAY)
+            return self._days_since(last)
+        if name == "days_since_first_visit":
+            first = self._visitor_first_day()
+            if subject == "account":
+                first = self._rollup_extreme(first, np.minimum, NAT_DAY, invert=True)
+            return self._days_since(first)
+        raise EvaluationError(f"unknown metric '{name}'")
+
+    # -- helpers -------------------------------------------------------------
+    def _window_mask(self, day: np.ndarray, window: int) -> np.ndarray:
+        return day >= self.asof_day - window  # day < as_of already holds
+
+    def _subject_index(self, subject: str, vidx: np.ndarray) -> np.ndarray:
+        if subject == "visitor":
+            return vidx
+        aidx = self.v2a[vidx]
+        return aidx
+
+    def _sum(self, subject: str, vidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        idx = self._subject_index(subject, vidx)
+        ok = idx >= 0
+        return np.bincount(idx[ok], weights=weights[ok].astype(np.float64),
+                           minlength=self.size(subject)).astype(np.float64)
+
+    def _active_days(self, subject: str, window: int) -> np.ndarray:
+        u = self.usage
+        start = self.asof_day - window
+        m = (u.day >= start) & u.values["active"]
+        idx = self._subject_index(subject, u.vidx[m])
+        off = u.day[m] - start
+        ok = idx >= 0
+        n = self.size(subject)
+        key = idx[ok] * window + off[ok]
+        if n * window <= _BITMAP_LIMIT:
+            seen = np.zeros(n * window, dtype=bool)
+            seen[key] = True
+            return seen.reshape(n, window).sum(axis=1).astype(np.float64)
+        uniq = np.unique(key)
+        return np.bincount(uniq // window, minlength=n).astype(np.float64)
+
+    def _visitor_last_day(self) -> np.ndarray:
+        key = ("visitor", "_last_day")
+        if key not in self._cache:
+            u = self.usage
+            m = u.values["active"]
+            last = np.full(len(self.visitor_ids), NAT_DAY, dtype=np.int64)
+            np.maximum.at(last, u.vidx[m], u.day[m])
+            self._cache[key] = last
+        return self._cache[key]
+
+    def _visitor_first_day(self) -> np.ndarray:
+        key = ("visitor", "_first_day")
+        if key not in self._cache:
+            u = self.usage
+            m = u.values["active"]
+            big = np.iinfo(np.int64).max
+            first = np.full(len(self.visitor_ids), big, dtype=np.int64)
+            np.minimum.at(first, u.vidx[m], u.day[m])
+            first[first == big] = NAT_DAY
+            if "first_visit" in self.ds.visitors.columns:
+                declared = day_numbers(self.ds.visitors["first_visit"])
+                has = declared != NAT_DAY
+                first[has] = declared[has]
+            self._cache[key] = first
+        return self._cache[key]
+
+    def _rollup_extreme(self, per_visitor: np.ndarray, ufunc: Any, missing: int,
+                        invert: bool = False) -> np.ndarray:
+        """Latest (max) or earliest (min) visitor day per account."""
+        n = len(self.account_ids)
+        ok = (self.v2a >= 0) & (per_visitor != missing)
+        if invert:
+            big = np.iinfo(np.int64).max
+            out = np.full(n, big, dtype=np.int64)
+            ufunc.at(out, self.v2a[ok], per_visitor[ok])
+            out[out == big] = missing
+            return out
+        out = np.full(n, missing, dtype=np.int64)
+        ufunc.at(out, self.v2a[ok], per_visitor[ok])
+        return out
+
+    def _days_since(self, days: np.ndarray) -> np.ndarray:
+        out = (self.asof_day - days).astype(np.float64)
+        out[days == NAT_DAY] = np.nan
+        return out
