@@ -1,0 +1,237 @@
+"""Typed calls to Pendo's v1 API (the endpoints the toolkit uses, nothing more).
+
+Bodies and response fields come from :mod:`pendo_segments.pendo.api_shapes`
+(where the unconfirmed guesses live); retries, rate limiting and error
+messages from :mod:`pendo_segments.pendo.transport`.
+
+    >>> client = client_from_config(load_config())          # doctest: +SKIP
+    >>> client.aggregate([{"source": {"accounts": None}}])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pendo_segments.config import Secret
+from pendo_segments.errors import PendoAPIError
+from pendo_segments.pendo import api_shapes as shapes
+from pendo_segments.pendo.api_shapes import Kind
+from pendo_segments.pendo.models import MetadataResult
+from pendo_segments.pendo.transport import Transport
+
+if TYPE_CHECKING:
+    import requests
+
+    from pendo_segments.config import Config
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]
+
+
+class PendoClient:
+    """One Pendo subscription, reached through ``base_url`` with one integration key."""
+
+    def __init__(self, base_url: str, integration_key: Secret | str, *, timeout: float = 30.0,
+                 max_retries: int = 5,
+                 rate_limit_per_second: float | None = shapes.DEFAULT_RATE_LIMIT_PER_SECOND,
+                 metadata_group: str = "custom", backoff_base: float = 1.0,
+                 backoff_cap: float = 60.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 session: requests.Session | None = None) -> None:
+        self.metadata_group = metadata_group
+        self._http = Transport(
+            base_url, integration_key, timeout=timeout, max_retries=max_retries,
+            rate_limit_per_second=rate_limit_per_second, backoff_base=backoff_base,
+            backoff_cap=backoff_cap, sleep=sleep, clock=clock, session=session)
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    def __repr__(self) -> str:
+        return f"PendoClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PendoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- aggregation ------------------------------------------------------------------
+    def aggregate(self, pipeline: list[dict[str, Any]], *,
+                  request_id: str | None = None) -> list[dict[str, Any]]:
+        """Run an Aggregation API pipeline on Pendo's servers; returns the ``results`` rows."""
+        body = self._http.request("POST", shapes.AGGREGATION_PATH,
+                                  json=shapes.aggregation_body(pipeline, request_id))
+        rows = shapes.aggregation_results(body)
+        if rows is None:
+            raise self._unexpected("POST", shapes.AGGREGATION_PATH, body, "no 'results' list")
+        return rows
+
+    # -- segments ---------------------------------------------------------------------
+    def list_segments(self, created_by_api: bool | None = None) -> list[dict[str, Any]]:
+        """Every segment, or only those created (or not) through the API."""
+        params = None if created_by_api is None else {"createdByApi": str(created_by_api).lower()}
+        body = self._http.request("GET", shapes.SEGMENTS_PATH, params=params)
+        return self._expect(list, body, "GET", shapes.SEGMENTS_PATH)
+
+    def get_segment(self, segment_id: str) -> dict[str, Any]:
+        path = shapes.segment_path(segment_id)
+        return self._expect(dict, self._http.request("GET", path), "GET", path)
+
+    def upload_visitor_segment(self, name: str, visitor_ids: list[str], *, wait: bool = True,
+                               poll_interval: float = 2.0,
+                               timeout: float = 300.0) -> dict[str, Any]:
+        """Create a visitor-list segment; Pendo builds it asynchronously, so poll until done.
+
+        Returns ``{"segmentId", "status" ("done" | "pending"), "polls", "response"}``.
+        Not retried after an ambiguous failure (dropped connection, 5xx): a blind
+        retry could create the segment twice.
+        """
+        body = self._http.request("POST", shapes.SEGMENT_UPLOAD_PATH,
+                                  json=shapes.segment_upload_body(name, list(visitor_ids)),
+                                  idempotent=False)
+        return self._follow_status(f"segment upload {name!r}", body, wait=wait,
+                                   poll_interval=poll_interval, timeout=timeout)
+
+    def replace_segment_visitors(self, segment_id: str, visitor_ids: list[str], *,
+                                 wait: bool = True, poll_interval: float = 2.0,
+                                 timeout: float = 300.0) -> dict[str, Any]:
+        """Replace the members of an API-created list segment (same result shape as upload)."""
+        body = self._http.request(shapes.SEGMENT_REPLACE_METHOD, shapes.segment_path(segment_id),
+                                  json=shapes.segment_replace_body(list(visitor_ids)))
+        result = self._follow_status(f"segment {segment_id!r} update", body, wait=wait,
+                                     poll_interval=poll_interval, timeout=timeout)
+        result["segmentId"] = result["segmentId"] or segment_id
+        return result
+
+    def _follow_status(self, what: str, body: Any, *, wait: bool, poll_interval: float,
+                       timeout: float) -> dict[str, Any]:
+        status = shapes.read_upload_status(body)
+        segment_id, url, polls = status.segment_id, shapes.status_url(body), 0
+        started = self._http.clock()
+        while wait and url and status.state == "pending":
+            if self._http.clock() - started >= timeout:
+                raise PendoAPIError(f"{what}: Pendo has not finished after {timeout:g} s "
+                                    f"({polls} status checks); check the segment list later")
+            self._http.sleep(poll_interval)
+            body = self._http.request("GET", url)
+            polls += 1
+            status = shapes.read_upload_status(body)
+            segment_id = status.segment_id or segment_id
+        if status.state == "failed":
+            raise PendoAPIError(f"{what} failed in Pendo: {self._http.excerpt(_dump(body))}")
+        return {"segmentId": segment_id, "status": status.state, "polls": polls, "response": body}
+
+    # -- metadata ---------------------------------------------------------------------
+    def metadata_schema(self, kind: Kind) -> dict[str, Any]:
+        """Field definitions per metadata group (``{"custom": {"tier": {"Type": …}}}``)."""
+        path = shapes.metadata_schema_path(_kind(kind))
+        return self._expect(dict, self._http.request("GET", path), "GET", path)
+
+    def set_metadata(self, kind: Kind, values: list[dict[str, Any]], *, group: str | None = None,
+                     batch_size: int = 500, progress: Progress | None = None) -> MetadataResult:
+        """Write metadata values in batches; ``values`` items are Pendo-shaped::
+
+            {"accountId": "acme", "values": {"tier": "P1", "health_score": 71.5}}
+
+        Unknown ids come back in ``result.missing`` (Pendo does not create them).
+        ``progress(sent, total)`` is called after each batch.
+        """
+        kind, group = _kind(kind), group or self.metadata_group
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        _check_values(kind, values)
+        path = shapes.metadata_value_path(kind, group)
+        result = MetadataResult(kind=kind, group=group)
+        batches = range(0, len(values), batch_size)
+        for number, start in enumerate(batches, 1):
+            chunk = values[start:start + batch_size]
+            try:
+                body = self._http.request("POST", path, json=chunk)
+            except PendoAPIError as err:
+                raise PendoAPIError(
+                    f"{err} (batch {number} of {len(batches)}, values {start + 1}-"
+                    f"{start + len(chunk)} of {len(values)}; earlier batches were written)",
+                    status=err.status) from None
+            part = shapes.read_metadata_result(body, len(chunk))
+            result.total += part.total
+            result.updated += part.updated
+            result.failed += part.failed
+            result.missing.extend(part.missing)
+            result.errors.extend(part.errors)
+            result.batches += 1
+            if progress:
+                progress(start + len(chunk), len(values))
+        return result
+
+    # -- records and guides -----------------------------------------------------------
+    def get_account(self, account_id: str) -> dict[str, Any]:
+        return self._get_record("account", account_id)
+
+    def get_visitor(self, visitor_id: str) -> dict[str, Any]:
+        return self._get_record("visitor", visitor_id)
+
+    def _get_record(self, kind: Kind, record_id: str) -> dict[str, Any]:
+        # ids may contain '/', '@', '?': send them base64-url-encoded, as Pendo allows.
+        path = shapes.record_path(kind, record_id)
+        body = self._http.request("GET", path, headers={shapes.BASE64_PARAMS_HEADER: "true"})
+        return self._expect(dict, body, "GET", path)
+
+    def list_guides(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Guides with their ``audience`` pipelines (which reference segment ids)."""
+        body = self._http.request("GET", shapes.GUIDES_PATH,
+                                  params={"state": state} if state else None)
+        return self._expect(list, body, "GET", shapes.GUIDES_PATH)
+
+    # -- shape checks -----------------------------------------------------------------
+    def _expect(self, kind: type[T], body: Any, method: str, path: str) -> T:
+        if not isinstance(body, kind):
+            raise self._unexpected(method, path, body, f"expected a JSON {_json_name(kind)}")
+        return body
+
+    def _unexpected(self, method: str, path: str, body: Any, why: str) -> PendoAPIError:
+        return PendoAPIError(f"Pendo API {method} {path} returned an unexpected body ({why}): "
+                             f"{self._http.excerpt(_dump(body))}")
+
+
+def client_from_config(config: Config, **overrides: Any) -> PendoClient:
+    """A client for the configured subscription; ConfigError when no key is set."""
+    settings = config.pendo
+    options: dict[str, Any] = {
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+        "rate_limit_per_second": settings.rate_limit_per_second,
+        "metadata_group": settings.metadata_group,
+    }
+    options.update(overrides)
+    return PendoClient(settings.base_url, settings.require_key(), **options)
+
+
+def _kind(kind: str) -> Kind:
+    if kind not in shapes.KINDS:
+        raise ValueError(f"kind must be 'visitor' or 'account', not {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
+def _check_values(kind: Kind, values: list[dict[str, Any]]) -> None:
+    id_field = shapes.id_field(kind)
+    for index, item in enumerate(values):
+        if not isinstance(item, dict) or not item.get(id_field) \
+                or not isinstance(item.get("values"), dict):
+            raise ValueError(
+                f"values[{index}] must look like {{{id_field!r}: ID, 'values': {{…}}}}")
+
+
+def _dump(body: Any) -> str:
+    return body if isinstance(body, str) else json.dumps(body, default=str)
+
+
+def _json_name(kind: type) -> str:
+    return "array" if kind is list else "object"
