@@ -37,6 +37,14 @@ def test_evaluate_csv_is_exactly_the_contract(data_dir: Path) -> None:
     assert result.stdout.splitlines() == expected
 
 
+def test_duckdb_engine_gives_the_same_csv(data_dir: Path) -> None:
+    args = ["evaluate", "--data", str(data_dir), "--as-of", "2026-11-01", "--format", "csv"]
+    pandas_out = run(*args)
+    duck_out = run(*args, "--engine", "duckdb")
+    assert duck_out.exit_code == 0, duck_out.stderr
+    assert duck_out.stdout == pandas_out.stdout
+
+
 def test_evaluate_selected_segments_json_and_output_file(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     result = run("evaluate", "--data", str(data_dir), "--as-of", "2026-11-01", "-s", "smb",

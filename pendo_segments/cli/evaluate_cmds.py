@@ -19,9 +19,11 @@ from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
 @click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
               help="Only these segments (repeatable). Default: all.")
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
+@click.option("--engine", type=click.Choice(["pandas", "duckdb"]), default="pandas",
+              show_default=True, help="pandas engine, or the compiled SQL run on DuckDB.")
 @output_format
 def evaluate(defs: Path, data: str, lenient: bool, as_of: dt.date | None,
-             segments: tuple[str, ...], counts: bool, fmt: str | None,
+             segments: tuple[str, ...], counts: bool, engine: str, fmt: str | None,
              output: Path | None) -> None:
     """List the members of each segment on usage data.
 
@@ -33,13 +35,19 @@ def evaluate(defs: Path, data: str, lenient: bool, as_of: dt.date | None,
       pendo-segments evaluate segment_defs --data sample --format csv
       pendo-segments evaluate --data ./usage -s at_risk -s healthy --as-of 2026-11-01
       pendo-segments evaluate --data ./usage --counts
+      pendo-segments evaluate --data ./usage --engine duckdb --format csv
     """
     from pendo_segments.evaluate import evaluate as run
 
     definitions = load_defs(defs)
     ds = load_data(data, lenient, as_of)
     with status("Evaluating segments") as update:
-        result = run(definitions, ds, as_of=as_of, names=list(segments), progress=update)
+        if engine == "duckdb":
+            from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
+
+            result = evaluation_from_sql(definitions, ds, as_of=as_of, names=list(segments))
+        else:
+            result = run(definitions, ds, as_of=as_of, names=list(segments), progress=update)
     fmt = resolve_format(fmt, output)
     if counts or (fmt == "table" and not segments):
         rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]

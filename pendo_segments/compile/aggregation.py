@@ -196,11 +196,10 @@ class AggregationGenerator(Generator):
 
     def _join(self, op: str, items: list[tuple[Any, str]]) -> str | None:
         parts = [self.generate(child, p) for child, p in items]
-        if any(p is None for p in parts):
+        done = [p for p in parts if p is not None]
+        if len(done) < len(parts):
             return None
-        if len(parts) == 1:
-            return parts[0]
-        return op.join(wrap(p) for p in parts)  # type: ignore[arg-type]
+        return done[0] if len(done) == 1 else op.join(wrap(p) for p in done)
 
     def not_node(self, node: NotOf, path: str) -> str | None:
         inner = self.generate(node.not_, f"{path}.not")

@@ -117,9 +117,9 @@ UPLOAD_MARKER = "visitor_list"
 
 # -- why a construct is not native (read by CS ops in `compile` and `sync plan`) ----
 REASONS: dict[str, str] = {
-    "not": "Pendo's segment builder has no NOT around a rule; flipping the operator is "
-           "not the same, because 'is not' leaves out records with no value while NOT "
-           "keeps them",
+    "not": "Pendo's segment builder has no NOT around a rule; flipping the comparison "
+           "instead (e.g. 'arr > 15000' for NOT 'arr <= 15000') would drop records with no "
+           "value, which NOT keeps",
     "any inside any": "Pendo's builder has a single level of OR groups; merge the inner "
                       "'any' into the outer one",
     "all inside any": "Pendo's builder can only OR single rules, not an AND group",
@@ -138,6 +138,9 @@ REASONS: dict[str, str] = {
 
 Row = dict[str, Any]
 Groups = list[list[Row]]  # outer AND, inner OR
+#: Items an OR group cannot hold, by node type.
+NESTED_IN_ANY: dict[type[Any], str] = {AnyOf: "any inside any", AllOf: "all inside any",
+                                       SegmentRef: "segment reference inside any"}
 
 
 class PendoGenerator(Generator):
@@ -168,14 +171,13 @@ class PendoGenerator(Generator):
         parts = [self.generate(child, p) for child, p in child_paths(path, "all", node.all)]
         if any(p is None for p in parts):
             return None
-        return [group for part in parts for group in part]  # type: ignore[union-attr]
+        return [group for part in parts if part is not None for group in part]
 
     def any_node(self, node: AnyOf, path: str) -> Groups | None:
         rows: list[Row] = []
         ok = True
         for child, p in child_paths(path, "any", node.any):
-            nested = {AnyOf: "any inside any", AllOf: "all inside any",
-                      SegmentRef: "segment reference inside any"}.get(type(child))
+            nested = NESTED_IN_ANY.get(type(child))
             if nested:
                 self.unsupported(nested, p, REASONS[nested])
             part = self.generate(child, p)

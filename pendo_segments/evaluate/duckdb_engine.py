@@ -40,3 +40,24 @@ def evaluate_sql(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
                 for seg in defs.select(names)}
     finally:
         con.close()
+
+
+def evaluation_from_sql(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
+                        names: Sequence[str] | None = None) -> Any:
+    """An :class:`~pendo_segments.evaluate.engine.Evaluation` whose masks come from DuckDB."""
+    import numpy as np
+
+    from pendo_segments.evaluate.engine import Evaluation, resolve_as_of
+    from pendo_segments.evaluate.metrics import Metrics
+
+    day = resolve_as_of(ds, as_of)
+    members = evaluate_sql(defs, ds, as_of=day, names=names)
+    metrics = Metrics(ds, day)
+    masks = {}
+    for name, ids in members.items():
+        index = metrics.ids(defs.get(name).subject)
+        mask = np.zeros(len(index), dtype=bool)
+        mask[index.get_indexer(ids)] = True
+        masks[name] = mask
+    return Evaluation(as_of=day, metrics=metrics, masks=masks,
+                      segments={n: defs.get(n) for n in members})

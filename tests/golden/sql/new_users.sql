@@ -1,0 +1,36 @@
+WITH params AS (
+  SELECT
+    CAST('2026-11-01' AS DATE) AS as_of
+), first_visit AS (
+  SELECT
+    x.visitor_id AS subject_id,
+    x.day AS value
+  FROM (
+    SELECT
+      v.visitor_id,
+      COALESCE(CAST(v.first_visit AS DATE), MIN(CAST(u.date AS DATE))) AS day
+    FROM visitors AS v
+    CROSS JOIN params AS p
+    LEFT JOIN usage_daily AS u
+      ON u.visitor_id = v.visitor_id
+      AND u.date < p.as_of
+      AND (
+        u.events > 0 OR u.minutes > 0
+      )
+    GROUP BY
+      v.visitor_id,
+      v.first_visit
+  ) AS x
+)
+SELECT
+  s.visitor_id AS subject_id
+FROM visitors AS s
+CROSS JOIN params AS p
+LEFT JOIN first_visit
+  ON first_visit.subject_id = s.visitor_id
+WHERE
+  (
+    COALESCE(DATE_DIFF('DAY', first_visit.value, p.as_of) <= 30, FALSE)
+  )
+ORDER BY
+  1

@@ -1,0 +1,33 @@
+WITH params AS (
+  SELECT
+    CAST('2026-11-01' AS DATE) AS as_of
+), last_visit AS (
+  SELECT
+    x.visitor_id AS subject_id,
+    x.day AS value
+  FROM (
+    SELECT
+      u.visitor_id,
+      MAX(CAST(u.date AS DATE)) AS day
+    FROM usage_daily AS u
+    CROSS JOIN params AS p
+    WHERE
+      u.date < p.as_of AND (
+        u.events > 0 OR u.minutes > 0
+      )
+    GROUP BY
+      1
+  ) AS x
+)
+SELECT
+  s.visitor_id AS subject_id
+FROM visitors AS s
+CROSS JOIN params AS p
+LEFT JOIN last_visit
+  ON last_visit.subject_id = s.visitor_id
+WHERE
+  (
+    COALESCE(DATE_DIFF('DAY', last_visit.value, p.as_of) > 30, FALSE)
+  )
+ORDER BY
+  1
