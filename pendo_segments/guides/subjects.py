@@ -1,0 +1,113 @@
+"""Example subjects for previews and lint, and which one shows which variant.
+
+A subject is a render context (see ``context.py``). The gallery renders each
+guide × tier × locale with the subject that fits best: same language and
+same tier, else same language, else anyone — the chosen subject's tier is
+then set to the variant's, so a P3 page always shows P3 copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pendo_segments.definitions.yaml_lines import YamlProblem, load_yaml
+from pendo_segments.errors import RenderError
+from pendo_segments.guides.i18n import pick_locale
+from pendo_segments.guides.manifest import Guide, Manifest, display_path
+
+SUBJECTS_NAME = "preview_subjects.yaml"
+
+
+def load_subjects(manifest: Manifest, path: Path | str | None = None) -> list[dict[str, Any]]:
+    """Subjects from ``path`` (default: ``preview_subjects.yaml`` beside the manifest).
+
+    A top-level ``as_of`` applies to every subject that has none, so the
+    gallery does not change from one day to the next.
+    """
+    path = Path(path) if path is not None else manifest.root / SUBJECTS_NAME
+    where = display_path(path)
+    if not path.is_file():
+        raise RenderError(f"{where}: preview subjects file not found")
+    try:
+        raw = load_yaml(path)
+    except YamlProblem as err:
+        raise RenderError(f"{where}:{err.line}: {err.message}") from None
+    items = raw.get("subjects") if isinstance(raw, dict) else raw
+    if not isinstance(items, list) or not items:
+        raise RenderError(f"{where}:1: expected a non-empty list under `subjects:`")
+    as_of = raw.get("as_of") if isinstance(raw, dict) else None
+    subjects: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        line = getattr(items, "item_lines", [1] * len(items))[i]
+        if not isinstance(item, dict) or not isinstance(item.get("visitor", {}), dict):
+            raise RenderError(
+                f"{where}:{line}: subjects[{i}]: expected a mapping with visitor / account"
+            )
+        subject = _plain(item)
+        if as_of is not None:
+            subject.setdefault("as_of", as_of)
+        subjects.append(subject)
+    return subjects
+
+
+def _plain(value: Any) -> Any:
+    """LineDict / LineList → dict / list (so subjects deep-copy and serialise simply)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def subject_locale(subject: dict[str, Any], available: Sequence[str], default: str) -> str:
+    return pick_locale((subject.get("visitor") or {}).get("language"), list(available), default)
+
+
+def pick_subject(
+    subjects: Sequence[dict[str, Any]],
+    locale: str,
+    tier: str | None,
+    available: Sequence[str],
+    default: str = "en",
+) -> dict[str, Any]:
+    """The best example subject for a locale and tier, as a fresh context dict."""
+    if not subjects:
+        raise RenderError("no preview subjects given")
+
+    def score(subject: dict[str, Any]) -> tuple[int, int]:
+        same_locale = subject_locale(subject, available, default) == locale
+        same_tier = tier is None or subject.get("tier") == tier
+        return (int(same_locale), int(same_tier))
+
+    best = max(subjects, key=score)  # max keeps the first of equals: file order decides
+    context = copy.deepcopy(dict(best))
+    if tier is not None:
+        context["tier"] = tier
+    return context
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One page of the gallery: a guide for one segment and tier (all its locales)."""
+
+    guide: Guide
+    segment: str
+    tier: str | None
+
+    @property
+    def slug(self) -> str:
+        return f"{self.guide.id}--{self.segment}--{self.tier or 'all'}"
+
+
+def variants(manifest: Manifest, guide_ids: Sequence[str] | None = None) -> Iterator[Variant]:
+    """Every guide × segment × tier variant, in manifest order."""
+    for guide in manifest.guides:
+        if guide_ids and guide.id not in guide_ids:
+            continue
+        for segment in guide.segments:
+            for tier in guide.tiers:
+                yield Variant(guide, segment, tier)
