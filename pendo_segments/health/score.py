@@ -1,0 +1,182 @@
+"""The account health score of CONTRACT.md §5.
+
+Each component is 0–100; the score is the weighted mean of the components
+an account has data for (missing ones are dropped and the remaining weights
+renormalised), rounded half up to 1 decimal. Everything is vectorised over
+accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pendo_segments.evaluate.metrics import Metrics
+from pendo_segments.health import signals as S
+from pendo_segments.health.config import COMPONENTS, LABELS, HealthConfig
+
+SCORE_COLUMN = "health_score"
+#: CONTRACT.md §4 ``health`` csv columns.
+HEALTH_COLUMNS: list[str] = ["account_id", SCORE_COLUMN, *COMPONENTS]
+
+
+def round1(values: Any) -> np.ndarray:
+    """Round half up to 1 decimal (56.25 → 56.3), NaN stays NaN.
+
+    ``np.round`` rounds half to even and float noise (72.35 is stored as
+    72.34999…) would flip halves, so nudge by far less than 0.05 first.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    return np.floor(arr * 10 + 0.5 + 1e-7) / 10
+
+
+def weighted_score(components: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean per row over the non-NaN columns (unrounded; NaN if none count).
+
+    ``components`` is accounts × components; a weight of 0 keeps a component
+    out of the score even when it has data.
+    """
+    present = ~np.isnan(components)
+    w = np.where(present, weights[None, :], 0.0)
+    total = np.where(present, components, 0.0) @ weights
+    denom = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, total / denom, np.nan)
+
+
+@dataclass
+class HealthResult:
+    """Scores, components and the raw measures behind them, per account.
+
+    Arrays are aligned to ``account_ids`` (accounts in file order) and are
+    unrounded; :meth:`frame` gives the rounded CONTRACT.md §4 table.
+    """
+
+    as_of: dt.date
+    config: HealthConfig
+    account_ids: pd.Index
+    score: np.ndarray
+    components: dict[str, np.ndarray]
+    #: raw measures: active_days, feature_adoption (%), breadth (%), nps (0–10),
+    #: nps_responses, tickets, sessions, usage_growth (%), days_since_last_login,
+    #: renewal_in_days
+    signals: dict[str, np.ndarray]
+    #: component → why it is missing for every account (e.g. "no tickets.csv")
+    missing_everywhere: dict[str, str] = field(default_factory=dict)
+    metrics: Metrics | None = None
+
+    def matrix(self) -> np.ndarray:
+        """Accounts × components (COMPONENTS order), NaN where missing."""
+        return np.column_stack([self.components[c] for c in COMPONENTS])
+
+    def missing(self) -> list[list[str]]:
+        """Per account, the components it has no data for."""
+        absent = np.isnan(self.matrix())
+        return [[COMPONENTS[j] for j in np.flatnonzero(row)] for row in absent]
+
+    def frame(self, *, with_missing: bool = False) -> pd.DataFrame:
+        """``account_id,health_score,<components>`` rounded to 1 decimal, sorted by account."""
+        out = pd.DataFrame({"account_id": np.asarray(self.account_ids, dtype=object),
+                            SCORE_COLUMN: round1(self.score)})
+        for c in COMPONENTS:
+            out[c] = round1(self.components[c])
+        if with_missing:
+            out["missing"] = [", ".join(m) for m in self.missing()]
+        return out.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    def notes(self) -> list[str]:
+        """One line per component that is missing somewhere, saying why."""
+        lines = []
+        absent = np.isnan(self.matrix())
+        n = len(self.account_ids)
+        for j, c in enumerate(COMPONENTS):
+            count = int(absent[:, j].sum())
+            if not count:
+                continue
+            why = self.missing_everywhere.get(c) or (
+                f"no NPS responses in the last {self.config.nps.window_days} days"
+                if c == "nps" else "no data")
+            lines.append(f"{LABELS[c]} missing for {count} of {n} accounts ({why}); "
+                         "their weights are renormalised over the other components")
+        return lines
+
+    def value(self, account_id: str) -> dict[str, Any]:
+        """One account's rounded score and components (for explanations and tests)."""
+        i = self.account_ids.get_loc(account_id)
+        out: dict[str, Any] = {SCORE_COLUMN: float(round1(self.score[i]))}
+        for c in COMPONENTS:
+            out[c] = float(round1(self.components[c][i]))
+        return out
+
+
+def compute_health(ds: Any, *, as_of: dt.date | None = None, config: HealthConfig | None = None,
+                   metrics: Metrics | None = None) -> HealthResult:
+    """Score every account of ``ds`` as of ``as_of`` (default: the data's as-of)."""
+    config = config or HealthConfig()
+    day = as_of or ds.default_as_of()
+    m = metrics if metrics is not None and metrics.as_of == day else Metrics(ds, day)
+    n = len(m.account_ids)
+    nan = np.full(n, np.nan)
+    comps: dict[str, np.ndarray] = {}
+    sig: dict[str, np.ndarray] = {}
+    everywhere: dict[str, str] = {}
+
+    lf = config.login_frequency
+    sig["active_days"] = m.metric("account", "active_days", lf.window_days)
+    comps["login_frequency"] = np.minimum(1.0, sig["active_days"] / lf.full_at_active_days) * 100
+
+    key = ds.key_features()
+    ca = config.core_feature_adoption
+    if key:
+        share = S.features_used(m, key, ca.window_days, ca.min_clicks) / len(key)
+        sig["feature_adoption"] = share * 100
+        comps["core_feature_adoption"] = np.minimum(1.0, share / ca.full_at_share) * 100
+    else:
+        sig["feature_adoption"] = nan.copy()
+        comps["core_feature_adoption"] = nan.copy()
+        everywhere["core_feature_adoption"] = "no key features in features.csv"
+
+    catalogue = [str(f) for f in ds.features["feature_id"]]
+    br = config.breadth
+    if catalogue:
+        share = S.features_used(m, catalogue, br.window_days, br.min_clicks) / len(catalogue)
+        sig["breadth"] = share * 100
+        comps["breadth"] = np.minimum(1.0, share / br.full_at_share) * 100
+    else:
+        sig["breadth"] = nan.copy()
+        comps["breadth"] = nan.copy()
+        everywhere["breadth"] = "features.csv lists no features"
+
+    nps = S.nps_responses(ds, m, config.nps.window_days)
+    if nps is None:
+        sig["nps"], sig["nps_responses"] = nan.copy(), nan.copy()
+        comps["nps"] = nan.copy()
+        everywhere["nps"] = "no nps.csv"
+    else:
+        sig["nps"], sig["nps_responses"] = nps
+        comps["nps"] = sig["nps"] * 10
+
+    st = config.support_tickets
+    tickets = S.ticket_counts(ds, m, st.window_days)
+    if tickets is None:
+        sig["tickets"] = nan.copy()
+        comps["support_tickets"] = nan.copy()
+        everywhere["support_tickets"] = "no tickets.csv"
+    else:
+        sig["tickets"] = tickets
+        comps["support_tickets"] = np.maximum(0.0, 1 - tickets / st.zero_at_tickets) * 100
+
+    sig["sessions"] = S.sessions(m, lf.window_days)
+    sig["usage_growth"] = S.usage_growth(m, lf.window_days)
+    sig["days_since_last_login"] = m.metric("account", "days_since_last_visit")
+    sig["renewal_in_days"] = S.renewal_in_days(ds, m)
+
+    weights = np.array([config.weights.as_dict()[c] for c in COMPONENTS])
+    matrix = np.column_stack([comps[c] for c in COMPONENTS])
+    return HealthResult(as_of=day, config=config, account_ids=m.account_ids,
+                        score=weighted_score(matrix, weights), components=comps, signals=sig,
+                        missing_everywhere=everywhere, metrics=m)
