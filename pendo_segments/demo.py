@@ -1,0 +1,143 @@
+"""The whole flow on the bundled sample, written to a report folder.
+
+Each step is one library call; the demo only strings them together so a new
+user sees every layer work on realistic data without configuring anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pendo_segments.atomic import atomic_dir, write_text
+
+
+@dataclass
+class DemoReport:
+    out: Path
+    as_of: dt.date
+    segments: int = 0
+    not_native: list[str] = field(default_factory=list)
+    counts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    health: dict[str, Any] = field(default_factory=dict)
+    tiers: list[tuple[str, int, float, float]] = field(default_factory=list)
+    alerts: dict[str, int] = field(default_factory=dict)
+    gallery: Path | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    """What every demo step reads (and the account view the first one leaves)."""
+
+    defs_path: Path
+    defs: Any
+    ds: Any
+    as_of: dt.date
+    ev: Any
+    tmp: Path
+    report: DemoReport
+    save: Callable[[str, str], None]
+    progress: Callable[[str], None]
+    view: Any = None
+
+
+def run_demo(out: Path, *, defs_path: Path | None = None, data: str = "sample",
+             progress: Callable[[str], None] = lambda _m: None) -> DemoReport:
+    """Validate, compile, evaluate, score, tier, alert and render guides into ``out``."""
+    from pendo_segments.compile import compile_segments
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate import evaluate
+    from pendo_segments.shipped import shipped_path
+    from pendo_segments.sources import open_dataset
+
+    defs_path = defs_path or shipped_path("segment_defs")
+    progress("validating definitions")
+    defs = load_definitions(defs_path)
+    progress("loading the sample data")
+    ds = open_dataset(data)
+    as_of = ds.default_as_of()
+    report = DemoReport(out=out, as_of=as_of, segments=len(defs))
+
+    with atomic_dir(out) as tmp:
+        def save(name: str, text: str) -> None:
+            write_text(tmp / name, text)
+            report.files.append(name)
+
+        progress("compiling to Pendo rules, Aggregation pipelines and SQL")
+        for target in ("pendo", "aggregation", "sql"):
+            results = compile_segments(defs, target, as_of=as_of, pretty=True)
+            save(f"compiled_{target}.json",
+                 json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n")
+            if target == "pendo":
+                report.not_native = [r.segment.name for r in results if not r.native]
+
+        progress("evaluating segments")
+        ev = evaluate(defs, ds, as_of=as_of)
+        report.counts = {n: (ev.segments[n].subject, c) for n, c in ev.counts().items()}
+        save("membership.csv", ev.membership().to_csv(index=False, lineterminator="\n"))
+
+        ctx = _Step(defs_path, defs, ds, as_of, ev, tmp, report, save, progress)
+        for step in (_health, _tiers, _alerts, _gallery):
+            step(ctx)
+    if report.gallery is not None:
+        report.gallery = out / report.gallery.name
+    return report
+
+
+def _health(ctx: _Step) -> None:
+    from pendo_segments.tiers.view import account_view
+
+    ctx.progress("scoring account health and assigning tiers")
+    ctx.view = account_view(ctx.ds, ctx.defs_path, defs=ctx.defs, as_of=ctx.as_of,
+                            metrics=ctx.ev.metrics)
+    frame = ctx.view.health.frame()
+    ctx.save("health.csv", frame.to_csv(index=False, lineterminator="\n"))
+    score = frame["health_score"].dropna()
+    ctx.report.health = {
+        "accounts": int(len(frame)), "mean": float(score.mean()), "median": float(score.median()),
+        "below_40": int((score < 40).sum()), "above_70": int((score > 70).sum()),
+    }
+
+
+def _tiers(ctx: _Step) -> None:
+    tiers = ctx.view.tiers if ctx.view else None
+    if tiers is None:
+        return
+    ctx.save("tiers.csv", tiers.frame().to_csv(index=False, lineterminator="\n"))
+    capacity = tiers.capacity()
+    ctx.save("capacity.csv", capacity.to_csv(index=False, lineterminator="\n"))
+    ctx.report.tiers = [(str(r.tier), int(r.accounts), float(r.arr), float(r.csms))
+                        for r in capacity.itertuples(index=False)]
+
+
+def _alerts(ctx: _Step) -> None:
+    from pendo_segments.alerts import load_alerts, run_alerts
+    from pendo_segments.health.config import find_config
+
+    path = find_config(ctx.defs_path, "alerts.yaml")
+    if path is None or ctx.view is None:
+        return
+    ctx.progress("raising playbook alerts")
+    policy = ctx.view.policy
+    rules = load_alerts(path, tiers=policy.names if policy else None)
+    result = run_alerts(ctx.ds, rules, defs=ctx.defs, policy=policy, as_of=ctx.as_of,
+                        health=ctx.view.health)
+    ctx.save("alerts.csv", result.rows.to_csv(index=False, lineterminator="\n"))
+    ctx.report.alerts = {str(k): int(v) for k, v in result.counts().items()}
+
+
+def _gallery(ctx: _Step) -> None:
+    from pendo_segments.guides.data_subjects import subjects_from_data
+    from pendo_segments.guides.manifest import load_manifest
+    from pendo_segments.guides.preview import build_gallery
+
+    ctx.progress("building the guide preview gallery")
+    subjects = subjects_from_data(ctx.ds, defs_path=ctx.defs_path, view=ctx.view) or None
+    build_gallery(load_manifest(), ctx.tmp / "gallery", subjects=subjects)
+    ctx.report.gallery = ctx.tmp / "gallery"
+    ctx.report.files.append("gallery/index.html")

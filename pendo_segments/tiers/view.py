@@ -1,0 +1,58 @@
+"""Health and tiers for every account, computed once from a definitions folder.
+
+Several layers need the same picture (the demo, the guide gallery's real
+subjects, sync's ``tier`` / ``health_score`` metadata, the campaign's tier
+exclusions): this is the one place that finds ``health.yaml`` and
+``tiers.yaml`` beside the segment definitions and runs both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pendo_segments.health import HealthConfig, HealthResult, compute_health, load_health_config
+from pendo_segments.health.config import CONFIG_NAME as HEALTH_NAME
+from pendo_segments.health.config import find_config
+from pendo_segments.tiers.assign import TierResult, assign_tiers
+from pendo_segments.tiers.files import read_overrides
+from pendo_segments.tiers.policy import CONFIG_NAME as POLICY_NAME
+from pendo_segments.tiers.policy import TierPolicy, load_policy
+
+
+@dataclass
+class AccountView:
+    as_of: dt.date
+    metrics: Any
+    health_config: HealthConfig
+    health: HealthResult
+    policy: TierPolicy | None
+    tiers: TierResult | None
+
+    def tier_of(self) -> dict[str, str]:
+        if self.tiers is None:
+            return {}
+        return {str(a): str(t) for a, t in zip(self.tiers.account_ids, self.tiers.tier,
+                                                strict=True)}
+
+
+def account_view(ds: Any, defs_path: Path, *, defs: Any = None, as_of: dt.date | None = None,
+                 overrides_file: Path | None = None, metrics: Any = None) -> AccountView:
+    """Score and tier every account of ``ds`` with the config files beside ``defs_path``."""
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate.metrics import Metrics
+
+    as_of = as_of or ds.default_as_of()
+    metrics = metrics or Metrics(ds, as_of)
+    config = load_health_config(find_config(defs_path, HEALTH_NAME))
+    health = compute_health(ds, as_of=as_of, config=config, metrics=metrics)
+    policy_path = find_config(defs_path, POLICY_NAME)
+    if policy_path is None:
+        return AccountView(as_of, metrics, config, health, None, None)
+    policy = load_policy(policy_path)
+    overrides = read_overrides(overrides_file, policy) if overrides_file else None
+    tiers = assign_tiers(ds, policy, defs=defs or load_definitions(defs_path), as_of=as_of,
+                         health=health, health_config=config, overrides=overrides)
+    return AccountView(as_of, metrics, config, health, policy, tiers)
