@@ -16,3 +16,139 @@ def fake_pendo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePendo]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakePendo() as fake:
         yield fake
+
+
+# -- sync / pull (live Pendo data) --------------------------------------------------------
+@pytest.fixture
+def pendo_env(fake_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory,
+              monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment pointing CLI commands at ``fake_pendo``, with a fast config file.
+
+    No client-side rate limit, one retry, no upload polling delay, the audit log
+    in a temporary folder. Returns the variables set (key, base URL, config path).
+    """
+    folder = tmp_path_factory.mktemp("pendo-env")
+    config = folder / "pendo-segments.toml"
+    config.write_text(
+        "[pendo]\nrate_limit_per_second = 0\nmax_retries = 1\ntimeout = 5\n"
+        f"[sync]\npoll_interval = 0.0\naudit_log = \"{(folder / 'audit.jsonl').as_posix()}\"\n"
+        "metadata_fields = [\"plan\"]\n",
+        encoding="utf-8")
+    env = {"PENDO_INTEGRATION_KEY": fake_pendo.key, "PENDO_BASE_URL": fake_pendo.url,
+           "PENDO_SEGMENTS_CONFIG": str(config)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PENDO_REGION", raising=False)
+    return env
+
+
+@pytest.fixture
+def handmade_pendo(fake_pendo: FakePendo) -> FakePendo:
+    """``fake_pendo`` holding the hand-made data set of tests/handmade.py."""
+    from handmade import frames
+
+    from pendo_segments.data.loaders import dataset_from_frames
+
+    fake_pendo.load_dataset(dataset_from_frames(frames()))
+    return fake_pendo
+
+
+# -- campaign: a real SMTP server on 127.0.0.1 -----------------------------------------
+class SmtpRecorder:
+    """aiosmtpd handler keeping every accepted message; switches to misbehave:
+    ``refuse[address] = "550 …"`` (RCPT), ``fail_data = n`` (the next n DATA get 451),
+    ``drop_after_data = n`` (keep the message, then cut the connection before the 250),
+    ``data_delay`` seconds, ``on_mail`` (callback when MAIL FROM arrives)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []
+        self.refuse: dict[str, str] = {}
+        self.fail_data = 0
+        self.drop_after_data = 0
+        self.data_delay = 0.0
+        self.on_mail = None
+        self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: ANN001
+        if self.on_mail:
+            self.on_mail()
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        import asyncio
+        import email
+        from email import policy
+
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        if self.fail_data:
+            self.fail_data -= 1
+            return "451 4.3.0 try again later"
+        with self.lock:
+            message = email.message_from_bytes(envelope.content, policy=policy.default)
+            self.messages.append((list(envelope.rcpt_tos), message))
+        if self.drop_after_data:
+            self.drop_after_data -= 1
+            server.transport.close()
+        return "250 2.0.0 accepted"
+
+    def to(self) -> list[str]:
+        """Recipients of every accepted message, in order."""
+        return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
+    """(recorder, port) of a started aiosmtpd server on 127.0.0.1, stopped after the test."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recorder = SmtpRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Everything a sync test needs: ``fake`` (hand-made data), ``defs`` (shipped),
+    ``ds`` (typed hand-made data), ``client`` (no rate limit, one retry, no sleeps),
+    ``settings`` (metadata field ``plan`` only, no poll delay), ``audit`` and ``as_of``."""
+    from types import SimpleNamespace
+
+    from handmade import AS_OF, frames
+
+    from pendo_segments.data.loaders import dataset_from_frames
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.pendo.client import PendoClient
+    from pendo_segments.shipped import shipped_path
+    from pendo_segments.sync import AuditLog, SyncSettings
+
+    folder = tmp_path_factory.mktemp("sync")
+    return SimpleNamespace(
+        fake=handmade_pendo,
+        defs=load_definitions(shipped_path("segment_defs", prefer_cwd=False)),
+        ds=dataset_from_frames(frames()),
+        client=PendoClient(handmade_pendo.url, handmade_pendo.key, rate_limit_per_second=None,
+                           max_retries=1, timeout=5.0, sleep=lambda _s: None),
+        settings=SyncSettings(metadata_fields=("plan",), poll_interval=0.0,
+                              audit_log=folder / "audit.jsonl"),
+        audit=AuditLog(folder / "audit.jsonl"),
+        as_of=AS_OF,
+    )

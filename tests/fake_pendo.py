@@ -473,8 +473,25 @@ class FakePendo:
                                                  created_by_api=True)
         return 200, {"status": "complete", "segmentId": upload.segment_id}
 
+    def _create_rule_segment(self, **req: Any) -> tuple[int, Any]:
+        """UNVERIFIED in Pendo (catalog only): a rule segment from a builder definition."""
+        body = req["body"]
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            raise _HTTPError(400, "name is required")
+        if not isinstance(body.get("definition"), dict):
+            raise _HTTPError(400, "definition must be an object")
+        sid = self.add_segment(body["name"], definition=body["definition"], created_by_api=True)
+        self.segments[sid]["description"] = str(body.get("description") or "")
+        return 200, copy.deepcopy(self.segments[sid])
+
     def _replace_segment(self, segment_id: str, **req: Any) -> tuple[int, Any]:
         segment = self._segment(unquote(segment_id))
+        rule = req["body"].get("definition") if isinstance(req["body"], dict) else None
+        is_list = segment["id"] in self._members
+        if isinstance(rule, dict) and segment["createdByApi"] and not is_list:
+            segment.update(definition=rule, lastUpdatedAt=self.now_ms,
+                           name=req["body"].get("name") or segment["name"])
+            return 200, copy.deepcopy(segment)
         if not segment["createdByApi"] or segment["id"] not in self._members:
             raise _HTTPError(400, "Only visitor-list segments created by the API can be updated")
         body = req["body"]
@@ -1017,6 +1034,7 @@ _ID = r"([^/]+)"
 _ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/api/v1/aggregation", "_aggregation"),
     ("GET", r"/api/v1/segment", "_list_segments"),
+    ("POST", r"/api/v1/segment", "_create_rule_segment"),
     ("POST", r"/api/v1/segment/upload", "_upload_segment"),
     ("GET", r"/api/v1/segment/upload/status/" + _ID, "_upload_status"),
     ("GET", r"/api/v1/segment/" + _ID, "_get_segment"),

@@ -136,6 +136,35 @@ def read_upload_status(body: Any) -> UploadStatus:
     return UploadStatus("pending", segment_id)
 
 
+# --- rule segments (UNVERIFIED: only an API catalog lists these endpoints) ---------
+# ``sync`` creates native segments as rule segments with these calls. If Pendo
+# rejects them, set ``[sync] rule_segments = false`` (everything is then uploaded
+# as visitor lists, the confirmed path) or fix the method / path / body here.
+RULE_SEGMENT_CREATE_METHOD = "POST"
+RULE_SEGMENT_CREATE_PATH = SEGMENTS_PATH
+RULE_SEGMENT_UPDATE_METHOD = "PUT"  # on segment_path(id)
+RULE_SEGMENTS_UNVERIFIED = (
+    "rule segments are created with POST /api/v1/segment and updated with "
+    "PUT /api/v1/segment/{id}, endpoints that are UNVERIFIED (listed only in an API "
+    "catalog); set [sync] rule_segments = false to upload visitor lists instead")
+
+
+def rule_segment_body(name: str, definition: dict[str, Any],
+                      description: str = "") -> dict[str, Any]:
+    """UNVERIFIED body: the builder ``definition`` as ``GET /segment/{id}`` returns it."""
+    return {"name": name, "description": description, "definition": definition,
+            "shared": True}
+
+
+def created_segment_id(body: Any) -> str | None:
+    """The id of a segment in a create / update answer (``id`` or ``segmentId``)."""
+    if isinstance(body, dict):
+        for name in ("id", *SEGMENT_ID_FIELDS):
+            if body.get(name):
+                return str(body[name])
+    return None
+
+
 # --- metadata (confirmed: three independent clients) -------------------------------
 def id_field(kind: Kind) -> str:
     return f"{kind}Id"

@@ -111,6 +111,35 @@ class PendoClient:
         result["segmentId"] = result["segmentId"] or segment_id
         return result
 
+    def follow_upload(self, status_url: str, *, poll_interval: float = 2.0,
+                      timeout: float = 300.0) -> dict[str, Any]:
+        """Poll the status URL of an earlier upload (e.g. one a killed run left behind)."""
+        body = {shapes.STATUS_URL_FIELDS[0]: status_url}
+        return self._follow_status(f"segment upload {status_url}", body, wait=True,
+                                   poll_interval=poll_interval, timeout=timeout)
+
+    def create_rule_segment(self, name: str, definition: dict[str, Any], *,
+                            description: str = "") -> str:
+        """Create a rule segment; returns its id. UNVERIFIED endpoint (see api_shapes).
+
+        Not retried after an ambiguous failure: a blind retry could create it twice.
+        """
+        body = self._http.request(shapes.RULE_SEGMENT_CREATE_METHOD,
+                                  shapes.RULE_SEGMENT_CREATE_PATH,
+                                  json=shapes.rule_segment_body(name, definition, description),
+                                  idempotent=False)
+        segment_id = shapes.created_segment_id(body)
+        if not segment_id:
+            raise self._unexpected(shapes.RULE_SEGMENT_CREATE_METHOD,
+                                   shapes.RULE_SEGMENT_CREATE_PATH, body, "no segment id")
+        return segment_id
+
+    def update_rule_segment(self, segment_id: str, name: str, definition: dict[str, Any], *,
+                            description: str = "") -> None:
+        """Replace a rule segment's rules. UNVERIFIED endpoint (see api_shapes)."""
+        self._http.request(shapes.RULE_SEGMENT_UPDATE_METHOD, shapes.segment_path(segment_id),
+                           json=shapes.rule_segment_body(name, definition, description))
+
     def _follow_status(self, what: str, body: Any, *, wait: bool, poll_interval: float,
                        timeout: float) -> dict[str, Any]:
         status = shapes.read_upload_status(body)

@@ -1,0 +1,311 @@
+"""``pull`` and ``sync plan`` / ``sync apply``: live Pendo data in, segments and metadata out."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pendo_segments.cli.common import load_data, load_defs, status
+from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
+from pendo_segments.cli.output import emit_json, emit_rows, resolve_format, warn
+
+#: ``sync plan`` exit code when the plan has changes (0: none, 1: error).
+EXIT_CHANGES = 3
+PLAN_COLUMNS = ["type", "target", "action", "detail"]
+
+
+def _pendo() -> tuple[Any, Any]:
+    """(client, sync settings) from the environment and pendo-segments.toml."""
+    from pendo_segments.config import load_config
+    from pendo_segments.pendo.client import client_from_config
+    from pendo_segments.sync import load_sync_settings
+
+    config = load_config()
+    return client_from_config(config), load_sync_settings(config)
+
+
+@click.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (replaced as a whole; must hold only data files).")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Days of usage before the as-of day.")
+@as_of
+@click.option("--parquet", is_flag=True, help="Write Parquet files instead of CSV.")
+@click.option("--page-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows per Aggregation API call.")
+def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: int) -> None:
+    """Pull usage data from Pendo into a data folder (CONTRACT.md §1 format).
+
+    Accounts, visitors and features come from Pendo's records; usage_daily and
+    feature_usage from event pulls of at most 30 days per call. The as-of day
+    defaults to today (UTC) and is never included. Needs PENDO_INTEGRATION_KEY.
+
+    \b
+    Examples:
+      pendo-segments pull --out usage/
+      pendo-segments pull --out usage/ --days 30 --as-of 2026-11-01 --parquet
+      pendo-segments evaluate --data usage/ --format csv
+    """
+    from pendo_segments.data.loaders import write_dataset
+    from pendo_segments.data.pendo_source import load_from_pendo
+
+    client, _ = _pendo()
+    with status("Pulling from Pendo") as update:
+        ds = load_from_pendo(f"pendo:days={days},page_size={page_size}", as_of=as_of,
+                             warn=warn, client=client, progress=update)
+    write_dataset(ds, out, fmt="parquet" if parquet else "csv")
+    sizes = ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
+    click.echo(f"Wrote {out} (as of {ds.default_as_of().isoformat()}): {sizes} rows")
+
+
+@click.group()
+def sync() -> None:
+    """Plan / apply segments and account metadata to Pendo (like terraform plan/apply).
+
+    Only managed segments (name prefix "[ps] " by default, see [sync] in
+    pendo-segments.toml) are ever created or changed; others are left alone.
+
+    \b
+    Exit codes of `sync plan`: 0 no changes, 3 changes pending, 1 error.
+    Exit codes of `sync apply`: 0 applied (or nothing to do), 1 error, stale
+    plan or partial failure (run the same command again to finish).
+
+    \b
+    Examples:
+      pendo-segments sync plan --data pendo: --out plan.json
+      pendo-segments sync apply --plan plan.json
+    """
+
+
+@sync.command("plan")
+@defs_argument
+@data_dir
+@as_of
+@click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
+              help="Only these segments and those they reference (repeatable). Default: all.")
+@click.option("--no-segments", is_flag=True, help="Plan account metadata only.")
+@click.option("--no-metadata", is_flag=True, help="Plan segments only.")
+@click.option("--out", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the full plan here for `sync apply --plan`.")
+@output_format
+@click.pass_context
+def plan_cmd(ctx: click.Context, defs: Path, data: str, lenient: bool, as_of: dt.date | None,
+             segments: tuple[str, ...], no_segments: bool, no_metadata: bool,
+             plan_file: Path | None, fmt: str | None, output: Path | None) -> None:
+    """Show what `sync apply` would change in Pendo; change nothing.
+
+    Segments to create / update (rule diff, or +N / -M visitors for lists
+    computed locally) / unchanged, account metadata updates with counts and a
+    sample, and a warning per segment a guide uses that Pendo may not allow
+    for guide targeting. Exit code 3 when changes are pending (0: none).
+
+    \b
+    Examples:
+      pendo-segments sync plan --data pendo:
+      pendo-segments sync plan segment_defs --data usage/ --out plan.json
+      pendo-segments sync plan --data pendo: --format json --output plan-review.json
+      pendo-segments sync plan --data sample -s at_risk --no-metadata
+    """
+    from pendo_segments.sync import save_plan
+
+    client, settings = _pendo()
+    plan = _make_plan(client, settings, defs, data, lenient, as_of, segments, not no_segments,
+                      not no_metadata)
+    if plan_file is not None:
+        save_plan(plan, plan_file)
+    _show_plan(plan, fmt, output)
+    if plan_file is not None:
+        click.echo(f"Saved the plan to {plan_file}; apply it with: "
+                   f"pendo-segments sync apply --plan {plan_file}", err=True)
+    if plan.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
+@sync.command("apply")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A plan saved by `sync plan --out` (recommended: review first).")
+@click.option("--defs", "defs", default=DEFAULT_DEFS, show_default=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Definitions, when planning here (no --plan).")
+@click.option("--data", "data", metavar="DIR",
+              help="Usage data when planning here (no --plan): folder, sample or pendo:.")
+@as_of
+@click.option("--yes", "-y", is_flag=True, help="Without --plan: apply without asking.")
+@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit log (JSON lines). Default: [sync] audit_log.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Report format. Default: table.")
+def apply_cmd(plan_file: Path | None, defs: Path, data: str | None, as_of: dt.date | None,
+              yes: bool, audit_log: Path | None, fmt: str | None) -> None:
+    """Apply a reviewed plan exactly; refuse it when Pendo changed since.
+
+    Every step is written to the audit log. If a step fails, what was and
+    was not applied is listed; running the same command again finishes the
+    job without doing anything twice.
+
+    \b
+    Examples:
+      pendo-segments sync apply --plan plan.json
+      pendo-segments sync apply --plan plan.json --audit-log logs/sync.jsonl
+      pendo-segments sync apply --data pendo: --yes      # plan and apply in one go
+    """
+    from pendo_segments.errors import SyncError
+    from pendo_segments.sync import AuditLog, apply_plan, load_plan
+
+    client, settings = _pendo()
+    if plan_file is not None:
+        plan = load_plan(plan_file)
+    else:
+        if not data:
+            raise click.UsageError("pass --plan FILE, or --data to plan and apply in one go")
+        plan = _make_plan(client, settings, defs, data, False, as_of, (), True, True)
+        _show_plan(plan, "table", None)
+        if not plan.has_changes:
+            click.echo("No changes.")
+            return
+        if not yes:
+            click.confirm("Apply these changes?", abort=True, err=True)
+    with _progress_bar() as advance:
+        result = apply_plan(plan, client, settings,
+                            audit=AuditLog(audit_log or settings.audit_log), progress=advance)
+    if fmt == "json":
+        emit_json(result.to_dict(), None)
+    else:
+        _show_result(result)
+    if result.missing:
+        shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
+        warn(f"{len(result.missing)} account(s) are not in Pendo, so their metadata was not set "
+             f"(Pendo reported them missing; all are in the audit log): {shown}")
+    if not result.ok:
+        raise SyncError(f"apply stopped: {len(result.applied)} step(s) applied, "
+                        f"{len(result.failed)} failed, {len(result.not_attempted)} not attempted; "
+                        "run the same command again to finish (nothing is applied twice)")
+
+
+# -- helpers -------------------------------------------------------------------------
+def _make_plan(client: Any, settings: Any, defs: Path, data: str, lenient: bool,
+               as_of: dt.date | None, segments: tuple[str, ...], with_segments: bool,
+               with_metadata: bool) -> Any:
+    from pendo_segments.sync import make_plan
+    from pendo_segments.sync.guides import local_guide_segments
+
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient, as_of)
+    with status("Comparing with Pendo") as update:
+        return make_plan(definitions, ds, client, settings, names=list(segments), as_of=as_of,
+                         data_label=data, segments=with_segments, metadata=with_metadata,
+                         defs_path=defs, local_guides=local_guide_segments(), progress=update)
+
+
+def plan_rows(plan: Any) -> list[tuple[str, str, str, str]]:
+    """``type,target,action,detail``: one row per segment and per account update."""
+    rows = [("segment", s.pendo_name, s.action, s.detail()) for s in plan.segments]
+    meta = plan.metadata or {}
+    target = f"{meta.get('kind', 'account')}/{meta.get('group', '')}"
+    for u in plan.metadata_updates:
+        detail = ", ".join(f"{k}: {_show(u['before'].get(k))} -> {_show(v)}"
+                           for k, v in u["values"].items())
+        rows.append(("metadata", f"{target} {u['accountId']}", "update", detail))
+    return rows
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
+    fmt = resolve_format(fmt, output)
+    for line in plan.warnings:
+        warn(line)
+    if fmt == "json":
+        emit_json(plan.summary(), output)
+        return
+    if fmt == "csv":
+        emit_rows(PLAN_COLUMNS, plan_rows(plan), fmt, output)
+        return
+    rows: list[tuple[Any, ...]] = [("segment", s.pendo_name, s.action, s.detail())
+                                   for s in plan.segments]
+    meta = plan.metadata
+    if meta is not None:
+        fields = ", ".join(f"{k} {n}" for k, n in meta["changed_per_field"].items() if n)
+        sample = "; ".join(f"{u['accountId']}: " + ", ".join(f"{k}={v}" for k, v in
+                                                              u["values"].items())
+                           for u in meta["sample"])
+        detail = (f"{len(plan.metadata_updates)} account(s) ({fields}), "
+                  f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else ""))
+        rows.append(("metadata", f"{meta['kind']}/{meta['group']}",
+                     "update" if plan.metadata_updates else "unchanged", detail))
+    counts = plan.counts()
+    title = (f"Sync plan {plan.plan_id} for {plan.base_url} as of {plan.as_of}: "
+             f"{counts['create']} to create, {counts['update']} to update, "
+             f"{counts['unchanged']} unchanged, {counts['metadata_updates']} metadata updates; "
+             f"{counts['unmanaged']} unmanaged segments left alone")
+    text = _table_text(rows, title)
+    notes = "".join(f"Note: {n}\n" for n in plan.notes)
+    verdict = "No changes.\n" if not plan.has_changes else \
+        f"{plan.change_count} change(s) pending.\n"
+    from pendo_segments.cli.output import emit_text
+
+    emit_text(text + notes + verdict, output)
+
+
+def _table_text(rows: list[tuple[Any, ...]], title: str) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(title), title_justify="left")
+    for column in PLAN_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows:  # Text(): "[ps] x" is a name, not rich markup
+        table.add_row(*(Text(cell) for cell in row))
+    import shutil
+
+    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _show_result(result: Any) -> None:
+    sections = [("Applied", result.applied), ("Already applied", result.already),
+                ("Failed", result.failed), ("Not attempted", result.not_attempted)]
+    for title, items in sections:
+        if items:
+            click.echo(f"{title}:")
+            for item in items:
+                click.echo(f"  {item}")
+    if result.missing:
+        click.echo(f"Accounts Pendo reported missing ({len(result.missing)}): "
+                   + ", ".join(result.missing))
+    if result.ok and not result.applied:
+        click.echo("Nothing to do: Pendo already matches the plan.")
+    elif result.ok:
+        click.echo(f"Done: plan {result.plan_id} applied.")
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda _label, _done, _total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("Applying", total=None)
+
+        def advance(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        yield advance

@@ -1,0 +1,308 @@
+"""Live usage data from Pendo (``--data pendo:``), as the same frames as a CSV folder.
+
+Accounts, visitors and features come from the Aggregation API's record
+sources; usage from ``events`` / ``featureEvents`` pulls of at most 30 days
+per call (Pendo asks for that, pendo-api.md §2), each paged by keyset (sort +
+``filter key > last`` + ``limit``, no cursor exists). The rows then go
+through :func:`~pendo_segments.data.loaders.dataset_from_frames`, so types and
+checks are exactly those of a CSV folder.
+
+Spec options after the colon, comma separated::
+
+    pendo:                       90 days of usage before the as-of day
+    pendo:days=30,page_size=5000
+
+Mapping (one place to change, below): a record's standard columns are read
+where :data:`pendo_segments.compile.fields.STANDARD` says they live; every
+other ``agent`` / ``custom`` metadata field becomes an extra column under its
+own name. Usage rows are per visitor and day; their account is the visitor's
+account (``usage_daily.account_id`` is left out). ``nps``, ``tickets`` and
+``outcomes`` are not Pendo data and stay absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pendo_segments.compile.fields import DAY_MS, ID_FIELDS, STANDARD, epoch_ms
+from pendo_segments.data.dataset import Dataset
+from pendo_segments.errors import DataError
+
+Warn = Callable[[str], None]
+Progress = Callable[[str], None]
+Rows = list[dict[str, Any]]
+
+# -- Pendo names (pendo-api.md §2-3); the unconfirmed ones are marked --------------
+MAX_DAYS_PER_CALL = 30  # Pendo's request for event pulls
+EVENTS_SOURCE: dict[str, Any] = {"events": None}
+FEATURE_EVENTS = "featureEvents"
+#: Metadata groups read into extra columns, in order of precedence.
+EXTRA_GROUPS = ("agent", "custom")
+#: Visitor's account when ``metadata.auto.accountid`` is missing (first of the list).
+ACCOUNT_IDS = ("auto", "accountids")
+#: UNCONFIRMED: which feature field marks a key (core) feature.
+FEATURE_KEY_FIELDS = ("key", "isCoreEvent")
+#: Schema types of metadata fields holding epoch-ms dates.
+TIME_TYPES = frozenset({"time", "date", "datetime"})
+
+
+@dataclass(frozen=True)
+class PendoSpec:
+    """Options of a ``pendo:`` data spec."""
+
+    days: int = 90
+    page_size: int = 50_000
+
+    @classmethod
+    def parse(cls, spec: str) -> PendoSpec:
+        text = spec.strip()
+        if not text.startswith("pendo:"):
+            raise DataError(f"{spec!r}: a live Pendo source is written 'pendo:' "
+                            "(options: pendo:days=90,page_size=50000)")
+        options: dict[str, int] = {}
+        known = [f.name for f in fields(cls)]
+        for part in filter(None, (p.strip() for p in text[len("pendo:"):].split(","))):
+            name, eq, value = part.partition("=")
+            name = name.strip()
+            if name not in known or not eq:
+                raise DataError(f"{spec!r}: unknown option {part!r} (known: "
+                                f"{', '.join(k + '=N' for k in known)})")
+            try:
+                number = int(value)
+            except ValueError:
+                number = 0
+            if number < 1:
+                raise DataError(f"{spec!r}: {name} must be a whole number >= 1, got {value!r}")
+            options[name] = number
+        return cls(**options)
+
+
+@dataclass
+class LiveDataset(Dataset):
+    """A dataset pulled from Pendo: its default as-of day is the day it was pulled for."""
+
+    pulled_as_of: dt.date | None = None
+
+    def default_as_of(self) -> dt.date:
+        return self.pulled_as_of or super().default_as_of()
+
+
+def load_from_pendo(spec: str = "pendo:", *, as_of: dt.date | None = None,
+                    warn: Warn | None = None, client: Any = None,
+                    progress: Progress | None = None) -> LiveDataset:
+    """Pull accounts, visitors, features and usage before ``as_of`` (default: today, UTC).
+
+    ``client`` defaults to the configured subscription (``PENDO_INTEGRATION_KEY``).
+    Usage rows of visitors Pendo does not list are dropped with a warning.
+    """
+    from pendo_segments.data.loaders import dataset_from_frames
+
+    options = PendoSpec.parse(spec)
+    day = as_of or dt.datetime.now(dt.UTC).date()
+    if client is None:
+        from pendo_segments.config import load_config
+        from pendo_segments.pendo.client import client_from_config
+
+        client = client_from_config(load_config())
+    frames = PendoPuller(client, page_size=options.page_size,
+                         progress=progress).frames(as_of=day, days=options.days)
+    ds = dataset_from_frames(frames, source="pendo", lenient=True, warn=warn)
+    return LiveDataset(**{f.name: getattr(ds, f.name) for f in fields(Dataset)},
+                       pulled_as_of=day)
+
+
+class PendoPuller:
+    """Runs the record and usage pulls against one client and shapes the rows."""
+
+    def __init__(self, client: Any, *, page_size: int = 50_000,
+                 progress: Progress | None = None) -> None:
+        self.client = client
+        self.page_size = page_size
+        self.progress = progress or (lambda _msg: None)
+
+    def frames(self, *, as_of: dt.date, days: int) -> dict[str, Any]:
+        """CONTRACT.md §1 tables as Arrow tables (``dataset_from_frames`` input)."""
+        tables: dict[str, Any] = {}
+        for kind, name in (("account", "accounts"), ("visitor", "visitors")):
+            self.progress(name)
+            times = self.time_fields(kind)
+            records = self.paged([{"source": {f"{kind}s": None}}], [ID_FIELDS[kind][1]])
+            tables[name] = _table(record_rows(kind, records, times), REQUIRED[name])
+        self.progress("features")
+        features = feature_rows(self.paged([{"source": {"features": None}}], ["id"]))
+        tables["features"] = _table(features, REQUIRED["features"])
+        feature_ids = sorted(str(f["feature_id"]) for f in features)
+        usage: Rows = []
+        clicks: Rows = []
+        for first, count in day_chunks(as_of, days):
+            self.progress(f"usage from {_date(first)} ({count} days)")
+            usage += usage_rows(self.paged(events_pipeline(first, count), USAGE_KEYS))
+            for feature in feature_ids:
+                rows = self.paged(feature_events_pipeline(feature, first, count), USAGE_KEYS)
+                clicks += click_rows(feature, rows)
+        tables["usage_daily"] = _table(usage, USAGE_COLUMNS)
+        tables["feature_usage"] = _table(clicks, CLICK_COLUMNS)
+        return tables
+
+    def time_fields(self, kind: str) -> set[tuple[str, str]]:
+        """(group, field) pairs whose schema type is a date (epoch ms)."""
+        schema = self.client.metadata_schema(kind)
+        return {(group, name) for group, entries in schema.items() if isinstance(entries, dict)
+                for name, info in entries.items()
+                if isinstance(info, dict) and str(info.get("Type", "")).lower() in TIME_TYPES}
+
+    def paged(self, pipeline: list[dict[str, Any]], keys: list[str]) -> Rows:
+        """Every row of ``pipeline``, ``page_size`` at a time, by keyset on ``keys``."""
+        return list(self._pages(pipeline, keys))
+
+    def _pages(self, pipeline: list[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:
+        last: dict[str, Any] | None = None
+        while True:
+            steps = list(pipeline)
+            if last is not None:
+                steps.append({"filter": after(keys, last)})
+            steps += [{"sort": list(keys)}, {"limit": self.page_size}]
+            rows = self.client.aggregate(steps)
+            yield from rows
+            if len(rows) < self.page_size:
+                return
+            last = rows[-1]
+            if any(last.get(k) is None for k in keys):
+                raise DataError(f"pendo: cannot page past a row without {', '.join(keys)}")
+
+
+# -- pipelines ------------------------------------------------------------------------
+REQUIRED = {"accounts": ["account_id", "arr", "plan"], "visitors": ["visitor_id", "account_id"],
+            "features": ["feature_id", "name"]}
+USAGE_KEYS = ["visitorId", "day"]
+USAGE_COLUMNS = ["date", "visitor_id", "minutes", "events"]
+CLICK_COLUMNS = ["date", "visitor_id", "feature_id", "clicks"]
+DAY_SUMS = {"numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}}
+
+
+def day_chunks(as_of: dt.date, days: int) -> list[tuple[int, int]]:
+    """(first ms, count) windows of ≤ 30 days covering the ``days`` days before as-of."""
+    start = epoch_ms(as_of) - days * DAY_MS
+    out = []
+    remaining = days
+    while remaining > 0:
+        count = min(MAX_DAYS_PER_CALL, remaining)
+        out.append((start, count))
+        start += count * DAY_MS
+        remaining -= count
+    return out
+
+
+def _time_series(first: int, count: int) -> dict[str, Any]:
+    return {"period": "dayRange", "first": first, "count": count}
+
+
+def events_pipeline(first: int, count: int) -> list[dict[str, Any]]:
+    return [{"source": {**EVENTS_SOURCE, "timeSeries": _time_series(first, count)}},
+            {"identified": "visitorId"},
+            {"group": {"group": USAGE_KEYS, "fields": DAY_SUMS}}]
+
+
+def feature_events_pipeline(feature_id: str, first: int, count: int) -> list[dict[str, Any]]:
+    return [{"source": {FEATURE_EVENTS: {"featureId": feature_id},
+                        "timeSeries": _time_series(first, count)}},
+            {"identified": "visitorId"},
+            {"group": {"group": USAGE_KEYS, "fields": {"numEvents": {"sum": "numEvents"}}}}]
+
+
+def after(keys: list[str], last: dict[str, Any]) -> str:
+    """Keyset filter: rows sorting strictly after ``last`` on ``keys`` (lexicographic)."""
+    value = lambda k: json.dumps(last[k], ensure_ascii=False)  # noqa: E731
+    terms = []
+    for i, key in enumerate(keys):
+        equal = [f"{k} == {value(k)}" for k in keys[:i]]
+        terms.append(" && ".join([*equal, f"{key} > {value(key)}"]))
+    return " || ".join(f"({t})" if "&&" in t and len(terms) > 1 else t for t in terms)
+
+
+# -- rows -------------------------------------------------------------------------------
+def record_rows(kind: str, records: Rows, times: set[tuple[str, str]]) -> Rows:
+    """Pendo account / visitor records → CONTRACT columns (standard first, then extras)."""
+    id_column, id_field = ID_FIELDS[kind]
+    standard = {(group, name): column for column, (group, name, _schema) in STANDARD[kind].items()}
+    time_standard = {(g, n) for (g, n, schema) in STANDARD[kind].values() if schema == "time"}
+    out = []
+    for record in records:
+        metadata = record.get("metadata") or {}
+        row: dict[str, Any] = {id_column: _text(record.get(id_field))}
+        for (group, name), column in standard.items():
+            value = (metadata.get(group) or {}).get(name)
+            row[column] = _date(value) if (group, name) in time_standard else value
+        if kind == "visitor" and row.get("account_id") is None:
+            ids = (metadata.get(ACCOUNT_IDS[0]) or {}).get(ACCOUNT_IDS[1]) or []
+            row["account_id"] = ids[0] if isinstance(ids, list) and ids else None
+        row["account_id"] = _text(row.get("account_id"))
+        for group in EXTRA_GROUPS:
+            for name, value in (metadata.get(group) or {}).items():
+                if row.get(name) is not None or (group, name) in standard:
+                    continue
+                row[name] = _date(value) if (group, name) in times else _scalar(value)
+        out.append(row)
+    return out
+
+
+def feature_rows(records: Rows) -> Rows:
+    out = []
+    for record in records:
+        key = next((record[f] for f in FEATURE_KEY_FIELDS if record.get(f) is not None), None)
+        out.append({"feature_id": _text(record.get("id")), "name": record.get("name"),
+                    "key": bool(key) if key is not None else None,
+                    "app_id": _text(record.get("appId"))})
+    return out
+
+
+def usage_rows(rows: Rows) -> Rows:
+    return [{"date": _date(r.get("day")), "visitor_id": _text(r.get("visitorId")),
+             "minutes": float(r.get("numMinutes") or 0.0), "events": int(r.get("numEvents") or 0)}
+            for r in rows]
+
+
+def click_rows(feature_id: str, rows: Rows) -> Rows:
+    return [{"date": _date(r.get("day")), "visitor_id": _text(r.get("visitorId")),
+             "feature_id": feature_id, "clicks": int(r.get("numEvents") or 0)} for r in rows]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _date(value: Any) -> Any:
+    """Epoch ms → UTC date; anything else unchanged (ISO text is parsed later)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(value // DAY_MS))
+
+
+def _table(rows: Rows, required: list[str]) -> Any:
+    """Rows → Arrow table with ``required`` columns first; optional columns that are
+    blank everywhere are left out; a column of mixed types falls back to text."""
+    import pyarrow as pa
+
+    names = list(dict.fromkeys([*required, *(k for r in rows for k in r)]))
+    arrays = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        if name not in required and all(v is None for v in values):
+            continue
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays[name] = pa.array([None if v is None else str(v) for v in values],
+                                    type=pa.string())
+        if arrays[name].type == pa.null():
+            arrays[name] = arrays[name].cast(pa.string())
+    return pa.table(arrays)
+
+
+def _scalar(value: Any) -> Any:
+    """Lists and objects (multi-value metadata) as JSON text: a column holds scalars."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value

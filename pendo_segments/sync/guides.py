@@ -1,0 +1,99 @@
+"""Warnings for segments that guides target but Pendo may refuse for guide targeting.
+
+Pendo documents that "some rules aren't eligible for guide targeting due to
+processing limitations" without a complete public list. What we know from its
+help pages is kept in :data:`LIMITED_FACTS`; a warning says "may", never
+"will". Guides are those in Pendo whose ``audience`` (or ``audienceUiHint``)
+names a managed segment, plus the local guide manifest (``guides.yaml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: Builder facts Pendo limits in guide targeting, with why (help-centre wording).
+LIMITED_FACTS: dict[str, str] = {
+    "daysActive": "'Number of days active' is a usage count Pendo limits in guide targeting",
+    "numMinutes": "'Time on site' is a usage count Pendo limits in guide targeting",
+    "numEvents": "'Number of events' is a usage count Pendo limits in guide targeting",
+}
+#: Feature rows are allowed ("clicked at least / at most"), so they are not flagged.
+ALLOWED_KINDS = frozenset({"feature"})
+
+
+def targeting_limits(definition: Any, definitions: Mapping[str, Any],
+                     seen: frozenset[str] = frozenset()) -> list[str]:
+    """Why a rule (and the segments it nests) may be refused for guide targeting."""
+    reasons: list[str] = []
+    if not isinstance(definition, dict):
+        return reasons
+    for group in definition.get("filters") or []:
+        for row in group if isinstance(group, list) else [group]:
+            if not isinstance(row, dict) or row.get("kind") in ALLOWED_KINDS:
+                continue
+            if row.get("kind") == "segment":
+                name = str(row.get("segmentName"))
+                if name not in seen:
+                    inner = targeting_limits(definitions.get(name), definitions, seen | {name})
+                    reasons += [f"via segment '{name}': {r}" for r in inner]
+                continue
+            why = LIMITED_FACTS.get(str(row.get("fact")))
+            if why:
+                reasons.append(why if row.get("kind") != "account"
+                               else f"{why} (and is counted per account here)")
+    return list(dict.fromkeys(reasons))
+
+
+def guide_targets(pendo_guides: Iterable[dict[str, Any]], names_by_id: Mapping[str, str],
+                  local: Mapping[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """definition name → guides (Pendo names, then local manifest ids) that target it."""
+    out: dict[str, list[str]] = {}
+    for guide in pendo_guides:
+        for sid in sorted(_segment_ids(guide)):
+            if sid in names_by_id:
+                label = str(guide.get("name") or guide.get("id"))
+                out.setdefault(names_by_id[sid], []).append(label)
+    for guide_id, segments in (local or {}).items():
+        for name in segments:
+            out.setdefault(name, []).append(f"{guide_id} (guides.yaml)")
+    return {k: list(dict.fromkeys(v)) for k, v in out.items()}
+
+
+def _segment_ids(guide: dict[str, Any]) -> set[str]:
+    ids = set()
+    for step in guide.get("audience") or []:
+        if isinstance(step, dict) and isinstance(step.get("segment"), dict):
+            ids.add(str(step["segment"].get("id")))
+    hint = guide.get("audienceUiHint")
+    filters = hint.get("filters") if isinstance(hint, dict) else None
+    for f in filters if isinstance(filters, list) else []:
+        if isinstance(f, dict) and f.get("kind") == "segment" and f.get("segmentId"):
+            ids.add(str(f["segmentId"]))
+    return ids
+
+
+def local_guide_segments(root: Any = None) -> dict[str, list[str]]:
+    """guide id → segments from the local manifest; empty when there is none."""
+    from pendo_segments.errors import RenderError
+    from pendo_segments.guides.manifest import load_manifest
+
+    try:
+        manifest = load_manifest(root)
+    except RenderError:
+        return {}
+    return {g.id: list(g.segments) for g in manifest.guides}
+
+
+def guide_warnings(targets: Mapping[str, list[str]], definitions: Mapping[str, Any]) -> list[str]:
+    """One warning per (segment, guides) whose rule Pendo may refuse for targeting."""
+    warnings = []
+    for name in sorted(targets):
+        if name not in definitions:
+            continue
+        reasons = targeting_limits(definitions[name], definitions)
+        if reasons:
+            guides = ", ".join(targets[name])
+            warnings.append(f"segment '{name}' is used by guide(s) {guides}; Pendo may not "
+                            f"allow it for guide targeting: {'; '.join(reasons)}")
+    return warnings
