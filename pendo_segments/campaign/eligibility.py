@@ -1,0 +1,295 @@
+"""Who the no-login campaign contacts today, and why everyone else is left out.
+
+Two steps, both pure (no I/O):
+
+1. :func:`find_candidates` — the data rules. Visitors in the no-login segment
+   (``no_login_30d`` re-targeted to ``window_days``, see :func:`derive_segment`),
+   each with a skip reason when an excluded account or tier, too short a
+   tenure, an opt-out or a missing email address rules them out.
+2. :func:`make_plan` — the state rules. A visitor already contacted for this
+   lapse, or within the cooldown, is skipped; an earlier failed email of the
+   same lapse is retried; an open outbox row whose visitor is no longer
+   eligible (typically: came back and logged in) is cancelled.
+
+The lapse key is the visitor's last active day: a visitor who comes back and
+lapses again has a new lapse and may be contacted again, after the cooldown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pendo_segments.campaign.optout import OptOuts
+from pendo_segments.campaign.settings import NoLoginSettings
+from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxRow
+from pendo_segments.errors import ConfigError
+
+#: Account columns the templates may use (pendo_segments.guides.context).
+ACCOUNT_FIELDS = ("name", "arr", "plan", "csm_owner", "csm_email", "contract_start",
+                  "renewal_date", "seats", "self_service")
+
+
+@dataclass
+class Candidate:
+    """A visitor in the no-login segment, with what the copy and the report need."""
+
+    visitor_id: str
+    account_id: str | None
+    email: str | None
+    name: str | None
+    language: str | None
+    first_visit: dt.date | None
+    tier: str | None
+    days_since_last_visit: int
+    lapse_day: dt.date
+    segment: str
+    account: dict[str, Any] = field(default_factory=dict)
+    skip: str | None = None
+
+    def context(self, as_of: dt.date) -> dict[str, Any]:
+        """The guide render context (pendo_segments/guides/context.py)."""
+        return {
+            "visitor": {"visitor_id": self.visitor_id, "name": self.name, "email": self.email,
+                        "language": self.language, "first_visit": self.first_visit},
+            "account": {"account_id": self.account_id, **self.account},
+            "tier": self.tier,
+            "days_since_last_visit": self.days_since_last_visit,
+            "as_of": as_of,
+        }
+
+
+@dataclass
+class Candidates:
+    segment: str
+    as_of: dt.date
+    items: list[Candidate]
+    #: last active day of every visitor in the data (None: never active)
+    last_active: dict[str, dt.date | None]
+
+
+@dataclass
+class PlanItem:
+    """One line of the plan: ``email`` (new), ``retry``, ``skip`` or ``cancel``."""
+
+    action: str
+    detail: str
+    candidate: Candidate | None = None
+    row: OutboxRow | None = None
+
+    @property
+    def visitor_id(self) -> str:
+        return self.candidate.visitor_id if self.candidate else self.row.visitor_id  # type: ignore[union-attr]
+
+    @property
+    def key(self) -> tuple[str, dt.date]:
+        """(visitor, lapse): the outbox key this line is about."""
+        source = self.candidate or self.row
+        return source.visitor_id, source.lapse_day  # type: ignore[union-attr]
+
+
+@dataclass
+class Plan:
+    segment: str
+    as_of: dt.date
+    items: list[PlanItem]
+
+    def of(self, action: str) -> list[PlanItem]:
+        return [i for i in self.items if i.action == action]
+
+    @property
+    def eligible(self) -> int:
+        return len(self.of("email")) + len(self.of("retry"))
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Skip counts by the reason's leading words ("opted out", "in cooldown" …)."""
+        out: dict[str, int] = {}
+        for item in self.of("skip"):
+            key = item.detail.split(":")[0].split(" (")[0]
+            out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def derive_segment(base: Any, window_days: int) -> Any:
+    """``base`` with every ``days_since_last_visit >`` threshold set to ``window_days``
+    (``>=`` to ``window_days + 1``), renamed ``…_{N}d``. Other conditions stay."""
+    from pendo_segments.definitions.models import AllOf, AnyOf, MetricCondition, NotOf
+
+    changed = 0
+
+    def retarget(node: Any) -> Any:
+        nonlocal changed
+        if isinstance(node, MetricCondition) and node.metric == "days_since_last_visit" \
+                and node.op in (">", ">="):
+            changed += 1
+            return node.model_copy(update={"value": window_days + (node.op == ">=")})
+        if isinstance(node, AllOf):
+            return node.model_copy(update={"all": [retarget(n) for n in node.all]})
+        if isinstance(node, AnyOf):
+            return node.model_copy(update={"any": [retarget(n) for n in node.any]})
+        if isinstance(node, NotOf):
+            return node.model_copy(update={"not_": retarget(node.not_)})
+        return node
+
+    rule = retarget(base.rule)
+    if base.subject != "visitor" or not changed:
+        raise ConfigError(f"{base.source}: segment '{base.name}' cannot drive the no-login "
+                          "campaign: it must be a visitor segment with a condition "
+                          "'days_since_last_visit >' (or '>=') N")
+    name = re.sub(r"_?\d+d$", "", base.name) + f"_{window_days}d"
+    return base.model_copy(update={"rule": rule, "name": name})
+
+
+def find_candidates(ds: Any, defs: Any, settings: NoLoginSettings, as_of: dt.date, *,
+                    tiers: Mapping[str, str] | None, opt_outs: OptOuts) -> Candidates:
+    """Visitors in the (derived) no-login segment, with static skip reasons set."""
+    import numpy as np
+
+    from pendo_segments.definitions import DefinitionSet
+    from pendo_segments.evaluate import evaluate
+
+    segment = derive_segment(defs.get(settings.segment), settings.window_days)
+    if settings.exclude_tiers and tiers is None:
+        raise ConfigError("campaign.no_login.exclude_tiers needs account tiers: a tiers.yaml "
+                          "policy in the definitions folder, or campaign.no_login.tiers_file")
+    derived = DefinitionSet(segments={**defs.segments, segment.name: segment}, files=defs.files)
+    result = evaluate(derived, ds, as_of=as_of, names=[segment.name])
+    metrics = result.metrics
+    since_last = metrics.metric("visitor", "days_since_last_visit")
+    since_first = metrics.metric("visitor", "days_since_first_visit")
+    ids = metrics.visitor_ids
+    last_active = {str(v): (None if np.isnan(d) else as_of - dt.timedelta(days=int(d)))
+                   for v, d in zip(ids, since_last, strict=True)}
+
+    visitors = ds.visitors.reset_index(drop=True)
+    accounts = ds.accounts.set_index(ds.accounts["account_id"].astype(str))
+    positions = np.flatnonzero(result.masks[segment.name])
+    items = []
+    for pos in positions:
+        row = visitors.iloc[pos]
+        account_id = _clean(row.get("account_id"))
+        account = _account(accounts, account_id)
+        email = _clean(row.get("email"))
+        days = int(since_last[pos])
+        candidate = Candidate(
+            visitor_id=str(ids[pos]), account_id=account_id, email=email,
+            name=_clean(row.get("name")), language=_clean(row.get("language")),
+            first_visit=_date(row.get("first_visit")),
+            tier=(tiers or {}).get(account_id) if account_id else None,
+            days_since_last_visit=days, lapse_day=as_of - dt.timedelta(days=days),
+            segment=segment.name, account=account)
+        candidate.skip = _static_skip(candidate, since_first[pos], settings, opt_outs)
+        items.append(candidate)
+    items.sort(key=lambda c: c.visitor_id)
+    return Candidates(segment.name, as_of, items, last_active)
+
+
+def _static_skip(c: Candidate, days_since_first: float, settings: NoLoginSettings,
+                 opt_outs: OptOuts) -> str | None:
+    if c.account_id and c.account_id in settings.exclude_accounts:
+        return f"excluded account: {c.account_id}"
+    if c.tier and c.tier in settings.exclude_tiers:
+        return f"excluded tier: {c.tier}"
+    if settings.min_tenure_days and not days_since_first >= settings.min_tenure_days:
+        return (f"tenure too short: first visit {int(days_since_first)} days ago "
+                f"(minimum {settings.min_tenure_days})")
+    if (c.visitor_id, c.email) in opt_outs:
+        return "opted out"
+    if not c.email or "@" not in c.email:
+        return "no email address"
+    return None
+
+
+def make_plan(found: Candidates, rows: list[OutboxRow], last_contact: Mapping[str, dt.date],
+              settings: NoLoginSettings) -> Plan:
+    """Apply the state rules; ``rows`` are the outbox rows of the candidates plus every
+    open row, ``last_contact`` the latest contact day per visitor."""
+    as_of = found.as_of
+    by_key = {(r.visitor_id, r.lapse_day): r for r in rows}
+    items: list[PlanItem] = []
+    handled: set[int] = set()
+    skipped_now: dict[tuple[str, dt.date], str] = {}
+    for c in found.items:
+        row = by_key.get((c.visitor_id, c.lapse_day))
+        if row is not None:
+            handled.add(row.id)
+        item = _plan_one(c, row, last_contact.get(c.visitor_id), as_of, settings)
+        if item.action == "skip":
+            skipped_now[(c.visitor_id, c.lapse_day)] = item.detail
+        items.append(item)
+    for row in rows:
+        if row.id in handled and (row.visitor_id, row.lapse_day) not in skipped_now:
+            continue
+        if row.state not in OPEN_STATES:
+            continue
+        reason = skipped_now.get((row.visitor_id, row.lapse_day)) \
+            or _gone_reason(row, found.last_active, found.segment)
+        items.append(PlanItem("cancel", reason, row=row))
+    return Plan(found.segment, as_of, items)
+
+
+def _plan_one(c: Candidate, row: OutboxRow | None, last: dt.date | None, as_of: dt.date,
+              settings: NoLoginSettings) -> PlanItem:
+    why = f"{c.segment}: {c.days_since_last_visit} days since last visit"
+    if c.skip:
+        return PlanItem("skip", c.skip, c, row)
+    if row is not None:
+        if row.state in CONTACTED_STATES or row.state == "sending":
+            return PlanItem("skip", f"already contacted for this lapse ({row.state})", c, row)
+        if row.state == "gave_up":
+            return PlanItem("skip", f"gave up after {row.attempts} failed attempts "
+                                    f"({row.last_error})", c, row)
+        if row.attempts:
+            return PlanItem("retry", f"{why}; attempt {row.attempts + 1} "
+                                     f"(last error: {row.last_error})", c, row)
+        return PlanItem("email", why, c, row)
+    if last is not None and (as_of - last).days <= settings.cooldown_days:
+        return PlanItem("skip", f"in cooldown: contacted on {last.isoformat()} "
+                                f"({(as_of - last).days} days ago)", c)
+    return PlanItem("email", why, c)
+
+
+def _gone_reason(row: OutboxRow, last_active: Mapping[str, dt.date | None], segment: str) -> str:
+    if row.visitor_id not in last_active:
+        return "visitor no longer in the data"
+    last = last_active[row.visitor_id]
+    if last is not None and last > row.lapse_day:
+        return f"came back: logged in on {last.isoformat()}"
+    return f"no longer in {segment}"
+
+
+def _account(accounts: Any, account_id: str | None) -> dict[str, Any]:
+    if account_id is None or account_id not in accounts.index:
+        return {}
+    row = accounts.loc[account_id]
+    return {k: _clean(row[k]) for k in ACCOUNT_FIELDS if k in row.index}
+
+
+def _clean(value: Any) -> Any:
+    """pandas / numpy missing values → None; numpy scalars → Python; strings stripped."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN, NaT  # noqa: PLR0124
+            return None
+    except (TypeError, ValueError):
+        pass
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _date(value: Any) -> dt.date | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    if hasattr(value, "date"):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
