@@ -23,20 +23,10 @@ def account_tiers(ds: Any, as_of: dt.date, *, defs: Any, defs_path: Path,
     """``{account_id: tier}``, or None when there is no tier policy to apply."""
     if tiers_file is not None:
         return read_tiers_file(tiers_file)
-    from pendo_segments.health.config import CONFIG_NAME as HEALTH_NAME
-    from pendo_segments.health.config import find_config, load_health_config
-    from pendo_segments.tiers import assign_tiers, load_policy, read_overrides
-    from pendo_segments.tiers.policy import CONFIG_NAME as POLICY_NAME
+    from pendo_segments.tiers.view import account_view
 
-    policy_path = find_config(defs_path, POLICY_NAME)
-    if policy_path is None:
-        return None
-    policy = load_policy(policy_path)
-    overrides = read_overrides(overrides_file, policy) if overrides_file else None
-    result = assign_tiers(ds, policy, defs=defs, as_of=as_of,
-                          health_config=load_health_config(find_config(defs_path, HEALTH_NAME)),
-                          overrides=overrides)
-    return {str(a): str(t) for a, t in zip(result.account_ids, result.tier, strict=True)}
+    view = account_view(ds, defs_path, defs=defs, as_of=as_of, overrides_file=overrides_file)
+    return view.tier_of() if view.tiers is not None else None
 
 
 def read_tiers_file(path: Path) -> dict[str, str]:

@@ -27,21 +27,22 @@ def desired_metadata(ds: Any, defs: Any, fields: Sequence[str], *, as_of: dt.dat
     """account_id → {field: value} for every account of ``ds`` (None = no value)."""
     ids = [str(a) for a in ds.accounts["account_id"]]
     columns: dict[str, list[Any]] = {}
-    health = None
+    view = None
     if "health_score" in fields or "tier" in fields:
-        from pendo_segments.health import compute_health, load_health_config
-        from pendo_segments.health.config import find_config
+        from pendo_segments.tiers.view import account_view
 
-        config = load_health_config(find_config(defs_path, "health.yaml"))
-        health = compute_health(ds, as_of=as_of, config=config)
+        view = account_view(ds, Path(defs_path or "."), defs=defs, as_of=as_of,
+                            overrides_file=Path(tier_overrides) if tier_overrides else None)
     for name in fields:
         if name == "health_score":
-            assert health is not None
-            frame = health.frame()
-            columns[name] = _aligned(frame, "health_score", ids)
+            assert view is not None
+            columns[name] = _aligned(view.health.frame(), "health_score", ids)
         elif name == "tier":
-            columns[name] = _tiers(ds, defs, ids, as_of=as_of, defs_path=defs_path,
-                                   health=health, overrides=tier_overrides)
+            assert view is not None
+            if view.tiers is None:
+                raise SyncError(f"metadata field 'tier' needs a tier policy: no tiers.yaml in "
+                                f"{defs_path}; add one or drop 'tier' from [sync] metadata_fields")
+            columns[name] = _aligned(view.tiers.frame(), "tier", ids)
         elif name in ds.accounts.columns:
             columns[name] = list(ds.accounts[name])
         else:
@@ -54,21 +55,6 @@ def desired_metadata(ds: Any, defs: Any, fields: Sequence[str], *, as_of: dt.dat
 def _aligned(frame: Any, column: str, ids: list[str]) -> list[Any]:
     by_id = dict(zip(frame["account_id"].astype(str), frame[column], strict=True))
     return [by_id.get(a) for a in ids]
-
-
-def _tiers(ds: Any, defs: Any, ids: list[str], *, as_of: dt.date, defs_path: Any,
-           health: Any, overrides: Any) -> list[Any]:
-    from pendo_segments.health.config import find_config
-    from pendo_segments.tiers import assign_tiers, load_policy, read_overrides
-
-    policy_file = find_config(defs_path, "tiers.yaml")
-    if policy_file is None:
-        raise SyncError(f"metadata field 'tier' needs a tier policy: no tiers.yaml in "
-                        f"{defs_path}; add one or drop 'tier' from [sync] metadata_fields")
-    policy = load_policy(policy_file)
-    table = read_overrides(overrides, policy) if overrides else None
-    result = assign_tiers(ds, policy, defs=defs, as_of=as_of, health=health, overrides=table)
-    return _aligned(result.frame(), "tier", ids)
 
 
 def plain(value: Any) -> Any:
