@@ -1,0 +1,61 @@
+"""`demo` runs the whole flow on the bundled sample and its report agrees with the parts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pendo_segments.cli import main
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "report"
+    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_report_folder_has_every_part(report: tuple[Path, str]) -> None:
+    out, _ = report
+    for name in ("membership.csv", "compiled_pendo.json", "compiled_aggregation.json",
+                 "compiled_sql.json", "health.csv", "tiers.csv", "capacity.csv", "alerts.csv",
+                 "gallery/index.html"):
+        assert (out / name).is_file(), name
+    assert not list(out.parent.glob(".report.*"))  # the temp folder was renamed into place
+
+
+def test_membership_matches_evaluate_command(report: tuple[Path, str]) -> None:
+    out, _ = report
+    direct = CliRunner().invoke(main, ["evaluate", "--data", "sample", "--format", "csv"])
+    assert direct.exit_code == 0
+    assert (out / "membership.csv").read_text(encoding="utf-8") == direct.stdout
+
+
+def test_every_account_has_exactly_one_tier(report: tuple[Path, str]) -> None:
+    out, _ = report
+    tiers = rows(out / "tiers.csv")
+    accounts = rows(Path("pendo_segments/sample_data/accounts.csv"))
+    assert sorted(r["account_id"] for r in tiers) == sorted(a["account_id"] for a in accounts)
+    assert {r["tier"] for r in tiers} <= {"P1", "P2", "P3", "Neighborhood"}
+    assert all(r["reason"] for r in tiers)
+    capacity = {r["tier"]: r for r in rows(out / "capacity.csv")}
+    assert int(capacity["Total"]["accounts"]) == len(tiers)
+    for tier in ("P1", "P2", "P3", "Neighborhood"):
+        assert int(capacity[tier]["accounts"]) == sum(r["tier"] == tier for r in tiers)
+
+
+def test_summary_mentions_counts_and_gallery(report: tuple[Path, str]) -> None:
+    out, text = report
+    at_risk = sum(r["segment"] == "at_risk" for r in rows(out / "membership.csv"))
+    flat = " ".join(text.split())
+    assert f"at_risk │ account │ {at_risk} │" in flat
+    assert "Guide gallery:" in flat and "Report folder:" in flat
