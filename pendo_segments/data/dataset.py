@@ -1,0 +1,58 @@
+"""The canonical in-memory data set every later layer works on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from pendo_segments.errors import DataError
+
+TABLE_NAMES = ("accounts", "visitors", "usage_daily", "feature_usage", "features",
+               "nps", "tickets", "outcomes")
+
+
+@dataclass
+class Dataset:
+    """Typed frames of CONTRACT.md §1, as built by the loaders in this package.
+
+    Column types are canonical (see ``schema.py``): ids are strings, except
+    the ids of ``usage_daily`` / ``feature_usage`` which are ``category``.
+    Their categories are fixed so codes can index other tables directly:
+    ``visitor_id`` categories are ``visitors.visitor_id`` in file order,
+    ``feature_id`` categories ``features.feature_id``, and the first
+    ``len(accounts)`` categories of ``account_id`` are ``accounts.account_id``
+    (then account ids known only to visitors or usage rows).
+    """
+
+    accounts: pd.DataFrame
+    visitors: pd.DataFrame
+    usage_daily: pd.DataFrame
+    feature_usage: pd.DataFrame
+    features: pd.DataFrame
+    nps: pd.DataFrame | None = None
+    tickets: pd.DataFrame | None = None
+    outcomes: pd.DataFrame | None = None
+    source: str = ""  # folder path, "sample" or "pendo"
+
+    def default_as_of(self) -> dt.date:
+        """The day after the latest usage date, so a fixed data set gives fixed answers."""
+        dates = self.usage_daily.get("date")
+        latest = dates.max() if dates is not None and len(dates) else pd.NaT
+        if pd.isna(latest):
+            raise DataError(f"{self.source or 'usage_daily'}: usage_daily has no rows, "
+                            "so there is no default as-of day; pass --as-of YYYY-MM-DD")
+        return pd.Timestamp(latest).date() + dt.timedelta(days=1)
+
+    def key_features(self) -> list[str]:
+        """Ids of the key (core) features, in file order."""
+        if "key" not in self.features:
+            return []
+        key = self.features["key"].fillna(False).astype(bool)
+        return [str(f) for f in self.features.loc[key, "feature_id"]]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The frames present, by table name (CONTRACT file stem)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in TABLE_NAMES and getattr(self, f.name) is not None}

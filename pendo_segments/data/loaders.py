@@ -1,0 +1,251 @@
+"""Load a usage data folder (CONTRACT.md §1) into a typed :class:`Dataset`.
+
+Loading is read-only and all-or-nothing: the first problem raises a one-line
+:class:`DataError` naming file, 1-based data row and column. Every check is
+vectorised (Arrow / numpy), because ``usage_daily`` may hold 30 million rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pendo_segments.atomic import atomic_dir
+from pendo_segments.data import files
+from pendo_segments.data.columns import Where, convert
+from pendo_segments.data.dataset import TABLE_NAMES, Dataset
+from pendo_segments.data.references import (
+    AccountCodes,
+    arrow_text,
+    categorical,
+    category_dtype,
+    check_unique,
+    codes_in,
+    drop_unknown,
+)
+from pendo_segments.data.schema import TABLES, TableSpec
+from pendo_segments.errors import DataError
+
+Warn = Callable[[str], None]
+RawTable = tuple[str, pa.Table]  # (label used in messages, columns)
+Reader = Callable[[], RawTable]
+
+_log = logging.getLogger(__name__)
+BIG_ID_COLUMNS = ["visitor_id", "account_id", "feature_id"]
+
+
+def load_dataset(path: str | Path, *, lenient: bool = False, warn: Warn | None = None) -> Dataset:
+    """Read ``accounts``, ``visitors``, … (``.csv`` or ``.parquet``) from a folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found")
+    readers = {name: _reader(folder, spec) for name, spec in TABLES.items()}
+    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn)
+
+
+def _reader(folder: Path, spec: TableSpec) -> Reader | None:
+    """How to read one table, or None for an absent optional one (checked up front)."""
+    csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
+    if csv_path.exists() and pq_path.exists():
+        raise DataError(f"{folder}: both {csv_path.name} and {pq_path.name} exist; keep one")
+    if csv_path.exists():
+        return lambda: (csv_path.name, files.read_csv(csv_path, csv_path.name))
+    if pq_path.exists():
+        return lambda: (pq_path.name, files.read_parquet(pq_path, pq_path.name, BIG_ID_COLUMNS))
+    if spec.mandatory:
+        raise DataError(f"{folder}: missing {csv_path.name} (or {pq_path.name})")
+    return None
+
+
+def dataset_from_frames(frames: Mapping[str, pd.DataFrame | pa.Table | None], *, source: str = "",
+                        lenient: bool = False, warn: Warn | None = None) -> Dataset:
+    """Validate and type frames from elsewhere (Pendo API, generator) like files.
+
+    Messages name the table (``usage_daily: row 3, …``) instead of a file.
+    """
+    readers = {name: frame_reader(name, frames[name]) for name in TABLE_NAMES
+               if frames.get(name) is not None}
+    return build_dataset(readers, source=source, lenient=lenient, warn=warn)
+
+
+def frame_reader(name: str, frame: pd.DataFrame | pa.Table | Callable[[], pd.DataFrame]) -> Reader:
+    """A reader for an in-memory frame (or a callable giving one, to free it sooner)."""
+
+    def read() -> RawTable:
+        data = frame() if callable(frame) else frame
+        if isinstance(data, pa.Table):
+            return name, data
+        try:
+            return name, pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise DataError(f"{name}: columns cannot be read ({err})") from None
+
+    return read
+
+
+def build_dataset(readers: Mapping[str, Reader | None], *, source: str = "",
+                  lenient: bool = False, warn: Warn | None = None) -> Dataset:
+    """Convert, check and link the tables: the one path every loader takes.
+
+    Tables are read one at a time and their raw columns dropped once typed,
+    so a 30M-row table is never held twice.
+    """
+    warn = warn or _log.warning
+    for name, spec in TABLES.items():
+        if readers.get(name) is None and spec.mandatory:
+            raise DataError(f"{source or 'data'}: missing table {name}")
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("accounts", "visitors", "features"):
+        tables[name] = _frame(_typed_columns(TABLES[name], readers[name])[1])  # type: ignore[arg-type]
+    links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
+    for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
+        reader = readers.get(name)
+        if reader is not None:
+            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader))
+    pa.default_memory_pool().release_unused()  # hand the raw columns' pages back to the OS
+    return Dataset(**tables, source=source)
+
+
+def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]]:
+    """Read one table and convert each column; raw columns are released one by one."""
+    label, table = reader()
+    names = table.column_names
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{label}: column '{dup}' appears twice")
+    for column in spec.required:
+        if column not in names:
+            raise DataError(f"{label}: missing required column '{column}'")
+    columns: dict[str, Any] = {}
+    for name in names:
+        columns[name] = convert(table.column(name), spec.column(name), Where(label, name))
+        table = table.drop_columns([name])
+    if spec.key:
+        check_unique(columns[spec.key], label, spec.key)
+    return label, columns
+
+
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """Columns (arrays or Series of one length) as a frame, without copying them."""
+    n_rows = len(next(iter(columns.values())))
+    return pd.DataFrame({n: (v if isinstance(v, pd.Series) else pd.Series(v, copy=False))
+                         for n, v in columns.items()}, index=pd.RangeIndex(n_rows), copy=False)
+
+
+class _Links:
+    """Resolves the ids of dependent tables against accounts, visitors, features."""
+
+    def __init__(self, accounts: pd.DataFrame, visitors: pd.DataFrame, features: pd.DataFrame,
+                 lenient: bool, warn: Warn) -> None:
+        self.lenient, self.warn = lenient, warn
+        self.visitor_ids = arrow_text(visitors["visitor_id"])
+        self.visitor_dtype = category_dtype(visitors["visitor_id"])
+        self.feature_ids = arrow_text(features["feature_id"])
+        self.feature_dtype = category_dtype(features["feature_id"])
+        self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
+        self.visitor_accounts = visitors["account_id"]
+
+    def link(self, name: str, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+        if name in ("usage_daily", "feature_usage"):
+            return self._usage(label, columns)
+        if name == "nps":
+            return self._nps(label, columns)
+        return _frame(columns)
+
+    def _known(self, label: str, column: str, values: Any, ids: pa.Array, what: str,
+               keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        codes = codes_in(values, ids)
+        dropped = drop_unknown(codes, values, label, column, what, self.lenient, self.warn)
+        if dropped is not None:
+            keep = dropped if keep is None else keep & dropped
+        return codes, keep
+
+    def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+        visitors, keep = self._known(label, "visitor_id", columns["visitor_id"], self.visitor_ids,
+                                     "visitor", None)
+        out: dict[str, Any] = {}
+        for name, values in columns.items():
+            if name == "visitor_id":
+                out[name] = categorical(visitors, self.visitor_dtype)
+                if "account_id" not in columns:
+                    out["account_id"] = self._accounts(visitors, None)
+            elif name == "feature_id":
+                features, keep = self._known(label, name, values, self.feature_ids, "feature", keep)
+                out[name] = categorical(features, self.feature_dtype)
+            elif name == "account_id":
+                out[name] = self._accounts(visitors, values)
+            else:
+                out[name] = values
+        return _filtered(_frame(out), keep)
+
+    def _accounts(self, visitor_codes: np.ndarray, given: Any) -> pd.Categorical:
+        codes, dtype = self.accounts.resolve(visitor_codes, given)
+        return categorical(codes, dtype)
+
+    def _nps(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+        values = arrow_text(columns["visitor_id"])
+        visitors, keep = self._known(label, "visitor_id", values, self.visitor_ids, "visitor", None)
+        frame = _frame(columns)
+        own = self.visitor_accounts.take(np.maximum(visitors, 0)).reset_index(drop=True)
+        if "account_id" in frame:
+            frame["account_id"] = frame["account_id"].fillna(own)
+        else:
+            frame.insert(frame.columns.get_loc("visitor_id") + 1, "account_id", own)
+        return _filtered(frame, keep)
+
+
+def _filtered(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
+    return frame if keep is None else frame.loc[keep].reset_index(drop=True)
+
+
+def write_dataset(ds: Dataset, out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv") -> None:
+    """Write every table as CONTRACT files into ``out``, atomically as a folder.
+
+    Refuses a folder that holds anything but data files: the folder is
+    replaced as a whole.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise DataError(f"unknown data format {fmt!r} (csv or parquet)")
+    target = Path(out)
+    _check_replaceable(target)
+    write = files.write_csv if fmt == "csv" else files.write_parquet
+    with atomic_dir(target) as tmp:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a data folder is not
+        for name, frame in ds.tables().items():
+            write(frame, tmp / f"{name}.{fmt}")
+
+
+def _check_replaceable(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise DataError(f"{target}: exists and is not a folder")
+    if target.is_dir():
+        ours = {f"{n}.{ext}" for n in TABLE_NAMES for ext in ("csv", "parquet")}
+        others = sorted(p.name for p in target.iterdir() if p.name not in ours)
+        if others:
+            raise DataError(f"{target}: folder holds other files ({', '.join(others[:3])}); "
+                            "choose a new or empty folder")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def bundled_sample_path() -> Path:
+    """The sample data folder shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def load_sample() -> Dataset:
+    """The bundled deterministic sample (see ``sample.py``)."""
+    ds = load_dataset(bundled_sample_path())
+    ds.source = "sample"
+    return ds

@@ -1,0 +1,154 @@
+"""Checks across tables: unique ids, known visitors / features, account fill.
+
+Ids of the big usage tables become category codes against the reference
+tables (``visitors``, ``features``, ``accounts``), so "unknown visitor" is
+simply code -1 and the evaluator can index by code without joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pendo_segments.data.columns import any_true, first_true, show
+from pendo_segments.errors import DataError
+
+Warn = Callable[[str], None]
+
+
+def check_unique(ids: pd.Series, label: str, column: str) -> None:
+    """Error naming the second occurrence of a repeated id and the first."""
+    dup = ids.duplicated().to_numpy()
+    if not dup.any():
+        return
+    second = int(dup.argmax())
+    value = ids.iloc[second]
+    first = int((ids == value).to_numpy().argmax())
+    raise DataError(f"{label}: row {second + 1}, column '{column}': duplicate id {show(value)} "
+                    f"(first at row {first + 1})")
+
+
+def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous Arrow string array (pandas ``str`` may be chunked inside)."""
+    if isinstance(values, pd.Series):
+        values = pa.array(values, type=pa.string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return values.cast(pa.string())
+
+
+def codes_in(values: pa.ChunkedArray | pa.Array, categories: pa.Array) -> np.ndarray:
+    """Position (int32) of each value in ``categories``; -1 for unknown or blank.
+
+    Dictionary-encoded input (Parquet) is matched once per distinct
+    dictionary, and not at all when the dictionary *is* the category list
+    (files written by :func:`write_dataset`): then the codes are the indices.
+    """
+    if isinstance(values, pa.Array):
+        values = pa.chunked_array([values])
+    if not pa.types.is_dictionary(values.type):
+        if values.num_chunks == 0:
+            return np.empty(0, dtype=np.int32)
+        found = pc.index_in(values.cast(pa.string()), value_set=categories)
+        return pc.fill_null(found, -1).to_numpy().astype(np.int32, copy=False)
+    per_dictionary: dict[tuple[int, ...], np.ndarray | None] = {}
+    parts = []
+    for chunk in values.chunks:
+        words = chunk.dictionary
+        key = (words.offset, len(words), *(b.address if b else 0 for b in words.buffers()))
+        if key not in per_dictionary:
+            per_dictionary[key] = _word_codes(words, categories)
+        word_codes = per_dictionary[key]
+        if word_codes is None:
+            parts.append(pc.fill_null(chunk.indices, -1).to_numpy().astype(np.int32, copy=False))
+        else:  # last slot of word_codes is -1, for blanks
+            idx = pc.fill_null(chunk.indices, len(word_codes) - 1).to_numpy()
+            parts.append(word_codes[idx])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
+def _word_codes(words: pa.Array, categories: pa.Array) -> np.ndarray | None:
+    words = words.cast(pa.string())
+    if words.equals(categories):
+        return None
+    found = pc.fill_null(pc.index_in(words, value_set=categories), -1).to_numpy()
+    return np.append(found, -1).astype(np.int32)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def drop_unknown(codes: np.ndarray, values: pa.ChunkedArray | pa.Array, label: str, column: str,
+                 what: str, lenient: bool, warn: Warn) -> np.ndarray | None:
+    """Rows to keep when some reference nothing known; error unless lenient."""
+    unknown = codes < 0
+    if not unknown.any():
+        return None
+    n_rows = int(unknown.sum())
+    missing = pc.filter(values, pa.array(unknown))
+    if pa.types.is_dictionary(missing.type):
+        missing = missing.cast(missing.type.value_type)
+    n_ids = len(pc.unique(missing))
+    counts = f"{plural(n_rows, 'row')} of {plural(n_ids, 'unknown ' + what)}"
+    if not lenient:
+        row = first_true(pa.array(unknown))
+        assert row is not None
+        raise DataError(f"{label}: row {row + 1}, column '{column}': unknown {what} "
+                        f"{show(values[row].as_py())} ({counts}; --lenient drops them)")
+    warn(f"{label}: dropped {counts}")
+    return ~unknown
+
+
+def category_dtype(ids: pd.Series | pa.Array) -> pd.CategoricalDtype:
+    index = pd.Index(ids if isinstance(ids, pd.Series) else ids.to_pandas())
+    return pd.CategoricalDtype(index)
+
+
+def categorical(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+class AccountCodes:
+    """Account ids as codes: accounts first, then ids known only to visitors.
+
+    Knows each visitor's account code, to fill ``account_id`` of usage rows.
+    """
+
+    def __init__(self, accounts: pd.Series, visitor_accounts: pd.Series) -> None:
+        known, theirs = arrow_text(accounts), arrow_text(visitor_accounts)
+        stray = pc.and_(pc.is_valid(theirs), pc.invert(pc.is_in(theirs, value_set=known)))
+        self.ids = pa.concat_arrays([known, arrow_text(pc.unique(pc.filter(theirs, stray)))])
+        self.of_visitor = codes_in(theirs, self.ids)
+
+    def resolve(self, visitor_codes: np.ndarray,
+                given: pa.ChunkedArray | None) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """Codes of each row's account: the row's own, else its visitor's."""
+        if given is None:
+            return self._of(visitor_codes), category_dtype(self.ids)
+        codes = codes_in(given, self.ids)
+        if not codes.flags.writeable:  # a view of Arrow memory
+            codes = codes.copy()
+        ids = self.ids
+        blank = pc.is_null(given)
+        odd = pc.and_(pc.invert(blank), pa.array(codes < 0))
+        if any_true(odd):  # an account id nobody else knows: keep it
+            strays = arrow_text(pc.filter(given, odd))
+            new = arrow_text(pc.unique(strays))
+            codes[odd.to_numpy(zero_copy_only=False)] = len(ids) + codes_in(strays, new)
+            ids = pa.concat_arrays([ids, new])
+        if given.null_count:
+            rows = blank.to_numpy(zero_copy_only=False)
+            codes[rows] = self._of(visitor_codes[rows])
+        return codes, category_dtype(ids)
+
+    def _of(self, visitor_codes: np.ndarray) -> np.ndarray:
+        out = self.of_visitor[np.maximum(visitor_codes, 0)]
+        out[visitor_codes < 0] = -1
+        return out

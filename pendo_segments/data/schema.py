@@ -1,0 +1,112 @@
+"""The usage data directory format (CONTRACT.md §1) as data, not code.
+
+Every loader (CSV / Parquet folder, Pendo API, sample generator) goes
+through these specs, so the canonical column types are decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["str", "cat", "float", "int", "bool", "date", "infer"]
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column: its canonical kind and what values it accepts.
+
+    ``cat`` columns are ids of the big tables, stored dictionary-encoded
+    (pandas ``category``) because usage tables get tens of millions of rows.
+    """
+
+    kind: Kind
+    required: bool = False  # a blank value is an error
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    required: dict[str, Col]
+    optional: dict[str, Col] = field(default_factory=dict)
+    key: str | None = None  # unique id column
+    mandatory: bool = True  # the file itself must exist
+
+    def column(self, name: str) -> Col:
+        """The spec of ``name``; unknown extra columns get their type inferred."""
+        return self.required.get(name) or self.optional.get(name) or INFER
+
+
+ID = Col("str", required=True)
+TEXT = Col("str")
+CAT_ID = Col("cat", required=True)
+CAT_OPTIONAL = Col("cat")  # blank account_id in usage: filled from visitors
+NUMBER = Col("float")
+DATE = Col("date")
+DAY = Col("date", required=True)
+BOOL = Col("bool")
+COUNT = Col("int", required=True, min=0)
+INFER = Col("infer")
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            "accounts",
+            required={"account_id": ID, "arr": NUMBER, "plan": TEXT},
+            optional={
+                "name": TEXT, "contract_start": DATE, "renewal_date": DATE, "csm_owner": TEXT,
+                "seats": Col("int", min=0), "self_service": BOOL, "crm_id": TEXT, "domain": TEXT,
+            },
+            key="account_id",
+        ),
+        TableSpec(
+            "visitors",
+            # a blank account_id is a visitor without an account (allowed)
+            required={"visitor_id": ID, "account_id": TEXT},
+            optional={"email": TEXT, "language": TEXT, "first_visit": DATE, "name": TEXT},
+            key="visitor_id",
+        ),
+        TableSpec(
+            "features",
+            required={"feature_id": ID, "name": TEXT},
+            optional={"key": BOOL, "app_id": TEXT},
+            key="feature_id",
+        ),
+        TableSpec(
+            "usage_daily",
+            required={"date": DAY, "visitor_id": CAT_ID,
+                      "minutes": Col("float", required=True, min=0), "events": COUNT},
+            optional={"account_id": CAT_OPTIONAL},
+        ),
+        TableSpec(
+            "feature_usage",
+            required={"date": DAY, "visitor_id": CAT_ID, "feature_id": CAT_ID, "clicks": COUNT},
+            optional={"account_id": CAT_OPTIONAL},
+        ),
+        TableSpec(
+            "nps",
+            required={"date": DAY, "visitor_id": ID,
+                      "score": Col("int", required=True, min=0, max=10)},
+            optional={"account_id": TEXT, "comment": TEXT},
+            mandatory=False,
+        ),
+        TableSpec(
+            "tickets",
+            required={"opened_on": DAY, "account_id": ID},
+            optional={"ticket_id": TEXT, "priority": TEXT},
+            mandatory=False,
+        ),
+        TableSpec(
+            "outcomes",
+            required={"account_id": ID, "churned": BOOL},
+            optional={"as_of": DATE, "churn_date": DATE},
+            mandatory=False,
+        ),
+    ]
+}
+
+# Tables whose visitor_id must name a known visitor (error, or dropped when lenient).
+VISITOR_TABLES = ("usage_daily", "feature_usage", "nps")
