@@ -36,7 +36,7 @@ from pendo_segments.health.conditions import (
     segment_names,
 )
 from pendo_segments.health.config import COMPONENTS, LABELS
-from pendo_segments.health.configfile import Problems, read_mapping, validate
+from pendo_segments.health.configfile import load_checked
 from pendo_segments.health.score import HealthResult, compute_health
 
 CONFIG_NAME = "alerts.yaml"
@@ -87,12 +87,8 @@ class AlertRules:
 
 def load_alerts(path: str | Path, tiers: list[str] | None = None) -> AlertRules:
     """Read and check ``alerts.yaml`` (``tiers``: names a ``{tier: …}`` leaf may use)."""
-    file = Path(path)
-    doc = read_mapping(file)
-    problems = Problems(file, doc)
-    parsed = validate(AlertsFile, dict(doc), problems)
-    problems.raise_if_any()
-    assert parsed is not None
+    parsed, problems = load_checked(path, AlertsFile)
+    doc = problems.doc
     names = [a.name for a in parsed.alerts]
     alerts = []
     for i, spec in enumerate(parsed.alerts):
@@ -107,7 +103,7 @@ def load_alerts(path: str | Path, tiers: list[str] | None = None) -> AlertRules:
         if when is not None:
             alerts.append(Alert(spec=spec, when=when))
     problems.raise_if_any()
-    return AlertRules(alerts=tuple(alerts), source=str(file))
+    return AlertRules(alerts=tuple(alerts), source=problems.file)
 
 
 @dataclass

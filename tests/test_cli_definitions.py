@@ -19,17 +19,25 @@ def test_validate_ok_csv() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "segment,subject,title,source"
-    assert any(line.startswith("at_risk,account,At-risk customers,segment_defs/at_risk.yaml:") for line in lines)
+    assert any(
+        line.startswith("at_risk,account,At-risk customers,segment_defs/at_risk.yaml:")
+        for line in lines
+    )
 
 
 def test_validate_reports_every_error_and_exits_1(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text("title: A\nsubject: account\nrule: {metric: minuts, op: '<', value: 1}\n")
-    (tmp_path / "b.yaml").write_text("title: B\nsubject: acount\nrule: {field: arr, op: '<', value: 1}\n")
+    (tmp_path / "a.yaml").write_text(
+        "title: A\nsubject: account\nrule: {metric: minuts, op: '<', value: 1}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "title: B\nsubject: acount\nrule: {field: arr, op: '<', value: 1}\n"
+    )
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"Error: {tmp_path / 'a.yaml'}:3: rule.metric: unknown metric 'minuts'; did you mean 'minutes'?",
+        f"Error: {tmp_path / 'a.yaml'}:3: rule.metric: unknown metric 'minuts'; "
+        "did you mean 'minutes'?",
         f"Error: {tmp_path / 'b.yaml'}:2: subject: subject must be 'account' or 'visitor', not "
         "'acount'; did you mean 'account'?",
     ]
@@ -42,8 +50,9 @@ def test_missing_defs_path_is_usage_error(tmp_path: Path) -> None:
 
 
 def test_compile_sql_json_one_entry_per_segment() -> None:
-    result = run("compile", "segment_defs", "--target", "sql", "--format", "json",
-                 "--as-of", "2026-11-01")
+    result = run(
+        "compile", "segment_defs", "--target", "sql", "--format", "json", "--as-of", "2026-11-01"
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert len(data) == 18  # 10 plain + 2 × 4 stamped per key feature
@@ -53,13 +62,28 @@ def test_compile_sql_json_one_entry_per_segment() -> None:
 
 
 def test_compile_sql_other_dialect_and_out_dir(tmp_path: Path) -> None:
-    result = run("compile", "--target", "sql", "-s", "at_risk", "--dialect", "snowflake",
-                 "--out-dir", str(tmp_path), "--format", "csv")
+    result = run(
+        "compile",
+        "--target",
+        "sql",
+        "-s",
+        "at_risk",
+        "--dialect",
+        "snowflake",
+        "--out-dir",
+        str(tmp_path),
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == ["segment,subject,target,native,reason",
-                                          "at_risk,account,sql,true,"]
-    assert "DATEDIFF" in (tmp_path / "at_risk.sql").read_text().upper() or \
-        "COUNT(DISTINCT" in (tmp_path / "at_risk.sql").read_text().upper()
+    assert result.stdout.splitlines() == [
+        "segment,subject,target,native,reason",
+        "at_risk,account,sql,true,",
+    ]
+    assert (
+        "DATEDIFF" in (tmp_path / "at_risk.sql").read_text().upper()
+        or "COUNT(DISTINCT" in (tmp_path / "at_risk.sql").read_text().upper()
+    )
 
 
 def test_compile_unknown_segment() -> None:

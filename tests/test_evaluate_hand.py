@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from handmade import AS_OF, EXPECTED, frames
+
 from pendo_segments.data.dataset import Dataset
 from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate import evaluate, explain
 from pendo_segments.evaluate.duckdb_engine import evaluate_sql
-from pendo_segments.errors import EvaluationError
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,9 @@ def test_membership_frame_is_sorted_contract(ds: Dataset, defs) -> None:
     frame = evaluate(defs, ds, as_of=AS_OF, names=["smb", "at_risk"]).membership()
     assert list(frame.columns) == ["segment", "subject", "subject_id"]
     assert frame.values.tolist() == [
-        ["at_risk", "account", "A1"], ["at_risk", "account", "A3"], ["smb", "account", "A1"],
+        ["at_risk", "account", "A1"],
+        ["at_risk", "account", "A3"],
+        ["smb", "account", "A1"],
     ]
 
 
@@ -83,10 +85,15 @@ def test_explain_null_last_visit(ds: Dataset, defs) -> None:
 def test_unknown_feature_and_column_are_clear_errors(ds: Dataset, tmp_path) -> None:
     (tmp_path / "x.yaml").write_text(
         "title: X\nsubject: visitor\nrule: {metric: feature_clicks, feature: core_event, "
-        "op: '<=', value: 1}\n")
-    (tmp_path / "y.yaml").write_text("title: Y\nsubject: account\nrule: {field: tier_name, op: '=', value: P1}\n")
+        "op: '<=', value: 1}\n"
+    )
+    (tmp_path / "y.yaml").write_text(
+        "title: Y\nsubject: account\nrule: {field: tier_name, op: '=', value: P1}\n"
+    )
     defs = load_definitions(tmp_path)
-    with pytest.raises(EvaluationError, match="unknown feature 'core_event'.*did you mean 'core_events'"):
+    with pytest.raises(
+        EvaluationError, match="unknown feature 'core_event'.*did you mean 'core_events'"
+    ):
         evaluate(defs, ds, as_of=AS_OF, names=["x"])
     with pytest.raises(EvaluationError, match="no column 'tier_name' in accounts"):
         evaluate(defs, ds, as_of=AS_OF, names=["y"])

@@ -8,6 +8,7 @@ calls one library function and formats its result.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from typing import Any
 

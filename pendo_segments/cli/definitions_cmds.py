@@ -27,30 +27,69 @@ def validate(defs: Path, fmt: str | None, output: Path | None) -> None:
     fmt = resolve_format(fmt, output)
     rows = [(s.name, s.subject, s.title, s.source) for s in definitions]
     if fmt == "table":
-        emit_rows(["segment", "subject", "title", "source"], rows, fmt, output,
-                  title=f"{len(rows)} segments valid")
+        emit_rows(
+            ["segment", "subject", "title", "source"],
+            rows,
+            fmt,
+            output,
+            title=f"{len(rows)} segments valid",
+        )
     else:
         emit_rows(["segment", "subject", "title", "source"], rows, fmt, output)
 
 
 @click.command("compile")
 @defs_argument
-@click.option("--target", "-t", type=click.Choice(["pendo", "aggregation", "sql"]),
-              default="pendo", show_default=True, help="What to compile to.")
-@click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
-              help="Only these segments (repeatable). Default: all.")
-@click.option("--as-of", "as_of", type=DATE, default=None,
-              help="Fix the evaluation day in time windows (default: relative to today / data).")
-@click.option("--dialect", default="duckdb", show_default=True,
-              help="SQL dialect for --target sql (any sqlglot dialect: snowflake, bigquery, …).")
-@click.option("--strict", is_flag=True,
-              help="Fail on the first construct the target cannot express natively.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write one file per segment into DIR.")
+@click.option(
+    "--target",
+    "-t",
+    type=click.Choice(["pendo", "aggregation", "sql"]),
+    default="pendo",
+    show_default=True,
+    help="What to compile to.",
+)
+@click.option(
+    "--segment",
+    "-s",
+    "segments",
+    multiple=True,
+    metavar="NAME",
+    help="Only these segments (repeatable). Default: all.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default=None,
+    help="Fix the evaluation day in time windows (default: relative to today / data).",
+)
+@click.option(
+    "--dialect",
+    default="duckdb",
+    show_default=True,
+    help="SQL dialect for --target sql (any sqlglot dialect: snowflake, bigquery, …).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Fail on the first construct the target cannot express natively."
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write one file per segment into DIR.",
+)
 @output_format
-def compile_cmd(defs: Path, target: str, segments: tuple[str, ...], as_of: dt.date | None,
-                dialect: str, strict: bool, out_dir: Path | None, fmt: str | None,
-                output: Path | None) -> None:
+def compile_cmd(
+    defs: Path,
+    target: str,
+    segments: tuple[str, ...],
+    as_of: dt.date | None,
+    dialect: str,
+    strict: bool,
+    out_dir: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Compile segments to Pendo segment rules, Aggregation API requests or SQL.
 
     Segments Pendo's segment builder cannot express are listed with the
@@ -68,30 +107,53 @@ def compile_cmd(defs: Path, target: str, segments: tuple[str, ...], as_of: dt.da
     from pendo_segments.compile import compile_segments
 
     definitions = load_defs(defs)
-    results = compile_segments(definitions, target, names=list(segments), as_of=as_of,
-                               strict=strict, dialect=dialect, pretty=True)
+    results = compile_segments(
+        definitions,
+        target,
+        names=list(segments),
+        as_of=as_of,
+        strict=strict,
+        dialect=dialect,
+        pretty=True,
+    )
     fmt = resolve_format(fmt, output, default_pipe="json")
     if out_dir is not None:
         for r in results:
-            ext, body = ("sql", r.output + "\n") if target == "sql" else (
-                "json", json.dumps(r.output, indent=2, ensure_ascii=False) + "\n")
+            ext, body = (
+                ("sql", r.output + "\n")
+                if target == "sql"
+                else ("json", json.dumps(r.output, indent=2, ensure_ascii=False) + "\n")
+            )
             write_text(out_dir / f"{r.segment.name}.{ext}", body)
     not_native = [r for r in results if not r.native]
     if fmt == "json":
         emit_json([r.to_dict() for r in results], output)
     elif fmt == "csv":
-        emit_rows(["segment", "subject", "target", "native", "reason"],
-                  [(r.segment.name, r.segment.subject, target, r.native,
-                    "; ".join(f"{u.path}: {u.reason}" for u in r.unsupported))
-                   for r in results], fmt, output)
+        emit_rows(
+            ["segment", "subject", "target", "native", "reason"],
+            [
+                (
+                    r.segment.name,
+                    r.segment.subject,
+                    target,
+                    r.native,
+                    "; ".join(f"{u.path}: {u.reason}" for u in r.unsupported),
+                )
+                for r in results
+            ],
+            fmt,
+            output,
+        )
     else:
         _print_compiled(results, target, output)
     if not_native:
         what = "native Pendo rules" if target == "pendo" else f"expressible in {target}"
-        click.echo(f"{len(not_native)} of {len(results)} segments are not {what}: "
-                   + ", ".join(r.segment.name for r in not_native)
-                   + (" (sync uploads them as visitor lists)" if target == "pendo" else ""),
-                   err=True)
+        click.echo(
+            f"{len(not_native)} of {len(results)} segments are not {what}: "
+            + ", ".join(r.segment.name for r in not_native)
+            + (" (sync uploads them as visitor lists)" if target == "pendo" else ""),
+            err=True,
+        )
 
 
 def _print_compiled(results: list, target: str, output: Path | None) -> None:
@@ -102,7 +164,9 @@ def _print_compiled(results: list, target: str, output: Path | None) -> None:
     from rich.syntax import Syntax
 
     buf = io.StringIO()
-    console = Console(file=buf if output else None, width=120, color_system=None if output else "auto")
+    console = Console(
+        file=buf if output else None, width=120, color_system=None if output else "auto"
+    )
     for r in results:
         flag = "native" if r.native else "NOT native"
         console.rule(f"{r.segment.name} ({r.segment.subject}, {flag})")
@@ -115,8 +179,13 @@ def _print_compiled(results: list, target: str, output: Path | None) -> None:
 
 
 @click.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the schema to FILE (atomically) instead of stdout.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema to FILE (atomically) instead of stdout.",
+)
 def schema(output: Path | None) -> None:
     """Write the JSON Schema of a segment definition file (for editor completion).
 

@@ -17,7 +17,9 @@ DEFAULT_DEFS = "segment_defs"
 class DateParam(click.ParamType):
     name = "YYYY-MM-DD"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.date:
         if isinstance(value, dt.date):
             return value
         try:
@@ -32,35 +34,53 @@ DATE = DateParam()
 def defs_argument(f: F) -> F:
     """Optional DEFS path (folder or file), defaulting to ./segment_defs."""
     return click.argument(
-        "defs", required=False, default=DEFAULT_DEFS,
+        "defs",
+        required=False,
+        default=DEFAULT_DEFS,
         type=click.Path(exists=True, path_type=Path),
     )(f)
 
 
 def data_dir(f: F) -> F:
     f = click.option(
-        "--lenient", is_flag=True,
+        "--lenient",
+        is_flag=True,
         help="Drop usage rows of unknown visitors with a warning instead of failing.",
     )(f)
     return click.option(
-        "--data", "data", required=True, metavar="DIR",
-        help="Usage data folder (CSV or Parquet; see CONTRACT §1), or 'pendo:' for live Pendo data.",
+        "--data",
+        "data",
+        required=True,
+        metavar="DIR",
+        help="Usage data folder (CSV or Parquet), 'sample' for the bundled sample, "
+        "or 'pendo:' for live Pendo data.",
     )(f)
 
 
 def as_of(f: F) -> F:
     return click.option(
-        "--as-of", "as_of", type=DATE, default=None,
+        "--as-of",
+        "as_of",
+        type=DATE,
+        default=None,
         help="Evaluation day (UTC). Default: the day after the latest usage date in the data.",
     )(f)
 
 
 def output_format(f: F) -> F:
     f = click.option(
-        "--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        "--output",
+        "-o",
+        "output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
         help="Write to FILE (atomically) instead of stdout.",
     )(f)
     return click.option(
-        "--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(["table", "csv", "json"]),
+        default=None,
         help="Output format. Default: table on a terminal, csv otherwise.",
     )(f)

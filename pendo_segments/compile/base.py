@@ -122,7 +122,7 @@ def generator_class(target: str) -> type[Generator]:
     if target not in TARGETS:
         raise CompileError(f"unknown target '{target}' (valid: {', '.join(TARGETS)})")
     module, _, attr = TARGETS[target].partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attr)
 
 
 def compile_segments(defs: DefinitionSet, target: str, *, names: list[str] | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pendo_segments.definitions.models import (
     FIELD_OPS,
@@ -46,9 +46,20 @@ from pendo_segments.errors import DefinitionError
 
 #: Files in a definitions folder that hold other configuration, not segments.
 RESERVED_STEMS = frozenset({"tiers", "health", "alerts", "guides"})
-SEGMENT_KEYS = ("name", "title", "description", "subject", "window_days", "rule", "tags", "for_each")
-_MODEL_FOR = {
-    "metric": MetricCondition, "field": FieldCondition, "segment": SegmentRef,
+SEGMENT_KEYS = (
+    "name",
+    "title",
+    "description",
+    "subject",
+    "window_days",
+    "rule",
+    "tags",
+    "for_each",
+)
+_MODEL_FOR: dict[str, type[BaseModel]] = {
+    "metric": MetricCondition,
+    "field": FieldCondition,
+    "segment": SegmentRef,
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -118,8 +129,11 @@ def load_definitions(path: str | Path) -> DefinitionSet:
     if not root.exists():
         raise DefinitionError(f"{root}: no such file or folder")
     if root.is_dir():
-        files = sorted(p for p in root.iterdir()
-                       if p.suffix in (".yaml", ".yml") and p.stem not in RESERVED_STEMS)
+        files = sorted(
+            p
+            for p in root.iterdir()
+            if p.suffix in (".yaml", ".yml") and p.stem not in RESERVED_STEMS
+        )
         if not files:
             raise DefinitionError(f"{root}: no segment definition files (*.yaml)")
     else:
@@ -151,33 +165,49 @@ def _load_file(file: Path, out: _Collector) -> list[Segment]:
         items = doc["segments"]
         extra = [k for k in doc if k != "segments"]
         if extra:
-            out.add(name, line_of(doc, (extra[0],)),
-                    f"unexpected key '{extra[0]}' beside 'segments:' (put it in each segment)")
+            out.add(
+                name,
+                line_of(doc, (extra[0],)),
+                f"unexpected key '{extra[0]}' beside 'segments:' (put it in each segment)",
+            )
         if not isinstance(items, LineList):
             out.add(name, line_of(doc, ("segments",)), "'segments' must be a list of segments")
             return []
         result: list[Segment] = []
         for i, item in enumerate(items):
             if not isinstance(item, LineDict):
-                out.add(name, line_of(items, (i,)), "each item of 'segments' must be a mapping",
-                        ("segments", i))
+                out.add(
+                    name,
+                    line_of(items, (i,)),
+                    "each item of 'segments' must be a mapping",
+                    ("segments", i),
+                )
                 continue
             if "name" not in item:
-                out.add(name, item.line, "missing 'name' (required in a 'segments:' list)",
-                        ("segments", i))
+                out.add(
+                    name,
+                    item.line,
+                    "missing 'name' (required in a 'segments:' list)",
+                    ("segments", i),
+                )
                 continue
             result.extend(_stamp(item, name, ("segments", i), None, out))
         return result
     return _stamp(doc, name, (), file.stem, out)
 
 
-def _stamp(raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None,
-           out: _Collector) -> list[Segment]:
+def _stamp(
+    raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None, out: _Collector
+) -> list[Segment]:
     """Expand ``for_each`` and parse each stamped copy."""
     unknown = [k for k in raw if k not in SEGMENT_KEYS]
     for key in unknown:
-        out.add(file, line_of(raw, (key,)), f"unknown key '{key}'{suggest(key, SEGMENT_KEYS)}",
-                (*path, key))
+        out.add(
+            file,
+            line_of(raw, (key,)),
+            f"unknown key '{key}'{suggest(key, SEGMENT_KEYS)}",
+            (*path, key),
+        )
     if unknown:
         return []
     for_each = raw.get("for_each")
@@ -186,30 +216,51 @@ def _stamp(raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | 
     fe_line = line_of(raw, ("for_each",))
     fe_path = (*path, "for_each")
     if not isinstance(for_each, LineDict) or not for_each:
-        out.add(file, fe_line, "for_each must map a parameter to a list of values, "
-                "e.g. {feature: [core_events, data_explorer]}", fe_path)
+        out.add(
+            file,
+            fe_line,
+            "for_each must map a parameter to a list of values, "
+            "e.g. {feature: [core_events, data_explorer]}",
+            fe_path,
+        )
         return []
     name_template = str(raw.get("name") or default_name or "")
     ok = True
     for key, values in for_each.items():
-        if not isinstance(values, LineList) or not values or not all(
-                isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-            out.add(file, line_of(raw, ("for_each", key)),
-                    f"for_each.{key} must be a non-empty list of names", fe_path)
+        if (
+            not isinstance(values, LineList)
+            or not values
+            or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
+        ):
+            out.add(
+                file,
+                line_of(raw, ("for_each", key)),
+                f"for_each.{key} must be a non-empty list of names",
+                fe_path,
+            )
             ok = False
         elif len(set(map(str, values))) != len(values):
-            out.add(file, line_of(raw, ("for_each", key)), f"for_each.{key} repeats a value",
-                    fe_path)
+            out.add(
+                file, line_of(raw, ("for_each", key)), f"for_each.{key} repeats a value", fe_path
+            )
             ok = False
         if f"{{{key}}}" not in name_template:
-            out.add(file, line_of(raw, ("name",), fe_line),
-                    f"name '{name_template}' must contain '{{{key}}}' so each stamped "
-                    "segment gets its own name", (*path, "name"))
+            out.add(
+                file,
+                line_of(raw, ("name",), fe_line),
+                f"name '{name_template}' must contain '{{{key}}}' so each stamped "
+                "segment gets its own name",
+                (*path, "name"),
+            )
             ok = False
     used = set(_PLACEHOLDER.findall(name_template)) - set(for_each)
     for key in sorted(used):
-        out.add(file, line_of(raw, ("name",)), f"placeholder '{{{key}}}' in name is not a "
-                f"for_each parameter{suggest(key, for_each)}", (*path, "name"))
+        out.add(
+            file,
+            line_of(raw, ("name",)),
+            f"placeholder '{{{key}}}' in name is not a for_each parameter{suggest(key, for_each)}",
+            (*path, "name"),
+        )
         ok = False
     if not ok:
         return []
@@ -232,8 +283,14 @@ def _stamp(raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | 
     return stamped
 
 
-def _parse_segment(raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None,
-                   params: dict[str, str], out: _Collector) -> Segment | None:
+def _parse_segment(
+    raw: LineDict,
+    file: str,
+    path: tuple[Any, ...],
+    default_name: str | None,
+    params: dict[str, str],
+    out: _Collector,
+) -> Segment | None:
     before = len(out.problems)
     fields: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("rule", "for_each")}
     if "name" not in fields and default_name is not None:
@@ -242,14 +299,17 @@ def _parse_segment(raw: LineDict, file: str, path: tuple[Any, ...], default_name
         if required not in raw:
             out.add(file, raw.line, f"missing required key '{required}'", path)
     if "subject" in raw and raw["subject"] not in ("account", "visitor"):
-        out.add(file, line_of(raw, ("subject",)), f"subject must be 'account' or 'visitor', not "
-                f"{raw['subject']!r}{suggest(str(raw['subject']), ('account', 'visitor'))}",
-                (*path, "subject"))
+        out.add(
+            file,
+            line_of(raw, ("subject",)),
+            f"subject must be 'account' or 'visitor', not "
+            f"{raw['subject']!r}{suggest(str(raw['subject']), ('account', 'visitor'))}",
+            (*path, "subject"),
+        )
         fields.pop("subject")
     rule = None
     if "rule" in raw:
-        rule = _parse_rule(raw["rule"], raw, ("rule",), file, path, out,
-                           subject=raw.get("subject"))
+        rule = _parse_rule(raw["rule"], raw, ("rule",), file, path, out, subject=raw.get("subject"))
     if len(out.problems) > before:
         return None
     try:
@@ -260,80 +320,128 @@ def _parse_segment(raw: LineDict, file: str, path: tuple[Any, ...], default_name
     return seg.with_source(file, raw.line)
 
 
-def _parse_rule(node: Any, parent: Any, rel: tuple[Any, ...], file: str,
-                seg_path: tuple[Any, ...], out: _Collector, subject: Any) -> Any:
+def _parse_rule(
+    node: Any,
+    parent: Any,
+    rel: tuple[Any, ...],
+    file: str,
+    seg_path: tuple[Any, ...],
+    out: _Collector,
+    subject: Any,
+) -> Any:
     """Parse one rule node, reporting problems against its own line."""
     path = (*seg_path, *rel)
     line = line_of(parent, rel[-1:], getattr(parent, "line", 1))
     if not isinstance(node, LineDict):
-        out.add(file, line, "expected a condition mapping with one of "
-                "metric / field / segment / all / any / not", path)
+        out.add(
+            file,
+            line,
+            "expected a condition mapping with one of metric / field / segment / all / any / not",
+            path,
+        )
         return None
     present = [k for k in node if k in RULE_KEYS]
     if len(present) > 1:
-        out.add(file, node.line, "a condition has exactly one of metric / field / segment / "
-                f"all / any / not; found {', '.join(present)} (nest them under all/any)", path)
+        out.add(
+            file,
+            node.line,
+            "a condition has exactly one of metric / field / segment / "
+            f"all / any / not; found {', '.join(present)} (nest them under all/any)",
+            path,
+        )
         return None
     if not present:
         guess = next((suggest(k, RULE_KEYS) for k in node if suggest(k, RULE_KEYS)), "")
         keys = ", ".join(f"'{k}'" for k in node) or "none"
-        out.add(file, node.line, f"unknown condition (keys {keys}); expected one of metric / "
-                f"field / segment / all / any / not{guess}", path)
+        out.add(
+            file,
+            node.line,
+            f"unknown condition (keys {keys}); expected one of metric / "
+            f"field / segment / all / any / not{guess}",
+            path,
+        )
         return None
     kind = present[0]
     if kind in ("all", "any"):
         items = node[kind]
         extra = [k for k in node if k != kind]
         if extra:
-            out.add(file, line_of(node, (extra[0],)), f"unexpected key '{extra[0]}' beside "
-                    f"'{kind}'", (*path, extra[0]))
+            out.add(
+                file,
+                line_of(node, (extra[0],)),
+                f"unexpected key '{extra[0]}' beside '{kind}'",
+                (*path, extra[0]),
+            )
             return None
         if not isinstance(items, LineList) or not items:
-            out.add(file, line_of(node, (kind,)), f"'{kind}' needs a non-empty list of "
-                    "conditions", (*path, kind))
+            out.add(
+                file,
+                line_of(node, (kind,)),
+                f"'{kind}' needs a non-empty list of conditions",
+                (*path, kind),
+            )
             return None
-        parsed = [_parse_rule(item, items, (kind, i), file, path, out, subject)
-                  for i, item in enumerate(items)]
+        parsed = [
+            _parse_rule(item, items, (kind, i), file, path, out, subject)
+            for i, item in enumerate(items)
+        ]
         if any(p is None for p in parsed):
             return None
         return AllOf(all=parsed) if kind == "all" else AnyOf(any=parsed)
     if kind == "not":
         extra = [k for k in node if k != "not"]
         if extra:
-            out.add(file, line_of(node, (extra[0],)), f"unexpected key '{extra[0]}' beside "
-                    "'not'", (*path, extra[0]))
+            out.add(
+                file,
+                line_of(node, (extra[0],)),
+                f"unexpected key '{extra[0]}' beside 'not'",
+                (*path, extra[0]),
+            )
             return None
         inner = _parse_rule(node["not"], node, ("not",), file, path, out, subject)
         return None if inner is None else NotOf(**{"not": inner})
     return _parse_leaf(kind, node, file, path, out, subject)
 
 
-def _parse_leaf(kind: str, node: LineDict, file: str, path: tuple[Any, ...], out: _Collector,
-                subject: Any) -> Any:
+def _parse_leaf(
+    kind: str, node: LineDict, file: str, path: tuple[Any, ...], out: _Collector, subject: Any
+) -> Any:
     model = _MODEL_FOR[kind]
     allowed = list(model.model_fields)
     ok = True
     for key in node:
         if key not in allowed:
-            out.add(file, line_of(node, (key,)), f"unknown key '{key}' in a {kind} condition"
-                    f"{suggest(key, allowed)}", (*path, key))
+            out.add(
+                file,
+                line_of(node, (key,)),
+                f"unknown key '{key}' in a {kind} condition{suggest(key, allowed)}",
+                (*path, key),
+            )
             ok = False
     if kind == "metric" and node["metric"] not in METRICS:
-        out.add(file, line_of(node, ("metric",)), f"unknown metric '{node['metric']}'"
-                f"{suggest(str(node['metric']), METRICS)}", (*path, "metric"))
+        out.add(
+            file,
+            line_of(node, ("metric",)),
+            f"unknown metric '{node['metric']}'{suggest(str(node['metric']), METRICS)}",
+            (*path, "metric"),
+        )
         ok = False
     if "op" in node:
         valid = METRIC_OPS if kind == "metric" else FIELD_OPS
         if node["op"] not in valid:
             op = str(node["op"])
             hint = f"; did you mean '{op[::-1]}'?" if op[::-1] in valid else suggest(op, valid)
-            out.add(file, line_of(node, ("op",)), f"unknown op '{op}' for a {kind} "
-                    f"condition{hint} (valid: {', '.join(valid)})", (*path, "op"))
+            out.add(
+                file,
+                line_of(node, ("op",)),
+                f"unknown op '{op}' for a {kind} condition{hint} (valid: {', '.join(valid)})",
+                (*path, "op"),
+            )
             ok = False
     if kind == "field" and isinstance(node.get("field"), str):
-        hint = _field_hint(node["field"], subject)
-        if hint:
-            out.add(file, line_of(node, ("field",)), hint, (*path, "field"))
+        field_hint = _field_hint(node["field"], subject)
+        if field_hint:
+            out.add(file, line_of(node, ("field",)), field_hint, (*path, "field"))
             ok = False
     if not ok:
         return None
@@ -357,24 +465,35 @@ def _field_hint(name: str, subject: Any) -> str | None:
     match = closest(column, [s for s in standard if abs(len(s) - len(column)) <= 2])
     if match and column.lower() not in standard:
         prefix = "account." if name.startswith("account.") else ""
-        return (f"unknown field '{name}'; did you mean '{prefix}{match}'? (a custom column "
-                "needs a name not this close to a standard one)")
+        return (
+            f"unknown field '{name}'; did you mean '{prefix}{match}'? (a custom column "
+            "needs a name not this close to a standard one)"
+        )
     return None
 
 
-_TYPE_TAGS = {"float": "a number", "int": "a number", "bool": "true/false", "str": "text",
-              "list[union[bool,int,float,str]]": "a list"}
+_TYPE_TAGS = {
+    "float": "a number",
+    "int": "a number",
+    "bool": "true/false",
+    "str": "text",
+    "list[union[bool,int,float,str]]": "a list",
+}
 
 
-def _report(err: ValidationError, node: LineDict, file: str, path: tuple[Any, ...],
-            out: _Collector) -> None:
+def _report(
+    err: ValidationError, node: LineDict, file: str, path: tuple[Any, ...], out: _Collector
+) -> None:
     """Report pydantic errors once per key (a union yields one error per member type)."""
     seen: dict[tuple[Any, ...], list[str]] = {}
     messages: dict[tuple[Any, ...], str] = {}
     for e in err.errors():
         loc = tuple(e["loc"])
-        base = tuple(p for p in loc if str(p).lower() not in _TYPE_TAGS
-                     and not str(p).startswith(("union[", "list[")))
+        base = tuple(
+            p
+            for p in loc
+            if str(p).lower() not in _TYPE_TAGS and not str(p).startswith(("union[", "list["))
+        )
         if len(base) < len(loc) and e["type"] != "value_error":
             tag = next(str(p) for p in loc if p not in base)
             seen.setdefault(base, []).append(_TYPE_TAGS.get(tag.lower(), tag))
@@ -417,14 +536,17 @@ def _broken_names(files: list[Path]) -> set[str]:
     return names
 
 
-def _cross_check(found: list[Segment], out: _Collector,
-                 broken: set[str] | None = None) -> dict[str, Segment]:
+def _cross_check(
+    found: list[Segment], out: _Collector, broken: set[str] | None = None
+) -> dict[str, Segment]:
     by_name: dict[str, Segment] = {}
     for seg in found:
         if seg.name in by_name:
             first = by_name[seg.name]
-            out.problems.append(f"{seg.source}: duplicate segment name '{seg.name}' "
-                                f"(first defined at {first.source})")
+            out.problems.append(
+                f"{seg.source}: duplicate segment name '{seg.name}' "
+                f"(first defined at {first.source})"
+            )
             continue
         by_name[seg.name] = seg
     for seg in by_name.values():
@@ -432,11 +554,15 @@ def _cross_check(found: list[Segment], out: _Collector,
             if ref not in by_name:
                 if ref in (broken or set()):
                     continue
-                out.problems.append(f"{seg.source}: segment '{seg.name}' references unknown "
-                                    f"segment '{ref}'{suggest(ref, by_name)}")
+                out.problems.append(
+                    f"{seg.source}: segment '{seg.name}' references unknown "
+                    f"segment '{ref}'{suggest(ref, by_name)}"
+                )
             elif seg.subject == "account" and by_name[ref].subject == "visitor":
-                out.problems.append(f"{seg.source}: account segment '{seg.name}' cannot "
-                                    f"reference visitor segment '{ref}'")
+                out.problems.append(
+                    f"{seg.source}: account segment '{seg.name}' cannot "
+                    f"reference visitor segment '{ref}'"
+                )
     order = _topological(by_name, out)
     return {name: by_name[name] for name in order}
 
@@ -451,7 +577,7 @@ def _topological(by_name: dict[str, Segment], out: _Collector) -> list[str]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = trail[trail.index(name):] + [name]
+            cycle = trail[trail.index(name) :] + [name]
             key = frozenset(cycle)
             if key not in reported:
                 reported.add(key)

@@ -27,21 +27,49 @@ NULLABLE_METRICS: frozenset[str] = frozenset({"days_since_last_visit", "days_sin
 COMPARISON_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
 PRESENCE_OPS: tuple[str, ...] = ("exists", "not_exists")
 FIELD_OPS: tuple[str, ...] = (
-    *COMPARISON_OPS, "in", "not_in", *PRESENCE_OPS, "contains", "anniversary_within",
+    *COMPARISON_OPS,
+    "in",
+    "not_in",
+    *PRESENCE_OPS,
+    "contains",
+    "anniversary_within",
 )
 METRIC_OPS: tuple[str, ...] = (*COMPARISON_OPS, *PRESENCE_OPS)
 
 #: Columns CONTRACT.md §1 names per subject; other fields are custom columns.
 STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
-    "account": ("account_id", "arr", "plan", "name", "contract_start", "renewal_date",
-                "csm_owner", "seats", "self_service", "crm_id", "domain"),
+    "account": (
+        "account_id",
+        "arr",
+        "plan",
+        "name",
+        "contract_start",
+        "renewal_date",
+        "csm_owner",
+        "seats",
+        "self_service",
+        "crm_id",
+        "domain",
+    ),
     "visitor": ("visitor_id", "account_id", "email", "language", "first_visit", "name"),
 }
 
 Subject = Literal["account", "visitor"]
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "exists", "not_exists"]
-FieldOp = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "exists", "not_exists",
-                  "contains", "anniversary_within"]
+FieldOp = Literal[
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not_in",
+    "exists",
+    "not_exists",
+    "contains",
+    "anniversary_within",
+]
 Scalar = Union[bool, int, float, str]  # noqa: UP007 - pydantic schema order matters
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -57,8 +85,14 @@ class MetricCondition(_Node):
     """A behavioural condition: a usage metric compared over a window."""
 
     kind: ClassVar[str] = "metric"
-    metric: Literal["active_days", "minutes", "events", "feature_clicks",
-                    "days_since_last_visit", "days_since_first_visit"]
+    metric: Literal[
+        "active_days",
+        "minutes",
+        "events",
+        "feature_clicks",
+        "days_since_last_visit",
+        "days_since_first_visit",
+    ]
     op: CompareOp
     value: float | int | None = None
     window_days: int | None = Field(default=None, ge=1, le=3650)
@@ -76,7 +110,9 @@ class MetricCondition(_Node):
         if self.metric == "feature_clicks" and not self.feature:
             raise ValueError("metric 'feature_clicks' needs 'feature: FEATURE_ID'")
         if self.metric != "feature_clicks" and self.feature is not None:
-            raise ValueError(f"'feature' only goes with metric 'feature_clicks', not '{self.metric}'")
+            raise ValueError(
+                f"'feature' only goes with metric 'feature_clicks', not '{self.metric}'"
+            )
         if self.metric in NULLABLE_METRICS and self.window_days is not None:
             raise ValueError(f"metric '{self.metric}' looks at all history; drop 'window_days'")
         return self
@@ -145,8 +181,12 @@ class NotOf(_Node):
 
 
 RULE_KEYS: dict[str, str] = {
-    "metric": "metric", "field": "field", "segment": "segment",
-    "all": "all", "any": "any", "not": "not",
+    "metric": "metric",
+    "field": "field",
+    "segment": "segment",
+    "all": "all",
+    "any": "any",
+    "not": "not",
 }
 
 
@@ -226,7 +266,8 @@ class SegmentFile(BaseModel):
     tags: list[str] | None = None
     for_each: dict[str, list[str]] | None = None
     segments: list[dict[str, Any]] | None = Field(
-        default=None, description="Several segments in one file; each item has the keys above.",
+        default=None,
+        description="Several segments in one file; each item has the keys above.",
     )
 
 

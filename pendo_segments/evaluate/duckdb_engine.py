@@ -20,30 +20,49 @@ def connect(ds: Any) -> Any:
     try:
         import duckdb
     except ImportError:  # pragma: no cover - depends on the install
-        raise EvaluationError("the duckdb engine needs DuckDB: pip install 'pendo-segments[sql]'")
+        raise EvaluationError(
+            "the duckdb engine needs DuckDB: pip install 'pendo-segments[sql]'"
+        ) from None
     con = duckdb.connect()
     for name, frame in ds.tables().items():
         con.register(name, frame)
     return con
 
 
-def evaluate_sql(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
-                 names: Sequence[str] | None = None, pretty: bool = True) -> dict[str, list[str]]:
+def evaluate_sql(
+    defs: DefinitionSet,
+    ds: Any,
+    *,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+    pretty: bool = True,
+) -> dict[str, list[str]]:
     """Members per segment (sorted ids), computed by DuckDB from the SQL target."""
     from pendo_segments.compile.sql import SQLGenerator
 
-    gen = SQLGenerator(defs, as_of=as_of or ds.default_as_of(), pretty=pretty,
-                       has_first_visit="first_visit" in ds.visitors.columns)
+    gen = SQLGenerator(
+        defs,
+        as_of=as_of or ds.default_as_of(),
+        pretty=pretty,
+        has_first_visit="first_visit" in ds.visitors.columns,
+    )
     con = connect(ds)
     try:
-        return {seg.name: [str(r[0]) for r in con.execute(gen.compile(seg).output).fetchall()]
-                for seg in defs.select(names)}
+        return {
+            seg.name: [str(r[0]) for r in con.execute(gen.compile(seg).output).fetchall()]
+            for seg in defs.select(names)
+        }
     finally:
         con.close()
 
 
-def evaluation_from_sql(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
-                        names: Sequence[str] | None = None) -> Any:
+def evaluation_from_sql(
+    defs: DefinitionSet,
+    ds: Any,
+    *,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+) -> Any:
     """An :class:`~pendo_segments.evaluate.engine.Evaluation` whose masks come from DuckDB."""
     import numpy as np
 
@@ -59,5 +78,6 @@ def evaluation_from_sql(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None =
         mask = np.zeros(len(index), dtype=bool)
         mask[index.get_indexer(ids)] = True
         masks[name] = mask
-    return Evaluation(as_of=day, metrics=metrics, masks=masks,
-                      segments={n: defs.get(n) for n in members})
+    return Evaluation(
+        as_of=day, metrics=metrics, masks=masks, segments={n: defs.get(n) for n in members}
+    )

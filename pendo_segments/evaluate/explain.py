@@ -41,8 +41,15 @@ class ExplainRow:
     passed: bool
 
     def as_row(self) -> list[Any]:
-        return [self.depth, self.path, self.condition, self.value, self.op, self.threshold,
-                "pass" if self.passed else "fail"]
+        return [
+            self.depth,
+            self.path,
+            self.condition,
+            self.value,
+            self.op,
+            self.threshold,
+            "pass" if self.passed else "fail",
+        ]
 
 
 @dataclass
@@ -56,10 +63,15 @@ class Explanation:
     @property
     def summary(self) -> str:
         verdict = "IS" if self.member else "is NOT"
-        stamped = (f" (stamped with {', '.join(f'{k}={v}' for k, v in self.segment.params.items())})"
-                   if self.segment.params else "")
-        return (f"{self.segment.subject} {self.subject_id} {verdict} in {self.segment.name}"
-                f"{stamped} as of {self.as_of.isoformat()}")
+        stamped = (
+            f" (stamped with {', '.join(f'{k}={v}' for k, v in self.segment.params.items())})"
+            if self.segment.params
+            else ""
+        )
+        return (
+            f"{self.segment.subject} {self.subject_id} {verdict} in {self.segment.name}"
+            f"{stamped} as of {self.as_of.isoformat()}"
+        )
 
 
 def _display(value: Any) -> Any:
@@ -76,23 +88,26 @@ def _display(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def explain(defs: DefinitionSet, ds: Any, name: str, subject_id: str, *,
-            as_of: dt.date | None = None) -> Explanation:
+def explain(
+    defs: DefinitionSet, ds: Any, name: str, subject_id: str, *, as_of: dt.date | None = None
+) -> Explanation:
     seg = defs.get(name)
     day = resolve_as_of(ds, as_of)
     ev = Evaluator(ds, day, defs)
     ids = ev.metrics.ids(seg.subject)
     pos = ids.get_indexer([str(subject_id)])[0]
     if pos < 0:
-        raise EvaluationError(f"no {seg.subject} '{subject_id}' in the data"
-                              f"{suggest(str(subject_id), ids[:50_000])}")
+        raise EvaluationError(
+            f"no {seg.subject} '{subject_id}' in the data{suggest(str(subject_id), ids[:50_000])}"
+        )
     out = Explanation(seg, str(subject_id), day, bool(ev.segment_mask(seg)[pos]))
     _walk(ev, seg, seg.rule, "rule", 0, pos, out.rows)
     return out
 
 
-def _walk(ev: Evaluator, seg: Segment, node: Any, path: str, depth: int, pos: int,
-          rows: list[ExplainRow]) -> None:
+def _walk(
+    ev: Evaluator, seg: Segment, node: Any, path: str, depth: int, pos: int, rows: list[ExplainRow]
+) -> None:
     passed = bool(ev.node(node, seg, path)[pos])
     if isinstance(node, AllOf | AnyOf):
         kids = node.all if isinstance(node, AllOf) else node.any
@@ -111,12 +126,18 @@ def _walk(ev: Evaluator, seg: Segment, node: Any, path: str, depth: int, pos: in
             label += f"[{node.feature}]"
         if node.metric not in ("days_since_last_visit", "days_since_first_visit"):
             label += f" (last {seg.window_of(node)} days)"
-        rows.append(ExplainRow(depth, path, label, _display(values[pos]), node.op,
-                               _display(node.value), passed))
+        rows.append(
+            ExplainRow(
+                depth, path, label, _display(values[pos]), node.op, _display(node.value), passed
+            )
+        )
     elif isinstance(node, FieldCondition):
         series = ev.field_values(node, seg, path)
-        rows.append(ExplainRow(depth, path, node.field, _display(series.iloc[pos]), node.op,
-                               node.value, passed))
+        rows.append(
+            ExplainRow(
+                depth, path, node.field, _display(series.iloc[pos]), node.op, node.value, passed
+            )
+        )
     elif isinstance(node, SegmentRef):
         other = ev.defs.get(node.segment)  # type: ignore[union-attr]
         other_pos = pos

@@ -107,9 +107,8 @@ def field_mask(cond: FieldCondition, series: pd.Series, as_of: dt.date, where: s
         text = series.astype("string").fillna("")
         return text.str.contains(str(cond.value), regex=False).to_numpy(dtype=bool) & known
     literal = coerce(cond.value, kind, where)
-    if kind in ("text", "bool") and op not in ("=", "!="):
-        if kind == "bool":
-            raise EvaluationError(f"{where}: op '{op}' cannot order true/false values")
+    if kind == "bool" and op not in ("=", "!="):
+        raise EvaluationError(f"{where}: op '{op}' cannot order true/false values")
     with np.errstate(invalid="ignore"):
         result = _COMPARE[op](values, literal)
     return np.asarray(result, dtype=bool) & known

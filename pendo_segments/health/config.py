@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from pendo_segments.health.configfile import Problems, read_mapping, validate
+from pendo_segments.health.configfile import load_checked
 
 #: Component names in output order (CONTRACT.md §5 table order).
 COMPONENTS: tuple[str, ...] = (
@@ -102,13 +102,8 @@ def load_health_config(path: str | Path | None) -> HealthConfig:
     """Read ``health.yaml``; ``None`` gives the CONTRACT.md §5 defaults."""
     if path is None:
         return HealthConfig()
-    file = Path(path)
-    doc = read_mapping(file)
-    problems = Problems(file, doc)
-    config = validate(HealthConfig, dict(doc), problems)
-    problems.raise_if_any()
-    assert config is not None
-    config._source = str(file)
+    config, _ = load_checked(path, HealthConfig)
+    config._source = str(path)
     return config
 
 

@@ -62,6 +62,21 @@ def read_mapping(path: Path) -> LineDict:
     return doc
 
 
+def load_checked(path: str | Path, model: type[M]) -> tuple[M, Problems]:
+    """Read ``path`` and validate it as ``model``; raise every problem as FILE:LINE.
+
+    The returned :class:`Problems` lets the caller add its own cross-checks
+    (duplicate names, unknown references) and raise them the same way.
+    """
+    file = Path(path)
+    doc = read_mapping(file)
+    problems = Problems(file, doc)
+    parsed = validate(model, dict(doc), problems)
+    problems.raise_if_any()
+    assert parsed is not None
+    return parsed, problems
+
+
 def validate(model: type[M], raw: Any, problems: Problems, base: Sequence[Any] = ()) -> M | None:
     """``model.model_validate(raw)``, reporting errors with their lines; None on failure."""
     try:

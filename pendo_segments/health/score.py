@@ -129,27 +129,21 @@ def compute_health(ds: Any, *, as_of: dt.date | None = None, config: HealthConfi
     sig["active_days"] = m.metric("account", "active_days", lf.window_days)
     comps["login_frequency"] = np.minimum(1.0, sig["active_days"] / lf.full_at_active_days) * 100
 
-    key = ds.key_features()
-    ca = config.core_feature_adoption
-    if key:
-        share = S.features_used(m, key, ca.window_days, ca.min_clicks) / len(key)
-        sig["feature_adoption"] = share * 100
-        comps["core_feature_adoption"] = np.minimum(1.0, share / ca.full_at_share) * 100
-    else:
-        sig["feature_adoption"] = nan.copy()
-        comps["core_feature_adoption"] = nan.copy()
-        everywhere["core_feature_adoption"] = "no key features in features.csv"
-
-    catalogue = [str(f) for f in ds.features["feature_id"]]
-    br = config.breadth
-    if catalogue:
-        share = S.features_used(m, catalogue, br.window_days, br.min_clicks) / len(catalogue)
-        sig["breadth"] = share * 100
-        comps["breadth"] = np.minimum(1.0, share / br.full_at_share) * 100
-    else:
-        sig["breadth"] = nan.copy()
-        comps["breadth"] = nan.copy()
-        everywhere["breadth"] = "features.csv lists no features"
+    # Two components of one shape: the share of a feature list used ≥ min_clicks times.
+    for component, signal, features, spec, why_missing in (
+        ("core_feature_adoption", "feature_adoption", ds.key_features(),
+         config.core_feature_adoption, "no key features in features.csv"),
+        ("breadth", "breadth", [str(f) for f in ds.features["feature_id"]],
+         config.breadth, "features.csv lists no features"),
+    ):
+        if features:
+            share = S.features_used(m, features, spec.window_days, spec.min_clicks) / len(features)
+            sig[signal] = share * 100
+            comps[component] = np.minimum(1.0, share / spec.full_at_share) * 100
+        else:
+            sig[signal] = nan.copy()
+            comps[component] = nan.copy()
+            everywhere[component] = why_missing
 
     nps = S.nps_responses(ds, m, config.nps.window_days)
     if nps is None:

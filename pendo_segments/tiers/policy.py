@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pendo_segments.definitions.yaml_lines import key_path, line_of, suggest
 from pendo_segments.health.conditions import HEALTH_NAMES, SIGNALS, Cond, parse_condition
-from pendo_segments.health.configfile import Problems, read_mapping, validate
+from pendo_segments.health.configfile import Problems, load_checked
 
 CONFIG_NAME = "tiers.yaml"
 TIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_ -]*$"
@@ -87,12 +87,8 @@ class TierPolicy:
 
 def load_policy(path: str | Path) -> TierPolicy:
     """Read and check ``tiers.yaml``; every problem reported as FILE:LINE."""
-    file = Path(path)
-    doc = read_mapping(file)
-    problems = Problems(file, doc)
-    parsed = validate(PolicyFile, dict(doc), problems)
-    problems.raise_if_any()
-    assert parsed is not None
+    parsed, problems = load_checked(path, PolicyFile)
+    doc = problems.doc
     names = [t.name for t in parsed.tiers]
     for i, tier in enumerate(parsed.tiers):
         if names.index(tier.name) != i:
@@ -113,14 +109,14 @@ def load_policy(path: str | Path) -> TierPolicy:
                          "could never match)")
         placeholders = _placeholders(spec.reason, (*path_i, "reason"), problems)
         rules.append(Rule(tier=spec.tier, reason=spec.reason, when=when,
-                          where=f"{file}:{line_of(doc, path_i)}: {key_path(path_i)}",
+                          where=f"{problems.file}:{line_of(doc, path_i)}: {key_path(path_i)}",
                           placeholders=placeholders))
     if parsed.rules[-1].when is not None:
         problems.add(("rules", len(parsed.rules) - 1), "the last rule must have no 'when', so "
                      "every account gets a tier (e.g. {tier: P2, reason: CSM judgment})")
     problems.raise_if_any()
     return TierPolicy(tiers=tuple(parsed.tiers), rules=tuple(rules),
-                      renewal_risk=parsed.renewal_risk, source=str(file))
+                      renewal_risk=parsed.renewal_risk, source=problems.file)
 
 
 def _placeholders(text: str, path: tuple[Any, ...], problems: Problems) -> tuple[str, ...]:
