@@ -35,7 +35,12 @@ def day_numbers(values: Any) -> np.ndarray:
     arr = np.asarray(values)
     if not np.issubdtype(arr.dtype, np.datetime64):
         arr = pd.to_datetime(pd.Series(values)).to_numpy()
-    return arr.astype("datetime64[D]").astype(np.int64)
+    return arr.astype("datetime64[D]").view(np.int64)
+
+
+def usage_days(values: Any) -> np.ndarray:
+    """Usage dates as int32 day numbers: half the memory of int64 on 30M-row tables."""
+    return day_numbers(values).astype(np.int32)
 
 
 NAT_DAY = np.iinfo(np.int64).min
@@ -50,10 +55,10 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     if isinstance(column.dtype, pd.CategoricalDtype):
         lut = index.get_indexer(column.cat.categories.astype(str))
         codes = column.cat.codes.to_numpy()
-        out = lut[codes]
+        out = lut.astype(np.int32)[codes]
         out[codes < 0] = -1
-        return out.astype(np.int64, copy=False)
-    return index.get_indexer(column.astype(str)).astype(np.int64, copy=False)
+        return out
+    return index.get_indexer(column.astype(str)).astype(np.int32)
 
 
 @dataclass
@@ -88,16 +93,21 @@ class Metrics:
         return self.account_ids if subject == "account" else self.visitor_ids
 
     # -- raw arrays ----------------------------------------------------------
+    def _before_as_of(self, day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+        """Rows before the as-of day; no copy in the usual case where all are."""
+        keep = day < self.asof_day
+        if keep.all():
+            return [day, *columns]
+        return [day[keep], *(c[keep] for c in columns)]
+
     @property
     def usage(self) -> UsageArrays:
         if self._usage is None:
             u = self.ds.usage_daily
-            day = day_numbers(u["date"])
-            keep = day < self.asof_day
-            minutes = u["minutes"].to_numpy(dtype=np.float64)[keep]
-            events = u["events"].to_numpy(dtype=np.int64)[keep]
-            vidx = positions(u["visitor_id"], self.visitor_ids)[keep]
-            self._usage = UsageArrays(vidx=vidx, day=day[keep], values={
+            day, vidx, minutes, events = self._before_as_of(
+                usage_days(u["date"]), positions(u["visitor_id"], self.visitor_ids),
+                u["minutes"].to_numpy(dtype=np.float64), u["events"].to_numpy(dtype=np.int64))
+            self._usage = UsageArrays(vidx=vidx, day=day, values={
                 "minutes": minutes, "events": events,
                 "active": (events > 0) | (minutes > 0),
             })
@@ -107,20 +117,19 @@ class Metrics:
     def features(self) -> UsageArrays:
         if self._features is None:
             f = self.ds.feature_usage
-            day = day_numbers(f["date"])
-            keep = day < self.asof_day
             fcol = f["feature_id"]
             if isinstance(fcol.dtype, pd.CategoricalDtype):
                 names = np.asarray(fcol.cat.categories.astype(str))
-                codes = fcol.cat.codes.to_numpy()[keep]
+                codes = fcol.cat.codes.to_numpy()
             else:
-                codes_all, uniques = pd.factorize(fcol.astype(str))
-                names, codes = np.asarray(uniques), codes_all[keep]
+                codes, uniques = pd.factorize(fcol.astype(str))
+                names = np.asarray(uniques)
             self._feature_names = {str(n): i for i, n in enumerate(names)}
-            self._features = UsageArrays(
-                vidx=positions(f["visitor_id"], self.visitor_ids)[keep], day=day[keep],
-                values={"clicks": f["clicks"].to_numpy(dtype=np.int64)[keep], "fcode": codes},
-            )
+            day, vidx, clicks, codes = self._before_as_of(
+                usage_days(f["date"]), positions(f["visitor_id"], self.visitor_ids),
+                f["clicks"].to_numpy(dtype=np.int64), codes)
+            self._features = UsageArrays(vidx=vidx, day=day,
+                                         values={"clicks": clicks, "fcode": codes})
         return self._features
 
     # -- public ------------------------------------------------------------
@@ -183,7 +192,7 @@ class Metrics:
         off = u.day[m] - start
         ok = idx >= 0
         n = self.size(subject)
-        key = idx[ok] * window + off[ok]
+        key = idx[ok].astype(np.int64) * window + off[ok]
         if n * window <= _BITMAP_LIMIT:
             seen = np.zeros(n * window, dtype=bool)
             seen[key] = True
@@ -197,7 +206,7 @@ class Metrics:
             u = self.usage
             m = u.values["active"]
             last = np.full(len(self.visitor_ids), NAT_DAY, dtype=np.int64)
-            np.maximum.at(last, u.vidx[m], u.day[m])
+            np.maximum.at(last, u.vidx[m], u.day[m].astype(np.int64))
             self._cache[key] = last
         return self._cache[key]
 
@@ -208,7 +217,7 @@ class Metrics:
             m = u.values["active"]
             big = np.iinfo(np.int64).max
             first = np.full(len(self.visitor_ids), big, dtype=np.int64)
-            np.minimum.at(first, u.vidx[m], u.day[m])
+            np.minimum.at(first, u.vidx[m], u.day[m].astype(np.int64))
             first[first == big] = NAT_DAY
             if "first_visit" in self.ds.visitors.columns:
                 declared = day_numbers(self.ds.visitors["first_visit"])
