@@ -25,7 +25,7 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -> PendoSettings:
-    _reject_unknown_keys(table, where)
+    reject_unknown_keys(table, _PENDO_KEYS, where, "pendo")
     defaults = PendoSettings()
 
     key_text = env.get(KEY_ENV) or table.get("integration_key")
@@ -196,12 +196,15 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
     )
 
 
-def _reject_unknown_keys(table: dict[str, Any], where: str) -> None:
-    for name in table:
-        if name not in _PENDO_KEYS:
-            close = difflib.get_close_matches(name, _PENDO_KEYS, n=1)
+def reject_unknown_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str,
+                        section: str) -> None:
+    """One message for a misspelt key in any section of the TOML file."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: unknown key [pendo].{name}{hint}")
+            raise ConfigError(f"{where}: unknown key [{section}].{key}{hint}")
 
 
 def _string(table: dict[str, Any], name: str, where: str, default: str | None = None) -> str:

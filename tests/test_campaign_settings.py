@@ -116,3 +116,11 @@ def test_a_password_in_the_config_file_is_refused(tmp_path: Path) -> None:
 def test_settings_are_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         NoLoginSettings().window_days = 3  # type: ignore[misc]
+
+
+def test_a_misspelt_smtp_key_says_the_closest(tmp_path: Path) -> None:
+    cfg = config(tmp_path, '[smtp]\nhots = "mail.example"\n')
+    with pytest.raises(ConfigError) as err:
+        smtp_settings(cfg, env=ENV)
+    assert str(err.value) == (f"{cfg.path}: unknown key [smtp].hots "
+                              "(did you mean 'host'?)")

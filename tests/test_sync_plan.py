@@ -273,7 +273,6 @@ def test_settings_read_the_sync_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("table, message", [
-    ("batch_sise = 3", "unknown key 'batch_sise' (did you mean 'batch_size'?)"),
     ('managed_prefix = ""', "managed_prefix and managed_tag are both empty"),
     ("batch_size = 0", "batch_size must be a whole number >= 1, got 0"),
     ('metadata_fields = "tier"', "metadata_fields must be a list of field names"),
@@ -282,3 +281,10 @@ def test_settings_errors_name_the_key(tmp_path: Path, table: str, message: str) 
     with pytest.raises(ConfigError) as err:
         _settings_from(tmp_path, f"[sync]\n{table}\n")
     assert str(err.value).startswith(f"{tmp_path / 'pendo-segments.toml'}: [sync]: {message}")
+
+
+def test_misspelt_sync_key_says_the_closest(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        _settings_from(tmp_path, "[sync]\nbatch_sise = 3\n")
+    assert str(err.value) == (f"{tmp_path / 'pendo-segments.toml'}: unknown key "
+                              "[sync].batch_sise (did you mean 'batch_size'?)")

@@ -30,11 +30,11 @@ Unknown keys are errors (with the closest valid key suggested): a typo in
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pendo_segments.config import reject_unknown_keys
 from pendo_segments.errors import ConfigError
 
 CAMPAIGN = "no_login"
@@ -101,8 +101,8 @@ def no_login_settings(config: Any = None, *, state_file: Path | str | None = Non
     sub = table.pop(CAMPAIGN, {})
     if not isinstance(sub, dict):
         raise ConfigError(f"{where}: 'campaign.{CAMPAIGN}' must be a table ([campaign.{CAMPAIGN}])")
-    _reject_unknown(table, ("state_file",), where, "campaign")
-    _reject_unknown(sub, NO_LOGIN_KEYS, where, f"campaign.{CAMPAIGN}")
+    reject_unknown_keys(table, ("state_file",), where, "campaign")
+    reject_unknown_keys(sub, NO_LOGIN_KEYS, where, f"campaign.{CAMPAIGN}")
     at = f"{where}: [campaign.{CAMPAIGN}]"
     values: dict[str, Any] = {}
     for key, (_default, minimum) in _INTS.items():
@@ -134,15 +134,6 @@ def no_login_settings(config: Any = None, *, state_file: Path | str | None = Non
         values["state_file"] = base / DEFAULT_STATE_FILE
     values.update(overrides)
     return NoLoginSettings(**values)
-
-
-def _reject_unknown(table: dict[str, Any], allowed: tuple[str, ...], where: str,
-                    prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: unknown key [{prefix}].{key}{hint}")
 
 
 def _int(value: Any, minimum: int, where: str) -> int:

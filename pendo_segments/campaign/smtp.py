@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-from pendo_segments.config import Secret
+from pendo_segments.config import Secret, reject_unknown_keys
 from pendo_segments.errors import ConfigError
 
 ENV_PREFIX = "PENDO_SEGMENTS_SMTP_"
@@ -80,10 +80,7 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     if "password" in table:
         raise ConfigError(f"{where}: [smtp].password: keep the password out of files; "
                           f"set {ENV_PREFIX}PASSWORD instead")
-    for key in table:
-        if key not in _FILE_KEYS:
-            raise ConfigError(f"{where}: unknown key [smtp].{key} "
-                              f"(known: {', '.join(_FILE_KEYS)})")
+    reject_unknown_keys(table, _FILE_KEYS, where, "smtp")
 
     def get(key: str) -> tuple[str | None, str]:
         name = f"{ENV_PREFIX}{key.upper()}"

@@ -18,11 +18,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pendo_segments.config import reject_unknown_keys
 from pendo_segments.errors import ConfigError
 
 DEFAULT_FIELDS = ("tier", "health_score")
@@ -68,13 +68,9 @@ class SyncSettings:
 def load_sync_settings(config: Any) -> SyncSettings:
     """``[sync]`` of the config (``pendo_segments.config.Config``), checked key by key."""
     table = config.section("sync")
+    reject_unknown_keys(table, sorted({f.name for f in fields(SyncSettings)} - {"extra"}),
+                        str(config.path or "pendo-segments.toml"), "sync")
     where = f"{config.path or 'pendo-segments.toml'}: [sync]"
-    known = {f.name for f in fields(SyncSettings)} - {"extra"}
-    for name in table:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: unknown key '{name}'{hint}")
     pendo = config.pendo
     prefix = _text(table, "managed_prefix", where, pendo.managed_prefix)
     tag = _text(table, "managed_tag", where, "")
