@@ -77,6 +77,18 @@ def load_yaml(path: Path) -> Any:
         raise YamlProblem(1, f"YAML error: {err}") from None
 
 
+def read_yaml_file(path: Path, error: type[Exception], *, where: str | None = None,
+                   missing: str = "no such file") -> Any:
+    """Parse a YAML file or raise ``error`` as ``WHERE: missing`` / ``WHERE:LINE: problem``."""
+    where = where or str(path)
+    if not path.is_file():
+        raise error(f"{where}: {missing}")
+    try:
+        return load_yaml(path)
+    except YamlProblem as err:
+        raise error(f"{where}:{err.line}: {err.message}") from None
+
+
 def line_of(node: Any, path: Sequence[Any], default: int = 1) -> int:
     """The line of the deepest element of ``path`` that can be located in ``node``."""
     line = getattr(node, "line", default) or default

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pendo_segments.definitions.yaml_lines import YamlProblem, key_path, line_of, load_yaml, suggest
+from pendo_segments.definitions.yaml_lines import key_path, line_of, read_yaml_file, suggest
 from pendo_segments.errors import RenderError
 
 MANIFEST_NAME = "guides.yaml"
@@ -193,12 +193,7 @@ def load_manifest(root: Path | str | None = None) -> Manifest:
     root = Path(root) if root is not None else default_root()
     path = root / MANIFEST_NAME
     where = display_path(path)
-    if not path.is_file():
-        raise RenderError(f"{where}: guide manifest not found")
-    try:
-        raw = load_yaml(path)
-    except YamlProblem as err:
-        raise RenderError(f"{where}:{err.line}: {err.message}") from None
+    raw = read_yaml_file(path, RenderError, where=where, missing="guide manifest not found")
     if not isinstance(raw, dict):
         raise RenderError(f"{where}:1: expected a mapping with `guides:`")
     try:

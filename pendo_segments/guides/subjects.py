@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.definitions.yaml_lines import YamlProblem, load_yaml
+from pendo_segments.definitions.yaml_lines import read_yaml_file
 from pendo_segments.errors import RenderError
 from pendo_segments.guides.i18n import pick_locale
 from pendo_segments.guides.manifest import Guide, Manifest, display_path
@@ -30,12 +30,8 @@ def load_subjects(manifest: Manifest, path: Path | str | None = None) -> list[di
     """
     path = Path(path) if path is not None else manifest.root / SUBJECTS_NAME
     where = display_path(path)
-    if not path.is_file():
-        raise RenderError(f"{where}: preview subjects file not found")
-    try:
-        raw = load_yaml(path)
-    except YamlProblem as err:
-        raise RenderError(f"{where}:{err.line}: {err.message}") from None
+    raw = read_yaml_file(path, RenderError, where=where,
+                         missing="preview subjects file not found")
     items = raw.get("subjects") if isinstance(raw, dict) else raw
     if not isinstance(items, list) or not items:
         raise RenderError(f"{where}:1: expected a non-empty list under `subjects:`")

@@ -17,10 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from pendo_segments.definitions.yaml_lines import (
     LineDict,
-    YamlProblem,
     key_path,
     line_of,
-    load_yaml,
+    read_yaml_file,
     suggest,
 )
 from pendo_segments.errors import DefinitionError
@@ -47,12 +46,7 @@ class Problems:
 
 def read_mapping(path: Path) -> LineDict:
     """The top-level mapping of a YAML file (an empty file is an empty mapping)."""
-    if not path.is_file():
-        raise DefinitionError(f"{path}: no such file")
-    try:
-        doc = load_yaml(path)
-    except YamlProblem as err:
-        raise DefinitionError(f"{path}:{err.line}: {err.message}") from None
+    doc = read_yaml_file(path, DefinitionError)
     if doc is None:
         empty = LineDict()
         empty.line, empty.key_lines = 1, {}
