@@ -298,3 +298,21 @@ def test_reserved_files_are_not_segments(tmp_path: Path) -> None:
         "title: S\nsubject: account\nrule: {field: arr, op: '<=', value: 15000}\n",
     )
     assert list(load_definitions(tmp_path).segments) == ["smb"]
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        (
+            "{all: [{field: arr, op: '<', value: 1}], op: '<'}",
+            "rule.op: unexpected key 'op' beside 'all'",
+        ),
+        (
+            "{not: {field: arr, op: '<', value: 1}, value: 3}",
+            "rule.value: unexpected key 'value' beside 'not'",
+        ),
+    ],
+)
+def test_stray_key_beside_a_group(tmp_path: Path, rule: str, expected: str) -> None:
+    write(tmp_path, "x.yaml", f"title: X\nsubject: account\nrule: {rule}\n")
+    assert problems(tmp_path) == [f"{tmp_path / 'x.yaml'}:3: {expected}"]

@@ -362,8 +362,7 @@ def _parse_rule(
         )
         return None
     kind = present[0]
-    if kind in ("all", "any"):
-        items = node[kind]
+    if kind in ("all", "any", "not"):
         extra = [k for k in node if k != kind]
         if extra:
             out.add(
@@ -373,6 +372,8 @@ def _parse_rule(
                 (*path, extra[0]),
             )
             return None
+    if kind in ("all", "any"):
+        items = node[kind]
         if not isinstance(items, LineList) or not items:
             out.add(
                 file,
@@ -389,15 +390,6 @@ def _parse_rule(
             return None
         return AllOf(all=parsed) if kind == "all" else AnyOf(any=parsed)
     if kind == "not":
-        extra = [k for k in node if k != "not"]
-        if extra:
-            out.add(
-                file,
-                line_of(node, (extra[0],)),
-                f"unexpected key '{extra[0]}' beside 'not'",
-                (*path, extra[0]),
-            )
-            return None
         inner = _parse_rule(node["not"], node, ("not",), file, path, out, subject)
         return None if inner is None else NotOf(**{"not": inner})
     return _parse_leaf(kind, node, file, path, out, subject)
