@@ -119,13 +119,20 @@ class AlertResult:
 def build_facts(ds: Any, conds: list[Cond], *, defs: Any = None, policy: Any = None,
                 as_of: dt.date | None = None, health: HealthResult | None = None,
                 previous: dict[str, np.ndarray] | None = None,
-                overrides: pd.DataFrame | None = None, with_tiers: bool = True) -> Facts:
-    """Health, tiers (when a policy is given) and the segments ``conds`` mention."""
+                overrides: pd.DataFrame | None = None, with_tiers: bool = True,
+                tiers: np.ndarray | None = None) -> Facts:
+    """Health, tiers (when a policy is given) and the segments ``conds`` mention.
+
+    ``tiers`` are already assigned tiers (one per account, as ``assign_tiers``
+    gives them); without them the policy is applied here.
+    """
     health = health or compute_health(ds, as_of=as_of)
     tier = renewal = None
     if policy is not None:
         renewal = (policy.renewal_risk.within_days, policy.renewal_risk.score_below)
-    if policy is not None and with_tiers:
+    if tiers is not None and with_tiers:
+        tier = tiers
+    elif policy is not None and with_tiers:
         from pendo_segments.tiers.assign import assign_tiers
 
         tier = assign_tiers(ds, policy, defs=defs, health=health, overrides=overrides).tier
@@ -166,10 +173,12 @@ def condition_mask(ds: Any, rules: AlertRules, name: str, *, defs: Any = None,
 def run_alerts(ds: Any, rules: AlertRules, *, defs: Any = None, policy: Any = None,
                as_of: dt.date | None = None, health: HealthResult | None = None,
                previous: dict[str, np.ndarray] | None = None,
-               overrides: pd.DataFrame | None = None) -> AlertResult:
+               overrides: pd.DataFrame | None = None,
+               tiers: np.ndarray | None = None) -> AlertResult:
     """Evaluate every alert; rows sorted by severity, alert order, then account."""
     facts = build_facts(ds, [a.when for a in rules.alerts], defs=defs, policy=policy,
-                        as_of=as_of, health=health, previous=previous, overrides=overrides)
+                        as_of=as_of, health=health, previous=previous, overrides=overrides,
+                        tiers=tiers)
     masks, skipped = raw_masks(rules, facts)
     for alert in rules.alerts:
         if alert.spec.name in masks:

@@ -125,8 +125,9 @@ def _alerts(ctx: _Step) -> None:
     ctx.progress("raising playbook alerts")
     policy = ctx.view.policy
     rules = load_alerts(path, tiers=policy.names if policy else None)
+    tiers = ctx.view.tiers.tier if ctx.view.tiers is not None else None
     result = run_alerts(ctx.ds, rules, defs=ctx.defs, policy=policy, as_of=ctx.as_of,
-                        health=ctx.view.health)
+                        health=ctx.view.health, tiers=tiers)
     ctx.save("alerts.csv", result.rows.to_csv(index=False, lineterminator="\n"))
     ctx.report.alerts = {str(k): int(v) for k, v in result.counts().items()}
 

@@ -59,3 +59,11 @@ def test_summary_mentions_counts_and_gallery(report: tuple[Path, str]) -> None:
     flat = " ".join(text.split())
     assert f"at_risk │ account │ {at_risk} │" in flat
     assert "Guide gallery:" in flat and "Report folder:" in flat
+
+
+def test_demo_alerts_equal_the_alerts_command(report: tuple[Path, str]) -> None:
+    """The demo hands its tiers to the alerts step; the result must match a fresh run."""
+    out, _ = report
+    direct = CliRunner().invoke(main, ["alerts", "--data", "sample", "--format", "csv"])
+    assert direct.exit_code == 0, direct.output
+    assert (out / "alerts.csv").read_text(encoding="utf-8") == direct.stdout
