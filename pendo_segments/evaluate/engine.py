@@ -28,15 +28,10 @@ from pendo_segments.definitions.models import (
 )
 from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
-from pendo_segments.evaluate.fields import field_mask, resolve_column
+from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.evaluate.metrics import Metrics
 
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
-
-_COMPARE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
-}
 
 
 def resolve_as_of(ds: Any, as_of: dt.date | None) -> dt.date:
@@ -130,7 +125,7 @@ class Evaluator:
         if cond.op == "not_exists":
             return ~known
         with np.errstate(invalid="ignore"):
-            return _COMPARE[cond.op](values, float(cond.value)) & known  # type: ignore[arg-type]
+            return COMPARE[cond.op](values, float(cond.value)) & known  # type: ignore[arg-type]
 
     def subject_frame(self, subject: str) -> pd.DataFrame:
         return self.ds.accounts if subject == "account" else self.ds.visitors

@@ -17,7 +17,8 @@ from pendo_segments.definitions.models import FieldCondition
 from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
 
-_COMPARE = {
+#: Comparison ops as numpy ufuncs; shared with the metric conditions in engine.py.
+COMPARE = {
     "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal,
 }
@@ -110,7 +111,7 @@ def field_mask(cond: FieldCondition, series: pd.Series, as_of: dt.date, where: s
     if kind == "bool" and op not in ("=", "!="):
         raise EvaluationError(f"{where}: op '{op}' cannot order true/false values")
     with np.errstate(invalid="ignore"):
-        result = _COMPARE[op](values, literal)
+        result = COMPARE[op](values, literal)
     return np.asarray(result, dtype=bool) & known
 
 
