@@ -69,21 +69,23 @@ def segment_queries(as_of: str, features: list[str]) -> dict[str, str]:
         "enterprise": "SELECT account_id FROM accounts WHERE plan = 'Enterprise'",
         "smb": "SELECT account_id FROM accounts WHERE arr <= 15000",
         "new_users": f"SELECT v.visitor_id FROM visitors v LEFT JOIN vm USING (visitor_id) WHERE "
-                     f"DATE '{as_of}' - coalesce(CAST(v.first_visit AS DATE), vm.first_day) <= 30",
+        f"DATE '{as_of}' - coalesce(CAST(v.first_visit AS DATE), vm.first_day) <= 30",
         "no_login_30d": f"SELECT visitor_id FROM vm WHERE DATE '{as_of}' - last_day > 30",
         "anniversary": "SELECT visitor_id FROM visitors WHERE "
-                       + " OR ".join(ANNIV.format(c="first_visit", k=k, as_of=as_of) for k in (0, 1)),
+        + " OR ".join(ANNIV.format(c="first_visit", k=k, as_of=as_of) for k in (0, 1)),
         "contract_anniversary": "SELECT account_id FROM accounts WHERE "
-                       + " OR ".join(ANNIV.format(c="contract_start", k=k, as_of=as_of) for k in (0, 1)),
+        + " OR ".join(ANNIV.format(c="contract_start", k=k, as_of=as_of) for k in (0, 1)),
     }
     q["at_risk_enterprise"] = f"({q['at_risk']}) INTERSECT ({q['enterprise']})"
     q["expansion_ready"] = (
         f"(({q['healthy']}) EXCEPT ({q['smb']})) INTERSECT (SELECT account_id FROM afc WHERE "
-        "feature_id IN ('data_explorer', 'path_reports') AND clicks >= 10)")
+        "feature_id IN ('data_explorer', 'path_reports') AND clicks >= 10)"
+    )
     for f in features:
         q[f"never_used_{f}"] = (
             "SELECT v.visitor_id FROM visitors v LEFT JOIN fc ON fc.visitor_id = v.visitor_id "
-            f"AND fc.feature_id = '{f}' WHERE coalesce(fc.clicks, 0) <= 1")
+            f"AND fc.feature_id = '{f}' WHERE coalesce(fc.clicks, 0) <= 1"
+        )
         q[f"active_{f}"] = f"SELECT visitor_id FROM fc WHERE feature_id = '{f}' AND clicks >= 10"
     return q
 
@@ -105,8 +107,16 @@ def run_pandas(data: str, out: mp.Queue) -> None:
     ev = evaluate(defs, ds)
     members = {n: sorted(map(str, ev.members(n))) for n in ev.masks}
     t2 = time.perf_counter()
-    out.put({"load": t1 - t0, "evaluate": t2 - t1, "total": t2 - t0, "rss": peak_rss_mib(),
-             "as_of": ev.as_of.isoformat(), "members": members})
+    out.put(
+        {
+            "load": t1 - t0,
+            "evaluate": t2 - t1,
+            "total": t2 - t0,
+            "rss": peak_rss_mib(),
+            "as_of": ev.as_of.isoformat(),
+            "members": members,
+        }
+    )
 
 
 def run_duckdb(data: str, as_of: str, features: list[str], out: mp.Queue) -> None:
@@ -117,8 +127,10 @@ def run_duckdb(data: str, as_of: str, features: list[str], out: mp.Queue) -> Non
     for stmt in HAND_SQL.format(d=data, as_of=as_of).split(";"):
         if stmt.strip():
             con.execute(stmt)
-    members = {name: sorted(str(r[0]) for r in con.execute(sql).fetchall())
-               for name, sql in segment_queries(as_of, features).items()}
+    members = {
+        name: sorted(str(r[0]) for r in con.execute(sql).fetchall())
+        for name, sql in segment_queries(as_of, features).items()
+    }
     t1 = time.perf_counter()
     out.put({"total": t1 - t0, "rss": peak_rss_mib(), "members": members})
 
@@ -133,7 +145,9 @@ def child(target, *args):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--accounts", type=int, default=100_000)
     ap.add_argument("--visitors", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=60)
@@ -147,9 +161,15 @@ def main() -> None:
 
         print(f"generating {cache.name} (once) …", flush=True)
         t = time.perf_counter()
-        write_sample(cache, fmt="parquet", accounts=args.accounts, visitors=args.visitors,
-                     days=args.days, seed=args.seed,
-                     progress=lambda m: print(f"  {m}", flush=True))
+        write_sample(
+            cache,
+            fmt="parquet",
+            accounts=args.accounts,
+            visitors=args.visitors,
+            days=args.days,
+            seed=args.seed,
+            progress=lambda m: print(f"  {m}", flush=True),
+        )
         print(f"  generated in {time.perf_counter() - t:.1f} s")
     import pyarrow.parquet as pq
 
@@ -159,28 +179,36 @@ def main() -> None:
     pandas_runs = [child(run_pandas, str(cache)) for _ in range(args.repeat)]
     pd_best = min(pandas_runs, key=lambda r: r["total"])
     features = ["core_events", "data_explorer", "path_reports", "guide_publishing"]
-    duck_runs = [child(run_duckdb, str(cache), pd_best["as_of"], features) for _ in range(args.repeat)]
+    duck_runs = [
+        child(run_duckdb, str(cache), pd_best["as_of"], features) for _ in range(args.repeat)
+    ]
     dk_best = min(duck_runs, key=lambda r: r["total"])
 
     same = pd_best["members"] == dk_best["members"]
     diff = [n for n in pd_best["members"] if pd_best["members"][n] != dk_best["members"].get(n)]
     ratio = pd_best["total"] / dk_best["total"]
     report = {
-        "date": dt.date.today().isoformat(), "as_of": pd_best["as_of"], "rows": rows,
+        "date": dt.date.today().isoformat(),
+        "as_of": pd_best["as_of"],
+        "rows": rows,
         "pandas_seconds": round(pd_best["total"], 2),
         "pandas_load_seconds": round(pd_best["load"], 2),
         "pandas_evaluate_seconds": round(pd_best["evaluate"], 2),
         "duckdb_seconds": round(dk_best["total"], 2),
         "ratio": round(ratio, 2),
-        "pandas_peak_rss_mib": round(pd_best["rss"]), "duckdb_peak_rss_mib": round(dk_best["rss"]),
-        "same_members": same, "segments": len(pd_best["members"]),
+        "pandas_peak_rss_mib": round(pd_best["rss"]),
+        "duckdb_peak_rss_mib": round(dk_best["rss"]),
+        "same_members": same,
+        "segments": len(pd_best["members"]),
         "members": {n: len(v) for n, v in pd_best["members"].items()},
     }
     print(json.dumps(report, indent=2))
-    print(f"\npandas {report['pandas_seconds']} s (load {report['pandas_load_seconds']} s) vs "
-          f"DuckDB {report['duckdb_seconds']} s → ratio {report['ratio']} (target ≤ 1.5); "
-          f"peak RSS pandas {report['pandas_peak_rss_mib']} MiB (target < 4096); "
-          f"same members: {same}{'' if same else ' — differ in ' + ', '.join(diff)}")
+    print(
+        f"\npandas {report['pandas_seconds']} s (load {report['pandas_load_seconds']} s) vs "
+        f"DuckDB {report['duckdb_seconds']} s → ratio {report['ratio']} (target ≤ 1.5); "
+        f"peak RSS pandas {report['pandas_peak_rss_mib']} MiB (target < 4096); "
+        f"same members: {same}{'' if same else ' — differ in ' + ', '.join(diff)}"
+    )
     if not same:
         sys.exit(1)
 

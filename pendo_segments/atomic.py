@@ -16,8 +16,12 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8",
-                newline: str | None = None) -> Iterator[IO]:
+def atomic_open(
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+) -> Iterator[IO]:
     """Open a temp file beside ``path``; rename it over ``path`` on success only."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,8 +30,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
     os.chmod(tmp, _mode_for(target))
     binary = "b" in mode
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding,
-                       newline=None if binary else newline) as fh:
+        with os.fdopen(
+            fd, mode, encoding=None if binary else encoding, newline=None if binary else newline
+        ) as fh:
             yield fh
         os.replace(tmp, target)
     except BaseException:

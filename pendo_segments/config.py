@@ -121,13 +121,20 @@ class Config:
 
 # Keys allowed in [pendo]; anything else is a typo worth reporting.
 _PENDO_KEYS = (
-    "integration_key", "region", "base_url", "timeout", "max_retries",
-    "rate_limit_per_second", "managed_prefix", "metadata_group",
+    "integration_key",
+    "region",
+    "base_url",
+    "timeout",
+    "max_retries",
+    "rate_limit_per_second",
+    "managed_prefix",
+    "metadata_group",
 )
 
 
-def load_config(path: Path | str | None = None, *, env: Mapping[str, str] | None = None,
-                cwd: Path | None = None) -> Config:
+def load_config(
+    path: Path | str | None = None, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
     """Read the config file (if any) and the environment; env wins over the file."""
     env = os.environ if env is None else env
     file_path = _find_config_file(path, env, cwd or Path.cwd())
@@ -174,8 +181,9 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
     if env.get(REGION_ENV):
         region = normalise_region(env[REGION_ENV], origin=REGION_ENV)
     elif "region" in table:
-        region = normalise_region(_string(table, "region", where),
-                                  origin=f"{where}: [pendo].region")
+        region = normalise_region(
+            _string(table, "region", where), origin=f"{where}: [pendo].region"
+        )
     else:
         region = (region_from_key(key.reveal()) if key else None) or "us"
 
@@ -196,8 +204,9 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
     )
 
 
-def reject_unknown_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str,
-                        section: str) -> None:
+def reject_unknown_keys(
+    table: Mapping[str, Any], allowed: Iterable[str], where: str, section: str
+) -> None:
     """One message for a misspelt key in any section of the TOML file."""
     allowed = list(allowed)
     for key in table:

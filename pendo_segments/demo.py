@@ -46,8 +46,13 @@ class _Step:
     view: Any = None
 
 
-def run_demo(out: Path, *, defs_path: Path | None = None, data: str = "sample",
-             progress: Callable[[str], None] = lambda _m: None) -> DemoReport:
+def run_demo(
+    out: Path,
+    *,
+    defs_path: Path | None = None,
+    data: str = "sample",
+    progress: Callable[[str], None] = lambda _m: None,
+) -> DemoReport:
     """Validate, compile, evaluate, score, tier, alert and render guides into ``out``."""
     from pendo_segments.compile import compile_segments
     from pendo_segments.definitions import load_definitions
@@ -64,6 +69,7 @@ def run_demo(out: Path, *, defs_path: Path | None = None, data: str = "sample",
     report = DemoReport(out=out, as_of=as_of, segments=len(defs))
 
     with atomic_dir(out) as tmp:
+
         def save(name: str, text: str) -> None:
             write_text(tmp / name, text)
             report.files.append(name)
@@ -71,8 +77,10 @@ def run_demo(out: Path, *, defs_path: Path | None = None, data: str = "sample",
         progress("compiling to Pendo rules, Aggregation pipelines and SQL")
         for target in ("pendo", "aggregation", "sql"):
             results = compile_segments(defs, target, as_of=as_of, pretty=True)
-            save(f"compiled_{target}.json",
-                 json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n")
+            save(
+                f"compiled_{target}.json",
+                json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n",
+            )
             if target == "pendo":
                 report.not_native = [r.segment.name for r in results if not r.native]
 
@@ -93,14 +101,18 @@ def _health(ctx: _Step) -> None:
     from pendo_segments.tiers.view import account_view
 
     ctx.progress("scoring account health and assigning tiers")
-    ctx.view = account_view(ctx.ds, ctx.defs_path, defs=ctx.defs, as_of=ctx.as_of,
-                            metrics=ctx.ev.metrics)
+    ctx.view = account_view(
+        ctx.ds, ctx.defs_path, defs=ctx.defs, as_of=ctx.as_of, metrics=ctx.ev.metrics
+    )
     frame = ctx.view.health.frame()
     ctx.save("health.csv", frame.to_csv(index=False, lineterminator="\n"))
     score = frame["health_score"].dropna()
     ctx.report.health = {
-        "accounts": int(len(frame)), "mean": float(score.mean()), "median": float(score.median()),
-        "below_40": int((score < 40).sum()), "above_70": int((score > 70).sum()),
+        "accounts": int(len(frame)),
+        "mean": float(score.mean()),
+        "median": float(score.median()),
+        "below_40": int((score < 40).sum()),
+        "above_70": int((score > 70).sum()),
     }
 
 
@@ -111,8 +123,10 @@ def _tiers(ctx: _Step) -> None:
     ctx.save("tiers.csv", tiers.frame().to_csv(index=False, lineterminator="\n"))
     capacity = tiers.capacity()
     ctx.save("capacity.csv", capacity.to_csv(index=False, lineterminator="\n"))
-    ctx.report.tiers = [(str(r.tier), int(r.accounts), float(r.arr), float(r.csms))
-                        for r in capacity.itertuples(index=False)]
+    ctx.report.tiers = [
+        (str(r.tier), int(r.accounts), float(r.arr), float(r.csms))
+        for r in capacity.itertuples(index=False)
+    ]
 
 
 def _alerts(ctx: _Step) -> None:
@@ -126,8 +140,15 @@ def _alerts(ctx: _Step) -> None:
     policy = ctx.view.policy
     rules = load_alerts(path, tiers=policy.names if policy else None)
     tiers = ctx.view.tiers.tier if ctx.view.tiers is not None else None
-    result = run_alerts(ctx.ds, rules, defs=ctx.defs, policy=policy, as_of=ctx.as_of,
-                        health=ctx.view.health, tiers=tiers)
+    result = run_alerts(
+        ctx.ds,
+        rules,
+        defs=ctx.defs,
+        policy=policy,
+        as_of=ctx.as_of,
+        health=ctx.view.health,
+        tiers=tiers,
+    )
     ctx.save("alerts.csv", result.rows.to_csv(index=False, lineterminator="\n"))
     ctx.report.alerts = {str(k): int(v) for k, v in result.counts().items()}
 

@@ -11,9 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-def open_dataset(spec: str, *, lenient: bool = False,
-                 warn: Callable[[str], None] | None = None,
-                 as_of: dt.date | None = None) -> Any:
+def open_dataset(
+    spec: str,
+    *,
+    lenient: bool = False,
+    warn: Callable[[str], None] | None = None,
+    as_of: dt.date | None = None,
+) -> Any:
     if spec.startswith("pendo:"):
         from pendo_segments.data.pendo_source import load_from_pendo
 

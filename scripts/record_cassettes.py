@@ -64,8 +64,7 @@ def make_vcr(record_mode: str = "none", base_url: str | None = None) -> Any:
     def scrub_response(response: Any) -> Any:
         body = response.get("body", {}).get("string")
         if base_url and isinstance(body, bytes):
-            response["body"]["string"] = body.replace(base_url.encode(),
-                                                      STABLE_BASE_URL.encode())
+            response["body"]["string"] = body.replace(base_url.encode(), STABLE_BASE_URL.encode())
         return response
 
     return vcr.VCR(
@@ -82,11 +81,29 @@ def make_vcr(record_mode: str = "none", base_url: str | None = None) -> Any:
 
 def commands(data_dir: Path) -> dict[str, list[str]]:
     """The CLI calls of the session, by cassette name; the plans read the pulled folder."""
-    plan = ["sync", "plan", "segment_defs", "--data", str(data_dir), "--as-of",
-            AS_OF.isoformat(), "--format", "json"]
+    plan = [
+        "sync",
+        "plan",
+        "segment_defs",
+        "--data",
+        str(data_dir),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--format",
+        "json",
+    ]
     return {
-        "pull": ["pull", "--out", str(data_dir), "--days", str(PULL_DAYS), "--as-of",
-                 AS_OF.isoformat(), "--page-size", str(PAGE_SIZE)],
+        "pull": [
+            "pull",
+            "--out",
+            str(data_dir),
+            "--days",
+            str(PULL_DAYS),
+            "--as-of",
+            AS_OF.isoformat(),
+            "--page-size",
+            str(PAGE_SIZE),
+        ],
         "sync_plan": [*plan, "--out", str(PLAN_FILE)],
         "sync_apply": ["sync", "apply", "--plan", str(PLAN_FILE), "--format", "json"],
         "sync_plan_after": plan,
@@ -98,8 +115,12 @@ def environment(base_url: str, key: str, folder: Path) -> Iterator[dict[str, str
     """Point the CLI at ``base_url`` with the fast config; restore os.environ after."""
     config = folder / "pendo-segments.toml"
     config.write_text(CONFIG_TOML.format(audit=(folder / "audit.jsonl").as_posix()))
-    env = {"PENDO_BASE_URL": base_url, "PENDO_INTEGRATION_KEY": key,
-           "PENDO_SEGMENTS_CONFIG": str(config), "NO_PROXY": "127.0.0.1,localhost,pendo.test"}
+    env = {
+        "PENDO_BASE_URL": base_url,
+        "PENDO_INTEGRATION_KEY": key,
+        "PENDO_SEGMENTS_CONFIG": str(config),
+        "NO_PROXY": "127.0.0.1,localhost,pendo.test",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -145,8 +166,7 @@ def record(live: bool) -> None:
         base_url, key = fake.url, RECORDING_KEY
     recorder = make_vcr("all", None if live else base_url)
     try:
-        with tempfile.TemporaryDirectory() as tmp, \
-                environment(base_url, key, Path(tmp)):
+        with tempfile.TemporaryDirectory() as tmp, environment(base_url, key, Path(tmp)):
             for name, args in commands(Path(tmp) / "pulled").items():
                 with recorder.use_cassette(f"{name}.yaml"):
                     result = run_cli(args)
@@ -162,12 +182,23 @@ def record(live: bool) -> None:
             fake.stop()
     stable = STABLE_BASE_URL if not live else base_url
     _rebase_plan(stable)
-    SESSION_FILE.write_text(json.dumps({
-        "recorded_against": "fake" if not live else "live",
-        "base_url": stable, "as_of": AS_OF.isoformat(), "pull_days": PULL_DAYS,
-        "source": {"accounts": len(source.accounts), "visitors": len(source.visitors),
-                   "features": len(source.features)},
-    }, indent=2) + "\n")
+    SESSION_FILE.write_text(
+        json.dumps(
+            {
+                "recorded_against": "fake" if not live else "live",
+                "base_url": stable,
+                "as_of": AS_OF.isoformat(),
+                "pull_days": PULL_DAYS,
+                "source": {
+                    "accounts": len(source.accounts),
+                    "visitors": len(source.visitors),
+                    "features": len(source.features),
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _rebase_plan(base_url: str) -> None:
@@ -184,8 +215,11 @@ def _rebase_plan(base_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--live", action="store_true",
-                        help="record against the configured real subscription (writes to it)")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="record against the configured real subscription (writes to it)",
+    )
     record(parser.parse_args(argv).live)
 
 

@@ -72,7 +72,7 @@ def update(targets: list[str], check: bool = False) -> list[Path]:
     from pendo_segments.atomic import write_text
 
     changed: list[Path] = []
-    for (target, variant) in CASES:
+    for target, variant in CASES:
         if target not in targets:
             continue
         texts = compiled(target, variant)
@@ -94,10 +94,17 @@ def update(targets: list[str], check: bool = False) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", action="append", choices=["pendo", "aggregation", "sql"],
-                        help="only this target (repeatable); default: all available")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when a golden file is out of date")
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=["pendo", "aggregation", "sql"],
+        help="only this target (repeatable); default: all available",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a golden file is out of date",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     changed = update(args.target or available_targets(), check=args.check)

@@ -24,8 +24,7 @@ from typing import Any
 
 AS_OF = dt.date(2026, 11, 1)
 EXPECTED = ["v_edge31", "v_en", "v_ja"]  # emailed on AS_OF, sorted
-ADDRESS = {"v_en": "en@acme.example", "v_ja": "ja@acme.example",
-           "v_edge31": "edge31@acme.example"}
+ADDRESS = {"v_en": "en@acme.example", "v_ja": "ja@acme.example", "v_edge31": "edge31@acme.example"}
 
 VISITORS = [
     # visitor_id, account_id, email, language, name
@@ -40,9 +39,14 @@ VISITORS = [
     ("v_excl", "A2", "excl@other.example", "en", "Ezra Excl"),
 ]
 LAST_ACTIVE = {
-    "v_en": "2026-09-15", "v_ja": "2026-09-20", "v_edge31": "2026-10-01",
-    "v_edge30": "2026-10-02", "v_recent": "2026-10-25", "v_optout": "2026-09-01",
-    "v_noemail": "2026-09-01", "v_excl": "2026-09-01",
+    "v_en": "2026-09-15",
+    "v_ja": "2026-09-20",
+    "v_edge31": "2026-10-01",
+    "v_edge30": "2026-10-02",
+    "v_recent": "2026-10-25",
+    "v_optout": "2026-09-01",
+    "v_noemail": "2026-09-01",
+    "v_excl": "2026-09-01",
 }
 
 
@@ -71,7 +75,9 @@ class World:
         data.mkdir(parents=True, exist_ok=True)
         (data / "accounts.csv").write_text(
             "account_id,arr,plan,name,csm_owner\n"
-            "A1,50000,Growth,Acme Corp,Casey CSM\nA2,9000,Starter,Other Ltd,\n", encoding="utf-8")
+            "A1,50000,Growth,Acme Corp,Casey CSM\nA2,9000,Starter,Other Ltd,\n",
+            encoding="utf-8",
+        )
         lines = ["visitor_id,account_id,email,language,name"]
         lines += [",".join(row) for row in VISITORS]
         (data / "visitors.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -79,12 +85,15 @@ class World:
         usage += [f"{d},{v},{m},{e}" for d, v, m, e in sorted(self.usage)]
         (data / "usage_daily.csv").write_text("\n".join(usage) + "\n", encoding="utf-8")
         (data / "features.csv").write_text("feature_id,name\nf1,Feature one\n", encoding="utf-8")
-        (data / "feature_usage.csv").write_text("date,visitor_id,feature_id,clicks\n",
-                                                encoding="utf-8")
-        (self.folder / "optout.txt").write_text("# people who said no\noptout@acme.EXAMPLE\n",
-                                                encoding="utf-8")
-        (self.folder / "tiers.csv").write_text("account_id,tier,reason\nA1,P2,x\nA2,P3,y\n",
-                                               encoding="utf-8")
+        (data / "feature_usage.csv").write_text(
+            "date,visitor_id,feature_id,clicks\n", encoding="utf-8"
+        )
+        (self.folder / "optout.txt").write_text(
+            "# people who said no\noptout@acme.EXAMPLE\n", encoding="utf-8"
+        )
+        (self.folder / "tiers.csv").write_text(
+            "account_id,tier,reason\nA1,P2,x\nA2,P3,y\n", encoding="utf-8"
+        )
         return data
 
     @property
@@ -111,6 +120,9 @@ class World:
 
 def smtp_env(port: int) -> dict[str, str]:
     """Environment for a plain-text local SMTP server (no TLS, no login)."""
-    return {"PENDO_SEGMENTS_SMTP_HOST": "127.0.0.1", "PENDO_SEGMENTS_SMTP_PORT": str(port),
-            "PENDO_SEGMENTS_SMTP_TLS": "none",
-            "PENDO_SEGMENTS_SMTP_FROM": "Acme Insights <success@acme-insights.example>"}
+    return {
+        "PENDO_SEGMENTS_SMTP_HOST": "127.0.0.1",
+        "PENDO_SEGMENTS_SMTP_PORT": str(port),
+        "PENDO_SEGMENTS_SMTP_TLS": "none",
+        "PENDO_SEGMENTS_SMTP_FROM": "Acme Insights <success@acme-insights.example>",
+    }

@@ -20,8 +20,9 @@ def fake_pendo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePendo]:
 
 # -- sync / pull (live Pendo data) --------------------------------------------------------
 @pytest.fixture
-def pendo_env(fake_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory,
-              monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def pendo_env(
+    fake_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """Environment pointing CLI commands at ``fake_pendo``, with a fast config file.
 
     No client-side rate limit, one retry, no upload polling delay, the audit log
@@ -31,11 +32,15 @@ def pendo_env(fake_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory,
     config = folder / "pendo-segments.toml"
     config.write_text(
         "[pendo]\nrate_limit_per_second = 0\nmax_retries = 1\ntimeout = 5\n"
-        f"[sync]\npoll_interval = 0.0\naudit_log = \"{(folder / 'audit.jsonl').as_posix()}\"\n"
-        "metadata_fields = [\"plan\"]\n",
-        encoding="utf-8")
-    env = {"PENDO_INTEGRATION_KEY": fake_pendo.key, "PENDO_BASE_URL": fake_pendo.url,
-           "PENDO_SEGMENTS_CONFIG": str(config)}
+        f'[sync]\npoll_interval = 0.0\naudit_log = "{(folder / "audit.jsonl").as_posix()}"\n'
+        'metadata_fields = ["plan"]\n',
+        encoding="utf-8",
+    )
+    env = {
+        "PENDO_INTEGRATION_KEY": fake_pendo.key,
+        "PENDO_BASE_URL": fake_pendo.url,
+        "PENDO_SEGMENTS_CONFIG": str(config),
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PENDO_REGION", raising=False)
@@ -145,10 +150,17 @@ def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFacto
         fake=handmade_pendo,
         defs=load_definitions(shipped_path("segment_defs", prefer_cwd=False)),
         ds=dataset_from_frames(frames()),
-        client=PendoClient(handmade_pendo.url, handmade_pendo.key, rate_limit_per_second=None,
-                           max_retries=1, timeout=5.0, sleep=lambda _s: None),
-        settings=SyncSettings(metadata_fields=("plan",), poll_interval=0.0,
-                              audit_log=folder / "audit.jsonl"),
+        client=PendoClient(
+            handmade_pendo.url,
+            handmade_pendo.key,
+            rate_limit_per_second=None,
+            max_retries=1,
+            timeout=5.0,
+            sleep=lambda _s: None,
+        ),
+        settings=SyncSettings(
+            metadata_fields=("plan",), poll_interval=0.0, audit_log=folder / "audit.jsonl"
+        ),
         audit=AuditLog(folder / "audit.jsonl"),
         as_of=AS_OF,
     )

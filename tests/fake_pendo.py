@@ -100,8 +100,14 @@ class _Upload:
 class FakePendo:
     """In-memory Pendo subscription served over HTTP on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self, key: str | None = None, *, upload_polls: int = 2,
-                 status_url_field: str = "statusUrl", strict_fields: bool = False) -> None:
+    def __init__(
+        self,
+        key: str | None = None,
+        *,
+        upload_polls: int = 2,
+        status_url_field: str = "statusUrl",
+        strict_fields: bool = False,
+    ) -> None:
         self.key = key or f"fake-{secrets.token_hex(12)}"
         self.upload_polls = upload_polls
         self.upload_outcome = "complete"  # or "failed"
@@ -135,8 +141,12 @@ class FakePendo:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="fake-pendo", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="fake-pendo",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -162,8 +172,9 @@ class FakePendo:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     # -- fault switches -------------------------------------------------------------
-    def fail_next(self, n: int, status: int = 429, retry_after: float | None = None,
-                  body: str | None = None) -> None:
+    def fail_next(
+        self, n: int, status: int = 429, retry_after: float | None = None, body: str | None = None
+    ) -> None:
         """Answer the next ``n`` requests with ``status`` (and a Retry-After header if given)."""
         self._add_faults(n, _Fault("fail", status=status, retry_after=retry_after, body=body))
 
@@ -180,13 +191,17 @@ class FakePendo:
             self._faults.extend(copy.copy(fault) for _ in range(n))
 
     # -- request log ----------------------------------------------------------------
-    def calls(self, method: str | None = None, path: str | None = None, *,
-              prefix: bool = False) -> list[LoggedRequest]:
+    def calls(
+        self, method: str | None = None, path: str | None = None, *, prefix: bool = False
+    ) -> list[LoggedRequest]:
         """Logged requests, optionally only one method and path (or path prefix)."""
         with self._lock:
-            return [r for r in self.log
-                    if (method is None or r.method == method)
-                    and (path is None or (r.path.startswith(path) if prefix else r.path == path))]
+            return [
+                r
+                for r in self.log
+                if (method is None or r.method == method)
+                and (path is None or (r.path.startswith(path) if prefix else r.path == path))
+            ]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -210,29 +225,52 @@ class FakePendo:
         return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
 
     # -- state builders -------------------------------------------------------------
-    def add_account(self, account_id: str, *, auto: dict[str, Any] | None = None,
-                    agent: dict[str, Any] | None = None, custom: dict[str, Any] | None = None,
-                    **groups: dict[str, Any]) -> dict[str, Any]:
-        record: dict[str, Any] = {"accountId": account_id, "metadata": {
-            "auto": {"id": account_id, "lastupdated": self.now_ms, **(auto or {})},
-            "agent": dict(agent or {}), "custom": dict(custom or {}),
-            **{g: dict(v) for g, v in groups.items()}}}
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        auto: dict[str, Any] | None = None,
+        agent: dict[str, Any] | None = None,
+        custom: dict[str, Any] | None = None,
+        **groups: dict[str, Any],
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "accountId": account_id,
+            "metadata": {
+                "auto": {"id": account_id, "lastupdated": self.now_ms, **(auto or {})},
+                "agent": dict(agent or {}),
+                "custom": dict(custom or {}),
+                **{g: dict(v) for g, v in groups.items()},
+            },
+        }
         with self._lock:
             self.accounts[account_id] = record
             self._register_fields("account", record["metadata"])
         return record
 
-    def add_visitor(self, visitor_id: str, account_id: str | None = None, *,
-                    auto: dict[str, Any] | None = None, agent: dict[str, Any] | None = None,
-                    custom: dict[str, Any] | None = None,
-                    **groups: dict[str, Any]) -> dict[str, Any]:
+    def add_visitor(
+        self,
+        visitor_id: str,
+        account_id: str | None = None,
+        *,
+        auto: dict[str, Any] | None = None,
+        agent: dict[str, Any] | None = None,
+        custom: dict[str, Any] | None = None,
+        **groups: dict[str, Any],
+    ) -> dict[str, Any]:
         base_auto: dict[str, Any] = {"id": visitor_id, "lastupdated": self.now_ms}
         if account_id is not None:
             base_auto.update(accountid=account_id, accountids=[account_id])
-        record: dict[str, Any] = {"visitorId": visitor_id, "accountId": account_id, "metadata": {
-            "auto": {**base_auto, **(auto or {})},
-            "agent": dict(agent or {}), "custom": dict(custom or {}),
-            **{g: dict(v) for g, v in groups.items()}}}
+        record: dict[str, Any] = {
+            "visitorId": visitor_id,
+            "accountId": account_id,
+            "metadata": {
+                "auto": {**base_auto, **(auto or {})},
+                "agent": dict(agent or {}),
+                "custom": dict(custom or {}),
+                **{g: dict(v) for g, v in groups.items()},
+            },
+        }
         with self._lock:
             self.visitors[visitor_id] = record
             self._register_fields("visitor", record["metadata"])
@@ -240,9 +278,13 @@ class FakePendo:
 
     def add_feature(self, feature_id: str, name: str | None = None, **fields: Any) -> None:
         with self._lock:
-            self.features[feature_id] = {"id": feature_id, "kind": "Feature",
-                                         "name": name or feature_id, "appId": DEFAULT_APP_ID,
-                                         **fields}
+            self.features[feature_id] = {
+                "id": feature_id,
+                "kind": "Feature",
+                "name": name or feature_id,
+                "appId": DEFAULT_APP_ID,
+                **fields,
+            }
 
     def add_events(self, rows: Iterable[dict[str, Any]]) -> None:
         """Rows of the ``events`` source: visitorId, accountId, day (ms or ISO date), numEvents,
@@ -260,21 +302,35 @@ class FakePendo:
         with self._lock:
             self.schema[kind].setdefault(group, {})[name] = _field_schema(name, type_)
 
-    def add_segment(self, name: str, *, visitors: list[str] | None = None,
-                    definition: dict[str, Any] | None = None,
-                    pipeline: list[dict[str, Any]] | None = None, created_by_api: bool = False,
-                    segment_id: str | None = None) -> str:
+    def add_segment(
+        self,
+        name: str,
+        *,
+        visitors: list[str] | None = None,
+        definition: dict[str, Any] | None = None,
+        pipeline: list[dict[str, Any]] | None = None,
+        created_by_api: bool = False,
+        segment_id: str | None = None,
+    ) -> str:
         """A rule segment (``definition`` / ``pipeline``) or a visitor-list segment."""
         with self._lock:
             sid = segment_id or self._new_id("seg")
             now = self.now_ms
             self.segments[sid] = {
-                "kind": "Segment", "id": sid, "rootVersionId": sid, "name": name,
+                "kind": "Segment",
+                "id": sid,
+                "rootVersionId": sid,
+                "name": name,
                 "createdByApi": created_by_api,
                 "createdByUser": {"username": "api" if created_by_api else "cs-ops@example.com"},
-                "createdAt": now, "lastUpdatedByUser": {"username": "api"}, "lastUpdatedAt": now,
-                "definition": definition, "pipeline": pipeline, "dependentMetadata": [],
-                "isFocusGroup": False, "shared": True,
+                "createdAt": now,
+                "lastUpdatedByUser": {"username": "api"},
+                "lastUpdatedAt": now,
+                "definition": definition,
+                "pipeline": pipeline,
+                "dependentMetadata": [],
+                "isFocusGroup": False,
+                "shared": True,
             }
             if visitors is not None:
                 self._members[sid] = [str(v) for v in visitors]
@@ -285,10 +341,19 @@ class FakePendo:
         with self._lock:
             return list(self._members[segment_id])
 
-    def add_guide(self, name: str, *, segment_id: str | None = None, state: str = "public",
-                  guide_id: str | None = None, **fields: Any) -> str:
-        audience: list[dict[str, Any]] = [{"source": {"visitors": None}},
-                                          {"identified": "visitorId"}]
+    def add_guide(
+        self,
+        name: str,
+        *,
+        segment_id: str | None = None,
+        state: str = "public",
+        guide_id: str | None = None,
+        **fields: Any,
+    ) -> str:
+        audience: list[dict[str, Any]] = [
+            {"source": {"visitors": None}},
+            {"identified": "visitorId"},
+        ]
         filters: list[dict[str, Any]] = []
         if segment_id:
             audience.append({"segment": {"id": segment_id}})
@@ -297,18 +362,31 @@ class FakePendo:
         with self._lock:
             gid = guide_id or self._new_id("guide")
             self.guides[gid] = {
-                "id": gid, "name": name, "state": state, "kind": "lightbox",
-                "launchMethod": "auto", "isMultiStep": False, "appIds": [DEFAULT_APP_ID],
-                "audience": audience, "audienceUiHint": {"filters": filters},
+                "id": gid,
+                "name": name,
+                "state": state,
+                "kind": "lightbox",
+                "launchMethod": "auto",
+                "isMultiStep": False,
+                "appIds": [DEFAULT_APP_ID],
+                "audience": audience,
+                "audienceUiHint": {"filters": filters},
                 "steps": [{"id": f"{gid}-step1", "guideId": gid, "type": "lightbox"}],
-                "createdAt": self.now_ms, "lastUpdatedAt": self.now_ms, **fields,
+                "createdAt": self.now_ms,
+                "lastUpdatedAt": self.now_ms,
+                **fields,
             }
             return gid
 
-    def load_rows(self, *, accounts: Iterable[dict[str, Any]] = (),
-                  visitors: Iterable[dict[str, Any]] = (), events: Iterable[dict[str, Any]] = (),
-                  feature_events: Iterable[dict[str, Any]] = (),
-                  features: Iterable[dict[str, Any]] = ()) -> None:
+    def load_rows(
+        self,
+        *,
+        accounts: Iterable[dict[str, Any]] = (),
+        visitors: Iterable[dict[str, Any]] = (),
+        events: Iterable[dict[str, Any]] = (),
+        feature_events: Iterable[dict[str, Any]] = (),
+        features: Iterable[dict[str, Any]] = (),
+    ) -> None:
         """Load Pendo-shaped records: accounts ``{"accountId", "metadata": {group: {…}}}``,
         visitors ``{"visitorId", "accountId"?, "metadata"}``, features ``{"id", "name", …}``."""
         for a in accounts:
@@ -335,32 +413,55 @@ class FakePendo:
         account_days: dict[str, list[int]] = {}
         for v in visitors:
             vid, aid = str(v.pop("visitor_id")), v.pop("account_id", None)
-            auto: dict[str, Any] = {"firstvisit": v.get("first_visit") or first.get(vid),
-                                    "lastvisit": last.get(vid)}
-            self.add_visitor(vid, None if aid is None else str(aid), auto=auto,
-                             agent={k: val for k, val in v.items() if val is not None})
+            auto: dict[str, Any] = {
+                "firstvisit": v.get("first_visit") or first.get(vid),
+                "lastvisit": last.get(vid),
+            }
+            self.add_visitor(
+                vid,
+                None if aid is None else str(aid),
+                auto=auto,
+                agent={k: val for k, val in v.items() if val is not None},
+            )
             if aid is not None:
                 account_days.setdefault(str(aid), []).extend(
-                    d for d in (auto["firstvisit"], auto["lastvisit"]) if d is not None)
+                    d for d in (auto["firstvisit"], auto["lastvisit"]) if d is not None
+                )
         for a in _frame_records(ds.accounts):
             aid = str(a.pop("account_id"))
             days = account_days.get(aid, [])
-            self.add_account(aid, auto={"firstvisit": min(days, default=None),
-                                        "lastvisit": max(days, default=None)},
-                             agent={k: val for k, val in a.items() if val is not None})
+            self.add_account(
+                aid,
+                auto={"firstvisit": min(days, default=None), "lastvisit": max(days, default=None)},
+                agent={k: val for k, val in a.items() if val is not None},
+            )
         for f in _frame_records(ds.features):
             fid = str(f.pop("feature_id"))
             app = f.pop("app_id", None)
-            self.add_feature(fid, f.pop("name", None),
-                             **({"appId": app} if app is not None else {}), **f)
-        self.add_events({"visitorId": str(r["visitor_id"]), "accountId": _str(r.get("account_id")),
-                         "day": r["date"], "numEvents": int(r.get("events") or 0),
-                         "numMinutes": float(r.get("minutes") or 0.0)} for r in usage)
-        self.add_feature_events({"visitorId": str(r["visitor_id"]),
-                                 "accountId": _str(r.get("account_id")), "day": r["date"],
-                                 "featureId": str(r["feature_id"]),
-                                 "numEvents": int(r.get("clicks") or 0), "numMinutes": 0.0}
-                                for r in clicks)
+            self.add_feature(
+                fid, f.pop("name", None), **({"appId": app} if app is not None else {}), **f
+            )
+        self.add_events(
+            {
+                "visitorId": str(r["visitor_id"]),
+                "accountId": _str(r.get("account_id")),
+                "day": r["date"],
+                "numEvents": int(r.get("events") or 0),
+                "numMinutes": float(r.get("minutes") or 0.0),
+            }
+            for r in usage
+        )
+        self.add_feature_events(
+            {
+                "visitorId": str(r["visitor_id"]),
+                "accountId": _str(r.get("account_id")),
+                "day": r["date"],
+                "featureId": str(r["feature_id"]),
+                "numEvents": int(r.get("clicks") or 0),
+                "numMinutes": 0.0,
+            }
+            for r in clicks
+        )
 
     def _register_fields(self, kind: str, metadata: dict[str, dict[str, Any]]) -> None:
         for group, values in metadata.items():
@@ -385,8 +486,11 @@ class FakePendo:
             body = raw.decode("utf-8", "replace")
         given = handler.headers.get("x-pendo-integration-key")
         auth = "missing" if given is None else ("ok" if given == self.key else "wrong")
-        headers = {k.lower(): v for k, v in handler.headers.items()
-                   if k.lower() != "x-pendo-integration-key"}
+        headers = {
+            k.lower(): v
+            for k, v in handler.headers.items()
+            if k.lower() != "x-pendo-integration-key"
+        }
         with self._lock:
             self.log.append(LoggedRequest(method, path, query, body, headers, auth))
             fault = self._faults.pop(0) if self._faults else None
@@ -395,8 +499,9 @@ class FakePendo:
             return
         if fault and fault.kind == "fail":
             default = "Too Many Requests" if fault.status == 429 else "Unexpected error occurred"
-            extra = ({"Retry-After": f"{fault.retry_after:g}"}
-                     if fault.retry_after is not None else {})
+            extra = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            )
             _respond(handler, fault.status, fault.body or default, extra)
             return
         if fault and fault.kind == "slow" and self._stopping.wait(fault.seconds):
@@ -418,13 +523,13 @@ class FakePendo:
             status, answer = 500, "Unexpected error occurred"
         _respond(handler, status, answer)
 
-    def _route(self, method: str, path: str, query: dict[str, str], body: Any,
-               headers: dict[str, str]) -> tuple[int, Any]:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
+    ) -> tuple[int, Any]:
         for verb, pattern, name in _ROUTES:
             match = re.fullmatch(pattern, path)
             if match and verb == method:
-                return getattr(self, name)(*match.groups(), query=query, body=body,
-                                           headers=headers)
+                return getattr(self, name)(*match.groups(), query=query, body=body, headers=headers)
         if any(re.fullmatch(p, path) for _, p, _ in _ROUTES):
             raise _HTTPError(405, f"Method {method} not allowed on {path}")
         raise _HTTPError(404, f"Not found: {path}")
@@ -443,8 +548,9 @@ class FakePendo:
 
     def _list_segments(self, **req: Any) -> tuple[int, Any]:
         only = req["query"].get("createdByApi", "false").lower() == "true"
-        return 200, [copy.deepcopy(s) for s in self.segments.values()
-                     if not only or s["createdByApi"]]
+        return 200, [
+            copy.deepcopy(s) for s in self.segments.values() if not only or s["createdByApi"]
+        ]
 
     def _get_segment(self, segment_id: str, **req: Any) -> tuple[int, Any]:
         return 200, copy.deepcopy(self._segment(unquote(segment_id)))
@@ -454,10 +560,13 @@ class FakePendo:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
             raise _HTTPError(400, "name is required")
         token = secrets.token_hex(8)
-        self._uploads[token] = _Upload(body["name"], _visitor_ids(body.get("visitors")),
-                                       polls_left=self.upload_polls)
-        return 202, {self.status_url_field: f"{self.url}/api/v1/segment/upload/status/{token}",
-                     "status": "processing"}
+        self._uploads[token] = _Upload(
+            body["name"], _visitor_ids(body.get("visitors")), polls_left=self.upload_polls
+        )
+        return 202, {
+            self.status_url_field: f"{self.url}/api/v1/segment/upload/status/{token}",
+            "status": "processing",
+        }
 
     def _upload_status(self, token: str, **req: Any) -> tuple[int, Any]:
         upload = self._uploads.get(token)
@@ -469,8 +578,9 @@ class FakePendo:
         if self.upload_outcome == "failed":
             return 200, {"status": "failed", "errors": ["upload could not be processed"]}
         if upload.segment_id is None:
-            upload.segment_id = self.add_segment(upload.name, visitors=upload.visitors,
-                                                 created_by_api=True)
+            upload.segment_id = self.add_segment(
+                upload.name, visitors=upload.visitors, created_by_api=True
+            )
         return 200, {"status": "complete", "segmentId": upload.segment_id}
 
     def _create_rule_segment(self, **req: Any) -> tuple[int, Any]:
@@ -489,8 +599,11 @@ class FakePendo:
         rule = req["body"].get("definition") if isinstance(req["body"], dict) else None
         is_list = segment["id"] in self._members
         if isinstance(rule, dict) and segment["createdByApi"] and not is_list:
-            segment.update(definition=rule, lastUpdatedAt=self.now_ms,
-                           name=req["body"].get("name") or segment["name"])
+            segment.update(
+                definition=rule,
+                lastUpdatedAt=self.now_ms,
+                name=req["body"].get("name") or segment["name"],
+            )
             return 200, copy.deepcopy(segment)
         if not segment["createdByApi"] or segment["id"] not in self._members:
             raise _HTTPError(400, "Only visitor-list segments created by the API can be updated")
@@ -535,8 +648,14 @@ class FakePendo:
                 record.setdefault(group, {}).update(values)
                 record["auto"]["lastupdated"] = self.now_ms
                 updated += 1
-        return 200, {"kind": kind, "total": len(items), "updated": updated,
-                     "failed": len(items) - updated, "missing": missing, "errors": errors}
+        return 200, {
+            "kind": kind,
+            "total": len(items),
+            "updated": updated,
+            "failed": len(items) - updated,
+            "missing": missing,
+            "errors": errors,
+        }
 
     def _get_record(self, kind: str, raw_id: str, **req: Any) -> tuple[int, Any]:
         if req["headers"].get("x-pendo-base64-encoded-params", "").lower() == "true":
@@ -559,8 +678,9 @@ class FakePendo:
 
     def _list_guides(self, **req: Any) -> tuple[int, Any]:
         state = req["query"].get("state")
-        return 200, [copy.deepcopy(g) for g in self.guides.values()
-                     if state is None or g["state"] == state]
+        return 200, [
+            copy.deepcopy(g) for g in self.guides.values() if state is None or g["state"] == state
+        ]
 
     def _get_guide(self, guide_id: str, **req: Any) -> tuple[int, Any]:
         guide = self.guides.get(unquote(guide_id))
@@ -583,7 +703,7 @@ class FakePendo:
         for index, step in enumerate(pipeline[1:], 1):
             if not isinstance(step, dict) or len(step) != 1:
                 raise _HTTPError(400, f"pipeline[{index}]: a step has exactly one operator")
-            (op, arg), = step.items()
+            ((op, arg),) = step.items()
             handler = _OPERATORS.get(op)
             if handler is None:
                 raise _HTTPError(400, f"pipeline[{index}]: unsupported operator '{op}'")
@@ -606,8 +726,11 @@ class FakePendo:
             lo, hi = self._day_range(spec["timeSeries"])
             rows = self.events if name == "events" else self.feature_events
             wanted = params.get("featureId") if name == "featureEvents" else None
-            return [dict(r) for r in rows if lo <= r["day"] < hi
-                    and (wanted is None or r["featureId"] == wanted)]
+            return [
+                dict(r)
+                for r in rows
+                if lo <= r["day"] < hi and (wanted is None or r["featureId"] == wanted)
+            ]
         tables = {"visitors": self.visitors, "accounts": self.accounts, "features": self.features}
         if name not in tables:
             raise _HTTPError(400, f"unsupported source '{name}' in the fake")
@@ -637,8 +760,11 @@ class FakePendo:
         pipeline = self.segments[segment_id].get("pipeline")
         if not pipeline:
             raise _HTTPError(400, f"segment '{segment_id}' has neither members nor a pipeline")
-        return {str(r["visitorId"]) for r in self._run_pipeline(pipeline, depth=depth + 1)
-                if r.get("visitorId") is not None}
+        return {
+            str(r["visitorId"])
+            for r in self._run_pipeline(pipeline, depth=depth + 1)
+            if r.get("visitorId") is not None
+        }
 
 
 # --- pipeline operators ----------------------------------------------------------------
@@ -646,8 +772,11 @@ Rows = list[dict[str, Any]]
 
 
 def _op_identified(fake: FakePendo, rows: Rows, arg: Any, depth: int) -> Rows:
-    return [r for r in rows if (v := _get(r, str(arg))) not in (None, "")
-            and not str(v).startswith(ANONYMOUS_PREFIX)]
+    return [
+        r
+        for r in rows
+        if (v := _get(r, str(arg))) not in (None, "") and not str(v).startswith(ANONYMOUS_PREFIX)
+    ]
 
 
 def _op_filter(fake: FakePendo, rows: Rows, arg: Any, depth: int) -> Rows:
@@ -716,7 +845,7 @@ def _op_segment(fake: FakePendo, rows: Rows, arg: Any, depth: int) -> Rows:
 def _op_bulk_expand(fake: FakePendo, rows: Rows, arg: Any, depth: int) -> Rows:
     out = [dict(r) for r in rows]
     for target, how in _mapping(arg, "bulkExpand").items():
-        (kind, id_path), = _mapping(how, "bulkExpand").items()
+        ((kind, id_path),) = _mapping(how, "bulkExpand").items()
         table = {"account": fake.accounts, "visitor": fake.visitors}.get(kind)
         if table is None:
             raise _HTTPError(400, f"bulkExpand kind '{kind}' is not supported by the fake")
@@ -727,9 +856,16 @@ def _op_bulk_expand(fake: FakePendo, rows: Rows, arg: Any, depth: int) -> Rows:
 
 
 _OPERATORS: dict[str, Callable[[FakePendo, Rows, Any, int], Rows]] = {
-    "identified": _op_identified, "filter": _op_filter, "select": _op_select,
-    "eval": _op_eval, "group": _op_group, "reduce": _op_reduce, "sort": _op_sort,
-    "limit": _op_limit, "unwind": _op_unwind, "segment": _op_segment,
+    "identified": _op_identified,
+    "filter": _op_filter,
+    "select": _op_select,
+    "eval": _op_eval,
+    "group": _op_group,
+    "reduce": _op_reduce,
+    "sort": _op_sort,
+    "limit": _op_limit,
+    "unwind": _op_unwind,
+    "segment": _op_segment,
     "bulkExpand": _op_bulk_expand,
 }
 
@@ -739,7 +875,7 @@ def _aggregate(rows: Rows, keys: list[str], fields: Any, *, keep_empty: bool = F
         fields = {k: v for item in fields for k, v in _mapping(item, "fields").items()}
     specs: list[tuple[str, str, str | None]] = []
     for out, spec in _mapping(fields, "fields").items():
-        (fn, src), = _mapping(spec, "field").items()
+        ((fn, src),) = _mapping(spec, "field").items()
         if fn not in ("sum", "count", "max", "min", "avg"):
             raise _HTTPError(400, f"unsupported aggregation '{fn}' in the fake")
         specs.append((out, fn, src))
@@ -770,12 +906,15 @@ class _ExprError(ValueError):
     pass
 
 
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<num>\d+(?:\.\d+)?)
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<op>==|!=|>=|<=|&&|\|\||[<>!()+\-*/,])
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 
 
 class _Expr:
@@ -906,10 +1045,16 @@ def _eval_node(node: Any, row: dict[str, Any], now_ms: int) -> Any:
     if left is None or right is None:
         return False if op in ("<", "<=", ">", ">=") else None
     try:
-        return {"<": lambda: left < right, "<=": lambda: left <= right,
-                ">": lambda: left > right, ">=": lambda: left >= right,
-                "+": lambda: left + right, "-": lambda: left - right,
-                "*": lambda: left * right, "/": lambda: left / right}[op]()
+        return {
+            "<": lambda: left < right,
+            "<=": lambda: left <= right,
+            ">": lambda: left > right,
+            ">=": lambda: left >= right,
+            "+": lambda: left + right,
+            "-": lambda: left - right,
+            "*": lambda: left * right,
+            "/": lambda: left / right,
+        }[op]()
     except (TypeError, ZeroDivisionError):
         return False if op in ("<", "<=", ">", ">=") else None
 
@@ -979,8 +1124,16 @@ def _type_of(value: Any) -> str:
 
 
 def _field_schema(name: str, type_: str) -> dict[str, Any]:
-    return {"Type": type_, "DisplayName": name, "ElementType": "", "isHidden": False,
-            "isDeleted": False, "isCalculated": False, "isPerApp": False, "neverIndex": False}
+    return {
+        "Type": type_,
+        "DisplayName": name,
+        "ElementType": "",
+        "isHidden": False,
+        "isDeleted": False,
+        "isCalculated": False,
+        "isPerApp": False,
+        "neverIndex": False,
+    }
 
 
 def _auto_schema(kind: str) -> dict[str, Any]:
@@ -1013,14 +1166,16 @@ def _frame_records(frame: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _respond(handler: BaseHTTPRequestHandler, status: int, body: Any,
-             headers: dict[str, str] | None = None) -> None:
+def _respond(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
     is_text = isinstance(body, str)
     data = (body if is_text else json.dumps(body)).encode("utf-8")
     try:
         handler.send_response(status)
-        handler.send_header("Content-Type",
-                            "text/plain; charset=utf-8" if is_text else "application/json")
+        handler.send_header(
+            "Content-Type", "text/plain; charset=utf-8" if is_text else "application/json"
+        )
         handler.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             handler.send_header(name, value)

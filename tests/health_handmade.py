@@ -37,8 +37,7 @@ from pendo_segments.data.loaders import write_dataset
 
 __all__ = ["AS_OF", "EXPECTED_FULL", "EXPECTED_BASE", "dataset", "sample", "write_folder"]
 
-COMPONENT_ORDER = ["login_frequency", "core_feature_adoption", "breadth", "nps",
-                   "support_tickets"]
+COMPONENT_ORDER = ["login_frequency", "core_feature_adoption", "breadth", "nps", "support_tickets"]
 #: account → (score, components in COMPONENT_ORDER; None = missing), with nps + tickets
 EXPECTED_FULL = {
     "A1": (38.9, [6.3, 31.3, 40.0, 75.0, 60.0]),
@@ -55,13 +54,22 @@ EXPECTED_BASE = {
     "A4": (1.8, [6.3, 0.0, 0.0, None, None]),
     "A5": (97.3, [100.0, 93.8, 100.0, None, None]),
 }
-VALID_CRM = ["0015e00000AAAAA", "0015e00000BBBBBQAZ", "0015e00000CCCCC", "0015e00000DDDDD",
-             "0015e00000EEEEE"]
+VALID_CRM = [
+    "0015e00000AAAAA",
+    "0015e00000BBBBBQAZ",
+    "0015e00000CCCCC",
+    "0015e00000DDDDD",
+    "0015e00000EEEEE",
+]
 
 
 def nps_frame() -> pd.DataFrame:
-    rows = [("2026-10-31", "a1v1", 6), ("2026-08-03", "a1v2", 9),
-            ("2026-08-02", "a2v1", 10), ("2026-11-01", "a2v1", 3)]
+    rows = [
+        ("2026-10-31", "a1v1", 6),
+        ("2026-08-03", "a1v2", 9),
+        ("2026-08-02", "a2v1", 10),
+        ("2026-11-01", "a2v1", 3),
+    ]
     frame = pd.DataFrame(rows, columns=["date", "visitor_id", "score"])
     frame["date"] = pd.to_datetime(frame["date"])
     frame["visitor_id"] = frame["visitor_id"].astype("string")
@@ -70,16 +78,25 @@ def nps_frame() -> pd.DataFrame:
 
 
 def tickets_frame() -> pd.DataFrame:
-    rows = ([("2026-10-02", "A1"), ("2026-10-31", "A1"), ("2026-10-01", "A2")]
-            + [("2026-10-15", "A3")] * 5 + [("2026-10-20", "A4")] * 6)
+    rows = (
+        [("2026-10-02", "A1"), ("2026-10-31", "A1"), ("2026-10-01", "A2")]
+        + [("2026-10-15", "A3")] * 5
+        + [("2026-10-20", "A4")] * 6
+    )
     frame = pd.DataFrame(rows, columns=["opened_on", "account_id"])
     frame["opened_on"] = pd.to_datetime(frame["opened_on"])
     frame["account_id"] = frame["account_id"].astype("string")
     return frame
 
 
-def dataset(*, nps: bool = True, tickets: bool = True, crm: list[str | None] | None = None,
-            renewals: bool = True, outcomes: pd.DataFrame | None = None) -> Dataset:
+def dataset(
+    *,
+    nps: bool = True,
+    tickets: bool = True,
+    crm: list[str | None] | None = None,
+    renewals: bool = True,
+    outcomes: pd.DataFrame | None = None,
+) -> Dataset:
     """The hand-made frames with optional extras.
 
     renewal_date (days after as-of): A1 +60, A2 +90 (edge, included), A3 +91,
@@ -89,12 +106,17 @@ def dataset(*, nps: bool = True, tickets: bool = True, crm: list[str | None] | N
     accounts = f["accounts"]
     if renewals:
         accounts["renewal_date"] = pd.to_datetime(
-            ["2026-12-31", "2027-01-30", "2027-01-31", "2026-10-31", "2026-11-15"])
+            ["2026-12-31", "2027-01-30", "2027-01-31", "2026-10-31", "2026-11-15"]
+        )
     accounts["name"] = pd.array(["Alpha", "Beta", "Gamma", "Delta", "Epsilon"], dtype="string")
     accounts["crm_id"] = pd.array(crm if crm is not None else VALID_CRM, dtype="string")
-    return Dataset(**f, nps=nps_frame() if nps else None,
-                   tickets=tickets_frame() if tickets else None, outcomes=outcomes,
-                   source="handmade")
+    return Dataset(
+        **f,
+        nps=nps_frame() if nps else None,
+        tickets=tickets_frame() if tickets else None,
+        outcomes=outcomes,
+        source="handmade",
+    )
 
 
 @functools.lru_cache(maxsize=1)

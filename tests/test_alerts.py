@@ -21,10 +21,14 @@ from pendo_segments.health.csvfile import read_previous_health
 from pendo_segments.tiers import load_policy
 
 DEFS = Path(__file__).resolve().parent.parent / "segment_defs"
-A1_WEAK = ("1 active day in the last 30 (login frequency score 6.3); 25 % of key features used "
-           "(core feature adoption score 31.3); 20 % of all features used (breadth score 40)")
-A3_WEAK = ("0 active days in the last 30 (login frequency score 0); 0 % of key features used "
-           "(core feature adoption score 0); 0 % of all features used (breadth score 0)")
+A1_WEAK = (
+    "1 active day in the last 30 (login frequency score 6.3); 25 % of key features used "
+    "(core feature adoption score 31.3); 20 % of all features used (breadth score 40)"
+)
+A3_WEAK = (
+    "0 active days in the last 30 (login frequency score 0); 0 % of key features used "
+    "(core feature adoption score 0); 0 % of all features used (breadth score 0)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,8 @@ def test_shipped_alerts_by_hand(setup) -> None:
     assert signals["A1", "at_risk"] == f"health score 38.9 < 40; {A1_WEAK}; last login 27 days ago"
     assert signals["A1", "renewal_risk"] == (
         "renewal risk: renews 2026-12-31 (in 60 days) with health 38.9 < 60; "
-        f"{A1_WEAK}; last login 27 days ago")
+        f"{A1_WEAK}; last login 27 days ago"
+    )
     assert signals["A3", "no_login_p1"] == f"tier P1; no login recorded; {A3_WEAK}"
     assert result.skipped == ["recovery: needs a previous health run (--previous FILE)"]
 
@@ -63,29 +68,40 @@ def test_previous_run_enables_recovery_and_changes(tmp_path: Path, setup) -> Non
     ds = dataset()
     health = compute_health(ds, as_of=AS_OF)
     path = tmp_path / "health_before.csv"
-    path.write_text("account_id,health_score,core_feature_adoption\nA1,45,62.5\nA5,35,\n",
-                    encoding="utf-8")
+    path.write_text(
+        "account_id,health_score,core_feature_adoption\nA1,45,62.5\nA5,35,\n", encoding="utf-8"
+    )
     previous = read_previous_health(path, health.account_ids)
     result = run_alerts(ds, rules, defs=defs, policy=policy, health=health, previous=previous)
     signals = {(r.account_id, r.alert): r.signals for r in result.rows.itertuples()}
     assert signals["A5", "recovery"] == (
         "previous health score 35 < 40; health score 97.8 > 70; 16 active days in the last 30 "
         "(login frequency score 100); 60 % of all features used (breadth score 100); 0 support "
-        "tickets in 30 days (support tickets score 100)")
+        "tickets in 30 days (support tickets score 100)"
+    )
     assert signals["A1", "at_risk"] == (
         "health score 38.9 < 40; 1 active day in the last 30 (login frequency score 6.3); core "
         "feature adoption score fell from 62.5 to 31.3 (25 % of key features used); 20 % of all "
-        "features used (breadth score 40); last login 27 days ago")
+        "features used (breadth score 40); last login 27 days ago"
+    )
     assert result.skipped == []
 
 
 def test_condition_mask_ignores_replaces(setup) -> None:
     policy, rules, defs = setup
-    flag = condition_mask(dataset(), rules, "at_risk", defs=defs, policy=policy,
-                          health=compute_health(dataset(), as_of=AS_OF))
+    flag = condition_mask(
+        dataset(),
+        rules,
+        "at_risk",
+        defs=defs,
+        policy=policy,
+        health=compute_health(dataset(), as_of=AS_OF),
+    )
     assert flag.tolist() == [True, True, True, True, False]
-    assert condition_mask(dataset(), rules, "nope", health=compute_health(dataset(),
-                                                                          as_of=AS_OF)) is None
+    assert (
+        condition_mask(dataset(), rules, "nope", health=compute_health(dataset(), as_of=AS_OF))
+        is None
+    )
 
 
 def test_tier_alerts_are_skipped_without_a_policy(setup) -> None:
@@ -103,7 +119,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_rule_errors_name_file_and_line(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 alerts:
   - name: a
     title: A
@@ -113,14 +131,17 @@ alerts:
     title: again
     severity: urgent
     when: {signal: renewal_risk, op: "=", value: 1}
-""")
+""",
+    )
     with pytest.raises(DefinitionError) as err:
         load_alerts(path, ["P1", "P2"])
     assert err.value.problems == [
         f"{path}:8: alerts[1].severity: 'urgent' is not valid; input should be 'high', "
         "'medium', 'low' or 'info'",
     ]
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 alerts:
   - name: a
     title: A
@@ -129,7 +150,8 @@ alerts:
   - name: a
     title: again
     when: {signal: renewal_risk, op: "=", value: 1}
-""")
+""",
+    )
     with pytest.raises(DefinitionError) as err:
         load_alerts(path, ["P1", "P2"])
     assert err.value.problems == [
@@ -142,17 +164,22 @@ alerts:
 
 
 def test_custom_rules_and_strengths(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 alerts:
   - name: busy
     title: Many tickets
     severity: low
     when: {signal: tickets, op: ">=", value: 5}
     explain: none
-""")
+""",
+    )
     result = run_alerts(dataset(), load_alerts(path), as_of=AS_OF)
     assert result.rows[["account_id", "signals"]].values.tolist() == [
-        ["A3", "support tickets 5 >= 5"], ["A4", "support tickets 6 >= 5"]]
+        ["A3", "support tickets 5 >= 5"],
+        ["A4", "support tickets 6 >= 5"],
+    ]
     assert result.rows["action"].tolist() == ["Many tickets", "Many tickets"]
 
 

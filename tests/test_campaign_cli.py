@@ -20,7 +20,8 @@ NO_PENDO = {"PENDO_INTEGRATION_KEY": None, "PENDO_BASE_URL": None, "PENDO_SEGMEN
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     world = World.create(tmp_path)
-    (tmp_path / "pendo-segments.toml").write_text("""
+    (tmp_path / "pendo-segments.toml").write_text(
+        """
 [campaign]
 state_file = "state.sqlite"
 
@@ -29,7 +30,9 @@ opt_out_file = "optout.txt"
 exclude_accounts = ["A2"]
 tiers_file = "tiers.csv"
 upload_file = "welcome_back.csv"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return world
 
 
@@ -72,10 +75,14 @@ def test_show_skipped_lists_the_reasons(world: World) -> None:
 
 def test_send_then_again_then_status(world: World, smtp_server, fake_pendo) -> None:  # noqa: ANN001
     recorder, port = smtp_server
-    segment = fake_pendo.add_segment("[campaign] no-login welcome back", visitors=[],
-                                     created_by_api=True)
-    env = {**smtp_env(port), "PENDO_INTEGRATION_KEY": fake_pendo.key,
-           "PENDO_BASE_URL": fake_pendo.url}
+    segment = fake_pendo.add_segment(
+        "[campaign] no-login welcome back", visitors=[], created_by_api=True
+    )
+    env = {
+        **smtp_env(port),
+        "PENDO_INTEGRATION_KEY": fake_pendo.key,
+        "PENDO_BASE_URL": fake_pendo.url,
+    }
     first = cli(world, "run", "--send", "--format", "csv", env=env)
     assert first.exit_code == 0, first.stderr
     assert [line.split(",")[8] for line in first.stdout.splitlines()[1:]] == ["sent"] * 3
@@ -98,12 +105,15 @@ def test_send_then_again_then_status(world: World, smtp_server, fake_pendo) -> N
     report = json.loads(status.stdout)
     assert report["summary"]["contacted"] == 3
     assert report["summary"]["outbox"]["sent"] == 3
-    assert [(r["run_id"], r["status"], r["sent"]) for r in report["runs"]] == \
-        [(2, "ok", 0), (1, "ok", 3)]
+    assert [(r["run_id"], r["status"], r["sent"]) for r in report["runs"]] == [
+        (2, "ok", 0),
+        (1, "ok", 3),
+    ]
     csv_out = cli(world, "status", "--format", "csv")
     assert csv_out.stdout.splitlines()[0] == (
         "run_id,as_of,started_at,finished_at,status,eligible,sent,failed,unconfirmed,cancelled,"
-        "enrolled,contacted,returned,message")
+        "enrolled,contacted,returned,message"
+    )
     table = cli(world, "status", "--format", "table")
     assert "return rate" in table.stdout and "Recent runs" in table.stdout
 
@@ -115,7 +125,8 @@ def test_without_a_pendo_key_the_upload_file_is_written(world: World, smtp_serve
     upload = world.folder / "welcome_back.csv"
     assert result.stderr.splitlines()[-1] == (
         f"wrote 3 visitors to {upload}; upload it as the welcome-back segment in Pendo "
-        "(no PENDO_INTEGRATION_KEY set)")
+        "(no PENDO_INTEGRATION_KEY set)"
+    )
     assert upload.read_text() == "visitorId\nv_edge31\nv_en\nv_ja\n"
 
 
@@ -124,18 +135,23 @@ def test_failed_deliveries_exit_1_after_reporting(world: World, smtp_server) -> 
     recorder.refuse["en@acme.example"] = "550 5.1.1 unknown user"
     result = cli(world, "run", "--send", "--format", "csv", env=smtp_env(port))
     assert result.exit_code == 1
-    assert "v_en,en@acme.example,A1,P2,no_login_30d,47,en,email,failed,SMTP 127.0.0.1:" \
+    assert (
+        "v_en,en@acme.example,A1,P2,no_login_30d,47,en,email,failed,SMTP 127.0.0.1:"
         in result.stdout
+    )
     assert result.stderr.splitlines()[-1] == (
         f"Error: 1 email(s) not delivered (first: v_en: SMTP 127.0.0.1:{port} refused "
-        "en@acme.example: 550 5.1.1 unknown user); they are retried on the next run")
+        "en@acme.example: 550 5.1.1 unknown user); they are retried on the next run"
+    )
 
 
 def test_send_without_smtp_settings_is_a_one_line_error(world: World) -> None:
     result = cli(world, "run", "--send")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: no SMTP server: set PENDO_SEGMENTS_SMTP_HOST (and "
-                             "PENDO_SEGMENTS_SMTP_FROM) to send the campaign's emails\n")
+    assert result.stderr == (
+        "Error: no SMTP server: set PENDO_SEGMENTS_SMTP_HOST (and "
+        "PENDO_SEGMENTS_SMTP_FROM) to send the campaign's emails\n"
+    )
 
 
 def test_a_run_in_progress_makes_the_second_stop(world: World, smtp_server) -> None:  # noqa: ANN001
@@ -143,21 +159,30 @@ def test_a_run_in_progress_makes_the_second_stop(world: World, smtp_server) -> N
     with StateLock(world.folder / "state.sqlite"):
         result = cli(world, "run", "--send", env=smtp_env(port))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {world.folder / 'state.sqlite'}.lock: another "
-                                    "campaign run is in progress (pid ")
+    assert result.stderr.startswith(
+        f"Error: {world.folder / 'state.sqlite'}.lock: another campaign run is in progress (pid "
+    )
 
 
 def test_status_before_any_run(world: World) -> None:
     result = cli(world, "status")
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {world.folder / 'state.sqlite'}: no campaign state yet "
-                             "(it is created by the first `campaign no-login run --send`; "
-                             "see --state)\n")
+    assert result.stderr == (
+        f"Error: {world.folder / 'state.sqlite'}: no campaign state yet "
+        "(it is created by the first `campaign no-login run --send`; "
+        "see --state)\n"
+    )
 
 
-@pytest.mark.parametrize("args", [["campaign"], ["campaign", "no-login"],
-                                  ["campaign", "no-login", "run"],
-                                  ["campaign", "no-login", "status"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["campaign"],
+        ["campaign", "no-login"],
+        ["campaign", "no-login", "run"],
+        ["campaign", "no-login", "status"],
+    ],
+)
 def test_every_command_has_help_with_an_example(args: list[str]) -> None:
     result = CliRunner().invoke(main, [*args, "--help"])
     assert result.exit_code == 0
@@ -172,14 +197,29 @@ def test_dry_run_on_the_bundled_sample_matches_the_segment(tmp_path: Path) -> No
     from pendo_segments.shipped import shipped_path
     from pendo_segments.sources import open_dataset
 
-    result = CliRunner().invoke(main, ["campaign", "no-login", "run", "--data", "sample",
-                                       "--state", str(tmp_path / "s.sqlite"), "--format", "json"],
-                                env=NO_PENDO)
+    result = CliRunner().invoke(
+        main,
+        [
+            "campaign",
+            "no-login",
+            "run",
+            "--data",
+            "sample",
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--format",
+            "json",
+        ],
+        env=NO_PENDO,
+    )
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
     ds = open_dataset("sample")
-    members = set(evaluate(load_definitions(shipped_path("segment_defs")), ds,
-                           names=["no_login_30d"]).members("no_login_30d"))
+    members = set(
+        evaluate(
+            load_definitions(shipped_path("segment_defs")), ds, names=["no_login_30d"]
+        ).members("no_login_30d")
+    )
     with_email = set(ds.visitors.loc[ds.visitors["email"].notna(), "visitor_id"].astype(str))
     assert {r["visitor_id"] for r in rows} == members & with_email
     assert all(r["action"] == "email" and r["days_since_last_visit"] > 30 for r in rows)

@@ -35,8 +35,9 @@ def ds(world: World):  # noqa: ANN201
 def candidates(ds, defs, world: World, **settings):  # noqa: ANN001, ANN201
     cfg = world.settings(**settings)
     tiers = {"A1": "P2", "A2": "P3"}
-    return find_candidates(ds, defs, cfg, AS_OF, tiers=tiers,
-                           opt_outs=load_opt_outs(cfg.opt_out_file))
+    return find_candidates(
+        ds, defs, cfg, AS_OF, tiers=tiers, opt_outs=load_opt_outs(cfg.opt_out_file)
+    )
 
 
 def test_the_window_is_a_derived_definition(defs) -> None:  # noqa: ANN001
@@ -64,21 +65,30 @@ def test_window_45_takes_only_visitors_gone_more_than_45_days(ds, defs, world: W
 def test_static_reasons_in_order(ds, defs, world: World) -> None:  # noqa: ANN001
     found = candidates(ds, defs, world, exclude_tiers=frozenset({"P3"}))
     skips = {c.visitor_id: c.skip for c in found.items}
-    assert skips == {"v_edge31": None, "v_en": None, "v_ja": None,
-                     "v_excl": "excluded account: A2",  # account rule comes before tier
-                     "v_noemail": "no email address", "v_optout": "opted out"}
-    by_tier = candidates(ds, defs, world, exclude_accounts=frozenset(),
-                         exclude_tiers=frozenset({"P3"}))
+    assert skips == {
+        "v_edge31": None,
+        "v_en": None,
+        "v_ja": None,
+        "v_excl": "excluded account: A2",  # account rule comes before tier
+        "v_noemail": "no email address",
+        "v_optout": "opted out",
+    }
+    by_tier = candidates(
+        ds, defs, world, exclude_accounts=frozenset(), exclude_tiers=frozenset({"P3"})
+    )
     assert {c.visitor_id: c.skip for c in by_tier.items}["v_excl"] == "excluded tier: P3"
 
 
 def test_minimum_tenure(ds, defs, world: World) -> None:  # noqa: ANN001
     # everyone's first active day is 2026-08-20: 73 days before 11-01
-    assert all(c.skip is None or "tenure" not in c.skip
-               for c in candidates(ds, defs, world, min_tenure_days=73).items)
+    assert all(
+        c.skip is None or "tenure" not in c.skip
+        for c in candidates(ds, defs, world, min_tenure_days=73).items
+    )
     short = candidates(ds, defs, world, min_tenure_days=74).items
-    assert {c.visitor_id: c.skip for c in short}["v_en"] == \
-        "tenure too short: first visit 73 days ago (minimum 74)"
+    assert {c.visitor_id: c.skip for c in short}[
+        "v_en"
+    ] == "tenure too short: first visit 73 days ago (minimum 74)"
 
 
 def test_tier_exclusion_without_tiers_is_a_config_error(ds, defs, world: World) -> None:  # noqa: ANN001
@@ -108,27 +118,45 @@ _IDS = itertools.count(1)
 
 
 def _row(visitor: str, lapse: dt.date, state: str, attempts: int = 0) -> OutboxRow:
-    return OutboxRow(id=next(_IDS), visitor_id=visitor, lapse_day=lapse,
-                     account_id="A1", email="x@y.z", locale="en", tier=None,
-                     days_since_last_visit=40, segment="no_login_30d", message_id="<m>",
-                     subject="s", body_text="t", body_html="h", state=state,
-                     attempts=attempts, last_error="451 later" if attempts else None)
+    return OutboxRow(
+        id=next(_IDS),
+        visitor_id=visitor,
+        lapse_day=lapse,
+        account_id="A1",
+        email="x@y.z",
+        locale="en",
+        tier=None,
+        days_since_last_visit=40,
+        segment="no_login_30d",
+        message_id="<m>",
+        subject="s",
+        body_text="t",
+        body_html="h",
+        state=state,
+        attempts=attempts,
+        last_error="451 later" if attempts else None,
+    )
 
 
 def test_state_rules(ds, defs, world: World) -> None:  # noqa: ANN001
     found = candidates(ds, defs, world)
     lapse = {c.visitor_id: c.lapse_day for c in found.items}
-    rows = [_row("v_en", lapse["v_en"], "failed", attempts=1),
-            _row("v_ja", lapse["v_ja"], "unconfirmed"),
-            _row("v_recent", dt.date(2026, 9, 1), "pending"),   # came back on 10-25
-            _row("v_gone", dt.date(2026, 9, 1), "pending")]     # not in the data any more
-    last = {"v_edge31": AS_OF - dt.timedelta(days=30)}         # contacted 30 days ago
+    rows = [
+        _row("v_en", lapse["v_en"], "failed", attempts=1),
+        _row("v_ja", lapse["v_ja"], "unconfirmed"),
+        _row("v_recent", dt.date(2026, 9, 1), "pending"),  # came back on 10-25
+        _row("v_gone", dt.date(2026, 9, 1), "pending"),
+    ]  # not in the data any more
+    last = {"v_edge31": AS_OF - dt.timedelta(days=30)}  # contacted 30 days ago
     plan = make_plan(found, rows, last, world.settings())
-    got = {(i.visitor_id, i.action): i.detail for i in plan.items if i.action != "skip"
-           or i.visitor_id in ("v_ja", "v_edge31")}
+    got = {
+        (i.visitor_id, i.action): i.detail
+        for i in plan.items
+        if i.action != "skip" or i.visitor_id in ("v_ja", "v_edge31")
+    }
     assert got == {
         ("v_en", "retry"): "no_login_30d: 47 days since last visit; attempt 2 "
-                           "(last error: 451 later)",
+        "(last error: 451 later)",
         ("v_ja", "skip"): "already contacted for this lapse (unconfirmed)",
         ("v_edge31", "skip"): "in cooldown: contacted on 2026-10-02 (30 days ago)",
         ("v_recent", "cancel"): "came back: logged in on 2026-10-25",

@@ -16,8 +16,10 @@ from pendo_segments.cli.campaign_cmds import run as run_command
 from pendo_segments.config import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SMTP_VARS = {f"{ENV_PREFIX}{k}" for k in ("HOST", "PORT", "TLS", "USER", "PASSWORD", "FROM",
-                                          "REPLY_TO", "TIMEOUT")}
+SMTP_VARS = {
+    f"{ENV_PREFIX}{k}"
+    for k in ("HOST", "PORT", "TLS", "USER", "PASSWORD", "FROM", "REPLY_TO", "TIMEOUT")
+}
 
 
 def test_the_example_config_is_valid() -> None:
@@ -38,24 +40,28 @@ def test_only_real_smtp_variables_are_documented() -> None:
 def _run_args(command: str) -> list[str]:
     """The options after ``run``, up to a shell redirection."""
     words = shlex.split(command.replace("\\\n", " "))
-    return list(itertools.takewhile(lambda w: not w.startswith(">"),
-                                    words[words.index("run") + 1:]))
+    return list(
+        itertools.takewhile(lambda w: not w.startswith(">"), words[words.index("run") + 1 :])
+    )
 
 
 def _commands() -> dict[str, str]:
     """The campaign command of each example, from ``campaign`` on."""
-    cron = next(line for line in (EXAMPLES / "crontab").read_text().splitlines()
-                if line.startswith("15 7"))
+    cron = next(
+        line for line in (EXAMPLES / "crontab").read_text().splitlines() if line.startswith("15 7")
+    )
     service = (EXAMPLES / "systemd" / "pendo-segments-no-login.service").read_text()
     exec_start = re.search(r"^ExecStart=(.*?[^\\])$", service, re.S | re.M).group(1)  # type: ignore[union-attr]
     workflow = yaml.safe_load((EXAMPLES / "github-actions" / "no-login-campaign.yml").read_text())
-    step = next(s for s in workflow["jobs"]["no-login"]["steps"]
-                if s.get("name") == "Run the campaign")
+    step = next(
+        s for s in workflow["jobs"]["no-login"]["steps"] if s.get("name") == "Run the campaign"
+    )
     found = {"cron": cron, "systemd": exec_start, "github": step["run"].replace("$SEND", "--send")}
     out = {}
     for name, text in found.items():
-        match = re.search(r"(?:bin/|^)pendo-segments (campaign .*)", text.replace("\\\n", " "),
-                          re.S)
+        match = re.search(
+            r"(?:bin/|^)pendo-segments (campaign .*)", text.replace("\\\n", " "), re.S
+        )
         out[name] = match[1] if match else ""
     return out
 
@@ -73,8 +79,10 @@ def test_each_scheduler_runs_the_campaign_daily_with_send(name: str) -> None:
 
 def test_schedules_are_daily() -> None:
     assert "15 7 * * *" in (EXAMPLES / "crontab").read_text()
-    assert "OnCalendar=*-*-* 07:15:00 UTC" in \
-        (EXAMPLES / "systemd" / "pendo-segments-no-login.timer").read_text()
+    assert (
+        "OnCalendar=*-*-* 07:15:00 UTC"
+        in (EXAMPLES / "systemd" / "pendo-segments-no-login.timer").read_text()
+    )
     workflow = yaml.safe_load((EXAMPLES / "github-actions" / "no-login-campaign.yml").read_text())
     assert workflow[True]["schedule"] == [{"cron": "15 7 * * *"}]  # YAML 1.1 reads `on` as True
     assert workflow["concurrency"]["cancel-in-progress"] is False

@@ -40,8 +40,14 @@ def smtp(smtp_server):  # noqa: ANN001, ANN201
 def send(world: World, smtp_cfg, day: dt.date = AS_OF, enroller=None, **settings):  # noqa: ANN001, ANN201
     """One --send run of the campaign on the world's current data."""
     cfg = world.settings(**settings)
-    return run_no_login(world.dataset(), cfg, as_of=day, send=True, smtp=smtp_cfg,
-                        enroller=enroller or FileEnroller(cfg.upload_file))
+    return run_no_login(
+        world.dataset(),
+        cfg,
+        as_of=day,
+        send=True,
+        smtp=smtp_cfg,
+        enroller=enroller or FileEnroller(cfg.upload_file),
+    )
 
 
 def by_visitor(report) -> dict[str, dict]:  # noqa: ANN001
@@ -62,13 +68,15 @@ def test_dry_run_lists_who_and_why_and_sends_nothing(world: World, smtp) -> None
     rows = by_visitor(report)
     emailed = sorted(v for v, r in rows.items() if r["action"] == "email")
     assert emailed == EXPECTED
-    assert {v: (rows[v]["days_since_last_visit"], rows[v]["tier"], rows[v]["locale"])
-            for v in EXPECTED} == {"v_edge31": (31, "P2", "en"), "v_en": (47, "P2", "en"),
-                                   "v_ja": (42, "P2", "ja")}
+    assert {
+        v: (rows[v]["days_since_last_visit"], rows[v]["tier"], rows[v]["locale"]) for v in EXPECTED
+    } == {"v_edge31": (31, "P2", "en"), "v_en": (47, "P2", "en"), "v_ja": (42, "P2", "ja")}
     assert rows["v_en"]["detail"].startswith("no_login_30d: 47 days since last visit")
     assert {v: r["detail"] for v, r in rows.items() if r["action"] == "skip"} == {
-        "v_optout": "opted out", "v_noemail": "no email address",
-        "v_excl": "excluded account: A2"}
+        "v_optout": "opted out",
+        "v_noemail": "no email address",
+        "v_excl": "excluded account: A2",
+    }
     assert "v_edge30" not in rows and "v_recent" not in rows and "v_never" not in rows
     assert recorder.messages == []
     assert not (world.folder / "state.sqlite").exists()  # a dry run writes nothing
@@ -91,8 +99,7 @@ def test_send_delivers_each_email_once_in_the_visitors_language(world: World, sm
     # Message-ID = sha256("no_login␟visitor␟lapse day"), as documented in messages.py
     digest = hashlib.sha256(b"no_login\x1fv_en\x1f2026-09-15").hexdigest()[:32]
     assert en["Message-ID"] == f"<no_login.{digest}@acme-insights.example>"
-    assert (world.folder / "welcome_back.csv").read_text() == \
-        "visitorId\nv_edge31\nv_en\nv_ja\n"
+    assert (world.folder / "welcome_back.csv").read_text() == "visitorId\nv_edge31\nv_en\nv_ja\n"
     assert outbox_states(world) == dict.fromkeys(EXPECTED, "sent")
 
 
@@ -129,8 +136,9 @@ run_no_login(world.dataset(), cfg, as_of=AS_OF, send=True,
 def test_crash_between_send_and_confirm_never_sends_twice(world: World, smtp_server) -> None:  # noqa: ANN001
     recorder, port = smtp_server
     script = CRASH_SCRIPT.format(tests=str(TESTS), folder=str(world.folder), port=port)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 3, proc.stderr
     assert recorder.to() == ["edge31@acme.example"]  # first in the outbox, then the crash
     assert outbox_states(world) == {"v_edge31": "sending", "v_en": "pending", "v_ja": "pending"}
@@ -140,8 +148,10 @@ def test_crash_between_send_and_confirm_never_sends_twice(world: World, smtp_ser
     assert outbox_states(world) == {"v_edge31": "unconfirmed", "v_en": "sent", "v_ja": "sent"}
     recovered = [r for r in report.rows if r["action"] == "recover"]
     assert [r["visitor_id"] for r in recovered] == ["v_edge31"]
-    assert report.problems == ["1 email(s) unconfirmed (may have been delivered; not re-sent) "
-                               "— see `campaign no-login status`"]
+    assert report.problems == [
+        "1 email(s) unconfirmed (may have been delivered; not re-sent) "
+        "— see `campaign no-login status`"
+    ]
     status = campaign_status(world.settings())
     assert status.summary["contacted"] == 3 and status.summary["unconfirmed"] == 1
     assert [a["visitor_id"] for a in status.attention] == ["v_edge31"]
@@ -178,7 +188,8 @@ def test_two_processes_at_once_send_once(world: World, smtp_server, tmp_path: Pa
     recorder, port = smtp_server
     recorder.data_delay = 0.2
     config = tmp_path / "pendo-segments.toml"
-    config.write_text(textwrap.dedent("""
+    config.write_text(
+        textwrap.dedent("""
         [campaign]
         state_file = "state.sqlite"
         [campaign.no_login]
@@ -186,14 +197,33 @@ def test_two_processes_at_once_send_once(world: World, smtp_server, tmp_path: Pa
         exclude_accounts = ["A2"]
         tiers_file = "tiers.csv"
         upload_file = "welcome_back.csv"
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     env = {**os.environ, **smtp_env(port), "PENDO_INTEGRATION_KEY": ""}
-    cmd = [sys.executable, "-c", "from pendo_segments.cli import main; main()",
-           "campaign", "no-login", "run", "--send",
-           "--data", str(world.data), "--as-of", "2026-11-01", "--config", str(config),
-           "--wait", "0", "--format", "csv"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from pendo_segments.cli import main; main()",
+        "campaign",
+        "no-login",
+        "run",
+        "--send",
+        "--data",
+        str(world.data),
+        "--as-of",
+        "2026-11-01",
+        "--config",
+        str(config),
+        "--wait",
+        "0",
+        "--format",
+        "csv",
+    ]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [(p.wait(60), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
     assert sorted(recorder.to()) == sorted(ADDRESS.values())
     codes = sorted(code for code, _ in results)
@@ -207,8 +237,10 @@ def test_cooldown_blocks_a_new_lapse_until_it_is_over(world: World, smtp) -> Non
     send(world, cfg, window_days=7)  # 11-01: contacts v_edge30 too (30 > 7)
     world.login("v_en", "2026-11-03")  # came back, then lapsed again: a new lapse
     in_cooldown = send(world, cfg, day=dt.date(2026, 12, 1), window_days=7)
-    assert by_visitor(in_cooldown)["v_en"]["detail"] == \
-        "in cooldown: contacted on 2026-11-01 (30 days ago)"
+    assert (
+        by_visitor(in_cooldown)["v_en"]["detail"]
+        == "in cooldown: contacted on 2026-11-01 (30 days ago)"
+    )
     assert recorder.to().count("en@acme.example") == 1
     over = send(world, cfg, day=dt.date(2026, 12, 2), window_days=7)
     assert by_visitor(over)["v_en"]["result"] == "sent"
@@ -231,8 +263,7 @@ def test_a_visitor_who_came_back_is_not_emailed(world: World, smtp) -> None:  # 
     assert outbox_states(world)["v_en"] == "cancelled"
 
 
-def test_opted_out_visitors_are_never_emailed_even_with_a_queued_email(world: World,
-                                                                        smtp) -> None:  # noqa: ANN001
+def test_opted_out_visitors_are_never_emailed_even_with_a_queued_email(world: World, smtp) -> None:  # noqa: ANN001
     recorder, cfg = smtp
     recorder.refuse["ja@acme.example"] = "451 4.3.0 later"
     send(world, cfg)
@@ -250,23 +281,27 @@ def test_smtp_failures_are_retried_on_the_next_run(world: World, smtp) -> None: 
     recorder.fail_data = 1  # the first DATA (v_edge31) gets 451
     first = send(world, cfg)
     assert by_visitor(first)["v_edge31"]["result"] == "failed"
-    assert first.problems[0].startswith("1 email(s) not delivered (first: v_edge31: SMTP "
-                                        f"127.0.0.1:{cfg.port} rejected the message: 451")
+    assert first.problems[0].startswith(
+        "1 email(s) not delivered (first: v_edge31: SMTP "
+        f"127.0.0.1:{cfg.port} rejected the message: 451"
+    )
     assert sorted(recorder.to()) == ["en@acme.example", "ja@acme.example"]
     second = send(world, cfg)
     assert by_visitor(second)["v_edge31"]["result"] == "sent"
     assert by_visitor(second)["v_edge31"]["action"] == "retry"
     assert sorted(recorder.to()) == sorted(ADDRESS.values())
-    assert (world.folder / "welcome_back.csv").read_text() == \
-        "visitorId\nv_edge31\nv_en\nv_ja\n"
+    assert (world.folder / "welcome_back.csv").read_text() == "visitorId\nv_edge31\nv_en\nv_ja\n"
 
 
 def test_unreachable_server_leaves_everything_for_the_next_run(world: World, smtp) -> None:  # noqa: ANN001
     recorder, cfg = smtp
     down = smtp_settings(None, env={**smtp_env(1), "PENDO_SEGMENTS_SMTP_TIMEOUT": "2"})
     first = send(world, down)
-    assert [by_visitor(first)[v]["result"] for v in EXPECTED] == \
-        ["failed", "not_attempted", "not_attempted"]
+    assert [by_visitor(first)[v]["result"] for v in EXPECTED] == [
+        "failed",
+        "not_attempted",
+        "not_attempted",
+    ]
     assert outbox_states(world) == {"v_edge31": "failed", "v_en": "pending", "v_ja": "pending"}
     send(world, cfg)
     assert sorted(recorder.to()) == sorted(ADDRESS.values())
@@ -281,8 +316,9 @@ def test_repeated_failures_give_up_and_are_reported(world: World, smtp) -> None:
     third = send(world, cfg, max_attempts=2)
     assert by_visitor(third)["v_en"]["detail"].startswith("gave up after 2 failed attempts")
     status = campaign_status(world.settings())
-    assert [(a["visitor_id"], a["state"], a["attempts"]) for a in status.attention] == \
-        [("v_en", "gave_up", 2)]
+    assert [(a["visitor_id"], a["state"], a["attempts"]) for a in status.attention] == [
+        ("v_en", "gave_up", 2)
+    ]
 
 
 def test_connection_lost_during_data_is_unconfirmed_not_resent(world: World, smtp) -> None:  # noqa: ANN001
@@ -301,7 +337,8 @@ def test_starttls_is_required_unless_disabled(world: World, smtp_server) -> None
     report = send(world, smtp_settings(None, env=env))
     assert by_visitor(report)["v_edge31"]["detail"] == (
         f"SMTP 127.0.0.1:{port} does not offer STARTTLS (set PENDO_SEGMENTS_SMTP_TLS=none only "
-        "for a trusted relay)")
+        "for a trusted relay)"
+    )
     assert recorder.messages == []
 
 
@@ -313,8 +350,12 @@ def test_returns_within_14_days_make_the_success_rate(world: World, smtp) -> Non
     world.login("v_edge31", "2026-11-15")  # one day late: not a return
     send(world, cfg, day=dt.date(2026, 11, 21))
     status = campaign_status(world.settings())
-    assert (status.summary["contacted"], status.summary["returned"],
-            status.summary["undecided"], status.summary["return_rate"]) == (4, 2, 1, 0.6667)
+    assert (
+        status.summary["contacted"],
+        status.summary["returned"],
+        status.summary["undecided"],
+        status.summary["return_rate"],
+    ) == (4, 2, 1, 0.6667)
     # 4th: v_edge30, lapsed by 11-21 and contacted that day, still in its window
     assert status.runs[-1]["contacted"] == 3 and status.runs[-1]["returned"] == 2
 
@@ -326,15 +367,24 @@ def test_a_young_contact_is_undecided_not_a_failure(world: World, smtp) -> None:
     assert (status.summary["undecided"], status.summary["return_rate"]) == (3, None)
 
 
-def test_enrolment_updates_the_pendo_segment_once_per_change(world: World, smtp,
-                                                             fake_pendo) -> None:  # noqa: ANN001
+def test_enrolment_updates_the_pendo_segment_once_per_change(
+    world: World, smtp, fake_pendo
+) -> None:  # noqa: ANN001
     _, cfg = smtp
-    client = PendoClient(fake_pendo.url, fake_pendo.key, sleep=lambda s: None, max_retries=0,
-                         rate_limit_per_second=None)
+    client = PendoClient(
+        fake_pendo.url,
+        fake_pendo.key,
+        sleep=lambda s: None,
+        max_retries=0,
+        rate_limit_per_second=None,
+    )
     enroller = PendoEnroller(client, "[campaign] no-login welcome back")
     first = send(world, cfg, enroller=enroller)
-    [segment_id] = [s for s, seg in fake_pendo.segments.items()
-                    if seg["name"] == "[campaign] no-login welcome back"]
+    [segment_id] = [
+        s
+        for s, seg in fake_pendo.segments.items()
+        if seg["name"] == "[campaign] no-login welcome back"
+    ]
     assert fake_pendo.segment_visitors(segment_id) == EXPECTED
     assert first.counts["enrolled"] == 3
     assert len(fake_pendo.calls("POST", "/api/v1/segment/upload")) == 1
@@ -355,7 +405,8 @@ def test_enrolment_updates_the_pendo_segment_once_per_change(world: World, smtp,
 
 def test_a_broken_template_stops_the_run_before_any_email(world: World, smtp) -> None:  # noqa: ANN001
     recorder, cfg = smtp
-    with pytest.raises(RenderError, match="unknown guide 'no_login_mail'; did you mean "
-                                          "'no_login_email'"):
+    with pytest.raises(
+        RenderError, match="unknown guide 'no_login_mail'; did you mean 'no_login_email'"
+    ):
         send(world, cfg, email_guide="no_login_mail")
     assert recorder.messages == []

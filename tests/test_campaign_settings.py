@@ -20,15 +20,22 @@ def config(tmp_path: Path, text: str):  # noqa: ANN201
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
     settings = no_login_settings(None)
-    assert (settings.window_days, settings.cooldown_days, settings.return_window_days,
-            settings.min_tenure_days, settings.max_attempts) == (30, 30, 14, 0, 5)
+    assert (
+        settings.window_days,
+        settings.cooldown_days,
+        settings.return_window_days,
+        settings.min_tenure_days,
+        settings.max_attempts,
+    ) == (30, 30, 14, 0, 5)
     assert settings.state_file == Path("campaign-state.sqlite")
     assert settings.segment == "no_login_30d"
     assert (settings.email_guide, settings.in_app_guide) == ("no_login_email", "welcome_back")
 
 
 def test_file_values_and_paths_relative_to_the_file(tmp_path: Path) -> None:
-    cfg = config(tmp_path, """
+    cfg = config(
+        tmp_path,
+        """
 [campaign]
 state_file = "var/state.sqlite"
 [campaign.no_login]
@@ -37,7 +44,8 @@ cooldown_days = 60
 exclude_accounts = ["acme-internal"]
 exclude_tiers = ["P1", "Neighborhood"]
 opt_out_file = "optout.csv"
-""")
+""",
+    )
     settings = no_login_settings(cfg)
     assert settings.state_file == tmp_path / "var/state.sqlite"
     assert settings.opt_out_file == tmp_path / "optout.csv"
@@ -47,19 +55,32 @@ opt_out_file = "optout.csv"
     assert no_login_settings(cfg, state_file="/x/s.sqlite").state_file == Path("/x/s.sqlite")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[campaign.no_login]\ncooldown_day = 3\n",
-     "unknown key [campaign.no_login].cooldown_day (did you mean 'cooldown_days'?)"),
-    ("[campaign.no_login]\nwindow_days = 0\n",
-     "[campaign.no_login].window_days must be a whole number >= 1, got 0"),
-    ("[campaign.no_login]\nwindow_days = \"30\"\n",
-     "[campaign.no_login].window_days must be a whole number >= 1, got '30'"),
-    ("[campaign.no_login]\nexclude_tiers = [\"P4\"]\n",
-     "[campaign.no_login].exclude_tiers: unknown tier 'P4' (tiers are P1, P2, P3, Neighborhood)"),
-    ("[campaign.no_login]\nexclude_accounts = \"acme\"\n",
-     "[campaign.no_login].exclude_accounts must be a list of strings, got 'acme'"),
-    ("[campaign]\nstate = \"x\"\n", "unknown key [campaign].state (did you mean 'state_file'?)"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[campaign.no_login]\ncooldown_day = 3\n",
+            "unknown key [campaign.no_login].cooldown_day (did you mean 'cooldown_days'?)",
+        ),
+        (
+            "[campaign.no_login]\nwindow_days = 0\n",
+            "[campaign.no_login].window_days must be a whole number >= 1, got 0",
+        ),
+        (
+            '[campaign.no_login]\nwindow_days = "30"\n',
+            "[campaign.no_login].window_days must be a whole number >= 1, got '30'",
+        ),
+        (
+            '[campaign.no_login]\nexclude_tiers = ["P4"]\n',
+            "[campaign.no_login].exclude_tiers: unknown tier 'P4' (tiers are P1, P2, P3, Neighborhood)",
+        ),
+        (
+            '[campaign.no_login]\nexclude_accounts = "acme"\n',
+            "[campaign.no_login].exclude_accounts must be a list of strings, got 'acme'",
+        ),
+        ('[campaign]\nstate = "x"\n', "unknown key [campaign].state (did you mean 'state_file'?)"),
+    ],
+)
 def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     cfg = config(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -67,39 +88,66 @@ def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str
     assert str(err.value) == f"{tmp_path / 'pendo-segments.toml'}: {message}"
 
 
-ENV = {"PENDO_SEGMENTS_SMTP_HOST": "smtp.example.com",
-       "PENDO_SEGMENTS_SMTP_FROM": "Acme <cs@acme.example>"}
+ENV = {
+    "PENDO_SEGMENTS_SMTP_HOST": "smtp.example.com",
+    "PENDO_SEGMENTS_SMTP_FROM": "Acme <cs@acme.example>",
+}
 
 
 def test_smtp_from_env_with_defaults_per_tls_mode() -> None:
     s = smtp_settings(None, env=ENV)
-    assert (s.host, s.port, s.tls, s.user, s.password, s.sender_domain) == \
-        ("smtp.example.com", 587, "starttls", None, None, "acme.example")
+    assert (s.host, s.port, s.tls, s.user, s.password, s.sender_domain) == (
+        "smtp.example.com",
+        587,
+        "starttls",
+        None,
+        None,
+        "acme.example",
+    )
     assert smtp_settings(None, env={**ENV, "PENDO_SEGMENTS_SMTP_TLS": "SSL"}).port == 465
     assert smtp_settings(None, env={**ENV, "PENDO_SEGMENTS_SMTP_TLS": "none"}).port == 25
 
 
 def test_env_wins_over_the_file_and_the_password_never_shows(tmp_path: Path) -> None:
-    cfg = config(tmp_path, '[smtp]\nhost = "file.example"\nport = 2525\nuser = "bot"\n'
-                           'from = "F <f@file.example>"\n')
-    s = smtp_settings(cfg, env={"PENDO_SEGMENTS_SMTP_HOST": "env.example",
-                                "PENDO_SEGMENTS_SMTP_PASSWORD": "hunter2"})
+    cfg = config(
+        tmp_path,
+        '[smtp]\nhost = "file.example"\nport = 2525\nuser = "bot"\nfrom = "F <f@file.example>"\n',
+    )
+    s = smtp_settings(
+        cfg,
+        env={"PENDO_SEGMENTS_SMTP_HOST": "env.example", "PENDO_SEGMENTS_SMTP_PASSWORD": "hunter2"},
+    )
     assert (s.host, s.port, s.user, s.sender) == ("env.example", 2525, "bot", "F <f@file.example>")
     assert s.password is not None and s.password.reveal() == "hunter2"
     assert "hunter2" not in repr(s) and "hunter2" not in str(s)
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "no SMTP server: set PENDO_SEGMENTS_SMTP_HOST (and PENDO_SEGMENTS_SMTP_FROM) to send "
-         "the campaign's emails"),
-    ({"PENDO_SEGMENTS_SMTP_HOST": "h"},
-     "PENDO_SEGMENTS_SMTP_FROM: needs a sender address such as 'Acme <success@acme.example>'"),
-    ({**ENV, "PENDO_SEGMENTS_SMTP_TLS": "yes"},
-     "PENDO_SEGMENTS_SMTP_TLS: must be one of starttls, ssl, none, got 'yes'"),
-    ({**ENV, "PENDO_SEGMENTS_SMTP_PORT": "smtp"}, "PENDO_SEGMENTS_SMTP_PORT: not a number: 'smtp'"),
-    ({**ENV, "PENDO_SEGMENTS_SMTP_PASSWORD": "pw"},
-     "PENDO_SEGMENTS_SMTP_PASSWORD is set but PENDO_SEGMENTS_SMTP_USER is not"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {},
+            "no SMTP server: set PENDO_SEGMENTS_SMTP_HOST (and PENDO_SEGMENTS_SMTP_FROM) to send "
+            "the campaign's emails",
+        ),
+        (
+            {"PENDO_SEGMENTS_SMTP_HOST": "h"},
+            "PENDO_SEGMENTS_SMTP_FROM: needs a sender address such as 'Acme <success@acme.example>'",
+        ),
+        (
+            {**ENV, "PENDO_SEGMENTS_SMTP_TLS": "yes"},
+            "PENDO_SEGMENTS_SMTP_TLS: must be one of starttls, ssl, none, got 'yes'",
+        ),
+        (
+            {**ENV, "PENDO_SEGMENTS_SMTP_PORT": "smtp"},
+            "PENDO_SEGMENTS_SMTP_PORT: not a number: 'smtp'",
+        ),
+        (
+            {**ENV, "PENDO_SEGMENTS_SMTP_PASSWORD": "pw"},
+            "PENDO_SEGMENTS_SMTP_PASSWORD is set but PENDO_SEGMENTS_SMTP_USER is not",
+        ),
+    ],
+)
 def test_smtp_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         smtp_settings(None, env=env)
@@ -108,8 +156,11 @@ def test_smtp_errors(env: dict[str, str], message: str) -> None:
 
 def test_a_password_in_the_config_file_is_refused(tmp_path: Path) -> None:
     cfg = config(tmp_path, '[smtp]\npassword = "hunter2"\n')
-    with pytest.raises(ConfigError, match=r"\[smtp\].password: keep the password out of files; "
-                                          "set PENDO_SEGMENTS_SMTP_PASSWORD instead"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[smtp\].password: keep the password out of files; "
+        "set PENDO_SEGMENTS_SMTP_PASSWORD instead",
+    ):
         smtp_settings(cfg, env=ENV)
 
 
@@ -122,5 +173,4 @@ def test_a_misspelt_smtp_key_says_the_closest(tmp_path: Path) -> None:
     cfg = config(tmp_path, '[smtp]\nhots = "mail.example"\n')
     with pytest.raises(ConfigError) as err:
         smtp_settings(cfg, env=ENV)
-    assert str(err.value) == (f"{cfg.path}: unknown key [smtp].hots "
-                              "(did you mean 'host'?)")
+    assert str(err.value) == (f"{cfg.path}: unknown key [smtp].hots (did you mean 'host'?)")

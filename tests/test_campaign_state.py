@@ -18,12 +18,23 @@ DAY = dt.date(2026, 11, 1)
 
 
 def item(visitor: str, lapse: str = "2026-09-15") -> dict:
-    return {"visitor_id": visitor, "lapse_day": dt.date.fromisoformat(lapse), "account_id": "A1",
-            "email": f"{visitor}@x.example", "locale": "en", "tier": None,
-            "days_since_last_visit": 47, "segment": "no_login_30d",
-            "message_id": f"<{visitor}.{lapse}@x.example>", "subject": "s", "body_text": "t",
-            "body_html": "<p>t</p>", "guide_id": "welcome_back", "guide_locale": "en",
-            "guide_title": "Welcome back"}
+    return {
+        "visitor_id": visitor,
+        "lapse_day": dt.date.fromisoformat(lapse),
+        "account_id": "A1",
+        "email": f"{visitor}@x.example",
+        "locale": "en",
+        "tier": None,
+        "days_since_last_visit": 47,
+        "segment": "no_login_30d",
+        "message_id": f"<{visitor}.{lapse}@x.example>",
+        "subject": "s",
+        "body_text": "t",
+        "body_html": "<p>t</p>",
+        "guide_id": "welcome_back",
+        "guide_locale": "en",
+        "guide_title": "Welcome back",
+    }
 
 
 @pytest.fixture
@@ -37,7 +48,10 @@ def test_one_row_per_visitor_and_lapse(path: Path) -> None:
     assert state.enqueue([item("v1"), item("v2")], run) == 2
     assert state.enqueue([item("v1"), item("v1", "2026-10-20")], run) == 1  # new lapse only
     assert sorted((r.visitor_id, r.lapse_day.isoformat()) for r in state.outbox_rows()) == [
-        ("v1", "2026-09-15"), ("v1", "2026-10-20"), ("v2", "2026-09-15")]
+        ("v1", "2026-09-15"),
+        ("v1", "2026-10-20"),
+        ("v2", "2026-09-15"),
+    ]
 
 
 def test_only_one_of_two_writers_wins_a_claim(path: Path) -> None:
@@ -61,8 +75,10 @@ def test_recovery_turns_sending_into_unconfirmed_contacts(path: Path) -> None:
     state = open_state(path, "no_login")
     recovered = state.recover()
     assert [r.visitor_id for r in recovered] == ["v1"]
-    assert {r.visitor_id: r.state for r in state.outbox_rows()} == {"v1": "unconfirmed",
-                                                                    "v2": "pending"}
+    assert {r.visitor_id: r.state for r in state.outbox_rows()} == {
+        "v1": "unconfirmed",
+        "v2": "pending",
+    }
     assert state.last_contact_days() == {"v1": DAY}  # the cooldown applies
     status = state.conn.execute("SELECT status FROM runs WHERE id = ?", (run,)).fetchone()[0]
     assert status == "crashed"
@@ -96,8 +112,11 @@ def test_a_newer_schema_or_a_foreign_file_is_refused(path: Path, tmp_path: Path)
     state = open_state(path, "no_login")
     state.set_meta("schema_version", "2")
     state.close()
-    with pytest.raises(CampaignError, match=r"state schema version 2 is newer than this "
-                                            r"pendo-segments understands \(1\); upgrade it"):
+    with pytest.raises(
+        CampaignError,
+        match=r"state schema version 2 is newer than this "
+        r"pendo-segments understands \(1\); upgrade it",
+    ):
         open_state(path, "no_login")
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
@@ -110,13 +129,21 @@ def test_the_lock_excludes_a_second_run_and_dies_with_its_process(path: Path) ->
         pass  # pragma: no cover
     assert str(err.value).startswith(f"{path}.lock: another campaign run is in progress (pid ")
     assert str(err.value).endswith("); nothing was done")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys, time
         from pendo_segments.campaign.state import StateLock
         with StateLock({str(path)!r}):
             print("locked", flush=True)
             time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"  # type: ignore[union-attr]
         with pytest.raises(CampaignError):

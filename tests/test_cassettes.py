@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _recorder() -> Any:
-    spec = importlib.util.spec_from_file_location("record_cassettes",
-                                                  ROOT / "scripts" / "record_cassettes.py")
+    spec = importlib.util.spec_from_file_location(
+        "record_cassettes", ROOT / "scripts" / "record_cassettes.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("record_cassettes", module)
@@ -67,8 +68,10 @@ def test_the_whole_session_replays_request_for_request(replay_env: Path) -> None
     assert cassette.all_played
     ds = load_dataset(data)
     assert (len(ds.accounts), len(ds.visitors), len(ds.features)) == (
-        SESSION["source"]["accounts"], SESSION["source"]["visitors"],
-        SESSION["source"]["features"])
+        SESSION["source"]["accounts"],
+        SESSION["source"]["visitors"],
+        SESSION["source"]["features"],
+    )
     assert ds.usage_daily["date"].max().date().isoformat() == "2026-10-31"  # before as-of
 
     planned, cassette = replay("sync_plan", commands["sync_plan"])

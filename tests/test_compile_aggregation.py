@@ -33,11 +33,16 @@ def make_defs(*raw: dict[str, Any]) -> DefinitionSet:
     return DefinitionSet(segments={s.name: s for s in segments})
 
 
-def compile_rule(rule: dict[str, Any], subject: str = "account", *, others: tuple = (),
-                 as_of: dt.date | None = AS_OF, strict: bool = False,
-                 window_days: int = 30) -> CompileResult:
-    seg = {"name": "s", "title": "S", "subject": subject, "window_days": window_days,
-           "rule": rule}
+def compile_rule(
+    rule: dict[str, Any],
+    subject: str = "account",
+    *,
+    others: tuple = (),
+    as_of: dt.date | None = AS_OF,
+    strict: bool = False,
+    window_days: int = 30,
+) -> CompileResult:
+    seg = {"name": "s", "title": "S", "subject": subject, "window_days": window_days, "rule": rule}
     defs = make_defs(seg, *others)
     return AggregationGenerator(defs, as_of=as_of, strict=strict).compile(defs.get("s"))
 
@@ -58,19 +63,29 @@ def test_window_start_is_utc_midnight_of_as_of_minus_window() -> None:
     assert calendar.timegm((2026, 10, 2, 0, 0, 0)) * 1000 == OCT_2_MS  # independent check
     merge = step(compile_rule({"metric": "minutes", "op": "<=", "value": 10}), "merge")
     assert merge["pipeline"][0]["source"]["timeSeries"] == {
-        "period": "dayRange", "first": OCT_2_MS, "count": 30}
+        "period": "dayRange",
+        "first": OCT_2_MS,
+        "count": 30,
+    }
 
 
 def test_window_per_condition_and_per_segment() -> None:
-    rule = {"all": [{"metric": "events", "op": ">", "value": 0},
-                    {"metric": "events", "op": ">", "value": 5, "window_days": 7}]}
+    rule = {
+        "all": [
+            {"metric": "events", "op": ">", "value": 0},
+            {"metric": "events", "op": ">", "value": 5, "window_days": 7},
+        ]
+    }
     result = compile_rule(rule, window_days=14)
-    series = {tuple(s["merge"]["mappings"]): s["merge"]["pipeline"][0]["source"]["timeSeries"]
-              for s in steps(result) if "merge" in s}
-    assert series == {("events_7d",): {"period": "dayRange", "first": NOV_1_MS - 7 * 86_400_000,
-                                       "count": 7},
-                      ("events_14d",): {"period": "dayRange",
-                                        "first": NOV_1_MS - 14 * 86_400_000, "count": 14}}
+    series = {
+        tuple(s["merge"]["mappings"]): s["merge"]["pipeline"][0]["source"]["timeSeries"]
+        for s in steps(result)
+        if "merge" in s
+    }
+    assert series == {
+        ("events_7d",): {"period": "dayRange", "first": NOV_1_MS - 7 * 86_400_000, "count": 7},
+        ("events_14d",): {"period": "dayRange", "first": NOV_1_MS - 14 * 86_400_000, "count": 14},
+    }
     assert step(result, "filter") == "events_14d > 0 && events_7d > 5"
 
 
@@ -84,26 +99,43 @@ def test_without_as_of_windows_are_relative_to_the_start_of_today() -> None:
 
 # -- zero usage ----------------------------------------------------------------------
 def test_every_subject_is_a_row_and_missing_counts_become_zero() -> None:
-    result = compile_rule({"all": [{"metric": "active_days", "op": "<=", "value": 2},
-                                   {"metric": "minutes", "op": "<=", "value": 10}]})
+    result = compile_rule(
+        {
+            "all": [
+                {"metric": "active_days", "op": "<=", "value": 2},
+                {"metric": "minutes", "op": "<=", "value": 10},
+            ]
+        }
+    )
     pipeline = steps(result)
     assert pipeline[0] == {"source": {"accounts": None}}
     merge = pipeline[1]["merge"]
     assert merge["fields"] == ["accountId"]
     assert list(merge["mappings"]) == ["active_days_30d", "minutes_30d"]
-    assert pipeline[2] == {"eval": {
-        "active_days_30d": "if(isNull(active_days_30d), 0, active_days_30d)",
-        "minutes_30d": "if(isNull(minutes_30d), 0, minutes_30d)"}}
-    assert pipeline[-3:] == [{"filter": "active_days_30d <= 2 && minutes_30d <= 10"},
-                             {"select": {"accountId": "accountId"}}, {"sort": ["accountId"]}]
+    assert pipeline[2] == {
+        "eval": {
+            "active_days_30d": "if(isNull(active_days_30d), 0, active_days_30d)",
+            "minutes_30d": "if(isNull(minutes_30d), 0, minutes_30d)",
+        }
+    }
+    assert pipeline[-3:] == [
+        {"filter": "active_days_30d <= 2 && minutes_30d <= 10"},
+        {"select": {"accountId": "accountId"}},
+        {"sort": ["accountId"]},
+    ]
 
 
 def test_active_day_is_events_or_minutes_per_subject_day() -> None:
     sub = step(compile_rule({"metric": "active_days", "op": ">=", "value": 16}), "merge")
-    assert sub["pipeline"][2] == {"group": {"group": ["accountId", "day"], "fields": {
-        "numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}}}}
-    assert sub["pipeline"][3] == {"eval": {
-        "activeDay": "if(numEvents > 0 || numMinutes > 0, 1, 0)"}}
+    assert sub["pipeline"][2] == {
+        "group": {
+            "group": ["accountId", "day"],
+            "fields": {"numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}},
+        }
+    }
+    assert sub["pipeline"][3] == {
+        "eval": {"activeDay": "if(numEvents > 0 || numMinutes > 0, 1, 0)"}
+    }
     assert sub["pipeline"][4]["group"]["fields"] == {"active_days_30d": {"sum": "activeDay"}}
 
 
@@ -113,36 +145,49 @@ def test_visitor_segments_start_from_identified_visitors() -> None:
 
 
 # -- days since ------------------------------------------------------------------------
-@pytest.mark.parametrize(("op", "value", "expected"), [
-    ("<", 30, ("<=", 29)), ("<=", 30, ("<=", 30)), ("<=", 30.5, ("<=", 30)),
-    (">", 30, (">=", 31)), (">", 30.5, (">=", 31)), (">=", 29.2, (">=", 30)),
-    ("=", 4, ("=", 4)), ("=", 4.5, False), ("!=", 4, ("!=", 4)), ("!=", 4.5, True),
-])
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        ("<", 30, ("<=", 29)),
+        ("<=", 30, ("<=", 30)),
+        ("<=", 30.5, ("<=", 30)),
+        (">", 30, (">=", 31)),
+        (">", 30.5, (">=", 31)),
+        (">=", 29.2, (">=", 30)),
+        ("=", 4, ("=", 4)),
+        ("=", 4.5, False),
+        ("!=", 4, ("!=", 4)),
+        ("!=", 4.5, True),
+    ],
+)
 def test_integer_comparison(op: str, value: float, expected: Any) -> None:
     assert integer_comparison(op, value) == expected
 
 
 def test_days_since_last_visit_uses_windows_and_first_visit_before_as_of() -> None:
     result = compile_rule({"metric": "days_since_last_visit", "op": ">", "value": 30}, "visitor")
-    assert step(result, "filter") == ("!isNull(metadata.auto.firstvisit) && "
-                                      f"metadata.auto.firstvisit < {NOV_1_MS} && "
-                                      "active_days_30d == 0")
+    assert step(result, "filter") == (
+        "!isNull(metadata.auto.firstvisit) && "
+        f"metadata.auto.firstvisit < {NOV_1_MS} && "
+        "active_days_30d == 0"
+    )
     result = compile_rule({"metric": "days_since_last_visit", "op": "<=", "value": 7}, "visitor")
     assert step(result, "filter") == "active_days_7d > 0"
 
 
 def test_days_since_first_visit_compares_the_timestamp_with_midnights() -> None:
-    result = compile_rule({"metric": "days_since_first_visit", "op": "<=", "value": 30},
-                          "visitor")
-    assert step(result, "filter") == ("!isNull(metadata.auto.firstvisit) && "
-                                      f"metadata.auto.firstvisit >= {OCT_2_MS}")
+    result = compile_rule({"metric": "days_since_first_visit", "op": "<=", "value": 30}, "visitor")
+    assert step(result, "filter") == (
+        f"!isNull(metadata.auto.firstvisit) && metadata.auto.firstvisit >= {OCT_2_MS}"
+    )
 
 
 # -- fields --------------------------------------------------------------------------
 def test_field_comparisons_are_guarded_against_unknown() -> None:
     result = compile_rule({"field": "plan", "op": "in", "value": ["A", "B"]})
-    assert step(result, "filter") == ('!isNull(metadata.agent.plan) && '
-                                      '(metadata.agent.plan == "A" || metadata.agent.plan == "B")')
+    assert step(result, "filter") == (
+        '!isNull(metadata.agent.plan) && (metadata.agent.plan == "A" || metadata.agent.plan == "B")'
+    )
     result = compile_rule({"not": {"field": "arr", "op": "<=", "value": 15000}})
     assert step(result, "filter") == "!(!isNull(metadata.agent.arr) && metadata.agent.arr <= 15000)"
 
@@ -150,42 +195,60 @@ def test_field_comparisons_are_guarded_against_unknown() -> None:
 def test_date_field_compares_with_day_boundaries() -> None:
     # on or before Oct 1 = any time before Oct 2, 00:00 UTC
     result = compile_rule({"field": "renewal_date", "op": "<=", "value": "2026-10-01"})
-    assert step(result, "filter") == ("!isNull(metadata.agent.renewal_date) && "
-                                      f"metadata.agent.renewal_date < {OCT_2_MS}")
+    assert step(result, "filter") == (
+        f"!isNull(metadata.agent.renewal_date) && metadata.agent.renewal_date < {OCT_2_MS}"
+    )
     result = compile_rule({"field": "renewal_date", "op": "=", "value": "2026-10-02"})
     assert step(result, "filter") == (
         "!isNull(metadata.agent.renewal_date) && (metadata.agent.renewal_date >= "
-        f"{OCT_2_MS} && metadata.agent.renewal_date < {OCT_2_MS + 86_400_000})")
+        f"{OCT_2_MS} && metadata.agent.renewal_date < {OCT_2_MS + 86_400_000})"
+    )
 
 
 def test_visitor_segment_reads_account_fields_after_bulk_expand() -> None:
     result = compile_rule({"field": "account.plan", "op": "=", "value": "Growth"}, "visitor")
     pipeline = steps(result)
-    assert pipeline[2:4] == [{"eval": {"accountId": "metadata.auto.accountid"}},
-                             {"bulkExpand": {"account": {"account": "accountId"}}}]
-    assert step(result, "filter") == ('!isNull(account.metadata.agent.plan) && '
-                                      'account.metadata.agent.plan == "Growth"')
+    assert pipeline[2:4] == [
+        {"eval": {"accountId": "metadata.auto.accountid"}},
+        {"bulkExpand": {"account": {"account": "accountId"}}},
+    ]
+    assert step(result, "filter") == (
+        '!isNull(account.metadata.agent.plan) && account.metadata.agent.plan == "Growth"'
+    )
 
 
 # -- references and unsupported ------------------------------------------------------
 def test_same_subject_reference_is_inlined_with_its_own_window() -> None:
-    busy = {"name": "busy", "title": "B", "subject": "account", "window_days": 7,
-            "rule": {"metric": "events", "op": ">=", "value": 100}}
-    result = compile_rule({"all": [{"segment": "busy"},
-                                   {"metric": "events", "op": ">=", "value": 1}]},
-                          others=(busy,))
+    busy = {
+        "name": "busy",
+        "title": "B",
+        "subject": "account",
+        "window_days": 7,
+        "rule": {"metric": "events", "op": ">=", "value": 100},
+    }
+    result = compile_rule(
+        {"all": [{"segment": "busy"}, {"metric": "events", "op": ">=", "value": 1}]}, others=(busy,)
+    )
     assert step(result, "filter") == "events_7d >= 100 && events_30d >= 1"
 
 
 def test_reference_to_another_subject_is_unsupported() -> None:
-    acct = {"name": "big", "title": "B", "subject": "account",
-            "rule": {"field": "arr", "op": ">", "value": 1}}
+    acct = {
+        "name": "big",
+        "title": "B",
+        "subject": "account",
+        "rule": {"field": "arr", "op": ">", "value": 1},
+    }
     result = compile_rule({"all": [{"segment": "big"}]}, "visitor", others=(acct,))
     assert [(u.construct, u.path) for u in result.unsupported] == [
-        ("reference to another subject", "rule.all[0]")]
+        ("reference to another subject", "rule.all[0]")
+    ]
     assert result.output is None
-    with pytest.raises(CompileError, match=r"^aggregation: s: rule.all\[0\]: reference to "
-                                           r"another subject: .*'big' is an account segment"):
+    with pytest.raises(
+        CompileError,
+        match=r"^aggregation: s: rule.all\[0\]: reference to "
+        r"another subject: .*'big' is an account segment",
+    ):
         compile_rule({"all": [{"segment": "big"}]}, "visitor", others=(acct,), strict=True)
 
 
@@ -196,18 +259,34 @@ def test_anniversary_is_unsupported() -> None:
 
 
 def test_not_any_and_nesting_are_native_here() -> None:
-    rule = {"any": [{"not": {"metric": "events", "op": ">", "value": 0}},
-                    {"any": [{"all": [{"field": "plan", "op": "=", "value": "A"},
-                                      {"metric": "minutes", "op": ">", "value": 1}]}]}]}
+    rule = {
+        "any": [
+            {"not": {"metric": "events", "op": ">", "value": 0}},
+            {
+                "any": [
+                    {
+                        "all": [
+                            {"field": "plan", "op": "=", "value": "A"},
+                            {"metric": "minutes", "op": ">", "value": 1},
+                        ]
+                    }
+                ]
+            },
+        ]
+    }
     result = compile_rule(rule)
-    assert step(result, "filter") == ('!(events_30d > 0) || ((!isNull(metadata.agent.plan) && '
-                                      'metadata.agent.plan == "A") && minutes_30d > 1)')
+    assert step(result, "filter") == (
+        "!(events_30d > 0) || ((!isNull(metadata.agent.plan) && "
+        'metadata.agent.plan == "A") && minutes_30d > 1)'
+    )
 
 
 # -- semantics: run the pipelines on the hand-made data ------------------------------
 DAY_MS = 86_400_000
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(\d+(?:\.\d+)?)|(&&|\|\||==|!=|<=|>=|[<>!(),*+-])'
-                    r'|([A-Za-z_][A-Za-z0-9_.]*))')
+_TOKEN = re.compile(
+    r'\s*(?:("(?:[^"\\]|\\.)*")|(\d+(?:\.\d+)?)|(&&|\|\||==|!=|<=|>=|[<>!(),*+-])'
+    r"|([A-Za-z_][A-Za-z0-9_.]*))"
+)
 _FUNCS = {"isNull": "_isnull", "if": "_if", "contains": "_contains"}
 
 
@@ -237,17 +316,22 @@ def evaluate(expr: str, row: dict[str, Any]) -> Any:
             value = value.get(part) if isinstance(value, dict) else None
         return value
 
-    env = {"_get": get, "_isnull": lambda v: v is None, "_if": lambda c, a, b: a if c else b,
-           "_contains": lambda s, v: v in s}
+    env = {
+        "_get": get,
+        "_isnull": lambda v: v is None,
+        "_if": lambda c, a, b: a if c else b,
+        "_contains": lambda s, v: v in s,
+    }
     return eval(to_python(expr), env)  # noqa: S307 - test-only interpreter
 
 
-def run(pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
-        ) -> list[dict[str, Any]]:
+def run(
+    pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """Apply the Aggregation operators the compiler emits, as pendo-api.md §2 describes them."""
     rows: list[dict[str, Any]] = []
     for st in pipeline:
-        (op, arg), = st.items() if "source" not in st else [("source", st["source"])]
+        ((op, arg),) = st.items() if "source" not in st else [("source", st["source"])]
         if op == "source":
             name = next(k for k in arg if k != "timeSeries")
             rows = [dict(r) for r in data[name]]
@@ -264,8 +348,10 @@ def run(pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
             groups: dict[tuple, dict[str, Any]] = {}
             for r in rows:
                 key = tuple(r.get(k) for k in arg["group"])
-                g = groups.setdefault(key, {**dict(zip(arg["group"], key, strict=True)),
-                                            **{f: 0 for f in arg["fields"]}})
+                g = groups.setdefault(
+                    key,
+                    {**dict(zip(arg["group"], key, strict=True)), **{f: 0 for f in arg["fields"]}},
+                )
                 for f, spec in arg["fields"].items():
                     g[f] += r[spec["sum"]]
             rows = list(groups.values())
@@ -277,7 +363,7 @@ def run(pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
                 match = sub.get(tuple(r.get(k) for k in arg["fields"]), {})
                 r.update({out: match.get(src) for out, src in arg["mappings"].items()})
         elif op == "bulkExpand":
-            (out, spec), = arg.items()
+            ((out, spec),) = arg.items()
             by_id = {a["accountId"]: a for a in data["accounts"]}
             rows = [{**r, out: by_id.get(r.get(spec["account"]))} for r in rows]
         elif op == "filter":
@@ -303,24 +389,47 @@ def pendo_data() -> dict[str, list[dict[str, Any]]]:
     """tests/handmade.py as Pendo would hold it: metadata records and per-day event rows."""
     f = frames()
     usage = f["usage_daily"]
-    events = [{"visitorId": str(u.visitor_id), "accountId": str(u.account_id),
-               "day": _ms(u.date), "numEvents": int(u.events), "numMinutes": float(u.minutes)}
-              for u in usage.itertuples()]
+    events = [
+        {
+            "visitorId": str(u.visitor_id),
+            "accountId": str(u.account_id),
+            "day": _ms(u.date),
+            "numEvents": int(u.events),
+            "numMinutes": float(u.minutes),
+        }
+        for u in usage.itertuples()
+    ]
     active = usage[(usage["events"] > 0) | (usage["minutes"] > 0)]
-    first_active = {str(k): v for k, v in active.groupby("visitor_id", observed=True)["date"].min()
-                    .items()}
+    first_active = {
+        str(k): v for k, v in active.groupby("visitor_id", observed=True)["date"].min().items()
+    }
     visitors = []
     for v in f["visitors"].itertuples():
         first = v.first_visit if _ms(v.first_visit) is not None else first_active.get(v.visitor_id)
-        visitors.append({"visitorId": v.visitor_id, "metadata": {
-            "auto": {"firstvisit": _ms(first), "accountid": v.account_id}}})
-    accounts = [{"accountId": a.account_id, "metadata": {
-        "agent": {"arr": float(a.arr), "plan": str(a.plan)}}} for a in f["accounts"].itertuples()]
-    clicks = [{"visitorId": str(c.visitor_id), "accountId": str(c.account_id),
-               "featureId": str(c.feature_id), "day": _ms(c.date), "numEvents": int(c.clicks)}
-              for c in f["feature_usage"].itertuples()]
-    return {"visitors": visitors, "accounts": accounts, "events": events,
-            "featureEvents": clicks}
+        visitors.append(
+            {
+                "visitorId": v.visitor_id,
+                "metadata": {"auto": {"firstvisit": _ms(first), "accountid": v.account_id}},
+            }
+        )
+    accounts = [
+        {
+            "accountId": a.account_id,
+            "metadata": {"agent": {"arr": float(a.arr), "plan": str(a.plan)}},
+        }
+        for a in f["accounts"].itertuples()
+    ]
+    clicks = [
+        {
+            "visitorId": str(c.visitor_id),
+            "accountId": str(c.account_id),
+            "featureId": str(c.feature_id),
+            "day": _ms(c.date),
+            "numEvents": int(c.clicks),
+        }
+        for c in f["feature_usage"].itertuples()
+    ]
+    return {"visitors": visitors, "accounts": accounts, "events": events, "featureEvents": clicks}
 
 
 #: Where Pendo's data model and the hand-made CSV disagree: a3v1 has a first_visit
@@ -336,8 +445,10 @@ def data() -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[str, CompileResult]:
-    return {r.segment.name: r for r in compile_segments(load_definitions("segment_defs"),
-                                                        "aggregation", as_of=AS_OF)}
+    return {
+        r.segment.name: r
+        for r in compile_segments(load_definitions("segment_defs"), "aggregation", as_of=AS_OF)
+    }
 
 
 def test_interpreter_reads_the_operators_it_is_given() -> None:
@@ -346,8 +457,9 @@ def test_interpreter_reads_the_operators_it_is_given() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_pipeline_members_match_hand_results(compiled: dict[str, CompileResult],
-                                             data: dict[str, Any], name: str) -> None:
+def test_pipeline_members_match_hand_results(
+    compiled: dict[str, CompileResult], data: dict[str, Any], name: str
+) -> None:
     result = compiled[name]
     if not result.native:
         assert name in ("anniversary", "contract_anniversary")

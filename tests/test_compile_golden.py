@@ -15,8 +15,9 @@ from pendo_segments.compile.base import compile_segments
 from pendo_segments.definitions.loader import load_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("update_golden",
-                                               ROOT / "scripts" / "update_golden.py")
+_spec = importlib.util.spec_from_file_location(
+    "update_golden", ROOT / "scripts" / "update_golden.py"
+)
 assert _spec and _spec.loader
 golden = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden)
@@ -31,10 +32,14 @@ def texts() -> dict[tuple[str, str], dict[str, str]]:
     return {}
 
 
-@pytest.mark.parametrize(("target", "variant", "name"), CASES,
-                         ids=[f"{t}{'.' + v if v else ''}-{n}" for t, v, n in CASES])
-def test_compiled_output_matches_golden_file(texts: dict, target: str, variant: str,
-                                             name: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "variant", "name"),
+    CASES,
+    ids=[f"{t}{'.' + v if v else ''}-{n}" for t, v, n in CASES],
+)
+def test_compiled_output_matches_golden_file(
+    texts: dict, target: str, variant: str, name: str
+) -> None:
     path = golden.golden_path(target, name, variant)
     if target == "sql" and not path.exists():
         pytest.skip(f"no SQL golden file yet: {path.relative_to(ROOT)}")
@@ -43,7 +48,8 @@ def test_compiled_output_matches_golden_file(texts: dict, target: str, variant: 
         texts[(target, variant)] = golden.compiled(target, variant)
     assert texts[(target, variant)][name] == path.read_text(encoding="utf-8"), (
         f"{path.relative_to(ROOT)} differs; if intended run scripts/update_golden.py "
-        "and review the diff")
+        "and review the diff"
+    )
 
 
 @pytest.mark.parametrize("target", ["pendo", "aggregation"])

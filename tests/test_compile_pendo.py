@@ -13,10 +13,18 @@ from pendo_segments.definitions.loader import DefinitionSet, load_definitions
 from pendo_segments.definitions.models import Segment
 from pendo_segments.errors import CompileError
 
-ENTERPRISE = {"name": "enterprise", "title": "E", "subject": "account",
-              "rule": {"field": "plan", "op": "=", "value": "Enterprise"}}
-NOT_SMB = {"name": "not_smb", "title": "N", "subject": "account",
-           "rule": {"not": {"field": "arr", "op": "<=", "value": 15000}}}
+ENTERPRISE = {
+    "name": "enterprise",
+    "title": "E",
+    "subject": "account",
+    "rule": {"field": "plan", "op": "=", "value": "Enterprise"},
+}
+NOT_SMB = {
+    "name": "not_smb",
+    "title": "N",
+    "subject": "account",
+    "rule": {"not": {"field": "arr", "op": "<=", "value": 15000}},
+}
 
 
 def make_defs(*raw: dict[str, Any]) -> DefinitionSet:
@@ -24,10 +32,15 @@ def make_defs(*raw: dict[str, Any]) -> DefinitionSet:
     return DefinitionSet(segments={s.name: s for s in segments})
 
 
-def compile_rule(rule: dict[str, Any], subject: str = "account", *, strict: bool = False,
-                 window_days: int = 30, as_of: dt.date | None = None) -> CompileResult:
-    seg = {"name": "s", "title": "S", "subject": subject, "window_days": window_days,
-           "rule": rule}
+def compile_rule(
+    rule: dict[str, Any],
+    subject: str = "account",
+    *,
+    strict: bool = False,
+    window_days: int = 30,
+    as_of: dt.date | None = None,
+) -> CompileResult:
+    seg = {"name": "s", "title": "S", "subject": subject, "window_days": window_days, "rule": rule}
     defs = make_defs(seg, ENTERPRISE, NOT_SMB)
     return PendoGenerator(defs, strict=strict, as_of=as_of).compile(defs.get("s"))
 
@@ -47,10 +60,21 @@ MINUTES_LE_10 = {"metric": "minutes", "op": "<=", "value": 10}
 
 # -- native shapes --------------------------------------------------------------------
 def test_single_metric_leaf_is_one_and_group_with_a_window() -> None:
-    assert filters(compile_rule(ACTIVE_LE_2)) == [[{
-        "name": "Number of days active", "kind": "account", "schema": "number",
-        "fact": "daysActive", "operator": "<=", "value": 2,
-        "time": "last", "count": 30, "granularity": "day"}]]
+    assert filters(compile_rule(ACTIVE_LE_2)) == [
+        [
+            {
+                "name": "Number of days active",
+                "kind": "account",
+                "schema": "number",
+                "fact": "daysActive",
+                "operator": "<=",
+                "value": 2,
+                "time": "last",
+                "count": 30,
+                "granularity": "day",
+            }
+        ]
+    ]
 
 
 def test_all_of_leaves_is_and_of_groups_and_reads_as_the_rule() -> None:
@@ -58,8 +82,10 @@ def test_all_of_leaves_is_and_of_groups_and_reads_as_the_rule() -> None:
     groups = filters(result)
     assert [len(g) for g in groups] == [1, 1]
     assert [g[0]["name"] for g in groups] == ["Number of days active", "Time on site"]
-    assert result.output["summary"] == ("Number of days active <= 2 in the last 30 days AND "
-                                        "Time on site <= 10 minutes in the last 30 days")
+    assert result.output["summary"] == (
+        "Number of days active <= 2 in the last 30 days AND "
+        "Time on site <= 10 minutes in the last 30 days"
+    )
 
 
 def test_any_of_leaves_is_one_or_group() -> None:
@@ -69,10 +95,18 @@ def test_any_of_leaves_is_one_or_group() -> None:
 
 
 def test_all_with_a_nested_any_and_a_nested_all_stays_native() -> None:
-    rule = {"all": [ACTIVE_LE_2,
-                    {"all": [MINUTES_LE_10]},  # AND inside AND flattens
-                    {"any": [{"field": "plan", "op": "=", "value": "A"},
-                             {"field": "plan", "op": "=", "value": "B"}]}]}
+    rule = {
+        "all": [
+            ACTIVE_LE_2,
+            {"all": [MINUTES_LE_10]},  # AND inside AND flattens
+            {
+                "any": [
+                    {"field": "plan", "op": "=", "value": "A"},
+                    {"field": "plan", "op": "=", "value": "B"},
+                ]
+            },
+        ]
+    }
     groups = filters(compile_rule(rule))
     assert [len(g) for g in groups] == [1, 1, 2]
     assert [r["value"] for r in groups[2]] == ["A", "B"]
@@ -86,15 +120,16 @@ def test_window_comes_from_the_condition_then_the_segment() -> None:
 
 def test_feature_clicks_is_a_feature_rule() -> None:
     rule = {"metric": "feature_clicks", "feature": "data_explorer", "op": ">=", "value": 10}
-    (row,), = filters(compile_rule(rule))
+    ((row,),) = filters(compile_rule(rule))
     assert row["kind"] == "feature" and row["featureId"] == "data_explorer"
     assert row["operator"] == ">=" and row["value"] == 10 and row["count"] == 30
 
 
 def test_days_since_last_visit_is_a_last_visit_days_ago_rule() -> None:
-    result = compile_rule({"metric": "days_since_last_visit", "op": ">", "value": 30},
-                          subject="visitor")
-    (row,), = filters(result)
+    result = compile_rule(
+        {"metric": "days_since_last_visit", "op": ">", "value": 30}, subject="visitor"
+    )
+    ((row,),) = filters(result)
     assert (row["group"], row["field"], row["schema"]) == ("auto", "lastvisit", "time")
     assert (row["operator"], row["value"], row["time"]) == (">", 30, "daysAgo")
     assert "count" not in row
@@ -102,35 +137,44 @@ def test_days_since_last_visit_is_a_last_visit_days_ago_rule() -> None:
 
 
 def test_presence_on_a_count_is_always_true_or_false() -> None:
-    (row,), = filters(compile_rule({"metric": "events", "op": "exists"}))
+    ((row,),) = filters(compile_rule({"metric": "events", "op": "exists"}))
     assert (row["operator"], row["value"]) == (">=", 0)
-    (row,), = filters(compile_rule({"metric": "events", "op": "not_exists"}))
+    ((row,),) = filters(compile_rule({"metric": "events", "op": "not_exists"}))
     assert (row["operator"], row["value"]) == ("<", 0)
 
 
 def test_field_maps_to_metadata_group_and_type() -> None:
-    (row,), = filters(compile_rule({"field": "arr", "op": "<=", "value": 15000}))
-    assert row == {"name": "arr", "kind": "account", "schema": "number", "group": "agent",
-                   "field": "arr", "operator": "<=", "value": 15000}
+    ((row,),) = filters(compile_rule({"field": "arr", "op": "<=", "value": 15000}))
+    assert row == {
+        "name": "arr",
+        "kind": "account",
+        "schema": "number",
+        "group": "agent",
+        "field": "arr",
+        "operator": "<=",
+        "value": 15000,
+    }
 
 
 def test_visitor_segment_reads_account_fields_as_account_rules() -> None:
-    (row,), = filters(compile_rule({"field": "account.plan", "op": "=", "value": "Growth"},
-                                   subject="visitor"))
+    ((row,),) = filters(
+        compile_rule({"field": "account.plan", "op": "=", "value": "Growth"}, subject="visitor")
+    )
     assert (row["kind"], row["group"], row["field"]) == ("account", "agent", "plan")
 
 
 def test_custom_field_goes_to_the_custom_group_typed_by_its_value() -> None:
-    (row,), = filters(compile_rule({"field": "tier", "op": "=", "value": "P1"}))
+    ((row,),) = filters(compile_rule({"field": "tier", "op": "=", "value": "P1"}))
     assert (row["group"], row["schema"]) == ("custom", "string")
-    (row,), = filters(compile_rule({"field": "health_score", "op": ">=", "value": 70}))
+    ((row,),) = filters(compile_rule({"field": "health_score", "op": ">=", "value": 70}))
     assert (row["group"], row["schema"]) == ("custom", "number")
 
 
 def test_in_is_an_or_group_of_equals() -> None:
     groups = filters(compile_rule({"field": "plan", "op": "in", "value": ["A", "B"]}))
-    assert [[(r["operator"], r["value"]) for r in g] for g in groups] == [[("==", "A"),
-                                                                           ("==", "B")]]
+    assert [[(r["operator"], r["value"]) for r in g] for g in groups] == [
+        [("==", "A"), ("==", "B")]
+    ]
 
 
 def test_is_not_gets_an_exists_companion_so_unknown_stays_out() -> None:
@@ -142,8 +186,15 @@ def test_is_not_gets_an_exists_companion_so_unknown_stays_out() -> None:
 
 def test_reference_at_and_level_is_a_segment_rule_by_name() -> None:
     result = compile_rule({"all": [ACTIVE_LE_2, {"segment": "enterprise"}]})
-    assert filters(result)[1] == [{"name": "Segment", "kind": "segment", "operator": "in",
-                                   "segmentName": "enterprise", "segmentId": None}]
+    assert filters(result)[1] == [
+        {
+            "name": "Segment",
+            "kind": "segment",
+            "operator": "in",
+            "segmentName": "enterprise",
+            "segmentId": None,
+        }
+    ]
     assert result.output["summary"].endswith(" AND in segment enterprise")
 
 
@@ -153,21 +204,31 @@ def test_as_of_does_not_change_builder_rules() -> None:
 
 
 # -- not native: every reason ------------------------------------------------------------
-@pytest.mark.parametrize(("rule", "expected"), [
-    ({"all": [ACTIVE_LE_2, {"not": MINUTES_LE_10}]}, [("not", "rule.all[1]")]),
-    ({"any": [ACTIVE_LE_2, {"any": [MINUTES_LE_10]}]}, [("any inside any", "rule.any[1]")]),
-    ({"any": [ACTIVE_LE_2, {"all": [MINUTES_LE_10]}]}, [("all inside any", "rule.any[1]")]),
-    ({"any": [ACTIVE_LE_2, {"segment": "enterprise"}]},
-     [("segment reference inside any", "rule.any[1]")]),
-    ({"all": [{"segment": "not_smb"}]}, [("reference to non-native segment", "rule.all[0]")]),
-    ({"field": "contract_start", "op": "anniversary_within", "value": 7},
-     [("anniversary_within", "rule")]),
-    ({"field": "plan", "op": "<", "value": "M"}, [("text comparison", "rule")]),
-    ({"any": [ACTIVE_LE_2, {"field": "plan", "op": "!=", "value": "A"}]},
-     [("'is not' inside any", "rule.any[1]")]),
-])
-def test_unsupported_constructs_are_collected(rule: dict[str, Any],
-                                               expected: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"all": [ACTIVE_LE_2, {"not": MINUTES_LE_10}]}, [("not", "rule.all[1]")]),
+        ({"any": [ACTIVE_LE_2, {"any": [MINUTES_LE_10]}]}, [("any inside any", "rule.any[1]")]),
+        ({"any": [ACTIVE_LE_2, {"all": [MINUTES_LE_10]}]}, [("all inside any", "rule.any[1]")]),
+        (
+            {"any": [ACTIVE_LE_2, {"segment": "enterprise"}]},
+            [("segment reference inside any", "rule.any[1]")],
+        ),
+        ({"all": [{"segment": "not_smb"}]}, [("reference to non-native segment", "rule.all[0]")]),
+        (
+            {"field": "contract_start", "op": "anniversary_within", "value": 7},
+            [("anniversary_within", "rule")],
+        ),
+        ({"field": "plan", "op": "<", "value": "M"}, [("text comparison", "rule")]),
+        (
+            {"any": [ACTIVE_LE_2, {"field": "plan", "op": "!=", "value": "A"}]},
+            [("'is not' inside any", "rule.any[1]")],
+        ),
+    ],
+)
+def test_unsupported_constructs_are_collected(
+    rule: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
     result = compile_rule(rule)
     assert not result.native
     assert constructs(result) == expected
@@ -185,18 +246,26 @@ def test_non_native_output_is_a_visitor_list_upload_marker() -> None:
 
 
 def test_every_problem_is_reported_not_only_the_first() -> None:
-    rule = {"all": [{"not": {"field": "first_visit", "op": "anniversary_within", "value": 3}},
-                    {"any": [{"any": [ACTIVE_LE_2]}]}]}
+    rule = {
+        "all": [
+            {"not": {"field": "first_visit", "op": "anniversary_within", "value": 3}},
+            {"any": [{"any": [ACTIVE_LE_2]}]},
+        ]
+    }
     got = constructs(compile_rule(rule, subject="visitor"))
-    assert got == [("not", "rule.all[0]"), ("anniversary_within", "rule.all[0].not"),
-                   ("any inside any", "rule.all[1].any[0]")]
+    assert got == [
+        ("not", "rule.all[0]"),
+        ("anniversary_within", "rule.all[0].not"),
+        ("any inside any", "rule.all[1].any[0]"),
+    ]
 
 
 def test_strict_mode_raises_compile_error_naming_segment_path_and_reason() -> None:
     with pytest.raises(CompileError) as err:
         compile_rule({"all": [ACTIVE_LE_2, {"not": MINUTES_LE_10}]}, strict=True)
-    assert str(err.value).startswith("pendo: s: rule.all[1]: not: Pendo's segment builder "
-                                     "has no NOT around a rule")
+    assert str(err.value).startswith(
+        "pendo: s: rule.all[1]: not: Pendo's segment builder has no NOT around a rule"
+    )
 
 
 def test_strict_mode_passes_native_segments() -> None:
@@ -204,11 +273,22 @@ def test_strict_mode_passes_native_segments() -> None:
 
 
 def test_reference_to_a_native_segment_that_references_a_non_native_one() -> None:
-    defs = make_defs(ENTERPRISE, NOT_SMB,
-                     {"name": "mid", "title": "M", "subject": "account",
-                      "rule": {"all": [{"segment": "not_smb"}]}},
-                     {"name": "top", "title": "T", "subject": "account",
-                      "rule": {"all": [{"segment": "mid"}, {"segment": "enterprise"}]}})
+    defs = make_defs(
+        ENTERPRISE,
+        NOT_SMB,
+        {
+            "name": "mid",
+            "title": "M",
+            "subject": "account",
+            "rule": {"all": [{"segment": "not_smb"}]},
+        },
+        {
+            "name": "top",
+            "title": "T",
+            "subject": "account",
+            "rule": {"all": [{"segment": "mid"}, {"segment": "enterprise"}]},
+        },
+    )
     result = PendoGenerator(defs).compile(defs.get("top"))
     assert constructs(result) == [("reference to non-native segment", "rule.all[0]")]
     assert "'mid'" in result.unsupported[0].reason
@@ -217,8 +297,12 @@ def test_reference_to_a_native_segment_that_references_a_non_native_one() -> Non
 # -- shipped definitions ---------------------------------------------------------------
 def test_shipped_segments_native_except_the_three_that_cannot_be() -> None:
     results = compile_segments(load_definitions("segment_defs"), "pendo")
-    not_native = {r.segment.name: [u.construct for u in r.unsupported]
-                  for r in results if not r.native}
+    not_native = {
+        r.segment.name: [u.construct for u in r.unsupported] for r in results if not r.native
+    }
     # expansion_ready has `not: {segment: smb}`; the anniversaries use anniversary_within.
-    assert not_native == {"expansion_ready": ["not"], "anniversary": ["anniversary_within"],
-                          "contract_anniversary": ["anniversary_within"]}
+    assert not_native == {
+        "expansion_ready": ["not"],
+        "anniversary": ["anniversary_within"],
+        "contract_anniversary": ["anniversary_within"],
+    }

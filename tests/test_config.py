@@ -35,7 +35,9 @@ def test_defaults_without_file_or_env(tmp_path: Path) -> None:
 
 
 def test_file_in_working_directory_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [pendo]
 region = "EU"
 timeout = 12
@@ -47,7 +49,8 @@ metadata_group = "ops"
 [smtp]
 host = "mail.example.com"
 port = 2525
-""")
+""",
+    )
     config = load_config(env={}, cwd=tmp_path)
     assert config.path == path
     p = config.pendo
@@ -81,15 +84,23 @@ def test_config_env_variable_pointing_nowhere_is_an_error(tmp_path: Path) -> Non
 
 def test_explicit_path_argument(tmp_path: Path) -> None:
     path = write(tmp_path, '[pendo]\nregion = "us1"\n', name="x.toml")
-    assert load_config(path, env={}, cwd=tmp_path / "elsewhere").pendo.base_url == \
-        "https://us1.app.pendo.io"
+    assert (
+        load_config(path, env={}, cwd=tmp_path / "elsewhere").pendo.base_url
+        == "https://us1.app.pendo.io"
+    )
 
 
 def test_env_wins_over_file(tmp_path: Path) -> None:
-    write(tmp_path, '[pendo]\nintegration_key = "from-file"\nregion = "eu"\n'
-                    'base_url = "https://file.example.com"\n')
-    env = {"PENDO_INTEGRATION_KEY": "from-env", "PENDO_REGION": "jpn",
-           "PENDO_BASE_URL": "http://127.0.0.1:8123/"}
+    write(
+        tmp_path,
+        '[pendo]\nintegration_key = "from-file"\nregion = "eu"\n'
+        'base_url = "https://file.example.com"\n',
+    )
+    env = {
+        "PENDO_INTEGRATION_KEY": "from-env",
+        "PENDO_REGION": "jpn",
+        "PENDO_BASE_URL": "http://127.0.0.1:8123/",
+    }
     p = load_config(env=env, cwd=tmp_path).pendo
     assert p.integration_key == Secret("from-env")
     assert p.region == "jpn"
@@ -103,15 +114,18 @@ def test_file_values_used_when_env_is_empty(tmp_path: Path) -> None:
     assert p.region == "eu"
 
 
-@pytest.mark.parametrize(("key", "region", "url"), [
-    (f"{KEY}.eu", "eu", "https://app.eu.pendo.io"),
-    (f"{KEY}.jpn", "jpn", "https://app.jpn.pendo.io"),
-    (f"{KEY}.au", "au", "https://app.au.pendo.io"),
-    (f"{KEY}.us1", "us1", "https://us1.app.pendo.io"),
-    (f"{KEY}.us", "us", "https://app.pendo.io"),
-    (KEY, "us", "https://app.pendo.io"),
-    (f"{KEY}.de", "us", "https://app.pendo.io"),  # not a region suffix
-])
+@pytest.mark.parametrize(
+    ("key", "region", "url"),
+    [
+        (f"{KEY}.eu", "eu", "https://app.eu.pendo.io"),
+        (f"{KEY}.jpn", "jpn", "https://app.jpn.pendo.io"),
+        (f"{KEY}.au", "au", "https://app.au.pendo.io"),
+        (f"{KEY}.us1", "us1", "https://us1.app.pendo.io"),
+        (f"{KEY}.us", "us", "https://app.pendo.io"),
+        (KEY, "us", "https://app.pendo.io"),
+        (f"{KEY}.de", "us", "https://app.pendo.io"),  # not a region suffix
+    ],
+)
 def test_region_from_key_suffix(tmp_path: Path, key: str, region: str, url: str) -> None:
     p = load_config(env={"PENDO_INTEGRATION_KEY": key}, cwd=tmp_path).pendo
     assert (p.region, p.base_url) == (region, url)
@@ -134,29 +148,34 @@ def test_base_url_override_keeps_region(tmp_path: Path) -> None:
 def test_unknown_region_from_env_lists_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(env={"PENDO_REGION": "mars"}, cwd=tmp_path)
-    assert str(err.value) == ("PENDO_REGION: unknown Pendo region 'mars'; "
-                              "valid: us, us1, eu, jpn, au")
+    assert str(err.value) == (
+        "PENDO_REGION: unknown Pendo region 'mars'; valid: us, us1, eu, jpn, au"
+    )
 
 
 def test_unknown_region_in_file_names_file_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, '[pendo]\nregion = "emea"\n')
     with pytest.raises(ConfigError) as err:
         load_config(env={}, cwd=tmp_path)
-    assert str(err.value) == (f"{path}: [pendo].region: unknown Pendo region 'emea'; "
-                              "valid: us, us1, eu, jpn, au")
+    assert str(err.value) == (
+        f"{path}: [pendo].region: unknown Pendo region 'emea'; valid: us, us1, eu, jpn, au"
+    )
 
 
 def test_bad_base_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(env={"PENDO_BASE_URL": "app.pendo.io"}, cwd=tmp_path)
-    assert str(err.value) == ("PENDO_BASE_URL: 'app.pendo.io' is not an http(s) URL "
-                              "(e.g. https://app.pendo.io)")
+    assert str(err.value) == (
+        "PENDO_BASE_URL: 'app.pendo.io' is not an http(s) URL (e.g. https://app.pendo.io)"
+    )
 
 
 def test_missing_key_says_how_to_set_it(tmp_path: Path) -> None:
     config = load_config(env={}, cwd=tmp_path)
-    message = ("no Pendo integration key: set PENDO_INTEGRATION_KEY (or integration_key "
-               "under [pendo] in pendo-segments.toml)")
+    message = (
+        "no Pendo integration key: set PENDO_INTEGRATION_KEY (or integration_key "
+        "under [pendo] in pendo-segments.toml)"
+    )
     with pytest.raises(ConfigError) as err:
         config.pendo.require_key()
     assert str(err.value) == message
@@ -166,7 +185,7 @@ def test_missing_key_says_how_to_set_it(tmp_path: Path) -> None:
 
 
 def test_client_from_config_uses_settings(tmp_path: Path) -> None:
-    write(tmp_path, "[pendo]\ntimeout = 7\nmetadata_group = \"ops\"\n")
+    write(tmp_path, '[pendo]\ntimeout = 7\nmetadata_group = "ops"\n')
     env = {"PENDO_INTEGRATION_KEY": f"{KEY}.jpn"}
     client = client_from_config(load_config(env=env, cwd=tmp_path))
     assert client.base_url == "https://app.jpn.pendo.io"
@@ -182,14 +201,19 @@ def test_unknown_key_in_pendo_table_suggests_the_closest(tmp_path: Path) -> None
     assert str(err.value) == f"{path}: unknown key [pendo].timout (did you mean 'timeout'?)"
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("timeout = 0", "[pendo].timeout must be greater than 0, got 0"),
-    ('timeout = "fast"', "[pendo].timeout must be a number, got 'fast'"),
-    ("max_retries = -1", "[pendo].max_retries must be a whole number >= 0, got -1"),
-    ("rate_limit_per_second = -2",
-     "[pendo].rate_limit_per_second must be >= 0 (0 = no limit), got -2"),
-    ("managed_prefix = 3", "[pendo].managed_prefix must be a string, got 3"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("timeout = 0", "[pendo].timeout must be greater than 0, got 0"),
+        ('timeout = "fast"', "[pendo].timeout must be a number, got 'fast'"),
+        ("max_retries = -1", "[pendo].max_retries must be a whole number >= 0, got -1"),
+        (
+            "rate_limit_per_second = -2",
+            "[pendo].rate_limit_per_second must be >= 0 (0 = no limit), got -2",
+        ),
+        ("managed_prefix = 3", "[pendo].managed_prefix must be a string, got 3"),
+    ],
+)
 def test_invalid_values_name_file_and_key(tmp_path: Path, line: str, message: str) -> None:
     path = write(tmp_path, f"[pendo]\n{line}\n")
     with pytest.raises(ConfigError) as err:
@@ -228,8 +252,9 @@ def test_secret_is_masked_everywhere() -> None:
     assert not Secret("")
 
 
-def test_key_not_in_repr_of_settings_or_config(tmp_path: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_key_not_in_repr_of_settings_or_config(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = load_config(env={"PENDO_INTEGRATION_KEY": KEY}, cwd=tmp_path)
     assert config.pendo.integration_key == Secret(KEY)
     with caplog.at_level(logging.DEBUG):

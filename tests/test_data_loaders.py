@@ -22,7 +22,7 @@ GOOD = {
     "accounts": (
         "account_id,arr,plan,name,contract_start,seats,self_service,crm_id,region,tier_rank,ratio,"
         "signed,vip,zip\n"
-        "00123,15000,Starter,\"Acme, Inc.\",2021-11-03,5,yes,0015e00000AbCdE,NA,3,0.5,"
+        '00123,15000,Starter,"Acme, Inc.",2021-11-03,5,yes,0015e00000AbCdE,NA,3,0.5,'
         "2020-01-01,TRUE,01234\n"
         "a2,250000.5,Enterprise,Beta,,,No,,EMEA,1,2,2021-02-03,false,99999\n"
         "a3,,Growth,Gamma,2024-02-29,40,1,,APAC,,,,,\n"
@@ -41,9 +41,7 @@ GOOD = {
         "2026-10-03,v3,1,0\n"
     ),
     "feature_usage": (
-        "date,visitor_id,feature_id,clicks\n"
-        "2026-10-01,v1,core_events,2\n"
-        "2026-10-02,v2,exports,1\n"
+        "date,visitor_id,feature_id,clicks\n2026-10-01,v1,core_events,2\n2026-10-02,v2,exports,1\n"
     ),
     "features": (
         "feature_id,name,key,app_id\n"
@@ -51,7 +49,7 @@ GOOD = {
         "core_events,Core events,true,-323232\n"
         "reports,Reports,TRUE,5668600916475904\n"
     ),
-    "nps": "date,visitor_id,score,comment\n2026-10-01,v2,9,\"Great, really\"\n",
+    "nps": 'date,visitor_id,score,comment\n2026-10-01,v2,9,"Great, really"\n',
     "tickets": "opened_on,account_id,priority\n2026-09-30,a2,high\n",
     "outcomes": "account_id,churned,as_of\n00123,false,2026-11-01\na2,true,2026-11-01\n",
 }
@@ -78,6 +76,7 @@ def is_text(series: pd.Series) -> bool:
 
 
 # -- happy path ---------------------------------------------------------------
+
 
 def test_types_are_canonical(tmp_path: Path) -> None:
     ds = load_dataset(make_folder(tmp_path))
@@ -123,8 +122,14 @@ def test_extra_columns_are_kept_and_typed(tmp_path: Path) -> None:
 def test_all_integer_extra_column_without_blanks_is_int64(tmp_path: Path) -> None:
     features = "feature_id,name,weight\nf1,F1,3\nf2,F2,-4\n"
     usage = "date,visitor_id,minutes,events\n2026-10-01,v1,1,1\n"
-    ds = load_dataset(make_folder(tmp_path, features=features, usage_daily=usage,
-                                  feature_usage="date,visitor_id,feature_id,clicks\n"))
+    ds = load_dataset(
+        make_folder(
+            tmp_path,
+            features=features,
+            usage_daily=usage,
+            feature_usage="date,visitor_id,feature_id,clicks\n",
+        )
+    )
     assert ds.features["weight"].dtype == np.int64
     assert ds.features["weight"].tolist() == [3, -4]
     assert len(ds.feature_usage) == 0 and ds.feature_usage["clicks"].dtype == np.int64
@@ -149,8 +154,10 @@ def test_usage_codes_index_the_reference_tables(tmp_path: Path) -> None:
 
 
 def test_usage_account_id_column_wins_and_blank_falls_back(tmp_path: Path) -> None:
-    usage = ("date,visitor_id,minutes,events,account_id\n"
-             "2026-10-01,v1,1,1,a3\n2026-10-02,v2,1,1,\n2026-10-02,v4,1,1,elsewhere\n")
+    usage = (
+        "date,visitor_id,minutes,events,account_id\n"
+        "2026-10-01,v1,1,1,a3\n2026-10-02,v2,1,1,\n2026-10-02,v4,1,1,elsewhere\n"
+    )
     ds = load_dataset(make_folder(tmp_path, usage_daily=usage))
     assert ds.usage_daily["account_id"].astype(str).tolist() == ["a3", "a2", "elsewhere"]
 
@@ -175,8 +182,15 @@ def test_default_as_of_without_usage_is_an_error(tmp_path: Path) -> None:
 
 
 def test_optional_files_and_columns_may_be_absent(tmp_path: Path) -> None:
-    ds = load_dataset(make_folder(tmp_path, nps=None, tickets=None, outcomes=None,
-                                  features="feature_id,name\ncore_events,Core\nexports,Exports\n"))
+    ds = load_dataset(
+        make_folder(
+            tmp_path,
+            nps=None,
+            tickets=None,
+            outcomes=None,
+            features="feature_id,name\ncore_events,Core\nexports,Exports\n",
+        )
+    )
     assert ds.nps is None and ds.tickets is None and ds.outcomes is None
     assert ds.key_features() == []
     assert list(ds.features.columns) == ["feature_id", "name"]
@@ -194,69 +208,131 @@ def test_loading_writes_nothing(tmp_path: Path) -> None:
 USAGE_HEAD = "date,visitor_id,minutes,events\n"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-13-01,v1,1,1\n"},
-     "usage_daily.csv: row 2, column 'date': '2026-13-01' is not a date (YYYY-MM-DD)"),
-    ({"usage_daily": USAGE_HEAD + "2026-02-30,v1,1,1\n"},
-     "usage_daily.csv: row 1, column 'date': '2026-02-30' is not a date (YYYY-MM-DD)"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n10/02/2026,v1,1,1\n"},
-     "usage_daily.csv: row 2, column 'date': '10/02/2026' is not a date (YYYY-MM-DD)"),
-    ({"visitors": "visitor_id,account_id,first_visit\nv1,00123,2024-1-5\n"},
-     "visitors.csv: row 1, column 'first_visit': '2024-1-5' is not a date (YYYY-MM-DD)"),
-    ({"accounts": "account_id,arr,plan\na1,\"15,000\",Starter\n"},
-     "accounts.csv: row 1, column 'arr': '15,000' is not a number"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,v2,ten,1\n"},
-     "usage_daily.csv: row 2, column 'minutes': 'ten' is not a number"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,nan,1\n"},
-     "usage_daily.csv: row 1, column 'minutes': 'nan' is not a number"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-02,v1,2,1\n2026-10-03,v1,-1.5,1\n"},
-     "usage_daily.csv: row 3, column 'minutes': '-1.5' is negative"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,2.5\n"},
-     "usage_daily.csv: row 1, column 'events': '2.5' is not a non-negative integer"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,3\n2026-10-02,v1,1,-2\n"},
-     "usage_daily.csv: row 2, column 'events': '-2' is not a non-negative integer"),
-    ({"feature_usage": "date,visitor_id,feature_id,clicks\n2026-10-01,v1,exports,many\n"},
-     "feature_usage.csv: row 1, column 'clicks': 'many' is not a non-negative integer"),
-    ({"nps": "date,visitor_id,score\n2026-10-01,v1,10\n2026-10-01,v2,11\n"},
-     "nps.csv: row 2, column 'score': '11' is not an integer from 0 to 10"),
-    ({"accounts": "account_id,arr,plan,self_service\na1,1,Starter,maybe\n"},
-     "accounts.csv: row 1, column 'self_service': 'maybe' is not true/false"),
-    ({"accounts": "account_id,arr,plan,seats\na1,1,Starter,-3\n"},
-     "accounts.csv: row 1, column 'seats': '-3' is not a non-negative integer"),
-    ({"usage_daily": "date,visitor_id,events\n2026-10-01,v1,1\n"},
-     "usage_daily.csv: missing required column 'minutes'"),
-    ({"accounts": "account_id,plan\na1,Starter\n"},
-     "accounts.csv: missing required column 'arr'"),
-    ({"accounts": "account_id,arr,plan\na1,1,Starter\na2,2,Growth\na1,3,Growth\n"},
-     "accounts.csv: row 3, column 'account_id': duplicate id 'a1' (first at row 1)"),
-    ({"visitors": "visitor_id,account_id\nv1,00123\nv2,a2\nv3,a2\nv2,a2\n"},
-     "visitors.csv: row 4, column 'visitor_id': duplicate id 'v2' (first at row 2)"),
-    ({"features": "feature_id,name\nf1,A\nf1,B\n"},
-     "features.csv: row 2, column 'feature_id': duplicate id 'f1' (first at row 1)"),
-    ({"visitors": "visitor_id,account_id\nv1,00123\n,a2\n"},
-     "visitors.csv: row 2, column 'visitor_id': required value is blank"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,,1,1\n"},
-     "usage_daily.csv: row 2, column 'visitor_id': required value is blank"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,,1\n"},
-     "usage_daily.csv: row 1, column 'minutes': required value is blank"),
-    ({"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,ghost,1,1\n"
-                                  "2026-10-02,ghost,1,1\n"},
-     "usage_daily.csv: row 2, column 'visitor_id': unknown visitor 'ghost' "
-     "(2 rows of 1 unknown visitor; --lenient drops them)"),
-    ({"feature_usage": "date,visitor_id,feature_id,clicks\n"
-                       "2026-10-01,v1,nope,1\n2026-10-01,v1,gone,1\n"},
-     "feature_usage.csv: row 1, column 'feature_id': unknown feature 'nope' "
-     "(2 rows of 2 unknown features; --lenient drops them)"),
-    ({"nps": "date,visitor_id,score\n2026-10-01,v9,5\n"},
-     "nps.csv: row 1, column 'visitor_id': unknown visitor 'v9' "
-     "(1 row of 1 unknown visitor; --lenient drops them)"),
-    ({"accounts": "account_id,arr,plan,arr\na1,1,Starter,2\n"},
-     "accounts.csv: column 'arr' appears twice in the header"),
-    ({"features": ""},
-     "features.csv: file is empty (expected a header row)"),
-])
-def test_bad_input_names_file_row_and_column(tmp_path: Path, changes: dict[str, str],
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-13-01,v1,1,1\n"},
+            "usage_daily.csv: row 2, column 'date': '2026-13-01' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-02-30,v1,1,1\n"},
+            "usage_daily.csv: row 1, column 'date': '2026-02-30' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n10/02/2026,v1,1,1\n"},
+            "usage_daily.csv: row 2, column 'date': '10/02/2026' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            {"visitors": "visitor_id,account_id,first_visit\nv1,00123,2024-1-5\n"},
+            "visitors.csv: row 1, column 'first_visit': '2024-1-5' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            {"accounts": 'account_id,arr,plan\na1,"15,000",Starter\n'},
+            "accounts.csv: row 1, column 'arr': '15,000' is not a number",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,v2,ten,1\n"},
+            "usage_daily.csv: row 2, column 'minutes': 'ten' is not a number",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,nan,1\n"},
+            "usage_daily.csv: row 1, column 'minutes': 'nan' is not a number",
+        ),
+        (
+            {
+                "usage_daily": USAGE_HEAD
+                + "2026-10-01,v1,1,1\n2026-10-02,v1,2,1\n2026-10-03,v1,-1.5,1\n"
+            },
+            "usage_daily.csv: row 3, column 'minutes': '-1.5' is negative",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,2.5\n"},
+            "usage_daily.csv: row 1, column 'events': '2.5' is not a non-negative integer",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,3\n2026-10-02,v1,1,-2\n"},
+            "usage_daily.csv: row 2, column 'events': '-2' is not a non-negative integer",
+        ),
+        (
+            {"feature_usage": "date,visitor_id,feature_id,clicks\n2026-10-01,v1,exports,many\n"},
+            "feature_usage.csv: row 1, column 'clicks': 'many' is not a non-negative integer",
+        ),
+        (
+            {"nps": "date,visitor_id,score\n2026-10-01,v1,10\n2026-10-01,v2,11\n"},
+            "nps.csv: row 2, column 'score': '11' is not an integer from 0 to 10",
+        ),
+        (
+            {"accounts": "account_id,arr,plan,self_service\na1,1,Starter,maybe\n"},
+            "accounts.csv: row 1, column 'self_service': 'maybe' is not true/false",
+        ),
+        (
+            {"accounts": "account_id,arr,plan,seats\na1,1,Starter,-3\n"},
+            "accounts.csv: row 1, column 'seats': '-3' is not a non-negative integer",
+        ),
+        (
+            {"usage_daily": "date,visitor_id,events\n2026-10-01,v1,1\n"},
+            "usage_daily.csv: missing required column 'minutes'",
+        ),
+        (
+            {"accounts": "account_id,plan\na1,Starter\n"},
+            "accounts.csv: missing required column 'arr'",
+        ),
+        (
+            {"accounts": "account_id,arr,plan\na1,1,Starter\na2,2,Growth\na1,3,Growth\n"},
+            "accounts.csv: row 3, column 'account_id': duplicate id 'a1' (first at row 1)",
+        ),
+        (
+            {"visitors": "visitor_id,account_id\nv1,00123\nv2,a2\nv3,a2\nv2,a2\n"},
+            "visitors.csv: row 4, column 'visitor_id': duplicate id 'v2' (first at row 2)",
+        ),
+        (
+            {"features": "feature_id,name\nf1,A\nf1,B\n"},
+            "features.csv: row 2, column 'feature_id': duplicate id 'f1' (first at row 1)",
+        ),
+        (
+            {"visitors": "visitor_id,account_id\nv1,00123\n,a2\n"},
+            "visitors.csv: row 2, column 'visitor_id': required value is blank",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,,1,1\n"},
+            "usage_daily.csv: row 2, column 'visitor_id': required value is blank",
+        ),
+        (
+            {"usage_daily": USAGE_HEAD + "2026-10-01,v1,,1\n"},
+            "usage_daily.csv: row 1, column 'minutes': required value is blank",
+        ),
+        (
+            {
+                "usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,ghost,1,1\n"
+                "2026-10-02,ghost,1,1\n"
+            },
+            "usage_daily.csv: row 2, column 'visitor_id': unknown visitor 'ghost' "
+            "(2 rows of 1 unknown visitor; --lenient drops them)",
+        ),
+        (
+            {
+                "feature_usage": "date,visitor_id,feature_id,clicks\n"
+                "2026-10-01,v1,nope,1\n2026-10-01,v1,gone,1\n"
+            },
+            "feature_usage.csv: row 1, column 'feature_id': unknown feature 'nope' "
+            "(2 rows of 2 unknown features; --lenient drops them)",
+        ),
+        (
+            {"nps": "date,visitor_id,score\n2026-10-01,v9,5\n"},
+            "nps.csv: row 1, column 'visitor_id': unknown visitor 'v9' "
+            "(1 row of 1 unknown visitor; --lenient drops them)",
+        ),
+        (
+            {"accounts": "account_id,arr,plan,arr\na1,1,Starter,2\n"},
+            "accounts.csv: column 'arr' appears twice in the header",
+        ),
+        ({"features": ""}, "features.csv: file is empty (expected a header row)"),
+    ],
+)
+def test_bad_input_names_file_row_and_column(
+    tmp_path: Path, changes: dict[str, str], message: str
+) -> None:
     assert load_error(tmp_path, **changes) == message
 
 
@@ -267,8 +343,10 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 
 def test_missing_required_file(tmp_path: Path) -> None:
-    assert load_error(tmp_path, features=None) == \
-        f"{tmp_path / 'data'}: missing features.csv (or features.parquet)"
+    assert (
+        load_error(tmp_path, features=None)
+        == f"{tmp_path / 'data'}: missing features.csv (or features.parquet)"
+    )
 
 
 def test_csv_and_parquet_of_one_table_is_ambiguous(tmp_path: Path) -> None:
@@ -285,13 +363,20 @@ def test_ragged_csv_row_is_a_data_error(tmp_path: Path) -> None:
 
 
 def test_lenient_drops_unknown_visitors_and_features_with_a_warning(tmp_path: Path) -> None:
-    usage = USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,ghost,1,1\n2026-10-02,ghost,2,2\n" \
-                         "2026-10-02,spook,1,1\n2026-10-03,v2,5,5\n"
-    clicks = ("date,visitor_id,feature_id,clicks\n2026-10-01,v1,core_events,1\n"
-              "2026-10-01,ghost,core_events,1\n2026-10-01,v2,nope,4\n")
+    usage = (
+        USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,ghost,1,1\n2026-10-02,ghost,2,2\n"
+        "2026-10-02,spook,1,1\n2026-10-03,v2,5,5\n"
+    )
+    clicks = (
+        "date,visitor_id,feature_id,clicks\n2026-10-01,v1,core_events,1\n"
+        "2026-10-01,ghost,core_events,1\n2026-10-01,v2,nope,4\n"
+    )
     warnings: list[str] = []
-    ds = load_dataset(make_folder(tmp_path, usage_daily=usage, feature_usage=clicks),
-                      lenient=True, warn=warnings.append)
+    ds = load_dataset(
+        make_folder(tmp_path, usage_daily=usage, feature_usage=clicks),
+        lenient=True,
+        warn=warnings.append,
+    )
     assert warnings == [
         "usage_daily.csv: dropped 3 rows of 2 unknown visitors",
         "feature_usage.csv: dropped 1 row of 1 unknown visitor",
@@ -304,20 +389,28 @@ def test_lenient_drops_unknown_visitors_and_features_with_a_warning(tmp_path: Pa
 
 
 def test_lenient_does_not_excuse_malformed_values(tmp_path: Path) -> None:
-    assert load_error(tmp_path, lenient=True, usage_daily=USAGE_HEAD + "2026-10-01,v1,-1,1\n") == \
-        "usage_daily.csv: row 1, column 'minutes': '-1' is negative"
+    assert (
+        load_error(tmp_path, lenient=True, usage_daily=USAGE_HEAD + "2026-10-01,v1,-1,1\n")
+        == "usage_daily.csv: row 1, column 'minutes': '-1' is negative"
+    )
 
 
 # -- Parquet --------------------------------------------------------------------
+
 
 def _as_parquet(folder: Path, names: list[str] | None = None) -> None:
     """Convert CSV files to Parquet keeping every column as text."""
     for csv_path in sorted(folder.glob("*.csv")):
         if names is None or csv_path.stem in names:
             header = csv_path.read_text(encoding="utf-8").splitlines()[0].split(",")
-            table = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in header}, null_values=[""],
-                strings_can_be_null=True))
+            table = pacsv.read_csv(
+                csv_path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in header},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
+            )
             pq.write_table(table, csv_path.with_suffix(".parquet"))
             csv_path.unlink()
 
@@ -348,10 +441,17 @@ def test_parquet_errors_name_row_and_value(tmp_path: Path) -> None:
     folder.mkdir()
     for name in ("accounts", "visitors", "features", "feature_usage"):
         (folder / f"{name}.csv").write_text(GOOD[name], encoding="utf-8")
-    pq.write_table(pa.table({
-        "date": pa.array([dt.date(2026, 10, 1), dt.date(2026, 10, 2)]),
-        "visitor_id": ["v1", "v2"], "minutes": [1.0, -2.0], "events": [1, 1],
-    }), folder / "usage_daily.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "date": pa.array([dt.date(2026, 10, 1), dt.date(2026, 10, 2)]),
+                "visitor_id": ["v1", "v2"],
+                "minutes": [1.0, -2.0],
+                "events": [1, 1],
+            }
+        ),
+        folder / "usage_daily.parquet",
+    )
     with pytest.raises(DataError) as err:
         load_dataset(folder)
     assert str(err.value) == "usage_daily.parquet: row 2, column 'minutes': -2.0 is negative"
@@ -363,17 +463,29 @@ def test_parquet_text_number_is_parsed_and_checked(tmp_path: Path) -> None:
     _as_parquet(folder, ["usage_daily"])
     with pytest.raises(DataError) as err:
         load_dataset(folder)
-    assert str(err.value) == ("usage_daily.parquet: row 2, column 'events': "
-                              "'x' is not a non-negative integer")
+    assert str(err.value) == (
+        "usage_daily.parquet: row 2, column 'events': 'x' is not a non-negative integer"
+    )
 
 
 def test_parquet_timestamps_become_utc_days(tmp_path: Path) -> None:
     folder = make_folder(tmp_path)
     (folder / "usage_daily.csv").unlink()
-    stamps = pa.array([pd.Timestamp("2026-10-01T23:30", tz="America/New_York")],
-                      type=pa.timestamp("ms", tz="America/New_York"))
-    pq.write_table(pa.table({"date": stamps, "visitor_id": ["v1"], "minutes": [1.0],
-                             "events": pa.array([3], pa.int32())}), folder / "usage_daily.parquet")
+    stamps = pa.array(
+        [pd.Timestamp("2026-10-01T23:30", tz="America/New_York")],
+        type=pa.timestamp("ms", tz="America/New_York"),
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "date": stamps,
+                "visitor_id": ["v1"],
+                "minutes": [1.0],
+                "events": pa.array([3], pa.int32()),
+            }
+        ),
+        folder / "usage_daily.parquet",
+    )
     usage = load_dataset(folder).usage_daily
     assert usage["date"].tolist() == [pd.Timestamp("2026-10-02")]  # 03:30 UTC next day
     assert usage["events"].dtype == np.int64
@@ -381,22 +493,29 @@ def test_parquet_timestamps_become_utc_days(tmp_path: Path) -> None:
 
 # -- in-memory frames (Pendo loader, generator) ---------------------------------
 
+
 def test_dataset_from_frames_uses_the_same_checks(tmp_path: Path) -> None:
     folder = make_folder(tmp_path)
-    frames = {name: pd.read_csv(folder / f"{name}.csv", dtype=str,
-                                keep_default_na=False).replace("", None)
-              for name in ("accounts", "visitors", "features", "usage_daily", "feature_usage")}
+    frames = {
+        name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False).replace(
+            "", None
+        )
+        for name in ("accounts", "visitors", "features", "usage_daily", "feature_usage")
+    }
     ds = dataset_from_frames(frames, source="pendo")
     assert ds.source == "pendo" and ds.nps is None
     assert ds.usage_daily["account_id"].astype(str).tolist() == ["00123", "a2", "trial-9"]
     frames["usage_daily"].loc[1, "visitor_id"] = "ghost"
     with pytest.raises(DataError) as err:
         dataset_from_frames(frames)
-    assert str(err.value) == ("usage_daily: row 2, column 'visitor_id': unknown visitor 'ghost' "
-                              "(1 row of 1 unknown visitor; --lenient drops them)")
+    assert str(err.value) == (
+        "usage_daily: row 2, column 'visitor_id': unknown visitor 'ghost' "
+        "(1 row of 1 unknown visitor; --lenient drops them)"
+    )
 
 
 # -- writing ------------------------------------------------------------------
+
 
 def test_write_dataset_round_trips_csv(tmp_path: Path) -> None:
     ds = load_dataset(make_folder(tmp_path))
@@ -408,14 +527,20 @@ def test_write_dataset_csv_format(tmp_path: Path) -> None:
     ds = load_dataset(make_folder(tmp_path))
     write_dataset(ds, tmp_path / "out")
     accounts = (tmp_path / "out" / "accounts.csv").read_text(encoding="utf-8").splitlines()
-    assert accounts[0] == ("account_id,arr,plan,name,contract_start,seats,self_service,crm_id,"
-                           "region,tier_rank,ratio,signed,vip,zip")
-    assert accounts[1] == ('00123,15000,Starter,"Acme, Inc.",2021-11-03,5,true,0015e00000AbCdE,'
-                           "NA,3,0.5,2020-01-01,true,01234")
+    assert accounts[0] == (
+        "account_id,arr,plan,name,contract_start,seats,self_service,crm_id,"
+        "region,tier_rank,ratio,signed,vip,zip"
+    )
+    assert accounts[1] == (
+        '00123,15000,Starter,"Acme, Inc.",2021-11-03,5,true,0015e00000AbCdE,'
+        "NA,3,0.5,2020-01-01,true,01234"
+    )
     assert accounts[3] == "a3,,Growth,Gamma,2024-02-29,40,true,,APAC,,,,,"
     usage = (tmp_path / "out" / "usage_daily.csv").read_text(encoding="utf-8")
-    assert usage == ("date,visitor_id,account_id,minutes,events\n"
-                     "2026-10-01,v1,00123,12.5,3\n2026-10-02,v2,a2,0,4\n2026-10-03,v3,trial-9,1,0\n")
+    assert usage == (
+        "date,visitor_id,account_id,minutes,events\n"
+        "2026-10-01,v1,00123,12.5,3\n2026-10-02,v2,a2,0,4\n2026-10-03,v3,trial-9,1,0\n"
+    )
     nps = (tmp_path / "out" / "nps.csv").read_text(encoding="utf-8")
     assert nps == 'date,visitor_id,account_id,score,comment\n2026-10-01,v2,a2,9,"Great, really"\n'
 
@@ -438,6 +563,7 @@ def test_write_dataset_replaces_a_data_folder_but_not_other_folders(tmp_path: Pa
     (out / "notes.txt").write_text("mine")
     with pytest.raises(DataError) as err:
         write_dataset(ds, out)
-    assert str(err.value) == (f"{out}: folder holds other files (notes.txt); "
-                              "choose a new or empty folder")
+    assert str(err.value) == (
+        f"{out}: folder holds other files (notes.txt); choose a new or empty folder"
+    )
     assert (out / "notes.txt").read_text() == "mine"

@@ -31,8 +31,16 @@ def read_rows(name: str) -> list[dict[str, str]]:
 
 @cache
 def bundled() -> dict[str, list[dict[str, str]]]:
-    names = ("accounts", "visitors", "usage_daily", "feature_usage", "features", "nps",
-             "tickets", "outcomes")
+    names = (
+        "accounts",
+        "visitors",
+        "usage_daily",
+        "feature_usage",
+        "features",
+        "nps",
+        "tickets",
+        "outcomes",
+    )
     return {name: read_rows(name) for name in names}
 
 
@@ -54,6 +62,7 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
 
 # -- determinism and the bundled copy ---------------------------------------------
 
+
 def test_same_arguments_give_byte_identical_files(tmp_path: Path) -> None:
     write_sample(tmp_path / "a", **SMALL)
     write_sample(tmp_path / "b", **SMALL)
@@ -69,7 +78,8 @@ def test_bundled_sample_is_what_the_defaults_generate(tmp_path: Path) -> None:
     assert fresh.keys() == shipped.keys()
     for name in fresh:
         assert fresh[name] == shipped[name], (
-            f"{name} is stale: run python -m pendo_segments.data.sample --regenerate-bundled")
+            f"{name} is stale: run python -m pendo_segments.data.sample --regenerate-bundled"
+        )
 
 
 def test_bundled_sample_fits_the_size_budget() -> None:
@@ -92,11 +102,14 @@ def test_load_sample_names_its_source() -> None:
     assert ds.key_features() == ["core_events", "data_explorer", "path_reports", "guide_publishing"]
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"accounts": 1, "visitors": 1, "days": 1},
-    {"accounts": 3, "visitors": 2, "days": 40},
-    {"accounts": 50, "visitors": 5, "days": 35, "end": dt.date(2024, 2, 29)},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"accounts": 1, "visitors": 1, "days": 1},
+        {"accounts": 3, "visitors": 2, "days": 40},
+        {"accounts": 50, "visitors": 5, "days": 35, "end": dt.date(2024, 2, 29)},
+    ],
+)
 def test_tiny_and_odd_arguments_still_make_a_valid_folder(tmp_path: Path, kwargs: dict) -> None:
     ds = write_sample(tmp_path / "s", **kwargs)
     back = load_dataset(tmp_path / "s")
@@ -117,6 +130,7 @@ def test_row_rate_targets_30_million_rows_at_benchmark_scale() -> None:
 
 
 # -- planted properties (bundled files, standard library only) --------------------
+
 
 def test_usage_is_weekday_heavy_one_row_per_visitor_day() -> None:
     usage = bundled()["usage_daily"]
@@ -153,8 +167,10 @@ def test_account_attributes_have_the_planted_spread() -> None:
     assert 0 < sum(a["crm_id"] == "" for a in accounts) <= 0.12 * len(accounts)
 
     def anniversary_soon(start: dt.date) -> bool:
-        return any((start.month, start.day) == ((end + k * DAY).month, (end + k * DAY).day)
-                   for k in range(1, 8))
+        return any(
+            (start.month, start.day) == ((end + k * DAY).month, (end + k * DAY).day)
+            for k in range(1, 8)
+        )
 
     assert any(anniversary_soon(day(a["contract_start"])) for a in accounts)
     assert any(0 < (day(a["renewal_date"]) - end).days <= 90 for a in accounts)
@@ -168,8 +184,11 @@ def test_visitors_have_languages_new_users_and_anniversaries() -> None:
     assert languages["de"] > 0 and languages["fr"] > 0
     first = [day(v["first_visit"]) for v in visitors if v["first_visit"]]
     assert sum(today - 30 * DAY <= f <= today - DAY for f in first) >= 20  # new users
-    assert any(f.year < today.year and (f.replace(year=today.year) - today).days in range(0, 7)
-               for f in first if (f.month, f.day) != (2, 29))
+    assert any(
+        f.year < today.year and (f.replace(year=today.year) - today).days in range(0, 7)
+        for f in first
+        if (f.month, f.day) != (2, 29)
+    )
     assert all(v["email"].endswith(".example") for v in visitors)  # never a real mailbox
 
 
@@ -219,10 +238,12 @@ def test_churn_falls_as_recent_activity_rises() -> None:
 
 # -- CLI --------------------------------------------------------------------------
 
+
 def test_cli_writes_a_folder_and_prints_row_counts(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["sample", "--accounts", "40", "--visitors", "300",
-                                       "--days", "45", "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["sample", "--accounts", "40", "--visitors", "300", "--days", "45", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     write_sample(tmp_path / "lib", **SMALL)
     assert folder_bytes(out) == folder_bytes(tmp_path / "lib")
@@ -230,14 +251,30 @@ def test_cli_writes_a_folder_and_prints_row_counts(tmp_path: Path) -> None:
     assert result.output == (
         f"Wrote {out} (csv): accounts 40, visitors 300, usage_daily {len(ds.usage_daily):,}, "
         f"feature_usage {len(ds.feature_usage):,}, features 16, nps {len(ds.nps)}, "
-        f"tickets {len(ds.tickets):,}, outcomes 40 rows\n")
+        f"tickets {len(ds.tickets):,}, outcomes 40 rows\n"
+    )
 
 
 def test_cli_parquet_and_end_day(tmp_path: Path) -> None:
     out = tmp_path / "pq"
-    result = CliRunner().invoke(main, [
-        "sample", "--accounts", "5", "--visitors", "20", "--days", "3",
-        "--end", "2025-01-15", "--format", "parquet", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "--accounts",
+            "5",
+            "--visitors",
+            "20",
+            "--days",
+            "3",
+            "--end",
+            "2025-01-15",
+            "--format",
+            "parquet",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert {p.suffix for p in out.iterdir()} == {".parquet"}
     assert load_dataset(out).default_as_of() == dt.date(2025, 1, 16)
@@ -247,8 +284,9 @@ def test_cli_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output == (f"Error: {tmp_path}: folder holds other files (keep.txt); "
-                             "choose a new or empty folder\n")
+    assert result.output == (
+        f"Error: {tmp_path}: folder holds other files (keep.txt); choose a new or empty folder\n"
+    )
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 

@@ -26,9 +26,17 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def test_report_folder_has_every_part(report: tuple[Path, str]) -> None:
     out, _ = report
-    for name in ("membership.csv", "compiled_pendo.json", "compiled_aggregation.json",
-                 "compiled_sql.json", "health.csv", "tiers.csv", "capacity.csv", "alerts.csv",
-                 "gallery/index.html"):
+    for name in (
+        "membership.csv",
+        "compiled_pendo.json",
+        "compiled_aggregation.json",
+        "compiled_sql.json",
+        "health.csv",
+        "tiers.csv",
+        "capacity.csv",
+        "alerts.csv",
+        "gallery/index.html",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.parent.glob(".report.*"))  # the temp folder was renamed into place
 

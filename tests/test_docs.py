@@ -53,9 +53,11 @@ def test_readme_has_the_two_commands() -> None:
 
 def test_help_does_not_import_pandas() -> None:
     """Cold start: `pendo-segments --help` must not pay for pandas / numpy."""
-    code = ("import sys; from click.testing import CliRunner; from pendo_segments.cli import main;"
-            "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0;"
-            "heavy = [m for m in ('pandas', 'numpy', 'duckdb', 'pyarrow') if m in sys.modules];"
-            "print(','.join(heavy))")
+    code = (
+        "import sys; from click.testing import CliRunner; from pendo_segments.cli import main;"
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0;"
+        "heavy = [m for m in ('pandas', 'numpy', 'duckdb', 'pyarrow') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -46,35 +46,53 @@ OFFSETS = st.sampled_from([-400, -366, -35, -31, -30, -29, -16, -15, -7, -2, -1,
 def datasets(draw: st.DrawFn) -> Dataset:
     n_acc = draw(st.integers(1, 5))
     acc_ids = [f"A{i}" for i in range(n_acc)]
-    accounts = pd.DataFrame({
-        "account_id": pd.array(acc_ids, dtype="string"),
-        "arr": [draw(st.sampled_from([14999.0, 15000.0, 15000.01, 100000.0])) for _ in acc_ids],
-        "plan": pd.array([draw(st.sampled_from(["Starter", "Growth", "Enterprise"]))
-                          for _ in acc_ids], dtype="string"),
-        "contract_start": [draw(st.sampled_from([None, "2023-11-01", "2024-02-29", "2025-11-07",
-                                                 "2025-11-08", "2026-11-03"])) for _ in acc_ids],
-        "self_service": pd.array([draw(st.sampled_from([True, False, None])) for _ in acc_ids],
-                                 dtype="boolean"),
-    })
+    accounts = pd.DataFrame(
+        {
+            "account_id": pd.array(acc_ids, dtype="string"),
+            "arr": [draw(st.sampled_from([14999.0, 15000.0, 15000.01, 100000.0])) for _ in acc_ids],
+            "plan": pd.array(
+                [draw(st.sampled_from(["Starter", "Growth", "Enterprise"])) for _ in acc_ids],
+                dtype="string",
+            ),
+            "contract_start": [
+                draw(
+                    st.sampled_from(
+                        [None, "2023-11-01", "2024-02-29", "2025-11-07", "2025-11-08", "2026-11-03"]
+                    )
+                )
+                for _ in acc_ids
+            ],
+            "self_service": pd.array(
+                [draw(st.sampled_from([True, False, None])) for _ in acc_ids], dtype="boolean"
+            ),
+        }
+    )
     accounts["contract_start"] = pd.to_datetime(accounts["contract_start"])
     n_vis = draw(st.integers(1, 8))
     vis_ids = [f"v{i}" for i in range(n_vis)]
-    visitors = pd.DataFrame({
-        "visitor_id": pd.array(vis_ids, dtype="string"),
-        "account_id": pd.array([draw(st.sampled_from([*acc_ids, "ghost"])) for _ in vis_ids],
-                               dtype="string"),
-        "language": pd.array([draw(st.sampled_from(["en", "ja", "ja-JP", None])) for _ in vis_ids],
-                             dtype="string"),
-        "first_visit": [draw(st.one_of(st.none(), OFFSETS.map(day))) for _ in vis_ids],
-    })
+    visitors = pd.DataFrame(
+        {
+            "visitor_id": pd.array(vis_ids, dtype="string"),
+            "account_id": pd.array(
+                [draw(st.sampled_from([*acc_ids, "ghost"])) for _ in vis_ids], dtype="string"
+            ),
+            "language": pd.array(
+                [draw(st.sampled_from(["en", "ja", "ja-JP", None])) for _ in vis_ids],
+                dtype="string",
+            ),
+            "first_visit": [draw(st.one_of(st.none(), OFFSETS.map(day))) for _ in vis_ids],
+        }
+    )
     visitors["first_visit"] = pd.to_datetime(visitors["first_visit"])
     owner = dict(zip(vis_ids, visitors["account_id"], strict=True))
     usage = {}
     for _ in range(draw(st.integers(0, 40))):
         v = draw(st.sampled_from(vis_ids))
         off = draw(st.one_of(OFFSETS, st.integers(-31, 0)))
-        usage[(off, v)] = (draw(st.sampled_from([0.0, 0.5, 1.0, 5.0, 10.0, 10.5])),
-                           draw(st.sampled_from([0, 1, 3])))
+        usage[(off, v)] = (
+            draw(st.sampled_from([0.0, 0.5, 1.0, 5.0, 10.0, 10.5])),
+            draw(st.sampled_from([0, 1, 3])),
+        )
     # 16 consecutive active days for one visitor, sometimes, to hit the healthy boundary.
     if draw(st.booleans()):
         v = draw(st.sampled_from(vis_ids))
@@ -86,14 +104,21 @@ def datasets(draw: st.DrawFn) -> Dataset:
         columns=["date", "visitor_id", "minutes", "events"],
     )
     if udf.empty:  # keep one row so the default as-of is defined
-        udf = pd.DataFrame({"date": [day(-1)], "visitor_id": [vis_ids[0]], "minutes": [0.0],
-                            "events": [0]})
+        udf = pd.DataFrame(
+            {"date": [day(-1)], "visitor_id": [vis_ids[0]], "minutes": [0.0], "events": [0]}
+        )
     udf["date"] = pd.to_datetime(udf["date"])
     udf["events"] = udf["events"].astype("int64")
     fu = pd.DataFrame(
-        [(day(draw(st.one_of(OFFSETS, st.integers(-31, 0)))), draw(st.sampled_from(vis_ids)),
-          draw(st.sampled_from(FEATURES)), draw(st.sampled_from([1, 2, 9, 10])))
-         for _ in range(draw(st.integers(0, 12)))],
+        [
+            (
+                day(draw(st.one_of(OFFSETS, st.integers(-31, 0)))),
+                draw(st.sampled_from(vis_ids)),
+                draw(st.sampled_from(FEATURES)),
+                draw(st.sampled_from([1, 2, 9, 10])),
+            )
+            for _ in range(draw(st.integers(0, 12)))
+        ],
         columns=["date", "visitor_id", "feature_id", "clicks"],
     )
     fu["date"] = pd.to_datetime(fu["date"])
@@ -103,10 +128,21 @@ def datasets(draw: st.DrawFn) -> Dataset:
         frame["visitor_id"] = pd.Categorical(frame["visitor_id"], categories=vis_ids)
         frame["account_id"] = frame["account_id"].astype("category")
     fu["feature_id"] = pd.Categorical(fu["feature_id"], categories=FEATURES)
-    features = pd.DataFrame({"feature_id": pd.array(FEATURES, dtype="string"),
-                             "name": FEATURES, "key": pd.array([True] * 4, dtype="boolean")})
-    return Dataset(accounts=accounts, visitors=visitors, usage_daily=udf, feature_usage=fu,
-                   features=features, source="hypothesis")
+    features = pd.DataFrame(
+        {
+            "feature_id": pd.array(FEATURES, dtype="string"),
+            "name": FEATURES,
+            "key": pd.array([True] * 4, dtype="boolean"),
+        }
+    )
+    return Dataset(
+        accounts=accounts,
+        visitors=visitors,
+        usage_daily=udf,
+        feature_usage=fu,
+        features=features,
+        source="hypothesis",
+    )
 
 
 def pandas_members(defs, ds: Dataset, as_of: dt.date | None) -> dict[str, list[str]]:

@@ -44,12 +44,26 @@ def test_exceptions_blank_malformed_and_shared_ids() -> None:
     assert result.rows["crm_id"].tolist() == ["0015e00000AAAAA"]
     assert result.exceptions.fillna("").values.tolist() == [
         ["A2", "Beta", "", "no crm_id"],
-        ["A3", "Gamma", "not-an-id", "crm_id 'not-an-id' is not a Salesforce record id "
-                                     "(15 or 18 letters and digits)"],
-        ["A4", "Delta", "0015e00000BBBBBQAZ", "crm_id '0015e00000BBBBBQAZ' is also used by A5; "
-                                              "an upsert would overwrite one with the other"],
-        ["A5", "Epsilon", "0015e00000BBBBB", "crm_id '0015e00000BBBBB' is also used by A4; an "
-                                             "upsert would overwrite one with the other"],
+        [
+            "A3",
+            "Gamma",
+            "not-an-id",
+            "crm_id 'not-an-id' is not a Salesforce record id (15 or 18 letters and digits)",
+        ],
+        [
+            "A4",
+            "Delta",
+            "0015e00000BBBBBQAZ",
+            "crm_id '0015e00000BBBBBQAZ' is also used by A5; "
+            "an upsert would overwrite one with the other",
+        ],
+        [
+            "A5",
+            "Epsilon",
+            "0015e00000BBBBB",
+            "crm_id '0015e00000BBBBB' is also used by A4; an "
+            "upsert would overwrite one with the other",
+        ],
     ]
 
 
@@ -58,7 +72,8 @@ def test_known_ids_match_on_15_characters() -> None:
     result = salesforce_export(dataset(), as_of=AS_OF, known_ids=known)
     assert len(result.rows) == 4
     assert result.exceptions[["account_id", "problem"]].values.tolist() == [
-        ["A2", "crm_id '0015e00000BBBBBQAZ' not found in the Salesforce id list"]]
+        ["A2", "crm_id '0015e00000BBBBBQAZ' not found in the Salesforce id list"]
+    ]
 
 
 def test_key_header_and_at_risk_override() -> None:
@@ -71,11 +86,27 @@ def test_key_header_and_at_risk_override() -> None:
 
 
 def test_cli_writes_both_files(tmp_path: Path) -> None:
-    data = write_folder(dataset(crm=["0015e00000AAAAA", None, "0015e00000CCCCC",
-                                     "0015e00000DDDDD", "0015e00000EEEEE"]), tmp_path / "data")
+    data = write_folder(
+        dataset(
+            crm=["0015e00000AAAAA", None, "0015e00000CCCCC", "0015e00000DDDDD", "0015e00000EEEEE"]
+        ),
+        tmp_path / "data",
+    )
     out = tmp_path / "out" / "sf.csv"
-    result = CliRunner().invoke(main, ["export", "salesforce", str(DEFS), "--data", str(data),
-                                       "--as-of", "2026-11-01", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "salesforce",
+            str(DEFS),
+            "--data",
+            str(data),
+            "--as-of",
+            "2026-11-01",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
@@ -85,8 +116,10 @@ def test_cli_writes_both_files(tmp_path: Path) -> None:
     assert len(rows) == 5
     exceptions = (tmp_path / "out" / "sf.exceptions.csv").read_text(encoding="utf-8")
     assert exceptions == "account_id,name,crm_id,problem\nA2,Beta,,no crm_id\n"
-    assert result.stderr == (f"Note: wrote 4 accounts to {out}; 1 without a CRM match listed "
-                             f"in {tmp_path / 'out' / 'sf.exceptions.csv'}\n")
+    assert result.stderr == (
+        f"Note: wrote 4 accounts to {out}; 1 without a CRM match listed "
+        f"in {tmp_path / 'out' / 'sf.exceptions.csv'}\n"
+    )
 
 
 def test_cli_requires_out(tmp_path: Path) -> None:

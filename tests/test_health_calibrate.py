@@ -70,41 +70,72 @@ def crafted(outcome_day: str | None = None) -> Dataset:
     while login alone separates perfectly (AUC 1).
     """
     ids = ["R1", "R2", "R3", "C1", "C2", "C3"]
-    accounts = pd.DataFrame({"account_id": pd.array(ids, dtype="string"),
-                             "arr": [20000.0] * 6,
-                             "plan": pd.array(["Growth"] * 6, dtype="string")})
-    visitors = pd.DataFrame({"visitor_id": pd.array([i.lower() for i in ids], dtype="string"),
-                             "account_id": pd.array(ids, dtype="string")})
+    accounts = pd.DataFrame(
+        {
+            "account_id": pd.array(ids, dtype="string"),
+            "arr": [20000.0] * 6,
+            "plan": pd.array(["Growth"] * 6, dtype="string"),
+        }
+    )
+    visitors = pd.DataFrame(
+        {
+            "visitor_id": pd.array([i.lower() for i in ids], dtype="string"),
+            "account_id": pd.array(ids, dtype="string"),
+        }
+    )
     rows = [(f"2026-10-{d:02d}", v, 5.0, 3) for v in ("r1", "r2", "r3") for d in range(2, 18)]
     rows += [("2026-10-05", v, 5.0, 3) for v in ("c1", "c2", "c3")]
     usage = pd.DataFrame(rows, columns=["date", "visitor_id", "minutes", "events"])
     usage["date"] = pd.to_datetime(usage["date"])
-    fu = pd.DataFrame([("2026-10-05", v, f, 2) for v in ("c1", "c2", "c3") for f in ("f1", "f2")],
-                      columns=["date", "visitor_id", "feature_id", "clicks"])
+    fu = pd.DataFrame(
+        [("2026-10-05", v, f, 2) for v in ("c1", "c2", "c3") for f in ("f1", "f2")],
+        columns=["date", "visitor_id", "feature_id", "clicks"],
+    )
     fu["date"] = pd.to_datetime(fu["date"])
     for frame in (usage, fu):
         for c in ("visitor_id", "feature_id"):
             if c in frame:
                 frame[c] = frame[c].astype("category")
-    features = pd.DataFrame({"feature_id": pd.array(["f1", "f2", "f3"], dtype="string"),
-                             "name": ["F1", "F2", "F3"],
-                             "key": pd.array([True, True, False], dtype="boolean")})
-    outcomes = pd.DataFrame({"account_id": pd.array(ids, dtype="string"),
-                             "churned": pd.array([False] * 3 + [True] * 3, dtype="boolean")})
+    features = pd.DataFrame(
+        {
+            "feature_id": pd.array(["f1", "f2", "f3"], dtype="string"),
+            "name": ["F1", "F2", "F3"],
+            "key": pd.array([True, True, False], dtype="boolean"),
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "account_id": pd.array(ids, dtype="string"),
+            "churned": pd.array([False] * 3 + [True] * 3, dtype="boolean"),
+        }
+    )
     if outcome_day:
         outcomes["as_of"] = pd.to_datetime([outcome_day] * 6)
-    return Dataset(accounts=accounts, visitors=visitors, usage_daily=usage, feature_usage=fu,
-                   features=features, outcomes=outcomes, source="crafted")
+    return Dataset(
+        accounts=accounts,
+        visitors=visitors,
+        usage_daily=usage,
+        feature_usage=fu,
+        features=features,
+        outcomes=outcomes,
+        source="crafted",
+    )
 
 
 def test_crafted_separation_and_suggestion() -> None:
     result = calibrate(crafted(), as_of=AS_OF)
     table = result.table().set_index("measure")
     assert (result.accounts, result.churned, result.renewed) == (6, 3, 3)
-    assert table.loc["health_score", ["mean_churned", "mean_renewed", "auc"]].tolist() == \
-        [73.2, 28.6, 0.0]
-    assert table.loc["login_frequency", ["mean_churned", "mean_renewed", "auc"]].tolist() == \
-        [6.3, 100.0, 1.0]  # 6.25 rounds half up
+    assert table.loc["health_score", ["mean_churned", "mean_renewed", "auc"]].tolist() == [
+        73.2,
+        28.6,
+        0.0,
+    ]
+    assert table.loc["login_frequency", ["mean_churned", "mean_renewed", "auc"]].tolist() == [
+        6.3,
+        100.0,
+        1.0,
+    ]  # 6.25 rounds half up
     assert table.loc["core_feature_adoption", "auc"] == 0.0
     assert table.loc["breadth", "auc"] == 0.0
     assert table.loc["nps", "accounts"] == 0 and result.uncalibrated == ["nps", "support_tickets"]
@@ -143,8 +174,11 @@ def test_errors_without_outcomes_or_one_class() -> None:
         calibrate(ds, as_of=AS_OF)
     ds = crafted()
     ds.outcomes["churned"] = pd.array([True] * 6, dtype="boolean")
-    with pytest.raises(DataError, match=r"needs both churned and renewed accounts .*found 6 "
-                                        r"churned of 6"):
+    with pytest.raises(
+        DataError,
+        match=r"needs both churned and renewed accounts .*found 6 "
+        r"churned of 6",
+    ):
         calibrate(ds, as_of=AS_OF)
 
 
@@ -155,8 +189,13 @@ def test_finds_the_planted_signal_on_the_sample() -> None:
     # churn in the sample rises with low usage, adoption and NPS and with tickets
     assert score["auc"] > 0.75
     assert score["mean_renewed"] - score["mean_churned"] > 25
-    for component in ("login_frequency", "core_feature_adoption", "breadth", "nps",
-                      "support_tickets"):
+    for component in (
+        "login_frequency",
+        "core_feature_adoption",
+        "breadth",
+        "nps",
+        "support_tickets",
+    ):
         assert table.loc[component, "auc"] > 0.6, component
     assert result.suggested_auc >= result.current_auc
 

@@ -18,9 +18,12 @@ AS_OF = ["--as-of", "2026-11-01"]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> str:
-    outcomes = pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4", "A5"],
-                             "churned": pd.array([False, True, True, True, False],
-                                                 dtype="boolean")})
+    outcomes = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3", "A4", "A5"],
+            "churned": pd.array([False, True, True, True, False], dtype="boolean"),
+        }
+    )
     return str(write_folder(dataset(outcomes=outcomes), tmp_path_factory.mktemp("hm") / "data"))
 
 
@@ -29,8 +32,9 @@ def run(*args: str):
 
 
 def test_health_csv_is_the_contract(data: str) -> None:
-    result = run("health", "--data", data, *AS_OF, "--config", str(DEFS / "health.yaml"),
-                 "--format", "csv")
+    result = run(
+        "health", "--data", data, *AS_OF, "--config", str(DEFS / "health.yaml"), "--format", "csv"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "account_id,health_score,login_frequency,core_feature_adoption,breadth,nps,"
@@ -39,19 +43,29 @@ def test_health_csv_is_the_contract(data: str) -> None:
         "A2,22.1,18.8,0.0,0.0,,100.0\n"
         "A3,0.0,0.0,0.0,0.0,,0.0\n"
         "A4,1.5,6.3,0.0,0.0,,0.0\n"
-        "A5,97.8,100.0,93.8,100.0,,100.0\n")
-    assert result.stderr == ("Note: NPS missing for 4 of 5 accounts (no NPS responses in the "
-                             "last 90 days); their weights are renormalised over the other "
-                             "components\n")
+        "A5,97.8,100.0,93.8,100.0,,100.0\n"
+    )
+    assert result.stderr == (
+        "Note: NPS missing for 4 of 5 accounts (no NPS responses in the "
+        "last 90 days); their weights are renormalised over the other "
+        "components\n"
+    )
 
 
 def test_health_json_lists_missing(data: str) -> None:
     result = run("health", "--data", data, *AS_OF, "--format", "json")
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
-    assert records[1] == {"account_id": "A2", "health_score": 22.1, "login_frequency": 18.8,
-                          "core_feature_adoption": 0.0, "breadth": 0.0, "nps": None,
-                          "support_tickets": 100.0, "missing": ["nps"]}
+    assert records[1] == {
+        "account_id": "A2",
+        "health_score": 22.1,
+        "login_frequency": 18.8,
+        "core_feature_adoption": 0.0,
+        "breadth": 0.0,
+        "nps": None,
+        "support_tickets": 100.0,
+        "missing": ["nps"],
+    }
 
 
 def test_health_needs_data() -> None:
@@ -65,8 +79,10 @@ def test_health_bad_config_is_one_line(tmp_path: Path, data: str) -> None:
     bad.write_text("weights:\n  login_frequncy: 5\n", encoding="utf-8")
     result = run("health", "--data", data, "--config", str(bad))
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {bad}:2: weights.login_frequncy: unknown key "
-                             "'login_frequncy'; did you mean 'login_frequency'?\n")
+    assert result.stderr == (
+        f"Error: {bad}:2: weights.login_frequncy: unknown key "
+        "'login_frequncy'; did you mean 'login_frequency'?\n"
+    )
 
 
 def test_calibrate_report_and_json(data: str, tmp_path: Path) -> None:
@@ -75,8 +91,10 @@ def test_calibrate_report_and_json(data: str, tmp_path: Path) -> None:
     result = run("health", "calibrate", "--data", data, *AS_OF)
     assert result.exit_code == 0, result.output
     assert "2 renewed" in result.stdout and "3 churned" in result.stdout
-    assert "│ health_score          │        │        5 │          7.8 │         68.3 │   1.000 │" \
+    assert (
+        "│ health_score          │        │        5 │          7.8 │         68.3 │   1.000 │"
         in result.stdout
+    )
     assert "\nweights:\n  login_frequency: 20\n" in result.stdout
     out = tmp_path / "cal.json"
     result = run("health", "--data", data, *AS_OF, "calibrate", "--format", "json", "-o", str(out))
@@ -88,20 +106,37 @@ def test_calibrate_report_and_json(data: str, tmp_path: Path) -> None:
 
 def test_tiers_csv_previous_overrides_and_capacity(data: str, tmp_path: Path) -> None:
     previous = tmp_path / "previous.csv"
-    previous.write_text("account_id,tier,reason\nA1,P3,x\nA2,P2,x\nA3,P1,x\nA4,P1,x\nA5,P2,x\n",
-                        encoding="utf-8")
+    previous.write_text(
+        "account_id,tier,reason\nA1,P3,x\nA2,P2,x\nA3,P1,x\nA4,P1,x\nA5,P2,x\n", encoding="utf-8"
+    )
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("account_id,tier,note\nA5,P1,Strategic logo\n", encoding="utf-8")
     capacity = tmp_path / "capacity.csv"
-    result = run("tiers", str(DEFS), "--data", data, *AS_OF, "--previous", str(previous),
-                 "--overrides", str(overrides), "--capacity", str(capacity), "--format", "csv")
+    result = run(
+        "tiers",
+        str(DEFS),
+        "--data",
+        data,
+        *AS_OF,
+        "--previous",
+        str(previous),
+        "--overrides",
+        str(overrides),
+        "--capacity",
+        str(capacity),
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "account_id,tier,reason,previous_tier,move"
     assert [line.split(",")[0:2] + line.split(",")[-2:] for line in lines[1:]] == [
-        ["A1", "Neighborhood", "P3", "down"], ["A2", "P2", "P2", "unchanged"],
-        ["A3", "P1", "P1", "unchanged"], ["A4", "P2", "P1", "down"],
-        ["A5", "P1", "P2", "up"]]
+        ["A1", "Neighborhood", "P3", "down"],
+        ["A2", "P2", "P2", "unchanged"],
+        ["A3", "P1", "P1", "unchanged"],
+        ["A4", "P2", "P1", "down"],
+        ["A5", "P1", "P2", "up"],
+    ]
     assert 'A5,P1,"Override: Strategic logo (policy said P2: Mid-tier (ARR $80,000)' in lines[5]
     assert capacity.read_text(encoding="utf-8") == (
         "tier,accounts,arr,accounts_per_csm,pooled,csms\n"
@@ -109,9 +144,11 @@ def test_tiers_csv_previous_overrides_and_capacity(data: str, tmp_path: Path) ->
         "P2,2,65000.01,40,false,1\n"
         "P3,0,0.0,150,true,0\n"
         "Neighborhood,1,15000.0,200,true,1\n"
-        "Total,5,360000.01,,,3\n")
-    assert "Note: moves since" in result.stderr and "1 up, 2 down, 2 unchanged, 0 new" \
-        in result.stderr
+        "Total,5,360000.01,,,3\n"
+    )
+    assert (
+        "Note: moves since" in result.stderr and "1 up, 2 down, 2 unchanged, 0 new" in result.stderr
+    )
     assert "Note: 2 accounts flagged as renewal risk" in result.stderr
 
 
@@ -127,9 +164,11 @@ def test_tiers_bad_override_is_one_line(data: str, tmp_path: Path) -> None:
     overrides.write_text("account_id,tier,note\nA1,Neighbourhood,x\n", encoding="utf-8")
     result = run("tiers", str(DEFS), "--data", data, "--overrides", str(overrides))
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {overrides}: row 1, column tier: unknown tier "
-                             "'Neighbourhood'; did you mean 'Neighborhood'? (tiers: P1, P2, P3, "
-                             "Neighborhood)\n")
+    assert result.stderr == (
+        f"Error: {overrides}: row 1, column tier: unknown tier "
+        "'Neighbourhood'; did you mean 'Neighborhood'? (tiers: P1, P2, P3, "
+        "Neighborhood)\n"
+    )
 
 
 def test_tiers_bad_ratio(data: str) -> None:
@@ -144,32 +183,63 @@ def test_alerts_csv(data: str) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "account_id,alert,severity,tier,health_score,action,signals"
     assert [line.split(",")[:2] for line in lines[1:]] == [
-        ["A2", "escalation"], ["A3", "escalation"], ["A4", "escalation"], ["A1", "renewal_risk"],
-        ["A2", "renewal_risk"], ["A1", "at_risk"], ["A3", "no_login_p1"]]
+        ["A2", "escalation"],
+        ["A3", "escalation"],
+        ["A4", "escalation"],
+        ["A1", "renewal_risk"],
+        ["A2", "renewal_risk"],
+        ["A1", "at_risk"],
+        ["A3", "no_login_p1"],
+    ]
     assert result.stderr == (
         "Note: alert recovery: needs a previous health run (--previous FILE)\n"
-        "Note: 3 escalation, 2 renewal_risk, 1 at_risk, 1 no_login_p1\n")
+        "Note: 3 escalation, 2 renewal_risk, 1 at_risk, 1 no_login_p1\n"
+    )
 
 
 def test_alerts_with_previous_health_run(data: str, tmp_path: Path) -> None:
     previous = tmp_path / "before.csv"
-    assert run("health", "--data", data, "--as-of", "2026-10-01", "--format", "csv", "-o",
-               str(previous)).exit_code == 0
-    result = run("alerts", str(DEFS), "--data", data, *AS_OF, "--previous", str(previous),
-                 "--format", "json")
+    assert (
+        run(
+            "health",
+            "--data",
+            data,
+            "--as-of",
+            "2026-10-01",
+            "--format",
+            "csv",
+            "-o",
+            str(previous),
+        ).exit_code
+        == 0
+    )
+    result = run(
+        "alerts", str(DEFS), "--data", data, *AS_OF, "--previous", str(previous), "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     # as of 10-01 A5 had no usage yet (score 17.6 < 40); now 97.8 > 70 → recovery
     recovery = [r for r in records if r["alert"] == "recovery"]
     assert [r["account_id"] for r in recovery] == ["A5"]
-    assert recovery[0]["signals"].startswith("previous health score 17.6 < 40; health score "
-                                             "97.8 > 70; login frequency score rose from 0 to "
-                                             "100 (16 active days in the last 30)")
+    assert recovery[0]["signals"].startswith(
+        "previous health score 17.6 < 40; health score "
+        "97.8 > 70; login frequency score rose from 0 to "
+        "100 (16 active days in the last 30)"
+    )
     assert "needs a previous" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [["health"], ["health", "calibrate"], ["tiers"], ["alerts"],
-                                     ["export"], ["export", "salesforce"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["health"],
+        ["health", "calibrate"],
+        ["tiers"],
+        ["alerts"],
+        ["export"],
+        ["export", "salesforce"],
+    ],
+)
 def test_help_has_examples(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0

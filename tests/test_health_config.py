@@ -21,12 +21,20 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_file_equals_contract_defaults() -> None:
     shipped = load_health_config(ROOT / "segment_defs" / "health.yaml")
     assert shipped.model_dump() == HealthConfig().model_dump()
-    assert shipped.weights.as_dict() == {"login_frequency": 20, "core_feature_adoption": 30,
-                                         "breadth": 20, "nps": 15, "support_tickets": 15}
-    assert (shipped.login_frequency.full_at_active_days,
-            shipped.core_feature_adoption.full_at_share, shipped.breadth.full_at_share,
-            shipped.nps.window_days,
-            shipped.support_tickets.zero_at_tickets) == (16, 0.8, 0.5, 90, 5)
+    assert shipped.weights.as_dict() == {
+        "login_frequency": 20,
+        "core_feature_adoption": 30,
+        "breadth": 20,
+        "nps": 15,
+        "support_tickets": 15,
+    }
+    assert (
+        shipped.login_frequency.full_at_active_days,
+        shipped.core_feature_adoption.full_at_share,
+        shipped.breadth.full_at_share,
+        shipped.nps.window_days,
+        shipped.support_tickets.zero_at_tickets,
+    ) == (16, 0.8, 0.5, 90, 5)
 
 
 def test_none_and_empty_file_give_defaults(tmp_path: Path) -> None:
@@ -48,9 +56,12 @@ def test_unknown_key_suggests_and_names_line(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path, "weights:\n  breadth: -1\n"
-                           "login_frequency:\n  window_days: 0\n"
-                           "support_tickets:\n  zero_at_tickets: lots\n")
+    path = write(
+        tmp_path,
+        "weights:\n  breadth: -1\n"
+        "login_frequency:\n  window_days: 0\n"
+        "support_tickets:\n  zero_at_tickets: lots\n",
+    )
     with pytest.raises(DefinitionError) as err:
         load_health_config(path)
     assert err.value.problems == [
@@ -61,10 +72,16 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
 
 
 def test_all_zero_weights_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "weights:\n  login_frequency: 0\n  core_feature_adoption: 0\n"
-                           "  breadth: 0\n  nps: 0\n  support_tickets: 0\n")
-    with pytest.raises(DefinitionError, match=r"health.yaml:1: weights: at least one weight "
-                                              r"must be above 0"):
+    path = write(
+        tmp_path,
+        "weights:\n  login_frequency: 0\n  core_feature_adoption: 0\n"
+        "  breadth: 0\n  nps: 0\n  support_tickets: 0\n",
+    )
+    with pytest.raises(
+        DefinitionError,
+        match=r"health.yaml:1: weights: at least one weight "
+        r"must be above 0",
+    ):
         load_health_config(path)
 
 

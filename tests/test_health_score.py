@@ -47,8 +47,10 @@ def test_missing_lists_per_account_and_note_names_the_window() -> None:
     frame = result.frame(with_missing=True).set_index("account_id")
     assert frame.loc["A1", "missing"] == ""
     assert frame.loc["A2", "missing"] == "nps"
-    assert result.notes() == ["NPS missing for 4 of 5 accounts (no NPS responses in the last "
-                              "90 days); their weights are renormalised over the other components"]
+    assert result.notes() == [
+        "NPS missing for 4 of 5 accounts (no NPS responses in the last "
+        "90 days); their weights are renormalised over the other components"
+    ]
 
 
 def test_zero_logins_score_zero_and_never_logged_in_has_no_last_login() -> None:
@@ -63,9 +65,14 @@ def _five_key_features(clicked: int) -> Dataset:
     ds = dataset(nps=False, tickets=False)
     ds.features["key"] = pd.array([True] * 5, dtype="boolean")
     names = list(ds.features["feature_id"])[:clicked]
-    fu = pd.DataFrame({"date": pd.to_datetime(["2026-10-20"] * clicked),
-                       "visitor_id": ["a5v1"] * clicked, "feature_id": names,
-                       "clicks": [1] * clicked})
+    fu = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-10-20"] * clicked),
+            "visitor_id": ["a5v1"] * clicked,
+            "feature_id": names,
+            "clicks": [1] * clicked,
+        }
+    )
     fu["account_id"] = "A5"
     for c in ("visitor_id", "account_id", "feature_id"):
         fu[c] = fu[c].astype("category")
@@ -95,11 +102,18 @@ def test_adoption_is_missing_without_key_features() -> None:
 
 
 def test_weights_and_saturation_points_come_from_config() -> None:
-    config = HealthConfig.model_validate({
-        "weights": {"login_frequency": 1, "core_feature_adoption": 0, "breadth": 0, "nps": 0,
-                    "support_tickets": 0},
-        "login_frequency": {"full_at_active_days": 8},
-    })
+    config = HealthConfig.model_validate(
+        {
+            "weights": {
+                "login_frequency": 1,
+                "core_feature_adoption": 0,
+                "breadth": 0,
+                "nps": 0,
+                "support_tickets": 0,
+            },
+            "login_frequency": {"full_at_active_days": 8},
+        }
+    )
     result = compute_health(dataset(), as_of=AS_OF, config=config)
     # only login counts: A2 3 active days / 8 → 37.5; A5 16/8 → capped at 100
     assert result.value("A2")["health_score"] == 37.5
@@ -109,8 +123,9 @@ def test_weights_and_saturation_points_come_from_config() -> None:
 
 
 def test_windows_come_from_config() -> None:
-    config = HealthConfig.model_validate({"nps": {"window_days": 89},
-                                          "support_tickets": {"window_days": 29}})
+    config = HealthConfig.model_validate(
+        {"nps": {"window_days": 89}, "support_tickets": {"window_days": 29}}
+    )
     result = compute_health(dataset(), as_of=AS_OF, config=config)
     # 08-03 drops out of the 89-day window: A1 NPS = 6 → 60; 10-02 drops out of 29 days: 1 ticket
     assert result.value("A1")["nps"] == 60.0

@@ -35,9 +35,12 @@ def test_every_cassette_file_is_free_of_keys() -> None:
             assert HEADER not in text.lower(), f"{path}: the key header was recorded"
 
 
-def test_a_whole_session_leaves_no_key_behind(handmade_pendo: FakePendo,
-                                              pendo_env: dict[str, str], tmp_path: Path,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_whole_session_leaves_no_key_behind(
+    handmade_pendo: FakePendo,
+    pendo_env: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     key = pendo_env["PENDO_INTEGRATION_KEY"]
     data, plan_file, pulled = tmp_path / "usage", tmp_path / "plan.json", tmp_path / "pulled"
@@ -45,29 +48,52 @@ def test_a_whole_session_leaves_no_key_behind(handmade_pendo: FakePendo,
     handmade_pendo.fail_next(1, status=503)  # a retry, so the transport logs a warning
     runner = CliRunner()
     outputs = [
-        runner.invoke(main, ["pull", "--out", str(pulled), "--days", "31",
-                             "--as-of", "2026-11-01"]),
-        runner.invoke(main, ["sync", "plan", "segment_defs", "--data", str(data), "--as-of",
-                             "2026-11-01", "--out", str(plan_file), "--format", "json"]),
+        runner.invoke(
+            main, ["pull", "--out", str(pulled), "--days", "31", "--as-of", "2026-11-01"]
+        ),
+        runner.invoke(
+            main,
+            [
+                "sync",
+                "plan",
+                "segment_defs",
+                "--data",
+                str(data),
+                "--as-of",
+                "2026-11-01",
+                "--out",
+                str(plan_file),
+                "--format",
+                "json",
+            ],
+        ),
         runner.invoke(main, ["sync", "apply", "--plan", str(plan_file)]),
     ]
     assert [r.exit_code for r in outputs] == [0, 3, 0], [r.output for r in outputs]
     assert any("retry" in r.getMessage() for r in caplog.records)
     audit = Path(pendo_env["PENDO_SEGMENTS_CONFIG"]).parent / "audit.jsonl"
-    texts = {"audit log": audit.read_text(), "plan": plan_file.read_text(),
-             "log": "\n".join(r.getMessage() for r in caplog.records)}
+    texts = {
+        "audit log": audit.read_text(),
+        "plan": plan_file.read_text(),
+        "log": "\n".join(r.getMessage() for r in caplog.records),
+    }
     texts.update({f"output {i}": r.stdout + r.stderr for i, r in enumerate(outputs)})
     texts.update({p.name: p.read_text() for p in pulled.iterdir()})
     for where, text in texts.items():
         assert key not in text, where
 
 
-def test_a_rejected_key_is_not_echoed(handmade_pendo: FakePendo, pendo_env: dict[str, str],
-                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_rejected_key_is_not_echoed(
+    handmade_pendo: FakePendo,
+    pendo_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     wrong = "wrong-key-0123456789abcdef"
     monkeypatch.setenv("PENDO_INTEGRATION_KEY", wrong)  # the fake echoes it in its 403 body
     result = CliRunner().invoke(main, ["pull", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: Pendo API GET /api/v1/metadata/schema/account "
-                                    "failed: HTTP 403")
+    assert result.stderr.startswith(
+        "Error: Pendo API GET /api/v1/metadata/schema/account failed: HTTP 403"
+    )
     assert wrong not in result.stdout + result.stderr

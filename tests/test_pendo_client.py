@@ -66,7 +66,8 @@ def test_wrong_key_is_403_and_never_echoed(fake_pendo: FakePendo) -> None:
     assert err.value.status == 403
     assert str(err.value) == (
         "Pendo API GET /api/v1/segment failed: HTTP 403 (check the integration key, its region "
-        "and that it allows write access): Forbidden: integration key '***' is not valid")
+        "and that it allows write access): Forbidden: integration key '***' is not valid"
+    )
     assert len(fake_pendo.calls()) == 1  # auth errors are not retried
 
 
@@ -74,8 +75,9 @@ def test_not_found_is_not_retried(fake_pendo: FakePendo) -> None:
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo).get_segment("nope")
     assert err.value.status == 404
-    assert str(err.value) == ("Pendo API GET /api/v1/segment/nope failed: HTTP 404: "
-                              "Segment not found")
+    assert str(err.value) == (
+        "Pendo API GET /api/v1/segment/nope failed: HTTP 404: Segment not found"
+    )
     assert len(fake_pendo.calls()) == 1
 
 
@@ -86,7 +88,7 @@ def test_error_body_excerpt_is_one_line_of_at_most_200_chars(fake_pendo: FakePen
     prefix = "Pendo API GET /api/v1/guide failed: HTTP 400: "
     message = str(err.value)
     assert message.startswith(prefix + "bad pipeline xxx")
-    excerpt = message[len(prefix):]
+    excerpt = message[len(prefix) :]
     assert len(excerpt) == 200 and excerpt.endswith("…")
 
 
@@ -131,8 +133,9 @@ def test_server_error_until_give_up(fake_pendo: FakePendo) -> None:
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo, max_retries=2).list_segments()
     assert err.value.status == 500
-    assert str(err.value) == ("Pendo API GET /api/v1/segment failed after 3 attempts: "
-                              "HTTP 500: Unexpected error occurred")
+    assert str(err.value) == (
+        "Pendo API GET /api/v1/segment failed after 3 attempts: HTTP 500: Unexpected error occurred"
+    )
     assert len(fake_pendo.calls()) == 3
 
 
@@ -149,8 +152,9 @@ def test_dropped_connection_until_give_up(fake_pendo: FakePendo) -> None:
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo, max_retries=1).list_guides()
     assert err.value.status is None
-    assert str(err.value) == ("Pendo API GET /api/v1/guide failed after 2 attempts: "
-                              "connection closed without a response")
+    assert str(err.value) == (
+        "Pendo API GET /api/v1/guide failed after 2 attempts: connection closed without a response"
+    )
 
 
 def test_slow_response_times_out_then_succeeds(fake_pendo: FakePendo) -> None:
@@ -163,16 +167,18 @@ def test_slow_response_until_give_up(fake_pendo: FakePendo) -> None:
     fake_pendo.slow_next(2, 2.0)
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo, timeout=0.2, max_retries=1).list_guides()
-    assert str(err.value) == ("Pendo API GET /api/v1/guide failed after 2 attempts: "
-                              "no response within 0.2 s")
+    assert str(err.value) == (
+        "Pendo API GET /api/v1/guide failed after 2 attempts: no response within 0.2 s"
+    )
 
 
 def test_upload_is_not_blindly_retried_after_a_500(fake_pendo: FakePendo) -> None:
     fake_pendo.fail_next(1, status=500)
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo).upload_visitor_segment("x", ["v1"])
-    assert str(err.value) == ("Pendo API POST /api/v1/segment/upload failed: "
-                              "HTTP 500: Unexpected error occurred")
+    assert str(err.value) == (
+        "Pendo API POST /api/v1/segment/upload failed: HTTP 500: Unexpected error occurred"
+    )
     assert len(fake_pendo.calls("POST", "/api/v1/segment/upload")) == 1
 
 
@@ -186,9 +192,13 @@ def test_upload_is_retried_after_a_429(fake_pendo: FakePendo) -> None:
 
 def test_retry_after_header_forms() -> None:
     assert api_shapes.retry_after_seconds("12") == 12.0
-    assert api_shapes.retry_after_seconds("Wed, 21 Oct 2026 07:28:00 GMT",
-                                          now=dt.datetime(2026, 10, 21, 7, 27, 30,
-                                                          tzinfo=dt.UTC).timestamp()) == 30.0
+    assert (
+        api_shapes.retry_after_seconds(
+            "Wed, 21 Oct 2026 07:28:00 GMT",
+            now=dt.datetime(2026, 10, 21, 7, 27, 30, tzinfo=dt.UTC).timestamp(),
+        )
+        == 30.0
+    )
     assert api_shapes.retry_after_seconds("99999") == 600.0
     assert api_shapes.retry_after_seconds("soon") is None
     assert api_shapes.retry_after_seconds(None) is None
@@ -214,25 +224,32 @@ def test_token_bucket_allows_burst_then_rate() -> None:
 # --- metadata --------------------------------------------------------------------------
 def test_10000_values_go_in_20_batches(fake_pendo: FakePendo) -> None:
     fake_pendo.load_rows(accounts=[{"accountId": f"acc-{i:05d}"} for i in range(9990)])
-    values = [{"accountId": f"acc-{i:05d}", "values": {"tier": "P3", "health_score": i % 100}}
-              for i in range(10000)]  # the last 10 ids are unknown to Pendo
+    values = [
+        {"accountId": f"acc-{i:05d}", "values": {"tier": "P3", "health_score": i % 100}}
+        for i in range(10000)
+    ]  # the last 10 ids are unknown to Pendo
     time = FakeClock()
     progress: list[tuple[int, int]] = []
-    client = PendoClient(fake_pendo.url, fake_pendo.key, rate_limit_per_second=5,
-                         sleep=time.sleep, clock=time.clock)
+    client = PendoClient(
+        fake_pendo.url, fake_pendo.key, rate_limit_per_second=5, sleep=time.sleep, clock=time.clock
+    )
     result = client.set_metadata("account", values, progress=lambda *p: progress.append(p))
 
     posts = fake_pendo.calls("POST", ACCOUNT_VALUES)
     assert len(posts) == 20
     assert [len(p.body) for p in posts] == [500] * 20
-    assert posts[0].body[0] == {"accountId": "acc-00000",
-                                "values": {"tier": "P3", "health_score": 0}}
+    assert posts[0].body[0] == {
+        "accountId": "acc-00000",
+        "values": {"tier": "P3", "health_score": 0},
+    }
     assert (result.total, result.updated, result.failed, result.batches) == (10000, 9990, 10, 20)
     assert result.missing == [f"acc-{i:05d}" for i in range(9990, 10000)]
     assert not result.ok
     assert progress[0] == (500, 10000) and progress[-1] == (10000, 10000) and len(progress) == 20
-    assert fake_pendo.accounts["acc-09989"]["metadata"]["custom"] == {"tier": "P3",
-                                                                      "health_score": 89}
+    assert fake_pendo.accounts["acc-09989"]["metadata"]["custom"] == {
+        "tier": "P3",
+        "health_score": 89,
+    }
     assert "acc-09990" not in fake_pendo.accounts  # missing ids are not created
     # 5 requests/s with a burst of 5: the other 15 wait 0.2 s each
     assert sum(time.sleeps) == pytest.approx(3.0)
@@ -241,8 +258,13 @@ def test_10000_values_go_in_20_batches(fake_pendo: FakePendo) -> None:
 def test_visitor_metadata_with_group_and_missing_ids(fake_pendo: FakePendo) -> None:
     fake_pendo.add_visitor("v1", "a1")
     result = make_client(fake_pendo).set_metadata(
-        "visitor", [{"visitorId": "v1", "values": {"lang": "ja"}},
-                    {"visitorId": "ghost", "values": {"lang": "en"}}], group="ops")
+        "visitor",
+        [
+            {"visitorId": "v1", "values": {"lang": "ja"}},
+            {"visitorId": "ghost", "values": {"lang": "en"}},
+        ],
+        group="ops",
+    )
     assert (result.kind, result.group, result.updated, result.failed) == ("visitor", "ops", 1, 1)
     assert result.missing == ["ghost"]
     assert fake_pendo.calls("POST")[0].path == "/api/v1/metadata/visitor/ops/value"
@@ -254,7 +276,8 @@ def test_unknown_fields_are_reported_as_errors_when_strict(fake_pendo: FakePendo
     fake_pendo.add_account("a1")
     fake_pendo.add_metadata_field("account", "custom", "tier")
     result = make_client(fake_pendo).set_metadata(
-        "account", [{"accountId": "a1", "values": {"tier": "P1", "mood": "happy"}}])
+        "account", [{"accountId": "a1", "values": {"tier": "P1", "mood": "happy"}}]
+    )
     assert (result.updated, result.failed) == (0, 1)
     assert result.errors == ["a1: unknown field(s) mood in group custom"]
 
@@ -265,11 +288,16 @@ def test_failed_batch_names_its_position(fake_pendo: FakePendo) -> None:
     values = [{"accountId": f"a{i}", "values": {"tier": "P2"}} for i in range(5)]
     client = make_client(fake_pendo, max_retries=0)
     with pytest.raises(PendoAPIError) as err:
-        client.set_metadata("account", values, batch_size=2,
-                            progress=lambda sent, total: fake_pendo.fail_next(1, status=500))
+        client.set_metadata(
+            "account",
+            values,
+            batch_size=2,
+            progress=lambda sent, total: fake_pendo.fail_next(1, status=500),
+        )
     assert str(err.value) == (
         "Pendo API POST /api/v1/metadata/account/custom/value failed: HTTP 500: Unexpected error "
-        "occurred (batch 2 of 3, values 3-4 of 5; earlier batches were written)")
+        "occurred (batch 2 of 3, values 3-4 of 5; earlier batches were written)"
+    )
     assert err.value.status == 500
     assert fake_pendo.accounts["a1"]["metadata"]["custom"] == {"tier": "P2"}
     assert fake_pendo.accounts["a2"]["metadata"]["custom"] == {}
@@ -278,7 +306,8 @@ def test_failed_batch_names_its_position(fake_pendo: FakePendo) -> None:
 def test_set_metadata_rejects_malformed_values(fake_pendo: FakePendo) -> None:
     with pytest.raises(ValueError, match=r"values\[1\] must look like"):
         make_client(fake_pendo).set_metadata(
-            "account", [{"accountId": "a", "values": {}}, {"visitorId": "v", "values": {}}])
+            "account", [{"accountId": "a", "values": {}}, {"visitorId": "v", "values": {}}]
+        )
     assert fake_pendo.calls() == []
 
 
@@ -294,10 +323,13 @@ def test_upload_polls_the_status_url_until_done(fake_pendo: FakePendo) -> None:
     fake_pendo.upload_polls = 3
     sleeps: list[float] = []
     result = make_client(fake_pendo, sleeps).upload_visitor_segment(
-        "[ps] at_risk", ["v1", "v/2"], poll_interval=1.5)
+        "[ps] at_risk", ["v1", "v/2"], poll_interval=1.5
+    )
     (upload,) = fake_pendo.calls("POST", "/api/v1/segment/upload")
-    assert upload.body == {"name": "[ps] at_risk",
-                           "visitors": [{"visitorId": "v1"}, {"visitorId": "v/2"}]}
+    assert upload.body == {
+        "name": "[ps] at_risk",
+        "visitors": [{"visitorId": "v1"}, {"visitorId": "v/2"}],
+    }
     polls = fake_pendo.calls("GET", "/api/v1/segment/upload/status/", prefix=True)
     assert len(polls) == 3 and all(p.auth == "ok" for p in polls)
     assert sleeps == [1.5, 1.5, 1.5]
@@ -323,28 +355,38 @@ def test_upload_failure_in_pendo(fake_pendo: FakePendo) -> None:
     fake_pendo.upload_outcome = "failed"
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo).upload_visitor_segment("x", ["v1"], poll_interval=0)
-    assert str(err.value) == ("segment upload 'x' failed in Pendo: {\"status\": \"failed\", "
-                              "\"errors\": [\"upload could not be processed\"]}")
+    assert str(err.value) == (
+        'segment upload \'x\' failed in Pendo: {"status": "failed", '
+        '"errors": ["upload could not be processed"]}'
+    )
 
 
 def test_upload_poll_timeout(fake_pendo: FakePendo) -> None:
     fake_pendo.upload_polls = 100
     time = FakeClock()
-    client = PendoClient(fake_pendo.url, fake_pendo.key, rate_limit_per_second=None,
-                         sleep=time.sleep, clock=time.clock)
+    client = PendoClient(
+        fake_pendo.url,
+        fake_pendo.key,
+        rate_limit_per_second=None,
+        sleep=time.sleep,
+        clock=time.clock,
+    )
     with pytest.raises(PendoAPIError) as err:
         client.upload_visitor_segment("x", ["v1"], poll_interval=0.4, timeout=1.0)
     # polls at 0.4, 0.8, 1.2 s; the third is past the 1 s deadline
-    assert str(err.value) == ("segment upload 'x': Pendo has not finished after 1 s "
-                              "(3 status checks); check the segment list later")
+    assert str(err.value) == (
+        "segment upload 'x': Pendo has not finished after 1 s "
+        "(3 status checks); check the segment list later"
+    )
 
 
 def test_status_url_on_a_foreign_host_is_not_followed(fake_pendo: FakePendo) -> None:
     client = make_client(fake_pendo)
     with pytest.raises(PendoAPIError) as err:
         client._http.request("GET", "https://evil.example.com/status/1")
-    assert str(err.value) == ("Pendo API returned a URL on another host (evil.example.com); "
-                              "not following it")
+    assert str(err.value) == (
+        "Pendo API returned a URL on another host (evil.example.com); not following it"
+    )
     assert client._http._url("https://app.eu.pendo.io/s/1") == "https://app.eu.pendo.io/s/1"
 
 
@@ -366,8 +408,9 @@ def test_replace_of_a_ui_segment_is_refused(fake_pendo: FakePendo) -> None:
 
 
 def test_list_and_get_segments(fake_pendo: FakePendo) -> None:
-    ui = fake_pendo.add_segment("Hand made", definition={"filters": []},
-                                pipeline=[{"source": {"visitors": None}}])
+    ui = fake_pendo.add_segment(
+        "Hand made", definition={"filters": []}, pipeline=[{"source": {"visitors": None}}]
+    )
     api = fake_pendo.add_segment("[ps] x", visitors=["v1"], created_by_api=True)
     client = make_client(fake_pendo)
     assert {s["id"] for s in client.list_segments()} == {ui, api}
@@ -375,7 +418,10 @@ def test_list_and_get_segments(fake_pendo: FakePendo) -> None:
     assert fake_pendo.calls()[-1].query == {"createdByApi": "true"}
     segment = client.get_segment(ui)
     assert (segment["name"], segment["createdByApi"], segment["definition"]) == (
-        "Hand made", False, {"filters": []})
+        "Hand made",
+        False,
+        {"filters": []},
+    )
 
 
 # --- records and guides ------------------------------------------------------------------
@@ -412,9 +458,15 @@ def test_list_guides_with_state_and_audience(fake_pendo: FakePendo) -> None:
 
 # --- aggregation -------------------------------------------------------------------------
 def events_pipeline(first: Any, count: int, *steps: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"source": {"events": None,
-                        "timeSeries": {"period": "dayRange", "first": first, "count": count}}},
-            *steps]
+    return [
+        {
+            "source": {
+                "events": None,
+                "timeSeries": {"period": "dayRange", "first": first, "count": count},
+            }
+        },
+        *steps,
+    ]
 
 
 @pytest.fixture
@@ -425,36 +477,62 @@ def usage(fake_pendo: FakePendo) -> FakePendo:
     fake_pendo.add_visitor("v1", "acme")
     fake_pendo.add_visitor("v2", "acme")
     fake_pendo.add_visitor("v3", "tiny")
-    rows = [("v1", "acme", "2026-10-01", 5, 3), ("v2", "acme", "2026-10-01", 1, 1),
-            ("v1", "acme", "2026-10-02", 2, 4), ("v3", "tiny", "2026-10-03", 7, 9),
-            ("_PENDO_T_abc", "", "2026-10-02", 9, 9)]
-    fake_pendo.add_events({"visitorId": v, "accountId": a, "day": d, "numEvents": e,
-                           "numMinutes": m} for v, a, d, e, m in rows)
+    rows = [
+        ("v1", "acme", "2026-10-01", 5, 3),
+        ("v2", "acme", "2026-10-01", 1, 1),
+        ("v1", "acme", "2026-10-02", 2, 4),
+        ("v3", "tiny", "2026-10-03", 7, 9),
+        ("_PENDO_T_abc", "", "2026-10-02", 9, 9),
+    ]
+    fake_pendo.add_events(
+        {"visitorId": v, "accountId": a, "day": d, "numEvents": e, "numMinutes": m}
+        for v, a, d, e, m in rows
+    )
     fake_pendo.set_now(dt.datetime(2026, 10, 4, 15, 30, tzinfo=dt.UTC))
     return fake_pendo
 
 
 def test_aggregate_sends_the_envelope(usage: FakePendo) -> None:
-    pipeline = [{"source": {"accounts": None}}, {"select": {"accountId": "accountId"}},
-                {"sort": ["accountId"]}]
+    pipeline = [
+        {"source": {"accounts": None}},
+        {"select": {"accountId": "accountId"}},
+        {"sort": ["accountId"]},
+    ]
     rows = make_client(usage).aggregate(pipeline, request_id="r-1")
-    assert usage.calls("POST")[0].body == {"response": {"mimeType": "application/json"},
-                                           "request": {"pipeline": pipeline, "requestId": "r-1"}}
+    assert usage.calls("POST")[0].body == {
+        "response": {"mimeType": "application/json"},
+        "request": {"pipeline": pipeline, "requestId": "r-1"},
+    }
     assert rows == [{"accountId": "acme"}, {"accountId": "tiny"}]
 
 
 def test_active_days_and_minutes_per_account(usage: FakePendo) -> None:
     # The pendo-api.md "last 30 days" shape; by hand: acme active Oct 1 and 2 (4+4 = 8 min,
     # 8 events), tiny Oct 3 (9 min, 7 events); the anonymous row is dropped.
-    rows = make_client(usage).aggregate(events_pipeline(
-        "now() - 30*24*60*60*1000", 30,
-        {"identified": "visitorId"},
-        {"group": {"group": ["accountId", "day"],
-                   "fields": {"minutes": {"sum": "numMinutes"}, "events": {"sum": "numEvents"}}}},
-        {"group": {"group": ["accountId"],
-                   "fields": {"activeDays": {"count": "day"}, "totalMinutes": {"sum": "minutes"},
-                              "totalEvents": {"sum": "events"}}}},
-        {"sort": ["-totalMinutes"]}))
+    rows = make_client(usage).aggregate(
+        events_pipeline(
+            "now() - 30*24*60*60*1000",
+            30,
+            {"identified": "visitorId"},
+            {
+                "group": {
+                    "group": ["accountId", "day"],
+                    "fields": {"minutes": {"sum": "numMinutes"}, "events": {"sum": "numEvents"}},
+                }
+            },
+            {
+                "group": {
+                    "group": ["accountId"],
+                    "fields": {
+                        "activeDays": {"count": "day"},
+                        "totalMinutes": {"sum": "minutes"},
+                        "totalEvents": {"sum": "events"},
+                    },
+                }
+            },
+            {"sort": ["-totalMinutes"]},
+        )
+    )
     assert rows == [
         {"accountId": "tiny", "activeDays": 1, "totalMinutes": 9, "totalEvents": 7},
         {"accountId": "acme", "activeDays": 2, "totalMinutes": 8, "totalEvents": 8},
@@ -463,65 +541,116 @@ def test_active_days_and_minutes_per_account(usage: FakePendo) -> None:
 
 def test_time_series_window_edges(usage: FakePendo) -> None:
     client = make_client(usage)
-    per_day = ({"identified": "visitorId"},
-               {"group": {"group": ["day"], "fields": {"n": {"count": None}}}}, {"sort": ["day"]})
+    per_day = (
+        {"identified": "visitorId"},
+        {"group": {"group": ["day"], "fields": {"n": {"count": None}}}},
+        {"sort": ["day"]},
+    )
     # now() is Oct 4 15:30 -> its day is Oct 4; count -1 is yesterday (Oct 3) only
     assert client.aggregate(events_pipeline("now()", -1, *per_day)) == [
-        {"day": day_ms("2026-10-03"), "n": 1}]
+        {"day": day_ms("2026-10-03"), "n": 1}
+    ]
     # first = Oct 2 (epoch ms), count 2 -> Oct 2 and Oct 3
     assert client.aggregate(events_pipeline(day_ms("2026-10-02"), 2, *per_day)) == [
-        {"day": day_ms("2026-10-02"), "n": 1}, {"day": day_ms("2026-10-03"), "n": 1}]
+        {"day": day_ms("2026-10-02"), "n": 1},
+        {"day": day_ms("2026-10-03"), "n": 1},
+    ]
 
 
 def test_filter_eval_unwind_limit_and_distinct_count(usage: FakePendo) -> None:
     client = make_client(usage)
-    rows = client.aggregate([
-        {"source": {"visitors": None}},
-        {"eval": {"accountId": "metadata.auto.accountids"}},
-        {"unwind": {"field": "accountId", "keepEmpty": True}},
-        {"filter": 'accountId == "acme" || visitorId == "v3"'},
-        {"sort": ["-visitorId"]}, {"limit": 2},
-        {"select": {"visitor": "visitorId", "account": "accountId"}},
-    ])
+    rows = client.aggregate(
+        [
+            {"source": {"visitors": None}},
+            {"eval": {"accountId": "metadata.auto.accountids"}},
+            {"unwind": {"field": "accountId", "keepEmpty": True}},
+            {"filter": 'accountId == "acme" || visitorId == "v3"'},
+            {"sort": ["-visitorId"]},
+            {"limit": 2},
+            {"select": {"visitor": "visitorId", "account": "accountId"}},
+        ]
+    )
     assert rows == [{"visitor": "v3", "account": "tiny"}, {"visitor": "v2", "account": "acme"}]
-    assert client.aggregate(events_pipeline(
-        day_ms("2026-09-30"), 10, {"identified": "accountId"},
-        {"reduce": {"uniqueAccounts": {"count": "accountId"}, "rows": {"count": None}}},
-    )) == [{"uniqueAccounts": 2, "rows": 4}]
-    big = client.aggregate([{"source": {"accounts": None}},
-                            {"filter": 'metadata.agent.arr > 15000 && metadata.agent.plan != "x"'},
-                            {"select": {"id": "accountId"}}])
+    assert client.aggregate(
+        events_pipeline(
+            day_ms("2026-09-30"),
+            10,
+            {"identified": "accountId"},
+            {"reduce": {"uniqueAccounts": {"count": "accountId"}, "rows": {"count": None}}},
+        )
+    ) == [{"uniqueAccounts": 2, "rows": 4}]
+    big = client.aggregate(
+        [
+            {"source": {"accounts": None}},
+            {"filter": 'metadata.agent.arr > 15000 && metadata.agent.plan != "x"'},
+            {"select": {"id": "accountId"}},
+        ]
+    )
     assert big == [{"id": "acme"}]
 
 
 def test_segment_step_and_bulk_expand(usage: FakePendo) -> None:
     sid = usage.add_segment("[ps] x", visitors=["v1", "v3"], created_by_api=True)
-    rule = usage.add_segment("acme people", pipeline=[
-        {"source": {"visitors": None}}, {"filter": 'metadata.auto.accountid == "acme"'}])
+    rule = usage.add_segment(
+        "acme people",
+        pipeline=[{"source": {"visitors": None}}, {"filter": 'metadata.auto.accountid == "acme"'}],
+    )
     client = make_client(usage)
-    rows = client.aggregate([
-        {"source": {"visitors": None}}, {"segment": {"id": sid}},
-        {"bulkExpand": {"account": {"account": "accountId"}}},
-        {"select": {"visitorId": "visitorId", "plan": "account.metadata.agent.plan"}},
-        {"sort": ["visitorId"]}])
-    assert rows == [{"visitorId": "v1", "plan": "Enterprise"},
-                    {"visitorId": "v3", "plan": "Starter"}]
-    ids = client.aggregate([{"source": {"visitors": None}}, {"segment": {"id": rule}},
-                            {"select": {"visitorId": "visitorId"}}, {"sort": ["visitorId"]}])
+    rows = client.aggregate(
+        [
+            {"source": {"visitors": None}},
+            {"segment": {"id": sid}},
+            {"bulkExpand": {"account": {"account": "accountId"}}},
+            {"select": {"visitorId": "visitorId", "plan": "account.metadata.agent.plan"}},
+            {"sort": ["visitorId"]},
+        ]
+    )
+    assert rows == [
+        {"visitorId": "v1", "plan": "Enterprise"},
+        {"visitorId": "v3", "plan": "Starter"},
+    ]
+    ids = client.aggregate(
+        [
+            {"source": {"visitors": None}},
+            {"segment": {"id": rule}},
+            {"select": {"visitorId": "visitorId"}},
+            {"sort": ["visitorId"]},
+        ]
+    )
     assert ids == [{"visitorId": "v1"}, {"visitorId": "v2"}]
 
 
 def test_feature_events_source(usage: FakePendo) -> None:
     usage.add_feature("core_events", "Core events", key=True)
-    usage.add_feature_events([
-        {"visitorId": "v1", "accountId": "acme", "day": "2026-10-02", "featureId": "core_events",
-         "numEvents": 3},
-        {"visitorId": "v2", "accountId": "acme", "day": "2026-10-03", "featureId": "other",
-         "numEvents": 4}])
-    rows = make_client(usage).aggregate([
-        {"source": {"featureEvents": {"featureId": "core_events"},
-                    "timeSeries": {"period": "dayRange", "first": "now()", "count": -30}}},
-        {"group": {"group": ["visitorId"], "fields": {"clicks": {"sum": "numEvents"}}}}])
+    usage.add_feature_events(
+        [
+            {
+                "visitorId": "v1",
+                "accountId": "acme",
+                "day": "2026-10-02",
+                "featureId": "core_events",
+                "numEvents": 3,
+            },
+            {
+                "visitorId": "v2",
+                "accountId": "acme",
+                "day": "2026-10-03",
+                "featureId": "other",
+                "numEvents": 4,
+            },
+        ]
+    )
+    rows = make_client(usage).aggregate(
+        [
+            {
+                "source": {
+                    "featureEvents": {"featureId": "core_events"},
+                    "timeSeries": {"period": "dayRange", "first": "now()", "count": -30},
+                }
+            },
+            {"group": {"group": ["visitorId"], "fields": {"clicks": {"sum": "numEvents"}}}},
+        ]
+    )
     assert rows == [{"visitorId": "v1", "clicks": 3}]
 
 
@@ -529,8 +658,10 @@ def test_unsupported_pipeline_is_a_400(usage: FakePendo) -> None:
     with pytest.raises(PendoAPIError) as err:
         make_client(usage).aggregate([{"source": {"visitors": None}}, {"fork": []}])
     assert err.value.status == 400
-    assert str(err.value) == ("Pendo API POST /api/v1/aggregation failed: HTTP 400: "
-                              "pipeline[1]: unsupported operator 'fork'")
+    assert str(err.value) == (
+        "Pendo API POST /api/v1/aggregation failed: HTTP 400: "
+        "pipeline[1]: unsupported operator 'fork'"
+    )
     assert usage.errors == []
 
 
@@ -541,22 +672,45 @@ def test_load_dataset_maps_frames_to_pendo_records(fake_pendo: FakePendo) -> Non
     from pendo_segments.data.dataset import Dataset
 
     ds = Dataset(
-        accounts=pd.DataFrame({"account_id": pd.Series(["00123"], dtype="string"),
-                               "arr": [15000.0], "plan": pd.Series(["Growth"], dtype="string")}),
-        visitors=pd.DataFrame({"visitor_id": pd.Series(["v1", "v2"], dtype="string"),
-                               "account_id": pd.Series(["00123", "00123"], dtype="string"),
-                               "first_visit": pd.to_datetime(["2026-01-05", None])}),
-        usage_daily=pd.DataFrame({"date": pd.to_datetime(["2026-10-01", "2026-10-03"]),
-                                  "visitor_id": pd.Series(["v1", "v2"], dtype="category"),
-                                  "account_id": pd.Series(["00123", "00123"], dtype="category"),
-                                  "minutes": [1.5, 0.0], "events": [2, 0]}),
-        feature_usage=pd.DataFrame({"date": pd.to_datetime(["2026-10-01"]),
-                                    "visitor_id": pd.Series(["v1"], dtype="category"),
-                                    "account_id": pd.Series(["00123"], dtype="category"),
-                                    "feature_id": pd.Series(["core_events"], dtype="category"),
-                                    "clicks": [4]}),
-        features=pd.DataFrame({"feature_id": pd.Series(["core_events"], dtype="string"),
-                               "name": ["Core events"], "key": pd.array([True], dtype="boolean")}),
+        accounts=pd.DataFrame(
+            {
+                "account_id": pd.Series(["00123"], dtype="string"),
+                "arr": [15000.0],
+                "plan": pd.Series(["Growth"], dtype="string"),
+            }
+        ),
+        visitors=pd.DataFrame(
+            {
+                "visitor_id": pd.Series(["v1", "v2"], dtype="string"),
+                "account_id": pd.Series(["00123", "00123"], dtype="string"),
+                "first_visit": pd.to_datetime(["2026-01-05", None]),
+            }
+        ),
+        usage_daily=pd.DataFrame(
+            {
+                "date": pd.to_datetime(["2026-10-01", "2026-10-03"]),
+                "visitor_id": pd.Series(["v1", "v2"], dtype="category"),
+                "account_id": pd.Series(["00123", "00123"], dtype="category"),
+                "minutes": [1.5, 0.0],
+                "events": [2, 0],
+            }
+        ),
+        feature_usage=pd.DataFrame(
+            {
+                "date": pd.to_datetime(["2026-10-01"]),
+                "visitor_id": pd.Series(["v1"], dtype="category"),
+                "account_id": pd.Series(["00123"], dtype="category"),
+                "feature_id": pd.Series(["core_events"], dtype="category"),
+                "clicks": [4],
+            }
+        ),
+        features=pd.DataFrame(
+            {
+                "feature_id": pd.Series(["core_events"], dtype="string"),
+                "name": ["Core events"],
+                "key": pd.array([True], dtype="boolean"),
+            }
+        ),
     )
     fake_pendo.load_dataset(ds)
     account = fake_pendo.accounts["00123"]["metadata"]
@@ -565,26 +719,34 @@ def test_load_dataset_maps_frames_to_pendo_records(fake_pendo: FakePendo) -> Non
     assert account["auto"]["lastvisit"] == day_ms("2026-10-01")  # v2's row is not active
     assert fake_pendo.visitors["v1"]["metadata"]["auto"]["accountids"] == ["00123"]
     assert fake_pendo.visitors["v2"]["metadata"]["auto"]["firstvisit"] is None
-    assert fake_pendo.events[0] == {"visitorId": "v1", "accountId": "00123",
-                                    "day": day_ms("2026-10-01"), "numEvents": 2,
-                                    "numMinutes": 1.5, "appId": -323232}
+    assert fake_pendo.events[0] == {
+        "visitorId": "v1",
+        "accountId": "00123",
+        "day": day_ms("2026-10-01"),
+        "numEvents": 2,
+        "numMinutes": 1.5,
+        "appId": -323232,
+    }
     assert fake_pendo.feature_events[0]["numEvents"] == 4
     assert fake_pendo.features["core_events"]["name"] == "Core events"
     assert fake_pendo.features["core_events"]["key"] is True
 
 
 # --- the key never leaks -------------------------------------------------------------------
-def test_key_never_in_errors_or_logs(fake_pendo: FakePendo,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_key_never_in_errors_or_logs(
+    fake_pendo: FakePendo, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     client = make_client(fake_pendo, max_retries=2)
     messages = [repr(client)]
     fake_pendo.fail_next(1, status=429, body=f"slow down {fake_pendo.key}")
     fake_pendo.drop_next(1)
     client.list_segments()
-    for trigger in (lambda: fake_pendo.fail_next(3, status=500, body=f"boom {fake_pendo.key}"),
-                    lambda: fake_pendo.drop_next(3),
-                    lambda: fake_pendo.fail_next(1, status=400, body=f"key={fake_pendo.key}")):
+    for trigger in (
+        lambda: fake_pendo.fail_next(3, status=500, body=f"boom {fake_pendo.key}"),
+        lambda: fake_pendo.drop_next(3),
+        lambda: fake_pendo.fail_next(1, status=400, body=f"key={fake_pendo.key}"),
+    ):
         trigger()
         with pytest.raises(PendoAPIError) as err:
             client.list_guides()
@@ -598,8 +760,10 @@ def test_key_never_in_errors_or_logs(fake_pendo: FakePendo,
 
 
 def test_client_from_config_talks_to_the_fake(fake_pendo: FakePendo, tmp_path: Any) -> None:
-    config = load_config(env={"PENDO_INTEGRATION_KEY": fake_pendo.key,
-                              "PENDO_BASE_URL": fake_pendo.url}, cwd=tmp_path)
+    config = load_config(
+        env={"PENDO_INTEGRATION_KEY": fake_pendo.key, "PENDO_BASE_URL": fake_pendo.url},
+        cwd=tmp_path,
+    )
     with client_from_config(config, rate_limit_per_second=None) as client:
         assert client.list_guides() == []
     assert fake_pendo.calls()[0].auth == "ok"

@@ -54,11 +54,14 @@ def test_spec_defaults_and_options() -> None:
     assert PendoSpec.parse("pendo:days=30, page_size=7") == PendoSpec(days=30, page_size=7)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("pendo:day=3", "'pendo:day=3': unknown option 'day=3' (known: days=N, page_size=N)"),
-    ("pendo:days=0", "'pendo:days=0': days must be a whole number >= 1, got '0'"),
-    ("pendo:days=x", "'pendo:days=x': days must be a whole number >= 1, got 'x'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("pendo:day=3", "'pendo:day=3': unknown option 'day=3' (known: days=N, page_size=N)"),
+        ("pendo:days=0", "'pendo:days=0': days must be a whole number >= 1, got '0'"),
+        ("pendo:days=x", "'pendo:days=x': days must be a whole number >= 1, got 'x'"),
+    ],
+)
 def test_spec_errors_name_the_option(spec: str, message: str) -> None:
     with pytest.raises(DataError) as err:
         PendoSpec.parse(spec)
@@ -74,8 +77,10 @@ def test_day_chunks_cover_the_days_before_as_of_in_30_day_calls() -> None:
 
 def test_keyset_filter_is_lexicographic() -> None:
     assert after(["accountId"], {"accountId": "A2"}) == 'accountId > "A2"'
-    assert after(["visitorId", "day"], {"visitorId": "v1", "day": 5}) == \
-        'visitorId > "v1" || (visitorId == "v1" && day > 5)'
+    assert (
+        after(["visitorId", "day"], {"visitorId": "v1", "day": 5})
+        == 'visitorId > "v1" || (visitorId == "v1" && day > 5)'
+    )
 
 
 # -- the pull -------------------------------------------------------------------------------
@@ -94,19 +99,30 @@ def test_pull_round_trips_the_data_set_within_the_window(handmade_pendo: FakePen
     assert visitors.loc["a1v2", "language"] == "ja"
     # Pendo's first visit of a visitor without one is its first active day (a5v1: Oct 2).
     assert visitors.loc["a5v1", "first_visit"] == pd.Timestamp("2026-10-02")
-    usage = {(str(r.visitor_id), r.date.date().isoformat()): (r.minutes, r.events)
-             for r in ds.usage_daily.itertuples()}
+    usage = {
+        (str(r.visitor_id), r.date.date().isoformat()): (r.minutes, r.events)
+        for r in ds.usage_daily.itertuples()
+    }
     assert ("a4v1", "2026-11-01") not in usage
     assert usage[("a4v1", "2026-10-01")] == (60.0, 9)
     assert usage[("x1", "2026-10-20")] == (0.0, 1)
     assert len(usage) == 10 - 1 + 16  # the hand-made rows minus the as-of day one
-    clicks = sorted((str(r.visitor_id), str(r.feature_id), r.clicks)
-                    for r in ds.feature_usage.itertuples())
-    assert clicks == [("a1v1", "data_explorer", 5), ("a1v1", "path_reports", 10),
-                      ("a5v1", "core_events", 12), ("a5v1", "data_explorer", 1),
-                      ("a5v1", "path_reports", 2)]
-    assert sorted(ds.key_features()) == ["core_events", "data_explorer", "guide_publishing",
-                                         "path_reports"]
+    clicks = sorted(
+        (str(r.visitor_id), str(r.feature_id), r.clicks) for r in ds.feature_usage.itertuples()
+    )
+    assert clicks == [
+        ("a1v1", "data_explorer", 5),
+        ("a1v1", "path_reports", 10),
+        ("a5v1", "core_events", 12),
+        ("a5v1", "data_explorer", 1),
+        ("a5v1", "path_reports", 2),
+    ]
+    assert sorted(ds.key_features()) == [
+        "core_events",
+        "data_explorer",
+        "guide_publishing",
+        "path_reports",
+    ]
     assert ds.default_as_of() == AS_OF
 
 
@@ -115,12 +131,16 @@ def test_event_pulls_are_at_most_30_days_each_and_paged(handmade_pendo: FakePend
     windows = {(w["first"], w["count"]) for w in event_windows(handmade_pendo, "events")}
     assert windows == {(NOV_1_MS - 31 * DAY, 30), (NOV_1_MS - DAY, 1)}
     # a5v1 alone has 16 usage days in the first window: 3 rows a page → several pages
-    pages = [c for c in handmade_pendo.calls("POST", "/api/v1/aggregation")
-             if "events" in c.body["request"]["pipeline"][0]["source"]
-             and c.body["request"]["pipeline"][0]["source"]["timeSeries"]["count"] == 30]
+    pages = [
+        c
+        for c in handmade_pendo.calls("POST", "/api/v1/aggregation")
+        if "events" in c.body["request"]["pipeline"][0]["source"]
+        and c.body["request"]["pipeline"][0]["source"]["timeSeries"]["count"] == 30
+    ]
     assert len(pages) == 9  # all 25 pulled rows are in Oct 1-30: 8 full pages + 1 short
-    assert any('visitorId > "a5v1"' in str(p.body) or 'visitorId == "a5v1"' in str(p.body)
-               for p in pages)
+    assert any(
+        'visitorId > "a5v1"' in str(p.body) or 'visitorId == "a5v1"' in str(p.body) for p in pages
+    )
 
 
 def test_usage_outside_the_days_is_not_pulled(handmade_pendo: FakePendo) -> None:
@@ -131,8 +151,9 @@ def test_usage_outside_the_days_is_not_pulled(handmade_pendo: FakePendo) -> None
 
 def test_time_typed_custom_fields_become_dates(fake_pendo: FakePendo) -> None:
     fake_pendo.add_metadata_field("account", "custom", "renewal", "time")
-    fake_pendo.add_account("acme", agent={"arr": 10, "plan": "Growth"},
-                           custom={"renewal": NOV_1_MS, "tier": "P2"})
+    fake_pendo.add_account(
+        "acme", agent={"arr": 10, "plan": "Growth"}, custom={"renewal": NOV_1_MS, "tier": "P2"}
+    )
     fake_pendo.add_visitor("u1", None, auto={"accountids": ["acme"]})
     ds = load_from_pendo("pendo:days=1", as_of=AS_OF, client=client(fake_pendo))
     row = ds.accounts.iloc[0]
@@ -147,8 +168,9 @@ def test_as_of_defaults_to_today_utc(fake_pendo: FakePendo) -> None:
     assert ds.default_as_of() == dt.datetime.now(dt.UTC).date()
 
 
-def test_open_dataset_uses_the_configured_subscription(handmade_pendo: FakePendo,
-                                                       pendo_env: dict[str, str]) -> None:
+def test_open_dataset_uses_the_configured_subscription(
+    handmade_pendo: FakePendo, pendo_env: dict[str, str]
+) -> None:
     ds = open_dataset("pendo:days=31", as_of=AS_OF)
     assert ds.source == "pendo" and len(ds.visitors) == 8
 
@@ -162,28 +184,40 @@ def test_no_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 
 # -- the pull command -----------------------------------------------------------------------
-def test_pull_command_writes_a_contract_folder(handmade_pendo: FakePendo,
-                                               pendo_env: dict[str, str], tmp_path: Path) -> None:
+def test_pull_command_writes_a_contract_folder(
+    handmade_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
     out = tmp_path / "usage"
-    result = CliRunner().invoke(main, ["pull", "--out", str(out), "--days", "31",
-                                       "--as-of", "2026-11-01"])
+    result = CliRunner().invoke(
+        main, ["pull", "--out", str(out), "--days", "31", "--as-of", "2026-11-01"]
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Wrote {out} (as of 2026-11-01): accounts 5, visitors 8, "
-                             "usage_daily 25, feature_usage 5, features 5 rows\n")
+    assert result.stdout == (
+        f"Wrote {out} (as of 2026-11-01): accounts 5, visitors 8, "
+        "usage_daily 25, feature_usage 5, features 5 rows\n"
+    )
     assert sorted(p.name for p in out.iterdir()) == [
-        "accounts.csv", "feature_usage.csv", "features.csv", "usage_daily.csv", "visitors.csv"]
+        "accounts.csv",
+        "feature_usage.csv",
+        "features.csv",
+        "usage_daily.csv",
+        "visitors.csv",
+    ]
     again = load_dataset(out)
     assert list(again.accounts["arr"]) == [15000.0, 15000.01, 200000.0, 50000.0, 80000.0]
     # a folder's own default as-of is the day after its last usage (x1 on Oct 20)
     assert again.default_as_of() == dt.date(2026, 10, 21)
 
 
-def test_pull_command_without_key_fails_with_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
+def test_pull_command_without_key_fails_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("PENDO_INTEGRATION_KEY", raising=False)
     monkeypatch.delenv("PENDO_SEGMENTS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["pull", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert result.stderr == ("Error: no Pendo integration key: set PENDO_INTEGRATION_KEY (or "
-                             "integration_key under [pendo] in pendo-segments.toml)\n")
+    assert result.stderr == (
+        "Error: no Pendo integration key: set PENDO_INTEGRATION_KEY (or "
+        "integration_key under [pendo] in pendo-segments.toml)\n"
+    )

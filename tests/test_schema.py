@@ -15,7 +15,8 @@ SHIPPED = Path("schema/segment-definition.schema.json")
 
 def test_shipped_schema_in_sync() -> None:
     assert SHIPPED.read_text(encoding="utf-8") == schema_text(), (
-        "regenerate with: pendo-segments schema -o schema/segment-definition.schema.json")
+        "regenerate with: pendo-segments schema -o schema/segment-definition.schema.json"
+    )
 
 
 def test_schema_lists_metrics_and_ops() -> None:

@@ -36,15 +36,18 @@ def plan(data: str, *extra: str) -> Any:
     return run("sync", "plan", "segment_defs", "--data", data, "--as-of", "2026-11-01", *extra)
 
 
-def test_plan_exits_3_with_changes_then_apply_then_0(env: dict[str, str], data: str,
-                                                     tmp_path: Path) -> None:
+def test_plan_exits_3_with_changes_then_apply_then_0(
+    env: dict[str, str], data: str, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     first = plan(data, "--out", str(plan_file), "--format", "table")
     assert first.exit_code == 3, first.output
     assert "[ps] smb" in first.stdout and "arr <= 15000" in first.stdout
     assert first.stdout.endswith("23 change(s) pending.\n")  # 18 segments + 5 accounts
-    assert first.stderr == (f"Saved the plan to {plan_file}; apply it with: "
-                            f"pendo-segments sync apply --plan {plan_file}\n")
+    assert first.stderr == (
+        f"Saved the plan to {plan_file}; apply it with: "
+        f"pendo-segments sync apply --plan {plan_file}\n"
+    )
     plan_id = json.loads(plan_file.read_text())["plan_id"]
     applied = run("sync", "apply", "--plan", str(plan_file))
     assert applied.exit_code == 0, applied.output
@@ -74,21 +77,24 @@ def test_plan_csv_has_one_row_per_change(env: dict[str, str], data: str) -> None
     assert "metadata,account/custom A1,update,plan: (none) -> Starter" in lines
 
 
-def test_stale_plan_exits_1_with_one_line(env: dict[str, str], data: str, tmp_path: Path,
-                                          handmade_pendo: FakePendo) -> None:
+def test_stale_plan_exits_1_with_one_line(
+    env: dict[str, str], data: str, tmp_path: Path, handmade_pendo: FakePendo
+) -> None:
     plan_file = tmp_path / "plan.json"
     assert plan(data, "--out", str(plan_file), "-s", "smb", "--no-metadata").exit_code == 3
     handmade_pendo.add_segment("[ps] smb", visitors=[], created_by_api=True)
     result = run("sync", "apply", "--plan", str(plan_file))
     assert result.exit_code == 1
-    assert result.stderr == ("Error: the plan is stale, Pendo changed since it was made: "
-                             "segment '[ps] smb' was created in Pendo since the plan; run sync "
-                             "plan again and review the new plan\n")
+    assert result.stderr == (
+        "Error: the plan is stale, Pendo changed since it was made: "
+        "segment '[ps] smb' was created in Pendo since the plan; run sync "
+        "plan again and review the new plan\n"
+    )
 
 
-def test_partial_failure_exits_1_and_the_rerun_finishes(env: dict[str, str], data: str,
-                                                        tmp_path: Path,
-                                                        handmade_pendo: FakePendo) -> None:
+def test_partial_failure_exits_1_and_the_rerun_finishes(
+    env: dict[str, str], data: str, tmp_path: Path, handmade_pendo: FakePendo
+) -> None:
     plan_file = tmp_path / "plan.json"
     plan(data, "--out", str(plan_file))
     handmade_pendo.upload_outcome = "failed"  # Pendo fails the first list upload
@@ -96,9 +102,11 @@ def test_partial_failure_exits_1_and_the_rerun_finishes(env: dict[str, str], dat
     assert result.exit_code == 1
     assert "Failed:\n  create segment '[ps] anniversary': " in result.stdout
     assert "Not attempted:\n  create segment '[ps] contract_anniversary'" in result.stdout
-    assert result.stderr == ("Error: apply stopped: 4 step(s) applied, 1 failed, 14 not "
-                             "attempted; run the same command again to finish (nothing is "
-                             "applied twice)\n")
+    assert result.stderr == (
+        "Error: apply stopped: 4 step(s) applied, 1 failed, 14 not "
+        "attempted; run the same command again to finish (nothing is "
+        "applied twice)\n"
+    )
     handmade_pendo.upload_outcome = "complete"
     rerun = run("sync", "apply", "--plan", str(plan_file), "--format", "json")
     assert rerun.exit_code == 0, rerun.output
@@ -118,8 +126,9 @@ def test_apply_without_a_plan_asks_first(env: dict[str, str], data: str) -> None
 def test_apply_needs_a_plan_or_data(env: dict[str, str]) -> None:
     result = run("sync", "apply")
     assert result.exit_code == 2
-    assert result.stderr.endswith("Error: pass --plan FILE, or --data to plan and apply in one "
-                                  "go\n")
+    assert result.stderr.endswith(
+        "Error: pass --plan FILE, or --data to plan and apply in one go\n"
+    )
 
 
 def test_missing_plan_file_is_a_user_error(env: dict[str, str], tmp_path: Path) -> None:
@@ -128,13 +137,13 @@ def test_missing_plan_file_is_a_user_error(env: dict[str, str], tmp_path: Path) 
     assert result.stderr == f"Error: {tmp_path / 'nope.json'}: plan file not found\n"
 
 
-def test_sync_without_a_key_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                    data: str) -> None:
+def test_sync_without_a_key_exits_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data: str
+) -> None:
     monkeypatch.delenv("PENDO_INTEGRATION_KEY", raising=False)
     monkeypatch.delenv("PENDO_SEGMENTS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    result = run("sync", "plan", str(Path(__file__).parent.parent / "segment_defs"),
-                 "--data", data)
+    result = run("sync", "plan", str(Path(__file__).parent.parent / "segment_defs"), "--data", data)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: no Pendo integration key")
 
@@ -150,14 +159,16 @@ def test_sync_help_documents_the_exit_codes() -> None:
     assert "0 no changes, 3 changes pending, 1 error" in " ".join(text.split())
 
 
-def test_accounts_reported_missing_are_listed_not_dropped(env: dict[str, str], data: str,
-                                                          tmp_path: Path,
-                                                          handmade_pendo: FakePendo) -> None:
+def test_accounts_reported_missing_are_listed_not_dropped(
+    env: dict[str, str], data: str, tmp_path: Path, handmade_pendo: FakePendo
+) -> None:
     plan_file = tmp_path / "plan.json"
     assert plan(data, "--out", str(plan_file), "--no-segments").exit_code == 3
     del handmade_pendo.accounts["A2"]  # deleted in Pendo between plan and apply
     result = run("sync", "apply", "--plan", str(plan_file))
     assert result.exit_code == 0, result.output
     assert "Accounts Pendo reported missing (1): A2\n" in result.stdout
-    assert result.stderr == ("Warning: 1 account(s) are not in Pendo, so their metadata was not "
-                             "set (Pendo reported them missing; all are in the audit log): A2\n")
+    assert result.stderr == (
+        "Warning: 1 account(s) are not in Pendo, so their metadata was not "
+        "set (Pendo reported them missing; all are in the audit log): A2\n"
+    )

@@ -54,11 +54,17 @@ def test_shipped_policy_on_handmade_accounts(shipped, defs) -> None:
     # A2 (+90 d included, 22.1); A3 renews in 91 days, A4's date is past, A5 scores 97.8.
     got = by_account(assign_tiers(dataset(), shipped, defs=defs, as_of=AS_OF))
     assert got == {
-        "A1": ("Neighborhood", "Prefers self-service (self_service = true); pooled Neighborhood "
-               "team of named CSMs; renewal risk: renews 2026-12-31 (in 60 days) with health "
-               "38.9 < 60"),
-        "A2": ("P2", "Mid-tier (ARR $15,000): CSM judgment decides between P1 and P3; renewal "
-               "risk: renews 2027-01-30 (in 90 days) with health 22.1 < 60"),
+        "A1": (
+            "Neighborhood",
+            "Prefers self-service (self_service = true); pooled Neighborhood "
+            "team of named CSMs; renewal risk: renews 2026-12-31 (in 60 days) with health "
+            "38.9 < 60",
+        ),
+        "A2": (
+            "P2",
+            "Mid-tier (ARR $15,000): CSM judgment decides between P1 and P3; renewal "
+            "risk: renews 2027-01-30 (in 90 days) with health 22.1 < 60",
+        ),
         "A3": ("P1", "Enterprise-level ARR ($200,000 >= $100,000): high value, high touch"),
         "A4": ("P2", "Mid-tier (ARR $50,000): CSM judgment decides between P1 and P3"),
         "A5": ("P2", "Mid-tier (ARR $80,000): CSM judgment decides between P1 and P3"),
@@ -70,14 +76,16 @@ def test_first_match_wins_and_order_matters(tmp_path: Path, defs) -> None:
     ent = "  - {tier: P3, reason: enterprise plan, when: {segment: enterprise}}\n"
     rest = "  - {tier: P2, reason: the rest}\n"
     ds = dataset()
-    first = assign_tiers(ds, load_policy(policy_file(tmp_path, big + ent + rest)), defs=defs,
-                         as_of=AS_OF)
+    first = assign_tiers(
+        ds, load_policy(policy_file(tmp_path, big + ent + rest)), defs=defs, as_of=AS_OF
+    )
     got = {k: v[0] for k, v in by_account(first).items()}
     # A3 (200k, Enterprise) and A5 (80k, Enterprise) match both rules; A4 (50k) only the first
     assert got == {"A1": "P2", "A2": "P2", "A3": "P1", "A4": "P1", "A5": "P1"}
     assert by_account(first)["A4"][1] == "big (50,000)"
-    second = assign_tiers(ds, load_policy(policy_file(tmp_path, ent + big + rest, "b.yaml")),
-                          defs=defs, as_of=AS_OF)
+    second = assign_tiers(
+        ds, load_policy(policy_file(tmp_path, ent + big + rest, "b.yaml")), defs=defs, as_of=AS_OF
+    )
     got = {k: v[0] for k, v in by_account(second).items()}
     assert got == {"A1": "P2", "A2": "P2", "A3": "P3", "A4": "P1", "A5": "P3"}
     assert list(second.rule) == [2, 2, 0, 1, 0]
@@ -85,9 +93,11 @@ def test_first_match_wins_and_order_matters(tmp_path: Path, defs) -> None:
 
 def test_health_conditions_use_the_rounded_score(tmp_path: Path, defs) -> None:
     # A1 scores 38.875 → shown 38.9; a rule ">= 38.9" must agree with what users see
-    rules = ("  - {tier: P1, reason: 'score {score}',\n"
-             "     when: {health: score, op: '>=', value: 38.9}}\n"
-             "  - {tier: P3, reason: low}\n")
+    rules = (
+        "  - {tier: P1, reason: 'score {score}',\n"
+        "     when: {health: score, op: '>=', value: 38.9}}\n"
+        "  - {tier: P3, reason: low}\n"
+    )
     result = assign_tiers(dataset(), load_policy(policy_file(tmp_path, rules)), as_of=AS_OF)
     got = by_account(result)
     assert got["A1"][0] == "P1" and got["A1"][1].startswith("score 38.9")
@@ -96,16 +106,24 @@ def test_health_conditions_use_the_rounded_score(tmp_path: Path, defs) -> None:
 
 def test_overrides_win_and_say_so(tmp_path: Path, shipped, defs) -> None:
     path = tmp_path / "overrides.csv"
-    path.write_text("account_id,tier,note\nA5,P1,Strategic logo\nA4,P3,\nZZ,P1,gone\n",
-                    encoding="utf-8")
+    path.write_text(
+        "account_id,tier,note\nA5,P1,Strategic logo\nA4,P3,\nZZ,P1,gone\n", encoding="utf-8"
+    )
     overrides = read_overrides(path, shipped)
-    result = assign_tiers(dataset(renewals=False), shipped, defs=defs, as_of=AS_OF,
-                          overrides=overrides)
+    result = assign_tiers(
+        dataset(renewals=False), shipped, defs=defs, as_of=AS_OF, overrides=overrides
+    )
     got = by_account(result)
-    assert got["A5"] == ("P1", "Override: Strategic logo (policy said P2: Mid-tier (ARR "
-                               "$80,000): CSM judgment decides between P1 and P3)")
-    assert got["A4"] == ("P3", "Override, no note (policy said P2: Mid-tier (ARR $50,000): "
-                               "CSM judgment decides between P1 and P3)")
+    assert got["A5"] == (
+        "P1",
+        "Override: Strategic logo (policy said P2: Mid-tier (ARR "
+        "$80,000): CSM judgment decides between P1 and P3)",
+    )
+    assert got["A4"] == (
+        "P3",
+        "Override, no note (policy said P2: Mid-tier (ARR $50,000): "
+        "CSM judgment decides between P1 and P3)",
+    )
     assert result.unknown_overrides == ["ZZ"]
     assert result.overridden.tolist() == [False, False, False, True, True]
 
@@ -115,11 +133,16 @@ def test_override_file_errors_name_row_and_column(tmp_path: Path, shipped) -> No
     path.write_text("account_id,tier\nA1,P1\nA2,Neighbourhood\n", encoding="utf-8")
     with pytest.raises(DataError) as err:
         read_overrides(path, shipped)
-    assert str(err.value) == (f"{path}: row 2, column tier: unknown tier 'Neighbourhood'; did you "
-                              "mean 'Neighborhood'? (tiers: P1, P2, P3, Neighborhood)")
+    assert str(err.value) == (
+        f"{path}: row 2, column tier: unknown tier 'Neighbourhood'; did you "
+        "mean 'Neighborhood'? (tiers: P1, P2, P3, Neighborhood)"
+    )
     path.write_text("account_id,tier\nA1,P1\nA1,P2\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"o.csv: row 2, column account_id: 'A1' appears twice "
-                                        r"\(first at row 1\)$"):
+    with pytest.raises(
+        DataError,
+        match=r"o.csv: row 2, column account_id: 'A1' appears twice "
+        r"\(first at row 1\)$",
+    ):
         read_overrides(path, shipped)
     path.write_text("account,tier\nA1,P1\n", encoding="utf-8")
     with pytest.raises(DataError, match="o.csv: missing required column 'account_id'$"):
@@ -128,16 +151,22 @@ def test_override_file_errors_name_row_and_column(tmp_path: Path, shipped) -> No
 
 def test_moves_against_a_previous_run(tmp_path: Path, shipped, defs) -> None:
     path = tmp_path / "previous.csv"
-    path.write_text("account_id,tier,reason\nA1,Neighborhood,x\nA2,P3,x\nA3,P2,x\n"
-                    "A4,P1,x\nA9,P1,x\n", encoding="utf-8")
+    path.write_text(
+        "account_id,tier,reason\nA1,Neighborhood,x\nA2,P3,x\nA3,P2,x\nA4,P1,x\nA9,P1,x\n",
+        encoding="utf-8",
+    )
     previous = read_previous(path, shipped)
     result = assign_tiers(dataset(), shipped, defs=defs, as_of=AS_OF)
     frame = result.frame(previous)
     assert list(frame.columns) == ["account_id", "tier", "reason", "previous_tier", "move"]
     # now: A1 Neighborhood, A2 P2, A3 P1, A4 P2, A5 P2 (up = towards P1)
     assert frame[["account_id", "previous_tier", "move"]].fillna("").values.tolist() == [
-        ["A1", "Neighborhood", "unchanged"], ["A2", "P3", "up"], ["A3", "P2", "up"],
-        ["A4", "P1", "down"], ["A5", "", "new"]]
+        ["A1", "Neighborhood", "unchanged"],
+        ["A2", "P3", "up"],
+        ["A3", "P2", "up"],
+        ["A4", "P1", "down"],
+        ["A5", "", "new"],
+    ]
     assert removed_accounts(result.account_ids, previous) == ["A9"]
 
 
@@ -167,33 +196,52 @@ def test_bad_ratio_options(shipped) -> None:
         capacity_table(np.array([]), np.array([]), shipped, {"P9": 3.0})
 
 
-@pytest.mark.parametrize(("rules", "message"), [
-    ("  - {tier: P4, reason: x, when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0].tier: unknown tier 'P4' (tiers: P1, P2, P3, Neighborhood)"),
-    ("  - {tier: Neighbourhood, reason: x, when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0].tier: unknown tier 'Neighbourhood'; did you mean 'Neighborhood'? "
-     "(tiers: P1, P2, P3, Neighborhood)"),
-    ("  - {tier: P1, reason: x}\n  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0]: only the last rule may leave out 'when' (rules after it could never "
-     "match)"),
-    ("  - {tier: P1, reason: x, when: {segment: smb}}\n",
-     "{f}:7: rules[0]: the last rule must have no 'when', so every account gets a tier "
-     "(e.g. {{tier: P2, reason: CSM judgment}})"),
-    ("  - {tier: P1, reason: x, when: {health: scor, op: '<', value: 3}}\n"
-     "  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0].when.health: unknown health value 'scor'; did you mean 'score'? (one of "
-     "score, login_frequency, core_feature_adoption, breadth, nps, support_tickets)"),
-    ("  - tier: P1\n    reason: x\n    when:\n      all:\n        - {segment: smb}\n"
-     "        - {feild: arr, op: '>', value: 3}\n  - {tier: P2, reason: y}\n",
-     "{f}:12: rules[0].when.all[1]: a condition has exactly one of field / segment / health / "
-     "signal / all / any / not; keys 'feild', 'op', 'value'; did you mean 'field'?"),
-    ("  - {tier: P1, reason: x, when: {tier: P2}}\n  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0].when.tier: 'tier' conditions are not available here (use field, "
-     "segment, health, signal)"),
-    ("  - {tier: P1, reason: 'x {arr', when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
-     "{f}:7: rules[0].reason: bad placeholder in reason: expected '}}' before end of string "
-     "(write {{{{ for a literal brace)"),
-])
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            "  - {tier: P4, reason: x, when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0].tier: unknown tier 'P4' (tiers: P1, P2, P3, Neighborhood)",
+        ),
+        (
+            "  - {tier: Neighbourhood, reason: x, when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0].tier: unknown tier 'Neighbourhood'; did you mean 'Neighborhood'? "
+            "(tiers: P1, P2, P3, Neighborhood)",
+        ),
+        (
+            "  - {tier: P1, reason: x}\n  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0]: only the last rule may leave out 'when' (rules after it could never "
+            "match)",
+        ),
+        (
+            "  - {tier: P1, reason: x, when: {segment: smb}}\n",
+            "{f}:7: rules[0]: the last rule must have no 'when', so every account gets a tier "
+            "(e.g. {{tier: P2, reason: CSM judgment}})",
+        ),
+        (
+            "  - {tier: P1, reason: x, when: {health: scor, op: '<', value: 3}}\n"
+            "  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0].when.health: unknown health value 'scor'; did you mean 'score'? (one of "
+            "score, login_frequency, core_feature_adoption, breadth, nps, support_tickets)",
+        ),
+        (
+            "  - tier: P1\n    reason: x\n    when:\n      all:\n        - {segment: smb}\n"
+            "        - {feild: arr, op: '>', value: 3}\n  - {tier: P2, reason: y}\n",
+            "{f}:12: rules[0].when.all[1]: a condition has exactly one of field / segment / health / "
+            "signal / all / any / not; keys 'feild', 'op', 'value'; did you mean 'field'?",
+        ),
+        (
+            "  - {tier: P1, reason: x, when: {tier: P2}}\n  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0].when.tier: 'tier' conditions are not available here (use field, "
+            "segment, health, signal)",
+        ),
+        (
+            "  - {tier: P1, reason: 'x {arr', when: {segment: smb}}\n  - {tier: P2, reason: y}\n",
+            "{f}:7: rules[0].reason: bad placeholder in reason: expected '}}' before end of string "
+            "(write {{{{ for a literal brace)",
+        ),
+    ],
+)
 def test_policy_errors_name_file_and_line(tmp_path: Path, rules: str, message: str) -> None:
     path = policy_file(tmp_path, rules)
     with pytest.raises(DefinitionError) as err:
@@ -202,16 +250,22 @@ def test_policy_errors_name_file_and_line(tmp_path: Path, rules: str, message: s
 
 
 def test_unknown_segment_and_placeholder_found_at_assignment(tmp_path: Path, defs) -> None:
-    rules = ("  - {tier: P1, reason: x, when: {any: [{segment: smb}, {segment: entreprise}]}}\n"
-             "  - {tier: P2, reason: y}\n")
+    rules = (
+        "  - {tier: P1, reason: x, when: {any: [{segment: smb}, {segment: entreprise}]}}\n"
+        "  - {tier: P2, reason: y}\n"
+    )
     path = policy_file(tmp_path, rules)
     with pytest.raises(DefinitionError) as err:
         assign_tiers(dataset(), load_policy(path), defs=defs, as_of=AS_OF)
-    assert str(err.value) == (f"{path}:7: rules[0].when.any[1]: unknown segment 'entreprise'; "
-                              "did you mean 'enterprise'?")
+    assert str(err.value) == (
+        f"{path}:7: rules[0].when.any[1]: unknown segment 'entreprise'; did you mean 'enterprise'?"
+    )
     path = policy_file(tmp_path, "  - {tier: P2, reason: 'owner {csm}'}\n")
-    with pytest.raises(DefinitionError, match=r"tiers.yaml:7: rules\[0\].reason: unknown "
-                                              r"placeholder '\{csm\}'"):
+    with pytest.raises(
+        DefinitionError,
+        match=r"tiers.yaml:7: rules\[0\].reason: unknown "
+        r"placeholder '\{csm\}'",
+    ):
         assign_tiers(dataset(), load_policy(path), as_of=AS_OF)
 
 

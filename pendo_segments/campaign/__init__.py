@@ -14,8 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NoLoginSettings", "RunReport", "StatusReport", "campaign_status",
-           "no_login_settings", "run_no_login"]
+__all__ = [
+    "NoLoginSettings",
+    "RunReport",
+    "StatusReport",
+    "campaign_status",
+    "no_login_settings",
+    "run_no_login",
+]
 
 _LAZY = {
     "NoLoginSettings": "pendo_segments.campaign.settings",

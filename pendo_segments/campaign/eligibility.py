@@ -29,8 +29,17 @@ from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxR
 from pendo_segments.errors import ConfigError
 
 #: Account columns the templates may use (pendo_segments.guides.context).
-ACCOUNT_FIELDS = ("name", "arr", "plan", "csm_owner", "csm_email", "contract_start",
-                  "renewal_date", "seats", "self_service")
+ACCOUNT_FIELDS = (
+    "name",
+    "arr",
+    "plan",
+    "csm_owner",
+    "csm_email",
+    "contract_start",
+    "renewal_date",
+    "seats",
+    "self_service",
+)
 
 
 @dataclass
@@ -53,8 +62,13 @@ class Candidate:
     def context(self, as_of: dt.date) -> dict[str, Any]:
         """The guide render context (pendo_segments/guides/context.py)."""
         return {
-            "visitor": {"visitor_id": self.visitor_id, "name": self.name, "email": self.email,
-                        "language": self.language, "first_visit": self.first_visit},
+            "visitor": {
+                "visitor_id": self.visitor_id,
+                "name": self.name,
+                "email": self.email,
+                "language": self.language,
+                "first_visit": self.first_visit,
+            },
             "account": {"account_id": self.account_id, **self.account},
             "tier": self.tier,
             "days_since_last_visit": self.days_since_last_visit,
@@ -122,8 +136,11 @@ def derive_segment(base: Any, window_days: int) -> Any:
 
     def retarget(node: Any) -> Any:
         nonlocal changed
-        if isinstance(node, MetricCondition) and node.metric == "days_since_last_visit" \
-                and node.op in (">", ">="):
+        if (
+            isinstance(node, MetricCondition)
+            and node.metric == "days_since_last_visit"
+            and node.op in (">", ">=")
+        ):
             changed += 1
             return node.model_copy(update={"value": window_days + (node.op == ">=")})
         if isinstance(node, AllOf):
@@ -136,15 +153,24 @@ def derive_segment(base: Any, window_days: int) -> Any:
 
     rule = retarget(base.rule)
     if base.subject != "visitor" or not changed:
-        raise ConfigError(f"{base.source}: segment '{base.name}' cannot drive the no-login "
-                          "campaign: it must be a visitor segment with a condition "
-                          "'days_since_last_visit >' (or '>=') N")
+        raise ConfigError(
+            f"{base.source}: segment '{base.name}' cannot drive the no-login "
+            "campaign: it must be a visitor segment with a condition "
+            "'days_since_last_visit >' (or '>=') N"
+        )
     name = re.sub(r"_?\d+d$", "", base.name) + f"_{window_days}d"
     return base.model_copy(update={"rule": rule, "name": name})
 
 
-def find_candidates(ds: Any, defs: Any, settings: NoLoginSettings, as_of: dt.date, *,
-                    tiers: Mapping[str, str] | None, opt_outs: OptOuts) -> Candidates:
+def find_candidates(
+    ds: Any,
+    defs: Any,
+    settings: NoLoginSettings,
+    as_of: dt.date,
+    *,
+    tiers: Mapping[str, str] | None,
+    opt_outs: OptOuts,
+) -> Candidates:
     """Visitors in the (derived) no-login segment, with static skip reasons set."""
     import numpy as np
 
@@ -153,16 +179,20 @@ def find_candidates(ds: Any, defs: Any, settings: NoLoginSettings, as_of: dt.dat
 
     segment = derive_segment(defs.get(settings.segment), settings.window_days)
     if settings.exclude_tiers and tiers is None:
-        raise ConfigError("campaign.no_login.exclude_tiers needs account tiers: a tiers.yaml "
-                          "policy in the definitions folder, or campaign.no_login.tiers_file")
+        raise ConfigError(
+            "campaign.no_login.exclude_tiers needs account tiers: a tiers.yaml "
+            "policy in the definitions folder, or campaign.no_login.tiers_file"
+        )
     derived = DefinitionSet(segments={**defs.segments, segment.name: segment}, files=defs.files)
     result = evaluate(derived, ds, as_of=as_of, names=[segment.name])
     metrics = result.metrics
     since_last = metrics.metric("visitor", "days_since_last_visit")
     since_first = metrics.metric("visitor", "days_since_first_visit")
     ids = metrics.visitor_ids
-    last_active = {str(v): (None if np.isnan(d) else as_of - dt.timedelta(days=int(d)))
-                   for v, d in zip(ids, since_last, strict=True)}
+    last_active = {
+        str(v): (None if np.isnan(d) else as_of - dt.timedelta(days=int(d)))
+        for v, d in zip(ids, since_last, strict=True)
+    }
 
     visitors = ds.visitors.reset_index(drop=True)
     accounts = ds.accounts.set_index(ds.accounts["account_id"].astype(str))
@@ -175,27 +205,36 @@ def find_candidates(ds: Any, defs: Any, settings: NoLoginSettings, as_of: dt.dat
         email = _clean(row.get("email"))
         days = int(since_last[pos])
         candidate = Candidate(
-            visitor_id=str(ids[pos]), account_id=account_id, email=email,
-            name=_clean(row.get("name")), language=_clean(row.get("language")),
+            visitor_id=str(ids[pos]),
+            account_id=account_id,
+            email=email,
+            name=_clean(row.get("name")),
+            language=_clean(row.get("language")),
             first_visit=_date(row.get("first_visit")),
             tier=(tiers or {}).get(account_id) if account_id else None,
-            days_since_last_visit=days, lapse_day=as_of - dt.timedelta(days=days),
-            segment=segment.name, account=account)
+            days_since_last_visit=days,
+            lapse_day=as_of - dt.timedelta(days=days),
+            segment=segment.name,
+            account=account,
+        )
         candidate.skip = _static_skip(candidate, since_first[pos], settings, opt_outs)
         items.append(candidate)
     items.sort(key=lambda c: c.visitor_id)
     return Candidates(segment.name, as_of, items, last_active)
 
 
-def _static_skip(c: Candidate, days_since_first: float, settings: NoLoginSettings,
-                 opt_outs: OptOuts) -> str | None:
+def _static_skip(
+    c: Candidate, days_since_first: float, settings: NoLoginSettings, opt_outs: OptOuts
+) -> str | None:
     if c.account_id and c.account_id in settings.exclude_accounts:
         return f"excluded account: {c.account_id}"
     if c.tier and c.tier in settings.exclude_tiers:
         return f"excluded tier: {c.tier}"
     if settings.min_tenure_days and not days_since_first >= settings.min_tenure_days:
-        return (f"tenure too short: first visit {int(days_since_first)} days ago "
-                f"(minimum {settings.min_tenure_days})")
+        return (
+            f"tenure too short: first visit {int(days_since_first)} days ago "
+            f"(minimum {settings.min_tenure_days})"
+        )
     if (c.visitor_id, c.email) in opt_outs:
         return "opted out"
     if not c.email or "@" not in c.email:
@@ -203,8 +242,12 @@ def _static_skip(c: Candidate, days_since_first: float, settings: NoLoginSetting
     return None
 
 
-def make_plan(found: Candidates, rows: list[OutboxRow], last_contact: Mapping[str, dt.date],
-              settings: NoLoginSettings) -> Plan:
+def make_plan(
+    found: Candidates,
+    rows: list[OutboxRow],
+    last_contact: Mapping[str, dt.date],
+    settings: NoLoginSettings,
+) -> Plan:
     """Apply the state rules; ``rows`` are the outbox rows of the candidates plus every
     open row, ``last_contact`` the latest contact day per visitor."""
     as_of = found.as_of
@@ -225,14 +268,20 @@ def make_plan(found: Candidates, rows: list[OutboxRow], last_contact: Mapping[st
             continue
         if row.state not in OPEN_STATES:
             continue
-        reason = skipped_now.get((row.visitor_id, row.lapse_day)) \
-            or _gone_reason(row, found.last_active, found.segment)
+        reason = skipped_now.get((row.visitor_id, row.lapse_day)) or _gone_reason(
+            row, found.last_active, found.segment
+        )
         items.append(PlanItem("cancel", reason, row=row))
     return Plan(found.segment, as_of, items)
 
 
-def _plan_one(c: Candidate, row: OutboxRow | None, last: dt.date | None, as_of: dt.date,
-              settings: NoLoginSettings) -> PlanItem:
+def _plan_one(
+    c: Candidate,
+    row: OutboxRow | None,
+    last: dt.date | None,
+    as_of: dt.date,
+    settings: NoLoginSettings,
+) -> PlanItem:
     why = f"{c.segment}: {c.days_since_last_visit} days since last visit"
     if c.skip:
         return PlanItem("skip", c.skip, c, row)
@@ -240,15 +289,20 @@ def _plan_one(c: Candidate, row: OutboxRow | None, last: dt.date | None, as_of: 
         if row.state in CONTACTED_STATES or row.state == "sending":
             return PlanItem("skip", f"already contacted for this lapse ({row.state})", c, row)
         if row.state == "gave_up":
-            return PlanItem("skip", f"gave up after {row.attempts} failed attempts "
-                                    f"({row.last_error})", c, row)
+            return PlanItem(
+                "skip", f"gave up after {row.attempts} failed attempts ({row.last_error})", c, row
+            )
         if row.attempts:
-            return PlanItem("retry", f"{why}; attempt {row.attempts + 1} "
-                                     f"(last error: {row.last_error})", c, row)
+            return PlanItem(
+                "retry", f"{why}; attempt {row.attempts + 1} (last error: {row.last_error})", c, row
+            )
         return PlanItem("email", why, c, row)
     if last is not None and (as_of - last).days <= settings.cooldown_days:
-        return PlanItem("skip", f"in cooldown: contacted on {last.isoformat()} "
-                                f"({(as_of - last).days} days ago)", c)
+        return PlanItem(
+            "skip",
+            f"in cooldown: contacted on {last.isoformat()} ({(as_of - last).days} days ago)",
+            c,
+        )
     return PlanItem("email", why, c)
 
 

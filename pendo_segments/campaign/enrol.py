@@ -44,9 +44,13 @@ def enroller_from_config(config: Any, settings: Any) -> Enroller:
     from pendo_segments.sync.settings import load_sync_settings
 
     sync = load_sync_settings(config)  # the same upload polling as `sync apply`
-    return PendoEnroller(client_from_config(config), settings.welcome_back_segment,
-                         settings.welcome_back_segment_id, poll_interval=sync.poll_interval,
-                         timeout=sync.upload_timeout)
+    return PendoEnroller(
+        client_from_config(config),
+        settings.welcome_back_segment,
+        settings.welcome_back_segment_id,
+        poll_interval=sync.poll_interval,
+        timeout=sync.upload_timeout,
+    )
 
 
 class PendoEnroller:
@@ -58,8 +62,15 @@ class PendoEnroller:
     idempotent, the name lookup covers a crash before the id was stored.
     """
 
-    def __init__(self, client: Any, name: str, segment_id: str | None = None, *,
-                 poll_interval: float = 2.0, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        segment_id: str | None = None,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float = 300.0,
+    ) -> None:
         self.client = client
         self.name = name
         self.segment_id = segment_id
@@ -83,8 +94,10 @@ class PendoEnroller:
         result = self.client.upload_visitor_segment(self.name, visitor_ids, **self.wait)
         if result.get("segmentId"):
             memory.set_meta(SEGMENT_ID_KEY, str(result["segmentId"]))
-        return (f"created Pendo segment '{self.name}' ({result.get('segmentId') or 'pending'}) "
-                f"with {len(visitor_ids)} visitors")
+        return (
+            f"created Pendo segment '{self.name}' ({result.get('segmentId') or 'pending'}) "
+            f"with {len(visitor_ids)} visitors"
+        )
 
 
 class FileEnroller:
@@ -99,5 +112,7 @@ class FileEnroller:
         writer.writerow(["visitorId"])
         writer.writerows([v] for v in visitor_ids)
         write_text(self.path, buf.getvalue())
-        return (f"wrote {len(visitor_ids)} visitors to {self.path}; upload it as the "
-                "welcome-back segment in Pendo (no PENDO_INTEGRATION_KEY set)")
+        return (
+            f"wrote {len(visitor_ids)} visitors to {self.path}; upload it as the "
+            "welcome-back segment in Pendo (no PENDO_INTEGRATION_KEY set)"
+        )

@@ -59,9 +59,11 @@ class Renderer:
         self.email = self.manifest.guide(settings.email_guide)
         self.in_app = self.manifest.guide(settings.in_app_guide)
         if self.email.pendo_type != "email":
-            raise RenderError(f"{self.manifest.path}: guide '{self.email.id}' is a "
-                              f"{self.email.pendo_type}, not an email "
-                              "(campaign.no_login.email_guide)")
+            raise RenderError(
+                f"{self.manifest.path}: guide '{self.email.id}' is a "
+                f"{self.email.pendo_type}, not an email "
+                "(campaign.no_login.email_guide)"
+            )
         self.as_of = as_of
 
     def render(self, candidate: Candidate) -> Rendered:
@@ -73,29 +75,43 @@ class Renderer:
             guide = render_guide(self.manifest, self.in_app.id, None, context)
         except RenderError as err:
             raise RenderError(f"visitor {candidate.visitor_id}: {err}") from None
-        return Rendered(locale=mail.locale, subject=mail.subject or mail.title,
-                        text=mail.text or "", html=mail.html or "", guide_id=guide.guide_id,
-                        guide_locale=guide.locale, guide_title=guide.title)
+        return Rendered(
+            locale=mail.locale,
+            subject=mail.subject or mail.title,
+            text=mail.text or "",
+            html=mail.html or "",
+            guide_id=guide.guide_id,
+            guide_locale=guide.locale,
+            guide_title=guide.title,
+        )
 
 
-def outbox_item(candidate: Candidate, rendered: Rendered, campaign: str,
-                domain: str) -> dict[str, Any]:
+def outbox_item(
+    candidate: Candidate, rendered: Rendered, campaign: str, domain: str
+) -> dict[str, Any]:
     """The outbox row of a new contact (see :meth:`State.enqueue`)."""
     return {
-        "visitor_id": candidate.visitor_id, "lapse_day": candidate.lapse_day,
-        "account_id": candidate.account_id, "email": candidate.email,
-        "locale": rendered.locale, "tier": candidate.tier,
+        "visitor_id": candidate.visitor_id,
+        "lapse_day": candidate.lapse_day,
+        "account_id": candidate.account_id,
+        "email": candidate.email,
+        "locale": rendered.locale,
+        "tier": candidate.tier,
         "days_since_last_visit": candidate.days_since_last_visit,
         "segment": candidate.segment,
         "message_id": message_id(campaign, candidate.visitor_id, candidate.lapse_day, domain),
-        "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html,
-        "guide_id": rendered.guide_id, "guide_locale": rendered.guide_locale,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "guide_id": rendered.guide_id,
+        "guide_locale": rendered.guide_locale,
         "guide_title": rendered.guide_title,
     }
 
 
-def build_email(row: OutboxRow, smtp: SmtpSettings, campaign: str,
-                now: dt.datetime | None = None) -> EmailMessage:
+def build_email(
+    row: OutboxRow, smtp: SmtpSettings, campaign: str, now: dt.datetime | None = None
+) -> EmailMessage:
     """The MIME message of an outbox row: text + HTML alternatives, fixed Message-ID."""
     msg = EmailMessage(policy=EMAIL_POLICY)
     msg["From"] = smtp.sender

@@ -22,7 +22,8 @@ class OptOuts:
     def __contains__(self, who: tuple[str, str | None]) -> bool:
         visitor_id, email = who
         return visitor_id in self.visitor_ids or (
-            email is not None and email.strip().lower() in self.emails)
+            email is not None and email.strip().lower() in self.emails
+        )
 
     def __len__(self) -> int:
         return len(self.visitor_ids) + len(self.emails)
@@ -35,8 +36,9 @@ def load_opt_outs(path: Path | None) -> OptOuts:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: opt-out file not found (campaign.no_login.opt_out_file)") \
-            from None
+        raise ConfigError(
+            f"{path}: opt-out file not found (campaign.no_login.opt_out_file)"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the opt-out file: {err}") from None
     lines = text.splitlines()
@@ -59,8 +61,9 @@ def _from_csv(lines: list[str], header: list[str], path: Path) -> OptOuts:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise ConfigError(f"{path}: row {number}: expected {len(header)} columns, "
-                              f"got {len(row)}")
+            raise ConfigError(
+                f"{path}: row {number}: expected {len(header)} columns, got {len(row)}"
+            )
         record = dict(zip(header, (c.strip() for c in row), strict=True))
         if record.get("visitor_id"):
             ids.add(record["visitor_id"])

@@ -80,10 +80,18 @@ class Outcome:
     detail: str = ""
 
 
-def deliver(state: State, rows: list[OutboxRow], sender: SmtpSender, smtp: SmtpSettings, *,
-            run_id: int, contact_day: dt.date, max_attempts: int,
-            progress: Progress | None = None,
-            after_send: Callable[[OutboxRow], None] | None = None) -> list[Outcome]:
+def deliver(
+    state: State,
+    rows: list[OutboxRow],
+    sender: SmtpSender,
+    smtp: SmtpSettings,
+    *,
+    run_id: int,
+    contact_day: dt.date,
+    max_attempts: int,
+    progress: Progress | None = None,
+    after_send: Callable[[OutboxRow], None] | None = None,
+) -> list[Outcome]:
     """Send ``rows`` one by one through the mark / send / confirm protocol above.
 
     ``after_send`` runs after the server accepted a message and before the
@@ -95,8 +103,9 @@ def deliver(state: State, rows: list[OutboxRow], sender: SmtpSender, smtp: SmtpS
         if unreachable:
             outcomes.append(Outcome(row, "not_attempted", unreachable))
             continue
-        outcomes.append(_deliver_one(state, row, sender, smtp, run_id, contact_day,
-                                     max_attempts, after_send))
+        outcomes.append(
+            _deliver_one(state, row, sender, smtp, run_id, contact_day, max_attempts, after_send)
+        )
         if outcomes[-1].result in ("failed", "gave_up") and sender.unreachable:
             unreachable = f"not attempted: {outcomes[-1].detail}"
         if progress:
@@ -104,9 +113,16 @@ def deliver(state: State, rows: list[OutboxRow], sender: SmtpSender, smtp: SmtpS
     return outcomes
 
 
-def _deliver_one(state: State, row: OutboxRow, sender: SmtpSender, smtp: SmtpSettings,
-                 run_id: int, contact_day: dt.date, max_attempts: int,
-                 after_send: Callable[[OutboxRow], None] | None) -> Outcome:
+def _deliver_one(
+    state: State,
+    row: OutboxRow,
+    sender: SmtpSender,
+    smtp: SmtpSettings,
+    run_id: int,
+    contact_day: dt.date,
+    max_attempts: int,
+    after_send: Callable[[OutboxRow], None] | None,
+) -> Outcome:
     claimed = False
 
     def claim() -> None:

@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Any
 
 
-def find_returns(ds: Any, contacts: list[tuple[int, str, dt.date]], as_of: dt.date,
-                 window_days: int) -> dict[int, dt.date]:
+def find_returns(
+    ds: Any, contacts: list[tuple[int, str, dt.date]], as_of: dt.date, window_days: int
+) -> dict[int, dt.date]:
     """``{contact_id: first active day in its window}`` for the contacts that returned."""
     import pandas as pd
 
@@ -22,8 +23,12 @@ def find_returns(ds: Any, contacts: list[tuple[int, str, dt.date]], as_of: dt.da
     active = (usage["events"] > 0) | (usage["minutes"] > 0)
     visitor = usage["visitor_id"].astype(str)
     wanted = {v for _, v, _ in contacts}
-    rows = pd.DataFrame({"visitor_id": visitor[active & visitor.isin(wanted)],
-                         "date": pd.to_datetime(usage["date"][active & visitor.isin(wanted)])})
+    rows = pd.DataFrame(
+        {
+            "visitor_id": visitor[active & visitor.isin(wanted)],
+            "date": pd.to_datetime(usage["date"][active & visitor.isin(wanted)]),
+        }
+    )
     rows = rows[rows["date"] < pd.Timestamp(as_of)]
     if rows.empty:
         return {}

@@ -36,8 +36,18 @@ from pendo_segments.errors import CampaignError, PendoSegmentsError
 
 Progress = Callable[[str, int, int], None]
 
-REPORT_COLUMNS = ["visitor_id", "email", "account_id", "tier", "segment",
-                  "days_since_last_visit", "locale", "action", "result", "detail"]
+REPORT_COLUMNS = [
+    "visitor_id",
+    "email",
+    "account_id",
+    "tier",
+    "segment",
+    "days_since_last_visit",
+    "locale",
+    "action",
+    "result",
+    "detail",
+]
 _MEMBERS_KEY = "welcome_back_members_sha256"
 
 
@@ -58,22 +68,34 @@ class RunReport:
     def summary(self) -> str:
         c = self.counts
         if not self.send:
-            text = (f"Dry run as of {self.as_of}: would email {c['eligible']} visitor(s) "
-                    f"in {self.segment}")
+            text = (
+                f"Dry run as of {self.as_of}: would email {c['eligible']} visitor(s) "
+                f"in {self.segment}"
+            )
             if c.get("cancel"):
                 text += f", cancel {c['cancel']} open email(s)"
         else:
-            text = (f"Run {self.run_id} as of {self.as_of}: sent {c['sent']}, failed "
-                    f"{c['failed']}, unconfirmed {c['unconfirmed']}, cancelled {c['cancelled']}")
+            text = (
+                f"Run {self.run_id} as of {self.as_of}: sent {c['sent']}, failed "
+                f"{c['failed']}, unconfirmed {c['unconfirmed']}, cancelled {c['cancelled']}"
+            )
         skipped = ", ".join(f"{n} {why}" for why, n in self.skipped_by_reason.items())
         return text + (f"; skipped {skipped}" if skipped else "") + "."
 
 
-def run_no_login(ds: Any, settings: NoLoginSettings, *, as_of: dt.date | None = None,
-                 send: bool = False, defs: Any = None, smtp: SmtpSettings | None = None,
-                 enroller: Enroller | None = None, progress: Progress | None = None,
-                 lock_wait: float = 0.0,
-                 after_send: Callable[[Any], None] | None = None) -> RunReport:
+def run_no_login(
+    ds: Any,
+    settings: NoLoginSettings,
+    *,
+    as_of: dt.date | None = None,
+    send: bool = False,
+    defs: Any = None,
+    smtp: SmtpSettings | None = None,
+    enroller: Enroller | None = None,
+    progress: Progress | None = None,
+    lock_wait: float = 0.0,
+    after_send: Callable[[Any], None] | None = None,
+) -> RunReport:
     """Plan (dry run) or run the campaign on ``ds``; see the module docstring.
 
     ``smtp`` and ``enroller`` are required when ``send``; ``after_send`` is the
@@ -85,10 +107,17 @@ def run_no_login(ds: Any, settings: NoLoginSettings, *, as_of: dt.date | None = 
         from pendo_segments.definitions import load_definitions
 
         defs = load_definitions(defs_path)
-    tiers = account_tiers(ds, as_of, defs=defs, defs_path=defs_path,
-                          tiers_file=settings.tiers_file, overrides_file=settings.tier_overrides)
-    found = find_candidates(ds, defs, settings, as_of, tiers=tiers,
-                            opt_outs=load_opt_outs(settings.opt_out_file))
+    tiers = account_tiers(
+        ds,
+        as_of,
+        defs=defs,
+        defs_path=defs_path,
+        tiers_file=settings.tiers_file,
+        overrides_file=settings.tier_overrides,
+    )
+    found = find_candidates(
+        ds, defs, settings, as_of, tiers=tiers, opt_outs=load_opt_outs(settings.opt_out_file)
+    )
     renderer = Renderer(settings, as_of)
     if not send:
         state = open_state(settings.state_file, settings.campaign, read_only=True)
@@ -97,31 +126,51 @@ def run_no_login(ds: Any, settings: NoLoginSettings, *, as_of: dt.date | None = 
         finally:
             state.close()
         rendered = _render_new(plan, renderer, progress)
-        rows = [_report_row(i, rendered.get(i.visitor_id) if i.action == "email" else None,
-                            None, send=False) for i in plan.items]
-        return RunReport(as_of, False, found.segment, rows, _counts(plan, [], send=False),
-                         plan.skipped_by_reason())
+        rows = [
+            _report_row(
+                i, rendered.get(i.visitor_id) if i.action == "email" else None, None, send=False
+            )
+            for i in plan.items
+        ]
+        return RunReport(
+            as_of,
+            False,
+            found.segment,
+            rows,
+            _counts(plan, [], send=False),
+            plan.skipped_by_reason(),
+        )
     if smtp is None or enroller is None:
         raise CampaignError("a send run needs SMTP settings and a Pendo enrolment target")
     with StateLock(settings.state_file, wait=lock_wait):
         state = open_state(settings.state_file, settings.campaign)
         try:
-            return _send_run(state, ds, found, renderer, settings, smtp, enroller, as_of,
-                             progress, after_send)
+            return _send_run(
+                state, ds, found, renderer, settings, smtp, enroller, as_of, progress, after_send
+            )
         finally:
             state.close()
 
 
-def _send_run(state: State, ds: Any, found: Candidates, renderer: Renderer,
-              settings: NoLoginSettings, smtp: SmtpSettings, enroller: Enroller,
-              as_of: dt.date, progress: Progress | None,
-              after_send: Callable[[Any], None] | None) -> RunReport:
+def _send_run(
+    state: State,
+    ds: Any,
+    found: Candidates,
+    renderer: Renderer,
+    settings: NoLoginSettings,
+    smtp: SmtpSettings,
+    enroller: Enroller,
+    as_of: dt.date,
+    progress: Progress | None,
+    after_send: Callable[[Any], None] | None,
+) -> RunReport:
     recovered = state.recover()
     run_id = state.start_run(as_of)
     counts: dict[str, int] = {}
     try:
-        state.set_returned(find_returns(ds, state.unreturned_contacts(), as_of,
-                                        settings.return_window_days))
+        state.set_returned(
+            find_returns(ds, state.unreturned_contacts(), as_of, settings.return_window_days)
+        )
         plan = _plan(state, found, settings)
         rendered = _queue(state, plan, renderer, settings, smtp, run_id, progress)
         for item in plan.of("cancel"):
@@ -130,30 +179,69 @@ def _send_run(state: State, ds: Any, found: Candidates, renderer: Renderer,
             if item.row is not None and item.row.state == "cancelled":
                 state.reopen(item.row.id)
         wanted = {i.key for i in plan.of("email") + plan.of("retry")}
-        sendable = [r for r in state.outbox_rows(states=OPEN_STATES)
-                    if (r.visitor_id, r.lapse_day) in wanted]
+        sendable = [
+            r
+            for r in state.outbox_rows(states=OPEN_STATES)
+            if (r.visitor_id, r.lapse_day) in wanted
+        ]
         with SmtpSender(smtp) as sender:
             outcomes = deliver(
-                state, sendable, sender, smtp, run_id=run_id, contact_day=as_of,
-                max_attempts=settings.max_attempts, after_send=after_send,
-                progress=(lambda d, t: progress("Sending", d, t)) if progress else None)
+                state,
+                sendable,
+                sender,
+                smtp,
+                run_id=run_id,
+                contact_day=as_of,
+                max_attempts=settings.max_attempts,
+                after_send=after_send,
+                progress=(lambda d, t: progress("Sending", d, t)) if progress else None,
+            )
         enrolment, enrol_error, enrolled = _enrol(state, enroller, as_of, settings)
-        counts = _counts(plan, outcomes, send=True, recovered=len(recovered),
-                         enrolled=enrolled, queued=len(rendered))
+        counts = _counts(
+            plan,
+            outcomes,
+            send=True,
+            recovered=len(recovered),
+            enrolled=enrolled,
+            queued=len(rendered),
+        )
         problems = _problems(outcomes, recovered, enrol_error)
-        state.finish_run(run_id, "partial" if problems else "ok", counts,
-                         "; ".join(problems) or None)
+        state.finish_run(
+            run_id, "partial" if problems else "ok", counts, "; ".join(problems) or None
+        )
     except BaseException as err:
         state.finish_run(run_id, "failed", counts, str(err) or type(err).__name__)
         raise
     by_key = {(o.row.visitor_id, o.row.lapse_day): o for o in outcomes}
-    rows = [_report_row(i, rendered.get(i.visitor_id) if i.action == "email" else None,
-                        by_key.get(i.key), send=True) for i in plan.items]
+    rows = [
+        _report_row(
+            i,
+            rendered.get(i.visitor_id) if i.action == "email" else None,
+            by_key.get(i.key),
+            send=True,
+        )
+        for i in plan.items
+    ]
     for row in recovered:
-        rows.append({**_row_fields(row), "action": "recover", "result": "unconfirmed",
-                     "detail": f"{row.message_id}: interrupted run; not re-sent"})
-    return RunReport(as_of, True, found.segment, rows, counts, plan.skipped_by_reason(),
-                     run_id=run_id, enrolment=enrolment, problems=problems)
+        rows.append(
+            {
+                **_row_fields(row),
+                "action": "recover",
+                "result": "unconfirmed",
+                "detail": f"{row.message_id}: interrupted run; not re-sent",
+            }
+        )
+    return RunReport(
+        as_of,
+        True,
+        found.segment,
+        rows,
+        counts,
+        plan.skipped_by_reason(),
+        run_id=run_id,
+        enrolment=enrolment,
+        problems=problems,
+    )
 
 
 def _plan(state: State, found: Candidates, settings: NoLoginSettings) -> Plan:
@@ -161,14 +249,28 @@ def _plan(state: State, found: Candidates, settings: NoLoginSettings) -> Plan:
     return make_plan(found, rows, state.last_contact_days(), settings)
 
 
-def _queue(state: State, plan: Plan, renderer: Renderer, settings: NoLoginSettings,
-           smtp: SmtpSettings, run_id: int, progress: Progress | None) -> dict[str, Any]:
+def _queue(
+    state: State,
+    plan: Plan,
+    renderer: Renderer,
+    settings: NoLoginSettings,
+    smtp: SmtpSettings,
+    run_id: int,
+    progress: Progress | None,
+) -> dict[str, Any]:
     """Render every new email first (a broken template stops the run before any send),
     then store them all as pending outbox rows."""
     rendered = _render_new(plan, renderer, progress)
-    items = [outbox_item(i.candidate, rendered[i.visitor_id], settings.campaign,  # type: ignore[arg-type]
-                         smtp.sender_domain) for i in plan.of("email")
-             if i.row is None and i.visitor_id in rendered]
+    items = [
+        outbox_item(
+            i.candidate,
+            rendered[i.visitor_id],
+            settings.campaign,  # type: ignore[arg-type]
+            smtp.sender_domain,
+        )
+        for i in plan.of("email")
+        if i.row is None and i.visitor_id in rendered
+    ]
     state.enqueue(items, run_id)
     return rendered
 
@@ -184,8 +286,9 @@ def _render_new(plan: Plan, renderer: Renderer, progress: Progress | None) -> di
     return rendered
 
 
-def _enrol(state: State, enroller: Enroller, as_of: dt.date,
-           settings: NoLoginSettings) -> tuple[str | None, str | None, int]:
+def _enrol(
+    state: State, enroller: Enroller, as_of: dt.date, settings: NoLoginSettings
+) -> tuple[str | None, str | None, int]:
     """Push the welcome-back list when it changed or has unconfirmed members."""
     since = as_of - dt.timedelta(days=settings.enrol_days - 1)
     members, waiting = state.enrolment(since)
@@ -202,14 +305,25 @@ def _enrol(state: State, enroller: Enroller, as_of: dt.date,
     return description, None, len(waiting)
 
 
-def _counts(plan: Plan, outcomes: list[Outcome], *, send: bool, recovered: int = 0,
-            enrolled: int = 0, queued: int = 0) -> dict[str, int]:
+def _counts(
+    plan: Plan,
+    outcomes: list[Outcome],
+    *,
+    send: bool,
+    recovered: int = 0,
+    enrolled: int = 0,
+    queued: int = 0,
+) -> dict[str, int]:
     results = [o.result for o in outcomes]
     return {
-        "eligible": plan.eligible, "queued": queued, "retry": len(plan.of("retry")),
-        "skipped": len(plan.of("skip")), "cancel": len(plan.of("cancel")),
+        "eligible": plan.eligible,
+        "queued": queued,
+        "retry": len(plan.of("retry")),
+        "skipped": len(plan.of("skip")),
+        "cancel": len(plan.of("cancel")),
         "sent": results.count("sent"),
-        "failed": results.count("failed") + results.count("gave_up")
+        "failed": results.count("failed")
+        + results.count("gave_up")
         + results.count("not_attempted"),
         "gave_up": results.count("gave_up"),
         "unconfirmed": results.count("unconfirmed") + recovered,
@@ -222,34 +336,50 @@ def _problems(outcomes: list[Outcome], recovered: list[Any], enrol_error: str | 
     problems = []
     failed = [o for o in outcomes if o.result in ("failed", "gave_up", "not_attempted")]
     if failed:
-        problems.append(f"{len(failed)} email(s) not delivered (first: {failed[0].row.visitor_id}: "
-                        f"{failed[0].detail}); they are retried on the next run")
+        problems.append(
+            f"{len(failed)} email(s) not delivered (first: {failed[0].row.visitor_id}: "
+            f"{failed[0].detail}); they are retried on the next run"
+        )
     gave_up = [o for o in outcomes if o.result == "gave_up"]
     if gave_up:
         problems.append(f"{len(gave_up)} email(s) given up after too many failures")
     unconfirmed = [o for o in outcomes if o.result == "unconfirmed"]
     if unconfirmed or recovered:
-        problems.append(f"{len(unconfirmed) + len(recovered)} email(s) unconfirmed (may have "
-                        "been delivered; not re-sent) — see `campaign no-login status`")
+        problems.append(
+            f"{len(unconfirmed) + len(recovered)} email(s) unconfirmed (may have "
+            "been delivered; not re-sent) — see `campaign no-login status`"
+        )
     if enrol_error:
         problems.append(enrol_error)
     return problems
 
 
 def _row_fields(row: Any) -> dict[str, Any]:
-    return {"visitor_id": row.visitor_id, "email": row.email, "account_id": row.account_id,
-            "tier": row.tier, "segment": row.segment,
-            "days_since_last_visit": row.days_since_last_visit, "locale": row.locale}
+    return {
+        "visitor_id": row.visitor_id,
+        "email": row.email,
+        "account_id": row.account_id,
+        "tier": row.tier,
+        "segment": row.segment,
+        "days_since_last_visit": row.days_since_last_visit,
+        "locale": row.locale,
+    }
 
 
-def _report_row(item: PlanItem, rendered: Any, outcome: Outcome | None, *,
-                send: bool) -> dict[str, Any]:
+def _report_row(
+    item: PlanItem, rendered: Any, outcome: Outcome | None, *, send: bool
+) -> dict[str, Any]:
     c = item.candidate
     if c is not None:
-        base = {"visitor_id": c.visitor_id, "email": c.email, "account_id": c.account_id,
-                "tier": c.tier, "segment": c.segment,
-                "days_since_last_visit": c.days_since_last_visit,
-                "locale": rendered.locale if rendered else (item.row.locale if item.row else None)}
+        base = {
+            "visitor_id": c.visitor_id,
+            "email": c.email,
+            "account_id": c.account_id,
+            "tier": c.tier,
+            "segment": c.segment,
+            "days_since_last_visit": c.days_since_last_visit,
+            "locale": rendered.locale if rendered else (item.row.locale if item.row else None),
+        }
     else:
         base = _row_fields(item.row)
     detail = item.detail

@@ -88,8 +88,9 @@ class NoLoginSettings:
     campaign: str = CAMPAIGN
 
 
-def no_login_settings(config: Any = None, *, state_file: Path | str | None = None,
-                      **overrides: Any) -> NoLoginSettings:
+def no_login_settings(
+    config: Any = None, *, state_file: Path | str | None = None, **overrides: Any
+) -> NoLoginSettings:
     """Read ``[campaign]`` / ``[campaign.no_login]`` from a :class:`~pendo_segments.config.Config`.
 
     ``state_file`` (the ``--state`` option) wins over the file; ``overrides``
@@ -122,8 +123,10 @@ def no_login_settings(config: Any = None, *, state_file: Path | str | None = Non
             values[key] = frozenset(_text_list(sub[key], f"{at}.{key}"))
     unknown_tiers = sorted(set(values.get("exclude_tiers", ())) - set(TIER_NAMES))
     if unknown_tiers:
-        raise ConfigError(f"{at}.exclude_tiers: unknown tier '{unknown_tiers[0]}' "
-                          f"(tiers are {', '.join(TIER_NAMES)})")
+        raise ConfigError(
+            f"{at}.exclude_tiers: unknown tier '{unknown_tiers[0]}' "
+            f"(tiers are {', '.join(TIER_NAMES)})"
+        )
     if "state_file" in table:
         values["state_file"] = base / _text(table["state_file"], f"{where}: [campaign].state_file")
     if "upload_file" not in values:

@@ -66,8 +66,10 @@ class SmtpSettings:
         return parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
 
     def __repr__(self) -> str:  # the password is a Secret, but say so explicitly
-        return (f"SmtpSettings(host={self.host!r}, port={self.port}, tls={self.tls!r}, "
-                f"user={self.user!r}, sender={self.sender!r})")
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port}, tls={self.tls!r}, "
+            f"user={self.user!r}, sender={self.sender!r})"
+        )
 
 
 def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> SmtpSettings:
@@ -78,8 +80,10 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     table = config.section("smtp") if config is not None else {}
     where = str(config.path) if config is not None and config.path else "pendo-segments.toml"
     if "password" in table:
-        raise ConfigError(f"{where}: [smtp].password: keep the password out of files; "
-                          f"set {ENV_PREFIX}PASSWORD instead")
+        raise ConfigError(
+            f"{where}: [smtp].password: keep the password out of files; "
+            f"set {ENV_PREFIX}PASSWORD instead"
+        )
     reject_unknown_keys(table, _FILE_KEYS, where, "smtp")
 
     def get(key: str) -> tuple[str | None, str]:
@@ -91,12 +95,16 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
 
     host, _ = get("host")
     if not host:
-        raise ConfigError(f"no SMTP server: set {ENV_PREFIX}HOST (and {ENV_PREFIX}FROM) "
-                          "to send the campaign's emails")
+        raise ConfigError(
+            f"no SMTP server: set {ENV_PREFIX}HOST (and {ENV_PREFIX}FROM) "
+            "to send the campaign's emails"
+        )
     sender, origin = get("from")
     if not sender or "@" not in parseaddr(sender)[1]:
-        raise ConfigError(f"{origin if sender else ENV_PREFIX + 'FROM'}: needs a sender address "
-                          "such as 'Acme <success@acme.example>'")
+        raise ConfigError(
+            f"{origin if sender else ENV_PREFIX + 'FROM'}: needs a sender address "
+            "such as 'Acme <success@acme.example>'"
+        )
     tls, origin = get("tls")
     tls = (tls or "starttls").lower()
     if tls not in TLS_MODES:
@@ -111,9 +119,16 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     password = env.get(f"{ENV_PREFIX}PASSWORD") or None
     if password and not user:
         raise ConfigError(f"{ENV_PREFIX}PASSWORD is set but {ENV_PREFIX}USER is not")
-    return SmtpSettings(host=host, sender=sender, port=port, tls=tls, user=user or None,
-                        password=Secret(password) if password else None,
-                        reply_to=get("reply_to")[0] or None, timeout=timeout)
+    return SmtpSettings(
+        host=host,
+        sender=sender,
+        port=port,
+        tls=tls,
+        user=user or None,
+        password=Secret(password) if password else None,
+        reply_to=get("reply_to")[0] or None,
+        timeout=timeout,
+    )
 
 
 def _number(text: str | None, origin: str, kind: type, default: Any) -> Any:
@@ -166,23 +181,27 @@ class SmtpSender:
         s = self.settings
         try:
             if s.tls == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                      context=ssl.create_default_context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             smtp.ehlo_or_helo_if_needed()
             if s.tls == "starttls":
                 if not smtp.has_extn("starttls"):
                     smtp.close()
-                    raise NotDelivered(f"SMTP {self.where} does not offer STARTTLS "
-                                       f"(set {ENV_PREFIX}TLS=none only for a trusted relay)")
+                    raise NotDelivered(
+                        f"SMTP {self.where} does not offer STARTTLS "
+                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)"
+                    )
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if s.user:
                 smtp.login(s.user, s.password.reveal() if s.password else "")
         except smtplib.SMTPAuthenticationError as err:
-            raise NotDelivered(f"SMTP {self.where}: login as {s.user!r} refused "
-                               f"({err.smtp_code})") from None
+            raise NotDelivered(
+                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})"
+            ) from None
         except (smtplib.SMTPException, OSError) as err:
             raise NotDelivered(f"SMTP {self.where}: cannot connect: {_describe(err)}") from None
         return smtp
@@ -203,15 +222,16 @@ class SmtpSender:
         options = ["SMTPUTF8"] if not (sender + recipient).isascii() else []
         try:
             if options and not smtp.has_extn("smtputf8"):
-                raise NotDelivered(f"{recipient}: non-ASCII address and SMTP {self.where} "
-                                   "does not support SMTPUTF8")
+                raise NotDelivered(
+                    f"{recipient}: non-ASCII address and SMTP {self.where} "
+                    "does not support SMTPUTF8"
+                )
             code, reply = smtp.mail(sender, options)
             if code != 250:
                 raise NotDelivered(f"SMTP {self.where} refused the sender: {code} {_text(reply)}")
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
-                raise NotDelivered(f"SMTP {self.where} refused {recipient}: "
-                                   f"{code} {_text(reply)}")
+                raise NotDelivered(f"SMTP {self.where} refused {recipient}: {code} {_text(reply)}")
         except NotDelivered:
             self._reset()
             raise
@@ -229,19 +249,24 @@ class SmtpSender:
         except smtplib.SMTPDataError as err:
             # The server answered the DATA command with an error: nothing was transmitted.
             self._reset()
-            raise NotDelivered(f"SMTP {self.where} refused DATA: "
-                               f"{err.smtp_code} {_text(err.smtp_error)}") from None
+            raise NotDelivered(
+                f"SMTP {self.where} refused DATA: {err.smtp_code} {_text(err.smtp_error)}"
+            ) from None
         except (smtplib.SMTPException, OSError) as err:
             self._drop()
-            raise MaybeDelivered(f"SMTP {self.where}: connection lost during DATA "
-                                 f"({_describe(err)}); the server may have accepted it") from None
+            raise MaybeDelivered(
+                f"SMTP {self.where}: connection lost during DATA "
+                f"({_describe(err)}); the server may have accepted it"
+            ) from None
         if 400 <= code < 600:  # an explicit refusal of the message: not accepted
             self._reset()
             raise NotDelivered(f"SMTP {self.where} rejected the message: {code} {_text(reply)}")
         if not 200 <= code < 300:  # not an answer SMTP defines here: cannot tell
             self._drop()
-            raise MaybeDelivered(f"SMTP {self.where}: unexpected reply {code} after DATA; "
-                                 "the server may have accepted it")
+            raise MaybeDelivered(
+                f"SMTP {self.where}: unexpected reply {code} after DATA; "
+                "the server may have accepted it"
+            )
 
     def _reset(self) -> None:
         if self._smtp is None:

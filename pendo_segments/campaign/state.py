@@ -109,8 +109,10 @@ CREATE INDEX IF NOT EXISTS contacts_visitor ON contacts (campaign, visitor_id, c
 
 #: Outbox states whose email may still go out on a later run.
 OPEN_STATES = ("pending", "failed")
-UNCONFIRMED_CRASH = ("a run stopped between claiming this email for SMTP DATA and recording "
-                     "the server's answer; it may have been delivered, so it is not re-sent")
+UNCONFIRMED_CRASH = (
+    "a run stopped between claiming this email for SMTP DATA and recording "
+    "the server's answer; it may have been delivered, so it is not re-sent"
+)
 #: Outbox states meaning the email was (or may have been) delivered.
 CONTACTED_STATES = ("sent", "unconfirmed")
 
@@ -180,7 +182,8 @@ class StateLock:
                     fh.close()
                     raise CampaignError(
                         f"{self.path}: another campaign run is in progress ({holder}); "
-                        "nothing was done") from None
+                        "nothing was done"
+                    ) from None
                 time.sleep(0.05)
         fh.seek(0)
         fh.truncate()
@@ -198,8 +201,9 @@ class StateLock:
 class State:
     """Queries and transitions on the state file. Use :func:`open_state`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, campaign: str,
-                 read_only: bool) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path | None, campaign: str, read_only: bool
+    ) -> None:
         self.conn = conn
         self.path = path
         self.campaign = campaign
@@ -227,8 +231,11 @@ class State:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # -- runs ---------------------------------------------------------------------
     def start_run(self, as_of: dt.date) -> int:
@@ -236,17 +243,22 @@ class State:
             cur = db.execute(
                 "INSERT INTO runs (campaign, as_of, started_at, status, pid) "
                 "VALUES (?, ?, ?, 'running', ?)",
-                (self.campaign, as_of.isoformat(), now_utc(), os.getpid()))
+                (self.campaign, as_of.isoformat(), now_utc(), os.getpid()),
+            )
             return int(cur.lastrowid)  # type: ignore[arg-type]
 
-    def finish_run(self, run_id: int, status: str, counts: dict[str, int],
-                   message: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str, counts: dict[str, int], message: str | None = None
+    ) -> None:
         columns = ("eligible", "queued", "sent", "failed", "unconfirmed", "cancelled", "enrolled")
         values = [int(counts.get(c, 0)) for c in columns]
         sets = ", ".join(f"{c} = ?" for c in columns)
         with self.transaction() as db:
-            db.execute(f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {sets} "  # noqa: S608
-                       "WHERE id = ?", (status, now_utc(), message, *values, run_id))
+            db.execute(
+                f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {sets} "  # noqa: S608
+                "WHERE id = ?",
+                (status, now_utc(), message, *values, run_id),
+            )
 
     def recover(self) -> list[OutboxRow]:
         """After a crash: runs left ``running`` become ``crashed``; outbox rows left
@@ -255,20 +267,33 @@ class State:
         Only call this while holding the :class:`StateLock` (no live run can own them).
         """
         with self.transaction() as db:
-            db.execute("UPDATE runs SET status = 'crashed', finished_at = ?, "
-                       "message = 'the process stopped before the run finished' "
-                       "WHERE campaign = ? AND status = 'running'", (now_utc(), self.campaign))
-            stuck = list(db.execute(
-                "SELECT * FROM outbox WHERE campaign = ? AND state = 'sending' ORDER BY id",
-                (self.campaign,)))
+            db.execute(
+                "UPDATE runs SET status = 'crashed', finished_at = ?, "
+                "message = 'the process stopped before the run finished' "
+                "WHERE campaign = ? AND status = 'running'",
+                (now_utc(), self.campaign),
+            )
+            stuck = list(
+                db.execute(
+                    "SELECT * FROM outbox WHERE campaign = ? AND state = 'sending' ORDER BY id",
+                    (self.campaign,),
+                )
+            )
             for raw in stuck:
-                self._mark_contacted(db, OutboxRow.from_sql(raw), "unconfirmed", raw["send_run"],
-                                     dt.date.fromisoformat(raw["contact_day"]), UNCONFIRMED_CRASH)
+                self._mark_contacted(
+                    db,
+                    OutboxRow.from_sql(raw),
+                    "unconfirmed",
+                    raw["send_run"],
+                    dt.date.fromisoformat(raw["contact_day"]),
+                    UNCONFIRMED_CRASH,
+                )
         return [OutboxRow.from_sql(r) for r in stuck]
 
     # -- outbox -------------------------------------------------------------------
-    def outbox_rows(self, visitor_ids: Iterable[str] | None = None,
-                    states: Iterable[str] | None = None) -> list[OutboxRow]:
+    def outbox_rows(
+        self, visitor_ids: Iterable[str] | None = None, states: Iterable[str] | None = None
+    ) -> list[OutboxRow]:
         """Rows of the given visitors *or* in the given states (all rows when neither)."""
         where, args = [], [self.campaign]
         if visitor_ids is not None:
@@ -296,26 +321,47 @@ class State:
                     "created_run, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                     "?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
                     "ON CONFLICT (campaign, visitor_id, lapse_day) DO NOTHING",
-                    (self.campaign, item["visitor_id"], item["lapse_day"].isoformat(),
-                     item["account_id"], item["email"], item["locale"], item["tier"],
-                     item["days_since_last_visit"], item["segment"], item["message_id"],
-                     item["subject"], item["body_text"], item["body_html"], item["guide_id"],
-                     item["guide_locale"], item["guide_title"], run_id, stamp, stamp))
+                    (
+                        self.campaign,
+                        item["visitor_id"],
+                        item["lapse_day"].isoformat(),
+                        item["account_id"],
+                        item["email"],
+                        item["locale"],
+                        item["tier"],
+                        item["days_since_last_visit"],
+                        item["segment"],
+                        item["message_id"],
+                        item["subject"],
+                        item["body_text"],
+                        item["body_html"],
+                        item["guide_id"],
+                        item["guide_locale"],
+                        item["guide_title"],
+                        run_id,
+                        stamp,
+                        stamp,
+                    ),
+                )
                 added += cur.rowcount
         return added
 
     def reopen(self, row_id: int) -> None:
         """A cancelled row whose visitor is eligible again (it was never sent)."""
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET state = 'pending', last_error = NULL, updated_at = ? "
-                       "WHERE id = ? AND state = 'cancelled'", (now_utc(), row_id))
+            db.execute(
+                "UPDATE outbox SET state = 'pending', last_error = NULL, updated_at = ? "
+                "WHERE id = ? AND state = 'cancelled'",
+                (now_utc(), row_id),
+            )
 
     def cancel(self, row_id: int, reason: str) -> bool:
         with self.transaction() as db:
             cur = db.execute(
                 "UPDATE outbox SET state = 'cancelled', last_error = ?, updated_at = ? "
                 f"WHERE id = ? AND state IN ({_q(OPEN_STATES)})",  # noqa: S608
-                (reason, now_utc(), row_id, *OPEN_STATES))
+                (reason, now_utc(), row_id, *OPEN_STATES),
+            )
             return cur.rowcount == 1
 
     def claim(self, row_id: int, run_id: int, contact_day: dt.date) -> bool:
@@ -330,32 +376,53 @@ class State:
                 "UPDATE outbox SET state = 'sending', sending_at = ?, "
                 "updated_at = ?, send_run = ?, contact_day = ? "
                 f"WHERE id = ? AND state IN ({_q(OPEN_STATES)})",  # noqa: S608
-                (stamp, stamp, run_id, contact_day.isoformat(), row_id, *OPEN_STATES))
+                (stamp, stamp, run_id, contact_day.isoformat(), row_id, *OPEN_STATES),
+            )
             return cur.rowcount == 1
 
     def mark_sent(self, row: OutboxRow, run_id: int, contact_day: dt.date) -> None:
         with self.transaction() as db:
             self._mark_contacted(db, row, "sent", run_id, contact_day, None)
 
-    def mark_unconfirmed(self, row: OutboxRow, run_id: int, contact_day: dt.date,
-                         reason: str) -> None:
+    def mark_unconfirmed(
+        self, row: OutboxRow, run_id: int, contact_day: dt.date, reason: str
+    ) -> None:
         with self.transaction() as db:
             self._mark_contacted(db, row, "unconfirmed", run_id, contact_day, reason)
 
-    def _mark_contacted(self, db: sqlite3.Connection, row: OutboxRow, state: str,
-                        run_id: int | None, contact_day: dt.date, reason: str | None) -> None:
+    def _mark_contacted(
+        self,
+        db: sqlite3.Connection,
+        row: OutboxRow,
+        state: str,
+        run_id: int | None,
+        contact_day: dt.date,
+        reason: str | None,
+    ) -> None:
         stamp = now_utc()
-        db.execute("UPDATE outbox SET state = ?, last_error = ?, updated_at = ? "
-                   "WHERE id = ? AND state = 'sending'", (state, reason, stamp, row.id))
+        db.execute(
+            "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? "
+            "WHERE id = ? AND state = 'sending'",
+            (state, reason, stamp, row.id),
+        )
         db.execute(
             "INSERT INTO contacts (campaign, visitor_id, lapse_day, outbox_id, run_id, "
             "contact_day, contacted_at, confirmed, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (outbox_id) DO NOTHING",
-            (self.campaign, row.visitor_id, row.lapse_day.isoformat(), row.id, run_id,
-             contact_day.isoformat(), stamp, int(state == "sent"), row.message_id))
+            (
+                self.campaign,
+                row.visitor_id,
+                row.lapse_day.isoformat(),
+                row.id,
+                run_id,
+                contact_day.isoformat(),
+                stamp,
+                int(state == "sent"),
+                row.message_id,
+            ),
+        )
 
-    def mark_failed(self, row: OutboxRow, error: str, max_attempts: int, *,
-                    claimed: bool) -> str:
+    def mark_failed(self, row: OutboxRow, error: str, max_attempts: int, *, claimed: bool) -> str:
         """Nothing was delivered (refused, or the server never reached): count the failed
         attempt. Returns the new state, ``failed`` (retried next run) or ``gave_up``."""
         from_states = ("sending",) if claimed else OPEN_STATES
@@ -364,49 +431,66 @@ class State:
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, updated_at = ?, "
                 "state = CASE WHEN attempts + 1 >= ? THEN 'gave_up' ELSE 'failed' END "
                 f"WHERE id = ? AND state IN ({_q(from_states)})",  # noqa: S608
-                (error, now_utc(), max_attempts, row.id, *from_states))
-            return str(db.execute("SELECT state FROM outbox WHERE id = ?",
-                                  (row.id,)).fetchone()[0])
+                (error, now_utc(), max_attempts, row.id, *from_states),
+            )
+            return str(db.execute("SELECT state FROM outbox WHERE id = ?", (row.id,)).fetchone()[0])
 
     # -- contacts -----------------------------------------------------------------
     def last_contact_days(self) -> dict[str, dt.date]:
         """Latest contact day per visitor (cooldown)."""
         rows = self.conn.execute(
             "SELECT visitor_id, MAX(contact_day) FROM contacts WHERE campaign = ? "
-            "GROUP BY visitor_id", (self.campaign,))
+            "GROUP BY visitor_id",
+            (self.campaign,),
+        )
         return {v: dt.date.fromisoformat(d) for v, d in rows}
 
     def unreturned_contacts(self) -> list[tuple[int, str, dt.date]]:
         rows = self.conn.execute(
             "SELECT id, visitor_id, contact_day FROM contacts WHERE campaign = ? "
-            "AND returned_on IS NULL", (self.campaign,))
+            "AND returned_on IS NULL",
+            (self.campaign,),
+        )
         return [(i, v, dt.date.fromisoformat(d)) for i, v, d in rows]
 
     def set_returned(self, returns: dict[int, dt.date]) -> None:
         if not returns:
             return
         with self.transaction() as db:
-            db.executemany("UPDATE contacts SET returned_on = ? WHERE id = ? "
-                           "AND returned_on IS NULL",
-                           [(d.isoformat(), i) for i, d in returns.items()])
+            db.executemany(
+                "UPDATE contacts SET returned_on = ? WHERE id = ? AND returned_on IS NULL",
+                [(d.isoformat(), i) for i, d in returns.items()],
+            )
 
     def enrolment(self, since: dt.date) -> tuple[list[str], list[int]]:
         """Visitors contacted on or after ``since`` (the welcome-back segment), and the
         contact ids whose enrolment is not confirmed yet."""
-        members = [v for (v,) in self.conn.execute(
-            "SELECT DISTINCT visitor_id FROM contacts WHERE campaign = ? AND contact_day >= ? "
-            "ORDER BY visitor_id", (self.campaign, since.isoformat()))]
-        waiting = [i for (i,) in self.conn.execute(
-            "SELECT id FROM contacts WHERE campaign = ? AND enrol_state != 'done' "
-            "AND contact_day >= ?", (self.campaign, since.isoformat()))]
+        members = [
+            v
+            for (v,) in self.conn.execute(
+                "SELECT DISTINCT visitor_id FROM contacts WHERE campaign = ? AND contact_day >= ? "
+                "ORDER BY visitor_id",
+                (self.campaign, since.isoformat()),
+            )
+        ]
+        waiting = [
+            i
+            for (i,) in self.conn.execute(
+                "SELECT id FROM contacts WHERE campaign = ? AND enrol_state != 'done' "
+                "AND contact_day >= ?",
+                (self.campaign, since.isoformat()),
+            )
+        ]
         return members, waiting
 
     def set_enrolment(self, contact_ids: list[int], state: str, error: str | None) -> None:
         stamp = now_utc() if state == "done" else None
         with self.transaction() as db:
-            db.executemany("UPDATE contacts SET enrol_state = ?, enrol_error = ?, "
-                           "enrolled_at = COALESCE(?, enrolled_at) WHERE id = ?",
-                           [(state, error, stamp, i) for i in contact_ids])
+            db.executemany(
+                "UPDATE contacts SET enrol_state = ?, enrol_error = ?, "
+                "enrolled_at = COALESCE(?, enrolled_at) WHERE id = ?",
+                [(state, error, stamp, i) for i in contact_ids],
+            )
 
 
 def _q(values: tuple[str, ...]) -> str:
@@ -423,8 +507,9 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
             conn.executescript(SCHEMA)
             return State(conn, None, campaign, read_only=True)
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                   isolation_level=None, timeout=30)
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30
+            )
             conn.row_factory = sqlite3.Row
             _check_version(conn, path)
         except sqlite3.DatabaseError as err:
@@ -440,8 +525,10 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
         conn.executescript(SCHEMA)
         version = _check_version(conn, path)
         if version is None:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
     except sqlite3.DatabaseError as err:
         raise CampaignError(f"{path}: cannot open the campaign state ({err})") from None
     return State(conn, path, campaign, read_only=False)
@@ -456,6 +543,8 @@ def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
         return None
     version = int(row[0])
     if version > SCHEMA_VERSION:
-        raise CampaignError(f"{path}: state schema version {version} is newer than this "
-                            f"pendo-segments understands ({SCHEMA_VERSION}); upgrade it")
+        raise CampaignError(
+            f"{path}: state schema version {version} is newer than this "
+            f"pendo-segments understands ({SCHEMA_VERSION}); upgrade it"
+        )
     return version

@@ -19,11 +19,31 @@ from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.state import open_state
 from pendo_segments.errors import CampaignError
 
-RUN_COLUMNS = ["run_id", "as_of", "started_at", "finished_at", "status", "eligible", "sent",
-               "failed", "unconfirmed", "cancelled", "enrolled", "contacted", "returned",
-               "message"]
-ATTENTION_COLUMNS = ["visitor_id", "email", "lapse_day", "state", "attempts", "message_id",
-                     "last_error"]
+RUN_COLUMNS = [
+    "run_id",
+    "as_of",
+    "started_at",
+    "finished_at",
+    "status",
+    "eligible",
+    "sent",
+    "failed",
+    "unconfirmed",
+    "cancelled",
+    "enrolled",
+    "contacted",
+    "returned",
+    "message",
+]
+ATTENTION_COLUMNS = [
+    "visitor_id",
+    "email",
+    "lapse_day",
+    "state",
+    "attempts",
+    "message_id",
+    "last_error",
+]
 #: Outbox states listed under "needs attention / pending".
 ATTENTION_STATES = ("pending", "failed", "sending", "unconfirmed", "gave_up")
 
@@ -37,55 +57,82 @@ class StatusReport:
     attention: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state_file": str(self.state_file),
-                "as_of": self.as_of.isoformat() if self.as_of else None,
-                "summary": self.summary, "runs": self.runs, "outbox": self.attention}
+        return {
+            "state_file": str(self.state_file),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "summary": self.summary,
+            "runs": self.runs,
+            "outbox": self.attention,
+        }
 
 
-def campaign_status(settings: NoLoginSettings, *, limit: int = 10,
-                    as_of: dt.date | None = None) -> StatusReport:
+def campaign_status(
+    settings: NoLoginSettings, *, limit: int = 10, as_of: dt.date | None = None
+) -> StatusReport:
     """Read the state file; ``as_of`` (default: the latest run's) decides "undecided"."""
     path = Path(settings.state_file)
     if not path.exists():
-        raise CampaignError(f"{path}: no campaign state yet (it is created by the first "
-                            "`campaign no-login run --send`; see --state)")
+        raise CampaignError(
+            f"{path}: no campaign state yet (it is created by the first "
+            "`campaign no-login run --send`; see --state)"
+        )
     state = open_state(path, settings.campaign, read_only=True)
     try:
         db, campaign = state.conn, settings.campaign
-        runs = [dict(r) for r in db.execute(
-            "SELECT r.id AS run_id, r.as_of, r.started_at, r.finished_at, r.status, r.eligible, "
-            "r.sent, r.failed, r.unconfirmed, r.cancelled, r.enrolled, "
-            "(SELECT COUNT(*) FROM contacts c WHERE c.run_id = r.id) AS contacted, "
-            "(SELECT COUNT(*) FROM contacts c WHERE c.run_id = r.id "
-            " AND c.returned_on IS NOT NULL) AS returned, r.message "
-            "FROM runs r WHERE r.campaign = ? ORDER BY r.id DESC LIMIT ?", (campaign, limit))]
+        runs = [
+            dict(r)
+            for r in db.execute(
+                "SELECT r.id AS run_id, r.as_of, r.started_at, r.finished_at, r.status, r.eligible, "
+                "r.sent, r.failed, r.unconfirmed, r.cancelled, r.enrolled, "
+                "(SELECT COUNT(*) FROM contacts c WHERE c.run_id = r.id) AS contacted, "
+                "(SELECT COUNT(*) FROM contacts c WHERE c.run_id = r.id "
+                " AND c.returned_on IS NOT NULL) AS returned, r.message "
+                "FROM runs r WHERE r.campaign = ? ORDER BY r.id DESC LIMIT ?",
+                (campaign, limit),
+            )
+        ]
         if as_of is None:
-            latest = db.execute("SELECT MAX(as_of) FROM runs WHERE campaign = ?",
-                                (campaign,)).fetchone()[0]
+            latest = db.execute(
+                "SELECT MAX(as_of) FROM runs WHERE campaign = ?", (campaign,)
+            ).fetchone()[0]
             as_of = dt.date.fromisoformat(latest) if latest else None
         summary = _summary(db, campaign, as_of, settings.return_window_days)
-        attention = [dict(r) for r in db.execute(
-            f"SELECT {', '.join(ATTENTION_COLUMNS)} FROM outbox WHERE campaign = ? "  # noqa: S608
-            f"AND state IN ({','.join('?' * len(ATTENTION_STATES))}) ORDER BY state, visitor_id",
-            (campaign, *ATTENTION_STATES))]
+        attention = [
+            dict(r)
+            for r in db.execute(
+                f"SELECT {', '.join(ATTENTION_COLUMNS)} FROM outbox WHERE campaign = ? "  # noqa: S608
+                f"AND state IN ({','.join('?' * len(ATTENTION_STATES))}) ORDER BY state, visitor_id",
+                (campaign, *ATTENTION_STATES),
+            )
+        ]
     finally:
         state.close()
     return StatusReport(path, as_of, runs, summary, attention)
 
 
 def _summary(db: Any, campaign: str, as_of: dt.date | None, window: int) -> dict[str, Any]:
-    contacts = list(db.execute(
-        "SELECT contact_day, confirmed, returned_on, enrol_state FROM contacts "
-        "WHERE campaign = ?", (campaign,)))
+    contacts = list(
+        db.execute(
+            "SELECT contact_day, confirmed, returned_on, enrol_state FROM contacts "
+            "WHERE campaign = ?",
+            (campaign,),
+        )
+    )
     returned = sum(1 for c in contacts if c["returned_on"])
     undecided = 0
     if as_of is not None:
-        undecided = sum(1 for c in contacts if not c["returned_on"] and
-                        dt.date.fromisoformat(c["contact_day"]) + dt.timedelta(days=window)
-                        > as_of)
+        undecided = sum(
+            1
+            for c in contacts
+            if not c["returned_on"]
+            and dt.date.fromisoformat(c["contact_day"]) + dt.timedelta(days=window) > as_of
+        )
     decided = len(contacts) - undecided
-    states = dict(db.execute("SELECT state, COUNT(*) FROM outbox WHERE campaign = ? "
-                             "GROUP BY state", (campaign,)).fetchall())
+    states = dict(
+        db.execute(
+            "SELECT state, COUNT(*) FROM outbox WHERE campaign = ? GROUP BY state", (campaign,)
+        ).fetchall()
+    )
     return {
         "contacted": len(contacts),
         "confirmed": sum(1 for c in contacts if c["confirmed"]),
@@ -96,7 +143,8 @@ def _summary(db: Any, campaign: str, as_of: dt.date | None, window: int) -> dict
         "return_window_days": window,
         "enrolled": sum(1 for c in contacts if c["enrol_state"] == "done"),
         "enrol_pending": sum(1 for c in contacts if c["enrol_state"] != "done"),
-        "outbox": {s: int(states.get(s, 0)) for s in
-                   ("pending", "sending", "sent", "failed", "unconfirmed", "cancelled",
-                    "gave_up")},
+        "outbox": {
+            s: int(states.get(s, 0))
+            for s in ("pending", "sending", "sent", "failed", "unconfirmed", "cancelled", "gave_up")
+        },
     }

@@ -17,9 +17,15 @@ from typing import Any
 from pendo_segments.errors import ConfigError
 
 
-def account_tiers(ds: Any, as_of: dt.date, *, defs: Any, defs_path: Path,
-                  tiers_file: Path | None = None,
-                  overrides_file: Path | None = None) -> dict[str, str] | None:
+def account_tiers(
+    ds: Any,
+    as_of: dt.date,
+    *,
+    defs: Any,
+    defs_path: Path,
+    tiers_file: Path | None = None,
+    overrides_file: Path | None = None,
+) -> dict[str, str] | None:
     """``{account_id: tier}``, or None when there is no tier policy to apply."""
     if tiers_file is not None:
         return read_tiers_file(tiers_file)
@@ -34,8 +40,10 @@ def read_tiers_file(path: Path) -> dict[str, str]:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or not {"account_id", "tier"} <= set(reader.fieldnames):
-                raise ConfigError(f"{path}: a tiers file needs the columns account_id,tier "
-                                  "(as written by `pendo-segments tiers --format csv`)")
+                raise ConfigError(
+                    f"{path}: a tiers file needs the columns account_id,tier "
+                    "(as written by `pendo-segments tiers --format csv`)"
+                )
             return {row["account_id"]: row["tier"] for row in reader if row["account_id"]}
     except FileNotFoundError:
         raise ConfigError(f"{path}: tiers file not found (campaign.no_login.tiers_file)") from None

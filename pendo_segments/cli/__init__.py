@@ -19,21 +19,81 @@ from pendo_segments import __version__
 # name -> (module, attribute, short help). Short help lives here so that the
 # top-level --help does not import every command module.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("pendo_segments.cli.definitions_cmds", "validate", "Check segment definitions; report every error as FILE:LINE."),
-    "compile": ("pendo_segments.cli.definitions_cmds", "compile_cmd", "Compile segments to Pendo rules, Aggregation pipelines or SQL."),
-    "schema": ("pendo_segments.cli.definitions_cmds", "schema", "Write the JSON Schema of a segment definition file."),
-    "sample": ("pendo_segments.cli.data_cmds", "sample", "Generate a deterministic sample usage data set."),
-    "evaluate": ("pendo_segments.cli.evaluate_cmds", "evaluate", "List the members of each segment on usage data."),
-    "explain": ("pendo_segments.cli.evaluate_cmds", "explain", "Show why one subject is or is not in a segment."),
-    "health": ("pendo_segments.cli.health_cmds", "health", "Account health score and its components."),
-    "tiers": ("pendo_segments.cli.health_cmds", "tiers", "Assign every account to P1 / P2 / P3 / Neighborhood."),
-    "alerts": ("pendo_segments.cli.health_cmds", "alerts", "Playbook alerts: at-risk, escalation, upsell, renewal risk."),
-    "export": ("pendo_segments.cli.health_cmds", "export", "Export account scores for other systems (Salesforce)."),
-    "guides": ("pendo_segments.cli.guides_cmds", "guides", "Render, preview and lint guide copy per segment and locale."),
-    "pull": ("pendo_segments.cli.sync_cmds", "pull", "Pull usage data from Pendo into a data folder."),
-    "sync": ("pendo_segments.cli.sync_cmds", "sync", "Plan / apply segments and account metadata to Pendo."),
-    "campaign": ("pendo_segments.cli.campaign_cmds", "campaign", "Scheduled campaigns (no-login re-engagement)."),
-    "demo": ("pendo_segments.cli.demo_cmd", "demo", "Run the whole flow on the bundled sample data."),
+    "validate": (
+        "pendo_segments.cli.definitions_cmds",
+        "validate",
+        "Check segment definitions; report every error as FILE:LINE.",
+    ),
+    "compile": (
+        "pendo_segments.cli.definitions_cmds",
+        "compile_cmd",
+        "Compile segments to Pendo rules, Aggregation pipelines or SQL.",
+    ),
+    "schema": (
+        "pendo_segments.cli.definitions_cmds",
+        "schema",
+        "Write the JSON Schema of a segment definition file.",
+    ),
+    "sample": (
+        "pendo_segments.cli.data_cmds",
+        "sample",
+        "Generate a deterministic sample usage data set.",
+    ),
+    "evaluate": (
+        "pendo_segments.cli.evaluate_cmds",
+        "evaluate",
+        "List the members of each segment on usage data.",
+    ),
+    "explain": (
+        "pendo_segments.cli.evaluate_cmds",
+        "explain",
+        "Show why one subject is or is not in a segment.",
+    ),
+    "health": (
+        "pendo_segments.cli.health_cmds",
+        "health",
+        "Account health score and its components.",
+    ),
+    "tiers": (
+        "pendo_segments.cli.health_cmds",
+        "tiers",
+        "Assign every account to P1 / P2 / P3 / Neighborhood.",
+    ),
+    "alerts": (
+        "pendo_segments.cli.health_cmds",
+        "alerts",
+        "Playbook alerts: at-risk, escalation, upsell, renewal risk.",
+    ),
+    "export": (
+        "pendo_segments.cli.health_cmds",
+        "export",
+        "Export account scores for other systems (Salesforce).",
+    ),
+    "guides": (
+        "pendo_segments.cli.guides_cmds",
+        "guides",
+        "Render, preview and lint guide copy per segment and locale.",
+    ),
+    "pull": (
+        "pendo_segments.cli.sync_cmds",
+        "pull",
+        "Pull usage data from Pendo into a data folder.",
+    ),
+    "sync": (
+        "pendo_segments.cli.sync_cmds",
+        "sync",
+        "Plan / apply segments and account metadata to Pendo.",
+    ),
+    "campaign": (
+        "pendo_segments.cli.campaign_cmds",
+        "campaign",
+        "Scheduled campaigns (no-login re-engagement).",
+    ),
+    "demo": (
+        "pendo_segments.cli.demo_cmd",
+        "demo",
+        "Run the whole flow on the bundled sample data.",
+    ),
 }
 
 

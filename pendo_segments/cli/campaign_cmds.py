@@ -20,14 +20,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def state_options(f: F) -> F:
     f = click.option(
-        "--state", "state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        "--state",
+        "state",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
         metavar="FILE",
         help="Campaign state (SQLite). Default: [campaign].state_file, else "
-             "./campaign-state.sqlite.")(f)
+        "./campaign-state.sqlite.",
+    )(f)
     return click.option(
-        "--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None, metavar="FILE",
-        help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.")(f)
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.",
+    )(f)
 
 
 def _settings(config_file: Path | None, state: Path | None) -> tuple[Any, Any]:
@@ -65,18 +73,39 @@ def no_login() -> None:
 @no_login.command("run")
 @data_dir
 @as_of
-@click.option("--send", is_flag=True,
-              help="Really send the emails and update Pendo. Without it: a dry run that "
-                   "changes nothing.")
-@click.option("--show-skipped", is_flag=True,
-              help="Also list the visitors in the segment who are skipped, with the reason.")
-@click.option("--wait", "lock_wait", type=click.FloatRange(0), default=0.0, show_default=True,
-              metavar="SECONDS", help="Wait this long for a run in progress to finish.")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Really send the emails and update Pendo. Without it: a dry run that changes nothing.",
+)
+@click.option(
+    "--show-skipped",
+    is_flag=True,
+    help="Also list the visitors in the segment who are skipped, with the reason.",
+)
+@click.option(
+    "--wait",
+    "lock_wait",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for a run in progress to finish.",
+)
 @state_options
 @output_format
-def run(data: str, lenient: bool, as_of: dt.date | None, send: bool, show_skipped: bool,
-        lock_wait: float, config_file: Path | None, state: Path | None, fmt: str | None,
-        output: Path | None) -> None:
+def run(
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    send: bool,
+    show_skipped: bool,
+    lock_wait: float,
+    config_file: Path | None,
+    state: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Find lapsed visitors and email them (dry run unless --send).
 
     Eligible: in no_login_30d (window from config), tenure, not an excluded
@@ -104,15 +133,28 @@ def run(data: str, lenient: bool, as_of: dt.date | None, send: bool, show_skippe
         enroller = enroller_from_config(config, settings)
     ds = load_data(data, lenient, as_of)
     with _progress_bar() as progress:
-        report = run_no_login(ds, settings, as_of=as_of, send=send, smtp=smtp,
-                              enroller=enroller, progress=progress, lock_wait=lock_wait)
+        report = run_no_login(
+            ds,
+            settings,
+            as_of=as_of,
+            send=send,
+            smtp=smtp,
+            enroller=enroller,
+            progress=progress,
+            lock_wait=lock_wait,
+        )
     rows = [r for r in report.rows if show_skipped or r["action"] != "skip"]
     fmt = resolve_format(fmt, output)
     if fmt == "table":  # the segment is in the title; keep the columns a terminal can show
-        title = (f"{'Would contact' if not send else 'Contacted'} from {report.segment} "
-                 f"as of {report.as_of}")
-        columns = [c for c in REPORT_COLUMNS if c not in ("account_id", "segment")
-                   and (send or c != "result")]
+        title = (
+            f"{'Would contact' if not send else 'Contacted'} from {report.segment} "
+            f"as of {report.as_of}"
+        )
+        columns = [
+            c
+            for c in REPORT_COLUMNS
+            if c not in ("account_id", "segment") and (send or c != "result")
+        ]
         if rows:
             emit_records(rows, columns, fmt, output, title=title)
     else:
@@ -129,12 +171,18 @@ def run(data: str, lenient: bool, as_of: dt.date | None, send: bool, show_skippe
 
 
 @no_login.command("status")
-@click.option("--limit", type=click.IntRange(1), default=10, show_default=True,
-              help="How many recent runs to list.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="How many recent runs to list.",
+)
 @state_options
 @output_format
-def status(limit: int, config_file: Path | None, state: Path | None, fmt: str | None,
-           output: Path | None) -> None:
+def status(
+    limit: int, config_file: Path | None, state: Path | None, fmt: str | None, output: Path | None
+) -> None:
     """Recent runs, contacted / returned (logged in within 14 days), and the open outbox.
 
     csv prints the runs; json prints everything.
@@ -158,17 +206,25 @@ def status(limit: int, config_file: Path | None, state: Path | None, fmt: str | 
     s = report.summary
     rate = "n/a" if s["return_rate"] is None else f"{s['return_rate']:.1%}"
     summary = [
-        ("contacted", s["contacted"]), ("  unconfirmed (not re-sent)", s["unconfirmed"]),
+        ("contacted", s["contacted"]),
+        ("  unconfirmed (not re-sent)", s["unconfirmed"]),
         (f"returned within {s['return_window_days']} days", s["returned"]),
-        ("  still in their return window", s["undecided"]), ("return rate", rate),
+        ("  still in their return window", s["undecided"]),
+        ("return rate", rate),
         ("enrolled in welcome-back", s["enrolled"]),
     ] + [(f"outbox {name}", n) for name, n in s["outbox"].items() if n]
-    emit_rows(["", "value"], summary, "table", None,
-              title=f"No-login campaign ({report.state_file})")
+    emit_rows(
+        ["", "value"], summary, "table", None, title=f"No-login campaign ({report.state_file})"
+    )
     emit_records(report.runs, RUN_COLUMNS[:-1], "table", None, title="Recent runs")
     if report.attention:
-        emit_records(report.attention, ATTENTION_COLUMNS, "table", None,
-                     title="Open outbox (pending, failed, unconfirmed, given up)")
+        emit_records(
+            report.attention,
+            ATTENTION_COLUMNS,
+            "table",
+            None,
+            title="Open outbox (pending, failed, unconfirmed, given up)",
+        )
     if output is not None:
         warn("--output is only used with --format csv or json")
 

@@ -13,23 +13,60 @@ from pendo_segments.cli.options import DATE
 
 
 @click.command("sample")
-@click.option("--accounts", type=click.IntRange(min=1), default=250, show_default=True,
-              help="Number of accounts.")
-@click.option("--visitors", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Number of visitors.")
-@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
-              help="Days of usage, ending on --end.")
-@click.option("--seed", type=int, default=7, show_default=True,
-              help="Random seed (same seed, same files).")
-@click.option("--end", type=DATE, default="2026-10-31", show_default=True,
-              help="Last day of usage (the default as-of day is the day after).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True, help="File format of the data folder.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write (created, or replaced if it holds only data files).")
-def sample(accounts: int, visitors: int, days: int, seed: int, end: dt.date,
-           fmt: Literal["csv", "parquet"],
-           out: Path) -> None:
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=1),
+    default=250,
+    show_default=True,
+    help="Number of accounts.",
+)
+@click.option(
+    "--visitors",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Number of visitors.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Days of usage, ending on --end.",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same files)."
+)
+@click.option(
+    "--end",
+    type=DATE,
+    default="2026-10-31",
+    show_default=True,
+    help="Last day of usage (the default as-of day is the day after).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of the data folder.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write (created, or replaced if it holds only data files).",
+)
+def sample(
+    accounts: int,
+    visitors: int,
+    days: int,
+    seed: int,
+    end: dt.date,
+    fmt: Literal["csv", "parquet"],
+    out: Path,
+) -> None:
     """Generate a deterministic sample usage data set (CONTRACT.md §1 folder).
 
     The defaults reproduce the bundled sample exactly.
@@ -43,8 +80,16 @@ def sample(accounts: int, visitors: int, days: int, seed: int, end: dt.date,
     from pendo_segments.data.sample import write_sample
 
     with _progress() as progress:
-        ds = write_sample(out, fmt=fmt, accounts=accounts, visitors=visitors,
-                          days=days, seed=seed, end=end, progress=progress)
+        ds = write_sample(
+            out,
+            fmt=fmt,
+            accounts=accounts,
+            visitors=visitors,
+            days=days,
+            seed=seed,
+            end=end,
+            progress=progress,
+        )
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in ds.tables().items())
     click.echo(f"Wrote {out} ({fmt}): {counts} rows")
 

@@ -10,12 +10,27 @@ from pendo_segments.cli.common import status
 
 
 @click.command()
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-report"), show_default=True, help="Report folder to write.")
-@click.option("--defs", "defs", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Definitions folder (default: ./segment_defs or the shipped one).")
-@click.option("--data", default="sample", show_default=True,
-              help="Data to run on: 'sample' (bundled) or a data folder.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-report"),
+    show_default=True,
+    help="Report folder to write.",
+)
+@click.option(
+    "--defs",
+    "defs",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Definitions folder (default: ./segment_defs or the shipped one).",
+)
+@click.option(
+    "--data",
+    default="sample",
+    show_default=True,
+    help="Data to run on: 'sample' (bundled) or a data folder.",
+)
 def demo(out: Path, defs: Path | None, data: str) -> None:
     """Run the whole flow on the bundled sample data and write a report folder.
 
@@ -36,12 +51,15 @@ def demo(out: Path, defs: Path | None, data: str) -> None:
     with status("Running the demo") as update:
         report = run_demo(out, defs_path=defs, data=data, progress=update)
     console = Console()
-    console.print(f"[bold]pendo-segments demo[/bold] — data: {data}, as of "
-                  f"{report.as_of.isoformat()}")
-    console.print(f"{report.segments} segments valid; "
-                  f"{report.segments - len(report.not_native)} native Pendo rules, "
-                  f"{len(report.not_native)} uploaded as visitor lists "
-                  f"({', '.join(report.not_native) or 'none'})")
+    console.print(
+        f"[bold]pendo-segments demo[/bold] — data: {data}, as of {report.as_of.isoformat()}"
+    )
+    console.print(
+        f"{report.segments} segments valid; "
+        f"{report.segments - len(report.not_native)} native Pendo rules, "
+        f"{len(report.not_native)} uploaded as visitor lists "
+        f"({', '.join(report.not_native) or 'none'})"
+    )
     table = Table(title="Segment members")
     for col in ("segment", "subject", "members"):
         table.add_column(col, justify="right" if col == "members" else "left")
@@ -50,9 +68,11 @@ def demo(out: Path, defs: Path | None, data: str) -> None:
     console.print(table)
     if report.health:
         h = report.health
-        console.print(f"Health score: {h['accounts']} accounts, mean {h['mean']:.1f}, "
-                      f"median {h['median']:.1f}; below 40: {h['below_40']}, "
-                      f"above 70: {h['above_70']}")
+        console.print(
+            f"Health score: {h['accounts']} accounts, mean {h['mean']:.1f}, "
+            f"median {h['median']:.1f}; below 40: {h['below_40']}, "
+            f"above 70: {h['above_70']}"
+        )
     if report.tiers:
         tt = Table(title="Success tiers")
         for col in ("tier", "accounts", "ARR", "CSMs needed"):

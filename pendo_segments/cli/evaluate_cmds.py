@@ -16,15 +16,34 @@ from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
 @defs_argument
 @data_dir
 @as_of
-@click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
-              help="Only these segments (repeatable). Default: all.")
+@click.option(
+    "--segment",
+    "-s",
+    "segments",
+    multiple=True,
+    metavar="NAME",
+    help="Only these segments (repeatable). Default: all.",
+)
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
-@click.option("--engine", type=click.Choice(["pandas", "duckdb"]), default="pandas",
-              show_default=True, help="pandas engine, or the compiled SQL run on DuckDB.")
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "duckdb"]),
+    default="pandas",
+    show_default=True,
+    help="pandas engine, or the compiled SQL run on DuckDB.",
+)
 @output_format
-def evaluate(defs: Path, data: str, lenient: bool, as_of: dt.date | None,
-             segments: tuple[str, ...], counts: bool, engine: str, fmt: str | None,
-             output: Path | None) -> None:
+def evaluate(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    segments: tuple[str, ...],
+    counts: bool,
+    engine: str,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """List the members of each segment on usage data.
 
     CSV columns are exactly segment,subject,subject_id, one row per member,
@@ -51,23 +70,46 @@ def evaluate(defs: Path, data: str, lenient: bool, as_of: dt.date | None,
     fmt = resolve_format(fmt, output)
     if counts or (fmt == "table" and not segments):
         rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
-        emit_rows(["segment", "subject", "members"], rows, fmt, output,
-                  title=f"Segment members as of {result.as_of.isoformat()}")
+        emit_rows(
+            ["segment", "subject", "members"],
+            rows,
+            fmt,
+            output,
+            title=f"Segment members as of {result.as_of.isoformat()}",
+        )
     else:
-        emit_frame(result.membership(), fmt, output,
-                   title=f"Segment members as of {result.as_of.isoformat()}")
+        emit_frame(
+            result.membership(),
+            fmt,
+            output,
+            title=f"Segment members as of {result.as_of.isoformat()}",
+        )
 
 
 @click.command()
 @click.argument("name")
 @click.argument("subject_id")
-@click.option("--defs", "defs", default=DEFAULT_DEFS, show_default=True,
-              type=click.Path(exists=True, path_type=Path), help="Definitions folder or file.")
+@click.option(
+    "--defs",
+    "defs",
+    default=DEFAULT_DEFS,
+    show_default=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Definitions folder or file.",
+)
 @data_dir
 @as_of
 @output_format
-def explain(name: str, subject_id: str, defs: Path, data: str, lenient: bool,
-            as_of: dt.date | None, fmt: str | None, output: Path | None) -> None:
+def explain(
+    name: str,
+    subject_id: str,
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Show each condition of segment NAME for SUBJECT_ID: value, threshold, pass/fail.
 
     \b
@@ -85,18 +127,38 @@ def explain(name: str, subject_id: str, defs: Path, data: str, lenient: bool,
     if fmt == "json":
         from pendo_segments.cli.output import emit_json
 
-        emit_json({
-            "segment": name, "subject": result.segment.subject, "subject_id": subject_id,
-            "as_of": result.as_of.isoformat(), "member": result.member,
-            "params": result.segment.params,
-            "conditions": [dict(zip(EXPLAIN_COLUMNS, r.as_row(), strict=True))
-                           for r in result.rows],
-        }, output)
+        emit_json(
+            {
+                "segment": name,
+                "subject": result.segment.subject,
+                "subject_id": subject_id,
+                "as_of": result.as_of.isoformat(),
+                "member": result.member,
+                "params": result.segment.params,
+                "conditions": [
+                    dict(zip(EXPLAIN_COLUMNS, r.as_row(), strict=True)) for r in result.rows
+                ],
+            },
+            output,
+        )
         return
     if fmt == "table":
-        rows = [("  " * r.depth + r.condition, r.value, r.op, r.threshold,
-                 "✔ pass" if r.passed else "✘ fail") for r in result.rows]
-        emit_rows(["condition", "value", "op", "threshold", "result"], rows, fmt, output,
-                  title=result.summary)
+        rows = [
+            (
+                "  " * r.depth + r.condition,
+                r.value,
+                r.op,
+                r.threshold,
+                "✔ pass" if r.passed else "✘ fail",
+            )
+            for r in result.rows
+        ]
+        emit_rows(
+            ["condition", "value", "op", "threshold", "result"],
+            rows,
+            fmt,
+            output,
+            title=result.summary,
+        )
         return
     emit_rows(EXPLAIN_COLUMNS, [r.as_row() for r in result.rows], fmt, output)

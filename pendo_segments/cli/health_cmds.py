@@ -68,26 +68,49 @@ def _stderr_table(frame: Any, title: str) -> None:
         table.add_column(str(c))
     for row in frame.itertuples(index=False, name=None):
         table.add_row(*[str(_cell(v)) for v in row])
-    Console(stderr=True, width=None if sys.stderr.isatty() else 120,
-            color_system="auto" if sys.stderr.isatty() else None).print(table)
+    Console(
+        stderr=True,
+        width=None if sys.stderr.isatty() else 120,
+        color_system="auto" if sys.stderr.isatty() else None,
+    ).print(table)
 
 
 # -- health ----------------------------------------------------------------------
 
+
 # ``health`` prints scores itself; ``health calibrate`` is its one sub-command, and
 # options given before the sub-command name (health --data X calibrate) carry over.
 @click.group(invoke_without_command=True)
-@click.option("--data", "data", metavar="DIR",
-              help="Usage data folder (CSV or Parquet; see CONTRACT §1), 'sample', or 'pendo:'.")
-@click.option("--lenient", is_flag=True,
-              help="Drop usage rows of unknown visitors with a warning instead of failing.")
+@click.option(
+    "--data",
+    "data",
+    metavar="DIR",
+    help="Usage data folder (CSV or Parquet; see CONTRACT §1), 'sample', or 'pendo:'.",
+)
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Drop usage rows of unknown visitors with a warning instead of failing.",
+)
 @as_of
-@click.option("--config", "config", type=EXISTING, default=None,
-              help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else CONTRACT §5).")
+@click.option(
+    "--config",
+    "config",
+    type=EXISTING,
+    default=None,
+    help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else CONTRACT §5).",
+)
 @output_format
 @click.pass_context
-def health(ctx: click.Context, data: str | None, lenient: bool, as_of: dt.date | None,
-           config: Path | None, fmt: str | None, output: Path | None) -> None:
+def health(
+    ctx: click.Context,
+    data: str | None,
+    lenient: bool,
+    as_of: dt.date | None,
+    config: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Health score (0-100) and its components per account.
 
     CSV columns: account_id,health_score, then login_frequency,
@@ -132,18 +155,38 @@ def _json_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @health.command("calibrate")
-@click.option("--data", "data", metavar="DIR", default=None,
-              help="Usage data folder with outcomes.csv (account_id,churned), or 'sample'.")
-@click.option("--lenient", is_flag=True, default=None,
-              help="Drop usage rows of unknown visitors with a warning instead of failing.")
+@click.option(
+    "--data",
+    "data",
+    metavar="DIR",
+    default=None,
+    help="Usage data folder with outcomes.csv (account_id,churned), or 'sample'.",
+)
+@click.option(
+    "--lenient",
+    is_flag=True,
+    default=None,
+    help="Drop usage rows of unknown visitors with a warning instead of failing.",
+)
 @as_of
-@click.option("--config", "config", type=EXISTING, default=None,
-              help=f"Health settings to calibrate (default: {DEFAULT_DEFS}/health.yaml).")
+@click.option(
+    "--config",
+    "config",
+    type=EXISTING,
+    default=None,
+    help=f"Health settings to calibrate (default: {DEFAULT_DEFS}/health.yaml).",
+)
 @output_format
 @click.pass_context
-def calibrate_cmd(ctx: click.Context, data: str | None, lenient: bool | None,
-                  as_of: dt.date | None, config: Path | None, fmt: str | None,
-                  output: Path | None) -> None:
+def calibrate_cmd(
+    ctx: click.Context,
+    data: str | None,
+    lenient: bool | None,
+    as_of: dt.date | None,
+    config: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """How well the score separates churned from renewed accounts, and better weights.
 
     For the score and each component: accounts with data, mean value of the
@@ -191,17 +234,27 @@ def _calibration_report(result: Any, output: Path | None) -> None:
     buf = io.StringIO()
     console = Console() if terminal else Console(file=buf, width=110, color_system=None)
     dates = ", ".join(d.isoformat() for d in result.as_of)
-    console.print(f"Calibration on {result.accounts} accounts with outcomes "
-                  f"({result.churned} churned, {result.renewed} renewed), as of {dates}.")
+    console.print(
+        f"Calibration on {result.accounts} accounts with outcomes "
+        f"({result.churned} churned, {result.renewed} renewed), as of {dates}."
+    )
     table = Table(title="Separation of churned and renewed accounts")
     for c in ("measure", "weight", "accounts", "mean churned", "mean renewed", "ROC AUC"):
         table.add_column(c, justify="left" if c == "measure" else "right")
     for r in result.table().itertuples(index=False):
-        table.add_row(r.measure, _num(r.weight, "g"), str(r.accounts), _num(r.mean_churned),
-                      _num(r.mean_renewed), _num(r.auc, ".3f"))
+        table.add_row(
+            r.measure,
+            _num(r.weight, "g"),
+            str(r.accounts),
+            _num(r.mean_churned),
+            _num(r.mean_renewed),
+            _num(r.auc, ".3f"),
+        )
     console.print(table)
-    console.print("ROC AUC = chance that a renewed account scores higher than a churned one\n"
-                  "(ties count half): 0.5 = coin flip, 1 = perfect.")
+    console.print(
+        "ROC AUC = chance that a renewed account scores higher than a churned one\n"
+        "(ties count half): 0.5 = coin flip, 1 = perfect."
+    )
     for line in result.notes:
         console.print(f"Note: {line}", markup=False)
     console.print("")
@@ -217,24 +270,54 @@ def _num(value: Any, spec: str = ".1f") -> str:
 
 # -- tiers -----------------------------------------------------------------------
 
+
 @click.command()
 @defs_argument
 @data_dir
 @as_of
-@click.option("--policy", type=EXISTING, default=None,
-              help="Tier policy (default: DEFS/tiers.yaml).")
-@click.option("--overrides", type=EXISTING, default=None,
-              help="CSV account_id,tier,note of manual decisions; they win over the policy.")
-@click.option("--previous", type=EXISTING, default=None,
-              help="A previous `tiers --format csv` run: adds columns previous_tier,move.")
-@click.option("--capacity", "capacity_out", type=FILE, default=None,
-              help="Also write the CSM capacity table as CSV to this file.")
-@click.option("--ratio", "ratios", multiple=True, metavar="TIER=N",
-              help="Accounts per CSM for a tier, e.g. --ratio P1=20 (repeatable).")
+@click.option(
+    "--policy", type=EXISTING, default=None, help="Tier policy (default: DEFS/tiers.yaml)."
+)
+@click.option(
+    "--overrides",
+    type=EXISTING,
+    default=None,
+    help="CSV account_id,tier,note of manual decisions; they win over the policy.",
+)
+@click.option(
+    "--previous",
+    type=EXISTING,
+    default=None,
+    help="A previous `tiers --format csv` run: adds columns previous_tier,move.",
+)
+@click.option(
+    "--capacity",
+    "capacity_out",
+    type=FILE,
+    default=None,
+    help="Also write the CSM capacity table as CSV to this file.",
+)
+@click.option(
+    "--ratio",
+    "ratios",
+    multiple=True,
+    metavar="TIER=N",
+    help="Accounts per CSM for a tier, e.g. --ratio P1=20 (repeatable).",
+)
 @output_format
-def tiers(defs: Path, data: str, lenient: bool, as_of: dt.date | None, policy: Path | None,
-          overrides: Path | None, previous: Path | None, capacity_out: Path | None,
-          ratios: tuple[str, ...], fmt: str | None, output: Path | None) -> None:
+def tiers(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    policy: Path | None,
+    overrides: Path | None,
+    previous: Path | None,
+    capacity_out: Path | None,
+    ratios: tuple[str, ...],
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Assign every account one tier (P1 / P2 / P3 / Neighborhood) with a reason.
 
     CSV columns are exactly account_id,tier,reason; with --previous FILE the
@@ -265,8 +348,9 @@ def tiers(defs: Path, data: str, lenient: bool, as_of: dt.date | None, policy: P
     settings = _health_config(defs)
     ds = load_data(data, lenient, as_of)
     with status("Assigning tiers"):
-        result = assign_tiers(ds, the_policy, defs=definitions, as_of=as_of,
-                              health_config=settings, overrides=extra)
+        result = assign_tiers(
+            ds, the_policy, defs=definitions, as_of=as_of, health_config=settings, overrides=extra
+        )
     capacity = result.capacity(ratio_map)
     fmt = resolve_format(fmt, output)
     frame = result.frame(before)
@@ -281,12 +365,19 @@ def tiers(defs: Path, data: str, lenient: bool, as_of: dt.date | None, policy: P
         note(f"{overrides}: account '{account}' is not in the data; override ignored")
     if before is not None:
         counts = frame["move"].value_counts()
-        summary = ", ".join(f"{int(counts.get(m, 0))} {m}"
-                            for m in ("up", "down", "unchanged", "new"))
+        summary = ", ".join(
+            f"{int(counts.get(m, 0))} {m}" for m in ("up", "down", "unchanged", "new")
+        )
         gone = removed_accounts(result.account_ids, before)
-        note(f"moves since {previous}: {summary}"
-             + (f"; {len(gone)} no longer in the data ({', '.join(gone[:5])}"
-                f"{', …' if len(gone) > 5 else ''})" if gone else ""))
+        note(
+            f"moves since {previous}: {summary}"
+            + (
+                f"; {len(gone)} no longer in the data ({', '.join(gone[:5])}"
+                f"{', …' if len(gone) > 5 else ''})"
+                if gone
+                else ""
+            )
+        )
     risky = int(result.renewal_risk.sum())
     if risky:
         note(f"{risky} accounts flagged as renewal risk (see the reason column)")
@@ -294,23 +385,50 @@ def tiers(defs: Path, data: str, lenient: bool, as_of: dt.date | None, policy: P
 
 # -- alerts ----------------------------------------------------------------------
 
+
 @click.command()
 @defs_argument
 @data_dir
 @as_of
-@click.option("--rules", "rules_path", type=EXISTING, default=None,
-              help="Alert rules (default: DEFS/alerts.yaml).")
-@click.option("--policy", type=EXISTING, default=None,
-              help="Tier policy for tier conditions and renewal risk (default: DEFS/tiers.yaml).")
-@click.option("--overrides", type=EXISTING, default=None,
-              help="Tier overrides CSV (account_id,tier,note), as for `tiers`.")
-@click.option("--previous", type=EXISTING, default=None,
-              help="A previous `health --format csv` run: enables recovery alerts and "
-                   "'fell from … to …' signals.")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=EXISTING,
+    default=None,
+    help="Alert rules (default: DEFS/alerts.yaml).",
+)
+@click.option(
+    "--policy",
+    type=EXISTING,
+    default=None,
+    help="Tier policy for tier conditions and renewal risk (default: DEFS/tiers.yaml).",
+)
+@click.option(
+    "--overrides",
+    type=EXISTING,
+    default=None,
+    help="Tier overrides CSV (account_id,tier,note), as for `tiers`.",
+)
+@click.option(
+    "--previous",
+    type=EXISTING,
+    default=None,
+    help="A previous `health --format csv` run: enables recovery alerts and "
+    "'fell from … to …' signals.",
+)
 @output_format
-def alerts(defs: Path, data: str, lenient: bool, as_of: dt.date | None, rules_path: Path | None,
-           policy: Path | None, overrides: Path | None, previous: Path | None,
-           fmt: str | None, output: Path | None) -> None:
+def alerts(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    rules_path: Path | None,
+    policy: Path | None,
+    overrides: Path | None,
+    previous: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Playbook alerts with the signals that drove each one.
 
     Thresholds live in DEFS/alerts.yaml: score below 40 = at-risk task, below
@@ -345,8 +463,15 @@ def alerts(defs: Path, data: str, lenient: bool, as_of: dt.date | None, rules_pa
 
         scores = compute_health(ds, as_of=as_of, config=settings)
         before = read_previous_health(previous, scores.account_ids) if previous else None
-        result = run_alerts(ds, rules, defs=definitions, policy=the_policy, health=scores,
-                            previous=before, overrides=extra)
+        result = run_alerts(
+            ds,
+            rules,
+            defs=definitions,
+            policy=the_policy,
+            health=scores,
+            previous=before,
+            overrides=extra,
+        )
     fmt = resolve_format(fmt, output)
     emit_frame(result.rows, fmt, output, title=f"Alerts as of {result.as_of.isoformat()}")
     for line in result.skipped:
@@ -356,6 +481,7 @@ def alerts(defs: Path, data: str, lenient: bool, as_of: dt.date | None, rules_pa
 
 
 # -- export ----------------------------------------------------------------------
+
 
 @click.group()
 def export() -> None:
@@ -372,16 +498,37 @@ def export() -> None:
 @data_dir
 @as_of
 @click.option("--out", "out", type=FILE, required=True, help="Upsert CSV to write.")
-@click.option("--exceptions", "exceptions_out", type=FILE, default=None,
-              help="Accounts that cannot be upserted, with the reason "
-                   "(default: OUT with .exceptions.csv).")
-@click.option("--crm-ids", "crm_ids", type=EXISTING, default=None,
-              help="CSV of the record ids that exist in Salesforce (column Id or crm_id, "
-                   "else the first); accounts whose crm_id is not in it are exceptions.")
-@click.option("--key-header", default="crm_id", show_default=True,
-              help="Header of the key column (e.g. Id for Data Loader's automatic mapping).")
-def salesforce(defs: Path, data: str, lenient: bool, as_of: dt.date | None, out: Path,
-               exceptions_out: Path | None, crm_ids: Path | None, key_header: str) -> None:
+@click.option(
+    "--exceptions",
+    "exceptions_out",
+    type=FILE,
+    default=None,
+    help="Accounts that cannot be upserted, with the reason (default: OUT with .exceptions.csv).",
+)
+@click.option(
+    "--crm-ids",
+    "crm_ids",
+    type=EXISTING,
+    default=None,
+    help="CSV of the record ids that exist in Salesforce (column Id or crm_id, "
+    "else the first); accounts whose crm_id is not in it are exceptions.",
+)
+@click.option(
+    "--key-header",
+    default="crm_id",
+    show_default=True,
+    help="Header of the key column (e.g. Id for Data Loader's automatic mapping).",
+)
+def salesforce(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    out: Path,
+    exceptions_out: Path | None,
+    crm_ids: Path | None,
+    key_header: str,
+) -> None:
     """Write an upsert-ready Salesforce CSV keyed by crm_id, plus an exception report.
 
     Columns: crm_id, Pendo_Health_Score__c (0-100), Pendo_Last_Login__c
@@ -407,13 +554,16 @@ def salesforce(defs: Path, data: str, lenient: bool, as_of: dt.date | None, out:
     with status("Scoring accounts"):
         scores = compute_health(ds, as_of=as_of, config=settings)
         flag = _at_risk_flag(ds, defs, scores)
-        result = salesforce_export(ds, health=scores, at_risk=flag, known_ids=known,
-                                   key_header=key_header)
+        result = salesforce_export(
+            ds, health=scores, at_risk=flag, known_ids=known, key_header=key_header
+        )
     target = exceptions_out or out.with_name(f"{out.stem}.exceptions.csv")
     emit_frame(result.exceptions, "csv", target)
     emit_frame(result.rows, "csv", out)
-    note(f"wrote {len(result.rows)} accounts to {out}; {len(result.exceptions)} without a CRM "
-         f"match listed in {target}")
+    note(
+        f"wrote {len(result.rows)} accounts to {out}; {len(result.exceptions)} without a CRM "
+        f"match listed in {target}"
+    )
 
 
 def _at_risk_flag(ds: Any, defs: Path, scores: Any) -> Any:
@@ -425,8 +575,7 @@ def _at_risk_flag(ds: Any, defs: Path, scores: Any) -> Any:
         return None
     the_policy = _policy(defs, None, required=False)
     rules = load_alerts(path, the_policy.names if the_policy else None)
-    return condition_mask(ds, rules, "at_risk", defs=_defs(defs), policy=the_policy,
-                          health=scores)
+    return condition_mask(ds, rules, "at_risk", defs=_defs(defs), policy=the_policy, health=scores)
 
 
 def _read_ids(path: Path) -> list[str]:
@@ -438,8 +587,10 @@ def _read_ids(path: Path) -> list[str]:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not a CSV file with a header row ({err})") from None
-    column = next((c for c in ("Id", "ID", "id", "crm_id") if c in frame.columns),
-                  frame.columns[0] if len(frame.columns) else None)
+    column = next(
+        (c for c in ("Id", "ID", "id", "crm_id") if c in frame.columns),
+        frame.columns[0] if len(frame.columns) else None,
+    )
     if column is None:
         raise DataError(f"{path}: no columns")
     return [v for v in frame[column].astype(str).str.strip() if v]

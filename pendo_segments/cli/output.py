@@ -81,8 +81,13 @@ def emit_json(payload: Any, output: Path | None) -> None:
     emit_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", output)
 
 
-def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
-              output: Path | None, title: str | None = None) -> None:
+def emit_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fmt: str,
+    output: Path | None,
+    title: str | None = None,
+) -> None:
     """Write rows in the chosen format; ``table`` goes through rich."""
     rows = list(rows)
     if fmt == "csv":
@@ -111,8 +116,13 @@ def emit_frame(frame: Any, fmt: str, output: Path | None, title: str | None = No
     emit_rows(list(frame.columns), frame.itertuples(index=False, name=None), fmt, output, title)
 
 
-def emit_records(records: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str,
-                 output: Path | None, title: str | None = None) -> None:
+def emit_records(
+    records: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    output: Path | None,
+    title: str | None = None,
+) -> None:
     emit_rows(columns, ([r.get(c) for c in columns] for r in records), fmt, output, title)
 
 

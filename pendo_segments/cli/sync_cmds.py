@@ -31,14 +31,29 @@ def _pendo() -> tuple[Any, Any]:
 
 
 @click.command()
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write (replaced as a whole; must hold only data files).")
-@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
-              help="Days of usage before the as-of day.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (replaced as a whole; must hold only data files).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Days of usage before the as-of day.",
+)
 @as_of
 @click.option("--parquet", is_flag=True, help="Write Parquet files instead of CSV.")
-@click.option("--page-size", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Rows per Aggregation API call.")
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Rows per Aggregation API call.",
+)
 def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: int) -> None:
     """Pull usage data from Pendo into a data folder (CONTRACT.md §1 format).
 
@@ -57,8 +72,13 @@ def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: 
 
     client, _ = _pendo()
     with status("Pulling from Pendo") as update:
-        ds = load_from_pendo(f"pendo:days={days},page_size={page_size}", as_of=as_of,
-                             warn=warn, client=client, progress=update)
+        ds = load_from_pendo(
+            f"pendo:days={days},page_size={page_size}",
+            as_of=as_of,
+            warn=warn,
+            client=client,
+            progress=update,
+        )
     write_dataset(ds, out, fmt="parquet" if parquet else "csv")
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
     click.echo(f"Wrote {out} (as of {ds.default_as_of().isoformat()}): {sizes} rows")
@@ -87,17 +107,37 @@ def sync() -> None:
 @defs_argument
 @data_dir
 @as_of
-@click.option("--segment", "-s", "segments", multiple=True, metavar="NAME",
-              help="Only these segments and those they reference (repeatable). Default: all.")
+@click.option(
+    "--segment",
+    "-s",
+    "segments",
+    multiple=True,
+    metavar="NAME",
+    help="Only these segments and those they reference (repeatable). Default: all.",
+)
 @click.option("--no-segments", is_flag=True, help="Plan account metadata only.")
 @click.option("--no-metadata", is_flag=True, help="Plan segments only.")
-@click.option("--out", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the full plan here for `sync apply --plan`.")
+@click.option(
+    "--out",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the full plan here for `sync apply --plan`.",
+)
 @output_format
 @click.pass_context
-def plan_cmd(ctx: click.Context, defs: Path, data: str, lenient: bool, as_of: dt.date | None,
-             segments: tuple[str, ...], no_segments: bool, no_metadata: bool,
-             plan_file: Path | None, fmt: str | None, output: Path | None) -> None:
+def plan_cmd(
+    ctx: click.Context,
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    segments: tuple[str, ...],
+    no_segments: bool,
+    no_metadata: bool,
+    plan_file: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """Show what `sync apply` would change in Pendo; change nothing.
 
     Segments to create / update (rule diff, or +N / -M visitors for lists
@@ -115,34 +155,67 @@ def plan_cmd(ctx: click.Context, defs: Path, data: str, lenient: bool, as_of: dt
     from pendo_segments.sync import save_plan
 
     client, settings = _pendo()
-    plan = _make_plan(client, settings, defs, data, lenient, as_of, segments, not no_segments,
-                      not no_metadata)
+    plan = _make_plan(
+        client, settings, defs, data, lenient, as_of, segments, not no_segments, not no_metadata
+    )
     if plan_file is not None:
         save_plan(plan, plan_file)
     _show_plan(plan, fmt, output)
     if plan_file is not None:
-        click.echo(f"Saved the plan to {plan_file}; apply it with: "
-                   f"pendo-segments sync apply --plan {plan_file}", err=True)
+        click.echo(
+            f"Saved the plan to {plan_file}; apply it with: "
+            f"pendo-segments sync apply --plan {plan_file}",
+            err=True,
+        )
     if plan.has_changes:
         ctx.exit(EXIT_CHANGES)
 
 
 @sync.command("apply")
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="A plan saved by `sync plan --out` (recommended: review first).")
-@click.option("--defs", "defs", default=DEFAULT_DEFS, show_default=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Definitions, when planning here (no --plan).")
-@click.option("--data", "data", metavar="DIR",
-              help="Usage data when planning here (no --plan): folder, sample or pendo:.")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A plan saved by `sync plan --out` (recommended: review first).",
+)
+@click.option(
+    "--defs",
+    "defs",
+    default=DEFAULT_DEFS,
+    show_default=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Definitions, when planning here (no --plan).",
+)
+@click.option(
+    "--data",
+    "data",
+    metavar="DIR",
+    help="Usage data when planning here (no --plan): folder, sample or pendo:.",
+)
 @as_of
 @click.option("--yes", "-y", is_flag=True, help="Without --plan: apply without asking.")
-@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit log (JSON lines). Default: [sync] audit_log.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
-              help="Report format. Default: table.")
-def apply_cmd(plan_file: Path | None, defs: Path, data: str | None, as_of: dt.date | None,
-              yes: bool, audit_log: Path | None, fmt: str | None) -> None:
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit log (JSON lines). Default: [sync] audit_log.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="Report format. Default: table.",
+)
+def apply_cmd(
+    plan_file: Path | None,
+    defs: Path,
+    data: str | None,
+    as_of: dt.date | None,
+    yes: bool,
+    audit_log: Path | None,
+    fmt: str | None,
+) -> None:
     """Apply a reviewed plan exactly; refuse it when Pendo changed since.
 
     Every step is written to the audit log. If a step fails, what was and
@@ -172,35 +245,63 @@ def apply_cmd(plan_file: Path | None, defs: Path, data: str | None, as_of: dt.da
         if not yes:
             click.confirm("Apply these changes?", abort=True, err=True)
     with _progress_bar() as advance:
-        result = apply_plan(plan, client, settings,
-                            audit=AuditLog(audit_log or settings.audit_log), progress=advance)
+        result = apply_plan(
+            plan,
+            client,
+            settings,
+            audit=AuditLog(audit_log or settings.audit_log),
+            progress=advance,
+        )
     if fmt == "json":
         emit_json(result.to_dict(), None)
     else:
         _show_result(result)
     if result.missing:
         shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
-        warn(f"{len(result.missing)} account(s) are not in Pendo, so their metadata was not set "
-             f"(Pendo reported them missing; all are in the audit log): {shown}")
+        warn(
+            f"{len(result.missing)} account(s) are not in Pendo, so their metadata was not set "
+            f"(Pendo reported them missing; all are in the audit log): {shown}"
+        )
     if not result.ok:
-        raise SyncError(f"apply stopped: {len(result.applied)} step(s) applied, "
-                        f"{len(result.failed)} failed, {len(result.not_attempted)} not attempted; "
-                        "run the same command again to finish (nothing is applied twice)")
+        raise SyncError(
+            f"apply stopped: {len(result.applied)} step(s) applied, "
+            f"{len(result.failed)} failed, {len(result.not_attempted)} not attempted; "
+            "run the same command again to finish (nothing is applied twice)"
+        )
 
 
 # -- helpers -------------------------------------------------------------------------
-def _make_plan(client: Any, settings: Any, defs: Path, data: str, lenient: bool,
-               as_of: dt.date | None, segments: tuple[str, ...], with_segments: bool,
-               with_metadata: bool) -> Any:
+def _make_plan(
+    client: Any,
+    settings: Any,
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    segments: tuple[str, ...],
+    with_segments: bool,
+    with_metadata: bool,
+) -> Any:
     from pendo_segments.sync import make_plan
     from pendo_segments.sync.guides import local_guide_segments
 
     definitions = load_defs(defs)
     ds = load_data(data, lenient, as_of)
     with status("Comparing with Pendo") as update:
-        return make_plan(definitions, ds, client, settings, names=list(segments), as_of=as_of,
-                         data_label=data, segments=with_segments, metadata=with_metadata,
-                         defs_path=defs, local_guides=local_guide_segments(), progress=update)
+        return make_plan(
+            definitions,
+            ds,
+            client,
+            settings,
+            names=list(segments),
+            as_of=as_of,
+            data_label=data,
+            segments=with_segments,
+            metadata=with_metadata,
+            defs_path=defs,
+            local_guides=local_guide_segments(),
+            progress=update,
+        )
 
 
 def plan_rows(plan: Any) -> list[tuple[str, str, str, str]]:
@@ -209,8 +310,9 @@ def plan_rows(plan: Any) -> list[tuple[str, str, str, str]]:
     meta = plan.metadata or {}
     target = f"{meta.get('kind', 'account')}/{meta.get('group', '')}"
     for u in plan.metadata_updates:
-        detail = ", ".join(f"{k}: {_show(u['before'].get(k))} -> {_show(v)}"
-                           for k, v in u["values"].items())
+        detail = ", ".join(
+            f"{k}: {_show(u['before'].get(k))} -> {_show(v)}" for k, v in u["values"].items()
+        )
         rows.append(("metadata", f"{target} {u['accountId']}", "update", detail))
     return rows
 
@@ -229,27 +331,40 @@ def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
     if fmt == "csv":
         emit_rows(PLAN_COLUMNS, plan_rows(plan), fmt, output)
         return
-    rows: list[tuple[Any, ...]] = [("segment", s.pendo_name, s.action, s.detail())
-                                   for s in plan.segments]
+    rows: list[tuple[Any, ...]] = [
+        ("segment", s.pendo_name, s.action, s.detail()) for s in plan.segments
+    ]
     meta = plan.metadata
     if meta is not None:
         fields = ", ".join(f"{k} {n}" for k, n in meta["changed_per_field"].items() if n)
-        sample = "; ".join(f"{u['accountId']}: " + ", ".join(f"{k}={v}" for k, v in
-                                                              u["values"].items())
-                           for u in meta["sample"])
-        detail = (f"{len(plan.metadata_updates)} account(s) ({fields}), "
-                  f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else ""))
-        rows.append(("metadata", f"{meta['kind']}/{meta['group']}",
-                     "update" if plan.metadata_updates else "unchanged", detail))
+        sample = "; ".join(
+            f"{u['accountId']}: " + ", ".join(f"{k}={v}" for k, v in u["values"].items())
+            for u in meta["sample"]
+        )
+        detail = (
+            f"{len(plan.metadata_updates)} account(s) ({fields}), "
+            f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else "")
+        )
+        rows.append(
+            (
+                "metadata",
+                f"{meta['kind']}/{meta['group']}",
+                "update" if plan.metadata_updates else "unchanged",
+                detail,
+            )
+        )
     counts = plan.counts()
-    title = (f"Sync plan {plan.plan_id} for {plan.base_url} as of {plan.as_of}: "
-             f"{counts['create']} to create, {counts['update']} to update, "
-             f"{counts['unchanged']} unchanged, {counts['metadata_updates']} metadata updates; "
-             f"{counts['unmanaged']} unmanaged segments left alone")
+    title = (
+        f"Sync plan {plan.plan_id} for {plan.base_url} as of {plan.as_of}: "
+        f"{counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged, {counts['metadata_updates']} metadata updates; "
+        f"{counts['unmanaged']} unmanaged segments left alone"
+    )
     text = _table_text(rows, title)
     notes = "".join(f"Note: {n}\n" for n in plan.notes)
-    verdict = "No changes.\n" if not plan.has_changes else \
-        f"{plan.change_count} change(s) pending.\n"
+    verdict = (
+        "No changes.\n" if not plan.has_changes else f"{plan.change_count} change(s) pending.\n"
+    )
     from pendo_segments.cli.output import emit_text
 
     emit_text(text + notes + verdict, output)
@@ -276,16 +391,21 @@ def _table_text(rows: list[tuple[Any, ...]], title: str) -> str:
 
 
 def _show_result(result: Any) -> None:
-    sections = [("Applied", result.applied), ("Already applied", result.already),
-                ("Failed", result.failed), ("Not attempted", result.not_attempted)]
+    sections = [
+        ("Applied", result.applied),
+        ("Already applied", result.already),
+        ("Failed", result.failed),
+        ("Not attempted", result.not_attempted),
+    ]
     for title, items in sections:
         if items:
             click.echo(f"{title}:")
             for item in items:
                 click.echo(f"  {item}")
     if result.missing:
-        click.echo(f"Accounts Pendo reported missing ({len(result.missing)}): "
-                   + ", ".join(result.missing))
+        click.echo(
+            f"Accounts Pendo reported missing ({len(result.missing)}): " + ", ".join(result.missing)
+        )
     if result.ok and not result.applied:
         click.echo("Nothing to do: Pendo already matches the plan.")
     elif result.ok:
@@ -301,8 +421,13 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=Console(stderr=True), transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
         task = bar.add_task("Applying", total=None)
 
         def advance(label: str, done: int, total: int) -> None:

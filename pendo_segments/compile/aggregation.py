@@ -77,15 +77,19 @@ ACTIVE_DAY_FIELD = "activeDay"
 ACTIVE_DAY = "if(numEvents > 0 || numMinutes > 0, 1, 0)"
 OPERATORS: dict[str, str] = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
-SUBJECTS: dict[str, tuple[str, str]] = {"visitor": ("visitors", "visitorId"),
-                                        "account": ("accounts", "accountId")}
+SUBJECTS: dict[str, tuple[str, str]] = {
+    "visitor": ("visitors", "visitorId"),
+    "account": ("accounts", "accountId"),
+}
 EVENTS_SOURCE: tuple[str, Any] = ("events", None)
 FEATURE_SOURCE = "featureEvents"
 VISITOR_ACCOUNT = "metadata.auto.accountid"
 FIRST_VISIT = "metadata.auto.firstvisit"
 #: Per-day sums of the events source that the metrics are built from.
-DAY_SUMS: dict[str, dict[str, str]] = {"numEvents": {"sum": "numEvents"},
-                                       "numMinutes": {"sum": "numMinutes"}}
+DAY_SUMS: dict[str, dict[str, str]] = {
+    "numEvents": {"sum": "numEvents"},
+    "numMinutes": {"sum": "numMinutes"},
+}
 #: Windowed metric -> aggregation over the per-day rows.
 USAGE_METRICS: dict[str, dict[str, str]] = {
     "active_days": {"sum": ACTIVE_DAY_FIELD},
@@ -95,9 +99,9 @@ USAGE_METRICS: dict[str, dict[str, str]] = {
 
 REASONS: dict[str, str] = {
     "anniversary_within": "the Aggregation API has no documented day-of-year date "
-                          "functions to test an anniversary",
+    "functions to test an anniversary",
     "reference to another subject": "only segments of the same subject can be inlined; "
-                                    "'{name}' is an {subject} segment",
+    "'{name}' is an {subject} segment",
 }
 
 
@@ -119,8 +123,10 @@ class AggregationGenerator(Generator):
         if segment.subject == "visitor":
             pipeline.append({"identified": "visitorId"})
         if self._needs_account:
-            pipeline += [{"eval": {"accountId": VISITOR_ACCOUNT}},
-                         {"bulkExpand": {"account": {"account": "accountId"}}}]
+            pipeline += [
+                {"eval": {"accountId": VISITOR_ACCOUNT}},
+                {"bulkExpand": {"account": {"account": "accountId"}}},
+            ]
         filled: list[str] = []
         for window, fields in sorted(self._usage.items()):
             pipeline.append(merge(key, list(fields), self.usage_pipeline(key, window, fields)))
@@ -132,9 +138,10 @@ class AggregationGenerator(Generator):
             pipeline.append({"eval": {f: ZERO_IF_NULL.format(x=f) for f in filled}})
         pipeline += [{"filter": expr}, {"select": {key: key}}, {"sort": [key]}]
         request_id = f"pendo-segments:{segment.name}:{self.as_of or 'today'}"
-        return {"response": {"mimeType": "application/json"},
-                "request": {"name": segment.name, "requestId": request_id,
-                            "pipeline": pipeline}}
+        return {
+            "response": {"mimeType": "application/json"},
+            "request": {"name": segment.name, "requestId": request_id, "pipeline": pipeline},
+        }
 
     # -- time ------------------------------------------------------------------
     def day_start(self, days_before: int) -> int | str:
@@ -159,15 +166,26 @@ class AggregationGenerator(Generator):
         ]
         if "active_days" in fields.values():
             steps.append({"eval": {ACTIVE_DAY_FIELD: ACTIVE_DAY}})
-        steps.append({"group": {"group": [key], "fields": {
-            field: USAGE_METRICS[metric] for field, metric in fields.items()}}})
+        steps.append(
+            {
+                "group": {
+                    "group": [key],
+                    "fields": {field: USAGE_METRICS[metric] for field, metric in fields.items()},
+                }
+            }
+        )
         return steps
 
-    def feature_pipeline(self, key: str, feature: str, window: int,
-                         name: str) -> list[dict[str, Any]]:
+    def feature_pipeline(
+        self, key: str, feature: str, window: int, name: str
+    ) -> list[dict[str, Any]]:
         return [
-            {"source": {FEATURE_SOURCE: {"featureId": feature},
-                        "timeSeries": self.time_series(window)}},
+            {
+                "source": {
+                    FEATURE_SOURCE: {"featureId": feature},
+                    "timeSeries": self.time_series(window),
+                }
+            },
             {"identified": "visitorId"},
             {"group": {"group": [key], "fields": {name: {"sum": "numEvents"}}}},
         ]
@@ -208,9 +226,11 @@ class AggregationGenerator(Generator):
     def segment_node(self, node: SegmentRef, path: str) -> str | None:
         ref = self.defs.get(node.segment)
         if ref.subject != self.segment.subject:
-            self.unsupported("reference to another subject", path,
-                             REASONS["reference to another subject"].format(
-                                 name=ref.name, subject=ref.subject))
+            self.unsupported(
+                "reference to another subject",
+                path,
+                REASONS["reference to another subject"].format(name=ref.name, subject=ref.subject),
+            )
             return None
         self._owners.append(ref)
         try:
@@ -274,8 +294,12 @@ class AggregationGenerator(Generator):
         op, k = cmp
         # d <= k  <=>  t >= midnight(as_of − k);  d >= k  <=>  t < midnight(as_of − k + 1)
         lo, hi = self.day_start(k), self.day_start(k - 1)
-        tests = {"<=": f"{t} >= {lo}", ">=": f"{t} < {hi}",
-                 "=": f"{t} >= {lo} && {t} < {hi}", "!=": f"({t} < {lo} || {t} >= {hi})"}
+        tests = {
+            "<=": f"{t} >= {lo}",
+            ">=": f"{t} < {hi}",
+            "=": f"{t} >= {lo} && {t} < {hi}",
+            "!=": f"({t} < {lo} || {t} >= {hi})",
+        }
         return f"{known} && {tests[op]}"
 
     def field_node(self, node: FieldCondition, path: str) -> str | None:
@@ -311,9 +335,14 @@ def compare(x: str, op: str, value: Any, dated: bool) -> str:
         return f"{x} {OPERATORS[op]} {literal(value)}"
     lo = epoch_ms(day)
     hi = lo + DAY_MS
-    return {"=": f"{x} >= {lo} && {x} < {hi}", "!=": f"({x} < {lo} || {x} >= {hi})",
-            "<": f"{x} < {lo}", "<=": f"{x} < {hi}",
-            ">": f"{x} >= {hi}", ">=": f"{x} >= {lo}"}[op]
+    return {
+        "=": f"{x} >= {lo} && {x} < {hi}",
+        "!=": f"({x} < {lo} || {x} >= {hi})",
+        "<": f"{x} < {lo}",
+        "<=": f"{x} < {hi}",
+        ">": f"{x} >= {hi}",
+        ">=": f"{x} >= {lo}",
+    }[op]
 
 
 def integer_comparison(op: str, value: Any) -> tuple[str, int] | bool:
@@ -366,5 +395,4 @@ def _enclosed(expr: str) -> bool:
 
 def merge(key: str, fields: list[str], pipeline: list[dict[str, Any]]) -> dict[str, Any]:
     """Left-join ``fields`` computed by ``pipeline`` onto the subject rows by ``key``."""
-    return {"merge": {"fields": [key], "mappings": {f: f for f in fields},
-                      "pipeline": pipeline}}
+    return {"merge": {"fields": [key], "mappings": {f: f for f in fields}, "pipeline": pipeline}}

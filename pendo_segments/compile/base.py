@@ -64,8 +64,14 @@ class Generator:
 
     target: ClassVar[str] = ""
 
-    def __init__(self, defs: DefinitionSet, *, as_of: dt.date | None = None,
-                 strict: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        defs: DefinitionSet,
+        *,
+        as_of: dt.date | None = None,
+        strict: bool = False,
+        **options: Any,
+    ) -> None:
         self.defs = defs
         self.as_of = as_of
         self.strict = strict
@@ -125,9 +131,15 @@ def generator_class(target: str) -> type[Generator]:
     return getattr(importlib.import_module(module), attr)
 
 
-def compile_segments(defs: DefinitionSet, target: str, *, names: list[str] | None = None,
-                     as_of: dt.date | None = None, strict: bool = False,
-                     **options: Any) -> list[CompileResult]:
+def compile_segments(
+    defs: DefinitionSet,
+    target: str,
+    *,
+    names: list[str] | None = None,
+    as_of: dt.date | None = None,
+    strict: bool = False,
+    **options: Any,
+) -> list[CompileResult]:
     """Compile the selected segments (all by default) for ``target``."""
     gen = generator_class(target)(defs, as_of=as_of, strict=strict, **options)
     return [gen.compile(seg) for seg in defs.select(names)]

@@ -80,8 +80,15 @@ from pendo_segments.definitions.models import (
 # -- every Pendo name in one place ------------------------------------------------
 #: Definition op -> builder operator.
 OPERATORS: dict[str, str] = {
-    "=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
-    "contains": "contains", "exists": "exists", "not_exists": "!exists",
+    "=": "==",
+    "!=": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "contains": "contains",
+    "exists": "exists",
+    "not_exists": "!exists",
 }
 
 
@@ -118,29 +125,32 @@ UPLOAD_MARKER = "visitor_list"
 # -- why a construct is not native (read by CS ops in `compile` and `sync plan`) ----
 REASONS: dict[str, str] = {
     "not": "Pendo's segment builder has no NOT around a rule; flipping the comparison "
-           "instead (e.g. 'arr > 15000' for NOT 'arr <= 15000') would drop records with no "
-           "value, which NOT keeps",
+    "instead (e.g. 'arr > 15000' for NOT 'arr <= 15000') would drop records with no "
+    "value, which NOT keeps",
     "any inside any": "Pendo's builder has a single level of OR groups; merge the inner "
-                      "'any' into the outer one",
+    "'any' into the outer one",
     "all inside any": "Pendo's builder can only OR single rules, not an AND group",
     "segment reference inside any": "Pendo's builder accepts 'segment is in' only as its "
-                                    "own AND rule, not inside an OR group",
+    "own AND rule, not inside an OR group",
     "reference to non-native segment": "'{name}' is not a native Pendo rule itself (it is "
-                                       "uploaded as a list computed locally), so a live "
-                                       "Pendo rule cannot depend on it",
+    "uploaded as a list computed locally), so a live "
+    "Pendo rule cannot depend on it",
     "anniversary_within": "Pendo's builder has no 'anniversary within N days' date rule",
     "text comparison": "Pendo's builder compares text only with is / is not / contains / "
-                       "exists, not with '{op}'",
+    "exists, not with '{op}'",
     "'is not' inside any": "Pendo's 'is not' also matches records with no value; keeping "
-                           "them out needs an extra 'exists' rule, which cannot go inside "
-                           "an OR group",
+    "them out needs an extra 'exists' rule, which cannot go inside "
+    "an OR group",
 }
 
 Row = dict[str, Any]
 Groups = list[list[Row]]  # outer AND, inner OR
 #: Items an OR group cannot hold, by node type.
-NESTED_IN_ANY: dict[type[Any], str] = {AnyOf: "any inside any", AllOf: "all inside any",
-                                       SegmentRef: "segment reference inside any"}
+NESTED_IN_ANY: dict[type[Any], str] = {
+    AnyOf: "any inside any",
+    AllOf: "all inside any",
+    SegmentRef: "segment reference inside any",
+}
 
 
 class PendoGenerator(Generator):
@@ -154,16 +164,22 @@ class PendoGenerator(Generator):
 
     def segment_output(self, segment: Segment) -> dict[str, Any]:
         groups = self.generate(segment.rule, "rule")
-        head = {"name": segment.name, "title": segment.title,
-                "description": segment.description, "subject": segment.subject}
+        head = {
+            "name": segment.name,
+            "title": segment.title,
+            "description": segment.description,
+            "subject": segment.subject,
+        }
         if self._problems or groups is None:
             constructs = ", ".join(dict.fromkeys(p.construct for p in self._problems))
             who = "its accounts' visitors" if segment.subject == "account" else "its visitors"
-            return {**head,
-                    "summary": f"not a native Pendo rule ({constructs}); uploaded as a "
-                               f"list of {who} computed locally",
-                    "upload": UPLOAD_MARKER,
-                    "expandAccounts": segment.subject == "account"}
+            return {
+                **head,
+                "summary": f"not a native Pendo rule ({constructs}); uploaded as a "
+                f"list of {who} computed locally",
+                "upload": UPLOAD_MARKER,
+                "expandAccounts": segment.subject == "account",
+            }
         return {**head, "summary": summary(groups), "definition": {"filters": groups}}
 
     # -- groups ----------------------------------------------------------------
@@ -197,8 +213,11 @@ class PendoGenerator(Generator):
 
     def segment_node(self, node: SegmentRef, path: str) -> Groups:
         if not self.is_native(node.segment):
-            self.unsupported("reference to non-native segment", path,
-                             REASONS["reference to non-native segment"].format(name=node.segment))
+            self.unsupported(
+                "reference to non-native segment",
+                path,
+                REASONS["reference to non-native segment"].format(name=node.segment),
+            )
         return [[{**SEGMENT_RULE, "segmentName": node.segment, "segmentId": None}]]
 
     def is_native(self, name: str) -> bool:
@@ -216,8 +235,11 @@ class PendoGenerator(Generator):
         if windowed and op in PRESENCE_OPS:
             # A count is never unknown: "exists" always holds, "not_exists" never.
             op, value = (">=", 0) if op == "exists" else ("<", 0)
-        row: Row = {"name": rule.label, "kind": rule.kind or self.segment.subject,
-                    "schema": rule.schema}
+        row: Row = {
+            "name": rule.label,
+            "kind": rule.kind or self.segment.subject,
+            "schema": rule.schema,
+        }
         if rule.group:
             row.update(group=rule.group, field=rule.field)
         if rule.fact:
@@ -228,8 +250,11 @@ class PendoGenerator(Generator):
         if value is not None:
             row["value"] = value
         if windowed:
-            row.update(time=WINDOW_KEYS["time"], count=self.segment.window_of(node),
-                       granularity=WINDOW_KEYS["granularity"])
+            row.update(
+                time=WINDOW_KEYS["time"],
+                count=self.segment.window_of(node),
+                granularity=WINDOW_KEYS["granularity"],
+            )
         elif op not in PRESENCE_OPS:
             row.update(DAYS_AGO_KEYS)
         if node.metric in NULLABLE_METRICS and op == "!=":
@@ -243,8 +268,7 @@ class PendoGenerator(Generator):
             self.unsupported("anniversary_within", path, REASONS["anniversary_within"])
             return None
         if f.schema == "string" and op in ("<", "<=", ">", ">="):
-            self.unsupported("text comparison", path,
-                             REASONS["text comparison"].format(op=op))
+            self.unsupported("text comparison", path, REASONS["text comparison"].format(op=op))
             return None
         base: Row = {"name": node.field, "kind": f.kind, "schema": f.schema}
         if f.group:
@@ -279,8 +303,12 @@ def row_text(row: Row) -> str:
     if row["kind"] == "feature":
         name = f"{name} on {row['featureId']}"
     value = row.get("value")
-    shown = "" if value is None else " " + (
-        json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool) else str(value))
+    shown = (
+        ""
+        if value is None
+        else " "
+        + (json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool) else str(value))
+    )
     if row.get("time") == DAYS_AGO_KEYS["time"]:
         return f"days since {name.lower()} {row['operator']}{shown}"
     text = f"{name} {row['operator']}{shown}"
@@ -288,7 +316,6 @@ def row_text(row: Row) -> str:
         unit = UNITS.get(row["name"], "")
         text += f"{unit} in the last {row['count']} days"
     return text
-
 
 
 def summary(groups: Groups) -> str:

@@ -73,9 +73,11 @@ class SQLGenerator(Generator):
             table, key = SUBJECT_TABLE[segment.subject]
             ctes = [f"params AS ({self._params()})", *self._ctes.values()]
             joins = "".join(f"\n{j}" for j in self._joins)
-            return (f"WITH {', '.join(ctes)}\n"
-                    f"SELECT s.{key} AS subject_id\nFROM {table} AS s CROSS JOIN params AS p"
-                    f"{joins}\nWHERE {where}\nORDER BY 1")
+            return (
+                f"WITH {', '.join(ctes)}\n"
+                f"SELECT s.{key} AS subject_id\nFROM {table} AS s CROSS JOIN params AS p"
+                f"{joins}\nWHERE {where}\nORDER BY 1"
+            )
         finally:
             self._ctes, self._joins, self._segment = outer_ctes, outer_joins, outer_seg  # type: ignore[assignment]
 
@@ -88,8 +90,10 @@ class SQLGenerator(Generator):
         """Register a metric CTE (``subject_id, value``) and its LEFT JOIN; return alias."""
         if name not in self._ctes:
             self._ctes[name] = f"{name} AS ({body})"
-            self._joins.append(f"LEFT JOIN {name} ON {name}.subject_id = s."
-                               f"{SUBJECT_TABLE[self.segment.subject][1]}")
+            self._joins.append(
+                f"LEFT JOIN {name} ON {name}.subject_id = s."
+                f"{SUBJECT_TABLE[self.segment.subject][1]}"
+            )
         return name
 
     # -- nodes ---------------------------------------------------------------
@@ -107,8 +111,11 @@ class SQLGenerator(Generator):
     def metric_node(self, cond: MetricCondition, path: str) -> str:
         seg = self.segment
         group = "u.visitor_id" if seg.subject == "visitor" else "v.account_id"
-        join_v = "" if seg.subject == "visitor" else (
-            " JOIN visitors AS v ON v.visitor_id = u.visitor_id")
+        join_v = (
+            ""
+            if seg.subject == "visitor"
+            else (" JOIN visitors AS v ON v.visitor_id = u.visitor_id")
+        )
         if cond.metric in ("days_since_last_visit", "days_since_first_visit"):
             value = self._days_since(cond.metric)
         else:
@@ -125,8 +132,10 @@ class SQLGenerator(Generator):
             else:
                 agg, name = f"SUM(u.{cond.metric})", f"{cond.metric}_{window}"
             alias = self._add_metric(
-                name, f"SELECT {group} AS subject_id, {agg} AS value FROM {table} AS u"
-                f"{join_v} CROSS JOIN params AS p WHERE {' AND '.join(where)} GROUP BY 1")
+                name,
+                f"SELECT {group} AS subject_id, {agg} AS value FROM {table} AS u"
+                f"{join_v} CROSS JOIN params AS p WHERE {' AND '.join(where)} GROUP BY 1",
+            )
             value = f"COALESCE({alias}.value, 0)"
         if cond.op == "exists":
             return f"({value} IS NOT NULL)"
@@ -137,9 +146,11 @@ class SQLGenerator(Generator):
     def _days_since(self, metric: str) -> str:
         seg = self.segment
         if metric == "days_since_last_visit":
-            per_visitor = ("SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily"
-                           f" AS u CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE}"
-                           " GROUP BY 1")
+            per_visitor = (
+                "SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily"
+                f" AS u CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE}"
+                " GROUP BY 1"
+            )
             roll = "MAX"
             name = "last_visit"
         else:
@@ -148,17 +159,20 @@ class SQLGenerator(Generator):
                 "DATE))) AS day FROM visitors AS v CROSS JOIN params AS p LEFT JOIN usage_daily"
                 f" AS u ON u.visitor_id = v.visitor_id AND u.date < p.as_of AND {ACTIVE}"
                 " GROUP BY v.visitor_id, v.first_visit"
-                if self.options.get("has_first_visit", True) else
-                "SELECT u.visitor_id, MIN(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
-                f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1")
+                if self.options.get("has_first_visit", True)
+                else "SELECT u.visitor_id, MIN(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
+                f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1"
+            )
             roll = "MIN"
             name = "first_visit"
         if seg.subject == "visitor":
             body = f"SELECT x.visitor_id AS subject_id, x.day AS value FROM ({per_visitor}) AS x"
         else:
-            body = (f"SELECT v.account_id AS subject_id, {roll}(x.day) AS value FROM "
-                    f"({per_visitor}) AS x JOIN visitors AS v ON v.visitor_id = x.visitor_id "
-                    "GROUP BY 1")
+            body = (
+                f"SELECT v.account_id AS subject_id, {roll}(x.day) AS value FROM "
+                f"({per_visitor}) AS x JOIN visitors AS v ON v.visitor_id = x.visitor_id "
+                "GROUP BY 1"
+            )
         alias = self._add_metric(name, body)
         return f"date_diff('day', {alias}.value, p.as_of)"
 
@@ -192,11 +206,12 @@ class SQLGenerator(Generator):
         for k in range((days - 1) // 365 + 2):
             y = f"(year(p.as_of) + {k})"
             leap = f"(({y} % 4 = 0 AND {y} % 100 <> 0) OR {y} % 400 = 0)"
-            day = (f"CASE WHEN month({col}) = 2 AND day({col}) = 29 AND NOT {leap} "
-                   f"THEN 28 ELSE day({col}) END")
+            day = (
+                f"CASE WHEN month({col}) = 2 AND day({col}) = 29 AND NOT {leap} "
+                f"THEN 28 ELSE day({col}) END"
+            )
             ann = f"make_date({y}, month({col}), {day})"
-            checks.append(f"(year({col}) < {y} AND {ann} BETWEEN p.as_of AND "
-                          f"p.as_of + {days - 1})")
+            checks.append(f"(year({col}) < {y} AND {ann} BETWEEN p.as_of AND p.as_of + {days - 1})")
         return "(" + " OR ".join(checks) + ")"
 
     def segment_node(self, ref: SegmentRef, path: str) -> str:

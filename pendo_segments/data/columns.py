@@ -36,14 +36,17 @@ class Where:
         self.label = label
         self.column = column
 
-    def row_error(self, values: pa.ChunkedArray, bad: pa.ChunkedArray | pa.Array,
-                  problem: str) -> DataError | None:
+    def row_error(
+        self, values: pa.ChunkedArray, bad: pa.ChunkedArray | pa.Array, problem: str
+    ) -> DataError | None:
         """The error for the first row where ``bad`` is true, else None."""
         idx = first_true(bad)
         if idx is None:
             return None
-        return DataError(f"{self.label}: row {idx + 1}, column '{self.column}': "
-                         f"{show(values[idx].as_py())} {problem}")
+        return DataError(
+            f"{self.label}: row {idx + 1}, column '{self.column}': "
+            f"{show(values[idx].as_py())} {problem}"
+        )
 
     def fail(self, message: str) -> DataError:
         return DataError(f"{self.label}: column '{self.column}': {message}")
@@ -81,11 +84,13 @@ def as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
 def check_required(values: pa.ChunkedArray, col: Col, where: Where) -> None:
     idx = first_true(pc.is_null(values)) if col.required and values.null_count else None
     if idx is not None:
-        raise DataError(f"{where.label}: row {idx + 1}, column '{where.column}': "
-                        "required value is blank")
+        raise DataError(
+            f"{where.label}: row {idx + 1}, column '{where.column}': required value is blank"
+        )
 
 
 # -- per kind ---------------------------------------------------------------
+
 
 def to_text(values: pa.ChunkedArray, col: Col, where: Where) -> pd.Series:
     values = as_text(values)
@@ -116,8 +121,9 @@ def parse_dates(values: pa.ChunkedArray, col: Col, where: Where) -> pa.ChunkedAr
             out = text.cast(pa.date32()).cast(pa.timestamp("s"))
         except pa.ArrowInvalid:
             ok = pc.match_substring_regex(text, DATE_RE)
-            parsed = pc.strptime(pc.if_else(ok, text, None), format="%Y-%m-%d", unit="s",
-                                 error_is_null=True)
+            parsed = pc.strptime(
+                pc.if_else(ok, text, None), format="%Y-%m-%d", unit="s", error_is_null=True
+            )
             # strptime rolls 2026-02-30 over to March: insist on a round trip
             same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
             bad = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(same, False)))
@@ -168,8 +174,12 @@ def _numbers(values: pa.ChunkedArray, col: Col, where: Where) -> pa.ChunkedArray
 def to_float(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray:
     out = _numbers(values, col, where)
     if col.min is not None:
-        _raise_first(where, values, pc.less(out, col.min),
-                     "is negative" if col.min == 0 else f"is below {col.min:g}")
+        _raise_first(
+            where,
+            values,
+            pc.less(out, col.min),
+            "is negative" if col.min == 0 else f"is below {col.min:g}",
+        )
     if col.max is not None:
         _raise_first(where, values, pc.greater(out, col.max), f"is above {col.max:g}")
     return out.to_numpy()  # nulls become NaN
@@ -182,8 +192,11 @@ def to_int(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray | Exte
         check_required(values, col, where)
     else:
         try:
-            ints = as_text(values).cast(pa.int64()) if not pa.types.is_floating(values.type) \
+            ints = (
+                as_text(values).cast(pa.int64())
+                if not pa.types.is_floating(values.type)
                 else values.cast(pa.int64())
+            )
             check_required(values, col, where)
         except pa.ArrowInvalid:
             # "3.0" (spreadsheet exports) is still an integer; "2.5" is not

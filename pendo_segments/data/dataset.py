@@ -9,8 +9,16 @@ import pandas as pd
 
 from pendo_segments.errors import DataError
 
-TABLE_NAMES = ("accounts", "visitors", "usage_daily", "feature_usage", "features",
-               "nps", "tickets", "outcomes")
+TABLE_NAMES = (
+    "accounts",
+    "visitors",
+    "usage_daily",
+    "feature_usage",
+    "features",
+    "nps",
+    "tickets",
+    "outcomes",
+)
 
 
 @dataclass
@@ -41,8 +49,10 @@ class Dataset:
         dates = self.usage_daily.get("date")
         latest = dates.max() if dates is not None and len(dates) else pd.NaT
         if pd.isna(latest):
-            raise DataError(f"{self.source or 'usage_daily'}: usage_daily has no rows, "
-                            "so there is no default as-of day; pass --as-of YYYY-MM-DD")
+            raise DataError(
+                f"{self.source or 'usage_daily'}: usage_daily has no rows, "
+                "so there is no default as-of day; pass --as-of YYYY-MM-DD"
+            )
         return pd.Timestamp(latest).date() + dt.timedelta(days=1)
 
     def key_features(self) -> list[str]:
@@ -54,5 +64,8 @@ class Dataset:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The frames present, by table name (CONTRACT file stem)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name in TABLE_NAMES and getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name in TABLE_NAMES and getattr(self, f.name) is not None
+        }

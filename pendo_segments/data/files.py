@@ -50,7 +50,9 @@ def read_csv(path: Path, label: str) -> pa.Table:
     header = read_header(path, label)
     options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
-        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
     )
     try:
         return pacsv.read_csv(path, convert_options=options)
@@ -62,15 +64,22 @@ def read_parquet(path: Path, label: str, dictionary_columns: list[str]) -> pa.Ta
     """Read a Parquet file; big id columns stay dictionary-encoded."""
     try:
         schema = pq.read_schema(path)
-        text = [c for c in dictionary_columns if c in schema.names
-                and (pa.types.is_string(schema.field(c).type)
-                     or pa.types.is_large_string(schema.field(c).type))]
+        text = [
+            c
+            for c in dictionary_columns
+            if c in schema.names
+            and (
+                pa.types.is_string(schema.field(c).type)
+                or pa.types.is_large_string(schema.field(c).type)
+            )
+        ]
         return pq.read_table(path, read_dictionary=text or None)
     except (pa.ArrowException, OSError) as err:
         raise DataError(f"{label}: not a readable Parquet file ({_arrow_message(err)})") from None
 
 
 # -- writing ----------------------------------------------------------------
+
 
 def _column_text(values: pd.Series) -> pa.Array:
     """One column as CONTRACT text: YYYY-MM-DD dates, true/false, blank for missing."""
@@ -108,10 +117,10 @@ def _write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
     lines = pc.binary_join_element_wise(lines, "\n", "")
     lines = lines.cast(pa.large_string())
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    offsets = offsets[lines.offset:lines.offset + len(lines) + 1]
+    offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
     if data is not None and len(lines):
-        fh.write(memoryview(data)[offsets[0]:offsets[-1]])
+        fh.write(memoryview(data)[offsets[0] : offsets[-1]])
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -120,7 +129,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with path.open("wb") as fh:
         fh.write((",".join(header) + "\n").encode("utf-8"))
         for start in range(0, len(frame), CHUNK_ROWS):
-            part = frame.iloc[start:start + CHUNK_ROWS]
+            part = frame.iloc[start : start + CHUNK_ROWS]
             if len(frame.columns):
                 _write_lines([_column_text(part[c]) for c in part.columns], fh)
 

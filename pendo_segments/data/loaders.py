@@ -64,14 +64,22 @@ def _reader(folder: Path, spec: TableSpec) -> Reader | None:
     return None
 
 
-def dataset_from_frames(frames: Mapping[str, pd.DataFrame | pa.Table | None], *, source: str = "",
-                        lenient: bool = False, warn: Warn | None = None) -> Dataset:
+def dataset_from_frames(
+    frames: Mapping[str, pd.DataFrame | pa.Table | None],
+    *,
+    source: str = "",
+    lenient: bool = False,
+    warn: Warn | None = None,
+) -> Dataset:
     """Validate and type frames from elsewhere (Pendo API, generator) like files.
 
     Messages name the table (``usage_daily: row 3, …``) instead of a file.
     """
-    readers = {name: frame_reader(name, frames[name]) for name in TABLE_NAMES
-               if frames.get(name) is not None}
+    readers = {
+        name: frame_reader(name, frames[name])
+        for name in TABLE_NAMES
+        if frames.get(name) is not None
+    }
     return build_dataset(readers, source=source, lenient=lenient, warn=warn)
 
 
@@ -90,8 +98,13 @@ def frame_reader(name: str, frame: pd.DataFrame | pa.Table | Callable[[], pd.Dat
     return read
 
 
-def build_dataset(readers: Mapping[str, Reader | None], *, source: str = "",
-                  lenient: bool = False, warn: Warn | None = None) -> Dataset:
+def build_dataset(
+    readers: Mapping[str, Reader | None],
+    *,
+    source: str = "",
+    lenient: bool = False,
+    warn: Warn | None = None,
+) -> Dataset:
     """Convert, check and link the tables: the one path every loader takes.
 
     Tables are read one at a time and their raw columns dropped once typed,
@@ -135,15 +148,27 @@ def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
     """Columns (arrays or Series of one length) as a frame, without copying them."""
     n_rows = len(next(iter(columns.values())))
-    return pd.DataFrame({n: (v if isinstance(v, pd.Series) else pd.Series(v, copy=False))
-                         for n, v in columns.items()}, index=pd.RangeIndex(n_rows), copy=False)
+    return pd.DataFrame(
+        {
+            n: (v if isinstance(v, pd.Series) else pd.Series(v, copy=False))
+            for n, v in columns.items()
+        },
+        index=pd.RangeIndex(n_rows),
+        copy=False,
+    )
 
 
 class _Links:
     """Resolves the ids of dependent tables against accounts, visitors, features."""
 
-    def __init__(self, accounts: pd.DataFrame, visitors: pd.DataFrame, features: pd.DataFrame,
-                 lenient: bool, warn: Warn) -> None:
+    def __init__(
+        self,
+        accounts: pd.DataFrame,
+        visitors: pd.DataFrame,
+        features: pd.DataFrame,
+        lenient: bool,
+        warn: Warn,
+    ) -> None:
         self.lenient, self.warn = lenient, warn
         self.visitor_ids = arrow_text(visitors["visitor_id"])
         self.visitor_dtype = category_dtype(visitors["visitor_id"])
@@ -159,8 +184,15 @@ class _Links:
             return self._nps(label, columns)
         return _frame(columns)
 
-    def _known(self, label: str, column: str, values: Any, ids: pa.Array, what: str,
-               keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _known(
+        self,
+        label: str,
+        column: str,
+        values: Any,
+        ids: pa.Array,
+        what: str,
+        keep: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         codes = codes_in(values, ids)
         dropped = drop_unknown(codes, values, label, column, what, self.lenient, self.warn)
         if dropped is not None:
@@ -168,8 +200,9 @@ class _Links:
         return codes, keep
 
     def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
-        visitors, keep = self._known(label, "visitor_id", columns["visitor_id"], self.visitor_ids,
-                                     "visitor", None)
+        visitors, keep = self._known(
+            label, "visitor_id", columns["visitor_id"], self.visitor_ids, "visitor", None
+        )
         out: dict[str, Any] = {}
         for name, values in columns.items():
             if name == "visitor_id":
@@ -229,8 +262,10 @@ def _check_replaceable(target: Path) -> None:
         ours = {f"{n}.{ext}" for n in TABLE_NAMES for ext in ("csv", "parquet")}
         others = sorted(p.name for p in target.iterdir() if p.name not in ours)
         if others:
-            raise DataError(f"{target}: folder holds other files ({', '.join(others[:3])}); "
-                            "choose a new or empty folder")
+            raise DataError(
+                f"{target}: folder holds other files ({', '.join(others[:3])}); "
+                "choose a new or empty folder"
+            )
 
 
 def _umask() -> int:

@@ -61,16 +61,20 @@ class PendoSpec:
     def parse(cls, spec: str) -> PendoSpec:
         text = spec.strip()
         if not text.startswith("pendo:"):
-            raise DataError(f"{spec!r}: a live Pendo source is written 'pendo:' "
-                            "(options: pendo:days=90,page_size=50000)")
+            raise DataError(
+                f"{spec!r}: a live Pendo source is written 'pendo:' "
+                "(options: pendo:days=90,page_size=50000)"
+            )
         options: dict[str, int] = {}
         known = [f.name for f in fields(cls)]
-        for part in filter(None, (p.strip() for p in text[len("pendo:"):].split(","))):
+        for part in filter(None, (p.strip() for p in text[len("pendo:") :].split(","))):
             name, eq, value = part.partition("=")
             name = name.strip()
             if name not in known or not eq:
-                raise DataError(f"{spec!r}: unknown option {part!r} (known: "
-                                f"{', '.join(k + '=N' for k in known)})")
+                raise DataError(
+                    f"{spec!r}: unknown option {part!r} (known: "
+                    f"{', '.join(k + '=N' for k in known)})"
+                )
             try:
                 number = int(value)
             except ValueError:
@@ -91,9 +95,14 @@ class LiveDataset(Dataset):
         return self.pulled_as_of or super().default_as_of()
 
 
-def load_from_pendo(spec: str = "pendo:", *, as_of: dt.date | None = None,
-                    warn: Warn | None = None, client: Any = None,
-                    progress: Progress | None = None) -> LiveDataset:
+def load_from_pendo(
+    spec: str = "pendo:",
+    *,
+    as_of: dt.date | None = None,
+    warn: Warn | None = None,
+    client: Any = None,
+    progress: Progress | None = None,
+) -> LiveDataset:
     """Pull accounts, visitors, features and usage before ``as_of`` (default: today, UTC).
 
     ``client`` defaults to the configured subscription (``PENDO_INTEGRATION_KEY``).
@@ -108,18 +117,19 @@ def load_from_pendo(spec: str = "pendo:", *, as_of: dt.date | None = None,
         from pendo_segments.pendo.client import client_from_config
 
         client = client_from_config(load_config())
-    frames = PendoPuller(client, page_size=options.page_size,
-                         progress=progress).frames(as_of=day, days=options.days)
+    frames = PendoPuller(client, page_size=options.page_size, progress=progress).frames(
+        as_of=day, days=options.days
+    )
     ds = dataset_from_frames(frames, source="pendo", lenient=True, warn=warn)
-    return LiveDataset(**{f.name: getattr(ds, f.name) for f in fields(Dataset)},
-                       pulled_as_of=day)
+    return LiveDataset(**{f.name: getattr(ds, f.name) for f in fields(Dataset)}, pulled_as_of=day)
 
 
 class PendoPuller:
     """Runs the record and usage pulls against one client and shapes the rows."""
 
-    def __init__(self, client: Any, *, page_size: int = 50_000,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, client: Any, *, page_size: int = 50_000, progress: Progress | None = None
+    ) -> None:
         self.client = client
         self.page_size = page_size
         self.progress = progress or (lambda _msg: None)
@@ -151,9 +161,13 @@ class PendoPuller:
     def time_fields(self, kind: str) -> set[tuple[str, str]]:
         """(group, field) pairs whose schema type is a date (epoch ms)."""
         schema = self.client.metadata_schema(kind)
-        return {(group, name) for group, entries in schema.items() if isinstance(entries, dict)
-                for name, info in entries.items()
-                if isinstance(info, dict) and str(info.get("Type", "")).lower() in TIME_TYPES}
+        return {
+            (group, name)
+            for group, entries in schema.items()
+            if isinstance(entries, dict)
+            for name, info in entries.items()
+            if isinstance(info, dict) and str(info.get("Type", "")).lower() in TIME_TYPES
+        }
 
     def paged(self, pipeline: list[dict[str, Any]], keys: list[str]) -> Rows:
         """Every row of ``pipeline``, ``page_size`` at a time, by keyset on ``keys``."""
@@ -176,8 +190,11 @@ class PendoPuller:
 
 
 # -- pipelines ------------------------------------------------------------------------
-REQUIRED = {"accounts": ["account_id", "arr", "plan"], "visitors": ["visitor_id", "account_id"],
-            "features": ["feature_id", "name"]}
+REQUIRED = {
+    "accounts": ["account_id", "arr", "plan"],
+    "visitors": ["visitor_id", "account_id"],
+    "features": ["feature_id", "name"],
+}
 USAGE_KEYS = ["visitorId", "day"]
 USAGE_COLUMNS = ["date", "visitor_id", "minutes", "events"]
 CLICK_COLUMNS = ["date", "visitor_id", "feature_id", "clicks"]
@@ -202,16 +219,24 @@ def _time_series(first: int, count: int) -> dict[str, Any]:
 
 
 def events_pipeline(first: int, count: int) -> list[dict[str, Any]]:
-    return [{"source": {**EVENTS_SOURCE, "timeSeries": _time_series(first, count)}},
-            {"identified": "visitorId"},
-            {"group": {"group": USAGE_KEYS, "fields": DAY_SUMS}}]
+    return [
+        {"source": {**EVENTS_SOURCE, "timeSeries": _time_series(first, count)}},
+        {"identified": "visitorId"},
+        {"group": {"group": USAGE_KEYS, "fields": DAY_SUMS}},
+    ]
 
 
 def feature_events_pipeline(feature_id: str, first: int, count: int) -> list[dict[str, Any]]:
-    return [{"source": {FEATURE_EVENTS: {"featureId": feature_id},
-                        "timeSeries": _time_series(first, count)}},
-            {"identified": "visitorId"},
-            {"group": {"group": USAGE_KEYS, "fields": {"numEvents": {"sum": "numEvents"}}}}]
+    return [
+        {
+            "source": {
+                FEATURE_EVENTS: {"featureId": feature_id},
+                "timeSeries": _time_series(first, count),
+            }
+        },
+        {"identified": "visitorId"},
+        {"group": {"group": USAGE_KEYS, "fields": {"numEvents": {"sum": "numEvents"}}}},
+    ]
 
 
 def after(keys: list[str], last: dict[str, Any]) -> str:
@@ -254,21 +279,39 @@ def feature_rows(records: Rows) -> Rows:
     out = []
     for record in records:
         key = next((record[f] for f in FEATURE_KEY_FIELDS if record.get(f) is not None), None)
-        out.append({"feature_id": _text(record.get("id")), "name": record.get("name"),
-                    "key": bool(key) if key is not None else None,
-                    "app_id": _text(record.get("appId"))})
+        out.append(
+            {
+                "feature_id": _text(record.get("id")),
+                "name": record.get("name"),
+                "key": bool(key) if key is not None else None,
+                "app_id": _text(record.get("appId")),
+            }
+        )
     return out
 
 
 def usage_rows(rows: Rows) -> Rows:
-    return [{"date": _date(r.get("day")), "visitor_id": _text(r.get("visitorId")),
-             "minutes": float(r.get("numMinutes") or 0.0), "events": int(r.get("numEvents") or 0)}
-            for r in rows]
+    return [
+        {
+            "date": _date(r.get("day")),
+            "visitor_id": _text(r.get("visitorId")),
+            "minutes": float(r.get("numMinutes") or 0.0),
+            "events": int(r.get("numEvents") or 0),
+        }
+        for r in rows
+    ]
 
 
 def click_rows(feature_id: str, rows: Rows) -> Rows:
-    return [{"date": _date(r.get("day")), "visitor_id": _text(r.get("visitorId")),
-             "feature_id": feature_id, "clicks": int(r.get("numEvents") or 0)} for r in rows]
+    return [
+        {
+            "date": _date(r.get("day")),
+            "visitor_id": _text(r.get("visitorId")),
+            "feature_id": feature_id,
+            "clicks": int(r.get("numEvents") or 0),
+        }
+        for r in rows
+    ]
 
 
 def _text(value: Any) -> str | None:
@@ -296,8 +339,9 @@ def _table(rows: Rows, required: list[str]) -> Any:
         try:
             arrays[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[name] = pa.array([None if v is None else str(v) for v in values],
-                                    type=pa.string())
+            arrays[name] = pa.array(
+                [None if v is None else str(v) for v in values], type=pa.string()
+            )
         if arrays[name].type == pa.null():
             arrays[name] = arrays[name].cast(pa.string())
     return pa.table(arrays)

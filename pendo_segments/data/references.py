@@ -28,8 +28,10 @@ def check_unique(ids: pd.Series, label: str, column: str) -> None:
     second = int(dup.argmax())
     value = ids.iloc[second]
     first = int((ids == value).to_numpy().argmax())
-    raise DataError(f"{label}: row {second + 1}, column '{column}': duplicate id {show(value)} "
-                    f"(first at row {first + 1})")
+    raise DataError(
+        f"{label}: row {second + 1}, column '{column}': duplicate id {show(value)} "
+        f"(first at row {first + 1})"
+    )
 
 
 def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -85,8 +87,15 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def drop_unknown(codes: np.ndarray, values: pa.ChunkedArray | pa.Array, label: str, column: str,
-                 what: str, lenient: bool, warn: Warn) -> np.ndarray | None:
+def drop_unknown(
+    codes: np.ndarray,
+    values: pa.ChunkedArray | pa.Array,
+    label: str,
+    column: str,
+    what: str,
+    lenient: bool,
+    warn: Warn,
+) -> np.ndarray | None:
     """Rows to keep when some reference nothing known; error unless lenient."""
     unknown = codes < 0
     if not unknown.any():
@@ -100,8 +109,10 @@ def drop_unknown(codes: np.ndarray, values: pa.ChunkedArray | pa.Array, label: s
     if not lenient:
         row = first_true(pa.array(unknown))
         assert row is not None
-        raise DataError(f"{label}: row {row + 1}, column '{column}': unknown {what} "
-                        f"{show(values[row].as_py())} ({counts}; --lenient drops them)")
+        raise DataError(
+            f"{label}: row {row + 1}, column '{column}': unknown {what} "
+            f"{show(values[row].as_py())} ({counts}; --lenient drops them)"
+        )
     warn(f"{label}: dropped {counts}")
     return ~unknown
 
@@ -127,8 +138,9 @@ class AccountCodes:
         self.ids = pa.concat_arrays([known, arrow_text(pc.unique(pc.filter(theirs, stray)))])
         self.of_visitor = codes_in(theirs, self.ids)
 
-    def resolve(self, visitor_codes: np.ndarray,
-                given: pa.ChunkedArray | None) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    def resolve(
+        self, visitor_codes: np.ndarray, given: pa.ChunkedArray | None
+    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
         """Codes of each row's account: the row's own, else its visitor's."""
         if given is None:
             return self._of(visitor_codes), category_dtype(self.ids)

@@ -64,8 +64,15 @@ ANNIVERSARY_SHARE = 0.04
 DAY = np.timedelta64(1, "D")
 
 
-def generate_sample(*, accounts: int = 250, visitors: int = 2000, days: int = 90, seed: int = 7,
-                    end: dt.date = DEFAULT_END, progress: Progress | None = None) -> Dataset:
+def generate_sample(
+    *,
+    accounts: int = 250,
+    visitors: int = 2000,
+    days: int = 90,
+    seed: int = 7,
+    end: dt.date = DEFAULT_END,
+    progress: Progress | None = None,
+) -> Dataset:
     """Generate the sample data set; usage covers the ``days`` days ending on ``end``."""
     for name, value in (("accounts", accounts), ("visitors", visitors), ("days", days)):
         if value < 1:
@@ -78,8 +85,9 @@ def generate_sample(*, accounts: int = 250, visitors: int = 2000, days: int = 90
     return build_dataset(readers, source="sample")
 
 
-def write_sample(out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv",
-                 **kwargs: Any) -> Dataset:
+def write_sample(
+    out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv", **kwargs: Any
+) -> Dataset:
     """Generate with ``kwargs`` (see :func:`generate_sample`) and write to ``out``."""
     ds = generate_sample(**kwargs)
     progress = kwargs.get("progress")
@@ -90,6 +98,7 @@ def write_sample(out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv",
 
 
 # -- helpers ----------------------------------------------------------------
+
 
 def _ascii_slug(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -149,8 +158,15 @@ def _date_column(values: np.ndarray, missing: np.ndarray | None = None) -> np.nd
 class _Generator:
     """Draws the tables in a fixed order; attributes carry state between steps."""
 
-    def __init__(self, n_accounts: int, n_visitors: int, days: int, seed: int, end: dt.date,
-                 progress: Progress) -> None:
+    def __init__(
+        self,
+        n_accounts: int,
+        n_visitors: int,
+        days: int,
+        seed: int,
+        end: dt.date,
+        progress: Progress,
+    ) -> None:
         self.A, self.V, self.D = n_accounts, n_visitors, days
         self.rng = np.random.default_rng(seed)
         self.end = np.datetime64(end, "D")
@@ -166,9 +182,14 @@ class _Generator:
         usage, feature_usage = self.usage()
         self.progress("nps, tickets, outcomes")
         return {
-            "accounts": accounts, "visitors": visitors, "features": features,
-            "usage_daily": usage, "feature_usage": feature_usage,
-            "nps": self.nps(), "tickets": self.tickets(), "outcomes": self.outcomes(),
+            "accounts": accounts,
+            "visitors": visitors,
+            "features": features,
+            "usage_daily": usage,
+            "feature_usage": feature_usage,
+            "nps": self.nps(),
+            "tickets": self.tickets(),
+            "outcomes": self.outcomes(),
         }
 
     # -- accounts -----------------------------------------------------------
@@ -178,17 +199,22 @@ class _Generator:
         self.account_ids = _ids("acc-", A, 5)
         u = rng.random(A)
         segment = np.where(u < 0.45, 0, np.where(u < 0.85, 1, 2))  # SMB, mid-market, enterprise
-        smb = np.where(rng.random(A) < 0.12, 15000.0,
-                       np.round(rng.uniform(2400, 15000, A) / 100) * 100)
-        mid = np.clip(np.round(np.exp(rng.uniform(np.log(15500), np.log(100000), A)) / 500) * 500,
-                      15500, 99500)
+        smb = np.where(
+            rng.random(A) < 0.12, 15000.0, np.round(rng.uniform(2400, 15000, A) / 100) * 100
+        )
+        mid = np.clip(
+            np.round(np.exp(rng.uniform(np.log(15500), np.log(100000), A)) / 500) * 500,
+            15500,
+            99500,
+        )
         ent = np.round(np.exp(rng.uniform(np.log(100000), np.log(1_500_000), A)) / 1000) * 1000
         self.arr = np.select([segment == 0, segment == 1], [smb, mid], ent)
         pu = rng.random(A)
         plan = np.select(
             [segment == 0, segment == 1],
             [np.where(pu < 0.85, 0, 1), np.where(pu < 0.10, 0, np.where(pu < 0.85, 1, 2))],
-            np.where(pu < 0.10, 1, 2))
+            np.where(pu < 0.10, 1, 2),
+        )
         self.region = rng.choice(len(N.REGIONS), A, p=N.REGION_SHARE)
         self.self_service = (segment == 0) & (rng.random(A) < 0.34)
         seats = np.maximum(3, np.round(self.arr / rng.uniform(400, 900, A))).astype(np.int64)
@@ -196,24 +222,30 @@ class _Generator:
         self.risk = np.clip(LEVEL_RISK[self.level] + rng.normal(0, 0.08, A), 0, 1)
         name, self.domain = self._company_names()
         self.contract_start = self._contract_start()
-        csm = np.where(segment == 2, rng.choice(N.CSM_SENIOR, A),
-                       np.where((segment == 1) | (rng.random(A) < 0.5),
-                                rng.choice(N.CSM_GROWTH, A), N.CSM_POOL))
+        csm = np.where(
+            segment == 2,
+            rng.choice(N.CSM_SENIOR, A),
+            np.where(
+                (segment == 1) | (rng.random(A) < 0.5), rng.choice(N.CSM_GROWTH, A), N.CSM_POOL
+            ),
+        )
         csm = np.where(self.self_service, N.CSM_POOL, csm)
-        return pd.DataFrame({
-            "account_id": self.account_ids,
-            "name": name,
-            "arr": self.arr,
-            "plan": PLANS[plan],
-            "contract_start": _date_column(self.contract_start),
-            "renewal_date": _date_column(_next_anniversary(self.contract_start, self.end)),
-            "csm_owner": csm,
-            "seats": pd.Series(seats, dtype="Int64").where(rng.random(A) >= 0.02, pd.NA),
-            "self_service": self.self_service,
-            "crm_id": self._crm_ids(),
-            "domain": self.domain,
-            "region": np.array(N.REGIONS)[self.region],
-        })
+        return pd.DataFrame(
+            {
+                "account_id": self.account_ids,
+                "name": name,
+                "arr": self.arr,
+                "plan": PLANS[plan],
+                "contract_start": _date_column(self.contract_start),
+                "renewal_date": _date_column(_next_anniversary(self.contract_start, self.end)),
+                "csm_owner": csm,
+                "seats": pd.Series(seats, dtype="Int64").where(rng.random(A) >= 0.02, pd.NA),
+                "self_service": self.self_service,
+                "crm_id": self._crm_ids(),
+                "domain": self.domain,
+                "region": np.array(N.REGIONS)[self.region],
+            }
+        )
 
     def _company_names(self) -> tuple[np.ndarray, np.ndarray]:
         rng, A = self.rng, self.A
@@ -221,8 +253,12 @@ class _Generator:
         second = rng.integers(0, len(N.COMPANY_SECOND), A)
         suffix_pick = rng.integers(0, 4, A)
         suffixes = np.array([N.SUFFIX[r][k] for r in N.REGIONS for k in range(4)])
-        name = (np.array(N.COMPANY_FIRST)[first] + " " + np.array(N.COMPANY_SECOND)[second]
-                + suffixes[self.region * 4 + suffix_pick])
+        name = (
+            np.array(N.COMPANY_FIRST)[first]
+            + " "
+            + np.array(N.COMPANY_SECOND)[second]
+            + suffixes[self.region * 4 + suffix_pick]
+        )
         slug1 = np.array([_ascii_slug(w) for w in N.COMPANY_FIRST])[first]
         slug2 = np.array([_ascii_slug(w) for w in N.COMPANY_SECOND])[second]
         base = pd.Series(np.char.add(np.char.add(slug1, "-"), slug2))
@@ -276,27 +312,31 @@ class _Generator:
         email = (email + pd.Series(domain)).to_numpy(dtype=object).astype(str)
         self.first_visit = self._first_visits(real, accx)
         self.visitor_ids = _ids("v-", V, 6)
-        return pd.DataFrame({
-            "visitor_id": self.visitor_ids,
-            "account_id": self.all_account_ids[acc],
-            "email": email,
-            "name": display,
-            "language": self.language,
-            "first_visit": _date_column(self.first_visit, np.isnat(self.first_visit)),
-            "role": np.array(N.ROLES)[rng.choice(len(N.ROLES), V, p=N.ROLE_SHARE)],
-        })
+        return pd.DataFrame(
+            {
+                "visitor_id": self.visitor_ids,
+                "account_id": self.all_account_ids[acc],
+                "email": email,
+                "name": display,
+                "language": self.language,
+                "first_visit": _date_column(self.first_visit, np.isnat(self.first_visit)),
+                "role": np.array(N.ROLES)[rng.choice(len(N.ROLES), V, p=N.ROLE_SHARE)],
+            }
+        )
 
     def _languages(self, region: np.ndarray) -> np.ndarray:
         u = self.rng.random(self.V)
         apac, emea = region == N.REGIONS.index("APAC"), region == N.REGIONS.index("EMEA")
         return np.select(
-            [apac & (u < 0.95), emea & (u < 0.2), emea & (u < 0.4)], ["ja", "de", "fr"], "en")
+            [apac & (u < 0.95), emea & (u < 0.2), emea & (u < 0.4)], ["ja", "de", "fr"], "en"
+        )
 
     def _people(self) -> tuple[np.ndarray, np.ndarray]:
         """Display names and email local parts (ASCII), per language."""
         rng, V = self.rng, self.V
         display = np.empty(V, dtype=object)
         local = np.empty(V, dtype=object)
+
         def spelled(words: list[str]) -> list[tuple[str, str]]:
             return [(w, _ascii_slug(w)) for w in words]
 
@@ -336,8 +376,9 @@ class _Generator:
     # -- features and usage -------------------------------------------------
 
     def features(self) -> pd.DataFrame:
-        table = pd.DataFrame(N.FEATURES, columns=["feature_id", "name", "key", "app_id", "adopt",
-                                                  "use", "clicks"])
+        table = pd.DataFrame(
+            N.FEATURES, columns=["feature_id", "name", "key", "app_id", "adopt", "use", "clicks"]
+        )
         self.feature_ids = table["feature_id"].to_numpy()
         self.adopt_p = table["adopt"].to_numpy()
         self.use_p = table["use"].to_numpy()
@@ -350,9 +391,13 @@ class _Generator:
         factor = rng.beta(12, 1.2, V)
         self.intensity = factor
         p = np.clip(LEVEL_ACTIVITY[self.visitor_level] * factor, 0, 0.97)
-        first = np.where(np.isnat(self.first_visit), -(10**6),
-                         (self.first_visit - self.start).astype("timedelta64[D]").astype(np.int64)
-                         if len(self.first_visit) else 0)
+        first = np.where(
+            np.isnat(self.first_visit),
+            -(10**6),
+            (self.first_visit - self.start).astype("timedelta64[D]").astype(np.int64)
+            if len(self.first_visit)
+            else 0,
+        )
         stop = np.full(V, D, dtype=np.int64)
         forced = np.full(V, -1, dtype=np.int64)
         u1, u2, u3 = rng.random(V), rng.random(V), rng.random(V)
@@ -434,8 +479,9 @@ class _Generator:
         columns: dict[str, Any] = {
             "date": dates,
             "visitor_id": pd.Categorical.from_codes(vis, dtype=self._dtype(self.visitor_ids)),
-            "account_id": pd.Categorical.from_codes(self.acc_of[vis],
-                                                    dtype=self._dtype(self.all_account_ids)),
+            "account_id": pd.Categorical.from_codes(
+                self.acc_of[vis], dtype=self._dtype(self.all_account_ids)
+            ),
         }
         del vis
         for k, name in enumerate(names, start=1):
@@ -473,13 +519,15 @@ class _Generator:
                 comment[rows] = np.array(texts)[(pick[rows] * len(texts)).astype(int)]
         order = np.lexsort((vis, day))
         vis, day, score, comment = vis[order], day[order], score[order], comment[order]
-        return pd.DataFrame({
-            "date": _date_column(self.start + day * DAY),
-            "visitor_id": self.visitor_ids[vis],
-            "account_id": self.account_ids[accx[vis]],
-            "score": score,
-            "comment": pd.Series(comment, dtype="str").replace("", np.nan),
-        })
+        return pd.DataFrame(
+            {
+                "date": _date_column(self.start + day * DAY),
+                "visitor_id": self.visitor_ids[vis],
+                "account_id": self.account_ids[accx[vis]],
+                "score": score,
+                "comment": pd.Series(comment, dtype="str").replace("", np.nan),
+            }
+        )
 
     def tickets(self) -> pd.DataFrame:
         rng, A, D = self.rng, self.A, self.D
@@ -489,15 +537,18 @@ class _Generator:
         u = rng.random(len(acc))
         risk = self.risk[acc]
         urgent, high = 0.02 + 0.10 * risk, 0.12 + 0.25 * risk
-        priority = np.select([u < urgent, u < urgent + high, u < 0.7],
-                             ["urgent", "high", "normal"], "low")
+        priority = np.select(
+            [u < urgent, u < urgent + high, u < 0.7], ["urgent", "high", "normal"], "low"
+        )
         order = np.lexsort((acc, day))
-        return pd.DataFrame({
-            "ticket_id": _ids("T-", len(acc), 6),
-            "opened_on": _date_column(self.start + day[order] * DAY),
-            "account_id": self.account_ids[acc[order]],
-            "priority": priority[order],
-        })
+        return pd.DataFrame(
+            {
+                "ticket_id": _ids("T-", len(acc), 6),
+                "opened_on": _date_column(self.start + day[order] * DAY),
+                "account_id": self.account_ids[acc[order]],
+                "priority": priority[order],
+            }
+        )
 
     def outcomes(self) -> pd.DataFrame:
         rng, A = self.rng, self.A
@@ -505,24 +556,31 @@ class _Generator:
         churned = rng.random(A) < churn_p
         as_of = self.end + DAY
         after = as_of + rng.integers(1, 181, A) * DAY
-        return pd.DataFrame({
-            "account_id": self.account_ids,
-            "churned": churned,
-            "as_of": _date_column(np.full(A, as_of)),
-            "churn_date": _date_column(after, ~churned),
-        })
+        return pd.DataFrame(
+            {
+                "account_id": self.account_ids,
+                "churned": churned,
+                "as_of": _date_column(np.full(A, as_of)),
+                "churn_date": _date_column(after, ~churned),
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--regenerate-bundled", action="store_true",
-                        help=f"rewrite {bundled_sample_path()} with the default arguments")
+    parser.add_argument(
+        "--regenerate-bundled",
+        action="store_true",
+        help=f"rewrite {bundled_sample_path()} with the default arguments",
+    )
     args = parser.parse_args(argv)
     if not args.regenerate_bundled:
         parser.error("nothing to do (use --regenerate-bundled)")
     ds = write_sample(bundled_sample_path(), fmt="csv")
-    print(f"wrote {bundled_sample_path()}: "
-          + ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items()))
+    print(
+        f"wrote {bundled_sample_path()}: "
+        + ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
+    )
 
 
 if __name__ == "__main__":

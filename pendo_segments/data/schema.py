@@ -57,8 +57,14 @@ TABLES: dict[str, TableSpec] = {
             "accounts",
             required={"account_id": ID, "arr": NUMBER, "plan": TEXT},
             optional={
-                "name": TEXT, "contract_start": DATE, "renewal_date": DATE, "csm_owner": TEXT,
-                "seats": Col("int", min=0), "self_service": BOOL, "crm_id": TEXT, "domain": TEXT,
+                "name": TEXT,
+                "contract_start": DATE,
+                "renewal_date": DATE,
+                "csm_owner": TEXT,
+                "seats": Col("int", min=0),
+                "self_service": BOOL,
+                "crm_id": TEXT,
+                "domain": TEXT,
             },
             key="account_id",
         ),
@@ -77,8 +83,12 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "usage_daily",
-            required={"date": DAY, "visitor_id": CAT_ID,
-                      "minutes": Col("float", required=True, min=0), "events": COUNT},
+            required={
+                "date": DAY,
+                "visitor_id": CAT_ID,
+                "minutes": Col("float", required=True, min=0),
+                "events": COUNT,
+            },
             optional={"account_id": CAT_OPTIONAL},
         ),
         TableSpec(
@@ -88,8 +98,11 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "nps",
-            required={"date": DAY, "visitor_id": ID,
-                      "score": Col("int", required=True, min=0, max=10)},
+            required={
+                "date": DAY,
+                "visitor_id": ID,
+                "score": Col("int", required=True, min=0, max=10),
+            },
             optional={"account_id": TEXT, "comment": TEXT},
             mandatory=False,
         ),

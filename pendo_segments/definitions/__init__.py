@@ -14,6 +14,14 @@ from pendo_segments.definitions.models import (
 )
 
 __all__ = [
-    "AllOf", "AnyOf", "DefinitionSet", "FieldCondition", "MetricCondition", "NotOf",
-    "Segment", "SegmentRef", "load_definitions", "references",
+    "AllOf",
+    "AnyOf",
+    "DefinitionSet",
+    "FieldCondition",
+    "MetricCondition",
+    "NotOf",
+    "Segment",
+    "SegmentRef",
+    "load_definitions",
+    "references",
 ]

@@ -41,8 +41,10 @@ class _LineLoader(yaml.SafeLoader):
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if key in out:
-                raise YamlProblem(key_node.start_mark.line + 1,
-                                  f"duplicate key '{key}' (first at line {out.key_lines[key]})")
+                raise YamlProblem(
+                    key_node.start_mark.line + 1,
+                    f"duplicate key '{key}' (first at line {out.key_lines[key]})",
+                )
             out[key] = self.construct_object(value_node, deep=True)
             out.key_lines[key] = key_node.start_mark.line + 1
         return out
@@ -77,8 +79,9 @@ def load_yaml(path: Path) -> Any:
         raise YamlProblem(1, f"YAML error: {err}") from None
 
 
-def read_yaml_file(path: Path, error: type[Exception], *, where: str | None = None,
-                   missing: str = "no such file") -> Any:
+def read_yaml_file(
+    path: Path, error: type[Exception], *, where: str | None = None, missing: str = "no such file"
+) -> Any:
     """Parse a YAML file or raise ``error`` as ``WHERE: missing`` / ``WHERE:LINE: problem``."""
     where = where or str(path)
     if not path.is_file():

@@ -60,8 +60,9 @@ class Evaluation:
         for name in sorted(names or self.masks):
             seg = self.segments[name]
             ids = np.sort(np.asarray(self.members(name), dtype=object))
-            frames.append(pd.DataFrame({"segment": name, "subject": seg.subject,
-                                        "subject_id": ids}))
+            frames.append(
+                pd.DataFrame({"segment": name, "subject": seg.subject, "subject_id": ids})
+            )
         if not frames:
             return pd.DataFrame(columns=MEMBERSHIP_COLUMNS)
         return pd.concat(frames, ignore_index=True)[MEMBERSHIP_COLUMNS]
@@ -101,8 +102,12 @@ class Evaluator:
         if isinstance(node, MetricCondition):
             return self.metric_mask(node, seg, path)
         if isinstance(node, FieldCondition):
-            return field_mask(node, self.field_values(node, seg, path), self.as_of,
-                              f"{seg.source}: {seg.name}: {path}")
+            return field_mask(
+                node,
+                self.field_values(node, seg, path),
+                self.as_of,
+                f"{seg.source}: {seg.name}: {path}",
+            )
         if isinstance(node, SegmentRef):
             return self.reference_mask(node, seg)
         raise EvaluationError(f"{seg.name}: {path}: cannot evaluate {type(node).__name__}")
@@ -112,9 +117,13 @@ class Evaluator:
         if cond.metric == "feature_clicks" and cond.feature not in self._feature_ids:
             raise EvaluationError(
                 f"{seg.source}: {seg.name}: {path}: unknown feature '{cond.feature}' "
-                f"(not in features){suggest(str(cond.feature), sorted(self._feature_ids))}")
-        window = seg.window_of(cond) if cond.metric not in (
-            "days_since_last_visit", "days_since_first_visit") else None
+                f"(not in features){suggest(str(cond.feature), sorted(self._feature_ids))}"
+            )
+        window = (
+            seg.window_of(cond)
+            if cond.metric not in ("days_since_last_visit", "days_since_first_visit")
+            else None
+        )
         return self.metrics.metric(seg.subject, cond.metric, window, cond.feature)
 
     def metric_mask(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
@@ -154,9 +163,14 @@ class Evaluator:
         return np.where(v2a >= 0, mask[np.where(v2a >= 0, v2a, 0)], False)
 
 
-def evaluate(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
-             names: Sequence[str] | None = None,
-             progress: Callable[[str], None] | None = None) -> Evaluation:
+def evaluate(
+    defs: DefinitionSet,
+    ds: Any,
+    *,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
     """Evaluate the named segments (all by default) and what they reference."""
     day = resolve_as_of(ds, as_of)
     ev = Evaluator(ds, day, defs)
@@ -165,6 +179,9 @@ def evaluate(defs: DefinitionSet, ds: Any, *, as_of: dt.date | None = None,
         if progress:
             progress(seg.name)
         ev.segment_mask(seg)
-    return Evaluation(as_of=day, metrics=ev.metrics,
-                      masks={n: ev.masks[n] for n in wanted},
-                      segments={n: defs.get(n) for n in wanted})
+    return Evaluation(
+        as_of=day,
+        metrics=ev.metrics,
+        masks={n: ev.masks[n] for n in wanted},
+        segments={n: defs.get(n) for n in wanted},
+    )

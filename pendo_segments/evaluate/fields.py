@@ -19,8 +19,12 @@ from pendo_segments.errors import EvaluationError
 
 #: Comparison ops as numpy ufuncs; shared with the metric conditions in engine.py.
 COMPARE = {
-    "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
+    "=": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -62,14 +66,17 @@ def coerce(value: Any, kind: str, where: str) -> Any:
             raise EvaluationError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
     if isinstance(value, bool | int | float) and not isinstance(value, str):
         raise EvaluationError(
-            f"{where}: column is text; quote the value ({str(value)!r}) to compare as text")
+            f"{where}: column is text; quote the value ({str(value)!r}) to compare as text"
+        )
     return str(value)
 
 
 def resolve_column(frame: pd.DataFrame, column: str, table: str, where: str) -> pd.Series:
     if column not in frame.columns:
-        raise EvaluationError(f"{where}: no column '{column}' in {table}"
-                              f"{suggest(column, [str(c) for c in frame.columns])}")
+        raise EvaluationError(
+            f"{where}: no column '{column}' in {table}"
+            f"{suggest(column, [str(c) for c in frame.columns])}"
+        )
     return frame[column]
 
 
@@ -96,8 +103,9 @@ def field_mask(cond: FieldCondition, series: pd.Series, as_of: dt.date, where: s
     kind = column_kind(series)
     if op == "anniversary_within":
         if kind != "date":
-            raise EvaluationError(f"{where}: 'anniversary_within' needs a date column, "
-                                  f"'{cond.column}' is {kind}")
+            raise EvaluationError(
+                f"{where}: 'anniversary_within' needs a date column, '{cond.column}' is {kind}"
+            )
         return anniversary_mask(series, as_of, int(cond.value)) & known  # type: ignore[arg-type]
     values, known = _values(series, kind)
     if op in ("in", "not_in"):

@@ -105,12 +105,20 @@ class Metrics:
         if self._usage is None:
             u = self.ds.usage_daily
             day, vidx, minutes, events = self._before_as_of(
-                usage_days(u["date"]), positions(u["visitor_id"], self.visitor_ids),
-                u["minutes"].to_numpy(dtype=np.float64), u["events"].to_numpy(dtype=np.int64))
-            self._usage = UsageArrays(vidx=vidx, day=day, values={
-                "minutes": minutes, "events": events,
-                "active": (events > 0) | (minutes > 0),
-            })
+                usage_days(u["date"]),
+                positions(u["visitor_id"], self.visitor_ids),
+                u["minutes"].to_numpy(dtype=np.float64),
+                u["events"].to_numpy(dtype=np.int64),
+            )
+            self._usage = UsageArrays(
+                vidx=vidx,
+                day=day,
+                values={
+                    "minutes": minutes,
+                    "events": events,
+                    "active": (events > 0) | (minutes > 0),
+                },
+            )
         return self._usage
 
     @property
@@ -126,23 +134,29 @@ class Metrics:
                 names = np.asarray(uniques)
             self._feature_names = {str(n): i for i, n in enumerate(names)}
             day, vidx, clicks, codes = self._before_as_of(
-                usage_days(f["date"]), positions(f["visitor_id"], self.visitor_ids),
-                f["clicks"].to_numpy(dtype=np.int64), codes)
-            self._features = UsageArrays(vidx=vidx, day=day,
-                                         values={"clicks": clicks, "fcode": codes})
+                usage_days(f["date"]),
+                positions(f["visitor_id"], self.visitor_ids),
+                f["clicks"].to_numpy(dtype=np.int64),
+                codes,
+            )
+            self._features = UsageArrays(
+                vidx=vidx, day=day, values={"clicks": clicks, "fcode": codes}
+            )
         return self._features
 
     # -- public ------------------------------------------------------------
-    def metric(self, subject: str, name: str, window: int | None = None,
-               feature: str | None = None) -> np.ndarray:
+    def metric(
+        self, subject: str, name: str, window: int | None = None, feature: str | None = None
+    ) -> np.ndarray:
         """Vector of ``name`` per subject (float64; NaN = unknown)."""
         key = (subject, name, window, feature)
         if key not in self._cache:
             self._cache[key] = self._compute(subject, name, window, feature)
         return self._cache[key]
 
-    def _compute(self, subject: str, name: str, window: int | None,
-                 feature: str | None) -> np.ndarray:
+    def _compute(
+        self, subject: str, name: str, window: int | None, feature: str | None
+    ) -> np.ndarray:
         if name == "active_days":
             return self._active_days(subject, int(window or 30))
         if name in ("minutes", "events"):
@@ -154,7 +168,8 @@ class Metrics:
             if feature not in self._feature_names:
                 return np.zeros(self.size(subject))
             m = self._window_mask(f.day, int(window or 30)) & (
-                f.values["fcode"] == self._feature_names[feature])
+                f.values["fcode"] == self._feature_names[feature]
+            )
             return self._sum(subject, f.vidx[m], f.values["clicks"][m])
         if name == "days_since_last_visit":
             last = self._visitor_last_day()
@@ -181,8 +196,9 @@ class Metrics:
     def _sum(self, subject: str, vidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
         idx = self._subject_index(subject, vidx)
         ok = idx >= 0
-        return np.bincount(idx[ok], weights=weights[ok].astype(np.float64),
-                           minlength=self.size(subject)).astype(np.float64)
+        return np.bincount(
+            idx[ok], weights=weights[ok].astype(np.float64), minlength=self.size(subject)
+        ).astype(np.float64)
 
     def _active_days(self, subject: str, window: int) -> np.ndarray:
         u = self.usage
@@ -226,8 +242,9 @@ class Metrics:
             self._cache[key] = first
         return self._cache[key]
 
-    def _rollup_extreme(self, per_visitor: np.ndarray, ufunc: Any, missing: int,
-                        invert: bool = False) -> np.ndarray:
+    def _rollup_extreme(
+        self, per_visitor: np.ndarray, ufunc: Any, missing: int, invert: bool = False
+    ) -> np.ndarray:
         """Latest (max) or earliest (min) visitor day per account."""
         n = len(self.account_ids)
         ok = (self.v2a >= 0) & (per_visitor != missing)

@@ -31,21 +31,26 @@ FIELDS = [
     "Pendo_At_Risk_Flag__c",
 ]
 EXCEPTION_COLUMNS = ["account_id", "name", "crm_id", "problem"]
-AT_RISK_BELOW = 40.0   # the playbook's at-risk threshold when no alert rule is given
+AT_RISK_BELOW = 40.0  # the playbook's at-risk threshold when no alert rule is given
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 
 @dataclass
 class SalesforceExport:
-    rows: pd.DataFrame         # crm_id + FIELDS, sorted by crm_id
-    exceptions: pd.DataFrame   # EXCEPTION_COLUMNS, sorted by account_id
+    rows: pd.DataFrame  # crm_id + FIELDS, sorted by crm_id
+    exceptions: pd.DataFrame  # EXCEPTION_COLUMNS, sorted by account_id
     as_of: dt.date
 
 
-def salesforce_export(ds: Any, *, health: HealthResult | None = None,
-                      as_of: dt.date | None = None, at_risk: np.ndarray | None = None,
-                      known_ids: Iterable[str] | None = None,
-                      key_header: str = KEY) -> SalesforceExport:
+def salesforce_export(
+    ds: Any,
+    *,
+    health: HealthResult | None = None,
+    as_of: dt.date | None = None,
+    at_risk: np.ndarray | None = None,
+    known_ids: Iterable[str] | None = None,
+    key_header: str = KEY,
+) -> SalesforceExport:
     """Build the upsert rows and the exception report.
 
     ``at_risk``: the at-risk flag per account (default: score < 40);
@@ -59,26 +64,36 @@ def salesforce_export(ds: Any, *, health: HealthResult | None = None,
     score = round1(health.score)
     flag = at_risk if at_risk is not None else (score < AT_RISK_BELOW)
     last = sig["days_since_last_login"]
-    last_login = [None if np.isnan(d) else (health.as_of - dt.timedelta(days=int(d))).isoformat()
-                  for d in last]
-    rows = pd.DataFrame({
-        key_header: _crm_ids(accounts, n),
-        "Pendo_Health_Score__c": score,
-        "Pendo_Last_Login__c": last_login,
-        "Pendo_Feature_Adoption_Rate__c": round1(sig["feature_adoption"]),
-        "Pendo_Session_Count_30d__c": sig["sessions"].astype(np.int64),
-        "Pendo_NPS_Score__c": round1(sig["nps"]),
-        "Pendo_At_Risk_Flag__c": np.asarray(flag, dtype=bool),
-    })
+    last_login = [
+        None if np.isnan(d) else (health.as_of - dt.timedelta(days=int(d))).isoformat()
+        for d in last
+    ]
+    rows = pd.DataFrame(
+        {
+            key_header: _crm_ids(accounts, n),
+            "Pendo_Health_Score__c": score,
+            "Pendo_Last_Login__c": last_login,
+            "Pendo_Feature_Adoption_Rate__c": round1(sig["feature_adoption"]),
+            "Pendo_Session_Count_30d__c": sig["sessions"].astype(np.int64),
+            "Pendo_NPS_Score__c": round1(sig["nps"]),
+            "Pendo_At_Risk_Flag__c": np.asarray(flag, dtype=bool),
+        }
+    )
     problem = problems(rows[key_header], health.account_ids, known_ids)
     bad = problem.notna().to_numpy()
     names = accounts["name"] if "name" in accounts.columns else pd.Series([None] * n)
-    exceptions = pd.DataFrame({
-        "account_id": np.asarray(health.account_ids, dtype=object)[bad],
-        "name": names.to_numpy(dtype=object)[bad],
-        "crm_id": rows[key_header].to_numpy(dtype=object)[bad],
-        "problem": problem.to_numpy(dtype=object)[bad],
-    }).sort_values("account_id", kind="stable").reset_index(drop=True)
+    exceptions = (
+        pd.DataFrame(
+            {
+                "account_id": np.asarray(health.account_ids, dtype=object)[bad],
+                "name": names.to_numpy(dtype=object)[bad],
+                "crm_id": rows[key_header].to_numpy(dtype=object)[bad],
+                "problem": problem.to_numpy(dtype=object)[bad],
+            }
+        )
+        .sort_values("account_id", kind="stable")
+        .reset_index(drop=True)
+    )
     good = rows.loc[~bad].sort_values(key_header, kind="stable").reset_index(drop=True)
     return SalesforceExport(rows=good, exceptions=exceptions, as_of=health.as_of)
 
@@ -90,8 +105,9 @@ def _crm_ids(accounts: pd.DataFrame, n: int) -> np.ndarray:
     return col.where(col.notna() & (col != ""), None).to_numpy(dtype=object)
 
 
-def problems(crm_ids: pd.Series, account_ids: pd.Index,
-             known_ids: Iterable[str] | None) -> pd.Series:
+def problems(
+    crm_ids: pd.Series, account_ids: pd.Index, known_ids: Iterable[str] | None
+) -> pd.Series:
     """Why each account cannot be upserted (None when it can)."""
     out = pd.Series([None] * len(crm_ids), dtype=object)
     ids = crm_ids.reset_index(drop=True)
@@ -99,8 +115,10 @@ def problems(crm_ids: pd.Series, account_ids: pd.Index,
     out[blank] = "no crm_id"
     valid = ~blank & ids.astype(str).str.match(_SF_ID)
     malformed = ~blank & ~valid
-    out[malformed] = [f"crm_id '{v}' is not a Salesforce record id (15 or 18 letters and "
-                      "digits)" for v in ids[malformed]]
+    out[malformed] = [
+        f"crm_id '{v}' is not a Salesforce record id (15 or 18 letters and digits)"
+        for v in ids[malformed]
+    ]
     short = ids.where(valid).str.slice(0, 15)
     if known_ids is not None:
         known = {str(k).strip()[:15] for k in known_ids if str(k).strip()}
@@ -112,6 +130,8 @@ def problems(crm_ids: pd.Series, account_ids: pd.Index,
         groups = accounts[shared].groupby(short[shared]).agg(list)
         for i in np.flatnonzero(shared.to_numpy()):
             others = [a for a in groups[short[i]] if a != accounts[i]]
-            out[i] = (f"crm_id '{ids[i]}' is also used by {', '.join(others)}; an upsert "
-                      "would overwrite one with the other")
+            out[i] = (
+                f"crm_id '{ids[i]}' is also used by {', '.join(others)}; an upsert "
+                "would overwrite one with the other"
+            )
     return out

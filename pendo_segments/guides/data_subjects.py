@@ -17,8 +17,17 @@ import pandas as pd
 
 VISITOR_FIELDS = ("visitor_id", "name", "email", "language", "first_visit")
 LANGUAGES = ("en", "ja")
-ACCOUNT_FIELDS = ("account_id", "name", "arr", "plan", "csm_owner", "contract_start",
-                  "renewal_date", "seats", "self_service")
+ACCOUNT_FIELDS = (
+    "account_id",
+    "name",
+    "arr",
+    "plan",
+    "csm_owner",
+    "contract_start",
+    "renewal_date",
+    "seats",
+    "self_service",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -35,8 +44,9 @@ def _record(frame: pd.DataFrame, pos: int, fields: tuple[str, ...]) -> dict[str,
     return {f: _plain(frame[f].iloc[pos]) for f in fields if f in frame.columns}
 
 
-def subjects_from_data(ds: Any, *, defs_path: Path, as_of: dt.date | None = None,
-                       view: Any = None) -> list[dict[str, Any]]:
+def subjects_from_data(
+    ds: Any, *, defs_path: Path, as_of: dt.date | None = None, view: Any = None
+) -> list[dict[str, Any]]:
     """One context per (tier, language) found in ``ds``; empty pairs are skipped."""
     from pendo_segments.tiers.view import account_view
 
@@ -63,12 +73,14 @@ def subjects_from_data(ds: Any, *, defs_path: Path, as_of: dt.date | None = None
                 continue
             v = int(hits[0])
             a = int(v2a[v])
-            subjects.append({
-                "visitor": _record(ds.visitors, v, VISITOR_FIELDS),
-                "account": _record(ds.accounts, a, ACCOUNT_FIELDS),
-                "tier": tier,
-                "health": None if np.isnan(score[a]) else round(float(score[a]), 1),
-                "days_since_last_visit": None if np.isnan(since[v]) else int(since[v]),
-                "as_of": view.as_of,
-            })
+            subjects.append(
+                {
+                    "visitor": _record(ds.visitors, v, VISITOR_FIELDS),
+                    "account": _record(ds.accounts, a, ACCOUNT_FIELDS),
+                    "tier": tier,
+                    "health": None if np.isnan(score[a]) else round(float(score[a]), 1),
+                    "days_since_last_visit": None if np.isnan(since[v]) else int(since[v]),
+                    "as_of": view.as_of,
+                }
+            )
     return subjects

@@ -30,8 +30,7 @@ def load_subjects(manifest: Manifest, path: Path | str | None = None) -> list[di
     """
     path = Path(path) if path is not None else manifest.root / SUBJECTS_NAME
     where = display_path(path)
-    raw = read_yaml_file(path, RenderError, where=where,
-                         missing="preview subjects file not found")
+    raw = read_yaml_file(path, RenderError, where=where, missing="preview subjects file not found")
     items = raw.get("subjects") if isinstance(raw, dict) else raw
     if not isinstance(items, list) or not items:
         raise RenderError(f"{where}:1: expected a non-empty list under `subjects:`")

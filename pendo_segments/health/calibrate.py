@@ -24,11 +24,11 @@ from pendo_segments.evaluate.metrics import positions
 from pendo_segments.health.config import COMPONENTS, HealthConfig
 from pendo_segments.health.score import compute_health, round1, weighted_score
 
-GRID_UNITS = 20            # weights move in steps of total / 20 (5 points of 100)
-TIE_TOLERANCE = 0.002      # AUCs this close to the best count as equally good
-MIN_GAIN = 0.005           # suggest a change only when separation improves at least this much
-SEARCH_SAMPLE = 5000       # accounts used for the search on very large data (all for the result)
-_CELLS = 2_000_000         # accounts × candidates scored per chunk
+GRID_UNITS = 20  # weights move in steps of total / 20 (5 points of 100)
+TIE_TOLERANCE = 0.002  # AUCs this close to the best count as equally good
+MIN_GAIN = 0.005  # suggest a change only when separation improves at least this much
+SEARCH_SAMPLE = 5000  # accounts used for the search on very large data (all for the result)
+_CELLS = 2_000_000  # accounts × candidates scored per chunk
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -63,8 +63,12 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray | float:
         x = x[:, None]
     pos = np.asarray(positive, dtype=bool)
     if np.isnan(x).any():
-        out = np.array([_auc_dense(x[~np.isnan(x[:, j]), j][:, None],
-                                   pos[~np.isnan(x[:, j])])[0] for j in range(x.shape[1])])
+        out = np.array(
+            [
+                _auc_dense(x[~np.isnan(x[:, j]), j][:, None], pos[~np.isnan(x[:, j])])[0]
+                for j in range(x.shape[1])
+            ]
+        )
     else:
         out = _auc_dense(x, pos)
     return float(out[0]) if flat else out
@@ -119,24 +123,37 @@ class Calibration:
     config_path: str = ""
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{
-            "measure": r.name, "weight": r.weight, "accounts": r.accounts,
-            "mean_churned": _r1(r.mean_churned), "mean_renewed": _r1(r.mean_renewed),
-            "auc": _r(r.auc, 3),
-        } for r in self.rows])
+        return pd.DataFrame(
+            [
+                {
+                    "measure": r.name,
+                    "weight": r.weight,
+                    "accounts": r.accounts,
+                    "mean_churned": _r1(r.mean_churned),
+                    "mean_renewed": _r1(r.mean_renewed),
+                    "auc": _r(r.auc, 3),
+                }
+                for r in self.rows
+            ]
+        )
 
     def yaml_snippet(self) -> str:
         """A ``weights:`` block to paste over the one in ``health.yaml``."""
         dates = ", ".join(d.isoformat() for d in self.as_of)
         target = self.config_path or "segment_defs/health.yaml"
-        lines = [f"# Suggested by `pendo-segments health calibrate` on {self.source or 'data'}"
-                 f" (as of {dates}, {self.accounts} accounts with outcomes).",
-                 f"# Separation (ROC AUC): {self.current_auc:.3f} with the current weights, "
-                 f"{self.suggested_auc:.3f} with these, on the same accounts.",
-                 f"# Paste over the `weights:` block of {target}."]
+        lines = [
+            f"# Suggested by `pendo-segments health calibrate` on {self.source or 'data'}"
+            f" (as of {dates}, {self.accounts} accounts with outcomes).",
+            f"# Separation (ROC AUC): {self.current_auc:.3f} with the current weights, "
+            f"{self.suggested_auc:.3f} with these, on the same accounts.",
+            f"# Paste over the `weights:` block of {target}.",
+        ]
         if not self.changed:
-            lines.insert(2, "# The current weights already separate as well as any "
-                            f"(gain < {MIN_GAIN}); no change suggested.")
+            lines.insert(
+                2,
+                "# The current weights already separate as well as any "
+                f"(gain < {MIN_GAIN}); no change suggested.",
+            )
         lines.append("weights:")
         for c in COMPONENTS:
             note = "  # not calibrated: no data" if c in self.uncalibrated else ""
@@ -145,13 +162,18 @@ class Calibration:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "as_of": [d.isoformat() for d in self.as_of], "accounts": self.accounts,
-            "churned": self.churned, "renewed": self.renewed,
+            "as_of": [d.isoformat() for d in self.as_of],
+            "accounts": self.accounts,
+            "churned": self.churned,
+            "renewed": self.renewed,
             "separation": self.table().to_dict(orient="records"),
-            "current_weights": self.current_weights, "current_auc": _r(self.current_auc, 4),
+            "current_weights": self.current_weights,
+            "current_auc": _r(self.current_auc, 4),
             "suggested_weights": self.suggested_weights,
-            "suggested_auc": _r(self.suggested_auc, 4), "changed": self.changed,
-            "uncalibrated": self.uncalibrated, "notes": self.notes,
+            "suggested_auc": _r(self.suggested_auc, 4),
+            "changed": self.changed,
+            "uncalibrated": self.uncalibrated,
+            "notes": self.notes,
             "yaml": self.yaml_snippet(),
         }
 
@@ -168,8 +190,9 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
 
 
-def calibrate(ds: Any, *, config: HealthConfig | None = None,
-              as_of: dt.date | None = None) -> Calibration:
+def calibrate(
+    ds: Any, *, config: HealthConfig | None = None, as_of: dt.date | None = None
+) -> Calibration:
     """Score the accounts of ``outcomes`` and measure how well the score separates them."""
     config = config or HealthConfig()
     ids, matrix, churned, days, notes = scored_outcomes(ds, config, as_of)
@@ -177,8 +200,9 @@ def calibrate(ds: Any, *, config: HealthConfig | None = None,
     weights = np.array([config.weights.as_dict()[c] for c in COMPONENTS])
     score = weighted_score(matrix, weights)
     rows = [_separation("health_score", None, score, churned)]
-    rows += [_separation(c, float(weights[j]), matrix[:, j], churned)
-             for j, c in enumerate(COMPONENTS)]
+    rows += [
+        _separation(c, float(weights[j]), matrix[:, j], churned) for j, c in enumerate(COMPONENTS)
+    ]
     usable = [j for j, c in enumerate(COMPONENTS) if not np.isnan(matrix[:, j]).all()]
     uncalibrated = [c for j, c in enumerate(COMPONENTS) if j not in usable]
     current_auc = float(roc_auc(score, renewed))
@@ -186,11 +210,19 @@ def calibrate(ds: Any, *, config: HealthConfig | None = None,
     changed = best_auc - current_auc >= MIN_GAIN
     suggested = best if changed else weights
     return Calibration(
-        as_of=days, accounts=len(ids), churned=int(churned.sum()), renewed=int(renewed.sum()),
-        rows=rows, current_weights=_weights_dict(weights),
+        as_of=days,
+        accounts=len(ids),
+        churned=int(churned.sum()),
+        renewed=int(renewed.sum()),
+        rows=rows,
+        current_weights=_weights_dict(weights),
         suggested_weights=_weights_dict(suggested),
-        current_auc=current_auc, suggested_auc=best_auc if changed else current_auc,
-        changed=changed, uncalibrated=uncalibrated, notes=notes, source=getattr(ds, "source", ""),
+        current_auc=current_auc,
+        suggested_auc=best_auc if changed else current_auc,
+        changed=changed,
+        uncalibrated=uncalibrated,
+        notes=notes,
+        source=getattr(ds, "source", ""),
         config_path=config.source,
     )
 
@@ -199,21 +231,28 @@ def _weights_dict(weights: np.ndarray) -> dict[str, float]:
     return {c: float(round(weights[j], 2)) for j, c in enumerate(COMPONENTS)}
 
 
-def _separation(name: str, weight: float | None, values: np.ndarray,
-                churned: np.ndarray) -> Separation:
+def _separation(
+    name: str, weight: float | None, values: np.ndarray, churned: np.ndarray
+) -> Separation:
     known = ~np.isnan(values)
     v, ch = values[known], churned[known]
 
     def mean(a: np.ndarray) -> float:
         return float(a.mean()) if len(a) else float("nan")
 
-    return Separation(name=name, weight=weight, accounts=int(known.sum()),
-                      mean_churned=mean(v[ch]), mean_renewed=mean(v[~ch]),
-                      auc=float(roc_auc(v, ~ch)) if len(v) else float("nan"))
+    return Separation(
+        name=name,
+        weight=weight,
+        accounts=int(known.sum()),
+        mean_churned=mean(v[ch]),
+        mean_renewed=mean(v[~ch]),
+        auc=float(roc_auc(v, ~ch)) if len(v) else float("nan"),
+    )
 
 
-def search_weights(matrix: np.ndarray, renewed: np.ndarray, current: np.ndarray,
-                   usable: list[int]) -> tuple[np.ndarray, float]:
+def search_weights(
+    matrix: np.ndarray, renewed: np.ndarray, current: np.ndarray, usable: list[int]
+) -> tuple[np.ndarray, float]:
     """The best-separating weights on a grid (components outside ``usable`` keep theirs)."""
     total = float(current[usable].sum()) or 100.0
     grid = weight_grid(len(usable)) * total / GRID_UNITS
@@ -228,10 +267,10 @@ def search_weights(matrix: np.ndarray, renewed: np.ndarray, current: np.ndarray,
     aucs = np.empty(len(full))
     step = max(1, _CELLS // max(len(m), 1))
     for start in range(0, len(full), step):
-        w = full[start:start + step]
+        w = full[start : start + step]
         with np.errstate(invalid="ignore", divide="ignore"):
             scores = (filled @ w.T) / (p.astype(np.float64) @ w.T)
-        aucs[start:start + step] = roc_auc(scores, y)
+        aucs[start : start + step] = roc_auc(scores, y)
     near = np.flatnonzero(aucs >= np.nanmax(aucs) - TIE_TOLERANCE)
     distance = np.abs(full[near] - current).sum(axis=1)
     best = full[near[np.argmin(distance)]]
@@ -251,8 +290,9 @@ def _search_rows(n: int, renewed: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def scored_outcomes(ds: Any, config: HealthConfig, as_of: dt.date | None
-                    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[dt.date], list[str]]:
+def scored_outcomes(
+    ds: Any, config: HealthConfig, as_of: dt.date | None
+) -> tuple[pd.Index, np.ndarray, np.ndarray, list[dt.date], list[str]]:
     """Component matrix and churn flags of the accounts that have an outcome.
 
     Each account is scored as of its outcome's ``as_of`` day when the file
@@ -262,8 +302,10 @@ def scored_outcomes(ds: Any, config: HealthConfig, as_of: dt.date | None
     outcomes = getattr(ds, "outcomes", None)
     where = getattr(ds, "source", "") or "data"
     if outcomes is None:
-        raise DataError(f"{where}: no outcomes.csv; calibration needs account_id,churned "
-                        "per account (CONTRACT.md §1)")
+        raise DataError(
+            f"{where}: no outcomes.csv; calibration needs account_id,churned "
+            "per account (CONTRACT.md §1)"
+        )
     notes: list[str] = []
     accounts = pd.Index(ds.accounts["account_id"].astype(str))
     pos = positions(outcomes["account_id"], accounts)
@@ -294,7 +336,9 @@ def scored_outcomes(ds: Any, config: HealthConfig, as_of: dt.date | None
         notes.append(f"{missing} accounts have no outcome; left out")
     flags = churned.to_numpy(dtype=bool)
     if flags.all() or not flags.any():
-        raise DataError(f"{where}: outcomes.csv needs both churned and renewed accounts "
-                        f"to measure separation (found {int(flags.sum())} churned of {len(flags)})")
+        raise DataError(
+            f"{where}: outcomes.csv needs both churned and renewed accounts "
+            f"to measure separation (found {int(flags.sum())} churned of {len(flags)})"
+        )
     ids = accounts[pos]
     return ids, matrix, flags, sorted(set(days)), notes

@@ -53,13 +53,22 @@ SIGNALS: dict[str, tuple[str, str]] = {
 }
 BOOL_SIGNALS = frozenset({"renewal_risk"})
 #: the component each raw signal feeds (an explanation names one or the other)
-SIGNAL_COMPONENT = {"active_days": "login_frequency", "feature_adoption": "core_feature_adoption",
-                    "breadth": "breadth", "nps": "nps", "tickets": "support_tickets"}
+SIGNAL_COMPONENT = {
+    "active_days": "login_frequency",
+    "feature_adoption": "core_feature_adoption",
+    "breadth": "breadth",
+    "nps": "nps",
+    "tickets": "support_tickets",
+}
 LEAF_KEYS = ("field", "segment", "health", "signal", "previous", "tier")
 GROUP_KEYS = ("all", "any", "not")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
+    "=": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -94,8 +103,12 @@ class TierLeaf(_Leaf):
 
 
 _LEAF_MODELS: dict[str, type[BaseModel]] = {
-    "field": FieldCondition, "segment": SegmentRef, "health": HealthLeaf,
-    "signal": SignalLeaf, "previous": PreviousLeaf, "tier": TierLeaf,
+    "field": FieldCondition,
+    "segment": SegmentRef,
+    "health": HealthLeaf,
+    "signal": SignalLeaf,
+    "previous": PreviousLeaf,
+    "tier": TierLeaf,
 }
 
 
@@ -129,32 +142,52 @@ class Cond:
 
 # -- parsing ---------------------------------------------------------------------
 
-def parse_condition(node: Any, path: tuple[Any, ...], problems: Problems, *,
-                    tiers: Sequence[str] | None = None,
-                    allowed: Sequence[str] = LEAF_KEYS) -> Cond | None:
+
+def parse_condition(
+    node: Any,
+    path: tuple[Any, ...],
+    problems: Problems,
+    *,
+    tiers: Sequence[str] | None = None,
+    allowed: Sequence[str] = LEAF_KEYS,
+) -> Cond | None:
     """Parse the condition found at ``path`` of the file; problems get their own lines."""
     line = line_of(problems.doc, path)
     where = f"{problems.file}:{line}: {key_path(path)}"
     if not isinstance(node, LineDict):
-        problems.add(path, "expected a condition mapping with one of "
-                     f"{' / '.join((*allowed, *GROUP_KEYS))}")
+        problems.add(
+            path, f"expected a condition mapping with one of {' / '.join((*allowed, *GROUP_KEYS))}"
+        )
         return None
     present = [k for k in node if k in (*LEAF_KEYS, *GROUP_KEYS)]
     if len(present) != 1:
         keys = ", ".join(f"'{k}'" for k in node) or "none"
-        hint = next((suggest(str(k), (*allowed, *GROUP_KEYS)) for k in node
-                     if suggest(str(k), (*allowed, *GROUP_KEYS))), "")
-        what = (f"found {', '.join(present)} (nest them under all/any)" if present
-                else f"keys {keys}{hint}")
-        problems.add(path, f"a condition has exactly one of {' / '.join((*allowed, *GROUP_KEYS))};"
-                     f" {what}", line=node.line)
+        hint = next(
+            (
+                suggest(str(k), (*allowed, *GROUP_KEYS))
+                for k in node
+                if suggest(str(k), (*allowed, *GROUP_KEYS))
+            ),
+            "",
+        )
+        what = (
+            f"found {', '.join(present)} (nest them under all/any)"
+            if present
+            else f"keys {keys}{hint}"
+        )
+        problems.add(
+            path,
+            f"a condition has exactly one of {' / '.join((*allowed, *GROUP_KEYS))}; {what}",
+            line=node.line,
+        )
         return None
     kind = present[0]
     if kind in GROUP_KEYS:
         return _parse_group(kind, node, path, problems, tiers, allowed, where)
     if kind not in allowed:
-        problems.add((*path, kind), f"'{kind}' conditions are not available here "
-                     f"(use {', '.join(allowed)})")
+        problems.add(
+            (*path, kind), f"'{kind}' conditions are not available here (use {', '.join(allowed)})"
+        )
         return None
     leaf = validate(_LEAF_MODELS[kind], dict(node), problems, path)
     if leaf is None or not _check_leaf(kind, leaf, path, problems, tiers):
@@ -162,29 +195,38 @@ def parse_condition(node: Any, path: tuple[Any, ...], problems: Problems, *,
     return Cond(kind=kind, leaf=leaf, where=where)
 
 
-def _parse_group(kind: str, node: LineDict, path: tuple[Any, ...], problems: Problems,
-                 tiers: Sequence[str] | None, allowed: Sequence[str], where: str) -> Cond | None:
+def _parse_group(
+    kind: str,
+    node: LineDict,
+    path: tuple[Any, ...],
+    problems: Problems,
+    tiers: Sequence[str] | None,
+    allowed: Sequence[str],
+    where: str,
+) -> Cond | None:
     extra = [k for k in node if k != kind]
     if extra:
         problems.add((*path, extra[0]), f"unexpected key '{extra[0]}' beside '{kind}'")
         return None
     if kind == "not":
-        inner = parse_condition(node["not"], (*path, "not"), problems, tiers=tiers,
-                                allowed=allowed)
+        inner = parse_condition(node["not"], (*path, "not"), problems, tiers=tiers, allowed=allowed)
         return None if inner is None else Cond(kind="not", children=(inner,), where=where)
     items = node[kind]
     if not isinstance(items, LineList) or not items:
         problems.add((*path, kind), f"'{kind}' needs a non-empty list of conditions")
         return None
-    parsed = [parse_condition(item, (*path, kind, i), problems, tiers=tiers,
-                              allowed=allowed) for i, item in enumerate(items)]
+    parsed = [
+        parse_condition(item, (*path, kind, i), problems, tiers=tiers, allowed=allowed)
+        for i, item in enumerate(items)
+    ]
     if any(p is None for p in parsed):
         return None
     return Cond(kind=kind, children=tuple(parsed), where=where)  # type: ignore[arg-type]
 
 
-def _check_leaf(kind: str, leaf: Any, path: tuple[Any, ...], problems: Problems,
-                tiers: Sequence[str] | None) -> bool:
+def _check_leaf(
+    kind: str, leaf: Any, path: tuple[Any, ...], problems: Problems, tiers: Sequence[str] | None
+) -> bool:
     def bad(key: str, message: str) -> bool:
         problems.add((*path, key), message)
         return False
@@ -192,17 +234,26 @@ def _check_leaf(kind: str, leaf: Any, path: tuple[Any, ...], problems: Problems,
     if kind in ("health", "previous"):
         name = getattr(leaf, kind)
         if name not in HEALTH_NAMES:
-            return bad(kind, f"unknown health value '{name}'{suggest(name, HEALTH_NAMES)} "
-                       f"(one of {', '.join(HEALTH_NAMES)})")
+            return bad(
+                kind,
+                f"unknown health value '{name}'{suggest(name, HEALTH_NAMES)} "
+                f"(one of {', '.join(HEALTH_NAMES)})",
+            )
         return _check_compare(leaf, path, problems)
     if kind == "signal":
         if leaf.signal not in SIGNALS:
-            return bad("signal", f"unknown signal '{leaf.signal}'{suggest(leaf.signal, SIGNALS)}"
-                       f" (one of {', '.join(SIGNALS)})")
+            return bad(
+                "signal",
+                f"unknown signal '{leaf.signal}'{suggest(leaf.signal, SIGNALS)}"
+                f" (one of {', '.join(SIGNALS)})",
+            )
         if leaf.signal in BOOL_SIGNALS:
             if leaf.op is not None or leaf.value is not None:
-                return bad("op", f"signal '{leaf.signal}' is true/false; write "
-                           f"{{signal: {leaf.signal}}} or wrap it in 'not'")
+                return bad(
+                    "op",
+                    f"signal '{leaf.signal}' is true/false; write "
+                    f"{{signal: {leaf.signal}}} or wrap it in 'not'",
+                )
             return True
         if leaf.op is None:
             return bad("signal", f"signal '{leaf.signal}' needs 'op' and 'value'")
@@ -210,11 +261,14 @@ def _check_leaf(kind: str, leaf: Any, path: tuple[Any, ...], problems: Problems,
     if kind == "tier" and tiers is not None:
         for name in leaf.names:
             if name not in tiers:
-                return bad("tier", f"unknown tier '{name}'{suggest(name, tiers)} "
-                           f"(tiers: {', '.join(tiers)})")
+                return bad(
+                    "tier",
+                    f"unknown tier '{name}'{suggest(name, tiers)} (tiers: {', '.join(tiers)})",
+                )
     if kind == "field" and leaf.on_account:
-        return bad("field", f"'{leaf.field}': conditions here are about accounts; "
-                   f"use '{leaf.column}'")
+        return bad(
+            "field", f"'{leaf.field}': conditions here are about accounts; use '{leaf.column}'"
+        )
     return True
 
 
@@ -230,6 +284,7 @@ def _check_compare(leaf: Any, path: tuple[Any, ...], problems: Problems) -> bool
 
 
 # -- evaluation ------------------------------------------------------------------
+
 
 @dataclass
 class Facts:
@@ -284,24 +339,32 @@ def segment_names(conds: Sequence[Cond | None]) -> list[str]:
     return sorted({n for c in conds if c is not None for n in c.names("segment")})
 
 
-def evaluate_segments(ds: Any, defs: Any, names: Sequence[str], as_of: dt.date,
-                      conds: Sequence[Cond | None]) -> dict[str, np.ndarray]:
+def evaluate_segments(
+    ds: Any, defs: Any, names: Sequence[str], as_of: dt.date, conds: Sequence[Cond | None]
+) -> dict[str, np.ndarray]:
     """Account masks of the segments ``conds`` mention, with FILE:LINE on unknown ones."""
     if not names:
         return {}
-    where = {n.leaf.segment: n.where for c in conds if c is not None for n in c.walk()
-             if n.kind == "segment"}
+    where = {
+        n.leaf.segment: n.where
+        for c in conds
+        if c is not None
+        for n in c.walk()
+        if n.kind == "segment"
+    }
     if defs is None:
-        raise DefinitionError(f"{where[names[0]]}: segment '{names[0]}' needs the segment "
-                              "definitions (defs=…)")
+        raise DefinitionError(
+            f"{where[names[0]]}: segment '{names[0]}' needs the segment definitions (defs=…)"
+        )
     known = set(defs.segments)
     for name in names:
         if name not in known:
-            raise DefinitionError(f"{where[name]}: unknown segment '{name}'"
-                                  f"{suggest(name, known)}")
+            raise DefinitionError(f"{where[name]}: unknown segment '{name}'{suggest(name, known)}")
         if defs.get(name).subject != "account":
-            raise DefinitionError(f"{where[name]}: segment '{name}' is a visitor segment; "
-                                  "conditions here need account segments")
+            raise DefinitionError(
+                f"{where[name]}: segment '{name}' is a visitor segment; "
+                "conditions here need account segments"
+            )
     from pendo_segments.evaluate import evaluate
 
     result = evaluate(defs, ds, as_of=as_of, names=list(names))
@@ -363,11 +426,16 @@ def compare(values: np.ndarray, op: str, value: float | None) -> np.ndarray:
 
 # -- explanations ----------------------------------------------------------------
 
+
 def describe(cond: Cond, facts: Facts, i: int) -> list[str]:
     """Plain-language texts of the parts of ``cond`` that hold for account ``i``."""
     if cond.kind in ("all", "any"):
-        return [text for child in cond.children if mask(child, facts)[i]
-                for text in describe(child, facts, i)]
+        return [
+            text
+            for child in cond.children
+            if mask(child, facts)[i]
+            for text in describe(child, facts, i)
+        ]
     if cond.kind == "not":
         texts = [leaf_text(c, facts, i) for c in cond.children[0].walk() if not c.children]
         return [f"not ({'; '.join(texts)})" if len(texts) > 1 else f"not {texts[0]}"]
@@ -383,7 +451,8 @@ def leaf_text(cond: Cond, facts: Facts, i: int) -> str:
     if cond.kind == "field":
         actual = facts.ds.accounts[leaf.column].iloc[i]
         return f"{leaf.column} {fmt(actual)}" + (
-            "" if leaf.op == "=" else f" ({leaf.op} {fmt(leaf.value)})")
+            "" if leaf.op == "=" else f" ({leaf.op} {fmt(leaf.value)})"
+        )
     values = leaf_values(cond, facts)
     if cond.kind == "signal" and leaf.signal in BOOL_SIGNALS:
         return renewal_text(facts, i) if leaf.signal == "renewal_risk" else leaf.signal
@@ -433,8 +502,10 @@ def renewal_text(facts: Facts, i: int) -> str:
     score = facts.health_value("score")[i]
     when = facts.as_of + dt.timedelta(days=int(days)) if not math.isnan(days) else None
     below = (facts.renewal or (90, 60.0))[1]
-    return (f"renewal risk: renews {when.isoformat() if when else '?'} (in {fmt(days)} days) "
-            f"with health {fmt(score)} < {fmt(below)}")
+    return (
+        f"renewal risk: renews {when.isoformat() if when else '?'} (in {fmt(days)} days) "
+        f"with health {fmt(score)} < {fmt(below)}"
+    )
 
 
 def fmt(value: Any) -> str:

@@ -17,7 +17,11 @@ from pendo_segments.health.configfile import load_checked
 
 #: Component names in output order (CONTRACT.md §5 table order).
 COMPONENTS: tuple[str, ...] = (
-    "login_frequency", "core_feature_adoption", "breadth", "nps", "support_tickets",
+    "login_frequency",
+    "core_feature_adoption",
+    "breadth",
+    "nps",
+    "support_tickets",
 )
 LABELS: dict[str, str] = {
     "login_frequency": "login frequency",

@@ -80,8 +80,9 @@ def validate(model: type[M], raw: Any, problems: Problems, base: Sequence[Any] =
         return None
 
 
-def report(err: ValidationError, model: type[BaseModel], problems: Problems,
-           base: Sequence[Any] = ()) -> None:
+def report(
+    err: ValidationError, model: type[BaseModel], problems: Problems, base: Sequence[Any] = ()
+) -> None:
     seen: set[tuple[Any, ...]] = set()
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not _is_type_tag(p))
@@ -94,7 +95,8 @@ def report(err: ValidationError, model: type[BaseModel], problems: Problems,
 def _is_type_tag(step: Any) -> bool:
     text = str(step)
     return text in ("int", "float", "str", "bool") or text.startswith(
-        ("union[", "list[", "function-", "literal["))
+        ("union[", "list[", "function-", "literal[")
+    )
 
 
 def _message(e: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:

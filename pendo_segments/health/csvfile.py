@@ -25,8 +25,9 @@ def read_table(path: str | Path, required: Sequence[str], key: str = "account_id
         raise DataError(f"{file}: no such file")
     try:
         # utf-8-sig: spreadsheet exports often start with a byte-order mark
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skipinitialspace=True)
+        frame = pd.read_csv(
+            file, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
+        )
     except UnicodeDecodeError:
         raise DataError(f"{file}: not UTF-8 text") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -43,8 +44,10 @@ def read_table(path: str | Path, required: Sequence[str], key: str = "account_id
     if dup.any():
         value = frame[key][dup].iloc[0]
         first = row_of(frame[key] == value)
-        raise DataError(f"{file}: row {row_of(dup)}, column {key}: '{value}' appears twice "
-                        f"(first at row {first})")
+        raise DataError(
+            f"{file}: row {row_of(dup)}, column {key}: '{value}' appears twice "
+            f"(first at row {first})"
+        )
     return frame
 
 
@@ -58,16 +61,21 @@ def numbers(frame: pd.DataFrame, column: str, file: str | Path) -> np.ndarray:
     values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
     bad = values.isna() & (frame[column] != "")
     if bad.any():
-        raise DataError(f"{file}: row {row_of(bad)}, column {column}: "
-                        f"'{frame[column][bad].iloc[0]}' is not a number")
+        raise DataError(
+            f"{file}: row {row_of(bad)}, column {column}: "
+            f"'{frame[column][bad].iloc[0]}' is not a number"
+        )
     return values.to_numpy(dtype=np.float64)
 
 
 def aligned(frame: pd.DataFrame, values: np.ndarray, account_ids: pd.Index) -> np.ndarray:
     """``values`` (rows of ``frame``) reordered to ``account_ids``; NaN where absent."""
     pos = pd.Index(frame["account_id"]).get_indexer(account_ids)
-    out = np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan) if len(values) else \
-        np.full(len(account_ids), np.nan)
+    out = (
+        np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
+        if len(values)
+        else np.full(len(account_ids), np.nan)
+    )
     return out.astype(np.float64)
 
 

@@ -80,8 +80,12 @@ class HealthResult:
 
     def frame(self, *, with_missing: bool = False) -> pd.DataFrame:
         """``account_id,health_score,<components>`` rounded to 1 decimal, sorted by account."""
-        out = pd.DataFrame({"account_id": np.asarray(self.account_ids, dtype=object),
-                            SCORE_COLUMN: round1(self.score)})
+        out = pd.DataFrame(
+            {
+                "account_id": np.asarray(self.account_ids, dtype=object),
+                SCORE_COLUMN: round1(self.score),
+            }
+        )
         for c in COMPONENTS:
             out[c] = round1(self.components[c])
         if with_missing:
@@ -99,9 +103,13 @@ class HealthResult:
                 continue
             why = self.missing_everywhere.get(c) or (
                 f"no NPS responses in the last {self.config.nps.window_days} days"
-                if c == "nps" else "no data")
-            lines.append(f"{LABELS[c]} missing for {count} of {n} accounts ({why}); "
-                         "their weights are renormalised over the other components")
+                if c == "nps"
+                else "no data"
+            )
+            lines.append(
+                f"{LABELS[c]} missing for {count} of {n} accounts ({why}); "
+                "their weights are renormalised over the other components"
+            )
         return lines
 
     def value(self, account_id: str) -> dict[str, Any]:
@@ -113,8 +121,13 @@ class HealthResult:
         return out
 
 
-def compute_health(ds: Any, *, as_of: dt.date | None = None, config: HealthConfig | None = None,
-                   metrics: Metrics | None = None) -> HealthResult:
+def compute_health(
+    ds: Any,
+    *,
+    as_of: dt.date | None = None,
+    config: HealthConfig | None = None,
+    metrics: Metrics | None = None,
+) -> HealthResult:
     """Score every account of ``ds`` as of ``as_of`` (default: the data's as-of)."""
     config = config or HealthConfig()
     day = as_of or ds.default_as_of()
@@ -131,10 +144,20 @@ def compute_health(ds: Any, *, as_of: dt.date | None = None, config: HealthConfi
 
     # Two components of one shape: the share of a feature list used ≥ min_clicks times.
     for component, signal, features, spec, why_missing in (
-        ("core_feature_adoption", "feature_adoption", ds.key_features(),
-         config.core_feature_adoption, "no key features in features.csv"),
-        ("breadth", "breadth", [str(f) for f in ds.features["feature_id"]],
-         config.breadth, "features.csv lists no features"),
+        (
+            "core_feature_adoption",
+            "feature_adoption",
+            ds.key_features(),
+            config.core_feature_adoption,
+            "no key features in features.csv",
+        ),
+        (
+            "breadth",
+            "breadth",
+            [str(f) for f in ds.features["feature_id"]],
+            config.breadth,
+            "features.csv lists no features",
+        ),
     ):
         if features:
             share = S.features_used(m, features, spec.window_days, spec.min_clicks) / len(features)
@@ -171,6 +194,13 @@ def compute_health(ds: Any, *, as_of: dt.date | None = None, config: HealthConfi
 
     weights = np.array([config.weights.as_dict()[c] for c in COMPONENTS])
     matrix = np.column_stack([comps[c] for c in COMPONENTS])
-    return HealthResult(as_of=day, config=config, account_ids=m.account_ids,
-                        score=weighted_score(matrix, weights), components=comps, signals=sig,
-                        missing_everywhere=everywhere, metrics=m)
+    return HealthResult(
+        as_of=day,
+        config=config,
+        account_ids=m.account_ids,
+        score=weighted_score(matrix, weights),
+        components=comps,
+        signals=sig,
+        missing_everywhere=everywhere,
+        metrics=m,
+    )

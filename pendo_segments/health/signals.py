@@ -28,8 +28,9 @@ def per_account(m: Metrics, aidx: np.ndarray, weights: np.ndarray | None = None)
     return np.bincount(aidx[ok], weights=w, minlength=len(m.account_ids)).astype(np.float64)
 
 
-def features_used(m: Metrics, feature_ids: Sequence[str], window: int,
-                  min_clicks: int = 1) -> np.ndarray:
+def features_used(
+    m: Metrics, feature_ids: Sequence[str], window: int, min_clicks: int = 1
+) -> np.ndarray:
     """How many of ``feature_ids`` each account clicked at least ``min_clicks`` times."""
     used = np.zeros(len(m.account_ids))
     for fid in feature_ids:

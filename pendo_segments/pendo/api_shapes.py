@@ -60,8 +60,9 @@ def _quote(part: str) -> str:
 
 
 # --- aggregation (confirmed) -------------------------------------------------------
-def aggregation_body(pipeline: list[dict[str, Any]],
-                     request_id: str | None = None) -> dict[str, Any]:
+def aggregation_body(
+    pipeline: list[dict[str, Any]], request_id: str | None = None
+) -> dict[str, Any]:
     request: dict[str, Any] = {"pipeline": pipeline}
     if request_id:
         request["requestId"] = request_id
@@ -146,14 +147,15 @@ RULE_SEGMENT_UPDATE_METHOD = "PUT"  # on segment_path(id)
 RULE_SEGMENTS_UNVERIFIED = (
     "rule segments are created with POST /api/v1/segment and updated with "
     "PUT /api/v1/segment/{id}, endpoints that are UNVERIFIED (listed only in an API "
-    "catalog); set [sync] rule_segments = false to upload visitor lists instead")
+    "catalog); set [sync] rule_segments = false to upload visitor lists instead"
+)
 
 
-def rule_segment_body(name: str, definition: dict[str, Any],
-                      description: str = "") -> dict[str, Any]:
+def rule_segment_body(
+    name: str, definition: dict[str, Any], description: str = ""
+) -> dict[str, Any]:
     """UNVERIFIED body: the builder ``definition`` as ``GET /segment/{id}`` returns it."""
-    return {"name": name, "description": description, "definition": definition,
-            "shared": True}
+    return {"name": name, "description": description, "definition": definition, "shared": True}
 
 
 def created_segment_id(body: Any) -> str | None:

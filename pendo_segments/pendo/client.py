@@ -34,18 +34,34 @@ Progress = Callable[[int, int], None]
 class PendoClient:
     """One Pendo subscription, reached through ``base_url`` with one integration key."""
 
-    def __init__(self, base_url: str, integration_key: Secret | str, *, timeout: float = 30.0,
-                 max_retries: int = 5,
-                 rate_limit_per_second: float | None = shapes.DEFAULT_RATE_LIMIT_PER_SECOND,
-                 metadata_group: str = "custom", backoff_base: float = 1.0,
-                 backoff_cap: float = 60.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        integration_key: Secret | str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        rate_limit_per_second: float | None = shapes.DEFAULT_RATE_LIMIT_PER_SECOND,
+        metadata_group: str = "custom",
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ) -> None:
         self.metadata_group = metadata_group
         self._http = Transport(
-            base_url, integration_key, timeout=timeout, max_retries=max_retries,
-            rate_limit_per_second=rate_limit_per_second, backoff_base=backoff_base,
-            backoff_cap=backoff_cap, sleep=sleep, clock=clock, session=session)
+            base_url,
+            integration_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit_per_second=rate_limit_per_second,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            sleep=sleep,
+            clock=clock,
+            session=session,
+        )
 
     @property
     def base_url(self) -> str:
@@ -64,11 +80,13 @@ class PendoClient:
         self.close()
 
     # -- aggregation ------------------------------------------------------------------
-    def aggregate(self, pipeline: list[dict[str, Any]], *,
-                  request_id: str | None = None) -> list[dict[str, Any]]:
+    def aggregate(
+        self, pipeline: list[dict[str, Any]], *, request_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Run an Aggregation API pipeline on Pendo's servers; returns the ``results`` rows."""
-        body = self._http.request("POST", shapes.AGGREGATION_PATH,
-                                  json=shapes.aggregation_body(pipeline, request_id))
+        body = self._http.request(
+            "POST", shapes.AGGREGATION_PATH, json=shapes.aggregation_body(pipeline, request_id)
+        )
         rows = shapes.aggregation_results(body)
         if rows is None:
             raise self._unexpected("POST", shapes.AGGREGATION_PATH, body, "no 'results' list")
@@ -85,70 +103,118 @@ class PendoClient:
         path = shapes.segment_path(segment_id)
         return self._expect(dict, self._http.request("GET", path), "GET", path)
 
-    def upload_visitor_segment(self, name: str, visitor_ids: list[str], *, wait: bool = True,
-                               poll_interval: float = 2.0,
-                               timeout: float = 300.0) -> dict[str, Any]:
+    def upload_visitor_segment(
+        self,
+        name: str,
+        visitor_ids: list[str],
+        *,
+        wait: bool = True,
+        poll_interval: float = 2.0,
+        timeout: float = 300.0,
+    ) -> dict[str, Any]:
         """Create a visitor-list segment; Pendo builds it asynchronously, so poll until done.
 
         Returns ``{"segmentId", "status" ("done" | "pending"), "polls", "response"}``.
         Not retried after an ambiguous failure (dropped connection, 5xx): a blind
         retry could create the segment twice.
         """
-        body = self._http.request("POST", shapes.SEGMENT_UPLOAD_PATH,
-                                  json=shapes.segment_upload_body(name, list(visitor_ids)),
-                                  idempotent=False)
-        return self._follow_status(f"segment upload {name!r}", body, wait=wait,
-                                   poll_interval=poll_interval, timeout=timeout)
+        body = self._http.request(
+            "POST",
+            shapes.SEGMENT_UPLOAD_PATH,
+            json=shapes.segment_upload_body(name, list(visitor_ids)),
+            idempotent=False,
+        )
+        return self._follow_status(
+            f"segment upload {name!r}",
+            body,
+            wait=wait,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
-    def replace_segment_visitors(self, segment_id: str, visitor_ids: list[str], *,
-                                 wait: bool = True, poll_interval: float = 2.0,
-                                 timeout: float = 300.0) -> dict[str, Any]:
+    def replace_segment_visitors(
+        self,
+        segment_id: str,
+        visitor_ids: list[str],
+        *,
+        wait: bool = True,
+        poll_interval: float = 2.0,
+        timeout: float = 300.0,
+    ) -> dict[str, Any]:
         """Replace the members of an API-created list segment (same result shape as upload)."""
-        body = self._http.request(shapes.SEGMENT_REPLACE_METHOD, shapes.segment_path(segment_id),
-                                  json=shapes.segment_replace_body(list(visitor_ids)))
-        result = self._follow_status(f"segment {segment_id!r} update", body, wait=wait,
-                                     poll_interval=poll_interval, timeout=timeout)
+        body = self._http.request(
+            shapes.SEGMENT_REPLACE_METHOD,
+            shapes.segment_path(segment_id),
+            json=shapes.segment_replace_body(list(visitor_ids)),
+        )
+        result = self._follow_status(
+            f"segment {segment_id!r} update",
+            body,
+            wait=wait,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
         result["segmentId"] = result["segmentId"] or segment_id
         return result
 
-    def follow_upload(self, status_url: str, *, poll_interval: float = 2.0,
-                      timeout: float = 300.0) -> dict[str, Any]:
+    def follow_upload(
+        self, status_url: str, *, poll_interval: float = 2.0, timeout: float = 300.0
+    ) -> dict[str, Any]:
         """Poll the status URL of an earlier upload (e.g. one a killed run left behind)."""
         body = {shapes.STATUS_URL_FIELDS[0]: status_url}
-        return self._follow_status(f"segment upload {status_url}", body, wait=True,
-                                   poll_interval=poll_interval, timeout=timeout)
+        return self._follow_status(
+            f"segment upload {status_url}",
+            body,
+            wait=True,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
-    def create_rule_segment(self, name: str, definition: dict[str, Any], *,
-                            description: str = "") -> str:
+    def create_rule_segment(
+        self, name: str, definition: dict[str, Any], *, description: str = ""
+    ) -> str:
         """Create a rule segment; returns its id. UNVERIFIED endpoint (see api_shapes).
 
         Not retried after an ambiguous failure: a blind retry could create it twice.
         """
-        body = self._http.request(shapes.RULE_SEGMENT_CREATE_METHOD,
-                                  shapes.RULE_SEGMENT_CREATE_PATH,
-                                  json=shapes.rule_segment_body(name, definition, description),
-                                  idempotent=False)
+        body = self._http.request(
+            shapes.RULE_SEGMENT_CREATE_METHOD,
+            shapes.RULE_SEGMENT_CREATE_PATH,
+            json=shapes.rule_segment_body(name, definition, description),
+            idempotent=False,
+        )
         segment_id = shapes.created_segment_id(body)
         if not segment_id:
-            raise self._unexpected(shapes.RULE_SEGMENT_CREATE_METHOD,
-                                   shapes.RULE_SEGMENT_CREATE_PATH, body, "no segment id")
+            raise self._unexpected(
+                shapes.RULE_SEGMENT_CREATE_METHOD,
+                shapes.RULE_SEGMENT_CREATE_PATH,
+                body,
+                "no segment id",
+            )
         return segment_id
 
-    def update_rule_segment(self, segment_id: str, name: str, definition: dict[str, Any], *,
-                            description: str = "") -> None:
+    def update_rule_segment(
+        self, segment_id: str, name: str, definition: dict[str, Any], *, description: str = ""
+    ) -> None:
         """Replace a rule segment's rules. UNVERIFIED endpoint (see api_shapes)."""
-        self._http.request(shapes.RULE_SEGMENT_UPDATE_METHOD, shapes.segment_path(segment_id),
-                           json=shapes.rule_segment_body(name, definition, description))
+        self._http.request(
+            shapes.RULE_SEGMENT_UPDATE_METHOD,
+            shapes.segment_path(segment_id),
+            json=shapes.rule_segment_body(name, definition, description),
+        )
 
-    def _follow_status(self, what: str, body: Any, *, wait: bool, poll_interval: float,
-                       timeout: float) -> dict[str, Any]:
+    def _follow_status(
+        self, what: str, body: Any, *, wait: bool, poll_interval: float, timeout: float
+    ) -> dict[str, Any]:
         status = shapes.read_upload_status(body)
         segment_id, url, polls = status.segment_id, shapes.status_url(body), 0
         started = self._http.clock()
         while wait and url and status.state == "pending":
             if self._http.clock() - started >= timeout:
-                raise PendoAPIError(f"{what}: Pendo has not finished after {timeout:g} s "
-                                    f"({polls} status checks); check the segment list later")
+                raise PendoAPIError(
+                    f"{what}: Pendo has not finished after {timeout:g} s "
+                    f"({polls} status checks); check the segment list later"
+                )
             self._http.sleep(poll_interval)
             body = self._http.request("GET", url)
             polls += 1
@@ -164,8 +230,15 @@ class PendoClient:
         path = shapes.metadata_schema_path(_kind(kind))
         return self._expect(dict, self._http.request("GET", path), "GET", path)
 
-    def set_metadata(self, kind: Kind, values: list[dict[str, Any]], *, group: str | None = None,
-                     batch_size: int = 500, progress: Progress | None = None) -> MetadataResult:
+    def set_metadata(
+        self,
+        kind: Kind,
+        values: list[dict[str, Any]],
+        *,
+        group: str | None = None,
+        batch_size: int = 500,
+        progress: Progress | None = None,
+    ) -> MetadataResult:
         """Write metadata values in batches; ``values`` items are Pendo-shaped::
 
             {"accountId": "acme", "values": {"tier": "P1", "health_score": 71.5}}
@@ -181,14 +254,15 @@ class PendoClient:
         result = MetadataResult(kind=kind, group=group)
         batches = range(0, len(values), batch_size)
         for number, start in enumerate(batches, 1):
-            chunk = values[start:start + batch_size]
+            chunk = values[start : start + batch_size]
             try:
                 body = self._http.request("POST", path, json=chunk)
             except PendoAPIError as err:
                 raise PendoAPIError(
                     f"{err} (batch {number} of {len(batches)}, values {start + 1}-"
                     f"{start + len(chunk)} of {len(values)}; earlier batches were written)",
-                    status=err.status) from None
+                    status=err.status,
+                ) from None
             part = shapes.read_metadata_result(body, len(chunk))
             result.total += part.total
             result.updated += part.updated
@@ -215,8 +289,9 @@ class PendoClient:
 
     def list_guides(self, state: str | None = None) -> list[dict[str, Any]]:
         """Guides with their ``audience`` pipelines (which reference segment ids)."""
-        body = self._http.request("GET", shapes.GUIDES_PATH,
-                                  params={"state": state} if state else None)
+        body = self._http.request(
+            "GET", shapes.GUIDES_PATH, params={"state": state} if state else None
+        )
         return self._expect(list, body, "GET", shapes.GUIDES_PATH)
 
     # -- shape checks -----------------------------------------------------------------
@@ -226,8 +301,10 @@ class PendoClient:
         return body
 
     def _unexpected(self, method: str, path: str, body: Any, why: str) -> PendoAPIError:
-        return PendoAPIError(f"Pendo API {method} {path} returned an unexpected body ({why}): "
-                             f"{self._http.excerpt(_dump(body))}")
+        return PendoAPIError(
+            f"Pendo API {method} {path} returned an unexpected body ({why}): "
+            f"{self._http.excerpt(_dump(body))}"
+        )
 
 
 def client_from_config(config: Config, **overrides: Any) -> PendoClient:
@@ -252,10 +329,14 @@ def _kind(kind: str) -> Kind:
 def _check_values(kind: Kind, values: list[dict[str, Any]]) -> None:
     id_field = shapes.id_field(kind)
     for index, item in enumerate(values):
-        if not isinstance(item, dict) or not item.get(id_field) \
-                or not isinstance(item.get("values"), dict):
+        if (
+            not isinstance(item, dict)
+            or not item.get(id_field)
+            or not isinstance(item.get("values"), dict)
+        ):
             raise ValueError(
-                f"values[{index}] must look like {{{id_field!r}: ID, 'values': {{…}}}}")
+                f"values[{index}] must look like {{{id_field!r}: ID, 'values': {{…}}}}"
+            )
 
 
 def _dump(body: Any) -> str:

@@ -14,9 +14,14 @@ class TokenBucket:
     ``clock`` and ``sleep`` are injectable so tests run in simulated time.
     """
 
-    def __init__(self, rate: float, capacity: float | None = None, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        capacity: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = float(rate)

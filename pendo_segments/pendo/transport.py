@@ -35,8 +35,15 @@ AUTH_HINT = " (check the integration key, its region and that it allows write ac
 class _Retryable(Exception):
     """One failed attempt that may succeed if sent again."""
 
-    def __init__(self, reason: str, *, status: int | None = None, excerpt: str = "",
-                 retry_after: float | None = None, safe_to_repeat: bool = True) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        excerpt: str = "",
+        retry_after: float | None = None,
+        safe_to_repeat: bool = True,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -48,38 +55,60 @@ class _Retryable(Exception):
 class Transport:
     """A ``requests.Session`` that speaks Pendo's auth, limits and failure modes."""
 
-    def __init__(self, base_url: str, integration_key: Secret | str, *, timeout: float = 30.0,
-                 max_retries: int = 5, rate_limit_per_second: float | None = 5.0,
-                 backoff_base: float = 1.0, backoff_cap: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        integration_key: Secret | str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        rate_limit_per_second: float | None = 5.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._key = integration_key if isinstance(integration_key, Secret) \
-            else Secret(integration_key)
+        self._key = (
+            integration_key if isinstance(integration_key, Secret) else Secret(integration_key)
+        )
         self.timeout = timeout
         self.max_retries = max_retries
         self.sleep = sleep
         self.clock = clock
         self._backoff = tenacity.wait_exponential_jitter(
-            initial=backoff_base, max=backoff_cap, jitter=backoff_base)
-        self._limiter = (TokenBucket(rate_limit_per_second, clock=clock, sleep=sleep)
-                         if rate_limit_per_second else None)
+            initial=backoff_base, max=backoff_cap, jitter=backoff_base
+        )
+        self._limiter = (
+            TokenBucket(rate_limit_per_second, clock=clock, sleep=sleep)
+            if rate_limit_per_second
+            else None
+        )
         self.session = session or requests.Session()
-        self.session.headers.update({
-            shapes.KEY_HEADER: self._key.reveal(),
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"pendo-segments/{__version__}",
-        })
+        self.session.headers.update(
+            {
+                shapes.KEY_HEADER: self._key.reveal(),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": f"pendo-segments/{__version__}",
+            }
+        )
 
     def close(self) -> None:
         self.session.close()
 
     # -- the one request path -------------------------------------------------------
-    def request(self, method: str, target: str, *, json: Any = None,
-                params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                idempotent: bool = True) -> Any:
+    def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
         """Send, retry what is worth retrying, return the decoded JSON body (None if empty)."""
         url = self._url(target)
         label = f"{method} {urlsplit(url).path}"
@@ -87,7 +116,8 @@ class Transport:
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
             retry=tenacity.retry_if_exception(
-                lambda e: isinstance(e, _Retryable) and (idempotent or e.safe_to_repeat)),
+                lambda e: isinstance(e, _Retryable) and (idempotent or e.safe_to_repeat)
+            ),
             sleep=self.sleep,
             before_sleep=lambda state: self._log_retry(label, state),
             reraise=True,
@@ -99,23 +129,32 @@ class Transport:
             after = f" after {attempts} attempts" if attempts > 1 else ""
             raise PendoAPIError(
                 f"Pendo API {label} failed{after}: {err.reason}{_suffix(err.excerpt)}",
-                status=err.status) from None
+                status=err.status,
+            ) from None
         return self._decode(response, label)
 
-    def _attempt(self, method: str, url: str, label: str, json: Any,
-                 params: dict[str, Any] | None,
-                 headers: dict[str, str] | None) -> requests.Response:
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        label: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
         if self._limiter:
             self._limiter.acquire()
         started = self.clock()
         try:
-            response = self.session.request(method, url, json=json, params=params,
-                                            headers=headers, timeout=self.timeout)
+            response = self.session.request(
+                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+            )
         except requests.ConnectTimeout:
             raise _Retryable(f"could not connect within {self.timeout:g} s") from None
         except requests.Timeout:
-            raise _Retryable(f"no response within {self.timeout:g} s",
-                             safe_to_repeat=False) from None
+            raise _Retryable(
+                f"no response within {self.timeout:g} s", safe_to_repeat=False
+            ) from None
         except requests.exceptions.ChunkedEncodingError:
             raise _Retryable("response cut off", safe_to_repeat=False) from None
         except requests.ConnectionError as err:
@@ -125,14 +164,18 @@ class Transport:
         status = response.status_code
         if status in shapes.RETRY_STATUSES:
             raise _Retryable(
-                f"HTTP {status}", status=status, excerpt=self.excerpt(response.text),
+                f"HTTP {status}",
+                status=status,
+                excerpt=self.excerpt(response.text),
                 retry_after=shapes.retry_after_seconds(response.headers.get("Retry-After")),
-                safe_to_repeat=status in shapes.NOT_PROCESSED_STATUSES)
+                safe_to_repeat=status in shapes.NOT_PROCESSED_STATUSES,
+            )
         if status >= 400:
             hint = AUTH_HINT if status in (401, 403) else ""
             excerpt = _suffix(self.excerpt(response.text))
-            raise PendoAPIError(f"Pendo API {label} failed: HTTP {status}{hint}{excerpt}",
-                                status=status)
+            raise PendoAPIError(
+                f"Pendo API {label} failed: HTTP {status}{hint}{excerpt}", status=status
+            )
         return response
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
@@ -144,8 +187,14 @@ class Transport:
     def _log_retry(self, label: str, state: tenacity.RetryCallState) -> None:
         err = state.outcome.exception() if state.outcome else None
         seconds = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s: %s; retry %d of %d in %.1f s", label, getattr(err, "reason", err),
-                    state.attempt_number, self.max_retries, seconds)
+        log.warning(
+            "%s: %s; retry %d of %d in %.1f s",
+            label,
+            getattr(err, "reason", err),
+            state.attempt_number,
+            self.max_retries,
+            seconds,
+        )
 
     # -- helpers ----------------------------------------------------------------------
     def _url(self, target: str) -> str:
@@ -157,7 +206,8 @@ class Transport:
         if other.netloc != base.netloc and not pendo_host:
             # The key travels in a header: never send it to a host we were not configured for.
             raise PendoAPIError(
-                f"Pendo API returned a URL on another host ({other.hostname}); not following it")
+                f"Pendo API returned a URL on another host ({other.hostname}); not following it"
+            )
         return target
 
     def _decode(self, response: requests.Response, label: str) -> Any:
@@ -168,7 +218,9 @@ class Transport:
         except ValueError:
             raise PendoAPIError(
                 f"Pendo API {label} returned invalid JSON (HTTP {response.status_code})"
-                f"{_suffix(self.excerpt(response.text))}", status=response.status_code) from None
+                f"{_suffix(self.excerpt(response.text))}",
+                status=response.status_code,
+            ) from None
 
     def excerpt(self, text: str) -> str:
         """One line of at most EXCERPT_CHARS, with the key masked if the server echoed it."""

@@ -44,10 +44,17 @@ class ApplyResult:
         return not self.failed and not self.not_attempted
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan_id": self.plan_id, "ok": self.ok, "applied": self.applied,
-                "already_applied": self.already, "failed": self.failed,
-                "not_attempted": self.not_attempted, "missing": self.missing,
-                "metadata_errors": self.metadata_errors, "created": self.created}
+        return {
+            "plan_id": self.plan_id,
+            "ok": self.ok,
+            "applied": self.applied,
+            "already_applied": self.already,
+            "failed": self.failed,
+            "not_attempted": self.not_attempted,
+            "missing": self.missing,
+            "metadata_errors": self.metadata_errors,
+            "created": self.created,
+        }
 
 
 @dataclass
@@ -57,8 +64,14 @@ class _Step:
 
 
 class Applier:
-    def __init__(self, plan: Plan, client: Any, settings: SyncSettings, audit: AuditLog,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        client: Any,
+        settings: SyncSettings,
+        audit: AuditLog,
+        progress: Progress | None = None,
+    ) -> None:
         self.plan = plan
         self.client = client
         self.settings = settings
@@ -72,8 +85,10 @@ class Applier:
     def check(self) -> tuple[list[SegmentChange], list[dict[str, Any]]]:
         """Items still to do; raise SyncError when the plan is stale."""
         if self.plan.base_url.rstrip("/") != self.client.base_url.rstrip("/"):
-            raise SyncError(f"the plan was made for {self.plan.base_url}, not "
-                            f"{self.client.base_url}; run sync plan against this subscription")
+            raise SyncError(
+                f"the plan was made for {self.plan.base_url}, not "
+                f"{self.client.base_url}; run sync plan against this subscription"
+            )
         stale: list[str] = []
         state = self.remote.segments({s.name for s in self.plan.segments})
         names_by_id = state.names_by_id()
@@ -85,30 +100,47 @@ class Applier:
             if not change.changes:
                 continue
             fp, _ = remote_fingerprint(self.remote, current, change.mode, names_by_id)
-            if change.action == "update" and current is not None \
-                    and str(current.get("id")) != change.segment_id:
-                stale.append(f"segment '{change.pendo_name}' now has id {current.get('id')}, "
-                             f"the plan expected {change.segment_id}")
+            if (
+                change.action == "update"
+                and current is not None
+                and str(current.get("id")) != change.segment_id
+            ):
+                stale.append(
+                    f"segment '{change.pendo_name}' now has id {current.get('id')}, "
+                    f"the plan expected {change.segment_id}"
+                )
             elif fp == change.after:
                 self.result.already.append(f"{change.action} segment '{change.pendo_name}'")
             elif fp == change.before:
                 todo_segments.append(change)
             else:
-                what = "was created" if change.before is None else (
-                    "was deleted" if fp is None else "changed")
+                what = (
+                    "was created"
+                    if change.before is None
+                    else ("was deleted" if fp is None else "changed")
+                )
                 stale.append(f"segment '{change.pendo_name}' {what} in Pendo since the plan")
         todo_meta = self._check_metadata(stale)
         if stale:
             more = f" (and {len(stale) - STALE_SHOWN} more)" if len(stale) > STALE_SHOWN else ""
-            self.audit.write("apply", self.plan.plan_id, plan=self.plan.plan_id,
-                             result="refused: stale plan", stale=stale)
-            raise SyncError("the plan is stale, Pendo changed since it was made: "
-                            + "; ".join(stale[:STALE_SHOWN]) + more
-                            + "; run sync plan again and review the new plan")
+            self.audit.write(
+                "apply",
+                self.plan.plan_id,
+                plan=self.plan.plan_id,
+                result="refused: stale plan",
+                stale=stale,
+            )
+            raise SyncError(
+                "the plan is stale, Pendo changed since it was made: "
+                + "; ".join(stale[:STALE_SHOWN])
+                + more
+                + "; run sync plan again and review the new plan"
+            )
         return todo_segments, todo_meta
 
-    def _current(self, state: RemoteState, change: SegmentChange,
-                 stale: list[str]) -> dict[str, Any] | None:
+    def _current(
+        self, state: RemoteState, change: SegmentChange, stale: list[str]
+    ) -> dict[str, Any] | None:
         try:
             return one_segment(state.managed.get(change.name, []), change.pendo_name)
         except SyncError as err:
@@ -133,10 +165,15 @@ class Applier:
             elif all(same_value(now.get(k), update["before"].get(k)) for k in update["values"]):
                 todo.append(update)
             else:
-                diff = next(k for k in update["values"]
-                            if not same_value(now.get(k), update["before"].get(k)))
-                stale.append(f"account '{update['accountId']}' {diff} is {now.get(diff)!r} in "
-                             f"Pendo, the plan expected {update['before'].get(diff)!r}")
+                diff = next(
+                    k
+                    for k in update["values"]
+                    if not same_value(now.get(k), update["before"].get(k))
+                )
+                stale.append(
+                    f"account '{update['accountId']}' {diff} is {now.get(diff)!r} in "
+                    f"Pendo, the plan expected {update['before'].get(diff)!r}"
+                )
         if done:
             self.result.already.append(f"metadata of {done} account(s)")
         return todo
@@ -147,33 +184,46 @@ class Applier:
         todo_segments, todo_meta = self.check()
         steps = [self._segment_step(c) for c in todo_segments]
         size = self.settings.batch_size
-        batches = [todo_meta[i:i + size] for i in range(0, len(todo_meta), size)]
+        batches = [todo_meta[i : i + size] for i in range(0, len(todo_meta), size)]
         steps += [self._metadata_step(b, n, len(batches)) for n, b in enumerate(batches, 1)]
-        self.audit.write("apply", plan_id, plan=plan_id, result="started",
-                         counts={"steps": len(steps), "already_applied": len(self.result.already)})
+        self.audit.write(
+            "apply",
+            plan_id,
+            plan=plan_id,
+            result="started",
+            counts={"steps": len(steps), "already_applied": len(self.result.already)},
+        )
         for index, step in enumerate(steps):
             self.progress(step.label, index, len(steps))
             try:
                 step.run()
             except (PendoAPIError, SyncError) as err:
                 self.result.failed.append(f"{step.label}: {err}")
-                self.result.not_attempted = [s.label for s in steps[index + 1:]]
+                self.result.not_attempted = [s.label for s in steps[index + 1 :]]
                 break
             self.result.applied.append(step.label)
         self.progress("done", len(steps), len(steps))
         outcome = "ok" if self.result.ok else "partial"
-        self.audit.write("apply", plan_id, plan=plan_id, result=outcome,
-                         counts={"applied": len(self.result.applied),
-                                 "failed": len(self.result.failed),
-                                 "not_attempted": len(self.result.not_attempted),
-                                 "missing": len(self.result.missing)})
+        self.audit.write(
+            "apply",
+            plan_id,
+            plan=plan_id,
+            result=outcome,
+            counts={
+                "applied": len(self.result.applied),
+                "failed": len(self.result.failed),
+                "not_attempted": len(self.result.not_attempted),
+                "missing": len(self.result.missing),
+            },
+        )
         return self.result
 
     def _log(self, action: str, target: str, result: str, **detail: Any) -> None:
         self.audit.write(action, target, plan=self.plan.plan_id, result=result, **detail)
 
-    def _guarded(self, action: str, target: str, counts: dict[str, Any],
-                 body: Callable[[], dict[str, Any]]) -> None:
+    def _guarded(
+        self, action: str, target: str, counts: dict[str, Any], body: Callable[[], dict[str, Any]]
+    ) -> None:
         """Run one write; log started / ok / failed with counts."""
         self._log(action, target, "started", counts=counts)
         try:
@@ -188,14 +238,21 @@ class Applier:
         verb = change.action
         label = f"{verb} segment '{change.pendo_name}'"
         if change.mode == "list":
-            counts = {"visitors": len(change.visitors or []), "added": change.added,
-                      "removed": change.removed}
+            counts = {
+                "visitors": len(change.visitors or []),
+                "added": change.added,
+                "removed": change.removed,
+            }
             body = self._upload if verb == "create" else self._replace
         else:
             counts = {"rule_groups": len((change.definition or {}).get("filters") or [])}
             body = self._create_rule if verb == "create" else self._update_rule
-        return _Step(label, lambda: self._guarded(f"{verb}_segment", change.pendo_name, counts,
-                                                  lambda: body(change)))
+        return _Step(
+            label,
+            lambda: self._guarded(
+                f"{verb}_segment", change.pendo_name, counts, lambda: body(change)
+            ),
+        )
 
     def _filled(self, change: SegmentChange) -> dict[str, Any]:
         """The definition with each referenced segment's Pendo id filled in."""
@@ -207,60 +264,76 @@ class Applier:
                 if isinstance(row, dict) and row.get("kind") == "segment":
                     ref = str(row.get("segmentName"))
                     if ref not in self.ids:
-                        raise SyncError(f"segment '{change.name}' references '{ref}', which is "
-                                        "not in Pendo")
+                        raise SyncError(
+                            f"segment '{change.name}' references '{ref}', which is not in Pendo"
+                        )
                     row = {**row, "segmentId": self.ids[ref]}
                 rows.append(row)
             groups.append(rows)
         return {**definition, "filters": groups}
 
     def _create_rule(self, change: SegmentChange) -> dict[str, Any]:
-        sid = self.client.create_rule_segment(change.pendo_name, self._filled(change),
-                                              description=change.description)
+        sid = self.client.create_rule_segment(
+            change.pendo_name, self._filled(change), description=change.description
+        )
         return self._created(change, sid)
 
     def _update_rule(self, change: SegmentChange) -> dict[str, Any]:
         assert change.segment_id
-        self.client.update_rule_segment(change.segment_id, change.pendo_name,
-                                        self._filled(change), description=change.description)
+        self.client.update_rule_segment(
+            change.segment_id,
+            change.pendo_name,
+            self._filled(change),
+            description=change.description,
+        )
         return {"segment_id": change.segment_id}
 
     def _upload(self, change: SegmentChange) -> dict[str, Any]:
-        wait = {"poll_interval": self.settings.poll_interval,
-                "timeout": self.settings.upload_timeout}
+        wait = {
+            "poll_interval": self.settings.poll_interval,
+            "timeout": self.settings.upload_timeout,
+        }
         url = self.audit.pending_upload(self.plan.plan_id, change.pendo_name)
         if url:  # an interrupted run submitted this upload: finish it, do not send it again
             try:
                 done = self.client.follow_upload(url, **wait)
             except PendoAPIError as err:
                 # Unknown or failed upload: the next run sends it again (404/410: this one).
-                self._log("create_segment", change.pendo_name, "abandoned", status_url=url,
-                          error=str(err))
+                self._log(
+                    "create_segment", change.pendo_name, "abandoned", status_url=url, error=str(err)
+                )
                 if err.status not in (404, 410):
                     raise
             else:
                 if done.get("segmentId"):
                     return self._created(change, str(done["segmentId"]), resumed=True)
-        answer = self.client.upload_visitor_segment(change.pendo_name, change.visitors or [],
-                                                    wait=False)
+        answer = self.client.upload_visitor_segment(
+            change.pendo_name, change.visitors or [], wait=False
+        )
         url = shapes.status_url(answer.get("response"))
         if answer.get("status") != "done" and url:
             self._log("create_segment", change.pendo_name, "submitted", status_url=url)
             answer = self.client.follow_upload(url, **wait)
         if not answer.get("segmentId"):
-            raise SyncError(f"Pendo accepted the upload of '{change.pendo_name}' but named no "
-                            "segment id; check Pendo's segment list, then run sync plan again")
+            raise SyncError(
+                f"Pendo accepted the upload of '{change.pendo_name}' but named no "
+                "segment id; check Pendo's segment list, then run sync plan again"
+            )
         return self._created(change, str(answer["segmentId"]))
 
     def _replace(self, change: SegmentChange) -> dict[str, Any]:
         assert change.segment_id
-        self.client.replace_segment_visitors(change.segment_id, change.visitors or [],
-                                             poll_interval=self.settings.poll_interval,
-                                             timeout=self.settings.upload_timeout)
+        self.client.replace_segment_visitors(
+            change.segment_id,
+            change.visitors or [],
+            poll_interval=self.settings.poll_interval,
+            timeout=self.settings.upload_timeout,
+        )
         return {"segment_id": change.segment_id}
 
-    def _created(self, change: SegmentChange, segment_id: str,
-                 resumed: bool = False) -> dict[str, Any]:
+    def _created(
+        self, change: SegmentChange, segment_id: str, resumed: bool = False
+    ) -> dict[str, Any]:
         self.ids[change.name] = segment_id
         self.result.created[change.pendo_name] = segment_id
         return {"segment_id": segment_id, "resumed": resumed or None}
@@ -278,18 +351,29 @@ class Applier:
             self.result.missing.extend(res.missing)
             errors = [str(e) for e in res.errors]
             self.result.metadata_errors.extend(errors)
-            counts = {"sent": len(values), "updated": res.updated, "failed": res.failed,
-                      "missing": len(res.missing)}
-            self._log("set_metadata", target, "ok" if res.ok else "incomplete", counts=counts,
-                      missing=res.missing or None, errors=errors or None)
+            counts = {
+                "sent": len(values),
+                "updated": res.updated,
+                "failed": res.failed,
+                "missing": len(res.missing),
+            }
+            self._log(
+                "set_metadata",
+                target,
+                "ok" if res.ok else "incomplete",
+                counts=counts,
+                missing=res.missing or None,
+                errors=errors or None,
+            )
             if errors:
                 raise SyncError(f"Pendo rejected {len(errors)} value(s): {errors[0]}")
             return {}
 
         return _Step(label, lambda: self._guarded_metadata(target, len(values), send))
 
-    def _guarded_metadata(self, target: str, count: int,
-                          send: Callable[[], dict[str, Any]]) -> None:
+    def _guarded_metadata(
+        self, target: str, count: int, send: Callable[[], dict[str, Any]]
+    ) -> None:
         self._log("set_metadata", target, "started", counts={"sent": count})
         try:
             send()
@@ -298,8 +382,14 @@ class Applier:
             raise
 
 
-def apply_plan(plan: Plan, client: Any, settings: SyncSettings, *, audit: AuditLog,
-               progress: Progress | None = None) -> ApplyResult:
+def apply_plan(
+    plan: Plan,
+    client: Any,
+    settings: SyncSettings,
+    *,
+    audit: AuditLog,
+    progress: Progress | None = None,
+) -> ApplyResult:
     """Apply ``plan`` (see the module docstring); failures are in the result, not raised.
 
     A stale plan raises :class:`SyncError` before anything is written.

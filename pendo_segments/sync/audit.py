@@ -21,11 +21,25 @@ class AuditLog:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def write(self, action: str, target: str, *, result: str, plan: str = "",
-              counts: dict[str, Any] | None = None, **detail: Any) -> dict[str, Any]:
-        entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                 "plan": plan, "action": action, "target": target, "counts": counts or {},
-                 "result": result, **{k: v for k, v in detail.items() if v is not None}}
+    def write(
+        self,
+        action: str,
+        target: str,
+        *,
+        result: str,
+        plan: str = "",
+        counts: dict[str, Any] | None = None,
+        **detail: Any,
+    ) -> dict[str, Any]:
+        entry = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "plan": plan,
+            "action": action,
+            "target": target,
+            "counts": counts or {},
+            "result": result,
+            **{k: v for k, v in detail.items() if v is not None},
+        }
         line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -22,8 +22,9 @@ LIMITED_FACTS: dict[str, str] = {
 ALLOWED_KINDS = frozenset({"feature"})
 
 
-def targeting_limits(definition: Any, definitions: Mapping[str, Any],
-                     seen: frozenset[str] = frozenset()) -> list[str]:
+def targeting_limits(
+    definition: Any, definitions: Mapping[str, Any], seen: frozenset[str] = frozenset()
+) -> list[str]:
     """Why a rule (and the segments it nests) may be refused for guide targeting."""
     reasons: list[str] = []
     if not isinstance(definition, dict):
@@ -40,13 +41,19 @@ def targeting_limits(definition: Any, definitions: Mapping[str, Any],
                 continue
             why = LIMITED_FACTS.get(str(row.get("fact")))
             if why:
-                reasons.append(why if row.get("kind") != "account"
-                               else f"{why} (and is counted per account here)")
+                reasons.append(
+                    why
+                    if row.get("kind") != "account"
+                    else f"{why} (and is counted per account here)"
+                )
     return list(dict.fromkeys(reasons))
 
 
-def guide_targets(pendo_guides: Iterable[dict[str, Any]], names_by_id: Mapping[str, str],
-                  local: Mapping[str, list[str]] | None = None) -> dict[str, list[str]]:
+def guide_targets(
+    pendo_guides: Iterable[dict[str, Any]],
+    names_by_id: Mapping[str, str],
+    local: Mapping[str, list[str]] | None = None,
+) -> dict[str, list[str]]:
     """definition name → guides (Pendo names, then local manifest ids) that target it."""
     out: dict[str, list[str]] = {}
     for guide in pendo_guides:
@@ -94,6 +101,8 @@ def guide_warnings(targets: Mapping[str, list[str]], definitions: Mapping[str, A
         reasons = targeting_limits(definitions[name], definitions)
         if reasons:
             guides = ", ".join(targets[name])
-            warnings.append(f"segment '{name}' is used by guide(s) {guides}; Pendo may not "
-                            f"allow it for guide targeting: {'; '.join(reasons)}")
+            warnings.append(
+                f"segment '{name}' is used by guide(s) {guides}; Pendo may not "
+                f"allow it for guide targeting: {'; '.join(reasons)}"
+            )
     return warnings

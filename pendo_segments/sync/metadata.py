@@ -21,9 +21,15 @@ from pendo_segments.sync.remote import same_value
 SAMPLE = 5
 
 
-def desired_metadata(ds: Any, defs: Any, fields: Sequence[str], *, as_of: dt.date,
-                     defs_path: str | Path | None = None,
-                     tier_overrides: str | Path | None = None) -> dict[str, dict[str, Any]]:
+def desired_metadata(
+    ds: Any,
+    defs: Any,
+    fields: Sequence[str],
+    *,
+    as_of: dt.date,
+    defs_path: str | Path | None = None,
+    tier_overrides: str | Path | None = None,
+) -> dict[str, dict[str, Any]]:
     """account_id → {field: value} for every account of ``ds`` (None = no value)."""
     ids = [str(a) for a in ds.accounts["account_id"]]
     columns: dict[str, list[Any]] = {}
@@ -31,8 +37,13 @@ def desired_metadata(ds: Any, defs: Any, fields: Sequence[str], *, as_of: dt.dat
     if "health_score" in fields or "tier" in fields:
         from pendo_segments.tiers.view import account_view
 
-        view = account_view(ds, Path(defs_path or "."), defs=defs, as_of=as_of,
-                            overrides_file=Path(tier_overrides) if tier_overrides else None)
+        view = account_view(
+            ds,
+            Path(defs_path or "."),
+            defs=defs,
+            as_of=as_of,
+            overrides_file=Path(tier_overrides) if tier_overrides else None,
+        )
     for name in fields:
         if name == "health_score":
             assert view is not None
@@ -40,15 +51,19 @@ def desired_metadata(ds: Any, defs: Any, fields: Sequence[str], *, as_of: dt.dat
         elif name == "tier":
             assert view is not None
             if view.tiers is None:
-                raise SyncError(f"metadata field 'tier' needs a tier policy: no tiers.yaml in "
-                                f"{defs_path}; add one or drop 'tier' from [sync] metadata_fields")
+                raise SyncError(
+                    f"metadata field 'tier' needs a tier policy: no tiers.yaml in "
+                    f"{defs_path}; add one or drop 'tier' from [sync] metadata_fields"
+                )
             columns[name] = _aligned(view.tiers.frame(), "tier", ids)
         elif name in ds.accounts.columns:
             columns[name] = list(ds.accounts[name])
         else:
             known = ", ".join(["tier", "health_score", *map(str, ds.accounts.columns)])
-            raise SyncError(f"[sync] metadata_fields: '{name}' is neither tier, health_score "
-                            f"nor an accounts column (known: {known})")
+            raise SyncError(
+                f"[sync] metadata_fields: '{name}' is neither tier, health_score "
+                f"nor an accounts column (known: {known})"
+            )
     return {aid: {name: plain(columns[name][i]) for name in fields} for i, aid in enumerate(ids)}
 
 
@@ -75,8 +90,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def metadata_diff(desired: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]],
-                  fields: Sequence[str]) -> dict[str, Any]:
+def metadata_diff(
+    desired: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]], fields: Sequence[str]
+) -> dict[str, Any]:
     """The plan's metadata section: updates with before/after, counts, a sample.
 
     Accounts Pendo does not list are not sent (Pendo would report them
@@ -102,8 +118,19 @@ def metadata_diff(desired: dict[str, dict[str, Any]], current: dict[str, dict[st
             continue
         for k in changed:
             per_field[k] += 1
-        updates.append({"accountId": aid, "values": changed,
-                        "before": {k: current[aid].get(k) for k in changed}})
-    return {"fields": list(fields), "updates": updates, "unchanged": unchanged,
-            "changed_per_field": per_field, "no_value": {k: v for k, v in no_value.items() if v},
-            "unknown": unknown, "sample": updates[:SAMPLE]}
+        updates.append(
+            {
+                "accountId": aid,
+                "values": changed,
+                "before": {k: current[aid].get(k) for k in changed},
+            }
+        )
+    return {
+        "fields": list(fields),
+        "updates": updates,
+        "unchanged": unchanged,
+        "changed_per_field": per_field,
+        "no_value": {k: v for k, v in no_value.items() if v},
+        "unknown": unknown,
+        "sample": updates[:SAMPLE],
+    }

@@ -120,8 +120,10 @@ class Plan:
         return self.change_count > 0
 
     def counts(self) -> dict[str, int]:
-        out = {a: sum(s.action == a for s in self.segments)
-               for a in ("create", "update", "unchanged", "blocked")}
+        out = {
+            a: sum(s.action == a for s in self.segments)
+            for a in ("create", "update", "unchanged", "blocked")
+        }
         out["metadata_updates"] = len(self.metadata_updates)
         out["unmanaged"] = len(self.unmanaged)
         return out
@@ -150,8 +152,10 @@ class Plan:
         except TypeError as err:
             raise SyncError(f"{where}: malformed plan ({err})") from None
         if plan.plan_id != plan.identity():
-            raise SyncError(f"{where}: the plan was edited after it was made (its id does not "
-                            "match its content); run sync plan again")
+            raise SyncError(
+                f"{where}: the plan was edited after it was made (its id does not "
+                "match its content); run sync plan again"
+            )
         return plan
 
     def summary(self) -> dict[str, Any]:
@@ -159,12 +163,22 @@ class Plan:
         segs = []
         for s in self.segments:
             item: dict[str, Any] = {
-                "name": s.name, "pendo_name": s.pendo_name, "subject": s.subject,
-                "mode": s.mode, "action": s.action, "segment_id": s.segment_id,
-                "summary": s.summary}
+                "name": s.name,
+                "pendo_name": s.pendo_name,
+                "subject": s.subject,
+                "mode": s.mode,
+                "action": s.action,
+                "segment_id": s.segment_id,
+                "summary": s.summary,
+            }
             if s.mode == "list":
-                item.update(visitors=len(s.visitors or []), added=s.added, removed=s.removed,
-                            added_sample=s.added_sample, removed_sample=s.removed_sample)
+                item.update(
+                    visitors=len(s.visitors or []),
+                    added=s.added,
+                    removed=s.removed,
+                    added_sample=s.added_sample,
+                    removed_sample=s.removed_sample,
+                )
             if s.rule_diff:
                 item["rule_diff"] = s.rule_diff
             if s.notes:
@@ -174,10 +188,20 @@ class Plan:
         if self.metadata is not None:
             meta = {k: v for k, v in self.metadata.items() if k != "updates"}
             meta["updates"] = len(self.metadata_updates)
-        return {"plan_id": self.plan_id, "base_url": self.base_url, "as_of": self.as_of,
-                "data": self.data, "changes": self.change_count, "counts": self.counts(),
-                "segments": segs, "metadata": meta, "warnings": self.warnings,
-                "notes": self.notes, "unmanaged": self.unmanaged, "orphans": self.orphans}
+        return {
+            "plan_id": self.plan_id,
+            "base_url": self.base_url,
+            "as_of": self.as_of,
+            "data": self.data,
+            "changes": self.change_count,
+            "counts": self.counts(),
+            "segments": segs,
+            "metadata": meta,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "unmanaged": self.unmanaged,
+            "orphans": self.orphans,
+        }
 
 
 def save_plan(plan: Plan, path: str | Path) -> None:
@@ -215,13 +239,15 @@ class Desired:
     @property
     def fingerprint(self) -> str:
         if self.mode == "rule":
-            return fingerprint({"mode": "rule",
-                                "definition": canonical_definition(self.definition, {})})
+            return fingerprint(
+                {"mode": "rule", "definition": canonical_definition(self.definition, {})}
+            )
         return fingerprint({"mode": "list", "visitors": self.visitors})
 
 
-def remote_fingerprint(remote: Remote, segment: dict[str, Any] | None, mode: str,
-                       names_by_id: dict[str, str]) -> tuple[str | None, list[str] | None]:
+def remote_fingerprint(
+    remote: Remote, segment: dict[str, Any] | None, mode: str, names_by_id: dict[str, str]
+) -> tuple[str | None, list[str] | None]:
     """Fingerprint of a Pendo segment read as ``mode`` (and its members for lists)."""
     if segment is None:
         return None, None
@@ -234,31 +260,50 @@ def remote_fingerprint(remote: Remote, segment: dict[str, Any] | None, mode: str
     return fingerprint({"mode": "list", "visitors": members}), members
 
 
-def make_plan(defs: Any, ds: Any, client: Any, settings: SyncSettings, *,
-              names: Sequence[str] | None = None, as_of: dt.date | None = None,
-              data_label: str = "", segments: bool = True, metadata: bool = True,
-              defs_path: str | Path | None = None, local_guides: dict[str, list[str]] | None = None,
-              progress: Progress | None = None) -> Plan:
+def make_plan(
+    defs: Any,
+    ds: Any,
+    client: Any,
+    settings: SyncSettings,
+    *,
+    names: Sequence[str] | None = None,
+    as_of: dt.date | None = None,
+    data_label: str = "",
+    segments: bool = True,
+    metadata: bool = True,
+    defs_path: str | Path | None = None,
+    local_guides: dict[str, list[str]] | None = None,
+    progress: Progress | None = None,
+) -> Plan:
     """Compare the definitions (and local data) with Pendo; nothing is written."""
     say = progress or (lambda _m: None)
     day = as_of or ds.default_as_of()
     remote = Remote(client, settings)
-    selected = [s.name for s in defs.closure([s.name for s in defs.select(names)])] \
-        if segments else []
-    plan = Plan(base_url=client.base_url, as_of=day.isoformat(), data=data_label,
-                managed_prefix=settings.managed_prefix, metadata_group=settings.metadata_group,
-                created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
+    selected = (
+        [s.name for s in defs.closure([s.name for s in defs.select(names)])] if segments else []
+    )
+    plan = Plan(
+        base_url=client.base_url,
+        as_of=day.isoformat(),
+        data=data_label,
+        managed_prefix=settings.managed_prefix,
+        metadata_group=settings.metadata_group,
+        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    )
     say("reading segments")
     state = remote.segments(set(selected))
     plan.unmanaged = sorted(str(s.get("name")) for s in state.unmanaged)
     plan.orphans = sorted(str(s.get("name")) for s in state.orphans)
     for name in plan.orphans:
-        plan.warnings.append(f"managed segment '{name}' is no longer defined; it is left in "
-                             "Pendo (no delete through the API): remove it in Pendo if unused")
+        plan.warnings.append(
+            f"managed segment '{name}' is no longer defined; it is left in "
+            "Pendo (no delete through the API): remove it in Pendo if unused"
+        )
     if selected:
         say("computing segments")
-        wanted = desired_segments(defs, ds, selected, settings, as_of=day, remote=remote,
-                                  warnings=plan.warnings)
+        wanted = desired_segments(
+            defs, ds, selected, settings, as_of=day, remote=remote, warnings=plan.warnings
+        )
         plan.segments = [segment_change(d, state, remote, settings) for d in wanted]
         if any(s.mode == "rule" and s.changes for s in plan.segments):
             plan.notes.append(RULE_SEGMENTS_UNVERIFIED)
@@ -266,20 +311,29 @@ def make_plan(defs: Any, ds: Any, client: Any, settings: SyncSettings, *,
         _guide_warnings(plan, remote, state, local_guides)
     if metadata and settings.metadata_fields:
         say("computing metadata")
-        plan.metadata = metadata_section(defs, ds, remote, settings, as_of=day,
-                                         defs_path=defs_path)
+        plan.metadata = metadata_section(defs, ds, remote, settings, as_of=day, defs_path=defs_path)
         unknown = plan.metadata["unknown"]
         if unknown:
             more = " …" if len(unknown) > SAMPLE else ""
-            plan.warnings.append(f"{len(unknown)} account(s) of the data are not in Pendo and "
-                                 f"get no metadata (Pendo does not create accounts): "
-                                 f"{', '.join(unknown[:SAMPLE])}{more}")
+            plan.warnings.append(
+                f"{len(unknown)} account(s) of the data are not in Pendo and "
+                f"get no metadata (Pendo does not create accounts): "
+                f"{', '.join(unknown[:SAMPLE])}{more}"
+            )
     plan.plan_id = plan.identity()
     return plan
 
 
-def desired_segments(defs: Any, ds: Any, names: list[str], settings: SyncSettings, *,
-                     as_of: dt.date, remote: Remote, warnings: list[str]) -> list[Desired]:
+def desired_segments(
+    defs: Any,
+    ds: Any,
+    names: list[str],
+    settings: SyncSettings,
+    *,
+    as_of: dt.date,
+    remote: Remote,
+    warnings: list[str],
+) -> list[Desired]:
     from pendo_segments.compile import compile_segments
     from pendo_segments.definitions.loader import references
 
@@ -291,14 +345,26 @@ def desired_segments(defs: Any, ds: Any, names: list[str], settings: SyncSetting
         seg = result.segment
         description = settings.description(seg.title)
         if result.native and settings.rule_segments:
-            out.append(Desired(name, seg.subject, "rule", result.output["summary"], description,
-                               definition=result.output["definition"],
-                               refs=references(seg)))
+            out.append(
+                Desired(
+                    name,
+                    seg.subject,
+                    "rule",
+                    result.output["summary"],
+                    description,
+                    definition=result.output["definition"],
+                    refs=references(seg),
+                )
+            )
             continue
-        why = [str(u) for u in result.unsupported] or \
-            ["[sync] rule_segments = false: every segment is uploaded as a visitor list"]
-        out.append(Desired(name, seg.subject, "list", result.output.get("summary", ""),
-                           description, notes=why))
+        why = [str(u) for u in result.unsupported] or [
+            "[sync] rule_segments = false: every segment is uploaded as a visitor list"
+        ]
+        out.append(
+            Desired(
+                name, seg.subject, "list", result.output.get("summary", ""), description, notes=why
+            )
+        )
         lists.append(name)
     if lists:
         members = list_members(defs, ds, lists, as_of=as_of)
@@ -310,10 +376,14 @@ def desired_segments(defs: Any, ds: Any, names: list[str], settings: SyncSetting
             d.visitors = sorted(v for v in ids if v in known)
             left_out = len(ids) - len(d.visitors)
             if left_out:
-                warnings.append(f"segment '{d.name}': {left_out} member visitor(s) are not in "
-                                "Pendo and are left out of the uploaded list")
-            d.summary = (f"visitor list computed locally ({len(d.visitors)} visitors"
-                         f"{', from its accounts' if d.subject == 'account' else ''})")
+                warnings.append(
+                    f"segment '{d.name}': {left_out} member visitor(s) are not in "
+                    "Pendo and are left out of the uploaded list"
+                )
+            d.summary = (
+                f"visitor list computed locally ({len(d.visitors)} visitors"
+                f"{', from its accounts' if d.subject == 'account' else ''})"
+            )
     return out
 
 
@@ -334,13 +404,24 @@ def list_members(defs: Any, ds: Any, names: list[str], *, as_of: dt.date) -> dic
     return out
 
 
-def segment_change(d: Desired, state: RemoteState, remote: Remote,
-                   settings: SyncSettings) -> SegmentChange:
+def segment_change(
+    d: Desired, state: RemoteState, remote: Remote, settings: SyncSettings
+) -> SegmentChange:
     pendo_name = settings.pendo_name(d.name)
-    change = SegmentChange(name=d.name, pendo_name=pendo_name, subject=d.subject, mode=d.mode,
-                           action="create", summary=d.summary, description=d.description,
-                           definition=d.definition, visitors=d.visitors, after=d.fingerprint,
-                           notes=list(d.notes), refs=list(d.refs))
+    change = SegmentChange(
+        name=d.name,
+        pendo_name=pendo_name,
+        subject=d.subject,
+        mode=d.mode,
+        action="create",
+        summary=d.summary,
+        description=d.description,
+        definition=d.definition,
+        visitors=d.visitors,
+        after=d.fingerprint,
+        notes=list(d.notes),
+        refs=list(d.refs),
+    )
     try:
         current = one_segment(state.managed.get(d.name, []), pendo_name)
     except SyncError as err:
@@ -351,10 +432,12 @@ def segment_change(d: Desired, state: RemoteState, remote: Remote,
         kind = "a rule segment" if d.mode == "list" else "a visitor list"
         change.action = "blocked"
         change.segment_id = str(current.get("id"))
-        change.notes = [f"'{pendo_name}' is {kind} in Pendo but is now planned as a "
-                        f"{'visitor list' if d.mode == 'list' else 'rule segment'}; Pendo's API "
-                        "cannot convert or delete it: rename or delete it in Pendo, then plan "
-                        "again"]
+        change.notes = [
+            f"'{pendo_name}' is {kind} in Pendo but is now planned as a "
+            f"{'visitor list' if d.mode == 'list' else 'rule segment'}; Pendo's API "
+            "cannot convert or delete it: rename or delete it in Pendo, then plan "
+            "again"
+        ]
         return change
     before, members = remote_fingerprint(remote, current, d.mode, names_by_id)
     change.before = before
@@ -373,8 +456,10 @@ def segment_change(d: Desired, state: RemoteState, remote: Remote,
         change.added, change.removed = len(plus), len(minus)
         change.added_sample, change.removed_sample = plus[:SAMPLE], minus[:SAMPLE]
     else:
-        change.rule_diff = rule_diff(canonical_definition(current.get("definition"), names_by_id),
-                                     canonical_definition(d.definition, {}))
+        change.rule_diff = rule_diff(
+            canonical_definition(current.get("definition"), names_by_id),
+            canonical_definition(d.definition, {}),
+        )
     return change
 
 
@@ -393,27 +478,38 @@ def rule_diff(old: Any, new: Any) -> dict[str, list[str]]:
         return out
 
     before, after = groups(old), groups(new)
-    return {"removed": [g for g in before if g not in after],
-            "added": [g for g in after if g not in before]}
+    return {
+        "removed": [g for g in before if g not in after],
+        "added": [g for g in after if g not in before],
+    }
 
 
-def metadata_section(defs: Any, ds: Any, remote: Remote, settings: SyncSettings, *,
-                     as_of: dt.date, defs_path: str | Path | None) -> dict[str, Any]:
+def metadata_section(
+    defs: Any,
+    ds: Any,
+    remote: Remote,
+    settings: SyncSettings,
+    *,
+    as_of: dt.date,
+    defs_path: str | Path | None,
+) -> dict[str, Any]:
     from pendo_segments.sync.metadata import desired_metadata, metadata_diff
 
     fields = list(settings.metadata_fields)
     files = list(getattr(defs, "files", []) or [])
     if defs_path is None and files:  # tiers.yaml / health.yaml sit beside the segments
         defs_path = Path(files[0]).parent
-    desired = desired_metadata(ds, defs, fields, as_of=as_of, defs_path=defs_path,
-                               tier_overrides=settings.tier_overrides)
+    desired = desired_metadata(
+        ds, defs, fields, as_of=as_of, defs_path=defs_path, tier_overrides=settings.tier_overrides
+    )
     current = remote.account_values(fields)
     section = metadata_diff(desired, current, fields)
     return {"kind": "account", "group": settings.metadata_group, **section}
 
 
-def _guide_warnings(plan: Plan, remote: Remote, state: RemoteState,
-                    local: dict[str, list[str]] | None) -> None:
+def _guide_warnings(
+    plan: Plan, remote: Remote, state: RemoteState, local: dict[str, list[str]] | None
+) -> None:
     from pendo_segments.sync.guides import guide_targets, guide_warnings
 
     rules = {s.name: s.definition for s in plan.segments}

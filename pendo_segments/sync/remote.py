@@ -18,8 +18,21 @@ from pendo_segments.errors import SyncError
 from pendo_segments.sync.settings import SyncSettings
 
 #: Keys of a builder row that say what it means (Pendo may add ids, validity flags…).
-ROW_KEYS = ("name", "kind", "schema", "group", "field", "fact", "featureId", "operator",
-            "value", "time", "count", "granularity", "segmentName")
+ROW_KEYS = (
+    "name",
+    "kind",
+    "schema",
+    "group",
+    "field",
+    "fact",
+    "featureId",
+    "operator",
+    "value",
+    "time",
+    "count",
+    "granularity",
+    "segmentName",
+)
 
 
 def fingerprint(value: Any) -> str:
@@ -46,8 +59,11 @@ def canonical_definition(definition: Any, names_by_id: dict[str, str]) -> Any:
             clean = {k: row[k] for k in ROW_KEYS if k in row and row[k] is not None}
             if row.get("kind") == "segment":
                 sid = row.get("segmentId")
-                clean["segmentName"] = names_by_id.get(str(sid), row.get("segmentName")) \
-                    if sid else row.get("segmentName")
+                clean["segmentName"] = (
+                    names_by_id.get(str(sid), row.get("segmentName"))
+                    if sid
+                    else row.get("segmentName")
+                )
             rows.append(clean)
         groups.append(rows)
     return {"filters": groups}
@@ -94,14 +110,26 @@ class Remote:
 
     def members(self, segment_id: str) -> list[str]:
         """Sorted visitor ids of a segment (the confirmed ``segment`` pipeline step)."""
-        rows = self.puller.paged([{"source": {"visitors": None}}, {"identified": "visitorId"},
-                                  {"segment": {"id": segment_id}},
-                                  {"select": {"visitorId": "visitorId"}}], ["visitorId"])
+        rows = self.puller.paged(
+            [
+                {"source": {"visitors": None}},
+                {"identified": "visitorId"},
+                {"segment": {"id": segment_id}},
+                {"select": {"visitorId": "visitorId"}},
+            ],
+            ["visitorId"],
+        )
         return sorted({str(r["visitorId"]) for r in rows if r.get("visitorId") is not None})
 
     def visitor_ids(self) -> set[str]:
-        rows = self.puller.paged([{"source": {"visitors": None}}, {"identified": "visitorId"},
-                                  {"select": {"visitorId": "visitorId"}}], ["visitorId"])
+        rows = self.puller.paged(
+            [
+                {"source": {"visitors": None}},
+                {"identified": "visitorId"},
+                {"select": {"visitorId": "visitorId"}},
+            ],
+            ["visitorId"],
+        )
         return {str(r["visitorId"]) for r in rows if r.get("visitorId") is not None}
 
     def account_values(self, fields: list[str]) -> dict[str, dict[str, Any]]:
@@ -110,10 +138,14 @@ class Remote:
         select = {"accountId": "accountId"}
         aliases = {f"f{i}": name for i, name in enumerate(fields)}
         select.update({alias: f"metadata.{group}.{name}" for alias, name in aliases.items()})
-        rows = self.puller.paged([{"source": {"accounts": None}}, {"select": select}],
-                                 ["accountId"])
-        return {str(r["accountId"]): {name: r.get(alias) for alias, name in aliases.items()}
-                for r in rows if r.get("accountId") is not None}
+        rows = self.puller.paged(
+            [{"source": {"accounts": None}}, {"select": select}], ["accountId"]
+        )
+        return {
+            str(r["accountId"]): {name: r.get(alias) for alias, name in aliases.items()}
+            for r in rows
+            if r.get("accountId") is not None
+        }
 
     def guides(self) -> list[dict[str, Any]]:
         return self.client.list_guides()
@@ -123,8 +155,10 @@ def one_segment(found: list[dict[str, Any]], pendo_name: str) -> dict[str, Any] 
     """The managed segment of that name; several is a conflict a human must resolve."""
     if len(found) > 1:
         ids = ", ".join(str(s.get("id")) for s in found)
-        raise SyncError(f"Pendo has {len(found)} managed segments named '{pendo_name}' "
-                        f"(ids {ids}); delete the extra ones in Pendo, then plan again")
+        raise SyncError(
+            f"Pendo has {len(found)} managed segments named '{pendo_name}' "
+            f"(ids {ids}); delete the extra ones in Pendo, then plan again"
+        )
     return found[0] if found else None
 
 

@@ -51,7 +51,7 @@ class SyncSettings:
     def local_name(self, pendo_name: str) -> str | None:
         """The definition name behind a managed Pendo name (None when not prefixed)."""
         if self.managed_prefix and pendo_name.startswith(self.managed_prefix):
-            return pendo_name[len(self.managed_prefix):]
+            return pendo_name[len(self.managed_prefix) :]
         return None if self.managed_prefix else pendo_name
 
     def is_managed(self, segment: dict[str, Any]) -> bool:
@@ -68,15 +68,21 @@ class SyncSettings:
 def load_sync_settings(config: Any) -> SyncSettings:
     """``[sync]`` of the config (``pendo_segments.config.Config``), checked key by key."""
     table = config.section("sync")
-    reject_unknown_keys(table, sorted({f.name for f in fields(SyncSettings)} - {"extra"}),
-                        str(config.path or "pendo-segments.toml"), "sync")
+    reject_unknown_keys(
+        table,
+        sorted({f.name for f in fields(SyncSettings)} - {"extra"}),
+        str(config.path or "pendo-segments.toml"),
+        "sync",
+    )
     where = f"{config.path or 'pendo-segments.toml'}: [sync]"
     pendo = config.pendo
     prefix = _text(table, "managed_prefix", where, pendo.managed_prefix)
     tag = _text(table, "managed_tag", where, "")
     if not prefix.strip() and not tag.strip():
-        raise ConfigError(f"{where}: managed_prefix and managed_tag are both empty, so "
-                          "managed segments could not be told apart from others")
+        raise ConfigError(
+            f"{where}: managed_prefix and managed_tag are both empty, so "
+            "managed segments could not be told apart from others"
+        )
     raw_fields = table.get("metadata_fields", list(DEFAULT_FIELDS))
     if not isinstance(raw_fields, list) or not all(isinstance(f, str) and f for f in raw_fields):
         raise ConfigError(f"{where}: metadata_fields must be a list of field names")
@@ -111,11 +117,22 @@ def _flag(table: dict[str, Any], name: str, where: str, default: bool) -> bool:
     return value
 
 
-def _number(table: dict[str, Any], name: str, where: str, default: float, *,
-            minimum: float, whole: bool = False) -> float:
+def _number(
+    table: dict[str, Any],
+    name: str,
+    where: str,
+    default: float,
+    *,
+    minimum: float,
+    whole: bool = False,
+) -> float:
     value = table.get(name, default)
-    bad = isinstance(value, bool) or not isinstance(value, int | float) or value < minimum \
+    bad = (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < minimum
         or (whole and not float(value).is_integer())
+    )
     if bad:
         kind = "a whole number" if whole else "a number"
         raise ConfigError(f"{where}: {name} must be {kind} >= {minimum:g}, got {value!r}")

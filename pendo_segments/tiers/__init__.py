@@ -7,5 +7,13 @@ from pendo_segments.tiers.capacity import capacity_table
 from pendo_segments.tiers.files import read_overrides, read_previous
 from pendo_segments.tiers.policy import TierPolicy, load_policy
 
-__all__ = ["TIER_COLUMNS", "TierPolicy", "TierResult", "assign_tiers", "capacity_table",
-           "load_policy", "read_overrides", "read_previous"]
+__all__ = [
+    "TIER_COLUMNS",
+    "TierPolicy",
+    "TierResult",
+    "assign_tiers",
+    "capacity_table",
+    "load_policy",
+    "read_overrides",
+    "read_previous",
+]

@@ -47,7 +47,7 @@ class TierResult:
     facts: Facts
     tier: np.ndarray
     reason: np.ndarray
-    rule: np.ndarray          # index of the matching rule; OVERRIDE_RULE for overrides
+    rule: np.ndarray  # index of the matching rule; OVERRIDE_RULE for overrides
     overridden: np.ndarray
     renewal_risk: np.ndarray
     unknown_overrides: list[str]
@@ -62,8 +62,13 @@ class TierResult:
 
     def frame(self, previous: pd.DataFrame | None = None) -> pd.DataFrame:
         """``account_id,tier,reason`` (+ ``previous_tier,move``), sorted by account."""
-        out = pd.DataFrame({"account_id": np.asarray(self.account_ids, dtype=object),
-                            "tier": self.tier, "reason": self.reason})
+        out = pd.DataFrame(
+            {
+                "account_id": np.asarray(self.account_ids, dtype=object),
+                "tier": self.tier,
+                "reason": self.reason,
+            }
+        )
         if previous is not None:
             prev, move = moves(self.tier, self.account_ids, previous, self.policy)
             out["previous_tier"], out["move"] = prev, move
@@ -74,8 +79,9 @@ class TierResult:
         return capacity_table(self.tier, arr, self.policy, ratios)
 
 
-def moves(tier: np.ndarray, account_ids: pd.Index, previous: pd.DataFrame,
-          policy: TierPolicy) -> tuple[np.ndarray, np.ndarray]:
+def moves(
+    tier: np.ndarray, account_ids: pd.Index, previous: pd.DataFrame, policy: TierPolicy
+) -> tuple[np.ndarray, np.ndarray]:
     """Previous tier and ``up`` / ``down`` / ``unchanged`` / ``new`` per account.
 
     Up means towards the first tier of the policy (more touch).
@@ -86,8 +92,13 @@ def moves(tier: np.ndarray, account_ids: pd.Index, previous: pd.DataFrame,
     now_rank = np.array([rank[t] for t in tier])
     was = pd.isna(before)
     before_rank = np.array([rank.get(t, -1) if isinstance(t, str) else -1 for t in before])
-    move = np.where(was, "new", np.where(now_rank < before_rank, "up",
-                                         np.where(now_rank > before_rank, "down", "unchanged")))
+    move = np.where(
+        was,
+        "new",
+        np.where(
+            now_rank < before_rank, "up", np.where(now_rank > before_rank, "down", "unchanged")
+        ),
+    )
     previous_tier = before.copy()
     previous_tier[was] = None
     return previous_tier, move.astype(object)
@@ -99,15 +110,26 @@ def removed_accounts(account_ids: pd.Index, previous: pd.DataFrame) -> list[str]
     return sorted(previous.loc[gone, "account_id"].astype(str))
 
 
-def assign_tiers(ds: Any, policy: TierPolicy, *, defs: Any = None, as_of: dt.date | None = None,
-                 health: HealthResult | None = None, health_config: HealthConfig | None = None,
-                 overrides: pd.DataFrame | None = None) -> TierResult:
+def assign_tiers(
+    ds: Any,
+    policy: TierPolicy,
+    *,
+    defs: Any = None,
+    as_of: dt.date | None = None,
+    health: HealthResult | None = None,
+    health_config: HealthConfig | None = None,
+    overrides: pd.DataFrame | None = None,
+) -> TierResult:
     """Tier every account of ``ds``: first matching policy rule, then overrides."""
     health = health or compute_health(ds, as_of=as_of, config=health_config)
     conds = [r.when for r in policy.rules]
     segments = evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds)
-    facts = Facts(ds=ds, health=health, segments=segments,
-                  renewal=(policy.renewal_risk.within_days, policy.renewal_risk.score_below))
+    facts = Facts(
+        ds=ds,
+        health=health,
+        segments=segments,
+        renewal=(policy.renewal_risk.within_days, policy.renewal_risk.score_below),
+    )
     n = len(health.account_ids)
     tier = np.empty(n, dtype=object)
     reason = np.empty(n, dtype=object)
@@ -122,25 +144,38 @@ def assign_tiers(ds: Any, policy: TierPolicy, *, defs: Any = None, as_of: dt.dat
     overridden = np.zeros(n, dtype=bool)
     unknown: list[str] = []
     if overrides is not None and len(overrides):
-        unknown = _apply_overrides(overrides, health.account_ids, tier, reason, rule_of,
-                                   overridden)
+        unknown = _apply_overrides(overrides, health.account_ids, tier, reason, rule_of, overridden)
     risk = facts.renewal_risk
     for k in np.flatnonzero(risk).tolist():
         reason[k] = f"{reason[k]}; {renewal_text(facts, k)}"
-    return TierResult(policy=policy, health=health, facts=facts, tier=tier, reason=reason,
-                      rule=rule_of, overridden=overridden, renewal_risk=risk,
-                      unknown_overrides=unknown)
+    return TierResult(
+        policy=policy,
+        health=health,
+        facts=facts,
+        tier=tier,
+        reason=reason,
+        rule=rule_of,
+        overridden=overridden,
+        renewal_risk=risk,
+        unknown_overrides=unknown,
+    )
 
 
-def _apply_overrides(overrides: pd.DataFrame, ids: pd.Index, tier: np.ndarray,
-                     reason: np.ndarray, rule_of: np.ndarray, overridden: np.ndarray) -> list[str]:
+def _apply_overrides(
+    overrides: pd.DataFrame,
+    ids: pd.Index,
+    tier: np.ndarray,
+    reason: np.ndarray,
+    rule_of: np.ndarray,
+    overridden: np.ndarray,
+) -> list[str]:
     pos = ids.get_indexer(overrides["account_id"].astype(str))
     for row, i in enumerate(pos.tolist()):
         if i < 0:
             continue
         new, note = overrides["tier"].iloc[row], str(overrides["note"].iloc[row] or "").strip()
         said = f"policy said {tier[i]}: {reason[i]}"
-        reason[i] = (f"Override: {note} ({said})" if note else f"Override, no note ({said})")
+        reason[i] = f"Override: {note} ({said})" if note else f"Override, no note ({said})"
         tier[i] = new
         rule_of[i] = OVERRIDE_RULE
         overridden[i] = True
@@ -148,6 +183,7 @@ def _apply_overrides(overrides: pd.DataFrame, ids: pd.Index, tier: np.ndarray,
 
 
 # -- reason texts ----------------------------------------------------------------
+
 
 def render_reasons(rule: Rule, facts: Facts, rows: np.ndarray) -> list[str] | str:
     """The rule's reason per matched account, placeholders filled in."""
@@ -169,9 +205,11 @@ def _getter(name: str, rule: Rule, facts: Facts) -> Callable[[int], Any]:
         from pendo_segments.definitions.yaml_lines import suggest
 
         options = [*map(str, accounts.columns), *HEALTH_NAMES, *SIGNALS]
-        raise DefinitionError(f"{rule.where}.reason: unknown placeholder '{{{name}}}'"
-                              f"{suggest(name, options)} (an accounts column, score, a "
-                              "component or a signal)")
+        raise DefinitionError(
+            f"{rule.where}.reason: unknown placeholder '{{{name}}}'"
+            f"{suggest(name, options)} (an accounts column, score, a "
+            "component or a signal)"
+        )
     column = accounts[name].reset_index(drop=True)
     return lambda i: column.iloc[i]
 
@@ -193,6 +231,7 @@ def _render(rule: Rule, values: dict[str, Any]) -> str:
         try:
             out.append(format(str(value) if conv == "s" else value, spec or ""))
         except (ValueError, TypeError):
-            raise DefinitionError(f"{rule.where}.reason: format '{{{name}:{spec}}}' does not "
-                                  f"fit the value {value!r}") from None
+            raise DefinitionError(
+                f"{rule.where}.reason: format '{{{name}:{spec}}}' does not fit the value {value!r}"
+            ) from None
     return "".join(out)

@@ -24,14 +24,16 @@ def csms_needed(accounts: int, per_csm: float) -> int:
     return math.ceil(accounts / per_csm - 1e-9) if accounts else 0
 
 
-def capacity_table(tier: np.ndarray, arr: np.ndarray, policy: TierPolicy,
-                   ratios: Mapping[str, float] | None = None) -> pd.DataFrame:
+def capacity_table(
+    tier: np.ndarray, arr: np.ndarray, policy: TierPolicy, ratios: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """One row per tier in policy order plus a ``Total`` row."""
     ratios = dict(ratios or {})
     unknown = [t for t in ratios if t not in policy.names]
     if unknown:
-        raise ConfigError(f"--ratio: unknown tier '{unknown[0]}' "
-                          f"(tiers: {', '.join(policy.names)})")
+        raise ConfigError(
+            f"--ratio: unknown tier '{unknown[0]}' (tiers: {', '.join(policy.names)})"
+        )
     bad = [t for t, r in ratios.items() if not r > 0]
     if bad:
         raise ConfigError(f"--ratio: accounts per CSM for {bad[0]} must be above 0")
@@ -40,12 +42,24 @@ def capacity_table(tier: np.ndarray, arr: np.ndarray, policy: TierPolicy,
         mine = tier == spec.name
         per_csm = float(ratios.get(spec.name, spec.accounts_per_csm))
         n = int(mine.sum())
-        rows.append({"tier": spec.name, "accounts": n, "arr": float(np.nansum(arr[mine])),
-                     "accounts_per_csm": _plain(per_csm), "pooled": spec.pooled,
-                     "csms": csms_needed(n, per_csm)})
-    total: dict[str, Any] = {"tier": "Total", "accounts": sum(r["accounts"] for r in rows),
-             "arr": float(sum(r["arr"] for r in rows)), "accounts_per_csm": None,
-             "pooled": None, "csms": sum(r["csms"] for r in rows)}
+        rows.append(
+            {
+                "tier": spec.name,
+                "accounts": n,
+                "arr": float(np.nansum(arr[mine])),
+                "accounts_per_csm": _plain(per_csm),
+                "pooled": spec.pooled,
+                "csms": csms_needed(n, per_csm),
+            }
+        )
+    total: dict[str, Any] = {
+        "tier": "Total",
+        "accounts": sum(r["accounts"] for r in rows),
+        "arr": float(sum(r["arr"] for r in rows)),
+        "accounts_per_csm": None,
+        "pooled": None,
+        "csms": sum(r["csms"] for r in rows),
+    }
     frame = pd.DataFrame([*rows, total], columns=CAPACITY_COLUMNS)
     for column in ("accounts_per_csm", "pooled"):  # keep 15 as 15 and the Total blank
         frame[column] = pd.Series([r[column] for r in (*rows, total)], dtype=object)
@@ -67,6 +81,7 @@ def parse_ratios(items: tuple[str, ...] | list[str]) -> dict[str, float]:
                 raise ValueError
             out[name.strip()] = float(value)
         except ValueError:
-            raise ConfigError(f"--ratio {item!r}: expected TIER=ACCOUNTS_PER_CSM, "
-                              "e.g. P1=20") from None
+            raise ConfigError(
+                f"--ratio {item!r}: expected TIER=ACCOUNTS_PER_CSM, e.g. P1=20"
+            ) from None
     return out

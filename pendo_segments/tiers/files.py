@@ -18,8 +18,9 @@ def _check_tiers(frame: pd.DataFrame, file: str | Path, policy: TierPolicy) -> N
     if bad.any():
         value = frame["tier"][bad].iloc[0]
         what = "blank" if value == "" else f"unknown tier '{value}'{suggest(value, names)}"
-        raise DataError(f"{file}: row {row_of(bad)}, column tier: {what} "
-                        f"(tiers: {', '.join(names)})")
+        raise DataError(
+            f"{file}: row {row_of(bad)}, column tier: {what} (tiers: {', '.join(names)})"
+        )
 
 
 def read_overrides(path: str | Path, policy: TierPolicy) -> pd.DataFrame:

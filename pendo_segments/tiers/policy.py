@@ -98,25 +98,43 @@ def load_policy(path: str | Path) -> TierPolicy:
     for i, spec in enumerate(parsed.rules):
         path_i: tuple[Any, ...] = ("rules", i)
         if spec.tier not in names:
-            problems.add((*path_i, "tier"), f"unknown tier '{spec.tier}'{suggest(spec.tier, names)}"
-                         f" (tiers: {', '.join(names)})")
+            problems.add(
+                (*path_i, "tier"),
+                f"unknown tier '{spec.tier}'{suggest(spec.tier, names)}"
+                f" (tiers: {', '.join(names)})",
+            )
         when = None
         if spec.when is not None:
-            when = parse_condition(raw_rules[i]["when"], (*path_i, "when"), problems,
-                                   allowed=RULE_LEAVES)
+            when = parse_condition(
+                raw_rules[i]["when"], (*path_i, "when"), problems, allowed=RULE_LEAVES
+            )
         elif i != len(parsed.rules) - 1:
-            problems.add(path_i, "only the last rule may leave out 'when' (rules after it "
-                         "could never match)")
+            problems.add(
+                path_i, "only the last rule may leave out 'when' (rules after it could never match)"
+            )
         placeholders = _placeholders(spec.reason, (*path_i, "reason"), problems)
-        rules.append(Rule(tier=spec.tier, reason=spec.reason, when=when,
-                          where=f"{problems.file}:{line_of(doc, path_i)}: {key_path(path_i)}",
-                          placeholders=placeholders))
+        rules.append(
+            Rule(
+                tier=spec.tier,
+                reason=spec.reason,
+                when=when,
+                where=f"{problems.file}:{line_of(doc, path_i)}: {key_path(path_i)}",
+                placeholders=placeholders,
+            )
+        )
     if parsed.rules[-1].when is not None:
-        problems.add(("rules", len(parsed.rules) - 1), "the last rule must have no 'when', so "
-                     "every account gets a tier (e.g. {tier: P2, reason: CSM judgment})")
+        problems.add(
+            ("rules", len(parsed.rules) - 1),
+            "the last rule must have no 'when', so "
+            "every account gets a tier (e.g. {tier: P2, reason: CSM judgment})",
+        )
     problems.raise_if_any()
-    return TierPolicy(tiers=tuple(parsed.tiers), rules=tuple(rules),
-                      renewal_risk=parsed.renewal_risk, source=problems.file)
+    return TierPolicy(
+        tiers=tuple(parsed.tiers),
+        rules=tuple(rules),
+        renewal_risk=parsed.renewal_risk,
+        source=problems.file,
+    )
 
 
 def _placeholders(text: str, path: tuple[Any, ...], problems: Problems) -> tuple[str, ...]:
@@ -127,8 +145,11 @@ def _placeholders(text: str, path: tuple[Any, ...], problems: Problems) -> tuple
         return ()
     for name in names:
         if not name.isidentifier():
-            problems.add(path, f"placeholder '{{{name}}}' must be a plain name such as "
-                         f"{{arr}}, {{score}} or {{plan}}")
+            problems.add(
+                path,
+                f"placeholder '{{{name}}}' must be a plain name such as "
+                f"{{arr}}, {{score}} or {{plan}}",
+            )
     return tuple(names)
 
 

@@ -34,12 +34,20 @@ class AccountView:
     def tier_of(self) -> dict[str, str]:
         if self.tiers is None:
             return {}
-        return {str(a): str(t) for a, t in zip(self.tiers.account_ids, self.tiers.tier,
-                                                strict=True)}
+        return {
+            str(a): str(t) for a, t in zip(self.tiers.account_ids, self.tiers.tier, strict=True)
+        }
 
 
-def account_view(ds: Any, defs_path: Path, *, defs: Any = None, as_of: dt.date | None = None,
-                 overrides_file: Path | None = None, metrics: Any = None) -> AccountView:
+def account_view(
+    ds: Any,
+    defs_path: Path,
+    *,
+    defs: Any = None,
+    as_of: dt.date | None = None,
+    overrides_file: Path | None = None,
+    metrics: Any = None,
+) -> AccountView:
     """Score and tier every account of ``ds`` with the config files beside ``defs_path``."""
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.metrics import Metrics
@@ -53,6 +61,13 @@ def account_view(ds: Any, defs_path: Path, *, defs: Any = None, as_of: dt.date |
         return AccountView(as_of, metrics, config, health, None, None)
     policy = load_policy(policy_path)
     overrides = read_overrides(overrides_file, policy) if overrides_file else None
-    tiers = assign_tiers(ds, policy, defs=defs or load_definitions(defs_path), as_of=as_of,
-                         health=health, health_config=config, overrides=overrides)
+    tiers = assign_tiers(
+        ds,
+        policy,
+        defs=defs or load_definitions(defs_path),
+        as_of=as_of,
+        health=health,
+        health_config=config,
+        overrides=overrides,
+    )
     return AccountView(as_of, metrics, config, health, policy, tiers)
