@@ -38,6 +38,7 @@ DEFAULT_CONFIG_NAME = "pendo-segments.toml"
 KEY_ENV = "PENDO_INTEGRATION_KEY"
 REGION_ENV = "PENDO_REGION"
 BASE_URL_ENV = "PENDO_BASE_URL"
+TIMEZONE_ENV = "PENDO_TIMEZONE"
 
 MASK = "***"
 
@@ -89,6 +90,10 @@ class PendoSettings:
     rate_limit_per_second: float | None = 5.0
     managed_prefix: str = "[ps] "
     metadata_group: str = "custom"
+    # Event sources count only Pendo's default app unless told otherwise; "*" is every app.
+    app_ids: tuple[str, ...] = ("*",)
+    # Pendo's days are the subscription's time-zone days, not UTC days.
+    timezone: str = "UTC"
 
     def require_key(self) -> Secret:
         """The key, or a ConfigError that says how to provide one."""
@@ -129,6 +134,8 @@ _PENDO_KEYS = (
     "rate_limit_per_second",
     "managed_prefix",
     "metadata_group",
+    "app_ids",
+    "timezone",
 )
 
 
@@ -201,7 +208,43 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
         rate_limit_per_second=_rate(table, where, defaults.rate_limit_per_second),
         managed_prefix=_string(table, "managed_prefix", where, defaults.managed_prefix),
         metadata_group=_string(table, "metadata_group", where, defaults.metadata_group),
+        app_ids=_app_ids(table, where, defaults.app_ids),
+        timezone=_timezone(
+            env.get(TIMEZONE_ENV) or table.get("timezone"), where, defaults.timezone
+        ),
     )
+
+
+def _app_ids(table: dict[str, Any], where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = table.get("app_ids", list(default))
+    if isinstance(value, str | int):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str | int) and str(v).strip() for v in value)
+    ):
+        raise ConfigError(
+            f'{where}: [pendo].app_ids must be a non-empty list of app ids, or ["*"] for every app'
+        )
+    return tuple(str(v).strip() for v in value)
+
+
+def _timezone(value: Any, where: str, default: str) -> str:
+    if value is None:
+        return default
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: [pendo].timezone must be an IANA time zone name")
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{where}: [pendo].timezone: unknown time zone {value!r} "
+            "(use an IANA name such as 'America/New_York')"
+        ) from None
+    return value.strip()
 
 
 def reject_unknown_keys(
