@@ -835,3 +835,46 @@ def test_client_from_config_talks_to_the_fake(fake_pendo: FakePendo, tmp_path: A
     with client_from_config(config, rate_limit_per_second=None) as client:
         assert client.list_guides() == []
     assert fake_pendo.calls()[0].auth == "ok"
+
+
+# --- the fake's Pendo fidelity: apps, local days, the UI's time functions ----------------
+def test_fake_counts_the_default_app_unless_told(fake_pendo: FakePendo) -> None:
+    fake_pendo.add_events(
+        [
+            {"visitorId": "v1", "day": "2026-10-01", "numEvents": 1},
+            {"visitorId": "v1", "day": "2026-10-01", "numEvents": 5, "appId": 77},
+        ]
+    )
+    client = make_client(fake_pendo)
+
+    def events(params: Any) -> int:
+        series = {"period": "dayRange", "first": day_ms("2026-10-01"), "count": 1}
+        rows = client.aggregate(
+            [
+                {"source": {"events": params, "timeSeries": series}},
+                {"reduce": {"n": {"sum": "numEvents"}}},
+            ]
+        )
+        return int(rows[0]["n"])
+
+    assert events(None) == 1  # Pendo's default app only
+    assert events({"appId": 'expandAppIds("*")'}) == 6
+    assert events({"appId": 77}) == 5
+
+
+def test_fake_days_are_local_and_understand_the_ui_form() -> None:
+    with FakePendo(timezone="America/New_York") as fake:
+        # 2026-10-02 04:30Z is 00:30 in New York: day Oct 2 starts at 04:00Z
+        fake.set_now(dt.datetime(2026, 10, 2, 4, 30, tzinfo=dt.UTC))
+        fake.add_events([{"visitorId": "v1", "day": "2026-10-01", "numEvents": 1}])
+        assert fake.events[0]["day"] == day_ms("2026-10-01") + 4 * 3_600_000
+        client = make_client(fake)
+        series = {
+            "period": "dayRange",
+            "first": 'dateAdd(startOfPeriod("daily", now()), -1, "days")',
+            "count": 1,
+        }
+        rows = client.aggregate(
+            [{"source": {"events": {"appId": 'expandAppIds("*")'}, "timeSeries": series}}]
+        )
+        assert [r["visitorId"] for r in rows] == ["v1"]  # "yesterday" in New York

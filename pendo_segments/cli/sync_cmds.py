@@ -203,7 +203,7 @@ def plan_cmd(
     "defs",
     default=DEFAULT_DEFS,
     show_default=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),  # checked only when planning here: --plan needs none
     help="Definitions, when planning here (no --plan).",
 )
 @click.option(
