@@ -183,7 +183,8 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
     key_text = env.get(KEY_ENV) or table.get("integration_key")
     if key_text is not None and not isinstance(key_text, str):
         raise ConfigError(f"{where}: [pendo].integration_key must be a string")
-    key = Secret(key_text.strip()) if key_text and key_text.strip() else None
+    origin = KEY_ENV if env.get(KEY_ENV) else f"{where}: [pendo].integration_key"
+    key = Secret(check_key(key_text.strip(), origin)) if key_text and key_text.strip() else None
 
     if env.get(REGION_ENV):
         region = normalise_region(env[REGION_ENV], origin=REGION_ENV)
@@ -213,6 +214,27 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
             env.get(TIMEZONE_ENV) or table.get("timezone"), where, defaults.timezone
         ),
     )
+
+
+def check_key(text: str, origin: str = "the Pendo integration key") -> str:
+    """The key unchanged, or a one-line ConfigError that never shows it.
+
+    An HTTP header carries only Latin-1 without control characters: a stray
+    newline (pasted key) or a non-Latin-1 character would otherwise fail deep in
+    the HTTP library, with the key in the traceback.
+    """
+    bad = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{origin}: the integration key contains a control character "
+            f"(U+{ord(bad):04X}, e.g. a line break); copy it again without it"
+        )
+    if any(ord(c) > 0xFF for c in text):
+        raise ConfigError(
+            f"{origin}: the integration key contains characters an HTTP header cannot carry "
+            "(outside Latin-1); copy it again from Pendo (Settings > Integrations)"
+        )
+    return text
 
 
 def _app_ids(table: dict[str, Any], where: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Record the HTTP cassettes under cassettes/ — on purpose, then review the diff.
 
-    python scripts/record_cassettes.py            # against the fake Pendo (tests/fake_pendo.py)
+    python scripts/record_cassettes.py            # against the fake Pendo (pendo_segments/pendo/fake.py)
     PENDO_INTEGRATION_KEY=... python scripts/record_cassettes.py --live   # a real subscription
 
 One session, four cassettes (vcrpy, YAML): ``pull`` (``pendo-segments pull``
@@ -143,10 +143,8 @@ def run_cli(args: list[str]) -> Any:
 
 
 def record(live: bool) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from fake_pendo import FakePendo
-
     from pendo_segments.data.sample import generate_sample
+    from pendo_segments.pendo.fake import FakePendo
 
     CASSETTES.mkdir(exist_ok=True)
     for name in SESSION:
@@ -161,7 +159,8 @@ def record(live: bool) -> None:
 
         base_url = load_config().pendo.base_url
     else:
-        fake = FakePendo(key=RECORDING_KEY).start()
+        # one "processing" status answer per build, whatever the machine's speed
+        fake = FakePendo(key=RECORDING_KEY, upload_polls=1, build_seconds=600).start()
         fake.load_dataset(source)
         base_url, key = fake.url, RECORDING_KEY
     recorder = make_vcr("all", None if live else base_url)

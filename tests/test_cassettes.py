@@ -4,7 +4,8 @@
 out, so these tests never touch the network. The cassettes were recorded
 against tests/fake_pendo.py by scripts/record_cassettes.py (see
 cassettes/README.md); its settings are imported so replay cannot drift from
-recording.
+recording. The cassettes pin the wire shapes too: uploads carry plain id strings
+and a name, and no request creates a rule segment.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def test_the_whole_session_replays_request_for_request(replay_env: Path) -> None
     summary = json.loads(planned.stdout)
     if SESSION["recorded_against"] == "fake":  # a fresh subscription: everything is new
         shipped = len(load_definitions(ROOT / "segment_defs"))
-        assert summary["counts"]["create"] == shipped
+        empty = [s for s in summary["segments"] if s["visitors"] == 0]
+        assert summary["counts"]["create"] == shipped - len(empty)
+        assert all(s["action"] == "unchanged" for s in empty)  # never an empty upload
         assert summary["counts"]["metadata_updates"] == SESSION["source"]["accounts"]
 
     applied, cassette = replay("sync_apply", commands["sync_apply"])
@@ -109,3 +112,21 @@ def test_recorded_plan_is_valid_and_points_at_the_stable_host() -> None:
     plan = load_plan(rec.PLAN_FILE)  # checks its id against its content
     assert plan.base_url == SESSION["base_url"] == rec.STABLE_BASE_URL
     assert plan.as_of == SESSION["as_of"]
+
+
+def test_cassettes_hold_only_documented_segment_writes() -> None:
+    import yaml
+
+    writes = []
+    for name in rec.SESSION:
+        data = yaml.safe_load((rec.CASSETTES / f"{name}.yaml").read_text())
+        for item in data["interactions"]:
+            request = item["request"]
+            path = request["uri"].split("pendo.test", 1)[-1].split("?")[0]
+            if request["method"] != "GET" and path.startswith("/api/v1/segment"):
+                writes.append((request["method"], path, json.loads(request["body"])))
+    assert writes, "the session wrote no segment"
+    for method, path, body in writes:
+        assert (method, path) == ("POST", "/api/v1/segment/upload"), (method, path)
+        assert isinstance(body["name"], str) and body["name"].startswith("[ps] ")
+        assert body["visitors"] and all(isinstance(v, str) for v in body["visitors"])

@@ -279,3 +279,38 @@ def test_key_not_in_config_errors(tmp_path: Path) -> None:
 
 def test_config_object_defaults() -> None:
     assert Config().section("sync") == {}
+
+
+@pytest.mark.parametrize(
+    "key,what",
+    [
+        ("abc\ndef", "control character (U+000A"),
+        ("abc\x00def", "control character (U+0000"),
+        ("секрет-ключ", "outside Latin-1"),
+    ],
+)
+def test_malformed_key_is_one_line_without_the_key(tmp_path: Path, key: str, what: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"PENDO_INTEGRATION_KEY": key}, cwd=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and what in message
+    assert message.startswith("PENDO_INTEGRATION_KEY: the integration key contains")
+    for part in key.split("\n"):
+        assert part.strip("\x00") not in message
+
+
+def test_malformed_key_in_the_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pendo-segments.toml").write_text('[pendo]\nintegration_key = "ab\\u0007c"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(env={}, cwd=tmp_path)
+    assert str(err.value).startswith(
+        f"{tmp_path / 'pendo-segments.toml'}: [pendo].integration_key: the integration key"
+    )
+
+
+def test_a_client_given_a_malformed_key_refuses_it_too() -> None:
+    from pendo_segments.pendo.client import PendoClient
+
+    with pytest.raises(ConfigError) as err:
+        PendoClient("http://127.0.0.1:9", "key\r\nX-Evil: 1")
+    assert "X-Evil" not in str(err.value)

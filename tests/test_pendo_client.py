@@ -319,50 +319,74 @@ def test_metadata_schema(fake_pendo: FakePendo) -> None:
 
 
 # --- segments --------------------------------------------------------------------------
-def test_upload_polls_the_status_url_until_done(fake_pendo: FakePendo) -> None:
+def test_upload_sends_id_strings_and_polls_the_status_endpoint(fake_pendo: FakePendo) -> None:
     fake_pendo.upload_polls = 3
     sleeps: list[float] = []
     result = make_client(fake_pendo, sleeps).upload_visitor_segment(
         "[ps] at_risk", ["v1", "v/2"], poll_interval=1.5
     )
     (upload,) = fake_pendo.calls("POST", "/api/v1/segment/upload")
-    assert upload.body == {
-        "name": "[ps] at_risk",
-        "visitors": [{"visitorId": "v1"}, {"visitorId": "v/2"}],
-    }
-    polls = fake_pendo.calls("GET", "/api/v1/segment/upload/status/", prefix=True)
-    assert len(polls) == 3 and all(p.auth == "ok" for p in polls)
+    # Pendo's Engage API collection: {"name", "visitors": [plain id strings]}
+    assert upload.body == {"name": "[ps] at_risk", "visitors": ["v1", "v/2"]}
+    sid = result["segmentId"]
+    polls = fake_pendo.calls("GET", f"/api/v1/segment/{sid}/status")
+    assert len(polls) == 4 and all(p.auth == "ok" for p in polls)  # 3 x processing, complete
     assert sleeps == [1.5, 1.5, 1.5]
-    assert (result["status"], result["polls"]) == ("done", 3)
-    segment = fake_pendo.segments[result["segmentId"]]
+    assert (result["status"], result["polls"]) == ("done", 4)
+    segment = fake_pendo.segments[sid]
     assert (segment["name"], segment["createdByApi"]) == ("[ps] at_risk", True)
-    assert fake_pendo.segment_visitors(result["segmentId"]) == ["v1", "v/2"]
-
-
-def test_upload_reads_the_alternative_status_field(fake_pendo: FakePendo) -> None:
-    fake_pendo.status_url_field = "trackingUrl"
-    result = make_client(fake_pendo).upload_visitor_segment("x", ["v1"], poll_interval=0)
-    assert result["status"] == "done" and result["segmentId"] in fake_pendo.segments
+    assert fake_pendo.segment_visitors(sid) == ["v1", "v/2"]
 
 
 def test_upload_without_waiting(fake_pendo: FakePendo) -> None:
     result = make_client(fake_pendo).upload_visitor_segment("x", ["v1"], wait=False)
-    assert (result["status"], result["polls"], result["segmentId"]) == ("pending", 0, None)
+    assert (result["status"], result["polls"]) == ("pending", 0)
+    assert result["segmentId"] in fake_pendo.segments
     assert len(fake_pendo.calls()) == 1
 
 
-def test_upload_failure_in_pendo(fake_pendo: FakePendo) -> None:
-    fake_pendo.upload_outcome = "failed"
+def test_an_empty_list_is_never_sent(fake_pendo: FakePendo) -> None:
+    client = make_client(fake_pendo)
+    with pytest.raises(PendoAPIError) as err:
+        client.upload_visitor_segment("x", [])
+    assert str(err.value) == "Pendo needs at least one visitor in a visitor-list segment"
+    assert fake_pendo.calls() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "visitors": [{"visitorId": "v1"}]},  # objects: not Pendo's shape
+        {"visitors": ["v1"]},  # no name
+        {"name": "x", "visitors": []},  # Pendo needs at least one visitor
+    ],
+)
+def test_the_fake_refuses_undocumented_upload_bodies(fake_pendo: FakePendo, body: Any) -> None:
+    with pytest.raises(PendoAPIError) as err:
+        make_client(fake_pendo)._http.request("POST", "/api/v1/segment/upload", json=body)
+    assert err.value.status == 400
+    assert fake_pendo.segments == {}
+
+
+def test_no_endpoint_creates_a_rule_segment(fake_pendo: FakePendo) -> None:
+    with pytest.raises(PendoAPIError) as err:
+        make_client(fake_pendo)._http.request(
+            "POST", "/api/v1/segment", json={"name": "x", "definition": {"filters": []}}
+        )
+    assert err.value.status == 405 and fake_pendo.segments == {}
+
+
+def test_build_failure_in_pendo(fake_pendo: FakePendo) -> None:
+    fake_pendo.build_outcome = "failed"
     with pytest.raises(PendoAPIError) as err:
         make_client(fake_pendo).upload_visitor_segment("x", ["v1"], poll_interval=0)
-    assert str(err.value) == (
-        'segment upload \'x\' failed in Pendo: {"status": "failed", '
-        '"errors": ["upload could not be processed"]}'
-    )
+    sid = next(iter(fake_pendo.segments))
+    assert str(err.value) == f"segment {sid}: Pendo reports that building it failed"
 
 
-def test_upload_poll_timeout(fake_pendo: FakePendo) -> None:
+def test_build_poll_timeout(fake_pendo: FakePendo) -> None:
     fake_pendo.upload_polls = 100
+    fake_pendo.build_seconds = 600
     time = FakeClock()
     client = PendoClient(
         fake_pendo.url,
@@ -373,31 +397,74 @@ def test_upload_poll_timeout(fake_pendo: FakePendo) -> None:
     )
     with pytest.raises(PendoAPIError) as err:
         client.upload_visitor_segment("x", ["v1"], poll_interval=0.4, timeout=1.0)
-    # polls at 0.4, 0.8, 1.2 s; the third is past the 1 s deadline
+    sid = next(iter(fake_pendo.segments))
+    # checks at 0, 0.4, 0.8, 1.2 s; the fourth is past the 1 s deadline
     assert str(err.value) == (
-        "segment upload 'x': Pendo has not finished after 1 s "
-        "(3 status checks); check the segment list later"
+        f"segment {sid}: Pendo has not finished building it after 1 s "
+        "(4 status checks); run the same command again later"
     )
 
 
-def test_status_url_on_a_foreign_host_is_not_followed(fake_pendo: FakePendo) -> None:
-    client = make_client(fake_pendo)
-    with pytest.raises(PendoAPIError) as err:
-        client._http.request("GET", "https://evil.example.com/status/1")
-    assert str(err.value) == (
-        "Pendo API returned a URL on another host (evil.example.com); not following it"
-    )
-    assert client._http._url("https://app.eu.pendo.io/s/1") == "https://app.eu.pendo.io/s/1"
-
-
-def test_replace_segment_visitors(fake_pendo: FakePendo) -> None:
+def test_replace_sends_name_and_id_strings(fake_pendo: FakePendo) -> None:
     sid = fake_pendo.add_segment("[ps] smb", visitors=["v1"], created_by_api=True)
-    result = make_client(fake_pendo).replace_segment_visitors(sid, ["v2", "v3"])
+    result = make_client(fake_pendo).replace_segment_visitors(sid, ["v2", "v3"], poll_interval=0)
     (put,) = fake_pendo.calls("PUT")
     assert put.path == f"/api/v1/segment/{sid}"
-    assert put.body == {"visitors": [{"visitorId": "v2"}, {"visitorId": "v3"}]}
+    assert put.body == {"name": "[ps] smb", "visitors": ["v2", "v3"]}  # name read first
     assert (result["segmentId"], result["status"]) == (sid, "done")
     assert fake_pendo.segment_visitors(sid) == ["v2", "v3"]
+
+
+def test_patch_sends_an_add_remove_diff(fake_pendo: FakePendo) -> None:
+    sid = fake_pendo.add_segment("[ps] smb", visitors=["v1", "v2"], created_by_api=True)
+    make_client(fake_pendo).patch_segment_visitors(sid, ["v3"], ["v1"], poll_interval=0)
+    (patch,) = fake_pendo.calls("PATCH")
+    assert patch.path == f"/api/v1/segment/{sid}/visitor"
+    assert patch.body == {
+        "patch": [
+            {"op": "add", "path": "/visitors", "value": ["v3"]},
+            {"op": "remove", "path": "/visitors", "value": ["v1"]},
+        ]
+    }
+    assert fake_pendo.segment_visitors(sid) == ["v2", "v3"]
+
+
+def test_409_operation_in_progress_is_waited_out(fake_pendo: FakePendo) -> None:
+    sid = fake_pendo.add_segment("[ps] smb", visitors=["v1"], created_by_api=True)
+    fake_pendo.conflict_next(2)
+    sleeps: list[float] = []
+    make_client(fake_pendo, sleeps).patch_segment_visitors(sid, ["v2"], [], poll_interval=0)
+    assert [c.method for c in fake_pendo.calls("PATCH")] == ["PATCH"] * 3
+    # two back-offs before the third attempt got through (the zeros are status polls)
+    assert [s > 0 for s in sleeps] == [True, True, False, False]
+    assert fake_pendo.segment_visitors(sid) == ["v1", "v2"]
+
+
+def test_409_until_give_up_names_the_conflict(fake_pendo: FakePendo) -> None:
+    sid = fake_pendo.add_segment("[ps] smb", visitors=["v1"], created_by_api=True)
+    fake_pendo.conflict_next(10)
+    with pytest.raises(PendoAPIError) as err:
+        make_client(fake_pendo, max_retries=2).delete_segment(sid)
+    assert str(err.value) == (
+        f"Pendo API DELETE /api/v1/segment/{sid} failed after 3 attempts: "
+        "HTTP 409: Operation in progress"
+    )
+    assert sid in fake_pendo.segments
+
+
+def test_write_during_a_build_is_a_409_in_the_fake(fake_pendo: FakePendo) -> None:
+    fake_pendo.build_seconds = 600
+    client = make_client(fake_pendo, max_retries=0)
+    sid = client.upload_visitor_segment("x", ["v1"], wait=False)["segmentId"]
+    with pytest.raises(PendoAPIError) as err:
+        client.patch_segment_visitors(sid, ["v2"], [], wait=False)
+    assert err.value.status == 409
+
+
+def test_delete_segment(fake_pendo: FakePendo) -> None:
+    sid = fake_pendo.add_segment("[ps] smb", visitors=["v1"], created_by_api=True)
+    make_client(fake_pendo).delete_segment(sid)
+    assert sid not in fake_pendo.segments
 
 
 def test_replace_of_a_ui_segment_is_refused(fake_pendo: FakePendo) -> None:
@@ -601,7 +668,8 @@ def test_segment_step_and_bulk_expand(usage: FakePendo) -> None:
             {"source": {"visitors": None}},
             {"segment": {"id": sid}},
             {"bulkExpand": {"account": {"account": "accountId"}}},
-            {"select": {"visitorId": "visitorId", "plan": "account.metadata.agent.plan"}},
+            # after bulkExpand the groups sit under the name (docs/pendo-api.md §0)
+            {"select": {"visitorId": "visitorId", "plan": "account.agent.plan"}},
             {"sort": ["visitorId"]},
         ]
     )
@@ -767,3 +835,46 @@ def test_client_from_config_talks_to_the_fake(fake_pendo: FakePendo, tmp_path: A
     with client_from_config(config, rate_limit_per_second=None) as client:
         assert client.list_guides() == []
     assert fake_pendo.calls()[0].auth == "ok"
+
+
+# --- the fake's Pendo fidelity: apps, local days, the UI's time functions ----------------
+def test_fake_counts_the_default_app_unless_told(fake_pendo: FakePendo) -> None:
+    fake_pendo.add_events(
+        [
+            {"visitorId": "v1", "day": "2026-10-01", "numEvents": 1},
+            {"visitorId": "v1", "day": "2026-10-01", "numEvents": 5, "appId": 77},
+        ]
+    )
+    client = make_client(fake_pendo)
+
+    def events(params: Any) -> int:
+        series = {"period": "dayRange", "first": day_ms("2026-10-01"), "count": 1}
+        rows = client.aggregate(
+            [
+                {"source": {"events": params, "timeSeries": series}},
+                {"reduce": {"n": {"sum": "numEvents"}}},
+            ]
+        )
+        return int(rows[0]["n"])
+
+    assert events(None) == 1  # Pendo's default app only
+    assert events({"appId": 'expandAppIds("*")'}) == 6
+    assert events({"appId": 77}) == 5
+
+
+def test_fake_days_are_local_and_understand_the_ui_form() -> None:
+    with FakePendo(timezone="America/New_York") as fake:
+        # 2026-10-02 04:30Z is 00:30 in New York: day Oct 2 starts at 04:00Z
+        fake.set_now(dt.datetime(2026, 10, 2, 4, 30, tzinfo=dt.UTC))
+        fake.add_events([{"visitorId": "v1", "day": "2026-10-01", "numEvents": 1}])
+        assert fake.events[0]["day"] == day_ms("2026-10-01") + 4 * 3_600_000
+        client = make_client(fake)
+        series = {
+            "period": "dayRange",
+            "first": 'dateAdd(startOfPeriod("daily", now()), -1, "days")',
+            "count": 1,
+        }
+        rows = client.aggregate(
+            [{"source": {"events": {"appId": 'expandAppIds("*")'}, "timeSeries": series}}]
+        )
+        assert [r["visitorId"] for r in rows] == ["v1"]  # "yesterday" in New York

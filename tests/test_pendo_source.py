@@ -221,3 +221,93 @@ def test_pull_command_without_key_fails_with_one_line(
         "Error: no Pendo integration key: set PENDO_INTEGRATION_KEY (or "
         "integration_key under [pendo] in pendo-segments.toml)\n"
     )
+
+
+# --- apps, time zones and visit dates (docs/pendo-api.md §0, §2) --------------------------
+def event_sources(fake: FakePendo) -> list[dict[str, Any]]:
+    out = []
+    for call in fake.calls("POST", "/api/v1/aggregation"):
+        source = call.body["request"]["pipeline"][0]["source"]
+        if "events" in source or "featureEvents" in source:
+            out.append(source)
+    return out
+
+
+def test_every_event_source_names_every_app_by_default(handmade_pendo: FakePendo) -> None:
+    load_from_pendo("pendo:days=31", as_of=AS_OF, client=client(handmade_pendo), app_ids=("*",))
+    sources = event_sources(handmade_pendo)
+    assert sources and all(
+        (s.get("events") or s.get("featureEvents"))["appId"] == 'expandAppIds("*")' for s in sources
+    )
+
+
+def test_events_of_other_apps_count_only_when_asked_for(fake_pendo: FakePendo) -> None:
+    fake_pendo.add_account("acme", agent={"arr": 1, "plan": "P"})
+    fake_pendo.add_visitor("u1", "acme")
+    # one day in Pendo's default app, one in a mobile app (id 5001)
+    fake_pendo.add_events(
+        [
+            {"visitorId": "u1", "accountId": "acme", "day": "2026-10-30", "numEvents": 2},
+            {
+                "visitorId": "u1",
+                "accountId": "acme",
+                "day": "2026-10-31",
+                "numEvents": 3,
+                "appId": 5001,
+            },
+        ]
+    )
+
+    def days(app_ids: tuple[str, ...]) -> list[str]:
+        ds = load_from_pendo(
+            "pendo:days=5", as_of=AS_OF, client=client(fake_pendo), app_ids=app_ids
+        )
+        return sorted(d.date().isoformat() for d in ds.usage_daily["date"])
+
+    assert days(("*",)) == ["2026-10-30", "2026-10-31"]
+    assert days(("5001",)) == ["2026-10-31"]
+    sent = event_sources(fake_pendo)[-1]["events"]["appId"]
+    assert sent == 5001  # numeric ids travel as numbers
+
+
+def test_days_are_the_subscription_time_zone_days() -> None:
+    # New York, where DST ends on 2026-11-01: Oct 1 and Nov 1 start at 04:00 UTC.
+    assert day_chunks(AS_OF, 31, "America/New_York") == [
+        (NOV_1_MS - 31 * DAY + 4 * 3_600_000, 30),
+        (NOV_1_MS - DAY + 4 * 3_600_000, 1),
+    ]
+
+
+def test_pull_in_a_us_subscription_keeps_every_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handmade import frames
+
+    from pendo_segments.data.loaders import dataset_from_frames
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with FakePendo(timezone="America/Los_Angeles") as fake:
+        fake.load_dataset(dataset_from_frames(frames()))
+        ds = load_from_pendo(
+            "pendo:days=31", as_of=AS_OF, client=client(fake), timezone="America/Los_Angeles"
+        )
+    usage = {(str(r.visitor_id), r.date.date().isoformat()) for r in ds.usage_daily.itertuples()}
+    # the same days as the hand-made data (as in the UTC round trip above), none a day early
+    assert ("a4v1", "2026-10-01") in usage and ("x1", "2026-10-20") in usage
+    assert len(usage) == 10 - 1 + 16
+    visitors = ds.visitors.set_index("visitor_id")
+    assert visitors.loc["a5v1", "first_visit"] == pd.Timestamp("2026-10-02")
+
+
+def test_first_and_last_visit_come_from_pendo_history(fake_pendo: FakePendo) -> None:
+    fake_pendo.add_account("acme", agent={"arr": 1, "plan": "P"})
+    # 2026-06-15T02:00Z is still June 14 in New York; 2024-01-01T12:00Z is Jan 1 there.
+    june_15_2am = (dt.date(2026, 6, 15) - dt.date(1970, 1, 1)).days * DAY + 2 * 3_600_000
+    jan_1_noon = (dt.date(2024, 1, 1) - dt.date(1970, 1, 1)).days * DAY + 12 * 3_600_000
+    fake_pendo.add_visitor(
+        "gone", "acme", auto={"firstvisit": jan_1_noon, "lastvisit": june_15_2am}
+    )
+    ds = load_from_pendo(
+        "pendo:days=30", as_of=AS_OF, client=client(fake_pendo), timezone="America/New_York"
+    )
+    row = ds.visitors.set_index("visitor_id").loc["gone"]
+    assert row["first_visit"] == pd.Timestamp("2024-01-01")
+    assert pd.Timestamp(row["last_visit"]) == pd.Timestamp("2026-06-14")  # before the window

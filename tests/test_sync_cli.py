@@ -42,8 +42,9 @@ def test_plan_exits_3_with_changes_then_apply_then_0(
     plan_file = tmp_path / "plan.json"
     first = plan(data, "--out", str(plan_file), "--format", "table")
     assert first.exit_code == 3, first.output
-    assert "[ps] smb" in first.stdout and "arr <= 15000" in first.stdout
-    assert first.stdout.endswith("23 change(s) pending.\n")  # 18 segments + 5 accounts
+    assert "[ps] smb" in first.stdout and "upload a list of 2 visitors" in first.stdout
+    # 15 segments with members (3 are empty: nothing to create) + 5 accounts
+    assert first.stdout.endswith("20 change(s) pending.\n")
     assert first.stderr == (
         f"Saved the plan to {plan_file}; apply it with: "
         f"pendo-segments sync apply --plan {plan_file}\n"
@@ -64,8 +65,8 @@ def test_plan_json_is_the_summary(env: dict[str, str], data: str) -> None:
     result = plan(data, "--format", "json", "--no-metadata")
     assert result.exit_code == 3
     body = json.loads(result.stdout)
-    assert body["changes"] == 18 and body["metadata"] is None
-    assert body["counts"]["create"] == 18
+    assert body["changes"] == 15 and body["metadata"] is None
+    assert body["counts"]["create"] == 15 and body["counts"]["unchanged"] == 3
 
 
 def test_plan_csv_has_one_row_per_change(env: dict[str, str], data: str) -> None:
@@ -73,7 +74,7 @@ def test_plan_csv_has_one_row_per_change(env: dict[str, str], data: str) -> None
     assert result.exit_code == 3
     lines = result.stdout.splitlines()
     assert lines[0] == "type,target,action,detail"
-    assert lines[1] == "segment,[ps] smb,create,arr <= 15000"
+    assert lines[1] == "segment,[ps] smb,create,upload a list of 2 visitors"
     assert "metadata,account/custom A1,update,plan: (none) -> Starter" in lines
 
 
@@ -82,7 +83,7 @@ def test_stale_plan_exits_1_with_one_line(
 ) -> None:
     plan_file = tmp_path / "plan.json"
     assert plan(data, "--out", str(plan_file), "-s", "smb", "--no-metadata").exit_code == 3
-    handmade_pendo.add_segment("[ps] smb", visitors=[], created_by_api=True)
+    handmade_pendo.add_segment("[ps] smb", visitors=["a2v1"], created_by_api=True)
     result = run("sync", "apply", "--plan", str(plan_file))
     assert result.exit_code == 1
     assert result.stderr == (
@@ -97,21 +98,24 @@ def test_partial_failure_exits_1_and_the_rerun_finishes(
 ) -> None:
     plan_file = tmp_path / "plan.json"
     plan(data, "--out", str(plan_file))
-    handmade_pendo.upload_outcome = "failed"  # Pendo fails the first list upload
+    handmade_pendo.build_outcome = "failed"  # Pendo fails to build the first list
     result = run("sync", "apply", "--plan", str(plan_file))
     assert result.exit_code == 1
-    assert "Failed:\n  create segment '[ps] anniversary': " in result.stdout
-    assert "Not attempted:\n  create segment '[ps] contract_anniversary'" in result.stdout
+    assert "Failed:\n  create segment '[ps] active_core_events': " in result.stdout
+    assert "Not attempted:\n  create segment '[ps] active_path_reports'" in result.stdout
     assert result.stderr == (
-        "Error: apply stopped: 4 step(s) applied, 1 failed, 14 not "
+        "Error: apply stopped: 0 step(s) applied, 1 failed, 15 not "
         "attempted; run the same command again to finish (nothing is "
         "applied twice)\n"
     )
-    handmade_pendo.upload_outcome = "complete"
+    handmade_pendo.build_outcome = "complete"
     rerun = run("sync", "apply", "--plan", str(plan_file), "--format", "json")
     assert rerun.exit_code == 0, rerun.output
     report = json.loads(rerun.stdout)
-    assert report["ok"] and len(report["already_applied"]) == 4
+    # the failed build left the segment in Pendo with its members: adopted, not re-sent
+    assert report["ok"] and report["already_applied"] == [
+        "create segment '[ps] active_core_events'"
+    ]
     assert len(report["applied"]) == 15
 
 
@@ -156,7 +160,9 @@ def test_help_has_examples(command: list[str]) -> None:
 
 def test_sync_help_documents_the_exit_codes() -> None:
     text = run("sync", "--help").stdout
-    assert "0 no changes, 3 changes pending, 1 error" in " ".join(text.split())
+    assert "0 no changes, 3 changes pending, 1 error or a segment a person must fix" in " ".join(
+        text.split()
+    )
 
 
 def test_accounts_reported_missing_are_listed_not_dropped(
@@ -172,3 +178,30 @@ def test_accounts_reported_missing_are_listed_not_dropped(
         "Warning: 1 account(s) are not in Pendo, so their metadata was not "
         "set (Pendo reported them missing; all are in the audit log): A2\n"
     )
+
+
+def test_plan_exits_1_when_a_managed_name_is_duplicated(
+    env: dict[str, str], data: str, handmade_pendo: FakePendo
+) -> None:
+    for _ in range(2):
+        handmade_pendo.add_segment("[ps] smb", visitors=["a1v1"], created_by_api=True)
+    result = plan(data, "-s", "smb", "--no-metadata", "--format", "csv")
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "Error: 1 segment(s) need a person in Pendo before sync can manage them: "
+        "'[ps] smb' (blocked); see the plan above\n"
+    )
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("key", ["abc\ndef", "abc\x07", "ключ"])
+def test_a_malformed_key_is_one_line_that_does_not_show_it(
+    env: dict[str, str], data: str, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("PENDO_INTEGRATION_KEY", key)
+    result = plan(data, "-s", "smb")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(
+        "Error: PENDO_INTEGRATION_KEY: the integration key contains"
+    )
+    assert key.strip() not in result.stderr and "Traceback" not in result.stderr

@@ -84,6 +84,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Plan / apply segments and account metadata to Pendo.",
     ),
+    "pendo": (
+        "pendo_segments.cli.pendo_cmds",
+        "pendo",
+        "Check a Pendo subscription; run a local fake Pendo.",
+    ),
     "campaign": (
         "pendo_segments.cli.campaign_cmds",
         "campaign",

@@ -21,7 +21,9 @@ PLAN_COLUMNS = ["type", "target", "action", "detail"]
 
 
 def _pendo() -> tuple[Any, Any]:
-    """(client, sync settings) from the environment and pendo-segments.toml."""
+    """(client, sync settings) from the environment and pendo-segments.toml.
+
+    The sync settings carry [pendo] app_ids and timezone too."""
     from pendo_segments.config import load_config
     from pendo_segments.pendo.client import client_from_config
     from pendo_segments.sync import load_sync_settings
@@ -55,11 +57,14 @@ def _pendo() -> tuple[Any, Any]:
     help="Rows per Aggregation API call.",
 )
 def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: int) -> None:
-    """Pull usage data from Pendo into a data folder (CONTRACT.md §1 format).
+    """Pull usage data from Pendo into a data folder (docs/semantics.md §1 format).
 
-    Accounts, visitors and features come from Pendo's records; usage_daily and
-    feature_usage from event pulls of at most 30 days per call. The as-of day
-    defaults to today (UTC) and is never included. Needs PENDO_INTEGRATION_KEY.
+    Accounts, visitors and features come from Pendo's records (first_visit and
+    last_visit from Pendo's own visit dates); usage_daily and feature_usage from
+    event pulls of at most 30 days per call over the apps in [pendo] app_ids
+    (default every app). Days are the subscription's [pendo] timezone days; the
+    as-of day defaults to today there and is never included. Needs
+    PENDO_INTEGRATION_KEY.
 
     \b
     Examples:
@@ -70,7 +75,7 @@ def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: 
     from pendo_segments.data.loaders import write_dataset
     from pendo_segments.data.pendo_source import load_from_pendo
 
-    client, _ = _pendo()
+    client, settings = _pendo()
     with status("Pulling from Pendo") as update:
         ds = load_from_pendo(
             f"pendo:days={days},page_size={page_size}",
@@ -78,6 +83,8 @@ def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: 
             warn=warn,
             client=client,
             progress=update,
+            app_ids=settings.app_ids,
+            timezone=settings.timezone,
         )
     write_dataset(ds, out, fmt="parquet" if parquet else "csv")
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
@@ -88,11 +95,14 @@ def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: 
 def sync() -> None:
     """Plan / apply segments and account metadata to Pendo (like terraform plan/apply).
 
-    Only managed segments (name prefix "[ps] " by default, see [sync] in
-    pendo-segments.toml) are ever created or changed; others are left alone.
+    Every managed segment (name prefix "[ps] " by default, see [sync] in
+    pendo-segments.toml) is a visitor list computed locally; others are left
+    alone. A rule segment built by hand under a managed name is compared with
+    the compiled recipe, never written.
 
     \b
-    Exit codes of `sync plan`: 0 no changes, 3 changes pending, 1 error.
+    Exit codes of `sync plan`: 0 no changes, 3 changes pending, 1 error or a
+    segment a person must fix in Pendo (duplicate name, blocked, rule drift).
     Exit codes of `sync apply`: 0 applied (or nothing to do), 1 error, stale
     plan or partial failure (run the same command again to finish).
 
@@ -140,10 +150,11 @@ def plan_cmd(
 ) -> None:
     """Show what `sync apply` would change in Pendo; change nothing.
 
-    Segments to create / update (rule diff, or +N / -M visitors for lists
-    computed locally) / unchanged, account metadata updates with counts and a
-    sample, and a warning per segment a guide uses that Pendo may not allow
-    for guide targeting. Exit code 3 when changes are pending (0: none).
+    Lists to create / update (+N / -M visitors, sent as a PATCH diff or a
+    whole-list PUT, whichever is smaller) / delete (emptied) / unchanged,
+    drift of hand-built rule segments, account metadata updates with counts
+    and a sample. Exit code 3 when changes are pending (0: none); 1 when a
+    managed name is duplicated in Pendo or a row is blocked or drifted.
 
     \b
     Examples:
@@ -167,6 +178,15 @@ def plan_cmd(
             f"pendo-segments sync apply --plan {plan_file}",
             err=True,
         )
+    problems = plan.problems
+    if problems:
+        from pendo_segments.errors import SyncError
+
+        names = ", ".join(f"'{s.pendo_name}' ({s.action})" for s in problems[:5])
+        raise SyncError(
+            f"{len(problems)} segment(s) need a person in Pendo before sync can manage them: "
+            f"{names}{' …' if len(problems) > 5 else ''}; see the plan above"
+        )
     if plan.has_changes:
         ctx.exit(EXIT_CHANGES)
 
@@ -183,7 +203,7 @@ def plan_cmd(
     "defs",
     default=DEFAULT_DEFS,
     show_default=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),  # checked only when planning here: --plan needs none
     help="Definitions, when planning here (no --plan).",
 )
 @click.option(
@@ -357,7 +377,9 @@ def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
     title = (
         f"Sync plan {plan.plan_id} for {plan.base_url} as of {plan.as_of}: "
         f"{counts['create']} to create, {counts['update']} to update, "
-        f"{counts['unchanged']} unchanged, {counts['metadata_updates']} metadata updates; "
+        f"{counts['delete']} to delete, {counts['unchanged']} unchanged, "
+        f"{counts['blocked'] + counts['drift']} needing a person, "
+        f"{counts['metadata_updates']} metadata updates; "
         f"{counts['unmanaged']} unmanaged segments left alone"
     )
     text = _table_text(rows, title)

@@ -2,10 +2,18 @@
 
 Accounts, visitors and features come from the Aggregation API's record
 sources; usage from ``events`` / ``featureEvents`` pulls of at most 30 days
-per call (Pendo asks for that, pendo-api.md §2), each paged by keyset (sort +
+per call (Pendo asks for that, docs/pendo-api.md §2), each paged by keyset (sort +
 ``filter key > last`` + ``limit``, no cursor exists). The rows then go
 through :func:`~pendo_segments.data.loaders.dataset_from_frames`, so types and
 checks are exactly those of a CSV folder.
+
+Two things make the numbers Pendo's own (docs/pendo-api.md §0): every event
+source names its apps (``appId``; without it Pendo counts only the default
+app), and days are the subscription's time-zone days (``[pendo] timezone``):
+windows start at local midnights and every epoch-ms date is read as a local
+date. ``first_visit`` / ``last_visit`` come from ``metadata.auto.firstvisit`` /
+``lastvisit`` (all history), so a visitor who left before the pulled window
+still has a last visit.
 
 Spec options after the colon, comma separated::
 
@@ -27,6 +35,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pendo_segments.compile.fields import DAY_MS, ID_FIELDS, STANDARD, epoch_ms
 from pendo_segments.data.dataset import Dataset
@@ -38,8 +47,11 @@ Rows = list[dict[str, Any]]
 
 # -- Pendo names (pendo-api.md §2-3); the unconfirmed ones are marked --------------
 MAX_DAYS_PER_CALL = 30  # Pendo's request for event pulls
-EVENTS_SOURCE: dict[str, Any] = {"events": None}
+#: Every app of the subscription (tap-pendo's default; without ``appId`` only the default app).
+EVERY_APP = 'expandAppIds("*")'
 FEATURE_EVENTS = "featureEvents"
+#: Columns read from Pendo's own visit dates (all history, epoch ms).
+VISIT_COLUMNS = {"first_visit": ("auto", "firstvisit"), "last_visit": ("auto", "lastvisit")}
 #: Metadata groups read into extra columns, in order of precedence.
 EXTRA_GROUPS = ("agent", "custom")
 #: Visitor's account when ``metadata.auto.accountid`` is missing (first of the list).
@@ -102,24 +114,38 @@ def load_from_pendo(
     warn: Warn | None = None,
     client: Any = None,
     progress: Progress | None = None,
+    app_ids: tuple[str, ...] | None = None,
+    timezone: str | None = None,
 ) -> LiveDataset:
-    """Pull accounts, visitors, features and usage before ``as_of`` (default: today, UTC).
+    """Pull accounts, visitors, features and usage before ``as_of`` (default: today in
+    the subscription's time zone).
 
-    ``client`` defaults to the configured subscription (``PENDO_INTEGRATION_KEY``).
-    Usage rows of visitors Pendo does not list are dropped with a warning.
+    ``client``, ``app_ids`` and ``timezone`` default to the configured subscription
+    (``PENDO_INTEGRATION_KEY``, ``[pendo]``). Usage rows of visitors Pendo does not
+    list are dropped with a warning.
     """
     from pendo_segments.data.loaders import dataset_from_frames
 
     options = PendoSpec.parse(spec)
-    day = as_of or dt.datetime.now(dt.UTC).date()
-    if client is None:
+    if client is None or app_ids is None or timezone is None:
         from pendo_segments.config import load_config
-        from pendo_segments.pendo.client import client_from_config
 
-        client = client_from_config(load_config())
-    frames = PendoPuller(client, page_size=options.page_size, progress=progress).frames(
-        as_of=day, days=options.days
+        config = load_config()
+        if client is None:
+            from pendo_segments.pendo.client import client_from_config
+
+            client = client_from_config(config)
+        app_ids = config.pendo.app_ids if app_ids is None else app_ids
+        timezone = config.pendo.timezone if timezone is None else timezone
+    day = as_of or dt.datetime.now(ZoneInfo(timezone)).date()
+    puller = PendoPuller(
+        client,
+        page_size=options.page_size,
+        progress=progress,
+        app_ids=app_ids,
+        timezone=timezone,
     )
+    frames = puller.frames(as_of=day, days=options.days)
     ds = dataset_from_frames(frames, source="pendo", lenient=True, warn=warn)
     return LiveDataset(**{f.name: getattr(ds, f.name) for f in fields(Dataset)}, pulled_as_of=day)
 
@@ -128,32 +154,42 @@ class PendoPuller:
     """Runs the record and usage pulls against one client and shapes the rows."""
 
     def __init__(
-        self, client: Any, *, page_size: int = 50_000, progress: Progress | None = None
+        self,
+        client: Any,
+        *,
+        page_size: int = 50_000,
+        progress: Progress | None = None,
+        app_ids: tuple[str, ...] = ("*",),
+        timezone: str = "UTC",
     ) -> None:
         self.client = client
         self.page_size = page_size
         self.progress = progress or (lambda _msg: None)
+        self.app_id = app_id_param(app_ids)
+        self.timezone = timezone
 
     def frames(self, *, as_of: dt.date, days: int) -> dict[str, Any]:
-        """CONTRACT.md §1 tables as Arrow tables (``dataset_from_frames`` input)."""
+        """docs/semantics.md §1 tables as Arrow tables (``dataset_from_frames`` input)."""
         tables: dict[str, Any] = {}
+        tz = self.timezone
         for kind, name in (("account", "accounts"), ("visitor", "visitors")):
             self.progress(name)
             times = self.time_fields(kind)
             records = self.paged([{"source": {f"{kind}s": None}}], [ID_FIELDS[kind][1]])
-            tables[name] = _table(record_rows(kind, records, times), REQUIRED[name])
+            tables[name] = _table(record_rows(kind, records, times, tz), REQUIRED[name])
         self.progress("features")
         features = feature_rows(self.paged([{"source": {"features": None}}], ["id"]))
         tables["features"] = _table(features, REQUIRED["features"])
         feature_ids = sorted(str(f["feature_id"]) for f in features)
         usage: Rows = []
         clicks: Rows = []
-        for first, count in day_chunks(as_of, days):
-            self.progress(f"usage from {_date(first)} ({count} days)")
-            usage += usage_rows(self.paged(events_pipeline(first, count), USAGE_KEYS))
+        for first, count in day_chunks(as_of, days, tz):
+            self.progress(f"usage from {_date(first, tz)} ({count} days)")
+            pipeline = events_pipeline(first, count, self.app_id)
+            usage += usage_rows(self.paged(pipeline, USAGE_KEYS), tz)
             for feature in feature_ids:
-                rows = self.paged(feature_events_pipeline(feature, first, count), USAGE_KEYS)
-                clicks += click_rows(feature, rows)
+                pipeline = feature_events_pipeline(feature, first, count, self.app_id)
+                clicks += click_rows(feature, self.paged(pipeline, USAGE_KEYS), tz)
         tables["usage_daily"] = _table(usage, USAGE_COLUMNS)
         tables["feature_usage"] = _table(clicks, CLICK_COLUMNS)
         return tables
@@ -201,36 +237,60 @@ CLICK_COLUMNS = ["date", "visitor_id", "feature_id", "clicks"]
 DAY_SUMS = {"numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}}
 
 
-def day_chunks(as_of: dt.date, days: int) -> list[tuple[int, int]]:
-    """(first ms, count) windows of ≤ 30 days covering the ``days`` days before as-of."""
-    start = epoch_ms(as_of) - days * DAY_MS
+def local_midnight_ms(day: dt.date, timezone: str = "UTC") -> int:
+    """Epoch ms of ``day``'s midnight in the subscription's time zone (Pendo's day start)."""
+    if timezone == "UTC":
+        return epoch_ms(day)
+    return int(dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).timestamp() * 1000)
+
+
+def day_chunks(as_of: dt.date, days: int, timezone: str = "UTC") -> list[tuple[int, int]]:
+    """(first ms, count) windows of ≤ 30 days covering the ``days`` days before as-of;
+    each ``first`` is a local midnight (a DST change does not shift a window)."""
+    day = as_of - dt.timedelta(days=days)
     out = []
     remaining = days
     while remaining > 0:
         count = min(MAX_DAYS_PER_CALL, remaining)
-        out.append((start, count))
-        start += count * DAY_MS
+        out.append((local_midnight_ms(day, timezone), count))
+        day += dt.timedelta(days=count)
         remaining -= count
     return out
+
+
+def app_id_param(app_ids: tuple[str, ...] | list[str]) -> Any:
+    """``appId`` of an event source: ``expandAppIds("*")`` for every app (tap-pendo's
+    default), else the configured id(s); numeric ids are sent as numbers."""
+    ids = [str(a) for a in app_ids]
+    if not ids or "*" in ids:
+        return EVERY_APP
+    values: list[Any] = [int(a) if a.lstrip("-").isdigit() else a for a in ids]
+    return values[0] if len(values) == 1 else values
 
 
 def _time_series(first: int, count: int) -> dict[str, Any]:
     return {"period": "dayRange", "first": first, "count": count}
 
 
-def events_pipeline(first: int, count: int) -> list[dict[str, Any]]:
+def events_pipeline(first: int, count: int, app_id: Any = None) -> list[dict[str, Any]]:
+    source = {"appId": EVERY_APP if app_id is None else app_id}
     return [
-        {"source": {**EVENTS_SOURCE, "timeSeries": _time_series(first, count)}},
+        {"source": {"events": source, "timeSeries": _time_series(first, count)}},
         {"identified": "visitorId"},
         {"group": {"group": USAGE_KEYS, "fields": DAY_SUMS}},
     ]
 
 
-def feature_events_pipeline(feature_id: str, first: int, count: int) -> list[dict[str, Any]]:
+def feature_events_pipeline(
+    feature_id: str, first: int, count: int, app_id: Any = None
+) -> list[dict[str, Any]]:
     return [
         {
             "source": {
-                FEATURE_EVENTS: {"featureId": feature_id},
+                FEATURE_EVENTS: {
+                    "featureId": feature_id,
+                    "appId": EVERY_APP if app_id is None else app_id,
+                },
                 "timeSeries": _time_series(first, count),
             }
         },
@@ -250,8 +310,11 @@ def after(keys: list[str], last: dict[str, Any]) -> str:
 
 
 # -- rows -------------------------------------------------------------------------------
-def record_rows(kind: str, records: Rows, times: set[tuple[str, str]]) -> Rows:
-    """Pendo account / visitor records → CONTRACT columns (standard first, then extras)."""
+def record_rows(
+    kind: str, records: Rows, times: set[tuple[str, str]], timezone: str = "UTC"
+) -> Rows:
+    """Pendo account / visitor records → docs/semantics.md §1 columns (standard first, then
+    extras); epoch-ms dates become dates in ``timezone``."""
     id_column, id_field = ID_FIELDS[kind]
     standard = {(group, name): column for column, (group, name, _schema) in STANDARD[kind].items()}
     time_standard = {(g, n) for (g, n, schema) in STANDARD[kind].values() if schema == "time"}
@@ -261,16 +324,19 @@ def record_rows(kind: str, records: Rows, times: set[tuple[str, str]]) -> Rows:
         row: dict[str, Any] = {id_column: _text(record.get(id_field))}
         for (group, name), column in standard.items():
             value = (metadata.get(group) or {}).get(name)
-            row[column] = _date(value) if (group, name) in time_standard else value
+            row[column] = _date(value, timezone) if (group, name) in time_standard else value
         if kind == "visitor" and row.get("account_id") is None:
             ids = (metadata.get(ACCOUNT_IDS[0]) or {}).get(ACCOUNT_IDS[1]) or []
             row["account_id"] = ids[0] if isinstance(ids, list) and ids else None
         row["account_id"] = _text(row.get("account_id"))
+        if kind == "visitor":
+            for column, (group, name) in VISIT_COLUMNS.items():
+                row[column] = _date((metadata.get(group) or {}).get(name), timezone)
         for group in EXTRA_GROUPS:
             for name, value in (metadata.get(group) or {}).items():
                 if row.get(name) is not None or (group, name) in standard:
                     continue
-                row[name] = _date(value) if (group, name) in times else _scalar(value)
+                row[name] = _date(value, timezone) if (group, name) in times else _scalar(value)
         out.append(row)
     return out
 
@@ -290,10 +356,10 @@ def feature_rows(records: Rows) -> Rows:
     return out
 
 
-def usage_rows(rows: Rows) -> Rows:
+def usage_rows(rows: Rows, timezone: str = "UTC") -> Rows:
     return [
         {
-            "date": _date(r.get("day")),
+            "date": _date(r.get("day"), timezone),
             "visitor_id": _text(r.get("visitorId")),
             "minutes": float(r.get("numMinutes") or 0.0),
             "events": int(r.get("numEvents") or 0),
@@ -302,10 +368,10 @@ def usage_rows(rows: Rows) -> Rows:
     ]
 
 
-def click_rows(feature_id: str, rows: Rows) -> Rows:
+def click_rows(feature_id: str, rows: Rows, timezone: str = "UTC") -> Rows:
     return [
         {
-            "date": _date(r.get("day")),
+            "date": _date(r.get("day"), timezone),
             "visitor_id": _text(r.get("visitorId")),
             "feature_id": feature_id,
             "clicks": int(r.get("numEvents") or 0),
@@ -318,11 +384,14 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _date(value: Any) -> Any:
-    """Epoch ms → UTC date; anything else unchanged (ISO text is parsed later)."""
+def _date(value: Any, timezone: str = "UTC") -> Any:
+    """Epoch ms → the date it falls on in ``timezone``; anything else unchanged (ISO text
+    is parsed later)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
-    return dt.date(1970, 1, 1) + dt.timedelta(days=int(value // DAY_MS))
+    if timezone == "UTC":
+        return dt.date(1970, 1, 1) + dt.timedelta(days=int(value // DAY_MS))
+    return dt.datetime.fromtimestamp(value / 1000, ZoneInfo(timezone)).date()
 
 
 def _table(rows: Rows, required: list[str]) -> Any:

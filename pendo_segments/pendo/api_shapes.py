@@ -1,9 +1,10 @@
 """Wire shapes of Pendo's v1 API: request bodies we build and responses we read.
 
 Everything the client assumes about Pendo's JSON lives here, so when Pendo
-turns out to differ the fix is one line in this file. Confidence follows
-/work/shared/pendo-api.md; the parts marked **UNCONFIRMED** are guesses from
-disagreeing client code and are the first place to look when a live call fails.
+turns out to differ the fix is one line in this file. Each shape names its
+public source (docs/pendo-api.md lists them with links); the parts marked
+**UNCONFIRMED** are not shown by any public source and are the first place to
+look when a live call fails.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any, Literal
 Kind = Literal["visitor", "account"]
 KINDS: tuple[str, ...] = ("visitor", "account")
 
-# --- headers and paths (confirmed) -------------------------------------------------
+# --- headers and paths ---------------------------------------------------------------
+# Key header: singer-io/tap-pendo (tap_pendo/streams.py) and pendo-io/pendo-ETL-API-calls
+# (README). Base64 ids: the ``x-pendo-base64-encoded-params`` header, DataGrail's Pendo
+# API docs ("Base64-encoded Visitor ID").
 KEY_HEADER = "x-pendo-integration-key"
 BASE64_PARAMS_HEADER = "x-pendo-base64-encoded-params"
 
@@ -59,7 +63,9 @@ def _quote(part: str) -> str:
     return quote(str(part), safe="")
 
 
-# --- aggregation (confirmed) -------------------------------------------------------
+# --- aggregation ---------------------------------------------------------------------
+# Envelope and ``results``: pendo-io/pendo-ETL-API-calls (every file, e.g. Events/Events.json)
+# and singer-io/tap-pendo (streams ``results.item``).
 def aggregation_body(
     pipeline: list[dict[str, Any]], request_id: str | None = None
 ) -> dict[str, Any]:
@@ -76,98 +82,110 @@ def aggregation_results(body: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-# --- visitor-list segments ---------------------------------------------------------
+# --- visitor-list segments (the documented write path) ------------------------------
+# Source: Pendo's Engage API Postman collection, folder "Segment" (published at
+# https://engageapi.pendo.io; mirrored in the public repo api-evangelist/pendoio,
+# collections/pendoio-segment-api.postman_collection.json), and Segment's production
+# Pendo destination (segmentio/action-destinations, ``visitors: string[]``).
 SEGMENT_UPLOAD_PATH = "/api/v1/segment/upload"
-# Method and path that replace an API-created list segment's members (one client only).
-SEGMENT_REPLACE_METHOD = "PUT"
 
 
-def visitor_list(visitor_ids: list[str]) -> list[Any]:
-    """UNCONFIRMED element type: one client sends objects, another plain strings.
+def segment_status_path(segment_id: str) -> str:
+    """``GET`` here says whether an upload / replace / patch has been built (collection)."""
+    return f"{segment_path(segment_id)}/status"
 
-    pendo-api.md says use the object form; switch to ``list(visitor_ids)`` if Pendo
-    rejects it.
+
+def segment_visitors_patch_path(segment_id: str) -> str:
+    """``PATCH`` here with an add / remove diff (collection: "Update visitors")."""
+    return f"{segment_path(segment_id)}/visitor"
+
+
+def visitor_list(visitor_ids: list[str]) -> list[str]:
+    """Plain id strings, never objects (collection body; action-destinations ``string[]``).
+
+    An empty list is refused before it is sent: "Pendo requires at least one
+    visitor to create a segment" (segmentio/action-destinations).
     """
-    return [{"visitorId": str(v)} for v in visitor_ids]
+    ids = [str(v) for v in dict.fromkeys(visitor_ids)]
+    if not ids:
+        raise ValueError("Pendo needs at least one visitor in a visitor-list segment")
+    return ids
 
 
 def segment_upload_body(name: str, visitor_ids: list[str]) -> dict[str, Any]:
+    """``POST /api/v1/segment/upload`` "Create a segment" (collection)."""
     return {"name": name, "visitors": visitor_list(visitor_ids)}
 
 
-def segment_replace_body(visitor_ids: list[str]) -> dict[str, Any]:
-    return {"visitors": visitor_list(visitor_ids)}
+def segment_replace_body(name: str, visitor_ids: list[str]) -> dict[str, Any]:
+    """``PUT /api/v1/segment/{id}`` "Update a segment": the whole list, ``name`` included."""
+    return {"name": name, "visitors": visitor_list(visitor_ids)}
 
 
-# UNCONFIRMED: the field of the upload response that holds the status URL to poll.
-STATUS_URL_FIELDS: tuple[str, ...] = ("statusUrl", "trackingUrl", "statusURL", "url")
-# UNCONFIRMED: how a status body says done / failed, and where the new segment id is.
-STATUS_FIELD = "status"
+def segment_patch_body(add: list[str], remove: list[str]) -> dict[str, Any]:
+    """``PATCH /api/v1/segment/{id}/visitor``: JSON-patch style add / remove (collection)."""
+    ops = [
+        {"op": op, "path": "/visitors", "value": [str(v) for v in ids]}
+        for op, ids in (("add", add), ("remove", remove))
+        if ids
+    ]
+    if not ops:
+        raise ValueError("a visitor patch needs something to add or remove")
+    return {"patch": ops}
+
+
+def patch_failures(body: Any) -> list[str]:
+    """Operations of a ``{"multistatus": [{"status", "message", "operation"}]}`` answer
+    that did not succeed (status outside 2xx)."""
+    items = body.get("multistatus") if isinstance(body, dict) else None
+    out = []
+    for item in items if isinstance(items, list) else []:
+        status = item.get("status") if isinstance(item, dict) else None
+        if not (isinstance(status, int) and 200 <= status < 300):
+            out.append(f"{item.get('operation', '?')}: {item.get('message', status)}")
+    return out
+
+
+def uploaded_segment_id(body: Any) -> str | None:
+    """The new segment's id: ``{"segmentId": "..."}`` (action-destinations' tests read it)."""
+    if isinstance(body, dict) and body.get("segmentId"):
+        return str(body["segmentId"])
+    return None
+
+
+# UNCONFIRMED: the body of GET …/status is not shown in any public source. We read a
+# ``status`` (or ``state``) word; the fake answers "processing" then "complete".
+STATUS_FIELDS: tuple[str, ...] = ("status", "state")
 DONE_STATUSES = frozenset({"complete", "completed", "done", "success", "succeeded", "finished"})
 FAILED_STATUSES = frozenset({"failed", "failure", "error", "errored"})
-SEGMENT_ID_FIELDS: tuple[str, ...] = ("segmentId", "id")
 
 
-def status_url(body: Any) -> str | None:
-    if isinstance(body, dict):
-        for name in STATUS_URL_FIELDS:
-            if isinstance(body.get(name), str) and body[name]:
-                return body[name]
-    return None
-
-
-@dataclass(frozen=True)
-class UploadStatus:
-    """One reading of an asynchronous upload: finished?, failed?, and the segment id."""
-
-    state: Literal["pending", "done", "failed"]
-    segment_id: str | None
-
-
-def read_upload_status(body: Any) -> UploadStatus:
-    """Interpret an upload / status body; a body with an id and no status counts as done."""
+def read_segment_status(body: Any) -> Literal["pending", "done", "failed"]:
+    """Built, failed, or still building; an answer without a status word counts as built."""
     if not isinstance(body, dict):
-        return UploadStatus("pending", None)
-    segment_id = next((str(body[f]) for f in SEGMENT_ID_FIELDS if body.get(f)), None)
-    raw = str(body.get(STATUS_FIELD, "")).strip().lower()
-    if raw in FAILED_STATUSES:
-        return UploadStatus("failed", segment_id)
-    if raw in DONE_STATUSES or (not raw and segment_id and not status_url(body)):
-        return UploadStatus("done", segment_id)
-    return UploadStatus("pending", segment_id)
+        return "pending"
+    word = next((str(body[f]) for f in STATUS_FIELDS if body.get(f) is not None), "")
+    word = word.strip().lower()
+    if word in FAILED_STATUSES:
+        return "failed"
+    if word in DONE_STATUSES or not word:
+        return "done"
+    return "pending"
 
 
-# --- rule segments (UNVERIFIED: only an API catalog lists these endpoints) ---------
-# ``sync`` creates native segments as rule segments with these calls. If Pendo
-# rejects them, set ``[sync] rule_segments = false`` (everything is then uploaded
-# as visitor lists, the confirmed path) or fix the method / path / body here.
-RULE_SEGMENT_CREATE_METHOD = "POST"
-RULE_SEGMENT_CREATE_PATH = SEGMENTS_PATH
-RULE_SEGMENT_UPDATE_METHOD = "PUT"  # on segment_path(id)
-RULE_SEGMENTS_UNVERIFIED = (
-    "rule segments are created with POST /api/v1/segment and updated with "
-    "PUT /api/v1/segment/{id}, endpoints that are UNVERIFIED (listed only in an API "
-    "catalog); set [sync] rule_segments = false to upload visitor lists instead"
-)
+# Pendo answers 409 "Operation in progress" while another write to the same segment is
+# being processed (segmentio/action-destinations): wait and send it again.
+CONFLICT_STATUS = 409
+
+# No public endpoint creates or edits a rule (builder) segment: POST /api/v1/segment with
+# a ``definition`` is in no client and not in the collection. Rule segments are built by
+# people in Pendo's segment builder; ``sync plan`` only reads their ``definition`` (GET).
 
 
-def rule_segment_body(
-    name: str, definition: dict[str, Any], description: str = ""
-) -> dict[str, Any]:
-    """UNVERIFIED body: the builder ``definition`` as ``GET /segment/{id}`` returns it."""
-    return {"name": name, "description": description, "definition": definition, "shared": True}
-
-
-def created_segment_id(body: Any) -> str | None:
-    """The id of a segment in a create / update answer (``id`` or ``segmentId``)."""
-    if isinstance(body, dict):
-        for name in ("id", *SEGMENT_ID_FIELDS):
-            if body.get(name):
-                return str(body[name])
-    return None
-
-
-# --- metadata (confirmed: three independent clients) -------------------------------
+# --- metadata --------------------------------------------------------------------------
+# POST /api/v1/metadata/{kind}/{group}/value and its answer: RedHatInsights/
+# insights-host-inventory (jobs/pendo_syncher.py), podengo-project/idmsvc-backend (Go
+# client tests); schema GET /api/v1/metadata/schema/{kind}: singer-io/tap-pendo.
 def id_field(kind: Kind) -> str:
     return f"{kind}Id"
 
@@ -194,11 +212,13 @@ def read_metadata_result(body: Any, sent: int) -> MetadataBatchResult:
     )
 
 
-# --- retries and rate limits (low-medium confidence; see pendo-api.md §4) -----------
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# --- retries and rate limits ---------------------------------------------------------
+# 429 leaky bucket: DataGrail's Pendo docs; 429/5xx backoff: singer-io/tap-pendo. 409:
+# segmentio/action-destinations (another write to the segment is in progress).
+RETRY_STATUSES = frozenset({CONFLICT_STATUS, 429, 500, 502, 503, 504})
 # Statuses where Pendo cannot have acted on the request, so even a non-idempotent
 # POST (segment upload) is safe to send again.
-NOT_PROCESSED_STATUSES = frozenset({429, 503})
+NOT_PROCESSED_STATUSES = frozenset({CONFLICT_STATUS, 429, 503})
 DEFAULT_RATE_LIMIT_PER_SECOND = 5.0
 RETRY_AFTER_CAP_SECONDS = 600.0  # tap-pendo's ceiling; Retry-After is not documented by Pendo
 

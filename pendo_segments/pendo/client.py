@@ -112,117 +112,117 @@ class PendoClient:
         poll_interval: float = 2.0,
         timeout: float = 300.0,
     ) -> dict[str, Any]:
-        """Create a visitor-list segment; Pendo builds it asynchronously, so poll until done.
+        """Create a visitor-list segment (``POST /segment/upload``) and wait until it is built.
 
-        Returns ``{"segmentId", "status" ("done" | "pending"), "polls", "response"}``.
-        Not retried after an ambiguous failure (dropped connection, 5xx): a blind
-        retry could create the segment twice.
+        Returns ``{"segmentId", "status" ("done" | "pending"), "polls"}``. Not
+        retried after an ambiguous failure (dropped connection, 5xx, timeout): a
+        blind retry could create the segment twice; look it up by name instead.
         """
         body = self._http.request(
             "POST",
             shapes.SEGMENT_UPLOAD_PATH,
-            json=shapes.segment_upload_body(name, list(visitor_ids)),
+            json=self._body(shapes.segment_upload_body, name, list(visitor_ids)),
             idempotent=False,
         )
-        return self._follow_status(
-            f"segment upload {name!r}",
-            body,
-            wait=wait,
-            poll_interval=poll_interval,
-            timeout=timeout,
-        )
+        segment_id = shapes.uploaded_segment_id(body)
+        if not segment_id:
+            raise self._unexpected("POST", shapes.SEGMENT_UPLOAD_PATH, body, "no segmentId")
+        return self._built(segment_id, wait, poll_interval, timeout)
 
     def replace_segment_visitors(
         self,
         segment_id: str,
         visitor_ids: list[str],
         *,
+        name: str | None = None,
         wait: bool = True,
         poll_interval: float = 2.0,
         timeout: float = 300.0,
     ) -> dict[str, Any]:
-        """Replace the members of an API-created list segment (same result shape as upload)."""
-        body = self._http.request(
-            shapes.SEGMENT_REPLACE_METHOD,
-            shapes.segment_path(segment_id),
-            json=shapes.segment_replace_body(list(visitor_ids)),
-        )
-        result = self._follow_status(
-            f"segment {segment_id!r} update",
-            body,
-            wait=wait,
-            poll_interval=poll_interval,
-            timeout=timeout,
-        )
-        result["segmentId"] = result["segmentId"] or segment_id
-        return result
+        """Replace a list segment's members (``PUT /segment/{id}``, name included).
 
-    def follow_upload(
-        self, status_url: str, *, poll_interval: float = 2.0, timeout: float = 300.0
-    ) -> dict[str, Any]:
-        """Poll the status URL of an earlier upload (e.g. one a killed run left behind)."""
-        body = {shapes.STATUS_URL_FIELDS[0]: status_url}
-        return self._follow_status(
-            f"segment upload {status_url}",
-            body,
-            wait=True,
-            poll_interval=poll_interval,
-            timeout=timeout,
-        )
-
-    def create_rule_segment(
-        self, name: str, definition: dict[str, Any], *, description: str = ""
-    ) -> str:
-        """Create a rule segment; returns its id. UNVERIFIED endpoint (see api_shapes).
-
-        Not retried after an ambiguous failure: a blind retry could create it twice.
+        Without ``name`` the segment's current name is read first (Pendo wants it
+        in the body). Same result shape as :meth:`upload_visitor_segment`.
         """
-        body = self._http.request(
-            shapes.RULE_SEGMENT_CREATE_METHOD,
-            shapes.RULE_SEGMENT_CREATE_PATH,
-            json=shapes.rule_segment_body(name, definition, description),
-            idempotent=False,
-        )
-        segment_id = shapes.created_segment_id(body)
-        if not segment_id:
-            raise self._unexpected(
-                shapes.RULE_SEGMENT_CREATE_METHOD,
-                shapes.RULE_SEGMENT_CREATE_PATH,
-                body,
-                "no segment id",
-            )
-        return segment_id
-
-    def update_rule_segment(
-        self, segment_id: str, name: str, definition: dict[str, Any], *, description: str = ""
-    ) -> None:
-        """Replace a rule segment's rules. UNVERIFIED endpoint (see api_shapes)."""
+        if name is None:
+            name = str(self.get_segment(segment_id).get("name") or "")
         self._http.request(
-            shapes.RULE_SEGMENT_UPDATE_METHOD,
+            "PUT",
             shapes.segment_path(segment_id),
-            json=shapes.rule_segment_body(name, definition, description),
+            json=self._body(shapes.segment_replace_body, name, list(visitor_ids)),
+        )
+        return self._built(segment_id, wait, poll_interval, timeout)
+
+    def patch_segment_visitors(
+        self,
+        segment_id: str,
+        add: list[str],
+        remove: list[str],
+        *,
+        wait: bool = True,
+        poll_interval: float = 2.0,
+        timeout: float = 300.0,
+    ) -> dict[str, Any]:
+        """Add / remove some members (``PATCH /segment/{id}/visitor``) without re-sending all.
+
+        Replaying it is harmless (adding a member twice or removing an absent one
+        changes nothing), so it is retried like a read.
+        """
+        path = shapes.segment_visitors_patch_path(segment_id)
+        body = self._http.request(
+            "PATCH", path, json=self._body(shapes.segment_patch_body, list(add), list(remove))
+        )
+        failures = shapes.patch_failures(body)
+        if failures:
+            raise PendoAPIError(
+                f"Pendo API PATCH {path}: {len(failures)} operation(s) failed: "
+                + self._http.excerpt("; ".join(failures))
+            )
+        return self._built(segment_id, wait, poll_interval, timeout)
+
+    def delete_segment(self, segment_id: str) -> None:
+        """``DELETE /segment/{id}`` (collection: "Delete a segment")."""
+        self._http.request("DELETE", shapes.segment_path(segment_id))
+
+    def segment_status(self, segment_id: str) -> str:
+        """ "pending", "done" or "failed" from ``GET /segment/{id}/status``."""
+        return shapes.read_segment_status(
+            self._http.request("GET", shapes.segment_status_path(segment_id))
         )
 
-    def _follow_status(
-        self, what: str, body: Any, *, wait: bool, poll_interval: float, timeout: float
+    def wait_until_built(
+        self, segment_id: str, *, poll_interval: float = 2.0, timeout: float = 300.0
     ) -> dict[str, Any]:
-        status = shapes.read_upload_status(body)
-        segment_id, url, polls = status.segment_id, shapes.status_url(body), 0
+        """Poll ``GET /segment/{id}/status`` until Pendo has built the segment (bounded)."""
+        return self._built(segment_id, True, poll_interval, timeout)
+
+    def _built(
+        self, segment_id: str, wait: bool, poll_interval: float, timeout: float
+    ) -> dict[str, Any]:
+        """Poll the status endpoint until the segment is built, at most ``timeout`` s."""
+        state, polls = "pending", 0
         started = self._http.clock()
-        while wait and url and status.state == "pending":
+        while wait:
+            state = self.segment_status(segment_id)
+            polls += 1
+            if state != "pending":
+                break
             if self._http.clock() - started >= timeout:
                 raise PendoAPIError(
-                    f"{what}: Pendo has not finished after {timeout:g} s "
-                    f"({polls} status checks); check the segment list later"
+                    f"segment {segment_id}: Pendo has not finished building it after "
+                    f"{timeout:g} s ({polls} status checks); run the same command again later"
                 )
             self._http.sleep(poll_interval)
-            body = self._http.request("GET", url)
-            polls += 1
-            status = shapes.read_upload_status(body)
-            segment_id = status.segment_id or segment_id
-        if status.state == "failed":
-            raise PendoAPIError(f"{what} failed in Pendo: {self._http.excerpt(_dump(body))}")
-        return {"segmentId": segment_id, "status": status.state, "polls": polls, "response": body}
+        if state == "failed":
+            raise PendoAPIError(f"segment {segment_id}: Pendo reports that building it failed")
+        return {"segmentId": segment_id, "status": state, "polls": polls}
+
+    @staticmethod
+    def _body(build: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        try:
+            return build(*args)
+        except ValueError as err:
+            raise PendoAPIError(str(err)) from None
 
     # -- metadata ---------------------------------------------------------------------
     def metadata_schema(self, kind: Kind) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Pendo data-centre regions and their API hosts (shared/pendo-api.md §0)."""
+"""Pendo data-centre regions and their API hosts (docs/pendo-api.md §0)."""
 
 from __future__ import annotations
 

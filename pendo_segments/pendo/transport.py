@@ -21,7 +21,7 @@ import requests
 import tenacity
 
 from pendo_segments import __version__
-from pendo_segments.config import Secret
+from pendo_segments.config import Secret, check_key
 from pendo_segments.errors import PendoAPIError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.pendo.ratelimit import TokenBucket
@@ -73,6 +73,7 @@ class Transport:
         self._key = (
             integration_key if isinstance(integration_key, Secret) else Secret(integration_key)
         )
+        check_key(self._key.reveal())
         self.timeout = timeout
         self.max_retries = max_retries
         self.sleep = sleep

@@ -1,10 +1,16 @@
 """``sync apply``: carry out exactly a reviewed plan, resumably.
 
+0. Take the apply lock (:mod:`~pendo_segments.sync.lock`): a second apply at
+   the same time waits ``[sync] lock_wait`` seconds, then stops naming the holder.
 1. Re-read Pendo. Every planned item must be in its planned ``before`` state
    (to do) or its ``after`` state (done by an earlier, interrupted run);
    anything else makes the plan stale and nothing is written.
-2. Apply the items still to do in plan order (referenced segments first,
-   then metadata in batches), logging each step to the audit log.
+2. Apply the items still to do in plan order (segments, then metadata in
+   batches), logging each step to the audit log. Before each create, Pendo is
+   asked again for a segment of that name, and again after an ambiguous failure
+   (timeout, dropped connection, 5xx): a create Pendo finished after we gave up
+   is adopted, never made twice. Each list write waits until Pendo has built it;
+   409 "Operation in progress" is waited out (the transport retries it).
 3. Stop at the first failure and report what was applied, what failed and
    what was not attempted; running the same plan again finishes the job.
 """
@@ -18,7 +24,8 @@ from typing import Any
 from pendo_segments.errors import PendoAPIError, SyncError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.sync.audit import AuditLog
-from pendo_segments.sync.plan import Plan, SegmentChange, remote_fingerprint
+from pendo_segments.sync.lock import ApplyLock
+from pendo_segments.sync.plan import Plan, SegmentChange, members_fingerprint
 from pendo_segments.sync.remote import Remote, RemoteState, one_segment, same_value
 from pendo_segments.sync.settings import SyncSettings
 
@@ -79,7 +86,6 @@ class Applier:
         self.progress = progress or (lambda _label, _done, _total: None)
         self.remote = Remote(client, settings)
         self.result = ApplyResult(plan.plan_id)
-        self.ids: dict[str, str] = {}  # definition name -> Pendo segment id
 
     # -- 1. where does Pendo stand? --------------------------------------------------
     def check(self) -> tuple[list[SegmentChange], list[dict[str, Any]]]:
@@ -91,15 +97,12 @@ class Applier:
             )
         stale: list[str] = []
         state = self.remote.segments({s.name for s in self.plan.segments})
-        names_by_id = state.names_by_id()
         todo_segments = []
         for change in self.plan.segments:
-            current = self._current(state, change, stale)
-            if current is not None:
-                self.ids[change.name] = str(current.get("id"))
             if not change.changes:
                 continue
-            fp, _ = remote_fingerprint(self.remote, current, change.mode, names_by_id)
+            current = self._current(state, change, stale)
+            fp = self._fingerprint(current)
             if (
                 change.action == "update"
                 and current is not None
@@ -117,7 +120,7 @@ class Applier:
                 what = (
                     "was created"
                     if change.before is None
-                    else ("was deleted" if fp is None else "changed")
+                    else ("was deleted" if fp is None else "changed (members or kind)")
                 )
                 stale.append(f"segment '{change.pendo_name}' {what} in Pendo since the plan")
         todo_meta = self._check_metadata(stale)
@@ -137,6 +140,14 @@ class Applier:
                 + "; run sync plan again and review the new plan"
             )
         return todo_segments, todo_meta
+
+    def _fingerprint(self, current: dict[str, Any] | None) -> str | None:
+        """A list's members fingerprint; something we cannot write never matches."""
+        if current is None:
+            return None
+        if not current.get("createdByApi"):
+            return f"not-a-list:{current.get('id')}"
+        return members_fingerprint(self.remote.members(str(current["id"])))
 
     def _current(
         self, state: RemoteState, change: SegmentChange, stale: list[str]
@@ -237,16 +248,12 @@ class Applier:
     def _segment_step(self, change: SegmentChange) -> _Step:
         verb = change.action
         label = f"{verb} segment '{change.pendo_name}'"
-        if change.mode == "list":
-            counts = {
-                "visitors": len(change.visitors or []),
-                "added": change.added,
-                "removed": change.removed,
-            }
-            body = self._upload if verb == "create" else self._replace
-        else:
-            counts = {"rule_groups": len((change.definition or {}).get("filters") or [])}
-            body = self._create_rule if verb == "create" else self._update_rule
+        counts = {
+            "visitors": len(change.visitors),
+            "added": len(change.add),
+            "removed": len(change.remove),
+        }
+        body = {"create": self._create, "update": self._update, "delete": self._delete}[verb]
         return _Step(
             label,
             lambda: self._guarded(
@@ -254,87 +261,66 @@ class Applier:
             ),
         )
 
-    def _filled(self, change: SegmentChange) -> dict[str, Any]:
-        """The definition with each referenced segment's Pendo id filled in."""
-        definition = change.definition or {"filters": []}
-        groups = []
-        for group in definition.get("filters") or []:
-            rows = []
-            for row in group:
-                if isinstance(row, dict) and row.get("kind") == "segment":
-                    ref = str(row.get("segmentName"))
-                    if ref not in self.ids:
-                        raise SyncError(
-                            f"segment '{change.name}' references '{ref}', which is not in Pendo"
-                        )
-                    row = {**row, "segmentId": self.ids[ref]}
-                rows.append(row)
-            groups.append(rows)
-        return {**definition, "filters": groups}
-
-    def _create_rule(self, change: SegmentChange) -> dict[str, Any]:
-        sid = self.client.create_rule_segment(
-            change.pendo_name, self._filled(change), description=change.description
-        )
-        return self._created(change, sid)
-
-    def _update_rule(self, change: SegmentChange) -> dict[str, Any]:
-        assert change.segment_id
-        self.client.update_rule_segment(
-            change.segment_id,
-            change.pendo_name,
-            self._filled(change),
-            description=change.description,
-        )
-        return {"segment_id": change.segment_id}
-
-    def _upload(self, change: SegmentChange) -> dict[str, Any]:
-        wait = {
+    @property
+    def _wait(self) -> dict[str, float]:
+        return {
             "poll_interval": self.settings.poll_interval,
             "timeout": self.settings.upload_timeout,
         }
-        url = self.audit.pending_upload(self.plan.plan_id, change.pendo_name)
-        if url:  # an interrupted run submitted this upload: finish it, do not send it again
-            try:
-                done = self.client.follow_upload(url, **wait)
-            except PendoAPIError as err:
-                # Unknown or failed upload: the next run sends it again (404/410: this one).
-                self._log(
-                    "create_segment", change.pendo_name, "abandoned", status_url=url, error=str(err)
-                )
-                if err.status not in (404, 410):
-                    raise
-            else:
-                if done.get("segmentId"):
-                    return self._created(change, str(done["segmentId"]), resumed=True)
-        answer = self.client.upload_visitor_segment(
-            change.pendo_name, change.visitors or [], wait=False
-        )
-        url = shapes.status_url(answer.get("response"))
-        if answer.get("status") != "done" and url:
-            self._log("create_segment", change.pendo_name, "submitted", status_url=url)
-            answer = self.client.follow_upload(url, **wait)
-        if not answer.get("segmentId"):
-            raise SyncError(
-                f"Pendo accepted the upload of '{change.pendo_name}' but named no "
-                "segment id; check Pendo's segment list, then run sync plan again"
+
+    def _create(self, change: SegmentChange) -> dict[str, Any]:
+        existing = self._adoptable(change)  # a run that died (or timed out) made it already?
+        if existing:
+            return existing
+        try:
+            answer = self.client.upload_visitor_segment(
+                change.pendo_name, change.visitors, **self._wait
             )
+        except PendoAPIError as err:
+            if err.status is not None and err.status < 500:
+                raise  # Pendo refused it: nothing was created
+            # No answer, or a 5xx: Pendo may have created it anyway. Look before failing.
+            adopted = self._adoptable(change)
+            if adopted:
+                return adopted
+            raise
         return self._created(change, str(answer["segmentId"]))
 
-    def _replace(self, change: SegmentChange) -> dict[str, Any]:
+    def _adoptable(self, change: SegmentChange) -> dict[str, Any] | None:
+        """The segment of this managed name, if Pendo already has it with the planned members."""
+        segment = one_segment(self.remote.named(change.pendo_name), change.pendo_name)
+        if segment is None:
+            return None
+        sid = str(segment.get("id"))
+        self.client.wait_until_built(sid, **self._wait)
+        if self._fingerprint(segment) != change.after:
+            raise SyncError(
+                f"Pendo already has a segment named '{change.pendo_name}' (id {sid}) with other "
+                "members than planned; run sync plan again"
+            )
+        self._log("create_segment", change.pendo_name, "adopted", segment_id=sid)
+        return self._created(change, sid, resumed=True)
+
+    def _update(self, change: SegmentChange) -> dict[str, Any]:
         assert change.segment_id
-        self.client.replace_segment_visitors(
-            change.segment_id,
-            change.visitors or [],
-            poll_interval=self.settings.poll_interval,
-            timeout=self.settings.upload_timeout,
-        )
+        if change.method == "patch":
+            self.client.patch_segment_visitors(
+                change.segment_id, change.add, change.remove, **self._wait
+            )
+        else:
+            self.client.replace_segment_visitors(
+                change.segment_id, change.visitors, name=change.pendo_name, **self._wait
+            )
+        return {"segment_id": change.segment_id, "method": change.method}
+
+    def _delete(self, change: SegmentChange) -> dict[str, Any]:
+        assert change.segment_id
+        self.client.delete_segment(change.segment_id)
         return {"segment_id": change.segment_id}
 
     def _created(
         self, change: SegmentChange, segment_id: str, resumed: bool = False
     ) -> dict[str, Any]:
-        self.ids[change.name] = segment_id
         self.result.created[change.pendo_name] = segment_id
         return {"segment_id": segment_id, "resumed": resumed or None}
 
@@ -392,6 +378,8 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply ``plan`` (see the module docstring); failures are in the result, not raised.
 
-    A stale plan raises :class:`SyncError` before anything is written.
+    A stale plan, or another apply holding the lock, raises :class:`SyncError`
+    before anything is written.
     """
-    return Applier(plan, client, settings, audit, progress).run()
+    with ApplyLock(settings.lock_path(audit.path), wait=settings.lock_wait):
+        return Applier(plan, client, settings, audit, progress).run()

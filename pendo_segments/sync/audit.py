@@ -3,9 +3,7 @@
 Each line: ``time`` (UTC), ``plan`` (plan id), ``action``, ``target``,
 ``counts``, ``result`` and optional details. Appending a whole line with one
 ``write`` on an ``O_APPEND`` file keeps lines intact even if the process is
-killed; a torn last line (power loss) is skipped when reading. The log also
-serves ``sync apply`` as a journal: an upload recorded as ``submitted`` is
-followed up instead of being sent again.
+killed; a torn last line (power loss) is skipped when reading.
 """
 
 from __future__ import annotations
@@ -63,15 +61,3 @@ class AuditLog:
             if isinstance(entry, dict) and (plan is None or entry.get("plan") == plan):
                 out.append(entry)
         return out
-
-    def pending_upload(self, plan: str, target: str) -> str | None:
-        """Status URL of an upload of ``target`` submitted by ``plan`` and never finished."""
-        url = None
-        for entry in self.entries(plan):
-            if entry.get("target") != target:
-                continue
-            if entry.get("result") == "submitted":
-                url = entry.get("status_url")
-            elif entry.get("result") in ("ok", "abandoned"):
-                url = None
-        return url

@@ -1,7 +1,7 @@
 """Account metadata to push: desired values per account, and the diff with Pendo.
 
 ``tier`` comes from the tier policy (``DEFS/tiers.yaml``), ``health_score``
-from the health score (``DEFS/health.yaml`` or the CONTRACT.md §5 defaults);
+from the health score (``DEFS/health.yaml`` or the docs/semantics.md §5 defaults);
 any other configured field is the accounts column of that name. Missing
 values (no score, blank column) are not pushed: Pendo has no documented way
 to clear a value, so they are counted, never sent as null.

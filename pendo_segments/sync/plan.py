@@ -1,17 +1,24 @@
 """``sync plan``: what would change in Pendo, computed before anything is touched.
 
+Every managed segment is a **visitor list** computed locally (account segments
+expanded to their accounts' visitors), because Pendo's API writes only lists
+(docs/pendo-api.md §1). A list is created with an upload, changed with a
+PATCH add/remove diff, or replaced whole with a PUT when that sends fewer ids.
+
 Each change carries the fingerprint of the Pendo state it was planned against
 (``before``) and of the state it produces (``after``). ``sync apply`` re-reads
 Pendo and accepts an item only in one of those two states: ``before`` means
 "still to do", ``after`` means "an earlier, interrupted run already did it"
 (so a re-run never duplicates), anything else means the plan is stale.
 
-Native segments become builder rule segments; the others (and all of them
-with ``[sync] rule_segments = false``) visitor lists computed locally, account
-segments expanded to their visitors because Pendo guides target visitors.
-Segments not marked as managed (name prefix / description tag) are only
-counted, never changed; managed segments no longer defined are listed, not
-deleted (Pendo's API has no known delete).
+Pendo cannot hold an empty list. A segment that has no members is not created;
+a managed list that empties is **deleted** (it is recreated when members come
+back), unless a guide targets it: then it is blocked, because deleting a
+guide's audience is a decision for a person.
+
+A segment built by hand in Pendo's segment builder under the managed name is
+left alone: the plan compares its rules with the compiled recipe and reports
+drift, and writes nothing. Segments not marked as managed are only counted.
 """
 
 from __future__ import annotations
@@ -24,21 +31,26 @@ from pathlib import Path
 from typing import Any
 
 from pendo_segments.errors import SyncError
-from pendo_segments.pendo.api_shapes import RULE_SEGMENTS_UNVERIFIED
 from pendo_segments.sync.remote import (
     Remote,
     RemoteState,
-    canonical_definition,
     fingerprint,
-    is_rule_segment,
+    is_hand_built_rule,
     one_segment,
 )
 from pendo_segments.sync.settings import SyncSettings
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 SAMPLE = 5
-CHANGE_ACTIONS = ("create", "update")
+CHANGE_ACTIONS = ("create", "update", "delete")
+#: Actions a person must resolve in Pendo: ``sync plan`` exits 1 while any is left.
+PROBLEM_ACTIONS = ("blocked", "drift")
 Progress = Callable[[str], None]
+
+
+def members_fingerprint(visitors: list[str] | None) -> str | None:
+    """The state of one list segment: its sorted members, or None when it does not exist."""
+    return None if visitors is None else fingerprint({"visitors": sorted(visitors)})
 
 
 @dataclass
@@ -48,43 +60,38 @@ class SegmentChange:
     name: str
     pendo_name: str
     subject: str
-    mode: str  # "rule" | "list"
-    action: str  # "create" | "update" | "unchanged" | "blocked"
+    action: str  # create | update | delete | unchanged | blocked | drift
     summary: str
     segment_id: str | None = None
-    description: str = ""
-    definition: dict[str, Any] | None = None
-    visitors: list[str] | None = None
+    visitors: list[str] = field(default_factory=list)
+    method: str | None = None  # update: "patch" (add/remove diff) or "put" (whole list)
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
     before: str | None = None
-    after: str = ""
-    rule_diff: dict[str, list[str]] | None = None
-    added: int = 0
-    removed: int = 0
-    added_sample: list[str] = field(default_factory=list)
-    removed_sample: list[str] = field(default_factory=list)
+    after: str | None = None
     notes: list[str] = field(default_factory=list)
-    refs: list[str] = field(default_factory=list)
+    drift: dict[str, list[str]] | None = None
+    hand_built: bool = False  # a rule segment a person built from the recipe
 
     @property
     def changes(self) -> bool:
         return self.action in CHANGE_ACTIONS
 
     def detail(self) -> str:
-        """One line for tables: the rule diff or the membership diff."""
-        if self.action == "blocked":
+        """One line for tables."""
+        if self.action in PROBLEM_ACTIONS:
             return "; ".join(self.notes)
-        if self.mode == "list":
-            count = len(self.visitors or [])
-            if self.action == "create":
-                return f"+{self.added} visitors (list of {count})"
-            if self.action == "update":
-                return f"+{self.added} / -{self.removed} visitors (list of {count})"
-            return f"list of {count} visitors"
-        if self.action == "update" and self.rule_diff:
-            parts = [f"- {t}" for t in self.rule_diff["removed"]]
-            parts += [f"+ {t}" for t in self.rule_diff["added"]]
-            return "; ".join(parts)
-        return self.summary
+        count = len(self.visitors)
+        if self.action == "create":
+            return f"upload a list of {count} visitors"
+        if self.action == "update":
+            how = "PATCH diff" if self.method == "patch" else "PUT whole list"
+            return f"+{len(self.add)} / -{len(self.remove)} visitors ({how}; list of {count})"
+        if self.action == "delete":
+            return "; ".join(self.notes)
+        if self.notes:
+            return "; ".join(self.notes)
+        return f"list of {count} visitors"
 
 
 @dataclass
@@ -119,10 +126,15 @@ class Plan:
     def has_changes(self) -> bool:
         return self.change_count > 0
 
+    @property
+    def problems(self) -> list[SegmentChange]:
+        """Rows a person must resolve in Pendo (duplicates, hand-built drift, …)."""
+        return [s for s in self.segments if s.action in PROBLEM_ACTIONS]
+
     def counts(self) -> dict[str, int]:
         out = {
             a: sum(s.action == a for s in self.segments)
-            for a in ("create", "update", "unchanged", "blocked")
+            for a in ("create", "update", "delete", "unchanged", "blocked", "drift")
         }
         out["metadata_updates"] = len(self.metadata_updates)
         out["unmanaged"] = len(self.unmanaged)
@@ -145,7 +157,10 @@ class Plan:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "plan") -> Plan:
         if not isinstance(raw, dict) or raw.get("version") != PLAN_VERSION:
-            raise SyncError(f"{where}: not a pendo-segments plan (version {PLAN_VERSION})")
+            raise SyncError(
+                f"{where}: not a pendo-segments plan of version {PLAN_VERSION} "
+                "(plans made before visitor-list sync cannot be applied); run sync plan again"
+            )
         try:
             segments = [SegmentChange(**s) for s in raw.get("segments") or []]
             plan = cls(**{**raw, "segments": segments})
@@ -166,21 +181,18 @@ class Plan:
                 "name": s.name,
                 "pendo_name": s.pendo_name,
                 "subject": s.subject,
-                "mode": s.mode,
                 "action": s.action,
                 "segment_id": s.segment_id,
                 "summary": s.summary,
+                "visitors": len(s.visitors),
+                "method": s.method,
+                "added": len(s.add),
+                "removed": len(s.remove),
+                "added_sample": s.add[:SAMPLE],
+                "removed_sample": s.remove[:SAMPLE],
             }
-            if s.mode == "list":
-                item.update(
-                    visitors=len(s.visitors or []),
-                    added=s.added,
-                    removed=s.removed,
-                    added_sample=s.added_sample,
-                    removed_sample=s.removed_sample,
-                )
-            if s.rule_diff:
-                item["rule_diff"] = s.rule_diff
+            if s.drift:
+                item["drift"] = s.drift
             if s.notes:
                 item["notes"] = s.notes
             segs.append(item)
@@ -194,6 +206,7 @@ class Plan:
             "as_of": self.as_of,
             "data": self.data,
             "changes": self.change_count,
+            "problems": len(self.problems),
             "counts": self.counts(),
             "segments": segs,
             "metadata": meta,
@@ -224,40 +237,13 @@ def load_plan(path: str | Path) -> Plan:
 # -- building a plan ------------------------------------------------------------------
 @dataclass
 class Desired:
-    """One definition as it should be in Pendo."""
+    """One definition as it should be in Pendo: its members, and its builder recipe."""
 
     name: str
     subject: str
-    mode: str
     summary: str
-    description: str
-    definition: dict[str, Any] | None = None
-    visitors: list[str] | None = None
-    notes: list[str] = field(default_factory=list)
-    refs: list[str] = field(default_factory=list)
-
-    @property
-    def fingerprint(self) -> str:
-        if self.mode == "rule":
-            return fingerprint(
-                {"mode": "rule", "definition": canonical_definition(self.definition, {})}
-            )
-        return fingerprint({"mode": "list", "visitors": self.visitors})
-
-
-def remote_fingerprint(
-    remote: Remote, segment: dict[str, Any] | None, mode: str, names_by_id: dict[str, str]
-) -> tuple[str | None, list[str] | None]:
-    """Fingerprint of a Pendo segment read as ``mode`` (and its members for lists)."""
-    if segment is None:
-        return None, None
-    if is_rule_segment(segment):
-        canon = canonical_definition(segment["definition"], names_by_id)
-        return fingerprint({"mode": "rule", "definition": canon}), None
-    if mode == "rule":
-        return fingerprint({"mode": "other", "id": segment.get("id")}), None
-    members = remote.members(str(segment["id"]))
-    return fingerprint({"mode": "list", "visitors": members}), members
+    visitors: list[str]
+    recipe: dict[str, Any] | None = None
 
 
 def make_plan(
@@ -296,19 +282,16 @@ def make_plan(
     plan.orphans = sorted(str(s.get("name")) for s in state.orphans)
     for name in plan.orphans:
         plan.warnings.append(
-            f"managed segment '{name}' is no longer defined; it is left in "
-            "Pendo (no delete through the API): remove it in Pendo if unused"
+            f"managed segment '{name}' is no longer defined; it is left in Pendo: "
+            "delete it in Pendo if unused"
         )
     if selected:
         say("computing segments")
-        wanted = desired_segments(
-            defs, ds, selected, settings, as_of=day, remote=remote, warnings=plan.warnings
-        )
-        plan.segments = [segment_change(d, state, remote, settings) for d in wanted]
-        if any(s.mode == "rule" and s.changes for s in plan.segments):
-            plan.notes.append(RULE_SEGMENTS_UNVERIFIED)
-        say("reading guides")
-        _guide_warnings(plan, remote, state, local_guides)
+        wanted = desired_segments(defs, ds, selected, settings, as_of=day, remote=remote)
+        targets = _guide_targets(remote, state, local_guides)
+        plan.segments = [segment_change(d, state, remote, settings, targets) for d in wanted]
+        plan.warnings.extend(remote.notes)
+        _guide_warnings(plan, targets, wanted)
     if metadata and settings.metadata_fields:
         say("computing metadata")
         plan.metadata = metadata_section(defs, ds, remote, settings, as_of=day, defs_path=defs_path)
@@ -332,58 +315,40 @@ def desired_segments(
     *,
     as_of: dt.date,
     remote: Remote,
-    warnings: list[str],
 ) -> list[Desired]:
+    """Members of every selected segment (only visitors Pendo knows) and its recipe."""
     from pendo_segments.compile import compile_segments
-    from pendo_segments.definitions.loader import references
 
-    compiled = {r.segment.name: r for r in compile_segments(defs, "pendo", names=names)}
-    out: list[Desired] = []
-    lists: list[str] = []
+    compiled = {
+        r.segment.name: r
+        for r in compile_segments(
+            defs, "pendo", names=names, app_ids=settings.app_ids, timezone=settings.timezone
+        )
+    }
+    members = list_members(defs, ds, names, as_of=as_of)
+    known = remote.visitor_ids()
+    out = []
     for name in names:
         result = compiled[name]
         seg = result.segment
-        description = settings.description(seg.title)
-        if result.native and settings.rule_segments:
-            out.append(
-                Desired(
-                    name,
-                    seg.subject,
-                    "rule",
-                    result.output["summary"],
-                    description,
-                    definition=result.output["definition"],
-                    refs=references(seg),
-                )
+        ids = members[name]
+        visitors = sorted(v for v in ids if v in known)
+        if len(ids) > len(visitors):
+            remote.notes.append(
+                f"segment '{name}': {len(ids) - len(visitors)} member visitor(s) are not in "
+                "Pendo and are left out of the list"
             )
-            continue
-        why = [str(u) for u in result.unsupported] or [
-            "[sync] rule_segments = false: every segment is uploaded as a visitor list"
-        ]
+        recipe = result.output.get("definition") if result.native else None
         out.append(
             Desired(
-                name, seg.subject, "list", result.output.get("summary", ""), description, notes=why
+                name,
+                seg.subject,
+                f"visitor list computed locally ({len(visitors)} visitors"
+                f"{', from its accounts' if seg.subject == 'account' else ''})",
+                visitors,
+                recipe if isinstance(recipe, dict) else None,
             )
         )
-        lists.append(name)
-    if lists:
-        members = list_members(defs, ds, lists, as_of=as_of)
-        known = remote.visitor_ids()
-        for d in out:
-            if d.mode != "list":
-                continue
-            ids = members[d.name]
-            d.visitors = sorted(v for v in ids if v in known)
-            left_out = len(ids) - len(d.visitors)
-            if left_out:
-                warnings.append(
-                    f"segment '{d.name}': {left_out} member visitor(s) are not in "
-                    "Pendo and are left out of the uploaded list"
-                )
-            d.summary = (
-                f"visitor list computed locally ({len(d.visitors)} visitors"
-                f"{', from its accounts' if d.subject == 'account' else ''})"
-            )
     return out
 
 
@@ -405,83 +370,105 @@ def list_members(defs: Any, ds: Any, names: list[str], *, as_of: dt.date) -> dic
 
 
 def segment_change(
-    d: Desired, state: RemoteState, remote: Remote, settings: SyncSettings
+    d: Desired,
+    state: RemoteState,
+    remote: Remote,
+    settings: SyncSettings,
+    targets: dict[str, list[str]],
 ) -> SegmentChange:
+    """Compare one desired list with what Pendo holds under its managed name."""
     pendo_name = settings.pendo_name(d.name)
     change = SegmentChange(
         name=d.name,
         pendo_name=pendo_name,
         subject=d.subject,
-        mode=d.mode,
         action="create",
         summary=d.summary,
-        description=d.description,
-        definition=d.definition,
-        visitors=d.visitors,
-        after=d.fingerprint,
-        notes=list(d.notes),
-        refs=list(d.refs),
+        visitors=list(d.visitors),
+        after=members_fingerprint(d.visitors) if d.visitors else None,
     )
     try:
         current = one_segment(state.managed.get(d.name, []), pendo_name)
     except SyncError as err:
         change.action, change.notes = "blocked", [str(err)]
         return change
-    names_by_id = state.names_by_id()
-    if current is not None and is_rule_segment(current) != (d.mode == "rule"):
-        kind = "a rule segment" if d.mode == "list" else "a visitor list"
-        change.action = "blocked"
+    if current is not None:
         change.segment_id = str(current.get("id"))
+    if current is not None and is_hand_built_rule(current):
+        return _hand_built(change, current, d, state)
+    if current is not None and not current.get("createdByApi"):
+        change.action = "blocked"
         change.notes = [
-            f"'{pendo_name}' is {kind} in Pendo but is now planned as a "
-            f"{'visitor list' if d.mode == 'list' else 'rule segment'}; Pendo's API "
-            "cannot convert or delete it: rename or delete it in Pendo, then plan "
-            "again"
+            f"'{pendo_name}' in Pendo was not made through the API, so its members "
+            "cannot be written; rename it in Pendo (or delete it), then plan again"
         ]
         return change
-    before, members = remote_fingerprint(remote, current, d.mode, names_by_id)
-    change.before = before
-    if current is None:
-        change.added = len(d.visitors or [])
-        change.added_sample = (d.visitors or [])[:SAMPLE]
-        return change
-    change.segment_id = str(current.get("id"))
-    if before == change.after:
+    have = remote.members(str(current["id"])) if current is not None else None
+    change.before = members_fingerprint(have)
+    if not d.visitors:
+        return _emptied(change, have, targets.get(d.name, []))
+    if have is None:
+        return change  # create
+    if change.before == change.after:
         change.action = "unchanged"
         return change
+    want = set(d.visitors)
+    change.add = sorted(want - set(have))
+    change.remove = sorted(set(have) - want)
     change.action = "update"
-    if d.mode == "list":
-        have, want = set(members or []), set(d.visitors or [])
-        plus, minus = sorted(want - have), sorted(have - want)
-        change.added, change.removed = len(plus), len(minus)
-        change.added_sample, change.removed_sample = plus[:SAMPLE], minus[:SAMPLE]
-    else:
-        change.rule_diff = rule_diff(
-            canonical_definition(current.get("definition"), names_by_id),
-            canonical_definition(d.definition, {}),
-        )
+    # PATCH sends the changed ids, PUT the whole list: send whichever is smaller.
+    change.method = "patch" if len(change.add) + len(change.remove) <= len(want) else "put"
     return change
 
 
-def rule_diff(old: Any, new: Any) -> dict[str, list[str]]:
-    """Builder rule groups (AND of ORs) removed and added, in words."""
-    from pendo_segments.compile.pendo import row_text
+def _emptied(change: SegmentChange, have: list[str] | None, guides: list[str]) -> SegmentChange:
+    """No members: Pendo cannot hold an empty list (docs/pendo-api.md §1)."""
+    change.after = None
+    if have is None:
+        change.action = "unchanged"
+        change.notes = ["no members: not created (Pendo needs at least one visitor)"]
+    elif guides:
+        change.action = "blocked"
+        change.notes = [
+            f"has no members now and Pendo cannot hold an empty list, but guide(s) "
+            f"{', '.join(guides)} target it: stop or retarget them, then plan again"
+        ]
+    else:
+        change.action = "delete"
+        change.remove = sorted(have)
+        change.notes = [
+            f"has no members now: delete it (Pendo cannot hold an empty list; "
+            f"it is uploaded again when members come back; {len(have)} leave)"
+        ]
+    return change
 
-    def groups(definition: Any) -> list[str]:
-        out = []
-        for group in (definition or {}).get("filters") or []:
-            try:
-                texts = [row_text(r) for r in group]
-            except (KeyError, TypeError):
-                texts = [json.dumps(group, sort_keys=True)]
-            out.append(texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")")
-        return out
 
-    before, after = groups(old), groups(new)
-    return {
-        "removed": [g for g in before if g not in after],
-        "added": [g for g in after if g not in before],
-    }
+def _hand_built(
+    change: SegmentChange, current: dict[str, Any], d: Desired, state: RemoteState
+) -> SegmentChange:
+    """A rule segment someone built from the recipe: compare, never write."""
+    from pendo_segments.sync.drift import rule_drift
+
+    change.visitors, change.hand_built = [], True
+    if d.recipe is None:
+        change.action = "drift"
+        change.notes = [
+            f"'{change.pendo_name}' is a hand-built rule segment, but this definition has no "
+            "builder recipe (Pendo's builder cannot express it): rename the rule segment in "
+            "Pendo so sync can upload the list"
+        ]
+        return change
+    drift = rule_drift(current.get("definition"), d.recipe, state.names_by_id())
+    if drift is None:
+        change.action = "unchanged"
+        change.notes = ["hand-built rule segment; its rules match the recipe"]
+        return change
+    change.action, change.drift = "drift", drift
+    change.notes = [
+        "hand-built rule segment differs from the recipe (sync never edits rules): "
+        + "; ".join([*(f"- {t}" for t in drift["removed"]), *(f"+ {t}" for t in drift["added"])])
+    ]
+    return change
 
 
 def metadata_section(
@@ -507,11 +494,18 @@ def metadata_section(
     return {"kind": "account", "group": settings.metadata_group, **section}
 
 
-def _guide_warnings(
-    plan: Plan, remote: Remote, state: RemoteState, local: dict[str, list[str]] | None
-) -> None:
-    from pendo_segments.sync.guides import guide_targets, guide_warnings
+def _guide_targets(
+    remote: Remote, state: RemoteState, local: dict[str, list[str]] | None
+) -> dict[str, list[str]]:
+    from pendo_segments.sync.guides import guide_targets
 
-    rules = {s.name: s.definition for s in plan.segments}
-    targets = guide_targets(remote.guides(), state.names_by_id(), local)
+    return guide_targets(remote.guides(), state.names_by_id(), local)
+
+
+def _guide_warnings(plan: Plan, targets: dict[str, list[str]], wanted: list[Desired]) -> None:
+    """Targeting limits matter only for hand-built rule segments (lists are always fine)."""
+    from pendo_segments.sync.guides import guide_warnings
+
+    hand_built = {s.name for s in plan.segments if s.hand_built}
+    rules = {d.name: d.recipe for d in wanted if d.name in hand_built}
     plan.warnings.extend(guide_warnings(targets, rules))

@@ -70,9 +70,14 @@ def canonical_definition(definition: Any, names_by_id: dict[str, str]) -> Any:
 
 
 def is_rule_segment(segment: dict[str, Any]) -> bool:
-    """A builder rule segment (ours carry ``definition.filters``), not a visitor list."""
+    """A builder rule segment (``definition.filters``), not a visitor list."""
     definition = segment.get("definition")
     return isinstance(definition, dict) and isinstance(definition.get("filters"), list)
+
+
+def is_hand_built_rule(segment: dict[str, Any]) -> bool:
+    """Built by a person in the segment builder (the API cannot make rule segments)."""
+    return is_rule_segment(segment) and not segment.get("createdByApi")
 
 
 @dataclass
@@ -94,6 +99,11 @@ class Remote:
         self.client = client
         self.settings = settings
         self.puller = PendoPuller(client, page_size=settings.page_size)
+        self.notes: list[str] = []  # things worth telling the user, found while reading
+
+    def named(self, pendo_name: str) -> list[dict[str, Any]]:
+        """Every segment Pendo lists under exactly this name (read afresh, not cached)."""
+        return [s for s in self.client.list_segments() if s.get("name") == pendo_name]
 
     def segments(self, defined: set[str]) -> RemoteState:
         state = RemoteState()
@@ -109,7 +119,8 @@ class Remote:
         return state
 
     def members(self, segment_id: str) -> list[str]:
-        """Sorted visitor ids of a segment (the confirmed ``segment`` pipeline step)."""
+        """Sorted visitor ids of a segment: the ``segment`` pipeline step after a visitors
+        source, as guide audiences use it (docs/pendo-api.md §1)."""
         rows = self.puller.paged(
             [
                 {"source": {"visitors": None}},

@@ -8,10 +8,11 @@
     metadata_fields = ["tier", "health_score"]   # plus any accounts column
     metadata_group = "custom"           # default: [pendo].metadata_group
     batch_size = 500                    # metadata values per request
-    rule_segments = true                # false: upload every segment as a visitor list
     audit_log = "pendo-sync-audit.jsonl"
-    poll_interval = 2.0                 # seconds between upload status checks
-    upload_timeout = 300.0
+    lock_file = ""                      # default: the audit log's path + ".lock"
+    lock_wait = 0.0                     # seconds a second apply waits for the lock
+    poll_interval = 2.0                 # seconds between segment status checks
+    upload_timeout = 300.0              # seconds to wait for Pendo to build a list
     page_size = 50000                   # rows per Aggregation API page
     tier_overrides = ""                 # tier overrides CSV (account_id,tier,note)
 """
@@ -36,13 +37,21 @@ class SyncSettings:
     metadata_fields: tuple[str, ...] = DEFAULT_FIELDS
     metadata_group: str = "custom"
     batch_size: int = 500
-    rule_segments: bool = True
     audit_log: Path = Path(AUDIT_LOG)
+    lock_file: Path | None = None
+    lock_wait: float = 0.0
     poll_interval: float = 2.0
     upload_timeout: float = 300.0
     page_size: int = 50_000
     tier_overrides: Path | None = None
+    # From [pendo]: which apps event sources count, and whose days a window counts.
+    app_ids: tuple[str, ...] = ("*",)
+    timezone: str = "UTC"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def lock_path(self, audit_log: Path | None = None) -> Path:
+        """One lock per audit log unless ``lock_file`` names another."""
+        return self.lock_file or Path(f"{audit_log or self.audit_log}.lock")
 
     def pendo_name(self, name: str) -> str:
         """The name a definition's segment carries in Pendo."""
@@ -68,9 +77,16 @@ class SyncSettings:
 def load_sync_settings(config: Any) -> SyncSettings:
     """``[sync]`` of the config (``pendo_segments.config.Config``), checked key by key."""
     table = config.section("sync")
+    if "rule_segments" in table:
+        raise ConfigError(
+            f"{config.path or 'pendo-segments.toml'}: [sync] rule_segments was removed: "
+            "Pendo's API cannot write rule segments, so sync now uploads every managed "
+            "segment as a visitor list; `compile --target pendo` prints the builder "
+            "recipe to build by hand. Delete the rule_segments line"
+        )
     reject_unknown_keys(
         table,
-        sorted({f.name for f in fields(SyncSettings)} - {"extra"}),
+        sorted({f.name for f in fields(SyncSettings)} - {"extra", "app_ids", "timezone"}),
         str(config.path or "pendo-segments.toml"),
         "sync",
     )
@@ -93,12 +109,15 @@ def load_sync_settings(config: Any) -> SyncSettings:
         metadata_fields=tuple(dict.fromkeys(raw_fields)),
         metadata_group=_text(table, "metadata_group", where, pendo.metadata_group),
         batch_size=int(_number(table, "batch_size", where, 500, minimum=1, whole=True)),
-        rule_segments=_flag(table, "rule_segments", where, True),
         audit_log=Path(_text(table, "audit_log", where, AUDIT_LOG)),
+        lock_file=Path(lock) if (lock := _text(table, "lock_file", where, "")) else None,
+        lock_wait=_number(table, "lock_wait", where, 0.0, minimum=0.0),
         poll_interval=_number(table, "poll_interval", where, 2.0, minimum=0.0),
         upload_timeout=_number(table, "upload_timeout", where, 300.0, minimum=0.001),
         page_size=int(_number(table, "page_size", where, 50_000, minimum=1, whole=True)),
         tier_overrides=Path(overrides) if overrides else None,
+        app_ids=pendo.app_ids,
+        timezone=pendo.timezone,
         extra=table,
     )
 
@@ -107,13 +126,6 @@ def _text(table: dict[str, Any], name: str, where: str, default: str) -> str:
     value = table.get(name, default)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
-    return value
-
-
-def _flag(table: dict[str, Any], name: str, where: str, default: bool) -> bool:
-    value = table.get(name, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
     return value
 
 

@@ -1,0 +1,134 @@
+"""``pendo check`` (read-only probe) and ``pendo fake-server`` (the newcomer's fake Pendo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from fake_pendo import FakePendo
+
+from pendo_segments.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+def ready(fake: FakePendo) -> None:
+    fake.add_account("acme", agent={"arr": 1, "plan": "P"})
+    fake.add_visitor("u1", "acme")
+    fake.add_events([{"visitorId": "u1", "accountId": "acme", "day": "2026-10-31", "numEvents": 1}])
+    fake.add_metadata_field("account", "custom", "tier", "string")
+    fake.add_metadata_field("account", "custom", "health_score", "number")
+
+
+def test_check_passes_when_sync_can_run(
+    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    ready(fake_pendo)
+    config = Path(pendo_env["PENDO_SEGMENTS_CONFIG"])
+    config.write_text("[pendo]\nmax_retries = 0\n")  # default metadata fields
+    result = run("pendo", "check", "--day", "2026-10-31", "--format", "json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["ok"] is True
+    assert [c["check"] if "check" in c else c["name"] for c in body["checks"]] == [
+        "key and region",
+        "segments",
+        "events",
+        "data mappings",
+    ]
+    writes = [c for c in fake_pendo.calls() if c.method != "GET" and "aggregation" not in c.path]
+    assert writes == []  # read-only
+    (agg,) = fake_pendo.calls("POST", "/api/v1/aggregation")
+    assert agg.body["request"]["pipeline"][0]["source"]["events"]["appId"] == 'expandAppIds("*")'
+
+
+def test_check_names_the_fields_to_add_and_exits_1(
+    fake_pendo: FakePendo, pendo_env: dict[str, str]
+) -> None:
+    ready(fake_pendo)
+    del fake_pendo.schema["account"]["custom"]["health_score"]
+    Path(pendo_env["PENDO_SEGMENTS_CONFIG"]).write_text("[pendo]\nmax_retries = 0\n")
+    result = run("pendo", "check", "--day", "2026-10-31", "--format", "csv")
+    assert result.exit_code == 1
+    assert (
+        "data mappings,NO,add these account fields in Pendo under Settings > Data Mappings > "
+        "Add Custom Field (group custom): health_score (number)"
+    ) in result.stdout
+
+
+def test_check_with_a_refused_key_says_so(fake_pendo: FakePendo, pendo_env: dict[str, str]) -> None:
+    os.environ["PENDO_INTEGRATION_KEY"] = "wrong-key"
+    Path(pendo_env["PENDO_SEGMENTS_CONFIG"]).write_text("[pendo]\nmax_retries = 0\n")
+    result = run("pendo", "check", "--format", "json")
+    assert result.exit_code == 1
+    first = json.loads(result.stdout)["checks"][0]
+    assert first["ok"] is False and "Pendo refused the integration key at" in first["detail"]
+    assert "wrong-key" not in result.output
+
+
+def test_check_without_events_that_day_fails(
+    fake_pendo: FakePendo, pendo_env: dict[str, str]
+) -> None:
+    ready(fake_pendo)
+    Path(pendo_env["PENDO_SEGMENTS_CONFIG"]).write_text("[pendo]\nmax_retries = 0\n")
+    result = run("pendo", "check", "--day", "2026-10-20", "--format", "csv")
+    assert result.exit_code == 1
+    assert 'events,NO,"2026-10-20 (UTC, every app): no events' in result.stdout
+
+
+def test_fake_server_command_serves_plan_apply_plan(tmp_path: Path) -> None:
+    """The README's keyless try-out: fake-server, then plan -> apply -> plan against it."""
+    from handmade import frames
+
+    from pendo_segments.data.loaders import dataset_from_frames, write_dataset
+
+    data = tmp_path / "usage"
+    write_dataset(dataset_from_frames(frames()), data)
+    code = "from pendo_segments.cli import main; main()"
+    env = {**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    for name in ("PENDO_SEGMENTS_CONFIG", "PENDO_REGION", "PENDO_TIMEZONE"):
+        env.pop(name, None)
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, "pendo", "fake-server", "--port", "0", "--data", str(data)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("Fake Pendo on http://127.0.0.1:"), first
+        url = first.split()[3]
+        env.update(PENDO_BASE_URL=url, PENDO_INTEGRATION_KEY="fake-local-key")
+        defs = str(ROOT / "segment_defs")
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-c", code, *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=120,
+            )
+
+        plan = ["sync", "plan", defs, "--data", str(data), "--as-of", "2026-11-01"]
+        assert cli(*plan, "--out", "plan.json").returncode == 3
+        applied = cli("sync", "apply", "--plan", "plan.json")
+        assert applied.returncode == 0, applied.stderr
+        again = cli(*plan, "--format", "table")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.endswith("No changes.\n")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
