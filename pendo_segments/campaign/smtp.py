@@ -43,7 +43,16 @@ _FILE_KEYS = ("host", "port", "tls", "user", "from", "reply_to", "timeout")
 
 
 class NotDelivered(Exception):
-    """The server did not accept the message (or was never reached): retry later."""
+    """The server did not accept the message (or was never reached): retry later.
+
+    ``connection`` is True when the failure is the server's or the network's
+    (cannot connect, login or sender refused, connection lost before DATA), not
+    this recipient's: such a failure does not count as an attempt.
+    """
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 class MaybeDelivered(Exception):
@@ -192,7 +201,8 @@ class SmtpSender:
                     smtp.close()
                     raise NotDelivered(
                         f"SMTP {self.where} does not offer STARTTLS "
-                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)"
+                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)",
+                        connection=True,
                     )
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
@@ -200,10 +210,13 @@ class SmtpSender:
                 smtp.login(s.user, s.password.reveal() if s.password else "")
         except smtplib.SMTPAuthenticationError as err:
             raise NotDelivered(
-                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})"
+                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})",
+                connection=True,
             ) from None
         except (smtplib.SMTPException, OSError) as err:
-            raise NotDelivered(f"SMTP {self.where}: cannot connect: {_describe(err)}") from None
+            raise NotDelivered(
+                f"SMTP {self.where}: cannot connect: {_describe(err)}", connection=True
+            ) from None
         return smtp
 
     def send(self, message: EmailMessage, before_data: Callable[[], None]) -> None:
@@ -228,7 +241,10 @@ class SmtpSender:
                 )
             code, reply = smtp.mail(sender, options)
             if code != 250:
-                raise NotDelivered(f"SMTP {self.where} refused the sender: {code} {_text(reply)}")
+                raise NotDelivered(
+                    f"SMTP {self.where} refused the sender: {code} {_text(reply)}",
+                    connection=True,
+                )
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
                 raise NotDelivered(f"SMTP {self.where} refused {recipient}: {code} {_text(reply)}")
@@ -237,7 +253,7 @@ class SmtpSender:
             raise
         except (smtplib.SMTPException, OSError) as err:
             self._drop()
-            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}") from None
+            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}", connection=True) from None
         try:
             before_data()
         except BaseException:
