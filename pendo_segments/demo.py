@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.atomic import atomic_dir, write_text
+from pendo_segments.atomic import check_output_folder, output_folder, write_text
 
 
 @dataclass
@@ -52,14 +52,21 @@ def run_demo(
     defs_path: Path | None = None,
     data: str = "sample",
     progress: Callable[[str], None] = lambda _m: None,
+    force: bool = False,
 ) -> DemoReport:
-    """Validate, compile, evaluate, score, tier, alert and render guides into ``out``."""
+    """Validate, compile, evaluate, score, tier, alert and render guides into ``out``.
+
+    ``out`` is handled by :func:`~pendo_segments.atomic.output_folder`: someone
+    else's non-empty folder is refused unless ``force``, and only the demo's own
+    files are ever replaced or removed.
+    """
     from pendo_segments.compile import compile_segments
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate import evaluate
     from pendo_segments.shipped import shipped_path
     from pendo_segments.sources import open_dataset
 
+    check_output_folder(out, force=force)
     defs_path = defs_path or shipped_path("segment_defs")
     progress("validating definitions")
     defs = load_definitions(defs_path)
@@ -68,7 +75,7 @@ def run_demo(
     as_of = ds.default_as_of()
     report = DemoReport(out=out, as_of=as_of, segments=len(defs))
 
-    with atomic_dir(out) as tmp:
+    with output_folder(out, force=force) as tmp:
 
         def save(name: str, text: str) -> None:
             write_text(tmp / name, text)
@@ -156,10 +163,12 @@ def _alerts(ctx: _Step) -> None:
 def _gallery(ctx: _Step) -> None:
     from pendo_segments.guides.data_subjects import subjects_from_data
     from pendo_segments.guides.manifest import load_manifest
-    from pendo_segments.guides.preview import build_gallery
+    from pendo_segments.guides.preview import write_gallery
+    from pendo_segments.guides.subjects import load_subjects
 
     ctx.progress("building the guide preview gallery")
     subjects = subjects_from_data(ctx.ds, defs_path=ctx.defs_path, view=ctx.view) or None
-    build_gallery(load_manifest(), ctx.tmp / "gallery", subjects=subjects)
+    manifest = load_manifest()
+    write_gallery(manifest, ctx.tmp / "gallery", subjects or load_subjects(manifest))
     ctx.report.gallery = ctx.tmp / "gallery"
     ctx.report.files.append("gallery/index.html")

@@ -75,3 +75,50 @@ def test_demo_alerts_equal_the_alerts_command(report: tuple[Path, str]) -> None:
     direct = CliRunner().invoke(main, ["alerts", "--data", "sample", "--format", "csv"])
     assert direct.exit_code == 0, direct.output
     assert (out / "alerts.csv").read_text(encoding="utf-8") == direct.stdout
+
+
+def test_rerun_into_its_own_folder_keeps_a_users_file(report: tuple[Path, str]) -> None:
+    """Issue 12 #1: the report folder carries a marker; a re-run replaces only its files."""
+    out, _ = report
+    (out / "my-notes.txt").write_text("keep me", encoding="utf-8")
+    before = (out / ".pendo-segments-output").read_text(encoding="utf-8")
+    assert "membership.csv" in before and "gallery/index.html" in before
+    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "my-notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert (out / "gallery" / "index.html").is_file()
+
+
+def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "thesis.tex").write_text("years of work", encoding="utf-8")
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: --out {tmp_path}: folder is not empty")
+    assert len(result.output.splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("kind", ["dot", "symlink", "file"])
+def test_bad_out_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    target = {"dot": ".", "symlink": "link", "file": "afile"}[kind]
+    result = CliRunner().invoke(main, ["demo", "--out", target])
+    assert result.exit_code in (1, 2)
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error:")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "afile").read_text() == "x"
+
+
+def test_folder_mode_follows_umask(tmp_path: Path) -> None:
+    """Issue 12 #16: the report folder is not private when other outputs are not."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        _ = CliRunner().invoke(main, ["guides", "preview", "--out", str(tmp_path / "g")])
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g").stat().st_mode & 0o777 == 0o755

@@ -93,6 +93,7 @@ def test_cli_writes_both_files(tmp_path: Path) -> None:
         tmp_path / "data",
     )
     out = tmp_path / "out" / "sf.csv"
+    out.parent.mkdir()  # -o/--out never creates missing folders (issue 12 #2)
     result = CliRunner().invoke(
         main,
         [

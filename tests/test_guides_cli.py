@@ -185,3 +185,20 @@ def test_preview_serve_on_a_busy_port_is_a_user_error(tmp_path: Path) -> None:
         result.stderr
         == f"Error: --port {port}: cannot listen on 127.0.0.1 (Address already in use)\n"
     )
+
+
+@pytest.mark.parametrize("command", ["render", "preview"])
+def test_out_never_deletes_a_users_file(tmp_path: Path, command: str) -> None:
+    """Issue 12 #1: refuse a foreign folder; with --force keep every file not ours."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.md").write_text("mine", encoding="utf-8")
+    extra = ["--guide", "no_login_email"] if command == "render" else []
+    refused = run(command, "--templates", str(SHIPPED_ROOT), "--out", str(out), *extra)
+    assert refused.exit_code == 1
+    assert len(refused.output.splitlines()) == 1 and "--force" in refused.output
+    assert [p.name for p in out.iterdir()] == ["notes.md"]
+    forced = run(command, "--templates", str(SHIPPED_ROOT), "--out", str(out), "--force", *extra)
+    assert forced.exit_code == 0, forced.output
+    assert (out / "notes.md").read_text(encoding="utf-8") == "mine"
+    assert (out / "index.html" if command == "preview" else out / "index.json").is_file()

@@ -114,3 +114,27 @@ def test_pandas_blanks_are_none_and_a_blank_language_means_english(manifest) -> 
     assert ctx["visitor"]["name"] is None and ctx["visitor"]["first_visit"] is None
     g = render_guide(manifest, "welcome_back", None, {"visitor": {"language": float("nan")}})
     assert (g.locale, g.fallback, g.title) == ("en", False, "Welcome back, there!")
+
+
+def test_english_copy_never_prints_a_japanese_company_name(manifest) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15 #10: a Japanese visitor falling back to English, or English copy for a
+    Japanese company, says "Your workspace" rather than "Your 株式会社ヤマダ workspace"."""
+    from pendo_segments.guides.render import render_guide
+
+    context = {
+        "visitor": {"name": "山田 葵", "language": "ja-JP"},
+        "account": {"name": "株式会社ヤマダ"},
+    }
+    english = render_guide(manifest, "welcome_lightbox", "en", context)
+    body = english.steps[0].body_html
+    assert "ヤマダ" not in body and "Your workspace is ready." in body
+    japanese = render_guide(manifest, "welcome_lightbox", "ja", context)
+    assert "株式会社ヤマダのワークスペース" in japanese.steps[0].body_html
+    latin = {**context, "account": {"name": "株式会社ヤマダ", "name_latin": "Yamada Inc."}}
+    assert "Your Yamada Inc. workspace is ready." in (
+        render_guide(manifest, "welcome_lightbox", "en", latin).steps[0].body_html
+    )
+    kept = {"account": {"name": "Crème Brûlée GmbH"}}
+    assert "Your Crème Brûlée GmbH workspace" in (
+        render_guide(manifest, "welcome_lightbox", "en", kept).steps[0].body_html
+    )

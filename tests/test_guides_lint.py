@@ -81,7 +81,8 @@ def test_control_templates_and_nothing_else_are_clean(fixture_issues: list[LintI
 def test_every_rule_is_documented_and_exercised(fixture_issues: list[LintIssue]) -> None:
     used = {i.rule for i in fixture_issues}
     assert used <= set(RULES)
-    assert set(RULES) - used == {"render"}  # a catch-all for errors no fixture can plan
+    # "render" is a catch-all no fixture can plan; "timeout" is exercised in test_guides_limits
+    assert set(RULES) - used == {"render", "timeout"}
 
 
 def test_issue_formats_as_file_line_rule_message() -> None:

@@ -5,11 +5,17 @@ Two steps, both pure (no I/O):
 1. :func:`find_candidates` — the data rules. Visitors in the no-login segment
    (``no_login_30d`` re-targeted to ``window_days``, see :func:`derive_segment`),
    each with a skip reason when an excluded account or tier, too short a
-   tenure, an opt-out or a missing email address rules them out.
+   tenure, an opt-out, a missing email address or an ``invalid_address`` rules
+   them out. An address must be exactly one mailbox (email-validator, no DNS
+   lookup): no display name, no list, no CR/LF; it is sent in its normalised
+   form.
 2. :func:`make_plan` — the state rules. A visitor already contacted for this
    lapse, or within the cooldown, is skipped; an earlier failed email of the
    same lapse is retried; an open outbox row whose visitor is no longer
-   eligible (typically: came back and logged in) is cancelled.
+   eligible (typically: came back and logged in) is cancelled. One mailbox
+   (normalised address, compared case-insensitively) gets one email per run
+   and none within the cooldown of an earlier one, however many visitor ids
+   share it.
 
 The lapse key is the visitor's last active day: a visitor who comes back and
 lapses again has a new lapse and may be contacted again, after the cooldown.
@@ -23,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pendo_segments.campaign.address import INVALID_ADDRESS, check_address, mailbox_key
 from pendo_segments.campaign.optout import OptOuts
 from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxRow
@@ -58,6 +65,11 @@ class Candidate:
     segment: str
     account: dict[str, Any] = field(default_factory=dict)
     skip: str | None = None
+
+    @property
+    def mailbox(self) -> str | None:
+        """The key one mailbox is known by (see :func:`mailbox_key`)."""
+        return mailbox_key(self.email) if self.email else None
 
     def context(self, as_of: dt.date) -> dict[str, Any]:
         """The guide render context (pendo_segments/guides/context.py)."""
@@ -203,6 +215,12 @@ def find_candidates(
         account_id = _clean(row.get("account_id"))
         account = _account(accounts, account_id)
         email = _clean(row.get("email"))
+        bad_address = None
+        if isinstance(email, str) and email:
+            normalised, bad_address = check_address(email)
+            email = normalised or email
+        elif email is not None:
+            email, bad_address = str(email), "not text"
         days = int(since_last[pos])
         candidate = Candidate(
             visitor_id=str(ids[pos]),
@@ -218,6 +236,8 @@ def find_candidates(
             account=account,
         )
         candidate.skip = _static_skip(candidate, since_first[pos], settings, opt_outs)
+        if candidate.skip is None and bad_address:
+            candidate.skip = f"{INVALID_ADDRESS}: {bad_address}"
         items.append(candidate)
     items.sort(key=lambda c: c.visitor_id)
     return Candidates(segment.name, as_of, items, last_active)
@@ -237,7 +257,7 @@ def _static_skip(
         )
     if (c.visitor_id, c.email) in opt_outs:
         return "opted out"
-    if not c.email or "@" not in c.email:
+    if not c.email:
         return "no email address"
     return None
 
@@ -247,19 +267,44 @@ def make_plan(
     rows: list[OutboxRow],
     last_contact: Mapping[str, dt.date],
     settings: NoLoginSettings,
+    last_mailbox_contact: Mapping[str, dt.date] | None = None,
 ) -> Plan:
     """Apply the state rules; ``rows`` are the outbox rows of the candidates plus every
-    open row, ``last_contact`` the latest contact day per visitor."""
+    open row, ``last_contact`` the latest contact day per visitor and
+    ``last_mailbox_contact`` per :func:`mailbox_key` (the cooldown applies to both)."""
     as_of = found.as_of
+    by_mailbox = last_mailbox_contact or {}
     by_key = {(r.visitor_id, r.lapse_day): r for r in rows}
     items: list[PlanItem] = []
     handled: set[int] = set()
     skipped_now: dict[tuple[str, dt.date], str] = {}
-    for c in found.items:
+    taken: dict[str, str] = {}  # mailbox -> visitor emailed (or retried) in this run
+    # Retries first: an email already queued for a mailbox keeps it.
+    ordered = sorted(
+        found.items,
+        key=lambda c: (by_key.get((c.visitor_id, c.lapse_day)) is None, c.visitor_id),
+    )
+    planned: dict[str, PlanItem] = {}
+    for c in ordered:
         row = by_key.get((c.visitor_id, c.lapse_day))
         if row is not None:
             handled.add(row.id)
-        item = _plan_one(c, row, last_contact.get(c.visitor_id), as_of, settings)
+        last = last_contact.get(c.visitor_id)
+        mailbox = c.mailbox
+        shared = by_mailbox.get(mailbox) if mailbox else None
+        if shared is not None and (last is None or shared > last):
+            last = shared
+        item = _plan_one(c, row, last, as_of, settings)
+        if item.action in ("email", "retry") and mailbox is not None:
+            if mailbox in taken:
+                item = PlanItem(
+                    "skip", f"duplicate address: same mailbox as {taken[mailbox]}", c, row
+                )
+            else:
+                taken[mailbox] = c.visitor_id
+        planned[c.visitor_id] = item
+    for c in found.items:
+        item = planned[c.visitor_id]
         if item.action == "skip":
             skipped_now[(c.visitor_id, c.lapse_day)] = item.detail
         items.append(item)

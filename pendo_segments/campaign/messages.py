@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
+from pendo_segments.campaign.smtp import list_unsubscribe
 from pendo_segments.errors import RenderError
 
 if TYPE_CHECKING:
@@ -112,7 +113,8 @@ def outbox_item(
 def build_email(
     row: OutboxRow, smtp: SmtpSettings, campaign: str, now: dt.datetime | None = None
 ) -> EmailMessage:
-    """The MIME message of an outbox row: text + HTML alternatives, fixed Message-ID."""
+    """The MIME message of an outbox row: text + HTML alternatives, fixed Message-ID,
+    and a ``List-Unsubscribe`` header (see :func:`~pendo_segments.campaign.smtp.list_unsubscribe`)."""
     msg = EmailMessage(policy=EMAIL_POLICY)
     msg["From"] = smtp.sender
     msg["To"] = row.email
@@ -122,6 +124,10 @@ def build_email(
     msg["Message-ID"] = row.message_id
     msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     msg["X-Pendo-Segments-Campaign"] = campaign
+    unsubscribe, one_click = list_unsubscribe(smtp, row.email, row.visitor_id)
+    msg["List-Unsubscribe"] = unsubscribe
+    if one_click:
+        msg["List-Unsubscribe-Post"] = one_click
     msg.set_content(row.body_text)
     msg.add_alternative(row.body_html, subtype="html")
     msg["Content-Language"] = row.locale  # after the body: set_content drops Content-* headers

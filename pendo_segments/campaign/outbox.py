@@ -27,11 +27,17 @@ How:
 
 Failures by where they happen:
 
-* before the claim (cannot connect, login refused, sender or recipient
-  refused): nothing was transmitted → ``failed``, retried by the next run;
-  after ``max_attempts`` failures → ``gave_up`` (reported by ``status``).
-  When the server cannot be reached at all, the rest of the run's emails
-  are left for the next run untouched.
+* the server or the network fails before the claim (cannot connect, refused
+  or timed out at connect, login or sender refused, connection lost before
+  ``DATA``): not the recipient's failure → ``not_attempted``; the row keeps
+  its state and its attempt count, so an outage of any length never makes
+  anyone ``gave_up``. When the server cannot be reached at all, the rest of
+  the run's emails are left for the next run untouched.
+* the server refuses this recipient (``RCPT TO``): nothing was transmitted →
+  ``failed``, retried by the next run; after ``max_attempts`` failures →
+  ``gave_up`` (reported by ``status``).
+* the stored address is not exactly one mailbox (a row written before
+  addresses were validated): ``invalid_address``, never sent, never retried.
 * the server answers ``DATA`` or the final ``.`` with an error code: it did
   not accept the message → ``failed``, retried.
 * the connection breaks after ``DATA`` began (timeout, reset), or the
@@ -59,6 +65,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pendo_segments.campaign.address import INVALID_ADDRESS, check_address
 from pendo_segments.campaign.messages import build_email
 from pendo_segments.campaign.smtp import MaybeDelivered, NotDelivered, SmtpSender, SmtpSettings
 from pendo_segments.campaign.state import OutboxRow, State
@@ -73,7 +80,7 @@ class _ClaimedElsewhere(Exception):
 @dataclass
 class Outcome:
     """What happened to one row in this run: sent | failed | gave_up | unconfirmed |
-    not_attempted | claimed_elsewhere."""
+    not_attempted | claimed_elsewhere | invalid_address."""
 
     row: OutboxRow
     result: str
@@ -106,7 +113,7 @@ def deliver(
         outcomes.append(
             _deliver_one(state, row, sender, smtp, run_id, contact_day, max_attempts, after_send)
         )
-        if outcomes[-1].result in ("failed", "gave_up") and sender.unreachable:
+        if outcomes[-1].result == "not_attempted" and sender.unreachable:
             unreachable = f"not attempted: {outcomes[-1].detail}"
         if progress:
             progress(done, len(rows))
@@ -131,11 +138,19 @@ def _deliver_one(
             raise _ClaimedElsewhere
         claimed = True
 
+    _, bad_address = check_address(row.email)
+    if bad_address:
+        reason = f"{INVALID_ADDRESS}: {bad_address}"
+        state.mark_invalid(row, reason)
+        return Outcome(row, INVALID_ADDRESS, reason)
     try:
         sender.send(build_email(row, smtp, state.campaign), before_data=claim)
     except _ClaimedElsewhere:
         return Outcome(row, "claimed_elsewhere", "another run is sending this email")
     except NotDelivered as err:
+        if err.connection and not claimed:  # the server's failure, not this recipient's
+            state.note_error(row, str(err))
+            return Outcome(row, "not_attempted", str(err))
         new_state = state.mark_failed(row, str(err), max_attempts, claimed=claimed)
         return Outcome(row, new_state, str(err))
     except MaybeDelivered as err:

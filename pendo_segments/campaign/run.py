@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pendo_segments.campaign.address import INVALID_ADDRESS, mailbox_key
 from pendo_segments.campaign.eligibility import (
     Candidates,
     Plan,
@@ -205,7 +206,7 @@ def _send_run(
             enrolled=enrolled,
             queued=len(rendered),
         )
-        problems = _problems(outcomes, recovered, enrol_error)
+        problems = _problems(outcomes, recovered, enrol_error, plan)
         state.finish_run(
             run_id, "partial" if problems else "ok", counts, "; ".join(problems) or None
         )
@@ -246,7 +247,11 @@ def _send_run(
 
 def _plan(state: State, found: Candidates, settings: NoLoginSettings) -> Plan:
     rows = state.outbox_rows(visitor_ids=[c.visitor_id for c in found.items], states=OPEN_STATES)
-    return make_plan(found, rows, state.last_contact_days(), settings)
+    by_mailbox: dict[str, dt.date] = {}
+    for email, day in state.last_contact_by_email().items():
+        key = mailbox_key(email)
+        by_mailbox[key] = max(day, by_mailbox.get(key, day))
+    return make_plan(found, rows, state.last_contact_days(), settings, by_mailbox)
 
 
 def _queue(
@@ -262,14 +267,9 @@ def _queue(
     then store them all as pending outbox rows."""
     rendered = _render_new(plan, renderer, progress)
     items = [
-        outbox_item(
-            i.candidate,
-            rendered[i.visitor_id],
-            settings.campaign,  # type: ignore[arg-type]
-            smtp.sender_domain,
-        )
+        outbox_item(i.candidate, rendered[i.visitor_id], settings.campaign, smtp.sender_domain)
         for i in plan.of("email")
-        if i.row is None and i.visitor_id in rendered
+        if i.row is None and i.candidate is not None and i.visitor_id in rendered
     ]
     state.enqueue(items, run_id)
     return rendered
@@ -332,8 +332,17 @@ def _counts(
     }
 
 
-def _problems(outcomes: list[Outcome], recovered: list[Any], enrol_error: str | None) -> list[str]:
+def _problems(
+    outcomes: list[Outcome], recovered: list[Any], enrol_error: str | None, plan: Plan
+) -> list[str]:
     problems = []
+    invalid = [(i.visitor_id, i.detail) for i in plan.of("skip") if _is_invalid(i.detail)]
+    invalid += [(o.row.visitor_id, o.detail) for o in outcomes if o.result == INVALID_ADDRESS]
+    if invalid:
+        problems.append(
+            f"{len(invalid)} invalid email address(es) skipped, never retried "
+            f"(first: {invalid[0][0]}: {invalid[0][1]}); fix them in the data"
+        )
     failed = [o for o in outcomes if o.result in ("failed", "gave_up", "not_attempted")]
     if failed:
         problems.append(
@@ -385,13 +394,17 @@ def _report_row(
     detail = item.detail
     if rendered is not None:
         detail = f"{detail}; subject: {rendered.subject}"
-    result = None
+    result = INVALID_ADDRESS if item.action == "skip" and _is_invalid(detail) else None
     if outcome is not None:
         result = outcome.result
         detail = outcome.detail or detail
     elif send and item.action == "cancel":
         result = "cancelled"
     return {**base, "action": item.action, "result": result, "detail": detail}
+
+
+def _is_invalid(detail: str | None) -> bool:
+    return bool(detail) and str(detail).startswith(INVALID_ADDRESS)
 
 
 def _defs_path(settings: NoLoginSettings) -> Any:

@@ -12,6 +12,13 @@ password::
     PENDO_SEGMENTS_SMTP_FROM      "Acme Insights <success@acme.example>"  (required)
     PENDO_SEGMENTS_SMTP_REPLY_TO  optional Reply-To
     PENDO_SEGMENTS_SMTP_TIMEOUT   seconds per SMTP command (default 30)
+    PENDO_SEGMENTS_SMTP_UNSUBSCRIBE  List-Unsubscribe target(s), comma-separated:
+                                  mailto:… and/or https://… (``{email}`` and
+                                  ``{visitor_id}`` are filled in, URL-encoded).
+                                  Default: mailto:<Reply-To or From>?subject=unsubscribe
+
+Every email carries ``List-Unsubscribe`` (RFC 2369); with an https target
+also ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
 
 ``starttls`` refuses to continue in clear text when the server does not offer
 STARTTLS: credentials are never sent unencrypted unless ``tls = none`` says so.
@@ -39,11 +46,20 @@ from pendo_segments.errors import ConfigError
 ENV_PREFIX = "PENDO_SEGMENTS_SMTP_"
 TLS_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-_FILE_KEYS = ("host", "port", "tls", "user", "from", "reply_to", "timeout")
+_FILE_KEYS = ("host", "port", "tls", "user", "from", "reply_to", "timeout", "unsubscribe")
 
 
 class NotDelivered(Exception):
-    """The server did not accept the message (or was never reached): retry later."""
+    """The server did not accept the message (or was never reached): retry later.
+
+    ``connection`` is True when the failure is the server's or the network's
+    (cannot connect, login or sender refused, connection lost before DATA), not
+    this recipient's: such a failure does not count as an attempt.
+    """
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 class MaybeDelivered(Exception):
@@ -60,6 +76,8 @@ class SmtpSettings:
     password: Secret | None = None
     reply_to: str | None = None
     timeout: float = 30.0
+    #: List-Unsubscribe targets (mailto: / https:), None: mail the Reply-To / From address
+    unsubscribe: tuple[str, ...] | None = None
 
     @property
     def sender_domain(self) -> str:
@@ -119,7 +137,10 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     password = env.get(f"{ENV_PREFIX}PASSWORD") or None
     if password and not user:
         raise ConfigError(f"{ENV_PREFIX}PASSWORD is set but {ENV_PREFIX}USER is not")
+    unsubscribe_text, origin = get("unsubscribe")
+    unsubscribe = _unsubscribe_targets(unsubscribe_text, origin) if unsubscribe_text else None
     return SmtpSettings(
+        unsubscribe=unsubscribe,
         host=host,
         sender=sender,
         port=port,
@@ -129,6 +150,34 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
         reply_to=get("reply_to")[0] or None,
         timeout=timeout,
     )
+
+
+def _unsubscribe_targets(text: str, origin: str) -> tuple[str, ...]:
+    targets = tuple(t.strip() for t in text.split(",") if t.strip())
+    for target in targets:
+        if not target.startswith(("mailto:", "https://")) or any(c in target for c in "<> \r\n"):
+            raise ConfigError(
+                f"{origin}: {target!r} is not a mailto: or https:// address (List-Unsubscribe)"
+            )
+    return targets
+
+
+def list_unsubscribe(settings: SmtpSettings, email: str, visitor_id: str) -> tuple[str, str | None]:
+    """The ``List-Unsubscribe`` value and, with an https target, ``List-Unsubscribe-Post``."""
+    from urllib.parse import quote
+
+    targets = settings.unsubscribe or (
+        f"mailto:{parseaddr(settings.reply_to or settings.sender)[1]}?subject=unsubscribe",
+    )
+    filled = [
+        t.replace("{email}", quote(email, safe="")).replace(
+            "{visitor_id}", quote(visitor_id, safe="")
+        )
+        for t in targets
+    ]
+    one_click = any(t.startswith("https://") for t in filled)
+    header = ", ".join(f"<{t}>" for t in filled)
+    return header, ("List-Unsubscribe=One-Click" if one_click else None)
 
 
 def _number(text: str | None, origin: str, kind: type, default: Any) -> Any:
@@ -192,7 +241,8 @@ class SmtpSender:
                     smtp.close()
                     raise NotDelivered(
                         f"SMTP {self.where} does not offer STARTTLS "
-                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)"
+                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)",
+                        connection=True,
                     )
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
@@ -200,10 +250,13 @@ class SmtpSender:
                 smtp.login(s.user, s.password.reveal() if s.password else "")
         except smtplib.SMTPAuthenticationError as err:
             raise NotDelivered(
-                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})"
+                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})",
+                connection=True,
             ) from None
         except (smtplib.SMTPException, OSError) as err:
-            raise NotDelivered(f"SMTP {self.where}: cannot connect: {_describe(err)}") from None
+            raise NotDelivered(
+                f"SMTP {self.where}: cannot connect: {_describe(err)}", connection=True
+            ) from None
         return smtp
 
     def send(self, message: EmailMessage, before_data: Callable[[], None]) -> None:
@@ -228,7 +281,10 @@ class SmtpSender:
                 )
             code, reply = smtp.mail(sender, options)
             if code != 250:
-                raise NotDelivered(f"SMTP {self.where} refused the sender: {code} {_text(reply)}")
+                raise NotDelivered(
+                    f"SMTP {self.where} refused the sender: {code} {_text(reply)}",
+                    connection=True,
+                )
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
                 raise NotDelivered(f"SMTP {self.where} refused {recipient}: {code} {_text(reply)}")
@@ -237,7 +293,7 @@ class SmtpSender:
             raise
         except (smtplib.SMTPException, OSError) as err:
             self._drop()
-            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}") from None
+            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}", connection=True) from None
         try:
             before_data()
         except BaseException:

@@ -10,11 +10,15 @@ Tables (``schema_version`` 1):
               message and its Message-ID are stored before anything is sent.
               ``state``: pending → sending → sent, or failed (retried) →
               gave_up, or unconfirmed (see :mod:`pendo_segments.campaign.outbox`),
-              or cancelled (no longer eligible before it was sent).
+              or cancelled (no longer eligible before it was sent), or
+              invalid_address (never sent).
 ``contacts``  one row per email that reached (or may have reached) the visitor:
               the contact day drives the cooldown, ``returned_on`` the success
               rate, ``enrol_state`` the welcome-back guide enrolment.
 ``meta``      key/value: schema version, the Pendo segment id once known.
+
+The file holds names and email addresses: it (and SQLite's ``-wal`` /
+``-journal`` files, which take its mode) is created ``0600``.
 
 Every state change is its own committed transaction (autocommit connection,
 ``synchronous=FULL``), so a crash loses at most the step in flight. Dry runs
@@ -422,6 +426,24 @@ class State:
             ),
         )
 
+    def note_error(self, row: OutboxRow, error: str) -> None:
+        """The server could not be reached for this row: keep its state and attempts."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET last_error = ?, updated_at = ? "
+                f"WHERE id = ? AND state IN ({_q(OPEN_STATES)})",  # noqa: S608
+                (error, now_utc(), row.id, *OPEN_STATES),
+            )
+
+    def mark_invalid(self, row: OutboxRow, reason: str) -> None:
+        """The stored address is not one mailbox: never sent, never retried."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'invalid_address', last_error = ?, updated_at = ? "
+                f"WHERE id = ? AND state IN ({_q(OPEN_STATES)})",  # noqa: S608
+                (reason, now_utc(), row.id, *OPEN_STATES),
+            )
+
     def mark_failed(self, row: OutboxRow, error: str, max_attempts: int, *, claimed: bool) -> str:
         """Nothing was delivered (refused, or the server never reached): count the failed
         attempt. Returns the new state, ``failed`` (retried next run) or ``gave_up``."""
@@ -444,6 +466,15 @@ class State:
             (self.campaign,),
         )
         return {v: dt.date.fromisoformat(d) for v, d in rows}
+
+    def last_contact_by_email(self) -> dict[str, dt.date]:
+        """Latest contact day per stored address (the cooldown of a shared mailbox)."""
+        rows = self.conn.execute(
+            "SELECT o.email, MAX(c.contact_day) FROM contacts c JOIN outbox o "
+            "ON o.id = c.outbox_id WHERE c.campaign = ? GROUP BY o.email",
+            (self.campaign,),
+        )
+        return {e: dt.date.fromisoformat(d) for e, d in rows}
 
     def unreturned_contacts(self) -> list[tuple[int, str, dt.date]]:
         rows = self.conn.execute(
@@ -516,6 +547,7 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
             raise CampaignError(f"{path}: cannot read the campaign state ({err})") from None
         return State(conn, path, campaign, read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
@@ -532,6 +564,19 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
     except sqlite3.DatabaseError as err:
         raise CampaignError(f"{path}: cannot open the campaign state ({err})") from None
     return State(conn, path, campaign, read_only=False)
+
+
+def _private(path: Path) -> None:
+    """Create the state file 0600 before SQLite does (its -wal / -journal copy the
+    mode); tighten an existing one (and its companions) written before this rule."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-journal"), Path(f"{path}-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                if name.stat().st_mode & 0o077:
+                    os.chmod(name, 0o600)
+    except OSError as err:
+        raise CampaignError(f"{path}: cannot create the campaign state ({err.strerror})") from None
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:

@@ -45,7 +45,7 @@ ATTENTION_COLUMNS = [
     "last_error",
 ]
 #: Outbox states listed under "needs attention / pending".
-ATTENTION_STATES = ("pending", "failed", "sending", "unconfirmed", "gave_up")
+ATTENTION_STATES = ("pending", "failed", "sending", "unconfirmed", "gave_up", "invalid_address")
 
 
 @dataclass
@@ -145,6 +145,15 @@ def _summary(db: Any, campaign: str, as_of: dt.date | None, window: int) -> dict
         "enrol_pending": sum(1 for c in contacts if c["enrol_state"] != "done"),
         "outbox": {
             s: int(states.get(s, 0))
-            for s in ("pending", "sending", "sent", "failed", "unconfirmed", "cancelled", "gave_up")
+            for s in (
+                "pending",
+                "sending",
+                "sent",
+                "failed",
+                "unconfirmed",
+                "cancelled",
+                "gave_up",
+                "invalid_address",
+            )
         },
     }

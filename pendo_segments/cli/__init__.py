@@ -7,8 +7,11 @@ calls one library function and formats its result.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -126,6 +129,12 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+#: OS errors that are the environment's, not a bug: one line and exit 1 (a full disk …).
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
+
 class ErrorBoundary(LazyGroup):
     """The one place that turns library errors into ``Error: …`` and exit 1."""
 
@@ -141,6 +150,58 @@ class ErrorBoundary(LazyGroup):
             for line in lines:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(getattr(err, "exit_code", 1))
+        except OSError as err:
+            if err.errno not in _ENVIRONMENT_ERRNOS or (ctx.obj and ctx.obj.get("debug")):
+                raise
+            _report_os_error(err)
+            ctx.exit(1)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run, then flush stdout here: a full disk or a closed pipe on stdout is found
+        at the last flush, which must not become a traceback at interpreter exit."""
+        try:
+            result = super().main(*args, **kwargs)
+        except SystemExit:
+            _flush_stdout()
+            raise
+        _flush_stdout()
+        return result
+
+
+def _report_os_error(err: OSError) -> None:
+    where = f"{err.filename}: " if err.filename else "cannot write output: "
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()  # stdout is what failed: its buffer must not be flushed again
+    with contextlib.suppress(OSError):
+        click.echo(f"Error: {where}{err.strerror or err}", err=True)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (`| head`): stop quietly
+        raise SystemExit(1) from None
+    except OSError as err:
+        if err.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        _report_os_error(OSError(err.errno, err.strerror, "standard output"))
+        raise SystemExit(1) from None
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so Python's exit-time flush of stdout cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a real file (tests)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 @click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})

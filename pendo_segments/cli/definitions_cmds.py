@@ -124,7 +124,7 @@ def compile_cmd(
                 if target == "sql"
                 else ("json", json.dumps(r.output, indent=2, ensure_ascii=False) + "\n")
             )
-            write_text(out_dir / f"{r.segment.name}.{ext}", body)
+            write_text(out_dir / f"{r.segment.name}.{ext}", body, parents=True)
     not_native = [r for r in results if not r.native]
     if fmt == "json":
         emit_json([r.to_dict() for r in results], output)

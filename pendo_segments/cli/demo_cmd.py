@@ -16,7 +16,13 @@ from pendo_segments.cli.common import status
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-report"),
     show_default=True,
-    help="Report folder to write.",
+    help="Report folder to write. A folder of other files is refused unless --force; "
+    "only files the demo wrote are ever replaced or removed.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty folder pendo-segments did not create.",
 )
 @click.option(
     "--defs",
@@ -31,7 +37,7 @@ from pendo_segments.cli.common import status
     show_default=True,
     help="Data to run on: 'sample' (bundled) or a data folder.",
 )
-def demo(out: Path, defs: Path | None, data: str) -> None:
+def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
     """Run the whole flow on the bundled sample data and write a report folder.
 
     Validates and compiles the shipped segments, evaluates them, scores
@@ -49,7 +55,7 @@ def demo(out: Path, defs: Path | None, data: str) -> None:
     from pendo_segments.demo import run_demo
 
     with status("Running the demo") as update:
-        report = run_demo(out, defs_path=defs, data=data, progress=update)
+        report = run_demo(out, defs_path=defs, data=data, progress=update, force=force)
     console = Console()
     console.print(
         f"[bold]pendo-segments demo[/bold] — data: {data}, as of {report.as_of.isoformat()}"

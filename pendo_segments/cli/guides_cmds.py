@@ -13,6 +13,13 @@ from pendo_segments.cli.output import emit_rows, resolve_format, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty folder pendo-segments did not create "
+    "(only its own files are replaced; nothing else is removed).",
+)
+
 
 def templates_option(f: F) -> F:
     f = click.option(
@@ -62,8 +69,10 @@ def guides() -> None:
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Folder to write (replaced atomically).",
+    help="Folder to write. A folder of other files is refused unless --force; "
+    "only files this command wrote are ever replaced or removed.",
 )
+@force_option
 @click.option(
     "--guide",
     "guide_ids",
@@ -72,7 +81,11 @@ def guides() -> None:
     help="Only this guide (repeatable). Default: all.",
 )
 def render(
-    templates: Path | None, subjects_file: Path | None, out: Path, guide_ids: tuple[str, ...]
+    templates: Path | None,
+    subjects_file: Path | None,
+    out: Path,
+    force: bool,
+    guide_ids: tuple[str, ...],
 ) -> None:
     """Write every guide × segment × tier × locale as JSON (for Pendo) and HTML.
 
@@ -84,7 +97,7 @@ def render(
     from pendo_segments.guides.export import write_rendered
 
     manifest, subjects = _load(templates, subjects_file)
-    records = write_rendered(manifest, out, subjects, guide_ids or None)
+    records = write_rendered(manifest, out, subjects, guide_ids or None, force=force)
     for record in records:
         if record["fallback"]:
             warn(f"{record['json']}: {record['fallback_reason']}")
@@ -98,8 +111,10 @@ def render(
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Gallery folder to write (replaced atomically).",
+    help="Gallery folder to write. A folder of other files is refused unless --force; "
+    "only files this command wrote are ever replaced or removed.",
 )
+@force_option
 @click.option("--serve", is_flag=True, help="Serve the gallery on 127.0.0.1 until Ctrl-C.")
 @click.option(
     "--port",
@@ -109,7 +124,12 @@ def render(
     help="Port for --serve (0 = any free port).",
 )
 def preview(
-    templates: Path | None, subjects_file: Path | None, out: Path, serve: bool, port: int
+    templates: Path | None,
+    subjects_file: Path | None,
+    out: Path,
+    force: bool,
+    serve: bool,
+    port: int,
 ) -> None:
     """Build a static gallery: every guide as customers see it, languages side by side.
 
@@ -121,7 +141,7 @@ def preview(
     from pendo_segments.guides.preview import build_gallery, make_server
 
     manifest, subjects = _load(templates, subjects_file)
-    index = build_gallery(manifest, out, subjects)
+    index = build_gallery(manifest, out, subjects, force=force)
     click.echo(f"Gallery written to {index}")
     if not serve:
         return

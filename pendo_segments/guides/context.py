@@ -83,6 +83,9 @@ def normalise_context(
     out["as_of"] = as_date(out["as_of"]) or dt.datetime.now(dt.UTC).date()
     out["health"] = _health(out["health"])
     out["days_since_last_visit"] = _int_or_none(out["days_since_last_visit"])
+    out["account"]["name"] = name_for_locale(
+        out["account"]["name"], locale, (context.get("account") or {}).get("name_latin")
+    )
     visitor = out["visitor"]
     if not visitor["first_name"] and visitor["name"]:
         visitor["first_name"] = str(visitor["name"]).split()[0]
@@ -91,6 +94,30 @@ def normalise_context(
     else:
         out["years"] = _int_or_none(out["years"])
     return out
+
+
+#: Languages whose copy may print a name in its own (non-Latin) script.
+_OWN_SCRIPT_LANGUAGES = frozenset({"ja", "zh", "ko"})
+
+
+def name_for_locale(name: Any, locale: str, latin: Any = None) -> Any:
+    """A company name the copy in ``locale`` can print.
+
+    English copy (including an English fallback for a Japanese visitor) must not
+    greet "株式会社ヤマダ": a name in a non-Latin script gives way to ``latin``
+    (an account's ``name_latin``, when the data has one) or to nothing, which
+    every template already words around ("Your workspace is ready").
+    """
+    language = locale.split("-")[0].lower()
+    if not isinstance(name, str) or language in _OWN_SCRIPT_LANGUAGES or _is_latin(name):
+        return name
+    return latin if isinstance(latin, str) and latin.strip() and _is_latin(latin) else None
+
+
+def _is_latin(text: str) -> bool:
+    import unicodedata
+
+    return all(unicodedata.name(ch, "").startswith("LATIN") for ch in text if ch.isalpha())
 
 
 def _object(name: str, value: Any) -> dict[str, Any]:

@@ -9,18 +9,31 @@ data, so the environment is locked down:
 * ``StrictUndefined``: a typo such as ``{{ visitor.nmae }}`` is an error,
   never an empty string in front of a customer;
 * ``finalize`` refuses to print ``None`` ("Hi None,") — guard optional
-  values with ``{% if %}`` or ``| default("…", true)``.
+  values with ``{% if %}`` or ``| default("…", true)``;
+* bounded: a template cannot build a string or list longer than
+  :data:`MAX_SIZE` (``'x' * 10**9``, ``'x'.ljust(10**9)``, ``| center(10**9)``),
+  a ``range`` longer than :data:`MAX_RANGE`, a power with more than
+  :data:`MAX_POWER_BITS` bits, or more than :data:`MAX_OUTPUT` characters of
+  output; and each template gets :data:`TIME_LIMIT` seconds (nested loops).
+  Each is reported as ``FILE:LINE`` like any template error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
+import signal
+import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pendo_segments.errors import RenderError
@@ -28,6 +41,180 @@ from pendo_segments.guides import i18n
 from pendo_segments.guides.manifest import display_path
 
 T = TypeVar("T")
+
+#: Longest string, list or tuple one template expression may build.
+MAX_SIZE = 100_000
+#: Longest ``range()`` a template may create.
+MAX_RANGE = 10_000
+#: Largest integer power (in bits) a template may compute.
+MAX_POWER_BITS = 4_096
+#: Most characters one template (or block) may output.
+MAX_OUTPUT = 1_000_000
+#: Seconds one template (compile or render) may take.
+TIME_LIMIT = 5.0
+
+_SEQUENCES = (str, list, tuple)
+#: str methods whose integer arguments set the size of the result.
+_SIZING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+_FORMAT_WIDTH = re.compile(r"(\d{6,})")
+_state = threading.local()
+
+
+class TemplateTimeout(Exception):  # noqa: N818 - reported as rule "timeout"
+    """A template ran longer than :data:`TIME_LIMIT`."""
+
+
+def _check_deadline() -> None:
+    deadline = getattr(_state, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TemplateTimeout(f"took longer than {TIME_LIMIT:g} s (a loop too large?)")
+
+
+def _too_big(what: str, size: int, limit: int = MAX_SIZE) -> SecurityError:
+    return SecurityError(f"{what} too large ({size:,} > {limit:,})")
+
+
+def _check_size(value: Any, what: str) -> Any:
+    if isinstance(value, _SEQUENCES) and len(value) > MAX_SIZE:
+        raise _too_big(what, len(value))
+    return value
+
+
+def _check_format_widths(text: Any, what: str) -> None:
+    """``'%1000000s' % x`` / ``'{:>1000000}'.format(x)``: a width or precision too large."""
+    if isinstance(text, str):
+        for digits in _FORMAT_WIDTH.findall(text):
+            if int(digits) > MAX_SIZE:
+                raise _too_big(f"{what} width", int(digits))
+
+
+def _safe_range(*args: int) -> Iterator[int]:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise _too_big("range", len(numbers), MAX_RANGE)
+    for n, value in enumerate(numbers):
+        if not n % 1024:
+            _check_deadline()
+        yield value
+
+
+def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter whose integer options cannot exceed MAX_SIZE, nor its result."""
+    skip = 2 if getattr(fn, "jinja_pass_arg", None) else 1  # (context,) value, options…
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        for arg in (*args[skip:], *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SIZE:
+                raise _too_big(f"filter {fn.__name__} argument", arg)
+        if fn.__name__ == "do_format" and len(args) > skip - 1:
+            _check_format_widths(args[skip - 1], "format")
+        return _check_size(fn(*args, **kwargs), f"result of filter {fn.__name__}")
+
+    return wrapped
+
+
+class GuideSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox plus size and time limits (see the module docstring)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _safe_range
+        self.globals.pop("lipsum", None)  # lipsum(n=10**9): nothing copy needs
+        for name in ("center", "indent", "format", "replace", "wordwrap", "tojson", "join"):
+            if name in self.filters:
+                self.filters[name] = _bounded_filter(self.filters[name])
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        _check_deadline()
+        if operator_ == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, _SEQUENCES)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_SIZE
+                ):
+                    raise _too_big("repetition", len(seq) * times)
+        elif operator_ == "**" and isinstance(left, int) and isinstance(right, int):
+            if abs(left) > 1 and right > 0 and left.bit_length() * right > MAX_POWER_BITS:
+                raise _too_big("power (bits)", left.bit_length() * right, MAX_POWER_BITS)
+        elif operator_ == "%":
+            _check_format_widths(left, "% format")
+        result = super().call_binop(context, operator_, left, right)
+        return _check_size(result, f"result of {operator_}")
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _check_deadline()
+        method = getattr(__obj, "__wrapped__", __obj)  # jinja wraps str.format
+        owner = getattr(method, "__self__", None)
+        name = getattr(method, "__name__", "")
+        if isinstance(owner, str):
+            if name in _SIZING_METHODS:
+                for arg in (*args, *kwargs.values()):
+                    if isinstance(arg, int) and arg > MAX_SIZE:
+                        raise _too_big(f"str.{name} width", arg)
+            elif name in ("format", "format_map"):
+                _check_format_widths(owner, "format")
+        result = super().call(__context, __obj, *args, **kwargs)
+        return _check_size(result, f"result of {name or 'call'}")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Stop template code after ``seconds`` (default :data:`TIME_LIMIT`).
+
+    The sandbox's hooks (attribute access, calls, operators, ``range``) check a
+    deadline in any thread; in the main thread a ``SIGALRM`` also interrupts a
+    loop that calls nothing. An outer timer (e.g. pytest-timeout) is restored.
+    """
+    seconds = TIME_LIMIT if seconds is None else seconds
+    outer = getattr(_state, "deadline", None)
+    start = time.monotonic()
+    _state.deadline = start + seconds if outer is None else min(outer, start + seconds)
+    alarm = (
+        threading.current_thread() is threading.main_thread()
+        and hasattr(signal, "setitimer")
+        and outer is None
+    )
+    if alarm:
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise TemplateTimeout(f"took longer than {seconds:g} s (a loop too large?)")
+
+        old_handler = signal.signal(signal.SIGALRM, on_alarm)
+        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+            if old_delay:
+                left = max(old_delay - (time.monotonic() - start), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+        _state.deadline = outer
+
+
+def collect(chunks: Iterable[str]) -> str:
+    """Join a template's output, refusing more than :data:`MAX_OUTPUT` characters."""
+    parts: list[str] = []
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_OUTPUT:
+            error = _too_big("template output", total, MAX_OUTPUT)
+            throw = getattr(chunks, "throw", None)
+            if throw is not None:  # raise it inside the template: the traceback has its line
+                throw(error)
+            raise error
+        parts.append(chunk)
+    return "".join(parts)
 
 
 class TemplateError(RenderError):
@@ -68,8 +255,8 @@ FILTERS: dict[str, Callable[..., str]] = {
 
 
 @lru_cache(maxsize=16)
-def _cached_env(root: str) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _cached_env(root: str) -> GuideSandbox:
+    env = GuideSandbox(
         loader=jinja2.FileSystemLoader(root, encoding="utf-8"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -82,7 +269,7 @@ def _cached_env(root: str) -> ImmutableSandboxedEnvironment:
     return env
 
 
-def make_env(root: Path) -> ImmutableSandboxedEnvironment:
+def make_env(root: Path) -> GuideSandbox:
     """The sandboxed environment for templates under ``root`` (cached per root)."""
     return _cached_env(str(Path(root).resolve()))
 
@@ -100,6 +287,10 @@ def template_error(err: BaseException, root: Path, fallback_file: str) -> Templa
         rule, message = "undefined", f"undefined variable: {err.message}"
     elif isinstance(err, jinja2.exceptions.SecurityError):
         rule, message = "unsafe-template", f"unsafe template code: {err}"
+    elif isinstance(err, TemplateTimeout):
+        rule, message = "timeout", f"template {err}"
+    elif isinstance(err, (MemoryError, RecursionError)):
+        rule, message = "unsafe-template", f"template too large ({type(err).__name__})"
     elif isinstance(err, jinja2.TemplateNotFound):
         rule, message = "missing-template", f"template not found: {err.name}"
     else:
@@ -115,7 +306,8 @@ def run_template(env: jinja2.Environment, fn: Callable[[], T], root: Path, file:
     """
     try:
         try:
-            return fn()
+            with time_limit():
+                return fn()
         except jinja2.TemplateSyntaxError:
             raise
         except Exception:

@@ -1,7 +1,10 @@
 """``guides render``: every guide × segment × tier × locale as JSON and HTML files.
 
-Layout of the output folder (written atomically, replacing any old one)::
+Layout of the output folder (see :func:`pendo_segments.atomic.output_folder`: a
+folder of someone else's is refused without ``force``, and only files this
+command wrote are ever replaced or removed)::
 
+    OUT/.pendo-segments-output                      the files written (marker)
     OUT/index.json                                  one record per file pair
     OUT/<guide>/<segment>/<tier|all>.<locale>.json  RenderedGuide.to_json()
     OUT/<guide>/<segment>/<tier|all>.<locale>.html  as the customer sees it
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.atomic import atomic_dir, write_text
+from pendo_segments.atomic import output_folder, write_text
 from pendo_segments.guides.manifest import Manifest
 from pendo_segments.guides.preview import render_variants, standalone_html
 from pendo_segments.guides.subjects import load_subjects
@@ -28,19 +31,21 @@ def write_rendered(
     out: Path | str,
     subjects: list[dict[str, Any]] | None = None,
     guide_ids: Sequence[str] | None = None,
+    *,
+    force: bool = False,
 ) -> list[dict[str, Any]]:
     """Render and write every variant; return the index records (also in ``index.json``)."""
     for guide_id in guide_ids or ():
         manifest.guide(guide_id)  # unknown id → RenderError with a suggestion
     subjects = subjects if subjects is not None else load_subjects(manifest)
     records: list[dict[str, Any]] = []
-    with atomic_dir(Path(out)) as tmp:
+    with output_folder(Path(out), force=force) as tmp:
         for vr in render_variants(manifest, subjects, guide_ids):
             v = vr.variant
             for lr in vr.locales:
                 stem = f"{v.guide.id}/{v.segment}/{v.tier or 'all'}.{lr.locale}"
-                write_text(tmp / f"{stem}.json", lr.rendered.to_json())
-                write_text(tmp / f"{stem}.html", standalone_html(lr.rendered))
+                write_text(tmp / f"{stem}.json", lr.rendered.to_json(), parents=True)
+                write_text(tmp / f"{stem}.html", standalone_html(lr.rendered), parents=True)
                 records.append(
                     {
                         "guide": v.guide.id,

@@ -43,7 +43,8 @@ RULES: dict[str, str] = {
     "unsafe-html": "script, inline event handler, or anything the nh3 sanitiser removes",
     "dead-output": "{{ }} that can print nothing, or template syntax printed verbatim",
     "https-link": "a link or button URL that is not https://",
-    "unsafe-template": "template code the sandbox refuses",
+    "unsafe-template": "template code the sandbox refuses, or too large a string, range or output",
+    "timeout": "a template that runs longer than the time limit (5 s per template)",
     "render": "any other error while rendering",
 }
 _VERBATIM = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\{\s*[A-Za-z_][\w.]*\s*\}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from pendo_segments.atomic import atomic_dir, write_text
+from pendo_segments.atomic import output_folder, write_text
 from pendo_segments.guides import i18n
 from pendo_segments.guides.context import normalise_context
 from pendo_segments.guides.manifest import Guide, Manifest
@@ -157,55 +157,70 @@ def standalone_html(rendered: RenderedGuide) -> str:
 
 
 def build_gallery(
-    manifest: Manifest, out: Path | str, subjects: list[dict[str, Any]] | None = None
+    manifest: Manifest,
+    out: Path | str,
+    subjects: list[dict[str, Any]] | None = None,
+    *,
+    force: bool = False,
 ) -> Path:
-    """Write the gallery folder ``out`` (atomically) and return its ``index.html``.
+    """Write the gallery folder ``out`` (see :func:`~pendo_segments.atomic.output_folder`
+    for what happens to an existing folder) and return its ``index.html``.
 
     ``subjects`` default to ``preview_subjects.yaml`` beside the manifest.
     """
     out = Path(out)
     subjects = subjects if subjects is not None else load_subjects(manifest)
+    with output_folder(out, force=force) as tmp:
+        write_gallery(manifest, tmp, subjects)
+    return out / "index.html"
+
+
+def write_gallery(manifest: Manifest, folder: Path, subjects: list[dict[str, Any]]) -> None:
+    """Write the gallery's files into ``folder`` (which the caller owns)."""
     renders = render_variants(manifest, subjects)
     env = _gallery_env()
     locales = list(dict.fromkeys(loc for g in manifest.guides for loc in g.locales))
     fallbacks = sum(lr.rendered.fallback for vr in renders for lr in vr.locales)
-    with atomic_dir(out) as tmp:
-        write_text(tmp / "gallery.css", (_GALLERY_TEMPLATES / "gallery.css").read_text("utf-8"))
-        for vr in renders:
-            write_text(
-                tmp / "pages" / f"{vr.variant.slug}.html",
-                env.get_template("page.html.j2").render(vr=vr, manifest=manifest),
-            )
+    write_text(
+        folder / "gallery.css",
+        (_GALLERY_TEMPLATES / "gallery.css").read_text("utf-8"),
+        parents=True,
+    )
+    for vr in renders:
         write_text(
-            tmp / "index.html",
-            env.get_template("index.html.j2").render(
-                renders=renders,
-                manifest=manifest,
-                locales=locales,
-                locale_label=locale_label,
-                fallbacks=fallbacks,
-                subjects=len(subjects),
-            ),
+            folder / "pages" / f"{vr.variant.slug}.html",
+            env.get_template("page.html.j2").render(vr=vr, manifest=manifest),
+            parents=True,
         )
-        write_text(
-            tmp / "gallery.json",
-            json.dumps(
-                [
-                    {
-                        "page": f"pages/{vr.variant.slug}.html",
-                        "guide": vr.variant.guide.id,
-                        "segment": vr.variant.segment,
-                        "tier": vr.variant.tier,
-                        "locales": {lr.locale: lr.rendered.to_dict() for lr in vr.locales},
-                    }
-                    for vr in renders
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n",
+    write_text(
+        folder / "index.html",
+        env.get_template("index.html.j2").render(
+            renders=renders,
+            manifest=manifest,
+            locales=locales,
+            locale_label=locale_label,
+            fallbacks=fallbacks,
+            subjects=len(subjects),
+        ),
+    )
+    write_text(
+        folder / "gallery.json",
+        json.dumps(
+            [
+                {
+                    "page": f"pages/{vr.variant.slug}.html",
+                    "guide": vr.variant.guide.id,
+                    "segment": vr.variant.segment,
+                    "tier": vr.variant.tier,
+                    "locales": {lr.locale: lr.rendered.to_dict() for lr in vr.locales},
+                }
+                for vr in renders
+            ],
+            indent=2,
+            ensure_ascii=False,
         )
-    return out / "index.html"
+        + "\n",
+    )
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

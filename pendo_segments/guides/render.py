@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from pendo_segments.guides import htmltools
 from pendo_segments.guides.context import normalise_context
-from pendo_segments.guides.environment import TemplateError, make_env, run_template
+from pendo_segments.guides.environment import TemplateError, collect, make_env, run_template
 from pendo_segments.guides.i18n import pick_locale, primary_language
 from pendo_segments.guides.manifest import Guide, Manifest, display_path
 from pendo_segments.guides.source import TemplateSource, load_source
@@ -183,7 +183,7 @@ def _render_blocks(
             continue
         html = run_template(
             env,
-            lambda fn=block_fn: "".join(fn(template.new_context(variables))),  # type: ignore[misc]
+            lambda fn=block_fn: collect(fn(template.new_context(variables))),  # type: ignore[misc]
             root,
             source.name,
         )
@@ -266,7 +266,10 @@ def _email(manifest: Manifest, raw: RawGuide, rendered: RenderedGuide) -> None:
     }
     variables = {**raw.context, "email": email}
     rendered.html = run_template(
-        env, lambda: env.get_template(EMAIL_LAYOUT).render(variables), manifest.root, EMAIL_LAYOUT
+        env,
+        lambda: collect(env.get_template(EMAIL_LAYOUT).generate(variables)),
+        manifest.root,
+        EMAIL_LAYOUT,
     )
     parts = [rendered.title, "", htmltools.html_to_text(step.body_html).rstrip()]
     parts += [""] + [f"{b.label}: {b.url}" for b in step.buttons if b.url]
