@@ -26,6 +26,7 @@ from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions, usage_days
 
 _BIG = np.iinfo(np.int64).max
+_BITMAP_LIMIT = 600_000_000  # cells (bytes) of the (day, subject) bitmap
 
 
 def _by_day(day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
@@ -34,12 +35,26 @@ def _by_day(day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
 
 
 def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (subject, day) pairs sorted by day: one row per active subject-day."""
+    """Distinct (subject, day) pairs sorted by day: one row per active subject-day.
+
+    A bitmap over (day, subject) when it fits (one pass, already in order),
+    else a sort of the combined keys.
+    """
     ok = idx >= 0
-    lo = int(day.min()) if len(day) else 0
-    key = (day[ok].astype(np.int64) - lo) * max(width, 1) + idx[ok]
-    uniq = np.unique(key)  # sorted by day, then subject
-    return (uniq % max(width, 1)).astype(np.int64), (uniq // max(width, 1) + lo).astype(np.int64)
+    width = max(width, 1)
+    if not ok.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo = int(day[ok].min())
+    span = int(day[ok].max()) - lo + 1
+    key = (day[ok].astype(np.int64) - lo) * width + idx[ok]
+    if span * width <= _BITMAP_LIMIT:
+        seen = np.zeros(span * width, dtype=bool)
+        seen[key] = True
+        uniq = np.flatnonzero(seen)
+    else:
+        key.sort()
+        uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
 
 
 class _RunningExtreme:
@@ -151,8 +166,9 @@ class AsOfMetrics:
 
     # -- windows ---------------------------------------------------------------
     def _slice(self, day: np.ndarray, window: int) -> slice:
-        lo = int(np.searchsorted(day, self.asof_day - window, side="left"))
-        hi = int(np.searchsorted(day, self.asof_day, side="left"))
+        # a scalar of the array's own dtype: no int32 → int64 copy of the array per search
+        lo = int(np.searchsorted(day, day.dtype.type(self.asof_day - window), side="left"))
+        hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
         return slice(lo, hi)
 
     def _count(
@@ -211,7 +227,7 @@ class AsOfMetrics:
         if key not in self._cache:
             h = self.history
             day = h.pairs["visitor"][1]
-            hi = int(np.searchsorted(day, self.asof_day, side="left"))
+            hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
             value = (h._last if latest else h._first).upto(hi)
             if latest and h.last_visit is not None:
                 # Pendo's lastvisit (docs/semantics.md §2) counts when it is before the as-of day.

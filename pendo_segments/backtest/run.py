@@ -92,11 +92,15 @@ def run_backtest(
     with_health: bool = True,
     with_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
+    history: UsageHistory | None = None,
 ) -> Backtest:
-    """Segments (all, or ``names``), health and alerts at each day of ``days``."""
+    """Segments (all, or ``names``), health and alerts at each day of ``days``.
+
+    ``history``: an index of ``ds`` already built by the caller (the report shares one).
+    """
     from pendo_segments.evaluate import Evaluator
 
-    history = UsageHistory(ds)
+    history = history or UsageHistory(ds)
     wanted = [s.name for s in defs.select(names)]
     closure = defs.closure(wanted)
     subjects = {n: defs.get(n).subject for n in wanted}
@@ -108,12 +112,15 @@ def run_backtest(
     config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
     previous: dict[str, np.ndarray] | None = None
+    ev = Evaluator(ds, days[0], defs) if days else None
     for i, day in enumerate(days):
         if progress:
             progress(day.isoformat())
         view = history.at(day)
-        ev = Evaluator(ds, day, defs)
-        ev.metrics = view  # type: ignore[assignment]  # same public shape as Metrics
+        assert ev is not None
+        # One evaluator, re-pointed at each day: its rule logic runs unchanged on a
+        # per-day view of the shared index (same public shape as Metrics).
+        ev.as_of, ev.metrics, ev.masks = day, view, {}  # type: ignore[assignment]
         for seg in closure:
             ev.segment_mask(seg)
         for n in wanted:

@@ -108,7 +108,7 @@ def collect(
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     """Everything the pages show, as plain data (the tests read this too)."""
-    from pendo_segments.backtest import catch_rates, churn_days, run_backtest
+    from pendo_segments.backtest import UsageHistory, catch_rates, churn_days, run_backtest
     from pendo_segments.evaluate import evaluate
     from pendo_segments.report import usage
     from pendo_segments.report.book import book_accounts, restrict
@@ -162,17 +162,18 @@ def collect(
 
     progress("backtesting the rules")
     days = backtest_days(ds, as_of, options.weeks)
-    bt = run_backtest(defs, ds, days, defs_path=defs_path)
+    history = UsageHistory(ds)
+    bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history)
     catch: list[dict[str, Any]] = []
     if getattr(ds, "outcomes", None) is not None:
         catch = [r.row() for r in catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon)]
 
     progress("usage, NPS and PES")
     n_visitors = len(ds.visitors)
-    pes = usage.pes(ds, as_of)
-    weekly = usage.weekly_minutes(ds, as_of, options.weeks)
-    features = usage.key_feature_usage(ds, as_of)
-    first_use = usage.time_to_first_use(ds, as_of)
+    pes = usage.pes(ds, history, as_of)
+    weekly = usage.weekly_minutes(history, as_of, options.weeks)
+    features = usage.key_feature_usage(ds, history, as_of)
+    first_use = usage.time_to_first_use(ds, history, as_of)
     nps = usage.nps_summary(ds, as_of)
 
     kpi_values = {
@@ -349,8 +350,16 @@ def collect(
     taken: set[str] = set()
     p1_name = tier_names[0] if view.policy else None
     last_login = health.signals["days_since_last_login"]
-    in_segments = {i: [n for n in account_segments if bt.flags[n][-1][i]] for i in range(len(ids))}
-    visitor_segments = [n for n in bt.counts if bt.subjects[n] == "visitor"]
+    alerts_of: dict[str, list[dict[str, Any]]] = {}
+    for r in alert_rows.to_dict("records"):
+        alerts_of.setdefault(str(r["account_id"]), []).append(r)
+    # members of each visitor segment per account, in one bincount per segment
+    v2a = ev.metrics.v2a
+    visitor_counts = {
+        n: np.bincount(v2a[ev.masks[n] & (v2a >= 0)], minlength=len(ids))
+        for n in bt.counts
+        if bt.subjects[n] == "visitor" and n in ev.masks
+    }
     p1 = []
     for i in (np.flatnonzero(tier == p1_name) if p1_name else np.array([], int)).tolist():
         aid = ids[i]
@@ -358,12 +367,7 @@ def collect(
             {"name": w.component(c), "value": float(health.components[c][i])}
             for c in health.components
         ]
-        visitor_in = []
-        v_of = ev.metrics.v2a == i
-        for n in visitor_segments:
-            k = int((ev.masks[n] & v_of).sum()) if n in ev.masks else 0
-            if k:
-                visitor_in.append(f"{n} ({k})")
+        visitor_in = [f"{n} ({c[i]})" for n, c in visitor_counts.items() if c[i]]
         days_since = float(last_login[i])
         p1.append(
             {
@@ -381,8 +385,8 @@ def collect(
                 "last_login": None
                 if math.isnan(days_since)
                 else (int(days_since), as_of - dt.timedelta(days=int(days_since))),
-                "segments": in_segments[i] + visitor_in,
-                "alerts": alert_rows[alert_rows["account_id"] == aid].to_dict("records"),
+                "segments": [n for n in account_segments if bt.flags[n][-1][i]] + visitor_in,
+                "alerts": alerts_of.get(aid, []),
                 "trend": [float(s) for s in bt.scores[:, i]] if bt.scores is not None else [],
             }
         )

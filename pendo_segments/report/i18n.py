@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from pendo_segments.guides.i18n import format_date, format_money, format_number
+
+
+@lru_cache(maxsize=65536)
+def _number(value: float, locale: str, digits: int | None) -> str:
+    # babel re-parses the locale and pattern on every call; a report formats
+    # tens of thousands of (mostly repeating) numbers
+    return format_number(value, locale, digits)
+
 
 LOCALES = ("en", "ja")
 
@@ -260,12 +269,12 @@ class Words:
     def num(self, value: Any, digits: int | None = None) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
-        return format_number(value, self.locale, digits)
+        return _number(float(value), self.locale, digits)
 
     def pct(self, value: Any, digits: int = 0) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
-        return f"{format_number(value, self.locale, digits)}%"
+        return f"{_number(float(value), self.locale, digits)}%"
 
     def money(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -1,9 +1,11 @@
-"""Product usage widgets of the dashboard, computed from the usage tables.
+"""Product usage widgets of the dashboard, read off the backtest's index of the data.
 
 Pendo's customer-success dashboard asks for: total time in app per week,
 feature usage by visitor, time to first use, NPS and the Product Engagement
 Score. Windows follow docs/semantics.md §2: N days before the as-of day,
-the as-of day itself never counted.
+the as-of day itself never counted. Everything works on the integer arrays
+of :class:`~pendo_segments.backtest.history.UsageHistory` (visitor
+positions, day numbers), so a million-row table is never turned into strings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.backtest.history import UsageHistory
+from pendo_segments.evaluate.metrics import day_number, day_numbers
+
 #: Pendo's definition, which :func:`pes` follows.
 PES_SOURCE = (
     "Pendo, Product Engagement Score (PES): "
@@ -23,40 +28,52 @@ PES_SOURCE = (
 )
 
 
-def _days(values: Any) -> pd.Series:
-    return pd.to_datetime(pd.Series(values)).dt.normalize()
-
-
-def _ts(day: dt.date) -> pd.Timestamp:
-    return pd.Timestamp(day)
-
-
-def _active_usage(ds: Any, as_of: dt.date) -> pd.DataFrame:
-    """Active visitor-days before the as-of day: ``visitor_id, date, minutes``."""
-    u = ds.usage_daily
-    frame = pd.DataFrame(
-        {
-            "visitor_id": u["visitor_id"].astype(str).to_numpy(),
-            "date": _days(u["date"]).to_numpy(),
-            "minutes": u["minutes"].to_numpy(dtype=float),
-            "active": ((u["events"] > 0) | (u["minutes"] > 0)).to_numpy(),
-        }
+def _between(day: np.ndarray, start: int, end: int) -> slice:
+    """Rows of day-sorted ``day`` with ``start <= day < end``."""
+    t = day.dtype.type
+    return slice(
+        int(np.searchsorted(day, t(start), side="left")),
+        int(np.searchsorted(day, t(end), side="left")),
     )
-    return frame[frame["active"] & (frame["date"] < _ts(as_of))]
 
 
-def weekly_minutes(ds: Any, as_of: dt.date, weeks: int) -> list[tuple[dt.date, float]]:
+def weekly_minutes(h: UsageHistory, as_of: dt.date, weeks: int) -> list[tuple[dt.date, float]]:
     """Total minutes in app per 7-day week, oldest first; the last week ends the day before as-of."""
-    u = ds.usage_daily
-    day = _days(u["date"])
-    minutes = u["minutes"].to_numpy(dtype=float)
     out = []
+    end = day_number(as_of)
     for k in range(weeks - 1, -1, -1):
-        start = as_of - dt.timedelta(days=7 * (k + 1))
-        end = start + dt.timedelta(days=7)
-        inside = ((day >= _ts(start)) & (day < _ts(end))).to_numpy()
-        out.append((start, float(minutes[inside].sum())))
+        start = end - 7 * (k + 1)
+        s = _between(h.u_day, start, start + 7)
+        out.append((as_of - dt.timedelta(days=7 * (k + 1)), float(h.u_minutes[s].sum())))
     return out
+
+
+def _active_visitors(h: UsageHistory, start: int, end: int) -> np.ndarray:
+    """Boolean per visitor: active on some day in ``[start, end)``."""
+    idx, day = h.pairs["visitor"]
+    out = np.zeros(len(h.visitor_ids), dtype=bool)
+    out[idx[_between(day, start, end)]] = True
+    return out
+
+
+def _used(h: UsageHistory, feature: str, start: int, end: int) -> np.ndarray:
+    """Boolean per visitor: clicked ``feature`` at least once in ``[start, end)``."""
+    out = np.zeros(len(h.visitor_ids), dtype=bool)
+    code = h.feature_code.get(feature)
+    if code is None:
+        return out
+    s = _between(h.f_day, start, end)
+    hit = (h.f_code[s] == code) & (h.f_clicks[s] > 0) & (h.f_vidx[s] >= 0)
+    out[h.f_vidx[s][hit]] = True
+    return out
+
+
+def _feature_names(ds: Any) -> dict[str, str]:
+    names = ds.features["name"] if "name" in ds.features.columns else ds.features["feature_id"]
+    return {
+        str(f): str(n) if isinstance(n, str) and n else str(f)
+        for f, n in zip(ds.features["feature_id"], names, strict=True)
+    }
 
 
 @dataclass
@@ -67,56 +84,25 @@ class FeatureUse:
     share: float  # of the visitors active in the window (0–100)
 
 
-def _clicks(ds: Any, as_of: dt.date, since: dt.date | None = None) -> pd.DataFrame:
-    f = ds.feature_usage
-    frame = pd.DataFrame(
-        {
-            "visitor_id": f["visitor_id"].astype(str).to_numpy(),
-            "feature_id": f["feature_id"].astype(str).to_numpy(),
-            "date": _days(f["date"]).to_numpy(),
-            "clicks": f["clicks"].to_numpy(dtype=float),
-        }
-    )
-    keep = (frame["clicks"] > 0) & (frame["date"] < _ts(as_of))
-    if since is not None:
-        keep &= frame["date"] >= _ts(since)
-    return frame[keep]
-
-
-def _feature_names(ds: Any) -> dict[str, str]:
-    names = ds.features.get("name", ds.features["feature_id"])
-    return {
-        str(f): str(n) if isinstance(n, str) and n else str(f)
-        for f, n in zip(ds.features["feature_id"], names, strict=True)
-    }
-
-
-def key_feature_usage(ds: Any, as_of: dt.date, window: int = 30) -> list[FeatureUse]:
+def key_feature_usage(
+    ds: Any, h: UsageHistory, as_of: dt.date, window: int = 30
+) -> list[FeatureUse]:
     """Visitors using each key feature in the last ``window`` days."""
-    since = as_of - dt.timedelta(days=window)
-    active = _active_usage(ds, as_of)
-    active_n = active.loc[active["date"] >= _ts(since), "visitor_id"].nunique()
-    clicks = _clicks(ds, as_of, since)
-    users = clicks.groupby("feature_id")["visitor_id"].nunique()
+    end = day_number(as_of)
+    active = int(_active_visitors(h, end - window, end).sum())
     names = _feature_names(ds)
-    return [
-        FeatureUse(
-            f, names[f], int(users.get(f, 0)), 100 * users.get(f, 0) / active_n if active_n else 0.0
-        )
-        for f in ds.key_features()
-    ]
+    out = []
+    for f in ds.key_features():
+        users = int(_used(h, f, end - window, end).sum())
+        out.append(FeatureUse(f, names[f], users, 100 * users / active if active else 0.0))
+    return out
 
 
-def first_visit_days(ds: Any, as_of: dt.date) -> pd.Series:
-    """Each visitor's first visit: ``first_visit`` when given, else the first active day."""
-    active = _active_usage(ds, as_of)
-    first = active.groupby("visitor_id")["date"].min()
-    ids = ds.visitors["visitor_id"].astype(str)
-    out = pd.Series(first.reindex(ids.to_numpy()).to_numpy(), index=ids.to_numpy())
-    if "first_visit" in ds.visitors.columns:
-        declared = _days(ds.visitors["first_visit"]).to_numpy()
-        out = pd.Series(np.where(pd.isna(declared), out.to_numpy(), declared), index=out.index)
-    return pd.to_datetime(out)
+def first_visit_days(h: UsageHistory, as_of: dt.date) -> np.ndarray:
+    """Day number of each visitor's first visit (``first_visit``, else first active day);
+    NaN when unknown."""
+    since = h.at(as_of).metric("visitor", "days_since_first_visit")
+    return day_number(as_of) - since
 
 
 @dataclass
@@ -128,28 +114,40 @@ class FirstUse:
     median_days: float  # NaN when no new user used it yet
 
 
-def time_to_first_use(ds: Any, as_of: dt.date, lookback: int = 90) -> list[FirstUse]:
+def time_to_first_use(
+    ds: Any, h: UsageHistory, as_of: dt.date, lookback: int = 90
+) -> list[FirstUse]:
     """For visitors whose first visit is in the last ``lookback`` days (and within the
     data), days from first visit to first click on each key feature."""
-    first = first_visit_days(ds, as_of)
-    data_start = _days(ds.usage_daily["date"]).min()
-    since = max(_ts(as_of - dt.timedelta(days=lookback)), data_start)
-    new = first[(first >= since) & (first < _ts(as_of))]
-    clicks = _clicks(ds, as_of)
-    clicks = clicks[clicks["visitor_id"].isin(new.index)]
-    out = []
+    end = day_number(as_of)
+    first = first_visit_days(h, as_of)
+    data_start = int(h.u_day[0]) if len(h.u_day) else end
+    since = max(end - lookback, data_start)
+    with np.errstate(invalid="ignore"):
+        new = (first >= since) & (first < end)
     names = _feature_names(ds)
+    s = slice(0, int(np.searchsorted(h.f_day, h.f_day.dtype.type(end), side="left")))
+    vidx, day, code, clicks = h.f_vidx[s], h.f_day[s], h.f_code[s], h.f_clicks[s]
+    out = []
     for f in ds.key_features():
-        mine = clicks[clicks["feature_id"] == f].groupby("visitor_id")["date"].min()
-        delay = (mine - new.reindex(mine.index)).dt.days
-        delay = delay[delay >= 0]
+        c = h.feature_code.get(f)
+        delays = np.zeros(0)
+        if c is not None:
+            hit = (code == c) & (clicks > 0) & (vidx >= 0)
+            hit[hit] = new[vidx[hit]]
+            big = np.iinfo(np.int64).max
+            firsts = np.full(len(h.visitor_ids), big, dtype=np.int64)
+            np.minimum.at(firsts, vidx[hit], day[hit].astype(np.int64))
+            users = firsts != big
+            delays = firsts[users] - first[users]
+            delays = delays[delays >= 0]
         out.append(
             FirstUse(
                 f,
                 names[f],
-                len(new),
-                len(delay),
-                float(delay.median()) if len(delay) else math.nan,
+                int(new.sum()),
+                len(delays),
+                float(np.median(delays)) if len(delays) else math.nan,
             )
         )
     return out
@@ -173,12 +171,13 @@ def nps_summary(ds: Any, as_of: dt.date, window: int = 90) -> NpsSummary | None:
     nps = getattr(ds, "nps", None)
     if nps is None:
         return None
-    day = _days(nps["date"])
+    day = day_numbers(nps["date"])
+    end = day_number(as_of)
     scores = nps["score"].to_numpy(dtype=float)
-    before = (day < _ts(as_of)).to_numpy()
-    recent = before & (day >= _ts(as_of - dt.timedelta(days=window))).to_numpy()
+    before = day < end
+    recent = before & (day >= end - window)
     counts = np.bincount(scores[recent].astype(int), minlength=11)[:11]
-    month = day.dt.strftime("%Y-%m").to_numpy()
+    month = pd.to_datetime(pd.Series(nps["date"])).dt.strftime("%Y-%m").to_numpy()
     trend = [
         (m, nps_score(scores[before & (month == m)]), int((before & (month == m)).sum()))
         for m in sorted(set(month[before]))
@@ -198,7 +197,7 @@ class Pes:
     dropped: int
 
 
-def pes(ds: Any, as_of: dt.date, window: int = 30) -> Pes:
+def pes(ds: Any, h: UsageHistory, as_of: dt.date, window: int = 30) -> Pes:
     """Product Engagement Score over visitors, as Pendo defines it (see ``PES_SOURCE``).
 
     * Adoption: the average share of Core Events (here: key features) that
@@ -211,31 +210,28 @@ def pes(ds: Any, as_of: dt.date, window: int = 30) -> Pes:
       recovered + dropped) × 100, so a ratio of 1 scores 50.
     * PES: the average of the three.
     """
-    start, prev = _ts(as_of - dt.timedelta(days=window)), _ts(as_of - dt.timedelta(days=2 * window))
-    active = _active_usage(ds, as_of)
-    now = active[active["date"] >= start]
-    now_ids = set(now["visitor_id"])
-    n_active = len(now_ids)
+    end = day_number(as_of)
+    start, prev = end - window, end - 2 * window
+    now = _active_visitors(h, start, end)
+    n_active = int(now.sum())
     keys = ds.key_features()
     if keys and n_active:
-        clicks = _clicks(ds, as_of, start.date())
-        used = clicks[clicks["feature_id"].isin(keys)].groupby("visitor_id")["feature_id"].nunique()
-        per = used.reindex(sorted(now_ids)).fillna(0) / len(keys)
-        adoption = float(100 * per.mean())
+        used = sum(_used(h, f, start, end)[now].astype(float) for f in keys)
+        adoption = float(100 * np.mean(used) / len(keys))
     else:
         adoption = math.nan
-    if n_active:
-        daily = now.groupby("date")["visitor_id"].nunique()
-        stickiness = float(100 * daily.sum() / window / n_active)
-    else:
-        stickiness = math.nan
-    before_ids = set(active.loc[(active["date"] >= prev) & (active["date"] < start), "visitor_id"])
-    first = first_visit_days(ds, as_of)
-    new_ids = set(first.index[(first >= start) & (first < _ts(as_of))])
-    older = set(first.index[first < prev])
-    new = len(new_ids & now_ids)
-    recovered = len((now_ids - before_ids - new_ids) & older)
-    dropped = len(before_ids - now_ids)
+    idx, day = h.pairs["visitor"]
+    visitor_days = _between(day, start, end)
+    visitor_days_n = visitor_days.stop - visitor_days.start
+    stickiness = 100 * visitor_days_n / window / n_active if n_active else math.nan
+    before = _active_visitors(h, prev, start)
+    first = first_visit_days(h, as_of)
+    with np.errstate(invalid="ignore"):
+        is_new = (first >= start) & (first < end)
+        older = first < prev
+    new = int((is_new & now).sum())
+    recovered = int((now & ~before & ~is_new & older).sum())
+    dropped = int((before & ~now).sum())
     gained = new + recovered
     growth = 100 * gained / (gained + dropped) if gained + dropped else math.nan
     parts = [v for v in (adoption, stickiness, growth) if not math.isnan(v)]
