@@ -27,6 +27,7 @@ class DemoReport:
     tiers: list[tuple[str, int, float, float]] = field(default_factory=list)
     alerts: dict[str, int] = field(default_factory=dict)
     gallery: Path | None = None
+    report: Path | None = None
     files: list[str] = field(default_factory=list)
 
 
@@ -97,10 +98,12 @@ def run_demo(
         save("membership.csv", ev.membership().to_csv(index=False, lineterminator="\n"))
 
         ctx = _Step(defs_path, defs, ds, as_of, ev, tmp, report, save, progress)
-        for step in (_health, _tiers, _alerts, _gallery):
+        for step in (_health, _tiers, _alerts, _gallery, _report):
             step(ctx)
     if report.gallery is not None:
         report.gallery = out / report.gallery.name
+    if report.report is not None:
+        report.report = out / "report" / "index.html"
     return report
 
 
@@ -172,3 +175,19 @@ def _gallery(ctx: _Step) -> None:
     write_gallery(manifest, ctx.tmp / "gallery", subjects or load_subjects(manifest))
     ctx.report.gallery = ctx.tmp / "gallery"
     ctx.report.files.append("gallery/index.html")
+
+
+def _report(ctx: _Step) -> None:
+    from pendo_segments.report import ReportOptions, build_report
+
+    ctx.progress("writing the CS manager's report")
+    build_report(
+        ctx.defs,
+        ctx.ds,
+        ctx.tmp / "report",
+        defs_path=ctx.defs_path,
+        options=ReportOptions(as_of=ctx.as_of),
+        progress=ctx.progress,
+    )
+    ctx.report.report = ctx.tmp / "report" / "index.html"
+    ctx.report.files.append("report/index.html")

@@ -97,6 +97,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "campaign",
         "Scheduled campaigns (no-login re-engagement).",
     ),
+    "backtest": (
+        "pendo_segments.cli.report_cmds",
+        "backtest",
+        "Segment sizes, health and alerts over past as-of days; catch rates.",
+    ),
+    "report": (
+        "pendo_segments.cli.report_cmds",
+        "report",
+        "Write the CS manager's HTML dashboard (self-contained, offline).",
+    ),
     "demo": (
         "pendo_segments.cli.demo_cmd",
         "demo",

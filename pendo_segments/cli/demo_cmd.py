@@ -90,4 +90,6 @@ def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
         console.print("Alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items()))
     if report.gallery:
         console.print(f"Guide gallery: {report.gallery / 'index.html'}")
+    if report.report:
+        console.print(f"CS report: {report.report}")
     console.print(f"Report folder: {report.out} ({len(report.files)} files)")

@@ -1,0 +1,272 @@
+"""Usage metrics for many as-of days from one pass over the data.
+
+The data set is read once: usage rows are sorted by day and active
+(subject, day) pairs are de-duplicated once. A window of N days before an
+as-of day D (docs/semantics.md §2: ``D − N ≤ day ≤ D − 1``) is then a
+contiguous slice of those sorted rows, found with two binary searches, and
+every metric is one ``numpy.bincount`` over the slice. "Days since last
+visit" keeps a running latest day that only moves forward as the as-of days
+grow, so a whole backtest touches each usage row a bounded number of times.
+
+:class:`AsOfMetrics` has the public shape of
+:class:`pendo_segments.evaluate.metrics.Metrics` (``metric``, ``size``,
+``ids``, ``v2a`` …), so the evaluator and the health scorer run on it
+unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pendo_segments.errors import EvaluationError
+from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions, usage_days
+
+_BIG = np.iinfo(np.int64).max
+_BITMAP_LIMIT = 600_000_000  # cells (bytes) of the (day, subject) bitmap
+
+
+def _by_day(day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(day, kind="stable")
+    return [day[order], *(c[order] for c in columns)]
+
+
+def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (subject, day) pairs sorted by day: one row per active subject-day.
+
+    A bitmap over (day, subject) when it fits (one pass, already in order),
+    else a sort of the combined keys.
+    """
+    ok = idx >= 0
+    width = max(width, 1)
+    if not ok.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo = int(day[ok].min())
+    span = int(day[ok].max()) - lo + 1
+    key = (day[ok].astype(np.int64) - lo) * width + idx[ok]
+    if span * width <= _BITMAP_LIMIT:
+        seen = np.zeros(span * width, dtype=bool)
+        seen[key] = True
+        uniq = np.flatnonzero(seen)
+    else:
+        key.sort()
+        uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
+
+
+class _RunningExtreme:
+    """Latest (or earliest) active day per subject over pairs before a cursor."""
+
+    def __init__(self, idx: np.ndarray, day: np.ndarray, size: int, latest: bool) -> None:
+        self.idx, self.day, self.size, self.latest = idx, day, size, latest
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pos = 0
+        self.value = np.full(self.size, NAT_DAY if self.latest else _BIG, dtype=np.int64)
+
+    def upto(self, hi: int) -> np.ndarray:
+        if hi < self.pos:  # as-of days asked out of order: start again
+            self._reset()
+        if hi > self.pos:
+            ufunc = np.maximum if self.latest else np.minimum
+            ufunc.at(self.value, self.idx[self.pos : hi], self.day[self.pos : hi])
+            self.pos = hi
+        out = self.value.copy()
+        if not self.latest:
+            out[out == _BIG] = NAT_DAY
+        return out
+
+
+class UsageHistory:
+    """The data set's usage as day-sorted arrays, shared by every as-of day."""
+
+    def __init__(self, ds: Any) -> None:
+        self.ds = ds
+        self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
+        self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
+        self.v2a = positions(ds.visitors["account_id"].astype(str), self.account_ids)
+        nv, na = len(self.visitor_ids), len(self.account_ids)
+
+        u = ds.usage_daily
+        vidx = positions(u["visitor_id"], self.visitor_ids)
+        minutes = u["minutes"].to_numpy(dtype=np.float64)
+        events = u["events"].to_numpy(dtype=np.int64)
+        self.u_day, self.u_vidx, self.u_minutes, self.u_events = _by_day(
+            usage_days(u["date"]), vidx, minutes, events
+        )
+        self.u_aidx = np.where(self.u_vidx >= 0, self.v2a[np.maximum(self.u_vidx, 0)], -1)
+        active = (self.u_events > 0) | (self.u_minutes > 0)
+        self.pairs = {
+            "visitor": _unique_pairs(self.u_vidx[active], self.u_day[active], nv),
+            "account": _unique_pairs(self.u_aidx[active], self.u_day[active], na),
+        }
+        v_idx, v_day = self.pairs["visitor"]
+        self._last = _RunningExtreme(v_idx, v_day, nv, latest=True)
+        self._first = _RunningExtreme(v_idx, v_day, nv, latest=False)
+
+        f = ds.feature_usage
+        fcol = f["feature_id"]
+        if isinstance(fcol.dtype, pd.CategoricalDtype):
+            names = np.asarray(fcol.cat.categories.astype(str))
+            codes = fcol.cat.codes.to_numpy()
+        else:
+            codes, uniques = pd.factorize(fcol.astype(str))
+            names = np.asarray(uniques)
+        self.feature_code = {str(n): i for i, n in enumerate(names)}
+        self.f_day, self.f_vidx, self.f_clicks, self.f_code = _by_day(
+            usage_days(f["date"]),
+            positions(f["visitor_id"], self.visitor_ids),
+            f["clicks"].to_numpy(dtype=np.float64),
+            codes.astype(np.int64),
+        )
+        self.f_aidx = np.where(self.f_vidx >= 0, self.v2a[np.maximum(self.f_vidx, 0)], -1)
+
+        vis = ds.visitors
+        self.first_visit = day_numbers(vis["first_visit"]) if "first_visit" in vis else None
+        self.last_visit = day_numbers(vis["last_visit"]) if "last_visit" in vis else None
+
+    def at(self, as_of: dt.date) -> AsOfMetrics:
+        return AsOfMetrics(self, as_of)
+
+    def size(self, subject: str) -> int:
+        return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
+
+
+class AsOfMetrics:
+    """Metric vectors for one as-of day, read off a shared :class:`UsageHistory`."""
+
+    def __init__(self, history: UsageHistory, as_of: dt.date) -> None:
+        self.history = history
+        self.ds = history.ds
+        self.as_of = as_of
+        self.asof_day = day_number(as_of)
+        self.visitor_ids = history.visitor_ids
+        self.account_ids = history.account_ids
+        self.v2a = history.v2a
+        self._cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def size(self, subject: str) -> int:
+        return self.history.size(subject)
+
+    def ids(self, subject: str) -> pd.Index:
+        return self.account_ids if subject == "account" else self.visitor_ids
+
+    def metric(
+        self, subject: str, name: str, window: int | None = None, feature: str | None = None
+    ) -> np.ndarray:
+        """Vector of ``name`` per subject (float64; NaN = unknown), like ``Metrics.metric``."""
+        key = (subject, name, window, feature)
+        if key not in self._cache:
+            self._cache[key] = self._compute(subject, name, int(window or 30), feature)
+        return self._cache[key]
+
+    # -- windows ---------------------------------------------------------------
+    def _slice(self, day: np.ndarray, window: int) -> slice:
+        # a scalar of the array's own dtype: no int32 → int64 copy of the array per search
+        lo = int(np.searchsorted(day, day.dtype.type(self.asof_day - window), side="left"))
+        hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
+        return slice(lo, hi)
+
+    def _count(
+        self, idx: np.ndarray, subject: str, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        ok = idx >= 0
+        w = None if weights is None else weights[ok]
+        return np.bincount(idx[ok], weights=w, minlength=self.size(subject)).astype(np.float64)
+
+    def _compute(self, subject: str, name: str, window: int, feature: str | None) -> np.ndarray:
+        h = self.history
+        if name == "active_days":
+            idx, day = h.pairs[subject]
+            return self._count(idx[self._slice(day, window)], subject)
+        if name in ("minutes", "events"):
+            s = self._slice(h.u_day, window)
+            idx = (h.u_vidx if subject == "visitor" else h.u_aidx)[s]
+            values = (h.u_minutes if name == "minutes" else h.u_events)[s]
+            return self._count(idx, subject, values.astype(np.float64))
+        if name == "feature_clicks":
+            if feature not in h.feature_code:
+                return np.zeros(self.size(subject))
+            return self._feature_matrix(subject, window)[:, h.feature_code[feature]]
+        if name == "days_since_last_visit":
+            last = self._visitor_extreme(latest=True)
+            if subject == "account":
+                last = self._rollup(last, latest=True)
+            return self._days_since(last)
+        if name == "days_since_first_visit":
+            first = self._visitor_extreme(latest=False)
+            if subject == "account":
+                first = self._rollup(first, latest=False)
+            return self._days_since(first)
+        raise EvaluationError(f"unknown metric '{name}'")
+
+    def _feature_matrix(self, subject: str, window: int) -> np.ndarray:
+        """Subjects × features click sums for one window (one bincount for all features)."""
+        key = (subject, "_features", window)
+        if key not in self._cache:
+            h = self.history
+            s = self._slice(h.f_day, window)
+            idx = (h.f_vidx if subject == "visitor" else h.f_aidx)[s]
+            nf = max(len(h.feature_code), 1)
+            ok = idx >= 0
+            flat = np.bincount(
+                idx[ok] * nf + h.f_code[s][ok],
+                weights=h.f_clicks[s][ok],
+                minlength=self.size(subject) * nf,
+            )
+            self._cache[key] = flat.reshape(self.size(subject), nf)
+        return self._cache[key]
+
+    # -- first / last visit ------------------------------------------------------
+    def _visitor_extreme(self, latest: bool) -> np.ndarray:
+        key = ("visitor", "_last" if latest else "_first")
+        if key not in self._cache:
+            h = self.history
+            day = h.pairs["visitor"][1]
+            hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
+            value = (h._last if latest else h._first).upto(hi)
+            if latest and h.last_visit is not None:
+                # Pendo's lastvisit (docs/semantics.md §2) counts when it is before the as-of day.
+                declared = np.where(h.last_visit < self.asof_day, h.last_visit, NAT_DAY)
+                value = np.maximum(value, declared)
+            if not latest and h.first_visit is not None:
+                has = h.first_visit != NAT_DAY
+                value[has] = h.first_visit[has]
+            self._cache[key] = value
+        return self._cache[key]
+
+    def _rollup(self, per_visitor: np.ndarray, latest: bool) -> np.ndarray:
+        ok = (self.v2a >= 0) & (per_visitor != NAT_DAY)
+        fill = NAT_DAY if latest else _BIG
+        out = np.full(len(self.account_ids), fill, dtype=np.int64)
+        (np.maximum if latest else np.minimum).at(out, self.v2a[ok], per_visitor[ok])
+        out[out == _BIG] = NAT_DAY
+        return out
+
+    def _days_since(self, days: np.ndarray) -> np.ndarray:
+        out = (self.asof_day - days).astype(np.float64)
+        out[days == NAT_DAY] = np.nan
+        return out
+
+
+def first_full_day(ds: Any, window: int = 30) -> dt.date | None:
+    """The first as-of day whose ``window``-day window lies wholly inside the usage data."""
+    dates = ds.usage_daily.get("date")
+    if dates is None or not len(dates):
+        return None
+    return pd.Timestamp(dates.min()).date() + dt.timedelta(days=window)
+
+
+def window_warning(ds: Any, first: dt.date, window: int = 30) -> str | None:
+    """Why early as-of days look like low usage: their windows start before the data does."""
+    full = first_full_day(ds, window)
+    if full is None or first >= full:
+        return None
+    return (
+        f"as-of days before {full.isoformat()} have {window}-day windows that start before "
+        "the first usage date, so usage looks lower there than it was"
+    )

@@ -1,0 +1,220 @@
+"""Evaluate every segment, the health score and the alerts at many as-of days.
+
+The data set is loaded once and its usage indexed once
+(:class:`~pendo_segments.backtest.history.UsageHistory`); each as-of day
+then runs the ordinary evaluator and health scorer on a cheap per-day view
+of that index, so the answers are those of ``evaluate --as-of D`` and
+``health --as-of D`` for every D.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pendo_segments.backtest.history import UsageHistory
+from pendo_segments.errors import ConfigError
+
+COUNT_COLUMNS = ["as_of", "segment", "members"]
+SCORE_COLUMNS = ["as_of", "account_id", "health_score"]
+
+
+def as_of_days(start: dt.date, end: dt.date, every: int = 7) -> list[dt.date]:
+    """``start``, ``start + every`` … up to and including ``end``."""
+    if every < 1:
+        raise ConfigError("--every must be at least 1 day")
+    if end < start:
+        raise ConfigError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+    n = (end - start).days // every + 1
+    return [start + dt.timedelta(days=i * every) for i in range(n)]
+
+
+@dataclass
+class Backtest:
+    """Per as-of day: segment sizes, account masks, health scores and alert masks."""
+
+    days: list[dt.date]
+    account_ids: pd.Index
+    #: segment name → subject ("account" / "visitor")
+    subjects: dict[str, str]
+    #: segment → one member count per as-of day
+    counts: dict[str, list[int]]
+    #: account-level segment or alert → as-of days × accounts boolean matrix
+    flags: dict[str, np.ndarray]
+    #: which rules in ``flags`` are alerts (the rest are segments)
+    alerts: list[str] = field(default_factory=list)
+    #: as-of days × accounts unrounded health scores
+    scores: np.ndarray | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def counts_frame(self) -> pd.DataFrame:
+        """``as_of,segment,members`` sorted by as_of then segment (docs/semantics.md §4)."""
+        rows = [
+            (day.isoformat(), name, self.counts[name][i])
+            for i, day in enumerate(self.days)
+            for name in sorted(self.counts)
+        ]
+        return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+
+    def scores_frame(self) -> pd.DataFrame:
+        """``as_of,account_id,health_score`` (1 decimal) sorted by as_of then account."""
+        from pendo_segments.health.score import round1
+
+        if self.scores is None:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        ids = np.asarray(self.account_ids, dtype=object)
+        frames = [
+            pd.DataFrame(
+                {
+                    "as_of": day.isoformat(),
+                    "account_id": ids,
+                    "health_score": round1(self.scores[i]),
+                }
+            ).sort_values("account_id", kind="stable")
+            for i, day in enumerate(self.days)
+        ]
+        return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+
+
+def run_backtest(
+    defs: Any,
+    ds: Any,
+    days: Sequence[dt.date],
+    *,
+    defs_path: Path | None = None,
+    names: Sequence[str] | None = None,
+    with_health: bool = True,
+    with_alerts: bool = True,
+    progress: Callable[[str], None] | None = None,
+    history: UsageHistory | None = None,
+) -> Backtest:
+    """Segments (all, or ``names``), health and alerts at each day of ``days``.
+
+    ``history``: an index of ``ds`` already built by the caller (the report shares one).
+    """
+    from pendo_segments.evaluate import Evaluator
+
+    history = history or UsageHistory(ds)
+    wanted = [s.name for s in defs.select(names)]
+    closure = defs.closure(wanted)
+    subjects = {n: defs.get(n).subject for n in wanted}
+    counts: dict[str, list[int]] = {n: [] for n in wanted}
+    n_acc = len(history.account_ids)
+    flags = {
+        n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
+    }
+    config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
+    scores = np.full((len(days), n_acc), np.nan) if with_health else None
+    previous: dict[str, np.ndarray] | None = None
+    ev = Evaluator(ds, days[0], defs) if days else None
+    for i, day in enumerate(days):
+        if progress:
+            progress(day.isoformat())
+        view = history.at(day)
+        assert ev is not None
+        # One evaluator, re-pointed at each day: its rule logic runs unchanged on a
+        # per-day view of the shared index (same public shape as Metrics).
+        ev.as_of, ev.metrics, ev.masks = day, view, {}  # type: ignore[assignment]
+        for seg in closure:
+            ev.segment_mask(seg)
+        for n in wanted:
+            counts[n].append(int(ev.masks[n].sum()))
+            if n in flags:
+                flags[n][i] = ev.masks[n]
+        if scores is None:
+            continue
+        from pendo_segments.health import compute_health
+
+        health = compute_health(ds, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
+        scores[i] = health.score
+        if rules is not None:
+            masks, why = _alert_masks(ds, defs, rules, policy, health, previous)
+            for name, mask in masks.items():
+                flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
+                    mask
+                )
+            skipped = sorted(set(skipped) | set(why))
+            previous = _as_previous(health)
+    alerts = [k for k in flags if k.startswith("alert:")]
+    return Backtest(
+        days=list(days),
+        account_ids=history.account_ids,
+        subjects=subjects,
+        counts=counts,
+        flags=flags,
+        alerts=alerts,
+        scores=scores,
+        skipped=skipped,
+    )
+
+
+def _health_setup(
+    defs_path: Path | None, with_health: bool, with_alerts: bool
+) -> tuple[Any, Any, Any, list[str]]:
+    """Health config, alert rules and the tier policy found beside the definitions."""
+    from pendo_segments.health import load_health_config
+    from pendo_segments.health.config import find_config
+
+    if not with_health:
+        return None, None, None, []
+    config = load_health_config(find_config(defs_path, "health.yaml"))
+    alerts_path = find_config(defs_path, "alerts.yaml") if with_alerts else None
+    if alerts_path is None:
+        return config, None, None, []
+    from pendo_segments.alerts import load_alerts
+    from pendo_segments.tiers.policy import load_policy
+
+    policy_path = find_config(defs_path, "tiers.yaml")
+    policy = load_policy(policy_path) if policy_path else None
+    rules = load_alerts(alerts_path, tiers=policy.names if policy else None)
+    return config, rules, policy, []
+
+
+def _alert_masks(
+    ds: Any,
+    defs: Any,
+    rules: Any,
+    policy: Any,
+    health: Any,
+    previous: dict[str, np.ndarray] | None,
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each alert's own condition (before ``replaces``): an escalated account is still at risk.
+
+    Tier-based alerts are left out: tiers would need the whole tier policy per day.
+    """
+    from pendo_segments.alerts import AlertRules, build_facts, raw_masks
+
+    runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
+    why = [
+        f"{a.spec.name}: needs tiers, which the backtest does not assign per day"
+        for a in rules.alerts
+        if a.needs_tiers
+    ]
+    only = AlertRules(alerts=runnable, source=rules.source)
+    facts = build_facts(
+        ds,
+        [a.when for a in runnable],
+        defs=defs,
+        policy=policy,
+        health=health,
+        previous=previous,
+        with_tiers=False,
+    )
+    masks, skipped = raw_masks(only, facts)
+    return masks, why + [s for s in skipped if previous is not None]
+
+
+def _as_previous(health: Any) -> dict[str, np.ndarray]:
+    """This day's rounded scores as the ``previous`` run of the next day."""
+    from pendo_segments.health.score import round1
+
+    out = {"health_score": round1(health.score)}
+    for name, values in health.components.items():
+        out[name] = round1(values)
+    return out

@@ -1,0 +1,195 @@
+"""``backtest`` and ``report``: segments over past as-of days, and the CS manager's dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pendo_segments.cli.common import load_data, load_defs, status
+from pendo_segments.cli.options import DATE, data_dir, defs_argument, output_format
+from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
+
+
+@click.command()
+@defs_argument
+@data_dir
+@click.option("--from", "start", type=DATE, required=True, help="First as-of day.")
+@click.option("--to", "end", type=DATE, required=True, help="Last as-of day (included).")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Days between as-of days.",
+)
+@click.option(
+    "--segment", "-s", "segments", multiple=True, metavar="NAME", help="Only these segments."
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="A churn counts when it falls within this many days after an as-of day.",
+)
+@click.option(
+    "--scores",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write as_of,account_id,health_score for every as-of day to FILE (csv).",
+)
+@click.option(
+    "--rates",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the catch rates (needs outcomes.csv) to FILE in --format (csv when table).",
+)
+@output_format
+def backtest(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    start: dt.date,
+    end: dt.date,
+    every: int,
+    segments: tuple[str, ...],
+    horizon: int,
+    scores: Path | None,
+    rates: Path | None,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
+    """Segment sizes, health and alerts at every as-of day from --from to --to.
+
+    The data is read once and every as-of day is evaluated from one index of
+    it. CSV columns are exactly as_of,segment,members, sorted by as_of then
+    segment. With outcomes.csv in the data folder, a second table says for
+    each account segment and alert how many churners it flagged before they
+    churned: precision, recall, lift over the base rate and the median lead
+    time (days from the first flag to the churn). On a terminal both tables
+    are printed; with --format csv/json the rates go to --rates FILE.
+
+    \b
+    Examples:
+      pendo-segments backtest --data sample --from 2026-09-06 --to 2026-11-01
+      pendo-segments backtest --data ./usage --from 2026-01-05 --to 2026-06-29 --every 7 \\
+          --format csv --output sizes.csv --rates rates.csv --scores scores.csv
+    """
+    from pendo_segments.backtest import (
+        as_of_days,
+        catch_frame,
+        catch_rates,
+        churn_days,
+        run_backtest,
+    )
+    from pendo_segments.backtest.catch import horizon_note
+    from pendo_segments.backtest.history import window_warning
+
+    days = as_of_days(start, end, every)
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient)
+    note = window_warning(ds, days[0])
+    if note:
+        warn(note)
+    with status(f"Backtesting {len(days)} as-of days") as update:
+        result = run_backtest(
+            definitions, ds, days, defs_path=defs, names=list(segments), progress=update
+        )
+    fmt = resolve_format(fmt, output)
+    emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
+    if scores is not None:
+        emit_frame(result.scores_frame(), "csv", scores)
+    for line in result.skipped:
+        warn(f"alert {line}")
+    if getattr(ds, "outcomes", None) is None:
+        if rates is not None:
+            churn_days(ds, result.account_ids)  # raises the "no outcomes.csv" error
+        return
+    frame = catch_frame(catch_rates(result, churn_days(ds, result.account_ids), horizon))
+    if rates is not None:
+        emit_frame(frame, "csv" if fmt == "table" else fmt, rates)
+    elif fmt == "table" and output is None:
+        emit_frame(frame, "table", None, title=f"Catch rates ({horizon_note(days, horizon)})")
+    else:
+        warn("outcomes.csv found: add --rates FILE to write the catch rates")
+
+
+@click.command()
+@defs_argument
+@data_dir
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default=None,
+    help="Report day. Default: the day after the latest usage date in the data.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write (new, empty, or an earlier report's folder).",
+)
+@click.option(
+    "--segment", "segment", metavar="NAME", default=None, help="Only this segment's book."
+)
+@click.option("--csm", "csm", metavar="NAME", default=None, help="Only this CSM's accounts.")
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="An earlier report's accounts.csv (or a health / tiers csv): movers since then.",
+)
+@click.option(
+    "--locale", type=click.Choice(["en", "ja"]), default="en", show_default=True, help="Language."
+)
+@click.option(
+    "--weeks",
+    type=click.IntRange(min=1, max=104),
+    default=12,
+    show_default=True,
+    help="Weeks of history for trends and the backtest.",
+)
+def report(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    out: Path,
+    segment: str | None,
+    csm: str | None,
+    previous: Path | None,
+    locale: str,
+    weeks: int,
+) -> None:
+    """Write the CS manager's dashboard: one self-contained HTML page and a page per P1 account.
+
+    KPIs, health by tier, tier mix and CSM capacity, movers since --previous,
+    alerts and their signals, segment sizes over time, time in app, key
+    feature usage and time to first use, NPS, Pendo's Product Engagement
+    Score and the backtest of the at-risk rules. Charts are inline SVG with a
+    data table under each; the page loads nothing from the network.
+
+    \b
+    Examples:
+      pendo-segments report --data sample --out report
+      pendo-segments report --data ./usage --out book-emma --csm "Emma Schmidt" --locale ja
+      pendo-segments report --data ./usage --out report --previous last-month/accounts.csv
+    """
+    from pendo_segments.report import ReportOptions, build_report
+
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient, as_of)
+    options = ReportOptions(
+        as_of=as_of, segment=segment, csm=csm, previous=previous, locale=locale, weeks=weeks
+    )
+    with status("Building the report") as update:
+        written = build_report(
+            definitions, ds, out, defs_path=defs, options=options, progress=update
+        )
+    emit_text(f"{written.index}\n", None)
+    for note in written.notes:
+        warn(note)

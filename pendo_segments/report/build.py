@@ -1,0 +1,556 @@
+"""Build the CS manager's report: numbers from the library, charts as SVG, HTML via jinja2.
+
+Every number comes from a library call (health, tiers, alerts, evaluate,
+backtest) or from :mod:`pendo_segments.report.usage`; this module only puts
+them on a page. Templates autoescape everything; the SVG charts escape their
+own text (:mod:`pendo_segments.report.svg`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from pendo_segments.report import svg
+from pendo_segments.report.i18n import Words
+
+TIER_COLORS = ["#1f5fa8", "#5b9bd5", "#9cc3e6", "#c9a227", "#8c8c8c"]
+PROBLEM_SEVERITIES = ("high", "medium")
+HIST_BANDS = 10
+
+
+@dataclass
+class ReportOptions:
+    as_of: dt.date | None = None
+    segment: str | None = None
+    csm: str | None = None
+    previous: Path | None = None
+    locale: str = "en"
+    weeks: int = 12
+    horizon: int = 90
+
+
+@dataclass
+class WrittenReport:
+    folder: Path
+    index: Path
+    pages: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: headline numbers (for the demo and tests)
+    kpis: dict[str, Any] = field(default_factory=dict)
+    catch: list[dict[str, Any]] = field(default_factory=list)
+
+
+def backtest_days(ds: Any, as_of: dt.date, weeks: int) -> list[dt.date]:
+    """Weekly as-of days ending at ``as_of``, none whose 30-day window starts before the data."""
+    from pendo_segments.backtest.history import first_full_day
+
+    full = first_full_day(ds) or as_of
+    days = [as_of - dt.timedelta(days=7 * k) for k in range(weeks + 1)]
+    kept = [d for d in days if d >= full] or [as_of]
+    return sorted(kept)
+
+
+def page_name(account_id: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", account_id)[:80] or "account"
+    name, n = f"{base}.html", 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{base}-{n}.html"
+    taken.add(name.lower())
+    return name
+
+
+def build_report(
+    defs: Any,
+    ds: Any,
+    out: Path,
+    *,
+    defs_path: Path | None = None,
+    options: ReportOptions | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> WrittenReport:
+    """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``."""
+    from pendo_segments.report.folder import check_replaceable, report_folder
+
+    options = options or ReportOptions()
+    check_replaceable(out)  # fail before the work, not after
+    page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress)
+    progress("writing the pages")
+    with report_folder(out) as tmp:
+        render_pages(page, tmp)
+    return WrittenReport(
+        folder=out,
+        index=out / "index.html",
+        pages=[f"accounts/{a['page']}" for a in page["p1"]],
+        notes=page["notes"],
+        kpis=page["kpi_values"],
+        catch=page["catch"],
+    )
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def collect(
+    defs: Any,
+    ds: Any,
+    *,
+    defs_path: Path | None,
+    options: ReportOptions,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Everything the pages show, as plain data (the tests read this too)."""
+    from pendo_segments.backtest import UsageHistory, catch_rates, churn_days, run_backtest
+    from pendo_segments.evaluate import evaluate
+    from pendo_segments.report import usage
+    from pendo_segments.report.book import book_accounts, restrict
+    from pendo_segments.shipped import shipped_path
+    from pendo_segments.tiers.view import account_view
+
+    w = Words(options.locale)
+    defs_path = defs_path or shipped_path("segment_defs")
+    as_of = options.as_of or ds.default_as_of()
+    notes: list[str] = []
+    keep = book_accounts(ds, defs, as_of, segment=options.segment, csm=options.csm)
+    if keep is not None:
+        progress("restricting to the book")
+        ds = restrict(ds, keep)
+    progress("evaluating segments, health and tiers")
+    ev = evaluate(defs, ds, as_of=as_of)
+    view = account_view(ds, defs_path, defs=defs, as_of=as_of, metrics=ev.metrics)
+    health = view.health
+    accounts = ds.accounts.reset_index(drop=True)
+    ids = [str(a) for a in accounts["account_id"]]
+    names = accounts["name"].fillna("").astype(str).tolist() if "name" in accounts.columns else ids
+    arr = pd.to_numeric(accounts["arr"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    tier = (
+        np.asarray(view.tiers.tier, dtype=object)
+        if view.tiers is not None
+        else np.full(len(ids), "—", dtype=object)
+    )
+    tier_names = view.policy.names if view.policy else ["—"]
+    score = health.score
+
+    previous_health = None
+    if options.previous is not None:
+        from pendo_segments.report.movers import movers, read_previous
+
+        prev_frame = read_previous(options.previous)
+        if "health_score" in prev_frame.columns:
+            from pendo_segments.health.csvfile import read_previous_health
+
+            previous_health = read_previous_health(options.previous, health.account_ids)
+        now = pd.DataFrame(
+            {"account_id": ids, "name": names, "tier": tier, "health_score": _r1(score)}
+        )
+        mover_list = movers(now, prev_frame, tier_names)
+    else:
+        mover_list = None
+
+    progress("raising alerts")
+    alert_rows = _alerts(ds, defs, defs_path, view, as_of, previous_health)
+    at_risk_ids = set(alert_rows.loc[alert_rows["severity"].isin(PROBLEM_SEVERITIES), "account_id"])
+    at_risk_mask = np.array([a in at_risk_ids for a in ids], dtype=bool)
+
+    progress("backtesting the rules")
+    days = backtest_days(ds, as_of, options.weeks)
+    history = UsageHistory(ds)
+    bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history)
+    catch: list[dict[str, Any]] = []
+    if getattr(ds, "outcomes", None) is not None:
+        catch = [r.row() for r in catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon)]
+
+    progress("usage, NPS and PES")
+    n_visitors = len(ds.visitors)
+    pes = usage.pes(ds, history, as_of)
+    weekly = usage.weekly_minutes(history, as_of, options.weeks)
+    features = usage.key_feature_usage(ds, history, as_of)
+    first_use = usage.time_to_first_use(ds, history, as_of)
+    nps = usage.nps_summary(ds, as_of)
+
+    kpi_values = {
+        "accounts": len(ids),
+        "visitors": n_visitors,
+        "arr": float(arr.sum()),
+        "arr_at_risk": float(arr[at_risk_mask].sum()),
+        "avg_health": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
+        "pes": pes.score,
+    }
+    book = (
+        w("book_csm", name=options.csm)
+        if options.csm
+        else w("book_segment", name=options.segment)
+        if options.segment
+        else w("book_all")
+    )
+    if options.csm and options.segment:
+        book = f"{w('book_csm', name=options.csm)} · {w('book_segment', name=options.segment)}"
+
+    # -- sections ---------------------------------------------------------------------------
+    charts: dict[str, Markup] = {}
+    hist = _histogram(score, tier, tier_names)
+    charts["health"] = Markup(
+        svg.bar_chart(
+            [r["band"] for r in hist["rows"]],
+            [
+                svg.Series(t, [r["by_tier"][t] for r in hist["rows"]], TIER_COLORS[i % 5])
+                for i, t in enumerate(tier_names)
+            ],
+            title=w("health_dist"),
+            desc=w("health_dist_desc") + " " + _describe_hist(hist, w),
+            stacked=True,
+            fmt=lambda v: w.num(v, 0),
+        )
+    )
+    mix: list[dict[str, Any]] = [
+        {
+            "tier": t,
+            "accounts": int((tier == t).sum()),
+            "arr": float(arr[tier == t].sum()),
+        }
+        for t in tier_names
+    ]
+    colors = [TIER_COLORS[i % 5] for i in range(len(tier_names))]
+    charts["mix_accounts"] = Markup(
+        svg.bar_chart(
+            tier_names,
+            [svg.Series(w("accounts"), [m["accounts"] for m in mix])],
+            colors=colors,
+            title=w("tier_mix_accounts"),
+            desc="; ".join(f"{m['tier']}: {w.num(m['accounts'])}" for m in mix),
+            fmt=lambda v: w.num(v, 0),
+            width=320,
+        )
+    )
+    charts["mix_arr"] = Markup(
+        svg.bar_chart(
+            tier_names,
+            [svg.Series(w("arr"), [m["arr"] for m in mix])],
+            colors=colors,
+            title=w("tier_mix_arr"),
+            desc="; ".join(f"{m['tier']}: {w.money(m['arr'])}" for m in mix),
+            fmt=w.money_short,
+            width=320,
+        )
+    )
+    capacity = view.tiers.capacity().to_dict("records") if view.tiers is not None else []
+
+    account_segments = [n for n in bt.counts if bt.subjects[n] == "account"]
+    day_labels = [w.short_date(d) for d in bt.days]
+    charts["segments"] = Markup(
+        svg.line_chart(
+            day_labels,
+            [
+                svg.Series(n, bt.counts[n], svg.PALETTE[i % len(svg.PALETTE)])
+                for i, n in enumerate(account_segments)
+            ],
+            title=w("segment_sizes"),
+            desc=w("segment_sizes_desc")
+            + " "
+            + "; ".join(f"{n}: {bt.counts[n][0]} → {bt.counts[n][-1]}" for n in account_segments),
+            fmt=lambda v: w.num(v, 0),
+            height=320,
+        )
+    )
+    segment_rows = [
+        {"segment": n, "subject": bt.subjects[n], "counts": bt.counts[n]} for n in sorted(bt.counts)
+    ]
+    charts["time"] = Markup(
+        svg.bar_chart(
+            [w.short_date(d) for d, _ in weekly],
+            [svg.Series(w("minutes"), [m for _, m in weekly], svg.PALETTE[2])],
+            title=w("time_in_app"),
+            desc=w("time_in_app_desc")
+            + " "
+            + "; ".join(f"{w.short_date(d)}: {w.num(m, 0)}" for d, m in weekly),
+            fmt=lambda v: w.num(v, 0),
+        )
+    )
+    charts["features"] = Markup(
+        svg.hbar_chart(
+            [f.name for f in features],
+            [f.share for f in features],
+            title=w("feature_usage"),
+            desc=w("feature_usage_desc")
+            + " "
+            + "; ".join(f"{f.name}: {w.pct(f.share)}" for f in features),
+            fmt=lambda v: w.pct(v),
+            color=svg.PALETTE[4],
+            vmax=100,
+        )
+    )
+    charts["first_use"] = Markup(
+        svg.hbar_chart(
+            [f.name for f in first_use],
+            [0.0 if math.isnan(f.median_days) else f.median_days for f in first_use],
+            title=w("first_use"),
+            desc=w("first_use_desc")
+            + " "
+            + "; ".join(f"{f.name}: {w.num(f.median_days, 1)}" for f in first_use),
+            fmt=lambda v: w.num(v, 1),
+            color=svg.PALETTE[1],
+        )
+    )
+    if nps is not None:
+        nps_colors = ["#b0413e"] * 7 + ["#c9a227"] * 2 + ["#3a9a5b"] * 2
+        charts["nps_dist"] = Markup(
+            svg.bar_chart(
+                [str(s) for s in range(11)],
+                [svg.Series(w("responses"), nps.counts)],
+                colors=nps_colors,
+                title=w("nps_dist"),
+                desc=w("nps_dist_desc")
+                + f" NPS {w.num(nps.score, 0)}; "
+                + "; ".join(f"{s}: {c}" for s, c in enumerate(nps.counts)),
+                fmt=lambda v: w.num(v, 0),
+            )
+        )
+        charts["nps_trend"] = Markup(
+            svg.line_chart(
+                [m for m, _, _ in nps.trend],
+                [svg.Series("NPS", [v for _, v, _ in nps.trend], svg.PALETTE[0])],
+                title=w("nps_trend"),
+                desc=w("nps_trend_desc")
+                + " "
+                + "; ".join(f"{m}: {w.num(v, 0)}" for m, v, _ in nps.trend),
+                fmt=lambda v: w.num(v, 0),
+                vmin=-100,
+                vmax=100,
+            )
+        )
+    pes_parts = [
+        (w("adoption"), pes.adoption),
+        (w("stickiness"), pes.stickiness),
+        (w("growth"), pes.growth),
+        ("PES", pes.score),
+    ]
+    charts["pes"] = Markup(
+        svg.bar_chart(
+            [p for p, _ in pes_parts],
+            [svg.Series("PES", [0.0 if math.isnan(v) else v for _, v in pes_parts])],
+            colors=[svg.PALETTE[0], svg.PALETTE[2], svg.PALETTE[1], "#333333"],
+            title=w("pes_title"),
+            desc=w("pes_desc") + " " + "; ".join(f"{p}: {w.num(v, 1)}" for p, v in pes_parts),
+            fmt=lambda v: w.num(v, 0),
+            vmax=100,
+            width=420,
+        )
+    )
+
+    # -- P1 drill-downs ------------------------------------------------------------------------
+    names_by_id = dict(zip(ids, names, strict=True))
+    taken: set[str] = set()
+    p1_name = tier_names[0] if view.policy else None
+    last_login = health.signals["days_since_last_login"]
+    alerts_of: dict[str, list[dict[str, Any]]] = {}
+    for r in alert_rows.to_dict("records"):
+        alerts_of.setdefault(str(r["account_id"]), []).append(r)
+    # members of each visitor segment per account, in one bincount per segment
+    v2a = ev.metrics.v2a
+    visitor_counts = {
+        n: np.bincount(v2a[ev.masks[n] & (v2a >= 0)], minlength=len(ids))
+        for n in bt.counts
+        if bt.subjects[n] == "visitor" and n in ev.masks
+    }
+    p1 = []
+    for i in (np.flatnonzero(tier == p1_name) if p1_name else np.array([], int)).tolist():
+        aid = ids[i]
+        comps = [
+            {"name": w.component(c), "value": float(health.components[c][i])}
+            for c in health.components
+        ]
+        visitor_in = [f"{n} ({c[i]})" for n, c in visitor_counts.items() if c[i]]
+        days_since = float(last_login[i])
+        p1.append(
+            {
+                "id": aid,
+                "name": names_by_id[aid],
+                "page": page_name(aid, taken),
+                "arr": float(arr[i]),
+                "plan": _cell(accounts, "plan", i),
+                "csm": _cell(accounts, "csm_owner", i),
+                "renewal": _cell(accounts, "renewal_date", i),
+                "tier": str(tier[i]),
+                "reason": str(view.tiers.reason[i]) if view.tiers is not None else "",
+                "score": float(score[i]),
+                "components": comps,
+                "last_login": None
+                if math.isnan(days_since)
+                else (int(days_since), as_of - dt.timedelta(days=int(days_since))),
+                "segments": [n for n in account_segments if bt.flags[n][-1][i]] + visitor_in,
+                "alerts": alerts_of.get(aid, []),
+                "trend": [float(s) for s in bt.scores[:, i]] if bt.scores is not None else [],
+            }
+        )
+    for a in p1:
+        a["chart_components"] = Markup(
+            svg.hbar_chart(
+                [c["name"] for c in a["components"]],
+                [0.0 if math.isnan(c["value"]) else c["value"] for c in a["components"]],
+                title=f"{w('components')}: {a['name']}",
+                desc=w("components_desc")
+                + " "
+                + "; ".join(f"{c['name']}: {w.num(c['value'], 1)}" for c in a["components"]),
+                fmt=lambda v: w.num(v, 0),
+                vmax=100,
+            )
+        )
+        a["chart_trend"] = Markup(
+            svg.line_chart(
+                day_labels,
+                [svg.Series(w("score"), a["trend"], svg.PALETTE[0])],
+                title=f"{w('score_trend')}: {a['name']}",
+                desc=w("score_trend_desc")
+                + " "
+                + "; ".join(
+                    f"{d}: {w.num(s, 1)}" for d, s in zip(day_labels, a["trend"], strict=True)
+                ),
+                fmt=lambda v: w.num(v, 0),
+                vmax=100,
+            )
+        )
+    page_of = {a["id"]: a["page"] for a in p1}
+
+    alerts = [
+        {
+            **r,
+            "name": names_by_id.get(str(r["account_id"]), ""),
+            "page": page_of.get(str(r["account_id"])),
+        }
+        for r in alert_rows.to_dict("records")
+    ]
+    snapshot = health.frame()
+    snapshot.insert(1, "name", [names_by_id[a] for a in snapshot["account_id"]])
+    snapshot.insert(
+        2, "tier", [dict(zip(ids, tier, strict=True))[a] for a in snapshot["account_id"]]
+    )
+
+    return {
+        "w": w,
+        "lang": w.locale,
+        "as_of": as_of,
+        "book": book,
+        "source": ds.source or "data",
+        "kpi_values": kpi_values,
+        "tiers": tier_names,
+        "hist": hist,
+        "mix": mix,
+        "capacity": capacity,
+        "movers": mover_list,
+        "alerts": alerts,
+        "segment_days": bt.days,
+        "segment_rows": segment_rows,
+        "weekly": weekly,
+        "features": features,
+        "first_use": first_use,
+        "nps": nps,
+        "pes": pes,
+        "catch": catch,
+        "bt_days": days,
+        "horizon": options.horizon,
+        "p1": p1,
+        "charts": charts,
+        "notes": notes,
+        "snapshot": snapshot,
+    }
+
+
+def _r1(values: np.ndarray) -> np.ndarray:
+    from pendo_segments.health.score import round1
+
+    return round1(values)
+
+
+def _cell(frame: pd.DataFrame, column: str, i: int) -> Any:
+    if column not in frame.columns:
+        return None
+    value = frame[column].iloc[i]
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _alerts(
+    ds: Any, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
+) -> pd.DataFrame:
+    from pendo_segments.alerts import ALERT_COLUMNS, load_alerts, run_alerts
+    from pendo_segments.health.config import find_config
+
+    path = find_config(defs_path, "alerts.yaml")
+    if path is None:
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    policy = view.policy
+    rules = load_alerts(path, tiers=policy.names if policy else None)
+    result = run_alerts(
+        ds,
+        rules,
+        defs=defs,
+        policy=policy,
+        as_of=as_of,
+        health=view.health,
+        previous=previous,
+        tiers=view.tiers.tier if view.tiers is not None else None,
+    )
+    return result.rows
+
+
+def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[str, Any]:
+    """Accounts per 10-point band (90–100 includes 100), per tier."""
+    known = ~np.isnan(score)
+    band = np.minimum((np.where(known, score, 0) // 10).astype(int), HIST_BANDS - 1)
+    rows: list[dict[str, Any]] = []
+    for b in range(HIST_BANDS):
+        inside = known & (band == b)
+        label = f"{b * 10}–{b * 10 + 10}"
+        by_tier = {t: int((inside & (tier == t)).sum()) for t in tiers}
+        total = int(inside.sum())
+        rows.append(
+            {
+                "band": label,
+                "by_tier": by_tier,
+                "total": total,
+                "cells": [label, *by_tier.values(), total],
+            }
+        )
+    return {"rows": rows, "unscored": int((~known).sum())}
+
+
+def _describe_hist(hist: dict[str, Any], w: Words) -> str:
+    return "; ".join(f"{r['band']}: {w.num(r['total'])}" for r in hist["rows"])
+
+
+# -- pages ------------------------------------------------------------------------------------
+def render_pages(page: dict[str, Any], folder: Path) -> None:
+    from pendo_segments.atomic import write_text
+
+    env = _environment(page["w"])
+    write_text(folder / "index.html", env.get_template("index.html.j2").render(**page))
+    for account in page["p1"]:
+        html = env.get_template("account.html.j2").render(**page, a=account)
+        write_text(folder / "accounts" / account["page"], html)
+    write_text(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+
+
+def _environment(w: Words) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pendo_segments.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = w.num
+    env.filters["pct"] = w.pct
+    env.filters["money"] = w.money
+    env.filters["date"] = w.date
+    env.filters["sdate"] = w.short_date
+    env.filters["isnan"] = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
+    return env

@@ -1,0 +1,297 @@
+"""The report's words in English and Japanese, and locale formatting (babel)."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+from pendo_segments.guides.i18n import format_date, format_money, format_number
+
+
+@lru_cache(maxsize=65536)
+def _number(value: float, locale: str, digits: int | None) -> str:
+    # babel re-parses the locale and pattern on every call; a report formats
+    # tens of thousands of (mostly repeating) numbers
+    return format_number(value, locale, digits)
+
+
+LOCALES = ("en", "ja")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Customer success report",
+        "book_all": "All accounts",
+        "book_csm": "CSM: {name}",
+        "book_segment": "Segment: {name}",
+        "as_of": "As of {date}",
+        "accounts": "Accounts",
+        "visitors": "Visitors",
+        "arr": "ARR",
+        "arr_at_risk": "ARR at risk",
+        "arr_at_risk_note": "accounts with a high or medium alert",
+        "avg_health": "Average health",
+        "pes": "Product Engagement Score",
+        "health_dist": "Health score distribution by tier",
+        "health_dist_desc": "Accounts per 10-point health score band, stacked by tier.",
+        "score_band": "Score",
+        "tier": "Tier",
+        "tier_mix": "Tier mix",
+        "tier_mix_accounts": "Accounts per tier",
+        "tier_mix_arr": "ARR per tier",
+        "capacity": "CSM capacity",
+        "accounts_per_csm": "Accounts per CSM",
+        "pooled": "Pooled",
+        "csms": "CSMs needed",
+        "total": "Total",
+        "yes": "yes",
+        "no": "no",
+        "movers": "Movers since the previous report",
+        "movers_none": "No previous report given (--previous FILE).",
+        "movers_empty": "No tier moves and no score changes of 5 points or more.",
+        "account": "Account",
+        "name": "Name",
+        "before": "Before",
+        "now": "Now",
+        "change": "Change",
+        "move": "Move",
+        "alerts": "Alerts",
+        "alerts_empty": "No alerts.",
+        "alert": "Alert",
+        "severity": "Severity",
+        "score": "Health",
+        "signals": "Signals",
+        "action": "Action",
+        "segment_sizes": "Segment sizes over time",
+        "segment_sizes_desc": "Members of each account segment at each weekly as-of day.",
+        "segment": "Segment",
+        "members": "Members",
+        "week_of": "Week of",
+        "time_in_app": "Total time in app per week",
+        "time_in_app_desc": "Minutes in app per 7-day week, summed over all visitors.",
+        "minutes": "Minutes",
+        "feature_usage": "Key feature usage by visitor (last 30 days)",
+        "feature_usage_desc": "Share of active visitors who used each key feature.",
+        "feature": "Feature",
+        "visitors_used": "Visitors who used it",
+        "share_active": "Share of active visitors",
+        "first_use": "Time to first use of key features (new users)",
+        "first_use_desc": "Median days from a new visitor's first visit to the first use of each key feature.",
+        "new_users": "New users",
+        "used": "Used it",
+        "median_days": "Median days",
+        "nps": "NPS",
+        "nps_dist": "NPS responses (last 90 days)",
+        "nps_dist_desc": "Responses per score 0-10: detractors 0-6, passives 7-8, promoters 9-10.",
+        "nps_trend": "NPS per month",
+        "nps_trend_desc": "Net Promoter Score (% promoters - % detractors) per calendar month.",
+        "responses": "Responses",
+        "month": "Month",
+        "pes_title": "Product Engagement Score (PES)",
+        "pes_desc": "Adoption, stickiness and growth, and their average, as Pendo defines them.",
+        "adoption": "Adoption",
+        "stickiness": "Stickiness",
+        "growth": "Growth",
+        "pes_note": "Adoption: average share of key features used by active visitors. Stickiness: daily active ÷ monthly active visitors. Growth: new + recovered visitors against dropped ones ({new} new, {recovered} recovered, {dropped} dropped). Definition: Pendo's Product Engagement Score.",
+        "backtest": "Would the at-risk rules have caught the churners?",
+        "backtest_note": "Each rule evaluated at every weekly as-of day from {start} to {end}; a churner is caught when the rule flagged it within {horizon} days before it churned.",
+        "backtest_none": "No outcomes.csv in the data: nothing to backtest against.",
+        "rule": "Rule",
+        "kind": "Kind",
+        "churners": "Churners",
+        "flagged": "Flagged",
+        "caught": "Caught",
+        "precision": "Precision",
+        "recall": "Recall",
+        "lift": "Lift",
+        "lead": "Median lead (days)",
+        "p1_accounts": "P1 accounts",
+        "drill": "Details",
+        "back": "Back to the report",
+        "components": "Health score components",
+        "components_desc": "Each component of the health score, 0-100.",
+        "component": "Component",
+        "value": "Value",
+        "missing": "no data",
+        "last_login": "Last login",
+        "never": "never",
+        "days_ago": "{days} days ago ({date})",
+        "in_segments": "Segments",
+        "reason": "Tier reason",
+        "score_trend": "Health score over time",
+        "score_trend_desc": "The account's health score at each weekly as-of day.",
+        "plan": "Plan",
+        "csm": "CSM",
+        "renewal": "Renewal",
+        "data_table": "Data",
+        "generated": "Generated by pendo-segments from {source}.",
+    },
+    "ja": {
+        "title": "カスタマーサクセス レポート",
+        "book_all": "全アカウント",
+        "book_csm": "CSM: {name}",
+        "book_segment": "セグメント: {name}",
+        "as_of": "{date} 時点",
+        "accounts": "アカウント数",
+        "visitors": "ビジター数",
+        "arr": "ARR",
+        "arr_at_risk": "リスクのある ARR",
+        "arr_at_risk_note": "重要度が高・中のアラートがあるアカウント",
+        "avg_health": "平均ヘルススコア",
+        "pes": "プロダクト エンゲージメント スコア",
+        "health_dist": "ティア別ヘルススコア分布",
+        "health_dist_desc": "ヘルススコア 10 点刻みの帯ごとのアカウント数（ティア別に積み上げ）。",
+        "score_band": "スコア",
+        "tier": "ティア",
+        "tier_mix": "ティア構成",
+        "tier_mix_accounts": "ティア別アカウント数",
+        "tier_mix_arr": "ティア別 ARR",
+        "capacity": "CSM の必要人数",
+        "accounts_per_csm": "CSM 1 人あたりのアカウント数",
+        "pooled": "プール制",
+        "csms": "必要な CSM 数",
+        "total": "合計",
+        "yes": "はい",
+        "no": "いいえ",
+        "movers": "前回レポートからの変化",
+        "movers_none": "前回のレポートが指定されていません（--previous FILE）。",
+        "movers_empty": "ティアの移動も 5 点以上のスコア変化もありません。",
+        "account": "アカウント",
+        "name": "名前",
+        "before": "前回",
+        "now": "今回",
+        "change": "変化",
+        "move": "移動",
+        "alerts": "アラート",
+        "alerts_empty": "アラートはありません。",
+        "alert": "アラート",
+        "severity": "重要度",
+        "score": "ヘルス",
+        "signals": "シグナル",
+        "action": "アクション",
+        "segment_sizes": "セグメント規模の推移",
+        "segment_sizes_desc": "毎週の基準日における各アカウント セグメントのメンバー数。",
+        "segment": "セグメント",
+        "members": "メンバー数",
+        "week_of": "週の開始日",
+        "time_in_app": "週ごとのアプリ利用時間の合計",
+        "time_in_app_desc": "7 日間ごとのアプリ利用時間（分）の全ビジター合計。",
+        "minutes": "分",
+        "feature_usage": "ビジター別の主要機能の利用（過去 30 日）",
+        "feature_usage_desc": "各主要機能を使ったアクティブ ビジターの割合。",
+        "feature": "機能",
+        "visitors_used": "利用したビジター数",
+        "share_active": "アクティブ ビジターに占める割合",
+        "first_use": "新規ユーザーが主要機能を初めて使うまでの日数",
+        "first_use_desc": "新規ビジターの初回訪問から各主要機能の初回利用までの日数の中央値。",
+        "new_users": "新規ユーザー",
+        "used": "利用済み",
+        "median_days": "中央値（日）",
+        "nps": "NPS",
+        "nps_dist": "NPS 回答（過去 90 日）",
+        "nps_dist_desc": "スコア 0〜10 ごとの回答数：批判者 0〜6、中立者 7〜8、推奨者 9〜10。",
+        "nps_trend": "月別 NPS",
+        "nps_trend_desc": "月ごとのネット プロモーター スコア（推奨者の割合 − 批判者の割合）。",
+        "responses": "回答数",
+        "month": "月",
+        "pes_title": "プロダクト エンゲージメント スコア（PES）",
+        "pes_desc": "Pendo の定義による導入度・定着度・成長度とその平均。",
+        "adoption": "導入度",
+        "stickiness": "定着度",
+        "growth": "成長度",
+        "pes_note": "導入度：アクティブ ビジターが使った主要機能の割合の平均。定着度：日次アクティブ ÷ 月次アクティブ ビジター。成長度：新規と復帰のビジター数と離脱したビジター数の比（新規 {new}、復帰 {recovered}、離脱 {dropped}）。定義：Pendo の Product Engagement Score。",
+        "backtest": "リスク ルールは解約を事前に捉えられたか",
+        "backtest_note": "{start} から {end} までの毎週の基準日で各ルールを評価。解約の {horizon} 日前以内にフラグを立てていれば「捕捉」です。",
+        "backtest_none": "データに outcomes.csv がないため、バックテストできません。",
+        "rule": "ルール",
+        "kind": "種類",
+        "churners": "解約数",
+        "flagged": "フラグ数",
+        "caught": "捕捉数",
+        "precision": "適合率",
+        "recall": "再現率",
+        "lift": "リフト",
+        "lead": "リードタイム中央値（日）",
+        "p1_accounts": "P1 アカウント",
+        "drill": "詳細",
+        "back": "レポートに戻る",
+        "components": "ヘルススコアの構成要素",
+        "components_desc": "ヘルススコアの各構成要素（0〜100）。",
+        "component": "構成要素",
+        "value": "値",
+        "missing": "データなし",
+        "last_login": "最終ログイン",
+        "never": "なし",
+        "days_ago": "{days} 日前（{date}）",
+        "in_segments": "所属セグメント",
+        "reason": "ティアの理由",
+        "score_trend": "ヘルススコアの推移",
+        "score_trend_desc": "毎週の基準日におけるこのアカウントのヘルススコア。",
+        "plan": "プラン",
+        "csm": "CSM",
+        "renewal": "更新日",
+        "data_table": "データ",
+        "generated": "pendo-segments が {source} から作成。",
+    },
+}
+
+COMPONENT_TEXT = {
+    "en": {
+        "login_frequency": "Login frequency",
+        "core_feature_adoption": "Core feature adoption",
+        "breadth": "Breadth",
+        "nps": "NPS",
+        "support_tickets": "Support tickets",
+    },
+    "ja": {
+        "login_frequency": "ログイン頻度",
+        "core_feature_adoption": "主要機能の導入",
+        "breadth": "機能の幅",
+        "nps": "NPS",
+        "support_tickets": "サポート チケット",
+    },
+}
+
+
+class Words:
+    """Labels and number / date / money formatting for one locale."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in LOCALES else "en"
+        self.text = TEXT[self.locale]
+
+    def __call__(self, key: str, **values: Any) -> str:
+        return self.text[key].format(**values) if values else self.text[key]
+
+    def component(self, name: str) -> str:
+        return COMPONENT_TEXT[self.locale].get(name, name)
+
+    def num(self, value: Any, digits: int | None = None) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return _number(float(value), self.locale, digits)
+
+    def pct(self, value: Any, digits: int = 0) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return f"{_number(float(value), self.locale, digits)}%"
+
+    def money(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return format_money(round(float(value)), self.locale)
+
+    def money_short(self, value: float) -> str:
+        """Axis labels: $1.2M / $350K (en), ¥ style grouping is left to the tables."""
+        v = float(value)
+        if abs(v) >= 1e6:
+            return f"${format_number(v / 1e6, self.locale, 1)}M"
+        if abs(v) >= 1e3:
+            return f"${format_number(v / 1e3, self.locale, 0)}K"
+        return f"${format_number(v, self.locale, 0)}"
+
+    def date(self, value: Any, fmt: str = "medium") -> str:
+        return format_date(value, self.locale, fmt)
+
+    def short_date(self, value: Any) -> str:
+        return format_date(value, self.locale, "M/d" if self.locale == "ja" else "MMM d")

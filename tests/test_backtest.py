@@ -1,0 +1,217 @@
+"""Backtest: member counts per as-of day and catch rates, worked out by hand.
+
+Hand-built data (one visitor per account, "active" = a usage row with events):
+
+  account  usage                                   churn        segment quiet (≤ 1 active day in 7)
+  A        every day 02-01 … 03-22                 —            never
+  B        every day 02-01 … 03-01                 04-20        03-09, 03-16, 03-23
+  C        every day 02-01 … 03-10                 03-30        03-23 (03-16 still sees 03-09, 03-10)
+  D        none                                    —            always
+  E        every day 02-01 … 03-22                 05-01        never
+  F        none                                    02-15        always (churned before 03-02: out of scope)
+  G        none                                    08-01        always (churn > 90 days after every as-of)
+
+As-of days 03-02, 03-09, 03-16, 03-23 (2026). quiet members: 3, 4, 4, 5.
+In scope: A B C D E G (6). Churners within 90 days after an as-of: B, C, E (3);
+base rate 0.5. Flagged before churning: B C D G (4); caught: B (first flag 03-09,
+lead 42 days) and C (03-23, lead 7). Precision 2/4 = 0.5, recall 2/3, lift 1.0,
+median lead 24.5 days.
+
+Health with defaults (login 20, adoption 30, breadth 20; no NPS, no tickets, one
+key feature nobody clicks): score = 20 × login / 70, so an account without
+logins scores 0 and one active 16+ of the last 30 days scores 28.6. Alert
+``dead`` (score < 10) flags D and G (F is out of scope): caught 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pendo_segments.backtest import as_of_days, catch_rates, churn_days, run_backtest
+from pendo_segments.cli import main
+from pendo_segments.data import load_dataset, load_sample
+from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import ConfigError, DataError
+from pendo_segments.evaluate import evaluate
+from pendo_segments.health import compute_health
+from pendo_segments.shipped import shipped_path
+
+DAYS = [dt.date(2026, 3, 2), dt.date(2026, 3, 9), dt.date(2026, 3, 16), dt.date(2026, 3, 23)]
+LAST_ACTIVE = {"A": "2026-03-22", "B": "2026-03-01", "C": "2026-03-10", "E": "2026-03-22"}
+CHURN = {
+    "B": "2026-04-20",
+    "C": "2026-03-30",
+    "E": "2026-05-01",
+    "F": "2026-02-15",
+    "G": "2026-08-01",
+}
+
+
+def _write(folder: Path, name: str, frame: pd.DataFrame) -> None:
+    frame.to_csv(folder / name, index=False)
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    data = tmp_path_factory.mktemp("bt-data")
+    ids = list("ABCDEFG")
+    _write(data, "accounts.csv", pd.DataFrame({"account_id": ids, "arr": 1000, "plan": "Pro"}))
+    _write(
+        data,
+        "visitors.csv",
+        pd.DataFrame({"visitor_id": [i.lower() for i in ids], "account_id": ids}),
+    )
+    rows = [
+        (day.date().isoformat(), acc.lower(), 5.0, 3)
+        for acc, last in LAST_ACTIVE.items()
+        for day in pd.date_range("2026-02-01", last)
+    ]
+    _write(
+        data,
+        "usage_daily.csv",
+        pd.DataFrame(rows, columns=["date", "visitor_id", "minutes", "events"]),
+    )
+    _write(
+        data,
+        "feature_usage.csv",
+        pd.DataFrame(columns=["date", "visitor_id", "feature_id", "clicks"]),
+    )
+    _write(
+        data, "features.csv", pd.DataFrame({"feature_id": ["f1"], "name": ["F1"], "key": [True]})
+    )
+    _write(
+        data,
+        "outcomes.csv",
+        pd.DataFrame(
+            {
+                "account_id": ids,
+                "churned": [a in CHURN for a in ids],
+                "churn_date": [CHURN.get(a, "") for a in ids],
+            }
+        ),
+    )
+    defs = tmp_path_factory.mktemp("bt-defs")
+    (defs / "quiet.yaml").write_text(
+        "name: quiet\ntitle: Quiet\nsubject: account\nwindow_days: 7\n"
+        'rule:\n  all:\n    - {metric: active_days, op: "<=", value: 1}\n',
+        encoding="utf-8",
+    )
+    (defs / "alerts.yaml").write_text(
+        "alerts:\n  - name: dead\n    title: Score below 10\n"
+        '    when: {health: score, op: "<", value: 10}\n',
+        encoding="utf-8",
+    )
+    return data, defs
+
+
+def test_as_of_days_step_and_range() -> None:
+    assert as_of_days(DAYS[0], dt.date(2026, 3, 24), 7) == DAYS
+    assert as_of_days(DAYS[0], DAYS[0], 7) == [DAYS[0]]
+    with pytest.raises(ConfigError, match="before --from"):
+        as_of_days(DAYS[1], DAYS[0])
+
+
+def test_member_counts_per_as_of_are_known_by_hand(hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    bt = run_backtest(load_definitions(defs), load_dataset(data), DAYS, defs_path=defs)
+    assert bt.counts == {"quiet": [3, 4, 4, 5]}
+    frame = bt.counts_frame()
+    assert list(frame.columns) == ["as_of", "segment", "members"]
+    assert frame["as_of"].tolist() == [d.isoformat() for d in DAYS]
+    # A (active 16+ of the last 30 days at every as-of): 20 × 100 / 70
+    scores = bt.scores_frame()
+    a = scores[scores["account_id"] == "A"]["health_score"].tolist()
+    assert a == [28.6] * 4
+    assert scores[scores["account_id"] == "D"]["health_score"].tolist() == [0.0] * 4
+
+
+def test_catch_rates_are_known_by_hand(hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    ds = load_dataset(data)
+    bt = run_backtest(load_definitions(defs), ds, DAYS, defs_path=defs)
+    rates = {r.rule: r for r in catch_rates(bt, churn_days(ds, bt.account_ids))}
+    quiet = rates["quiet"]
+    assert (quiet.accounts, quiet.churners, quiet.flagged, quiet.caught) == (6, 3, 4, 2)
+    assert quiet.precision == 0.5
+    assert quiet.recall == pytest.approx(2 / 3)
+    assert quiet.base_rate == 0.5
+    assert quiet.lift == pytest.approx(1.0)
+    assert quiet.median_lead_days == 24.5
+    dead = rates["dead"]
+    assert dead.kind == "alert"
+    assert (dead.flagged, dead.caught, dead.precision, dead.recall) == (2, 0, 0.0, 0.0)
+    assert math.isnan(dead.median_lead_days)
+
+
+def test_a_shorter_horizon_misses_the_late_churner(hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    ds = load_dataset(data)
+    bt = run_backtest(load_definitions(defs), ds, DAYS, defs_path=defs, with_alerts=False)
+    # horizon 30: B churns 04-20, 28 days after 03-23 → still caught (lead 28 from 03-23);
+    # E (05-01) is 39 days after the last as-of → no longer a churner; C lead 7.
+    quiet = catch_rates(bt, churn_days(ds, bt.account_ids), horizon=30)[0]
+    assert (quiet.churners, quiet.caught) == (2, 2)
+    assert quiet.median_lead_days == pytest.approx((28 + 7) / 2)
+
+
+def test_counts_and_scores_equal_evaluate_and_health_per_day() -> None:
+    """Independent check: the ordinary evaluator and scorer, run day by day."""
+    defs_path = shipped_path("segment_defs")
+    defs = load_definitions(defs_path)
+    ds = load_sample()
+    days = [dt.date(2026, 9, 13), dt.date(2026, 10, 11), dt.date(2026, 11, 1)]
+    bt = run_backtest(defs, ds, days, defs_path=defs_path, with_alerts=False)
+    for i, day in enumerate(days):
+        expected = evaluate(defs, ds, as_of=day).counts()
+        assert {n: bt.counts[n][i] for n in expected} == expected
+        health = compute_health(ds, as_of=day)
+        assert np.allclose(health.score, bt.scores[i], equal_nan=True)
+
+
+def test_churned_account_without_a_date_is_an_error(
+    tmp_path: Path, hand: tuple[Path, Path]
+) -> None:
+    data, defs = hand
+    ds = load_dataset(data)
+    ds.outcomes.loc[1, "churn_date"] = pd.NaT
+    with pytest.raises(DataError, match=r"outcomes.csv, row 2, column churn_date"):
+        churn_days(ds, pd.Index(list("ABCDEFG")))
+
+
+def test_cli_csv_rates_and_scores(tmp_path: Path, hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    rates, scores = tmp_path / "rates.json", tmp_path / "scores.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "backtest", str(defs), "--data", str(data), "--from", "2026-03-02", "--to",
+            "2026-03-23", "--format", "json", "--rates", str(rates), "--scores", str(scores),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["as_of"], r["members"]) for r in rows] == [
+        ("2026-03-02", 3), ("2026-03-09", 4), ("2026-03-16", 4), ("2026-03-23", 5)
+    ]  # fmt: skip
+    quiet = next(r for r in json.loads(rates.read_text()) if r["rule"] == "quiet")
+    assert (quiet["precision"], quiet["recall"], quiet["median_lead_days"]) == (0.5, 0.667, 24.5)
+    assert scores.read_text().splitlines()[0] == "as_of,account_id,health_score"
+    assert len(scores.read_text().splitlines()) == 1 + 4 * 7
+
+
+def test_cli_bad_range_is_one_line_error(hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    result = CliRunner().invoke(
+        main,
+        ["backtest", str(defs), "--data", str(data), "--from", "2026-03-09", "--to", "2026-03-02"],
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: --to 2026-03-02 is before --from 2026-03-09"

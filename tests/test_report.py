@@ -1,0 +1,350 @@
+"""The CS manager's report: numbers checked against independent computations on the
+bundled sample (plain csv / pandas on the raw files), escaping, the book filters,
+movers and the output folder rules. The browser checks are in test_report_browser.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import html
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pendo_segments.cli import main
+from pendo_segments.data import bundled_sample_path, dataset_from_frames, load_sample, write_dataset
+from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import ConfigError
+from pendo_segments.report import ReportOptions, build_report, collect
+from pendo_segments.report.folder import MARKER
+from pendo_segments.shipped import shipped_path
+
+SAMPLE = bundled_sample_path()
+AS_OF = dt.date(2026, 11, 1)  # the day after the sample's last usage date
+DEFS = shipped_path("segment_defs")
+
+
+@functools.cache
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(SAMPLE / name, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+@pytest.fixture(scope="module")
+def sample_page() -> dict[str, Any]:
+    return collect(
+        load_definitions(DEFS),
+        load_sample(),
+        defs_path=DEFS,
+        options=ReportOptions(),
+        progress=lambda _m: None,
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report"
+    build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
+    return out
+
+
+# -- numbers vs independent computations ---------------------------------------------------
+def test_kpis_match_the_raw_files(sample_page: dict[str, Any]) -> None:
+    accounts = _rows("accounts.csv")
+    k = sample_page["kpi_values"]
+    assert k["accounts"] == len(accounts) == 250
+    assert k["visitors"] == len(_rows("visitors.csv"))
+    assert k["arr"] == pytest.approx(sum(float(a["arr"]) for a in accounts))
+    health = pd.read_csv(_health_csv())
+    assert k["avg_health"] == pytest.approx(health["health_score"].mean(), abs=0.05)
+
+
+def _health_csv() -> Any:
+    import io
+
+    result = CliRunner().invoke(main, ["health", "--data", str(SAMPLE), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    return io.StringIO(result.stdout)
+
+
+def test_arr_at_risk_is_the_arr_of_accounts_with_a_high_or_medium_alert(
+    sample_page: dict[str, Any],
+) -> None:
+    result = CliRunner().invoke(
+        main, ["alerts", str(DEFS), "--data", str(SAMPLE), "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    flagged = {
+        r["account_id"]
+        for r in csv.DictReader(result.stdout.splitlines())
+        if r["severity"] in ("high", "medium")
+    }
+    arr = {a["account_id"]: float(a["arr"]) for a in _rows("accounts.csv")}
+    assert flagged
+    assert sample_page["kpi_values"]["arr_at_risk"] == pytest.approx(sum(arr[a] for a in flagged))
+
+
+def test_weekly_minutes_match_a_plain_sum(sample_page: dict[str, Any]) -> None:
+    per_day: dict[dt.date, float] = defaultdict(float)
+    for r in _rows("usage_daily.csv"):
+        per_day[_day(r["date"])] += float(r["minutes"])
+    weekly = sample_page["weekly"]
+    assert len(weekly) == 12
+    assert weekly[-1][0] == AS_OF - dt.timedelta(days=7)
+    for start, minutes in weekly:
+        expected = sum(per_day[start + dt.timedelta(days=i)] for i in range(7))
+        assert minutes == pytest.approx(expected)
+
+
+def test_key_feature_usage_and_pes_match_a_plain_loop(sample_page: dict[str, Any]) -> None:
+    keys = [f["feature_id"] for f in _rows("features.csv") if f["key"] == "true"]
+    start = AS_OF - dt.timedelta(days=30)
+    active: dict[str, set[dt.date]] = defaultdict(set)
+    for r in _rows("usage_daily.csv"):
+        d = _day(r["date"])
+        if start <= d < AS_OF and (float(r["minutes"]) > 0 or int(r["events"]) > 0):
+            active[r["visitor_id"]].add(d)
+    used: dict[str, set[str]] = defaultdict(set)
+    for r in _rows("feature_usage.csv"):
+        if start <= _day(r["date"]) < AS_OF and int(r["clicks"]) > 0:
+            used[r["feature_id"]].add(r["visitor_id"])
+    shown = {f.feature_id: f for f in sample_page["features"]}
+    assert list(shown) == keys
+    for f in keys:
+        assert shown[f].visitors == len(used[f])
+        assert shown[f].share == pytest.approx(100 * len(used[f]) / len(active))
+    pes = sample_page["pes"]
+    adoption = sum(sum(v in used[f] for f in keys) / len(keys) for v in active) / len(active)
+    assert pes.adoption == pytest.approx(100 * adoption)
+    daily = sum(len(days) for days in active.values()) / 30
+    assert pes.stickiness == pytest.approx(100 * daily / len(active))
+    assert pes.score == pytest.approx((pes.adoption + pes.stickiness + pes.growth) / 3)
+
+
+def test_nps_matches_promoters_minus_detractors(sample_page: dict[str, Any]) -> None:
+    since = AS_OF - dt.timedelta(days=90)
+    scores = [int(r["score"]) for r in _rows("nps.csv") if since <= _day(r["date"]) < AS_OF]
+    nps = sample_page["nps"]
+    assert nps.responses == len(scores)
+    assert nps.counts == [scores.count(s) for s in range(11)]
+    promoters = sum(s >= 9 for s in scores) / len(scores)
+    detractors = sum(s <= 6 for s in scores) / len(scores)
+    assert nps.score == pytest.approx(100 * (promoters - detractors))
+
+
+def test_time_to_first_use_for_new_users(sample_page: dict[str, Any]) -> None:
+    first_active: dict[str, dt.date] = {}
+    for r in _rows("usage_daily.csv"):
+        d = _day(r["date"])
+        if d < AS_OF and (float(r["minutes"]) > 0 or int(r["events"]) > 0):
+            first_active[r["visitor_id"]] = min(d, first_active.get(r["visitor_id"], d))
+    first = {
+        v["visitor_id"]: _day(v["first_visit"])
+        if v["first_visit"]
+        else first_active.get(v["visitor_id"])
+        for v in _rows("visitors.csv")
+    }
+    first = {v: d for v, d in first.items() if d is not None}
+    data_start = min(_day(r["date"]) for r in _rows("usage_daily.csv"))
+    since = max(AS_OF - dt.timedelta(days=90), data_start)
+    new = {v for v, d in first.items() if since <= d < AS_OF}
+    first_click: dict[tuple[str, str], dt.date] = {}
+    for r in _rows("feature_usage.csv"):
+        d = _day(r["date"])
+        if r["visitor_id"] in new and int(r["clicks"]) > 0 and d < AS_OF:
+            key = (r["visitor_id"], r["feature_id"])
+            first_click[key] = min(d, first_click.get(key, d))
+    for f in sample_page["first_use"]:
+        delays = sorted(
+            (d - first[v]).days
+            for (v, fid), d in first_click.items()
+            if fid == f.feature_id and d >= first[v]
+        )
+        assert f.new_users == len(new)
+        assert f.used == len(delays)
+        if delays:
+            assert f.median_days == pytest.approx(pd.Series(delays).median())
+
+
+def test_tier_mix_and_health_histogram_add_up(sample_page: dict[str, Any]) -> None:
+    result = CliRunner().invoke(
+        main, ["tiers", str(DEFS), "--data", str(SAMPLE), "--format", "csv"]
+    )
+    tiers = {r["account_id"]: r["tier"] for r in csv.DictReader(result.stdout.splitlines())}
+    arr = {a["account_id"]: float(a["arr"]) for a in _rows("accounts.csv")}
+    for m in sample_page["mix"]:
+        mine = [a for a, t in tiers.items() if t == m["tier"]]
+        assert m["accounts"] == len(mine)
+        assert m["arr"] == pytest.approx(sum(arr[a] for a in mine))
+    scores = pd.read_csv(_health_csv()).set_index("account_id")["health_score"]
+    for row in sample_page["hist"]["rows"]:
+        lo = int(row["band"].split("–")[0])
+        hi = lo + 10
+        inside = scores[(scores >= lo) & ((scores < hi) | ((hi == 100) & (scores <= 100)))]
+        assert row["total"] == len(inside), row["band"]
+    p1 = sorted(a for a, t in tiers.items() if t == "P1")
+    assert sorted(a["id"] for a in sample_page["p1"]) == p1
+
+
+def test_segment_sizes_over_time_equal_evaluate_on_the_last_day(
+    sample_page: dict[str, Any],
+) -> None:
+    result = CliRunner().invoke(
+        main, ["evaluate", str(DEFS), "--data", str(SAMPLE), "--counts", "--format", "csv"]
+    )
+    counts = {r["segment"]: int(r["members"]) for r in csv.DictReader(result.stdout.splitlines())}
+    assert sample_page["segment_days"][-1] == AS_OF
+    assert {r["segment"]: r["counts"][-1] for r in sample_page["segment_rows"]} == counts
+
+
+# -- pages -----------------------------------------------------------------------------------
+def test_pages_are_self_contained_and_accessible(sample_report: Path) -> None:
+    index = (sample_report / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)=\"(https?:)?//", index)
+    assert "<script" not in index
+    svgs = re.findall(r"<svg\b[^>]*>.*?</svg>", index, flags=re.S)
+    assert len(svgs) >= 9
+    for s in svgs:
+        assert 'role="img"' in s and "<title" in s and "<desc" in s
+        assert "aria-labelledby" in s
+    assert index.count("<table") >= len(svgs)
+    assert "https://support.pendo.io/hc/en-us/articles/360054782691" not in index  # code cites it
+    links = set(re.findall(r'href="(accounts/[^"]+)"', index))
+    assert links and all((sample_report / link).is_file() for link in links)
+    pages = sorted(p.name for p in (sample_report / "accounts").iterdir())
+    assert {f"accounts/{p}" for p in pages} == links
+    snapshot = pd.read_csv(sample_report / "accounts.csv")
+    assert list(snapshot.columns[:4]) == ["account_id", "name", "tier", "health_score"]
+    marker = json.loads((sample_report / MARKER).read_text())
+    assert "index.html" in marker["files"]
+
+
+def _hand_ds() -> Any:
+    from handmade import frames
+
+    data = frames()
+    data["accounts"]["name"] = ["<script>alert(1)</script>", "B & Co", "A3 <b>", "A4", "A5"]
+    return dataset_from_frames(data)
+
+
+@pytest.fixture
+def hand_report(tmp_path: Path) -> Path:
+    out = tmp_path / "hand"
+    build_report(load_definitions(DEFS), _hand_ds(), out, defs_path=DEFS)
+    return out
+
+
+def test_data_is_escaped(hand_report: Path) -> None:
+    text = "".join(p.read_text(encoding="utf-8") for p in hand_report.rglob("*.html"))
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "A3 &lt;b&gt;" in text  # the P1 account's drill-down page
+    assert (hand_report / "accounts" / "A3.html").is_file()
+
+
+# -- book filters and movers -------------------------------------------------------------------
+def test_csm_filter_restricts_the_whole_report(tmp_path: Path) -> None:
+    mine = [a for a in _rows("accounts.csv") if a["csm_owner"] == "Emma Schmidt"]
+    page = collect(
+        load_definitions(DEFS),
+        load_sample(),
+        defs_path=DEFS,
+        options=ReportOptions(csm="Emma Schmidt"),
+        progress=lambda _m: None,
+    )
+    ids = {a["account_id"] for a in mine}
+    visitors = [v for v in _rows("visitors.csv") if v["account_id"] in ids]
+    assert page["kpi_values"]["accounts"] == len(mine)
+    assert page["kpi_values"]["visitors"] == len(visitors)
+    assert page["kpi_values"]["arr"] == pytest.approx(sum(float(a["arr"]) for a in mine))
+    assert {a["account_id"] for a in page["alerts"]} <= ids
+    assert page["book"] == "CSM: Emma Schmidt"
+
+
+def test_segment_filter_uses_the_segment_members() -> None:
+    result = CliRunner().invoke(
+        main, ["evaluate", str(DEFS), "--data", str(SAMPLE), "-s", "enterprise", "--format", "csv"]
+    )
+    members = {r["subject_id"] for r in csv.DictReader(result.stdout.splitlines())}
+    page = collect(
+        load_definitions(DEFS),
+        load_sample(),
+        defs_path=DEFS,
+        options=ReportOptions(segment="enterprise", locale="ja"),
+        progress=lambda _m: None,
+    )
+    assert page["kpi_values"]["accounts"] == len(members)
+    assert page["book"] == "セグメント: enterprise"
+
+
+def test_movers_since_previous(tmp_path: Path, hand_report: Path) -> None:
+    prev = pd.read_csv(hand_report / "accounts.csv").set_index("account_id")
+    assert prev.loc["A3", "tier"] == "P1"
+    prev.loc["A3", "tier"] = "P3"  # was P3, now P1: up
+    prev.loc["A5", "health_score"] -= 20  # 20 points better now
+    prev.loc["A4", "health_score"] -= 4.9  # below the 5-point noise floor
+    before = tmp_path / "before.csv"
+    prev.reset_index().to_csv(before, index=False)
+    data = tmp_path / "data"
+    write_dataset(_hand_ds(), data)
+    result = CliRunner().invoke(
+        main,
+        ["report", str(DEFS), "--data", str(data), "--out", str(tmp_path / "r"),
+         "--previous", str(before)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    index = html.unescape((tmp_path / "r" / "index.html").read_text(encoding="utf-8"))
+    rows = index.split('id="movers"')[1].split("</section>")[0].split("<tr>")[2:]
+    assert len(rows) == 2
+    assert "A3" in rows[0] and "P3 → P1" in rows[0] and ">up<" in rows[0]
+    assert "A5" in rows[1] and "+20.0" in rows[1] and ">unchanged<" in rows[1]
+
+
+# -- output folder ---------------------------------------------------------------------------
+def test_refuses_a_foreign_folder_and_replaces_its_own(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(
+        main, ["report", str(DEFS), "--data", str(SAMPLE), "--out", str(foreign)]
+    )
+    assert result.exit_code == 1
+    assert "not written by pendo-segments report" in result.stderr
+    assert (foreign / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in foreign.iterdir()) == ["keep.txt"]
+
+
+def test_an_earlier_report_is_replaced_unless_someone_added_files(hand_report: Path) -> None:
+    (hand_report / "accounts" / "A3.html").write_text("stale")
+    build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
+    assert (hand_report / "accounts" / "A3.html").read_text() != "stale"
+    assert not [p for p in hand_report.parent.iterdir() if p.name.startswith(".hand")]
+    (hand_report / "my-notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="my-notes.txt"):
+        build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
+    assert (hand_report / "my-notes.txt").read_text() == "keep me"
+
+
+def test_unknown_csm_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["report", str(DEFS), "--data", str(SAMPLE), "--out", str(tmp_path / "r"),
+         "--csm", "Emma Schmit"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: --csm: no account has csm_owner 'Emma Schmit'; did you mean 'Emma Schmidt'?"
+    ]
+    assert not (tmp_path / "r").exists()
