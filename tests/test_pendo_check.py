@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from fake_pendo import FakePendo
 
@@ -85,7 +86,9 @@ def test_check_without_events_that_day_fails(
     assert 'events,NO,"2026-10-20 (UTC, every app): no events' in result.stdout
 
 
-def test_fake_server_command_serves_plan_apply_plan(tmp_path: Path) -> None:
+def test_fake_server_command_serves_plan_apply_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The README's keyless try-out: fake-server, then plan -> apply -> plan against it."""
     from handmade import frames
 
@@ -94,12 +97,8 @@ def test_fake_server_command_serves_plan_apply_plan(tmp_path: Path) -> None:
     data = tmp_path / "usage"
     write_dataset(dataset_from_frames(frames()), data)
     code = "from pendo_segments.cli import main; main()"
-    env = {**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-    for name in ("PENDO_SEGMENTS_CONFIG", "PENDO_REGION", "PENDO_TIMEZONE"):
-        env.pop(name, None)
     server = subprocess.Popen(
         [sys.executable, "-c", code, "pendo", "fake-server", "--port", "0", "--data", str(data)],
-        env=env,
         stdout=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
@@ -109,25 +108,20 @@ def test_fake_server_command_serves_plan_apply_plan(tmp_path: Path) -> None:
         first = server.stdout.readline()
         assert first.startswith("Fake Pendo on http://127.0.0.1:"), first
         url = first.split()[3]
-        env.update(PENDO_BASE_URL=url, PENDO_INTEGRATION_KEY="fake-local-key")
-        defs = str(ROOT / "segment_defs")
-
-        def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-c", code, *args],
-                env=env,
-                capture_output=True,
-                text=True,
-                cwd=tmp_path,
-                timeout=120,
-            )
-
-        plan = ["sync", "plan", defs, "--data", str(data), "--as-of", "2026-11-01"]
-        assert cli(*plan, "--out", "plan.json").returncode == 3
-        applied = cli("sync", "apply", "--plan", "plan.json")
-        assert applied.returncode == 0, applied.stderr
-        again = cli(*plan, "--format", "table")
-        assert again.returncode == 0, again.stderr
+        assert server.stdout.readline() == "  " + f"export PENDO_BASE_URL={url}\n".lstrip()
+        for name in ("PENDO_SEGMENTS_CONFIG", "PENDO_REGION", "PENDO_TIMEZONE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("PENDO_BASE_URL", url)
+        monkeypatch.setenv("PENDO_INTEGRATION_KEY", "fake-local-key")
+        monkeypatch.chdir(tmp_path)  # the audit log and lock land here
+        plan = ["sync", "plan", str(ROOT / "segment_defs"), "--data", str(data)]
+        plan += ["--as-of", "2026-11-01"]
+        assert run(*plan, "--out", "plan.json").exit_code == 3
+        applied = run("sync", "apply", "--plan", "plan.json")
+        assert applied.exit_code == 0, applied.output
+        again = run(*plan, "--format", "table")
+        assert again.exit_code == 0, again.output
         assert again.stdout.endswith("No changes.\n")
     finally:
         server.terminate()

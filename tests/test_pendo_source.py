@@ -266,8 +266,7 @@ def test_events_of_other_apps_count_only_when_asked_for(fake_pendo: FakePendo) -
 
     assert days(("*",)) == ["2026-10-30", "2026-10-31"]
     assert days(("5001",)) == ["2026-10-31"]
-    sent = event_sources(fake_pendo)[-1]["events"]["appId"]
-    assert sent == 5001  # numeric ids travel as numbers
+    assert event_sources(fake_pendo)[-1]["events"]["appId"] == ["5001"]
 
 
 def test_days_are_the_subscription_time_zone_days() -> None:

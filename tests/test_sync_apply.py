@@ -152,21 +152,14 @@ def cli_world(handmade_pendo: FakePendo, tmp_path: Path) -> dict[str, Any]:
     }
     env.pop("PENDO_REGION", None)
     plan_file = tmp_path / "plan.json"
-    first = cli(
-        env,
-        "sync",
-        "plan",
-        "segment_defs",
-        "--data",
-        str(data),
-        "--as-of",
-        "2026-11-01",
-        "--out",
-        str(plan_file),
-        "--format",
-        "json",
-    )
-    assert first.returncode == 3, first.stderr
+    from click.testing import CliRunner
+
+    from pendo_segments.cli import main
+
+    args = ["sync", "plan", str(Path(__file__).parent.parent / "segment_defs"), "--data"]
+    args += [str(data), "--as-of", "2026-11-01", "--out", str(plan_file), "--format", "json"]
+    first = CliRunner().invoke(main, args, env=env)
+    assert first.exit_code == 3, first.output
     return {"env": env, "plan": plan_file, "fake": handmade_pendo, "data": str(data)}
 
 

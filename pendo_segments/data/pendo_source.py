@@ -260,12 +260,11 @@ def day_chunks(as_of: dt.date, days: int, timezone: str = "UTC") -> list[tuple[i
 
 def app_id_param(app_ids: tuple[str, ...] | list[str]) -> Any:
     """``appId`` of an event source: ``expandAppIds("*")`` for every app (tap-pendo's
-    default), else the configured id(s); numeric ids are sent as numbers."""
-    ids = [str(a) for a in app_ids]
+    default), else the list of configured ids (the same rule as the aggregation target)."""
+    ids = [str(a).strip() for a in app_ids if str(a).strip()]
     if not ids or "*" in ids:
         return EVERY_APP
-    values: list[Any] = [int(a) if a.lstrip("-").isdigit() else a for a in ids]
-    return values[0] if len(values) == 1 else values
+    return ids
 
 
 def _time_series(first: int, count: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A fake Pendo: a real HTTP server on 127.0.0.1 with the v1 endpoints the toolkit uses.
 
-Used by the client tests, to record cassettes and by any test that needs
-"Pendo" without the network. It keeps state in memory, checks the integration
+Used by the client tests, to record cassettes, by any test that needs "Pendo"
+without the network, and by ``pendo-segments pendo fake-server`` (sample data,
+so a newcomer can try sync without a key). It keeps state in memory, checks the integration
 key, and can be told to misbehave::
 
     with FakePendo() as fake:                      # or the ``fake_pendo`` fixture
@@ -24,7 +25,8 @@ record's groups directly under its name (``account.agent.plan``).
 
 Aggregation: a small interpreter for ``source`` (events, featureEvents,
 visitors, accounts, features; ``timeSeries`` dayRange with ``first`` as epoch ms
-or an expression such as ``"now()"`` / ``"now() - 30*24*60*60*1000"``, negative
+or an expression such as ``"now()"`` / ``"now() - 30*24*60*60*1000"`` /
+``dateAdd(startOfPeriod("daily", now()), -30, "days")``, negative
 ``count`` walks backwards), ``identified``, ``filter``, ``select``, ``eval``,
 ``group`` / ``reduce`` (sum, count, max, min, avg), ``sort``, ``limit``,
 ``unwind``, ``segment`` and ``bulkExpand``. ``count`` counts *distinct* non-null
@@ -32,11 +34,9 @@ values (``{"count": null}`` counts rows), which is how Pendo's own
 ``uniqueAccounts`` example reads. Anything else answers 400, so a compiler test
 learns that the fake (not necessarily Pendo) cannot run it.
 
-Data from a ``pendo_segments.data.dataset.Dataset`` is mapped like this:
-accounts / visitors columns → ``metadata.agent.<column>`` (dates as epoch ms),
-``metadata.auto`` holds id, accountid(s), firstvisit, lastvisit, lastupdated;
-``metadata.custom`` starts empty (that is where sync writes). usage_daily →
-``events`` rows, feature_usage → ``featureEvents`` rows (clicks as numEvents).
+Loading data (``load_rows``, ``load_dataset``) lives in
+:mod:`pendo_segments.pendo.fake_data`, the interpreter in
+:mod:`pendo_segments.pendo.fake_aggregation`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from pendo_segments.pendo.fake_aggregation import (
     local_day_ms,
 )
 from pendo_segments.pendo.fake_aggregation import HTTPError as _HTTPError
+from pendo_segments.pendo.fake_data import DatasetLoading
 
 DEFAULT_APP_ID = -323232
 
@@ -99,7 +100,7 @@ class _Fault:
     body: str | None = None
 
 
-class FakePendo:
+class FakePendo(DatasetLoading):
     """In-memory Pendo subscription served over HTTP on an ephemeral 127.0.0.1 port."""
 
     def __init__(
@@ -397,106 +398,6 @@ class FakePendo:
                 **fields,
             }
             return gid
-
-    def load_rows(
-        self,
-        *,
-        accounts: Iterable[dict[str, Any]] = (),
-        visitors: Iterable[dict[str, Any]] = (),
-        events: Iterable[dict[str, Any]] = (),
-        feature_events: Iterable[dict[str, Any]] = (),
-        features: Iterable[dict[str, Any]] = (),
-    ) -> None:
-        """Load Pendo-shaped records: accounts ``{"accountId", "metadata": {group: {…}}}``,
-        visitors ``{"visitorId", "accountId"?, "metadata"}``, features ``{"id", "name", …}``."""
-        for a in accounts:
-            self.add_account(a["accountId"], **a.get("metadata", {}))
-        for v in visitors:
-            self.add_visitor(v["visitorId"], v.get("accountId"), **v.get("metadata", {}))
-        for f in features:
-            self.add_feature(**{k if k != "id" else "feature_id": val for k, val in f.items()})
-        self.add_events(events)
-        self.add_feature_events(feature_events)
-
-    def load_dataset(self, ds: Any) -> None:
-        """Load a ``pendo_segments.data.dataset.Dataset`` (see the module docstring)."""
-        usage = _frame_records(ds.usage_daily)
-        clicks = _frame_records(ds.feature_usage)
-        first: dict[str, int] = {}
-        last: dict[str, int] = {}
-        local = self._local_ms
-        for row in usage:
-            row["date"] = local(row["date"])
-        for row in clicks:
-            row["date"] = local(row["date"])
-        for row in usage:
-            if (row.get("events") or 0) > 0 or (row.get("minutes") or 0) > 0:
-                vid, day = str(row["visitor_id"]), row["date"]
-                first[vid] = min(first.get(vid, day), day)
-                last[vid] = max(last.get(vid, day), day)
-        visitors = _frame_records(ds.visitors)
-        account_days: dict[str, list[int]] = {}
-        for v in visitors:
-            vid, aid = str(v.pop("visitor_id")), v.pop("account_id", None)
-            auto: dict[str, Any] = {
-                "firstvisit": local(v.get("first_visit")) or first.get(vid),
-                "lastvisit": max(
-                    (d for d in (local(v.get("last_visit")), last.get(vid)) if d is not None),
-                    default=None,
-                ),
-            }
-            self.add_visitor(
-                vid,
-                None if aid is None else str(aid),
-                auto=auto,
-                agent={k: val for k, val in v.items() if val is not None},
-            )
-            if aid is not None:
-                account_days.setdefault(str(aid), []).extend(
-                    d for d in (auto["firstvisit"], auto["lastvisit"]) if d is not None
-                )
-        for a in _frame_records(ds.accounts):
-            aid = str(a.pop("account_id"))
-            days = account_days.get(aid, [])
-            self.add_account(
-                aid,
-                auto={"firstvisit": min(days, default=None), "lastvisit": max(days, default=None)},
-                agent={k: val for k, val in a.items() if val is not None},
-            )
-        for f in _frame_records(ds.features):
-            fid = str(f.pop("feature_id"))
-            app = f.pop("app_id", None)
-            self.add_feature(
-                fid, f.pop("name", None), **({"appId": app} if app is not None else {}), **f
-            )
-        self.add_events(
-            {
-                "visitorId": str(r["visitor_id"]),
-                "accountId": _str(r.get("account_id")),
-                "day": r["date"],
-                "numEvents": int(r.get("events") or 0),
-                "numMinutes": float(r.get("minutes") or 0.0),
-            }
-            for r in usage
-        )
-        self.add_feature_events(
-            {
-                "visitorId": str(r["visitor_id"]),
-                "accountId": _str(r.get("account_id")),
-                "day": r["date"],
-                "featureId": str(r["feature_id"]),
-                "numEvents": int(r.get("clicks") or 0),
-                "numMinutes": 0.0,
-            }
-            for r in clicks
-        )
-
-    def _local_ms(self, utc_midnight_ms: Any) -> Any:
-        """A data day (UTC-midnight ms from a frame) as the subscription's local midnight."""
-        if not isinstance(utc_midnight_ms, int):
-            return utc_midnight_ms
-        day = dt.date(1970, 1, 1) + dt.timedelta(days=utc_midnight_ms // DAY_MS)
-        return local_day_ms(day, self.timezone)
 
     def _register_fields(self, kind: str, metadata: dict[str, dict[str, Any]]) -> None:
         for group, values in metadata.items():
@@ -897,10 +798,6 @@ def _event_row(row: dict[str, Any], tz: str = "UTC") -> dict[str, Any]:
     return out
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _type_of(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -929,29 +826,6 @@ def _auto_schema(kind: str) -> dict[str, Any]:
     if kind == "visitor":
         names.update(accountid="string", accountids="list")
     return {n: _field_schema(n, t) for n, t in names.items()}
-
-
-def _frame_records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as plain Python dicts: dates → epoch ms, NA → None, numpy → Python.
-
-    Column-wise (vectorised) so loading the bundled sample stays well under a second.
-    """
-    import pandas as pd
-
-    if frame is None:
-        return []
-    columns: dict[str, list[Any]] = {}
-    for name in frame.columns:
-        series = frame[name]
-        missing = series.isna()
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        if pd.api.types.is_datetime64_any_dtype(series):
-            series = series.astype("datetime64[ms]").astype("int64")
-        # object Series hold Python scalars (int, float, bool, str), NA replaced by None
-        columns[str(name)] = series.astype(object).where(~missing, None).tolist()
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _respond(

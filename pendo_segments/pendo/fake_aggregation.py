@@ -313,6 +313,8 @@ def _eval_node(node: Any, row: dict[str, Any], now_ms: int, tz: str) -> Any:
             return start_of_day(args[1], tz)
         if node[1] == "dateAdd" and len(args) == 3 and args[2] == "days":
             return date_add_days(args[0], args[1], tz)
+        if node[1] == "if" and len(args) == 3:
+            return args[1] if args[0] else args[2]
         if node[1] == "expandAppIds" and len(args) == 1:
             return {"expandAppIds": args[0]}
         raise ExprError(f"unsupported function {node[1]}() in the fake")
