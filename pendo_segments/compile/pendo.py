@@ -43,7 +43,7 @@ uploads the locally computed members instead.
 
 Semantics and known gaps:
 
-* A comparison with an unknown value is false (CONTRACT.md §2). Pendo's
+* A comparison with an unknown value is false (docs/semantics.md §2). Pendo's
   "is not" is assumed to *match* records with no value, so ``!=`` gets an
   extra "exists" row; inside an OR group that row cannot be added, so it is
   unsupported there. For the same reason ``not`` cannot be rewritten by
