@@ -54,7 +54,7 @@ def run_demo(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> DemoReport:
     """Validate, compile, evaluate, score, tier, alert and render guides into ``out``."""
-    from pendo_segments.compile import compile_segments
+    from pendo_segments.compile import compile_segments, targets
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate import evaluate
     from pendo_segments.shipped import shipped_path
@@ -74,8 +74,8 @@ def run_demo(
             write_text(tmp / name, text)
             report.files.append(name)
 
-        progress("compiling to Pendo rules, Aggregation pipelines and SQL")
-        for target in ("pendo", "aggregation", "sql"):
+        progress("compiling to " + ", ".join(targets()))
+        for target in targets():
             results = compile_segments(defs, target, as_of=as_of, pretty=True)
             save(
                 f"compiled_{target}.json",

@@ -155,7 +155,8 @@ class AggregationGenerator(Generator):
     """
 
     target: ClassVar[str] = "aggregation"
-    extension: ClassVar[str] = ".json"
+    order: ClassVar[int] = 20
+    pendo_settings: ClassVar[tuple[str, ...]] = ("app_ids", "timezone")
     notes: ClassVar[str] = (
         "Aggregation API requests (POST /api/v1/aggregation) returning each segment's "
         "member ids, counted by Pendo"

@@ -48,6 +48,7 @@ STANDARD: dict[str, dict[str, tuple[str, str, str]]] = {
         "email": ("agent", "email", "string"),
         "language": ("agent", "language", "string"),
         "first_visit": ("auto", "firstvisit", "time"),
+        "last_visit": ("auto", "lastvisit", "time"),
         # The Pendo snippet's conventional visitor name field.
         "name": ("agent", "full_name", "string"),
     },

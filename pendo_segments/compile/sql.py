@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, ClassVar
 
-from pendo_segments.compile.base import Generator
+from pendo_segments.compile.base import CompileResult, Generator
 from pendo_segments.definitions.models import (
     AllOf,
     AnyOf,
@@ -53,7 +53,19 @@ def literal(value: Any) -> str:
 
 
 class SQLGenerator(Generator):
+    """One query per segment returning ``subject_id`` (DuckDB, or any sqlglot dialect)."""
+
     target: ClassVar[str] = "sql"
+    extension: ClassVar[str] = ".sql"
+    language: ClassVar[str] = "sql"
+    notes: ClassVar[str] = (
+        "one SQL query per segment over the data folder's tables (DuckDB, or --dialect)"
+    )
+    order: ClassVar[int] = 30
+
+    @classmethod
+    def file_text(cls, result: CompileResult) -> str:
+        return str(result.output).rstrip("\n") + "\n"
 
     def segment_output(self, segment: Segment) -> str:
         sql = self.query(segment)
