@@ -390,7 +390,7 @@ def evaluate(expr: str, row: dict[str, Any]) -> Any:
 def run(
     pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """Apply the Aggregation operators the compiler emits, as pendo-api.md §2 describes them."""
+    """Apply the Aggregation operators the compiler emits, as docs/pendo-api.md describes them."""
     rows: list[dict[str, Any]] = []
     for st in pipeline:
         ((op, arg),) = st.items() if "source" not in st else [("source", st["source"])]

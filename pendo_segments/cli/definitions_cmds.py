@@ -91,6 +91,13 @@ COMPILE_FORMATS = ["table", "text", "markdown", "json", "csv"]
     help="SQL dialect for --target sql (any sqlglot dialect: snowflake, bigquery, …).",
 )
 @click.option(
+    "--last-visit-column",
+    "last_visit_column",
+    is_flag=True,
+    help="--target sql: the visitors table has last_visit (Pendo's last visit), which "
+    "then counts in days_since_last_visit as it does in evaluate.",
+)
+@click.option(
     "--timezone",
     default=None,
     metavar="IANA",
@@ -138,6 +145,7 @@ def compile_cmd(
     segments: tuple[str, ...],
     as_of: dt.date | None,
     dialect: str,
+    last_visit_column: bool,
     timezone: str | None,
     app_ids: tuple[str, ...],
     strict: bool,
@@ -166,7 +174,11 @@ def compile_cmd(
 
     generator = targets()[target]
     definitions = load_defs(defs)
-    options: dict[str, object] = {"dialect": dialect, "pretty": True}
+    options: dict[str, object] = {
+        "dialect": dialect,
+        "pretty": True,
+        "has_last_visit": last_visit_column,
+    }
     options.update(_pendo_settings(generator.pendo_settings, timezone, app_ids))
     results = compile_segments(
         definitions, target, names=list(segments), as_of=as_of, strict=strict, **options
