@@ -54,7 +54,7 @@ def run_demo(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> DemoReport:
     """Validate, compile, evaluate, score, tier, alert and render guides into ``out``."""
-    from pendo_segments.compile import compile_segments, targets
+    from pendo_segments.compile import compile_segments, markdown_document, targets
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate import evaluate
     from pendo_segments.shipped import shipped_path
@@ -81,6 +81,7 @@ def run_demo(
                 f"compiled_{target}.json",
                 json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n",
             )
+            save(f"compiled_{target}.md", markdown_document(target, results))
             if target == "pendo":
                 report.not_native = [r.segment.name for r in results if not r.native]
 

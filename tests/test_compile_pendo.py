@@ -424,3 +424,41 @@ def test_text_and_markdown_renderers_show_every_row() -> None:
     not_native = compile_rule({"not": ACTIVE_LE_2})
     assert "Synced as a visitor list" in PendoGenerator.render_markdown(not_native)
     assert "synced as a visitor list" in PendoGenerator.render_text(not_native).splitlines()[0]
+
+
+def test_json_keys_are_stable() -> None:
+    """sync plan and other tools read these keys; changing them is a breaking change."""
+    native = compile_rule({"all": [ACTIVE_LE_2, {"segment": "enterprise"}]})
+    assert list(native.to_dict()) == [
+        "segment",
+        "subject",
+        "target",
+        "native",
+        "unsupported",
+        "output",
+    ]
+    assert list(native.output) == [
+        "name",
+        "title",
+        "description",
+        "subject",
+        "summary",
+        "definition",
+        "recipe",
+        "why",
+    ]
+    assert list(native.output["definition"]) == ["filters"]
+    for row in native.output["recipe"]:
+        assert list(row) == ["group", "join", "source", "field", "operator", "value", "window"]
+    listed = compile_rule({"not": ACTIVE_LE_2})
+    assert list(listed.output) == [
+        "name",
+        "title",
+        "description",
+        "subject",
+        "summary",
+        "recipe",
+        "why",
+        "upload",
+        "expandAccounts",
+    ]

@@ -170,7 +170,7 @@ def compile_cmd(
       pendo-segments compile --target sql --dialect snowflake --out-dir build/sql
     """
     from pendo_segments.atomic import write_text
-    from pendo_segments.compile import compile_segments, targets
+    from pendo_segments.compile import compile_segments, markdown_document, targets
 
     generator = targets()[target]
     definitions = load_defs(defs)
@@ -208,7 +208,7 @@ def compile_cmd(
     elif fmt == "text":
         emit_text("\n".join(generator.render_text(r) for r in results), output)
     elif fmt == "markdown":
-        emit_text(_markdown(generator, results), output)
+        emit_text(markdown_document(target, results), output)
     else:
         _print_rich(generator, results, output)
     not_native = [r for r in results if not r.native]
@@ -240,12 +240,6 @@ def _pendo_settings(
         for name in wanted:
             overrides.setdefault(name, getattr(settings, name))
     return {name: overrides[name] for name in wanted}
-
-
-def _markdown(generator: type[Generator], results: list[CompileResult]) -> str:
-    title = {"pendo": "Pendo segment builder recipes"}.get(generator.target, generator.target)
-    head = [f"# {title}", "", f"{generator.notes[:1].upper()}{generator.notes[1:]}.", ""]
-    return "\n".join(head) + "\n".join(generator.render_markdown(r) for r in results)
 
 
 def _print_rich(

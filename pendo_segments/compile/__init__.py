@@ -7,7 +7,15 @@ from pendo_segments.compile.base import (
     Generator,
     Unsupported,
     compile_segments,
+    markdown_document,
     targets,
 )
 
-__all__ = ["CompileResult", "Generator", "Unsupported", "compile_segments", "targets"]
+__all__ = [
+    "CompileResult",
+    "Generator",
+    "Unsupported",
+    "compile_segments",
+    "markdown_document",
+    "targets",
+]

@@ -157,6 +157,7 @@ class AggregationGenerator(Generator):
     target: ClassVar[str] = "aggregation"
     order: ClassVar[int] = 20
     pendo_settings: ClassVar[tuple[str, ...]] = ("app_ids", "timezone")
+    title: ClassVar[str] = "Pendo Aggregation API requests"
     notes: ClassVar[str] = (
         "Aggregation API requests (POST /api/v1/aggregation) returning each segment's "
         "member ids, counted by Pendo"

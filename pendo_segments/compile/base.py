@@ -82,6 +82,8 @@ class Generator:
     language: ClassVar[str] = "json"
     #: One line saying what the target produces (``--help``, demo).
     notes: ClassVar[str] = ""
+    #: Heading of a whole Markdown document of this target.
+    title: ClassVar[str] = ""
     #: Place in listings (``--target`` choices, demo).
     order: ClassVar[int] = 100
     #: ``[pendo]`` settings (PendoSettings attribute names) the generator takes as options.
@@ -187,6 +189,15 @@ class Generator:
 
 def child_paths(path: str, key: str, items: list[Any]) -> list[tuple[Any, str]]:
     return [(item, f"{path}.{key}[{i}]") for i, item in enumerate(items)]
+
+
+def markdown_document(target: str, results: list[CompileResult]) -> str:
+    """All results of one target as one Markdown document (``compile --format markdown``)."""
+    generator = generator_class(target)
+    title = generator.title or target
+    notes = generator.notes[:1].upper() + generator.notes[1:]
+    head = f"# {title}\n\n{notes}.\n\n"
+    return head + "\n".join(generator.render_markdown(r) for r in results)
 
 
 def targets() -> dict[str, type[Generator]]:

@@ -185,6 +185,7 @@ class PendoGenerator(Generator):
     target: ClassVar[str] = "pendo"
     order: ClassVar[int] = 10
     extension: ClassVar[str] = ".json"
+    title: ClassVar[str] = "Pendo segment builder recipes"
     notes: ClassVar[str] = (
         "builder recipes: the rows to enter in Pendo's segment builder (and its "
         "definition JSON); other segments are synced as visitor lists"

@@ -58,6 +58,7 @@ class SQLGenerator(Generator):
     target: ClassVar[str] = "sql"
     extension: ClassVar[str] = ".sql"
     language: ClassVar[str] = "sql"
+    title: ClassVar[str] = "SQL queries"
     notes: ClassVar[str] = (
         "one SQL query per segment over the data folder's tables (DuckDB, or --dialect)"
     )
