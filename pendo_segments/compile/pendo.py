@@ -27,11 +27,8 @@ flattens them into ``segment_filter`` rows: ``kind``, ``schema``, ``group``,
 ``field``, ``operator``, ``value``, ``count``, ``time``, ``granularity``,
 ``fact``, ``feature_id``…; rows sharing an ``or_group_id`` are ORed, the OR
 groups are ANDed). The exact JSON is not publicly documented, so we emit rows
-with exactly those keys and make the grouping explicit::
-
-    {"name": "at_risk", "title": ..., "description": ..., "subject": "account",
-     "summary": "Number of days active <= 2 in the last 30 days AND ...",
-     "definition": {"filters": [[row, row], [row]]}}   # outer list AND, inner OR
+with exactly those keys and make the grouping explicit (``filters``: the outer
+list is ANDed, each inner list ORed).
 
 Mapping (every Pendo name is in the tables below, so a fix is one line):
 
