@@ -61,7 +61,7 @@ def run_demo(
     else's non-empty folder is refused unless ``force``, and only the demo's own
     files are ever replaced or removed.
     """
-    from pendo_segments.compile import compile_segments
+    from pendo_segments.compile import compile_segments, markdown_document, targets
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate import evaluate
     from pendo_segments.shipped import shipped_path
@@ -82,13 +82,14 @@ def run_demo(
             write_text(tmp / name, text)
             report.files.append(name)
 
-        progress("compiling to Pendo rules, Aggregation pipelines and SQL")
-        for target in ("pendo", "aggregation", "sql"):
+        progress("compiling to " + ", ".join(targets()))
+        for target in targets():
             results = compile_segments(defs, target, as_of=as_of, pretty=True)
             save(
                 f"compiled_{target}.json",
                 json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n",
             )
+            save(f"compiled_{target}.md", markdown_document(target, results))
             if target == "pendo":
                 report.not_native = [r.segment.name for r in results if not r.native]
 

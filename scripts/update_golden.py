@@ -36,13 +36,15 @@ CASES: dict[tuple[str, str], dt.date | None] = {
 
 
 def golden_path(target: str, segment: str, variant: str = "") -> Path:
-    ext = ".sql" if target == "sql" else ".json"
+    from pendo_segments.compile import targets
+
+    ext = targets()[target].extension
     stem = f"{segment}.{variant}" if variant else segment
     return GOLDEN / target / f"{stem}{ext}"
 
 
 def render(result: Any) -> str:
-    """The golden text of one CompileResult: SQL as text, other targets as JSON."""
+    """The golden text of one CompileResult: the whole result as JSON, SQL as its text."""
     if result.target == "sql" and isinstance(result.output, str):
         return result.output.rstrip("\n") + "\n"
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -60,11 +62,10 @@ def compiled(target: str, variant: str = "") -> dict[str, str]:
 
 
 def available_targets() -> list[str]:
-    """pendo and aggregation, plus sql once its generator exists."""
-    import importlib.util
+    """Every target with a golden case (the registry may hold more)."""
+    from pendo_segments.compile import targets
 
-    extra = ["sql"] if importlib.util.find_spec("pendo_segments.compile.sql") else []
-    return ["pendo", "aggregation", *extra]
+    return [t for t in targets() if any(t == target for target, _ in CASES)]
 
 
 def update(targets: list[str], check: bool = False) -> list[Path]:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--target",
         action="append",
-        choices=["pendo", "aggregation", "sql"],
+        choices=sorted({target for target, _ in CASES}),
         help="only this target (repeatable); default: all available",
     )
     parser.add_argument(

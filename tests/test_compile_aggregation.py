@@ -92,9 +92,65 @@ def test_window_per_condition_and_per_segment() -> None:
 def test_without_as_of_windows_are_relative_to_the_start_of_today() -> None:
     result = compile_rule({"metric": "minutes", "op": "<=", "value": 10}, as_of=None)
     first = step(result, "merge")["pipeline"][0]["source"]["timeSeries"]["first"]
-    assert "now()" in TODAY
-    assert first == f"{TODAY} - 30*24*60*60*1000"
+    # the form Pendo's own segment UI emits (docs/pendo-api.md)
+    assert TODAY == 'startOfPeriod("daily", now())'
+    assert first == 'dateAdd(startOfPeriod("daily", now()), -30, "days")'
     assert result.output["request"]["requestId"] == "pendo-segments:s:today"
+
+
+def test_windows_start_at_local_midnight_of_the_subscription_time_zone() -> None:
+    seg = {
+        "name": "s",
+        "title": "S",
+        "subject": "account",
+        "rule": {"metric": "minutes", "op": "<=", "value": 10},
+    }
+    defs = make_defs(seg)
+    # 2026-10-02 00:00 in New York is 04:00 UTC (EDT, UTC-4); in Tokyo 2026-10-01 15:00 UTC.
+    for tz, shift_hours in (("America/New_York", 4), ("Asia/Tokyo", -9), ("UTC", 0)):
+        gen = AggregationGenerator(defs, as_of=AS_OF, timezone=tz)
+        ts = step(gen.compile(defs.get("s")), "merge")["pipeline"][0]["source"]["timeSeries"]
+        assert ts["first"] == OCT_2_MS + shift_hours * 3_600_000, tz
+    with pytest.raises(CompileError, match="unknown time zone 'Mars/Base'"):
+        AggregationGenerator(defs, timezone="Mars/Base")
+
+
+def test_date_fields_compare_with_local_midnights() -> None:
+    seg = {
+        "name": "s",
+        "title": "S",
+        "subject": "account",
+        "rule": {"field": "renewal_date", "op": "<=", "value": "2026-10-01"},
+    }
+    defs = make_defs(seg)
+    gen = AggregationGenerator(defs, as_of=AS_OF, timezone="America/New_York")
+    assert step(gen.compile(defs.get("s")), "filter") == (
+        "!isNull(metadata.agent.renewal_date) && "
+        f"metadata.agent.renewal_date < {OCT_2_MS + 4 * 3_600_000}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("app_ids", "expected"),
+    [(("*",), 'expandAppIds("*")'), (("-323232",), ["-323232"]), (("1", "2"), ["1", "2"])],
+)
+def test_every_event_source_names_its_apps(app_ids: tuple[str, ...], expected: Any) -> None:
+    rule = {
+        "all": [
+            {"metric": "events", "op": ">", "value": 0},
+            {"metric": "feature_clicks", "feature": "f1", "op": ">", "value": 0},
+        ]
+    }
+    seg = {"name": "s", "title": "S", "subject": "visitor", "rule": rule}
+    defs = make_defs(seg)
+    gen = AggregationGenerator(defs, as_of=AS_OF, app_ids=app_ids)
+    sources = [
+        s["merge"]["pipeline"][0]["source"]
+        for s in steps(gen.compile(defs.get("s")))
+        if "merge" in s
+    ]
+    assert sources[0]["events"] == {"appId": expected}
+    assert sources[1]["featureEvents"] == {"featureId": "f1", "appId": expected}
 
 
 # -- zero usage ----------------------------------------------------------------------
@@ -118,10 +174,10 @@ def test_every_subject_is_a_row_and_missing_counts_become_zero() -> None:
             "minutes_30d": "if(isNull(minutes_30d), 0, minutes_30d)",
         }
     }
-    assert pipeline[-3:] == [
+    # ends like Pendo's own audiences: the test, then a select of the id
+    assert pipeline[-2:] == [
         {"filter": "active_days_30d <= 2 && minutes_30d <= 10"},
         {"select": {"accountId": "accountId"}},
-        {"sort": ["accountId"]},
     ]
 
 
@@ -164,15 +220,20 @@ def test_integer_comparison(op: str, value: float, expected: Any) -> None:
     assert integer_comparison(op, value) == expected
 
 
-def test_days_since_last_visit_uses_windows_and_first_visit_before_as_of() -> None:
+def test_days_since_last_visit_uses_windows_and_lastvisit_before_as_of() -> None:
     result = compile_rule({"metric": "days_since_last_visit", "op": ">", "value": 30}, "visitor")
+    last = "metadata.auto.lastvisit"
     assert step(result, "filter") == (
-        "!isNull(metadata.auto.firstvisit) && "
-        f"metadata.auto.firstvisit < {NOV_1_MS} && "
-        "active_days_30d == 0"
+        "((!isNull(metadata.auto.firstvisit) && "
+        f"metadata.auto.firstvisit < {NOV_1_MS}) || (!isNull({last}) && {last} < {NOV_1_MS})) "
+        f"&& active_days_30d == 0 && !(!isNull({last}) && {last} >= {OCT_2_MS} "
+        f"&& {last} < {NOV_1_MS})"
     )
     result = compile_rule({"metric": "days_since_last_visit", "op": "<=", "value": 7}, "visitor")
-    assert step(result, "filter") == "active_days_7d > 0"
+    week = NOV_1_MS - 7 * 86_400_000
+    assert step(result, "filter") == (
+        f"active_days_7d > 0 || (!isNull({last}) && {last} >= {week} && {last} < {NOV_1_MS})"
+    )
 
 
 def test_days_since_first_visit_compares_the_timestamp_with_midnights() -> None:
@@ -212,8 +273,9 @@ def test_visitor_segment_reads_account_fields_after_bulk_expand() -> None:
         {"eval": {"accountId": "metadata.auto.accountid"}},
         {"bulkExpand": {"account": {"account": "accountId"}}},
     ]
+    # after bulkExpand the groups sit directly under "account" (no "metadata.")
     assert step(result, "filter") == (
-        '!isNull(account.metadata.agent.plan) && account.metadata.agent.plan == "Growth"'
+        '!isNull(account.agent.plan) && account.agent.plan == "Growth"'
     )
 
 
@@ -328,15 +390,21 @@ def evaluate(expr: str, row: dict[str, Any]) -> Any:
 def run(
     pipeline: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """Apply the Aggregation operators the compiler emits, as pendo-api.md §2 describes them."""
+    """Apply the Aggregation operators the compiler emits, as docs/pendo-api.md describes them."""
     rows: list[dict[str, Any]] = []
     for st in pipeline:
         ((op, arg),) = st.items() if "source" not in st else [("source", st["source"])]
         if op == "source":
             name = next(k for k in arg if k != "timeSeries")
             rows = [dict(r) for r in data[name]]
+            params = arg[name] or {}
+            if name in ("events", "featureEvents"):  # Pendo counts only the apps asked for
+                apps = params.get("appId")
+                assert apps is not None, f"{name} without appId counts the default app only"
+                if apps != 'expandAppIds("*")':
+                    rows = [r for r in rows if r["appId"] in apps]
             if name == "featureEvents":
-                rows = [r for r in rows if r["featureId"] == arg[name]["featureId"]]
+                rows = [r for r in rows if r["featureId"] == params["featureId"]]
             if "timeSeries" in arg:
                 ts = arg["timeSeries"]
                 lo = ts["first"]
@@ -363,8 +431,9 @@ def run(
                 match = sub.get(tuple(r.get(k) for k in arg["fields"]), {})
                 r.update({out: match.get(src) for out, src in arg["mappings"].items()})
         elif op == "bulkExpand":
+            # the joined record holds the account's metadata groups directly: account.agent.plan
             ((out, spec),) = arg.items()
-            by_id = {a["accountId"]: a for a in data["accounts"]}
+            by_id = {a["accountId"]: a["metadata"] for a in data["accounts"]}
             rows = [{**r, out: by_id.get(r.get(spec["account"]))} for r in rows]
         elif op == "filter":
             rows = [r for r in rows if evaluate(arg, r) is True]
@@ -396,26 +465,37 @@ def pendo_data() -> dict[str, list[dict[str, Any]]]:
             "day": _ms(u.date),
             "numEvents": int(u.events),
             "numMinutes": float(u.minutes),
+            "appId": "-323232",
         }
         for u in usage.itertuples()
     ]
     active = usage[(usage["events"] > 0) | (usage["minutes"] > 0)]
-    first_active = {
-        str(k): v for k, v in active.groupby("visitor_id", observed=True)["date"].min().items()
-    }
+    by_visitor = active.groupby("visitor_id", observed=True)["date"]
+    first_active = {str(k): v for k, v in by_visitor.min().items()}
+    # Pendo's lastvisit: the last visit over all history, the as-of day included
+    last_active = {str(k): v for k, v in by_visitor.max().items()}
     visitors = []
+    account_last: dict[str, int] = {}
     for v in f["visitors"].itertuples():
         first = v.first_visit if _ms(v.first_visit) is not None else first_active.get(v.visitor_id)
+        last = _ms(last_active.get(v.visitor_id))
+        if last is not None:
+            account_last[v.account_id] = max(last, account_last.get(v.account_id, last))
         visitors.append(
             {
                 "visitorId": v.visitor_id,
-                "metadata": {"auto": {"firstvisit": _ms(first), "accountid": v.account_id}},
+                "metadata": {
+                    "auto": {"firstvisit": _ms(first), "lastvisit": last, "accountid": v.account_id}
+                },
             }
         )
     accounts = [
         {
             "accountId": a.account_id,
-            "metadata": {"agent": {"arr": float(a.arr), "plan": str(a.plan)}},
+            "metadata": {
+                "agent": {"arr": float(a.arr), "plan": str(a.plan)},
+                "auto": {"lastvisit": account_last.get(a.account_id)},
+            },
         }
         for a in f["accounts"].itertuples()
     ]
@@ -426,6 +506,7 @@ def pendo_data() -> dict[str, list[dict[str, Any]]]:
             "featureId": str(c.feature_id),
             "day": _ms(c.date),
             "numEvents": int(c.clicks),
+            "appId": "-323232",
         }
         for c in f["feature_usage"].itertuples()
     ]
@@ -465,5 +546,37 @@ def test_pipeline_members_match_hand_results(
         assert name in ("anniversary", "contract_anniversary")
         pytest.skip("anniversary_within is not expressible in the Aggregation API")
     key = "accountId" if result.segment.subject == "account" else "visitorId"
-    got = [r[key] for r in run(result.output["request"]["pipeline"], data)]
+    got = sorted(r[key] for r in run(result.output["request"]["pipeline"], data))
     assert got == sorted(PENDO_DIFFERS.get(name, EXPECTED[name]))
+
+
+def test_other_apps_are_not_counted_when_app_ids_are_listed(data: dict[str, Any]) -> None:
+    """With app ids configured, events of other apps do not count (interpreter filters appId)."""
+    defs = load_definitions("segment_defs")
+    only_other = compile_segments(
+        defs, "aggregation", names=["healthy"], as_of=AS_OF, app_ids=("7",)
+    )
+    all_apps = compile_segments(defs, "aggregation", names=["healthy"], as_of=AS_OF)
+    assert [r["accountId"] for r in run(all_apps[0].output["request"]["pipeline"], data)] == ["A5"]
+    assert run(only_other[0].output["request"]["pipeline"], data) == []
+
+
+def test_lastvisit_older_than_usage_is_lapsed_and_the_as_of_day_is_ignored(
+    compiled: dict[str, CompileResult], data: dict[str, Any]
+) -> None:
+    may_1 = calendar.timegm((2026, 5, 1, 0, 0, 0)) * 1000
+    oct_1 = OCT_2_MS - DAY_MS  # 31 days before as-of: lapsed
+    extra = [
+        ("gone", may_1),  # left long before the usage data
+        ("back31", oct_1),
+        ("back30", OCT_2_MS),  # exactly 30 days: not > 30
+        ("today", NOV_1_MS + 3_600_000),  # a visit on the as-of day says nothing
+    ]
+    world = {**data, "visitors": list(data["visitors"])}
+    for vid, last in extra:
+        world["visitors"].append(
+            {"visitorId": vid, "metadata": {"auto": {"firstvisit": None, "lastvisit": last}}}
+        )
+    pipeline = compiled["no_login_30d"].output["request"]["pipeline"]
+    got = sorted(r["visitorId"] for r in run(pipeline, world))
+    assert got == sorted([*PENDO_DIFFERS["no_login_30d"], "gone", "back31"])

@@ -306,3 +306,159 @@ def test_shipped_segments_native_except_the_three_that_cannot_be() -> None:
         "anniversary": ["anniversary_within"],
         "contract_anniversary": ["anniversary_within"],
     }
+
+
+# -- builder recipes (the rows a person enters), written out by hand ---------------------
+def recipe(result: CompileResult) -> list[tuple]:
+    return [
+        (r["group"], r["join"], r["source"], r["field"], r["operator"], r["value"], r["window"])
+        for r in result.output["recipe"]
+    ]
+
+
+def test_recipe_rows_and_and_or_groups() -> None:
+    rule = {
+        "all": [
+            ACTIVE_LE_2,
+            {"any": [{"field": "plan", "op": "=", "value": "Growth"}, MINUTES_LE_10]},
+            {"segment": "enterprise"},
+        ]
+    }
+    assert recipe(compile_rule(rule, window_days=14)) == [
+        (1, "", "Account", "Number of days active", "less than or equal to", "2", "last 14 days"),
+        (2, "AND", "Account", "plan (agent metadata)", "is", "Growth", ""),
+        (
+            2,
+            "OR",
+            "Account",
+            "Time on site (minutes)",
+            "less than or equal to",
+            "10",
+            "last 14 days",
+        ),
+        (3, "AND", "Segment", "Segment", "is in", "enterprise", ""),
+    ]
+
+
+def test_recipe_of_visit_features_lists_and_presence() -> None:
+    rule = {
+        "all": [
+            {"metric": "days_since_last_visit", "op": ">", "value": 30},
+            {"metric": "feature_clicks", "feature": "core_events", "op": ">=", "value": 10},
+            {"field": "language", "op": "in", "value": ["ja", "de"]},
+            {"field": "email", "op": "exists"},
+            {"field": "first_visit", "op": ">=", "value": "2026-01-01"},
+        ]
+    }
+    assert recipe(compile_rule(rule, "visitor")) == [
+        (1, "", "Visitor", "Last visit", "is more than", "30 days ago", ""),
+        (
+            2,
+            "AND",
+            "Feature core_events",
+            "Feature clicks",
+            "greater than or equal to",
+            "10",
+            "last 30 days",
+        ),
+        (3, "AND", "Visitor", "language (agent metadata)", "is", "ja", ""),
+        (3, "OR", "Visitor", "language (agent metadata)", "is", "de", ""),
+        (4, "AND", "Visitor", "email (agent metadata)", "exists", "", ""),
+        (5, "AND", "Visitor", "firstvisit (auto metadata)", "is on or after", "2026-01-01", ""),
+    ]
+
+
+def test_not_equal_recipe_keeps_unknown_values_out_with_an_exists_row() -> None:
+    result = compile_rule({"field": "plan", "op": "!=", "value": "Starter"})
+    assert recipe(result) == [
+        (1, "", "Account", "plan (agent metadata)", "is not", "Starter", ""),
+        (2, "AND", "Account", "plan (agent metadata)", "exists", "", ""),
+    ]
+
+
+def test_non_native_segment_has_no_recipe_and_says_why() -> None:
+    result = compile_rule({"not": ACTIVE_LE_2})
+    assert result.output["recipe"] is None
+    assert result.output["upload"] == "visitor_list"
+    assert len(result.output["why"]) == 1
+    assert result.output["why"][0].startswith("rule: not: Pendo's segment builder has no NOT")
+    native = compile_rule(ACTIVE_LE_2)
+    assert native.output["why"] == []
+
+
+def test_text_and_markdown_renderers_show_every_row() -> None:
+    result = compile_rule({"all": [ACTIVE_LE_2, {"field": "plan", "op": "=", "value": "A|B"}]})
+    text = PendoGenerator.render_text(result).splitlines()
+    assert text[0] == "s: S (account segment, builder recipe)"
+    assert text[1].split() == [
+        "#",
+        "join",
+        "source",
+        "field",
+        "operator",
+        "value",
+        "time",
+        "window",
+    ]
+    assert text[2].split() == [
+        "1",
+        "Account",
+        "Number",
+        "of",
+        "days",
+        "active",
+        "less",
+        "than",
+        "or",
+        "equal",
+        "to",
+        "2",
+        "last",
+        "30",
+        "days",
+    ]
+    md = PendoGenerator.render_markdown(result).splitlines()
+    assert md[0] == "## s: S"
+    assert "| # | join | source | field | operator | value | time window |" in md
+    assert "| 2 | AND | Account | plan (agent metadata) | is | A\\|B |  |" in md
+    not_native = compile_rule({"not": ACTIVE_LE_2})
+    assert "Synced as a visitor list" in PendoGenerator.render_markdown(not_native)
+    assert "synced as a visitor list" in PendoGenerator.render_text(not_native).splitlines()[0]
+
+
+def test_json_keys_are_stable() -> None:
+    """sync plan and other tools read these keys; changing them is a breaking change."""
+    native = compile_rule({"all": [ACTIVE_LE_2, {"segment": "enterprise"}]})
+    assert list(native.to_dict()) == [
+        "segment",
+        "subject",
+        "target",
+        "native",
+        "unsupported",
+        "output",
+    ]
+    assert list(native.output) == [
+        "name",
+        "title",
+        "description",
+        "subject",
+        "summary",
+        "definition",
+        "recipe",
+        "why",
+    ]
+    assert list(native.output["definition"]) == ["filters"]
+    for row in native.output["recipe"]:
+        assert list(row) == ["group", "join", "source", "field", "operator", "value", "window"]
+    listed = compile_rule({"not": ACTIVE_LE_2})
+    assert list(listed.output) == [
+        "name",
+        "title",
+        "description",
+        "subject",
+        "summary",
+        "recipe",
+        "why",
+        "upload",
+        "expandAccounts",
+    ]

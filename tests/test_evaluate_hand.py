@@ -97,3 +97,102 @@ def test_unknown_feature_and_column_are_clear_errors(ds: Dataset, tmp_path) -> N
         evaluate(defs, ds, as_of=AS_OF, names=["x"])
     with pytest.raises(EvaluationError, match="no column 'tier_name' in accounts"):
         evaluate(defs, ds, as_of=AS_OF, names=["y"])
+
+
+# -- last_visit (docs/semantics.md §2), as-of 2026-11-01: worked out by hand -------------
+#: visitor -> (account, last_visit, active usage days, expected days_since_last_visit)
+LAST_VISIT_CASES: dict[str, tuple[str, str | None, list[str], int | None]] = {
+    "on_as_of": ("B1", "2026-11-01", [], None),  # the as-of day itself never counts
+    "on_as_of_old_use": ("B2", "2026-11-01", ["2026-09-01"], 61),  # 09-01 → 61 days
+    "back30": ("B3", "2026-10-02", [], 30),  # exactly 30 days back: not > 30
+    "back31": ("B3", "2026-10-01", [], 31),  # 31 days back: lapsed
+    "newer_than_use": ("B4", "2026-10-20", ["2026-09-01"], 12),  # 10-20 wins over 09-01
+    "older_than_use": ("B4", "2026-06-01", ["2026-10-25"], 7),  # usage 10-25 wins
+    "lapsed_before_use": ("B5", "2026-05-01", [], 184),  # 05-01 … 11-01 = 184 days
+    "after_as_of": ("B6", "2026-11-05", ["2026-10-31"], 1),  # a later visit is ignored
+    "never": ("B6", None, [], None),
+}
+#: Accounts take the latest over their visitors (B3: 10-02 → 30; B6: 10-31 → 1).
+LAST_VISIT_ACCOUNTS = {"B1": None, "B2": 61, "B3": 30, "B4": 7, "B5": 184, "B6": 1}
+
+
+@pytest.fixture(scope="module")
+def lapsed() -> Dataset:
+    import pandas as pd
+
+    cases = LAST_VISIT_CASES
+    accounts = pd.DataFrame(
+        {
+            "account_id": pd.array(sorted(LAST_VISIT_ACCOUNTS), dtype="string"),
+            "arr": 1000.0,
+            "plan": pd.array(["Starter"] * len(LAST_VISIT_ACCOUNTS), dtype="string"),
+        }
+    )
+    visitors = pd.DataFrame(
+        {
+            "visitor_id": pd.array(list(cases), dtype="string"),
+            "account_id": pd.array([c[0] for c in cases.values()], dtype="string"),
+            "last_visit": pd.to_datetime([c[1] for c in cases.values()]),
+        }
+    )
+    rows = [(d, v, 5.0, 2) for v, c in cases.items() for d in c[2]]
+    rows.append(("2026-10-31", "never", 0.0, 0))  # an inactive row is not a visit
+    usage = pd.DataFrame(rows, columns=["date", "visitor_id", "minutes", "events"])
+    usage["date"] = pd.to_datetime(usage["date"])
+    usage["visitor_id"] = pd.Categorical(usage["visitor_id"], categories=list(cases))
+    features = pd.DataFrame({"feature_id": pd.array(["f"], dtype="string"), "name": ["F"]})
+    fu = pd.DataFrame(
+        {
+            "date": pd.to_datetime([]),
+            "visitor_id": pd.Categorical([], categories=list(cases)),
+            "feature_id": pd.Categorical([], categories=["f"]),
+            "clicks": pd.array([], dtype="int64"),
+        }
+    )
+    return Dataset(
+        accounts=accounts,
+        visitors=visitors,
+        usage_daily=usage,
+        feature_usage=fu,
+        features=features,
+        source="last_visit",
+    )
+
+
+def _days(values) -> list[int | None]:
+    return [None if v != v else int(v) for v in values]
+
+
+def test_last_visit_boundaries_pandas(lapsed: Dataset) -> None:
+    from pendo_segments.evaluate.metrics import Metrics
+
+    m = Metrics(lapsed, AS_OF)
+    want = {v: c[3] for v, c in LAST_VISIT_CASES.items()}
+    got = dict(
+        zip(m.ids("visitor"), _days(m.metric("visitor", "days_since_last_visit")), strict=True)
+    )
+    assert got == want
+    got = dict(
+        zip(m.ids("account"), _days(m.metric("account", "days_since_last_visit")), strict=True)
+    )
+    assert got == LAST_VISIT_ACCOUNTS
+
+
+def test_last_visit_no_login_30d_in_both_engines(lapsed: Dataset, defs) -> None:
+    want = sorted(["on_as_of_old_use", "back31", "lapsed_before_use"])
+    ev = evaluate(defs, lapsed, as_of=AS_OF, names=["no_login_30d"])
+    assert sorted(ev.members("no_login_30d")) == want
+    assert evaluate_sql(defs, lapsed, as_of=AS_OF, names=["no_login_30d"]) == {"no_login_30d": want}
+
+
+def test_explain_shows_last_visit(lapsed: Dataset, defs) -> None:
+    result = explain(defs, lapsed, "no_login_30d", "back31", as_of=AS_OF)
+    assert result.member
+    row = result.rows[-1]
+    assert (row.condition, row.value) == ("days_since_last_visit (last visit 2026-10-01)", 31)
+    result = explain(defs, lapsed, "no_login_30d", "older_than_use", as_of=AS_OF)
+    row = result.rows[-1]  # usage on 10-25 is later than last_visit 06-01
+    assert (row.condition, row.value) == ("days_since_last_visit (last visit 2026-10-25)", 7)
+    result = explain(defs, lapsed, "no_login_30d", "on_as_of", as_of=AS_OF)
+    row = result.rows[-1]
+    assert (row.condition, row.value) == ("days_since_last_visit (no last visit known)", None)

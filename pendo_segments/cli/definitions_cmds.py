@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pendo_segments.cli.common import load_defs
 from pendo_segments.cli.options import DATE, defs_argument, output_format
 from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_format
+
+if TYPE_CHECKING:
+    from pendo_segments.compile import CompileResult, Generator
 
 
 @click.command()
@@ -38,15 +42,32 @@ def validate(defs: Path, fmt: str | None, output: Path | None) -> None:
         emit_rows(["segment", "subject", "title", "source"], rows, fmt, output)
 
 
+def _target_choices() -> list[str]:
+    from pendo_segments.compile import targets
+
+    return list(targets())
+
+
+def _target_help() -> str:
+    from pendo_segments.compile import targets
+
+    return "What to compile to: " + "; ".join(
+        f"{name}: {cls.notes}" for name, cls in targets().items()
+    )
+
+
+COMPILE_FORMATS = ["table", "text", "markdown", "json", "csv"]
+
+
 @click.command("compile")
 @defs_argument
 @click.option(
     "--target",
     "-t",
-    type=click.Choice(["pendo", "aggregation", "sql"]),
+    type=click.Choice(_target_choices()),
     default="pendo",
     show_default=True,
-    help="What to compile to.",
+    help=_target_help(),
 )
 @click.option(
     "--segment",
@@ -70,62 +91,106 @@ def validate(defs: Path, fmt: str | None, output: Path | None) -> None:
     help="SQL dialect for --target sql (any sqlglot dialect: snowflake, bigquery, …).",
 )
 @click.option(
+    "--last-visit-column",
+    "last_visit_column",
+    is_flag=True,
+    help="--target sql: the visitors table has last_visit (Pendo's last visit), which "
+    "then counts in days_since_last_visit as it does in evaluate.",
+)
+@click.option(
+    "--timezone",
+    default=None,
+    metavar="IANA",
+    help="Time zone whose midnights start Pendo's days (--target aggregation). "
+    "Default: [pendo] timezone in the config, else UTC.",
+)
+@click.option(
+    "--app-id",
+    "app_ids",
+    multiple=True,
+    metavar="ID",
+    help="Pendo app id the event sources count (repeatable; '*' = every app; "
+    "--target aggregation). Default: [pendo] app_ids in the config, else every app.",
+)
+@click.option(
     "--strict", is_flag=True, help="Fail on the first construct the target cannot express natively."
 )
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Also write one file per segment into DIR.",
+    help="Also write one file per segment into DIR (extension per target).",
 )
-@output_format
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(COMPILE_FORMATS),
+    default=None,
+    help="table (rich, for a terminal), text (plain), markdown, json (stable, every "
+    "detail) or csv (one row per segment: native or why not). "
+    "Default: table on a terminal, json when piped or written with -o.",
+)
 def compile_cmd(
     defs: Path,
     target: str,
     segments: tuple[str, ...],
     as_of: dt.date | None,
     dialect: str,
+    last_visit_column: bool,
+    timezone: str | None,
+    app_ids: tuple[str, ...],
     strict: bool,
     out_dir: Path | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
-    """Compile segments to Pendo segment rules, Aggregation API requests or SQL.
+    """Compile segments to Pendo builder recipes, Aggregation API requests or SQL.
 
-    Segments Pendo's segment builder cannot express are listed with the
-    reason; `sync` uploads those as visitor lists computed locally.
+    For --target pendo, each segment is the list of rows to enter in Pendo's
+    segment builder (field, operator, value, time window, AND/OR groups);
+    segments the builder cannot express say why, and `sync` keeps them as
+    visitor lists computed locally. Nothing here talks to Pendo.
 
     \b
     Examples:
+      pendo-segments compile                                  # recipes, on a terminal
+      pendo-segments compile --format markdown -o recipes.md  # hand to whoever builds them
       pendo-segments compile segment_defs --target pendo --format json
-      pendo-segments compile --target aggregation -s at_risk --as-of 2026-11-01
+      pendo-segments compile --target aggregation -s at_risk --as-of 2026-11-01 \\
+          --timezone America/New_York --app-id '*'
       pendo-segments compile --target sql --dialect snowflake --out-dir build/sql
     """
-    import json
-
     from pendo_segments.atomic import write_text
-    from pendo_segments.compile import compile_segments
+    from pendo_segments.compile import compile_segments, markdown_document, targets
 
+    generator = targets()[target]
     definitions = load_defs(defs)
+    options: dict[str, object] = {
+        "dialect": dialect,
+        "pretty": True,
+        "has_last_visit": last_visit_column,
+    }
+    options.update(_pendo_settings(generator.pendo_settings, timezone, app_ids))
     results = compile_segments(
-        definitions,
-        target,
-        names=list(segments),
-        as_of=as_of,
-        strict=strict,
-        dialect=dialect,
-        pretty=True,
+        definitions, target, names=list(segments), as_of=as_of, strict=strict, **options
     )
     fmt = resolve_format(fmt, output, default_pipe="json")
     if out_dir is not None:
         for r in results:
-            ext, body = (
-                ("sql", r.output + "\n")
-                if target == "sql"
-                else ("json", json.dumps(r.output, indent=2, ensure_ascii=False) + "\n")
+            write_text(
+                out_dir / f"{r.segment.name}{generator.extension}",
+                generator.file_text(r),
+                parents=True,
             )
-            write_text(out_dir / f"{r.segment.name}.{ext}", body, parents=True)
-    not_native = [r for r in results if not r.native]
     if fmt == "json":
         emit_json([r.to_dict() for r in results], output)
     elif fmt == "csv":
@@ -144,8 +209,13 @@ def compile_cmd(
             fmt,
             output,
         )
+    elif fmt == "text":
+        emit_text("\n".join(generator.render_text(r) for r in results), output)
+    elif fmt == "markdown":
+        emit_text(markdown_document(target, results), output)
     else:
-        _print_compiled(results, target, output)
+        _print_rich(generator, results, output)
+    not_native = [r for r in results if not r.native]
     if not_native:
         what = "native Pendo rules" if target == "pendo" else f"expressible in {target}"
         click.echo(
@@ -156,24 +226,39 @@ def compile_cmd(
         )
 
 
-def _print_compiled(results: list, target: str, output: Path | None) -> None:
+def _pendo_settings(
+    wanted: tuple[str, ...], timezone: str | None, app_ids: tuple[str, ...]
+) -> dict[str, object]:
+    """The ``[pendo]`` settings a target takes: command line, else config, else defaults."""
+    if not wanted:
+        return {}
+    overrides: dict[str, object] = {}
+    if timezone:
+        overrides["timezone"] = timezone
+    if app_ids:
+        overrides["app_ids"] = tuple(app_ids)
+    if any(name not in overrides for name in wanted):
+        from pendo_segments.config import load_config
+
+        settings = load_config().pendo
+        for name in wanted:
+            overrides.setdefault(name, getattr(settings, name))
+    return {name: overrides[name] for name in wanted}
+
+
+def _print_rich(
+    generator: type[Generator], results: list[CompileResult], output: Path | None
+) -> None:
     import io
-    import json
 
     from rich.console import Console
-    from rich.syntax import Syntax
 
     buf = io.StringIO()
     console = Console(
         file=buf if output else None, width=120, color_system=None if output else "auto"
     )
     for r in results:
-        flag = "native" if r.native else "NOT native"
-        console.rule(f"{r.segment.name} ({r.segment.subject}, {flag})")
-        for u in r.unsupported:
-            console.print(f"  ! {u.path}: {u.construct}: {u.reason}")
-        text = r.output if target == "sql" else json.dumps(r.output, indent=2, ensure_ascii=False)
-        console.print(Syntax(text, "sql" if target == "sql" else "json", word_wrap=True))
+        console.print(generator.render_rich(r))
     if output:
         emit_text(buf.getvalue(), output)
 

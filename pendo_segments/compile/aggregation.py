@@ -1,30 +1,47 @@
 """Aggregation target: one Pendo Aggregation API request per segment.
 
 Pendo's servers do the counting; the request returns the member ids. The
-pipeline (``POST /api/v1/aggregation``, /work/shared/pendo-api.md §2) is::
+pipeline (``POST /api/v1/aggregation``, docs/pendo-api.md) has the shape of
+Pendo's own guide audiences (a subject source, ``identified``, the test, a
+``select`` of the id)::
 
-    {"source": {"accounts": null}}                 every subject, used or not
-    {"identified": "visitorId"}                     visitor segments only
+    {"source": {"visitors": null}}                   (accounts: {"accounts": null})
+    {"identified": "visitorId"}                       visitor segments only
     {"eval": {"accountId": "metadata.auto.accountid"}}     \\ only when a visitor
     {"bulkExpand": {"account": {"account": "accountId"}}}  / segment reads account.F
     {"merge": {"fields": [id], "mappings": {...}, "pipeline": [     one per window
-        {"source": {"events": null, "timeSeries": {"period": "dayRange",
-                    "first": <as_of − N days>, "count": N}}},
+        {"source": {"events": {"appId": "expandAppIds(\\"*\\")"},
+                    "timeSeries": {"period": "dayRange", "first": <start>, "count": N}}},
         {"identified": "visitorId"},
         {"group": {"group": [id, "day"], "fields": {numEvents, numMinutes sums}}},
         {"eval": {"activeDay": "if(numEvents > 0 || numMinutes > 0, 1, 0)"}},
         {"group": {"group": [id], "fields": {"active_days_30d": {"sum": "activeDay"}, ...}}}]}}
-    {"merge": {... featureEvents {"featureId": F} ... clicks = sum of numEvents}}
+    {"merge": {... featureEvents {"featureId": F, "appId": ...} ... clicks = sum of numEvents}}
     {"eval": {"active_days_30d": "if(isNull(active_days_30d), 0, active_days_30d)", ...}}
     {"filter": "<the rule as one boolean expression>"}
-    {"select": {id: id}}, {"sort": [id]}
+    {"select": {id: id}}
 
-Semantics (CONTRACT.md §2):
+Pendo fidelity (public sources named, so each choice can be checked):
+
+* Every event source carries ``appId``: without it Pendo answers for the
+  default app only (Pendo's tech note on the API; tap-pendo sends
+  ``expandAppIds("*")`` unless ``app_ids`` are configured, then the list).
+  ``[pendo] app_ids`` picks them; the default ``("*",)`` means every app.
+* Days are the subscription's time-zone days (Pendo support article
+  360039367831): ``dayRange`` buckets start at local midnight. Without a fixed
+  as-of a window starts at ``dateAdd(startOfPeriod("daily", now()), -N,
+  "days")``, the form Pendo's own UI emits; with ``as_of`` at the epoch ms of
+  local midnight in ``[pendo] timezone`` (IANA name, via zoneinfo). Date
+  fields compare with the same local midnights.
+* After ``bulkExpand`` the account's groups sit directly under ``account``:
+  ``account.agent.plan`` (no ``metadata.``), as real pipelines read them.
+* The envelope and operators are those of Pendo's ETL examples repository
+  (pendo-io/pendo-ETL-API-calls) and singer-io/tap-pendo.
+
+Semantics (docs/semantics.md §2):
 
 * A window of N days is ``timeSeries {first: as_of − N days, count: N}``: the
-  N whole days before as-of. With ``as_of`` the start is the epoch ms of that
-  UTC midnight; without, an expression on the start of Pendo's today
-  (:data:`TODAY`).
+  N whole days before as-of.
 * Grouping by (subject, day) before counting makes an account active on a day
   when any of its visitors was (sums of non-negative counts are > 0 exactly
   when one of them is).
@@ -34,10 +51,11 @@ Semantics (CONTRACT.md §2):
   ``not`` above it is true.
 * ``days_since_first_visit`` reads Pendo's ``metadata.auto.firstvisit``;
   "d op K" becomes a comparison of that timestamp with the midnight of
-  ``as_of − K``. ``days_since_last_visit`` needs no all-history scan:
-  ``d <= K`` is "active in the last K days", ``d >= K`` is "visited before
-  as-of and not active in the last K − 1 days", where "visited before as-of"
-  is ``firstvisit < as_of`` (Pendo sets firstvisit on the first visit).
+  ``as_of − K``. ``days_since_last_visit`` counts from the later of the last
+  active day in the windows and ``metadata.auto.lastvisit`` when that is before
+  the as-of day (a visit on the as-of day or later says nothing about the days
+  before): ``d <= K`` is "active in the last K days or lastvisit in them",
+  ``d >= K`` is "visited before as-of and neither in the last K − 1 days".
 * A reference to a segment of the same subject is inlined (with that
   segment's own default window); other references are unsupported.
 
@@ -47,13 +65,17 @@ constants below, so a correction is a one-line change.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pendo_segments.compile.base import Generator, child_paths
-from pendo_segments.compile.fields import DAY_MS, epoch_ms, iso_date, pendo_field
+from pendo_segments.compile.fields import iso_date, pendo_field
+from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import (
     AllOf,
     AnyOf,
@@ -63,12 +85,15 @@ from pendo_segments.definitions.models import (
     Segment,
     SegmentRef,
 )
+from pendo_segments.errors import CompileError
 
 # -- Pendo names and expression syntax --------------------------------------------
-#: Start of Pendo's today (UTC midnight), used when no as_of is given. UNCONFIRMED
-#: argument order; pendo-api.md shows ``startOfPeriod(now(), "month")`` elsewhere.
-TODAY = 'startOfPeriod("dayRange", now())'
-DAY_MS_EXPR = "24*60*60*1000"
+#: Start of Pendo's today (local midnight of the subscription), as Pendo's UI writes it.
+TODAY = 'startOfPeriod("daily", now())'
+#: ``days`` whole days after (negative: before) the start of today.
+DAYS_FROM_TODAY = 'dateAdd({today}, {days}, "days")'
+#: Every app of the subscription (tap-pendo's default ``app_ids``).
+ALL_APPS = 'expandAppIds("*")'
 IS_NULL = "isNull({x})"
 NOT_NULL = "!isNull({x})"
 ZERO_IF_NULL = "if(isNull({x}), 0, {x})"
@@ -81,10 +106,13 @@ SUBJECTS: dict[str, tuple[str, str]] = {
     "visitor": ("visitors", "visitorId"),
     "account": ("accounts", "accountId"),
 }
-EVENTS_SOURCE: tuple[str, Any] = ("events", None)
+EVENTS_SOURCE = "events"
 FEATURE_SOURCE = "featureEvents"
 VISITOR_ACCOUNT = "metadata.auto.accountid"
 FIRST_VISIT = "metadata.auto.firstvisit"
+LAST_VISIT = "metadata.auto.lastvisit"
+#: What ``bulkExpand`` names the joined account record.
+EXPANDED_ACCOUNT = "account"
 #: Per-day sums of the events source that the metrics are built from.
 DAY_SUMS: dict[str, dict[str, str]] = {
     "numEvents": {"sum": "numEvents"},
@@ -105,10 +133,53 @@ REASONS: dict[str, str] = {
 }
 
 
+def app_id_param(app_ids: Sequence[str]) -> str | list[str]:
+    """``appId`` of an event source: every app for ``("*",)``, else the listed ids."""
+    ids = [str(a).strip() for a in app_ids if str(a).strip()]
+    if not ids or "*" in ids:
+        return ALL_APPS
+    return ids
+
+
+def local_midnight_ms(day: dt.date, timezone: str) -> int:
+    """Epoch ms of the midnight that starts ``day`` in ``timezone`` (Pendo's day start)."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone))
+    return int(start.timestamp()) * 1000
+
+
 class AggregationGenerator(Generator):
-    """An Aggregation API request per segment returning the member ids."""
+    """An Aggregation API request per segment returning the member ids.
+
+    ``app_ids`` and ``timezone`` are the ``[pendo]`` settings of the same
+    names: which apps the event sources count and whose midnights days start at.
+    """
 
     target: ClassVar[str] = "aggregation"
+    order: ClassVar[int] = 20
+    pendo_settings: ClassVar[tuple[str, ...]] = ("app_ids", "timezone")
+    title: ClassVar[str] = "Pendo Aggregation API requests"
+    notes: ClassVar[str] = (
+        "Aggregation API requests (POST /api/v1/aggregation) returning each segment's "
+        "member ids, counted by Pendo"
+    )
+
+    def __init__(
+        self,
+        defs: DefinitionSet,
+        *,
+        app_ids: Sequence[str] = ("*",),
+        timezone: str = "UTC",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(defs, **kwargs)
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CompileError(
+                f"unknown time zone {timezone!r} (use an IANA name such as 'America/New_York')"
+            ) from None
+        self.app_ids = app_id_param(app_ids)
+        self.timezone = timezone
 
     def segment_output(self, segment: Segment) -> dict[str, Any] | None:
         self._owners = [segment]
@@ -136,7 +207,7 @@ class AggregationGenerator(Generator):
             filled.append(name)
         if filled:
             pipeline.append({"eval": {f: ZERO_IF_NULL.format(x=f) for f in filled}})
-        pipeline += [{"filter": expr}, {"select": {key: key}}, {"sort": [key]}]
+        pipeline += [{"filter": expr}, {"select": {key: key}}]
         request_id = f"pendo-segments:{segment.name}:{self.as_of or 'today'}"
         return {
             "response": {"mimeType": "application/json"},
@@ -145,22 +216,28 @@ class AggregationGenerator(Generator):
 
     # -- time ------------------------------------------------------------------
     def day_start(self, days_before: int) -> int | str:
-        """UTC midnight of ``as_of − days_before``: epoch ms, or a ``now()`` expression."""
+        """Local midnight of ``as_of − days_before``: epoch ms, or relative to Pendo's today."""
         if self.as_of is not None:
-            return epoch_ms(self.as_of) - days_before * DAY_MS
+            return self.midnight(self.as_of - dt.timedelta(days=days_before))
         if days_before == 0:
             return TODAY
-        sign = "-" if days_before > 0 else "+"
-        return f"{TODAY} {sign} {abs(days_before)}*{DAY_MS_EXPR}"
+        return DAYS_FROM_TODAY.format(today=TODAY, days=-days_before)
+
+    def midnight(self, day: dt.date) -> int:
+        return local_midnight_ms(day, self.timezone)
 
     def time_series(self, window: int) -> dict[str, Any]:
         return {"period": "dayRange", "first": self.day_start(window), "count": window}
 
     # -- sub-pipelines ---------------------------------------------------------
     def usage_pipeline(self, key: str, window: int, fields: dict[str, str]) -> list[dict[str, Any]]:
-        name, params = EVENTS_SOURCE
         steps: list[dict[str, Any]] = [
-            {"source": {name: params, "timeSeries": self.time_series(window)}},
+            {
+                "source": {
+                    EVENTS_SOURCE: {"appId": self.app_ids},
+                    "timeSeries": self.time_series(window),
+                }
+            },
             {"identified": "visitorId"},
             {"group": {"group": [key, "day"], "fields": DAY_SUMS}},
         ]
@@ -182,7 +259,7 @@ class AggregationGenerator(Generator):
         return [
             {
                 "source": {
-                    FEATURE_SOURCE: {"featureId": feature},
+                    FEATURE_SOURCE: {"featureId": feature, "appId": self.app_ids},
                     "timeSeries": self.time_series(window),
                 }
             },
@@ -250,19 +327,29 @@ class AggregationGenerator(Generator):
         return f"{field} {OPERATORS[node.op]} {literal(node.value)}"
 
     def days_since_last_visit(self, node: MetricCondition) -> str:
-        """d = as_of − last active day before as_of (≥ 1), via windowed active days."""
-        known = f"{NOT_NULL.format(x=FIRST_VISIT)} && {FIRST_VISIT} < {self.day_start(0)}"
+        """d = as_of − the later of the last active day and lastvisit before as_of (≥ 1)."""
+        today = self.day_start(0)
+        known = (
+            f"({NOT_NULL.format(x=FIRST_VISIT)} && {FIRST_VISIT} < {today}) || "
+            f"({NOT_NULL.format(x=LAST_VISIT)} && {LAST_VISIT} < {today})"
+        )
 
-        def active(k: int) -> str:  # some active day in the last k days: d <= k
-            return f"{self.metric_field('active_days', k)} > 0"
+        def recent(k: int) -> str:  # lastvisit in the k days before as-of
+            return (
+                f"{NOT_NULL.format(x=LAST_VISIT)} && {LAST_VISIT} >= {self.day_start(k)} "
+                f"&& {LAST_VISIT} < {today}"
+            )
 
-        def idle(k: int) -> str:  # no active day in the last k days: d > k
-            return f"{self.metric_field('active_days', k)} == 0"
+        def seen(k: int) -> str:  # some visit in the last k days: d <= k
+            return f"{self.metric_field('active_days', k)} > 0 || ({recent(k)})"
+
+        def unseen(k: int) -> str:  # no visit in the last k days: d > k
+            return f"{self.metric_field('active_days', k)} == 0 && !({recent(k)})"
 
         def exactly(k: int) -> str:
             if k < 1:
                 return "false"
-            return active(1) if k == 1 else f"{active(k)} && {idle(k - 1)}"
+            return seen(1) if k == 1 else f"({seen(k)}) && {unseen(k - 1)}"
 
         if node.op == "exists":
             return known
@@ -273,12 +360,12 @@ class AggregationGenerator(Generator):
             return known if cmp else "false"
         op, k = cmp
         if op == "<=":
-            return active(k) if k >= 1 else "false"
+            return seen(k) if k >= 1 else "false"
         if op == ">=":
-            return known if k <= 1 else f"{known} && {idle(k - 1)}"
+            return known if k <= 1 else f"({known}) && {unseen(k - 1)}"
         if op == "=":
             return exactly(k)
-        return f"{known} && !({exactly(k)})"
+        return f"({known}) && !({exactly(k)})"
 
     def days_since_first_visit(self, node: MetricCondition) -> str:
         """d = as_of − day of first visit: compare the timestamp with midnights."""
@@ -310,31 +397,33 @@ class AggregationGenerator(Generator):
         x = f.path
         if f.kind != self.segment.subject:
             self._needs_account = True
-            x = f"account.{x}"
+            # the visitor row already holds accountId; the account's groups sit
+            # directly under the expanded record: account.agent.plan
+            x = f.field if f.group is None else f"{EXPANDED_ACCOUNT}.{f.group}.{f.field}"
         if node.op == "exists":
             return NOT_NULL.format(x=x)
         if node.op == "not_exists":
             return IS_NULL.format(x=x)
-        dated = f.schema == "time"
+        midnight = self.midnight if f.schema == "time" else None
         values = node.value if isinstance(node.value, list) else [node.value]
         if node.op == "in":
-            test = " || ".join(compare(x, "=", v, dated) for v in values)
+            test = " || ".join(compare(x, "=", v, midnight) for v in values)
         elif node.op == "not_in":
-            test = " && ".join(compare(x, "!=", v, dated) for v in values)
+            test = " && ".join(compare(x, "!=", v, midnight) for v in values)
         elif node.op == "contains":
             test = CONTAINS.format(x=x, v=literal(node.value))
         else:
-            test = compare(x, node.op, node.value, dated)
+            test = compare(x, node.op, node.value, midnight)
         return f"{NOT_NULL.format(x=x)} && {wrap(test)}"
 
 
-def compare(x: str, op: str, value: Any, dated: bool) -> str:
+def compare(x: str, op: str, value: Any, midnight: Callable[[dt.date], int] | None) -> str:
     """``x op value``; a date value on a time field compares with that day's midnights."""
-    day = iso_date(value) if dated else None
-    if day is None:
+    day = iso_date(value) if midnight is not None else None
+    if day is None or midnight is None:
         return f"{x} {OPERATORS[op]} {literal(value)}"
-    lo = epoch_ms(day)
-    hi = lo + DAY_MS
+    lo = midnight(day)
+    hi = midnight(day + dt.timedelta(days=1))
     return {
         "=": f"{x} >= {lo} && {x} < {hi}",
         "!=": f"({x} < {lo} || {x} >= {hi})",

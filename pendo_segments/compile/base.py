@@ -8,11 +8,20 @@ know. Anything a target cannot express goes through one gate,
 the default collects every case (segment, construct, key path, reason) so
 ``compile`` can report them all and ``sync`` can fall back to a
 visitor-list upload for those segments.
+
+Targets describe themselves: each generator class carries its file
+extension, notes and text renderers (plain text, Markdown, rich), and
+registers itself by defining ``target``. :func:`targets` finds every
+generator in this package, so a new target is one new module here; the CLI
+``--target`` choice and the demo read the registry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import json
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -59,10 +68,31 @@ class CompileResult:
         }
 
 
+_REGISTRY: dict[str, type[Generator]] = {}
+
+
 class Generator:
     """Walks a validated rule tree and builds one target's output."""
 
+    #: The ``--target`` name; defining it registers the class.
     target: ClassVar[str] = ""
+    #: File extension of one segment's output (``compile --out-dir``).
+    extension: ClassVar[str] = ".json"
+    #: Language of :meth:`file_text`, for syntax colour and Markdown fences.
+    language: ClassVar[str] = "json"
+    #: One line saying what the target produces (``--help``, demo).
+    notes: ClassVar[str] = ""
+    #: Heading of a whole Markdown document of this target.
+    title: ClassVar[str] = ""
+    #: Place in listings (``--target`` choices, demo).
+    order: ClassVar[int] = 100
+    #: ``[pendo]`` settings (PendoSettings attribute names) the generator takes as options.
+    pendo_settings: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("target"):
+            _REGISTRY[cls.target] = cls
 
     def __init__(
         self,
@@ -109,26 +139,88 @@ class Generator:
         assert self._segment is not None
         return self._segment
 
+    # -- renderers: how a result is shown (CLI, demo, golden files) ------------
+    @classmethod
+    def file_text(cls, result: CompileResult) -> str:
+        """One segment's output as a file of :attr:`extension`."""
+        return json.dumps(result.output, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def heading(cls, result: CompileResult) -> str:
+        state = "native" if result.native else f"NOT expressible in {cls.target}"
+        return f"{result.segment.name} ({result.segment.subject} segment, {state})"
+
+    @classmethod
+    def render_text(cls, result: CompileResult) -> str:
+        """Plain text for a terminal or a pipe: heading, problems, the output."""
+        lines = [cls.heading(result)]
+        lines += [f"  ! {u.path}: {u.construct}: {u.reason}" for u in result.unsupported]
+        if result.output is not None:
+            lines.append(cls.file_text(result).rstrip("\n"))
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def render_markdown(cls, result: CompileResult) -> str:
+        """A Markdown section: heading, problems, the output in a fenced block."""
+        seg = result.segment
+        out = [f"## {seg.name}: {seg.title}", ""]
+        if result.unsupported:
+            out += [f"Not expressible in {cls.target}:", ""]
+            out += [f"- `{u.path}`: {u.construct}: {u.reason}" for u in result.unsupported]
+            out.append("")
+        if result.output is not None:
+            out += [f"```{cls.language}", cls.file_text(result).rstrip("\n"), "```", ""]
+        return "\n".join(out)
+
+    @classmethod
+    def render_rich(cls, result: CompileResult) -> Any:
+        """A rich renderable for a terminal (colour, tables)."""
+        from rich.console import Group
+        from rich.rule import Rule
+        from rich.syntax import Syntax
+        from rich.text import Text
+
+        parts: list[Any] = [Rule(cls.heading(result))]
+        parts += [Text(f"  ! {u.path}: {u.construct}: {u.reason}") for u in result.unsupported]
+        if result.output is not None:
+            parts.append(Syntax(cls.file_text(result), cls.language, word_wrap=True))
+        return Group(*parts)
+
 
 def child_paths(path: str, key: str, items: list[Any]) -> list[tuple[Any, str]]:
     return [(item, f"{path}.{key}[{i}]") for i, item in enumerate(items)]
 
 
-TARGETS: dict[str, str] = {
-    "pendo": "pendo_segments.compile.pendo:PendoGenerator",
-    "aggregation": "pendo_segments.compile.aggregation:AggregationGenerator",
-    "sql": "pendo_segments.compile.sql:SQLGenerator",
-}
+def markdown_document(target: str, results: list[CompileResult]) -> str:
+    """All results of one target as one Markdown document (``compile --format markdown``)."""
+    generator = generator_class(target)
+    title = generator.title or target
+    notes = generator.notes[:1].upper() + generator.notes[1:]
+    head = f"# {title}\n\n{notes}.\n\n"
+    return head + "\n".join(generator.render_markdown(r) for r in results)
+
+
+def targets() -> dict[str, type[Generator]]:
+    """Every compile target by name, in listing order (imports this package's modules)."""
+    import pendo_segments.compile as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        except ImportError:  # a module needing an optional extra is not a target here
+            continue
+    ordered = sorted(_REGISTRY.values(), key=lambda cls: (cls.order, cls.target))
+    return {cls.target: cls for cls in ordered}
 
 
 def generator_class(target: str) -> type[Generator]:
-    """The generator for ``target``, imported on demand (SQL pulls in sqlglot)."""
-    import importlib
-
-    if target not in TARGETS:
-        raise CompileError(f"unknown target '{target}' (valid: {', '.join(TARGETS)})")
-    module, _, attr = TARGETS[target].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """The generator for ``target`` (SQL pulls in sqlglot only when it renders)."""
+    known = targets()
+    if target not in known:
+        raise CompileError(f"unknown target '{target}' (valid: {', '.join(known)})")
+    return known[target]
 
 
 def compile_segments(

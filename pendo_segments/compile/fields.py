@@ -6,7 +6,7 @@ kept once, here. Pendo stores a record's attributes per group
 (``metadata.<group>.<field>``): ``auto`` is computed by Pendo (first visit,
 account id), ``agent`` is what the install snippet sends, ``custom`` is what
 the metadata API / CSV upload writes (``sync`` writes ``tier`` and
-``health_score`` there). Our standard columns (CONTRACT.md §1) are assumed to
+``health_score`` there). Our standard columns (docs/semantics.md §1) are assumed to
 come from the snippet; any other column is a custom field. When a
 subscription stores a column elsewhere, change its row in ``STANDARD``.
 """
@@ -48,6 +48,7 @@ STANDARD: dict[str, dict[str, tuple[str, str, str]]] = {
         "email": ("agent", "email", "string"),
         "language": ("agent", "language", "string"),
         "first_visit": ("auto", "firstvisit", "time"),
+        "last_visit": ("auto", "lastvisit", "time"),
         # The Pendo snippet's conventional visitor name field.
         "name": ("agent", "full_name", "string"),
     },

@@ -1,15 +1,34 @@
-"""Pendo target: the rule model of Pendo's segment builder, one JSON per segment.
+"""Pendo target: builder recipes, the rows a person enters in Pendo's segment builder.
+
+Pendo's public API cannot create or edit a rule segment (docs/pendo-api.md):
+people build them in the segment builder. This target says exactly what to
+enter, per segment, as a ``recipe`` (one row per builder rule: join, source,
+field, operator, value, time window) for people, and as the builder's
+``definition`` (below) that ``sync plan`` compares with what Pendo holds.
+Segments the builder cannot express say why and are synced as visitor lists.
+
+JSON of one segment (``compile --target pendo --format json``, key ``output``),
+stable for machines::
+
+    {"name", "title", "description", "subject",
+     "summary": "Number of days active <= 2 in the last 30 days AND ...",
+     "definition": {"filters": [[row, ...], ...]},  # native only; outer AND, inner OR
+     "recipe": [{"group": 1, "join": "", "source": "Account",
+                 "field": "Number of days active", "operator": "less than or equal to",
+                 "value": "2", "window": "last 30 days"}, ...],   # null when not native
+     "why": ["rule.all[1]: not: <reason>", ...],    # empty when native
+     "upload": "visitor_list", "expandAccounts": bool}   # not native only
+
+``join`` is ``""`` on the first row, ``AND`` on the first row of each further
+group and ``OR`` between rows of one group.
 
 Pendo keeps a rule-based segment's builder rules in its ``definition`` (Fivetran
 flattens them into ``segment_filter`` rows: ``kind``, ``schema``, ``group``,
 ``field``, ``operator``, ``value``, ``count``, ``time``, ``granularity``,
 ``fact``, ``feature_id``…; rows sharing an ``or_group_id`` are ORed, the OR
 groups are ANDed). The exact JSON is not publicly documented, so we emit rows
-with exactly those keys and make the grouping explicit::
-
-    {"name": "at_risk", "title": ..., "description": ..., "subject": "account",
-     "summary": "Number of days active <= 2 in the last 30 days AND ...",
-     "definition": {"filters": [[row, row], [row]]}}   # outer list AND, inner OR
+with exactly those keys and make the grouping explicit (``filters``: the outer
+list is ANDed, each inner list ORed).
 
 Mapping (every Pendo name is in the tables below, so a fix is one line):
 
@@ -43,7 +62,7 @@ uploads the locally computed members instead.
 
 Semantics and known gaps:
 
-* A comparison with an unknown value is false (CONTRACT.md §2). Pendo's
+* A comparison with an unknown value is false (docs/semantics.md §2). Pendo's
   "is not" is assumed to *match* records with no value, so ``!=`` gets an
   extra "exists" row; inside an OR group that row cannot be added, so it is
   unsupported there. For the same reason ``not`` cannot be rewritten by
@@ -62,7 +81,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pendo_segments.compile.base import Generator, child_paths
+from pendo_segments.compile.base import CompileResult, Generator, child_paths
 from pendo_segments.compile.fields import pendo_field
 from pendo_segments.definitions.models import (
     NULLABLE_METRICS,
@@ -154,13 +173,20 @@ NESTED_IN_ANY: dict[type[Any], str] = {
 
 
 class PendoGenerator(Generator):
-    """Segment builder rules; non-native segments become visitor-list uploads."""
-
-    target: ClassVar[str] = "pendo"
+    """Segment builder recipes; non-native segments become visitor-list uploads."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._native: dict[str, bool] = {}
+
+    target: ClassVar[str] = "pendo"
+    order: ClassVar[int] = 10
+    extension: ClassVar[str] = ".json"
+    title: ClassVar[str] = "Pendo segment builder recipes"
+    notes: ClassVar[str] = (
+        "builder recipes: the rows to enter in Pendo's segment builder (and its "
+        "definition JSON); other segments are synced as visitor lists"
+    )
 
     def segment_output(self, segment: Segment) -> dict[str, Any]:
         groups = self.generate(segment.rule, "rule")
@@ -177,10 +203,77 @@ class PendoGenerator(Generator):
                 **head,
                 "summary": f"not a native Pendo rule ({constructs}); uploaded as a "
                 f"list of {who} computed locally",
+                "recipe": None,
+                "why": [f"{p.path}: {p.construct}: {p.reason}" for p in self._problems],
                 "upload": UPLOAD_MARKER,
                 "expandAccounts": segment.subject == "account",
             }
-        return {**head, "summary": summary(groups), "definition": {"filters": groups}}
+        return {
+            **head,
+            "summary": summary(groups),
+            "definition": {"filters": groups},
+            "recipe": recipe(groups),
+            "why": [],
+        }
+
+    # -- renderers ---------------------------------------------------------------
+    @classmethod
+    def heading(cls, result: CompileResult) -> str:
+        seg = result.segment
+        how = "builder recipe" if result.native else "synced as a visitor list"
+        return f"{seg.name}: {seg.title} ({seg.subject} segment, {how})"
+
+    @classmethod
+    def render_text(cls, result: CompileResult) -> str:
+        lines = [cls.heading(result)]
+        out = result.output
+        if not result.native:
+            lines.append("  Pendo's segment builder cannot express it:")
+            lines += [f"  - {why}" for why in out["why"]]
+            return "\n".join(lines) + "\n"
+        rows = [[str(r["group"]), *(r[k] for k in RECIPE_COLUMNS[1:])] for r in out["recipe"]]
+        header = [RECIPE_HEADERS[k] for k in RECIPE_COLUMNS]
+        widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
+        for row in [header, *rows]:
+            cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            lines.append("  " + "  ".join(cells).rstrip())
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def render_markdown(cls, result: CompileResult) -> str:
+        seg, out = result.segment, result.output
+        lines = [f"## {seg.name}: {seg.title}", ""]
+        if seg.description:
+            lines += [seg.description, ""]
+        if not result.native:
+            lines += ["Synced as a visitor list: Pendo's segment builder cannot express it.", ""]
+            lines += [f"- {md_cell(why)}" for why in out["why"]]
+            return "\n".join(lines) + "\n"
+        lines += [f"{seg.subject.capitalize()} segment. {RECIPE_HOWTO}", ""]
+        lines.append("| " + " | ".join(RECIPE_HEADERS[k] for k in RECIPE_COLUMNS) + " |")
+        lines.append("|" + "---|" * len(RECIPE_COLUMNS))
+        for r in out["recipe"]:
+            cells = [str(r["group"]), *(md_cell(r[k]) for k in RECIPE_COLUMNS[1:])]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def render_rich(cls, result: CompileResult) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        out = result.output
+        if not result.native:
+            parts: list[Any] = [Text(cls.heading(result), style="bold")]
+            parts += [Text(f"  - {why}") for why in out["why"]]
+            return Group(*parts, Text(""))
+        table = Table(title=cls.heading(result), title_justify="left", title_style="bold")
+        for key in RECIPE_COLUMNS:
+            table.add_column(RECIPE_HEADERS[key], overflow="fold")
+        for r in out["recipe"]:
+            table.add_row(str(r["group"]), *(r[k] for k in RECIPE_COLUMNS[1:]))
+        return table
 
     # -- groups ----------------------------------------------------------------
     def all_node(self, node: AllOf, path: str) -> Groups | None:
@@ -325,3 +418,119 @@ def summary(groups: Groups) -> str:
         texts = [row_text(r) for r in group]
         parts.append(texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")")
     return " AND ".join(parts)
+
+
+# -- recipes: the builder rows in words --------------------------------------------
+#: Recipe row keys (JSON) in column order, and their column headers.
+RECIPE_COLUMNS = ("group", "join", "source", "field", "operator", "value", "window")
+RECIPE_HEADERS = {
+    "group": "#",
+    "join": "join",
+    "source": "source",
+    "field": "field",
+    "operator": "operator",
+    "value": "value",
+    "window": "time window",
+}
+RECIPE_HOWTO = (
+    "In Pendo: Segments > Create segment, add one rule per row; rows joined by OR go "
+    "in one rule group, AND starts the next group."
+)
+#: Builder operator -> words, per Pendo schema of the field.
+OPERATOR_WORDS: dict[str, dict[str, str]] = {
+    "number": {
+        "==": "equals",
+        "!=": "does not equal",
+        "<": "less than",
+        "<=": "less than or equal to",
+        ">": "greater than",
+        ">=": "greater than or equal to",
+    },
+    "string": {"==": "is", "!=": "is not", "contains": "contains"},
+    "boolean": {"==": "is", "!=": "is not"},
+    # a date value on a time field
+    "time": {
+        "==": "is on",
+        "!=": "is not on",
+        "<": "is before",
+        "<=": "is on or before",
+        ">": "is after",
+        ">=": "is on or after",
+    },
+    # "days since" a time field: "Last visit | is more than | 30 days ago"
+    "daysAgo": {
+        "==": "is exactly",
+        "!=": "is not exactly",
+        "<": "is less than",
+        "<=": "is at most",
+        ">": "is more than",
+        ">=": "is at least",
+    },
+    "any": {"exists": "exists", "!exists": "does not exist", "in": "is in"},
+}
+SOURCES = {"visitor": "Visitor", "account": "Account", "feature": "Feature", "segment": "Segment"}
+
+
+def recipe(groups: Groups) -> list[dict[str, Any]]:
+    """The builder rows in words, in order, numbered by AND group."""
+    rows = []
+    for g, group in enumerate(groups, start=1):
+        for i, row in enumerate(group):
+            join = "" if g == 1 and i == 0 else ("OR" if i else "AND")
+            rows.append({"group": g, "join": join, **recipe_row(row)})
+    return rows
+
+
+def recipe_row(row: Row) -> dict[str, str]:
+    """source, field, operator, value, window of one builder row."""
+    op = row["operator"]
+    kind = row["kind"]
+    if kind == "segment":
+        return _cells("Segment", "Segment", OPERATOR_WORDS["any"]["in"], row["segmentName"], "")
+    source = SOURCES.get(kind, str(kind))
+    if kind == "feature":
+        source = f"Feature {row['featureId']}"
+    field = row["name"]
+    unit = UNITS.get(field, "").strip()
+    if row.get("fact") and unit:
+        field = f"{field} ({unit})"
+    elif row.get("group") and not row.get("fact") and row.get("time") is None:
+        field = f"{row['field']} ({row['group']} metadata)"
+    value = row.get("value")
+    if op in OPERATOR_WORDS["any"]:
+        return _cells(source, field, OPERATOR_WORDS["any"][op], "", "")
+    if row.get("time") == DAYS_AGO_KEYS["time"]:
+        ago = OPERATOR_WORDS["daysAgo"][op]
+        return _cells(source, field, ago, f"{shown(value)} days ago", "")
+    schema = row.get("schema", "string")
+    table = OPERATOR_WORDS.get(schema, OPERATOR_WORDS["number"])
+    # e.g. "contains" on a number field: the text wording
+    words = table.get(op) or OPERATOR_WORDS["string"].get(op) or op
+    window = f"last {row['count']} days" if row.get("time") == WINDOW_KEYS["time"] else ""
+    return _cells(source, field, words, shown(value), window)
+
+
+def _cells(source: str, field: str, operator: str, value: str, window: str) -> dict[str, str]:
+    return {
+        "source": source,
+        "field": field,
+        "operator": operator,
+        "value": value,
+        "window": window,
+    }
+
+
+def shown(value: Any) -> str:
+    """A value as a person types it into the builder."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

@@ -1,6 +1,6 @@
 """SQL target: one query per segment returning ``subject_id`` (DuckDB dialect).
 
-Tables and columns are those of the data folder (CONTRACT.md §1):
+Tables and columns are those of the data folder (docs/semantics.md §1):
 ``accounts``, ``visitors``, ``usage_daily``, ``feature_usage``. The as-of day
 comes from a ``params`` CTE: a literal when ``as_of`` is given, otherwise the
 day after the latest ``usage_daily.date`` — the same default as the pandas
@@ -10,7 +10,10 @@ engine. Semantics match ``pendo_segments.evaluate`` exactly:
 * a visitor is active on a day with ``events > 0 OR minutes > 0``; accounts
   roll up their visitors through ``visitors.account_id``;
 * subjects without usage count 0 (``COALESCE(metric, 0)``) and their
-  ``days_since_*`` stay NULL;
+  ``days_since_*`` stay NULL (unless ``visitors.last_visit`` / ``first_visit``
+  say otherwise: options ``has_last_visit`` / ``has_first_visit`` tell the
+  generator whether those optional columns exist);
+* generated names (CTEs) never collide: feature ids carry a hash suffix;
 * every leaf is wrapped in ``COALESCE(…, FALSE)`` so a comparison with NULL is
   false and ``NOT`` above it is true.
 
@@ -19,9 +22,10 @@ Other dialects go through sqlglot (``dialect=`` option).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, ClassVar
 
-from pendo_segments.compile.base import Generator
+from pendo_segments.compile.base import CompileResult, Generator
 from pendo_segments.definitions.models import (
     AllOf,
     AnyOf,
@@ -49,7 +53,20 @@ def literal(value: Any) -> str:
 
 
 class SQLGenerator(Generator):
+    """One query per segment returning ``subject_id`` (DuckDB, or any sqlglot dialect)."""
+
     target: ClassVar[str] = "sql"
+    extension: ClassVar[str] = ".sql"
+    language: ClassVar[str] = "sql"
+    title: ClassVar[str] = "SQL queries"
+    notes: ClassVar[str] = (
+        "one SQL query per segment over the data folder's tables (DuckDB, or --dialect)"
+    )
+    order: ClassVar[int] = 30
+
+    @classmethod
+    def file_text(cls, result: CompileResult) -> str:
+        return str(result.output).rstrip("\n") + "\n"
 
     def segment_output(self, segment: Segment) -> str:
         sql = self.query(segment)
@@ -128,7 +145,7 @@ class SQLGenerator(Generator):
             elif cond.metric == "feature_clicks":
                 agg = "SUM(u.clicks)"
                 where.append(f"u.feature_id = {literal(cond.feature)}")
-                name = f"clicks_{_slug(str(cond.feature))}_{window}"
+                name = f"clicks_{ident_slug(str(cond.feature))}_{window}"
             else:
                 agg, name = f"SUM(u.{cond.metric})", f"{cond.metric}_{window}"
             alias = self._add_metric(
@@ -151,6 +168,15 @@ class SQLGenerator(Generator):
                 f" AS u CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE}"
                 " GROUP BY 1"
             )
+            if self.options.get("has_last_visit", False):
+                # visitors.last_visit (Pendo's lastvisit) counts when before the as-of day
+                per_visitor = (
+                    "SELECT x.visitor_id, MAX(x.day) AS day FROM ("
+                    "SELECT CAST(y.visitor_id AS VARCHAR) AS visitor_id, y.day FROM "
+                    f"({per_visitor}) AS y UNION ALL SELECT CAST(v.visitor_id AS VARCHAR), "
+                    "CAST(v.last_visit AS DATE) FROM visitors AS v CROSS JOIN params AS p "
+                    "WHERE CAST(v.last_visit AS DATE) < p.as_of) AS x GROUP BY 1"
+                )
             roll = "MAX"
             name = "last_visit"
         else:
@@ -226,5 +252,13 @@ class SQLGenerator(Generator):
         return f"COALESCE(s.{key} IN (SELECT subject_id FROM {name}), FALSE)"
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text).lower()
+def ident_slug(text: str) -> str:
+    """A readable, collision-free identifier part for any text (a feature id).
+
+    SQL folds unquoted identifiers to one case and we replace punctuation, so
+    ``a-b``, ``a_b`` and ``A_B`` would share one CTE name; a short stable hash
+    of the exact text keeps them apart.
+    """
+    readable = "".join(c if c.isascii() and c.isalnum() else "_" for c in text).lower()[:30]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}_{digest}"

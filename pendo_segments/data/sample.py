@@ -10,6 +10,9 @@ What is planted, for the demo and for tests to find:
 * account engagement levels (healthy, average, declining, dormant, none);
   ~5 % of accounts have no usage at all (level "none" or no visitors);
 * dormant visitors: active earlier, nothing in the last 30+ days;
+* ``last_visit`` (Pendo's ``metadata.auto.lastvisit``): the last active day,
+  and for visitors of accounts with no usage in the data a day before the
+  usage starts, so ``no_login_30d`` finds people who left long ago;
 * weekday-heavy activity, minutes with decimals, a few rows with minutes
   but no events and vice versa (and rare idle rows with neither);
 * ARR tiers (45 % SMB ≤ 15000, some exactly 15000), plans following ARR,
@@ -169,6 +172,7 @@ class _Generator:
     ) -> None:
         self.A, self.V, self.D = n_accounts, n_visitors, days
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.end = np.datetime64(end, "D")
         self.start = self.end - (days - 1) * DAY
         self.progress = progress
@@ -180,6 +184,8 @@ class _Generator:
         visitors = self.visitors()
         features = self.features()
         usage, feature_usage = self.usage()
+        where = visitors.columns.get_loc("first_visit") + 1
+        visitors.insert(where, "last_visit", self._last_visits(usage))
         self.progress("nps, tickets, outcomes")
         return {
             "accounts": accounts,
@@ -372,6 +378,30 @@ class _Generator:
         first = np.where(new, recent, np.where(anniversary, soon, first))
         blank = ~new & (rng.random(V) < 0.01)
         return np.where(blank, np.datetime64("NaT"), first).astype("datetime64[D]")
+
+    def _last_visits(self, usage: pd.DataFrame) -> np.ndarray:
+        """Last visit over all history, as Pendo's ``metadata.auto.lastvisit`` has it.
+
+        The last active day in the usage data, else (a visitor who first came
+        before the data starts and has no usage in it) a day between the first
+        visit and the start: older than the usage data. Drawn from a second
+        random stream so the other tables stay as they were.
+        """
+        rng = np.random.default_rng([self.seed, 1])
+        active = (usage["minutes"].to_numpy() > 0) | (usage["events"].to_numpy() > 0)
+        codes = usage["visitor_id"].cat.codes.to_numpy()[active]
+        days = usage["date"].to_numpy().astype("datetime64[D]").astype(np.int64)[active]
+        none = np.iinfo(np.int64).min
+        last = np.full(self.V, none, dtype=np.int64)
+        np.maximum.at(last, codes, days)
+        start = self.start.astype(np.int64)
+        first = self.first_visit.astype(np.int64)
+        before = (last == none) & ~np.isnat(self.first_visit) & (first < start)
+        span = np.maximum(start - first, 1)
+        earlier = first + (rng.random(self.V) * span).astype(np.int64)
+        last = np.where(before, earlier, last)
+        out = last.astype("datetime64[D]")
+        return _date_column(out, last == none)
 
     # -- features and usage -------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The usage data directory format (CONTRACT.md §1) as data, not code.
+"""The usage data directory format (docs/semantics.md §1) as data, not code.
 
 Every loader (CSV / Parquet folder, Pendo API, sample generator) goes
 through these specs, so the canonical column types are decided in one place.
@@ -72,7 +72,13 @@ TABLES: dict[str, TableSpec] = {
             "visitors",
             # a blank account_id is a visitor without an account (allowed)
             required={"visitor_id": ID, "account_id": TEXT},
-            optional={"email": TEXT, "language": TEXT, "first_visit": DATE, "name": TEXT},
+            optional={
+                "email": TEXT,
+                "language": TEXT,
+                "first_visit": DATE,
+                "last_visit": DATE,  # Pendo's metadata.auto.lastvisit (all history)
+                "name": TEXT,
+            },
             key="visitor_id",
         ),
         TableSpec(

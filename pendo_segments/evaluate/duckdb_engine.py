@@ -45,6 +45,7 @@ def evaluate_sql(
         as_of=as_of or ds.default_as_of(),
         pretty=pretty,
         has_first_visit="first_visit" in ds.visitors.columns,
+        has_last_visit="last_visit" in ds.visitors.columns,
     )
     con = connect(ds)
     try:

@@ -26,6 +26,7 @@ from pendo_segments.definitions.models import (
 from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.engine import Evaluator, resolve_as_of
+from pendo_segments.evaluate.metrics import EPOCH, NAT_DAY
 
 EXPLAIN_COLUMNS = ["depth", "path", "condition", "value", "op", "threshold", "result"]
 
@@ -126,6 +127,8 @@ def _walk(
             label += f"[{node.feature}]"
         if node.metric not in ("days_since_last_visit", "days_since_first_visit"):
             label += f" (last {seg.window_of(node)} days)"
+        else:
+            label += _visit_note(ev, seg, node.metric, pos)
         rows.append(
             ExplainRow(
                 depth, path, label, _display(values[pos]), node.op, _display(node.value), passed
@@ -148,3 +151,16 @@ def _walk(
         rows.append(ExplainRow(depth, path, label, None, "", None, passed))
         if other_pos >= 0:
             _walk(ev, other, other.rule, f"{node.segment}.rule", depth + 1, other_pos, rows)
+
+
+def _visit_note(ev: Evaluator, seg: Segment, metric: str, pos: int) -> str:
+    """`` (last visit 2026-10-01)``: the day a ``days_since_*`` count is measured from.
+
+    It may come from usage or from ``visitors.last_visit`` / ``first_visit``
+    (docs/semantics.md §2); showing the day says which.
+    """
+    which = "last" if metric == "days_since_last_visit" else "first"
+    day = int(ev.metrics.visit_day(seg.subject, which)[pos])
+    if day == NAT_DAY:
+        return f" (no {which} visit known)"
+    return f" ({which} visit {(EPOCH + dt.timedelta(days=day)).isoformat()})"

@@ -1,4 +1,4 @@
-"""Attribute conditions on subject columns, with CONTRACT.md §2 null rules.
+"""Attribute conditions on subject columns, with docs/semantics.md §2 null rules.
 
 Every function returns a plain boolean numpy array: a comparison with an
 unknown (null) value is False, so ``not`` above it turns it True — exactly

@@ -3,10 +3,10 @@
 Usage rows are mapped once to visitor positions (``vidx``) and day numbers
 (days since 1970-01-01); every metric is then a ``numpy.bincount`` or a
 bitmap over those arrays, never a Python loop per subject. Accounts roll up
-their visitors through ``visitors.account_id`` (CONTRACT.md §2), so the
+their visitors through ``visitors.account_id`` (docs/semantics.md §2), so the
 optional ``account_id`` column of the usage files does not change results.
 
-Window semantics (CONTRACT.md §2): a window of N days is the N whole days
+Window semantics (docs/semantics.md §2): a window of N days is the N whole days
 *before* the as-of day, ``as_of − N ≤ day ≤ as_of − 1``; the as-of day and
 later days are never counted.
 """
@@ -183,6 +183,17 @@ class Metrics:
             return self._days_since(first)
         raise EvaluationError(f"unknown metric '{name}'")
 
+    def visit_day(self, subject: str, which: str) -> np.ndarray:
+        """Day number of the ``"last"`` / ``"first"`` visit behind ``days_since_*``.
+
+        ``explain`` shows it next to the count; :data:`NAT_DAY` when unknown.
+        """
+        days = self.metric(subject, f"days_since_{which}_visit")
+        out = np.full(len(days), NAT_DAY, dtype=np.int64)
+        known = ~np.isnan(days)
+        out[known] = self.asof_day - days[known].astype(np.int64)
+        return out
+
     # -- helpers -------------------------------------------------------------
     def _window_mask(self, day: np.ndarray, window: int) -> np.ndarray:
         return day >= self.asof_day - window  # day < as_of already holds
@@ -217,12 +228,25 @@ class Metrics:
         return np.bincount(uniq // window, minlength=n).astype(np.float64)
 
     def _visitor_last_day(self) -> np.ndarray:
+        """Latest visit day before as-of per visitor (docs/semantics.md §2).
+
+        The later of the latest active usage day and ``visitors.last_visit``
+        (Pendo's ``metadata.auto.lastvisit``, over all history) when that is
+        before the as-of day: usage files usually hold only recent months, so
+        without it a visitor who left long ago would look never seen. A
+        ``last_visit`` on or after the as-of day says nothing about the days
+        before it and is ignored.
+        """
         key = ("visitor", "_last_day")
         if key not in self._cache:
             u = self.usage
             m = u.values["active"]
             last = np.full(len(self.visitor_ids), NAT_DAY, dtype=np.int64)
             np.maximum.at(last, u.vidx[m], u.day[m].astype(np.int64))
+            if "last_visit" in self.ds.visitors.columns:
+                declared = day_numbers(self.ds.visitors["last_visit"])
+                before = (declared != NAT_DAY) & (declared < self.asof_day)
+                np.maximum(last, np.where(before, declared, NAT_DAY), out=last)
             self._cache[key] = last
         return self._cache[key]
 

@@ -1,7 +1,7 @@
 WITH params AS (
   SELECT
     CAST('2026-11-01' AS DATE) AS as_of
-), clicks_path_reports_30 AS (
+), clicks_path_reports_b82bf5c8_30 AS (
   SELECT
     u.visitor_id AS subject_id,
     SUM(u.clicks) AS value
@@ -16,11 +16,11 @@ SELECT
   s.visitor_id AS subject_id
 FROM visitors AS s
 CROSS JOIN params AS p
-LEFT JOIN clicks_path_reports_30
-  ON clicks_path_reports_30.subject_id = s.visitor_id
+LEFT JOIN clicks_path_reports_b82bf5c8_30
+  ON clicks_path_reports_b82bf5c8_30.subject_id = s.visitor_id
 WHERE
   (
-    COALESCE(COALESCE(clicks_path_reports_30.value, 0) >= 10, FALSE)
+    COALESCE(COALESCE(clicks_path_reports_b82bf5c8_30.value, 0) >= 10, FALSE)
   )
 ORDER BY
   1

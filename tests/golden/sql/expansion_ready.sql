@@ -49,7 +49,7 @@ WITH params AS (
     )
   ORDER BY
     1
-), clicks_data_explorer_30 AS (
+), clicks_data_explorer_504a8ffe_30 AS (
   SELECT
     v.account_id AS subject_id,
     SUM(u.clicks) AS value
@@ -61,7 +61,7 @@ WITH params AS (
     u.date >= p.as_of - 30 AND u.date < p.as_of AND u.feature_id = 'data_explorer'
   GROUP BY
     1
-), clicks_path_reports_30 AS (
+), clicks_path_reports_b82bf5c8_30 AS (
   SELECT
     v.account_id AS subject_id,
     SUM(u.clicks) AS value
@@ -78,10 +78,10 @@ SELECT
   s.account_id AS subject_id
 FROM accounts AS s
 CROSS JOIN params AS p
-LEFT JOIN clicks_data_explorer_30
-  ON clicks_data_explorer_30.subject_id = s.account_id
-LEFT JOIN clicks_path_reports_30
-  ON clicks_path_reports_30.subject_id = s.account_id
+LEFT JOIN clicks_data_explorer_504a8ffe_30
+  ON clicks_data_explorer_504a8ffe_30.subject_id = s.account_id
+LEFT JOIN clicks_path_reports_b82bf5c8_30
+  ON clicks_path_reports_b82bf5c8_30.subject_id = s.account_id
 WHERE
   (
     COALESCE(s.account_id IN (
@@ -97,8 +97,8 @@ WHERE
       ), FALSE)
     )
     AND (
-      COALESCE(COALESCE(clicks_data_explorer_30.value, 0) >= 10, FALSE)
-      OR COALESCE(COALESCE(clicks_path_reports_30.value, 0) >= 10, FALSE)
+      COALESCE(COALESCE(clicks_data_explorer_504a8ffe_30.value, 0) >= 10, FALSE)
+      OR COALESCE(COALESCE(clicks_path_reports_b82bf5c8_30.value, 0) >= 10, FALSE)
     )
   )
 ORDER BY

@@ -1,7 +1,7 @@
 WITH params AS (
   SELECT
     CAST('2026-11-01' AS DATE) AS as_of
-), clicks_guide_publishing_30 AS (
+), clicks_guide_publishing_96db558a_30 AS (
   SELECT
     u.visitor_id AS subject_id,
     SUM(u.clicks) AS value
@@ -16,11 +16,11 @@ SELECT
   s.visitor_id AS subject_id
 FROM visitors AS s
 CROSS JOIN params AS p
-LEFT JOIN clicks_guide_publishing_30
-  ON clicks_guide_publishing_30.subject_id = s.visitor_id
+LEFT JOIN clicks_guide_publishing_96db558a_30
+  ON clicks_guide_publishing_96db558a_30.subject_id = s.visitor_id
 WHERE
   (
-    COALESCE(COALESCE(clicks_guide_publishing_30.value, 0) <= 1, FALSE)
+    COALESCE(COALESCE(clicks_guide_publishing_96db558a_30.value, 0) <= 1, FALSE)
   )
 ORDER BY
   1
