@@ -61,6 +61,8 @@ _MODEL_FOR: dict[str, type[BaseModel]] = {
     "field": FieldCondition,
     "segment": SegmentRef,
 }
+#: all / any / not nested deeper than this is refused (compilers and SQL engines recurse).
+MAX_RULE_DEPTH = 32
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -328,10 +330,19 @@ def _parse_rule(
     seg_path: tuple[Any, ...],
     out: _Collector,
     subject: Any,
+    depth: int = 0,
 ) -> Any:
     """Parse one rule node, reporting problems against its own line."""
     path = (*seg_path, *rel)
     line = line_of(parent, rel[-1:], getattr(parent, "line", 1))
+    if depth > MAX_RULE_DEPTH:
+        out.add(
+            file,
+            line,
+            f"conditions nested more than {MAX_RULE_DEPTH} deep (all / any / not)",
+            _outer(path),
+        )
+        return None
     if not isinstance(node, LineDict):
         out.add(
             file,
@@ -383,16 +394,24 @@ def _parse_rule(
             )
             return None
         parsed = [
-            _parse_rule(item, items, (kind, i), file, path, out, subject)
+            _parse_rule(item, items, (kind, i), file, path, out, subject, depth + 1)
             for i, item in enumerate(items)
         ]
         if any(p is None for p in parsed):
             return None
         return AllOf(all=parsed) if kind == "all" else AnyOf(any=parsed)
     if kind == "not":
-        inner = _parse_rule(node["not"], node, ("not",), file, path, out, subject)
+        inner = _parse_rule(node["not"], node, ("not",), file, path, out, subject, depth + 1)
         return None if inner is None else NotOf(**{"not": inner})
     return _parse_leaf(kind, node, file, path, out, subject)
+
+
+def _outer(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``rule.not.not…`` → ``rule``: where a nesting starts, for a message that stays short."""
+    for i, step in enumerate(path):
+        if step in ("all", "any", "not"):
+            return path[:i]
+    return path
 
 
 def _parse_leaf(

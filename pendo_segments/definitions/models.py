@@ -7,6 +7,7 @@ the JSON Schema shipped for editors.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
@@ -76,6 +77,15 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_PATTERN = r"^(account\.)?[A-Za-z_][A-Za-z0-9_]*$"
 
 
+def finite(value: Any) -> Any:
+    """Refuse ``1e400`` / ``.nan`` / ``.inf``: no target can express them (JSON has no Infinity)."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"value must be a finite number, not {item}")
+    return value
+
+
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
     kind: ClassVar[str]
@@ -100,6 +110,7 @@ class MetricCondition(_Node):
 
     @model_validator(mode="after")
     def _check(self) -> MetricCondition:
+        finite(self.value)
         if self.op in PRESENCE_OPS:
             if self.value is not None:
                 raise ValueError(f"op '{self.op}' takes no value")
@@ -129,6 +140,7 @@ class FieldCondition(_Node):
     @model_validator(mode="after")
     def _check(self) -> FieldCondition:
         op, value = self.op, self.value
+        finite(value)
         if op in PRESENCE_OPS:
             if value is not None:
                 raise ValueError(f"op '{op}' takes no value")
