@@ -15,14 +15,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pendo_segments.definitions.rules import TIER_LEAVES
 from pendo_segments.definitions.yaml_lines import key_path, line_of, suggest
-from pendo_segments.health.conditions import HEALTH_NAMES, SIGNALS, Cond, parse_condition
 from pendo_segments.health.configfile import Problems, load_checked
+from pendo_segments.health.rules import HEALTH_NAMES, SIGNALS, AccountRule, parse_account_rule
 
 CONFIG_NAME = "tiers.yaml"
 TIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_ -]*$"
 #: Condition leaves a tier rule may use (``tier`` would be circular).
-RULE_LEAVES = ("field", "segment", "health", "signal")
+RULE_LEAVES = TIER_LEAVES
 
 
 class _Section(BaseModel):
@@ -59,7 +60,7 @@ class PolicyFile(_Section):
 class Rule:
     tier: str
     reason: str
-    when: Cond | None
+    when: AccountRule | None
     where: str  # FILE:LINE of the rule
     placeholders: tuple[str, ...] = ()
 
@@ -105,9 +106,7 @@ def load_policy(path: str | Path) -> TierPolicy:
             )
         when = None
         if spec.when is not None:
-            when = parse_condition(
-                raw_rules[i]["when"], (*path_i, "when"), problems, allowed=RULE_LEAVES
-            )
+            when = parse_account_rule(raw_rules[i], "when", path_i, problems, leaves=RULE_LEAVES)
         elif i != len(parsed.rules) - 1:
             problems.add(
                 path_i, "only the last rule may leave out 'when' (rules after it could never match)"
