@@ -124,3 +124,18 @@ def test_non_finite_numbers_are_refused(tmp_path: Path, condition: str, shown: s
     path = tmp_path / "x.yaml"
     path.write_text(HEAD + f"rule:\n  all:\n    - {condition}\n", encoding="utf-8")
     assert problems(path) == [f"{path}:6: rule.all[0]: value must be a finite number, not {shown}"]
+
+
+@pytest.mark.parametrize("args", [["validate"], ["compile", "--target", "sql"]])
+def test_commands_refuse_deep_nesting_with_one_line(tmp_path: Path, args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from pendo_segments.cli import main
+
+    path = tmp_path / "x.yaml"
+    path.write_text(HEAD + nested_not(40) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, [*args, str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {path}:4: rule: conditions nested more than 32 deep (all / any / not)\n"
+    )
