@@ -217,3 +217,26 @@ def test_health_leaves_are_refused_in_segment_files(tmp_path: Path) -> None:
         f"{tmp_path / 'x.yaml'}:3: rule.health: 'health' conditions are not available here "
         "(use metric, field, segment)"
     ]
+
+
+def test_a_broken_for_each_does_not_hide_the_rest(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "x.yaml",
+        """
+        name: never_used_{feature}
+        title: Never used {feature}
+        subject: visitr
+        for_each: {feature: []}
+        rule: {metric: feature_clickz, feature: "{feature}", op: "<=", value: 1}
+        """,
+    )
+    with pytest.raises(DefinitionError) as err:
+        load_definitions(tmp_path, features=["core_events"])
+    x = tmp_path / "x.yaml"
+    assert err.value.problems == [
+        f"{x}:3: subject: subject must be 'account' or 'visitor', not 'visitr'; did you mean "
+        "'visitor'?",
+        f"{x}:4: for_each: for_each.feature must be a non-empty list of names",
+        f"{x}:5: rule.metric: unknown metric 'feature_clickz'; did you mean 'feature_clicks'?",
+    ]

@@ -118,6 +118,8 @@ def test_list_or_mapping_as_key(tmp_path: Path, text: str, line: int) -> None:
         ("{metric: minutes, op: '>', value: -.inf}", "-inf"),
         ("{field: arr, op: '<=', value: .nan}", "nan"),
         ("{field: arr, op: in, value: [1, .inf]}", "inf"),
+        ("{field: arr, op: '>', value: 1e400}", "1e400"),
+        ("{field: arr, op: '>', value: '-2E+999'}", "-2E+999"),
     ],
 )
 def test_non_finite_numbers_are_refused(tmp_path: Path, condition: str, shown: str) -> None:

@@ -83,7 +83,7 @@ def test_alert_tier_leaf_is_a_node_too(tmp_path: Path) -> None:
         ),
         (
             "{health: score, op: '<', value: .nan}",
-            "5: rules[0].when: value must be a finite number, not nan",
+            "5: rules[0].when.value: must be a finite number, not nan",
         ),
         (
             "{signal: days_since_last_logn, op: '>', value: 14}",
@@ -157,3 +157,37 @@ def test_a_column_missing_from_the_data_is_reported_at_the_leaf(tmp_path: Path) 
     assert str(err.value).startswith(
         f"{path}:10: rules[0].when.any[1]: no column 'segment_owner' in accounts"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "health.yaml",
+            "weights:\n  nps: .inf\n",
+            "2: weights.nps: must be a finite number, not inf",
+        ),
+        (
+            "tiers.yaml",
+            TIERS_BLOCK.replace("15}", "-.inf}") + "  - {tier: P2, reason: y}\n",
+            "2: tiers[0].accounts_per_csm: must be a finite number, not -inf",
+        ),
+        (
+            # YAML 1.1 reads 1e400 (no dot) as text; the number parser would make it inf
+            "tiers.yaml",
+            TIERS_BLOCK.replace("15}", "1e400}") + "  - {tier: P2, reason: y}\n",
+            "2: tiers[0].accounts_per_csm: Input should be a finite number",
+        ),
+    ],
+)
+def test_settings_files_refuse_non_finite_numbers(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    from pendo_segments.health import load_health_config
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    load = load_health_config if name == "health.yaml" else load_policy
+    with pytest.raises(DefinitionError) as err:
+        load(path)
+    assert err.value.problems == [f"{path}:{message}"]

@@ -319,7 +319,7 @@ def _stamp(
         )
         ok = False
     if not ok:
-        return []
+        return _check_unstamped(raw, file, path, default_name, out)
     keys = list(for_each)
     stamped: list[_Draft] = []
     for combo in itertools.product(*(list(map(str, for_each[k])) for k in keys)):
@@ -335,6 +335,25 @@ def _stamp(
             copy.key_lines["name"] = raw.line
         stamped.append(_parse_segment(copy, file, path, None, params, out))
     return stamped
+
+
+def _check_unstamped(
+    raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None, out: _Collector
+) -> list[_Draft]:
+    """A broken ``for_each`` still gets its other keys and rule checked, once.
+
+    Placeholders are filled with their own names (``{feature}`` → ``feature``);
+    the result is not a segment and its feature ids are not checked.
+    """
+    copy = relabel(raw, lambda text: _PLACEHOLDER.sub(lambda m: m.group(1), text))
+    del copy["for_each"]
+    if "name" not in copy:
+        copy["name"] = _PLACEHOLDER.sub(lambda m: m.group(1), default_name or "x")
+        copy.key_lines["name"] = raw.line
+    draft = _parse_segment(copy, file, path, None, {}, out)
+    draft.name, draft.segment = None, None
+    draft.mentions = [m for m in draft.mentions if m.kind != "feature"]
+    return [draft]
 
 
 def _parse_segment(

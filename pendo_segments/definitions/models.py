@@ -8,6 +8,7 @@ the JSON Schema shipped for editors.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
@@ -77,11 +78,18 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_PATTERN = r"^(account\.)?[A-Za-z_][A-Za-z0-9_]*$"
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def finite(value: Any) -> Any:
-    """Refuse ``1e400`` / ``.nan`` / ``.inf``: no target can express them (JSON has no Infinity)."""
+    """Refuse ``1e400`` / ``.nan`` / ``.inf``: no target can express them (JSON has no Infinity).
+
+    YAML 1.1 reads ``1e400`` (no dot) as text, so such text counts as the number.
+    """
     items = value if isinstance(value, list) else [value]
     for item in items:
-        if isinstance(item, float) and not math.isfinite(item):
+        number = float(item) if isinstance(item, str) and _SCIENTIFIC.match(item) else item
+        if isinstance(number, float) and not math.isfinite(number):
             raise ValueError(f"value must be a finite number, not {item}")
     return value
 

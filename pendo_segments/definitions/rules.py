@@ -87,13 +87,20 @@ class RuleParser:
     where: dict[int, str] = field(default_factory=dict)
 
     def parse(
-        self, node: Any, parent: Any, rel: tuple[Any, ...], base: tuple[Any, ...] = (), **kw: Any
+        self,
+        node: Any,
+        parent: Any,
+        rel: tuple[Any, ...],
+        base: tuple[Any, ...] = (),
+        *,
+        subject: Any = None,
     ) -> Any:
         """The rule at ``parent[rel[-1]]`` (key path ``base + rel``); None when broken.
 
-        ``subject`` (keyword) is the segment's subject, for field name hints.
+        ``subject`` is the segment's subject ("account" for tier and alert rules),
+        for field name hints.
         """
-        return self._node(node, parent, rel, base, kw.get("subject"), 0)
+        return self._node(node, parent, rel, base, subject, 0)
 
     # -- groups --------------------------------------------------------------------
     def _node(

@@ -53,7 +53,7 @@ MAX_DRIVERS = 3
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AlertSpec(_Section):

@@ -27,7 +27,7 @@ RULE_LEAVES = TIER_LEAVES
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TierSpec(_Section):
