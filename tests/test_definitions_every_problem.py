@@ -240,3 +240,54 @@ def test_a_broken_for_each_does_not_hide_the_rest(tmp_path: Path) -> None:
         f"{x}:4: for_each: for_each.feature must be a non-empty list of names",
         f"{x}:5: rule.metric: unknown metric 'feature_clickz'; did you mean 'feature_clicks'?",
     ]
+
+
+def test_a_reference_to_an_unreadable_file_is_not_a_second_error(tmp_path: Path) -> None:
+    write(tmp_path, "d.yaml", "name: d\ntitle: [unclosed\n")
+    write(tmp_path, "e.yaml", "title: E\nsubject: account\nrule: {segment: d}\n")
+    with pytest.raises(DefinitionError) as err:
+        load_definitions(tmp_path)
+    assert err.value.problems == [
+        f"{tmp_path / 'd.yaml'}:3: YAML syntax error: expected ',' or ']', but got '<stream end>'"
+    ]
+
+
+def test_validate_checks_the_settings_files_beside_the_segments(tmp_path: Path) -> None:
+    many_mistakes(tmp_path)
+    write(
+        tmp_path,
+        "tiers.yaml",
+        """
+        tiers:
+          - {name: P1, accounts_per_csm: 15}
+          - {name: P2, accounts_per_csm: 40}
+        rules:
+          - {tier: P1, reason: x, when: {any: [{segment: entreprise}, {health: scor, op: '<', value: 3}]}}
+          - {tier: P1, reason: x, when: {segment: b}}
+          - {tier: P2, reason: y}
+        """,
+    )
+    write(tmp_path, "health.yaml", "weights:\n  nps: -1\n")
+    write(
+        tmp_path,
+        "alerts.yaml",
+        "alerts:\n  - {name: a, title: A, when: {all: [{tier: P9}, {segment: d}]}}\n",
+    )
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    tiers, alerts = tmp_path / "tiers.yaml", tmp_path / "alerts.yaml"
+    lines = result.stderr.splitlines()
+    # the 8 segment problems (no feature catalogue here), then the settings files
+    assert len(lines) == 8 + 5, lines
+    assert lines[8].startswith(f"Error: {tmp_path / 'health.yaml'}:2: weights.nps: ")
+    assert lines[9:] == [
+        f"Error: {tiers}:5: rules[0].when.any[1].health: unknown health value 'scor'; did you "
+        "mean 'score'? (one of score, login_frequency, core_feature_adoption, breadth, nps, "
+        "support_tickets)",
+        f"Error: {tiers}:5: rules[0].when.any[0]: unknown segment 'entreprise'; did you mean "
+        "'enterprise'?",
+        f"Error: {tiers}:6: rules[1].when: segment 'b' is a visitor segment; conditions here "
+        "need account segments",
+        # d.yaml cannot be read: naming it is not a second error
+        f"Error: {alerts}:2: alerts[0].when.all[0].tier: unknown tier 'P9' (tiers: P1, P2)",
+    ]

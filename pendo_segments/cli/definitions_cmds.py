@@ -25,7 +25,8 @@ from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_f
 def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None) -> None:
     """Load and check segment definitions; report every error as FILE:LINE.
 
-    Feature ids are checked against --data's features.csv, else against
+    A folder's health.yaml, tiers.yaml and alerts.yaml are checked too. Feature
+    ids are checked against --data's features.csv, else against
     DEFS/features.yaml (features: [id, ...]) when there is one.
 
     \b
@@ -35,10 +36,10 @@ def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None)
       pendo-segments validate --data ./usage
     """
     from pendo_segments.cli.common import load_data
-    from pendo_segments.definitions import load_definitions
+    from pendo_segments.tiers.check import check_folder
 
     features = load_data(data).features["feature_id"].astype(str) if data else None
-    definitions = load_definitions(defs, features=features)
+    definitions = check_folder(defs, features=features)
     fmt = resolve_format(fmt, output)
     rows = [(s.name, s.subject, s.title, s.source) for s in definitions]
     if fmt == "table":

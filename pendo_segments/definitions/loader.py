@@ -118,6 +118,15 @@ class _Collector:
         return [text for _, _, text in sorted(self.found, key=lambda f: (f[0], f[1]))]
 
 
+class InvalidDefinitions(DefinitionError):
+    """Definition files have problems; ``declared`` still names every segment written
+    (name → subject, None when unknown), so other files' references can be checked."""
+
+    def __init__(self, problems: list[str], declared: dict[str, Any]) -> None:
+        super().__init__(problems)
+        self.declared = declared
+
+
 @dataclass
 class _Draft:
     """One segment as written, parsed or not: enough for the cross-file checks."""
@@ -128,6 +137,8 @@ class _Draft:
     line: int
     mentions: list[Mention]
     segment: Segment | None = None
+    #: stands for a file that could not be read: its stem may be referenced elsewhere
+    unreadable: bool = False
 
 
 def load_definitions(path: str | Path, *, features: Iterable[str] | None = None) -> DefinitionSet:
@@ -160,7 +171,8 @@ def load_definitions(path: str | Path, *, features: Iterable[str] | None = None)
     if catalogue is not None:
         _check_features(drafts, catalogue, out)
     if out.found:
-        raise DefinitionError(out.problems)
+        declared = {d.name: d.subject for d in drafts if d.name is not None}
+        raise InvalidDefinitions(out.problems, declared)
     return DefinitionSet(segments=segments, files=files, warnings=warnings)
 
 
@@ -212,7 +224,8 @@ def _load_file(file: Path, out: _Collector) -> list[_Draft]:
         doc = load_yaml(file)
     except YamlProblem as err:
         out.add(name, err.line, err.message)
-        return []
+        # Its segments are unknown; a reference to the file's stem is not a second error.
+        return [_Draft(file.stem, None, name, err.line, [], unreadable=True)]
     if doc is None:
         out.add(name, 1, "empty file: expected a segment (name, title, subject, rule)")
         return []
@@ -418,9 +431,9 @@ def _cross_check(drafts: list[_Draft], out: _Collector, alone: Path | None) -> d
     by_name: dict[str, Segment] = {}
     first: dict[str, _Draft] = {}
     for draft in drafts:
-        if draft.name is None:
+        if draft.name is None or draft.unreadable and draft.name in first:
             continue
-        if draft.name in first:
+        if draft.name in first and not first[draft.name].unreadable:
             out.add(
                 draft.file,
                 draft.line,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -90,8 +91,14 @@ class AlertRules:
     source: str = ""
 
 
-def load_alerts(path: str | Path, tiers: list[str] | None = None) -> AlertRules:
-    """Read and check ``alerts.yaml`` (``tiers``: names a ``{tier: …}`` leaf may use)."""
+def load_alerts(
+    path: str | Path,
+    tiers: list[str] | None = None,
+    *,
+    segments: Mapping[str, Any] | None = None,
+) -> AlertRules:
+    """Read and check ``alerts.yaml`` (``tiers``: names a ``{tier: …}`` leaf may use;
+    ``segments``: name → subject of the segments a condition may name)."""
     parsed, problems = load_checked(path, AlertsFile)
     doc = problems.doc
     names = [a.name for a in parsed.alerts]
@@ -106,7 +113,13 @@ def load_alerts(path: str | Path, tiers: list[str] | None = None) -> AlertRules:
                     f"'{r}' is not another alert{suggest(r, [n for n in names if n != spec.name])}",
                 )
         when = parse_account_rule(
-            doc["alerts"][i], "when", ("alerts", i), problems, leaves=ALERT_LEAVES, tiers=tiers
+            doc["alerts"][i],
+            "when",
+            ("alerts", i),
+            problems,
+            leaves=ALERT_LEAVES,
+            tiers=tiers,
+            segments=segments,
         )
         if when is not None:
             alerts.append(Alert(spec=spec, when=when))
@@ -312,6 +325,7 @@ def alert_rules_for(
     *,
     tiers: list[str] | None = None,
     required: bool = True,
+    segments: Mapping[str, Any] | None = None,
 ) -> AlertRules | None:
     """``explicit`` or ``DEFS/alerts.yaml``; None (or an error when required) if absent."""
     path = settings_file(defs, explicit, CONFIG_NAME)
@@ -319,7 +333,7 @@ def alert_rules_for(
         if required:
             raise DefinitionError(f"{defs}: no {CONFIG_NAME} alert rules (or pass --rules FILE)")
         return None
-    return load_alerts(path, tiers)
+    return load_alerts(path, tiers, segments=segments)
 
 
 @dataclass

@@ -19,7 +19,7 @@ decimal, so the decision agrees with the number users see.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +111,12 @@ def parse_account_rule(
     *,
     leaves: Sequence[str],
     tiers: Sequence[str] | None = None,
+    segments: Mapping[str, Any] | None = None,
 ) -> AccountRule | None:
-    """Parse ``parent[key]`` (key path ``base + (key,)``) with the one rule parser."""
+    """Parse ``parent[key]`` (key path ``base + (key,)``) with the one rule parser.
+
+    ``segments`` (name → subject), when given, checks the segments the rule names.
+    """
     parser = RuleParser(
         problems.file,
         lambda line, path, message: problems.add(path, message, line=line),
@@ -120,6 +124,19 @@ def parse_account_rule(
         vocabulary=vocabulary(tiers),
     )
     rule = parser.parse(parent[key], parent, (key,), base, subject="account")
+    if segments is not None:
+        for m in parser.mentions:
+            if m.kind == "segment" and m.name not in segments:
+                problems.add(
+                    m.path, f"unknown segment '{m.name}'{suggest(m.name, segments)}", line=m.line
+                )
+            elif m.kind == "segment" and segments[m.name] == "visitor":
+                problems.add(
+                    m.path,
+                    f"segment '{m.name}' is a visitor segment; conditions here need account "
+                    "segments",
+                    line=m.line,
+                )
     if rule is None:
         return None
     return AccountRule(rule, parser.where, tuple(parser.mentions), problems.file)

@@ -9,6 +9,7 @@ per account.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pendo_segments.definitions.rules import TIER_LEAVES
 from pendo_segments.definitions.yaml_lines import key_path, line_of, suggest
+from pendo_segments.errors import DefinitionError
 from pendo_segments.health.configfile import Problems, load_checked
 from pendo_segments.health.rules import HEALTH_NAMES, SIGNALS, AccountRule, parse_account_rule
 
@@ -86,8 +88,12 @@ class TierPolicy:
         return self.tiers[self.rank(tier)]
 
 
-def load_policy(path: str | Path) -> TierPolicy:
-    """Read and check ``tiers.yaml``; every problem reported as FILE:LINE."""
+def load_policy(path: str | Path, *, segments: Mapping[str, Any] | None = None) -> TierPolicy:
+    """Read and check ``tiers.yaml``; every problem reported as FILE:LINE.
+
+    ``segments`` (name → subject): check the segments the rules name now,
+    not only when tiers are assigned.
+    """
     parsed, problems = load_checked(path, PolicyFile)
     doc = problems.doc
     names = [t.name for t in parsed.tiers]
@@ -106,7 +112,9 @@ def load_policy(path: str | Path) -> TierPolicy:
             )
         when = None
         if spec.when is not None:
-            when = parse_account_rule(raw_rules[i], "when", path_i, problems, leaves=RULE_LEAVES)
+            when = parse_account_rule(
+                raw_rules[i], "when", path_i, problems, leaves=RULE_LEAVES, segments=segments
+            )
         elif i != len(parsed.rules) - 1:
             problems.add(
                 path_i, "only the last rule may leave out 'when' (rules after it could never match)"
@@ -134,6 +142,20 @@ def load_policy(path: str | Path) -> TierPolicy:
         renewal_risk=parsed.renewal_risk,
         source=problems.file,
     )
+
+
+def declared_tiers(path: str | Path) -> list[str] | None:
+    """The tier names a policy file lists, even when the rest of it is invalid."""
+    from pendo_segments.health.configfile import read_mapping
+
+    try:
+        doc = read_mapping(Path(path))
+    except DefinitionError:
+        return None
+    tiers = doc.get("tiers")
+    if not isinstance(tiers, list):
+        return None
+    return [str(t["name"]) for t in tiers if isinstance(t, dict) and "name" in t]
 
 
 def _placeholders(text: str, path: tuple[Any, ...], problems: Problems) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ data is loaded; :func:`run_tiers` then works on a data set.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,11 @@ MOVES = ("up", "down", "unchanged", "new")
 
 
 def policy_for(
-    defs: str | Path | None, explicit: str | Path | None = None, *, required: bool = True
+    defs: str | Path | None,
+    explicit: str | Path | None = None,
+    *,
+    required: bool = True,
+    segments: Mapping[str, Any] | None = None,
 ) -> TierPolicy | None:
     """``explicit`` or ``DEFS/tiers.yaml``; None (or an error when required) if absent."""
     path = settings_file(defs, explicit, CONFIG_NAME)
@@ -34,7 +39,7 @@ def policy_for(
         if required:
             raise DefinitionError(f"{defs}: no {CONFIG_NAME} tier policy (or pass --policy FILE)")
         return None
-    return load_policy(path)
+    return load_policy(path, segments=segments)
 
 
 @dataclass
