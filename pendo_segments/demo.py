@@ -141,25 +141,14 @@ def _tiers(ctx: _Step) -> None:
 
 
 def _alerts(ctx: _Step) -> None:
-    from pendo_segments.alerts import load_alerts, run_alerts
-    from pendo_segments.health.config import find_config
+    from pendo_segments.health.alerts import alerts_for_view
 
-    path = find_config(ctx.defs_path, "alerts.yaml")
-    if path is None or ctx.view is None:
+    if ctx.view is None:
         return
     ctx.progress("raising playbook alerts")
-    policy = ctx.view.policy
-    rules = load_alerts(path, tiers=policy.names if policy else None)
-    tiers = ctx.view.tiers.tier if ctx.view.tiers is not None else None
-    result = run_alerts(
-        ctx.ds,
-        rules,
-        defs=ctx.defs,
-        policy=policy,
-        as_of=ctx.as_of,
-        health=ctx.view.health,
-        tiers=tiers,
-    )
+    result = alerts_for_view(ctx.ds, ctx.defs_path, ctx.view, definitions=ctx.defs)
+    if result is None:
+        return
     ctx.save("alerts.csv", result.rows.to_csv(index=False, lineterminator="\n"))
     ctx.report.alerts = {str(k): int(v) for k, v in result.counts().items()}
 

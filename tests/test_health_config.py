@@ -1,4 +1,4 @@
-"""health.yaml: the shipped file restates CONTRACT §5; errors say FILE:LINE: key.path."""
+"""health.yaml: the shipped file restates docs/semantics.md §5; errors say FILE:LINE: key.path."""
 
 from __future__ import annotations
 

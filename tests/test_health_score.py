@@ -1,4 +1,4 @@
-"""Health score (CONTRACT.md §5) on hand-made accounts; expected values worked out by hand."""
+"""Health score (docs/semantics.md §5) on hand-made accounts; expected values worked out by hand."""
 
 from __future__ import annotations
 

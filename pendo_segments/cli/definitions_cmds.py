@@ -10,7 +10,7 @@ import click
 
 from pendo_segments.cli.common import load_defs
 from pendo_segments.cli.options import DATE, defs_argument, output_format
-from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_format
+from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_format, warn
 
 if TYPE_CHECKING:
     from pendo_segments.compile import CompileResult, Generator
@@ -18,16 +18,32 @@ if TYPE_CHECKING:
 
 @click.command()
 @defs_argument
+@click.option(
+    "--data",
+    "data",
+    metavar="DIR",
+    default=None,
+    help="Also check feature ids against this data's features.csv ('sample' works too).",
+)
 @output_format
-def validate(defs: Path, fmt: str | None, output: Path | None) -> None:
+def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None) -> None:
     """Load and check segment definitions; report every error as FILE:LINE.
+
+    A folder's health.yaml, tiers.yaml and alerts.yaml are checked too. Feature
+    ids are checked against --data's features.csv, else against
+    DEFS/features.yaml (features: [id, ...]) when there is one.
 
     \b
     Examples:
       pendo-segments validate                      # ./segment_defs
       pendo-segments validate segment_defs/at_risk.yaml
+      pendo-segments validate --data ./usage
     """
-    definitions = load_defs(defs)
+    from pendo_segments.cli.common import load_data
+    from pendo_segments.tiers.check import check_folder
+
+    features = load_data(data).features["feature_id"].astype(str) if data else None
+    definitions = check_folder(defs, features=features)
     fmt = resolve_format(fmt, output)
     rows = [(s.name, s.subject, s.title, s.source) for s in definitions]
     if fmt == "table":
@@ -40,6 +56,8 @@ def validate(defs: Path, fmt: str | None, output: Path | None) -> None:
         )
     else:
         emit_rows(["segment", "subject", "title", "source"], rows, fmt, output)
+    for line in definitions.warnings:
+        warn(line)
 
 
 def _target_choices() -> list[str]:

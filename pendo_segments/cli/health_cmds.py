@@ -1,7 +1,7 @@
 """``health``, ``tiers``, ``alerts`` and ``export``: account scores and what follows from them.
 
 Settings come from the definitions folder (DEFS, default ``segment_defs``):
-``health.yaml`` (built-in CONTRACT.md §5 defaults when absent), ``tiers.yaml``
+``health.yaml`` (built-in docs/semantics.md §5 defaults when absent), ``tiers.yaml``
 and ``alerts.yaml``.
 """
 
@@ -26,34 +26,10 @@ def note(message: str) -> None:
     click.echo(f"Note: {message}", err=True)
 
 
-def _config(defs: Path | None, explicit: Path | None, name: str) -> Path | None:
-    from pendo_segments.health.config import find_config
-
-    return explicit or find_config(defs, name)
-
-
 def _health_config(defs: Path | None, explicit: Path | None = None) -> Any:
-    from pendo_segments.health.config import CONFIG_NAME, load_health_config
+    from pendo_segments.health.config import health_config_for
 
-    return load_health_config(_config(defs, explicit, CONFIG_NAME))
-
-
-def _policy(defs: Path, explicit: Path | None, required: bool = True) -> Any:
-    from pendo_segments.errors import DefinitionError
-    from pendo_segments.tiers.policy import CONFIG_NAME, load_policy
-
-    path = _config(defs, explicit, CONFIG_NAME)
-    if path is None:
-        if required:
-            raise DefinitionError(f"{defs}: no {CONFIG_NAME} tier policy (or pass --policy FILE)")
-        return None
-    return load_policy(path)
-
-
-def _defs(defs: Path) -> Any:
-    from pendo_segments.cli.common import load_defs
-
-    return load_defs(defs)
+    return health_config_for(defs, explicit)
 
 
 def _stderr_table(frame: Any, title: str) -> None:
@@ -85,7 +61,7 @@ def _stderr_table(frame: Any, title: str) -> None:
     "--data",
     "data",
     metavar="DIR",
-    help="Usage data folder (CSV or Parquet; see CONTRACT §1), 'sample', or 'pendo:'.",
+    help="Usage data folder (CSV or Parquet; see docs/semantics.md §1), 'sample', or 'pendo:'.",
 )
 @click.option(
     "--lenient",
@@ -98,7 +74,7 @@ def _stderr_table(frame: Any, title: str) -> None:
     "config",
     type=EXISTING,
     default=None,
-    help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else CONTRACT §5).",
+    help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else docs/semantics.md §5).",
 )
 @output_format
 @click.pass_context
@@ -336,51 +312,22 @@ def tiers(
       pendo-segments tiers --data ./usage --previous last_month.csv --overrides overrides.csv
       pendo-segments tiers --data ./usage --ratio P1=20 --capacity capacity.csv
     """
-    from pendo_segments.tiers import assign_tiers, read_overrides, read_previous
-    from pendo_segments.tiers.assign import removed_accounts
-    from pendo_segments.tiers.capacity import parse_ratios
+    from pendo_segments.tiers.run import run_tiers, tier_inputs
 
-    the_policy = _policy(defs, policy)
-    ratio_map = parse_ratios(ratios)
-    extra = read_overrides(overrides, the_policy) if overrides else None
-    before = read_previous(previous, the_policy) if previous else None
-    definitions = _defs(defs)
-    settings = _health_config(defs)
+    inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
     ds = load_data(data, lenient, as_of)
     with status("Assigning tiers"):
-        result = assign_tiers(
-            ds, the_policy, defs=definitions, as_of=as_of, health_config=settings, overrides=extra
-        )
-    capacity = result.capacity(ratio_map)
+        run = run_tiers(ds, inputs, as_of=as_of)
     fmt = resolve_format(fmt, output)
-    frame = result.frame(before)
-    emit_frame(frame, fmt, output, title=f"Tiers as of {result.as_of.isoformat()}")
+    emit_frame(run.frame, fmt, output, title=f"Tiers as of {run.as_of.isoformat()}")
     if capacity_out is not None:
-        emit_frame(capacity, "csv", capacity_out)
+        emit_frame(run.capacity, "csv", capacity_out)
     if fmt == "table" and output is None:
-        emit_frame(capacity, "table", None, title="CSM capacity")
+        emit_frame(run.capacity, "table", None, title="CSM capacity")
     else:
-        _stderr_table(capacity, "CSM capacity")
-    for account in result.unknown_overrides:
-        note(f"{overrides}: account '{account}' is not in the data; override ignored")
-    if before is not None:
-        counts = frame["move"].value_counts()
-        summary = ", ".join(
-            f"{int(counts.get(m, 0))} {m}" for m in ("up", "down", "unchanged", "new")
-        )
-        gone = removed_accounts(result.account_ids, before)
-        note(
-            f"moves since {previous}: {summary}"
-            + (
-                f"; {len(gone)} no longer in the data ({', '.join(gone[:5])}"
-                f"{', …' if len(gone) > 5 else ''})"
-                if gone
-                else ""
-            )
-        )
-    risky = int(result.renewal_risk.sum())
-    if risky:
-        note(f"{risky} accounts flagged as renewal risk (see the reason column)")
+        _stderr_table(run.capacity, "CSM capacity")
+    for line in run.notes:
+        note(line)
 
 
 # -- alerts ----------------------------------------------------------------------
@@ -444,40 +391,16 @@ def alerts(
       pendo-segments health --data ./usage --format csv -o health_2026-10.csv
       pendo-segments alerts --data ./usage --previous health_2026-10.csv --format csv
     """
-    from pendo_segments.alerts import CONFIG_NAME, load_alerts, run_alerts
-    from pendo_segments.errors import DefinitionError
-    from pendo_segments.health.csvfile import read_previous_health
-    from pendo_segments.tiers import read_overrides
+    from pendo_segments.health.alerts import alert_inputs, alert_notes, check_alerts
 
-    the_policy = _policy(defs, policy, required=False)
-    path = _config(defs, rules_path, CONFIG_NAME)
-    if path is None:
-        raise DefinitionError(f"{defs}: no {CONFIG_NAME} alert rules (or pass --rules FILE)")
-    rules = load_alerts(path, the_policy.names if the_policy else None)
-    extra = read_overrides(overrides, the_policy) if overrides and the_policy else None
-    definitions = _defs(defs)
-    settings = _health_config(defs)
+    inputs = alert_inputs(defs, rules=rules_path, policy=policy, overrides=overrides)
     ds = load_data(data, lenient, as_of)
     with status("Checking alerts"):
-        from pendo_segments.health import compute_health
-
-        scores = compute_health(ds, as_of=as_of, config=settings)
-        before = read_previous_health(previous, scores.account_ids) if previous else None
-        result = run_alerts(
-            ds,
-            rules,
-            defs=definitions,
-            policy=the_policy,
-            health=scores,
-            previous=before,
-            overrides=extra,
-        )
+        result = check_alerts(ds, inputs, as_of=as_of, previous=previous)
     fmt = resolve_format(fmt, output)
     emit_frame(result.rows, fmt, output, title=f"Alerts as of {result.as_of.isoformat()}")
-    for line in result.skipped:
-        note(f"alert {line}")
-    counts = result.counts()
-    note(", ".join(f"{n} {name}" for name, n in counts.items()) or "no alerts")
+    for line in alert_notes(result):
+        note(line)
 
 
 # -- export ----------------------------------------------------------------------
@@ -545,17 +468,13 @@ def salesforce(
       pendo-segments export salesforce --data sample --out salesforce.csv
       pendo-segments export salesforce --data ./usage --out sf.csv --crm-ids sf_accounts.csv
     """
-    from pendo_segments.export import salesforce_export
-    from pendo_segments.health import compute_health
+    from pendo_segments.export import export_for_salesforce, read_crm_ids
 
-    settings = _health_config(defs)
-    known = _read_ids(crm_ids) if crm_ids else None
+    known = read_crm_ids(crm_ids) if crm_ids else None
     ds = load_data(data, lenient, as_of)
     with status("Scoring accounts"):
-        scores = compute_health(ds, as_of=as_of, config=settings)
-        flag = _at_risk_flag(ds, defs, scores)
-        result = salesforce_export(
-            ds, health=scores, at_risk=flag, known_ids=known, key_header=key_header
+        result = export_for_salesforce(
+            ds, defs, as_of=as_of, known_ids=known, key_header=key_header
         )
     target = exceptions_out or out.with_name(f"{out.stem}.exceptions.csv")
     emit_frame(result.exceptions, "csv", target)
@@ -564,33 +483,3 @@ def salesforce(
         f"wrote {len(result.rows)} accounts to {out}; {len(result.exceptions)} without a CRM "
         f"match listed in {target}"
     )
-
-
-def _at_risk_flag(ds: Any, defs: Path, scores: Any) -> Any:
-    """The ``at_risk`` alert's own condition from DEFS/alerts.yaml, if there is one."""
-    from pendo_segments.alerts import CONFIG_NAME, condition_mask, load_alerts
-
-    path = _config(defs, None, CONFIG_NAME)
-    if path is None:
-        return None
-    the_policy = _policy(defs, None, required=False)
-    rules = load_alerts(path, the_policy.names if the_policy else None)
-    return condition_mask(ds, rules, "at_risk", defs=_defs(defs), policy=the_policy, health=scores)
-
-
-def _read_ids(path: Path) -> list[str]:
-    import pandas as pd
-
-    from pendo_segments.errors import DataError
-
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a CSV file with a header row ({err})") from None
-    column = next(
-        (c for c in ("Id", "ID", "id", "crm_id") if c in frame.columns),
-        frame.columns[0] if len(frame.columns) else None,
-    )
-    if column is None:
-        raise DataError(f"{path}: no columns")
-    return [v for v in frame[column].astype(str).str.strip() if v]

@@ -1,36 +1,26 @@
 """Load segment definitions from YAML with ``FILE:LINE`` errors.
 
 Every problem in every file is collected before anything is raised, so one
-``validate`` run lists all of them. Cross-file checks (duplicate names,
-unknown references, cycles, subject mismatches) run after all files parsed.
+``validate`` run lists all of them, each at the line of the mistake: a
+broken rule does not hide a bad name, and the references and feature ids of
+a broken segment are still checked. Cross-file checks (duplicate names,
+unknown references, cycles, subject mismatches, unknown features) run after
+all files parsed.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from pendo_segments.definitions.models import (
-    FIELD_OPS,
-    METRIC_OPS,
-    METRICS,
-    RULE_KEYS,
-    STANDARD_FIELDS,
-    AllOf,
-    AnyOf,
-    FieldCondition,
-    MetricCondition,
-    NotOf,
-    Segment,
-    SegmentRef,
-    walk,
-)
+from pendo_segments.definitions.models import Segment, SegmentRef, walk
+from pendo_segments.definitions.rules import Mention, RuleParser, validation_messages
 from pendo_segments.definitions.yaml_lines import (
     LineDict,
     LineList,
@@ -45,7 +35,9 @@ from pendo_segments.definitions.yaml_lines import (
 from pendo_segments.errors import DefinitionError
 
 #: Files in a definitions folder that hold other configuration, not segments.
-RESERVED_STEMS = frozenset({"tiers", "health", "alerts", "guides"})
+RESERVED_STEMS = frozenset({"tiers", "health", "alerts", "guides", "features"})
+#: ``DEFS/features.yaml``: ``features: [id, …]``, the catalogue when no data is given.
+FEATURES_NAME = "features.yaml"
 SEGMENT_KEYS = (
     "name",
     "title",
@@ -56,11 +48,8 @@ SEGMENT_KEYS = (
     "tags",
     "for_each",
 )
-_MODEL_FOR: dict[str, type[BaseModel]] = {
-    "metric": MetricCondition,
-    "field": FieldCondition,
-    "segment": SegmentRef,
-}
+#: all / any / not nested deeper than this is refused (compilers and SQL engines recurse).
+MAX_RULE_DEPTH = 32
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -70,6 +59,8 @@ class DefinitionSet:
 
     segments: dict[str, Segment]
     files: list[Path] = field(default_factory=list)
+    #: things worth saying that are not errors (e.g. feature ids left unchecked)
+    warnings: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.segments.values())
@@ -113,18 +104,50 @@ def references(segment: Segment) -> list[str]:
 
 
 class _Collector:
-    """Accumulates ``FILE:LINE: message`` problems."""
+    """Accumulates ``FILE:LINE: message`` problems; sorted by file and line at the end."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.found: list[tuple[str, int, str]] = []
 
     def add(self, file: str, line: int, message: str, path: Sequence[Any] = ()) -> None:
         where = f"{key_path(path)}: " if path else ""
-        self.problems.append(f"{file}:{line}: {where}{message}")
+        self.found.append((file, line, f"{file}:{line}: {where}{message}"))
+
+    @property
+    def problems(self) -> list[str]:
+        return [text for _, _, text in sorted(self.found, key=lambda f: (f[0], f[1]))]
 
 
-def load_definitions(path: str | Path) -> DefinitionSet:
-    """Load a folder (every ``*.yaml``/``*.yml`` but reserved ones) or one file."""
+class InvalidDefinitions(DefinitionError):
+    """Definition files have problems; ``declared`` still names every segment written
+    (name → subject, None when unknown), so other files' references can be checked."""
+
+    def __init__(self, problems: list[str], declared: dict[str, Any]) -> None:
+        super().__init__(problems)
+        self.declared = declared
+
+
+@dataclass
+class _Draft:
+    """One segment as written, parsed or not: enough for the cross-file checks."""
+
+    name: str | None
+    subject: Any
+    file: str
+    line: int
+    mentions: list[Mention]
+    segment: Segment | None = None
+    #: stands for a file that could not be read: its stem may be referenced elsewhere
+    unreadable: bool = False
+
+
+def load_definitions(path: str | Path, *, features: Iterable[str] | None = None) -> DefinitionSet:
+    """Load a folder (every ``*.yaml``/``*.yml`` but reserved ones) or one file.
+
+    ``features``: the known feature ids (``features.csv`` of the data); without
+    them, ``DEFS/features.yaml`` when there is one, else ids are left unchecked
+    with a warning.
+    """
     root = Path(path)
     if not root.exists():
         raise DefinitionError(f"{root}: no such file or folder")
@@ -139,22 +162,70 @@ def load_definitions(path: str | Path) -> DefinitionSet:
     else:
         files = [root]
     out = _Collector()
-    found: list[Segment] = []
+    drafts: list[_Draft] = []
     for file in files:
-        found.extend(_load_file(file, out))
-    segments = _cross_check(found, out, broken=_broken_names(files) if out.problems else set())
-    if out.problems:
-        raise DefinitionError(out.problems)
-    return DefinitionSet(segments=segments, files=files)
+        drafts.extend(_load_file(file, out))
+    folder = root if root.is_dir() else root.parent
+    catalogue, warnings = _catalogue(features, folder, out)
+    segments = _cross_check(drafts, out, alone=None if root.is_dir() else root)
+    if catalogue is not None:
+        _check_features(drafts, catalogue, out)
+    if out.found:
+        declared = {d.name: d.subject for d in drafts if d.name is not None}
+        raise InvalidDefinitions(out.problems, declared)
+    return DefinitionSet(segments=segments, files=files, warnings=warnings)
 
 
-def _load_file(file: Path, out: _Collector) -> list[Segment]:
+def _catalogue(
+    features: Iterable[str] | None, folder: Path, out: _Collector
+) -> tuple[set[str] | None, list[str]]:
+    """The feature ids to check against, and a warning when there are none."""
+    if features is not None:
+        return {str(f) for f in features}, []
+    listed = folder / FEATURES_NAME
+    if not listed.is_file():
+        return None, [
+            "feature ids not checked: give --data DIR (features.csv) or list them in "
+            f"{listed} as 'features: [id, …]'"
+        ]
+    try:
+        doc = load_yaml(listed)
+    except YamlProblem as err:
+        out.add(str(listed), err.line, err.message)
+        return None, []
+    items = doc.get("features") if isinstance(doc, LineDict) else None
+    if not isinstance(items, LineList) or not all(isinstance(i, str | int) for i in items):
+        out.add(str(listed), line_of(doc, ("features",)), "expected 'features:' with a list of ids")
+        return None, []
+    return {str(i) for i in items}, []
+
+
+def _check_features(drafts: list[_Draft], catalogue: set[str], out: _Collector) -> None:
+    seen: set[tuple[str, int, str]] = set()
+    for draft in drafts:
+        for m in draft.mentions:
+            if m.kind != "feature" or m.name in catalogue:
+                continue
+            if (draft.file, m.line, m.name) in seen:  # for_each copies share a line
+                continue
+            seen.add((draft.file, m.line, m.name))
+            out.add(
+                draft.file,
+                m.line,
+                f"unknown feature '{m.name}' (not in the feature catalogue)"
+                f"{suggest(m.name, sorted(catalogue))}",
+                (*m.path, "feature"),
+            )
+
+
+def _load_file(file: Path, out: _Collector) -> list[_Draft]:
     name = str(file)
     try:
         doc = load_yaml(file)
     except YamlProblem as err:
         out.add(name, err.line, err.message)
-        return []
+        # Its segments are unknown; a reference to the file's stem is not a second error.
+        return [_Draft(file.stem, None, name, err.line, [], unreadable=True)]
     if doc is None:
         out.add(name, 1, "empty file: expected a segment (name, title, subject, rule)")
         return []
@@ -173,7 +244,7 @@ def _load_file(file: Path, out: _Collector) -> list[Segment]:
         if not isinstance(items, LineList):
             out.add(name, line_of(doc, ("segments",)), "'segments' must be a list of segments")
             return []
-        result: list[Segment] = []
+        result: list[_Draft] = []
         for i, item in enumerate(items):
             if not isinstance(item, LineDict):
                 out.add(
@@ -198,7 +269,7 @@ def _load_file(file: Path, out: _Collector) -> list[Segment]:
 
 def _stamp(
     raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None, out: _Collector
-) -> list[Segment]:
+) -> list[_Draft]:
     """Expand ``for_each`` and parse each stamped copy."""
     unknown = [k for k in raw if k not in SEGMENT_KEYS]
     for key in unknown:
@@ -208,11 +279,9 @@ def _stamp(
             f"unknown key '{key}'{suggest(key, SEGMENT_KEYS)}",
             (*path, key),
         )
-    if unknown:
-        return []
     for_each = raw.get("for_each")
     if for_each is None:
-        return [s for s in [_parse_segment(raw, file, path, default_name, {}, out)] if s]
+        return [_parse_segment(raw, file, path, default_name, {}, out)]
     fe_line = line_of(raw, ("for_each",))
     fe_path = (*path, "for_each")
     if not isinstance(for_each, LineDict) or not for_each:
@@ -263,9 +332,9 @@ def _stamp(
         )
         ok = False
     if not ok:
-        return []
+        return _check_unstamped(raw, file, path, default_name, out)
     keys = list(for_each)
-    stamped: list[Segment] = []
+    stamped: list[_Draft] = []
     for combo in itertools.product(*(list(map(str, for_each[k])) for k in keys)):
         params = dict(zip(keys, combo, strict=True))
 
@@ -277,10 +346,27 @@ def _stamp(
         if "name" not in copy and default_name:
             copy["name"] = fill(default_name)
             copy.key_lines["name"] = raw.line
-        seg = _parse_segment(copy, file, path, None, params, out)
-        if seg:
-            stamped.append(seg)
+        stamped.append(_parse_segment(copy, file, path, None, params, out))
     return stamped
+
+
+def _check_unstamped(
+    raw: LineDict, file: str, path: tuple[Any, ...], default_name: str | None, out: _Collector
+) -> list[_Draft]:
+    """A broken ``for_each`` still gets its other keys and rule checked, once.
+
+    Placeholders are filled with their own names (``{feature}`` → ``feature``);
+    the result is not a segment and its feature ids are not checked.
+    """
+    copy = relabel(raw, lambda text: _PLACEHOLDER.sub(lambda m: m.group(1), text))
+    del copy["for_each"]
+    if "name" not in copy:
+        copy["name"] = _PLACEHOLDER.sub(lambda m: m.group(1), default_name or "x")
+        copy.key_lines["name"] = raw.line
+    draft = _parse_segment(copy, file, path, None, {}, out)
+    draft.name, draft.segment = None, None
+    draft.mentions = [m for m in draft.mentions if m.kind != "feature"]
+    return [draft]
 
 
 def _parse_segment(
@@ -290,273 +376,119 @@ def _parse_segment(
     default_name: str | None,
     params: dict[str, str],
     out: _Collector,
-) -> Segment | None:
-    before = len(out.problems)
-    fields: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("rule", "for_each")}
+) -> _Draft:
+    """Check every key of one segment, the rule included, even when some are broken."""
+    before = len(out.found)
+    fields: dict[str, Any] = {
+        k: v for k, v in raw.items() if k in SEGMENT_KEYS and k not in ("rule", "for_each")
+    }
     if "name" not in fields and default_name is not None:
         fields["name"] = default_name
+    misspelt = {closest(str(k), SEGMENT_KEYS) for k in raw if k not in SEGMENT_KEYS}
     for required in ("title", "subject", "rule"):
-        if required not in raw:
+        if required not in raw and required not in misspelt:
             out.add(file, raw.line, f"missing required key '{required}'", path)
-    if "subject" in raw and raw["subject"] not in ("account", "visitor"):
+    subject = raw.get("subject")
+    if "subject" in raw and subject not in ("account", "visitor"):
         out.add(
             file,
             line_of(raw, ("subject",)),
             f"subject must be 'account' or 'visitor', not "
-            f"{raw['subject']!r}{suggest(str(raw['subject']), ('account', 'visitor'))}",
+            f"{subject!r}{suggest(str(subject), ('account', 'visitor'))}",
             (*path, "subject"),
         )
         fields.pop("subject")
+        subject = None
+    parser = RuleParser(file, lambda line, where, msg: out.add(file, line, msg, where))
     rule = None
     if "rule" in raw:
-        rule = _parse_rule(raw["rule"], raw, ("rule",), file, path, out, subject=raw.get("subject"))
-    if len(out.problems) > before:
-        return None
+        rule = parser.parse(raw["rule"], raw, ("rule",), path, subject=subject)
+    draft = _Draft(
+        name=str(fields["name"]) if isinstance(fields.get("name"), str) else None,
+        subject=subject,
+        file=file,
+        line=raw.line,
+        mentions=parser.mentions,
+    )
+    # The other keys are checked with a stand-in rule, so a broken rule hides nothing.
+    check = {**fields, "rule": rule or SegmentRef(segment="x"), "params": params}
+    if "title" not in raw:
+        check.setdefault("title", "x")
+    if "subject" not in fields:
+        check["subject"] = "account"
     try:
-        seg = Segment.model_validate({**fields, "rule": rule, "params": params})
+        seg = Segment.model_validate(check)
     except ValidationError as err:
-        _report(err, raw, file, path, out)
-        return None
-    return seg.with_source(file, raw.line)
+        for line, where, message in validation_messages(err, raw, path):
+            out.add(file, line, message, where)
+        return draft
+    if rule is not None and len(out.found) == before:
+        draft.segment = seg.with_source(file, raw.line)
+    return draft
 
 
-def _parse_rule(
-    node: Any,
-    parent: Any,
-    rel: tuple[Any, ...],
-    file: str,
-    seg_path: tuple[Any, ...],
-    out: _Collector,
-    subject: Any,
-) -> Any:
-    """Parse one rule node, reporting problems against its own line."""
-    path = (*seg_path, *rel)
-    line = line_of(parent, rel[-1:], getattr(parent, "line", 1))
-    if not isinstance(node, LineDict):
-        out.add(
-            file,
-            line,
-            "expected a condition mapping with one of metric / field / segment / all / any / not",
-            path,
-        )
-        return None
-    present = [k for k in node if k in RULE_KEYS]
-    if len(present) > 1:
-        out.add(
-            file,
-            node.line,
-            "a condition has exactly one of metric / field / segment / "
-            f"all / any / not; found {', '.join(present)} (nest them under all/any)",
-            path,
-        )
-        return None
-    if not present:
-        guess = next((suggest(k, RULE_KEYS) for k in node if suggest(k, RULE_KEYS)), "")
-        keys = ", ".join(f"'{k}'" for k in node) or "none"
-        out.add(
-            file,
-            node.line,
-            f"unknown condition (keys {keys}); expected one of metric / "
-            f"field / segment / all / any / not{guess}",
-            path,
-        )
-        return None
-    kind = present[0]
-    if kind in ("all", "any", "not"):
-        extra = [k for k in node if k != kind]
-        if extra:
-            out.add(
-                file,
-                line_of(node, (extra[0],)),
-                f"unexpected key '{extra[0]}' beside '{kind}'",
-                (*path, extra[0]),
-            )
-            return None
-    if kind in ("all", "any"):
-        items = node[kind]
-        if not isinstance(items, LineList) or not items:
-            out.add(
-                file,
-                line_of(node, (kind,)),
-                f"'{kind}' needs a non-empty list of conditions",
-                (*path, kind),
-            )
-            return None
-        parsed = [
-            _parse_rule(item, items, (kind, i), file, path, out, subject)
-            for i, item in enumerate(items)
-        ]
-        if any(p is None for p in parsed):
-            return None
-        return AllOf(all=parsed) if kind == "all" else AnyOf(any=parsed)
-    if kind == "not":
-        inner = _parse_rule(node["not"], node, ("not",), file, path, out, subject)
-        return None if inner is None else NotOf(**{"not": inner})
-    return _parse_leaf(kind, node, file, path, out, subject)
-
-
-def _parse_leaf(
-    kind: str, node: LineDict, file: str, path: tuple[Any, ...], out: _Collector, subject: Any
-) -> Any:
-    model = _MODEL_FOR[kind]
-    allowed = list(model.model_fields)
-    ok = True
-    for key in node:
-        if key not in allowed:
-            out.add(
-                file,
-                line_of(node, (key,)),
-                f"unknown key '{key}' in a {kind} condition{suggest(key, allowed)}",
-                (*path, key),
-            )
-            ok = False
-    if kind == "metric" and node["metric"] not in METRICS:
-        out.add(
-            file,
-            line_of(node, ("metric",)),
-            f"unknown metric '{node['metric']}'{suggest(str(node['metric']), METRICS)}",
-            (*path, "metric"),
-        )
-        ok = False
-    if "op" in node:
-        valid = METRIC_OPS if kind == "metric" else FIELD_OPS
-        if node["op"] not in valid:
-            op = str(node["op"])
-            hint = f"; did you mean '{op[::-1]}'?" if op[::-1] in valid else suggest(op, valid)
-            out.add(
-                file,
-                line_of(node, ("op",)),
-                f"unknown op '{op}' for a {kind} condition{hint} (valid: {', '.join(valid)})",
-                (*path, "op"),
-            )
-            ok = False
-    if kind == "field" and isinstance(node.get("field"), str):
-        field_hint = _field_hint(node["field"], subject)
-        if field_hint:
-            out.add(file, line_of(node, ("field",)), field_hint, (*path, "field"))
-            ok = False
-    if not ok:
-        return None
-    try:
-        return model.model_validate(dict(node))
-    except ValidationError as err:
-        _report(err, node, file, path, out)
-        return None
-
-
-def _field_hint(name: str, subject: Any) -> str | None:
-    """Reject a near-miss of a standard column (custom columns are otherwise free)."""
-    column = name.removeprefix("account.")
-    on = "account" if name.startswith("account.") else subject
-    if name.startswith("account.") and subject == "account":
-        return f"'{name}': an account segment reaches its own columns directly; use '{column}'"
-    standard = STANDARD_FIELDS.get(on if isinstance(on, str) else "", ())
-    if not standard or column in standard:
-        return None
-    # Only a typo-sized difference counts: a custom column like 'tier_name' is not 'name'.
-    match = closest(column, [s for s in standard if abs(len(s) - len(column)) <= 2])
-    if match and column.lower() not in standard:
-        prefix = "account." if name.startswith("account.") else ""
-        return (
-            f"unknown field '{name}'; did you mean '{prefix}{match}'? (a custom column "
-            "needs a name not this close to a standard one)"
-        )
-    return None
-
-
-_TYPE_TAGS = {
-    "float": "a number",
-    "int": "a number",
-    "bool": "true/false",
-    "str": "text",
-    "list[union[bool,int,float,str]]": "a list",
-}
-
-
-def _report(
-    err: ValidationError, node: LineDict, file: str, path: tuple[Any, ...], out: _Collector
-) -> None:
-    """Report pydantic errors once per key (a union yields one error per member type)."""
-    seen: dict[tuple[Any, ...], list[str]] = {}
-    messages: dict[tuple[Any, ...], str] = {}
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        base = tuple(
-            p
-            for p in loc
-            if str(p).lower() not in _TYPE_TAGS and not str(p).startswith(("union[", "list["))
-        )
-        if len(base) < len(loc) and e["type"] != "value_error":
-            tag = next(str(p) for p in loc if p not in base)
-            seen.setdefault(base, []).append(_TYPE_TAGS.get(tag.lower(), tag))
-            messages.setdefault(base, f"{e.get('input')!r} is not a valid value")
-        else:
-            messages[base] = _pyd_message(e)
-            seen.setdefault(base, [])
-    for base, message in messages.items():
-        kinds = list(dict.fromkeys(seen[base]))
-        if kinds:
-            message = f"{message}; expected {' or '.join(kinds)}"
-        out.add(file, line_of(node, base, node.line), message, (*path, *base))
-
-
-def _pyd_message(error: Any) -> str:
-    msg = str(error.get("msg", "invalid value"))
-    msg = msg.removeprefix("Value error, ")
-    if error.get("type") == "missing":
-        return f"missing required key '{error['loc'][-1]}'" if error.get("loc") else msg
-    if error.get("type") == "extra_forbidden":
-        return f"unknown key '{error['loc'][-1]}'"
-    if error.get("type") == "string_pattern_mismatch":
-        return f"{error.get('input')!r} is not a valid name (lowercase letters, digits, _)"
-    return msg
-
-
-def _broken_names(files: list[Path]) -> set[str]:
-    """Names of segments in files with problems, so a reference to them is not a 2nd error."""
-    names: set[str] = set()
-    for file in files:
-        try:
-            doc = load_yaml(file)
-        except YamlProblem:
-            names.add(file.stem)
-            continue
-        items = doc.get("segments") if isinstance(doc, dict) else None
-        for item in items if isinstance(items, list) else [doc]:
-            if isinstance(item, dict):
-                names.add(str(item.get("name", file.stem)))
-    return names
-
-
-def _cross_check(
-    found: list[Segment], out: _Collector, broken: set[str] | None = None
-) -> dict[str, Segment]:
+def _cross_check(drafts: list[_Draft], out: _Collector, alone: Path | None) -> dict[str, Segment]:
     by_name: dict[str, Segment] = {}
-    for seg in found:
-        if seg.name in by_name:
-            first = by_name[seg.name]
-            out.problems.append(
-                f"{seg.source}: duplicate segment name '{seg.name}' "
-                f"(first defined at {first.source})"
+    first: dict[str, _Draft] = {}
+    for draft in drafts:
+        if draft.name is None or draft.unreadable and draft.name in first:
+            continue
+        if draft.name in first and not first[draft.name].unreadable:
+            out.add(
+                draft.file,
+                draft.line,
+                f"duplicate segment name '{draft.name}' (first defined at "
+                f"{first[draft.name].file}:{first[draft.name].line})",
             )
             continue
-        by_name[seg.name] = seg
-    for seg in by_name.values():
-        for ref in references(seg):
-            if ref not in by_name:
-                if ref in (broken or set()):
-                    continue
-                out.problems.append(
-                    f"{seg.source}: segment '{seg.name}' references unknown "
-                    f"segment '{ref}'{suggest(ref, by_name)}"
+        first[draft.name] = draft
+        if draft.segment is not None:
+            by_name[draft.name] = draft.segment
+    for draft in drafts:
+        for m in draft.mentions:
+            if m.kind != "segment":
+                continue
+            other = first.get(m.name)
+            if other is None:
+                others = [n for n in first if n != draft.name]
+                out.add(
+                    draft.file,
+                    m.line,
+                    f"segment '{draft.name}' references unknown segment '{m.name}'"
+                    f"{_not_loaded(m.name, alone) or suggest(m.name, others)}",
+                    m.path,
                 )
-            elif seg.subject == "account" and by_name[ref].subject == "visitor":
-                out.problems.append(
-                    f"{seg.source}: account segment '{seg.name}' cannot "
-                    f"reference visitor segment '{ref}'"
+            elif draft.subject == "account" and other.subject == "visitor":
+                out.add(
+                    draft.file,
+                    m.line,
+                    f"account segment '{draft.name}' cannot reference visitor segment '{m.name}'",
+                    m.path,
                 )
     order = _topological(by_name, out)
     return {name: by_name[name] for name in order}
+
+
+def _not_loaded(name: str, alone: Path | None) -> str:
+    """When one file is validated alone: where the missing segment lives, if nearby."""
+    if alone is None:
+        return ""
+    for folder in dict.fromkeys((alone.parent, Path("segment_defs"))):
+        if not folder.is_dir():
+            continue
+        stems = {
+            p.stem: p
+            for p in sorted(folder.iterdir())
+            if p.suffix in (".yaml", ".yml")
+            and p.stem not in RESERVED_STEMS
+            and p.resolve() != alone.resolve()
+        }
+        if name in stems:
+            return f"; it is defined in {stems[name]}, which is not loaded (validate the folder)"
+        near = closest(name, stems)
+        if near:
+            return f"; did you mean '{near}' (in {stems[near]}, not loaded: validate the folder)?"
+    return "; only this file is loaded (validate the folder to see the others)"
 
 
 def _topological(by_name: dict[str, Segment], out: _Collector) -> list[str]:
@@ -574,7 +506,9 @@ def _topological(by_name: dict[str, Segment], out: _Collector) -> list[str]:
             if key not in reported:
                 reported.add(key)
                 seg = by_name[name]
-                out.problems.append(f"{seg.source}: reference cycle: {' -> '.join(cycle)}")
+                out.add(
+                    seg._source_file, seg._source_line, f"reference cycle: {' -> '.join(cycle)}"
+                )
             return
         state[name] = 1
         for ref in references(by_name[name]):

@@ -1,4 +1,4 @@
-"""Pydantic models of the segment definition language (CONTRACT.md §3).
+"""Pydantic models of the rule language (docs/semantics.md §3, §6).
 
 The models only declare shape; line-aware validation lives in ``loader.py``
 and the targets live in ``pendo_segments.compile``. The same models produce
@@ -7,6 +7,8 @@ the JSON Schema shipped for editors.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
@@ -36,7 +38,7 @@ FIELD_OPS: tuple[str, ...] = (
 )
 METRIC_OPS: tuple[str, ...] = (*COMPARISON_OPS, *PRESENCE_OPS)
 
-#: Columns CONTRACT.md §1 names per subject; other fields are custom columns.
+#: Columns docs/semantics.md §1 names per subject; other fields are custom columns.
 STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
     "account": (
         "account_id",
@@ -76,6 +78,22 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_PATTERN = r"^(account\.)?[A-Za-z_][A-Za-z0-9_]*$"
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def finite(value: Any) -> Any:
+    """Refuse ``1e400`` / ``.nan`` / ``.inf``: no target can express them (JSON has no Infinity).
+
+    YAML 1.1 reads ``1e400`` (no dot) as text, so such text counts as the number.
+    """
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        number = float(item) if isinstance(item, str) and _SCIENTIFIC.match(item) else item
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"value must be a finite number, not {item}")
+    return value
+
+
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
     kind: ClassVar[str]
@@ -100,6 +118,7 @@ class MetricCondition(_Node):
 
     @model_validator(mode="after")
     def _check(self) -> MetricCondition:
+        finite(self.value)
         if self.op in PRESENCE_OPS:
             if self.value is not None:
                 raise ValueError(f"op '{self.op}' takes no value")
@@ -129,6 +148,7 @@ class FieldCondition(_Node):
     @model_validator(mode="after")
     def _check(self) -> FieldCondition:
         op, value = self.op, self.value
+        finite(value)
         if op in PRESENCE_OPS:
             if value is not None:
                 raise ValueError(f"op '{op}' takes no value")
@@ -165,6 +185,59 @@ class SegmentRef(_Node):
     segment: str = Field(pattern=NAME_PATTERN)
 
 
+class HealthCondition(_Node):
+    """The account's health score or one component (0–100, compared at 1 decimal)."""
+
+    kind: ClassVar[str] = "health"
+    health: str
+    op: CompareOp
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> HealthCondition:
+        finite(self.value)
+        return self
+
+
+class PreviousCondition(_Node):
+    """A value of the previous health run (``--previous FILE``): score or a component."""
+
+    kind: ClassVar[str] = "previous"
+    previous: str
+    op: CompareOp
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PreviousCondition:
+        finite(self.value)
+        return self
+
+
+class SignalCondition(_Node):
+    """A raw health signal (``days_since_last_login``…); true/false ones take no op."""
+
+    kind: ClassVar[str] = "signal"
+    signal: str
+    op: CompareOp | None = None
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalCondition:
+        finite(self.value)
+        return self
+
+
+class TierCondition(_Node):
+    """The account's assigned tier is one of these (alerts only)."""
+
+    kind: ClassVar[str] = "tier"
+    tier: str | list[str] = Field(min_length=1)
+
+    @property
+    def names(self) -> list[str]:
+        return [self.tier] if isinstance(self.tier, str) else list(self.tier)
+
+
 class AllOf(_Node):
     kind: ClassVar[str] = "all"
     all: list[Rule] = Field(min_length=1)
@@ -180,14 +253,19 @@ class NotOf(_Node):
     not_: Rule = Field(alias="not")
 
 
-RULE_KEYS: dict[str, str] = {
-    "metric": "metric",
-    "field": "field",
-    "segment": "segment",
-    "all": "all",
-    "any": "any",
-    "not": "not",
+GROUP_KEYS: tuple[str, ...] = ("all", "any", "not")
+#: Leaf kinds by their key. Segments use metric / field / segment; the account rules
+#: of tiers.yaml and alerts.yaml add the health leaves (the loader says which are allowed).
+LEAF_MODELS: dict[str, type[_Node]] = {
+    "metric": MetricCondition,
+    "field": FieldCondition,
+    "segment": SegmentRef,
+    "health": HealthCondition,
+    "signal": SignalCondition,
+    "previous": PreviousCondition,
+    "tier": TierCondition,
 }
+RULE_KEYS: dict[str, str] = {k: k for k in (*LEAF_MODELS, *GROUP_KEYS)}
 
 
 def rule_kind(node: Any) -> str | None:
@@ -205,6 +283,10 @@ Rule = Annotated[
     Annotated[MetricCondition, Tag("metric")]
     | Annotated[FieldCondition, Tag("field")]
     | Annotated[SegmentRef, Tag("segment")]
+    | Annotated[HealthCondition, Tag("health")]
+    | Annotated[SignalCondition, Tag("signal")]
+    | Annotated[PreviousCondition, Tag("previous")]
+    | Annotated[TierCondition, Tag("tier")]
     | Annotated[AllOf, Tag("all")]
     | Annotated[AnyOf, Tag("any")]
     | Annotated[NotOf, Tag("not")],

@@ -4,6 +4,10 @@ PyYAML drops positions once it builds Python objects; definition errors must
 say ``FILE:LINE``, so mappings and sequences are built as ``LineDict`` /
 ``LineList`` carrying the line of the node and of each key / item. Duplicate
 keys (which PyYAML silently overwrites) are reported instead.
+
+Definition files come from users and repositories, so the reader also
+refuses what would only hurt: alias bombs ("billion laughs"), nesting deep
+enough to exhaust the stack, and lists or mappings used as keys.
 """
 
 from __future__ import annotations
@@ -14,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
+
+#: Limits on what one YAML document may build (far above any real definition file).
+MAX_ALIASES = 100
+#: Aliases of nodes that themselves hold aliases, nested this deep at most.
+MAX_ALIAS_DEPTH = 4
+#: Nodes after expanding every alias.
+MAX_EXPANDED_NODES = 50_000
+#: Nested lists / mappings; the rule language has its own, lower limit.
+MAX_YAML_DEPTH = 100
 
 
 class LineDict(dict):
@@ -33,12 +47,64 @@ class YamlProblem(Exception):
 
 
 class _LineLoader(yaml.SafeLoader):
+    """SafeLoader keeping lines, with limits checked while the node tree is composed."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._expanded = 0
+        #: per composed node: (expanded size, alias nesting depth)
+        self._weight: dict[int, tuple[int, int]] = {}
+        #: children weights of the collections being composed
+        self._open: list[list[tuple[int, int]]] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(AliasEvent):
+            line = self.peek_event().start_mark.line + 1
+            node = super().compose_node(parent, index)
+            size, depth = self._weight.get(id(node), (1, 0))
+            self._aliases += 1
+            self._expanded += size
+            if self._aliases > MAX_ALIASES:
+                raise YamlProblem(line, f"more than {MAX_ALIASES} aliases (*name) in one file")
+            if depth + 1 > MAX_ALIAS_DEPTH:
+                raise YamlProblem(
+                    line, f"aliases nested more than {MAX_ALIAS_DEPTH} deep (an alias bomb?)"
+                )
+            if self._expanded > MAX_EXPANDED_NODES:
+                raise YamlProblem(
+                    line,
+                    f"aliases expand to more than {MAX_EXPANDED_NODES} values (an alias bomb?)",
+                )
+            if self._open:
+                self._open[-1].append((size, depth + 1))
+            return node
+        line = self.peek_event().start_mark.line + 1
+        if len(self._open) >= MAX_YAML_DEPTH:
+            raise YamlProblem(line, f"lists / mappings nested more than {MAX_YAML_DEPTH} deep")
+        self._open.append([])
+        node = super().compose_node(parent, index)
+        kids = self._open.pop()
+        weight = (1 + sum(s for s, _ in kids), max((d for _, d in kids), default=0))
+        self._weight[id(node)] = weight
+        self._expanded += 1
+        if self._expanded > MAX_EXPANDED_NODES:
+            raise YamlProblem(line, f"more than {MAX_EXPANDED_NODES} values in one file")
+        if self._open:
+            self._open[-1].append(weight)
+        return node
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
         self.flatten_mapping(node)
         out = LineDict()
         out.line = node.start_mark.line + 1
         out.key_lines = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem(
+                    key_node.start_mark.line + 1,
+                    "a list or mapping cannot be a key (write the key as plain text)",
+                )
             key = self.construct_object(key_node, deep=True)
             if key in out:
                 raise YamlProblem(

@@ -14,11 +14,13 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pendo_segments.errors import DataError
 from pendo_segments.health.score import HealthResult, compute_health, round1
 
 KEY = "crm_id"
@@ -135,3 +137,38 @@ def problems(
                 "would overwrite one with the other"
             )
     return out
+
+
+def export_for_salesforce(
+    ds: Any,
+    defs: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    known_ids: Iterable[str] | None = None,
+    key_header: str = KEY,
+    definitions: Any = None,
+) -> SalesforceExport:
+    """Score with ``DEFS/health.yaml``, flag at-risk with ``DEFS/alerts.yaml``, build the CSVs."""
+    from pendo_segments.health.alerts import at_risk_flag
+    from pendo_segments.health.config import health_config_for
+
+    health = compute_health(ds, as_of=as_of, config=health_config_for(defs))
+    flag = at_risk_flag(ds, defs, health, definitions=definitions)
+    return salesforce_export(
+        ds, health=health, at_risk=flag, known_ids=known_ids, key_header=key_header
+    )
+
+
+def read_crm_ids(path: str | Path) -> list[str]:
+    """Record ids that exist in Salesforce: column Id / ID / id / crm_id, else the first."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a CSV file with a header row ({err})") from None
+    column = next(
+        (c for c in ("Id", "ID", "id", "crm_id") if c in frame.columns),
+        frame.columns[0] if len(frame.columns) else None,
+    )
+    if column is None:
+        raise DataError(f"{path}: no columns")
+    return [v for v in frame[column].astype(str).str.strip() if v]

@@ -1,4 +1,4 @@
-"""Account health: the CONTRACT.md §5 score and its calibration against churn."""
+"""Account health: the docs/semantics.md §5 score and its calibration against churn."""
 
 from __future__ import annotations
 

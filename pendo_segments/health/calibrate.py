@@ -304,7 +304,7 @@ def scored_outcomes(
     if outcomes is None:
         raise DataError(
             f"{where}: no outcomes.csv; calibration needs account_id,churned "
-            "per account (CONTRACT.md §1)"
+            "per account (docs/semantics.md §1)"
         )
     notes: list[str] = []
     accounts = pd.Index(ds.accounts["account_id"].astype(str))

@@ -1,4 +1,4 @@
-"""Health score settings (CONTRACT.md §5): weights, windows, saturation points.
+"""Health score settings (docs/semantics.md §5): weights, windows, saturation points.
 
 The defaults here *are* the contract; ``segment_defs/health.yaml`` restates
 them so users can see and change them. Weights live in their own top-level
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from pendo_segments.health.configfile import load_checked
 
-#: Component names in output order (CONTRACT.md §5 table order).
+#: Component names in output order (docs/semantics.md §5 table order).
 COMPONENTS: tuple[str, ...] = (
     "login_frequency",
     "core_feature_adoption",
@@ -34,7 +34,7 @@ CONFIG_NAME = "health.yaml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Weights(_Section):
@@ -103,7 +103,7 @@ class HealthConfig(_Section):
 
 
 def load_health_config(path: str | Path | None) -> HealthConfig:
-    """Read ``health.yaml``; ``None`` gives the CONTRACT.md §5 defaults."""
+    """Read ``health.yaml``; ``None`` gives the docs/semantics.md §5 defaults."""
     if path is None:
         return HealthConfig()
     config, _ = load_checked(path, HealthConfig)
@@ -120,6 +120,16 @@ def find_config(defs: str | Path | None, name: str) -> Path | None:
         candidate = base / name
         return candidate if candidate.is_file() else None
     return base if base.is_file() and base.name == name else None
+
+
+def settings_file(defs: str | Path | None, explicit: str | Path | None, name: str) -> Path | None:
+    """The file a ``--config`` / ``--policy`` / ``--rules`` option names, else ``DEFS/name``."""
+    return Path(explicit) if explicit is not None else find_config(defs, name)
+
+
+def health_config_for(defs: str | Path | None, explicit: str | Path | None = None) -> HealthConfig:
+    """Health settings from ``explicit`` or ``DEFS/health.yaml``, else the defaults."""
+    return load_health_config(settings_file(defs, explicit, CONFIG_NAME))
 
 
 def describe(config: HealthConfig) -> dict[str, Any]:

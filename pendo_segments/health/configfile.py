@@ -7,6 +7,7 @@ reader is the definitions one (``yaml_lines``), not a second copy.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -65,10 +66,24 @@ def load_checked(path: str | Path, model: type[M]) -> tuple[M, Problems]:
     file = Path(path)
     doc = read_mapping(file)
     problems = Problems(file, doc)
+    for where, value in non_finite(doc):
+        problems.add(where, f"must be a finite number, not {value}")
+    problems.raise_if_any()
     parsed = validate(model, dict(doc), problems)
     problems.raise_if_any()
     assert parsed is not None
     return parsed, problems
+
+
+def non_finite(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
+    """Where ``.nan`` / ``.inf`` / ``1e400`` hide in a settings file (no setting takes them)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [(path, node)]
+    if isinstance(node, dict):
+        return [hit for k, v in node.items() for hit in non_finite(v, (*path, k))]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in non_finite(v, (*path, i))]
+    return []
 
 
 def validate(model: type[M], raw: Any, problems: Problems, base: Sequence[Any] = ()) -> M | None:

@@ -1,7 +1,7 @@
 """Small user-edited CSV inputs: overrides, previous runs.
 
 Errors name the file, the 1-based data row and the column, like the usage
-data loader (CONTRACT.md §1).
+data loader (docs/semantics.md §1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The account health score of CONTRACT.md §5.
+"""The account health score of docs/semantics.md §5.
 
 Each component is 0–100; the score is the weighted mean of the components
 an account has data for (missing ones are dropped and the remaining weights
@@ -20,7 +20,7 @@ from pendo_segments.health import signals as S
 from pendo_segments.health.config import COMPONENTS, LABELS, HealthConfig
 
 SCORE_COLUMN = "health_score"
-#: CONTRACT.md §4 ``health`` csv columns.
+#: docs/semantics.md §4 ``health`` csv columns.
 HEALTH_COLUMNS: list[str] = ["account_id", SCORE_COLUMN, *COMPONENTS]
 
 
@@ -53,7 +53,7 @@ class HealthResult:
     """Scores, components and the raw measures behind them, per account.
 
     Arrays are aligned to ``account_ids`` (accounts in file order) and are
-    unrounded; :meth:`frame` gives the rounded CONTRACT.md §4 table.
+    unrounded; :meth:`frame` gives the rounded docs/semantics.md §4 table.
     """
 
     as_of: dt.date

@@ -1,7 +1,7 @@
 """Raw per-account measures behind the health score, tiers and alerts.
 
 Usage measures come from :class:`~pendo_segments.evaluate.metrics.Metrics`
-(so the CONTRACT.md §2 window rule is defined once). NPS and tickets are
+(so the docs/semantics.md §2 window rule is defined once). NPS and tickets are
 counted here with the same rule: a window of N days is
 ``as_of − N ≤ day ≤ as_of − 1``. Every function returns float64 vectors
 aligned to ``metrics.account_ids``; NaN means unknown.

@@ -19,17 +19,17 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.errors import DefinitionError
-from pendo_segments.health.conditions import (
+from pendo_segments.health.config import HealthConfig
+from pendo_segments.health.rules import (
     HEALTH_NAMES,
     SIGNALS,
     Facts,
     evaluate_segments,
     mask,
-    renewal_text,
     segment_names,
 )
-from pendo_segments.health.config import HealthConfig
 from pendo_segments.health.score import HealthResult, compute_health
+from pendo_segments.health.wording import renewal_text
 from pendo_segments.tiers.capacity import capacity_table
 from pendo_segments.tiers.policy import Rule, TierPolicy
 

@@ -9,24 +9,27 @@ per account.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pendo_segments.definitions.rules import TIER_LEAVES
 from pendo_segments.definitions.yaml_lines import key_path, line_of, suggest
-from pendo_segments.health.conditions import HEALTH_NAMES, SIGNALS, Cond, parse_condition
+from pendo_segments.errors import DefinitionError
 from pendo_segments.health.configfile import Problems, load_checked
+from pendo_segments.health.rules import HEALTH_NAMES, SIGNALS, AccountRule, parse_account_rule
 
 CONFIG_NAME = "tiers.yaml"
 TIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_ -]*$"
 #: Condition leaves a tier rule may use (``tier`` would be circular).
-RULE_LEAVES = ("field", "segment", "health", "signal")
+RULE_LEAVES = TIER_LEAVES
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TierSpec(_Section):
@@ -59,7 +62,7 @@ class PolicyFile(_Section):
 class Rule:
     tier: str
     reason: str
-    when: Cond | None
+    when: AccountRule | None
     where: str  # FILE:LINE of the rule
     placeholders: tuple[str, ...] = ()
 
@@ -85,8 +88,12 @@ class TierPolicy:
         return self.tiers[self.rank(tier)]
 
 
-def load_policy(path: str | Path) -> TierPolicy:
-    """Read and check ``tiers.yaml``; every problem reported as FILE:LINE."""
+def load_policy(path: str | Path, *, segments: Mapping[str, Any] | None = None) -> TierPolicy:
+    """Read and check ``tiers.yaml``; every problem reported as FILE:LINE.
+
+    ``segments`` (name → subject): check the segments the rules name now,
+    not only when tiers are assigned.
+    """
     parsed, problems = load_checked(path, PolicyFile)
     doc = problems.doc
     names = [t.name for t in parsed.tiers]
@@ -105,8 +112,8 @@ def load_policy(path: str | Path) -> TierPolicy:
             )
         when = None
         if spec.when is not None:
-            when = parse_condition(
-                raw_rules[i]["when"], (*path_i, "when"), problems, allowed=RULE_LEAVES
+            when = parse_account_rule(
+                raw_rules[i], "when", path_i, problems, leaves=RULE_LEAVES, segments=segments
             )
         elif i != len(parsed.rules) - 1:
             problems.add(
@@ -135,6 +142,20 @@ def load_policy(path: str | Path) -> TierPolicy:
         renewal_risk=parsed.renewal_risk,
         source=problems.file,
     )
+
+
+def declared_tiers(path: str | Path) -> list[str] | None:
+    """The tier names a policy file lists, even when the rest of it is invalid."""
+    from pendo_segments.health.configfile import read_mapping
+
+    try:
+        doc = read_mapping(Path(path))
+    except DefinitionError:
+        return None
+    tiers = doc.get("tiers")
+    if not isinstance(tiers, list):
+        return None
+    return [str(t["name"]) for t in tiers if isinstance(t, dict) and "name" in t]
 
 
 def _placeholders(text: str, path: tuple[Any, ...], problems: Problems) -> tuple[str, ...]:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.health import HealthConfig, HealthResult, compute_health, load_health_config
-from pendo_segments.health.config import CONFIG_NAME as HEALTH_NAME
-from pendo_segments.health.config import find_config
+from pendo_segments.health import HealthConfig, HealthResult, compute_health
+from pendo_segments.health.config import health_config_for
 from pendo_segments.tiers.assign import TierResult, assign_tiers
 from pendo_segments.tiers.files import read_overrides
-from pendo_segments.tiers.policy import CONFIG_NAME as POLICY_NAME
-from pendo_segments.tiers.policy import TierPolicy, load_policy
+from pendo_segments.tiers.policy import TierPolicy
+from pendo_segments.tiers.run import policy_for
 
 
 @dataclass
@@ -54,12 +53,11 @@ def account_view(
 
     as_of = as_of or ds.default_as_of()
     metrics = metrics or Metrics(ds, as_of)
-    config = load_health_config(find_config(defs_path, HEALTH_NAME))
+    config = health_config_for(defs_path)
     health = compute_health(ds, as_of=as_of, config=config, metrics=metrics)
-    policy_path = find_config(defs_path, POLICY_NAME)
-    if policy_path is None:
+    policy = policy_for(defs_path, required=False)
+    if policy is None:
         return AccountView(as_of, metrics, config, health, None, None)
-    policy = load_policy(policy_path)
     overrides = read_overrides(overrides_file, policy) if overrides_file else None
     tiers = assign_tiers(
         ds,
