@@ -244,6 +244,12 @@ def _check_folder_target(target: Path, option: str) -> None:
         raise OutputError(
             f"{option} {target}: is a symbolic link; give the folder it points to instead"
         )
+    real = os.path.realpath(target)
+    if real in ("/proc", "/sys") or real.startswith(("/proc/", "/sys/")):
+        raise OutputError(f"{option} {target}: refusing to write under {real.split('/')[1]!r}")
+    parent = target.absolute().parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{option} {target}: {parent} is not a folder")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{option} {target}: exists and is not a folder")
 
