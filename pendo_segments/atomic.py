@@ -70,7 +70,7 @@ def atomic_open(
     encoding, newline = (None, None) if binary else (encoding, newline)
     if _is_direct(target):
         try:
-            with open(target, mode, encoding=encoding, newline=newline) as fh:  # noqa: PTH123 - a device or stream
+            with _open_direct(target, mode, encoding, newline) as fh:
                 yield fh
         except OSError as err:  # name the file: a failed flush does not (ENOSPC on /dev/full)
             if err.filename is None:
@@ -122,6 +122,31 @@ def _is_direct(target: Path) -> bool:
     if stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{target}: is a folder; give a file name")
     return not stat.S_ISREG(info.st_mode) or shown.startswith("/dev/")
+
+
+def _open_direct(target: Path, mode: str, encoding: str | None, newline: str | None) -> IO:
+    """Open a device in place; this process's own streams (``/dev/stdout``, ``/dev/fd/N``)
+    through a copy of the open descriptor, so ``>> log`` keeps appending (no truncation)."""
+    fd = _stream_fd(os.path.abspath(target))
+    if fd is None:
+        return open(target, mode, encoding=encoding, newline=newline)  # noqa: PTH123, SIM115
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            if stream.fileno() == fd:
+                stream.flush()  # what was printed before comes first
+    return os.fdopen(os.dup(fd), mode, encoding=encoding, newline=newline)
+
+
+def _stream_fd(path: str) -> int | None:
+    named = {"/dev/stdout": 1, "/dev/stderr": 2}
+    if path in named:
+        return named[path]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if path.startswith(prefix) and path[len(prefix) :].isdigit():
+            return int(path[len(prefix) :])
+    return None
 
 
 def _real_target(target: Path) -> Path:
