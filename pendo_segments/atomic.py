@@ -332,13 +332,14 @@ def _install(tmp: Path, target: Path, written: list[str], force: bool, option: s
     with _folder_lock(target):
         _refuse_foreign(target, force, option)  # again: the folder may have changed
         previous = _read_marker(target) or set()
-        # First widen the marker: a crash below leaves every file of ours listed.
-        _write_marker(target, previous | set(written))
-        for name in written:
-            dest = _inside(target, name, option)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+        destinations = [_inside(target, name, option) for name in written]  # check all first
+        for name, dest in zip(written, destinations, strict=True):
             if dest.is_dir() and not dest.is_symlink():
                 raise OutputError(f"{option} {target}: {name} is a folder; remove it first")
+        # Widen the marker first: a crash below leaves every file of ours listed.
+        _write_marker(target, previous | set(written))
+        for name, dest in zip(written, destinations, strict=True):
+            dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / name, dest)
         for name in sorted(previous - set(written)):
             _remove_ours(target, name)

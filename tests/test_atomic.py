@@ -315,3 +315,17 @@ def test_cli_output_to_dev_stdout_appends_to_a_redirected_file(tmp_path: Path) -
     text = log.read_text()
     assert text.startswith("first line\n{") and json.loads(text[len("first line\n") :])
     assert os.readlink("/dev/stdout") == before
+
+
+def test_a_symlinked_subfolder_is_never_written_through(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(out, ["keep.html", "sub/a.html"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub" / "a.html").unlink()
+    (out / "sub").rmdir()
+    (out / "sub").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="sub is not a folder of ours"):
+        _build(out, ["keep.html", "sub/a.html"])
+    assert list(elsewhere.iterdir()) == []
+    assert (out / "keep.html").read_text() == "keep.html"
