@@ -70,7 +70,7 @@ def atomic_open(
     encoding, newline = (None, None) if binary else (encoding, newline)
     if _is_direct(target):
         try:
-            with open(target, mode, encoding=encoding, newline=newline) as fh:  # noqa: PTH123 - a device or stream
+            with _open_direct(target, mode, encoding, newline) as fh:
                 yield fh
         except OSError as err:  # name the file: a failed flush does not (ENOSPC on /dev/full)
             if err.filename is None:
@@ -122,6 +122,31 @@ def _is_direct(target: Path) -> bool:
     if stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{target}: is a folder; give a file name")
     return not stat.S_ISREG(info.st_mode) or shown.startswith("/dev/")
+
+
+def _open_direct(target: Path, mode: str, encoding: str | None, newline: str | None) -> IO:
+    """Open a device in place; this process's own streams (``/dev/stdout``, ``/dev/fd/N``)
+    through a copy of the open descriptor, so ``>> log`` keeps appending (no truncation)."""
+    fd = _stream_fd(os.path.abspath(target))
+    if fd is None:
+        return open(target, mode, encoding=encoding, newline=newline)  # noqa: PTH123, SIM115
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            if stream.fileno() == fd:
+                stream.flush()  # what was printed before comes first
+    return os.fdopen(os.dup(fd), mode, encoding=encoding, newline=newline)
+
+
+def _stream_fd(path: str) -> int | None:
+    named = {"/dev/stdout": 1, "/dev/stderr": 2}
+    if path in named:
+        return named[path]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if path.startswith(prefix) and path[len(prefix) :].isdigit():
+            return int(path[len(prefix) :])
+    return None
 
 
 def _real_target(target: Path) -> Path:
@@ -244,6 +269,12 @@ def _check_folder_target(target: Path, option: str) -> None:
         raise OutputError(
             f"{option} {target}: is a symbolic link; give the folder it points to instead"
         )
+    real = os.path.realpath(target)
+    if real in ("/proc", "/sys") or real.startswith(("/proc/", "/sys/")):
+        raise OutputError(f"{option} {target}: refusing to write under {real.split('/')[1]!r}")
+    parent = target.absolute().parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{option} {target}: {parent} is not a folder")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{option} {target}: exists and is not a folder")
 
@@ -301,13 +332,14 @@ def _install(tmp: Path, target: Path, written: list[str], force: bool, option: s
     with _folder_lock(target):
         _refuse_foreign(target, force, option)  # again: the folder may have changed
         previous = _read_marker(target) or set()
-        # First widen the marker: a crash below leaves every file of ours listed.
-        _write_marker(target, previous | set(written))
-        for name in written:
-            dest = _inside(target, name, option)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+        destinations = [_inside(target, name, option) for name in written]  # check all first
+        for name, dest in zip(written, destinations, strict=True):
             if dest.is_dir() and not dest.is_symlink():
                 raise OutputError(f"{option} {target}: {name} is a folder; remove it first")
+        # Widen the marker first: a crash below leaves every file of ours listed.
+        _write_marker(target, previous | set(written))
+        for name, dest in zip(written, destinations, strict=True):
+            dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / name, dest)
         for name in sorted(previous - set(written)):
             _remove_ours(target, name)

@@ -301,3 +301,31 @@ def test_two_writers_into_one_folder_end_consistent(tmp_path: Path) -> None:
     listed = json.loads((out / MARKER).read_text())["files"]
     assert listed in (["a.html", "x/1.html"], ["a.html", "y/2.html"])
     assert _files(out) == sorted([MARKER, "user.txt", *listed])
+
+
+def test_cli_output_to_dev_stdout_appends_to_a_redirected_file(tmp_path: Path) -> None:
+    """``-o /dev/stdout >> log`` writes through the open descriptor: no truncation,
+    and /dev/stdout stays the link it was."""
+    log = tmp_path / "log.txt"
+    log.write_text("first line\n")
+    before = os.readlink("/dev/stdout")
+    with open(log, "a") as fh:  # noqa: PTH123
+        result = _cli(["schema", "-o", "/dev/stdout"], stdout=fh, stderr=subprocess.PIPE)
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert text.startswith("first line\n{") and json.loads(text[len("first line\n") :])
+    assert os.readlink("/dev/stdout") == before
+
+
+def test_a_symlinked_subfolder_is_never_written_through(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(out, ["keep.html", "sub/a.html"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub" / "a.html").unlink()
+    (out / "sub").rmdir()
+    (out / "sub").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="sub is not a folder of ours"):
+        _build(out, ["keep.html", "sub/a.html"])
+    assert list(elsewhere.iterdir()) == []
+    assert (out / "keep.html").read_text() == "keep.html"

@@ -18,7 +18,17 @@ from pendo_segments.config import load_config
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SMTP_VARS = {
     f"{ENV_PREFIX}{k}"
-    for k in ("HOST", "PORT", "TLS", "USER", "PASSWORD", "FROM", "REPLY_TO", "TIMEOUT")
+    for k in (
+        "HOST",
+        "PORT",
+        "TLS",
+        "USER",
+        "PASSWORD",
+        "FROM",
+        "REPLY_TO",
+        "TIMEOUT",
+        "UNSUBSCRIBE",
+    )
 }
 
 

@@ -52,6 +52,8 @@ def _templates(tmp_path: Path, body: str) -> Path:
         ("{{ 7 ** 1000000000 }}", "power (bits) too large"),
         ("{% for i in range(10000) %}{{ 'x' * 100000 }}{% endfor %}", "template output too large"),
         ("{% set s = 'x' * 100000 %}{{ s + s }}", "result of + too large"),
+        ("{{ range(10000) | join('x' * 10000) }}", "join too large"),
+        ("{{ ('x' * 10000).join(range(10000) | map('string')) }}", "join too large"),
     ],
 )
 def test_hostile_template_is_refused_at_its_line(tmp_path: Path, body: str, words: str) -> None:
@@ -108,5 +110,8 @@ def test_time_limit_in_a_worker_thread_uses_the_sandbox_hooks(
 
 
 def test_ordinary_templates_still_render(tmp_path: Path) -> None:
-    body = "{{ '-' * 20 }} {{ range(3) | join(',') }} {{ 2 ** 10 }} {{ '%5s' % 'ab' }}"
+    body = (
+        "{{ '-' * 20 }} {{ range(3) | join(',') }} {{ 2 ** 10 }} {{ '%5s' % 'ab' }} "
+        "{{ range(3) | length }} {{ range(5)[2] }} {{ range(3) | reverse | join }}"
+    )
     assert lint(load_manifest(_templates(tmp_path, body))) == []

@@ -65,6 +65,8 @@ class RunReport:
     run_id: int | None = None
     enrolment: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: worth reading but not a failure of the run (e.g. invalid addresses in the data)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         c = self.counts
@@ -206,9 +208,13 @@ def _send_run(
             enrolled=enrolled,
             queued=len(rendered),
         )
-        problems = _problems(outcomes, recovered, enrol_error, plan)
+        problems = _problems(outcomes, recovered, enrol_error)
+        notes = _notes(plan, outcomes)
         state.finish_run(
-            run_id, "partial" if problems else "ok", counts, "; ".join(problems) or None
+            run_id,
+            "partial" if problems else "ok",
+            counts,
+            "; ".join(problems + notes) or None,
         )
     except BaseException as err:
         state.finish_run(run_id, "failed", counts, str(err) or type(err).__name__)
@@ -242,6 +248,7 @@ def _send_run(
         run_id=run_id,
         enrolment=enrolment,
         problems=problems,
+        notes=notes,
     )
 
 
@@ -332,17 +339,20 @@ def _counts(
     }
 
 
-def _problems(
-    outcomes: list[Outcome], recovered: list[Any], enrol_error: str | None, plan: Plan
-) -> list[str]:
-    problems = []
+def _notes(plan: Plan, outcomes: list[Outcome]) -> list[str]:
+    """Invalid addresses: reported (summary, status) but not a failure of the run."""
     invalid = [(i.visitor_id, i.detail) for i in plan.of("skip") if _is_invalid(i.detail)]
     invalid += [(o.row.visitor_id, o.detail) for o in outcomes if o.result == INVALID_ADDRESS]
-    if invalid:
-        problems.append(
-            f"{len(invalid)} invalid email address(es) skipped, never retried "
-            f"(first: {invalid[0][0]}: {invalid[0][1]}); fix them in the data"
-        )
+    if not invalid:
+        return []
+    return [
+        f"{len(invalid)} invalid email address(es) skipped, never retried "
+        f"(first: {invalid[0][0]}: {invalid[0][1]}); fix them in the data"
+    ]
+
+
+def _problems(outcomes: list[Outcome], recovered: list[Any], enrol_error: str | None) -> list[str]:
+    problems = []
     failed = [o for o in outcomes if o.result in ("failed", "gave_up", "not_attempted")]
     if failed:
         problems.append(

@@ -164,6 +164,8 @@ def run(
         click.echo(report.enrolment, err=True)
     if not send:
         click.echo("Nothing was sent (dry run); add --send to send.", err=True)
+    for note in report.notes:
+        warn(note)
     if report.problems:
         from pendo_segments.errors import CampaignError
 

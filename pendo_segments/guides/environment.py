@@ -88,14 +88,59 @@ def _check_format_widths(text: Any, what: str) -> None:
                 raise _too_big(f"{what} width", int(digits))
 
 
-def _safe_range(*args: int) -> Iterator[int]:
-    numbers = range(*args)
-    if len(numbers) > MAX_RANGE:
-        raise _too_big("range", len(numbers), MAX_RANGE)
-    for n, value in enumerate(numbers):
-        if not n % 1024:
-            _check_deadline()
-        yield value
+def _check_join(separator: Any, items: Any) -> Any:
+    """``sep.join(items)`` / ``items | join(sep)``: refuse before building a giant string.
+
+    Returns ``items``, read into a list when it was a one-shot iterator (counted
+    on the way, so an endless one is refused too).
+    """
+    if not isinstance(separator, str) or not separator:
+        return items
+    if not hasattr(items, "__len__"):
+        collected = []
+        for item in items:
+            collected.append(item)
+            if len(separator) * len(collected) > MAX_SIZE:
+                raise _too_big("join", len(separator) * len(collected))
+        items = collected
+    size = len(separator) * max(len(items) - 1, 0)
+    if size > MAX_SIZE:
+        raise _too_big("join", size)
+    return items
+
+
+class _CheckedRange:
+    """``range`` for templates: at most MAX_RANGE long, and its loops watch the deadline."""
+
+    def __init__(self, *args: int) -> None:
+        self._range = range(*args)
+        if len(self._range) > MAX_RANGE:
+            raise _too_big("range", len(self._range), MAX_RANGE)
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._range[index]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._range
+
+    def __reversed__(self) -> Iterator[int]:
+        return self._checked(reversed(self._range))
+
+    def __iter__(self) -> Iterator[int]:
+        return self._checked(iter(self._range))
+
+    def __repr__(self) -> str:
+        return repr(self._range)
+
+    @staticmethod
+    def _checked(numbers: Iterator[int]) -> Iterator[int]:
+        for n, value in enumerate(numbers):
+            if not n % 1024:
+                _check_deadline()
+            yield value
 
 
 def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,6 +154,10 @@ def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise _too_big(f"filter {fn.__name__} argument", arg)
         if fn.__name__ == "do_format" and len(args) > skip - 1:
             _check_format_widths(args[skip - 1], "format")
+        if fn.__name__ == "do_join" and len(args) > skip - 1:
+            separator = args[skip] if len(args) > skip else kwargs.get("d", "")
+            items = _check_join(separator, args[skip - 1])
+            args = (*args[: skip - 1], items, *args[skip:])
         return _check_size(fn(*args, **kwargs), f"result of filter {fn.__name__}")
 
     return wrapped
@@ -121,7 +170,7 @@ class GuideSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.globals["range"] = _safe_range
+        self.globals["range"] = _CheckedRange
         self.globals.pop("lipsum", None)  # lipsum(n=10**9): nothing copy needs
         for name in ("center", "indent", "format", "replace", "wordwrap", "tojson", "join"):
             if name in self.filters:
@@ -157,6 +206,8 @@ class GuideSandbox(ImmutableSandboxedEnvironment):
                         raise _too_big(f"str.{name} width", arg)
             elif name in ("format", "format_map"):
                 _check_format_widths(owner, "format")
+            elif name == "join" and args:
+                args = (_check_join(owner, args[0]), *args[1:])
         result = super().call(__context, __obj, *args, **kwargs)
         return _check_size(result, f"result of {name or 'call'}")
 
@@ -298,12 +349,20 @@ def template_error(err: BaseException, root: Path, fallback_file: str) -> Templa
     return TemplateError(_shown(root, file or fallback_file), line or 1, rule, message)
 
 
+#: Templates that ran out of time in this process: later renders fail at once
+#: (a template too slow for one subject is broken; lint renders it many times).
+_TIMED_OUT: dict[tuple[str, str], TemplateError] = {}
+
+
 def run_template(env: jinja2.Environment, fn: Callable[[], T], root: Path, file: str) -> T:
     """Call ``fn`` (which renders template code); turn any failure into TemplateError.
 
     ``env.handle_exception`` rewrites the traceback so its frames point at the
     template files and lines rather than at generated Python.
     """
+    key = (str(root), file)
+    if key in _TIMED_OUT:
+        raise _TIMED_OUT[key]
     try:
         try:
             with time_limit():
@@ -315,7 +374,10 @@ def run_template(env: jinja2.Environment, fn: Callable[[], T], root: Path, file:
     except TemplateError:
         raise
     except Exception as err:  # noqa: BLE001 - every template failure is the copy's problem
-        raise template_error(err, root, file) from None
+        error = template_error(err, root, file)
+        if isinstance(err, TemplateTimeout):
+            _TIMED_OUT[key] = error
+        raise error from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
