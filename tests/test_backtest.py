@@ -215,3 +215,29 @@ def test_cli_bad_range_is_one_line_error(hand: tuple[Path, Path]) -> None:
     )
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: --to 2026-03-02 is before --from 2026-03-09"
+
+
+def test_alert_flags_equal_the_alert_conditions_of_that_day() -> None:
+    """Independent check: alerts.condition_mask, with its own evaluation and health."""
+    from pendo_segments.alerts import condition_mask, load_alerts
+    from pendo_segments.tiers.policy import load_policy
+
+    defs_path = shipped_path("segment_defs")
+    defs, ds = load_definitions(defs_path), load_sample()
+    day = dt.date(2026, 10, 11)
+    bt = run_backtest(defs, ds, [day], defs_path=defs_path)
+    policy = load_policy(defs_path / "tiers.yaml")
+    rules = load_alerts(defs_path / "alerts.yaml", tiers=policy.names)
+    checked = 0
+    for alert in rules.alerts:
+        if alert.needs_tiers or alert.needs_previous:
+            assert f"alert:{alert.spec.name}" not in bt.flags
+            continue
+        health = compute_health(ds, as_of=day)
+        expected = condition_mask(
+            ds, rules, alert.spec.name, defs=defs, policy=policy, health=health
+        )
+        assert expected is not None
+        assert (bt.flags[f"alert:{alert.spec.name}"][0] == expected).all(), alert.spec.name
+        checked += 1
+    assert checked >= 4
