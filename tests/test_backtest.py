@@ -241,3 +241,16 @@ def test_alert_flags_equal_the_alert_conditions_of_that_day() -> None:
         assert (bt.flags[f"alert:{alert.spec.name}"][0] == expected).all(), alert.spec.name
         checked += 1
     assert checked >= 4
+
+
+def test_readme_quotes_the_sample_backtest() -> None:
+    """The README's at_risk numbers are the ones the backtest gives on the sample."""
+    defs_path = shipped_path("segment_defs")
+    ds = load_sample()
+    days = as_of_days(dt.date(2026, 9, 6), dt.date(2026, 11, 1), 7)
+    bt = run_backtest(load_definitions(defs_path), ds, days, defs_path=defs_path, names=["at_risk"])
+    rate = catch_rates(bt, churn_days(ds, bt.account_ids))[0]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"catches {rate.caught} of {rate.churners}" in readme
+    assert f"recall {round(100 * rate.recall)} %" in readme
+    assert f"median lead time of {rate.median_lead_days:g} days" in readme
