@@ -131,10 +131,11 @@ def run_backtest(
             continue
         from pendo_segments.health import compute_health
 
-        health = compute_health(ds, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
+        scoring = history.scoring_ds
+        health = compute_health(scoring, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
         scores[i] = health.score
         if rules is not None:
-            masks, why = _alert_masks(ds, defs, rules, policy, health, previous, ev.masks)
+            masks, why = _alert_masks(scoring, defs, rules, policy, health, previous, ev.masks)
             for name, mask in masks.items():
                 flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
                     mask
