@@ -253,6 +253,11 @@ COMPONENT_TEXT = {
 }
 
 
+@lru_cache(maxsize=4096)
+def _date(value: Any, locale: str, fmt: str) -> str:
+    return format_date(value, locale, fmt)
+
+
 class Words:
     """Labels and number / date / money formatting for one locale."""
 
@@ -291,7 +296,7 @@ class Words:
         return f"${format_number(v, self.locale, 0)}"
 
     def date(self, value: Any, fmt: str = "medium") -> str:
-        return format_date(value, self.locale, fmt)
+        return _date(value, self.locale, fmt)
 
     def short_date(self, value: Any) -> str:
-        return format_date(value, self.locale, "M/d" if self.locale == "ja" else "MMM d")
+        return _date(value, self.locale, "M/d" if self.locale == "ja" else "MMM d")
