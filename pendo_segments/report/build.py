@@ -364,5 +364,6 @@ def _environment(w: Words) -> Any:
     env.filters["money"] = w.money
     env.filters["date"] = w.date
     env.filters["sdate"] = w.short_date
+    env.filters["term"] = w.term
     env.filters["isnan"] = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
     return env
