@@ -159,6 +159,11 @@ def collect(
 
     progress("backtesting the rules")
     days = backtest_days(ds, as_of, options.weeks)
+    if len(days) < options.weeks + 1:
+        notes.append(
+            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
+            "days): earlier 30-day windows would reach before the first usage date"
+        )
     history = UsageHistory(ds)
     bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history)
     catch: list[dict[str, Any]] = []
