@@ -131,10 +131,11 @@ def run_backtest(
             continue
         from pendo_segments.health import compute_health
 
-        health = compute_health(ds, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
+        scoring = history.scoring_ds
+        health = compute_health(scoring, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
         scores[i] = health.score
         if rules is not None:
-            masks, why = _alert_masks(ds, defs, rules, policy, health, previous)
+            masks, why = _alert_masks(scoring, defs, rules, policy, health, previous, ev.masks)
             for name, mask in masks.items():
                 flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
                     mask
@@ -183,12 +184,17 @@ def _alert_masks(
     policy: Any,
     health: Any,
     previous: dict[str, np.ndarray] | None,
+    segments: dict[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Each alert's own condition (before ``replaces``): an escalated account is still at risk.
 
-    Tier-based alerts are left out: tiers would need the whole tier policy per day.
+    Segments the alerts mention come from this day's evaluation (``segments``)
+    when it has them. Tier-based alerts are left out: tiers would need the
+    whole tier policy per day.
     """
-    from pendo_segments.alerts import AlertRules, build_facts, raw_masks
+    alerts, rules_mod = _alert_library()
+    AlertRules, build_facts, raw_masks = alerts.AlertRules, alerts.build_facts, alerts.raw_masks
+    Facts, segment_names = rules_mod.Facts, rules_mod.segment_names
 
     runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
     why = [
@@ -197,17 +203,45 @@ def _alert_masks(
         if a.needs_tiers
     ]
     only = AlertRules(alerts=runnable, source=rules.source)
-    facts = build_facts(
-        ds,
-        [a.when for a in runnable],
-        defs=defs,
-        policy=policy,
-        health=health,
-        previous=previous,
-        with_tiers=False,
-    )
+    conds = [a.when for a in runnable]
+    names = segment_names(conds)
+    if all(n in segments and defs.get(n).subject == "account" for n in names):
+        renewal = (
+            (policy.renewal_risk.within_days, policy.renewal_risk.score_below) if policy else None
+        )
+        facts = Facts(
+            ds=ds,
+            health=health,
+            segments={n: segments[n] for n in names},
+            previous=previous,
+            renewal=renewal,
+        )
+    else:
+        facts = build_facts(
+            ds, conds, defs=defs, policy=policy, health=health, previous=previous, with_tiers=False
+        )
     masks, skipped = raw_masks(only, facts)
     return masks, why + [s for s in skipped if previous is not None]
+
+
+def _alert_library() -> tuple[Any, Any]:
+    """(alerts module, condition module): ``build_facts`` / ``raw_masks`` and ``Facts``.
+
+    They live in ``health.alerts`` / ``health.rules`` once alert conditions are
+    leaves of the definitions tree, in ``alerts`` / ``health.conditions`` before.
+    """
+    import importlib
+
+    try:
+        return (
+            importlib.import_module("pendo_segments.health.alerts"),
+            importlib.import_module("pendo_segments.health.rules"),
+        )
+    except ImportError:
+        return (
+            importlib.import_module("pendo_segments.alerts"),
+            importlib.import_module("pendo_segments.health.conditions"),
+        )
 
 
 def _as_previous(health: Any) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
-from pendo_segments.cli.options import DATE, data_dir, defs_argument, output_format
+from pendo_segments.cli.options import DATE, as_of, data_dir, defs_argument, output_format
 from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
 
 
@@ -119,13 +119,7 @@ def backtest(
 @click.command()
 @defs_argument
 @data_dir
-@click.option(
-    "--as-of",
-    "as_of",
-    type=DATE,
-    default=None,
-    help="Report day. Default: the day after the latest usage date in the data.",
-)
+@as_of
 @click.option(
     "--out",
     "out",
