@@ -19,12 +19,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from pendo_segments.atomic import MARKER
 from pendo_segments.cli import main
 from pendo_segments.data import bundled_sample_path, dataset_from_frames, load_sample, write_dataset
 from pendo_segments.definitions import load_definitions
-from pendo_segments.errors import ConfigError
 from pendo_segments.report import ReportOptions, build_report, collect
-from pendo_segments.report.folder import MARKER
 from pendo_segments.shipped import shipped_path
 
 SAMPLE = bundled_sample_path()
@@ -321,20 +320,19 @@ def test_refuses_a_foreign_folder_and_replaces_its_own(tmp_path: Path) -> None:
         main, ["report", str(DEFS), "--data", str(SAMPLE), "--out", str(foreign)]
     )
     assert result.exit_code == 1
-    assert "not written by pendo-segments report" in result.stderr
+    assert "not written by pendo-segments" in result.stderr
     assert (foreign / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in foreign.iterdir()) == ["keep.txt"]
 
 
-def test_an_earlier_report_is_replaced_unless_someone_added_files(hand_report: Path) -> None:
+def test_an_earlier_report_is_replaced_and_a_users_file_kept(hand_report: Path) -> None:
     (hand_report / "accounts" / "A3.html").write_text("stale")
+    (hand_report / "my-notes.txt").write_text("keep me")
     build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
     assert (hand_report / "accounts" / "A3.html").read_text() != "stale"
     assert not [p for p in hand_report.parent.iterdir() if p.name.startswith(".hand")]
-    (hand_report / "my-notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="my-notes.txt"):
-        build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
     assert (hand_report / "my-notes.txt").read_text() == "keep me"
+    assert "my-notes.txt" not in json.loads((hand_report / MARKER).read_text())["files"]
 
 
 def test_unknown_csm_is_a_one_line_error(tmp_path: Path) -> None:

@@ -192,9 +192,8 @@ def _alert_masks(
     when it has them. Tier-based alerts are left out: tiers would need the
     whole tier policy per day.
     """
-    alerts, rules_mod = _alert_library()
-    AlertRules, build_facts, raw_masks = alerts.AlertRules, alerts.build_facts, alerts.raw_masks
-    Facts, segment_names = rules_mod.Facts, rules_mod.segment_names
+    from pendo_segments.health.alerts import AlertRules, build_facts, raw_masks
+    from pendo_segments.health.rules import Facts, segment_names
 
     runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
     why = [
@@ -222,26 +221,6 @@ def _alert_masks(
         )
     masks, skipped = raw_masks(only, facts)
     return masks, why + [s for s in skipped if previous is not None]
-
-
-def _alert_library() -> tuple[Any, Any]:
-    """(alerts module, condition module): ``build_facts`` / ``raw_masks`` and ``Facts``.
-
-    They live in ``health.alerts`` / ``health.rules`` once alert conditions are
-    leaves of the definitions tree, in ``alerts`` / ``health.conditions`` before.
-    """
-    import importlib
-
-    try:
-        return (
-            importlib.import_module("pendo_segments.health.alerts"),
-            importlib.import_module("pendo_segments.health.rules"),
-        )
-    except ImportError:
-        return (
-            importlib.import_module("pendo_segments.alerts"),
-            importlib.import_module("pendo_segments.health.conditions"),
-        )
 
 
 def _as_previous(health: Any) -> dict[str, np.ndarray]:

@@ -84,3 +84,13 @@ def output_format(f: F) -> F:
         default=None,
         help="Output format. Default: table on a terminal, csv otherwise.",
     )(f)
+
+
+def force_option(f: F) -> F:
+    """``--force``: write into a non-empty folder the tool did not create."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Write into a non-empty folder pendo-segments did not create "
+        "(only its own files are replaced; nothing else is removed).",
+    )(f)

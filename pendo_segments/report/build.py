@@ -75,15 +75,21 @@ def build_report(
     defs_path: Path | None = None,
     options: ReportOptions | None = None,
     progress: Callable[[str], None] = lambda _m: None,
+    force: bool = False,
 ) -> WrittenReport:
-    """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``."""
-    from pendo_segments.report.folder import check_replaceable, report_folder
+    """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``.
+
+    ``out`` is handled by :func:`~pendo_segments.atomic.output_folder`: a folder
+    of someone else's files is refused unless ``force``, and only the report's
+    own files are ever replaced or removed.
+    """
+    from pendo_segments.atomic import check_output_folder, output_folder
 
     options = options or ReportOptions()
-    check_replaceable(out)  # fail before the work, not after
+    check_output_folder(out, force=force)  # fail before the work, not after
     page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress)
     progress("writing the pages")
-    with report_folder(out) as tmp:
+    with output_folder(out, force=force) as tmp:
         render_pages(page, tmp)
     return WrittenReport(
         folder=out,
@@ -350,7 +356,7 @@ def render_pages(page: dict[str, Any], folder: Path) -> None:
     write_text(folder / "index.html", env.get_template("index.html.j2").render(**page))
     for account in page["p1"]:
         html = env.get_template("account.html.j2").render(**page, a=account)
-        write_text(folder / "accounts" / account["page"], html)
+        write_text(folder / "accounts" / account["page"], html, parents=True)
     write_text(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
 
 
