@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pendo_segments.base.regions import REGIONS, base_url_for, normalise_region, region_from_key
+from pendo_segments.base.secret import Secret, check_key
 from pendo_segments.errors import ConfigError
-from pendo_segments.pendo.regions import REGIONS, base_url_for, normalise_region, region_from_key
 
 CONFIG_ENV = "PENDO_SEGMENTS_CONFIG"
 DEFAULT_CONFIG_NAME = "pendo-segments.toml"
@@ -39,42 +40,6 @@ KEY_ENV = "PENDO_INTEGRATION_KEY"
 REGION_ENV = "PENDO_REGION"
 BASE_URL_ENV = "PENDO_BASE_URL"
 TIMEZONE_ENV = "PENDO_TIMEZONE"
-
-MASK = "***"
-
-
-class Secret:
-    """A string that refuses to show itself; call :meth:`reveal` at the one place it is sent."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if isinstance(value, Secret):
-            value = value.reveal()
-        self._value = str(value)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return MASK
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return MASK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:  # pickling keeps the value; printing never does
-        return (Secret, (self._value,))
 
 
 @dataclass(frozen=True)
@@ -214,27 +179,6 @@ def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -
             env.get(TIMEZONE_ENV) or table.get("timezone"), where, defaults.timezone
         ),
     )
-
-
-def check_key(text: str, origin: str = "the Pendo integration key") -> str:
-    """The key unchanged, or a one-line ConfigError that never shows it.
-
-    An HTTP header carries only Latin-1 without control characters: a stray
-    newline (pasted key) or a non-Latin-1 character would otherwise fail deep in
-    the HTTP library, with the key in the traceback.
-    """
-    bad = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
-    if bad is not None:
-        raise ConfigError(
-            f"{origin}: the integration key contains a control character "
-            f"(U+{ord(bad):04X}, e.g. a line break); copy it again without it"
-        )
-    if any(ord(c) > 0xFF for c in text):
-        raise ConfigError(
-            f"{origin}: the integration key contains characters an HTTP header cannot carry "
-            "(outside Latin-1); copy it again from Pendo (Settings > Integrations)"
-        )
-    return text
 
 
 def _app_ids(table: dict[str, Any], where: str, default: tuple[str, ...]) -> tuple[str, ...]:
