@@ -34,7 +34,7 @@ AUDIT_LOG = "pendo-sync-audit.jsonl"
 
 def _field_names(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(f, str) and f for f in value):
-        raise ValueError("must be a list of field names" + (f", got {value!r}"))
+        raise ValueError(f"must be a list of field names, got {value!r}")
     return list(dict.fromkeys(value))
 
 
