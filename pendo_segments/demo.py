@@ -141,7 +141,7 @@ def _tiers(ctx: _Step) -> None:
 
 
 def _alerts(ctx: _Step) -> None:
-    from pendo_segments.health.alerts import alerts_for_view
+    from pendo_segments.tiers.alerts import alerts_for_view
 
     if ctx.view is None:
         return

@@ -223,7 +223,7 @@ def test_cli_bad_range_is_one_line_error(hand: tuple[Path, Path]) -> None:
 
 def test_alert_flags_equal_the_alert_conditions_of_that_day(sample: tuple) -> None:
     """Independent check: alerts.condition_mask, with its own evaluation and health."""
-    from pendo_segments.alerts import condition_mask, load_alerts
+    from pendo_segments.tiers.alerts import condition_mask, load_alerts
     from pendo_segments.tiers.policy import load_policy
 
     defs_path, defs, ds = sample

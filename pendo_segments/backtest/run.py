@@ -168,7 +168,7 @@ def _health_setup(
     alerts_path = find_config(defs_path, "alerts.yaml") if with_alerts else None
     if alerts_path is None:
         return config, None, None, []
-    from pendo_segments.alerts import load_alerts
+    from pendo_segments.tiers.alerts import load_alerts
     from pendo_segments.tiers.policy import load_policy
 
     policy_path = find_config(defs_path, "tiers.yaml")
@@ -192,8 +192,8 @@ def _alert_masks(
     when it has them. Tier-based alerts are left out: tiers would need the
     whole tier policy per day.
     """
-    from pendo_segments.health.alerts import AlertRules, build_facts, raw_masks
     from pendo_segments.health.rules import Facts, segment_names
+    from pendo_segments.tiers.alerts import AlertRules, build_facts, raw_masks
 
     runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
     why = [

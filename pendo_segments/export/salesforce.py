@@ -149,8 +149,8 @@ def export_for_salesforce(
     definitions: Any = None,
 ) -> SalesforceExport:
     """Score with ``DEFS/health.yaml``, flag at-risk with ``DEFS/alerts.yaml``, build the CSVs."""
-    from pendo_segments.health.alerts import at_risk_flag
     from pendo_segments.health.config import health_config_for
+    from pendo_segments.tiers.alerts import at_risk_flag
 
     health = compute_health(ds, as_of=as_of, config=health_config_for(defs))
     flag = at_risk_flag(ds, defs, health, definitions=definitions)

@@ -327,8 +327,8 @@ def _cell(frame: pd.DataFrame, column: str, i: int) -> Any:
 def _alerts(
     ds: Any, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
 ) -> pd.DataFrame:
-    from pendo_segments.alerts import ALERT_COLUMNS, load_alerts, run_alerts
     from pendo_segments.health.config import find_config
+    from pendo_segments.tiers.alerts import ALERT_COLUMNS, load_alerts, run_alerts
 
     path = find_config(defs_path, "alerts.yaml")
     if path is None:
