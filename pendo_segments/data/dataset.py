@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from pendo_segments.data.schema import AS_OF_RANGE
 from pendo_segments.errors import DataError
 
 TABLE_NAMES = (
@@ -53,7 +54,15 @@ class Dataset:
                 f"{self.source or 'usage_daily'}: usage_daily has no rows, "
                 "so there is no default as-of day; pass --as-of YYYY-MM-DD"
             )
-        return pd.Timestamp(latest).date() + dt.timedelta(days=1)
+        day = pd.Timestamp(latest).date()
+        first, last = AS_OF_RANGE
+        if not first <= day < last:
+            raise DataError(
+                f"{self.source or 'usage_daily'}: the latest usage date is {day.isoformat()}, "
+                f"so the default as-of day would be outside {first} to {last}; "
+                "pass --as-of YYYY-MM-DD"
+            )
+        return day + dt.timedelta(days=1)
 
     def key_features(self) -> list[str]:
         """Ids of the key (core) features, in file order."""

@@ -16,10 +16,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pendo_segments.atomic import atomic_dir
 from pendo_segments.data import files
 from pendo_segments.data.columns import Where, convert
+from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
 from pendo_segments.data.references import (
     AccountCodes,
@@ -29,12 +31,14 @@ from pendo_segments.data.references import (
     check_unique,
     codes_in,
     drop_unknown,
+    plural,
 )
 from pendo_segments.data.schema import TABLES, TableSpec
 from pendo_segments.errors import DataError
 
 Warn = Callable[[str], None]
-RawTable = tuple[str, pa.Table]  # (label used in messages, columns)
+# (label used in messages, columns: an Arrow table or a ParquetColumns[, CSV line map])
+RawTable = tuple[str, Any] | tuple[str, Any, LineMap]
 Reader = Callable[[], RawTable]
 
 _log = logging.getLogger(__name__)
@@ -53,10 +57,18 @@ def load_dataset(path: str | Path, *, lenient: bool = False, warn: Warn | None =
 def _reader(folder: Path, spec: TableSpec) -> Reader | None:
     """How to read one table, or None for an absent optional one (checked up front)."""
     csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
-    if csv_path.exists() and pq_path.exists():
-        raise DataError(f"{folder}: both {csv_path.name} and {pq_path.name} exist; keep one")
-    if csv_path.exists():
-        return lambda: (csv_path.name, files.read_csv(csv_path, csv_path.name))
+    gz_path = folder / f"{spec.name}.csv.gz"
+    present = [p for p in (csv_path, gz_path, pq_path) if p.exists()]
+    if len(present) > 1:
+        names = " and ".join(p.name for p in present)
+        raise DataError(f"{folder}: both {names} exist; keep one")
+    for path in (csv_path, gz_path):
+        if path.exists():
+            return lambda path=path: (  # type: ignore[misc]
+                path.name,
+                files.read_csv(path, path.name),
+                LineMap(path),
+            )
     if pq_path.exists():
         return lambda: (pq_path.name, files.read_parquet(pq_path, pq_path.name, BIG_ID_COLUMNS))
     if spec.mandatory:
@@ -115,8 +127,11 @@ def build_dataset(
         if readers.get(name) is None and spec.mandatory:
             raise DataError(f"{source or 'data'}: missing table {name}")
     tables: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
     for name in ("accounts", "visitors", "features"):
-        tables[name] = _frame(_typed_columns(TABLES[name], readers[name])[1])  # type: ignore[arg-type]
+        label, columns, _lines = _typed_columns(TABLES[name], readers[name])  # type: ignore[arg-type]
+        tables[name], labels[name] = _frame(columns), label
+    check_accounts(tables["accounts"], tables["visitors"], labels, warn)
     links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
@@ -126,9 +141,11 @@ def build_dataset(
     return Dataset(**tables, source=source)
 
 
-def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]]:
+def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any], LineMap | None]:
     """Read one table and convert each column; raw columns are released one by one."""
-    label, table = reader()
+    raw = reader()
+    label, table = raw[0], raw[1]
+    lines = raw[2] if len(raw) > 2 else None
     names = table.column_names
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -138,11 +155,11 @@ def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]
             raise DataError(f"{label}: missing required column '{column}'")
     columns: dict[str, Any] = {}
     for name in names:
-        columns[name] = convert(table.column(name), spec.column(name), Where(label, name))
+        columns[name] = convert(table.column(name), spec.column(name), Where(label, name, lines))
         table = table.drop_columns([name])
     if spec.key:
-        check_unique(columns[spec.key], label, spec.key)
-    return label, columns
+        check_unique(columns[spec.key], Where(label, spec.key, lines))
+    return label, columns, lines
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -158,6 +175,38 @@ def _frame(columns: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def check_accounts(
+    accounts: pd.DataFrame, visitors: pd.DataFrame, labels: Mapping[str, str], warn: Warn
+) -> None:
+    """Warn about account data that would silently make results empty or partial.
+
+    A header-only accounts file leaves every account segment, health score
+    and tier empty; visitors of accounts missing from it get blank account
+    fields (``account.plan`` …) and count for no account.
+    """
+    if len(accounts) == 0:
+        warn(
+            f"{labels['accounts']}: no accounts (header only): account segments, "
+            "health and tiers will be empty"
+        )
+        return
+    theirs = arrow_text(visitors["account_id"])
+    stray = pc.and_(
+        pc.is_valid(theirs),
+        pc.invert(pc.is_in(theirs, value_set=arrow_text(accounts["account_id"]))),
+    )
+    n_visitors = int(pc.sum(stray).as_py() or 0)
+    if n_visitors:
+        ids = pc.unique(pc.filter(theirs, stray))
+        shown = ", ".join(repr(v) for v in ids.slice(0, 3).to_pylist())
+        more = ", …" if len(ids) > 3 else ""
+        warn(
+            f"{labels['visitors']}: {plural(n_visitors, 'visitor')} of "
+            f"{plural(len(ids), 'account')} not in {labels['accounts']} ({shown}{more}); "
+            "their account fields are blank"
+        )
+
+
 class _Links:
     """Resolves the ids of dependent tables against accounts, visitors, features."""
 
@@ -170,6 +219,7 @@ class _Links:
         warn: Warn,
     ) -> None:
         self.lenient, self.warn = lenient, warn
+        self.lines: LineMap | None = None
         self.visitor_ids = arrow_text(visitors["visitor_id"])
         self.visitor_dtype = category_dtype(visitors["visitor_id"])
         self.feature_ids = arrow_text(features["feature_id"])
@@ -177,7 +227,10 @@ class _Links:
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
 
-    def link(self, name: str, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+    def link(
+        self, name: str, label: str, columns: dict[str, Any], lines: LineMap | None = None
+    ) -> pd.DataFrame:
+        self.lines = lines
         if name in ("usage_daily", "feature_usage"):
             return self._usage(label, columns)
         if name == "nps":
@@ -194,7 +247,8 @@ class _Links:
         keep: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         codes = codes_in(values, ids)
-        dropped = drop_unknown(codes, values, label, column, what, self.lenient, self.warn)
+        where = Where(label, column, self.lines)
+        dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
         if dropped is not None:
             keep = dropped if keep is None else keep & dropped
         return codes, keep
@@ -280,7 +334,11 @@ def bundled_sample_path() -> Path:
 
 
 def load_sample() -> Dataset:
-    """The bundled deterministic sample (see ``sample.py``)."""
-    ds = load_dataset(bundled_sample_path())
+    """The bundled deterministic sample (see ``sample.py``).
+
+    Its visitors of trial accounts missing from ``accounts.csv`` are on
+    purpose, so that warning is not repeated on every demo run.
+    """
+    ds = load_dataset(bundled_sample_path(), warn=lambda _message: None)
     ds.source = "sample"
     return ds

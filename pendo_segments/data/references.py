@@ -14,13 +14,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pendo_segments.data.columns import any_true, first_true, show
+from pendo_segments.data.columns import Where, any_true, first_true, show
 from pendo_segments.errors import DataError
 
 Warn = Callable[[str], None]
 
 
-def check_unique(ids: pd.Series, label: str, column: str) -> None:
+def check_unique(ids: pd.Series, where: Where) -> None:
     """Error naming the second occurrence of a repeated id and the first."""
     dup = ids.duplicated().to_numpy()
     if not dup.any():
@@ -28,10 +28,7 @@ def check_unique(ids: pd.Series, label: str, column: str) -> None:
     second = int(dup.argmax())
     value = ids.iloc[second]
     first = int((ids == value).to_numpy().argmax())
-    raise DataError(
-        f"{label}: row {second + 1}, column '{column}': duplicate id {show(value)} "
-        f"(first at row {first + 1})"
-    )
+    raise DataError(f"{where.at(second)}: duplicate id {show(value)} (first at {where.row(first)})")
 
 
 def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -48,39 +45,79 @@ def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
 def codes_in(values: pa.ChunkedArray | pa.Array, categories: pa.Array) -> np.ndarray:
     """Position (int32) of each value in ``categories``; -1 for unknown or blank.
 
-    Dictionary-encoded input (Parquet) is matched once per distinct
-    dictionary, and not at all when the dictionary *is* the category list
+    The lookup builds one hash table of ``categories`` per call, so the whole
+    column is looked up at once, never one row group at a time (a file with
+    hundreds of row groups would rebuild a million-entry table hundreds of
+    times). Dictionary-encoded input (Parquet) looks up each distinct
+    dictionary once, and not at all when the dictionary *is* the category list
     (files written by :func:`write_dataset`): then the codes are the indices.
     """
     if isinstance(values, pa.Array):
         values = pa.chunked_array([values])
     if not pa.types.is_dictionary(values.type):
-        if values.num_chunks == 0:
-            return np.empty(0, dtype=np.int32)
-        found = pc.index_in(values.cast(pa.string()), value_set=categories)
-        return pc.fill_null(found, -1).to_numpy().astype(np.int32, copy=False)
-    per_dictionary: dict[tuple[int, ...], np.ndarray | None] = {}
-    parts = []
+        return lookup(values, categories)
+    categories = categories.cast(pa.string())
+    words: dict[tuple[int, ...], int] = {}  # dictionary identity -> its slot in `distinct`
+    distinct: list[pa.Array] = []
+    slots: list[int] = []
     for chunk in values.chunks:
-        words = chunk.dictionary
-        key = (words.offset, len(words), *(b.address if b else 0 for b in words.buffers()))
-        if key not in per_dictionary:
-            per_dictionary[key] = _word_codes(words, categories)
-        word_codes = per_dictionary[key]
-        if word_codes is None:
-            parts.append(pc.fill_null(chunk.indices, -1).to_numpy().astype(np.int32, copy=False))
-        else:  # last slot of word_codes is -1, for blanks
-            idx = pc.fill_null(chunk.indices, len(word_codes) - 1).to_numpy()
-            parts.append(word_codes[idx])
+        d = chunk.dictionary
+        key = (d.offset, len(d), *(b.address if b else 0 for b in d.buffers()))
+        if key not in words:
+            words[key] = len(distinct)
+            distinct.append(d)
+        slots.append(words[key])
+    same = [d.cast(pa.string()).equals(categories) for d in distinct]
+    other = [d for d, eq in zip(distinct, same, strict=True) if not eq]
+    found = lookup(pa.chunked_array(other, type=other[0].type), categories) if other else None
+    tables: list[np.ndarray | None] = []
+    start = 0
+    for d, eq in zip(distinct, same, strict=True):
+        if eq or found is None:
+            tables.append(None)
+        else:  # last slot is -1, for blank rows
+            tables.append(np.append(found[start : start + len(d)], np.int32(-1)))
+            start += len(d)
+    parts = []
+    for chunk, slot in zip(values.chunks, slots, strict=True):
+        table = tables[slot]
+        if table is None:
+            parts.append(pc.fill_null(chunk.indices, -1).to_numpy().astype(np.int32))
+        else:
+            parts.append(table[pc.fill_null(chunk.indices, len(table) - 1).to_numpy()])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
-def _word_codes(words: pa.Array, categories: pa.Array) -> np.ndarray | None:
-    words = words.cast(pa.string())
-    if words.equals(categories):
-        return None
-    found = pc.fill_null(pc.index_in(words, value_set=categories), -1).to_numpy()
-    return np.append(found, -1).astype(np.int32)
+LOOKUP_PIECE_ROWS = 4_000_000
+
+
+def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
+    """``index_in`` over a whole column: contiguous pieces, one per core, in threads.
+
+    Arrow builds the hash table of ``categories`` once per call on a
+    contiguous array (a chunked array may rebuild it per chunk), so the
+    column is cut into a few contiguous pieces looked up side by side.
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.int32)
+    categories = categories.cast(pa.string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    pieces = max(1, min(pa.cpu_count(), -(-n // LOOKUP_PIECE_ROWS)))
+    step = -(-n // pieces)
+
+    def one(start: int) -> np.ndarray:
+        piece = values.slice(start, step).combine_chunks()
+        found = pc.index_in(piece, value_set=categories)
+        return pc.fill_null(found, -1).to_numpy().astype(np.int32, copy=False)
+
+    if pieces == 1:
+        return one(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(pieces) as pool:
+        return np.concatenate(list(pool.map(one, range(0, n, step))))
 
 
 def plural(n: int, word: str) -> str:
@@ -90,8 +127,7 @@ def plural(n: int, word: str) -> str:
 def drop_unknown(
     codes: np.ndarray,
     values: pa.ChunkedArray | pa.Array,
-    label: str,
-    column: str,
+    where: Where,
     what: str,
     lenient: bool,
     warn: Warn,
@@ -110,10 +146,10 @@ def drop_unknown(
         row = first_true(pa.array(unknown))
         assert row is not None
         raise DataError(
-            f"{label}: row {row + 1}, column '{column}': unknown {what} "
+            f"{where.at(row)}: unknown {what} "
             f"{show(values[row].as_py())} ({counts}; --lenient drops them)"
         )
-    warn(f"{label}: dropped {counts}")
+    warn(f"{where.label}: dropped {counts}")
     return ~unknown
 
 
