@@ -95,3 +95,30 @@ def output_format(f: F) -> F:
         default=None,
         help="Output format. Default: table on a terminal, csv otherwise.",
     )(f)
+
+
+def engine_option(engines: Any) -> Callable[[F], F]:
+    """``--engine NAME`` over the names of an engine table (``auto`` the default)."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--engine",
+            type=click.Choice(list(engines)),
+            default="auto",
+            show_default=True,
+            help="pandas (in memory), duckdb (compiled SQL; reads the files itself), "
+            "or auto: pandas unless the data is too large for its memory budget.",
+        )(f)
+
+    return decorate
+
+
+def memory_limit_option(f: F) -> F:
+    return click.option(
+        "--memory-limit",
+        "memory_limit",
+        default=None,
+        metavar="SIZE",
+        help="Memory cap for DuckDB (e.g. 3GB); it spills to a temp folder beyond it. "
+        "Also the budget --engine auto compares the data with.",
+    )(f)

@@ -24,7 +24,7 @@ TABLE_NAMES = (
 
 @dataclass
 class Dataset:
-    """Typed frames of CONTRACT.md §1, as built by the loaders in this package.
+    """Typed frames of docs/semantics.md §1, as built by the loaders in this package.
 
     Column types are canonical (see ``schema.py``): ids are strings, except
     the ids of ``usage_daily`` / ``feature_usage`` which are ``category``.
@@ -72,7 +72,7 @@ class Dataset:
         return [str(f) for f in self.features.loc[key, "feature_id"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The frames present, by table name (CONTRACT file stem)."""
+        """The frames present, by table name (file stem, docs/semantics.md §1)."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)

@@ -157,7 +157,7 @@ def read_parquet(path: Path, label: str, dictionary_columns: list[str]) -> Parqu
 
 
 def _column_text(values: pd.Series) -> pa.Array:
-    """One column as CONTRACT text: YYYY-MM-DD dates, true/false, blank for missing."""
+    """One column as docs/semantics.md §1 text: YYYY-MM-DD dates, true/false, blank for missing."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         words = pa.array(dtype.categories.astype(str), type=pa.string())
@@ -175,10 +175,10 @@ def _column_text(values: pd.Series) -> pa.Array:
         arr = pa.array(values, from_pandas=True)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = arr.cast(pa.string())
-    return _quoted(pc.fill_null(arr.cast(pa.string()), ""))
+    return quote_csv(pc.fill_null(arr.cast(pa.string()), ""))
 
 
-def _quoted(arr: pa.Array) -> pa.Array:
+def quote_csv(arr: pa.Array) -> pa.Array:
     """RFC 4180 quoting, only where a value needs it (like ``csv.QUOTE_MINIMAL``)."""
     needs = pc.match_substring_regex(arr, r'[",\r\n]')
     if not pc.any(needs).as_py():
@@ -187,10 +187,15 @@ def _quoted(arr: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, arr)
 
 
-def _write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
+def write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
+    """Rows of already quoted fields, comma separated, each ending in ``\n``."""
     lines = pc.binary_join_element_wise(*fields, ",")
-    lines = pc.binary_join_element_wise(lines, "\n", "")
-    lines = lines.cast(pa.large_string())
+    write_concatenated(pc.binary_join_element_wise(lines, "\n", ""), fh)
+
+
+def write_concatenated(texts: pa.Array, fh: IO[bytes]) -> None:
+    """Every string of ``texts`` back to back, in one write of Arrow's buffer."""
+    lines = texts.cast(pa.large_string())
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
@@ -199,14 +204,14 @@ def _write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CONTRACT CSV (UTF-8, header, ``\\n`` line ends)."""
-    header = _quoted(pa.array([str(c) for c in frame.columns], type=pa.string())).to_pylist()
+    """Write ``frame`` as docs/semantics.md §1 CSV (UTF-8, header, ``\\n`` line ends)."""
+    header = quote_csv(pa.array([str(c) for c in frame.columns], type=pa.string())).to_pylist()
     with path.open("wb") as fh:
         fh.write((",".join(header) + "\n").encode("utf-8"))
         for start in range(0, len(frame), CHUNK_ROWS):
             part = frame.iloc[start : start + CHUNK_ROWS]
             if len(frame.columns):
-                _write_lines([_column_text(part[c]) for c in part.columns], fh)
+                write_lines([_column_text(part[c]) for c in part.columns], fh)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

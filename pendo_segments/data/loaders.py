@@ -1,4 +1,4 @@
-"""Load a usage data folder (CONTRACT.md §1) into a typed :class:`Dataset`.
+"""Load a usage data folder (docs/semantics.md §1) into a typed :class:`Dataset`.
 
 Loading is read-only and all-or-nothing: the first problem raises a one-line
 :class:`DataError` naming file, 1-based data row and column. Every check is
@@ -54,26 +54,50 @@ def load_dataset(path: str | Path, *, lenient: bool = False, warn: Warn | None =
     return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn)
 
 
-def _reader(folder: Path, spec: TableSpec) -> Reader | None:
-    """How to read one table, or None for an absent optional one (checked up front)."""
+def table_path(folder: Path, spec: TableSpec) -> Path | None:
+    """The one file of a table (``.csv``, ``.csv.gz`` or ``.parquet``), None if optional."""
     csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
     gz_path = folder / f"{spec.name}.csv.gz"
     present = [p for p in (csv_path, gz_path, pq_path) if p.exists()]
     if len(present) > 1:
         names = " and ".join(p.name for p in present)
         raise DataError(f"{folder}: both {names} exist; keep one")
-    for path in (csv_path, gz_path):
-        if path.exists():
-            return lambda path=path: (  # type: ignore[misc]
-                path.name,
-                files.read_csv(path, path.name),
-                LineMap(path),
-            )
-    if pq_path.exists():
-        return lambda: (pq_path.name, files.read_parquet(pq_path, pq_path.name, BIG_ID_COLUMNS))
+    if present:
+        return present[0]
     if spec.mandatory:
         raise DataError(f"{folder}: missing {csv_path.name} (or {pq_path.name})")
     return None
+
+
+def _reader(folder: Path, spec: TableSpec) -> Reader | None:
+    """How to read one table, or None for an absent optional one (checked up front)."""
+    path = table_path(folder, spec)
+    return None if path is None else file_reader(path)
+
+
+def file_reader(path: Path) -> Reader:
+    if path.suffix == ".parquet":
+        return lambda: (path.name, files.read_parquet(path, path.name, BIG_ID_COLUMNS))
+    return lambda: (path.name, files.read_csv(path, path.name), LineMap(path))
+
+
+def load_reference_tables(
+    folder: Path, warn: Warn | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """accounts, visitors and features typed and checked (frames, file labels).
+
+    For engines that read the big usage files themselves (DuckDB).
+    """
+    warn = warn or _log.warning
+    frames: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
+    for name in ("accounts", "visitors", "features"):
+        path = table_path(folder, TABLES[name])
+        assert path is not None  # mandatory tables
+        label, columns, _lines = _typed_columns(TABLES[name], file_reader(path))
+        frames[name], labels[name] = _frame(columns), label
+    check_accounts(frames["accounts"], frames["visitors"], labels, warn)
+    return frames, labels
 
 
 def dataset_from_frames(
@@ -131,7 +155,8 @@ def build_dataset(
     for name in ("accounts", "visitors", "features"):
         label, columns, _lines = _typed_columns(TABLES[name], readers[name])  # type: ignore[arg-type]
         tables[name], labels[name] = _frame(columns), label
-    check_accounts(tables["accounts"], tables["visitors"], labels, warn)
+    if source != "sample":  # the generator's visitors of trial accounts are deliberate
+        check_accounts(tables["accounts"], tables["visitors"], labels, warn)
     links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
@@ -293,7 +318,7 @@ def _filtered(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
 
 
 def write_dataset(ds: Dataset, out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv") -> None:
-    """Write every table as CONTRACT files into ``out``, atomically as a folder.
+    """Write every table as docs/semantics.md §1 files into ``out``, atomically as a folder.
 
     Refuses a folder that holds anything but data files: the folder is
     replaced as a whole.

@@ -1,4 +1,4 @@
-"""The usage data directory format (CONTRACT.md §1) as data, not code.
+"""The usage data directory format (docs/semantics.md §1) as data, not code.
 
 Every loader (CSV / Parquet folder, Pendo API, sample generator) goes
 through these specs, so the canonical column types are decided in one place.
