@@ -40,6 +40,7 @@ Warn = Callable[[str], None]
 # (label used in messages, columns: an Arrow table or a ParquetColumns[, CSV line map])
 RawTable = tuple[str, Any] | tuple[str, Any, LineMap]
 Reader = Callable[[], RawTable]
+Encode = Callable[[str, Any, Where], Any]
 
 _log = logging.getLogger(__name__)
 BIG_ID_COLUMNS = ["visitor_id", "account_id", "feature_id"]
@@ -161,13 +162,20 @@ def build_dataset(
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
         if reader is not None:
-            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader))
+            encode = links.encoder(name)
+            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader, encode))
     pa.default_memory_pool().release_unused()  # hand the raw columns' pages back to the OS
     return Dataset(**tables, source=source)
 
 
-def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any], LineMap | None]:
-    """Read one table and convert each column; raw columns are released one by one."""
+def _typed_columns(
+    spec: TableSpec, reader: Reader, encode: Encode | None = None
+) -> tuple[str, dict[str, Any], LineMap | None]:
+    """Read one table and convert each column; raw columns are released one by one.
+
+    ``encode`` turns id columns into codes as soon as they are read, so a
+    usage table never holds its id text (hundreds of MB) beyond one column.
+    """
     raw = reader()
     label, table = raw[0], raw[1]
     lines = raw[2] if len(raw) > 2 else None
@@ -180,7 +188,10 @@ def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]
             raise DataError(f"{label}: missing required column '{column}'")
     columns: dict[str, Any] = {}
     for name in names:
-        columns[name] = convert(table.column(name), spec.column(name), Where(label, name, lines))
+        where = Where(label, name, lines)
+        columns[name] = convert(table.column(name), spec.column(name), where)
+        if encode is not None and spec.column(name).kind == "cat":
+            columns[name] = encode(name, columns[name], where)
         table = table.drop_columns([name])
     if spec.key:
         check_unique(columns[spec.key], Where(label, spec.key, lines))
@@ -278,10 +289,36 @@ class _Links:
             keep = dropped if keep is None else keep & dropped
         return codes, keep
 
+    def encoder(self, name: str) -> Encode | None:
+        """Early id encoding for the big usage tables (see ``_typed_columns``)."""
+        if name not in ("usage_daily", "feature_usage"):
+            return None
+        self._keep: np.ndarray | None = None
+        return self._encode
+
+    def _encode(self, column: str, values: Any, where: Where) -> Any:
+        if column in ("visitor_id", "feature_id"):
+            ids, what = (
+                (self.visitor_ids, "visitor")
+                if column == "visitor_id"
+                else (self.feature_ids, "feature")
+            )
+            codes = codes_in(values, ids)
+            dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
+            if dropped is not None:
+                self._keep = dropped if self._keep is None else self._keep & dropped
+            return codes
+        if column == "account_id":
+            return self.accounts.lookup(values)
+        return values
+
     def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
-        visitors, keep = self._known(
-            label, "visitor_id", columns["visitor_id"], self.visitor_ids, "visitor", None
-        )
+        keep = getattr(self, "_keep", None)
+        visitors = columns["visitor_id"]
+        if not isinstance(visitors, np.ndarray):  # not encoded while reading
+            visitors, keep = self._known(
+                label, "visitor_id", visitors, self.visitor_ids, "visitor", keep
+            )
         out: dict[str, Any] = {}
         for name, values in columns.items():
             if name == "visitor_id":
@@ -289,12 +326,17 @@ class _Links:
                 if "account_id" not in columns:
                     out["account_id"] = self._accounts(visitors, None)
             elif name == "feature_id":
-                features, keep = self._known(label, name, values, self.feature_ids, "feature", keep)
+                features = values
+                if not isinstance(features, np.ndarray):
+                    features, keep = self._known(
+                        label, name, values, self.feature_ids, "feature", keep
+                    )
                 out[name] = categorical(features, self.feature_dtype)
             elif name == "account_id":
                 out[name] = self._accounts(visitors, values)
             else:
                 out[name] = values
+        self._keep = None
         return _filtered(_frame(out), keep)
 
     def _accounts(self, visitor_codes: np.ndarray, given: Any) -> pd.Categorical:

@@ -8,6 +8,7 @@ simply code -1 and the evaluator can index by code without joins.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ def codes_in(values: pa.ChunkedArray | pa.Array, categories: pa.Array) -> np.nda
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
-LOOKUP_PIECE_ROWS = 4_000_000
+LOOKUP_PIECE_ROWS = 8_000_000
 
 
 def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
@@ -104,7 +105,8 @@ def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
     categories = categories.cast(pa.string())
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
-    pieces = max(1, min(pa.cpu_count(), -(-n // LOOKUP_PIECE_ROWS)))
+    # pieces of at most LOOKUP_PIECE_ROWS: each is copied contiguous while looked up
+    pieces = max(1, -(-n // LOOKUP_PIECE_ROWS))
     step = -(-n // pieces)
 
     def one(start: int) -> np.ndarray:
@@ -116,7 +118,7 @@ def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
         return one(0)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(pieces) as pool:
+    with ThreadPoolExecutor(min(pieces, pa.cpu_count())) as pool:
         return np.concatenate(list(pool.map(one, range(0, n, step))))
 
 
@@ -162,6 +164,15 @@ def categorical(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
+@dataclass
+class AccountLookup:
+    """A usage table's ``account_id`` as codes, before blanks take their visitor's."""
+
+    codes: np.ndarray
+    ids: pa.Array
+    blank: np.ndarray | None
+
+
 class AccountCodes:
     """Account ids as codes: accounts first, then ids known only to visitors.
 
@@ -174,12 +185,8 @@ class AccountCodes:
         self.ids = pa.concat_arrays([known, arrow_text(pc.unique(pc.filter(theirs, stray)))])
         self.of_visitor = codes_in(theirs, self.ids)
 
-    def resolve(
-        self, visitor_codes: np.ndarray, given: pa.ChunkedArray | None
-    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
-        """Codes of each row's account: the row's own, else its visitor's."""
-        if given is None:
-            return self._of(visitor_codes), category_dtype(self.ids)
+    def lookup(self, given: pa.ChunkedArray) -> AccountLookup:
+        """Codes of a usage table's own ``account_id`` column (strays get new codes)."""
         codes = codes_in(given, self.ids)
         if not codes.flags.writeable:  # a view of Arrow memory
             codes = codes.copy()
@@ -191,10 +198,21 @@ class AccountCodes:
             new = arrow_text(pc.unique(strays))
             codes[odd.to_numpy(zero_copy_only=False)] = len(ids) + codes_in(strays, new)
             ids = pa.concat_arrays([ids, new])
-        if given.null_count:
-            rows = blank.to_numpy(zero_copy_only=False)
-            codes[rows] = self._of(visitor_codes[rows])
-        return codes, category_dtype(ids)
+        rows = blank.to_numpy(zero_copy_only=False) if given.null_count else None
+        return AccountLookup(codes, ids, rows)
+
+    def resolve(
+        self, visitor_codes: np.ndarray, given: AccountLookup | pa.ChunkedArray | None
+    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """Codes of each row's account: the row's own, else its visitor's."""
+        if given is None:
+            return self._of(visitor_codes), category_dtype(self.ids)
+        if not isinstance(given, AccountLookup):
+            given = self.lookup(given)
+        codes = given.codes
+        if given.blank is not None:
+            codes[given.blank] = self._of(visitor_codes[given.blank])
+        return codes, category_dtype(given.ids)
 
     def _of(self, visitor_codes: np.ndarray) -> np.ndarray:
         out = self.of_visitor[np.maximum(visitor_codes, 0)]

@@ -217,15 +217,11 @@ def check_segments(
             frame, table = (ds.accounts, "accounts") if on_account else (ds.visitors, "visitors")
             column = resolve_column(frame, node.column, table, where)
             field_mask(node, column.reset_index(drop=True), as_of, where)
-        elif isinstance(node, SegmentRef) and ref_missing(defs, node):
+        elif isinstance(node, SegmentRef) and node.segment not in defs:
             raise EvaluationError(f"{seg.name}: references unknown segment '{node.segment}'")
 
     for seg in defs.closure([s.name for s in defs.select(names)]):
         walk(seg.rule, seg, "rule")
-
-
-def ref_missing(defs: DefinitionSet, ref: SegmentRef) -> bool:
-    return ref.segment not in defs
 
 
 def evaluate(
