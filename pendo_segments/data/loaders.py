@@ -294,6 +294,7 @@ class _Links:
         if name not in ("usage_daily", "feature_usage"):
             return None
         self._keep: np.ndarray | None = None
+        self._visitor_codes: np.ndarray | None = None
         return self._encode
 
     def _encode(self, column: str, values: Any, where: Where) -> Any:
@@ -307,9 +308,11 @@ class _Links:
             dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
             if dropped is not None:
                 self._keep = dropped if self._keep is None else self._keep & dropped
+            if column == "visitor_id":
+                self._visitor_codes = codes
             return codes
         if column == "account_id":
-            return self.accounts.lookup(values)
+            return self.accounts.lookup(values, getattr(self, "_visitor_codes", None))
         return values
 
     def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
@@ -336,7 +339,7 @@ class _Links:
                 out[name] = self._accounts(visitors, values)
             else:
                 out[name] = values
-        self._keep = None
+        self._keep = self._visitor_codes = None
         return _filtered(_frame(out), keep)
 
     def _accounts(self, visitor_codes: np.ndarray, given: Any) -> pd.Categorical:
