@@ -315,3 +315,24 @@ def test_as_of_out_of_the_calendar_is_a_usage_error(data_dir: Path) -> None:
     result = run("evaluate", "--data", str(data_dir), "--as-of", "9999-12-31")
     assert result.exit_code == 2
     assert "'9999-12-31' is outside 1900-01-01 to 9000-12-31" in result.stderr
+
+
+def test_lenient_drops_the_same_rows_with_the_same_warnings_in_each_engine(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    clicks = (
+        "date,visitor_id,feature_id,clicks\n2026-10-01,a1v1,core_events,20\n"
+        "2026-10-01,ghost,core_events,1\n2026-10-02,ghost,nope,4\n2026-10-03,a1v1,nope,2\n"
+    )
+    folder = _broken(data_dir, tmp_path, "feature_usage", clicks)
+    args = ["evaluate", "--data", str(folder), "--as-of", "2026-11-01", "--lenient", "--format"]
+    pandas = run(*args, "csv", "--engine", "pandas")
+    duck = run(*args, "csv", "--engine", "duckdb")
+    assert duck.exit_code == 0, duck.stderr
+    assert duck.stdout == pandas.stdout
+    dropped = [line for line in duck.stderr.splitlines() if "dropped" in line]
+    assert dropped == [
+        "Warning: feature_usage.csv: dropped 2 rows of 1 unknown visitor",
+        "Warning: feature_usage.csv: dropped 2 rows of 1 unknown feature",
+    ]
+    assert dropped == [line for line in pandas.stderr.splitlines() if "dropped" in line]

@@ -139,12 +139,13 @@ def evaluate_folder(
     try:
         for name, frame in frames.items():
             con.register(name, frame)
+        # definition errors first, before the big files are read (as_of only shapes values)
+        check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
         for name in USAGE_TABLES:
             path = paths[name]
             assert path is not None  # mandatory tables
             _load_usage(con, root, name, path, lenient, warn)
         day = as_of or _default_as_of(con, root)
-        check_segments(defs, SimpleNamespace(**frames), names, day)
         gen = SQLGenerator(
             defs,
             as_of=day,
@@ -249,22 +250,22 @@ def _load_usage(
     refs = [("visitor_id", "visitors", "visitor")]
     if name == "feature_usage":
         refs.append(("feature_id", "features", "feature"))
+    unknown = []  # counted over every row before any is dropped, as the pandas loader does
     for column, table, what in refs:
         rows, ids = con.execute(
             f"SELECT count(*), count(DISTINCT u.{column}) FROM {name} AS u "
             f"ANTI JOIN {table} AS r ON r.{column} = u.{column}"
         ).fetchall()[0]
-        if not rows:
-            continue
+        if rows:
+            unknown.append((column, table, what, int(rows), int(ids)))
+    for _column, _table, what, rows, ids in unknown:
+        counts = f"{plural(rows, 'row')} of {plural(ids, 'unknown ' + what)}"
         if not lenient:
             _pandas_error(root, name)
-            raise DataError(
-                f"{label}: {plural(int(rows), 'row')} of {plural(int(ids), 'unknown ' + what)}"
-            )
+            raise DataError(f"{label}: {counts}")
         if warn is not None:
-            warn(
-                f"{label}: dropped {plural(int(rows), 'row')} of {plural(int(ids), 'unknown ' + what)}"
-            )
+            warn(f"{label}: dropped {counts}")
+    for column, table, _what, _rows, _ids in unknown:
         con.execute(f"DELETE FROM {name} WHERE {column} NOT IN (SELECT {column} FROM {table})")
 
 
