@@ -1,4 +1,4 @@
-"""Loading a usage data folder (CONTRACT.md §1): types, errors, Parquet, writing.
+"""Loading a usage data folder (docs/semantics.md §1): types, errors, Parquet, writing.
 
 Expected values are written out by hand from the tiny CSV texts below.
 """
