@@ -17,13 +17,16 @@ unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions, usage_days
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 _BIG = np.iinfo(np.int64).max
 _BITMAP_LIMIT = 600_000_000  # cells (bytes) of the (day, subject) bitmap
@@ -134,7 +137,7 @@ class _RunningExtreme:
 class UsageHistory:
     """The data set's usage as day-sorted arrays, shared by every as-of day."""
 
-    def __init__(self, ds: Any) -> None:
+    def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
         self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
@@ -211,7 +214,7 @@ class UsageHistory:
         return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
 
 
-def _with_indexed_ids(ds: Any, visitor_ids: pd.Index, account_ids: pd.Index) -> Any:
+def _with_indexed_ids(ds: Dataset, visitor_ids: pd.Index, account_ids: pd.Index) -> Any:
     """``ds`` with the ids of its NPS and ticket tables as categoricals over the id index.
 
     The health scorer looks those ids up again on every as-of day; with the
@@ -345,7 +348,7 @@ class AsOfMetrics:
         return out
 
 
-def first_full_day(ds: Any, window: int = 30) -> dt.date | None:
+def first_full_day(ds: Dataset, window: int = 30) -> dt.date | None:
     """The first as-of day whose ``window``-day window lies wholly inside the usage data."""
     dates = ds.usage_daily.get("date")
     if dates is None or not len(dates):
@@ -353,7 +356,7 @@ def first_full_day(ds: Any, window: int = 30) -> dt.date | None:
     return pd.Timestamp(dates.min()).date() + dt.timedelta(days=window)
 
 
-def window_warning(ds: Any, first: dt.date, window: int = 30) -> str | None:
+def window_warning(ds: Dataset, first: dt.date, window: int = 30) -> str | None:
     """Why early as-of days look like low usage: their windows start before the data does."""
     full = first_full_day(ds, window)
     if full is None or first >= full:

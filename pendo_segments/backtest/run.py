@@ -13,13 +13,16 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.history import UsageHistory
 from pendo_segments.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 COUNT_COLUMNS = ["as_of", "segment", "members"]
 SCORE_COLUMNS = ["as_of", "account_id", "health_score"]
@@ -84,7 +87,7 @@ class Backtest:
 
 def run_backtest(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     days: Sequence[dt.date],
     *,
     defs_path: Path | None = None,
@@ -178,7 +181,7 @@ def _health_setup(
 
 
 def _alert_masks(
-    ds: Any,
+    ds: Dataset,
     defs: Any,
     rules: Any,
     policy: Any,

@@ -195,6 +195,8 @@ def write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
 
 def write_concatenated(texts: pa.Array, fh: IO[bytes]) -> None:
     """Every string of ``texts`` back to back, in one write of Arrow's buffer."""
+    if isinstance(texts, pa.ChunkedArray):  # arrow-backed pandas columns arrive chunked
+        texts = texts.combine_chunks()
     lines = texts.cast(pa.large_string())
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     offsets = offsets[lines.offset : lines.offset + len(lines) + 1]

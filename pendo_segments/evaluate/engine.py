@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +31,13 @@ from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.evaluate.metrics import Metrics
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 
 
-def resolve_as_of(ds: Any, as_of: dt.date | None) -> dt.date:
+def resolve_as_of(ds: Dataset, as_of: dt.date | None) -> dt.date:
     return as_of or ds.default_as_of()
 
 
@@ -93,7 +96,7 @@ class Evaluation:
 class Evaluator:
     """Evaluates rule nodes for one data set / as-of; also used by ``explain``."""
 
-    def __init__(self, ds: Any, as_of: dt.date, defs: DefinitionSet | None = None) -> None:
+    def __init__(self, ds: Dataset, as_of: dt.date, defs: DefinitionSet | None = None) -> None:
         self.ds = ds
         self.as_of = as_of
         self.defs = defs
@@ -191,7 +194,12 @@ def check_feature(cond: MetricCondition, seg: Segment, path: str, feature_ids: s
 
 
 def check_segments(
-    defs: DefinitionSet, ds: Any, names: Sequence[str] | None, as_of: dt.date
+    # A Dataset, or any object with its reference frames (the DuckDB engine checks
+    # definitions before it reads the usage files).
+    defs: DefinitionSet,
+    ds: Any,
+    names: Sequence[str] | None,
+    as_of: dt.date,
 ) -> None:
     """Raise what the pandas engine would for unknown features and bad field conditions.
 
@@ -226,7 +234,7 @@ def check_segments(
 
 def evaluate(
     defs: DefinitionSet,
-    ds: Any,
+    ds: Dataset,
     *,
     as_of: dt.date | None = None,
     names: Sequence[str] | None = None,

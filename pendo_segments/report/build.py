@@ -14,13 +14,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.report.charts import account_charts, dashboard_charts
 from pendo_segments.report.i18n import Words
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 PROBLEM_SEVERITIES = ("high", "medium")
 
@@ -47,7 +50,7 @@ class WrittenReport:
     catch: list[dict[str, Any]] = field(default_factory=list)
 
 
-def backtest_days(ds: Any, as_of: dt.date, weeks: int) -> list[dt.date]:
+def backtest_days(ds: Dataset, as_of: dt.date, weeks: int) -> list[dt.date]:
     """Weekly as-of days ending at ``as_of``, none whose 30-day window starts before the data."""
     from pendo_segments.backtest.history import first_full_day
 
@@ -69,7 +72,7 @@ def page_name(account_id: str, taken: set[str]) -> str:
 
 def build_report(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     out: Path,
     *,
     defs_path: Path | None = None,
@@ -104,7 +107,7 @@ def build_report(
 # -- numbers ----------------------------------------------------------------------------------
 def collect(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     *,
     defs_path: Path | None,
     options: ReportOptions,
@@ -325,7 +328,7 @@ def _cell(frame: pd.DataFrame, column: str, i: int) -> Any:
 
 
 def _alerts(
-    ds: Any, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
+    ds: Dataset, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
 ) -> pd.DataFrame:
     from pendo_segments.health.config import find_config
     from pendo_segments.tiers.alerts import ALERT_COLUMNS, load_alerts, run_alerts
