@@ -9,7 +9,8 @@ import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
-from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
+from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format, warn
+from pendo_segments.cli.spark_options import check_spark_options, evaluate_on_spark, spark_options
 
 
 @click.command()
@@ -27,11 +28,12 @@ from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
 @click.option(
     "--engine",
-    type=click.Choice(["pandas", "duckdb"]),
+    type=click.Choice(["pandas", "duckdb", "spark"]),
     default="pandas",
     show_default=True,
-    help="pandas engine, or the compiled SQL run on DuckDB.",
+    help="pandas engine, or the compiled SQL run on DuckDB or Spark.",
 )
+@spark_options
 @output_format
 def evaluate(
     defs: Path,
@@ -41,6 +43,8 @@ def evaluate(
     segments: tuple[str, ...],
     counts: bool,
     engine: str,
+    spark_master: str | None,
+    output_table: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -55,20 +59,27 @@ def evaluate(
       pendo-segments evaluate --data ./usage -s at_risk -s healthy --as-of 2026-11-01
       pendo-segments evaluate --data ./usage --counts
       pendo-segments evaluate --data ./usage --engine duckdb --format csv
+      pendo-segments evaluate --data spark:usage --engine spark --output-table usage.members
     """
     from pendo_segments.evaluate import evaluate as run
 
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of)
+    check_spark_options(engine, spark_master, output_table)
+    ds = load_data(data, lenient, as_of) if engine != "spark" else None
     with status("Evaluating segments") as update:
-        if engine == "duckdb":
+        if engine == "spark":
+            result = evaluate_on_spark(
+                definitions, data, lenient=lenient, as_of=as_of, names=list(segments),
+                master=spark_master, output_table=output_table, warn=warn,
+            )  # fmt: skip
+        elif engine == "duckdb":
             from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
 
             result = evaluation_from_sql(definitions, ds, as_of=as_of, names=list(segments))
         else:
             result = run(definitions, ds, as_of=as_of, names=list(segments), progress=update)
     fmt = resolve_format(fmt, output)
-    if counts or (fmt == "table" and not segments):
+    if counts or output_table or (fmt == "table" and not segments):
         rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
         emit_rows(
             ["segment", "subject", "members"],
