@@ -28,7 +28,11 @@ from pendo_segments.evaluate import evaluate
 from pendo_segments.health import COMPONENTS, HealthConfig, compute_health
 
 # pyspark's notices about pandas 3 (results are compared here, not assumed)
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning"),
+    # JVM start-up plus a first Spark job can pass the suite's 300 s on a loaded 2-core box
+    pytest.mark.timeout(1200),
+]
 
 TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
@@ -249,6 +253,12 @@ def test_bad_folder_gives_the_same_one_line_error_on_every_engine(
     assert path.name in message
     for engine, out in outs.items():
         assert (out.exit_code, out.stderr) == (1, message), engine
+    if what == "unknown visitor":  # --lenient: the same warning and the same members
+        lenient = ["evaluate", "--data", str(folder), "--lenient", "--format", "csv"]
+        pandas_out = run(*lenient)
+        spark_out = run(*lenient, "--engine", "spark", "--spark-master", "local[1]")
+        assert "dropped 1 row of 1 unknown visitor" in pandas_out.stderr
+        assert (spark_out.stdout, spark_out.stderr) == (pandas_out.stdout, pandas_out.stderr)
 
 
 def test_spark_options_need_the_spark_engine(tmp_path: Path) -> None:

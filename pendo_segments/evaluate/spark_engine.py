@@ -79,7 +79,14 @@ def _line(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
-def spark_sql(defs: DefinitionSet, seg: Segment, as_of: dt.date, *, has_first_visit: bool) -> str:
+def spark_sql(
+    defs: DefinitionSet,
+    seg: Segment,
+    as_of: dt.date,
+    *,
+    has_first_visit: bool,
+    has_last_visit: bool = False,
+) -> str:
     """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
 
     sqlglot's Spark writer hoists nested WITH clauses to the top, where the
@@ -90,7 +97,9 @@ def spark_sql(defs: DefinitionSet, seg: Segment, as_of: dt.date, *, has_first_vi
 
     from pendo_segments.compile.sql import SQLGenerator
 
-    gen = SQLGenerator(defs, as_of=as_of, has_first_visit=has_first_visit)
+    gen = SQLGenerator(
+        defs, as_of=as_of, has_first_visit=has_first_visit, has_last_visit=has_last_visit
+    )
     raw = str(gen.compile(seg).output).rstrip().rstrip(";")
     return sqlglot.transpile(raw, read="duckdb", write=_nested_cte_spark())[0]
 
@@ -110,11 +119,17 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
     from pyspark.sql import functions as F
 
     spark = data.spark
-    has_first = "first_visit" in data.columns("visitors")
+    visitor_columns = data.columns("visitors")
     parts = []
     for name in names:
         seg = defs.get(name)
-        sql = spark_sql(defs, seg, as_of, has_first_visit=has_first)
+        sql = spark_sql(
+            defs,
+            seg,
+            as_of,
+            has_first_visit="first_visit" in visitor_columns,
+            has_last_visit="last_visit" in visitor_columns,  # docs/semantics.md §2
+        )
         try:
             frame = spark.sql(sql)
         except Exception as err:
