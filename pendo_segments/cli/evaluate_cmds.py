@@ -21,6 +21,7 @@ from pendo_segments.cli.options import (
     output_format,
 )
 from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format, warn
+from pendo_segments.cli.spark_options import check_spark_options, spark_options
 
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 
@@ -34,6 +35,8 @@ class EvalRequest:
     as_of: dt.date | None
     names: list[str]
     memory_limit: str | None = None
+    spark_master: str | None = None
+    output_table: str | None = None
 
 
 def run_pandas(definitions: Any, request: EvalRequest) -> Any:
@@ -67,6 +70,23 @@ def run_duckdb(definitions: Any, request: EvalRequest) -> Any:
         )
 
 
+def run_spark(definitions: Any, request: EvalRequest) -> Any:
+    """The compiled SQL in a SparkSession (local, a cluster or Spark Connect); Spark reads the data."""
+    from pendo_segments.evaluate.spark_engine import evaluate_on_spark
+
+    with status("Evaluating segments on Spark"):
+        return evaluate_on_spark(
+            definitions,
+            request.data,
+            lenient=request.lenient,
+            as_of=request.as_of,
+            names=request.names,
+            master=request.spark_master,
+            output_table=request.output_table,
+            warn=warn,
+        )
+
+
 def run_auto(definitions: Any, request: EvalRequest) -> Any:
     """pandas while the data fits its memory budget, else DuckDB (said on stderr)."""
     from pendo_segments.evaluate.budget import choose_engine
@@ -81,6 +101,7 @@ def run_auto(definitions: Any, request: EvalRequest) -> Any:
 ENGINES: dict[str, Callable[[Any, EvalRequest], Any]] = {
     "pandas": run_pandas,
     "duckdb": run_duckdb,
+    "spark": run_spark,
     "auto": run_auto,
 }
 
@@ -100,6 +121,7 @@ ENGINES: dict[str, Callable[[Any, EvalRequest], Any]] = {
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
 @engine_option(ENGINES)
 @memory_limit_option
+@spark_options
 @output_format
 def evaluate(
     defs: Path,
@@ -110,6 +132,8 @@ def evaluate(
     counts: bool,
     engine: str,
     memory_limit: str | None,
+    spark_master: str | None,
+    output_table: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -126,14 +150,18 @@ def evaluate(
       pendo-segments evaluate --data ./usage -s at_risk -s healthy --as-of 2026-11-01
       pendo-segments evaluate --data ./usage --counts
       pendo-segments evaluate --data ./big --engine duckdb --memory-limit 3GB -o members.csv
+      pendo-segments evaluate --data spark:usage --engine spark --output-table usage.members
     """
     definitions = load_defs(defs)
-    request = EvalRequest(data, lenient, as_of, list(segments), memory_limit)
+    check_spark_options(engine, spark_master, output_table)
+    request = EvalRequest(
+        data, lenient, as_of, list(segments), memory_limit, spark_master, output_table
+    )
     result = ENGINES[engine](definitions, request)
     try:
         fmt = resolve_format(fmt, output)
         title = f"Segment members as of {result.as_of.isoformat()}"
-        if counts or (fmt == "table" and not segments):
+        if counts or output_table or (fmt == "table" and not segments):
             rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
             emit_rows(["segment", "subject", "members"], rows, fmt, output, title=title)
         else:

@@ -17,6 +17,11 @@ import click
 from pendo_segments.cli.common import load_data, status
 from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
 from pendo_segments.cli.output import emit_frame, emit_json, emit_text, resolve_format
+from pendo_segments.cli.spark_options import (
+    check_spark_options,
+    health_on_engine,
+    spark_master_option,
+)
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -76,6 +81,14 @@ def _stderr_table(frame: Any, title: str) -> None:
     default=None,
     help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else docs/semantics.md §5).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "duckdb", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="pandas, or the score compiled to SQL and run on DuckDB or Spark.",
+)
+@spark_master_option
 @output_format
 @click.pass_context
 def health(
@@ -84,6 +97,8 @@ def health(
     lenient: bool,
     as_of: dt.date | None,
     config: Path | None,
+    engine: str,
+    spark_master: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -98,6 +113,7 @@ def health(
     Examples:
       pendo-segments health --data sample
       pendo-segments health --data ./usage --as-of 2026-11-01 --format csv -o health.csv
+      pendo-segments health --data ./usage --engine spark --spark-master sc://spark:15002
       pendo-segments health calibrate --data ./usage
     """
     ctx.ensure_object(dict)
@@ -109,9 +125,16 @@ def health(
     from pendo_segments.health import compute_health
 
     settings = _health_config(Path(DEFAULT_DEFS), config)
-    ds = load_data(data, lenient, as_of)
+    check_spark_options(engine, spark_master)
+    # Spark reads the data itself; pandas and DuckDB score the loaded data set.
+    ds = load_data(data, lenient, as_of) if engine != "spark" else None
     with status("Scoring accounts"):
-        result = compute_health(ds, as_of=as_of, config=settings)
+        if ds is not None and engine == "pandas":
+            result = compute_health(ds, as_of=as_of, config=settings)
+        else:
+            result = health_on_engine(
+                engine, data, ds, lenient=lenient, as_of=as_of, config=settings, master=spark_master
+            )
     fmt = resolve_format(fmt, output)
     title = f"Account health as of {result.as_of.isoformat()}"
     if fmt == "json":

@@ -116,7 +116,8 @@ def engine_option(engines: Any) -> Callable[[F], F]:
             type=click.Choice(list(engines)),
             default="auto",
             show_default=True,
-            help="pandas (in memory), duckdb (compiled SQL; reads the files itself), "
+            help="pandas (in memory), duckdb (compiled SQL; reads the files itself), spark "
+            "(compiled SQL in a SparkSession; needs the [spark] extra and Java), "
             "or auto: pandas unless the data is too large for its memory budget.",
         )(f)
 

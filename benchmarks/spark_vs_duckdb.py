@@ -1,0 +1,226 @@
+"""Benchmark: the Spark engine (local mode) next to DuckDB and pandas on the same files.
+
+    python benchmarks/spark_vs_duckdb.py                                  # 10k accounts / 100k visitors
+    python benchmarks/spark_vs_duckdb.py --accounts 100000 --visitors 1000000   # ~30M usage rows
+
+Generates (once, cached as Parquet under benchmarks/.cache/) a data set with
+the bundled generator, then runs each engine in a fresh child process:
+
+* pandas: ``load_dataset`` + ``evaluate`` of every shipped segment + health;
+* DuckDB: ``load_dataset`` + the compiled SQL of every segment on DuckDB
+  (``evaluate --engine duckdb``) + the health score as SQL;
+* Spark: a ``local[2]`` session reading the Parquet files itself, the checks,
+  every segment in one Spark job, the health score as Spark SQL.
+
+Prints seconds per phase, the ratios to pandas, the peak RSS of each
+process (for Spark: the Python driver and the driver JVM, which is where a
+local-mode Spark works) and whether members and scores agree.
+Not a test: on one machine Spark is expected to be the slowest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def jvm_peak_mib(pid: int) -> float:
+    """VmHWM of the driver JVM (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def members(frame: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for seg, sid in zip(frame["segment"], frame["subject_id"], strict=True):
+        out.setdefault(str(seg), []).append(str(sid))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def scores(result: Any) -> dict[str, float]:
+    frame = result.frame()
+    return dict(zip(frame["account_id"], frame["health_score"], strict=True))
+
+
+def run_pandas(data: str, out: Any) -> None:
+    from pendo_segments.data.loaders import load_dataset
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate import evaluate
+    from pendo_segments.health import compute_health
+
+    defs = load_definitions(ROOT / "segment_defs")
+    t0 = time.perf_counter()
+    ds = load_dataset(data)
+    t1 = time.perf_counter()
+    ev = evaluate(defs, ds)
+    t2 = time.perf_counter()
+    health = compute_health(ds)
+    t3 = time.perf_counter()
+    out.put(
+        {
+            "load": t1 - t0,
+            "evaluate": t2 - t1,
+            "health": t3 - t2,
+            "rss": peak_rss_mib(),
+            "members": members(ev.membership()),
+            "scores": scores(health),
+        }
+    )
+
+
+def run_duckdb(data: str, out: Any) -> None:
+    from pendo_segments.compile.health_sql import duckdb_health
+    from pendo_segments.data.loaders import load_dataset
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
+    from pendo_segments.health import HealthConfig
+
+    defs = load_definitions(ROOT / "segment_defs")
+    t0 = time.perf_counter()
+    ds = load_dataset(data)
+    t1 = time.perf_counter()
+    ev = evaluation_from_sql(defs, ds)
+    t2 = time.perf_counter()
+    health = duckdb_health(ds, HealthConfig())
+    t3 = time.perf_counter()
+    out.put(
+        {
+            "load": t1 - t0,
+            "evaluate": t2 - t1,
+            "health": t3 - t2,
+            "rss": peak_rss_mib(),
+            "members": members(ev.membership()),
+            "scores": scores(health),
+        }
+    )
+
+
+def run_spark(data: str, master: str, memory: str, out: Any) -> None:
+    warnings.simplefilter("ignore")
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_health, spark_session
+    from pendo_segments.health import HealthConfig
+
+    defs = load_definitions(ROOT / "segment_defs")
+    t0 = time.perf_counter()
+    spark = spark_session(master, {"spark.driver.memory": memory})
+    t1 = time.perf_counter()
+    sd = open_spark_data(spark, data)
+    t2 = time.perf_counter()
+    ev = evaluate_spark(defs, sd)
+    t3 = time.perf_counter()
+    health = spark_health(sd, HealthConfig())
+    t4 = time.perf_counter()
+    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
+    out.put(
+        {
+            "start": t1 - t0,
+            "load": t2 - t1,
+            "evaluate": t3 - t2,
+            "health": t4 - t3,
+            "rss": peak_rss_mib(),
+            "jvm_rss": jvm_peak_mib(jvm),
+            "members": members(ev.membership()),
+            "scores": scores(health),
+        }
+    )
+    spark.stop()
+
+
+def child(target: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def dataset(accounts: int, visitors: int, days: int, seed: int) -> Path:
+    from pendo_segments.data.sample import write_sample
+
+    folder = HERE / ".cache" / f"spark-{accounts}-{visitors}-{days}-{seed}"
+    if not (folder / "usage_daily.parquet").exists():
+        print(f"generating {folder.name} …", file=sys.stderr)
+        write_sample(
+            folder, fmt="parquet", accounts=accounts, visitors=visitors, days=days, seed=seed
+        )
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--visitors", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="4g")
+    args = parser.parse_args()
+    folder = dataset(args.accounts, args.visitors, args.days, args.seed)
+    import pyarrow.parquet as pq
+
+    rows = pq.read_metadata(folder / "usage_daily.parquet").num_rows
+    fu_rows = pq.read_metadata(folder / "feature_usage.parquet").num_rows
+    runs = {
+        "pandas": child(run_pandas, str(folder)),
+        "DuckDB": child(run_duckdb, str(folder)),
+        f"Spark {args.master}": child(run_spark, str(folder), args.master, args.driver_memory),
+    }
+    base = runs["pandas"]
+    total = {k: sum(v.get(p, 0.0) for p in ("load", "evaluate", "health")) for k, v in runs.items()}
+    print(
+        f"\n{args.accounts:,} accounts, {args.visitors:,} visitors, {rows:,} usage_daily rows, "
+        f"{fu_rows:,} feature_usage rows ({folder.name})\n"
+    )
+    print("| measure | " + " | ".join(runs) + " |")
+    print("|---|" + "---|" * len(runs))
+    for phase in ("start", "load", "evaluate", "health"):
+        cells = [f"{r[phase]:.2f}" if phase in r else "—" for r in runs.values()]
+        print(f"| {phase}, s | " + " | ".join(cells) + " |")
+    print(
+        "| load + evaluate + health, s | " + " | ".join(f"{t:.2f}" for t in total.values()) + " |"
+    )
+    ratio = [f"{t / total['pandas']:.2f}" for t in total.values()]
+    print("| ratio to pandas (without Spark start-up) | " + " | ".join(ratio) + " |")
+    rss = [
+        f"{r['rss']:,.0f}" + (f" + JVM {r['jvm_rss']:,.0f}" if "jvm_rss" in r else "")
+        for r in runs.values()
+    ]
+    print("| peak RSS, MiB | " + " | ".join(rss) + " |")
+    same = [r["members"] == base["members"] for r in runs.values()]
+    print("| same members as pandas | " + " | ".join("yes" if s else "NO" for s in same) + " |")
+    close = [
+        r["scores"].keys() == base["scores"].keys()
+        and all(
+            (math.isnan(a) and math.isnan(base["scores"][k])) or abs(a - base["scores"][k]) <= 0.05
+            for k, a in r["scores"].items()
+        )
+        for r in runs.values()
+    ]
+    print(
+        "| same health scores (±0.05) | " + " | ".join("yes" if c else "NO" for c in close) + " |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+"""The usage data of docs/semantics.md §1 as Spark temp views, checked like the loader does.
+
+Spark reads the tables itself (a data folder, a ``scheme://`` folder on shared
+storage, or ``spark:DB`` tables of a catalog), so data bigger than one machine
+never passes through the driver. The checks follow the same table specs as
+the pandas loader (``data/schema.py``) in one aggregate pass per table:
+required columns and blanks, numbers, integers, dates, true/false, minimum /
+maximum, unique ids, usage rows of unknown visitors or features.
+
+When a check fails on a local folder, the project's loader reads that folder
+to produce the message, so every engine reports the very same one-line
+``FILE: row N, column 'C': …`` error; other sources get a message naming
+the table, the column and an example value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import and_
+from pathlib import Path
+from typing import Any
+
+from pendo_segments.data.columns import DATE_RE, FALSE_WORDS, INFER_NUMBER_RE, NUMBER_RE, TRUE_WORDS
+from pendo_segments.data.references import plural
+from pendo_segments.data.schema import TABLES, Col, TableSpec
+from pendo_segments.errors import DataError
+
+Warn = Callable[[str], None]
+CATALOG_PREFIX = "spark:"
+#: big tables are read splittable (no quoted line breaks), the small ones in full CSV syntax
+BIG_TABLES = ("usage_daily", "feature_usage")
+
+
+@dataclass
+class SparkData:
+    """Typed Spark DataFrames per table, registered as temp views of the same name."""
+
+    spark: Any
+    source: str
+    frames: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, table: str) -> bool:
+        return table in self.frames
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.frames[table].columns) if table in self.frames else []
+
+    #: measures taken during the check pass: latest usage date, feature counts
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def default_as_of(self) -> dt.date:
+        """The day after the latest usage date (the pandas engine's default)."""
+        from pyspark.sql import functions as F
+
+        if "latest" in self.stats:
+            latest = self.stats["latest"]
+        else:
+            latest = self.frames["usage_daily"].agg(F.max("date")).first()[0]
+        if latest is None:
+            raise DataError(
+                f"{self.source or 'usage_daily'}: usage_daily has no rows, "
+                "so there is no default as-of day; pass --as-of YYYY-MM-DD"
+            )
+        return _as_date(latest) + dt.timedelta(days=1)
+
+    def feature_count(self, key_only: bool = False) -> int:
+        """How many (key) features the catalogue lists."""
+        stat = "key_features" if key_only else "features"
+        if stat not in self.stats:
+            frame = self.frames["features"]
+            if key_only:
+                if "key" not in frame.columns:
+                    return 0
+                frame = frame.where("`key` = TRUE")
+            self.stats[stat] = frame.count()
+        return int(self.stats[stat])
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def open_spark_data(
+    spark: Any, spec: str, *, lenient: bool = False, warn: Warn | None = None
+) -> SparkData:
+    """Read, check and register the tables of ``spec`` (folder, URI, ``sample`` or ``spark:DB``)."""
+    import logging
+
+    warn = warn or logging.getLogger(__name__).warning
+    if spec.startswith(CATALOG_PREFIX):
+        raw, label = _catalog_tables(spark, spec[len(CATALOG_PREFIX) :]), spec
+        folder = None
+    else:
+        if spec == "sample":
+            from pendo_segments.data.loaders import bundled_sample_path
+
+            spec = str(bundled_sample_path())
+        folder = None if "://" in spec else Path(spec)
+        raw, label = (_folder_tables(spark, folder) if folder else _uri_tables(spark, spec)), spec
+    data = SparkData(spark, "sample" if spec.endswith("sample_data") else label)
+    try:
+        _check_all(data, raw, lenient, warn)
+    except _Problem as problem:
+        if folder is not None:
+            from pendo_segments.data.loaders import load_dataset
+
+            load_dataset(folder, lenient=lenient, warn=lambda _m: None)  # raises the same error
+        raise DataError(str(problem)) from None
+    for name, frame in data.frames.items():
+        frame.createOrReplaceTempView(name)
+    return data
+
+
+class _Problem(Exception):
+    """A check failed; the message names table, column and an example value."""
+
+
+# -- sources ----------------------------------------------------------------------
+
+
+def _folder_tables(spark: Any, folder: Path) -> dict[str, tuple[str, Any]]:
+    """``name → (label, DataFrame)`` for a local folder; missing files fail like the loader."""
+    from pendo_segments.data.loaders import _reader
+
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found")
+    out = {}
+    for name, spec in TABLES.items():
+        if _reader(folder, spec) is None:  # the loader's own checks and messages
+            continue
+        csv = folder / f"{name}.csv"
+        if csv.exists():
+            from pendo_segments.data.files import read_header
+
+            header = read_header(csv, csv.name)  # empty, not UTF-8, duplicate header: same message
+            out[name] = (csv.name, _read_csv(spark, str(csv.resolve()), name, header))
+        else:
+            pq = folder / f"{name}.parquet"
+            out[name] = (pq.name, _read_parquet(spark, str(pq.resolve()), pq.name))
+    return out
+
+
+def _uri_tables(spark: Any, base: str) -> dict[str, tuple[str, Any]]:
+    """A folder on storage Spark reaches (``s3a://``, ``hdfs://``, ``abfss://``, …)."""
+    base = base.rstrip("/")
+    out = {}
+    for name, spec in TABLES.items():
+        for ext in ("parquet", "csv"):
+            path = f"{base}/{name}.{ext}"
+            try:
+                frame = (
+                    _read_parquet(spark, path, path)
+                    if ext == "parquet"
+                    else _read_csv(spark, path, name)
+                )
+                frame.schema  # noqa: B018 - resolves the path now
+            except DataError:
+                continue
+            except Exception as err:  # AnalysisException: path does not exist
+                if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
+                    continue
+                raise DataError(f"{path}: cannot be read ({_first_line(err)})") from None
+            out[name] = (path, frame)
+            break
+        else:
+            if spec.mandatory:
+                raise DataError(f"{base}: missing {name}.csv (or {name}.parquet)")
+    return out
+
+
+def _catalog_tables(spark: Any, database: str) -> dict[str, tuple[str, Any]]:
+    if not database:
+        raise DataError("spark:: name a catalog database, e.g. --data spark:usage")
+    out = {}
+    for name, spec in TABLES.items():
+        table = f"{database}.{name}"
+        try:
+            exists = spark.catalog.tableExists(table)
+        except Exception as err:
+            raise DataError(
+                f"spark:{database}: catalog cannot be read ({_first_line(err)})"
+            ) from None
+        if exists:
+            out[name] = (f"spark:{table}", spark.table(table))
+        elif spec.mandatory:
+            raise DataError(f"spark:{database}: missing table {name}")
+    return out
+
+
+def _read_csv(spark: Any, path: str, name: str, header: list[str] | None = None) -> Any:
+    """Every column as text like the pandas loader (ids such as 00123 stay intact).
+
+    A known header becomes the schema, which saves Spark a job per file.
+    """
+    reader = spark.read.option("header", True).option("inferSchema", False)
+    if header is not None:
+        from pyspark.sql import types as T
+
+        reader = reader.schema(T.StructType([T.StructField(c, T.StringType()) for c in header]))
+    reader = reader.option("escape", '"').option("encoding", "UTF-8").option("mode", "FAILFAST")
+    if name not in BIG_TABLES:
+        reader = reader.option("multiLine", True)
+    frame = reader.csv(path)
+    first = frame.columns[0] if frame.columns else ""
+    if first.startswith("\ufeff"):
+        frame = frame.withColumnRenamed(first, first[1:])
+    return frame
+
+
+def _read_parquet(spark: Any, path: str, label: str) -> Any:
+    try:
+        return spark.read.parquet(path)
+    except Exception as err:
+        raise DataError(f"{label}: not a readable Parquet file ({_first_line(err)})") from None
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+# -- checks and types -------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """One table's checks, built lazily; all tables are checked in one Spark job."""
+
+    name: str
+    label: str
+    frame: Any
+    #: (column, problem, bad-row condition, value shown in the message)
+    checks: list[tuple[str, str, Any, Any]] = field(default_factory=list)
+    infer: list[str] = field(default_factory=list)
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, what
+
+    @property
+    def spec(self) -> TableSpec:
+        return TABLES[self.name]
+
+
+def _check_all(data: SparkData, raw: dict[str, tuple[str, Any]], lenient: bool, warn: Warn) -> None:
+    """Check every table in one Spark job, then register the typed frames."""
+    plans = {name: _plan(name, *raw[name]) for name in TABLES if name in raw}
+    aggs = [_aggregates(plan, plans) for plan in plans.values()]
+    try:
+        row = reduce(lambda a, b: a.crossJoin(b), aggs).first().asDict()
+    except Exception as err:  # e.g. a CSV row with more cells than the header (FAILFAST)
+        raise _Problem(
+            f"{data.source}: Spark cannot read the tables ({_first_line(err)})"
+        ) from None
+    for plan in plans.values():  # the loader's order
+        data.frames[plan.name] = _typed(data, plan, row, lenient, warn)
+    data.stats = {"latest": row["usage_daily__latest"], "features": row["features__rows"]}
+    data.stats["key_features"] = row.get("features__keys") or 0
+
+
+def _plan(name: str, label: str, frame: Any) -> _Table:
+    from pyspark.sql import functions as F
+
+    plan = _Table(name, label, frame)
+    spec = plan.spec
+    names = list(frame.columns)
+    for dup in names:
+        if names.count(dup) > 1:
+            raise _Problem(f"{label}: column '{dup}' appears twice")
+    for column in spec.required:
+        if column not in names:
+            raise _Problem(f"{label}: missing required column '{column}'")
+    text = _text_columns(frame)
+    for c in names:
+        col = spec.column(c)
+        if col.kind == "infer":
+            if c in text:
+                plan.infer.append(c)
+            continue
+        _value, bad, problem = _convert(frame, c, col, col.kind)
+        if bad is not None:
+            plan.checks.append((c, problem, bad, F.col(f"`{c}`")))
+        if col.required:
+            plan.checks.append((c, "required value is blank", _blank(frame, c), F.lit("")))
+    if name in ("usage_daily", "feature_usage", "nps"):
+        plan.links.append(("visitor_id", "visitors", "visitor"))
+        if name == "feature_usage":
+            plan.links.append(("feature_id", "features", "feature"))
+    return plan
+
+
+def _text_columns(frame: Any) -> set[str]:
+    from pyspark.sql import types as T
+
+    return {f.name for f in frame.schema.fields if isinstance(f.dataType, T.StringType)}
+
+
+def _blank(frame: Any, c: str) -> Any:
+    from pyspark.sql import functions as F
+
+    v = F.col(f"`{c}`")
+    return v.isNull() | (v == "") if c in _text_columns(frame) else v.isNull()
+
+
+def _ids(frame: Any, c: str) -> Any:
+    """An id column as text, blank as NULL."""
+    from pyspark.sql import functions as F
+
+    v = F.col(f"`{c}`").cast("string")
+    return F.when(v == "", None).otherwise(v)
+
+
+def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
+    """A one-row frame with the counts and an example of every problem of ``plan``."""
+    from pyspark.sql import functions as F
+
+    p = f"{plan.name}__"
+    source = plan.frame
+    for c, other, _what in plan.links:
+        known = plans[other].frame.select(_ids(plans[other].frame, c).alias(f"_k_{c}"))
+        known = known.distinct().withColumn(f"_ok_{c}", F.lit(True))
+        source = source.join(known, _ids(source, c) == F.col(f"_k_{c}"), "left")
+    agg = [F.count(F.lit(1)).alias(f"{p}rows")]
+    if plan.name == "usage_daily":  # the default as-of day, over rows that stay
+        kept = reduce(
+            and_, [F.col(f"_ok_{c}").isNotNull() for c, _o, _w in plan.links], F.lit(True)
+        )
+        day = _convert(plan.frame, "date", plan.spec.column("date"), "date")[0]
+        agg.append(F.max(F.when(kept, day)).alias(f"{p}latest"))
+    if plan.name == "features" and "key" in plan.frame.columns:
+        key = _convert(plan.frame, "key", plan.spec.column("key"), "bool")[0]
+        agg.append(F.sum(F.when(key, 1).otherwise(0)).alias(f"{p}keys"))
+    for i, (_c, _p, bad, shown) in enumerate(plan.checks):
+        agg.append(F.sum(F.when(bad, 1).otherwise(0)).alias(f"{p}n{i}"))
+        agg.append(F.first(F.when(bad, shown.cast("string")), ignorenulls=True).alias(f"{p}e{i}"))
+    for c in plan.infer:
+        v = F.when(F.col(f"`{c}`") == "", None).otherwise(F.col(f"`{c}`"))
+        for tag, ok in (
+            ("num", v.rlike(INFER_NUMBER_RE)),
+            ("date", v.rlike(DATE_RE) & F.to_date(v, "yyyy-MM-dd").isNotNull()),
+            ("bool", F.lower(v).isin("true", "false")),
+        ):
+            agg.append(F.sum(F.when(v.isNotNull() & ~ok, 1).otherwise(0)).alias(f"{p}{tag}:{c}"))
+        agg.append(F.count(v).alias(f"{p}any:{c}"))
+    for i, (c, _o, _w) in enumerate(plan.links):
+        unknown = F.col(f"_ok_{c}").isNull() & _ids(source, c).isNotNull()
+        agg.append(F.sum(F.when(unknown, 1).otherwise(0)).alias(f"{p}u{i}"))
+        agg.append(F.countDistinct(F.when(unknown, _ids(source, c))).alias(f"{p}d{i}"))
+        agg.append(F.first(F.when(unknown, _ids(source, c)), ignorenulls=True).alias(f"{p}x{i}"))
+    key = plan.spec.key
+    if key:
+        agg.append(
+            (F.count(_ids(source, key)) - F.countDistinct(_ids(source, key))).alias(f"{p}dup")
+        )
+    return source.agg(*agg)
+
+
+def _typed(data: SparkData, plan: _Table, row: dict[str, Any], lenient: bool, warn: Warn) -> Any:
+    """The table with canonical types, after its checks passed (or its unknown ids dropped)."""
+    p, label, spec = f"{plan.name}__", plan.label, plan.spec
+    for i, (c, problem, _b, _s) in enumerate(plan.checks):
+        if row[f"{p}n{i}"]:
+            raise _Problem(f"{label}: column '{c}': {row[f'{p}e{i}']!r} {problem}")
+    if spec.key and row[f"{p}dup"]:
+        raise _Problem(f"{label}: column '{spec.key}': {plural(row[f'{p}dup'], 'duplicate id')}")
+    kinds = {c: _inferred(row, p, c) for c in plan.infer}
+    columns = []
+    for c in plan.frame.columns:
+        col = spec.column(c)
+        value, _bad, _problem = _convert(plan.frame, c, col, kinds.get(c, col.kind))
+        columns.append(value.alias(c))
+    out = plan.frame.select(*columns)
+    for i, (c, other, what) in enumerate(plan.links):
+        if not row[f"{p}u{i}"]:
+            continue
+        counts = f"{plural(row[f'{p}u{i}'], 'row')} of {plural(row[f'{p}d{i}'], 'unknown ' + what)}"
+        if not lenient:
+            raise _Problem(
+                f"{label}: column '{c}': unknown {what} {row[f'{p}x{i}']!r} ({counts}; "
+                "--lenient drops them)"
+            )
+        warn(f"{label}: dropped {counts}")
+        out = out.join(data.frames[other].select(c), c, "left_semi")
+    return out
+
+
+def _inferred(row: dict[str, Any], p: str, c: str) -> str:
+    """The kind the loader infers for an extra text column: number, date, true/false, text."""
+    if not row[f"{p}any:{c}"]:
+        return "str"
+    for tag, kind in (("num", "float"), ("date", "date"), ("bool", "bool")):
+        if not row[f"{p}{tag}:{c}"]:
+            return kind
+    return "str"
+
+
+def _convert(frame: Any, name: str, col: Col, kind: str) -> tuple[Any, Any, str]:
+    """(typed value, bad-row condition or None, problem text) for one column."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    v = F.col(f"`{name}`")
+    dtype = frame.schema[name].dataType
+    text = isinstance(dtype, T.StringType)
+    if text:
+        v = F.when(v == "", None).otherwise(v)
+    if kind in ("str", "cat", "infer"):
+        return (v if text else v.cast("string") if kind != "infer" else v), None, ""
+    if kind == "bool":
+        if not text:
+            return v.cast("boolean"), None, ""
+        low = F.lower(v)
+        yes, no = low.isin(*TRUE_WORDS), low.isin(*FALSE_WORDS)
+        return F.when(yes, True).when(no, False), v.isNotNull() & ~(yes | no), "is not true/false"
+    if kind == "date":
+        if isinstance(dtype, T.DateType | T.TimestampType | T.TimestampNTZType):
+            return F.to_date(v), None, ""
+        parsed = F.to_date(v.cast("string"), "yyyy-MM-dd")
+        ok = v.cast("string").rlike(DATE_RE) & parsed.isNotNull()
+        return parsed, v.isNotNull() & ~ok, "is not a date (YYYY-MM-DD)"
+    # numbers
+    problem = _number_problem(col)
+    num = v.cast("double")
+    bad = v.isNotNull() & (num.isNull() | F.isnan(num) | (F.abs(num) == float("inf")))
+    if text:
+        bad = bad | (v.isNotNull() & ~v.rlike(NUMBER_RE))
+    if kind == "int":
+        bad = bad | (F.floor(num) != num)
+    if col.min is not None:
+        bad = bad | (num < col.min)
+        if kind == "float":
+            problem = "is negative" if col.min == 0 else f"is below {col.min:g}"
+    if col.max is not None:
+        bad = bad | (num > col.max)
+    value = num.cast("long") if kind == "int" else num
+    return value, bad, problem
+
+
+def _number_problem(col: Col) -> str:
+    from pendo_segments.data.columns import _number_problem as loader_problem
+
+    return loader_problem(col)

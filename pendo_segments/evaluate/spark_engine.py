@@ -1,0 +1,301 @@
+"""Run the compiled segment SQL on Apache Spark: the engine for data bigger than one machine.
+
+The SQL target (``compile/sql.py``) is transpiled to Spark SQL by sqlglot
+and every requested segment runs in one Spark job over the temp views of
+:mod:`pendo_segments.evaluate.spark_data`. The session is local
+(``local[*]``), a cluster master (``spark://…``, ``yarn``, ``k8s://…``) or a
+Spark Connect server (``sc://host:15002``). Answers are those of the pandas
+engine (docs/semantics.md §2); the test suite checks it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pendo_segments.definitions.loader import DefinitionSet
+from pendo_segments.definitions.models import Segment
+from pendo_segments.errors import EvaluationError
+
+DEFAULT_MASTER = "local[*]"
+MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,2}$")
+_SESSIONS: dict[str, Any] = {}
+
+
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
+    """A SparkSession for ``master`` (``sc://…`` is Spark Connect); one per master per process."""
+    master = master or DEFAULT_MASTER
+    if master in _SESSIONS:
+        return _SESSIONS[master]
+    import warnings
+
+    # pyspark warns about pandas versions it has not been tested with; results are checked here
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support", category=FutureWarning
+    )
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EvaluationError(
+            "the spark engine needs pyspark (and Java 17): pip install 'pendo-segments[spark]'"
+        ) from None
+    builder = SparkSession.builder.appName("pendo-segments")
+    builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
+    # ANSI mode (Spark 4's default) turns a bad cast into an error; checks want NULL.
+    # Inner CTEs (a referenced segment's ``params``) shadow outer ones, as in DuckDB.
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "false",
+        "spark.sql.legacy.ctePrecedencePolicy": "CORRECTED",
+    }
+    if master.startswith("local"):
+        settings |= {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+    for key, value in (settings | (conf or {})).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as err:  # no Java, master unreachable, Connect server down
+        raise EvaluationError(f"spark: cannot start a session on {master} ({_line(err)})") from None
+    for key in (
+        "spark.sql.session.timeZone",
+        "spark.sql.ansi.enabled",
+        "spark.sql.legacy.ctePrecedencePolicy",
+    ):  # getOrCreate may return an existing session
+        session.conf.set(key, settings[key])
+    if master.startswith("local"):
+        session.sparkContext.setLogLevel("ERROR")
+    _SESSIONS[master] = session
+    return session
+
+
+def _line(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return text[:300] or type(err).__name__
+
+
+def spark_sql(
+    defs: DefinitionSet,
+    seg: Segment,
+    as_of: dt.date,
+    *,
+    has_first_visit: bool,
+    has_last_visit: bool = False,
+) -> str:
+    """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
+
+    sqlglot's Spark writer hoists nested WITH clauses to the top, where the
+    CTEs of a referenced segment collide with the outer ones (``params``);
+    Spark 3+ runs nested CTEs, so they stay where the SQL target put them.
+    """
+    import sqlglot
+
+    from pendo_segments.compile.sql import SQLGenerator
+
+    gen = SQLGenerator(
+        defs, as_of=as_of, has_first_visit=has_first_visit, has_last_visit=has_last_visit
+    )
+    raw = str(gen.compile(seg).output).rstrip().rstrip(";")
+    return sqlglot.transpile(raw, read="duckdb", write=_nested_cte_spark())[0]
+
+
+def _nested_cte_spark() -> Any:
+    from sqlglot.dialects.spark import Spark
+
+    class NestedCTESpark(Spark):
+        class Generator(Spark.Generator):  # type: ignore[valid-type,misc]
+            EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
+
+    return NestedCTESpark
+
+
+def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
+    """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy)."""
+    from pyspark.sql import functions as F
+
+    spark = data.spark
+    visitor_columns = data.columns("visitors")
+    parts = []
+    for name in names:
+        seg = defs.get(name)
+        sql = spark_sql(
+            defs,
+            seg,
+            as_of,
+            has_first_visit="first_visit" in visitor_columns,
+            has_last_visit="last_visit" in visitor_columns,  # docs/semantics.md §2
+        )
+        try:
+            frame = spark.sql(sql)
+        except Exception as err:
+            raise EvaluationError(
+                f"{seg.source}: {name}: Spark cannot run it ({_line(err)})"
+            ) from None
+        parts.append(
+            frame.select(
+                F.lit(name).alias("segment"),
+                F.lit(seg.subject).alias("subject"),
+                F.col("subject_id").cast("string").alias("subject_id"),
+            )
+        )
+    if not parts:
+        return spark.createDataFrame([], "segment string, subject string, subject_id string")
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+@dataclass
+class SparkEvaluation:
+    """Members computed by Spark, shaped like the pandas engine's ``Evaluation``."""
+
+    as_of: dt.date
+    segments: dict[str, Segment]
+    frame: pd.DataFrame | None = None  # CONTRACT membership, sorted
+    written: dict[str, int] = field(default_factory=dict)  # counts when written to a table
+    table: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        if self.frame is None:
+            return {n: int(self.written.get(n, 0)) for n in self.segments}
+        sizes = self.frame.groupby("segment").size()
+        return {n: int(sizes.get(n, 0)) for n in self.segments}
+
+    def members(self, name: str) -> pd.Index:
+        frame = self.membership()
+        return pd.Index(frame.loc[frame["segment"] == name, "subject_id"])
+
+    def membership(self, names: Sequence[str] | None = None) -> pd.DataFrame:
+        if self.frame is None:
+            raise EvaluationError(f"members were written to {self.table}, not collected")
+        if names is None:
+            return self.frame
+        return self.frame[self.frame["segment"].isin(list(names))].reset_index(drop=True)
+
+
+def evaluate_spark(
+    defs: DefinitionSet,
+    data: Any,
+    *,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+    output_table: str | None = None,
+) -> SparkEvaluation:
+    """Members of the named segments (all by default), computed in Spark.
+
+    With ``output_table`` the members are written there (one row per member,
+    columns ``segment,subject,subject_id``, replacing the table) and only the
+    counts come back to the driver.
+    """
+    day = as_of or data.default_as_of()
+    wanted = [s.name for s in defs.select(names)]
+    segments = {n: defs.get(n) for n in wanted}
+    frame = members_frame(data, defs, wanted, day)
+    if output_table:
+        if not _TABLE_RE.match(output_table):
+            raise EvaluationError(f"--output-table {output_table!r}: expected DATABASE.TABLE")
+        try:
+            frame.write.mode("overwrite").saveAsTable(output_table)
+            counts = data.spark.table(output_table).groupBy("segment").count().collect()
+        except Exception as err:
+            raise EvaluationError(f"spark: cannot write {output_table} ({_line(err)})") from None
+        return SparkEvaluation(
+            as_of=day, segments=segments, written={r[0]: r[1] for r in counts}, table=output_table
+        )
+    try:
+        members = frame.toPandas()
+    except Exception as err:
+        raise EvaluationError(f"spark: the segment job failed ({_line(err)})") from None
+    members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
+    return SparkEvaluation(as_of=day, segments=segments, frame=members[MEMBERSHIP_COLUMNS])
+
+
+def evaluate_on_spark(
+    defs: DefinitionSet,
+    data_spec: str,
+    *,
+    lenient: bool = False,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+    master: str | None = None,
+    output_table: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SparkEvaluation:
+    """``evaluate --engine spark``: open a session, read and check the data, evaluate."""
+    from pendo_segments.evaluate.spark_data import open_spark_data
+
+    if data_spec.startswith("pendo:"):
+        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
+    defs.select(names)  # unknown segment names fail before Spark starts
+    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    return evaluate_spark(defs, data, as_of=as_of, names=names, output_table=output_table)
+
+
+def dataset_views(spark: Any, ds: Any) -> Any:
+    """Register an in-memory :class:`Dataset` as Spark views (tests, small data)."""
+    from pendo_segments.evaluate.spark_data import SparkData
+
+    data = SparkData(spark, ds.source)
+    for name, frame in ds.tables().items():
+        data.frames[name] = spark.createDataFrame(_plain(frame))
+        data.frames[name].createOrReplaceTempView(name)
+    return data
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object / float columns Spark's pandas conversion accepts (no categories, no pd.NA)."""
+    out = pd.DataFrame(index=frame.index)
+    for c in frame.columns:
+        s = frame[c]
+        text = isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype)
+        if text or pd.api.types.is_bool_dtype(s.dtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+        elif pd.api.types.is_integer_dtype(s.dtype) and s.isna().any():
+            out[c] = s.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[c] = [None if pd.isna(v) else v.date() for v in s]
+        else:
+            out[c] = s
+    return out
+
+
+def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
+    """The §5 health score computed by Spark (compile/health_sql.py), as a HealthResult."""
+    from pendo_segments.compile.health_sql import Tables, health_query, health_result
+
+    day = as_of or data.default_as_of()
+    tables = Tables(
+        key_features=data.feature_count(key_only=True),
+        features=data.feature_count(),
+        nps=data.has("nps"),
+        tickets=data.has("tickets"),
+    )
+    try:
+        frame = data.spark.sql(health_query(config, tables, day, dialect="spark")).toPandas()
+    except Exception as err:
+        raise EvaluationError(f"spark: the health job failed ({_line(err)})") from None
+    return health_result(frame, config, tables, day)
+
+
+def health_on_spark(
+    data_spec: str,
+    config: Any,
+    *,
+    lenient: bool = False,
+    as_of: dt.date | None = None,
+    master: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Any:
+    """``health --engine spark``: open a session, read and check the data, score."""
+    from pendo_segments.evaluate.spark_data import open_spark_data
+
+    if data_spec.startswith("pendo:"):
+        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
+    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    return spark_health(data, config, as_of)

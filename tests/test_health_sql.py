@@ -1,0 +1,105 @@
+"""The health score compiled to SQL (DuckDB here) gives the pandas numbers.
+
+Hand-worked expectations come from tests/health_handmade.py; the bundled
+sample and a non-default health.yaml are checked against the pandas engine.
+The Spark run of the same query is in test_spark_engine.py.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import sqlglot
+from click.testing import CliRunner
+from health_handmade import AS_OF, EXPECTED_BASE, EXPECTED_FULL, dataset, sample, write_folder
+
+from pendo_segments.cli import main
+from pendo_segments.compile.health_sql import Tables, duckdb_health, health_query
+from pendo_segments.health import COMPONENTS, HealthConfig, compute_health
+
+pytest.importorskip("duckdb")
+
+
+def assert_same(got, expected) -> None:
+    g, e = got.frame(), expected.frame()
+    assert list(g["account_id"]) == list(e["account_id"])
+    for column in ["health_score", *COMPONENTS]:
+        for a, b in zip(g[column], e[column], strict=True):
+            assert math.isnan(a) == math.isnan(b), column
+            if not math.isnan(b):
+                assert abs(a - b) <= 0.05, (column, a, b)
+    assert got.notes() == expected.notes()
+
+
+@pytest.mark.parametrize(
+    "extras, expected", [(True, EXPECTED_FULL), (False, EXPECTED_BASE)], ids=["full", "base"]
+)
+def test_handmade_scores_are_the_hand_worked_ones(extras: bool, expected) -> None:
+    ds = dataset(nps=extras, tickets=extras)
+    result = duckdb_health(ds, HealthConfig(), AS_OF)
+    frame = result.frame().set_index("account_id")
+    for account, (score, components) in expected.items():
+        assert frame.loc[account, "health_score"] == pytest.approx(score, abs=1e-9)
+        for c, value in zip(COMPONENTS, components, strict=True):
+            if value is None:
+                assert math.isnan(frame.loc[account, c]), (account, c)
+            else:
+                assert frame.loc[account, c] == pytest.approx(value, abs=1e-9), (account, c)
+    assert_same(result, compute_health(ds, as_of=AS_OF))
+
+
+def test_sample_matches_pandas_with_default_as_of() -> None:
+    ds = sample()
+    assert_same(duckdb_health(ds, HealthConfig()), compute_health(ds))
+
+
+def test_settings_come_from_the_same_health_config() -> None:
+    config = HealthConfig.model_validate(
+        {
+            "weights": {"login_frequency": 50, "nps": 0, "breadth": 5},
+            "login_frequency": {"window_days": 7, "full_at_active_days": 4},
+            "core_feature_adoption": {"window_days": 60, "full_at_share": 0.5, "min_clicks": 3},
+            "breadth": {"window_days": 14, "full_at_share": 0.25},
+            "nps": {"window_days": 30},
+            "support_tickets": {"window_days": 10, "zero_at_tickets": 2},
+        }
+    )
+    for ds in (sample(), dataset()):
+        expected = compute_health(ds, as_of=AS_OF, config=config)
+        assert_same(duckdb_health(ds, config, AS_OF), expected)
+    # raw measures used by tiers and alerts come along too
+    got = duckdb_health(dataset(), config, AS_OF)
+    want = compute_health(dataset(), as_of=AS_OF, config=config)
+    for signal in ("active_days", "feature_adoption", "breadth", "nps_responses", "tickets"):
+        assert got.signals[signal] == pytest.approx(want.signals[signal], nan_ok=True), signal
+
+
+def test_no_features_means_missing_components() -> None:
+    ds = dataset()
+    ds.features = ds.features.iloc[0:0]
+    ds.feature_usage = ds.feature_usage.iloc[0:0]
+    got = duckdb_health(ds, HealthConfig(), AS_OF)
+    assert_same(got, compute_health(ds, as_of=AS_OF))
+    assert "no key features in features.csv" in " ".join(got.notes())
+
+
+@pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery", "databricks"])
+def test_query_transpiles_to_warehouse_dialects(dialect: str) -> None:
+    tables = Tables(key_features=4, features=5, nps=True, tickets=True)
+    sql = health_query(HealthConfig(), tables, AS_OF, dialect=dialect)
+    assert sqlglot.parse_one(sql, read=dialect) is not None
+    assert "2026-11-01" in sql
+
+
+def test_cli_duckdb_engine_prints_the_pandas_csv(tmp_path: Path) -> None:
+    folder = write_folder(dataset(), tmp_path / "usage")
+    args = ["health", "--data", str(folder), "--as-of", AS_OF.isoformat(), "--format", "csv"]
+    pandas_out = CliRunner().invoke(main, args)
+    duck_out = CliRunner().invoke(main, [*args, "--engine", "duckdb"])
+    assert duck_out.exit_code == 0, duck_out.output
+    assert duck_out.stdout == pandas_out.stdout
+    assert duck_out.stderr == pandas_out.stderr  # the same notes on missing components
+    bad = CliRunner().invoke(main, [*args, "--engine", "duckdb", "--spark-master", "local[1]"])
+    assert bad.exit_code == 2
