@@ -86,11 +86,11 @@ def run_pandas(data: str, out: Any) -> None:
 
 
 def run_duckdb(data: str, out: Any) -> None:
-    from pendo_segments.compile.health_sql import duckdb_health
     from pendo_segments.data.loaders import load_dataset
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
     from pendo_segments.health import HealthConfig
+    from pendo_segments.health.sql import duckdb_health
 
     defs = load_definitions(ROOT / "segment_defs")
     t0 = time.perf_counter()
@@ -116,8 +116,9 @@ def run_spark(data: str, master: str, memory: str, out: Any) -> None:
     warnings.simplefilter("ignore")
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_health, spark_session
+    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_session
     from pendo_segments.health import HealthConfig
+    from pendo_segments.health.spark import spark_health
 
     defs = load_definitions(ROOT / "segment_defs")
     t0 = time.perf_counter()

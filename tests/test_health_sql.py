@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from health_handmade import AS_OF, EXPECTED_BASE, EXPECTED_FULL, dataset, sample, write_folder
 
 from pendo_segments.cli import main
-from pendo_segments.compile.health_sql import Tables, duckdb_health, health_query
 from pendo_segments.health import COMPONENTS, HealthConfig, compute_health
+from pendo_segments.health.sql import Tables, duckdb_health, health_query
 
 pytest.importorskip("duckdb")
 

@@ -99,7 +99,8 @@ def assert_same_health(got, expected) -> None:
 
 def test_bundled_sample_folder_gives_pandas_members_and_health(spark, defs) -> None:
     from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_health
+    from pendo_segments.evaluate.spark_engine import evaluate_spark
+    from pendo_segments.health.spark import spark_health
 
     data = open_spark_data(spark, "sample")  # Spark reads the CSV files itself
     got = evaluate_spark(defs, data)
@@ -114,7 +115,8 @@ def test_bundled_sample_folder_gives_pandas_members_and_health(spark, defs) -> N
 
 def test_handmade_parquet_folder_matches_hand_results(spark, defs, tmp_path: Path) -> None:
     from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_health
+    from pendo_segments.evaluate.spark_engine import evaluate_spark
+    from pendo_segments.health.spark import spark_health
 
     write_dataset(dataset(), tmp_path / "usage", fmt="parquet")
     data = open_spark_data(spark, str(tmp_path / "usage"))

@@ -61,10 +61,10 @@ def health_on_engine(
 ) -> Any:
     """``health --engine duckdb|spark``: the §5 score computed by the SQL engine."""
     if engine == "duckdb":
-        from pendo_segments.compile.health_sql import duckdb_health
+        from pendo_segments.health.sql import duckdb_health
 
         return duckdb_health(ds, config, as_of)
     from pendo_segments.cli.output import warn
-    from pendo_segments.evaluate.spark_engine import health_on_spark
+    from pendo_segments.health.spark import health_on_spark
 
     return health_on_spark(data, config, lenient=lenient, as_of=as_of, master=master, warn=warn)

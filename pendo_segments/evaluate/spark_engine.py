@@ -61,7 +61,9 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     try:
         session = builder.getOrCreate()
     except Exception as err:  # no Java, master unreachable, Connect server down
-        raise EvaluationError(f"spark: cannot start a session on {master} ({_line(err)})") from None
+        raise EvaluationError(
+            f"spark: cannot start a session on {master} ({error_line(err)})"
+        ) from None
     for key in (
         "spark.sql.session.timeZone",
         "spark.sql.ansi.enabled",
@@ -74,7 +76,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     return session
 
 
-def _line(err: Exception) -> str:
+def error_line(err: Exception) -> str:
     text = " ".join(str(err).split())
     return text[:300] or type(err).__name__
 
@@ -134,7 +136,7 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
             frame = spark.sql(sql)
         except Exception as err:
             raise EvaluationError(
-                f"{seg.source}: {name}: Spark cannot run it ({_line(err)})"
+                f"{seg.source}: {name}: Spark cannot run it ({error_line(err)})"
             ) from None
         parts.append(
             frame.select(
@@ -204,14 +206,16 @@ def evaluate_spark(
             frame.write.mode("overwrite").saveAsTable(output_table)
             counts = data.spark.table(output_table).groupBy("segment").count().collect()
         except Exception as err:
-            raise EvaluationError(f"spark: cannot write {output_table} ({_line(err)})") from None
+            raise EvaluationError(
+                f"spark: cannot write {output_table} ({error_line(err)})"
+            ) from None
         return SparkEvaluation(
             as_of=day, segments=segments, written={r[0]: r[1] for r in counts}, table=output_table
         )
     try:
         members = frame.toPandas()
     except Exception as err:
-        raise EvaluationError(f"spark: the segment job failed ({_line(err)})") from None
+        raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
     members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
     return SparkEvaluation(as_of=day, segments=segments, frame=members[MEMBERSHIP_COLUMNS])
 
@@ -263,39 +267,3 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[c] = s
     return out
-
-
-def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
-    """The §5 health score computed by Spark (compile/health_sql.py), as a HealthResult."""
-    from pendo_segments.compile.health_sql import Tables, health_query, health_result
-
-    day = as_of or data.default_as_of()
-    tables = Tables(
-        key_features=data.feature_count(key_only=True),
-        features=data.feature_count(),
-        nps=data.has("nps"),
-        tickets=data.has("tickets"),
-    )
-    try:
-        frame = data.spark.sql(health_query(config, tables, day, dialect="spark")).toPandas()
-    except Exception as err:
-        raise EvaluationError(f"spark: the health job failed ({_line(err)})") from None
-    return health_result(frame, config, tables, day)
-
-
-def health_on_spark(
-    data_spec: str,
-    config: Any,
-    *,
-    lenient: bool = False,
-    as_of: dt.date | None = None,
-    master: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> Any:
-    """``health --engine spark``: open a session, read and check the data, score."""
-    from pendo_segments.evaluate.spark_data import open_spark_data
-
-    if data_spec.startswith("pendo:"):
-        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
-    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
-    return spark_health(data, config, as_of)

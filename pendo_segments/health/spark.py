@@ -1,0 +1,48 @@
+"""``health --engine spark``: the §5 score of health/sql.py run in a SparkSession.
+
+pyspark is imported only through the evaluate layer's Spark engine, when a
+session is opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from pendo_segments.errors import EvaluationError
+from pendo_segments.evaluate.spark_data import open_spark_data
+from pendo_segments.evaluate.spark_engine import error_line, spark_session
+from pendo_segments.health.sql import Tables, health_query, health_result
+
+
+def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
+    """The §5 health score computed by Spark (health/sql.py), as a HealthResult."""
+    day = as_of or data.default_as_of()
+    tables = Tables(
+        key_features=data.feature_count(key_only=True),
+        features=data.feature_count(),
+        nps=data.has("nps"),
+        tickets=data.has("tickets"),
+    )
+    try:
+        frame = data.spark.sql(health_query(config, tables, day, dialect="spark")).toPandas()
+    except Exception as err:
+        raise EvaluationError(f"spark: the health job failed ({error_line(err)})") from None
+    return health_result(frame, config, tables, day)
+
+
+def health_on_spark(
+    data_spec: str,
+    config: Any,
+    *,
+    lenient: bool = False,
+    as_of: dt.date | None = None,
+    master: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Any:
+    """``health --engine spark``: open a session, read and check the data, score."""
+    if data_spec.startswith("pendo:"):
+        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
+    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    return spark_health(data, config, as_of)
