@@ -1,14 +1,21 @@
 """Resolve a ``--data`` value to a :class:`~pendo_segments.data.dataset.Dataset`.
 
-``DIR`` is a CONTRACT.md §1 folder, ``sample`` the bundled sample data set,
+``DIR`` is a docs/semantics.md §1 folder, ``sample`` the bundled sample data set,
 and ``pendo:`` live data pulled from Pendo's Aggregation API.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from pendo_segments.errors import DataError
+
+#: The ``--data`` values that are not folders, for the hint on a near miss (``samples``).
+KEYWORDS = ("sample", "pendo:")
 
 
 def open_dataset(
@@ -26,4 +33,8 @@ def open_dataset(
 
     if spec == "sample":
         return load_sample()
+    if not Path(spec).is_dir():
+        close = difflib.get_close_matches(spec, KEYWORDS, n=1, cutoff=0.6)
+        if close:
+            raise DataError(f"{spec}: data folder not found; did you mean '{close[0]}'?")
     return load_dataset(spec, lenient=lenient, warn=warn)

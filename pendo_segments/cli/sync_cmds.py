@@ -441,6 +441,7 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield lambda _label, _done, _total: None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -453,6 +454,6 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         task = bar.add_task("Applying", total=None)
 
         def advance(label: str, done: int, total: int) -> None:
-            bar.update(task, description=label, completed=done, total=total)
+            bar.update(task, description=escape(label), completed=done, total=total)
 
         yield advance
