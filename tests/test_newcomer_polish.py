@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -112,3 +113,111 @@ def test_rich_tables_keep_bracketed_names(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert "[ps] at_risk" in text
     assert "[ps] members" in text
+
+
+def test_sync_plan_table_counts_in_words_and_shows_old_and_new_metadata(
+    handmade_pendo: Any, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = tmp_path / "usage"
+    write_dataset(Dataset(**frames()), data)
+    handmade_pendo.add_segment("Made by hand", visitors=["a1v1"])  # not ours: left alone
+    common = ("sync", "plan", "segment_defs", "--data", str(data), "--as-of", "2026-11-01")
+    one = run(*common, "-s", "smb", "--no-metadata", "--format", "table")
+    assert one.exit_code == 3, one.output
+    flat = " ".join(one.stdout.split())
+    assert "1 unmanaged segment left alone" in flat
+    assert "0 metadata updates;" in flat
+    assert one.stdout.endswith("1 change pending.\n")
+    meta = run(*common, "-s", "smb", "--format", "table")
+    flat = " ".join(meta.stdout.split())
+    # The CSV says "plan: (none) -> Starter" for A1 (tests/test_sync_cli.py); so does the table.
+    assert "A1: plan: (none) -> Starter" in flat
+
+
+def test_capacity_csv_writes_true_false_and_whole_arr_without_point_zero() -> None:
+    import numpy as np
+
+    from pendo_segments.tiers import load_policy
+    from pendo_segments.tiers.capacity import capacity_csv, capacity_table
+
+    policy = load_policy("segment_defs/tiers.yaml")
+    tier = np.array(["P1", "P1", "Neighborhood"])
+    arr = np.array([18_000_000.0, 726_000.0, 1234.5])
+    assert capacity_csv(capacity_table(tier, arr, policy)) == (
+        "tier,accounts,arr,accounts_per_csm,pooled,csms\n"
+        "P1,2,18726000,15,false,1\n"
+        "P2,0,0,40,false,0\n"
+        "P3,0,0,150,true,0\n"
+        "Neighborhood,1,1234.5,200,true,1\n"
+        "Total,3,18727234.5,,,2\n"
+    )
+
+
+USER_FILES = [
+    "pendo-segments.toml",
+    "campaign.env",
+    "plan.json",
+    "pendo-sync-audit.jsonl",
+    "pendo-sync-audit.jsonl.lock",
+    "campaign-state.sqlite",
+    "campaign-state.sqlite.lock",
+    "data/accounts.csv",
+    "preview/index.html",
+    "report/index.html",
+    "demo-report/index.html",
+    "build/guides/index.html",
+    "recipes.md",
+    "sf.csv",
+    "tiers.csv",
+]
+
+
+def test_files_the_readme_has_users_create_are_git_ignored() -> None:
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    found = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(USER_FILES) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout.split() == USER_FILES
+    kept = ["examples/pendo-segments.toml", "examples/campaign.env.example", "README.md"]
+    for path in kept:
+        assert (
+            subprocess.run(
+                ["git", "-C", str(root), "check-ignore", "-q", "--no-index", path], check=False
+            ).returncode
+            == 1
+        )
+
+
+def test_guides_lint_reports_template_problems_with_an_invalid_manifest(tmp_path: Path) -> None:
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent / "guide_templates"
+    folder = tmp_path / "templates"
+    shutil.copytree(root, folder)
+    manifest = folder / "guides.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("pendo_type: lightbox", "pendo_type: lightbx", 1), "utf-8")
+    template = folder / "welcome" / "lightbox.en.j2"
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert "{{ product.name }}" in lines[1]
+    lines[1] = lines[1].replace("{{ product.name }}", "{{ prodct.name }}")
+    template.write_text("".join(lines), encoding="utf-8")
+    result = run("guides", "lint", "--templates", str(folder))
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert any("guides.yaml:" in e and "pendo_type" in e for e in errors)
+    assert any(
+        e.endswith(
+            "lightbox.en.j2:2: undefined: unknown variable 'prodct'; did you mean 'product'?"
+        )
+        for e in errors
+    )

@@ -312,6 +312,7 @@ def tiers(
       pendo-segments tiers --data ./usage --previous last_month.csv --overrides overrides.csv
       pendo-segments tiers --data ./usage --ratio P1=20 --capacity capacity.csv
     """
+    from pendo_segments.tiers.capacity import capacity_csv
     from pendo_segments.tiers.run import run_tiers, tier_inputs
 
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
@@ -321,7 +322,7 @@ def tiers(
     fmt = resolve_format(fmt, output)
     emit_frame(run.frame, fmt, output, title=f"Tiers as of {run.as_of.isoformat()}")
     if capacity_out is not None:
-        emit_frame(run.capacity, "csv", capacity_out)
+        emit_text(capacity_csv(run.capacity), capacity_out)
     if fmt == "table" and output is None:
         emit_frame(run.capacity, "table", None, title="CSM capacity")
     else:
