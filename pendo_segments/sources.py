@@ -1,7 +1,9 @@
 """Resolve a ``--data`` value to a :class:`~pendo_segments.data.dataset.Dataset`.
 
 ``DIR`` is a docs/semantics.md §1 folder, ``sample`` the bundled sample data set,
-and ``pendo:`` live data pulled from Pendo's Aggregation API.
+and ``pendo:`` live data pulled from Pendo's Aggregation API with a client for
+the configured subscription. This module sits above the ``pendo`` layer (it
+builds that client), so the data layer never imports ``pendo``.
 """
 
 from __future__ import annotations
