@@ -12,7 +12,7 @@ memory is its own:
 
 Both sides time loading + evaluating, the memberships are compared, and the
 script prints seconds, the ratio pandas / DuckDB and each side's peak RSS.
-The target (DESIGN.md) is ratio ≤ 1.5 and peak memory < 4 GiB.
+The target (see RESULTS.md) is ratio ≤ 1.5 and peak memory < 4 GiB.
 """
 
 from __future__ import annotations

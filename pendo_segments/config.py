@@ -14,24 +14,33 @@ scheduled job can inject the secret without editing a checked-in file::
     metadata_group = "custom"
 
 Other layers read their own tables with :meth:`Config.section` (``[campaign]``,
-``[smtp]``, ``[sync]`` …). The integration key is held in :class:`Secret`, whose
+``[smtp]``, ``[sync]`` …), each through a :class:`~pendo_segments.base.settings.Section`
+model, so every section reports a problem as ``FILE: [section].key: message``. The integration key is held in :class:`Secret`, whose
 ``str``/``repr``/format are ``***``, so it cannot leak into output, logs or errors.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
-import math
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+from pydantic import BeforeValidator, ConfigDict
+
+from pendo_segments.base.regions import REGIONS, base_url_for, region_from_key, region_problem
+from pendo_segments.base.secret import Secret, key_problem
+from pendo_segments.base.settings import (
+    Section,
+    Text,
+    number,
+    read_section,
+    whole,
+)
 from pendo_segments.errors import ConfigError
-from pendo_segments.pendo.regions import REGIONS, base_url_for, normalise_region, region_from_key
 
 CONFIG_ENV = "PENDO_SEGMENTS_CONFIG"
 DEFAULT_CONFIG_NAME = "pendo-segments.toml"
@@ -39,42 +48,6 @@ KEY_ENV = "PENDO_INTEGRATION_KEY"
 REGION_ENV = "PENDO_REGION"
 BASE_URL_ENV = "PENDO_BASE_URL"
 TIMEZONE_ENV = "PENDO_TIMEZONE"
-
-MASK = "***"
-
-
-class Secret:
-    """A string that refuses to show itself; call :meth:`reveal` at the one place it is sent."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if isinstance(value, Secret):
-            value = value.reveal()
-        self._value = str(value)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return MASK
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return MASK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:  # pickling keeps the value; printing never does
-        return (Secret, (self._value,))
 
 
 @dataclass(frozen=True)
@@ -124,21 +97,6 @@ class Config:
         return str(self.path) if self.path else DEFAULT_CONFIG_NAME
 
 
-# Keys allowed in [pendo]; anything else is a typo worth reporting.
-_PENDO_KEYS = (
-    "integration_key",
-    "region",
-    "base_url",
-    "timeout",
-    "max_retries",
-    "rate_limit_per_second",
-    "managed_prefix",
-    "metadata_group",
-    "app_ids",
-    "timezone",
-)
-
-
 def load_config(
     path: Path | str | None = None, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Config:
@@ -150,7 +108,8 @@ def load_config(
     table = data.get("pendo", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: 'pendo' must be a table ([pendo])")
-    return Config(pendo=_pendo_settings(table, env, where), path=file_path, data=data)
+    section = read_section(PendoSection, table, where=where, section="pendo", env=env)
+    return Config(pendo=section.settings(), path=file_path, data=data)
 
 
 def _find_config_file(path: Path | str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -176,156 +135,102 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
 
 
-def _pendo_settings(table: dict[str, Any], env: Mapping[str, str], where: str) -> PendoSettings:
-    reject_unknown_keys(table, _PENDO_KEYS, where, "pendo")
-    defaults = PendoSettings()
-
-    key_text = env.get(KEY_ENV) or table.get("integration_key")
-    if key_text is not None and not isinstance(key_text, str):
-        raise ConfigError(f"{where}: [pendo].integration_key must be a string")
-    origin = KEY_ENV if env.get(KEY_ENV) else f"{where}: [pendo].integration_key"
-    key = Secret(check_key(key_text.strip(), origin)) if key_text and key_text.strip() else None
-
-    if env.get(REGION_ENV):
-        region = normalise_region(env[REGION_ENV], origin=REGION_ENV)
-    elif "region" in table:
-        region = normalise_region(
-            _string(table, "region", where), origin=f"{where}: [pendo].region"
-        )
-    else:
-        region = (region_from_key(key.reveal()) if key else None) or "us"
-
-    override = env.get(BASE_URL_ENV) or table.get("base_url")
-    origin = BASE_URL_ENV if env.get(BASE_URL_ENV) else f"{where}: [pendo].base_url"
-    override = _base_url(override, origin) if override else None
-
-    return PendoSettings(
-        integration_key=key,
-        region=region,
-        base_url=override or base_url_for(region),
-        base_url_override=override,
-        timeout=_positive(table, "timeout", where, defaults.timeout),
-        max_retries=_count(table, "max_retries", where, defaults.max_retries),
-        rate_limit_per_second=_rate(table, where, defaults.rate_limit_per_second),
-        managed_prefix=_string(table, "managed_prefix", where, defaults.managed_prefix),
-        metadata_group=_string(table, "metadata_group", where, defaults.metadata_group),
-        app_ids=_app_ids(table, where, defaults.app_ids),
-        timezone=_timezone(
-            env.get(TIMEZONE_ENV) or table.get("timezone"), where, defaults.timezone
-        ),
-    )
-
-
-def check_key(text: str, origin: str = "the Pendo integration key") -> str:
-    """The key unchanged, or a one-line ConfigError that never shows it.
-
-    An HTTP header carries only Latin-1 without control characters: a stray
-    newline (pasted key) or a non-Latin-1 character would otherwise fail deep in
-    the HTTP library, with the key in the traceback.
-    """
-    bad = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
-    if bad is not None:
-        raise ConfigError(
-            f"{origin}: the integration key contains a control character "
-            f"(U+{ord(bad):04X}, e.g. a line break); copy it again without it"
-        )
-    if any(ord(c) > 0xFF for c in text):
-        raise ConfigError(
-            f"{origin}: the integration key contains characters an HTTP header cannot carry "
-            "(outside Latin-1); copy it again from Pendo (Settings > Integrations)"
-        )
-    return text
-
-
-def _app_ids(table: dict[str, Any], where: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    value = table.get("app_ids", list(default))
-    if isinstance(value, str | int):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, str | int) and str(v).strip() for v in value)
-    ):
-        raise ConfigError(
-            f'{where}: [pendo].app_ids must be a non-empty list of app ids, or ["*"] for every app'
-        )
-    return tuple(str(v).strip() for v in value)
-
-
-def _timezone(value: Any, where: str, default: str) -> str:
+def _key(value: Any) -> Secret | None:
+    # Never echo the value: it is (or was meant to be) the integration key.
     if value is None:
-        return default
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: [pendo].timezone must be an IANA time zone name")
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{where}: [pendo].timezone: unknown time zone {value!r} "
-            "(use an IANA name such as 'America/New_York')"
-        ) from None
-    return value.strip()
-
-
-def reject_unknown_keys(
-    table: Mapping[str, Any], allowed: Iterable[str], where: str, section: str
-) -> None:
-    """One message for a misspelt key in any section of the TOML file."""
-    allowed = list(allowed)
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: unknown key [{section}].{key}{hint}")
-
-
-def _string(table: dict[str, Any], name: str, where: str, default: str | None = None) -> str:
-    value = table.get(name, default)
+        return None
     if not isinstance(value, str):
-        raise ConfigError(f"{where}: [pendo].{name} must be a string, got {value!r}")
-    return value
+        raise ValueError("must be a string")
+    text = value.strip()
+    message = key_problem(text)
+    if message:
+        raise ValueError(message)
+    return Secret(text) if text else None
 
 
-def _number(table: dict[str, Any], name: str, where: str, default: float) -> float:
-    value = table.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise ConfigError(f"{where}: [pendo].{name} must be a number, got {value!r}")
-    return float(value)
+def _region(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    message = region_problem(value)
+    if message:
+        raise ValueError(message)
+    return value.strip().lower()
 
 
-def _positive(table: dict[str, Any], name: str, where: str, default: float) -> float:
-    value = _number(table, name, where, default)
-    if value <= 0:
-        raise ConfigError(f"{where}: [pendo].{name} must be greater than 0, got {value:g}")
-    return value
-
-
-def _count(table: dict[str, Any], name: str, where: str, default: int) -> int:
-    value = table.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where}: [pendo].{name} must be a whole number >= 0, got {value!r}")
-    return value
-
-
-def _rate(table: dict[str, Any], where: str, default: float | None) -> float | None:
-    """Requests per second; 0 turns the client-side limit off."""
-    if "rate_limit_per_second" not in table:
-        return default
-    value = _number(table, "rate_limit_per_second", where, 0.0)
-    if value < 0:
-        raise ConfigError(
-            f"{where}: [pendo].rate_limit_per_second must be >= 0 (0 = no limit), got {value:g}"
-        )
-    return value or None
-
-
-def _base_url(value: Any, origin: str) -> str:
+def _base_url(value: Any) -> str | None:
     from urllib.parse import urlsplit
 
     text = str(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{origin}: {text!r} is not an http(s) URL (e.g. https://app.pendo.io)")
+        raise ValueError(f"{text!r} is not an http(s) URL (e.g. https://app.pendo.io)")
     return text
+
+
+def _app_ids(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str | int):
+        value = [value]
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(v, str | int) and str(v).strip() for v in value)
+    ):
+        raise ValueError('must be a non-empty list of app ids, or ["*"] for every app')
+    return tuple(str(v).strip() for v in value)
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be an IANA time zone name")
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'America/New_York')"
+        ) from None
+    return value.strip()
+
+
+class PendoSection(Section):
+    """``[pendo]`` as written in the file, with the ``PENDO_*`` environment variables over it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    ENV: ClassVar[Mapping[str, str]] = {
+        "integration_key": KEY_ENV,
+        "region": REGION_ENV,
+        "base_url": BASE_URL_ENV,
+        "timezone": TIMEZONE_ENV,
+    }
+
+    integration_key: Annotated[Secret | None, BeforeValidator(_key)] = None
+    region: Annotated[str | None, BeforeValidator(_region)] = None
+    base_url: Annotated[str | None, BeforeValidator(_base_url)] = None
+    timeout: Annotated[float, BeforeValidator(number(above=0))] = 30.0
+    max_retries: Annotated[int, BeforeValidator(whole(0))] = 5
+    rate_limit_per_second: Annotated[
+        float, BeforeValidator(number(minimum=0, note=" (0 = no limit)"))
+    ] = 5.0
+    managed_prefix: Text = "[ps] "
+    metadata_group: Text = "custom"
+    app_ids: Annotated[tuple[str, ...], BeforeValidator(_app_ids)] = ("*",)
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+
+    def settings(self) -> PendoSettings:
+        """The resolved settings: the region from the key's suffix unless set, its host."""
+        key = self.integration_key
+        region = self.region or (region_from_key(key.reveal()) if key else None) or "us"
+        return PendoSettings(
+            integration_key=key,
+            region=region,
+            base_url=self.base_url or base_url_for(region),
+            base_url_override=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            rate_limit_per_second=self.rate_limit_per_second or None,
+            managed_prefix=self.managed_prefix,
+            metadata_group=self.metadata_group,
+            app_ids=self.app_ids,
+            timezone=self.timezone,
+        )

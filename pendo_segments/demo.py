@@ -11,9 +11,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.atomic import check_output_folder, output_folder, write_text
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 
 @dataclass
@@ -37,7 +40,7 @@ class _Step:
 
     defs_path: Path
     defs: Any
-    ds: Any
+    ds: Dataset
     as_of: dt.date
     ev: Any
     tmp: Path
@@ -143,7 +146,7 @@ def _tiers(ctx: _Step) -> None:
 
 
 def _alerts(ctx: _Step) -> None:
-    from pendo_segments.health.alerts import alerts_for_view
+    from pendo_segments.tiers.alerts import alerts_for_view
 
     if ctx.view is None:
         return

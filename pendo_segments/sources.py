@@ -28,9 +28,19 @@ def open_dataset(
     as_of: dt.date | None = None,
 ) -> Any:
     if spec.startswith("pendo:"):
+        from pendo_segments.config import load_config
         from pendo_segments.data.pendo_source import load_from_pendo
+        from pendo_segments.pendo.client import client_from_config
 
-        return load_from_pendo(spec, as_of=as_of, warn=warn)
+        config = load_config()
+        return load_from_pendo(
+            spec,
+            as_of=as_of,
+            warn=warn,
+            client=client_from_config(config),
+            app_ids=config.pendo.app_ids,
+            timezone=config.pendo.timezone,
+        )
     from pendo_segments.data.loaders import load_dataset, load_sample
 
     if spec == "sample":

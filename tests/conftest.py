@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+
+# Tests name the shipped folders (segment_defs, README.md, examples/) the way a user
+# types them, relative to the project root; start there whatever folder pytest ran from.
+os.chdir(Path(__file__).resolve().parent.parent)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from health_handmade import AS_OF, dataset, sample
 from pendo_segments.definitions import load_definitions
 from pendo_segments.errors import DefinitionError
 from pendo_segments.health import compute_health
-from pendo_segments.health.alerts import ALERT_COLUMNS, condition_mask, load_alerts, run_alerts
 from pendo_segments.health.csvfile import read_previous_health
 from pendo_segments.tiers import load_policy
+from pendo_segments.tiers.alerts import ALERT_COLUMNS, condition_mask, load_alerts, run_alerts
 
 DEFS = Path(__file__).resolve().parent.parent / "segment_defs"
 A1_WEAK = (

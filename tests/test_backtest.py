@@ -112,6 +112,12 @@ def hand(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return data, defs
 
 
+@pytest.fixture(scope="module")
+def sample() -> tuple[Path, object, object]:
+    defs_path = shipped_path("segment_defs")
+    return defs_path, load_definitions(defs_path), load_sample()
+
+
 def test_as_of_days_step_and_range() -> None:
     assert as_of_days(DAYS[0], dt.date(2026, 3, 24), 7) == DAYS
     assert as_of_days(DAYS[0], DAYS[0], 7) == [DAYS[0]]
@@ -162,11 +168,9 @@ def test_a_shorter_horizon_misses_the_late_churner(hand: tuple[Path, Path]) -> N
     assert quiet.median_lead_days == pytest.approx((28 + 7) / 2)
 
 
-def test_counts_and_scores_equal_evaluate_and_health_per_day() -> None:
+def test_counts_and_scores_equal_evaluate_and_health_per_day(sample: tuple) -> None:
     """Independent check: the ordinary evaluator and scorer, run day by day."""
-    defs_path = shipped_path("segment_defs")
-    defs = load_definitions(defs_path)
-    ds = load_sample()
+    defs_path, defs, ds = sample
     days = [dt.date(2026, 9, 13), dt.date(2026, 10, 11), dt.date(2026, 11, 1)]
     bt = run_backtest(defs, ds, days, defs_path=defs_path, with_alerts=False)
     for i, day in enumerate(days):
@@ -215,3 +219,40 @@ def test_cli_bad_range_is_one_line_error(hand: tuple[Path, Path]) -> None:
     )
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: --to 2026-03-02 is before --from 2026-03-09"
+
+
+def test_alert_flags_equal_the_alert_conditions_of_that_day(sample: tuple) -> None:
+    """Independent check: alerts.condition_mask, with its own evaluation and health."""
+    from pendo_segments.tiers.alerts import condition_mask, load_alerts
+    from pendo_segments.tiers.policy import load_policy
+
+    defs_path, defs, ds = sample
+    day = dt.date(2026, 10, 11)
+    bt = run_backtest(defs, ds, [day], defs_path=defs_path)
+    policy = load_policy(defs_path / "tiers.yaml")
+    rules = load_alerts(defs_path / "alerts.yaml", tiers=policy.names)
+    checked = 0
+    for alert in rules.alerts:
+        if alert.needs_tiers or alert.needs_previous:
+            assert f"alert:{alert.spec.name}" not in bt.flags
+            continue
+        health = compute_health(ds, as_of=day)
+        expected = condition_mask(
+            ds, rules, alert.spec.name, defs=defs, policy=policy, health=health
+        )
+        assert expected is not None
+        assert (bt.flags[f"alert:{alert.spec.name}"][0] == expected).all(), alert.spec.name
+        checked += 1
+    assert checked >= 4
+
+
+def test_readme_quotes_the_sample_backtest(sample: tuple) -> None:
+    """The README's at_risk numbers are the ones the backtest gives on the sample."""
+    defs_path, defs, ds = sample
+    days = as_of_days(dt.date(2026, 9, 6), dt.date(2026, 11, 1), 7)
+    bt = run_backtest(defs, ds, days, defs_path=defs_path, names=["at_risk"], with_health=False)
+    rate = catch_rates(bt, churn_days(ds, bt.account_ids))[0]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"catches {rate.caught} of {rate.churners}" in readme
+    assert f"recall {round(100 * rate.recall)} %" in readme
+    assert f"median lead time of {rate.median_lead_days:g} days" in readme

@@ -60,15 +60,15 @@ opt_out_file = "optout.csv"
     [
         (
             "[campaign.no_login]\ncooldown_day = 3\n",
-            "unknown key [campaign.no_login].cooldown_day (did you mean 'cooldown_days'?)",
+            "[campaign.no_login].cooldown_day: unknown key (did you mean 'cooldown_days'?)",
         ),
         (
             "[campaign.no_login]\nwindow_days = 0\n",
-            "[campaign.no_login].window_days must be a whole number >= 1, got 0",
+            "[campaign.no_login].window_days: must be a whole number >= 1, got 0",
         ),
         (
             '[campaign.no_login]\nwindow_days = "30"\n',
-            "[campaign.no_login].window_days must be a whole number >= 1, got '30'",
+            "[campaign.no_login].window_days: must be a whole number >= 1, got '30'",
         ),
         (
             '[campaign.no_login]\nexclude_tiers = ["P4"]\n',
@@ -76,9 +76,9 @@ opt_out_file = "optout.csv"
         ),
         (
             '[campaign.no_login]\nexclude_accounts = "acme"\n',
-            "[campaign.no_login].exclude_accounts must be a list of strings, got 'acme'",
+            "[campaign.no_login].exclude_accounts: must be a list of strings, got 'acme'",
         ),
-        ('[campaign]\nstate = "x"\n', "unknown key [campaign].state (did you mean 'state_file'?)"),
+        ('[campaign]\nstate = "x"\n', "[campaign].state: unknown key (did you mean 'state_file'?)"),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -140,7 +140,7 @@ def test_env_wins_over_the_file_and_the_password_never_shows(tmp_path: Path) -> 
         ),
         (
             {**ENV, "PENDO_SEGMENTS_SMTP_PORT": "smtp"},
-            "PENDO_SEGMENTS_SMTP_PORT: not a number: 'smtp'",
+            "PENDO_SEGMENTS_SMTP_PORT: must be a whole number from 1 to 65535, got 'smtp'",
         ),
         (
             {**ENV, "PENDO_SEGMENTS_SMTP_PASSWORD": "pw"},
@@ -173,4 +173,4 @@ def test_a_misspelt_smtp_key_says_the_closest(tmp_path: Path) -> None:
     cfg = config(tmp_path, '[smtp]\nhots = "mail.example"\n')
     with pytest.raises(ConfigError) as err:
         smtp_settings(cfg, env=ENV)
-    assert str(err.value) == (f"{cfg.path}: unknown key [smtp].hots (did you mean 'host'?)")
+    assert str(err.value) == (f"{cfg.path}: [smtp].hots: unknown key (did you mean 'host'?)")

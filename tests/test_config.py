@@ -198,20 +198,20 @@ def test_unknown_key_in_pendo_table_suggests_the_closest(tmp_path: Path) -> None
     path = write(tmp_path, "[pendo]\ntimout = 3\n")
     with pytest.raises(ConfigError) as err:
         load_config(env={}, cwd=tmp_path)
-    assert str(err.value) == f"{path}: unknown key [pendo].timout (did you mean 'timeout'?)"
+    assert str(err.value) == f"{path}: [pendo].timout: unknown key (did you mean 'timeout'?)"
 
 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("timeout = 0", "[pendo].timeout must be greater than 0, got 0"),
-        ('timeout = "fast"', "[pendo].timeout must be a number, got 'fast'"),
-        ("max_retries = -1", "[pendo].max_retries must be a whole number >= 0, got -1"),
+        ("timeout = 0", "[pendo].timeout: must be greater than 0, got 0"),
+        ('timeout = "fast"', "[pendo].timeout: must be a number, got 'fast'"),
+        ("max_retries = -1", "[pendo].max_retries: must be a whole number >= 0, got -1"),
         (
             "rate_limit_per_second = -2",
-            "[pendo].rate_limit_per_second must be >= 0 (0 = no limit), got -2",
+            "[pendo].rate_limit_per_second: must be a number >= 0 (0 = no limit), got -2",
         ),
-        ("managed_prefix = 3", "[pendo].managed_prefix must be a string, got 3"),
+        ("managed_prefix = 3", "[pendo].managed_prefix: must be a string, got 3"),
     ],
 )
 def test_invalid_values_name_file_and_key(tmp_path: Path, line: str, message: str) -> None:
@@ -273,7 +273,7 @@ def test_key_not_in_config_errors(tmp_path: Path) -> None:
     write(tmp_path, "[pendo]\nintegration_key = 918273645\n")
     with pytest.raises(ConfigError) as err:
         load_config(env={}, cwd=tmp_path)
-    assert str(err.value).endswith("[pendo].integration_key must be a string")
+    assert str(err.value).endswith("[pendo].integration_key: must be a string")
     assert "918273645" not in str(err.value)
 
 

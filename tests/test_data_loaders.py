@@ -1,4 +1,4 @@
-"""Loading a usage data folder (CONTRACT.md §1): types, errors, Parquet, writing.
+"""Loading a usage data folder (docs/semantics.md §1): types, errors, Parquet, writing.
 
 Expected values are written out by hand from the tiny CSV texts below.
 """
@@ -213,62 +213,62 @@ USAGE_HEAD = "date,visitor_id,minutes,events\n"
     [
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-13-01,v1,1,1\n"},
-            "usage_daily.csv: row 2, column 'date': '2026-13-01' is not a date (YYYY-MM-DD)",
+            "usage_daily.csv: row 2 (line 3), column 'date': '2026-13-01' is not a date (YYYY-MM-DD)",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-02-30,v1,1,1\n"},
-            "usage_daily.csv: row 1, column 'date': '2026-02-30' is not a date (YYYY-MM-DD)",
+            "usage_daily.csv: row 1 (line 2), column 'date': '2026-02-30' is not a date (YYYY-MM-DD)",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n10/02/2026,v1,1,1\n"},
-            "usage_daily.csv: row 2, column 'date': '10/02/2026' is not a date (YYYY-MM-DD)",
+            "usage_daily.csv: row 2 (line 3), column 'date': '10/02/2026' is not a date (YYYY-MM-DD)",
         ),
         (
             {"visitors": "visitor_id,account_id,first_visit\nv1,00123,2024-1-5\n"},
-            "visitors.csv: row 1, column 'first_visit': '2024-1-5' is not a date (YYYY-MM-DD)",
+            "visitors.csv: row 1 (line 2), column 'first_visit': '2024-1-5' is not a date (YYYY-MM-DD)",
         ),
         (
             {"accounts": 'account_id,arr,plan\na1,"15,000",Starter\n'},
-            "accounts.csv: row 1, column 'arr': '15,000' is not a number",
+            "accounts.csv: row 1 (line 2), column 'arr': '15,000' is not a number",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,v2,ten,1\n"},
-            "usage_daily.csv: row 2, column 'minutes': 'ten' is not a number",
+            "usage_daily.csv: row 2 (line 3), column 'minutes': 'ten' is not a number",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,nan,1\n"},
-            "usage_daily.csv: row 1, column 'minutes': 'nan' is not a number",
+            "usage_daily.csv: row 1 (line 2), column 'minutes': 'nan' is not a number",
         ),
         (
             {
                 "usage_daily": USAGE_HEAD
                 + "2026-10-01,v1,1,1\n2026-10-02,v1,2,1\n2026-10-03,v1,-1.5,1\n"
             },
-            "usage_daily.csv: row 3, column 'minutes': '-1.5' is negative",
+            "usage_daily.csv: row 3 (line 4), column 'minutes': '-1.5' is negative",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,2.5\n"},
-            "usage_daily.csv: row 1, column 'events': '2.5' is not a non-negative integer",
+            "usage_daily.csv: row 1 (line 2), column 'events': '2.5' is not a non-negative integer",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,3\n2026-10-02,v1,1,-2\n"},
-            "usage_daily.csv: row 2, column 'events': '-2' is not a non-negative integer",
+            "usage_daily.csv: row 2 (line 3), column 'events': '-2' is not a non-negative integer",
         ),
         (
             {"feature_usage": "date,visitor_id,feature_id,clicks\n2026-10-01,v1,exports,many\n"},
-            "feature_usage.csv: row 1, column 'clicks': 'many' is not a non-negative integer",
+            "feature_usage.csv: row 1 (line 2), column 'clicks': 'many' is not a non-negative integer",
         ),
         (
             {"nps": "date,visitor_id,score\n2026-10-01,v1,10\n2026-10-01,v2,11\n"},
-            "nps.csv: row 2, column 'score': '11' is not an integer from 0 to 10",
+            "nps.csv: row 2 (line 3), column 'score': '11' is not an integer from 0 to 10",
         ),
         (
             {"accounts": "account_id,arr,plan,self_service\na1,1,Starter,maybe\n"},
-            "accounts.csv: row 1, column 'self_service': 'maybe' is not true/false",
+            "accounts.csv: row 1 (line 2), column 'self_service': 'maybe' is not true/false",
         ),
         (
             {"accounts": "account_id,arr,plan,seats\na1,1,Starter,-3\n"},
-            "accounts.csv: row 1, column 'seats': '-3' is not a non-negative integer",
+            "accounts.csv: row 1 (line 2), column 'seats': '-3' is not a non-negative integer",
         ),
         (
             {"usage_daily": "date,visitor_id,events\n2026-10-01,v1,1\n"},
@@ -280,34 +280,34 @@ USAGE_HEAD = "date,visitor_id,minutes,events\n"
         ),
         (
             {"accounts": "account_id,arr,plan\na1,1,Starter\na2,2,Growth\na1,3,Growth\n"},
-            "accounts.csv: row 3, column 'account_id': duplicate id 'a1' (first at row 1)",
+            "accounts.csv: row 3 (line 4), column 'account_id': duplicate id 'a1' (first at row 1 (line 2))",
         ),
         (
             {"visitors": "visitor_id,account_id\nv1,00123\nv2,a2\nv3,a2\nv2,a2\n"},
-            "visitors.csv: row 4, column 'visitor_id': duplicate id 'v2' (first at row 2)",
+            "visitors.csv: row 4 (line 5), column 'visitor_id': duplicate id 'v2' (first at row 2 (line 3))",
         ),
         (
             {"features": "feature_id,name\nf1,A\nf1,B\n"},
-            "features.csv: row 2, column 'feature_id': duplicate id 'f1' (first at row 1)",
+            "features.csv: row 2 (line 3), column 'feature_id': duplicate id 'f1' (first at row 1 (line 2))",
         ),
         (
             {"visitors": "visitor_id,account_id\nv1,00123\n,a2\n"},
-            "visitors.csv: row 2, column 'visitor_id': required value is blank",
+            "visitors.csv: row 2 (line 3), column 'visitor_id': required value is blank",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,,1,1\n"},
-            "usage_daily.csv: row 2, column 'visitor_id': required value is blank",
+            "usage_daily.csv: row 2 (line 3), column 'visitor_id': required value is blank",
         ),
         (
             {"usage_daily": USAGE_HEAD + "2026-10-01,v1,,1\n"},
-            "usage_daily.csv: row 1, column 'minutes': required value is blank",
+            "usage_daily.csv: row 1 (line 2), column 'minutes': required value is blank",
         ),
         (
             {
                 "usage_daily": USAGE_HEAD + "2026-10-01,v1,1,1\n2026-10-01,ghost,1,1\n"
                 "2026-10-02,ghost,1,1\n"
             },
-            "usage_daily.csv: row 2, column 'visitor_id': unknown visitor 'ghost' "
+            "usage_daily.csv: row 2 (line 3), column 'visitor_id': unknown visitor 'ghost' "
             "(2 rows of 1 unknown visitor; --lenient drops them)",
         ),
         (
@@ -315,12 +315,12 @@ USAGE_HEAD = "date,visitor_id,minutes,events\n"
                 "feature_usage": "date,visitor_id,feature_id,clicks\n"
                 "2026-10-01,v1,nope,1\n2026-10-01,v1,gone,1\n"
             },
-            "feature_usage.csv: row 1, column 'feature_id': unknown feature 'nope' "
+            "feature_usage.csv: row 1 (line 2), column 'feature_id': unknown feature 'nope' "
             "(2 rows of 2 unknown features; --lenient drops them)",
         ),
         (
             {"nps": "date,visitor_id,score\n2026-10-01,v9,5\n"},
-            "nps.csv: row 1, column 'visitor_id': unknown visitor 'v9' "
+            "nps.csv: row 1 (line 2), column 'visitor_id': unknown visitor 'v9' "
             "(1 row of 1 unknown visitor; --lenient drops them)",
         ),
         (
@@ -358,8 +358,10 @@ def test_csv_and_parquet_of_one_table_is_ambiguous(tmp_path: Path) -> None:
 
 
 def test_ragged_csv_row_is_a_data_error(tmp_path: Path) -> None:
-    message = load_error(tmp_path, usage_daily=USAGE_HEAD + "2026-10-01,v1,1,1,extra\n")
-    assert message.startswith("usage_daily.csv: CSV parse error: Expected 4 columns, got 5")
+    usage = USAGE_HEAD + "2026-10-01,v1,1,1\n\n2026-10-01,v1,1,1,extra\n"
+    message = load_error(tmp_path, usage_daily=usage)
+    # the blank line is skipped: data row 2 is file line 4
+    assert message == "usage_daily.csv: row 2 (line 4): expected 4 columns, got 5"
 
 
 def test_lenient_drops_unknown_visitors_and_features_with_a_warning(tmp_path: Path) -> None:
@@ -378,6 +380,8 @@ def test_lenient_drops_unknown_visitors_and_features_with_a_warning(tmp_path: Pa
         warn=warnings.append,
     )
     assert warnings == [
+        "visitors.csv: 1 visitor of 1 account not in accounts.csv ('trial-9'); "
+        "their account fields are blank",
         "usage_daily.csv: dropped 3 rows of 2 unknown visitors",
         "feature_usage.csv: dropped 1 row of 1 unknown visitor",
         "feature_usage.csv: dropped 1 row of 1 unknown feature",
@@ -391,7 +395,7 @@ def test_lenient_drops_unknown_visitors_and_features_with_a_warning(tmp_path: Pa
 def test_lenient_does_not_excuse_malformed_values(tmp_path: Path) -> None:
     assert (
         load_error(tmp_path, lenient=True, usage_daily=USAGE_HEAD + "2026-10-01,v1,-1,1\n")
-        == "usage_daily.csv: row 1, column 'minutes': '-1' is negative"
+        == "usage_daily.csv: row 1 (line 2), column 'minutes': '-1' is negative"
     )
 
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from pendo_segments.cli import COMMANDS, main
 
-README = Path("README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def leaf_commands() -> list[tuple[str, ...]]:
@@ -61,3 +62,42 @@ def test_help_does_not_import_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+#: Files that hold the pattern itself, to check for it.
+SELF_CHECKS = {"tests/test_docs.py", "tests/test_pendo_shapes.py"}
+
+
+def test_no_file_cites_a_document_outside_the_repository() -> None:
+    """The product carries its own docs: semantics in docs/semantics.md, wire shapes in
+    docs/pendo-api.md. Checked over every tracked text file."""
+    import re
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = re.compile(r"CONTRACT\.md|DESIGN\.md|STYLE\.md|/work/|\.\./shared/|/shared/")
+    hits = []
+    for name in tracked:
+        path = ROOT / name
+        if name in SELF_CHECKS or not path.is_file() or path.suffix in {".png", ".gz"}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        hits += [
+            f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1) if outside.search(line)
+        ]
+    assert hits == []
+
+
+def test_semantics_reference_has_every_section_cited() -> None:
+    """Every 'docs/semantics.md §N' in the code points at a section that exists."""
+    import re
+
+    sections = set(re.findall(r"^## §(\d+)", (ROOT / "docs" / "semantics.md").read_text(), re.M))
+    cited = set()
+    for path in [*(ROOT / "pendo_segments").rglob("*.py"), ROOT / "README.md"]:
+        cited |= set(re.findall(r"docs/semantics\.md §(\d+)", path.read_text(encoding="utf-8")))
+    assert cited and cited <= sections

@@ -8,11 +8,9 @@ import pandas as pd
 import pytest
 from health_handmade import AS_OF, dataset
 
-import pendo_segments.alerts as old_alerts
 from pendo_segments.errors import DefinitionError
 from pendo_segments.export import export_for_salesforce, read_crm_ids
-from pendo_segments.health import alerts as health_alerts
-from pendo_segments.health.alerts import alert_inputs, alert_notes, alerts_for_view, check_alerts
+from pendo_segments.tiers.alerts import alert_inputs, alert_notes, alerts_for_view, check_alerts
 from pendo_segments.tiers.run import policy_for, run_tiers, tier_inputs
 from pendo_segments.tiers.view import account_view
 
@@ -80,8 +78,3 @@ def test_crm_ids_file(tmp_path: Path) -> None:
     path = tmp_path / "ids.csv"
     path.write_text("Name,Id\nx,001A\ny, 001B \nz,\n", encoding="utf-8")
     assert read_crm_ids(path) == ["001A", "001B"]
-
-
-def test_old_import_path_still_works() -> None:
-    assert old_alerts.run_alerts is health_alerts.run_alerts
-    assert old_alerts.load_alerts is health_alerts.load_alerts

@@ -19,9 +19,9 @@ from pendo_segments.definitions.models import (
 )
 from pendo_segments.errors import DefinitionError
 from pendo_segments.health import compute_health
-from pendo_segments.health.alerts import load_alerts
 from pendo_segments.health.rules import Facts, compare, mask
 from pendo_segments.tiers import load_policy
+from pendo_segments.tiers.alerts import load_alerts
 
 TIERS_BLOCK = """\
 tiers:

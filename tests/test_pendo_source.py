@@ -180,7 +180,7 @@ def test_no_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.delenv("PENDO_SEGMENTS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="no Pendo integration key: set PENDO_INTEGRATION_KEY"):
-        load_from_pendo("pendo:")
+        open_dataset("pendo:")
 
 
 # -- the pull command -----------------------------------------------------------------------

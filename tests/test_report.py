@@ -19,12 +19,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from pendo_segments.atomic import MARKER
 from pendo_segments.cli import main
 from pendo_segments.data import bundled_sample_path, dataset_from_frames, load_sample, write_dataset
 from pendo_segments.definitions import load_definitions
-from pendo_segments.errors import ConfigError
 from pendo_segments.report import ReportOptions, build_report, collect
-from pendo_segments.report.folder import MARKER
 from pendo_segments.shipped import shipped_path
 
 SAMPLE = bundled_sample_path()
@@ -321,20 +320,19 @@ def test_refuses_a_foreign_folder_and_replaces_its_own(tmp_path: Path) -> None:
         main, ["report", str(DEFS), "--data", str(SAMPLE), "--out", str(foreign)]
     )
     assert result.exit_code == 1
-    assert "not written by pendo-segments report" in result.stderr
+    assert "not written by pendo-segments" in result.stderr
     assert (foreign / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in foreign.iterdir()) == ["keep.txt"]
 
 
-def test_an_earlier_report_is_replaced_unless_someone_added_files(hand_report: Path) -> None:
+def test_an_earlier_report_is_replaced_and_a_users_file_kept(hand_report: Path) -> None:
     (hand_report / "accounts" / "A3.html").write_text("stale")
+    (hand_report / "my-notes.txt").write_text("keep me")
     build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
     assert (hand_report / "accounts" / "A3.html").read_text() != "stale"
     assert not [p for p in hand_report.parent.iterdir() if p.name.startswith(".hand")]
-    (hand_report / "my-notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="my-notes.txt"):
-        build_report(load_definitions(DEFS), _hand_ds(), hand_report, defs_path=DEFS)
     assert (hand_report / "my-notes.txt").read_text() == "keep me"
+    assert "my-notes.txt" not in json.loads((hand_report / MARKER).read_text())["files"]
 
 
 def test_unknown_csm_is_a_one_line_error(tmp_path: Path) -> None:
@@ -348,3 +346,59 @@ def test_unknown_csm_is_a_one_line_error(tmp_path: Path) -> None:
         "Error: --csm: no account has csm_owner 'Emma Schmit'; did you mean 'Emma Schmidt'?"
     ]
     assert not (tmp_path / "r").exists()
+
+
+def test_pes_by_hand() -> None:
+    """As of 2026-03-01 (window 01-30 … 02-28, previous 12-31 … 01-29):
+    n1 new (first visit 02-10), r1 recovered (active 2025-12-01 and 02-15), d1 and
+    d2 dropped (active 01-10 only), s1 retained. Growth (1 + 1) / (1 + 1 + 2) = 50.
+    Stickiness: 3 visitor-days / 30 days / 3 active visitors = 3.33. Adoption: n1
+    used 1 of the 2 key features, r1 and s1 none: 0.5 / 3 = 16.67."""
+    from pendo_segments.backtest import UsageHistory
+    from pendo_segments.report.usage import pes
+
+    vids = ["n1", "r1", "d1", "d2", "s1"]
+    visits = [
+        ("2026-02-10", "n1"), ("2025-12-01", "r1"), ("2026-02-15", "r1"), ("2026-01-10", "d1"),
+        ("2026-01-10", "d2"), ("2026-01-10", "s1"), ("2026-02-20", "s1"),
+    ]  # fmt: skip
+    usage = pd.DataFrame(visits, columns=["date", "visitor_id"])
+    usage["date"] = pd.to_datetime(usage["date"])
+    usage["minutes"], usage["events"] = 5.0, 1
+    clicks = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-02-10"]),
+            "visitor_id": ["n1"],
+            "feature_id": ["k1"],
+            "clicks": [3],
+        }
+    )
+    ds = dataset_from_frames(
+        {
+            "accounts": pd.DataFrame({"account_id": ["A"], "arr": [1.0], "plan": ["x"]}),
+            "visitors": pd.DataFrame(
+                {
+                    "visitor_id": vids,
+                    "account_id": ["A"] * 5,
+                    "first_visit": pd.to_datetime(
+                        ["2026-02-10", "2025-06-01", "2025-01-01", "2025-01-01", "2025-01-01"]
+                    ),
+                }
+            ),
+            "usage_daily": usage,
+            "feature_usage": clicks,
+            "features": pd.DataFrame(
+                {
+                    "feature_id": ["k1", "k2", "f3"],
+                    "name": ["K1", "K2", "F3"],
+                    "key": [True, True, False],
+                }
+            ),
+        }
+    )
+    got = pes(ds, UsageHistory(ds), dt.date(2026, 3, 1))
+    assert (got.new, got.recovered, got.dropped, got.active_visitors) == (1, 1, 2, 3)
+    assert got.growth == pytest.approx(50.0)
+    assert got.stickiness == pytest.approx(100 * 3 / 30 / 3)
+    assert got.adoption == pytest.approx(100 * 0.5 / 3)
+    assert got.score == pytest.approx((50.0 + 100 / 30 + 100 / 6) / 3)

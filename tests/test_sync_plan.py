@@ -153,7 +153,7 @@ def test_rule_segments_setting_is_gone_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_sync_settings(load_config(config, env={}))
     assert "\n" not in str(err.value)
-    assert str(err.value).startswith(f"{config}: [sync] rule_segments was removed: ")
+    assert str(err.value).startswith(f"{config}: [sync].rule_segments: this setting was removed: ")
     assert "visitor list" in str(err.value)
 
 

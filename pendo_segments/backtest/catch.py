@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ import pandas as pd
 from pendo_segments.backtest.run import Backtest
 from pendo_segments.errors import DataError
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 CATCH_COLUMNS = [
     "rule",
@@ -69,7 +72,7 @@ class CatchRate:
         return out
 
 
-def churn_days(ds: Any, account_ids: pd.Index) -> np.ndarray:
+def churn_days(ds: Dataset, account_ids: pd.Index) -> np.ndarray:
     """Day number of each account's churn (NAT_DAY: did not churn or no outcome)."""
     outcomes = getattr(ds, "outcomes", None)
     if outcomes is None:

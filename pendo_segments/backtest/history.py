@@ -17,7 +17,7 @@ unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +25,16 @@ import pandas as pd
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions, usage_days
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 _BIG = np.iinfo(np.int64).max
 _BITMAP_LIMIT = 600_000_000  # cells (bytes) of the (day, subject) bitmap
 
 
 def _by_day(day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    if len(day) < 2 or bool((day[1:] >= day[:-1]).all()):  # files usually come sorted by date
+        return [day, *columns]
     order = np.argsort(day, kind="stable")
     return [day[order], *(c[order] for c in columns)]
 
@@ -55,6 +60,54 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
         key.sort()
         uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
     return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
+
+
+_DENSE_LIMIT = 60_000_000  # cells of the dense grid _aggregate may use (8 bytes each)
+
+
+def _aggregate(
+    day: np.ndarray,
+    idx: np.ndarray,
+    width: int,
+    values: list[np.ndarray],
+    code: np.ndarray | None = None,
+    ncodes: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Sum ``values`` per (day, subject[, code]); rows come back sorted by day.
+
+    Accounts have many visitors: summing their rows per account-day once makes
+    every account window ~visitors-per-account times shorter.
+    """
+    ok = idx >= 0
+    if not ok.any():
+        empty = np.zeros(0, dtype=np.int64)
+        return empty.astype(day.dtype), empty, empty, [np.zeros(0) for _ in values]
+    d = day[ok]
+    lo = int(d.min())
+    cell = max(width, 1) * ncodes
+    key = (d.astype(np.int64) - lo) * cell + idx[ok].astype(np.int64) * ncodes
+    if code is not None:
+        key += code[ok]
+    size = (int(d.max()) - lo + 1) * cell
+    if size <= _DENSE_LIMIT:
+        # one bincount per value over a dense (day, subject, code) grid: no sort
+        present = np.bincount(key, minlength=size) > 0
+        starts_key = np.flatnonzero(present)
+        sums = [np.bincount(key, weights=v[ok], minlength=size)[starts_key] for v in values]
+        uk = starts_key
+    else:
+        order = np.argsort(key)  # the order within one key does not change a sum
+        key = key[order]
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        sums = [np.add.reduceat(v[ok][order], starts) for v in values]
+        uk = key[starts]
+    rest = uk % cell
+    return (
+        (uk // cell + lo).astype(day.dtype),
+        (rest // ncodes).astype(np.int64),
+        (rest % ncodes).astype(np.int64),
+        sums,
+    )
 
 
 class _RunningExtreme:
@@ -84,7 +137,7 @@ class _RunningExtreme:
 class UsageHistory:
     """The data set's usage as day-sorted arrays, shared by every as-of day."""
 
-    def __init__(self, ds: Any) -> None:
+    def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
         self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
@@ -94,15 +147,22 @@ class UsageHistory:
         u = ds.usage_daily
         vidx = positions(u["visitor_id"], self.visitor_ids)
         minutes = u["minutes"].to_numpy(dtype=np.float64)
-        events = u["events"].to_numpy(dtype=np.int64)
-        self.u_day, self.u_vidx, self.u_minutes, self.u_events = _by_day(
-            usage_days(u["date"]), vidx, minutes, events
-        )
-        self.u_aidx = np.where(self.u_vidx >= 0, self.v2a[np.maximum(self.u_vidx, 0)], -1)
-        active = (self.u_events > 0) | (self.u_minutes > 0)
+        events = u["events"].to_numpy(dtype=np.float64)
+        day, vidx, minutes, events = _by_day(usage_days(u["date"]), vidx, minutes, events)
+        known = vidx >= 0  # rows of unknown visitors (--lenient) count for nobody
+        day, vidx, minutes, events = day[known], vidx[known], minutes[known], events[known]
+        self.u_day, self.u_minutes = day, minutes  # every visitor's rows, by day
+        aidx = self.v2a[vidx]
+        active = (events > 0) | (minutes > 0)
         self.pairs = {
-            "visitor": _unique_pairs(self.u_vidx[active], self.u_day[active], nv),
-            "account": _unique_pairs(self.u_aidx[active], self.u_day[active], na),
+            "visitor": _unique_pairs(vidx[active], day[active], nv),
+            "account": _unique_pairs(aidx[active], day[active], na),
+        }
+        a_day, a_idx, _, (a_minutes, a_events) = _aggregate(day, aidx, na, [minutes, events])
+        #: subject → (day, subject position, {"minutes": …, "events": …}), sorted by day
+        self.usage = {
+            "visitor": (day, vidx.astype(np.int64), {"minutes": minutes, "events": events}),
+            "account": (a_day, a_idx, {"minutes": a_minutes, "events": a_events}),
         }
         v_idx, v_day = self.pairs["visitor"]
         self._last = _RunningExtreme(v_idx, v_day, nv, latest=True)
@@ -117,14 +177,32 @@ class UsageHistory:
             codes, uniques = pd.factorize(fcol.astype(str))
             names = np.asarray(uniques)
         self.feature_code = {str(n): i for i, n in enumerate(names)}
-        self.f_day, self.f_vidx, self.f_clicks, self.f_code = _by_day(
+        nf = max(len(names), 1)
+        f_day, f_vidx, f_clicks, f_code = _by_day(
             usage_days(f["date"]),
             positions(f["visitor_id"], self.visitor_ids),
             f["clicks"].to_numpy(dtype=np.float64),
             codes.astype(np.int64),
         )
-        self.f_aidx = np.where(self.f_vidx >= 0, self.v2a[np.maximum(self.f_vidx, 0)], -1)
+        known = (f_vidx >= 0) & (f_code >= 0)
+        f_day, f_vidx, f_clicks, f_code = (
+            f_day[known],
+            f_vidx[known],
+            f_clicks[known],
+            f_code[known],
+        )
+        self.f_day, self.f_vidx, self.f_clicks, self.f_code = f_day, f_vidx, f_clicks, f_code
+        fa_day, fa_idx, fa_code, (fa_clicks,) = _aggregate(
+            f_day, self.v2a[f_vidx], na, [f_clicks], code=f_code, ncodes=nf
+        )
+        #: subject → (day, subject position, feature code, clicks), sorted by day
+        self.features = {
+            "visitor": (f_day, f_vidx.astype(np.int64), f_code, f_clicks),
+            "account": (fa_day, fa_idx, fa_code, fa_clicks),
+        }
+        self.n_features = nf
 
+        self.scoring_ds = _with_indexed_ids(ds, self.visitor_ids, self.account_ids)
         vis = ds.visitors
         self.first_visit = day_numbers(vis["first_visit"]) if "first_visit" in vis else None
         self.last_visit = day_numbers(vis["last_visit"]) if "last_visit" in vis else None
@@ -134,6 +212,30 @@ class UsageHistory:
 
     def size(self, subject: str) -> int:
         return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
+
+
+def _with_indexed_ids(ds: Dataset, visitor_ids: pd.Index, account_ids: pd.Index) -> Any:
+    """``ds`` with the ids of its NPS and ticket tables as categoricals over the id index.
+
+    The health scorer looks those ids up again on every as-of day; with the
+    index itself as the categories that lookup is a no-op instead of a hash of
+    every row. Values are unchanged (an unknown id stays unknown).
+    """
+    import dataclasses
+
+    if not dataclasses.is_dataclass(ds) or isinstance(ds, type):
+        return ds
+    changes = {}
+    for table, column, index in (
+        ("nps", "visitor_id", visitor_ids),
+        ("tickets", "account_id", account_ids),
+    ):
+        frame = getattr(ds, table, None)
+        if frame is not None and column in frame.columns:
+            frame = frame.copy()
+            frame[column] = pd.Categorical(frame[column].astype(str), categories=index)
+            changes[table] = frame
+    return dataclasses.replace(ds, **changes) if changes else ds
 
 
 class AsOfMetrics:
@@ -174,9 +276,7 @@ class AsOfMetrics:
     def _count(
         self, idx: np.ndarray, subject: str, weights: np.ndarray | None = None
     ) -> np.ndarray:
-        ok = idx >= 0
-        w = None if weights is None else weights[ok]
-        return np.bincount(idx[ok], weights=w, minlength=self.size(subject)).astype(np.float64)
+        return np.bincount(idx, weights=weights, minlength=self.size(subject)).astype(np.float64)
 
     def _compute(self, subject: str, name: str, window: int, feature: str | None) -> np.ndarray:
         h = self.history
@@ -184,10 +284,9 @@ class AsOfMetrics:
             idx, day = h.pairs[subject]
             return self._count(idx[self._slice(day, window)], subject)
         if name in ("minutes", "events"):
-            s = self._slice(h.u_day, window)
-            idx = (h.u_vidx if subject == "visitor" else h.u_aidx)[s]
-            values = (h.u_minutes if name == "minutes" else h.u_events)[s]
-            return self._count(idx, subject, values.astype(np.float64))
+            day, idx, values = h.usage[subject]
+            s = self._slice(day, window)
+            return self._count(idx[s], subject, values[name][s])
         if name == "feature_clicks":
             if feature not in h.feature_code:
                 return np.zeros(self.size(subject))
@@ -208,15 +307,11 @@ class AsOfMetrics:
         """Subjects × features click sums for one window (one bincount for all features)."""
         key = (subject, "_features", window)
         if key not in self._cache:
-            h = self.history
-            s = self._slice(h.f_day, window)
-            idx = (h.f_vidx if subject == "visitor" else h.f_aidx)[s]
-            nf = max(len(h.feature_code), 1)
-            ok = idx >= 0
+            day, idx, code, clicks = self.history.features[subject]
+            nf = self.history.n_features
+            s = self._slice(day, window)
             flat = np.bincount(
-                idx[ok] * nf + h.f_code[s][ok],
-                weights=h.f_clicks[s][ok],
-                minlength=self.size(subject) * nf,
+                idx[s] * nf + code[s], weights=clicks[s], minlength=self.size(subject) * nf
             )
             self._cache[key] = flat.reshape(self.size(subject), nf)
         return self._cache[key]
@@ -253,7 +348,7 @@ class AsOfMetrics:
         return out
 
 
-def first_full_day(ds: Any, window: int = 30) -> dt.date | None:
+def first_full_day(ds: Dataset, window: int = 30) -> dt.date | None:
     """The first as-of day whose ``window``-day window lies wholly inside the usage data."""
     dates = ds.usage_daily.get("date")
     if dates is None or not len(dates):
@@ -261,7 +356,7 @@ def first_full_day(ds: Any, window: int = 30) -> dt.date | None:
     return pd.Timestamp(dates.min()).date() + dt.timedelta(days=window)
 
 
-def window_warning(ds: Any, first: dt.date, window: int = 30) -> str | None:
+def window_warning(ds: Dataset, first: dt.date, window: int = 30) -> str | None:
     """Why early as-of days look like low usage: their windows start before the data does."""
     full = first_full_day(ds, window)
     if full is None or first >= full:

@@ -13,13 +13,16 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.history import UsageHistory
 from pendo_segments.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 COUNT_COLUMNS = ["as_of", "segment", "members"]
 SCORE_COLUMNS = ["as_of", "account_id", "health_score"]
@@ -84,7 +87,7 @@ class Backtest:
 
 def run_backtest(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     days: Sequence[dt.date],
     *,
     defs_path: Path | None = None,
@@ -131,10 +134,11 @@ def run_backtest(
             continue
         from pendo_segments.health import compute_health
 
-        health = compute_health(ds, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
+        scoring = history.scoring_ds
+        health = compute_health(scoring, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
         scores[i] = health.score
         if rules is not None:
-            masks, why = _alert_masks(ds, defs, rules, policy, health, previous)
+            masks, why = _alert_masks(scoring, defs, rules, policy, health, previous, ev.masks)
             for name, mask in masks.items():
                 flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
                     mask
@@ -167,7 +171,7 @@ def _health_setup(
     alerts_path = find_config(defs_path, "alerts.yaml") if with_alerts else None
     if alerts_path is None:
         return config, None, None, []
-    from pendo_segments.alerts import load_alerts
+    from pendo_segments.tiers.alerts import load_alerts
     from pendo_segments.tiers.policy import load_policy
 
     policy_path = find_config(defs_path, "tiers.yaml")
@@ -177,18 +181,22 @@ def _health_setup(
 
 
 def _alert_masks(
-    ds: Any,
+    ds: Dataset,
     defs: Any,
     rules: Any,
     policy: Any,
     health: Any,
     previous: dict[str, np.ndarray] | None,
+    segments: dict[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Each alert's own condition (before ``replaces``): an escalated account is still at risk.
 
-    Tier-based alerts are left out: tiers would need the whole tier policy per day.
+    Segments the alerts mention come from this day's evaluation (``segments``)
+    when it has them. Tier-based alerts are left out: tiers would need the
+    whole tier policy per day.
     """
-    from pendo_segments.alerts import AlertRules, build_facts, raw_masks
+    from pendo_segments.health.rules import Facts, segment_names
+    from pendo_segments.tiers.alerts import AlertRules, build_facts, raw_masks
 
     runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
     why = [
@@ -197,15 +205,23 @@ def _alert_masks(
         if a.needs_tiers
     ]
     only = AlertRules(alerts=runnable, source=rules.source)
-    facts = build_facts(
-        ds,
-        [a.when for a in runnable],
-        defs=defs,
-        policy=policy,
-        health=health,
-        previous=previous,
-        with_tiers=False,
-    )
+    conds = [a.when for a in runnable]
+    names = segment_names(conds)
+    if all(n in segments and defs.get(n).subject == "account" for n in names):
+        renewal = (
+            (policy.renewal_risk.within_days, policy.renewal_risk.score_below) if policy else None
+        )
+        facts = Facts(
+            ds=ds,
+            health=health,
+            segments={n: segments[n] for n in names},
+            previous=previous,
+            renewal=renewal,
+        )
+    else:
+        facts = build_facts(
+            ds, conds, defs=defs, policy=policy, health=health, previous=previous, with_tiers=False
+        )
     masks, skipped = raw_masks(only, facts)
     return masks, why + [s for s in skipped if previous is not None]
 

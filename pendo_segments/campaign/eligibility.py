@@ -27,13 +27,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.campaign.address import INVALID_ADDRESS, check_address, mailbox_key
 from pendo_segments.campaign.optout import OptOuts
 from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxRow
 from pendo_segments.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 #: Account columns the templates may use (pendo_segments.guides.context).
 ACCOUNT_FIELDS = (
@@ -175,7 +178,7 @@ def derive_segment(base: Any, window_days: int) -> Any:
 
 
 def find_candidates(
-    ds: Any,
+    ds: Dataset,
     defs: Any,
     settings: NoLoginSettings,
     as_of: dt.date,

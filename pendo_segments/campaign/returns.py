@@ -8,11 +8,14 @@ usage data, so ``status`` needs no data of its own.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 
 def find_returns(
-    ds: Any, contacts: list[tuple[int, str, dt.date]], as_of: dt.date, window_days: int
+    ds: Dataset, contacts: list[tuple[int, str, dt.date]], as_of: dt.date, window_days: int
 ) -> dict[int, dt.date]:
     """``{contact_id: first active day in its window}`` for the contacts that returned."""
     import pandas as pd

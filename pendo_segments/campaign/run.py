@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.campaign.address import INVALID_ADDRESS, mailbox_key
 from pendo_segments.campaign.eligibility import (
@@ -34,6 +34,9 @@ from pendo_segments.campaign.smtp import SmtpSender, SmtpSettings
 from pendo_segments.campaign.state import OPEN_STATES, State, StateLock, open_state
 from pendo_segments.campaign.tiers_link import account_tiers
 from pendo_segments.errors import CampaignError, PendoSegmentsError
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 Progress = Callable[[str, int, int], None]
 
@@ -87,7 +90,7 @@ class RunReport:
 
 
 def run_no_login(
-    ds: Any,
+    ds: Dataset,
     settings: NoLoginSettings,
     *,
     as_of: dt.date | None = None,
@@ -157,7 +160,7 @@ def run_no_login(
 
 def _send_run(
     state: State,
-    ds: Any,
+    ds: Dataset,
     found: Candidates,
     renderer: Renderer,
     settings: NoLoginSettings,

@@ -32,33 +32,76 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pendo_segments.config import reject_unknown_keys
+from pydantic import BeforeValidator
+
+from pendo_segments.base.settings import (
+    NonEmptyText,
+    Section,
+    TextList,
+    problem,
+    read_section,
+    whole,
+)
 from pendo_segments.errors import ConfigError
 
 CAMPAIGN = "no_login"
 DEFAULT_STATE_FILE = "campaign-state.sqlite"
-
-_INTS: dict[str, tuple[int, int]] = {  # key -> (default, minimum)
-    "window_days": (30, 1),
-    "min_tenure_days": (0, 0),
-    "cooldown_days": (30, 0),
-    "return_window_days": (14, 1),
-    "max_attempts": (5, 1),
-    "enrol_days": (30, 1),
-}
-_STRINGS: dict[str, str] = {
-    "segment": "no_login_30d",
-    "email_guide": "no_login_email",
-    "in_app_guide": "welcome_back",
-    "welcome_back_segment": "[campaign] no-login welcome back",
-}
-_PATHS = ("opt_out_file", "upload_file", "defs", "templates", "tiers_file", "tier_overrides")
-_LISTS = ("exclude_accounts", "exclude_tiers")
-_OPTIONAL_STRINGS = ("welcome_back_segment_id",)
-NO_LOGIN_KEYS = (*_INTS, *_STRINGS, *_PATHS, *_LISTS, *_OPTIONAL_STRINGS)
 TIER_NAMES = ("P1", "P2", "P3", "Neighborhood")
+
+
+def _optional(value: Any) -> str | None:
+    """An empty ``welcome_back_segment_id`` means "not set" (create the segment)."""
+    if not value:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _tiers(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"must be a list of strings, got {value!r}")
+    unknown = sorted({v.strip() for v in value} - set(TIER_NAMES))
+    if unknown:
+        raise ValueError(f"unknown tier '{unknown[0]}' (tiers are {', '.join(TIER_NAMES)})")
+    return [v.strip() for v in value]
+
+
+class CampaignSection(Section):
+    """``[campaign]``: settings shared by every campaign (its sub-tables are read apart)."""
+
+    state_file: NonEmptyText | None = None
+
+
+class NoLoginSection(Section):
+    """``[campaign.no_login]`` as written in the file (None: not set, use the default)."""
+
+    window_days: Annotated[int, BeforeValidator(whole(1))] = 30
+    min_tenure_days: Annotated[int, BeforeValidator(whole(0))] = 0
+    cooldown_days: Annotated[int, BeforeValidator(whole(0))] = 30
+    return_window_days: Annotated[int, BeforeValidator(whole(1))] = 14
+    max_attempts: Annotated[int, BeforeValidator(whole(1))] = 5
+    enrol_days: Annotated[int, BeforeValidator(whole(1))] = 30
+    segment: NonEmptyText = "no_login_30d"
+    email_guide: NonEmptyText = "no_login_email"
+    in_app_guide: NonEmptyText = "welcome_back"
+    welcome_back_segment: NonEmptyText = "[campaign] no-login welcome back"
+    welcome_back_segment_id: Annotated[str | None, BeforeValidator(_optional)] = None
+    opt_out_file: NonEmptyText | None = None
+    upload_file: NonEmptyText = "welcome_back_visitors.csv"
+    defs: NonEmptyText | None = None
+    templates: NonEmptyText | None = None
+    tiers_file: NonEmptyText | None = None
+    tier_overrides: NonEmptyText | None = None
+    exclude_accounts: TextList = []
+    exclude_tiers: Annotated[list[str], BeforeValidator(_tiers)] = []
+
+
+#: Keys of [campaign.no_login] (the file's names, in the order documented above).
+NO_LOGIN_KEYS = tuple(NoLoginSection.keys())
+_PATHS = ("opt_out_file", "upload_file", "defs", "templates", "tiers_file", "tier_overrides")
 
 
 @dataclass(frozen=True)
@@ -94,64 +137,31 @@ def no_login_settings(
     """Read ``[campaign]`` / ``[campaign.no_login]`` from a :class:`~pendo_segments.config.Config`.
 
     ``state_file`` (the ``--state`` option) wins over the file; ``overrides``
-    replace single settings (tests, library callers).
+    replace single settings (tests, library callers). Relative paths are beside
+    the config file.
     """
     table = config.section("campaign") if config is not None else {}
     where = str(config.path) if config is not None and config.path else "pendo-segments.toml"
     base = config.path.parent if config is not None and config.path else Path(".")
     sub = table.pop(CAMPAIGN, {})
     if not isinstance(sub, dict):
-        raise ConfigError(f"{where}: 'campaign.{CAMPAIGN}' must be a table ([campaign.{CAMPAIGN}])")
-    reject_unknown_keys(table, ("state_file",), where, "campaign")
-    reject_unknown_keys(sub, NO_LOGIN_KEYS, where, f"campaign.{CAMPAIGN}")
-    at = f"{where}: [campaign.{CAMPAIGN}]"
-    values: dict[str, Any] = {}
-    for key, (_default, minimum) in _INTS.items():
-        if key in sub:
-            values[key] = _int(sub[key], minimum, f"{at}.{key}")
-    for key in _STRINGS:
-        if key in sub:
-            values[key] = _text(sub[key], f"{at}.{key}")
-    for key in _OPTIONAL_STRINGS:
-        if sub.get(key):
-            values[key] = _text(sub[key], f"{at}.{key}")
-    for key in _PATHS:
-        if key in sub:
-            values[key] = base / _text(sub[key], f"{at}.{key}")
-    for key in _LISTS:
-        if key in sub:
-            values[key] = frozenset(_text_list(sub[key], f"{at}.{key}"))
-    unknown_tiers = sorted(set(values.get("exclude_tiers", ())) - set(TIER_NAMES))
-    if unknown_tiers:
         raise ConfigError(
-            f"{at}.exclude_tiers: unknown tier '{unknown_tiers[0]}' "
-            f"(tiers are {', '.join(TIER_NAMES)})"
+            problem(where, "campaign", CAMPAIGN, f"must be a table ([campaign.{CAMPAIGN}])")
         )
-    if "state_file" in table:
-        values["state_file"] = base / _text(table["state_file"], f"{where}: [campaign].state_file")
-    if "upload_file" not in values:
-        values["upload_file"] = base / NoLoginSettings.upload_file
+    shared = read_section(CampaignSection, table, where=where, section="campaign")
+    section = read_section(NoLoginSection, sub, where=where, section=f"campaign.{CAMPAIGN}")
+    values: dict[str, Any] = section.model_dump(
+        exclude={*_PATHS, "exclude_accounts", "exclude_tiers"}
+    )
+    for key in _PATHS:
+        path = getattr(section, key)
+        if path is not None:
+            values[key] = base / path
+    values["exclude_accounts"] = frozenset(section.exclude_accounts)
+    values["exclude_tiers"] = frozenset(section.exclude_tiers)
     if state_file is not None:
         values["state_file"] = Path(state_file)
-    elif "state_file" not in values:
-        values["state_file"] = base / DEFAULT_STATE_FILE
+    else:
+        values["state_file"] = base / (shared.state_file or DEFAULT_STATE_FILE)
     values.update(overrides)
     return NoLoginSettings(**values)
-
-
-def _int(value: Any, minimum: int, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _text_list(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
-    return [_text(v, f"{where}[{i}]") for i, v in enumerate(value)]

@@ -38,9 +38,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from pendo_segments.config import Secret, reject_unknown_keys
+from pydantic import BeforeValidator, Field
+
+from pendo_segments.base.secret import Secret
+from pendo_segments.base.settings import Section, number, one_of, problem, read_section, whole
 from pendo_segments.errors import ConfigError
 
 ENV_PREFIX = "PENDO_SEGMENTS_SMTP_"
@@ -90,6 +93,48 @@ class SmtpSettings:
         )
 
 
+def _optional_text(value: Any) -> str | None:
+    """Blank is "not set" (an empty env variable or ``user = ""`` in the file)."""
+    text = str(value).strip() if isinstance(value, str | int) else None
+    if text is None:
+        raise ValueError(f"must be a string, got {value!r}")
+    return text or None
+
+
+def _sender(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text and "@" not in parseaddr(text)[1]:
+        raise ValueError("needs a sender address such as 'Acme <success@acme.example>'")
+    return text
+
+
+def _unsubscribe(value: Any) -> tuple[str, ...] | None:
+    text = _optional_text(value)
+    targets = tuple(t.strip() for t in (text or "").split(",") if t.strip())
+    for target in targets:
+        if not target.startswith(("mailto:", "https://")) or any(c in target for c in "<> \r\n"):
+            raise ValueError(f"{target!r} is not a mailto: or https:// address (List-Unsubscribe)")
+    return targets or None
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+
+class SmtpSection(Section):
+    """``[smtp]`` as written in the file, each key overridden by ``PENDO_SEGMENTS_SMTP_<KEY>``."""
+
+    ENV: ClassVar[dict[str, str]] = {k: f"{ENV_PREFIX}{k.upper()}" for k in _FILE_KEYS}
+
+    host: OptionalText = None
+    sender: Annotated[str | None, BeforeValidator(_sender)] = Field(None, alias="from")
+    port: Annotated[int | None, BeforeValidator(whole(1, 65535))] = None
+    tls: Annotated[str, BeforeValidator(one_of(TLS_MODES))] = "starttls"
+    user: OptionalText = None
+    reply_to: OptionalText = None
+    timeout: Annotated[float, BeforeValidator(number(above=0))] = 30.0
+    unsubscribe: Annotated[tuple[str, ...] | None, BeforeValidator(_unsubscribe)] = None
+
+
 def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> SmtpSettings:
     """SMTP settings from env over ``[smtp]``; ConfigError naming the variable when unusable."""
     import os
@@ -99,67 +144,37 @@ def smtp_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     where = str(config.path) if config is not None and config.path else "pendo-segments.toml"
     if "password" in table:
         raise ConfigError(
-            f"{where}: [smtp].password: keep the password out of files; "
-            f"set {ENV_PREFIX}PASSWORD instead"
+            problem(
+                where,
+                "smtp",
+                "password",
+                f"keep the password out of files; set {ENV_PREFIX}PASSWORD instead",
+            )
         )
-    reject_unknown_keys(table, _FILE_KEYS, where, "smtp")
-
-    def get(key: str) -> tuple[str | None, str]:
-        name = f"{ENV_PREFIX}{key.upper()}"
-        if env.get(name, "").strip():
-            return env[name].strip(), name
-        value = table.get(key)
-        return (None if value is None else str(value).strip()), f"{where}: [smtp].{key}"
-
-    host, _ = get("host")
-    if not host:
+    section = read_section(SmtpSection, table, where=where, section="smtp", env=env)
+    if not section.host:
         raise ConfigError(
             f"no SMTP server: set {ENV_PREFIX}HOST (and {ENV_PREFIX}FROM) "
             "to send the campaign's emails"
         )
-    sender, origin = get("from")
-    if not sender or "@" not in parseaddr(sender)[1]:
+    if not section.sender:
         raise ConfigError(
-            f"{origin if sender else ENV_PREFIX + 'FROM'}: needs a sender address "
-            "such as 'Acme <success@acme.example>'"
+            f"{ENV_PREFIX}FROM: needs a sender address such as 'Acme <success@acme.example>'"
         )
-    tls, origin = get("tls")
-    tls = (tls or "starttls").lower()
-    if tls not in TLS_MODES:
-        raise ConfigError(f"{origin}: must be one of {', '.join(TLS_MODES)}, got {tls!r}")
-    port_text, origin = get("port")
-    port = _number(port_text, origin, int, DEFAULT_PORTS[tls])
-    if not 0 < port < 65536:
-        raise ConfigError(f"{origin}: not a TCP port: {port}")
-    timeout_text, origin = get("timeout")
-    timeout = _number(timeout_text, origin, float, 30.0)
-    user, _ = get("user")
     password = env.get(f"{ENV_PREFIX}PASSWORD") or None
-    if password and not user:
+    if password and not section.user:
         raise ConfigError(f"{ENV_PREFIX}PASSWORD is set but {ENV_PREFIX}USER is not")
-    unsubscribe_text, origin = get("unsubscribe")
-    unsubscribe = _unsubscribe_targets(unsubscribe_text, origin) if unsubscribe_text else None
     return SmtpSettings(
-        unsubscribe=unsubscribe,
-        host=host,
-        sender=sender,
-        port=port,
-        tls=tls,
-        user=user or None,
+        unsubscribe=section.unsubscribe,
+        host=section.host,
+        sender=section.sender,
+        port=section.port or DEFAULT_PORTS[section.tls],
+        tls=section.tls,
+        user=section.user,
         password=Secret(password) if password else None,
-        reply_to=get("reply_to")[0] or None,
-        timeout=timeout,
+        reply_to=section.reply_to,
+        timeout=section.timeout,
     )
-
-
-def _unsubscribe_targets(text: str, origin: str) -> tuple[str, ...]:
-    targets = tuple(t.strip() for t in text.split(",") if t.strip())
-    for target in targets:
-        if not target.startswith(("mailto:", "https://")) or any(c in target for c in "<> \r\n"):
-            raise ConfigError(
-                f"{origin}: {target!r} is not a mailto: or https:// address (List-Unsubscribe)"
-            )
-    return targets
 
 
 def list_unsubscribe(settings: SmtpSettings, email: str, visitor_id: str) -> tuple[str, str | None]:
@@ -178,18 +193,6 @@ def list_unsubscribe(settings: SmtpSettings, email: str, visitor_id: str) -> tup
     one_click = any(t.startswith("https://") for t in filled)
     header = ", ".join(f"<{t}>" for t in filled)
     return header, ("List-Unsubscribe=One-Click" if one_click else None)
-
-
-def _number(text: str | None, origin: str, kind: type, default: Any) -> Any:
-    if text is None or text == "":
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ConfigError(f"{origin}: not a number: {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{origin}: must be greater than 0, got {text}")
-    return value
 
 
 class SmtpSender:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 
 def account_tiers(
-    ds: Any,
+    ds: Dataset,
     as_of: dt.date,
     *,
     defs: Any,

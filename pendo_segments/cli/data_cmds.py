@@ -67,7 +67,7 @@ def sample(
     fmt: Literal["csv", "parquet"],
     out: Path,
 ) -> None:
-    """Generate a deterministic sample usage data set (CONTRACT.md §1 folder).
+    """Generate a deterministic sample usage data set (docs/semantics.md §1 folder).
 
     The defaults reproduce the bundled sample exactly.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pendo_segments.cli.common import status
+from pendo_segments.cli.options import force_option
 
 
 @click.command()
@@ -19,11 +20,7 @@ from pendo_segments.cli.common import status
     help="Report folder to write. A folder of other files is refused unless --force; "
     "only files the demo wrote are ever replaced or removed.",
 )
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Write into a non-empty folder pendo-segments did not create.",
-)
+@force_option
 @click.option(
     "--defs",
     "defs",

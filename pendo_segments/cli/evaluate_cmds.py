@@ -3,13 +3,86 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
-from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
-from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
+from pendo_segments.cli.options import (
+    DEFAULT_DEFS,
+    as_of,
+    data_dir,
+    defs_argument,
+    engine_option,
+    memory_limit_option,
+    output_format,
+)
+from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format, warn
+
+MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
+
+
+@dataclass
+class EvalRequest:
+    """What ``evaluate`` asks of an engine (every engine gets the same)."""
+
+    data: str
+    lenient: bool
+    as_of: dt.date | None
+    names: list[str]
+    memory_limit: str | None = None
+
+
+def run_pandas(definitions: Any, request: EvalRequest) -> Any:
+    """The pandas engine: load the whole data set, evaluate vectorised in memory."""
+    from pendo_segments.evaluate import evaluate as run
+
+    ds = load_data(request.data, request.lenient, request.as_of)
+    with status("Evaluating segments") as update:
+        return run(definitions, ds, as_of=request.as_of, names=request.names, progress=update)
+
+
+def run_duckdb(definitions: Any, request: EvalRequest) -> Any:
+    """The compiled SQL on DuckDB; a data folder is read by DuckDB itself."""
+    if request.data == "sample" or request.data.startswith("pendo:"):
+        from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
+
+        ds = load_data(request.data, request.lenient, request.as_of)
+        with status("Evaluating segments"):
+            return evaluation_from_sql(definitions, ds, as_of=request.as_of, names=request.names)
+    from pendo_segments.evaluate.duckdb_folder import evaluate_folder
+
+    with status(f"Reading {request.data} with DuckDB"):
+        return evaluate_folder(
+            definitions,
+            request.data,
+            as_of=request.as_of,
+            names=request.names,
+            lenient=request.lenient,
+            warn=warn,
+            memory_limit=request.memory_limit,
+        )
+
+
+def run_auto(definitions: Any, request: EvalRequest) -> Any:
+    """pandas while the data fits its memory budget, else DuckDB (said on stderr)."""
+    from pendo_segments.evaluate.budget import choose_engine
+
+    engine, reason = choose_engine(request.data, request.memory_limit)
+    if reason:
+        warn(reason)
+    return ENGINES[engine](definitions, request)
+
+
+# engine name -> runner; another engine is one more entry here
+ENGINES: dict[str, Callable[[Any, EvalRequest], Any]] = {
+    "pandas": run_pandas,
+    "duckdb": run_duckdb,
+    "auto": run_auto,
+}
 
 
 @click.command()
@@ -25,13 +98,8 @@ from pendo_segments.cli.output import emit_frame, emit_rows, resolve_format
     help="Only these segments (repeatable). Default: all.",
 )
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
-@click.option(
-    "--engine",
-    type=click.Choice(["pandas", "duckdb"]),
-    default="pandas",
-    show_default=True,
-    help="pandas engine, or the compiled SQL run on DuckDB.",
-)
+@engine_option(ENGINES)
+@memory_limit_option
 @output_format
 def evaluate(
     defs: Path,
@@ -41,49 +109,39 @@ def evaluate(
     segments: tuple[str, ...],
     counts: bool,
     engine: str,
+    memory_limit: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
     """List the members of each segment on usage data.
 
     CSV columns are exactly segment,subject,subject_id, one row per member,
-    sorted by segment then subject_id.
+    sorted by segment then subject_id. The default engine (auto) is pandas,
+    or DuckDB reading the files itself when the data is too large for
+    memory (say --memory-limit to bound DuckDB; it spills to a temp folder).
 
     \b
     Examples:
       pendo-segments evaluate segment_defs --data sample --format csv
       pendo-segments evaluate --data ./usage -s at_risk -s healthy --as-of 2026-11-01
       pendo-segments evaluate --data ./usage --counts
-      pendo-segments evaluate --data ./usage --engine duckdb --format csv
+      pendo-segments evaluate --data ./big --engine duckdb --memory-limit 3GB -o members.csv
     """
-    from pendo_segments.evaluate import evaluate as run
-
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of)
-    with status("Evaluating segments") as update:
-        if engine == "duckdb":
-            from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
-
-            result = evaluation_from_sql(definitions, ds, as_of=as_of, names=list(segments))
+    request = EvalRequest(data, lenient, as_of, list(segments), memory_limit)
+    result = ENGINES[engine](definitions, request)
+    try:
+        fmt = resolve_format(fmt, output)
+        title = f"Segment members as of {result.as_of.isoformat()}"
+        if counts or (fmt == "table" and not segments):
+            rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
+            emit_rows(["segment", "subject", "members"], rows, fmt, output, title=title)
         else:
-            result = run(definitions, ds, as_of=as_of, names=list(segments), progress=update)
-    fmt = resolve_format(fmt, output)
-    if counts or (fmt == "table" and not segments):
-        rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
-        emit_rows(
-            ["segment", "subject", "members"],
-            rows,
-            fmt,
-            output,
-            title=f"Segment members as of {result.as_of.isoformat()}",
-        )
-    else:
-        emit_frame(
-            result.membership(),
-            fmt,
-            output,
-            title=f"Segment members as of {result.as_of.isoformat()}",
-        )
+            emit_batches(MEMBERSHIP_COLUMNS, result.membership_batches(), fmt, output, title)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
 
 
 @click.command()

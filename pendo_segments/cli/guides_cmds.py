@@ -8,17 +8,10 @@ from typing import Any, TypeVar
 
 import click
 
-from pendo_segments.cli.options import output_format
+from pendo_segments.cli.options import force_option, output_format
 from pendo_segments.cli.output import emit_rows, resolve_format, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-force_option = click.option(
-    "--force",
-    is_flag=True,
-    help="Write into a non-empty folder pendo-segments did not create "
-    "(only its own files are replaced; nothing else is removed).",
-)
 
 
 def templates_option(f: F) -> F:

@@ -392,7 +392,7 @@ def alerts(
       pendo-segments health --data ./usage --format csv -o health_2026-10.csv
       pendo-segments alerts --data ./usage --previous health_2026-10.csv --format csv
     """
-    from pendo_segments.health.alerts import alert_inputs, alert_notes, check_alerts
+    from pendo_segments.tiers.alerts import alert_inputs, alert_notes, check_alerts
 
     inputs = alert_inputs(defs, rules=rules_path, policy=policy, overrides=overrides)
     ds = load_data(data, lenient, as_of)

@@ -17,18 +17,29 @@ DEFAULT_DEFS = "segment_defs"
 class DateParam(click.ParamType):
     name = "YYYY-MM-DD"
 
+    def __init__(self, as_of: bool = False) -> None:
+        self.as_of = as_of  # an evaluation day: windows must stay in the calendar
+
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> dt.date:
         if isinstance(value, dt.date):
             return value
         try:
-            return dt.date.fromisoformat(str(value))
+            day = dt.date.fromisoformat(str(value))
         except ValueError:
             self.fail(f"{value!r} is not an ISO date (YYYY-MM-DD)", param, ctx)
+        if self.as_of:
+            from pendo_segments.data.schema import AS_OF_RANGE  # imports pandas: not at --help
+
+            first, last = AS_OF_RANGE
+            if not first <= day <= last:
+                self.fail(f"{value!r} is outside {first} to {last}", param, ctx)
+        return day
 
 
 DATE = DateParam()
+AS_OF = DateParam(as_of=True)
 
 
 def defs_argument(f: F) -> F:
@@ -61,7 +72,7 @@ def as_of(f: F) -> F:
     return click.option(
         "--as-of",
         "as_of",
-        type=DATE,
+        type=AS_OF,
         default=None,
         help="Evaluation day (UTC). Default: the day after the latest usage date in the data.",
     )(f)
@@ -83,4 +94,41 @@ def output_format(f: F) -> F:
         type=click.Choice(["table", "csv", "json"]),
         default=None,
         help="Output format. Default: table on a terminal, csv otherwise.",
+    )(f)
+
+
+def force_option(f: F) -> F:
+    """``--force``: write into a non-empty folder the tool did not create."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Write into a non-empty folder pendo-segments did not create "
+        "(only its own files are replaced; nothing else is removed).",
+    )(f)
+
+
+def engine_option(engines: Any) -> Callable[[F], F]:
+    """``--engine NAME`` over the names of an engine table (``auto`` the default)."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--engine",
+            type=click.Choice(list(engines)),
+            default="auto",
+            show_default=True,
+            help="pandas (in memory), duckdb (compiled SQL; reads the files itself), "
+            "or auto: pandas unless the data is too large for its memory budget.",
+        )(f)
+
+    return decorate
+
+
+def memory_limit_option(f: F) -> F:
+    return click.option(
+        "--memory-limit",
+        "memory_limit",
+        default=None,
+        metavar="SIZE",
+        help="Memory cap for DuckDB (e.g. 3GB); it spills to a temp folder beyond it. "
+        "Also the budget --engine auto compares the data with.",
     )(f)

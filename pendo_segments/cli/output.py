@@ -1,6 +1,6 @@
 """Formatting of command results: rich tables, stable CSV and JSON.
 
-CSV and JSON are machine-readable contracts (CONTRACT.md §4): fixed column
+CSV and JSON are machine-readable contracts (docs/semantics.md §4): fixed column
 order, no colour, ``\\n`` line endings, blanks for missing values.
 """
 
@@ -32,21 +32,29 @@ def resolve_format(fmt: str | None, output: Path | None, default_pipe: str = "cs
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas missing, without pandas
+        return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
-    try:  # pandas NA / NaT without importing pandas
+    try:  # other NaN-like scalars (numpy)
         if value != value:  # noqa: PLR0124
             return ""
     except (TypeError, ValueError):
         pass
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if isinstance(value, bool):
+    if _is_bool(value):
         return "true" if value else "false"
     return value
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ in ("bool", "bool_")  # numpy too
+
+
 def _json_value(value: Any) -> Any:
+    if _is_bool(value):  # a JSON boolean, not the CSV word
+        return bool(value)
     value = _cell(value)
     if value == "":
         return None
@@ -114,8 +122,46 @@ def emit_rows(
 
 
 def emit_frame(frame: Any, fmt: str, output: Path | None, title: str | None = None) -> None:
-    """Emit a pandas DataFrame (columns in frame order)."""
+    """Emit a pandas DataFrame (columns in frame order); csv/json column by column."""
+    if fmt in ("csv", "json"):
+        emit_batches(list(frame.columns), [frame], fmt, output)
+        return
     emit_rows(list(frame.columns), frame.itertuples(index=False, name=None), fmt, output, title)
+
+
+def emit_batches(
+    columns: Sequence[str],
+    batches: Iterable[Any],
+    fmt: str,
+    output: Path | None,
+    title: str | None = None,
+) -> None:
+    """Stream frames / Arrow batches as csv or json at the speed of the data.
+
+    Text is formatted a column at a time (``columnar.py``), byte-identical to
+    :func:`rows_to_csv` / :func:`rows_to_json`, and written as it comes (to
+    a temp file renamed over ``output`` at the end, or to stdout).
+    """
+    if fmt not in ("csv", "json"):
+        import pandas as pd
+
+        frames = [b if isinstance(b, pd.DataFrame) else b.to_pandas() for b in batches]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        emit_rows(columns, frame.itertuples(index=False, name=None), fmt, output, title)
+        return
+    from pendo_segments.cli.columnar import WRITERS
+
+    write = WRITERS[fmt]
+    if output is None:
+        sys.stdout.flush()
+        stdout = sys.stdout.buffer
+        write(columns, batches, stdout)
+        stdout.flush()
+        return
+    from pendo_segments.atomic import atomic_open
+
+    with atomic_open(output, "wb") as fh:
+        write(columns, batches, fh)
 
 
 def emit_records(

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
-from pendo_segments.cli.options import DATE, data_dir, defs_argument, output_format
+from pendo_segments.cli.options import (
+    DATE,
+    as_of,
+    data_dir,
+    defs_argument,
+    force_option,
+    output_format,
+)
 from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
 
 
@@ -119,13 +126,7 @@ def backtest(
 @click.command()
 @defs_argument
 @data_dir
-@click.option(
-    "--as-of",
-    "as_of",
-    type=DATE,
-    default=None,
-    help="Report day. Default: the day after the latest usage date in the data.",
-)
+@as_of
 @click.option(
     "--out",
     "out",
@@ -133,6 +134,7 @@ def backtest(
     required=True,
     help="Folder to write (new, empty, or an earlier report's folder).",
 )
+@force_option
 @click.option(
     "--segment", "segment", metavar="NAME", default=None, help="Only this segment's book."
 )
@@ -164,6 +166,7 @@ def report(
     previous: Path | None,
     locale: str,
     weeks: int,
+    force: bool,
 ) -> None:
     """Write the CS manager's dashboard: one self-contained HTML page and a page per P1 account.
 
@@ -188,7 +191,7 @@ def report(
     )
     with status("Building the report") as update:
         written = build_report(
-            definitions, ds, out, defs_path=defs, options=options, progress=update
+            definitions, ds, out, defs_path=defs, options=options, progress=update, force=force
         )
     emit_text(f"{written.index}\n", None)
     for note in written.notes:

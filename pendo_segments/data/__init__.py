@@ -1,4 +1,4 @@
-"""Usage data: canonical frames and the loaders that build them (CONTRACT.md §1)."""
+"""Usage data: canonical frames and the loaders that build them (docs/semantics.md §1)."""
 
 from __future__ import annotations
 

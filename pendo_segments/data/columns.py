@@ -9,7 +9,7 @@ loop ever runs over rows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,26 @@ FALSE_WORDS = ["false", "no", "0"]
 
 
 class Where:
-    """Names the file and column in error messages: ``FILE: row N, column 'C': …``."""
+    """Names the file and column in error messages: ``FILE: row N, column 'C': …``.
 
-    def __init__(self, label: str, column: str) -> None:
+    With ``lines`` (CSV files), rows are named with their file line too:
+    ``row 4 (line 5)``, since quoted newlines make the two drift apart.
+    """
+
+    def __init__(self, label: str, column: str, lines: Lines | None = None) -> None:
         self.label = label
         self.column = column
+        self.lines = lines
+
+    def row(self, idx: int) -> str:
+        """``row N`` (1-based data row), with the file line when known."""
+        if self.lines is None:
+            return f"row {idx + 1}"
+        return f"row {idx + 1} (line {self.lines.line(idx)})"
+
+    def at(self, idx: int) -> str:
+        """``FILE: row N, column 'C'``: the start of a one-line message."""
+        return f"{self.label}: {self.row(idx)}, column '{self.column}'"
 
     def row_error(
         self, values: pa.ChunkedArray, bad: pa.ChunkedArray | pa.Array, problem: str
@@ -43,13 +58,14 @@ class Where:
         idx = first_true(bad)
         if idx is None:
             return None
-        return DataError(
-            f"{self.label}: row {idx + 1}, column '{self.column}': "
-            f"{show(values[idx].as_py())} {problem}"
-        )
+        return DataError(f"{self.at(idx)}: {show(values[idx].as_py())} {problem}")
 
     def fail(self, message: str) -> DataError:
         return DataError(f"{self.label}: column '{self.column}': {message}")
+
+
+class Lines(Protocol):
+    def line(self, row: int) -> int: ...
 
 
 def show(value: Any) -> str:
@@ -84,9 +100,7 @@ def as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
 def check_required(values: pa.ChunkedArray, col: Col, where: Where) -> None:
     idx = first_true(pc.is_null(values)) if col.required and values.null_count else None
     if idx is not None:
-        raise DataError(
-            f"{where.label}: row {idx + 1}, column '{where.column}': required value is blank"
-        )
+        raise DataError(f"{where.at(idx)}: required value is blank")
 
 
 # -- per kind ---------------------------------------------------------------
@@ -185,9 +199,24 @@ def to_float(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray:
     return out.to_numpy()  # nulls become NaN
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _check_int64(values: pa.ChunkedArray, numbers: pa.ChunkedArray, where: Where) -> None:
+    """A value beyond int64 is an error of its row, not an Arrow overflow traceback."""
+    if pa.types.is_floating(numbers.type):
+        big = pc.greater_equal(pc.abs(numbers), float(2**63))
+    elif pa.types.is_unsigned_integer(numbers.type):
+        big = pc.greater(numbers, pa.scalar(INT64_MAX, numbers.type))
+    else:
+        return
+    _raise_first(where, values, big, "is too large for an integer")
+
+
 def to_int(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray | ExtensionArray:
     """int64, or nullable Int64 when the column has blanks."""
     if pa.types.is_integer(values.type):
+        _check_int64(values, values, where)
         ints = values.cast(pa.int64())
         check_required(values, col, where)
     else:
@@ -203,6 +232,7 @@ def to_int(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray | Exte
             floats = _numbers(values, col, where)
             fraction = pc.not_equal(pc.floor(floats), floats)
             _raise_first(where, values, fraction, _number_problem(col))
+            _check_int64(values, floats, where)
             ints = floats.cast(pa.int64())
     problem = _number_problem(col)
     if col.min is not None:
@@ -247,6 +277,8 @@ def infer(values: pa.ChunkedArray, where: Where) -> Any:
     if pa.types.is_boolean(t):
         return _bool_array(values)
     if pa.types.is_integer(t):
+        if pa.types.is_uint64(t) and any_true(pc.greater(values, pa.scalar(INT64_MAX, t))):
+            return text_series(as_text(values))  # huge integers are ids, not amounts
         return _int_array(values.cast(pa.int64()))
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         return values.cast(pa.float64()).to_numpy()
@@ -291,6 +323,17 @@ CONVERTERS = {
 
 def convert(values: pa.ChunkedArray, col: Col, where: Where) -> Any:
     """Canonical pandas-ready values for one column (``cat`` stays Arrow text)."""
+    t = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    if pa.types.is_nested(t):
+        raise where.fail(f"holds {t} values; expected plain text, numbers, dates or true/false")
+    try:
+        return _convert(values, col, where)
+    except (pa.ArrowException, OverflowError) as err:  # a type no converter expects
+        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise where.fail(f"cannot be read as {col.kind} values ({t}: {message})") from None
+
+
+def _convert(values: pa.ChunkedArray, col: Col, where: Where) -> Any:
     if col.kind == "infer":
         return infer(values, where)
     if col.kind == "cat":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from pendo_segments.data.schema import AS_OF_RANGE
 from pendo_segments.errors import DataError
 
 TABLE_NAMES = (
@@ -23,7 +24,7 @@ TABLE_NAMES = (
 
 @dataclass
 class Dataset:
-    """Typed frames of CONTRACT.md §1, as built by the loaders in this package.
+    """Typed frames of docs/semantics.md §1, as built by the loaders in this package.
 
     Column types are canonical (see ``schema.py``): ids are strings, except
     the ids of ``usage_daily`` / ``feature_usage`` which are ``category``.
@@ -53,7 +54,15 @@ class Dataset:
                 f"{self.source or 'usage_daily'}: usage_daily has no rows, "
                 "so there is no default as-of day; pass --as-of YYYY-MM-DD"
             )
-        return pd.Timestamp(latest).date() + dt.timedelta(days=1)
+        day = pd.Timestamp(latest).date()
+        first, last = AS_OF_RANGE
+        if not first <= day < last:
+            raise DataError(
+                f"{self.source or 'usage_daily'}: the latest usage date is {day.isoformat()}, "
+                f"so the default as-of day would be outside {first} to {last}; "
+                "pass --as-of YYYY-MM-DD"
+            )
+        return day + dt.timedelta(days=1)
 
     def key_features(self) -> list[str]:
         """Ids of the key (core) features, in file order."""
@@ -63,7 +72,7 @@ class Dataset:
         return [str(f) for f in self.features.loc[key, "feature_id"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The frames present, by table name (CONTRACT file stem)."""
+        """The frames present, by table name (file stem, docs/semantics.md §1)."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pendo_segments.data.csv_lines import first_ragged_row, has_quotes, open_text
 from pendo_segments.errors import DataError
 
 CHUNK_ROWS = 1_000_000
@@ -31,10 +32,12 @@ def _arrow_message(err: Exception) -> str:
 
 def read_header(path: Path, label: str) -> list[str]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with open_text(path) as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError:
         raise DataError(f"{label}: not UTF-8 text") from None
+    except (OSError, EOFError, csv.Error) as err:
+        raise DataError(f"{label}: cannot be read ({_arrow_message(err)})") from None
     if not header:
         raise DataError(f"{label}: file is empty (expected a header row)")
     seen: set[str] = set()
@@ -46,7 +49,12 @@ def read_header(path: Path, label: str) -> list[str]:
 
 
 def read_csv(path: Path, label: str) -> pa.Table:
-    """Every column as text; blank cells are null."""
+    """Every column as text; blank cells are null.
+
+    Quoted values may hold newlines: files with a quote character are read
+    with Arrow's slower newline-aware chunking (its fast chunker splits
+    inside such a value once the file spans several blocks).
+    """
     header = read_header(path, label)
     options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
@@ -54,35 +62,102 @@ def read_csv(path: Path, label: str) -> pa.Table:
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    try:
-        return pacsv.read_csv(path, convert_options=options)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{label}: {_arrow_message(err)}") from None
+    quoted = has_quotes(path)
+    for newlines in (quoted, True):
+        try:
+            return pacsv.read_csv(
+                path,
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
+                convert_options=options,
+            )
+        except (pa.ArrowInvalid, OSError, EOFError) as err:
+            message = _arrow_message(err)
+            if "out of sync" in message and not newlines:
+                continue
+            raise _parse_error(path, label, message) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read_parquet(path: Path, label: str, dictionary_columns: list[str]) -> pa.Table:
-    """Read a Parquet file; big id columns stay dictionary-encoded."""
-    try:
-        schema = pq.read_schema(path)
-        text = [
+def _parse_error(path: Path, label: str, message: str) -> DataError:
+    """Arrow names no row for a wrong field count: find it, with its file line."""
+    if "columns, got" in message or "CSV parse error" in message:
+        bad = first_ragged_row(path)
+        if bad is not None:
+            row, line, expected, got = bad
+            return DataError(
+                f"{label}: row {row + 1} (line {line}): expected {expected} columns, got {got}"
+            )
+    return DataError(f"{label}: {message}")
+
+
+class ParquetColumns:
+    """A Parquet file read one column at a time, so a 30M-row table is never held whole.
+
+    Id columns are read dictionary-encoded only where the file stores them
+    so (Arrow would otherwise hash every row group to build a dictionary);
+    files written by DuckDB or Spark often store plain strings.
+    """
+
+    def __init__(self, path: Path, label: str, dictionary_columns: list[str]) -> None:
+        self.label, self.path = label, path
+        try:
+            self.file = pq.ParquetFile(path)
+            schema = self.file.schema_arrow
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(label, err) from None
+        self.column_names = list(schema.names)
+        self.num_rows = self.file.metadata.num_rows
+        self.dictionary = [
             c
             for c in dictionary_columns
-            if c in schema.names
+            if c in self.column_names
             and (
                 pa.types.is_string(schema.field(c).type)
                 or pa.types.is_large_string(schema.field(c).type)
             )
+            and self._stored_as_dictionary(c)
         ]
-        return pq.read_table(path, read_dictionary=text or None)
-    except (pa.ArrowException, OSError) as err:
-        raise DataError(f"{label}: not a readable Parquet file ({_arrow_message(err)})") from None
+
+    def _stored_as_dictionary(self, name: str) -> bool:
+        meta = self.file.metadata
+        if meta.num_row_groups == 0:
+            return False
+        index = self.file.schema_arrow.get_field_index(name)
+        try:
+            return bool(meta.row_group(0).column(index).has_dictionary_page)
+        except (IndexError, pa.ArrowException):  # nested schemas shift leaf indices
+            return False
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        try:
+            file = (
+                pq.ParquetFile(self.path, read_dictionary=[name])
+                if name in self.dictionary
+                else self.file
+            )
+            table = file.read(columns=[name])
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(self.label, err) from None
+        return table.column(0)
+
+    def drop_columns(self, names: list[str]) -> ParquetColumns:
+        return self  # nothing is held: each column is read when asked for
+
+
+def _unreadable(label: str, err: Exception) -> DataError:
+    return DataError(f"{label}: not a readable Parquet file ({_arrow_message(err)})")
+
+
+def read_parquet(path: Path, label: str, dictionary_columns: list[str]) -> ParquetColumns:
+    """Open a Parquet file; columns are read (and released) one at a time."""
+    return ParquetColumns(path, label, dictionary_columns)
 
 
 # -- writing ----------------------------------------------------------------
 
 
 def _column_text(values: pd.Series) -> pa.Array:
-    """One column as CONTRACT text: YYYY-MM-DD dates, true/false, blank for missing."""
+    """One column as docs/semantics.md §1 text: YYYY-MM-DD dates, true/false, blank for missing."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         words = pa.array(dtype.categories.astype(str), type=pa.string())
@@ -100,10 +175,10 @@ def _column_text(values: pd.Series) -> pa.Array:
         arr = pa.array(values, from_pandas=True)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = arr.cast(pa.string())
-    return _quoted(pc.fill_null(arr.cast(pa.string()), ""))
+    return quote_csv(pc.fill_null(arr.cast(pa.string()), ""))
 
 
-def _quoted(arr: pa.Array) -> pa.Array:
+def quote_csv(arr: pa.Array) -> pa.Array:
     """RFC 4180 quoting, only where a value needs it (like ``csv.QUOTE_MINIMAL``)."""
     needs = pc.match_substring_regex(arr, r'[",\r\n]')
     if not pc.any(needs).as_py():
@@ -112,10 +187,17 @@ def _quoted(arr: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, arr)
 
 
-def _write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
+def write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
+    """Rows of already quoted fields, comma separated, each ending in ``\n``."""
     lines = pc.binary_join_element_wise(*fields, ",")
-    lines = pc.binary_join_element_wise(lines, "\n", "")
-    lines = lines.cast(pa.large_string())
+    write_concatenated(pc.binary_join_element_wise(lines, "\n", ""), fh)
+
+
+def write_concatenated(texts: pa.Array, fh: IO[bytes]) -> None:
+    """Every string of ``texts`` back to back, in one write of Arrow's buffer."""
+    if isinstance(texts, pa.ChunkedArray):  # arrow-backed pandas columns arrive chunked
+        texts = texts.combine_chunks()
+    lines = texts.cast(pa.large_string())
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
@@ -124,14 +206,14 @@ def _write_lines(fields: list[pa.Array], fh: IO[bytes]) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CONTRACT CSV (UTF-8, header, ``\\n`` line ends)."""
-    header = _quoted(pa.array([str(c) for c in frame.columns], type=pa.string())).to_pylist()
+    """Write ``frame`` as docs/semantics.md §1 CSV (UTF-8, header, ``\\n`` line ends)."""
+    header = quote_csv(pa.array([str(c) for c in frame.columns], type=pa.string())).to_pylist()
     with path.open("wb") as fh:
         fh.write((",".join(header) + "\n").encode("utf-8"))
         for start in range(0, len(frame), CHUNK_ROWS):
             part = frame.iloc[start : start + CHUNK_ROWS]
             if len(frame.columns):
-                _write_lines([_column_text(part[c]) for c in part.columns], fh)
+                write_lines([_column_text(part[c]) for c in part.columns], fh)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

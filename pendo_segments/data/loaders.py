@@ -1,4 +1,4 @@
-"""Load a usage data folder (CONTRACT.md §1) into a typed :class:`Dataset`.
+"""Load a usage data folder (docs/semantics.md §1) into a typed :class:`Dataset`.
 
 Loading is read-only and all-or-nothing: the first problem raises a one-line
 :class:`DataError` naming file, 1-based data row and column. Every check is
@@ -16,10 +16,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pendo_segments.atomic import atomic_dir
 from pendo_segments.data import files
 from pendo_segments.data.columns import Where, convert
+from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
 from pendo_segments.data.references import (
     AccountCodes,
@@ -29,13 +31,16 @@ from pendo_segments.data.references import (
     check_unique,
     codes_in,
     drop_unknown,
+    plural,
 )
 from pendo_segments.data.schema import TABLES, TableSpec
 from pendo_segments.errors import DataError
 
 Warn = Callable[[str], None]
-RawTable = tuple[str, pa.Table]  # (label used in messages, columns)
+# (label used in messages, columns: an Arrow table or a ParquetColumns[, CSV line map])
+RawTable = tuple[str, Any] | tuple[str, Any, LineMap]
 Reader = Callable[[], RawTable]
+Encode = Callable[[str, Any, Where], Any]
 
 _log = logging.getLogger(__name__)
 BIG_ID_COLUMNS = ["visitor_id", "account_id", "feature_id"]
@@ -50,18 +55,50 @@ def load_dataset(path: str | Path, *, lenient: bool = False, warn: Warn | None =
     return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn)
 
 
-def _reader(folder: Path, spec: TableSpec) -> Reader | None:
-    """How to read one table, or None for an absent optional one (checked up front)."""
+def table_path(folder: Path, spec: TableSpec) -> Path | None:
+    """The one file of a table (``.csv``, ``.csv.gz`` or ``.parquet``), None if optional."""
     csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
-    if csv_path.exists() and pq_path.exists():
-        raise DataError(f"{folder}: both {csv_path.name} and {pq_path.name} exist; keep one")
-    if csv_path.exists():
-        return lambda: (csv_path.name, files.read_csv(csv_path, csv_path.name))
-    if pq_path.exists():
-        return lambda: (pq_path.name, files.read_parquet(pq_path, pq_path.name, BIG_ID_COLUMNS))
+    gz_path = folder / f"{spec.name}.csv.gz"
+    present = [p for p in (csv_path, gz_path, pq_path) if p.exists()]
+    if len(present) > 1:
+        names = " and ".join(p.name for p in present)
+        raise DataError(f"{folder}: both {names} exist; keep one")
+    if present:
+        return present[0]
     if spec.mandatory:
         raise DataError(f"{folder}: missing {csv_path.name} (or {pq_path.name})")
     return None
+
+
+def _reader(folder: Path, spec: TableSpec) -> Reader | None:
+    """How to read one table, or None for an absent optional one (checked up front)."""
+    path = table_path(folder, spec)
+    return None if path is None else file_reader(path)
+
+
+def file_reader(path: Path) -> Reader:
+    if path.suffix == ".parquet":
+        return lambda: (path.name, files.read_parquet(path, path.name, BIG_ID_COLUMNS))
+    return lambda: (path.name, files.read_csv(path, path.name), LineMap(path))
+
+
+def load_reference_tables(
+    folder: Path, warn: Warn | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """accounts, visitors and features typed and checked (frames, file labels).
+
+    For engines that read the big usage files themselves (DuckDB).
+    """
+    warn = warn or _log.warning
+    frames: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
+    for name in ("accounts", "visitors", "features"):
+        path = table_path(folder, TABLES[name])
+        assert path is not None  # mandatory tables
+        label, columns, _lines = _typed_columns(TABLES[name], file_reader(path))
+        frames[name], labels[name] = _frame(columns), label
+    check_accounts(frames["accounts"], frames["visitors"], labels, warn)
+    return frames, labels
 
 
 def dataset_from_frames(
@@ -115,20 +152,33 @@ def build_dataset(
         if readers.get(name) is None and spec.mandatory:
             raise DataError(f"{source or 'data'}: missing table {name}")
     tables: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
     for name in ("accounts", "visitors", "features"):
-        tables[name] = _frame(_typed_columns(TABLES[name], readers[name])[1])  # type: ignore[arg-type]
+        label, columns, _lines = _typed_columns(TABLES[name], readers[name])  # type: ignore[arg-type]
+        tables[name], labels[name] = _frame(columns), label
+    if source != "sample":  # the generator's visitors of trial accounts are deliberate
+        check_accounts(tables["accounts"], tables["visitors"], labels, warn)
     links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
         if reader is not None:
-            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader))
+            encode = links.encoder(name)
+            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader, encode))
     pa.default_memory_pool().release_unused()  # hand the raw columns' pages back to the OS
     return Dataset(**tables, source=source)
 
 
-def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]]:
-    """Read one table and convert each column; raw columns are released one by one."""
-    label, table = reader()
+def _typed_columns(
+    spec: TableSpec, reader: Reader, encode: Encode | None = None
+) -> tuple[str, dict[str, Any], LineMap | None]:
+    """Read one table and convert each column; raw columns are released one by one.
+
+    ``encode`` turns id columns into codes as soon as they are read, so a
+    usage table never holds its id text (hundreds of MB) beyond one column.
+    """
+    raw = reader()
+    label, table = raw[0], raw[1]
+    lines = raw[2] if len(raw) > 2 else None
     names = table.column_names
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -138,11 +188,14 @@ def _typed_columns(spec: TableSpec, reader: Reader) -> tuple[str, dict[str, Any]
             raise DataError(f"{label}: missing required column '{column}'")
     columns: dict[str, Any] = {}
     for name in names:
-        columns[name] = convert(table.column(name), spec.column(name), Where(label, name))
+        where = Where(label, name, lines)
+        columns[name] = convert(table.column(name), spec.column(name), where)
+        if encode is not None and spec.column(name).kind == "cat":
+            columns[name] = encode(name, columns[name], where)
         table = table.drop_columns([name])
     if spec.key:
-        check_unique(columns[spec.key], label, spec.key)
-    return label, columns
+        check_unique(columns[spec.key], Where(label, spec.key, lines))
+    return label, columns, lines
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -158,6 +211,38 @@ def _frame(columns: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def check_accounts(
+    accounts: pd.DataFrame, visitors: pd.DataFrame, labels: Mapping[str, str], warn: Warn
+) -> None:
+    """Warn about account data that would silently make results empty or partial.
+
+    A header-only accounts file leaves every account segment, health score
+    and tier empty; visitors of accounts missing from it get blank account
+    fields (``account.plan`` …) and count for no account.
+    """
+    if len(accounts) == 0:
+        warn(
+            f"{labels['accounts']}: no accounts (header only): account segments, "
+            "health and tiers will be empty"
+        )
+        return
+    theirs = arrow_text(visitors["account_id"])
+    stray = pc.and_(
+        pc.is_valid(theirs),
+        pc.invert(pc.is_in(theirs, value_set=arrow_text(accounts["account_id"]))),
+    )
+    n_visitors = int(pc.sum(stray).as_py() or 0)
+    if n_visitors:
+        ids = pc.unique(pc.filter(theirs, stray))
+        shown = ", ".join(repr(v) for v in ids.slice(0, 3).to_pylist())
+        more = ", …" if len(ids) > 3 else ""
+        warn(
+            f"{labels['visitors']}: {plural(n_visitors, 'visitor')} of "
+            f"{plural(len(ids), 'account')} not in {labels['accounts']} ({shown}{more}); "
+            "their account fields are blank"
+        )
+
+
 class _Links:
     """Resolves the ids of dependent tables against accounts, visitors, features."""
 
@@ -170,6 +255,7 @@ class _Links:
         warn: Warn,
     ) -> None:
         self.lenient, self.warn = lenient, warn
+        self.lines: LineMap | None = None
         self.visitor_ids = arrow_text(visitors["visitor_id"])
         self.visitor_dtype = category_dtype(visitors["visitor_id"])
         self.feature_ids = arrow_text(features["feature_id"])
@@ -177,7 +263,10 @@ class _Links:
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
 
-    def link(self, name: str, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+    def link(
+        self, name: str, label: str, columns: dict[str, Any], lines: LineMap | None = None
+    ) -> pd.DataFrame:
+        self.lines = lines
         if name in ("usage_daily", "feature_usage"):
             return self._usage(label, columns)
         if name == "nps":
@@ -194,15 +283,45 @@ class _Links:
         keep: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         codes = codes_in(values, ids)
-        dropped = drop_unknown(codes, values, label, column, what, self.lenient, self.warn)
+        where = Where(label, column, self.lines)
+        dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
         if dropped is not None:
             keep = dropped if keep is None else keep & dropped
         return codes, keep
 
+    def encoder(self, name: str) -> Encode | None:
+        """Early id encoding for the big usage tables (see ``_typed_columns``)."""
+        if name not in ("usage_daily", "feature_usage"):
+            return None
+        self._keep: np.ndarray | None = None
+        self._visitor_codes: np.ndarray | None = None
+        return self._encode
+
+    def _encode(self, column: str, values: Any, where: Where) -> Any:
+        if column in ("visitor_id", "feature_id"):
+            ids, what = (
+                (self.visitor_ids, "visitor")
+                if column == "visitor_id"
+                else (self.feature_ids, "feature")
+            )
+            codes = codes_in(values, ids)
+            dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
+            if dropped is not None:
+                self._keep = dropped if self._keep is None else self._keep & dropped
+            if column == "visitor_id":
+                self._visitor_codes = codes
+            return codes
+        if column == "account_id":
+            return self.accounts.lookup(values, getattr(self, "_visitor_codes", None))
+        return values
+
     def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
-        visitors, keep = self._known(
-            label, "visitor_id", columns["visitor_id"], self.visitor_ids, "visitor", None
-        )
+        keep = getattr(self, "_keep", None)
+        visitors = columns["visitor_id"]
+        if not isinstance(visitors, np.ndarray):  # not encoded while reading
+            visitors, keep = self._known(
+                label, "visitor_id", visitors, self.visitor_ids, "visitor", keep
+            )
         out: dict[str, Any] = {}
         for name, values in columns.items():
             if name == "visitor_id":
@@ -210,12 +329,17 @@ class _Links:
                 if "account_id" not in columns:
                     out["account_id"] = self._accounts(visitors, None)
             elif name == "feature_id":
-                features, keep = self._known(label, name, values, self.feature_ids, "feature", keep)
+                features = values
+                if not isinstance(features, np.ndarray):
+                    features, keep = self._known(
+                        label, name, values, self.feature_ids, "feature", keep
+                    )
                 out[name] = categorical(features, self.feature_dtype)
             elif name == "account_id":
                 out[name] = self._accounts(visitors, values)
             else:
                 out[name] = values
+        self._keep = self._visitor_codes = None
         return _filtered(_frame(out), keep)
 
     def _accounts(self, visitor_codes: np.ndarray, given: Any) -> pd.Categorical:
@@ -239,7 +363,7 @@ def _filtered(frame: pd.DataFrame, keep: np.ndarray | None) -> pd.DataFrame:
 
 
 def write_dataset(ds: Dataset, out: str | Path, *, fmt: Literal["csv", "parquet"] = "csv") -> None:
-    """Write every table as CONTRACT files into ``out``, atomically as a folder.
+    """Write every table as docs/semantics.md §1 files into ``out``, atomically as a folder.
 
     Refuses a folder that holds anything but data files: the folder is
     replaced as a whole.
@@ -280,7 +404,11 @@ def bundled_sample_path() -> Path:
 
 
 def load_sample() -> Dataset:
-    """The bundled deterministic sample (see ``sample.py``)."""
-    ds = load_dataset(bundled_sample_path())
+    """The bundled deterministic sample (see ``sample.py``).
+
+    Its visitors of trial accounts missing from ``accounts.csv`` are on
+    purpose, so that warning is not repeated on every demo run.
+    """
+    ds = load_dataset(bundled_sample_path(), warn=lambda _message: None)
     ds.source = "sample"
     return ds

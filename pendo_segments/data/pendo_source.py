@@ -21,7 +21,7 @@ Spec options after the colon, comma separated::
     pendo:days=30,page_size=5000
 
 Mapping (one place to change, below): a record's standard columns are read
-where :data:`pendo_segments.compile.fields.STANDARD` says they live; every
+where :data:`pendo_segments.base.pendo_fields.STANDARD` says they live; every
 other ``agent`` / ``custom`` metadata field becomes an extra column under its
 own name. Usage rows are per visitor and day; their account is the visitor's
 account (``usage_daily.account_id`` is left out). ``nps``, ``tickets`` and
@@ -37,7 +37,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pendo_segments.compile.fields import DAY_MS, ID_FIELDS, STANDARD, epoch_ms
+from pendo_segments.base.pendo_fields import DAY_MS, ID_FIELDS, STANDARD, epoch_ms
 from pendo_segments.data.dataset import Dataset
 from pendo_segments.errors import DataError
 
@@ -112,7 +112,7 @@ def load_from_pendo(
     *,
     as_of: dt.date | None = None,
     warn: Warn | None = None,
-    client: Any = None,
+    client: Any,
     progress: Progress | None = None,
     app_ids: tuple[str, ...] | None = None,
     timezone: str | None = None,
@@ -120,21 +120,19 @@ def load_from_pendo(
     """Pull accounts, visitors, features and usage before ``as_of`` (default: today in
     the subscription's time zone).
 
-    ``client``, ``app_ids`` and ``timezone`` default to the configured subscription
-    (``PENDO_INTEGRATION_KEY``, ``[pendo]``). Usage rows of visitors Pendo does not
-    list are dropped with a warning.
+    ``client`` is a :class:`~pendo_segments.pendo.client.PendoClient` (the data
+    layer sits below ``pendo`` and does not build one;
+    :func:`pendo_segments.sources.open_dataset` does). ``app_ids`` and ``timezone``
+    default to the configured ``[pendo]`` settings. Usage rows of visitors Pendo
+    does not list are dropped with a warning.
     """
     from pendo_segments.data.loaders import dataset_from_frames
 
     options = PendoSpec.parse(spec)
-    if client is None or app_ids is None or timezone is None:
+    if app_ids is None or timezone is None:
         from pendo_segments.config import load_config
 
         config = load_config()
-        if client is None:
-            from pendo_segments.pendo.client import client_from_config
-
-            client = client_from_config(config)
         app_ids = config.pendo.app_ids if app_ids is None else app_ids
         timezone = config.pendo.timezone if timezone is None else timezone
     day = as_of or dt.datetime.now(ZoneInfo(timezone)).date()

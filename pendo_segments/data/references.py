@@ -8,19 +8,20 @@ simply code -1 and the evaluator can index by code without joins.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pendo_segments.data.columns import any_true, first_true, show
+from pendo_segments.data.columns import Where, any_true, first_true, show
 from pendo_segments.errors import DataError
 
 Warn = Callable[[str], None]
 
 
-def check_unique(ids: pd.Series, label: str, column: str) -> None:
+def check_unique(ids: pd.Series, where: Where) -> None:
     """Error naming the second occurrence of a repeated id and the first."""
     dup = ids.duplicated().to_numpy()
     if not dup.any():
@@ -28,10 +29,7 @@ def check_unique(ids: pd.Series, label: str, column: str) -> None:
     second = int(dup.argmax())
     value = ids.iloc[second]
     first = int((ids == value).to_numpy().argmax())
-    raise DataError(
-        f"{label}: row {second + 1}, column '{column}': duplicate id {show(value)} "
-        f"(first at row {first + 1})"
-    )
+    raise DataError(f"{where.at(second)}: duplicate id {show(value)} (first at {where.row(first)})")
 
 
 def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -48,39 +46,80 @@ def arrow_text(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
 def codes_in(values: pa.ChunkedArray | pa.Array, categories: pa.Array) -> np.ndarray:
     """Position (int32) of each value in ``categories``; -1 for unknown or blank.
 
-    Dictionary-encoded input (Parquet) is matched once per distinct
-    dictionary, and not at all when the dictionary *is* the category list
+    The lookup builds one hash table of ``categories`` per call, so the whole
+    column is looked up at once, never one row group at a time (a file with
+    hundreds of row groups would rebuild a million-entry table hundreds of
+    times). Dictionary-encoded input (Parquet) looks up each distinct
+    dictionary once, and not at all when the dictionary *is* the category list
     (files written by :func:`write_dataset`): then the codes are the indices.
     """
     if isinstance(values, pa.Array):
         values = pa.chunked_array([values])
     if not pa.types.is_dictionary(values.type):
-        if values.num_chunks == 0:
-            return np.empty(0, dtype=np.int32)
-        found = pc.index_in(values.cast(pa.string()), value_set=categories)
-        return pc.fill_null(found, -1).to_numpy().astype(np.int32, copy=False)
-    per_dictionary: dict[tuple[int, ...], np.ndarray | None] = {}
-    parts = []
+        return lookup(values, categories)
+    categories = categories.cast(pa.string())
+    words: dict[tuple[int, ...], int] = {}  # dictionary identity -> its slot in `distinct`
+    distinct: list[pa.Array] = []
+    slots: list[int] = []
     for chunk in values.chunks:
-        words = chunk.dictionary
-        key = (words.offset, len(words), *(b.address if b else 0 for b in words.buffers()))
-        if key not in per_dictionary:
-            per_dictionary[key] = _word_codes(words, categories)
-        word_codes = per_dictionary[key]
-        if word_codes is None:
-            parts.append(pc.fill_null(chunk.indices, -1).to_numpy().astype(np.int32, copy=False))
-        else:  # last slot of word_codes is -1, for blanks
-            idx = pc.fill_null(chunk.indices, len(word_codes) - 1).to_numpy()
-            parts.append(word_codes[idx])
+        d = chunk.dictionary
+        key = (d.offset, len(d), *(b.address if b else 0 for b in d.buffers()))
+        if key not in words:
+            words[key] = len(distinct)
+            distinct.append(d)
+        slots.append(words[key])
+    same = [d.cast(pa.string()).equals(categories) for d in distinct]
+    other = [d for d, eq in zip(distinct, same, strict=True) if not eq]
+    found = lookup(pa.chunked_array(other, type=other[0].type), categories) if other else None
+    tables: list[np.ndarray | None] = []
+    start = 0
+    for d, eq in zip(distinct, same, strict=True):
+        if eq or found is None:
+            tables.append(None)
+        else:  # last slot is -1, for blank rows
+            tables.append(np.append(found[start : start + len(d)], np.int32(-1)))
+            start += len(d)
+    parts = []
+    for chunk, slot in zip(values.chunks, slots, strict=True):
+        table = tables[slot]
+        if table is None:
+            parts.append(pc.fill_null(chunk.indices, -1).to_numpy().astype(np.int32))
+        else:
+            parts.append(table[pc.fill_null(chunk.indices, len(table) - 1).to_numpy()])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
-def _word_codes(words: pa.Array, categories: pa.Array) -> np.ndarray | None:
-    words = words.cast(pa.string())
-    if words.equals(categories):
-        return None
-    found = pc.fill_null(pc.index_in(words, value_set=categories), -1).to_numpy()
-    return np.append(found, -1).astype(np.int32)
+LOOKUP_PIECE_ROWS = 8_000_000
+
+
+def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
+    """``index_in`` over a whole column: contiguous pieces, one per core, in threads.
+
+    Arrow builds the hash table of ``categories`` once per call on a
+    contiguous array (a chunked array may rebuild it per chunk), so the
+    column is cut into a few contiguous pieces looked up side by side.
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.int32)
+    categories = categories.cast(pa.string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    # pieces of at most LOOKUP_PIECE_ROWS: each is copied contiguous while looked up
+    pieces = max(1, -(-n // LOOKUP_PIECE_ROWS))
+    step = -(-n // pieces)
+
+    def one(start: int) -> np.ndarray:
+        piece = values.slice(start, step).combine_chunks()
+        found = pc.index_in(piece, value_set=categories)
+        return pc.fill_null(found, -1).to_numpy().astype(np.int32, copy=False)
+
+    if pieces == 1:
+        return one(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(pieces, pa.cpu_count())) as pool:
+        return np.concatenate(list(pool.map(one, range(0, n, step))))
 
 
 def plural(n: int, word: str) -> str:
@@ -90,8 +129,7 @@ def plural(n: int, word: str) -> str:
 def drop_unknown(
     codes: np.ndarray,
     values: pa.ChunkedArray | pa.Array,
-    label: str,
-    column: str,
+    where: Where,
     what: str,
     lenient: bool,
     warn: Warn,
@@ -110,10 +148,10 @@ def drop_unknown(
         row = first_true(pa.array(unknown))
         assert row is not None
         raise DataError(
-            f"{label}: row {row + 1}, column '{column}': unknown {what} "
+            f"{where.at(row)}: unknown {what} "
             f"{show(values[row].as_py())} ({counts}; --lenient drops them)"
         )
-    warn(f"{label}: dropped {counts}")
+    warn(f"{where.label}: dropped {counts}")
     return ~unknown
 
 
@@ -124,6 +162,15 @@ def category_dtype(ids: pd.Series | pa.Array) -> pd.CategoricalDtype:
 
 def categorical(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+@dataclass
+class AccountLookup:
+    """A usage table's ``account_id`` as codes, before blanks take their visitor's."""
+
+    codes: np.ndarray
+    ids: pa.Array
+    blank: np.ndarray | None
 
 
 class AccountCodes:
@@ -138,13 +185,19 @@ class AccountCodes:
         self.ids = pa.concat_arrays([known, arrow_text(pc.unique(pc.filter(theirs, stray)))])
         self.of_visitor = codes_in(theirs, self.ids)
 
-    def resolve(
-        self, visitor_codes: np.ndarray, given: pa.ChunkedArray | None
-    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
-        """Codes of each row's account: the row's own, else its visitor's."""
-        if given is None:
-            return self._of(visitor_codes), category_dtype(self.ids)
-        codes = codes_in(given, self.ids)
+    def lookup(
+        self, given: pa.ChunkedArray, visitor_codes: np.ndarray | None = None
+    ) -> AccountLookup:
+        """Codes of a usage table's own ``account_id`` column (strays get new codes).
+
+        Rows almost always name their visitor's account: with the rows'
+        visitor codes, that is checked by comparing text, and only the other
+        rows are looked up (a hash lookup of every row costs several times more).
+        """
+        if visitor_codes is not None and pa.types.is_string(given.type):
+            codes = self._by_visitor(given, visitor_codes)
+        else:
+            codes = codes_in(given, self.ids)
         if not codes.flags.writeable:  # a view of Arrow memory
             codes = codes.copy()
         ids = self.ids
@@ -155,10 +208,41 @@ class AccountCodes:
             new = arrow_text(pc.unique(strays))
             codes[odd.to_numpy(zero_copy_only=False)] = len(ids) + codes_in(strays, new)
             ids = pa.concat_arrays([ids, new])
-        if given.null_count:
-            rows = blank.to_numpy(zero_copy_only=False)
-            codes[rows] = self._of(visitor_codes[rows])
-        return codes, category_dtype(ids)
+        rows = blank.to_numpy(zero_copy_only=False) if given.null_count else None
+        return AccountLookup(codes, ids, rows)
+
+    def resolve(
+        self, visitor_codes: np.ndarray, given: AccountLookup | pa.ChunkedArray | None
+    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """Codes of each row's account: the row's own, else its visitor's."""
+        if given is None:
+            return self._of(visitor_codes), category_dtype(self.ids)
+        if not isinstance(given, AccountLookup):
+            given = self.lookup(given)
+        codes = given.codes
+        if given.blank is not None:
+            codes[given.blank] = self._of(visitor_codes[given.blank])
+        return codes, category_dtype(given.ids)
+
+    def _by_visitor(self, given: pa.ChunkedArray, visitor_codes: np.ndarray) -> np.ndarray:
+        expected = self._of(visitor_codes)
+        codes = np.full(len(given), -1, dtype=np.int32)
+        step = LOOKUP_PIECE_ROWS
+        for start in range(0, len(given), step):
+            part = expected[start : start + step]
+            text = self.ids.take(pa.array(np.maximum(part, 0), mask=part < 0))
+            same = pc.fill_null(pc.equal(given.slice(start, step), text), False)
+            same_np = (
+                same.to_numpy(zero_copy_only=False)
+                if isinstance(same, pa.Array)
+                else np.asarray(same)
+            )
+            codes[start : start + step] = np.where(same_np, part, -1)
+        other = codes < 0
+        if other.any():
+            rows = np.flatnonzero(other)
+            codes[rows] = codes_in(given.take(pa.array(rows)), self.ids)
+        return codes
 
     def _of(self, visitor_codes: np.ndarray) -> np.ndarray:
         out = self.of_visitor[np.maximum(visitor_codes, 0)]

@@ -6,6 +6,7 @@ through these specs, so the canonical column types are decided in one place.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -129,3 +130,7 @@ TABLES: dict[str, TableSpec] = {
 
 # Tables whose visitor_id must name a known visitor (error, or dropped when lenient).
 VISITOR_TABLES = ("usage_daily", "feature_usage", "nps")
+
+# The as-of days the engines can count windows and anniversaries around
+# without leaving the calendar (a 9999-12-31 placeholder date is data, not a day).
+AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(9000, 12, 31))

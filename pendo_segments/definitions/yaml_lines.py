@@ -30,12 +30,12 @@ MAX_EXPANDED_NODES = 50_000
 MAX_YAML_DEPTH = 100
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     line: int = 0
     key_lines: dict[Any, int]
 
 
-class LineList(list):
+class LineList(list[Any]):
     line: int = 0
     item_lines: list[int]
 

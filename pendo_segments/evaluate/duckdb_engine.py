@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.errors import EvaluationError
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
-def connect(ds: Any) -> Any:
+
+def connect(ds: Dataset) -> Any:
     """An in-memory DuckDB connection with every frame of ``ds`` registered as a table."""
     try:
         import duckdb
@@ -31,7 +34,7 @@ def connect(ds: Any) -> Any:
 
 def evaluate_sql(
     defs: DefinitionSet,
-    ds: Any,
+    ds: Dataset,
     *,
     as_of: dt.date | None = None,
     names: Sequence[str] | None = None,
@@ -59,7 +62,7 @@ def evaluate_sql(
 
 def evaluation_from_sql(
     defs: DefinitionSet,
-    ds: Any,
+    ds: Dataset,
     *,
     as_of: dt.date | None = None,
     names: Sequence[str] | None = None,

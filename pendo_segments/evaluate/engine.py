@@ -9,9 +9,9 @@ read an already computed membership.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +31,13 @@ from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.evaluate.metrics import Metrics
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 
 
-def resolve_as_of(ds: Any, as_of: dt.date | None, defs: DefinitionSet | None = None) -> dt.date:
+def resolve_as_of(ds: Dataset, as_of: dt.date | None, defs: DefinitionSet | None = None) -> dt.date:
     """The given day, else the day after the data; warns when a given day sees no usage."""
     if as_of is None:
         return ds.default_as_of()
@@ -61,8 +64,30 @@ class Evaluation:
     def counts(self) -> dict[str, int]:
         return {name: int(mask.sum()) for name, mask in self.masks.items()}
 
+    def membership_batches(self, names: Sequence[str] | None = None) -> Iterator[Any]:
+        """docs/semantics.md §4 membership as Arrow tables, one per segment, in order.
+
+        Ids are sorted by Arrow (UTF-8 byte order, which is code point order,
+        as Python sorts them), so millions of members never become Python
+        strings on their way to the output.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        for name in sorted(names or self.masks):
+            seg = self.segments[name]
+            ids = pa.array(self.members(name), type=pa.string(), from_pandas=True)
+            ids = ids.take(pc.sort_indices(ids))
+            yield pa.table(
+                {
+                    "segment": pa.repeat(name, len(ids)).cast(pa.string()),
+                    "subject": pa.repeat(seg.subject, len(ids)).cast(pa.string()),
+                    "subject_id": ids,
+                }
+            )
+
     def membership(self, names: Sequence[str] | None = None) -> pd.DataFrame:
-        """CONTRACT.md §4: ``segment,subject,subject_id`` sorted by segment, subject_id."""
+        """docs/semantics.md §4: ``segment,subject,subject_id`` sorted by segment, subject_id."""
         frames = []
         for name in sorted(names or self.masks):
             seg = self.segments[name]
@@ -78,7 +103,7 @@ class Evaluation:
 class Evaluator:
     """Evaluates rule nodes for one data set / as-of; also used by ``explain``."""
 
-    def __init__(self, ds: Any, as_of: dt.date, defs: DefinitionSet | None = None) -> None:
+    def __init__(self, ds: Dataset, as_of: dt.date, defs: DefinitionSet | None = None) -> None:
         self.ds = ds
         self.as_of = as_of
         self.defs = defs
@@ -121,11 +146,7 @@ class Evaluator:
 
     # -- leaves --------------------------------------------------------------
     def metric_values(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
-        if cond.metric == "feature_clicks" and cond.feature not in self._feature_ids:
-            raise EvaluationError(
-                f"{seg.source}: {seg.name}: {path}: unknown feature '{cond.feature}' "
-                f"(not in features){suggest(str(cond.feature), sorted(self._feature_ids))}"
-            )
+        check_feature(cond, seg, path, self._feature_ids)
         window = (
             seg.window_of(cond)
             if cond.metric not in ("days_since_last_visit", "days_since_first_visit")
@@ -170,9 +191,57 @@ class Evaluator:
         return np.where(v2a >= 0, mask[np.where(v2a >= 0, v2a, 0)], False)
 
 
-def evaluate(
+def check_feature(cond: MetricCondition, seg: Segment, path: str, feature_ids: set[str]) -> None:
+    """A ``feature_clicks`` condition must name a feature of ``features``."""
+    if cond.metric == "feature_clicks" and cond.feature not in feature_ids:
+        raise EvaluationError(
+            f"{seg.source}: {seg.name}: {path}: unknown feature '{cond.feature}' "
+            f"(not in features){suggest(str(cond.feature), sorted(feature_ids))}"
+        )
+
+
+def check_segments(
+    # A Dataset, or any object with its reference frames (the DuckDB engine checks
+    # definitions before it reads the usage files).
     defs: DefinitionSet,
     ds: Any,
+    names: Sequence[str] | None,
+    as_of: dt.date,
+) -> None:
+    """Raise what the pandas engine would for unknown features and bad field conditions.
+
+    Other engines run this first on the (small) accounts / visitors / features
+    frames, so a definition error reads the same whichever engine runs.
+    """
+    feature_ids = {str(f) for f in ds.features["feature_id"]}
+
+    def walk(node: Any, seg: Segment, path: str) -> None:
+        if isinstance(node, AllOf):
+            for i, child in enumerate(node.all):
+                walk(child, seg, f"{path}.all[{i}]")
+        elif isinstance(node, AnyOf):
+            for i, child in enumerate(node.any):
+                walk(child, seg, f"{path}.any[{i}]")
+        elif isinstance(node, NotOf):
+            walk(node.not_, seg, f"{path}.not")
+        elif isinstance(node, MetricCondition):
+            check_feature(node, seg, path, feature_ids)
+        elif isinstance(node, FieldCondition):
+            where = f"{seg.source}: {seg.name}: {path}"
+            on_account = seg.subject == "account" or node.on_account
+            frame, table = (ds.accounts, "accounts") if on_account else (ds.visitors, "visitors")
+            column = resolve_column(frame, node.column, table, where)
+            field_mask(node, column.reset_index(drop=True), as_of, where)
+        elif isinstance(node, SegmentRef) and node.segment not in defs:
+            raise EvaluationError(f"{seg.name}: references unknown segment '{node.segment}'")
+
+    for seg in defs.closure([s.name for s in defs.select(names)]):
+        walk(seg.rule, seg, "rule")
+
+
+def evaluate(
+    defs: DefinitionSet,
+    ds: Dataset,
     *,
     as_of: dt.date | None = None,
     names: Sequence[str] | None = None,

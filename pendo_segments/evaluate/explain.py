@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.engine import Evaluator, resolve_as_of
 from pendo_segments.evaluate.metrics import EPOCH, NAT_DAY
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 EXPLAIN_COLUMNS = ["depth", "path", "condition", "value", "op", "threshold", "result"]
 
@@ -90,7 +93,7 @@ def _display(value: Any) -> Any:
 
 
 def explain(
-    defs: DefinitionSet, ds: Any, name: str, subject_id: str, *, as_of: dt.date | None = None
+    defs: DefinitionSet, ds: Dataset, name: str, subject_id: str, *, as_of: dt.date | None = None
 ) -> Explanation:
     seg = defs.get(name)
     day = resolve_as_of(ds, as_of, defs)

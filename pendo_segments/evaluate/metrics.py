@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.errors import EvaluationError
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 EPOCH = dt.date(1970, 1, 1)
 _BITMAP_LIMIT = 600_000_000  # cells; above this distinct days are counted with np.unique
@@ -73,7 +76,7 @@ class UsageArrays:
 class Metrics:
     """Computes and caches metric vectors for one data set and one as-of day."""
 
-    def __init__(self, ds: Any, as_of: dt.date) -> None:
+    def __init__(self, ds: Dataset, as_of: dt.date) -> None:
         self.ds = ds
         self.as_of = as_of
         self.asof_day = day_number(as_of)

@@ -15,13 +15,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.errors import DataError
 from pendo_segments.health.score import HealthResult, compute_health, round1
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 KEY = "crm_id"
 FIELDS = [
@@ -45,7 +48,7 @@ class SalesforceExport:
 
 
 def salesforce_export(
-    ds: Any,
+    ds: Dataset,
     *,
     health: HealthResult | None = None,
     as_of: dt.date | None = None,
@@ -140,7 +143,7 @@ def problems(
 
 
 def export_for_salesforce(
-    ds: Any,
+    ds: Dataset,
     defs: str | Path,
     *,
     as_of: dt.date | None = None,
@@ -149,8 +152,8 @@ def export_for_salesforce(
     definitions: Any = None,
 ) -> SalesforceExport:
     """Score with ``DEFS/health.yaml``, flag at-risk with ``DEFS/alerts.yaml``, build the CSVs."""
-    from pendo_segments.health.alerts import at_risk_flag
     from pendo_segments.health.config import health_config_for
+    from pendo_segments.tiers.alerts import at_risk_flag
 
     health = compute_health(ds, as_of=as_of, config=health_config_for(defs))
     flag = at_risk_flag(ds, defs, health, definitions=definitions)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 VISITOR_FIELDS = ("visitor_id", "name", "email", "language", "first_visit")
 LANGUAGES = ("en", "ja")
@@ -45,7 +48,7 @@ def _record(frame: pd.DataFrame, pos: int, fields: tuple[str, ...]) -> dict[str,
 
 
 def subjects_from_data(
-    ds: Any, *, defs_path: Path, as_of: dt.date | None = None, view: Any = None
+    ds: Dataset, *, defs_path: Path, as_of: dt.date | None = None, view: Any = None
 ) -> list[dict[str, Any]]:
     """One context per (tier, language) found in ``ds``; empty pairs are skipped."""
     from pendo_segments.tiers.view import account_view

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from pendo_segments.errors import DataError
 from pendo_segments.evaluate.metrics import positions
 from pendo_segments.health.config import COMPONENTS, HealthConfig
 from pendo_segments.health.score import compute_health, round1, weighted_score
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 GRID_UNITS = 20  # weights move in steps of total / 20 (5 points of 100)
 TIE_TOLERANCE = 0.002  # AUCs this close to the best count as equally good
@@ -191,7 +194,7 @@ def _num(value: float) -> str:
 
 
 def calibrate(
-    ds: Any, *, config: HealthConfig | None = None, as_of: dt.date | None = None
+    ds: Dataset, *, config: HealthConfig | None = None, as_of: dt.date | None = None
 ) -> Calibration:
     """Score the accounts of ``outcomes`` and measure how well the score separates them."""
     config = config or HealthConfig()
@@ -291,7 +294,7 @@ def _search_rows(n: int, renewed: np.ndarray) -> np.ndarray:
 
 
 def scored_outcomes(
-    ds: Any, config: HealthConfig, as_of: dt.date | None
+    ds: Dataset, config: HealthConfig, as_of: dt.date | None
 ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[dt.date], list[str]]:
     """Component matrix and churn flags of the accounts that have an outcome.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.health.config import COMPONENTS
 from pendo_segments.health.configfile import Problems
 from pendo_segments.health.score import HealthResult, round1
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 HEALTH_NAMES: tuple[str, ...] = ("score", *COMPONENTS)
 #: signal → (label, unit) used in explanations
@@ -149,7 +152,7 @@ def parse_account_rule(
 class Facts:
     """Everything a condition can read, aligned to ``health.account_ids``."""
 
-    ds: Any
+    ds: Dataset
     health: HealthResult
     segments: dict[str, np.ndarray] = field(default_factory=dict)
     previous: dict[str, np.ndarray] | None = None
@@ -199,7 +202,7 @@ def segment_names(rules: Sequence[AccountRule | None]) -> list[str]:
 
 
 def evaluate_segments(
-    ds: Any,
+    ds: Dataset,
     defs: Any,
     names: Sequence[str],
     as_of: dt.date,

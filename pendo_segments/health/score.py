@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ import pandas as pd
 from pendo_segments.evaluate.metrics import Metrics
 from pendo_segments.health import signals as S
 from pendo_segments.health.config import COMPONENTS, LABELS, HealthConfig
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 SCORE_COLUMN = "health_score"
 #: docs/semantics.md §4 ``health`` csv columns.
@@ -122,7 +125,7 @@ class HealthResult:
 
 
 def compute_health(
-    ds: Any,
+    ds: Dataset,
     *,
     as_of: dt.date | None = None,
     config: HealthConfig | None = None,

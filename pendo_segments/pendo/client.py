@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pendo_segments.config import Secret
+from pendo_segments.base.secret import Secret
 from pendo_segments.errors import PendoAPIError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.pendo.api_shapes import Kind

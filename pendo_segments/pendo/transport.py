@@ -21,7 +21,7 @@ import requests
 import tenacity
 
 from pendo_segments import __version__
-from pendo_segments.config import Secret, check_key
+from pendo_segments.base.secret import Secret, check_key
 from pendo_segments.errors import PendoAPIError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.pendo.ratelimit import TokenBucket

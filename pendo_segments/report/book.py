@@ -9,7 +9,7 @@ they are the same as in the whole-data report.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,12 @@ import pandas as pd
 from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 
 def book_accounts(
-    ds: Any, defs: Any, as_of: dt.date, *, segment: str | None, csm: str | None
+    ds: Dataset, defs: Any, as_of: dt.date, *, segment: str | None, csm: str | None
 ) -> np.ndarray | None:
     """Boolean mask over ``ds.accounts`` rows, or None for the whole book."""
     if segment is None and csm is None:
@@ -49,7 +52,7 @@ def book_accounts(
     return keep
 
 
-def restrict(ds: Any, keep: np.ndarray) -> Any:
+def restrict(ds: Dataset, keep: np.ndarray) -> Any:
     """The data set of the kept accounts only (validated again like any loaded data)."""
     from pendo_segments.data import dataset_from_frames
 

@@ -14,18 +14,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
-from pendo_segments.report import svg
+from pendo_segments.report.charts import account_charts, dashboard_charts
 from pendo_segments.report.i18n import Words
 
-TIER_COLORS = ["#1f5fa8", "#5b9bd5", "#9cc3e6", "#c9a227", "#8c8c8c"]
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
+
 PROBLEM_SEVERITIES = ("high", "medium")
-HIST_BANDS = 10
 
 
 @dataclass
@@ -50,7 +50,7 @@ class WrittenReport:
     catch: list[dict[str, Any]] = field(default_factory=list)
 
 
-def backtest_days(ds: Any, as_of: dt.date, weeks: int) -> list[dt.date]:
+def backtest_days(ds: Dataset, as_of: dt.date, weeks: int) -> list[dt.date]:
     """Weekly as-of days ending at ``as_of``, none whose 30-day window starts before the data."""
     from pendo_segments.backtest.history import first_full_day
 
@@ -72,21 +72,27 @@ def page_name(account_id: str, taken: set[str]) -> str:
 
 def build_report(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     out: Path,
     *,
     defs_path: Path | None = None,
     options: ReportOptions | None = None,
     progress: Callable[[str], None] = lambda _m: None,
+    force: bool = False,
 ) -> WrittenReport:
-    """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``."""
-    from pendo_segments.report.folder import check_replaceable, report_folder
+    """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``.
+
+    ``out`` is handled by :func:`~pendo_segments.atomic.output_folder`: a folder
+    of someone else's files is refused unless ``force``, and only the report's
+    own files are ever replaced or removed.
+    """
+    from pendo_segments.atomic import check_output_folder, output_folder
 
     options = options or ReportOptions()
-    check_replaceable(out)  # fail before the work, not after
+    check_output_folder(out, force=force)  # fail before the work, not after
     page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress)
     progress("writing the pages")
-    with report_folder(out) as tmp:
+    with output_folder(out, force=force) as tmp:
         render_pages(page, tmp)
     return WrittenReport(
         folder=out,
@@ -101,7 +107,7 @@ def build_report(
 # -- numbers ----------------------------------------------------------------------------------
 def collect(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     *,
     defs_path: Path | None,
     options: ReportOptions,
@@ -162,6 +168,11 @@ def collect(
 
     progress("backtesting the rules")
     days = backtest_days(ds, as_of, options.weeks)
+    if len(days) < options.weeks + 1:
+        notes.append(
+            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
+            "days): earlier 30-day windows would reach before the first usage date"
+        )
     history = UsageHistory(ds)
     bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history)
     catch: list[dict[str, Any]] = []
@@ -194,156 +205,22 @@ def collect(
     if options.csm and options.segment:
         book = f"{w('book_csm', name=options.csm)} · {w('book_segment', name=options.segment)}"
 
-    # -- sections ---------------------------------------------------------------------------
-    charts: dict[str, Markup] = {}
-    hist = _histogram(score, tier, tier_names)
-    charts["health"] = Markup(
-        svg.bar_chart(
-            [r["band"] for r in hist["rows"]],
-            [
-                svg.Series(t, [r["by_tier"][t] for r in hist["rows"]], TIER_COLORS[i % 5])
-                for i, t in enumerate(tier_names)
-            ],
-            title=w("health_dist"),
-            desc=w("health_dist_desc") + " " + _describe_hist(hist, w),
-            stacked=True,
-            fmt=lambda v: w.num(v, 0),
-        )
+    made = dashboard_charts(
+        w,
+        score=score,
+        tier=tier,
+        tier_names=tier_names,
+        arr=arr,
+        bt=bt,
+        weekly=weekly,
+        features=features,
+        first_use=first_use,
+        nps=nps,
+        pes=pes,
     )
-    mix: list[dict[str, Any]] = [
-        {
-            "tier": t,
-            "accounts": int((tier == t).sum()),
-            "arr": float(arr[tier == t].sum()),
-        }
-        for t in tier_names
-    ]
-    colors = [TIER_COLORS[i % 5] for i in range(len(tier_names))]
-    charts["mix_accounts"] = Markup(
-        svg.bar_chart(
-            tier_names,
-            [svg.Series(w("accounts"), [m["accounts"] for m in mix])],
-            colors=colors,
-            title=w("tier_mix_accounts"),
-            desc="; ".join(f"{m['tier']}: {w.num(m['accounts'])}" for m in mix),
-            fmt=lambda v: w.num(v, 0),
-            width=320,
-        )
-    )
-    charts["mix_arr"] = Markup(
-        svg.bar_chart(
-            tier_names,
-            [svg.Series(w("arr"), [m["arr"] for m in mix])],
-            colors=colors,
-            title=w("tier_mix_arr"),
-            desc="; ".join(f"{m['tier']}: {w.money(m['arr'])}" for m in mix),
-            fmt=w.money_short,
-            width=320,
-        )
-    )
+    charts, hist, mix = made["charts"], made["hist"], made["mix"]
+    account_segments, day_labels = made["account_segments"], made["day_labels"]
     capacity = view.tiers.capacity().to_dict("records") if view.tiers is not None else []
-
-    account_segments = [n for n in bt.counts if bt.subjects[n] == "account"]
-    day_labels = [w.short_date(d) for d in bt.days]
-    charts["segments"] = Markup(
-        svg.line_chart(
-            day_labels,
-            [
-                svg.Series(n, bt.counts[n], svg.PALETTE[i % len(svg.PALETTE)])
-                for i, n in enumerate(account_segments)
-            ],
-            title=w("segment_sizes"),
-            desc=w("segment_sizes_desc")
-            + " "
-            + "; ".join(f"{n}: {bt.counts[n][0]} → {bt.counts[n][-1]}" for n in account_segments),
-            fmt=lambda v: w.num(v, 0),
-            height=320,
-        )
-    )
-    segment_rows = [
-        {"segment": n, "subject": bt.subjects[n], "counts": bt.counts[n]} for n in sorted(bt.counts)
-    ]
-    charts["time"] = Markup(
-        svg.bar_chart(
-            [w.short_date(d) for d, _ in weekly],
-            [svg.Series(w("minutes"), [m for _, m in weekly], svg.PALETTE[2])],
-            title=w("time_in_app"),
-            desc=w("time_in_app_desc")
-            + " "
-            + "; ".join(f"{w.short_date(d)}: {w.num(m, 0)}" for d, m in weekly),
-            fmt=lambda v: w.num(v, 0),
-        )
-    )
-    charts["features"] = Markup(
-        svg.hbar_chart(
-            [f.name for f in features],
-            [f.share for f in features],
-            title=w("feature_usage"),
-            desc=w("feature_usage_desc")
-            + " "
-            + "; ".join(f"{f.name}: {w.pct(f.share)}" for f in features),
-            fmt=lambda v: w.pct(v),
-            color=svg.PALETTE[4],
-            vmax=100,
-        )
-    )
-    charts["first_use"] = Markup(
-        svg.hbar_chart(
-            [f.name for f in first_use],
-            [0.0 if math.isnan(f.median_days) else f.median_days for f in first_use],
-            title=w("first_use"),
-            desc=w("first_use_desc")
-            + " "
-            + "; ".join(f"{f.name}: {w.num(f.median_days, 1)}" for f in first_use),
-            fmt=lambda v: w.num(v, 1),
-            color=svg.PALETTE[1],
-        )
-    )
-    if nps is not None:
-        nps_colors = ["#b0413e"] * 7 + ["#c9a227"] * 2 + ["#3a9a5b"] * 2
-        charts["nps_dist"] = Markup(
-            svg.bar_chart(
-                [str(s) for s in range(11)],
-                [svg.Series(w("responses"), nps.counts)],
-                colors=nps_colors,
-                title=w("nps_dist"),
-                desc=w("nps_dist_desc")
-                + f" NPS {w.num(nps.score, 0)}; "
-                + "; ".join(f"{s}: {c}" for s, c in enumerate(nps.counts)),
-                fmt=lambda v: w.num(v, 0),
-            )
-        )
-        charts["nps_trend"] = Markup(
-            svg.line_chart(
-                [m for m, _, _ in nps.trend],
-                [svg.Series("NPS", [v for _, v, _ in nps.trend], svg.PALETTE[0])],
-                title=w("nps_trend"),
-                desc=w("nps_trend_desc")
-                + " "
-                + "; ".join(f"{m}: {w.num(v, 0)}" for m, v, _ in nps.trend),
-                fmt=lambda v: w.num(v, 0),
-                vmin=-100,
-                vmax=100,
-            )
-        )
-    pes_parts = [
-        (w("adoption"), pes.adoption),
-        (w("stickiness"), pes.stickiness),
-        (w("growth"), pes.growth),
-        ("PES", pes.score),
-    ]
-    charts["pes"] = Markup(
-        svg.bar_chart(
-            [p for p, _ in pes_parts],
-            [svg.Series("PES", [0.0 if math.isnan(v) else v for _, v in pes_parts])],
-            colors=[svg.PALETTE[0], svg.PALETTE[2], svg.PALETTE[1], "#333333"],
-            title=w("pes_title"),
-            desc=w("pes_desc") + " " + "; ".join(f"{p}: {w.num(v, 1)}" for p, v in pes_parts),
-            fmt=lambda v: w.num(v, 0),
-            vmax=100,
-            width=420,
-        )
-    )
 
     # -- P1 drill-downs ------------------------------------------------------------------------
     names_by_id = dict(zip(ids, names, strict=True))
@@ -391,32 +268,7 @@ def collect(
             }
         )
     for a in p1:
-        a["chart_components"] = Markup(
-            svg.hbar_chart(
-                [c["name"] for c in a["components"]],
-                [0.0 if math.isnan(c["value"]) else c["value"] for c in a["components"]],
-                title=f"{w('components')}: {a['name']}",
-                desc=w("components_desc")
-                + " "
-                + "; ".join(f"{c['name']}: {w.num(c['value'], 1)}" for c in a["components"]),
-                fmt=lambda v: w.num(v, 0),
-                vmax=100,
-            )
-        )
-        a["chart_trend"] = Markup(
-            svg.line_chart(
-                day_labels,
-                [svg.Series(w("score"), a["trend"], svg.PALETTE[0])],
-                title=f"{w('score_trend')}: {a['name']}",
-                desc=w("score_trend_desc")
-                + " "
-                + "; ".join(
-                    f"{d}: {w.num(s, 1)}" for d, s in zip(day_labels, a["trend"], strict=True)
-                ),
-                fmt=lambda v: w.num(v, 0),
-                vmax=100,
-            )
-        )
+        a.update(account_charts(w, a, day_labels))
     page_of = {a["id"]: a["page"] for a in p1}
 
     alerts = [
@@ -429,9 +281,8 @@ def collect(
     ]
     snapshot = health.frame()
     snapshot.insert(1, "name", [names_by_id[a] for a in snapshot["account_id"]])
-    snapshot.insert(
-        2, "tier", [dict(zip(ids, tier, strict=True))[a] for a in snapshot["account_id"]]
-    )
+    tier_of = dict(zip(ids, tier, strict=True))
+    snapshot.insert(2, "tier", [tier_of[a] for a in snapshot["account_id"]])
 
     return {
         "w": w,
@@ -447,7 +298,7 @@ def collect(
         "movers": mover_list,
         "alerts": alerts,
         "segment_days": bt.days,
-        "segment_rows": segment_rows,
+        "segment_rows": made["segment_rows"],
         "weekly": weekly,
         "features": features,
         "first_use": first_use,
@@ -477,10 +328,10 @@ def _cell(frame: pd.DataFrame, column: str, i: int) -> Any:
 
 
 def _alerts(
-    ds: Any, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
+    ds: Dataset, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
 ) -> pd.DataFrame:
-    from pendo_segments.alerts import ALERT_COLUMNS, load_alerts, run_alerts
     from pendo_segments.health.config import find_config
+    from pendo_segments.tiers.alerts import ALERT_COLUMNS, load_alerts, run_alerts
 
     path = find_config(defs_path, "alerts.yaml")
     if path is None:
@@ -500,31 +351,6 @@ def _alerts(
     return result.rows
 
 
-def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[str, Any]:
-    """Accounts per 10-point band (90–100 includes 100), per tier."""
-    known = ~np.isnan(score)
-    band = np.minimum((np.where(known, score, 0) // 10).astype(int), HIST_BANDS - 1)
-    rows: list[dict[str, Any]] = []
-    for b in range(HIST_BANDS):
-        inside = known & (band == b)
-        label = f"{b * 10}–{b * 10 + 10}"
-        by_tier = {t: int((inside & (tier == t)).sum()) for t in tiers}
-        total = int(inside.sum())
-        rows.append(
-            {
-                "band": label,
-                "by_tier": by_tier,
-                "total": total,
-                "cells": [label, *by_tier.values(), total],
-            }
-        )
-    return {"rows": rows, "unscored": int((~known).sum())}
-
-
-def _describe_hist(hist: dict[str, Any], w: Words) -> str:
-    return "; ".join(f"{r['band']}: {w.num(r['total'])}" for r in hist["rows"])
-
-
 # -- pages ------------------------------------------------------------------------------------
 def render_pages(page: dict[str, Any], folder: Path) -> None:
     from pendo_segments.atomic import write_text
@@ -533,7 +359,7 @@ def render_pages(page: dict[str, Any], folder: Path) -> None:
     write_text(folder / "index.html", env.get_template("index.html.j2").render(**page))
     for account in page["p1"]:
         html = env.get_template("account.html.j2").render(**page, a=account)
-        write_text(folder / "accounts" / account["page"], html)
+        write_text(folder / "accounts" / account["page"], html, parents=True)
     write_text(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
 
 
@@ -552,5 +378,6 @@ def _environment(w: Words) -> Any:
     env.filters["money"] = w.money
     env.filters["date"] = w.date
     env.filters["sdate"] = w.short_date
+    env.filters["term"] = w.term
     env.filters["isnan"] = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
     return env

@@ -235,6 +235,21 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+#: alert severities and tier moves as shown (the data keeps the English keys)
+TERMS = {
+    "en": {},
+    "ja": {
+        "high": "高",
+        "medium": "中",
+        "low": "低",
+        "info": "情報",
+        "up": "上へ",
+        "down": "下へ",
+        "unchanged": "変化なし",
+        "new": "新規",
+    },
+}
+
 COMPONENT_TEXT = {
     "en": {
         "login_frequency": "Login frequency",
@@ -253,6 +268,11 @@ COMPONENT_TEXT = {
 }
 
 
+@lru_cache(maxsize=4096)
+def _date(value: Any, locale: str, fmt: str) -> str:
+    return format_date(value, locale, fmt)
+
+
 class Words:
     """Labels and number / date / money formatting for one locale."""
 
@@ -262,6 +282,9 @@ class Words:
 
     def __call__(self, key: str, **values: Any) -> str:
         return self.text[key].format(**values) if values else self.text[key]
+
+    def term(self, key: str) -> str:
+        return TERMS[self.locale].get(key, key)
 
     def component(self, name: str) -> str:
         return COMPONENT_TEXT[self.locale].get(name, name)
@@ -291,7 +314,7 @@ class Words:
         return f"${format_number(v, self.locale, 0)}"
 
     def date(self, value: Any, fmt: str = "medium") -> str:
-        return format_date(value, self.locale, fmt)
+        return _date(value, self.locale, fmt)
 
     def short_date(self, value: Any) -> str:
-        return format_date(value, self.locale, "M/d" if self.locale == "ja" else "MMM d")
+        return _date(value, self.locale, "M/d" if self.locale == "ja" else "MMM d")

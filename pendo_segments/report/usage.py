@@ -13,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.history import UsageHistory
 from pendo_segments.evaluate.metrics import day_number, day_numbers
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 #: Pendo's definition, which :func:`pes` follows.
 PES_SOURCE = (
@@ -68,7 +71,7 @@ def _used(h: UsageHistory, feature: str, start: int, end: int) -> np.ndarray:
     return out
 
 
-def _feature_names(ds: Any) -> dict[str, str]:
+def _feature_names(ds: Dataset) -> dict[str, str]:
     names = ds.features["name"] if "name" in ds.features.columns else ds.features["feature_id"]
     return {
         str(f): str(n) if isinstance(n, str) and n else str(f)
@@ -85,7 +88,7 @@ class FeatureUse:
 
 
 def key_feature_usage(
-    ds: Any, h: UsageHistory, as_of: dt.date, window: int = 30
+    ds: Dataset, h: UsageHistory, as_of: dt.date, window: int = 30
 ) -> list[FeatureUse]:
     """Visitors using each key feature in the last ``window`` days."""
     end = day_number(as_of)
@@ -115,7 +118,7 @@ class FirstUse:
 
 
 def time_to_first_use(
-    ds: Any, h: UsageHistory, as_of: dt.date, lookback: int = 90
+    ds: Dataset, h: UsageHistory, as_of: dt.date, lookback: int = 90
 ) -> list[FirstUse]:
     """For visitors whose first visit is in the last ``lookback`` days (and within the
     data), days from first visit to first click on each key feature."""
@@ -167,7 +170,7 @@ def nps_score(scores: np.ndarray) -> float:
     return float(100 * ((scores >= 9).mean() - (scores <= 6).mean()))
 
 
-def nps_summary(ds: Any, as_of: dt.date, window: int = 90) -> NpsSummary | None:
+def nps_summary(ds: Dataset, as_of: dt.date, window: int = 90) -> NpsSummary | None:
     nps = getattr(ds, "nps", None)
     if nps is None:
         return None
@@ -197,7 +200,7 @@ class Pes:
     dropped: int
 
 
-def pes(ds: Any, h: UsageHistory, as_of: dt.date, window: int = 30) -> Pes:
+def pes(ds: Dataset, h: UsageHistory, as_of: dt.date, window: int = 30) -> Pes:
     """Product Engagement Score over visitors, as Pendo defines it (see ``PES_SOURCE``).
 
     * Adoption: the average share of Core Events (here: key features) that

@@ -13,16 +13,19 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.errors import SyncError
 from pendo_segments.sync.remote import same_value
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 SAMPLE = 5
 
 
 def desired_metadata(
-    ds: Any,
+    ds: Dataset,
     defs: Any,
     fields: Sequence[str],
     *,

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.errors import SyncError
 from pendo_segments.sync.remote import (
@@ -39,6 +39,9 @@ from pendo_segments.sync.remote import (
     one_segment,
 )
 from pendo_segments.sync.settings import SyncSettings
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 PLAN_VERSION = 2
 SAMPLE = 5
@@ -248,7 +251,7 @@ class Desired:
 
 def make_plan(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     client: Any,
     settings: SyncSettings,
     *,
@@ -309,7 +312,7 @@ def make_plan(
 
 def desired_segments(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     names: list[str],
     settings: SyncSettings,
     *,
@@ -352,7 +355,9 @@ def desired_segments(
     return out
 
 
-def list_members(defs: Any, ds: Any, names: list[str], *, as_of: dt.date) -> dict[str, list[str]]:
+def list_members(
+    defs: Any, ds: Dataset, names: list[str], *, as_of: dt.date
+) -> dict[str, list[str]]:
     """Visitor ids per segment; an account segment's visitors are its accounts' visitors."""
     from pendo_segments.evaluate import evaluate
 
@@ -473,7 +478,7 @@ def _hand_built(
 
 def metadata_section(
     defs: Any,
-    ds: Any,
+    ds: Dataset,
     remote: Remote,
     settings: SyncSettings,
     *,

@@ -19,15 +19,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pendo_segments.config import reject_unknown_keys
+from pydantic import BeforeValidator
+
+from pendo_segments.base.settings import Section, Text, number, problem, read_section, whole
 from pendo_segments.errors import ConfigError
 
 DEFAULT_FIELDS = ("tier", "health_score")
 AUDIT_LOG = "pendo-sync-audit.jsonl"
+
+
+def _field_names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(f, str) and f for f in value):
+        raise ValueError(f"must be a list of field names, got {value!r}")
+    return list(dict.fromkeys(value))
+
+
+class SyncSection(Section):
+    """The keys of ``[sync]`` as written in the file (None: not set, use the default)."""
+
+    managed_prefix: Text | None = None
+    managed_tag: Text = ""
+    metadata_fields: Annotated[list[str], BeforeValidator(_field_names)] = list(DEFAULT_FIELDS)
+    metadata_group: Text | None = None
+    batch_size: Annotated[int, BeforeValidator(whole(1))] = 500
+    audit_log: Text = AUDIT_LOG
+    lock_file: Text = ""
+    lock_wait: Annotated[float, BeforeValidator(number(minimum=0))] = 0.0
+    poll_interval: Annotated[float, BeforeValidator(number(minimum=0))] = 2.0
+    upload_timeout: Annotated[float, BeforeValidator(number(above=0))] = 300.0
+    page_size: Annotated[int, BeforeValidator(whole(1))] = 50_000
+    tier_overrides: Text = ""
 
 
 @dataclass(frozen=True)
@@ -77,75 +102,46 @@ class SyncSettings:
 def load_sync_settings(config: Any) -> SyncSettings:
     """``[sync]`` of the config (``pendo_segments.config.Config``), checked key by key."""
     table = config.section("sync")
+    where = str(config.path or "pendo-segments.toml")
     if "rule_segments" in table:
         raise ConfigError(
-            f"{config.path or 'pendo-segments.toml'}: [sync] rule_segments was removed: "
-            "Pendo's API cannot write rule segments, so sync now uploads every managed "
-            "segment as a visitor list; `compile --target pendo` prints the builder "
-            "recipe to build by hand. Delete the rule_segments line"
+            problem(
+                where,
+                "sync",
+                "rule_segments",
+                "this setting was removed: Pendo's API cannot write rule segments, so sync now uploads "
+                "every managed segment as a visitor list; `compile --target pendo` prints the "
+                "builder recipe to build by hand. Delete the rule_segments line",
+            )
         )
-    reject_unknown_keys(
-        table,
-        sorted({f.name for f in fields(SyncSettings)} - {"extra", "app_ids", "timezone"}),
-        str(config.path or "pendo-segments.toml"),
-        "sync",
-    )
-    where = f"{config.path or 'pendo-segments.toml'}: [sync]"
+    section = read_section(SyncSection, table, where=where, section="sync")
     pendo = config.pendo
-    prefix = _text(table, "managed_prefix", where, pendo.managed_prefix)
-    tag = _text(table, "managed_tag", where, "")
-    if not prefix.strip() and not tag.strip():
+    prefix = pendo.managed_prefix if section.managed_prefix is None else section.managed_prefix
+    if not prefix.strip() and not section.managed_tag.strip():
         raise ConfigError(
-            f"{where}: managed_prefix and managed_tag are both empty, so "
-            "managed segments could not be told apart from others"
+            problem(
+                where,
+                "sync",
+                "managed_prefix",
+                "is empty and so is managed_tag, so managed segments could not be "
+                "told apart from others",
+            )
         )
-    raw_fields = table.get("metadata_fields", list(DEFAULT_FIELDS))
-    if not isinstance(raw_fields, list) or not all(isinstance(f, str) and f for f in raw_fields):
-        raise ConfigError(f"{where}: metadata_fields must be a list of field names")
-    overrides = _text(table, "tier_overrides", where, "")
+    group = section.metadata_group
     return SyncSettings(
         managed_prefix=prefix,
-        managed_tag=tag,
-        metadata_fields=tuple(dict.fromkeys(raw_fields)),
-        metadata_group=_text(table, "metadata_group", where, pendo.metadata_group),
-        batch_size=int(_number(table, "batch_size", where, 500, minimum=1, whole=True)),
-        audit_log=Path(_text(table, "audit_log", where, AUDIT_LOG)),
-        lock_file=Path(lock) if (lock := _text(table, "lock_file", where, "")) else None,
-        lock_wait=_number(table, "lock_wait", where, 0.0, minimum=0.0),
-        poll_interval=_number(table, "poll_interval", where, 2.0, minimum=0.0),
-        upload_timeout=_number(table, "upload_timeout", where, 300.0, minimum=0.001),
-        page_size=int(_number(table, "page_size", where, 50_000, minimum=1, whole=True)),
-        tier_overrides=Path(overrides) if overrides else None,
+        managed_tag=section.managed_tag,
+        metadata_fields=tuple(section.metadata_fields),
+        metadata_group=pendo.metadata_group if group is None else group,
+        batch_size=section.batch_size,
+        audit_log=Path(section.audit_log),
+        lock_file=Path(section.lock_file) if section.lock_file else None,
+        lock_wait=section.lock_wait,
+        poll_interval=section.poll_interval,
+        upload_timeout=section.upload_timeout,
+        page_size=section.page_size,
+        tier_overrides=Path(section.tier_overrides) if section.tier_overrides else None,
         app_ids=pendo.app_ids,
         timezone=pendo.timezone,
         extra=table,
     )
-
-
-def _text(table: dict[str, Any], name: str, where: str, default: str) -> str:
-    value = table.get(name, default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
-    return value
-
-
-def _number(
-    table: dict[str, Any],
-    name: str,
-    where: str,
-    default: float,
-    *,
-    minimum: float,
-    whole: bool = False,
-) -> float:
-    value = table.get(name, default)
-    bad = (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value < minimum
-        or (whole and not float(value).is_integer())
-    )
-    if bad:
-        kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{where}: {name} must be {kind} >= {minimum:g}, got {value!r}")
-    return float(value)

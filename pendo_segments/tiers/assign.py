@@ -13,7 +13,7 @@ import math
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from pendo_segments.health.score import HealthResult, compute_health
 from pendo_segments.health.wording import renewal_text
 from pendo_segments.tiers.capacity import capacity_table
 from pendo_segments.tiers.policy import Rule, TierPolicy
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 TIER_COLUMNS = ["account_id", "tier", "reason"]
 MOVE_COLUMNS = ["previous_tier", "move"]
@@ -111,7 +114,7 @@ def removed_accounts(account_ids: pd.Index, previous: pd.DataFrame) -> list[str]
 
 
 def assign_tiers(
-    ds: Any,
+    ds: Dataset,
     policy: TierPolicy,
     *,
     defs: Any = None,

@@ -23,8 +23,8 @@ def check_folder(defs: str | Path, *, features: Iterable[str] | None = None) -> 
 
     Raises one :class:`DefinitionError` listing every problem of every file.
     """
-    from pendo_segments.health.alerts import alert_rules_for
     from pendo_segments.health.config import health_config_for
+    from pendo_segments.tiers.alerts import alert_rules_for
     from pendo_segments.tiers.run import policy_for
 
     problems: list[str] = []

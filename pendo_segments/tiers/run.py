@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from pendo_segments.tiers.assign import TierResult, assign_tiers, removed_accoun
 from pendo_segments.tiers.capacity import parse_ratios
 from pendo_segments.tiers.files import read_overrides, read_previous
 from pendo_segments.tiers.policy import CONFIG_NAME, TierPolicy, load_policy
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 MOVES = ("up", "down", "unchanged", "new")
 
@@ -98,7 +101,7 @@ class TiersRun:
         return self.result.as_of
 
 
-def run_tiers(ds: Any, inputs: TierInputs, *, as_of: dt.date | None = None) -> TiersRun:
+def run_tiers(ds: Dataset, inputs: TierInputs, *, as_of: dt.date | None = None) -> TiersRun:
     """Tier every account of ``ds`` and describe overrides, moves and renewal risk."""
     result = assign_tiers(
         ds,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendo_segments.health import HealthConfig, HealthResult, compute_health
 from pendo_segments.health.config import health_config_for
@@ -19,6 +19,9 @@ from pendo_segments.tiers.assign import TierResult, assign_tiers
 from pendo_segments.tiers.files import read_overrides
 from pendo_segments.tiers.policy import TierPolicy
 from pendo_segments.tiers.run import policy_for
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 
 @dataclass
@@ -39,7 +42,7 @@ class AccountView:
 
 
 def account_view(
-    ds: Any,
+    ds: Dataset,
     defs_path: Path,
     *,
     defs: Any = None,

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ from pendo_segments.health.rules import (
 )
 from pendo_segments.health.score import HealthResult, compute_health
 from pendo_segments.health.wording import component_text, describe, fmt, last_login_text
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 CONFIG_NAME = "alerts.yaml"
 SEVERITIES = ("high", "medium", "low", "info")
@@ -138,7 +141,7 @@ class AlertResult:
 
 
 def build_facts(
-    ds: Any,
+    ds: Dataset,
     conds: list[AccountRule],
     *,
     defs: Any = None,
@@ -190,7 +193,7 @@ def raw_masks(rules: AlertRules, facts: Facts) -> tuple[dict[str, np.ndarray], l
 
 
 def condition_mask(
-    ds: Any,
+    ds: Dataset,
     rules: AlertRules,
     name: str,
     *,
@@ -219,7 +222,7 @@ def condition_mask(
 
 
 def run_alerts(
-    ds: Any,
+    ds: Dataset,
     rules: AlertRules,
     *,
     defs: Any = None,
@@ -373,7 +376,7 @@ def alert_inputs(
 
 
 def check_alerts(
-    ds: Any,
+    ds: Dataset,
     inputs: AlertInputs,
     *,
     as_of: dt.date | None = None,
@@ -406,7 +409,7 @@ def alert_notes(result: AlertResult) -> list[str]:
 
 
 def at_risk_flag(
-    ds: Any, defs: str | Path, health: HealthResult, *, definitions: Any = None
+    ds: Dataset, defs: str | Path, health: HealthResult, *, definitions: Any = None
 ) -> np.ndarray | None:
     """The ``at_risk`` alert's own condition from DEFS/alerts.yaml, if there is one.
 
@@ -426,7 +429,7 @@ def at_risk_flag(
 
 
 def alerts_for_view(
-    ds: Any, defs: str | Path, view: Any, *, definitions: Any = None
+    ds: Dataset, defs: str | Path, view: Any, *, definitions: Any = None
 ) -> AlertResult | None:
     """Alerts of ``DEFS/alerts.yaml`` for an already scored and tiered :class:`AccountView`.
 

@@ -13,14 +13,19 @@ REGIONS: dict[str, str] = {
 }
 
 
+def region_problem(name: str) -> str | None:
+    """What is wrong with a region name (None: nothing), listing the valid ones."""
+    if name.strip().lower() in REGIONS:
+        return None
+    return f"unknown Pendo region {name.strip()!r}; valid: {', '.join(REGIONS)}"
+
+
 def normalise_region(name: str, *, origin: str = "region") -> str:
     """``'EU '`` → ``'eu'``; an unknown name is a ConfigError listing the valid ones."""
-    region = name.strip().lower()
-    if region not in REGIONS:
-        raise ConfigError(
-            f"{origin}: unknown Pendo region {name.strip()!r}; valid: {', '.join(REGIONS)}"
-        )
-    return region
+    message = region_problem(name)
+    if message:
+        raise ConfigError(f"{origin}: {message}")
+    return name.strip().lower()
 
 
 def region_from_key(key: str) -> str | None:

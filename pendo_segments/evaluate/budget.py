@@ -1,0 +1,75 @@
+"""``--engine auto``: does the data fit the pandas engine's memory budget?
+
+The pandas engine holds the usage tables in memory (about 40 bytes per
+``usage_daily`` row and 32 per ``feature_usage`` row once typed, twice that
+while loading) plus the raw text of CSV files while they are parsed. The
+budget is ``--memory-limit`` when given, else half the machine's memory.
+The estimate reads only file sizes and Parquet footers, so it is instant.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+BYTES_PER_ROW = {"usage_daily": 80, "feature_usage": 64}
+CSV_BYTES_FACTOR = 2.5  # Arrow strings of every cell, plus the typed columns
+UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def parse_size(text: str) -> float | None:
+    """``3GB`` / ``512MiB`` / ``2 gb`` in bytes, or None when not a size."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*", text, flags=re.IGNORECASE)
+    if match is None:
+        return None
+    return float(match.group(1)) * UNITS[(match.group(2) or "").upper()]
+
+
+def machine_memory() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 * 2**30
+
+
+def estimate_pandas_bytes(folder: Path) -> float:
+    """Peak memory the pandas engine would need for the usage tables of ``folder``."""
+    total = 0.0
+    for name, per_row in BYTES_PER_ROW.items():
+        parquet = folder / f"{name}.parquet"
+        if parquet.exists():
+            try:
+                import pyarrow.parquet as pq
+
+                total += pq.ParquetFile(parquet).metadata.num_rows * per_row
+            except Exception:  # unreadable: the loader will say so
+                total += parquet.stat().st_size * 4
+            continue
+        for csv in (folder / f"{name}.csv", folder / f"{name}.csv.gz"):
+            if csv.exists():
+                size = csv.stat().st_size * (6 if csv.suffix == ".gz" else 1)
+                total += size * CSV_BYTES_FACTOR
+    return total
+
+
+def choose_engine(data: str, memory_limit: str | None) -> tuple[str, str]:
+    """(engine, reason to print or ""): pandas unless a folder's data exceeds the budget."""
+    folder = Path(data)
+    if data == "sample" or data.startswith("pendo:") or not folder.is_dir():
+        return "pandas", ""
+    limit = parse_size(memory_limit) if memory_limit else None
+    budget = limit if limit else machine_memory() / 2
+    need = estimate_pandas_bytes(folder)
+    if need <= budget:
+        return "pandas", ""
+    return "duckdb", (
+        f"using the duckdb engine: the data needs about {_size(need)} in the pandas "
+        f"engine, over its budget of {_size(budget)} "
+        "(--engine pandas to insist, --memory-limit to set the budget)"
+    )
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"

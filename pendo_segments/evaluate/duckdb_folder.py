@@ -1,0 +1,307 @@
+"""``--engine duckdb`` on a data folder: DuckDB reads the usage files itself.
+
+The big tables (``usage_daily``, ``feature_usage``) never pass through
+pandas: DuckDB reads them with ``read_parquet`` / ``read_csv``, types and
+checks them in SQL into temp tables (spilling to a temp folder beyond
+``--memory-limit``), and the compiled SQL target runs over those. The small
+reference tables (accounts, visitors, features) go through the pandas
+loader, so their types, custom fields and warnings are exactly the pandas
+engine's.
+
+Validation is complete in SQL (blank, unparsable, negative, non-integer,
+too large, unknown visitor / feature); when a check fails, the one-line
+message is produced by the pandas loader on that table, so both engines
+say exactly the same thing (docs/semantics.md §1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from pendo_segments.data.columns import DATE_RE, NUMBER_RE
+from pendo_segments.data.references import plural
+from pendo_segments.data.schema import AS_OF_RANGE, TABLES, Col
+from pendo_segments.definitions.loader import DefinitionSet
+from pendo_segments.definitions.models import Segment
+from pendo_segments.errors import DataError, EvaluationError
+
+Warn = Callable[[str], None]
+USAGE_TABLES = ("usage_daily", "feature_usage")
+BATCH_ROWS = 1_000_000
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class SQLEvaluation:
+    """Memberships computed by DuckDB; streamed, never held as Python objects."""
+
+    as_of: dt.date
+    segments: dict[str, Segment]
+    con: Any
+    queries: dict[str, str]
+    temp_dir: str | None = None
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        with duck_errors():
+            for name, sql in self.queries.items():
+                if name not in self._counts:
+                    self._counts[name] = int(
+                        self.con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
+                    )
+        return dict(self._counts)
+
+    def membership_batches(self, names: Sequence[str] | None = None) -> Iterator[Any]:
+        """docs/semantics.md §4 rows as Arrow record batches, sorted like the pandas engine."""
+        for name in sorted(names or self.queries):
+            subject = self.segments[name].subject
+            relation = self.con.sql(
+                f"SELECT {_text(name)} AS segment, {_text(subject)} AS subject, "
+                f"CAST(subject_id AS VARCHAR) AS subject_id FROM ({self.queries[name]}) "
+                "ORDER BY 3"
+            )
+            with duck_errors():
+                yield from relation.to_arrow_reader(BATCH_ROWS)
+
+    def close(self) -> None:
+        self.con.close()
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def duck_errors() -> Iterator[None]:
+    """A DuckDB failure while evaluating (out of memory, disk full) as one line."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as err:
+        raise EvaluationError(f"duckdb: {_first_line(err)}") from None
+
+
+def connect_limited(memory_limit: str | None) -> tuple[Any, str]:
+    """A DuckDB connection that spills to its own temp folder (removed on close)."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - a core dependency
+        raise EvaluationError("the duckdb engine needs DuckDB: pip install duckdb") from None
+    temp_dir = tempfile.mkdtemp(prefix="pendo-segments-duckdb-")
+    config: dict[str, Any] = {"temp_directory": temp_dir}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        con = duckdb.connect(config=config)
+        con.execute("SET enable_progress_bar = false")
+        return con, temp_dir
+    except duckdb.Error as err:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        message = (str(err).strip().splitlines() or ["?"])[0]
+        raise EvaluationError(f"duckdb: {message}") from None
+
+
+def evaluate_folder(
+    defs: DefinitionSet,
+    folder: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    names: Sequence[str] | None = None,
+    lenient: bool = False,
+    warn: Warn | None = None,
+    memory_limit: str | None = None,
+) -> SQLEvaluation:
+    """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
+    from pendo_segments.compile.sql import SQLGenerator
+    from pendo_segments.data.loaders import load_reference_tables, table_path
+    from pendo_segments.evaluate.engine import check_segments
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found")
+    paths = {name: table_path(root, spec) for name, spec in TABLES.items()}
+    frames, _labels = load_reference_tables(root, warn)
+    con, temp_dir = connect_limited(memory_limit)
+    try:
+        for name, frame in frames.items():
+            con.register(name, frame)
+        # definition errors first, before the big files are read (as_of only shapes values)
+        check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
+        for name in USAGE_TABLES:
+            path = paths[name]
+            assert path is not None  # mandatory tables
+            _load_usage(con, root, name, path, lenient, warn)
+        day = as_of or _default_as_of(con, root)
+        gen = SQLGenerator(
+            defs,
+            as_of=day,
+            pretty=False,
+            has_first_visit="first_visit" in frames["visitors"].columns,
+            has_last_visit="last_visit" in frames["visitors"].columns,
+        )
+        wanted = defs.select(names)
+        queries = {seg.name: gen.compile(seg).output for seg in wanted}
+    except BaseException:
+        con.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return SQLEvaluation(
+        as_of=day,
+        segments={seg.name: seg for seg in wanted},
+        con=con,
+        queries=queries,
+        temp_dir=temp_dir,
+    )
+
+
+def _source(path: Path) -> str:
+    if path.suffix == ".parquet":
+        return f"read_parquet({_text(str(path))})"
+    return (
+        f"read_csv({_text(str(path))}, header = true, all_varchar = true, "
+        "delim = ',', quote = '\"', escape = '\"')"
+    )
+
+
+def _typed(column: str, col: Col, duck_type: str) -> tuple[str, str]:
+    """(typed SQL expression, condition that is true for an acceptable raw value)."""
+    c, kind = _ident(column), col.kind
+    text = duck_type.upper() in ("VARCHAR", "BLOB")
+    if kind == "date":
+        if text:
+            value = f"TRY_CAST({c} AS DATE)"
+            ok = f"({c} IS NOT NULL AND regexp_full_match({c}, {_text(DATE_RE)}) AND {value} IS NOT NULL)"
+        elif "TIME ZONE" in duck_type.upper():
+            value = f"CAST(timezone('UTC', {c}) AS DATE)"
+            ok = f"({c} IS NOT NULL)"
+        else:
+            value = f"CAST({c} AS DATE)"
+            ok = f"({c} IS NOT NULL)"
+        return value, ok
+    if kind == "cat":
+        return f"CAST({c} AS VARCHAR)", f"({c} IS NOT NULL)"
+    number = f"TRY_CAST({c} AS DOUBLE)"
+    ok = f"({c} IS NOT NULL AND isfinite({number})"
+    if text:
+        ok += f" AND regexp_full_match(trim({c}), {_text(NUMBER_RE)})"
+    if col.min is not None:
+        ok += f" AND {number} >= {col.min}"
+    if kind == "float":
+        return number, ok + ")"
+    # int: whole and within int64
+    ok += f" AND {number} = floor({number}) AND abs({number}) < 9.2e18)"
+    return f"CAST({number} AS BIGINT)", ok
+
+
+def _load_usage(
+    con: Any, root: Path, name: str, path: Path, lenient: bool, warn: Warn | None
+) -> None:
+    import duckdb
+
+    spec = TABLES[name]
+    label = path.name
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {_source(path)}").fetchall()
+    except duckdb.Error as err:
+        _pandas_error(root, name)
+        raise DataError(f"{label}: cannot be read ({_first_line(err)})") from None
+    types = {row[0]: str(row[1]) for row in described}
+    names = [row[0] for row in described]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{label}: column '{dup}' appears twice")
+    for column in spec.required:
+        if column not in types:
+            raise DataError(f"{label}: missing required column '{column}'")
+    selects, checks = [], []
+    for column, col in spec.required.items():
+        value, ok = _typed(column, col, types[column])
+        selects.append(f"{value} AS {_ident(column)}")
+        checks.append(ok)
+    bad = " OR ".join(f"NOT coalesce({ok}, FALSE)" for ok in checks)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT {', '.join(selects)}, ({bad}) AS _bad "
+            f"FROM {_source(path)}"
+        )
+        n_bad = con.execute(f"SELECT count(*) FROM {name} WHERE _bad").fetchall()[0][0]
+    except duckdb.OutOfMemoryException as err:
+        raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
+    except duckdb.Error as err:
+        _pandas_error(root, name)
+        raise DataError(f"{label}: cannot be read ({_first_line(err)})") from None
+    if n_bad:
+        _pandas_error(root, name)
+        raise DataError(f"{label}: {plural(int(n_bad), 'row')} with values that cannot be read")
+    refs = [("visitor_id", "visitors", "visitor")]
+    if name == "feature_usage":
+        refs.append(("feature_id", "features", "feature"))
+    unknown = []  # counted over every row before any is dropped, as the pandas loader does
+    for column, table, what in refs:
+        rows, ids = con.execute(
+            f"SELECT count(*), count(DISTINCT u.{column}) FROM {name} AS u "
+            f"ANTI JOIN {table} AS r ON r.{column} = u.{column}"
+        ).fetchall()[0]
+        if rows:
+            unknown.append((column, table, what, int(rows), int(ids)))
+    for _column, _table, what, rows, ids in unknown:
+        counts = f"{plural(rows, 'row')} of {plural(ids, 'unknown ' + what)}"
+        if not lenient:
+            _pandas_error(root, name)
+            raise DataError(f"{label}: {counts}")
+        if warn is not None:
+            warn(f"{label}: dropped {counts}")
+    for column, table, _what, _rows, _ids in unknown:
+        con.execute(f"DELETE FROM {name} WHERE {column} NOT IN (SELECT {column} FROM {table})")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _pandas_error(root: Path, name: str) -> None:
+    """Raise the pandas loader's exact one-line message for table ``name``, if it has one."""
+    import pyarrow as pa
+
+    from pendo_segments.data.loaders import build_dataset, file_reader, frame_reader, table_path
+
+    readers: dict[str, Any] = {}
+    for table in ("accounts", "visitors", "features", *USAGE_TABLES):
+        if table in ("accounts", "visitors", "features") or table == name:
+            path = table_path(root, TABLES[table])
+            readers[table] = file_reader(path) if path is not None else None
+        else:
+            empty = pa.table({c: pa.array([], pa.string()) for c in TABLES[table].required})
+            readers[table] = frame_reader(table, empty)
+    build_dataset(readers, source=str(root), warn=lambda _message: None)
+
+
+def _default_as_of(con: Any, root: Path) -> dt.date:
+    """The day after the latest usage date (docs/semantics.md §2), like the pandas engine."""
+    latest = con.execute("SELECT max(date) FROM usage_daily").fetchall()[0][0]
+    if latest is None:
+        raise DataError(
+            f"{root}: usage_daily has no rows, so there is no default as-of day; "
+            "pass --as-of YYYY-MM-DD"
+        )
+    first, last = AS_OF_RANGE
+    if not first <= latest < last:
+        raise DataError(
+            f"{root}: the latest usage date is {latest.isoformat()}, so the default as-of day "
+            f"would be outside {first} to {last}; pass --as-of YYYY-MM-DD"
+        )
+    return latest + dt.timedelta(days=1)

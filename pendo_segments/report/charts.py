@@ -1,0 +1,247 @@
+"""The dashboard's charts: numbers in, inline SVG (with text alternatives) out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup
+
+from pendo_segments.report import svg
+from pendo_segments.report.i18n import Words
+
+TIER_COLORS = ["#1f5fa8", "#5b9bd5", "#9cc3e6", "#c9a227", "#8c8c8c"]
+HIST_BANDS = 10
+
+
+def dashboard_charts(
+    w: Words,
+    *,
+    score: np.ndarray,
+    tier: np.ndarray,
+    tier_names: list[str],
+    arr: np.ndarray,
+    bt: Any,
+    weekly: list[tuple[dt.date, float]],
+    features: list[Any],
+    first_use: list[Any],
+    nps: Any,
+    pes: Any,
+) -> dict[str, Any]:
+    """Charts of the index page and the numbers behind the ones computed here."""
+    charts: dict[str, Markup] = {}
+    hist = _histogram(score, tier, tier_names)
+    charts["health"] = Markup(
+        svg.bar_chart(
+            [r["band"] for r in hist["rows"]],
+            [
+                svg.Series(t, [r["by_tier"][t] for r in hist["rows"]], TIER_COLORS[i % 5])
+                for i, t in enumerate(tier_names)
+            ],
+            title=w("health_dist"),
+            desc=w("health_dist_desc") + " " + _describe_hist(hist, w),
+            stacked=True,
+            fmt=lambda v: w.num(v, 0),
+        )
+    )
+    mix: list[dict[str, Any]] = [
+        {
+            "tier": t,
+            "accounts": int((tier == t).sum()),
+            "arr": float(arr[tier == t].sum()),
+        }
+        for t in tier_names
+    ]
+    colors = [TIER_COLORS[i % 5] for i in range(len(tier_names))]
+    charts["mix_accounts"] = Markup(
+        svg.bar_chart(
+            tier_names,
+            [svg.Series(w("accounts"), [m["accounts"] for m in mix])],
+            colors=colors,
+            title=w("tier_mix_accounts"),
+            desc="; ".join(f"{m['tier']}: {w.num(m['accounts'])}" for m in mix),
+            fmt=lambda v: w.num(v, 0),
+            width=320,
+        )
+    )
+    charts["mix_arr"] = Markup(
+        svg.bar_chart(
+            tier_names,
+            [svg.Series(w("arr"), [m["arr"] for m in mix])],
+            colors=colors,
+            title=w("tier_mix_arr"),
+            desc="; ".join(f"{m['tier']}: {w.money(m['arr'])}" for m in mix),
+            fmt=w.money_short,
+            width=320,
+        )
+    )
+
+    account_segments = [n for n in bt.counts if bt.subjects[n] == "account"]
+    day_labels = [w.short_date(d) for d in bt.days]
+    charts["segments"] = Markup(
+        svg.line_chart(
+            day_labels,
+            [
+                svg.Series(n, bt.counts[n], svg.PALETTE[i % len(svg.PALETTE)])
+                for i, n in enumerate(account_segments)
+            ],
+            title=w("segment_sizes"),
+            desc=w("segment_sizes_desc")
+            + " "
+            + "; ".join(f"{n}: {bt.counts[n][0]} → {bt.counts[n][-1]}" for n in account_segments),
+            fmt=lambda v: w.num(v, 0),
+            height=320,
+        )
+    )
+    segment_rows = [
+        {"segment": n, "subject": bt.subjects[n], "counts": bt.counts[n]} for n in sorted(bt.counts)
+    ]
+    charts["time"] = Markup(
+        svg.bar_chart(
+            [w.short_date(d) for d, _ in weekly],
+            [svg.Series(w("minutes"), [m for _, m in weekly], svg.PALETTE[2])],
+            title=w("time_in_app"),
+            desc=w("time_in_app_desc")
+            + " "
+            + "; ".join(f"{w.short_date(d)}: {w.num(m, 0)}" for d, m in weekly),
+            fmt=lambda v: w.num(v, 0),
+        )
+    )
+    charts["features"] = Markup(
+        svg.hbar_chart(
+            [f.name for f in features],
+            [f.share for f in features],
+            title=w("feature_usage"),
+            desc=w("feature_usage_desc")
+            + " "
+            + "; ".join(f"{f.name}: {w.pct(f.share)}" for f in features),
+            fmt=lambda v: w.pct(v),
+            color=svg.PALETTE[4],
+            vmax=100,
+        )
+    )
+    charts["first_use"] = Markup(
+        svg.hbar_chart(
+            [f.name for f in first_use],
+            [0.0 if math.isnan(f.median_days) else f.median_days for f in first_use],
+            title=w("first_use"),
+            desc=w("first_use_desc")
+            + " "
+            + "; ".join(f"{f.name}: {w.num(f.median_days, 1)}" for f in first_use),
+            fmt=lambda v: w.num(v, 1),
+            color=svg.PALETTE[1],
+        )
+    )
+    if nps is not None:
+        nps_colors = ["#b0413e"] * 7 + ["#c9a227"] * 2 + ["#3a9a5b"] * 2
+        charts["nps_dist"] = Markup(
+            svg.bar_chart(
+                [str(s) for s in range(11)],
+                [svg.Series(w("responses"), nps.counts)],
+                colors=nps_colors,
+                title=w("nps_dist"),
+                desc=w("nps_dist_desc")
+                + f" NPS {w.num(nps.score, 0)}; "
+                + "; ".join(f"{s}: {c}" for s, c in enumerate(nps.counts)),
+                fmt=lambda v: w.num(v, 0),
+            )
+        )
+        charts["nps_trend"] = Markup(
+            svg.line_chart(
+                [m for m, _, _ in nps.trend],
+                [svg.Series("NPS", [v for _, v, _ in nps.trend], svg.PALETTE[0])],
+                title=w("nps_trend"),
+                desc=w("nps_trend_desc")
+                + " "
+                + "; ".join(f"{m}: {w.num(v, 0)}" for m, v, _ in nps.trend),
+                fmt=lambda v: w.num(v, 0),
+                vmin=-100,
+                vmax=100,
+            )
+        )
+    pes_parts = [
+        (w("adoption"), pes.adoption),
+        (w("stickiness"), pes.stickiness),
+        (w("growth"), pes.growth),
+        ("PES", pes.score),
+    ]
+    charts["pes"] = Markup(
+        svg.bar_chart(
+            [p for p, _ in pes_parts],
+            [svg.Series("PES", [0.0 if math.isnan(v) else v for _, v in pes_parts])],
+            colors=[svg.PALETTE[0], svg.PALETTE[2], svg.PALETTE[1], "#333333"],
+            title=w("pes_title"),
+            desc=w("pes_desc") + " " + "; ".join(f"{p}: {w.num(v, 1)}" for p, v in pes_parts),
+            fmt=lambda v: w.num(v, 0),
+            vmax=100,
+            width=420,
+        )
+    )
+
+    return {
+        "charts": charts,
+        "hist": hist,
+        "mix": mix,
+        "segment_rows": segment_rows,
+        "account_segments": account_segments,
+        "day_labels": day_labels,
+    }
+
+
+def account_charts(w: Words, a: dict[str, Any], day_labels: list[str]) -> dict[str, Markup]:
+    """The two charts of a P1 account's page: score components and score over time."""
+    return {
+        "chart_components": Markup(
+            svg.hbar_chart(
+                [c["name"] for c in a["components"]],
+                [0.0 if math.isnan(c["value"]) else c["value"] for c in a["components"]],
+                title=f"{w('components')}: {a['name']}",
+                desc=w("components_desc")
+                + " "
+                + "; ".join(f"{c['name']}: {w.num(c['value'], 1)}" for c in a["components"]),
+                fmt=lambda v: w.num(v, 0),
+                vmax=100,
+            )
+        ),
+        "chart_trend": Markup(
+            svg.line_chart(
+                day_labels,
+                [svg.Series(w("score"), a["trend"], svg.PALETTE[0])],
+                title=f"{w('score_trend')}: {a['name']}",
+                desc=w("score_trend_desc")
+                + " "
+                + "; ".join(
+                    f"{d}: {w.num(s, 1)}" for d, s in zip(day_labels, a["trend"], strict=True)
+                ),
+                fmt=lambda v: w.num(v, 0),
+                vmax=100,
+            )
+        ),
+    }
+
+
+def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[str, Any]:
+    """Accounts per 10-point band (90–100 includes 100), per tier."""
+    known = ~np.isnan(score)
+    band = np.minimum((np.where(known, score, 0) // 10).astype(int), HIST_BANDS - 1)
+    rows: list[dict[str, Any]] = []
+    for b in range(HIST_BANDS):
+        inside = known & (band == b)
+        label = f"{b * 10}–{b * 10 + 10}"
+        by_tier = {t: int((inside & (tier == t)).sum()) for t in tiers}
+        total = int(inside.sum())
+        rows.append(
+            {
+                "band": label,
+                "by_tier": by_tier,
+                "total": total,
+                "cells": [label, *by_tier.values(), total],
+            }
+        )
+    return {"rows": rows, "unscored": int((~known).sum())}
+
+
+def _describe_hist(hist: dict[str, Any], w: Words) -> str:
+    return "; ".join(f"{r['band']}: {w.num(r['total'])}" for r in hist["rows"])
