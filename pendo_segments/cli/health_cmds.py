@@ -36,14 +36,15 @@ def _stderr_table(frame: Any, title: str) -> None:
     """A small table for humans on stderr (rich on a terminal, plain text otherwise)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from pendo_segments.cli.output import _cell
 
-    table = Table(title=title)
+    table = Table(title=Text(title))
     for c in frame.columns:
-        table.add_column(str(c))
-    for row in frame.itertuples(index=False, name=None):
-        table.add_row(*[str(_cell(v)) for v in row])
+        table.add_column(Text(str(c)))
+    for row in frame.itertuples(index=False, name=None):  # Text(): names are not markup
+        table.add_row(*[Text(str(_cell(v))) for v in row])
     Console(
         stderr=True,
         width=None if sys.stderr.isatty() else 120,
