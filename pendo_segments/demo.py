@@ -131,12 +131,14 @@ def _health(ctx: _Step) -> None:
 
 
 def _tiers(ctx: _Step) -> None:
+    from pendo_segments.tiers.capacity import capacity_csv
+
     tiers = ctx.view.tiers if ctx.view else None
     if tiers is None:
         return
     ctx.save("tiers.csv", tiers.frame().to_csv(index=False, lineterminator="\n"))
     capacity = tiers.capacity()
-    ctx.save("capacity.csv", capacity.to_csv(index=False, lineterminator="\n"))
+    ctx.save("capacity.csv", capacity_csv(capacity))
     ctx.report.tiers = [
         (str(r.tier), int(r.accounts), float(r.arr), float(r.csms))
         for r in capacity.itertuples(index=False)

@@ -9,8 +9,15 @@ builds that client), so the data layer never imports ``pendo``.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from pendo_segments.errors import DataError
+
+#: The ``--data`` values that are not folders, for the hint on a near miss (``samples``).
+KEYWORDS = ("sample", "pendo:")
 
 
 def open_dataset(
@@ -38,4 +45,8 @@ def open_dataset(
 
     if spec == "sample":
         return load_sample()
+    if not Path(spec).is_dir():
+        close = difflib.get_close_matches(spec, KEYWORDS, n=1, cutoff=0.6)
+        if close:
+            raise DataError(f"{spec}: data folder not found; did you mean '{close[0]}'?")
     return load_dataset(spec, lenient=lenient, warn=warn)

@@ -59,6 +59,9 @@ def test_every_account_has_exactly_one_tier(report: tuple[Path, str]) -> None:
     assert int(capacity["Total"]["accounts"]) == len(tiers)
     for tier in ("P1", "P2", "P3", "Neighborhood"):
         assert int(capacity[tier]["accounts"]) == sum(r["tier"] == tier for r in tiers)
+    # the same CSV text as `tiers --capacity`: true/false, ARR without ".0"
+    assert {r["pooled"] for r in capacity.values()} == {"true", "false", ""}
+    assert not any(r["arr"].endswith(".0") for r in capacity.values())
 
 
 def test_summary_mentions_counts_and_gallery(report: tuple[Path, str]) -> None:

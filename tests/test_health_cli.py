@@ -140,10 +140,10 @@ def test_tiers_csv_previous_overrides_and_capacity(data: str, tmp_path: Path) ->
     assert 'A5,P1,"Override: Strategic logo (policy said P2: Mid-tier (ARR $80,000)' in lines[5]
     assert capacity.read_text(encoding="utf-8") == (
         "tier,accounts,arr,accounts_per_csm,pooled,csms\n"
-        "P1,2,280000.0,15,false,1\n"
+        "P1,2,280000,15,false,1\n"
         "P2,2,65000.01,40,false,1\n"
-        "P3,0,0.0,150,true,0\n"
-        "Neighborhood,1,15000.0,200,true,1\n"
+        "P3,0,0,150,true,0\n"
+        "Neighborhood,1,15000,200,true,1\n"
         "Total,5,360000.01,,,3\n"
     )
     assert (

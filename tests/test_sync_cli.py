@@ -44,7 +44,7 @@ def test_plan_exits_3_with_changes_then_apply_then_0(
     assert first.exit_code == 3, first.output
     assert "[ps] smb" in first.stdout and "upload a list of 2 visitors" in first.stdout
     # 15 segments with members (3 are empty: nothing to create) + 5 accounts
-    assert first.stdout.endswith("20 change(s) pending.\n")
+    assert first.stdout.endswith("20 changes pending.\n")
     assert "".join(first.stderr.splitlines(True)[1:]) == (  # after the ghost-account warning
         f"Saved the plan to {plan_file}; apply it with: "
         f"pendo-segments sync apply --plan {plan_file}\n"

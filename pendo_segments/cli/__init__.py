@@ -8,9 +8,11 @@ calls one library function and formats its result.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from typing import Any
@@ -132,6 +134,19 @@ class LazyGroup(click.Group):
         module, attr, _ = COMMANDS[cmd_name]
         return getattr(importlib.import_module(module), attr)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Suggest the closest command for a typo (``evalute``): click only suggests
+        from ``self.commands``, which is empty for lazily imported commands."""
+        name = args[0] if args else ""
+        unknown = name and not name.startswith("-") and self.get_command(ctx, name) is None
+        if unknown and not ctx.resilient_parsing:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            if close:
+                ctx.fail(f"No such command '{name}'. Did you mean '{close[0]}'?")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         if rows:
@@ -214,6 +229,20 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+class _WarningLine(logging.Handler):
+    """Library warnings (``logging``) as ``Warning: …`` lines on stderr, like the CLI's own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError):
+            click.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("pendo_segments")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        logger.addHandler(_WarningLine(logging.WARNING))
+
+
 @click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pendo-segments")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -230,6 +259,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _show_library_warnings()
 
 
 if __name__ == "__main__":  # pragma: no cover

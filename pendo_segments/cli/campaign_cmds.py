@@ -238,6 +238,7 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
         yield None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
@@ -245,7 +246,7 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
 
         def update(label: str, done: int, total: int) -> None:
             if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
+                tasks[label] = bar.add_task(escape(label), total=total)
             bar.update(tasks[label], completed=done, total=total)
 
         yield update

@@ -31,7 +31,8 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
         yield lambda _msg: None
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
-    with console.status(message) as st:
-        yield lambda msg: st.update(f"{message}: {msg}")
+    with console.status(escape(message)) as st:
+        yield lambda msg: st.update(escape(f"{message}: {msg}"))

@@ -47,6 +47,7 @@ def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
       pendo-segments demo --out /tmp/report --data ./my-usage-data
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from pendo_segments.demo import run_demo
@@ -55,19 +56,19 @@ def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
         report = run_demo(out, defs_path=defs, data=data, progress=update, force=force)
     console = Console()
     console.print(
-        f"[bold]pendo-segments demo[/bold] — data: {data}, as of {report.as_of.isoformat()}"
+        f"[bold]pendo-segments demo[/bold] — data: {escape(data)}, as of {report.as_of.isoformat()}"
     )
     console.print(
         f"{report.segments} segments valid; "
         f"{report.segments - len(report.not_native)} native Pendo rules, "
         f"{len(report.not_native)} uploaded as visitor lists "
-        f"({', '.join(report.not_native) or 'none'})"
+        f"({escape(', '.join(report.not_native) or 'none')})"
     )
     table = Table(title="Segment members")
     for col in ("segment", "subject", "members"):
         table.add_column(col, justify="right" if col == "members" else "left")
     for name, (subject, n) in report.counts.items():
-        table.add_row(name, subject, str(n))
+        table.add_row(escape(name), subject, str(n))
     console.print(table)
     if report.health:
         h = report.health
@@ -84,9 +85,9 @@ def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
             tt.add_row(tier, str(n), f"${arr:,.0f}", f"{csms:g}")
         console.print(tt)
     if report.alerts:
-        console.print("Alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items()))
+        console.print(escape("Alerts: " + ", ".join(f"{k} {v}" for k, v in report.alerts.items())))
     if report.gallery:
-        console.print(f"Guide gallery: {report.gallery / 'index.html'}")
+        console.print(escape(f"Guide gallery: {report.gallery / 'index.html'}"))
     if report.report:
-        console.print(f"CS report: {report.report}")
-    console.print(f"Report folder: {report.out} ({len(report.files)} files)")
+        console.print(escape(f"CS report: {report.report}"))
+    console.print(escape(f"Report folder: {report.out} ({len(report.files)} files)"))

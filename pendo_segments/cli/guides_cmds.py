@@ -172,8 +172,16 @@ def lint(
     """
     from pendo_segments.errors import RenderError
     from pendo_segments.guides.lint import lint as run_lint
+    from pendo_segments.guides.lint import lint_templates
+    from pendo_segments.guides.manifest import default_root
 
-    manifest, subjects = _load(templates, subjects_file)
+    try:
+        manifest, subjects = _load(templates, subjects_file)
+    except RenderError as err:  # an invalid guides.yaml: still report the templates' problems
+        more = [str(i) for i in lint_templates(templates or default_root())]
+        if not more:
+            raise
+        raise RenderError("\n".join([str(err), *more])) from None
     issues = run_lint(manifest, subjects)
     fmt = resolve_format(fmt, output)
     if issues or fmt != "table":

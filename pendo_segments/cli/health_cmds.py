@@ -41,14 +41,15 @@ def _stderr_table(frame: Any, title: str) -> None:
     """A small table for humans on stderr (rich on a terminal, plain text otherwise)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from pendo_segments.cli.output import _cell
 
-    table = Table(title=title)
+    table = Table(title=Text(title))
     for c in frame.columns:
-        table.add_column(str(c))
-    for row in frame.itertuples(index=False, name=None):
-        table.add_row(*[str(_cell(v)) for v in row])
+        table.add_column(Text(str(c)))
+    for row in frame.itertuples(index=False, name=None):  # Text(): names are not markup
+        table.add_row(*[Text(str(_cell(v))) for v in row])
     Console(
         stderr=True,
         width=None if sys.stderr.isatty() else 120,
@@ -335,6 +336,7 @@ def tiers(
       pendo-segments tiers --data ./usage --previous last_month.csv --overrides overrides.csv
       pendo-segments tiers --data ./usage --ratio P1=20 --capacity capacity.csv
     """
+    from pendo_segments.tiers.capacity import capacity_csv
     from pendo_segments.tiers.run import run_tiers, tier_inputs
 
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
@@ -344,7 +346,7 @@ def tiers(
     fmt = resolve_format(fmt, output)
     emit_frame(run.frame, fmt, output, title=f"Tiers as of {run.as_of.isoformat()}")
     if capacity_out is not None:
-        emit_frame(run.capacity, "csv", capacity_out)
+        emit_text(capacity_csv(run.capacity), capacity_out)
     if fmt == "table" and output is None:
         emit_frame(run.capacity, "table", None, title="CSM capacity")
     else:

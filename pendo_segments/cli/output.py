@@ -105,12 +105,14 @@ def emit_rows(
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=title)
+        # Text(): a cell such as "[ps] Acme" is a name, not rich markup.
+        table = Table(title=Text(title) if title else None)
         for c in columns:
-            table.add_column(str(c))
+            table.add_column(Text(str(c)))
         for row in rows:
-            table.add_row(*[str(_cell(v)) for v in row])
+            table.add_row(*[Text(str(_cell(v))) for v in row])
         if output is None:
             Console().print(table)
         else:

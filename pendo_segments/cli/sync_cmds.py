@@ -342,6 +342,8 @@ def _show(value: Any) -> str:
 
 
 def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
+    from pendo_segments.data.references import plural
+
     fmt = resolve_format(fmt, output)
     for line in plan.warnings:
         warn(line)
@@ -358,11 +360,14 @@ def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
     if meta is not None:
         fields = ", ".join(f"{k} {n}" for k, n in meta["changed_per_field"].items() if n)
         sample = "; ".join(
-            f"{u['accountId']}: " + ", ".join(f"{k}={v}" for k, v in u["values"].items())
+            f"{u['accountId']}: "
+            + ", ".join(
+                f"{k}: {_show(u['before'].get(k))} -> {_show(v)}" for k, v in u["values"].items()
+            )
             for u in meta["sample"]
         )
         detail = (
-            f"{len(plan.metadata_updates)} account(s) ({fields}), "
+            f"{plural(len(plan.metadata_updates), 'account')} ({fields}), "
             f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else "")
         )
         rows.append(
@@ -379,13 +384,15 @@ def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
         f"{counts['create']} to create, {counts['update']} to update, "
         f"{counts['delete']} to delete, {counts['unchanged']} unchanged, "
         f"{counts['blocked'] + counts['drift']} needing a person, "
-        f"{counts['metadata_updates']} metadata updates; "
-        f"{counts['unmanaged']} unmanaged segments left alone"
+        f"{plural(counts['metadata_updates'], 'metadata update')}; "
+        f"{plural(counts['unmanaged'], 'unmanaged segment')} left alone"
     )
     text = _table_text(rows, title)
     notes = "".join(f"Note: {n}\n" for n in plan.notes)
     verdict = (
-        "No changes.\n" if not plan.has_changes else f"{plan.change_count} change(s) pending.\n"
+        "No changes.\n"
+        if not plan.has_changes
+        else f"{plural(plan.change_count, 'change')} pending.\n"
     )
     from pendo_segments.cli.output import emit_text
 
@@ -441,6 +448,7 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield lambda _label, _done, _total: None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -453,6 +461,6 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         task = bar.add_task("Applying", total=None)
 
         def advance(label: str, done: int, total: int) -> None:
-            bar.update(task, description=label, completed=done, total=total)
+            bar.update(task, description=escape(label), completed=done, total=total)
 
         yield advance

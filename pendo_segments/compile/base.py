@@ -180,7 +180,7 @@ class Generator:
         from rich.syntax import Syntax
         from rich.text import Text
 
-        parts: list[Any] = [Rule(cls.heading(result))]
+        parts: list[Any] = [Rule(Text(cls.heading(result)))]
         parts += [Text(f"  ! {u.path}: {u.construct}: {u.reason}") for u in result.unsupported]
         if result.output is not None:
             parts.append(Syntax(cls.file_text(result), cls.language, word_wrap=True))

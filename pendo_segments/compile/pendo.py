@@ -268,11 +268,11 @@ class PendoGenerator(Generator):
             parts: list[Any] = [Text(cls.heading(result), style="bold")]
             parts += [Text(f"  - {why}") for why in out["why"]]
             return Group(*parts, Text(""))
-        table = Table(title=cls.heading(result), title_justify="left", title_style="bold")
+        table = Table(title=Text(cls.heading(result)), title_justify="left", title_style="bold")
         for key in RECIPE_COLUMNS:
             table.add_column(RECIPE_HEADERS[key], overflow="fold")
         for r in out["recipe"]:
-            table.add_row(str(r["group"]), *(r[k] for k in RECIPE_COLUMNS[1:]))
+            table.add_row(str(r["group"]), *(Text(str(r[k])) for k in RECIPE_COLUMNS[1:]))
         return table
 
     # -- groups ----------------------------------------------------------------

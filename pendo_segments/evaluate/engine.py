@@ -37,8 +37,15 @@ if TYPE_CHECKING:
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 
 
-def resolve_as_of(ds: Dataset, as_of: dt.date | None) -> dt.date:
-    return as_of or ds.default_as_of()
+def resolve_as_of(ds: Dataset, as_of: dt.date | None, defs: DefinitionSet | None = None) -> dt.date:
+    """The given day, else the day after the data; warns when a given day sees no usage."""
+    if as_of is None:
+        return ds.default_as_of()
+    if defs is not None:
+        from pendo_segments.evaluate.as_of import warn_if_nothing_active
+
+        warn_if_nothing_active(ds, as_of, defs)
+    return as_of
 
 
 @dataclass
@@ -241,7 +248,7 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Evaluate the named segments (all by default) and what they reference."""
-    day = resolve_as_of(ds, as_of)
+    day = resolve_as_of(ds, as_of, defs)
     ev = Evaluator(ds, day, defs)
     wanted = [s.name for s in defs.select(names)]
     for seg in defs.closure(wanted):

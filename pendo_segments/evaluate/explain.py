@@ -96,17 +96,41 @@ def explain(
     defs: DefinitionSet, ds: Dataset, name: str, subject_id: str, *, as_of: dt.date | None = None
 ) -> Explanation:
     seg = defs.get(name)
-    day = resolve_as_of(ds, as_of)
+    day = resolve_as_of(ds, as_of, defs)
     ev = Evaluator(ds, day, defs)
     ids = ev.metrics.ids(seg.subject)
     pos = ids.get_indexer([str(subject_id)])[0]
     if pos < 0:
+        _wrong_subject(ev, seg, str(subject_id))
         raise EvaluationError(
             f"no {seg.subject} '{subject_id}' in the data{suggest(str(subject_id), ids[:50_000])}"
         )
     out = Explanation(seg, str(subject_id), day, bool(ev.segment_mask(seg)[pos]))
     _walk(ev, seg, seg.rule, "rule", 0, pos, out.rows)
     return out
+
+
+def _wrong_subject(ev: Evaluator, seg: Segment, subject_id: str) -> None:
+    """An account id given to a visitor segment (or the reverse) says so in one line."""
+    other = "visitor" if seg.subject == "account" else "account"
+    pos = ev.metrics.ids(other).get_indexer([subject_id])[0]
+    if pos < 0:
+        return
+    accounts = ev.metrics.ids("account")
+    if other == "visitor":
+        account = ev.metrics.v2a[pos]
+        hint = f"; its account is '{accounts[account]}'" if account >= 0 else ""
+    else:
+        visitors = ev.metrics.ids("visitor")[ev.metrics.v2a == pos]
+        hint = f"; one of its visitors is '{visitors[0]}'" if len(visitors) else ""
+    raise EvaluationError(
+        f"'{subject_id}' is {_article(other)} {other} id but segment {seg.name} lists "
+        f"{seg.subject}s: give {_article(seg.subject)} {seg.subject} id{hint}"
+    )
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _walk(

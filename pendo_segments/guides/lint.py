@@ -85,9 +85,22 @@ def lint(manifest: Manifest, subjects: Sequence[dict[str, Any]] | None = None) -
     if subjects is None:
         has_file = (manifest.root / SUBJECTS_NAME).is_file()
         subjects = load_subjects(manifest) if has_file else [_EMPTY_SUBJECT]
+    issues, sources = _templates(Path(manifest.root))
+    for guide in manifest.guides:
+        issues.update(_guide(manifest, guide, sources, subjects))
+    return sorted(_drop_echoes(issues))
+
+
+def lint_templates(root: Path | str) -> list[LintIssue]:
+    """The checks that need no manifest (syntax, unknown names, dead output), so that
+    ``guides lint`` still reports template problems in the run where guides.yaml is invalid."""
+    issues, _ = _templates(Path(root))
+    return sorted(_drop_echoes(issues))
+
+
+def _templates(root: Path) -> tuple[set[LintIssue], dict[str, TemplateSource]]:
     issues: set[LintIssue] = set()
     sources: dict[str, TemplateSource] = {}
-    root = Path(manifest.root)
     for path in sorted(root.rglob("*.j2")):
         name = path.relative_to(root).as_posix()
         try:
@@ -96,9 +109,7 @@ def lint(manifest: Manifest, subjects: Sequence[dict[str, Any]] | None = None) -
             issues.add(_issue(err))
             continue
         issues.update(_static(sources[name], layout=name.startswith("_layouts/")))
-    for guide in manifest.guides:
-        issues.update(_guide(manifest, guide, sources, subjects))
-    return sorted(_drop_echoes(issues))
+    return issues, sources
 
 
 def _drop_echoes(issues: set[LintIssue]) -> set[LintIssue]:

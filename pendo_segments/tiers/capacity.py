@@ -67,6 +67,25 @@ def capacity_table(
     return frame
 
 
+def capacity_csv(frame: pd.DataFrame) -> str:
+    """The one CSV text of a capacity table (``tiers --capacity`` and the demo):
+    booleans as ``true``/``false`` like every other CSV, ARR without a trailing ``.0``."""
+    out = frame.astype(object)
+    out["pooled"] = pd.Series(
+        [_csv_flag(v) for v in frame["pooled"]], index=frame.index, dtype=object
+    )
+    out["arr"] = pd.Series(
+        [_plain(float(v)) for v in frame["arr"]], index=frame.index, dtype=object
+    )
+    return str(out.to_csv(index=False, lineterminator="\n"))
+
+
+def _csv_flag(value: Any) -> str:
+    if value is None or value != value:  # noqa: PLR0124 (NaN)
+        return ""
+    return "true" if value else "false"
+
+
 def _plain(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
