@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +159,7 @@ class SparkEvaluation:
 
     as_of: dt.date
     segments: dict[str, Segment]
-    frame: pd.DataFrame | None = None  # CONTRACT membership, sorted
+    frame: pd.DataFrame | None = None  # docs/semantics.md §4 membership, sorted
     written: dict[str, int] = field(default_factory=dict)  # counts when written to a table
     table: str | None = None
 
@@ -172,6 +172,12 @@ class SparkEvaluation:
     def members(self, name: str) -> pd.Index:
         frame = self.membership()
         return pd.Index(frame.loc[frame["segment"] == name, "subject_id"])
+
+    def membership_batches(self, names: Sequence[str] | None = None) -> Iterator[Any]:
+        """The collected members as one Arrow table (already sorted), like the other engines."""
+        import pyarrow as pa
+
+        yield pa.Table.from_pandas(self.membership(names), preserve_index=False)
 
     def membership(self, names: Sequence[str] | None = None) -> pd.DataFrame:
         if self.frame is None:
