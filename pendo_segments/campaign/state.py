@@ -33,12 +33,12 @@ import datetime as dt
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pendo_segments.base.filelock import HolderLock
 from pendo_segments.errors import CampaignError
 
 SCHEMA_VERSION = 1
@@ -153,53 +153,22 @@ class OutboxRow:
         return cls(**data)
 
 
-class StateLock:
-    """An exclusive ``flock`` on ``STATE.lock``: one sending run per state file at a time.
+class StateLock(HolderLock):
+    """An exclusive lock on ``STATE.lock``: one sending run per state file at a time.
 
-    The kernel drops the lock when the process dies, so a crash never leaves a
-    stale lock behind. It only protects runs on one machine (``flock`` over NFS
-    is unreliable; in CI use a concurrency group) — the outbox's conditional
-    claim (:meth:`State.claim`) is the second line of defence.
+    The outbox's conditional claim (:meth:`State.claim`) is the second line of
+    defence where ``flock`` cannot help (NFS).
     """
 
     def __init__(self, state_file: Path, wait: float = 0.0) -> None:
-        self.path = Path(f"{state_file}.lock")
-        self.wait = wait
-        self._fh: Any = None
+        path = Path(f"{state_file}.lock")
 
-    def __enter__(self) -> StateLock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            raise CampaignError("the campaign lock needs a POSIX system (fcntl)") from None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "another process"
-                    fh.close()
-                    raise CampaignError(
-                        f"{self.path}: another campaign run is in progress ({holder}); "
-                        "nothing was done"
-                    ) from None
-                time.sleep(0.05)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {now_utc()}\n")
-        fh.flush()
-        self._fh = fh
-        return self
+        def busy(holder: str) -> CampaignError:
+            return CampaignError(
+                f"{path}: another campaign run is in progress ({holder}); nothing was done"
+            )
 
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing the descriptor releases the flock
-            self._fh = None
+        super().__init__(path, busy=busy, wait=wait)
 
 
 class State:
