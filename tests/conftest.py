@@ -14,6 +14,14 @@ from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no 
 os.chdir(Path(__file__).resolve().parent.parent)
 
 
+def need(condition: bool, why: str) -> None:
+    """Skip when a real part (Chromium, playwright) is missing; in CI that is a failure."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why} (required when CI is set)")
+        pytest.skip(why)
+
+
 @pytest.fixture
 def fake_pendo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePendo]:
     """A started fake Pendo server on 127.0.0.1 (``.url``, ``.key``), stopped after the test."""

@@ -8,12 +8,12 @@ screenshot as test-artifacts/gallery.png for a human to look at.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 from pendo_segments.guides.manifest import SHIPPED_ROOT, load_manifest
 from pendo_segments.guides.preview import build_gallery, make_server
@@ -35,13 +35,6 @@ _GUIDES_ON_PAGE = """() => [...document.querySelectorAll('section.locale')].map(
 })"""
 
 
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (required when CI is set)")
-        pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def served_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("gallery") / "preview"
@@ -57,13 +50,13 @@ def served_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_gallery_renders_every_guide_without_console_errors(served_gallery: str) -> None:
-    _need(
+    need(
         CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)"
     )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _need(False, "playwright is not installed")
+        need(False, "playwright is not installed")
         raise
 
     manifest = load_manifest(SHIPPED_ROOT)

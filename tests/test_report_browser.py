@@ -9,10 +9,10 @@ the Japanese page renders Japanese text. Keeps screenshots in test-artifacts/.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 from pendo_segments.data import load_sample
 from pendo_segments.definitions import load_definitions
@@ -34,13 +34,6 @@ _CHARTS = """() => [...document.querySelectorAll('svg.chart')].map(s => {
 })"""
 
 
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (required when CI is set)")
-        pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     defs, ds = load_definitions(DEFS), load_sample()
@@ -53,11 +46,11 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_report_renders_offline_in_chromium(reports: dict[str, Path]) -> None:
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _need(False, "playwright is not installed")
+        need(False, "playwright is not installed")
         raise
 
     problems: list[str] = []

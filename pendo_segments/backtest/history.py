@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.errors import EvaluationError
-from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions, usage_days
+from pendo_segments.evaluate.metrics import (
+    NAT_DAY,
+    day_number,
+    day_numbers,
+    feature_codes,
+    positions,
+    usage_days,
+)
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -169,13 +176,7 @@ class UsageHistory:
         self._first = _RunningExtreme(v_idx, v_day, nv, latest=False)
 
         f = ds.feature_usage
-        fcol = f["feature_id"]
-        if isinstance(fcol.dtype, pd.CategoricalDtype):
-            names = np.asarray(fcol.cat.categories.astype(str))
-            codes = fcol.cat.codes.to_numpy()
-        else:
-            codes, uniques = pd.factorize(fcol.astype(str))
-            names = np.asarray(uniques)
+        codes, names = feature_codes(f["feature_id"])
         self.feature_code = {str(n): i for i, n in enumerate(names)}
         nf = max(len(names), 1)
         f_day, f_vidx, f_clicks, f_code = _by_day(

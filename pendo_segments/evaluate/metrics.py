@@ -49,6 +49,14 @@ def usage_days(values: Any) -> np.ndarray:
 NAT_DAY = np.iinfo(np.int64).min
 
 
+def feature_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(a code per row, the feature id of each code): categorical columns keep their codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories.astype(str))
+    codes, uniques = pd.factorize(column.astype(str))
+    return codes, np.asarray(uniques)
+
+
 def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each value of ``column`` in ``index`` (-1 when absent).
 
@@ -128,13 +136,7 @@ class Metrics:
     def features(self) -> UsageArrays:
         if self._features is None:
             f = self.ds.feature_usage
-            fcol = f["feature_id"]
-            if isinstance(fcol.dtype, pd.CategoricalDtype):
-                names = np.asarray(fcol.cat.categories.astype(str))
-                codes = fcol.cat.codes.to_numpy()
-            else:
-                codes, uniques = pd.factorize(fcol.astype(str))
-                names = np.asarray(uniques)
+            codes, names = feature_codes(f["feature_id"])
             self._feature_names = {str(n): i for i, n in enumerate(names)}
             day, vidx, clicks, codes = self._before_as_of(
                 usage_days(f["date"]),
