@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from pendo_segments.cli import main
@@ -88,3 +89,30 @@ def test_sql_counts_last_visit_only_when_asked() -> None:
     column = "CAST(v.last_visit AS DATE)"
     assert column not in plain.stdout
     assert column in with_column.stdout
+
+
+@pytest.mark.parametrize("dialect", ["spark", "databricks"])
+def test_spark_family_sql_keeps_nested_ctes_so_names_never_repeat(dialect: str) -> None:
+    """sqlglot's Spark writer hoists a referenced segment's WITH to the top, where its
+    ``params`` collides with the outer one (Spark 4: DUPLICATED_CTE_NAMES)."""
+    import datetime as dt
+
+    import sqlglot
+    from sqlglot import exp
+
+    from pendo_segments.compile import compile_segments
+    from pendo_segments.definitions import load_definitions
+
+    (result,) = compile_segments(
+        load_definitions("segment_defs"),
+        "sql",
+        names=["at_risk_enterprise"],  # references at_risk and enterprise
+        as_of=dt.date(2026, 11, 1),
+        dialect=dialect,
+    )
+    tree = sqlglot.parse_one(str(result.output), read=dialect)
+    withs = list(tree.find_all(exp.With))
+    assert len(withs) > 1  # the references' WITH clauses stayed nested
+    for w in withs:
+        names = [cte.alias for cte in w.expressions]
+        assert len(names) == len(set(names)), names

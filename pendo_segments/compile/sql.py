@@ -74,7 +74,7 @@ class SQLGenerator(Generator):
         if dialect != "duckdb" or self.options.get("pretty"):
             import sqlglot
 
-            sql = sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+            sql = sqlglot.transpile(sql, read="duckdb", write=writer_for(dialect), pretty=True)[0]
         return sql
 
     # -- query assembly ----------------------------------------------------
@@ -250,6 +250,27 @@ class SQLGenerator(Generator):
         if other.subject != self.segment.subject:
             key = "account_id"  # a visitor segment referencing an account segment
         return f"COALESCE(s.{key} IN (SELECT subject_id FROM {name}), FALSE)"
+
+
+def writer_for(dialect: str) -> Any:
+    """The sqlglot dialect to write; Spark-family writers keep nested WITH clauses in place.
+
+    sqlglot's Spark writer hoists nested WITH clauses to the top, where the CTEs
+    of a referenced segment collide with the outer ones (``params``: Spark 4
+    rejects DUPLICATED_CTE_NAMES); Spark 3+ runs nested CTEs, so they stay where
+    this target put them.
+    """
+    if dialect not in ("spark", "spark2", "databricks"):
+        return dialect
+    from sqlglot.dialects.dialect import Dialect
+
+    base = type(Dialect.get_or_raise(dialect))
+
+    class NestedCTE(base):  # type: ignore[valid-type,misc]
+        class Generator(base.Generator):  # type: ignore[name-defined]
+            EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
+
+    return NestedCTE
 
 
 def ident_slug(text: str) -> str:

@@ -91,29 +91,17 @@ def spark_sql(
 ) -> str:
     """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
 
-    sqlglot's Spark writer hoists nested WITH clauses to the top, where the
-    CTEs of a referenced segment collide with the outer ones (``params``);
-    Spark 3+ runs nested CTEs, so they stay where the SQL target put them.
+    Nested WITH clauses stay where the SQL target put them (see ``writer_for``).
     """
     import sqlglot
 
-    from pendo_segments.compile.sql import SQLGenerator
+    from pendo_segments.compile.sql import SQLGenerator, writer_for
 
     gen = SQLGenerator(
         defs, as_of=as_of, has_first_visit=has_first_visit, has_last_visit=has_last_visit
     )
     raw = str(gen.compile(seg).output).rstrip().rstrip(";")
-    return sqlglot.transpile(raw, read="duckdb", write=_nested_cte_spark())[0]
-
-
-def _nested_cte_spark() -> Any:
-    from sqlglot.dialects.spark import Spark
-
-    class NestedCTESpark(Spark):
-        class Generator(Spark.Generator):  # type: ignore[valid-type,misc]
-            EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
-
-    return NestedCTESpark
+    return sqlglot.transpile(raw, read="duckdb", write=writer_for("spark"))[0]
 
 
 def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
