@@ -76,7 +76,9 @@ def test_no_file_cites_a_document_outside_the_repository() -> None:
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    outside = re.compile(r"CONTRACT\.md|DESIGN\.md|STYLE\.md|/work/|\.\./shared/|/shared/")
+    # spelt in pieces so this file does not match itself
+    names = ["CONTRACT" + ".md", "DESIGN" + ".md", "STYLE" + ".md", "/" + "work/", "/" + "shared/"]
+    outside = re.compile("|".join(re.escape(n) for n in names))
     hits = []
     for name in tracked:
         path = ROOT / name
