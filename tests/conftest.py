@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no __init__.py)
@@ -12,6 +13,22 @@ from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no 
 # Tests name the shipped folders (segment_defs, README.md, examples/) the way a user
 # types them, relative to the project root; start there whatever folder pytest ran from.
 os.chdir(Path(__file__).resolve().parent.parent)
+
+
+def assert_same_health(got: Any, expected: Any) -> None:
+    """Same accounts; every score and component equal to 0.05, missing where the other's is."""
+    import math
+
+    from pendo_segments.health import COMPONENTS
+
+    g, e = got.frame(), expected.frame()
+    assert list(g["account_id"]) == list(e["account_id"])
+    for column in ["health_score", *COMPONENTS]:
+        for a, b in zip(g[column], e[column], strict=True):
+            assert math.isnan(a) == math.isnan(b), column
+            if not math.isnan(b):
+                assert abs(a - b) <= 0.05, (column, a, b)
+    assert got.notes() == expected.notes()
 
 
 def need(condition: bool, why: str) -> None:

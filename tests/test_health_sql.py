@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 from click.testing import CliRunner
+from conftest import assert_same_health
 from health_handmade import AS_OF, EXPECTED_BASE, EXPECTED_FULL, dataset, sample, write_folder
 
 from pendo_segments.cli import main
@@ -20,17 +21,6 @@ from pendo_segments.health import COMPONENTS, HealthConfig, compute_health
 from pendo_segments.health.sql import Tables, duckdb_health, health_query
 
 pytest.importorskip("duckdb")
-
-
-def assert_same(got, expected) -> None:
-    g, e = got.frame(), expected.frame()
-    assert list(g["account_id"]) == list(e["account_id"])
-    for column in ["health_score", *COMPONENTS]:
-        for a, b in zip(g[column], e[column], strict=True):
-            assert math.isnan(a) == math.isnan(b), column
-            if not math.isnan(b):
-                assert abs(a - b) <= 0.05, (column, a, b)
-    assert got.notes() == expected.notes()
 
 
 @pytest.mark.parametrize(
@@ -47,12 +37,12 @@ def test_handmade_scores_are_the_hand_worked_ones(extras: bool, expected) -> Non
                 assert math.isnan(frame.loc[account, c]), (account, c)
             else:
                 assert frame.loc[account, c] == pytest.approx(value, abs=1e-9), (account, c)
-    assert_same(result, compute_health(ds, as_of=AS_OF))
+    assert_same_health(result, compute_health(ds, as_of=AS_OF))
 
 
 def test_sample_matches_pandas_with_default_as_of() -> None:
     ds = sample()
-    assert_same(duckdb_health(ds, HealthConfig()), compute_health(ds))
+    assert_same_health(duckdb_health(ds, HealthConfig()), compute_health(ds))
 
 
 def test_settings_come_from_the_same_health_config() -> None:
@@ -68,7 +58,7 @@ def test_settings_come_from_the_same_health_config() -> None:
     )
     for ds in (sample(), dataset()):
         expected = compute_health(ds, as_of=AS_OF, config=config)
-        assert_same(duckdb_health(ds, config, AS_OF), expected)
+        assert_same_health(duckdb_health(ds, config, AS_OF), expected)
     # raw measures used by tiers and alerts come along too
     got = duckdb_health(dataset(), config, AS_OF)
     want = compute_health(dataset(), as_of=AS_OF, config=config)
@@ -81,7 +71,7 @@ def test_no_features_means_missing_components() -> None:
     ds.features = ds.features.iloc[0:0]
     ds.feature_usage = ds.feature_usage.iloc[0:0]
     got = duckdb_health(ds, HealthConfig(), AS_OF)
-    assert_same(got, compute_health(ds, as_of=AS_OF))
+    assert_same_health(got, compute_health(ds, as_of=AS_OF))
     assert "no key features in features.csv" in " ".join(got.notes())
 
 

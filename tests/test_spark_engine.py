@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import assert_same_health
 from handmade import AS_OF, EXPECTED, frames
 from health_handmade import EXPECTED_FULL, dataset
 
@@ -83,18 +84,6 @@ def defs(tmp_path_factory: pytest.TempPathFactory):
 
 def rows(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [tuple(map(str, r)) for r in frame.itertuples(index=False)]
-
-
-def assert_same_health(got, expected) -> None:
-    """Same accounts; every score and component equal to 0.05, missing where pandas' is."""
-    g, e = got.frame(), expected.frame()
-    assert list(g["account_id"]) == list(e["account_id"])
-    for column in ["health_score", *COMPONENTS]:
-        for a, b in zip(g[column], e[column], strict=True):
-            assert math.isnan(a) == math.isnan(b), column
-            if not math.isnan(b):
-                assert abs(a - b) <= 0.05, (column, a, b)
-    assert got.notes() == expected.notes()
 
 
 def test_bundled_sample_folder_gives_pandas_members_and_health(spark, defs) -> None:

@@ -34,22 +34,13 @@ from pendo_segments.campaign.optout import OptOuts
 from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxRow
 from pendo_segments.errors import ConfigError
+from pendo_segments.guides.context import OBJECT_FIELDS
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
 
-#: Account columns the templates may use (pendo_segments.guides.context).
-ACCOUNT_FIELDS = (
-    "name",
-    "arr",
-    "plan",
-    "csm_owner",
-    "csm_email",
-    "contract_start",
-    "renewal_date",
-    "seats",
-    "self_service",
-)
+#: Account columns the templates may use (their id is set apart).
+ACCOUNT_FIELDS = tuple(f for f in OBJECT_FIELDS["account"] if f != "account_id")
 
 
 @dataclass
