@@ -149,7 +149,7 @@ def test_crash_between_send_and_confirm_never_sends_twice(world: World, smtp_ser
     recovered = [r for r in report.rows if r["action"] == "recover"]
     assert [r["visitor_id"] for r in recovered] == ["v_edge31"]
     assert report.problems == [
-        "1 email(s) unconfirmed (may have been delivered; not re-sent) "
+        "1 email unconfirmed (may have been delivered; not re-sent) "
         "— see `campaign no-login status`"
     ]
     status = campaign_status(world.settings())
@@ -282,7 +282,7 @@ def test_smtp_failures_are_retried_on_the_next_run(world: World, smtp) -> None: 
     first = send(world, cfg)
     assert by_visitor(first)["v_edge31"]["result"] == "failed"
     assert first.problems[0].startswith(
-        "1 email(s) not delivered (first: v_edge31: SMTP "
+        "1 email not delivered (first: v_edge31: SMTP "
         f"127.0.0.1:{cfg.port} rejected the message: 451"
     )
     assert sorted(recorder.to()) == ["en@acme.example", "ja@acme.example"]

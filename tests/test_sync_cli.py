@@ -104,7 +104,7 @@ def test_partial_failure_exits_1_and_the_rerun_finishes(
     assert "Failed:\n  create segment '[ps] active_core_events': " in result.stdout
     assert "Not attempted:\n  create segment '[ps] active_path_reports'" in result.stdout
     assert result.stderr == (
-        "Error: apply stopped: 0 step(s) applied, 1 failed, 15 not "
+        "Error: apply stopped: 0 steps applied, 1 failed, 15 not "
         "attempted; run the same command again to finish (nothing is "
         "applied twice)\n"
     )
@@ -175,7 +175,7 @@ def test_accounts_reported_missing_are_listed_not_dropped(
     assert result.exit_code == 0, result.output
     assert "Accounts Pendo reported missing (1): A2\n" in result.stdout
     assert result.stderr == (
-        "Warning: 1 account(s) are not in Pendo, so their metadata was not "
+        "Warning: 1 account is not in Pendo, so their metadata was not "
         "set (Pendo reported them missing; all are in the audit log): A2\n"
     )
 
@@ -188,7 +188,7 @@ def test_plan_exits_1_when_a_managed_name_is_duplicated(
     result = plan(data, "-s", "smb", "--no-metadata", "--format", "csv")
     assert result.exit_code == 1
     assert result.stderr.endswith(
-        "Error: 1 segment(s) need a person in Pendo before sync can manage them: "
+        "Error: 1 segment needs a person in Pendo before sync can manage them: "
         "'[ps] smb' (blocked); see the plan above\n"
     )
     # one error line (the hand-made data's ghost-account warning comes before it)

@@ -84,7 +84,7 @@ def test_a_list_that_empties_is_deleted_unless_a_guide_targets_it(sync_world: An
     plan = plan_for(sync_world, names=["expansion_ready"], metadata=False)
     row = by_name(plan)["expansion_ready"]  # with the segments it references
     assert row.action == "blocked" and plan.problems == [row]
-    assert "guide(s) Upsell banner target it" in row.notes[0]
+    assert "guide Upsell banner targets it: stop or retarget it, then" in row.notes[0]
 
 
 def test_duplicated_managed_name_blocks_the_row(sync_world: Any) -> None:

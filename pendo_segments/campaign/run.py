@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pendo_segments.base.words import plural
 from pendo_segments.campaign.address import INVALID_ADDRESS, mailbox_key
 from pendo_segments.campaign.eligibility import (
     Candidates,
@@ -75,11 +76,11 @@ class RunReport:
         c = self.counts
         if not self.send:
             text = (
-                f"Dry run as of {self.as_of}: would email {c['eligible']} visitor(s) "
+                f"Dry run as of {self.as_of}: would email {plural(c['eligible'], 'visitor')} "
                 f"in {self.segment}"
             )
             if c.get("cancel"):
-                text += f", cancel {c['cancel']} open email(s)"
+                text += f", cancel {plural(c['cancel'], 'open email')}"
         else:
             text = (
                 f"Run {self.run_id} as of {self.as_of}: sent {c['sent']}, failed "
@@ -359,16 +360,16 @@ def _problems(outcomes: list[Outcome], recovered: list[Any], enrol_error: str | 
     failed = [o for o in outcomes if o.result in ("failed", "gave_up", "not_attempted")]
     if failed:
         problems.append(
-            f"{len(failed)} email(s) not delivered (first: {failed[0].row.visitor_id}: "
+            f"{plural(len(failed), 'email')} not delivered (first: {failed[0].row.visitor_id}: "
             f"{failed[0].detail}); they are retried on the next run"
         )
     gave_up = [o for o in outcomes if o.result == "gave_up"]
     if gave_up:
-        problems.append(f"{len(gave_up)} email(s) given up after too many failures")
+        problems.append(f"{plural(len(gave_up), 'email')} given up after too many failures")
     unconfirmed = [o for o in outcomes if o.result == "unconfirmed"]
     if unconfirmed or recovered:
         problems.append(
-            f"{len(unconfirmed) + len(recovered)} email(s) unconfirmed (may have "
+            f"{plural(len(unconfirmed) + len(recovered), 'email')} unconfirmed (may have "
             "been delivered; not re-sent) — see `campaign no-login status`"
         )
     if enrol_error:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from pendo_segments.base.words import are, plural
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
 from pendo_segments.cli.output import emit_json, emit_rows, resolve_format, warn
@@ -184,7 +185,7 @@ def plan_cmd(
 
         names = ", ".join(f"'{s.pendo_name}' ({s.action})" for s in problems[:5])
         raise SyncError(
-            f"{len(problems)} segment(s) need a person in Pendo before sync can manage them: "
+            f"{plural(len(problems), 'segment')} {'needs' if len(problems) == 1 else 'need'} a person in Pendo before sync can manage them: "
             f"{names}{' …' if len(problems) > 5 else ''}; see the plan above"
         )
     if plan.has_changes:
@@ -279,12 +280,12 @@ def apply_cmd(
     if result.missing:
         shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
         warn(
-            f"{len(result.missing)} account(s) are not in Pendo, so their metadata was not set "
+            f"{plural(len(result.missing), 'account')} {are(len(result.missing))} not in Pendo, so their metadata was not set "
             f"(Pendo reported them missing; all are in the audit log): {shown}"
         )
     if not result.ok:
         raise SyncError(
-            f"apply stopped: {len(result.applied)} step(s) applied, "
+            f"apply stopped: {plural(len(result.applied), 'step')} applied, "
             f"{len(result.failed)} failed, {len(result.not_attempted)} not attempted; "
             "run the same command again to finish (nothing is applied twice)"
         )
@@ -342,7 +343,6 @@ def _show(value: Any) -> str:
 
 
 def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
-    from pendo_segments.data.references import plural
 
     fmt = resolve_format(fmt, output)
     for line in plan.warnings:

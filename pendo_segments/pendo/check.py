@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pendo_segments.base.words import plural
 from pendo_segments.errors import PendoAPIError
 
 #: Data Mappings type of the fields sync writes (anything else: text).
@@ -64,10 +65,14 @@ def run_checks(
         probes += [Probe(n, False, skipped) for n in ("segments", "events", "data mappings")]
         return probes
     probes.append(Probe("key and region", True, f"{client.base_url} (region {region})"))
-    probes.append(Probe("segments", True, f"{len(segments)} segment(s) listed"))
+    probes.append(Probe("segments", True, f"{plural(len(segments), 'segment')} listed"))
 
     day = day or dt.datetime.now(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
-    apps = "every app" if "*" in app_ids else "app(s) " + ", ".join(app_ids)
+    apps = (
+        "every app"
+        if "*" in app_ids
+        else ("app " if len(app_ids) == 1 else "apps ") + ", ".join(app_ids)
+    )
     pipeline = [
         *events_pipeline(local_midnight_ms(day, timezone), 1, app_id_param(app_ids)),
         {"limit": 5},

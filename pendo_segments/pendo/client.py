@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pendo_segments.base.secret import Secret
+from pendo_segments.base.words import plural
 from pendo_segments.errors import PendoAPIError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.pendo.api_shapes import Kind
@@ -175,7 +176,7 @@ class PendoClient:
         failures = shapes.patch_failures(body)
         if failures:
             raise PendoAPIError(
-                f"Pendo API PATCH {path}: {len(failures)} operation(s) failed: "
+                f"Pendo API PATCH {path}: {plural(len(failures), 'operation')} failed: "
                 + self._http.excerpt("; ".join(failures))
             )
         return self._built(segment_id, wait, poll_interval, timeout)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pendo_segments.base.words import plural
 from pendo_segments.errors import PendoAPIError, SyncError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.sync.audit import AuditLog
@@ -186,7 +187,7 @@ class Applier:
                     f"Pendo, the plan expected {update['before'].get(diff)!r}"
                 )
         if done:
-            self.result.already.append(f"metadata of {done} account(s)")
+            self.result.already.append(f"metadata of {plural(done, 'account')}")
         return todo
 
     # -- 2. apply ----------------------------------------------------------------------
@@ -352,7 +353,7 @@ class Applier:
                 errors=errors or None,
             )
             if errors:
-                raise SyncError(f"Pendo rejected {len(errors)} value(s): {errors[0]}")
+                raise SyncError(f"Pendo rejected {plural(len(errors), 'value')}: {errors[0]}")
             return {}
 
         return _Step(label, lambda: self._guarded_metadata(target, len(values), send))

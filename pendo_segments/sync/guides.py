@@ -102,7 +102,7 @@ def guide_warnings(targets: Mapping[str, list[str]], definitions: Mapping[str, A
         if reasons:
             guides = ", ".join(targets[name])
             warnings.append(
-                f"segment '{name}' is used by guide(s) {guides}; Pendo may not "
+                f"segment '{name}' is used by {'guide' if len(targets[name]) == 1 else 'guides'} {guides}; Pendo may not "
                 f"allow it for guide targeting: {'; '.join(reasons)}"
             )
     return warnings

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pendo_segments.base.words import are, plural
 from pendo_segments.errors import SyncError
 from pendo_segments.sync.remote import (
     Remote,
@@ -302,7 +303,7 @@ def make_plan(
         if unknown:
             more = " …" if len(unknown) > SAMPLE else ""
             plan.warnings.append(
-                f"{len(unknown)} account(s) of the data are not in Pendo and "
+                f"{plural(len(unknown), 'account')} of the data {are(len(unknown))} not in Pendo and "
                 f"get no metadata (Pendo does not create accounts): "
                 f"{', '.join(unknown[:SAMPLE])}{more}"
             )
@@ -338,7 +339,8 @@ def desired_segments(
         visitors = sorted(v for v in ids if v in known)
         if len(ids) > len(visitors):
             remote.notes.append(
-                f"segment '{name}': {len(ids) - len(visitors)} member visitor(s) are not in "
+                f"segment '{name}': {plural(len(ids) - len(visitors), 'member visitor')} "
+                f"{are(len(ids) - len(visitors))} not in "
                 "Pendo and are left out of the list"
             )
         recipe = result.output.get("definition") if result.native else None
@@ -435,8 +437,13 @@ def _emptied(change: SegmentChange, have: list[str] | None, guides: list[str]) -
     elif guides:
         change.action = "blocked"
         change.notes = [
-            f"has no members now and Pendo cannot hold an empty list, but guide(s) "
-            f"{', '.join(guides)} target it: stop or retarget them, then plan again"
+            "has no members now and Pendo cannot hold an empty list, but "
+            + (
+                f"guide {guides[0]} targets it: stop or retarget it"
+                if len(guides) == 1
+                else f"guides {', '.join(guides)} target it: stop or retarget them"
+            )
+            + ", then plan again"
         ]
     else:
         change.action = "delete"
