@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.guides.context import OBJECT_FIELDS
 from pendo_segments.guides.i18n import pick_locale
 from pendo_segments.guides.subjects import ExampleChooser, SubjectChoice, Variant
 
@@ -28,19 +29,9 @@ if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
     from pendo_segments.guides.manifest import Manifest
 
-VISITOR_FIELDS = ("visitor_id", "name", "email", "language", "first_visit")
-ACCOUNT_FIELDS = (
-    "account_id",
-    "name",
-    "arr",
-    "plan",
-    "csm_owner",
-    "csm_email",
-    "contract_start",
-    "renewal_date",
-    "seats",
-    "self_service",
-)
+#: Data columns a subject takes: the template fields (``first_name`` is derived).
+VISITOR_FIELDS = tuple(f for f in OBJECT_FIELDS["visitor"] if f != "first_name")
+ACCOUNT_FIELDS = (*OBJECT_FIELDS["account"], "name_latin")
 
 
 def _plain(value: Any) -> Any:

@@ -2,8 +2,9 @@
 
 ``index.html`` lists every variant; ``pages/<guide>--<segment>--<tier>.html``
 shows the guide as a customer would see it (lightbox, walkthrough steps,
-banner or email) for each locale next to each other, with the example
-subject used and the JSON for Pendo. No JavaScript: it opens from disk, from
+banner or email) for each locale next to each other, with the subject it was
+rendered for (who and why: see ``subjects.SubjectChooser``) and the JSON for
+Pendo. No JavaScript: it opens from disk, from
 ``guides preview --serve`` or from any static host.
 """
 

@@ -3,7 +3,9 @@
 A subject is a render context (see ``context.py``). The gallery renders each
 guide × tier × locale with the subject that fits best: same language and
 same tier, else same language, else anyone — the chosen subject's tier is
-then set to the variant's, so a P3 page always shows P3 copy.
+then set to the variant's, so a P3 page always shows P3 copy. With usage
+data the gallery uses ``data_subjects.DataChooser`` instead: real members of
+each page's segment.
 """
 
 from __future__ import annotations
