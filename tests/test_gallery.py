@@ -91,7 +91,7 @@ def test_every_page_shows_a_member_of_its_segment_in_its_tier_and_language(
     }
     with (SAMPLE / "visitors.csv").open(encoding="utf-8") as f:
         visitors = {row["visitor_id"]: row for row in csv.DictReader(f)}
-    pages = 0
+    pages = fallbacks = 0
     for guide in manifest.guides:
         for segment in guide.segments:
             assert members[segment], f"{segment} has members in the sample"
@@ -107,8 +107,17 @@ def test_every_page_shows_a_member_of_its_segment_in_its_tier_and_language(
                     account_tier = tier_of[visitors[visitor_id]["account_id"]]
                     if f"no {tier} member" not in why:
                         assert account_tier == tier, (page.name, locale, visitor_id)
+                        continue
+                    fallbacks += 1  # then no member in that tier reads the language
+                    assert not [
+                        v
+                        for v in members[segment]
+                        if tier_of[visitors[v]["account_id"]] == tier
+                        and (visitors[v]["language"] == "ja") == (locale == "ja")
+                    ], (page.name, locale)
                 pages += 1
     assert pages == 36
+    assert fallbacks < 4  # the sample has members in nearly every tier and language
     index = (folder / "index.html").read_text(encoding="utf-8")
     assert "Example person" not in index
     assert index.count('class="who"><code>v-') == 72  # every page × language says who

@@ -84,6 +84,7 @@ class DataChooser:
         self.defs = defs
         self.examples = ExampleChooser(manifest, examples)
         self.description = f"subjects from the data, as of {self.as_of.isoformat()}"
+        self._locales: dict[tuple[str, ...], np.ndarray] = {}
 
         metrics = evaluation.metrics
         self.v2a = np.asarray(metrics.v2a)
@@ -123,38 +124,42 @@ class DataChooser:
         if not len(members):
             why = f"Example person — no member of {segment} in the data"
             return self.examples.choose(variant, locale, why=why, member=False)
-        default = guide.locales[0] if guide.locales else "en"
-
-        def reads(v: int) -> bool:
-            return pick_locale(self.languages[v], list(guide.locales), default) == locale
-
-        def in_tier(v: int) -> bool:
-            return tier is None or self.visitor_tier[v] == tier
-
-        v = next(
-            (
-                int(v)
-                for test in (
-                    lambda v: in_tier(v) and reads(v),
-                    reads,
-                    in_tier,
-                    lambda v: True,
-                )
-                for v in members
-                if test(int(v))
-            ),
-        )
+        reads = self.locales(tuple(guide.locales)) == locale
+        in_tier = np.full(len(reads), True) if tier is None else self.visitor_tier == tier
+        # Best first: in the tier and reading the locale; reading it; in the tier; anyone.
+        for wanted in (in_tier & reads, reads, in_tier):
+            hits = members[wanted[members]]
+            if len(hits):
+                v = int(hits[0])
+                break
+        else:
+            v = int(members[0])
         context = self.context(v, tier)
-        why = self._why(v, segment, tier, locale, reads(v), in_tier(v))
+        why = self._why(v, segment, tier, locale, bool(reads[v]), bool(in_tier[v]))
         account_id = context["account"].get("account_id")
         return SubjectChoice(context, why, True, str(self.visitor_ids[v]), account_id)
+
+    def locales(self, available: tuple[str, ...]) -> np.ndarray:
+        """The locale each visitor's ``language`` picks among ``available`` (cached)."""
+        if available not in self._locales:
+            default = self.examples.manifest.default_locale
+            codes, uniques = pd.factorize(pd.Series(self.languages, dtype=object))
+            picked = np.array(
+                [pick_locale(u, list(available), default) for u in uniques]
+                + [pick_locale(None, list(available), default)],
+                dtype=object,
+            )
+            self._locales[available] = picked[codes]  # code -1 (no language) → the last
+        return self._locales[available]
 
     def _why(
         self, v: int, segment: str, tier: str | None, locale: str, reads: bool, in_tier: bool
     ) -> str:
         own_tier = self.visitor_tier[v]
         parts = [f"member of {segment}"]
-        if tier is not None:
+        if tier is not None and self.view.tiers is None:
+            parts.append(f"{tier} copy (no tiers in the definitions)")
+        elif tier is not None:
             parts.append(
                 f"tier {tier}"
                 if in_tier
