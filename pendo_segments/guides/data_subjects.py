@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pendo_segments.guides.context import OBJECT_FIELDS
+from pendo_segments.guides.context import OBJECT_FIELDS, plain_value
 from pendo_segments.guides.i18n import pick_locale
 from pendo_segments.guides.subjects import ExampleChooser, SubjectChoice, Variant
 
@@ -34,18 +34,8 @@ VISITOR_FIELDS = tuple(f for f in OBJECT_FIELDS["visitor"] if f != "first_name")
 ACCOUNT_FIELDS = (*OBJECT_FIELDS["account"], "name_latin")
 
 
-def _plain(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _record(frame: pd.DataFrame, pos: int, fields: tuple[str, ...]) -> dict[str, Any]:
-    return {f: _plain(frame[f].iloc[pos]) for f in fields if f in frame.columns}
+    return {f: plain_value(frame[f].iloc[pos]) for f in fields if f in frame.columns}
 
 
 class DataChooser:
@@ -91,7 +81,7 @@ class DataChooser:
         self.visitor_ids = np.asarray(ds.visitors["visitor_id"].astype(str))
         self.order = np.argsort(self.visitor_ids, kind="stable")
         if "language" in ds.visitors.columns:
-            self.languages = [_plain(x) for x in ds.visitors["language"]]
+            self.languages = [plain_value(x) for x in ds.visitors["language"]]
         else:
             self.languages = [None] * len(self.visitor_ids)
         self.since = metrics.metric("visitor", "days_since_last_visit")
