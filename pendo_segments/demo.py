@@ -159,15 +159,24 @@ def _alerts(ctx: _Step) -> None:
 
 
 def _gallery(ctx: _Step) -> None:
-    from pendo_segments.guides.data_subjects import subjects_from_data
+    from pendo_segments.guides.data_subjects import DataChooser
     from pendo_segments.guides.manifest import load_manifest
     from pendo_segments.guides.preview import write_gallery
     from pendo_segments.guides.subjects import load_subjects
 
     ctx.progress("building the guide preview gallery")
-    subjects = subjects_from_data(ctx.ds, defs_path=ctx.defs_path, view=ctx.view) or None
     manifest = load_manifest()
-    write_gallery(manifest, ctx.tmp / "gallery", subjects or load_subjects(manifest))
+    examples = load_subjects(manifest)
+    chooser = DataChooser(
+        manifest,
+        ctx.ds,
+        ctx.defs,
+        defs_path=ctx.defs_path,
+        examples=examples,
+        evaluation=ctx.ev,
+        view=ctx.view,
+    )
+    write_gallery(manifest, ctx.tmp / "gallery", examples, chooser)
     ctx.report.gallery = ctx.tmp / "gallery"
     ctx.report.files.append("gallery/index.html")
 

@@ -48,6 +48,22 @@ def test_membership_matches_evaluate_command(report: tuple[Path, str]) -> None:
     assert (out / "membership.csv").read_text(encoding="utf-8") == direct.stdout
 
 
+def test_gallery_subjects_are_members_of_each_pages_segment(report: tuple[Path, str]) -> None:
+    """Issue 16 #4: the demo gallery shows people who fit the guide (membership.csv says so)."""
+    import json
+
+    out, _ = report
+    members = {(r["segment"], r["subject_id"]) for r in rows(out / "membership.csv")}
+    pages = json.loads((out / "gallery" / "gallery.json").read_text(encoding="utf-8"))
+    assert len(pages) == 36
+    for page in pages:
+        for locale, subject in page["subjects"].items():
+            assert subject["member"] is True, (page["page"], locale)
+            assert (page["segment"], subject["visitor_id"]) in members, (page["page"], locale)
+    index = (out / "gallery" / "index.html").read_text(encoding="utf-8")
+    assert "subjects from the data, as of" in index
+
+
 def test_every_account_has_exactly_one_tier(report: tuple[Path, str]) -> None:
     out, _ = report
     tiers = rows(out / "tiers.csv")

@@ -8,6 +8,7 @@ screenshot as test-artifacts/gallery.png for a human to look at.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,10 +36,9 @@ _GUIDES_ON_PAGE = """() => [...document.querySelectorAll('section.locale')].map(
 })"""
 
 
-@pytest.fixture(scope="module")
-def served_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("gallery") / "preview"
-    build_gallery(load_manifest(SHIPPED_ROOT), folder)
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """The folder over HTTP on 127.0.0.1 (any free port) while the block runs; yields its URL."""
     server = make_server(folder, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -47,6 +47,14 @@ def served_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def served_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("gallery") / "preview"
+    build_gallery(load_manifest(SHIPPED_ROOT), folder)
+    with serve_folder(folder) as url:
+        yield url
 
 
 def test_gallery_renders_every_guide_without_console_errors(served_gallery: str) -> None:

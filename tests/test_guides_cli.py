@@ -134,6 +134,20 @@ def test_preview_builds_the_gallery(tmp_path: Path) -> None:
     assert len(list((out / "pages").glob("*.html"))) == 36
 
 
+def test_preview_with_data_picks_members_as_of_the_given_day(tmp_path: Path) -> None:
+    out = tmp_path / "preview"
+    result = run("preview", "--out", str(out), "--data", "sample", "--as-of", "2026-10-15")
+    assert result.exit_code == 0, result.output
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "subjects from the data, as of 2026-10-15" in index
+    records = json.loads((out / "gallery.json").read_text(encoding="utf-8"))
+    assert all(s["member"] for r in records for s in r["subjects"].values())
+    missing = run("preview", "--out", str(tmp_path / "p2"), "--data", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 1
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p2").exists()
+
+
 def test_preview_serve_prints_the_url_and_stops_on_ctrl_c(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,7 +34,7 @@ from pendo_segments.campaign.optout import OptOuts
 from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.state import CONTACTED_STATES, OPEN_STATES, OutboxRow
 from pendo_segments.errors import ConfigError
-from pendo_segments.guides.context import OBJECT_FIELDS
+from pendo_segments.guides.context import OBJECT_FIELDS, plain_value
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -206,9 +206,9 @@ def find_candidates(
     items = []
     for pos in positions:
         row = visitors.iloc[pos]
-        account_id = _clean(row.get("account_id"))
+        account_id = plain_value(row.get("account_id"))
         account = _account(accounts, account_id)
-        email = _clean(row.get("email"))
+        email = plain_value(row.get("email"))
         bad_address = None
         if isinstance(email, str) and email:
             normalised, bad_address = check_address(email)
@@ -220,8 +220,8 @@ def find_candidates(
             visitor_id=str(ids[pos]),
             account_id=account_id,
             email=email,
-            name=_clean(row.get("name")),
-            language=_clean(row.get("language")),
+            name=plain_value(row.get("name")),
+            language=plain_value(row.get("language")),
             first_visit=_date(row.get("first_visit")),
             tier=(tiers or {}).get(account_id) if account_id else None,
             days_since_last_visit=days,
@@ -358,29 +358,11 @@ def _account(accounts: Any, account_id: str | None) -> dict[str, Any]:
     if account_id is None or account_id not in accounts.index:
         return {}
     row = accounts.loc[account_id]
-    return {k: _clean(row[k]) for k in ACCOUNT_FIELDS if k in row.index}
-
-
-def _clean(value: Any) -> Any:
-    """pandas / numpy missing values → None; numpy scalars → Python; strings stripped."""
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN, NaT  # noqa: PLR0124
-            return None
-    except (TypeError, ValueError):
-        pass
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
+    return {k: plain_value(row[k]) for k in ACCOUNT_FIELDS if k in row.index}
 
 
 def _date(value: Any) -> dt.date | None:
-    value = _clean(value)
+    value = plain_value(value)
     if value is None:
         return None
     if hasattr(value, "date"):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pendo_segments.cli.options import force_option, output_format
+from pendo_segments.cli.options import AS_OF, force_option, output_format
 from pendo_segments.cli.output import emit_rows, resolve_format, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,6 +108,29 @@ def render(
     "only files this command wrote are ever replaced or removed.",
 )
 @force_option
+@click.option(
+    "--data",
+    "data",
+    default=None,
+    metavar="DIR",
+    help="Usage data folder or 'sample': each page's subject is then a member of its "
+    "segment (and tier, and language) in this data. Default: the example subjects.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=AS_OF,
+    default=None,
+    help="Evaluation day for --data. Default: the day after the latest usage date.",
+)
+@click.option(
+    "--defs",
+    "defs_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Segment definitions for --data. Default: ./segment_defs, else the shipped ones.",
+)
 @click.option("--serve", is_flag=True, help="Serve the gallery on 127.0.0.1 until Ctrl-C.")
 @click.option(
     "--port",
@@ -121,20 +144,45 @@ def preview(
     subjects_file: Path | None,
     out: Path,
     force: bool,
+    data: str | None,
+    as_of: Any,
+    defs_path: Path | None,
     serve: bool,
     port: int,
 ) -> None:
     """Build a static gallery: every guide as customers see it, languages side by side.
 
+    With --data, each page shows a real member of its segment (first by
+    visitor id in the page's tier and language); a segment without members
+    shows an example person, labelled as such.
+
     \b
     Example:
       pendo-segments guides preview --out preview/
+      pendo-segments guides preview --out preview/ --data sample
       open preview/index.html      # or add --serve and open the printed URL
     """
     from pendo_segments.guides.preview import build_gallery, make_server
+    from pendo_segments.guides.subjects import load_subjects
 
     manifest, subjects = _load(templates, subjects_file)
-    index = build_gallery(manifest, out, subjects, force=force)
+    chooser = None
+    if data is not None:
+        from pendo_segments.cli.common import load_data, load_defs
+        from pendo_segments.guides.data_subjects import DataChooser
+        from pendo_segments.shipped import shipped_path
+
+        defs_path = defs_path or shipped_path("segment_defs")
+        subjects = subjects or load_subjects(manifest)
+        chooser = DataChooser(
+            manifest,
+            load_data(data, as_of=as_of),
+            load_defs(defs_path),
+            defs_path=defs_path,
+            examples=subjects,
+            as_of=as_of,
+        )
+    index = build_gallery(manifest, out, subjects, force=force, chooser=chooser)
     click.echo(f"Gallery written to {index}")
     if not serve:
         return

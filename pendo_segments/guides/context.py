@@ -68,6 +68,16 @@ CONTEXT_NAMES: frozenset[str] = frozenset(OBJECT_FIELDS) | frozenset(SCALAR_FIEL
 _DATE_FIELDS = {"first_visit", "contract_start", "renewal_date"}
 
 
+def plain_value(value: Any) -> Any:
+    """A data cell as a context value: blanks (None, NaN, NaT, pandas NA) → None, numpy
+    scalars → Python, strings stripped (blank → None). Every context built from data
+    (the gallery's data subjects, the no-login campaign) goes through this one."""
+    value = clean_number(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
 def normalise_context(
     context: Mapping[str, Any] | None, manifest: Manifest, guide: Guide, locale: str
 ) -> dict[str, Any]:

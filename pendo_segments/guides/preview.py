@@ -2,8 +2,9 @@
 
 ``index.html`` lists every variant; ``pages/<guide>--<segment>--<tier>.html``
 shows the guide as a customer would see it (lightbox, walkthrough steps,
-banner or email) for each locale next to each other, with the example
-subject used and the JSON for Pendo. No JavaScript: it opens from disk, from
+banner or email) for each locale next to each other, with the subject it was
+rendered for (who and why: see ``subjects.SubjectChooser``) and the JSON for
+Pendo. No JavaScript: it opens from disk, from
 ``guides preview --serve`` or from any static host.
 """
 
@@ -24,7 +25,14 @@ from pendo_segments.guides import i18n
 from pendo_segments.guides.context import normalise_context
 from pendo_segments.guides.manifest import Guide, Manifest
 from pendo_segments.guides.render import RenderedGuide, render_guide
-from pendo_segments.guides.subjects import Variant, load_subjects, pick_subject, variants
+from pendo_segments.guides.subjects import (
+    ExampleChooser,
+    SubjectChoice,
+    SubjectChooser,
+    Variant,
+    load_subjects,
+    variants,
+)
 
 _GALLERY_TEMPLATES = Path(__file__).parent / "gallery"
 
@@ -37,6 +45,7 @@ class LocaleRender:
     rendered: RenderedGuide
     subject: dict[str, Any]
     context: dict[str, Any]
+    choice: SubjectChoice
 
     @property
     def label(self) -> str:
@@ -60,21 +69,25 @@ def locale_label(locale: str) -> str:
 
 
 def render_variants(
-    manifest: Manifest, subjects: Sequence[dict[str, Any]], guide_ids: Sequence[str] | None = None
+    manifest: Manifest,
+    subjects: Sequence[dict[str, Any]],
+    guide_ids: Sequence[str] | None = None,
+    chooser: SubjectChooser | None = None,
 ) -> list[VariantRender]:
-    """Render every variant in every listed locale with its best-fitting subject."""
+    """Render every variant in every listed locale with the subject ``chooser`` picks
+    (default: the best-fitting example subject)."""
+    chooser = chooser or ExampleChooser(manifest, subjects)
     out = []
     for variant in variants(manifest, guide_ids):
         guide = variant.guide
         renders = []
         for locale in guide.locales:
-            subject = pick_subject(
-                subjects, locale, variant.tier, guide.locales, manifest.default_locale
-            )
+            choice = chooser(variant, locale)
+            subject = choice.context
             _fill_for_preview(subject, manifest, guide)
             rendered = render_guide(manifest, guide.id, locale, subject)
             context = normalise_context(subject, manifest, guide, rendered.locale)
-            renders.append(LocaleRender(locale, rendered, subject, context))
+            renders.append(LocaleRender(locale, rendered, subject, context, choice))
         out.append(VariantRender(variant, renders))
     return out
 
@@ -162,22 +175,31 @@ def build_gallery(
     subjects: list[dict[str, Any]] | None = None,
     *,
     force: bool = False,
+    chooser: SubjectChooser | None = None,
 ) -> Path:
     """Write the gallery folder ``out`` (see :func:`~pendo_segments.atomic.output_folder`
     for what happens to an existing folder) and return its ``index.html``.
 
-    ``subjects`` default to ``preview_subjects.yaml`` beside the manifest.
+    ``subjects`` default to ``preview_subjects.yaml`` beside the manifest;
+    ``chooser`` (e.g. :class:`~pendo_segments.guides.data_subjects.DataChooser`)
+    picks each page's subject instead.
     """
     out = Path(out)
     subjects = subjects if subjects is not None else load_subjects(manifest)
     with output_folder(out, force=force) as tmp:
-        write_gallery(manifest, tmp, subjects)
+        write_gallery(manifest, tmp, subjects, chooser)
     return out / "index.html"
 
 
-def write_gallery(manifest: Manifest, folder: Path, subjects: list[dict[str, Any]]) -> None:
+def write_gallery(
+    manifest: Manifest,
+    folder: Path,
+    subjects: list[dict[str, Any]],
+    chooser: SubjectChooser | None = None,
+) -> None:
     """Write the gallery's files into ``folder`` (which the caller owns)."""
-    renders = render_variants(manifest, subjects)
+    chooser = chooser or ExampleChooser(manifest, subjects)
+    renders = render_variants(manifest, subjects, chooser=chooser)
     env = _gallery_env()
     locales = list(dict.fromkeys(loc for g in manifest.guides for loc in g.locales))
     fallbacks = sum(lr.rendered.fallback for vr in renders for lr in vr.locales)
@@ -200,7 +222,8 @@ def write_gallery(manifest: Manifest, folder: Path, subjects: list[dict[str, Any
             locales=locales,
             locale_label=locale_label,
             fallbacks=fallbacks,
-            subjects=len(subjects),
+            subjects=chooser.description,
+            examples=sum(lr.choice.member is False for vr in renders for lr in vr.locales),
         ),
     )
     write_text(
@@ -213,6 +236,15 @@ def write_gallery(manifest: Manifest, folder: Path, subjects: list[dict[str, Any
                     "segment": vr.variant.segment,
                     "tier": vr.variant.tier,
                     "locales": {lr.locale: lr.rendered.to_dict() for lr in vr.locales},
+                    "subjects": {
+                        lr.locale: {
+                            "visitor_id": lr.choice.visitor_id,
+                            "account_id": lr.choice.account_id,
+                            "member": lr.choice.member,
+                            "why": lr.choice.why,
+                        }
+                        for lr in vr.locales
+                    },
                 }
                 for vr in renders
             ],

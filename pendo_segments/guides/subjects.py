@@ -3,7 +3,9 @@
 A subject is a render context (see ``context.py``). The gallery renders each
 guide × tier × locale with the subject that fits best: same language and
 same tier, else same language, else anyone — the chosen subject's tier is
-then set to the variant's, so a P3 page always shows P3 copy.
+then set to the variant's, so a P3 page always shows P3 copy. With usage
+data the gallery uses ``data_subjects.DataChooser`` instead: real members of
+each page's segment.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pendo_segments.definitions.yaml_lines import read_yaml_file
 from pendo_segments.errors import RenderError
@@ -106,3 +108,59 @@ def variants(manifest: Manifest, guide_ids: Sequence[str] | None = None) -> Iter
         for segment in guide.segments:
             for tier in guide.tiers:
                 yield Variant(guide, segment, tier)
+
+
+@dataclass(frozen=True)
+class SubjectChoice:
+    """Who a gallery page shows, and why — the gallery prints ``why`` beside the guide.
+
+    ``member`` is True when the subject is a real member of the page's segment,
+    False when the segment had no member in the data (an invented example is shown
+    and labelled so), and None when the gallery was built without data.
+    """
+
+    context: dict[str, Any]
+    why: str
+    member: bool | None = None
+    visitor_id: str | None = None
+    account_id: str | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The warning the gallery shows above an invented example, if any."""
+        return self.why if self.member is False else None
+
+
+class SubjectChooser(Protocol):
+    """Picks the subject of one gallery page in one locale."""
+
+    description: str
+
+    def __call__(self, variant: Variant, locale: str) -> SubjectChoice: ...
+
+
+class ExampleChooser:
+    """Subjects from ``preview_subjects.yaml``: invented people, best fit per locale and tier."""
+
+    def __init__(self, manifest: Manifest, subjects: Sequence[dict[str, Any]]) -> None:
+        self.manifest = manifest
+        self.subjects = list(subjects)
+        self.description = f"{len(self.subjects)} example subjects"
+
+    def __call__(self, variant: Variant, locale: str) -> SubjectChoice:
+        return self.choose(variant, locale, why="example subject (preview_subjects.yaml)")
+
+    def choose(
+        self, variant: Variant, locale: str, *, why: str, member: bool | None = None
+    ) -> SubjectChoice:
+        guide = variant.guide
+        context = pick_subject(
+            self.subjects, locale, variant.tier, guide.locales, self.manifest.default_locale
+        )
+        return SubjectChoice(
+            context,
+            why,
+            member,
+            (context.get("visitor") or {}).get("visitor_id"),
+            (context.get("account") or {}).get("account_id"),
+        )
