@@ -157,7 +157,9 @@ def health_query(
     if dialect != "duckdb":
         import sqlglot
 
-        sql = sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+        from pendo_segments.compile.sql import writer_for
+
+        sql = sqlglot.transpile(sql, read="duckdb", write=writer_for(dialect), pretty=True)[0]
     return sql
 
 
