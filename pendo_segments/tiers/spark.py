@@ -11,12 +11,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.spark_data import open_spark_data
 from pendo_segments.evaluate.spark_engine import error_line, spark_session
 from pendo_segments.health.spark import spark_tables
 from pendo_segments.tiers.assign import TierResult
-from pendo_segments.tiers.sql import Kinds, policy_query, tier_result
+from pendo_segments.tiers.sql import Kinds, PolicyQuery, policy_query, tier_result
 
 
 def spark_kinds(frame: Any) -> Kinds:
@@ -35,23 +37,30 @@ def spark_kinds(frame: Any) -> Kinds:
     return {f.name: kind(f.dataType) for f in frame.schema.fields}
 
 
-def spark_tiers(data: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
-    """Every account's tier decided by Spark (tiers/sql.py), as a TierResult."""
-    day = as_of or data.default_as_of()
+def spark_policy_rows(
+    data: Any, inputs: Any, as_of: dt.date | None = None, *, conditions: bool = False
+) -> tuple[pd.DataFrame, PolicyQuery]:
+    """The policy query's rows computed by Spark, collected (one row per account)."""
     query = policy_query(
         inputs.policy,
         inputs.definitions,
         inputs.health_config,
         spark_tables(data),
-        day,
+        as_of or data.default_as_of(),
         spark_kinds(data.frames["accounts"]),
         has_first_visit="first_visit" in data.columns("visitors"),
         dialect="spark",
+        conditions=conditions,
     )
     try:
-        frame = data.spark.sql(query.sql).toPandas()
+        return data.spark.sql(query.sql).toPandas(), query
     except Exception as err:
         raise EvaluationError(f"spark: the tiers job failed ({error_line(err)})") from None
+
+
+def spark_tiers(data: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
+    """Every account's tier decided by Spark (tiers/sql.py), as a TierResult."""
+    frame, query = spark_policy_rows(data, inputs, as_of)
     return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
 
 

@@ -182,8 +182,13 @@ def policy_query(
     *,
     has_first_visit: bool,
     dialect: str = "duckdb",
+    conditions: bool = False,
 ) -> PolicyQuery:
-    """One row per account: health columns, ``rule_index``, ``tier``, ``renewal_risk``."""
+    """One row per account: health columns, ``rule_index``, ``tier``, ``renewal_risk``.
+
+    ``conditions``: also each rule's own condition as ``when_<i>`` (true/false),
+    whether or not an earlier rule matched (tests compare them with pandas).
+    """
     conds = [r.when for r in policy.rules]
     check_segments(defs, segment_names(conds), conds)
     within, below = policy.renewal_risk.within_days, policy.renewal_risk.score_below
@@ -200,11 +205,13 @@ def policy_query(
         has_first_visit=has_first_visit,
         has_last_visit=tables.last_visit,
     )
-    cases = []
+    cases, whens = [], []
     columns: list[str] = ["arr"] if "arr" in kinds else []
     for i, rule in enumerate(policy.rules):
         if rule.when is not None:
-            cases.append(f"WHEN {gen.condition(rule.when)} THEN {i}")
+            cond = gen.condition(rule.when)
+            cases.append(f"WHEN {cond} THEN {i}")
+            whens.append(f", {cond} AS when_{i}")
         for name in _account_placeholders(rule, kinds):
             if name not in columns:
                 columns.append(name)
@@ -215,7 +222,7 @@ def policy_query(
     ctes = [*health_ctes(config, tables, as_of), *gen._ctes.values()]
     inner = (
         f"SELECT h.*, {rule_index} AS rule_index, {risk} AS renewal_risk"
-        f"{', ' + picked if picked else ''}\n"
+        f"{', ' + picked if picked else ''}{''.join(whens) if conditions else ''}\n"
         "FROM accounts AS s CROSS JOIN params AS p"
         " LEFT JOIN health AS h ON h.account_id = s.account_id"
     )
@@ -268,14 +275,15 @@ def tier_result(
         health=health,
         renewal=(policy.renewal_risk.within_days, policy.renewal_risk.score_below),
     )
-    rule_of = pd.to_numeric(frame["rule_index"]).to_numpy(dtype=np.int64)
-    tier = frame["tier"].astype(object).to_numpy()
+    # copies: overrides write into them (frames' arrays may be read-only views)
+    rule_of = np.array(pd.to_numeric(frame["rule_index"]), dtype=np.int64)
+    tier = np.array(frame["tier"], dtype=object)
     reason = np.empty(len(tier), dtype=object)
     for i, rule in enumerate(policy.rules):
         rows = np.flatnonzero(rule_of == i)
         if len(rows):
             reason[rows] = render_reasons(rule, facts, rows)
-    risk = frame["renewal_risk"].fillna(False).to_numpy(dtype=bool)
+    risk = np.array(frame["renewal_risk"].fillna(False), dtype=bool)
     return finish_tiers(policy, facts, tier, reason, rule_of, risk, overrides)
 
 
@@ -285,26 +293,33 @@ def frame_kinds(accounts: pd.DataFrame) -> Kinds:
     return {str(c): column_kind(accounts[c]) for c in accounts.columns}
 
 
-def duckdb_tiers(ds: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
-    """``tiers --engine duckdb``: the policy query on DuckDB over the loaded frames."""
+def duckdb_policy_rows(
+    ds: Any, inputs: Any, as_of: dt.date | None = None, *, conditions: bool = False
+) -> tuple[pd.DataFrame, PolicyQuery]:
+    """The policy query's rows computed by DuckDB over the loaded frames."""
     from pendo_segments.evaluate.duckdb_engine import connect
     from pendo_segments.health.sql import dataset_tables
 
-    day = as_of or ds.default_as_of()
     query = policy_query(
         inputs.policy,
         inputs.definitions,
         inputs.health_config,
         dataset_tables(ds),
-        day,
+        as_of or ds.default_as_of(),
         frame_kinds(ds.accounts),
         has_first_visit="first_visit" in ds.visitors.columns,
+        conditions=conditions,
     )
     con = connect(ds)
     try:
-        frame = con.execute(query.sql).df()
+        return con.execute(query.sql).df(), query
     finally:
         con.close()
+
+
+def duckdb_tiers(ds: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
+    """``tiers --engine duckdb``: the policy query on DuckDB over the loaded frames."""
+    frame, query = duckdb_policy_rows(ds, inputs, as_of)
     return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
 
 
