@@ -1,8 +1,8 @@
 """The tier policy compiled to SQL gives the pandas tiers on DuckDB and Spark.
 
 One policy holds every leaf kind a tier rule may use (field with every op,
-segment, health, signal, all / any / not), one rule each; the query also
-returns each rule's own condition, so every leaf is checked alone: on the
+segment, health, signal, all / any / not), one rule each; the query returns
+each rule's own condition too, so every leaf is checked alone: on the
 hand-made accounts against members worked out by hand from
 tests/health_handmade.py, and against the pandas engine there and on the
 bundled sample, next to the first-match tiers and reasons. Spark runs the same
@@ -156,7 +156,7 @@ def test_every_leaf_and_the_first_match_agree_with_pandas_and_by_hand(tmp_path: 
     inputs = inputs_for(policy_file(tmp_path, COMBINED), defs)
     spread = []
     for data, as_of in ((dataset(), AS_OF), (sample(), None)):
-        frame, query = duckdb_policy_rows(data, inputs, as_of, conditions=True)
+        frame, query = duckdb_policy_rows(data, inputs, as_of)
         got = tier_result(frame, query, inputs.policy, inputs.health_config, None)
         expected = assign_tiers(data, inputs.policy, defs=defs, as_of=as_of)
         assert_same_tiers(got, expected)
@@ -263,7 +263,7 @@ def test_spark_combined_policy_on_the_sample_folder(spark, tmp_path: Path, defs)
 
     data = open_spark_data(spark, "sample")  # Spark reads the bundled CSV files itself
     inputs = inputs_for(policy_file(tmp_path, COMBINED), defs)
-    frame, query = spark_policy_rows(data, inputs, conditions=True)
+    frame, query = spark_policy_rows(data, inputs)
     got = tier_result(frame, query, inputs.policy, inputs.health_config, None)
     expected = assign_tiers(sample(), inputs.policy, defs=defs)
     assert_same_tiers(got, expected)

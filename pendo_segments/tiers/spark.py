@@ -38,7 +38,7 @@ def spark_kinds(frame: Any) -> Kinds:
 
 
 def spark_policy_rows(
-    data: Any, inputs: Any, as_of: dt.date | None = None, *, conditions: bool = False
+    data: Any, inputs: Any, as_of: dt.date | None = None
 ) -> tuple[pd.DataFrame, PolicyQuery]:
     """The policy query's rows computed by Spark, collected (one row per account)."""
     query = policy_query(
@@ -50,7 +50,6 @@ def spark_policy_rows(
         spark_kinds(data.frames["accounts"]),
         has_first_visit="first_visit" in data.columns("visitors"),
         dialect="spark",
-        conditions=conditions,
     )
     try:
         return data.spark.sql(query.sql).toPandas(), query

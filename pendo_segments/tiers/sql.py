@@ -3,8 +3,9 @@
 ``tiers/assign.py`` is the reference. The query builds on the health CTEs of
 ``health/sql.py`` (score, components and raw signals per account) and the
 compiled segment SQL (``compile/sql.py``) for the segments the rules name;
-the rules become one ``CASE WHEN … THEN 0 WHEN … THEN 1 … END`` (first match
-wins), mapped to the tier name, plus the renewal-risk flag. The engine
+each rule's condition becomes a true/false column and ``CASE WHEN when_0
+THEN 0 WHEN when_1 THEN 1 … END`` picks the first match (and its tier name),
+next to the renewal-risk flag. The engine
 returns one row per account; the reason texts (Python format specs such as
 ``{arr:,.0f}``), manual overrides, moves and the CSM capacity are then
 applied in pandas exactly as for the pandas engine.
@@ -51,7 +52,7 @@ from pendo_segments.tiers.policy import Rule, TierPolicy
 
 #: column kinds of the accounts table (as evaluate/fields.py names them)
 Kinds = dict[str, str]
-_ANY = {"field": "account_id", "op": "exists"}
+_ACCOUNT_RULE = {"field": "account_id", "op": "exists"}  # any valid account rule
 
 
 def _round1(expr: str) -> str:
@@ -81,7 +82,7 @@ class PolicySQL(SQLGenerator):
         self.risk = risk  # the renewal-risk flag (a true/false signal)
         # conditions here are about accounts: the SQL target's account-subject SQL
         self.policy_segment = Segment.model_validate(
-            {"name": "tiers", "title": "tier policy", "subject": "account", "rule": _ANY}
+            {"name": "tiers", "title": "tier policy", "subject": "account", "rule": _ACCOUNT_RULE}
         )
         self._segment = self.policy_segment
         self._ctes: dict[str, str] = {}
@@ -182,12 +183,11 @@ def policy_query(
     *,
     has_first_visit: bool,
     dialect: str = "duckdb",
-    conditions: bool = False,
 ) -> PolicyQuery:
     """One row per account: health columns, ``rule_index``, ``tier``, ``renewal_risk``.
 
-    ``conditions``: also each rule's own condition as ``when_<i>`` (true/false),
-    whether or not an earlier rule matched (tests compare them with pandas).
+    Each rule's own condition is computed once, as ``when_<i>`` (true/false,
+    whether or not an earlier rule matched); the first true one decides.
     """
     conds = [r.when for r in policy.rules]
     check_segments(defs, segment_names(conds), conds)
@@ -205,31 +205,30 @@ def policy_query(
         has_first_visit=has_first_visit,
         has_last_visit=tables.last_visit,
     )
-    cases, whens = [], []
+    whens, index, tier = [], [], []
     columns: list[str] = ["arr"] if "arr" in kinds else []
     for i, rule in enumerate(policy.rules):
         if rule.when is not None:
-            cond = gen.condition(rule.when)
-            cases.append(f"WHEN {cond} THEN {i}")
-            whens.append(f", {cond} AS when_{i}")
+            whens.append(f"{gen.condition(rule.when)} AS when_{i}")
+            index.append(f"WHEN t.when_{i} THEN {i}")
+            tier.append(f"WHEN t.when_{i} THEN {literal(rule.tier)}")
         for name in _account_placeholders(rule, kinds):
             if name not in columns:
                 columns.append(name)
-    last = len(policy.rules) - 1
-    rule_index = f"CASE {' '.join(cases)} ELSE {last} END" if cases else str(last)
-    tier = " ".join(f"WHEN {i} THEN {literal(r.tier)}" for i, r in enumerate(policy.rules))
-    picked = ", ".join(f"s.{quote_ident(c)} AS {quote_ident('col_' + c)}" for c in columns)
-    ctes = [*health_ctes(config, tables, as_of), *gen._ctes.values()]
+    last = policy.rules[-1]  # has no condition: every account gets a tier
+    index.append(f"ELSE {len(policy.rules) - 1}")
+    tier.append(f"ELSE {literal(last.tier)}")
+    picked = [f"s.{quote_ident(c)} AS {quote_ident('col_' + c)}" for c in columns]
     inner = (
-        f"SELECT h.*, {rule_index} AS rule_index, {risk} AS renewal_risk"
-        f"{', ' + picked if picked else ''}{''.join(whens) if conditions else ''}\n"
+        f"SELECT {', '.join(['h.*', f'{risk} AS renewal_risk', *picked, *whens])}\n"
         "FROM accounts AS s CROSS JOIN params AS p"
         " LEFT JOIN health AS h ON h.account_id = s.account_id"
     )
+    ctes = [*health_ctes(config, tables, as_of), *gen._ctes.values()]
     sql = (
         "WITH " + ",\n".join(ctes) + "\n"
-        f"SELECT t.*, CASE t.rule_index {tier} END AS tier FROM ({inner}) AS t\n"
-        "ORDER BY t.account_id"
+        f"SELECT t.*, CASE {' '.join(index)} END AS rule_index,"
+        f" CASE {' '.join(tier)} END AS tier\nFROM ({inner}) AS t\nORDER BY t.account_id"
     )
     return PolicyQuery(to_dialect(sql, dialect), tables, as_of, tuple(columns))
 
@@ -294,7 +293,7 @@ def frame_kinds(accounts: pd.DataFrame) -> Kinds:
 
 
 def duckdb_policy_rows(
-    ds: Any, inputs: Any, as_of: dt.date | None = None, *, conditions: bool = False
+    ds: Any, inputs: Any, as_of: dt.date | None = None
 ) -> tuple[pd.DataFrame, PolicyQuery]:
     """The policy query's rows computed by DuckDB over the loaded frames."""
     from pendo_segments.evaluate.duckdb_engine import connect
@@ -308,7 +307,6 @@ def duckdb_policy_rows(
         as_of or ds.default_as_of(),
         frame_kinds(ds.accounts),
         has_first_visit="first_visit" in ds.visitors.columns,
-        conditions=conditions,
     )
     con = connect(ds)
     try:
