@@ -6,7 +6,7 @@ each rule's own condition too, so every leaf is checked alone: on the
 hand-made accounts against members worked out by hand from
 tests/health_handmade.py, and against the pandas engine there and on the
 bundled sample, next to the first-match tiers and reasons. Spark runs the same
-policy on the sample folder and the CLI on the hand-made folder, in the one
+policy on the sample and the CLI on the hand-made folder, in the one
 local session of the Spark tests (skipped without Java or pyspark, except in CI).
 """
 
@@ -257,11 +257,13 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 @pytest.mark.timeout(1200)
-def test_spark_combined_policy_on_the_sample_folder(spark, tmp_path: Path, defs) -> None:
-    from pendo_segments.evaluate.spark_data import open_spark_data
+def test_spark_combined_policy_on_the_sample(spark, tmp_path: Path, defs) -> None:
+    from pendo_segments.evaluate.spark_engine import dataset_views
     from pendo_segments.tiers.spark import spark_policy_rows, spark_tiers
 
-    data = open_spark_data(spark, "sample")  # Spark reads the bundled CSV files itself
+    # the loaded sample as Spark views: reading and checking the folder is
+    # test_spark_engine.py's (and the CLI test's below) business, and costs a job
+    data = dataset_views(spark, sample())
     inputs = inputs_for(policy_file(tmp_path, COMBINED), defs)
     frame, query = spark_policy_rows(data, inputs)
     got = tier_result(frame, query, inputs.policy, inputs.health_config, None)
