@@ -116,3 +116,57 @@ def test_spark_family_sql_keeps_nested_ctes_so_names_never_repeat(dialect: str) 
     for w in withs:
         names = [cte.alias for cte in w.expressions]
         assert len(names) == len(set(names)), names
+
+
+def day_arithmetic(tree) -> list[str]:
+    """``date ± integer`` left in a parsed query: a date column/parameter or a DATE
+    cast/literal on one side, a whole-number literal on the other."""
+    from sqlglot import exp
+
+    def is_date(node) -> bool:
+        node = node.unnest()
+        if isinstance(node, exp.Column):
+            return node.name in ("as_of", "date", "opened_on", "first_visit", "last_visit")
+        return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DATE)
+
+    def is_int(node) -> bool:
+        return isinstance(node, exp.Literal) and not node.is_string and "." not in node.name
+
+    return [
+        node.sql()
+        for node in tree.find_all(exp.Add, exp.Sub)
+        if (is_date(node.left) and is_int(node.right))
+        or (is_int(node.left) and is_date(node.right))
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["bigquery", "snowflake", "databricks"])
+def test_warehouse_dialects_shift_dates_with_date_functions(dialect: str) -> None:
+    """BigQuery rejects ``DATE - 30`` and Databricks SQL documents only DATE - DATE /
+    DATE - INTERVAL: windows, the default as-of and anniversaries use a day function."""
+    import datetime as dt
+
+    import sqlglot
+    from sqlglot import exp
+
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.health import HealthConfig
+    from pendo_segments.health.sql import Tables, health_query
+
+    shipped = load_definitions("segment_defs")
+    texts = [
+        str(r.output)
+        for as_of in (None, dt.date(2026, 11, 1))  # default as-of: MAX(date) + 1 day
+        for r in compile_segments(shipped, "sql", as_of=as_of, dialect=dialect)
+    ]
+    tables = Tables(key_features=4, features=5, nps=True, tickets=True)
+    texts.append(health_query(HealthConfig(), tables, dt.date(2026, 11, 1), dialect=dialect))
+    shifts = 0
+    for text in texts:
+        tree = sqlglot.parse_one(text, read=dialect)
+        assert day_arithmetic(tree) == [], text
+        shifts += sum(1 for _ in tree.find_all(exp.DateAdd, exp.DateSub, exp.TsOrDsAdd))
+    assert shifts >= len(texts)  # every query has a window or the default as-of
+    # the check itself finds what DuckDB (where it is valid) writes
+    duck = compile_segments(shipped, "sql", names=["healthy"])[0].output
+    assert "p.as_of - 30" in day_arithmetic(sqlglot.parse_one(str(duck), read="duckdb"))

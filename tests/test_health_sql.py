@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlglot
 from click.testing import CliRunner
@@ -59,11 +60,22 @@ def test_settings_come_from_the_same_health_config() -> None:
     for ds in (sample(), dataset()):
         expected = compute_health(ds, as_of=AS_OF, config=config)
         assert_same_health(duckdb_health(ds, config, AS_OF), expected)
-    # raw measures used by tiers and alerts come along too
-    got = duckdb_health(dataset(), config, AS_OF)
-    want = compute_health(dataset(), as_of=AS_OF, config=config)
-    for signal in ("active_days", "feature_adoption", "breadth", "nps_responses", "tickets"):
-        assert got.signals[signal] == pytest.approx(want.signals[signal], nan_ok=True), signal
+    # raw measures used by tiers and alerts come along too (in account order here;
+    # the sample's visitors.last_visit counts for days_since_last_login)
+    for ds in (dataset(), sample()):
+        got = duckdb_health(ds, config, AS_OF)
+        want = compute_health(ds, as_of=AS_OF, config=config)
+        order = np.argsort(np.asarray(want.account_ids))
+        assert list(got.account_ids) == list(np.asarray(want.account_ids)[order])
+        for signal, values in want.signals.items():
+            assert got.signals[signal] == pytest.approx(values[order], nan_ok=True), signal
+    # hand-worked (tests/health_handmade.py): renewals +60, +90, +91, -1, +14 days;
+    # last logins 10-05, 10-12, none, 10-02, 10-17 before 11-01
+    got = duckdb_health(dataset(), HealthConfig(), AS_OF)
+    assert got.signals["renewal_in_days"].tolist() == [60, 90, 91, -1, 14]
+    assert got.signals["days_since_last_login"].tolist()[:2] == [27, 20]
+    assert math.isnan(got.signals["days_since_last_login"][2])
+    assert got.signals["days_since_last_login"].tolist()[3:] == [30, 15]
 
 
 def test_no_features_means_missing_components() -> None:

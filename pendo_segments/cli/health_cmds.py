@@ -57,6 +57,17 @@ def _stderr_table(frame: Any, title: str) -> None:
     ).print(table)
 
 
+def sql_engine_option(what: str) -> Any:
+    """``--engine pandas|duckdb|spark`` of ``health`` and ``tiers``."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["pandas", "duckdb", "spark"]),
+        default="pandas",
+        show_default=True,
+        help=f"pandas, or {what} compiled to SQL and run on DuckDB or Spark.",
+    )
+
+
 # -- health ----------------------------------------------------------------------
 
 
@@ -82,13 +93,7 @@ def _stderr_table(frame: Any, title: str) -> None:
     default=None,
     help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else docs/semantics.md §5).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["pandas", "duckdb", "spark"]),
-    default="pandas",
-    show_default=True,
-    help="pandas, or the score compiled to SQL and run on DuckDB or Spark.",
-)
+@sql_engine_option("the score")
 @spark_master_option
 @output_format
 @click.pass_context
@@ -304,6 +309,8 @@ def _num(value: Any, spec: str = ".1f") -> str:
     metavar="TIER=N",
     help="Accounts per CSM for a tier, e.g. --ratio P1=20 (repeatable).",
 )
+@sql_engine_option("the policy (with the health score and segments)")
+@spark_master_option
 @output_format
 def tiers(
     defs: Path,
@@ -315,6 +322,8 @@ def tiers(
     previous: Path | None,
     capacity_out: Path | None,
     ratios: tuple[str, ...],
+    engine: str,
+    spark_master: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -335,14 +344,33 @@ def tiers(
       pendo-segments tiers segment_defs --data ./usage --format csv -o tiers.csv
       pendo-segments tiers --data ./usage --previous last_month.csv --overrides overrides.csv
       pendo-segments tiers --data ./usage --ratio P1=20 --capacity capacity.csv
+      pendo-segments tiers --data ./usage --engine spark --spark-master sc://spark:15002
     """
     from pendo_segments.tiers.capacity import capacity_csv
-    from pendo_segments.tiers.run import run_tiers, tier_inputs
+    from pendo_segments.tiers.run import run_tiers, tier_inputs, tiers_run
 
+    check_spark_options(engine, spark_master)
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
-    ds = load_data(data, lenient, as_of)
+    # Spark reads the data itself; pandas and DuckDB tier the loaded data set.
+    ds = load_data(data, lenient, as_of) if engine != "spark" else None
     with status("Assigning tiers"):
-        run = run_tiers(ds, inputs, as_of=as_of)
+        if ds is not None and engine == "pandas":
+            run = run_tiers(ds, inputs, as_of=as_of)
+        else:
+            from pendo_segments.cli.output import warn
+            from pendo_segments.tiers.sql import tiers_on_engine
+
+            result = tiers_on_engine(
+                engine,
+                data,
+                ds,
+                inputs,
+                lenient=lenient,
+                as_of=as_of,
+                master=spark_master,
+                warn=warn,
+            )
+            run = tiers_run(result, inputs)
     fmt = resolve_format(fmt, output)
     emit_frame(run.frame, fmt, output, title=f"Tiers as of {run.as_of.isoformat()}")
     if capacity_out is not None:

@@ -22,6 +22,7 @@ Other dialects go through sqlglot (``dialect=`` option).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, ClassVar
 
@@ -252,25 +253,80 @@ class SQLGenerator(Generator):
         return f"COALESCE(s.{key} IN (SELECT subject_id FROM {name}), FALSE)"
 
 
-def writer_for(dialect: str) -> Any:
-    """The sqlglot dialect to write; Spark-family writers keep nested WITH clauses in place.
+#: dialects where ``DATE ± integer`` shifts by whole days (written as is)
+DAY_ARITHMETIC = frozenset({"duckdb", "spark", "spark2", "postgres", "oracle"})
 
-    sqlglot's Spark writer hoists nested WITH clauses to the top, where the CTEs
-    of a referenced segment collide with the outer ones (``params``: Spark 4
-    rejects DUPLICATED_CTE_NAMES); Spark 3+ runs nested CTEs, so they stay where
-    this target put them.
+
+@functools.cache
+def writer_for(dialect: str) -> Any:
+    """The sqlglot dialect to write: whole days added to a date become a date function.
+
+    ``as_of - 30`` goes back 30 days in DuckDB, Spark, PostgreSQL and Oracle;
+    BigQuery rejects it, Databricks SQL documents ``DATE - DATE`` and ``DATE -
+    INTERVAL`` only and MySQL computes a number, so every other dialect gets
+    sqlglot's spelling of a day shift: ``DATE_ADD(as_of, INTERVAL -30 DAY)``
+    (BigQuery), ``DATEADD(DAY, -30, as_of)`` (Snowflake), ``DATE_ADD(as_of, -30)``
+    (Databricks), …
+
+    Spark-family writers also keep nested WITH clauses in place: sqlglot's
+    Spark writer hoists them to the top, where the CTEs of a referenced segment
+    collide with the outer ones (``params``: Spark 4 rejects
+    DUPLICATED_CTE_NAMES); Spark 3+ runs nested CTEs.
     """
-    if dialect not in ("spark", "spark2", "databricks"):
+    nested = dialect in ("spark", "spark2", "databricks")
+    shift = dialect not in DAY_ARITHMETIC
+    if not nested and not shift:
         return dialect
     from sqlglot.dialects.dialect import Dialect
 
     base = type(Dialect.get_or_raise(dialect))
 
-    class NestedCTE(base):  # type: ignore[valid-type,misc]
+    class Writer(base):  # type: ignore[valid-type,misc]
         class Generator(base.Generator):  # type: ignore[name-defined]
-            EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
+            if nested:
+                EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
 
-    return NestedCTE
+            def generate(self, expression: Any, copy: bool = True) -> str:
+                if shift:
+                    tree = expression.copy() if copy else expression
+                    expression = tree.transform(day_shift, nested, copy=False)
+                return str(super().generate(expression, copy=False if shift else copy))
+
+    Writer.__name__ = Writer.__qualname__ = (
+        f"{base.__name__}DaysNested" if nested else f"{base.__name__}Days"
+    )
+    return Writer
+
+
+def day_shift(node: Any, spark_family: bool = False) -> Any:
+    """``DATE ± n`` (a whole number of days) as a date function adding ±n days.
+
+    Databricks' ``DATEADD(DAY, n, d)`` returns a TIMESTAMP; ``DATE_ADD(d, n)`` a DATE.
+    """
+    from sqlglot import exp
+
+    if isinstance(node, exp.Add | exp.Sub) and is_date(node.this) and is_whole(node.expression):
+        days = int(node.expression.name) * (1 if isinstance(node, exp.Add) else -1)
+        shift = exp.TsOrDsAdd if spark_family else exp.DateAdd
+        return shift(this=node.this, expression=exp.Literal.number(days), unit=exp.var("DAY"))
+    return node
+
+
+def is_date(node: Any) -> bool:
+    """A date this target writes: the ``as_of`` parameter or a cast to DATE."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren):
+        return is_date(node.this)
+    if isinstance(node, exp.Column):
+        return node.name == "as_of"
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DATE)
+
+
+def is_whole(node: Any) -> bool:
+    from sqlglot import exp
+
+    return isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit()
 
 
 def ident_slug(text: str) -> str:

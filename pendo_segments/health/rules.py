@@ -211,6 +211,17 @@ def evaluate_segments(
     """Account masks of the segments ``rules`` mention, with FILE:LINE on unknown ones."""
     if not names:
         return {}
+    check_segments(defs, names, rules)
+    from pendo_segments.evaluate import evaluate
+
+    result = evaluate(defs, ds, as_of=as_of, names=list(names))
+    return {n: result.masks[n] for n in names}
+
+
+def check_segments(defs: Any, names: Sequence[str], rules: Sequence[AccountRule | None]) -> None:
+    """Every named segment exists and is an account segment (FILE:LINE of the mention)."""
+    if not names:
+        return
     where = {
         m.name: f"{r.file}:{m.line}: {key_path(m.path)}"
         for r in reversed([r for r in rules if r is not None])
@@ -230,10 +241,6 @@ def evaluate_segments(
                 f"{where[name]}: segment '{name}' is a visitor segment; "
                 "conditions here need account segments"
             )
-    from pendo_segments.evaluate import evaluate
-
-    result = evaluate(defs, ds, as_of=as_of, names=list(names))
-    return {n: result.masks[n] for n in names}
 
 
 def mask(rule: AccountRule, facts: Facts, node: Any = None) -> np.ndarray:

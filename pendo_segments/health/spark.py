@@ -16,15 +16,22 @@ from pendo_segments.evaluate.spark_engine import error_line, spark_session
 from pendo_segments.health.sql import Tables, health_query, health_result
 
 
-def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
-    """The §5 health score computed by Spark (health/sql.py), as a HealthResult."""
-    day = as_of or data.default_as_of()
-    tables = Tables(
+def spark_tables(data: Any) -> Tables:
+    """What the Spark views hold (counted during the data checks)."""
+    return Tables(
         key_features=data.feature_count(key_only=True),
         features=data.feature_count(),
         nps=data.has("nps"),
         tickets=data.has("tickets"),
+        renewal_date="renewal_date" in data.columns("accounts"),
+        last_visit="last_visit" in data.columns("visitors"),
     )
+
+
+def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
+    """The §5 health score computed by Spark (health/sql.py), as a HealthResult."""
+    day = as_of or data.default_as_of()
+    tables = spark_tables(data)
     try:
         frame = data.spark.sql(health_query(config, tables, day, dialect="spark")).toPandas()
     except Exception as err:

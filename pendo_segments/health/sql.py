@@ -23,7 +23,18 @@ from pendo_segments.health.config import COMPONENTS, HealthConfig
 
 ACTIVE = "(u.events > 0 OR u.minutes > 0)"
 #: raw measures returned next to the components (HealthResult.signals names)
-SIGNALS = ("active_days", "feature_adoption", "breadth", "nps", "nps_responses", "tickets")
+SIGNALS = (
+    "active_days",
+    "feature_adoption",
+    "breadth",
+    "nps",
+    "nps_responses",
+    "tickets",
+    "sessions",
+    "usage_growth",
+    "days_since_last_login",
+    "renewal_in_days",
+)
 #: why a component is missing for every account (the pandas engine's wording)
 MISSING_WHY = {
     "core_feature_adoption": "no key features in features.csv",
@@ -41,6 +52,8 @@ class Tables:
     features: int  # number of catalogued features
     nps: bool
     tickets: bool
+    renewal_date: bool = False  # accounts.renewal_date exists
+    last_visit: bool = False  # visitors.last_visit exists (docs/semantics.md §2)
 
     def missing_everywhere(self) -> dict[str, str]:
         absent = {
@@ -73,19 +86,38 @@ def _features_used(name: str, days: int, min_clicks: int, key_only: bool) -> str
     )
 
 
-def health_query(
-    config: HealthConfig, tables: Tables, as_of: dt.date, *, dialect: str = "duckdb"
-) -> str:
-    """One row per account: ``account_id``, the components, ``health_score`` and raw measures."""
+def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> list[str]:
+    """The CTEs (DuckDB dialect) ending in ``health``: one row per account with
+    ``account_id``, the components, ``sig_<signal>`` raw measures and ``health_score``.
+
+    The tier policy (tiers/sql.py) builds on them; ``params`` holds the as-of day.
+    """
     lf, core, br = config.login_frequency, config.core_feature_adoption, config.breadth
+    usage = (
+        " FROM usage_daily AS u JOIN visitors AS v ON v.visitor_id = u.visitor_id"
+        " CROSS JOIN params AS p"
+    )
     ctes = [
         f"params AS (SELECT DATE '{as_of.isoformat()}' AS as_of)",
         "login AS (SELECT v.account_id, COUNT(DISTINCT CAST(u.date AS DATE)) AS active_days"
-        " FROM usage_daily AS u JOIN visitors AS v ON v.visitor_id = u.visitor_id"
-        f" CROSS JOIN params AS p WHERE {_window('u.date', lf.window_days)} AND {ACTIVE}"
-        " GROUP BY 1)",
+        f"{usage} WHERE {_window('u.date', lf.window_days)} AND {ACTIVE} GROUP BY 1)",
+        # visitor-days with activity (a session count without session data)
+        "sessions_n AS (SELECT account_id, COUNT(*) AS n FROM (SELECT DISTINCT v.account_id,"
+        f" u.visitor_id, CAST(u.date AS DATE) AS day{usage}"
+        f" WHERE {_window('u.date', lf.window_days)} AND {ACTIVE}) AS x GROUP BY 1)",
+        # events of the window and of the window before it
+        f"growth AS (SELECT v.account_id, SUM(CASE WHEN u.date >= p.as_of - {lf.window_days}"
+        " THEN u.events ELSE 0 END) AS recent,"
+        f" SUM(CASE WHEN u.date < p.as_of - {lf.window_days} THEN u.events ELSE 0 END)"
+        f" AS earlier{usage} WHERE {_window('u.date', 2 * lf.window_days)} GROUP BY 1)",
+        _last_login(tables.last_visit),
     ]
-    joins = ["LEFT JOIN login ON login.account_id = a.account_id"]
+    joins = [
+        "LEFT JOIN login ON login.account_id = a.account_id",
+        "LEFT JOIN sessions_n ON sessions_n.account_id = a.account_id",
+        "LEFT JOIN growth ON growth.account_id = a.account_id",
+        "LEFT JOIN last_login ON last_login.account_id = a.account_id",
+    ]
     cols = {
         "active_days": "CAST(COALESCE(login.active_days, 0) AS DOUBLE)",
     }
@@ -134,6 +166,7 @@ def health_query(
         f"CASE WHEN c.{c} IS NULL THEN 0 ELSE {_num(weights[c])} END" for c in COMPONENTS
     )
     nothing = "CAST(NULL AS DOUBLE)"
+    earlier = "CAST(growth.earlier AS DOUBLE)"
     signals = {
         "active_days": cols["active_days"],
         "feature_adoption": f"{cols['feature_adoption_share']} * 100"
@@ -143,22 +176,62 @@ def health_query(
         "nps": "nps_r.mean" if tables.nps else nothing,
         "nps_responses": "CAST(COALESCE(nps_r.responses, 0) AS DOUBLE)" if tables.nps else nothing,
         "tickets": "CAST(COALESCE(tickets_n.n, 0) AS DOUBLE)" if tables.tickets else nothing,
+        "sessions": "CAST(COALESCE(sessions_n.n, 0) AS DOUBLE)",
+        # NULL when the earlier window had no events: growth from nothing is undefined
+        "usage_growth": f"CASE WHEN {earlier} > 0 THEN"
+        f" (CAST(growth.recent AS DOUBLE) - {earlier}) / {earlier} * 100 END",
+        "days_since_last_login": "CAST(date_diff('day', last_login.day, p.as_of) AS DOUBLE)",
+        "renewal_in_days": "CAST(date_diff('day', p.as_of, CAST(a.renewal_date AS DATE)) AS DOUBLE)"
+        if tables.renewal_date
+        else nothing,
     }
     inner = ", ".join(
         [f"{cols[c]} AS {c}" for c in COMPONENTS]
         + [f"{expr} AS sig_{name}" for name, expr in signals.items()]
     )
-    sql = (
-        f"WITH {', '.join(ctes)},\n"
-        f"c AS (SELECT a.account_id, {inner}\nFROM accounts AS a {' '.join(joins)})\n"
-        f"SELECT c.*, CASE WHEN ({denom}) > 0 THEN ({total}) / ({denom}) END AS health_score\n"
-        "FROM c ORDER BY c.account_id"
-    )
-    if dialect != "duckdb":
-        import sqlglot
+    return [
+        *ctes,
+        f"c AS (SELECT a.account_id, {inner}\nFROM accounts AS a CROSS JOIN params AS p"
+        f" {' '.join(joins)})",
+        f"health AS (SELECT c.*, CASE WHEN ({denom}) > 0 THEN ({total}) / ({denom}) END"
+        " AS health_score FROM c)",
+    ]
 
-        sql = sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
-    return sql
+
+def _last_login(last_visit: bool) -> str:
+    """Per account: the latest active day before as-of (or ``visitors.last_visit``)."""
+    per_visitor = (
+        "SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
+        f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1"
+    )
+    if last_visit:
+        per_visitor += (
+            " UNION ALL SELECT v.visitor_id, CAST(v.last_visit AS DATE) FROM visitors AS v"
+            " CROSS JOIN params AS p WHERE CAST(v.last_visit AS DATE) < p.as_of"
+        )
+    return (
+        f"last_login AS (SELECT v.account_id, MAX(x.day) AS day FROM ({per_visitor}) AS x"
+        " JOIN visitors AS v ON v.visitor_id = x.visitor_id GROUP BY 1)"
+    )
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """A DuckDB query written for ``dialect`` (the SQL target's writer)."""
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+
+    from pendo_segments.compile.sql import writer_for
+
+    return str(sqlglot.transpile(sql, read="duckdb", write=writer_for(dialect), pretty=True)[0])
+
+
+def health_query(
+    config: HealthConfig, tables: Tables, as_of: dt.date, *, dialect: str = "duckdb"
+) -> str:
+    """One row per account: ``account_id``, the components, ``health_score`` and raw measures."""
+    ctes = ",\n".join(health_ctes(config, tables, as_of))
+    return to_dialect(f"WITH {ctes}\nSELECT * FROM health ORDER BY account_id", dialect)
 
 
 def health_result(frame: pd.DataFrame, config: HealthConfig, tables: Tables, as_of: dt.date) -> Any:
@@ -179,17 +252,24 @@ def health_result(frame: pd.DataFrame, config: HealthConfig, tables: Tables, as_
     )
 
 
+def dataset_tables(ds: Any) -> Tables:
+    """What a loaded :class:`Dataset` holds."""
+    return Tables(
+        key_features=len(ds.key_features()),
+        features=len(ds.features),
+        nps=ds.nps is not None,
+        tickets=ds.tickets is not None,
+        renewal_date="renewal_date" in ds.accounts.columns,
+        last_visit="last_visit" in ds.visitors.columns,
+    )
+
+
 def duckdb_health(ds: Any, config: HealthConfig, as_of: dt.date | None = None) -> Any:
     """``health --engine duckdb``: the query on DuckDB over the loaded frames."""
     from pendo_segments.evaluate.duckdb_engine import connect
 
     day = as_of or ds.default_as_of()
-    tables = Tables(
-        key_features=len(ds.key_features()),
-        features=len(ds.features),
-        nps=ds.nps is not None,
-        tickets=ds.tickets is not None,
-    )
+    tables = dataset_tables(ds)
     con = connect(ds)
     try:
         frame = con.execute(health_query(config, tables, day)).df()

@@ -144,11 +144,28 @@ def assign_tiers(
         reason[hit] = render_reasons(rule, facts, np.flatnonzero(hit))
         rule_of[hit] = i
         open_ &= ~hit
-    overridden = np.zeros(n, dtype=bool)
+    return finish_tiers(policy, facts, tier, reason, rule_of, facts.renewal_risk, overrides)
+
+
+def finish_tiers(
+    policy: TierPolicy,
+    facts: Facts,
+    tier: np.ndarray,
+    reason: np.ndarray,
+    rule_of: np.ndarray,
+    risk: np.ndarray,
+    overrides: pd.DataFrame | None,
+) -> TierResult:
+    """Overrides over the policy's tiers, then the renewal-risk flag in the reason.
+
+    Shared by the pandas path and the SQL engines (tiers/sql.py), which decide
+    ``tier``, ``rule_of`` and ``risk`` in the engine.
+    """
+    health = facts.health
+    overridden = np.zeros(len(tier), dtype=bool)
     unknown: list[str] = []
     if overrides is not None and len(overrides):
         unknown = _apply_overrides(overrides, health.account_ids, tier, reason, rule_of, overridden)
-    risk = facts.renewal_risk
     for k in np.flatnonzero(risk).tolist():
         reason[k] = f"{reason[k]}; {renewal_text(facts, k)}"
     return TierResult(

@@ -111,6 +111,11 @@ def run_tiers(ds: Dataset, inputs: TierInputs, *, as_of: dt.date | None = None) 
         health_config=inputs.health_config,
         overrides=inputs.overrides,
     )
+    return tiers_run(result, inputs)
+
+
+def tiers_run(result: TierResult, inputs: TierInputs) -> TiersRun:
+    """Moves against the previous run, capacity and notes, whichever engine tiered."""
     frame = result.frame(inputs.previous)
     notes = [
         f"{inputs.overrides_path}: account '{account}' is not in the data; override ignored"

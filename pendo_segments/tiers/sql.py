@@ -1,0 +1,340 @@
+"""The tier policy of docs/semantics.md §6 as one SQL query (DuckDB, Spark, … via sqlglot).
+
+``tiers/assign.py`` is the reference. The query builds on the health CTEs of
+``health/sql.py`` (score, components and raw signals per account) and the
+compiled segment SQL (``compile/sql.py``) for the segments the rules name;
+each rule's condition becomes a true/false column and ``CASE WHEN when_0
+THEN 0 WHEN when_1 THEN 1 … END`` picks the first match (and its tier name),
+next to the renewal-risk flag. The engine
+returns one row per account; the reason texts (Python format specs such as
+``{arr:,.0f}``), manual overrides, moves and the CSM capacity are then
+applied in pandas exactly as for the pandas engine.
+
+Leaves follow health/rules.py: health values are compared after rounding half
+up to one decimal, an unknown value makes a comparison false, field values
+are read in the column's type with the same one-line errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pendo_segments.compile.sql import SQLGenerator, literal, quote_ident
+from pendo_segments.definitions.loader import DefinitionSet
+from pendo_segments.definitions.models import (
+    FieldCondition,
+    HealthCondition,
+    Segment,
+    SignalCondition,
+)
+from pendo_segments.definitions.yaml_lines import suggest
+from pendo_segments.errors import DefinitionError, EvaluationError
+from pendo_segments.evaluate.fields import coerce
+from pendo_segments.health.config import HealthConfig
+from pendo_segments.health.rules import (
+    BOOL_SIGNALS,
+    HEALTH_NAMES,
+    SIGNALS,
+    AccountRule,
+    Facts,
+    check_segments,
+    segment_names,
+)
+from pendo_segments.health.sql import Tables, health_ctes, health_result, to_dialect
+from pendo_segments.tiers.assign import TierResult, finish_tiers, render_reasons
+from pendo_segments.tiers.policy import Rule, TierPolicy
+
+#: column kinds of the accounts table (as evaluate/fields.py names them)
+Kinds = dict[str, str]
+_ACCOUNT_RULE = {"field": "account_id", "op": "exists"}  # any valid account rule
+
+
+def _round1(expr: str) -> str:
+    """health/score.py ``round1``: half up to one decimal, with the same tiny nudge."""
+    return f"(FLOOR({expr} * 10 + 0.5 + 1e-7) / 10)"
+
+
+def _compare(expr: str, op: str | None, value: float | None) -> str:
+    if op == "exists":
+        return f"({expr} IS NOT NULL)"
+    if op == "not_exists":
+        return f"({expr} IS NULL)"
+    return f"COALESCE({expr} {op} {float(value or 0)!r}, FALSE)"
+
+
+class PolicySQL(SQLGenerator):
+    """Tier conditions as SQL over ``accounts AS s`` and ``health AS h``.
+
+    Segment references and field leaves are the SQL target's own (nested
+    segment queries, ``COALESCE(…, FALSE)``); health and signal leaves read
+    the health CTE.
+    """
+
+    def __init__(self, defs: DefinitionSet, kinds: Kinds, risk: str, **options: Any) -> None:
+        super().__init__(defs, **options)
+        self.kinds = kinds
+        self.risk = risk  # the renewal-risk flag (a true/false signal)
+        # conditions here are about accounts: the SQL target's account-subject SQL
+        self.policy_segment = Segment.model_validate(
+            {"name": "tiers", "title": "tier policy", "subject": "account", "rule": _ACCOUNT_RULE}
+        )
+        self._segment = self.policy_segment
+        self._ctes: dict[str, str] = {}
+        self._joins: list[str] = []
+        self.rule: AccountRule | None = None
+
+    def condition(self, rule: AccountRule) -> str:
+        self.rule = rule
+        return str(self.generate(rule.rule, "when"))
+
+    def where(self, node: Any) -> str:
+        assert self.rule is not None
+        return self.rule.where_of(node)
+
+    def field_node(self, cond: FieldCondition, path: str) -> str:
+        """The SQL target's field SQL, with the value read in the column's type first."""
+        if self._segment is not self.policy_segment:  # inside a referenced segment
+            return super().field_node(cond, path)
+        where = self.where(cond)
+        if cond.column not in self.kinds:
+            raise EvaluationError(
+                f"{where}: no column '{cond.column}' in accounts{suggest(cond.column, self.kinds)}"
+            )
+        kind, op = self.kinds[cond.column], cond.op
+        if op in ("exists", "not_exists", "contains"):
+            return super().field_node(cond, path)
+        if op == "anniversary_within" and kind != "date":
+            raise EvaluationError(
+                f"{where}: 'anniversary_within' needs a date column, '{cond.column}' is {kind}"
+            )
+        if op == "anniversary_within":
+            return super().field_node(cond, path)
+        values = cond.value if isinstance(cond.value, list) else [cond.value]
+        typed = [_sql_value(coerce(v, kind, where)) for v in values]
+        if kind == "bool" and op not in ("=", "!=", "in", "not_in"):
+            raise EvaluationError(f"{where}: op '{op}' cannot order true/false values")
+        value = typed if isinstance(cond.value, list) else typed[0]
+        col = f"s.{quote_ident(cond.column)}"
+        if kind == "date":
+            col = f"CAST({col} AS DATE)"
+        if op in ("in", "not_in"):
+            items = ", ".join(_date_or_literal(v, kind) for v in value)
+            return f"COALESCE({col} {'IN' if op == 'in' else 'NOT IN'} ({items}), FALSE)"
+        return f"COALESCE({col} {op} {_date_or_literal(value, kind)}, FALSE)"
+
+    def health_node(self, cond: HealthCondition, path: str) -> str:
+        column = "health_score" if cond.health == "score" else cond.health
+        if cond.op in ("exists", "not_exists"):
+            return _compare(f"h.{column}", cond.op, None)
+        return _compare(_round1(f"h.{column}"), cond.op, cond.value)
+
+    def signal_node(self, cond: SignalCondition, path: str) -> str:
+        if cond.signal in BOOL_SIGNALS:
+            return self.risk
+        return _compare(f"h.sig_{cond.signal}", cond.op, cond.value)
+
+    def unsupported_node(self, node: Any) -> str:
+        raise DefinitionError(f"{self.where(node)}: a '{node.kind}' condition cannot run in SQL")
+
+    def generate(self, node: Any, path: str) -> Any:
+        at_policy = self._segment is self.policy_segment
+        if at_policy and (
+            getattr(self, f"{node.kind}_node", None) is None or node.kind == "metric"
+        ):
+            return self.unsupported_node(node)
+        return super().generate(node, path)
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, np.datetime64):
+        return dt.date.fromisoformat(str(value.astype("datetime64[D]")))
+    return value
+
+
+def _date_or_literal(value: Any, kind: str) -> str:
+    if kind == "date":
+        return f"DATE '{value.isoformat()}'"
+    return literal(value)
+
+
+@dataclass(frozen=True)
+class PolicyQuery:
+    """The query and what its rows mean."""
+
+    sql: str
+    tables: Tables
+    as_of: dt.date
+    columns: tuple[str, ...]  # accounts columns returned for reasons and capacity
+
+
+def policy_query(
+    policy: TierPolicy,
+    defs: DefinitionSet,
+    config: HealthConfig,
+    tables: Tables,
+    as_of: dt.date,
+    kinds: Kinds,
+    *,
+    has_first_visit: bool,
+    dialect: str = "duckdb",
+) -> PolicyQuery:
+    """One row per account: health columns, ``rule_index``, ``tier``, ``renewal_risk``.
+
+    Each rule's own condition is computed once, as ``when_<i>`` (true/false,
+    whether or not an earlier rule matched); the first true one decides.
+    """
+    conds = [r.when for r in policy.rules]
+    check_segments(defs, segment_names(conds), conds)
+    within, below = policy.renewal_risk.within_days, policy.renewal_risk.score_below
+    days = "h.sig_renewal_in_days"
+    risk = (
+        f"COALESCE({days} >= 0 AND {days} <= {int(within)} AND "
+        f"{_round1('h.health_score')} < {float(below)!r}, FALSE)"
+    )
+    gen = PolicySQL(
+        defs,
+        kinds,
+        risk,
+        as_of=as_of,
+        has_first_visit=has_first_visit,
+        has_last_visit=tables.last_visit,
+    )
+    whens, index, tier = [], [], []
+    columns: list[str] = ["arr"] if "arr" in kinds else []
+    for i, rule in enumerate(policy.rules):
+        if rule.when is not None:
+            whens.append(f"{gen.condition(rule.when)} AS when_{i}")
+            index.append(f"WHEN t.when_{i} THEN {i}")
+            tier.append(f"WHEN t.when_{i} THEN {literal(rule.tier)}")
+        for name in _account_placeholders(rule, kinds):
+            if name not in columns:
+                columns.append(name)
+    last = policy.rules[-1]  # has no condition: every account gets a tier
+    index.append(f"ELSE {len(policy.rules) - 1}")
+    tier.append(f"ELSE {literal(last.tier)}")
+    picked = [f"s.{quote_ident(c)} AS {quote_ident('col_' + c)}" for c in columns]
+    inner = (
+        f"SELECT {', '.join(['h.*', f'{risk} AS renewal_risk', *picked, *whens])}\n"
+        "FROM accounts AS s CROSS JOIN params AS p"
+        " LEFT JOIN health AS h ON h.account_id = s.account_id"
+    )
+    ctes = [*health_ctes(config, tables, as_of), *gen._ctes.values()]
+    sql = (
+        "WITH " + ",\n".join(ctes) + "\n"
+        f"SELECT t.*, CASE {' '.join(index)} END AS rule_index,"
+        f" CASE {' '.join(tier)} END AS tier\nFROM ({inner}) AS t\nORDER BY t.account_id"
+    )
+    return PolicyQuery(to_dialect(sql, dialect), tables, as_of, tuple(columns))
+
+
+def _account_placeholders(rule: Rule, kinds: Kinds) -> list[str]:
+    """Accounts columns a reason names; an unknown name fails as in the pandas path."""
+    out = []
+    for name in rule.placeholders:
+        if name in HEALTH_NAMES or name in SIGNALS:
+            continue
+        if name not in kinds:
+            options = [*kinds, *HEALTH_NAMES, *SIGNALS]
+            raise DefinitionError(
+                f"{rule.where}.reason: unknown placeholder '{{{name}}}'"
+                f"{suggest(name, options)} (an accounts column, score, a "
+                "component or a signal)"
+            )
+        out.append(name)
+    return out
+
+
+@dataclass
+class _Accounts:
+    """The accounts columns the reasons and the capacity table read (Facts.ds)."""
+
+    accounts: pd.DataFrame
+
+
+def tier_result(
+    frame: pd.DataFrame,
+    query: PolicyQuery,
+    policy: TierPolicy,
+    config: HealthConfig,
+    overrides: pd.DataFrame | None,
+) -> TierResult:
+    """The engine's rows as a :class:`TierResult` (reasons, overrides as in pandas)."""
+    health = health_result(frame, config, query.tables, query.as_of)
+    accounts = pd.DataFrame({"account_id": np.asarray(health.account_ids, dtype=object)})
+    for c in query.columns:
+        accounts[c] = frame[f"col_{c}"].to_numpy()
+    facts = Facts(
+        ds=_Accounts(accounts),  # type: ignore[arg-type]
+        health=health,
+        renewal=(policy.renewal_risk.within_days, policy.renewal_risk.score_below),
+    )
+    # copies: overrides write into them (frames' arrays may be read-only views)
+    rule_of = np.array(pd.to_numeric(frame["rule_index"]), dtype=np.int64)
+    tier = np.array(frame["tier"], dtype=object)
+    reason = np.empty(len(tier), dtype=object)
+    for i, rule in enumerate(policy.rules):
+        rows = np.flatnonzero(rule_of == i)
+        if len(rows):
+            reason[rows] = render_reasons(rule, facts, rows)
+    risk = np.array(frame["renewal_risk"].fillna(False), dtype=bool)
+    return finish_tiers(policy, facts, tier, reason, rule_of, risk, overrides)
+
+
+def frame_kinds(accounts: pd.DataFrame) -> Kinds:
+    from pendo_segments.evaluate.fields import column_kind
+
+    return {str(c): column_kind(accounts[c]) for c in accounts.columns}
+
+
+def duckdb_policy_rows(
+    ds: Any, inputs: Any, as_of: dt.date | None = None
+) -> tuple[pd.DataFrame, PolicyQuery]:
+    """The policy query's rows computed by DuckDB over the loaded frames."""
+    from pendo_segments.evaluate.duckdb_engine import connect
+    from pendo_segments.health.sql import dataset_tables
+
+    query = policy_query(
+        inputs.policy,
+        inputs.definitions,
+        inputs.health_config,
+        dataset_tables(ds),
+        as_of or ds.default_as_of(),
+        frame_kinds(ds.accounts),
+        has_first_visit="first_visit" in ds.visitors.columns,
+    )
+    con = connect(ds)
+    try:
+        return con.execute(query.sql).df(), query
+    finally:
+        con.close()
+
+
+def duckdb_tiers(ds: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
+    """``tiers --engine duckdb``: the policy query on DuckDB over the loaded frames."""
+    frame, query = duckdb_policy_rows(ds, inputs, as_of)
+    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
+
+
+def tiers_on_engine(
+    engine: str,
+    data: str,
+    ds: Any,
+    inputs: Any,
+    *,
+    lenient: bool,
+    as_of: dt.date | None,
+    master: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> TierResult:
+    """``tiers --engine duckdb|spark``: the policy decided by the SQL engine."""
+    if engine == "duckdb":
+        return duckdb_tiers(ds, inputs, as_of)
+    from pendo_segments.tiers.spark import tiers_on_spark
+
+    return tiers_on_spark(data, inputs, lenient=lenient, as_of=as_of, master=master, warn=warn)
