@@ -69,7 +69,7 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
     return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
 
 
-_DENSE_LIMIT = 60_000_000  # cells of the dense grid _aggregate may use (8 bytes each)
+_CHUNK_CELLS = 8_000_000  # cells of the dense (day, subject, code) grid summed at a time
 
 
 def _aggregate(
@@ -80,40 +80,47 @@ def _aggregate(
     code: np.ndarray | None = None,
     ncodes: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Sum ``values`` per (day, subject[, code]); rows come back sorted by day.
+    """Sum ``values`` per (day, subject[, code]) of rows sorted by ``day``; sorted by day out.
 
     Accounts have many visitors: summing their rows per account-day once makes
-    every account window ~visitors-per-account times shorter.
+    every account window ~visitors-per-account times shorter. The rows are
+    already in day order, so a run of days at a time is summed with one
+    ``bincount`` per value over a dense (day, subject, code) grid of at most
+    ``_CHUNK_CELLS`` cells: no sort, and memory bounded whatever the data size.
     """
     ok = idx >= 0
     if not ok.any():
         empty = np.zeros(0, dtype=np.int64)
         return empty.astype(day.dtype), empty, empty, [np.zeros(0) for _ in values]
     d = day[ok]
-    lo = int(d.min())
-    cell = max(width, 1) * ncodes
-    key = (d.astype(np.int64) - lo) * cell + idx[ok].astype(np.int64) * ncodes
+    sub = idx[ok].astype(np.int64) * ncodes
     if code is not None:
-        key += code[ok]
-    size = (int(d.max()) - lo + 1) * cell
-    if size <= _DENSE_LIMIT:
-        # one bincount per value over a dense (day, subject, code) grid: no sort
-        present = np.bincount(key, minlength=size) > 0
-        starts_key = np.flatnonzero(present)
-        sums = [np.bincount(key, weights=v[ok], minlength=size)[starts_key] for v in values]
-        uk = starts_key
-    else:
-        order = np.argsort(key)  # the order within one key does not change a sum
-        key = key[order]
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        sums = [np.add.reduceat(v[ok][order], starts) for v in values]
-        uk = key[starts]
+        sub += code[ok]
+    kept = [v[ok] for v in values]
+    cell = max(width, 1) * ncodes
+    step = max(1, _CHUNK_CELLS // cell)  # days per chunk
+    first, last = int(d[0]), int(d[-1])
+    starts = np.arange(first, last + 1, step)
+    bounds = np.searchsorted(d, np.append(starts, last + 1).astype(d.dtype), side="left")
+    keys: list[np.ndarray] = []
+    sums: list[list[np.ndarray]] = [[] for _ in values]
+    for k, start in enumerate(starts.tolist()):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        if lo == hi:
+            continue
+        key = (d[lo:hi].astype(np.int64) - start) * cell + sub[lo:hi]
+        size = min(step, last + 1 - start) * cell
+        present = np.flatnonzero(np.bincount(key, minlength=size))
+        keys.append(present + (start - first) * cell)
+        for j, v in enumerate(kept):
+            sums[j].append(np.bincount(key, weights=v[lo:hi], minlength=size)[present])
+    uk = np.concatenate(keys)
     rest = uk % cell
     return (
-        (uk // cell + lo).astype(day.dtype),
+        (uk // cell + first).astype(day.dtype),
         (rest // ncodes).astype(np.int64),
         (rest % ncodes).astype(np.int64),
-        sums,
+        [np.concatenate(parts) for parts in sums],
     )
 
 
