@@ -200,13 +200,14 @@ class UsageHistory:
             f_code[known],
         )
         self.f_day, self.f_vidx, self.f_clicks, self.f_code = f_day, f_vidx, f_clicks, f_code
-        fa_day, fa_idx, fa_code, (fa_clicks,) = _aggregate(
-            f_day, self.v2a[f_vidx], na, [f_clicks], code=f_code, ncodes=nf
-        )
+        # An account's window sums its visitors' rows (one bincount per window): at ~16
+        # features an account-day-feature grid costs more to build than the windows read.
+        # Rows of visitors without an account go to position na, past the last account.
+        f_account = np.where(self.v2a[f_vidx] >= 0, self.v2a[f_vidx], na).astype(np.int64)
         #: subject → (day, subject position, feature code, clicks), sorted by day
         self.features = {
             "visitor": (f_day, f_vidx.astype(np.int64), f_code, f_clicks),
-            "account": (fa_day, fa_idx, fa_code, fa_clicks),
+            "account": (f_day, f_account, f_code, f_clicks),
         }
         self.n_features = nf
 
@@ -318,9 +319,9 @@ class AsOfMetrics:
             day, idx, code, clicks = self.history.features[subject]
             nf = self.history.n_features
             s = self._slice(day, window)
-            flat = np.bincount(
-                idx[s] * nf + code[s], weights=clicks[s], minlength=self.size(subject) * nf
-            )
+            n = self.size(subject) * nf
+            # position size() (rows of nobody, see UsageHistory) falls past the end: cut off
+            flat = np.bincount(idx[s] * nf + code[s], weights=clicks[s], minlength=n + nf)[:n]
             self._cache[key] = flat.reshape(self.size(subject), nf)
         return self._cache[key]
 
