@@ -92,11 +92,9 @@ def _aggregate(
     if not ok.any():
         empty = np.zeros(0, dtype=np.int64)
         return empty.astype(day.dtype), empty, empty, [np.zeros(0) for _ in values]
-    d = day[ok]
-    sub = idx[ok].astype(np.int64) * ncodes
-    if code is not None:
-        sub += code[ok]
-    kept = [v[ok] for v in values]
+    codes = [] if code is None else [code]
+    d, i, *rest = _known(ok, day, idx, *codes, *values)
+    c, kept = (None, rest) if code is None else (rest[0], rest[1:])
     cell = max(width, 1) * ncodes
     step = max(1, _CHUNK_CELLS // cell)  # days per chunk
     first, last = int(d[0]), int(d[-1])
@@ -108,18 +106,20 @@ def _aggregate(
         lo, hi = int(bounds[k]), int(bounds[k + 1])
         if lo == hi:
             continue
-        key = (d[lo:hi].astype(np.int64) - start) * cell + sub[lo:hi]
+        key = (d[lo:hi].astype(np.int64) - start) * cell + i[lo:hi].astype(np.int64) * ncodes
+        if c is not None:
+            key += c[lo:hi]
         size = min(step, last + 1 - start) * cell
         present = np.flatnonzero(np.bincount(key, minlength=size))
         keys.append(present + (start - first) * cell)
         for j, v in enumerate(kept):
             sums[j].append(np.bincount(key, weights=v[lo:hi], minlength=size)[present])
     uk = np.concatenate(keys)
-    rest = uk % cell
+    within = uk % cell
     return (
         (uk // cell + first).astype(day.dtype),
-        (rest // ncodes).astype(np.int64),
-        (rest % ncodes).astype(np.int64),
+        (within // ncodes).astype(np.int64),
+        (within % ncodes).astype(np.int64),
         [np.concatenate(parts) for parts in sums],
     )
 
@@ -148,6 +148,13 @@ class _RunningExtreme:
         return out
 
 
+def _known(keep: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """The rows where ``keep``; no copy when that is every row (the usual case)."""
+    if bool(keep.all()):
+        return list(columns)
+    return [c[keep] for c in columns]
+
+
 class UsageHistory:
     """The data set's usage as day-sorted arrays, shared by every as-of day."""
 
@@ -160,11 +167,13 @@ class UsageHistory:
 
         u = ds.usage_daily
         vidx = positions(u["visitor_id"], self.visitor_ids)
+        # no float copy of the counts: bincount turns each window's slice into float64
         minutes = u["minutes"].to_numpy(dtype=np.float64)
-        events = u["events"].to_numpy(dtype=np.float64)
-        day, vidx, minutes, events = _by_day(usage_days(u["date"]), vidx, minutes, events)
-        known = vidx >= 0  # rows of unknown visitors (--lenient) count for nobody
-        day, vidx, minutes, events = day[known], vidx[known], minutes[known], events[known]
+        events = u["events"].to_numpy()
+        day, vidx, minutes, events = _known(
+            vidx >= 0,  # rows of unknown visitors (--lenient) count for nobody
+            *_by_day(usage_days(u["date"]), vidx, minutes, events),
+        )
         self.u_day, self.u_minutes = day, minutes  # every visitor's rows, by day
         aidx = self.v2a[vidx]
         active = (events > 0) | (minutes > 0)
@@ -175,7 +184,7 @@ class UsageHistory:
         a_day, a_idx, _, (a_minutes, a_events) = _aggregate(day, aidx, na, [minutes, events])
         #: subject → (day, subject position, {"minutes": …, "events": …}), sorted by day
         self.usage = {
-            "visitor": (day, vidx.astype(np.int64), {"minutes": minutes, "events": events}),
+            "visitor": (day, vidx, {"minutes": minutes, "events": events}),
             "account": (a_day, a_idx, {"minutes": a_minutes, "events": a_events}),
         }
         v_idx, v_day = self.pairs["visitor"]
@@ -189,24 +198,21 @@ class UsageHistory:
         f_day, f_vidx, f_clicks, f_code = _by_day(
             usage_days(f["date"]),
             positions(f["visitor_id"], self.visitor_ids),
-            f["clicks"].to_numpy(dtype=np.float64),
-            codes.astype(np.int64),
+            f["clicks"].to_numpy(),
+            codes.astype(np.int32),
         )
-        known = (f_vidx >= 0) & (f_code >= 0)
-        f_day, f_vidx, f_clicks, f_code = (
-            f_day[known],
-            f_vidx[known],
-            f_clicks[known],
-            f_code[known],
+        f_day, f_vidx, f_clicks, f_code = _known(
+            (f_vidx >= 0) & (f_code >= 0), f_day, f_vidx, f_clicks, f_code
         )
         self.f_day, self.f_vidx, self.f_clicks, self.f_code = f_day, f_vidx, f_clicks, f_code
         # An account's window sums its visitors' rows (one bincount per window): at ~16
         # features an account-day-feature grid costs more to build than the windows read.
         # Rows of visitors without an account go to position na, past the last account.
-        f_account = np.where(self.v2a[f_vidx] >= 0, self.v2a[f_vidx], na).astype(np.int64)
+        f_account = self.v2a[f_vidx]
+        f_account[f_account < 0] = na
         #: subject → (day, subject position, feature code, clicks), sorted by day
         self.features = {
-            "visitor": (f_day, f_vidx.astype(np.int64), f_code, f_clicks),
+            "visitor": (f_day, f_vidx, f_code, f_clicks),
             "account": (f_day, f_account, f_code, f_clicks),
         }
         self.n_features = nf
@@ -321,7 +327,8 @@ class AsOfMetrics:
             s = self._slice(day, window)
             n = self.size(subject) * nf
             # position size() (rows of nobody, see UsageHistory) falls past the end: cut off
-            flat = np.bincount(idx[s] * nf + code[s], weights=clicks[s], minlength=n + nf)[:n]
+            cells = idx[s].astype(np.int64) * nf + code[s]
+            flat = np.bincount(cells, weights=clicks[s], minlength=n + nf)[:n]
             self._cache[key] = flat.reshape(self.size(subject), nf)
         return self._cache[key]
 
