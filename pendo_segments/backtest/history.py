@@ -55,7 +55,7 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
     ok = idx >= 0
     width = max(width, 1)
     if not ok.any():
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     lo = int(day[ok].min())
     span = int(day[ok].max()) - lo + 1
     key = (day[ok].astype(np.int64) - lo) * width + idx[ok]
@@ -66,7 +66,8 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
     else:
         key.sort()
         uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
+    # int32 halves the largest arrays of the index (one row per active visitor-day)
+    return (uniq % width).astype(np.int32), (uniq // width + lo).astype(np.int32)
 
 
 _CHUNK_CELLS = 8_000_000  # cells of the dense (day, subject, code) grid summed at a time
