@@ -256,3 +256,43 @@ def test_readme_quotes_the_sample_backtest(sample: tuple) -> None:
     assert f"catches {rate.caught} of {rate.churners}" in readme
     assert f"recall {round(100 * rate.recall)} %" in readme
     assert f"median lead time of {rate.median_lead_days:g} days" in readme
+
+
+def test_last_day_kept_equals_evaluate_and_health(sample: tuple) -> None:
+    """The report's current view is the backtest's last day: its masks and score must be
+    what ``evaluate`` and ``health`` give for that day."""
+    defs_path, defs, ds = sample
+    days = [dt.date(2026, 10, 25), dt.date(2026, 11, 1)]
+    bt = run_backtest(defs, ds, days, defs_path=defs_path, keep_last=True)
+    assert bt.last is not None and bt.last.as_of == days[-1]
+    expected = evaluate(defs, ds, as_of=days[-1])
+    for name, mask in expected.masks.items():
+        assert np.array_equal(bt.last.masks[name], mask), name
+    health = compute_health(ds, as_of=days[-1])
+    assert np.allclose(bt.last.health.score, health.score, equal_nan=True)
+    assert run_backtest(defs, ds, days, defs_path=defs_path).last is None
+
+
+@pytest.mark.parametrize("chunk_cells", [7, 50, 8_000_000])
+def test_day_chunked_sums_equal_a_groupby(
+    monkeypatch: pytest.MonkeyPatch, chunk_cells: int
+) -> None:
+    """Sums per (day, subject, code), whatever the chunk of days summed at a time."""
+    from pendo_segments.backtest import history
+
+    monkeypatch.setattr(history, "_CHUNK_CELLS", chunk_cells)
+    rng = np.random.default_rng(3)
+    n = 5_000
+    day = np.sort(rng.integers(20_000, 20_040, n)).astype(np.int32)
+    idx = rng.integers(-1, 6, n)  # -1: rows of nobody, left out
+    code = rng.integers(0, 3, n)
+    value = rng.random(n)
+    got_day, got_idx, got_code, (got_sum,) = history._aggregate(
+        day, idx, 6, [value], code=code, ncodes=3
+    )
+    frame = pd.DataFrame({"day": day, "idx": idx, "code": code, "v": value})
+    want = frame[frame.idx >= 0].groupby(["day", "idx", "code"])["v"].sum().reset_index()
+    assert got_day.tolist() == want["day"].tolist()
+    assert got_idx.tolist() == want["idx"].tolist()
+    assert got_code.tolist() == want["code"].tolist()
+    assert np.allclose(got_sum, want["v"].to_numpy())

@@ -230,6 +230,82 @@ def test_pages_are_self_contained_and_accessible(sample_report: Path) -> None:
     assert "index.html" in marker["files"]
 
 
+def test_every_p1_account_has_its_page_and_its_score_history(
+    sample_report: Path, tmp_path: Path
+) -> None:
+    """One drill-down page per P1 account, linked from the index, whose score table is
+    what ``backtest --scores`` writes for the same as-of days (an independent run)."""
+    snapshot = pd.read_csv(sample_report / "accounts.csv", dtype={"account_id": str})
+    p1 = sorted(snapshot.loc[snapshot["tier"] == "P1", "account_id"])
+    index = (sample_report / "index.html").read_text(encoding="utf-8")
+    drill = re.findall(r'<a class="drill" href="accounts/([^"]+)">', index)
+    assert sorted(name.removesuffix(".html") for name in drill) == p1  # ids are file-safe here
+    scores = tmp_path / "scores.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "backtest",
+            str(DEFS),
+            "--data",
+            str(SAMPLE),
+            "--from",
+            "2026-09-06",
+            "--to",
+            "2026-11-01",
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "sizes.csv"),
+            "--scores",
+            str(scores),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    history = pd.read_csv(scores, dtype={"account_id": str})
+    for account in p1:
+        page = (sample_report / "accounts" / f"{account}.html").read_text(encoding="utf-8")
+        assert f"({account})" in page and 'href="../index.html"' in page
+        trend = page.split("<caption>Data: Health score over time</caption>")[1]
+        trend = trend.split("</tbody>")[0]
+        shown = re.findall(r'<th scope="row">([^<]+)</th><td class="n">([^<]+)</td>', trend)
+        mine = history[history["account_id"] == account]
+        assert [float(v) for _, v in shown] == mine["health_score"].tolist(), account
+        assert len(shown) == 9  # the weekly as-of days from Sep 6 to Nov 1
+
+
+def test_table_html_is_escaped_and_marks_numeric_columns() -> None:
+    from markupsafe import Markup
+
+    from pendo_segments.report.tables import table
+
+    got = table("A & B", ["k", "<v>"], [["x<", 1.5], [Markup("<i>s</i>"), None]], numeric=[1])
+    assert str(got) == (
+        "<table>\n<caption>A &amp; B</caption>\n"
+        '<thead><tr><th scope="col">k</th><th scope="col" class="n">&lt;v&gt;</th></tr></thead>\n'
+        "<tbody>\n"
+        '<tr><th scope="row">x&lt;</th><td class="n">1.5</td></tr>\n'
+        '<tr><th scope="row"><i>s</i></th><td class="n">None</td></tr>\n'
+        "</tbody>\n</table>\n"
+    )
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+def test_fixed_digit_numbers_read_as_babel_writes_them(locale: str) -> None:
+    from babel.numbers import format_decimal
+
+    from pendo_segments.report.i18n import fixed_digits
+
+    values = [0.0, -0.0, 0.05, 0.15, 0.25, 2.675, -2.675, 1234567.45, -0.04, 99.95, 1e12, 7.0]
+    values += [k / 40 - 25 for k in range(2001)]
+    for digits in (0, 1, 2):
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        for v in values:
+            assert fixed_digits(v, digits) == format_decimal(v, format=pattern, locale=locale), (
+                v,
+                digits,
+            )
+
+
 def _hand_ds() -> Any:
     from handmade import frames
 

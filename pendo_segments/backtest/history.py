@@ -55,7 +55,7 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
     ok = idx >= 0
     width = max(width, 1)
     if not ok.any():
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
     lo = int(day[ok].min())
     span = int(day[ok].max()) - lo + 1
     key = (day[ok].astype(np.int64) - lo) * width + idx[ok]
@@ -66,10 +66,11 @@ def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndar
     else:
         key.sort()
         uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    return (uniq % width).astype(np.int64), (uniq // width + lo).astype(np.int64)
+    # int32 halves the largest arrays of the index (one row per active visitor-day)
+    return (uniq % width).astype(np.int32), (uniq // width + lo).astype(np.int32)
 
 
-_DENSE_LIMIT = 60_000_000  # cells of the dense grid _aggregate may use (8 bytes each)
+_CHUNK_CELLS = 8_000_000  # cells of the dense (day, subject, code) grid summed at a time
 
 
 def _aggregate(
@@ -80,40 +81,47 @@ def _aggregate(
     code: np.ndarray | None = None,
     ncodes: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Sum ``values`` per (day, subject[, code]); rows come back sorted by day.
+    """Sum ``values`` per (day, subject[, code]) of rows sorted by ``day``; sorted by day out.
 
     Accounts have many visitors: summing their rows per account-day once makes
-    every account window ~visitors-per-account times shorter.
+    every account window ~visitors-per-account times shorter. The rows are
+    already in day order, so a run of days at a time is summed with one
+    ``bincount`` per value over a dense (day, subject, code) grid of at most
+    ``_CHUNK_CELLS`` cells: no sort, and memory bounded whatever the data size.
     """
     ok = idx >= 0
     if not ok.any():
         empty = np.zeros(0, dtype=np.int64)
         return empty.astype(day.dtype), empty, empty, [np.zeros(0) for _ in values]
-    d = day[ok]
-    lo = int(d.min())
+    codes = [] if code is None else [code]
+    d, i, *rest = _known(ok, day, idx, *codes, *values)
+    c, kept = (None, rest) if code is None else (rest[0], rest[1:])
     cell = max(width, 1) * ncodes
-    key = (d.astype(np.int64) - lo) * cell + idx[ok].astype(np.int64) * ncodes
-    if code is not None:
-        key += code[ok]
-    size = (int(d.max()) - lo + 1) * cell
-    if size <= _DENSE_LIMIT:
-        # one bincount per value over a dense (day, subject, code) grid: no sort
-        present = np.bincount(key, minlength=size) > 0
-        starts_key = np.flatnonzero(present)
-        sums = [np.bincount(key, weights=v[ok], minlength=size)[starts_key] for v in values]
-        uk = starts_key
-    else:
-        order = np.argsort(key)  # the order within one key does not change a sum
-        key = key[order]
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        sums = [np.add.reduceat(v[ok][order], starts) for v in values]
-        uk = key[starts]
-    rest = uk % cell
+    step = max(1, _CHUNK_CELLS // cell)  # days per chunk
+    first, last = int(d[0]), int(d[-1])
+    starts = np.arange(first, last + 1, step)
+    bounds = np.searchsorted(d, np.append(starts, last + 1).astype(d.dtype), side="left")
+    keys: list[np.ndarray] = []
+    sums: list[list[np.ndarray]] = [[] for _ in values]
+    for k, start in enumerate(starts.tolist()):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        if lo == hi:
+            continue
+        key = (d[lo:hi].astype(np.int64) - start) * cell + i[lo:hi].astype(np.int64) * ncodes
+        if c is not None:
+            key += c[lo:hi]
+        size = min(step, last + 1 - start) * cell
+        present = np.flatnonzero(np.bincount(key, minlength=size))
+        keys.append(present + (start - first) * cell)
+        for j, v in enumerate(kept):
+            sums[j].append(np.bincount(key, weights=v[lo:hi], minlength=size)[present])
+    uk = np.concatenate(keys)
+    within = uk % cell
     return (
-        (uk // cell + lo).astype(day.dtype),
-        (rest // ncodes).astype(np.int64),
-        (rest % ncodes).astype(np.int64),
-        sums,
+        (uk // cell + first).astype(day.dtype),
+        (within // ncodes).astype(np.int64),
+        (within % ncodes).astype(np.int64),
+        [np.concatenate(parts) for parts in sums],
     )
 
 
@@ -141,6 +149,13 @@ class _RunningExtreme:
         return out
 
 
+def _known(keep: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """The rows where ``keep``; no copy when that is every row (the usual case)."""
+    if bool(keep.all()):
+        return list(columns)
+    return [c[keep] for c in columns]
+
+
 class UsageHistory:
     """The data set's usage as day-sorted arrays, shared by every as-of day."""
 
@@ -153,11 +168,13 @@ class UsageHistory:
 
         u = ds.usage_daily
         vidx = positions(u["visitor_id"], self.visitor_ids)
+        # no float copy of the counts: bincount turns each window's slice into float64
         minutes = u["minutes"].to_numpy(dtype=np.float64)
-        events = u["events"].to_numpy(dtype=np.float64)
-        day, vidx, minutes, events = _by_day(usage_days(u["date"]), vidx, minutes, events)
-        known = vidx >= 0  # rows of unknown visitors (--lenient) count for nobody
-        day, vidx, minutes, events = day[known], vidx[known], minutes[known], events[known]
+        events = u["events"].to_numpy()
+        day, vidx, minutes, events = _known(
+            vidx >= 0,  # rows of unknown visitors (--lenient) count for nobody
+            *_by_day(usage_days(u["date"]), vidx, minutes, events),
+        )
         self.u_day, self.u_minutes = day, minutes  # every visitor's rows, by day
         aidx = self.v2a[vidx]
         active = (events > 0) | (minutes > 0)
@@ -168,7 +185,7 @@ class UsageHistory:
         a_day, a_idx, _, (a_minutes, a_events) = _aggregate(day, aidx, na, [minutes, events])
         #: subject → (day, subject position, {"minutes": …, "events": …}), sorted by day
         self.usage = {
-            "visitor": (day, vidx.astype(np.int64), {"minutes": minutes, "events": events}),
+            "visitor": (day, vidx, {"minutes": minutes, "events": events}),
             "account": (a_day, a_idx, {"minutes": a_minutes, "events": a_events}),
         }
         v_idx, v_day = self.pairs["visitor"]
@@ -182,24 +199,22 @@ class UsageHistory:
         f_day, f_vidx, f_clicks, f_code = _by_day(
             usage_days(f["date"]),
             positions(f["visitor_id"], self.visitor_ids),
-            f["clicks"].to_numpy(dtype=np.float64),
-            codes.astype(np.int64),
+            f["clicks"].to_numpy(),
+            codes.astype(np.int32),
         )
-        known = (f_vidx >= 0) & (f_code >= 0)
-        f_day, f_vidx, f_clicks, f_code = (
-            f_day[known],
-            f_vidx[known],
-            f_clicks[known],
-            f_code[known],
+        f_day, f_vidx, f_clicks, f_code = _known(
+            (f_vidx >= 0) & (f_code >= 0), f_day, f_vidx, f_clicks, f_code
         )
         self.f_day, self.f_vidx, self.f_clicks, self.f_code = f_day, f_vidx, f_clicks, f_code
-        fa_day, fa_idx, fa_code, (fa_clicks,) = _aggregate(
-            f_day, self.v2a[f_vidx], na, [f_clicks], code=f_code, ncodes=nf
-        )
+        # An account's window sums its visitors' rows (one bincount per window): at ~16
+        # features an account-day-feature grid costs more to build than the windows read.
+        # Rows of visitors without an account go to position na, past the last account.
+        f_account = self.v2a[f_vidx]
+        f_account[f_account < 0] = na
         #: subject → (day, subject position, feature code, clicks), sorted by day
         self.features = {
-            "visitor": (f_day, f_vidx.astype(np.int64), f_code, f_clicks),
-            "account": (fa_day, fa_idx, fa_code, fa_clicks),
+            "visitor": (f_day, f_vidx, f_code, f_clicks),
+            "account": (f_day, f_account, f_code, f_clicks),
         }
         self.n_features = nf
 
@@ -311,9 +326,10 @@ class AsOfMetrics:
             day, idx, code, clicks = self.history.features[subject]
             nf = self.history.n_features
             s = self._slice(day, window)
-            flat = np.bincount(
-                idx[s] * nf + code[s], weights=clicks[s], minlength=self.size(subject) * nf
-            )
+            n = self.size(subject) * nf
+            # position size() (rows of nobody, see UsageHistory) falls past the end: cut off
+            cells = idx[s].astype(np.int64) * nf + code[s]
+            flat = np.bincount(cells, weights=clicks[s], minlength=n + nf)[:n]
             self._cache[key] = flat.reshape(self.size(subject), nf)
         return self._cache[key]
 

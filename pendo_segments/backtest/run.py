@@ -39,6 +39,18 @@ def as_of_days(start: dt.date, end: dt.date, every: int = 7) -> list[dt.date]:
 
 
 @dataclass
+class LastDay:
+    """The evaluator's masks, metrics and health score at the backtest's last as-of day."""
+
+    as_of: dt.date
+    #: segment → mask, for every segment evaluated (with the ones they reference)
+    masks: dict[str, np.ndarray]
+    #: an :class:`~pendo_segments.backtest.history.AsOfMetrics` (the shape of ``Metrics``)
+    metrics: Any
+    health: Any = None  # HealthResult when scored
+
+
+@dataclass
 class Backtest:
     """Per as-of day: segment sizes, account masks, health scores and alert masks."""
 
@@ -55,6 +67,9 @@ class Backtest:
     #: as-of days × accounts unrounded health scores
     scores: np.ndarray | None = None
     skipped: list[str] = field(default_factory=list)
+    #: the last as-of day's evaluation, when asked for (``keep_last``): the report's
+    #: "current" view is that day, so it is not computed a second time
+    last: LastDay | None = None
 
     def counts_frame(self) -> pd.DataFrame:
         """``as_of,segment,members`` sorted by as_of then segment (docs/semantics.md §4)."""
@@ -96,10 +111,12 @@ def run_backtest(
     with_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
     history: UsageHistory | None = None,
+    keep_last: bool = False,
 ) -> Backtest:
     """Segments (all, or ``names``), health and alerts at each day of ``days``.
 
     ``history``: an index of ``ds`` already built by the caller (the report shares one).
+    ``keep_last``: keep the last day's masks, metrics and health in ``Backtest.last``.
     """
     from pendo_segments.evaluate import Evaluator
 
@@ -115,6 +132,7 @@ def run_backtest(
     config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
     previous: dict[str, np.ndarray] | None = None
+    last: LastDay | None = None
     ev = Evaluator(ds, days[0], defs) if days else None
     for i, day in enumerate(days):
         if progress:
@@ -130,6 +148,8 @@ def run_backtest(
             counts[n].append(int(ev.masks[n].sum()))
             if n in flags:
                 flags[n][i] = ev.masks[n]
+        if keep_last and i == len(days) - 1:
+            last = LastDay(as_of=day, masks=dict(ev.masks), metrics=view)
         if scores is None:
             continue
         from pendo_segments.health import compute_health
@@ -137,6 +157,8 @@ def run_backtest(
         scoring = history.scoring_ds
         health = compute_health(scoring, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
         scores[i] = health.score
+        if last is not None:
+            last.health = health
         if rules is not None:
             masks, why = _alert_masks(scoring, defs, rules, policy, health, previous, ev.masks)
             for name, mask in masks.items():
@@ -155,6 +177,7 @@ def run_backtest(
         alerts=alerts,
         scores=scores,
         skipped=skipped,
+        last=last,
     )
 
 

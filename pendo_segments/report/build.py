@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from pendo_segments.report.charts import account_charts, dashboard_charts
 from pendo_segments.report.i18n import Words
+from pendo_segments.report.tables import table
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -115,7 +117,7 @@ def collect(
 ) -> dict[str, Any]:
     """Everything the pages show, as plain data (the tests read this too)."""
     from pendo_segments.backtest import UsageHistory, catch_rates, churn_days, run_backtest
-    from pendo_segments.evaluate import evaluate
+    from pendo_segments.evaluate.engine import resolve_as_of
     from pendo_segments.report import usage
     from pendo_segments.report.book import book_accounts, restrict
     from pendo_segments.shipped import shipped_path
@@ -123,15 +125,32 @@ def collect(
 
     w = Words(options.locale)
     defs_path = defs_path or shipped_path("segment_defs")
-    as_of = options.as_of or ds.default_as_of()
+    as_of = resolve_as_of(ds, options.as_of, defs)
     notes: list[str] = []
     keep = book_accounts(ds, defs, as_of, segment=options.segment, csm=options.csm)
     if keep is not None:
         progress("restricting to the book")
         ds = restrict(ds, keep)
-    progress("evaluating segments, health and tiers")
-    ev = evaluate(defs, ds, as_of=as_of)
-    view = account_view(ds, defs_path, defs=defs, as_of=as_of, metrics=ev.metrics)
+    progress("indexing the usage")
+    history = UsageHistory(ds)
+    progress("backtesting the rules")
+    days = backtest_days(ds, as_of, options.weeks)
+    if len(days) < options.weeks + 1:
+        notes.append(
+            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
+            "days): earlier 30-day windows would reach before the first usage date"
+        )
+    # The backtest's last as-of day is the report's as-of day: its segment masks,
+    # metrics and health score are the "current" view too (computed once).
+    bt = run_backtest(
+        defs, ds, days, defs_path=defs_path, history=history, keep_last=True, progress=progress
+    )
+    assert bt.last is not None and bt.last.as_of == as_of
+    masks = bt.last.masks
+    progress("tiers")
+    view = account_view(
+        ds, defs_path, defs=defs, as_of=as_of, metrics=bt.last.metrics, health=bt.last.health
+    )
     health = view.health
     accounts = ds.accounts.reset_index(drop=True)
     ids = [str(a) for a in accounts["account_id"]]
@@ -166,15 +185,6 @@ def collect(
     at_risk_ids = set(alert_rows.loc[alert_rows["severity"].isin(PROBLEM_SEVERITIES), "account_id"])
     at_risk_mask = np.array([a in at_risk_ids for a in ids], dtype=bool)
 
-    progress("backtesting the rules")
-    days = backtest_days(ds, as_of, options.weeks)
-    if len(days) < options.weeks + 1:
-        notes.append(
-            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
-            "days): earlier 30-day windows would reach before the first usage date"
-        )
-    history = UsageHistory(ds)
-    bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history)
     catch: list[dict[str, Any]] = []
     if getattr(ds, "outcomes", None) is not None:
         catch = [r.row() for r in catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon)]
@@ -224,51 +234,43 @@ def collect(
 
     # -- P1 drill-downs ------------------------------------------------------------------------
     names_by_id = dict(zip(ids, names, strict=True))
-    taken: set[str] = set()
     p1_name = tier_names[0] if view.policy else None
     last_login = health.signals["days_since_last_login"]
     alerts_of: dict[str, list[dict[str, Any]]] = {}
     for r in alert_rows.to_dict("records"):
         alerts_of.setdefault(str(r["account_id"]), []).append(r)
     # members of each visitor segment per account, in one bincount per segment
-    v2a = ev.metrics.v2a
+    v2a = bt.last.metrics.v2a
     visitor_counts = {
-        n: np.bincount(v2a[ev.masks[n] & (v2a >= 0)], minlength=len(ids))
+        n: np.bincount(v2a[masks[n] & (v2a >= 0)], minlength=len(ids))
         for n in bt.counts
-        if bt.subjects[n] == "visitor" and n in ev.masks
+        if bt.subjects[n] == "visitor" and n in masks
     }
-    p1 = []
-    for i in (np.flatnonzero(tier == p1_name) if p1_name else np.array([], int)).tolist():
-        aid = ids[i]
-        comps = [
-            {"name": w.component(c), "value": float(health.components[c][i])}
-            for c in health.components
-        ]
-        visitor_in = [f"{n} ({c[i]})" for n, c in visitor_counts.items() if c[i]]
-        days_since = float(last_login[i])
-        p1.append(
-            {
-                "id": aid,
-                "name": names_by_id[aid],
-                "page": page_name(aid, taken),
-                "arr": float(arr[i]),
-                "plan": _cell(accounts, "plan", i),
-                "csm": _cell(accounts, "csm_owner", i),
-                "renewal": _cell(accounts, "renewal_date", i),
-                "tier": str(tier[i]),
-                "reason": str(view.tiers.reason[i]) if view.tiers is not None else "",
-                "score": float(score[i]),
-                "components": comps,
-                "last_login": None
-                if math.isnan(days_since)
-                else (int(days_since), as_of - dt.timedelta(days=int(days_since))),
-                "segments": [n for n in account_segments if bt.flags[n][-1][i]] + visitor_in,
-                "alerts": alerts_of.get(aid, []),
-                "trend": [float(s) for s in bt.scores[:, i]] if bt.scores is not None else [],
-            }
-        )
+    rows = np.flatnonzero(tier == p1_name) if p1_name else np.array([], dtype=np.int64)
+    p1 = _p1_accounts(
+        rows,
+        ids=ids,
+        names=names,
+        accounts=accounts,
+        arr=arr,
+        tier=tier,
+        reason=view.tiers.reason if view.tiers is not None else None,
+        score=score,
+        components={w.component(c): v for c, v in health.components.items()},
+        last_login=last_login,
+        as_of=as_of,
+        segments={n: masks[n] for n in account_segments},
+        visitor_counts=visitor_counts,
+        alerts_of=alerts_of,
+        trend=_r1(bt.scores) if bt.scores is not None else None,
+    )
+    taken: set[str] = set()
+    for a in p1:
+        a["page"] = page_name(a["id"], taken)
+    trend_days = [w.date(d) for d in bt.days]
     for a in p1:
         a.update(account_charts(w, a, day_labels))
+        a["tables"] = account_tables(w, a, trend_days)
     page_of = {a["id"]: a["page"] for a in p1}
 
     alerts = [
@@ -320,11 +322,96 @@ def _r1(values: np.ndarray) -> np.ndarray:
     return round1(values)
 
 
-def _cell(frame: pd.DataFrame, column: str, i: int) -> Any:
+def _p1_accounts(
+    rows: np.ndarray,
+    *,
+    ids: list[str],
+    names: list[str],
+    accounts: pd.DataFrame,
+    arr: np.ndarray,
+    tier: np.ndarray,
+    reason: np.ndarray | None,
+    score: np.ndarray,
+    components: dict[str, np.ndarray],
+    last_login: np.ndarray,
+    as_of: dt.date,
+    segments: dict[str, np.ndarray],
+    visitor_counts: dict[str, np.ndarray],
+    alerts_of: dict[str, list[dict[str, Any]]],
+    trend: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """The drill-down data of the accounts at ``rows``: each column is taken once for all
+    of them (no per-account lookups into the frames)."""
+    plan, csm, renewal = (_column(accounts, c, rows) for c in ("plan", "csm_owner", "renewal_date"))
+    comp = {name: values[rows].tolist() for name, values in components.items()}
+    since = last_login[rows]
+    member = {n: m[rows].tolist() for n, m in segments.items()}
+    visitors = {n: c[rows].tolist() for n, c in visitor_counts.items()}
+    trends = trend[:, rows].T.tolist() if trend is not None else [[] for _ in rows]
+    out = []
+    for k, i in enumerate(rows.tolist()):
+        days = float(since[k])
+        out.append(
+            {
+                "id": ids[i],
+                "name": names[i],
+                "arr": float(arr[i]),
+                "plan": plan[k],
+                "csm": csm[k],
+                "renewal": renewal[k],
+                "tier": str(tier[i]),
+                "reason": str(reason[i]) if reason is not None else "",
+                "score": float(score[i]),
+                "components": [{"name": c, "value": v[k]} for c, v in comp.items()],
+                "last_login": None
+                if math.isnan(days)
+                else (int(days), as_of - dt.timedelta(days=int(days))),
+                "segments": [n for n, m in member.items() if m[k]]
+                + [f"{n} ({c[k]})" for n, c in visitors.items() if c[k]],
+                "alerts": alerts_of.get(ids[i], []),
+                "trend": trends[k],
+            }
+        )
+    return out
+
+
+def account_tables(w: Words, a: dict[str, Any], days: list[str]) -> dict[str, Markup]:
+    """The data tables of a P1 account's page (``days``: the as-of days, formatted)."""
+    dash = "–"
+    facts = [
+        [w("plan"), a["plan"] or dash],
+        [w("csm"), a["csm"] or dash],
+        [w("renewal"), w.date(a["renewal"]) if a["renewal"] else dash],
+        [w("reason"), a["reason"]],
+        [w("in_segments"), ", ".join(a["segments"]) or dash],
+    ]
+    comps = [
+        [c["name"], w("missing") if math.isnan(c["value"]) else w.num(c["value"], 1)]
+        for c in a["components"]
+    ]
+    trend = [[d, w.num(s, 1)] for d, s in zip(days, a["trend"], strict=False)]
+    alerts = [[r["alert"], w.term(r["severity"]), r["signals"], r["action"]] for r in a["alerts"]]
+    caption = w("data_table") + ": "
+    return {
+        "facts": table(w("account"), [w("name"), w("value")], facts),
+        "components": table(
+            caption + w("components"), [w("component"), w("value")], comps, numeric=[1]
+        ),
+        "trend": table(
+            caption + w("score_trend"), [w("as_of", date=""), w("score")], trend, numeric=[1]
+        ),
+        "alerts": table(
+            w("alerts"), [w("alert"), w("severity"), w("signals"), w("action")], alerts
+        ),
+    }
+
+
+def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list[Any]:
+    """``frame[column]`` at ``rows`` as Python values, None where missing."""
     if column not in frame.columns:
-        return None
-    value = frame[column].iloc[i]
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+        return [None] * len(rows)
+    values = frame[column].iloc[rows]
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in values]
 
 
 def _alerts(
@@ -353,14 +440,23 @@ def _alerts(
 
 # -- pages ------------------------------------------------------------------------------------
 def render_pages(page: dict[str, Any], folder: Path) -> None:
-    from pendo_segments.atomic import write_text
-
+    """Write the pages into ``folder``, the private temp folder of
+    :func:`~pendo_segments.atomic.output_folder` (installed whole once complete,
+    so the files need no atomic write of their own)."""
     env = _environment(page["w"])
-    write_text(folder / "index.html", env.get_template("index.html.j2").render(**page))
-    for account in page["p1"]:
-        html = env.get_template("account.html.j2").render(**page, a=account)
-        write_text(folder / "accounts" / account["page"], html, parents=True)
-    write_text(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+    _write(folder / "index.html", env.get_template("index.html.j2").render(**page))
+    account = env.get_template("account.html.j2")  # compiled once for every P1 page
+    (folder / "accounts").mkdir(exist_ok=True)
+    context = dict(page)
+    for a in page["p1"]:
+        context["a"] = a
+        _write(folder / "accounts" / a["page"], account.render(context))
+    _write(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
 
 
 def _environment(w: Words) -> Any:
@@ -372,7 +468,9 @@ def _environment(w: Words) -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are package files: no stat per page
     )
+    env.globals["table"] = table
     env.filters["num"] = w.num
     env.filters["pct"] = w.pct
     env.filters["money"] = w.money

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -12,8 +13,24 @@ from pendo_segments.guides.i18n import format_date, format_money, format_number
 @lru_cache(maxsize=65536)
 def _number(value: float, locale: str, digits: int | None) -> str:
     # babel re-parses the locale and pattern on every call; a report formats
-    # tens of thousands of (mostly repeating) numbers
+    # hundreds of thousands of numbers (tables and chart texts of every P1 page)
+    if digits is not None and locale in LOCALES:
+        return fixed_digits(value, digits)
     return format_number(value, locale, digits)
+
+
+def fixed_digits(value: float, digits: int) -> str:
+    """What babel's ``#,##0.0…`` pattern gives in English and Japanese (both group with
+    "," and use "." and "-"), ten times faster: babel's own steps, ``Decimal(str(value))``
+    rounded half to even, the sign kept even when the number rounds to zero."""
+    exact = Decimal(str(value))
+    rounded = abs(exact).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    return ("-" if exact.is_signed() else "") + f"{rounded:,.{digits}f}"
+
+
+@lru_cache(maxsize=65536)
+def _money(value: int, locale: str) -> str:
+    return format_money(value, locale)
 
 
 LOCALES = ("en", "ja")
@@ -302,7 +319,7 @@ class Words:
     def money(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
-        return format_money(round(float(value)), self.locale)
+        return _money(round(float(value)), self.locale)
 
     def money_short(self, value: float) -> str:
         """Axis labels: $1.2M / $350K (en), ¥ style grouping is left to the tables."""

@@ -49,15 +49,19 @@ def account_view(
     as_of: dt.date | None = None,
     overrides_file: Path | None = None,
     metrics: Any = None,
+    health: HealthResult | None = None,
 ) -> AccountView:
-    """Score and tier every account of ``ds`` with the config files beside ``defs_path``."""
+    """Score and tier every account of ``ds`` with the config files beside ``defs_path``.
+
+    ``health``: a score already computed for ``as_of`` with these files (the report's backtest).
+    """
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.metrics import Metrics
 
     as_of = as_of or ds.default_as_of()
     metrics = metrics or Metrics(ds, as_of)
     config = health_config_for(defs_path)
-    health = compute_health(ds, as_of=as_of, config=config, metrics=metrics)
+    health = health or compute_health(ds, as_of=as_of, config=config, metrics=metrics)
     policy = policy_for(defs_path, required=False)
     if policy is None:
         return AccountView(as_of, metrics, config, health, None, None)
