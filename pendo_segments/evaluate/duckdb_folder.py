@@ -126,7 +126,7 @@ def evaluate_folder(
     memory_limit: str | None = None,
 ) -> SQLEvaluation:
     """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
-    from pendo_segments.compile.sql import SQLGenerator
+    from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.data.loaders import load_reference_tables, table_path
     from pendo_segments.evaluate.engine import check_segments
 
@@ -146,7 +146,7 @@ def evaluate_folder(
             assert path is not None  # mandatory tables
             _load_usage(con, root, name, path, lenient, warn)
         day = as_of or _default_as_of(con, root)
-        gen = SQLGenerator(
+        gen = SharedMetricSQL(
             defs,
             as_of=day,
             pretty=False,
@@ -154,7 +154,7 @@ def evaluate_folder(
             has_last_visit="last_visit" in frames["visitors"].columns,
         )
         wanted = defs.select(names)
-        queries = {seg.name: gen.compile(seg).output for seg in wanted}
+        queries = run_shared(con, gen.compile_shared(wanted))
     except BaseException:
         con.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -166,6 +166,24 @@ def evaluate_folder(
         queries=queries,
         temp_dir=temp_dir,
     )
+
+
+def run_shared(con: Any, shared: Any) -> dict[str, str]:
+    """Materialise the shared metric tables of a :class:`SharedSQL`; its queries read them.
+
+    Every metric is computed once for all segments (one scan of a usage table
+    per subject and window), where per-segment queries would recompute it.
+    """
+    import duckdb
+
+    for table, select in shared.tables.items():
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+        except duckdb.OutOfMemoryException as err:
+            raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
+        except duckdb.Error as err:
+            raise EvaluationError(f"duckdb: {_first_line(err)}") from None
+    return dict(shared.queries)
 
 
 def _source(path: Path) -> str:
