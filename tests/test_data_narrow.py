@@ -171,3 +171,23 @@ def test_parquet_from_another_writer(tmp_path: Path, shipped) -> None:
     pq.write_table(table, folder / "usage_daily.parquet", row_group_size=3)
     ds = load_dataset(folder, warn=lambda _m: None, narrow=True)
     assert members(shipped, ds) == {k: sorted(v) for k, v in EXPECTED.items()}
+
+
+@pytest.mark.parametrize("values", [["b", "a", "c", "a"], ["x", None, "y", None]])
+def test_sorted_repeat_check_finds_what_pandas_finds(values: list[str | None]) -> None:
+    from pendo_segments.data.references import _has_repeat
+
+    assert _has_repeat(pa.array(values, pa.string()))
+    assert not _has_repeat(pa.array(["b", "a", "c", None], pa.string()))
+
+
+def test_big_id_column_with_a_repeat_names_both_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pendo_segments.data import references
+
+    monkeypatch.setattr(references, "SORT_CHECK_ROWS", 2)
+    ids = pd.Series(["v3", "v1", "v2", "v1"], dtype="str")
+    with pytest.raises(
+        DataError, match=r"row 4, column 'visitor_id': duplicate id 'v1' \(first at row 2\)"
+    ):
+        references.check_unique(ids, Where("visitors.csv", "visitor_id"))
+    references.check_unique(pd.Series(["v3", "v1", "v2"], dtype="str"), Where("v", "visitor_id"))
