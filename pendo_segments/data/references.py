@@ -44,7 +44,7 @@ SORT_CHECK_ROWS = 2_000_000
 
 def _has_repeat(text: pa.Array) -> bool:
     """Whether any value repeats (nulls count as one value), found by sorting."""
-    ordered = text.take(pc.sort_indices(text)  # nulls last)
+    ordered = text.take(pc.sort_indices(text))  # nulls sort last
     n = len(ordered)
     same = pc.equal(ordered.slice(1), ordered.slice(0, n - 1))
     return any_true(same) or ordered.null_count > 1
