@@ -191,3 +191,29 @@ def test_big_id_column_with_a_repeat_names_both_rows(monkeypatch: pytest.MonkeyP
     ):
         references.check_unique(ids, Where("visitors.csv", "visitor_id"))
     references.check_unique(pd.Series(["v3", "v1", "v2"], dtype="str"), Where("v", "visitor_id"))
+
+
+def test_metrics_in_small_pieces_equal_one_piece(
+    handmade_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sums and distinct days done a few rows at a time give the one-piece values."""
+    from pendo_segments.evaluate import metrics as metrics_module
+
+    ds = load_dataset(handmade_folder, warn=lambda _m: None, narrow=True)
+    wanted = [
+        (subject, name, 30, feature)
+        for subject in ("account", "visitor")
+        for name, feature in [
+            ("active_days", None),
+            ("minutes", None),
+            ("events", None),
+            ("feature_clicks", str(ds.features["feature_id"].iloc[0])),
+        ]
+    ]
+    whole = Metrics(ds, AS_OF)
+    expected = [whole.metric(*key).tolist() for key in wanted]
+    monkeypatch.setattr(metrics_module, "SUM_PIECE_ROWS", 2)
+    monkeypatch.setattr(metrics_module, "_BITMAP_LIMIT", 0)  # the np.unique path too
+    pieces = Metrics(ds, AS_OF)
+    assert [pieces.metric(*key).tolist() for key in wanted] == expected
+    assert any(sum(v) for v in expected)
