@@ -175,7 +175,8 @@ def build_dataset(
             tables[name] = links.link(
                 name, *_typed_columns(TABLES[name], reader, encode, narrow=usage)
             )
-    pa.default_memory_pool().release_unused()  # hand the raw columns' pages back to the OS
+            # hand the raw columns' pages back to the OS before the next table is read
+            pa.default_memory_pool().release_unused()
     return Dataset(**tables, source=source)
 
 

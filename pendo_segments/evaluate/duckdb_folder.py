@@ -137,10 +137,11 @@ def evaluate_folder(
     frames, _labels = load_reference_tables(root, warn)
     con, temp_dir = connect_limited(memory_limit)
     try:
-        for name, frame in frames.items():
-            con.register(name, frame)
         # definition errors first, before the big files are read (as_of only shapes values)
         check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
+        columns = {name: list(frame.columns) for name, frame in frames.items()}
+        for name in list(frames):
+            _copy_in(con, name, frames.pop(name))
         for name in USAGE_TABLES:
             path = paths[name]
             assert path is not None  # mandatory tables
@@ -150,8 +151,8 @@ def evaluate_folder(
             defs,
             as_of=day,
             pretty=False,
-            has_first_visit="first_visit" in frames["visitors"].columns,
-            has_last_visit="last_visit" in frames["visitors"].columns,
+            has_first_visit="first_visit" in columns["visitors"],
+            has_last_visit="last_visit" in columns["visitors"],
         )
         wanted = defs.select(names)
         queries = run_shared(con, gen.compile_shared(wanted))
@@ -166,6 +167,24 @@ def evaluate_folder(
         queries=queries,
         temp_dir=temp_dir,
     )
+
+
+def _copy_in(con: Any, name: str, frame: Any) -> None:
+    """A checked reference frame as a DuckDB temp table; the pandas copy is then freed.
+
+    DuckDB keeps it within ``--memory-limit`` (spilling if need be), where a
+    registered frame of 10M visitors would stay in Python memory beside it.
+    """
+    view = f"_ps_frame_{name}"
+    con.register(view, frame)
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+    del frame
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def run_shared(con: Any, shared: Any) -> dict[str, str]:
