@@ -44,13 +44,18 @@ def hand_sql(data: Path, fmt: str, out: Path, memory_limit: str | None = None) -
     import duckdb
 
     sys.path.insert(0, str(HERE))
-    from evaluate_vs_duckdb import HAND_SQL, segment_queries
+    from evaluate_vs_duckdb import HAND_SQL, last_visit_column, segment_queries
 
     config = {}
     if memory_limit:  # the same limit and spilling as --engine duckdb --memory-limit
         config = {"memory_limit": memory_limit, "temp_directory": tempfile.mkdtemp()}
     con = duckdb.connect(config=config)
-    setup = HAND_SQL.format(d=data, as_of=AS_OF)
+    visitors = (
+        f"read_parquet('{data}/visitors.parquet')"
+        if fmt != "csv"
+        else f"read_csv('{data}/visitors.csv', header = true)"
+    )
+    setup = HAND_SQL.format(d=data, as_of=AS_OF, last_visit=last_visit_column(con, visitors))
     if fmt == "csv":
         for name in ("accounts", "visitors", "usage_daily", "feature_usage"):
             setup = setup.replace(
