@@ -48,7 +48,7 @@ def test_shared_matches_per_segment_on_sample(defs) -> None:
     assert evaluate_sql(defs, ds, names=names, shared=True) == evaluate_sql(defs, ds, names=names)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ds=datasets(), fixed=st.booleans())
 def test_shared_matches_per_segment(defs, ds: Dataset, fixed: bool) -> None:
     as_of = AS_OF if fixed else None
