@@ -31,7 +31,7 @@ ROOT = HERE.parent
 
 HAND_SQL = """
 CREATE TEMP TABLE accounts AS SELECT * FROM read_parquet('{d}/accounts.parquet');
-CREATE TEMP TABLE visitors AS SELECT visitor_id, account_id, first_visit FROM read_parquet('{d}/visitors.parquet');
+CREATE TEMP TABLE visitors AS SELECT visitor_id, account_id, first_visit, {last_visit} AS last_visit FROM read_parquet('{d}/visitors.parquet');
 CREATE TEMP TABLE u AS
   SELECT visitor_id, CAST(date AS DATE) AS day, minutes, events, (events > 0 OR minutes > 0) AS active
   FROM read_parquet('{d}/usage_daily.parquet') WHERE date < DATE '{as_of}';
@@ -70,7 +70,10 @@ def segment_queries(as_of: str, features: list[str]) -> dict[str, str]:
         "smb": "SELECT account_id FROM accounts WHERE arr <= 15000",
         "new_users": f"SELECT v.visitor_id FROM visitors v LEFT JOIN vm USING (visitor_id) WHERE "
         f"DATE '{as_of}' - coalesce(CAST(v.first_visit AS DATE), vm.first_day) <= 30",
-        "no_login_30d": f"SELECT visitor_id FROM vm WHERE DATE '{as_of}' - last_day > 30",
+        # docs/semantics.md §2: the later of the last active day and a last_visit before as-of
+        "no_login_30d": f"SELECT v.visitor_id FROM visitors v LEFT JOIN vm USING (visitor_id) "
+        f"WHERE DATE '{as_of}' - greatest(vm.last_day, CASE WHEN v.last_visit < DATE '{as_of}' "
+        "THEN v.last_visit END) > 30",
         "anniversary": "SELECT visitor_id FROM visitors WHERE "
         + " OR ".join(ANNIV.format(c="first_visit", k=k, as_of=as_of) for k in (0, 1)),
         "contract_anniversary": "SELECT account_id FROM accounts WHERE "
@@ -119,12 +122,19 @@ def run_pandas(data: str, out: mp.Queue) -> None:
     )
 
 
+def last_visit_column(con: object, source: str) -> str:
+    """``visitors.last_visit`` as a date, or NULL when the file has no such column."""
+    names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]  # type: ignore[attr-defined]
+    return "CAST(last_visit AS DATE)" if "last_visit" in names else "CAST(NULL AS DATE)"
+
+
 def run_duckdb(data: str, as_of: str, features: list[str], out: mp.Queue) -> None:
     import duckdb
 
     con = duckdb.connect()
     t0 = time.perf_counter()
-    for stmt in HAND_SQL.format(d=data, as_of=as_of).split(";"):
+    last_visit = last_visit_column(con, f"read_parquet('{data}/visitors.parquet')")
+    for stmt in HAND_SQL.format(d=data, as_of=as_of, last_visit=last_visit).split(";"):
         if stmt.strip():
             con.execute(stmt)
     members = {

@@ -37,15 +37,25 @@ AS_OF = "2026-11-01"  # the generator's default end day + 1
 FEATURES = ["core_events", "data_explorer", "path_reports", "guide_publishing"]
 
 
-def hand_sql(data: Path, fmt: str, out: Path) -> None:
+def hand_sql(data: Path, fmt: str, out: Path, memory_limit: str | None = None) -> None:
     """The hand-written side (runs in its own process)."""
+    import tempfile
+
     import duckdb
 
     sys.path.insert(0, str(HERE))
-    from evaluate_vs_duckdb import HAND_SQL, segment_queries
+    from evaluate_vs_duckdb import HAND_SQL, last_visit_column, segment_queries
 
-    con = duckdb.connect()
-    setup = HAND_SQL.format(d=data, as_of=AS_OF)
+    config = {}
+    if memory_limit:  # the same limit and spilling as --engine duckdb --memory-limit
+        config = {"memory_limit": memory_limit, "temp_directory": tempfile.mkdtemp()}
+    con = duckdb.connect(config=config)
+    visitors = (
+        f"read_parquet('{data}/visitors.parquet')"
+        if fmt != "csv"
+        else f"read_csv('{data}/visitors.csv', header = true)"
+    )
+    setup = HAND_SQL.format(d=data, as_of=AS_OF, last_visit=last_visit_column(con, visitors))
     if fmt == "csv":
         for name in ("accounts", "visitors", "usage_daily", "feature_usage"):
             setup = setup.replace(
@@ -128,7 +138,7 @@ def main() -> None:
     ap.add_argument("--hand", nargs=3, metavar=("DATA", "FORMAT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hand:
-        hand_sql(Path(args.hand[0]), args.hand[1], Path(args.hand[2]))
+        hand_sql(Path(args.hand[0]), args.hand[1], Path(args.hand[2]), args.memory_limit)
         return
     if args.root is None:
         ap.error("--root is required")

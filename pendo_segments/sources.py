@@ -26,6 +26,7 @@ def open_dataset(
     lenient: bool = False,
     warn: Callable[[str], None] | None = None,
     as_of: dt.date | None = None,
+    narrow: bool = False,
 ) -> Any:
     if spec.startswith("pendo:"):
         from pendo_segments.config import load_config
@@ -49,4 +50,4 @@ def open_dataset(
         close = difflib.get_close_matches(spec, KEYWORDS, n=1, cutoff=0.6)
         if close:
             raise DataError(f"{spec}: data folder not found; did you mean '{close[0]}'?")
-    return load_dataset(spec, lenient=lenient, warn=warn)
+    return load_dataset(spec, lenient=lenient, warn=warn, narrow=narrow)

@@ -17,11 +17,11 @@ def load_defs(path: Path) -> Any:
     return load_definitions(path)
 
 
-def load_data(data: str, lenient: bool = False, as_of: Any = None) -> Any:
+def load_data(data: str, lenient: bool = False, as_of: Any = None, narrow: bool = False) -> Any:
     from pendo_segments.sources import open_dataset
 
     with status(f"Loading data from {data}"):
-        return open_dataset(data, lenient=lenient, warn=warn, as_of=as_of)
+        return open_dataset(data, lenient=lenient, warn=warn, as_of=as_of, narrow=narrow)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pendo_segments.compile.base import CompileResult, Generator
@@ -339,3 +340,117 @@ def ident_slug(text: str) -> str:
     readable = "".join(c if c.isascii() and c.isalnum() else "_" for c in text).lower()[:30]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
     return f"{readable}_{digest}"
+
+
+# -- many segments over shared metric tables ----------------------------------
+
+
+@dataclass
+class SharedSQL:
+    """Many segments compiled together: metric tables first, then one query per segment.
+
+    ``tables`` maps a table name to the ``SELECT`` that fills it (each holds
+    ``subject_id`` and one column per metric, or ``subject_id, value`` for a
+    visit day); an engine materialises them in order (DuckDB ``CREATE TEMP
+    TABLE … AS``, Spark a cached temp view) and then runs ``queries``, whose
+    metric CTEs only read those tables. Each usage file is scanned once per
+    (subject, window) instead of once per metric and segment.
+    """
+
+    tables: dict[str, str]
+    queries: dict[str, str]
+
+
+class SharedMetricSQL(SQLGenerator):
+    """:class:`SQLGenerator` whose metrics come from tables shared by all segments.
+
+    Same semantics as the per-segment queries (docs/semantics.md §2): the
+    windowed sums and distinct active days are the same aggregates over the
+    same rows, grouped once per subject and window; visit days are the
+    per-segment CTE bodies, computed once.
+    """
+
+    PREFIX: ClassVar[str] = "ps_metric_"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tables: dict[str, str] = {}  # name -> SELECT (visit days: fixed bodies)
+        self._usage_cols: dict[tuple[str, int], set[str]] = {}
+        self._click_features: dict[tuple[str, int], set[str]] = {}
+
+    def compile_shared(self, segments: list[Segment]) -> SharedSQL:
+        queries = {seg.name: self.compile(seg).output for seg in segments}
+        tables = dict(self._tables)
+        for (subject, window), metrics in sorted(self._usage_cols.items()):
+            tables[self._usage_table(subject, window)] = self._usage_select(
+                subject, window, metrics
+            )
+        for (subject, window), features in sorted(self._click_features.items()):
+            tables[self._clicks_table(subject, window)] = self._clicks_select(
+                subject, window, features
+            )
+        return SharedSQL(tables=tables, queries=queries)
+
+    # -- overrides ----------------------------------------------------------
+    def _add_metric(self, name: str, body: str) -> str:
+        # a visit-day body of the parent: computed once, whatever segment asks
+        table = f"{self.PREFIX}{self.segment.subject}_{name}"
+        self._tables.setdefault(table, f"WITH params AS ({self._params()}) {body}")
+        return super()._add_metric(name, f"SELECT subject_id, value FROM {table}")
+
+    def metric_node(self, cond: MetricCondition, path: str) -> str:
+        if cond.metric in ("days_since_last_visit", "days_since_first_visit"):
+            return super().metric_node(cond, path)
+        subject, window = self.segment.subject, self.segment.window_of(cond)
+        if cond.metric == "feature_clicks":
+            feature = str(cond.feature)
+            self._click_features.setdefault((subject, window), set()).add(feature)
+            name = f"clicks_{ident_slug(feature)}_{window}"
+            body = (
+                f"SELECT subject_id, clicks AS value FROM {self._clicks_table(subject, window)} "
+                f"WHERE feature_id = {literal(feature)}"
+            )
+        else:
+            self._usage_cols.setdefault((subject, window), set()).add(cond.metric)
+            name = f"{cond.metric}_{window}"
+            body = (
+                f"SELECT subject_id, {cond.metric} AS value "
+                f"FROM {self._usage_table(subject, window)}"
+            )
+        value = f"COALESCE({SQLGenerator._add_metric(self, name, body)}.value, 0)"
+        return f"COALESCE({value} {cond.op} {literal(cond.value)}, FALSE)"
+
+    # -- shared tables ---------------------------------------------------------
+    def _usage_table(self, subject: str, window: int) -> str:
+        return f"{self.PREFIX}{subject}_usage_{window}"
+
+    def _clicks_table(self, subject: str, window: int) -> str:
+        return f"{self.PREFIX}{subject}_clicks_{window}"
+
+    def _scan(self, subject: str, table: str, window: int) -> str:
+        group = "u.visitor_id" if subject == "visitor" else "v.account_id"
+        join_v = (
+            "" if subject == "visitor" else " JOIN visitors AS v ON v.visitor_id = u.visitor_id"
+        )
+        return (
+            f"WITH params AS ({self._params()}) SELECT {group} AS subject_id, {{aggs}} "
+            f"FROM {table} AS u{join_v} CROSS JOIN params AS p "
+            f"WHERE u.date >= p.as_of - {window} AND u.date < p.as_of{{where}} GROUP BY {{group}}"
+        )
+
+    def _usage_select(self, subject: str, window: int, metrics: set[str]) -> str:
+        aggs = {
+            "active_days": f"COUNT(DISTINCT CAST(u.date AS DATE)) FILTER (WHERE {ACTIVE})",
+            "minutes": "SUM(u.minutes)",
+            "events": "SUM(u.events)",
+        }
+        parts = ", ".join(f"{aggs[m]} AS {m}" for m in sorted(metrics))
+        return self._scan(subject, "usage_daily", window).format(aggs=parts, where="", group="1")
+
+    def _clicks_select(self, subject: str, window: int, features: set[str]) -> str:
+        wanted = ", ".join(literal(f) for f in sorted(features))
+        return self._scan(subject, "feature_usage", window).format(
+            aggs="u.feature_id AS feature_id, SUM(u.clicks) AS clicks",
+            where=f" AND u.feature_id IN ({wanted})",
+            group="1, 2",
+        )

@@ -156,6 +156,30 @@ def dates_numpy(ts: pa.ChunkedArray) -> np.ndarray:
     return ts.to_numpy().astype("datetime64[s]", copy=False)
 
 
+def to_days32(values: pa.ChunkedArray, col: Col, where: Where) -> pd.Series:
+    """Dates as Arrow ``date32`` (4 bytes a row, half of ``datetime64``), in one chunk.
+
+    The narrow form of a usage table's ``date`` (see :func:`convert`): the
+    evaluator reads it as int32 day numbers without a copy.
+    """
+    if pa.types.is_date(values.type):
+        check_required(values, col, where)
+        days = values.cast(pa.date32())
+    else:
+        days = parse_dates(values, col, where).cast(pa.date32())
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([days.combine_chunks()])))
+
+
+def narrow_int(values: np.ndarray | ExtensionArray) -> np.ndarray | ExtensionArray:
+    """int64 counts as int32 when every value fits (exact); sums still accumulate wide."""
+    if not isinstance(values, np.ndarray) or values.dtype != np.int64 or not len(values):
+        return values
+    info = np.iinfo(np.int32)
+    if values.min() < info.min or values.max() > info.max:
+        return values
+    return values.astype(np.int32)
+
+
 def _number_problem(col: Col) -> str:
     if col.kind == "int":
         if col.min == 0 and col.max is None:
@@ -321,12 +345,20 @@ CONVERTERS = {
 }
 
 
-def convert(values: pa.ChunkedArray, col: Col, where: Where) -> Any:
-    """Canonical pandas-ready values for one column (``cat`` stays Arrow text)."""
+def convert(values: pa.ChunkedArray, col: Col, where: Where, narrow: bool = False) -> Any:
+    """Canonical pandas-ready values for one column (``cat`` stays Arrow text).
+
+    ``narrow`` (the evaluator's usage tables): dates as ``date32`` and
+    integers as int32 when they fit; the same checks and messages.
+    """
     t = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
     if pa.types.is_nested(t):
         raise where.fail(f"holds {t} values; expected plain text, numbers, dates or true/false")
     try:
+        if narrow and col.kind == "date":
+            return to_days32(values, col, where)
+        if narrow and col.kind == "int":
+            return narrow_int(to_int(values, col, where))
         return _convert(values, col, where)
     except (pa.ArrowException, OverflowError) as err:  # a type no converter expects
         message = (str(err).strip().splitlines() or [type(err).__name__])[0]

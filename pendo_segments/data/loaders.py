@@ -46,13 +46,18 @@ _log = logging.getLogger(__name__)
 BIG_ID_COLUMNS = ["visitor_id", "account_id", "feature_id"]
 
 
-def load_dataset(path: str | Path, *, lenient: bool = False, warn: Warn | None = None) -> Dataset:
-    """Read ``accounts``, ``visitors``, … (``.csv`` or ``.parquet``) from a folder."""
+def load_dataset(
+    path: str | Path, *, lenient: bool = False, warn: Warn | None = None, narrow: bool = False
+) -> Dataset:
+    """Read ``accounts``, ``visitors``, … (``.csv`` or ``.parquet``) from a folder.
+
+    ``narrow``: usage tables in the evaluator's compact form (see :class:`Dataset`).
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found")
     readers = {name: _reader(folder, spec) for name, spec in TABLES.items()}
-    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn)
+    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=narrow)
 
 
 def table_path(folder: Path, spec: TableSpec) -> Path | None:
@@ -141,11 +146,13 @@ def build_dataset(
     source: str = "",
     lenient: bool = False,
     warn: Warn | None = None,
+    narrow: bool = False,
 ) -> Dataset:
     """Convert, check and link the tables: the one path every loader takes.
 
     Tables are read one at a time and their raw columns dropped once typed,
-    so a 30M-row table is never held twice.
+    so a 30M-row table is never held twice. ``narrow`` keeps the usage tables
+    in the evaluator's compact form (see :class:`Dataset`), checked the same.
     """
     warn = warn or _log.warning
     for name, spec in TABLES.items():
@@ -159,17 +166,22 @@ def build_dataset(
     if source != "sample":  # the generator's visitors of trial accounts are deliberate
         check_accounts(tables["accounts"], tables["visitors"], labels, warn)
     links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
+    links.narrow = narrow
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
         if reader is not None:
             encode = links.encoder(name)
-            tables[name] = links.link(name, *_typed_columns(TABLES[name], reader, encode))
-    pa.default_memory_pool().release_unused()  # hand the raw columns' pages back to the OS
+            usage = narrow and name in ("usage_daily", "feature_usage")
+            tables[name] = links.link(
+                name, *_typed_columns(TABLES[name], reader, encode, narrow=usage)
+            )
+            # hand the raw columns' pages back to the OS before the next table is read
+            pa.default_memory_pool().release_unused()
     return Dataset(**tables, source=source)
 
 
 def _typed_columns(
-    spec: TableSpec, reader: Reader, encode: Encode | None = None
+    spec: TableSpec, reader: Reader, encode: Encode | None = None, narrow: bool = False
 ) -> tuple[str, dict[str, Any], LineMap | None]:
     """Read one table and convert each column; raw columns are released one by one.
 
@@ -189,9 +201,11 @@ def _typed_columns(
     columns: dict[str, Any] = {}
     for name in names:
         where = Where(label, name, lines)
-        columns[name] = convert(table.column(name), spec.column(name), where)
+        columns[name] = convert(table.column(name), spec.column(name), where, narrow)
         if encode is not None and spec.column(name).kind == "cat":
             columns[name] = encode(name, columns[name], where)
+        if narrow and name not in spec.required:  # checked, but the evaluator never reads it
+            del columns[name]
         table = table.drop_columns([name])
     if spec.key:
         check_unique(columns[spec.key], Where(label, spec.key, lines))
@@ -262,6 +276,7 @@ class _Links:
         self.feature_dtype = category_dtype(features["feature_id"])
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
+        self.narrow = False  # usage tables without account_id (the evaluator's form)
 
     def link(
         self, name: str, label: str, columns: dict[str, Any], lines: LineMap | None = None
@@ -311,7 +326,7 @@ class _Links:
             if column == "visitor_id":
                 self._visitor_codes = codes
             return codes
-        if column == "account_id":
+        if column == "account_id" and not self.narrow:
             return self.accounts.lookup(values, getattr(self, "_visitor_codes", None))
         return values
 
@@ -326,7 +341,7 @@ class _Links:
         for name, values in columns.items():
             if name == "visitor_id":
                 out[name] = categorical(visitors, self.visitor_dtype)
-                if "account_id" not in columns:
+                if "account_id" not in columns and not self.narrow:
                     out["account_id"] = self._accounts(visitors, None)
             elif name == "feature_id":
                 features = values

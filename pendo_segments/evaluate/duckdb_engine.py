@@ -39,22 +39,32 @@ def evaluate_sql(
     as_of: dt.date | None = None,
     names: Sequence[str] | None = None,
     pretty: bool = True,
+    shared: bool = False,
 ) -> dict[str, list[str]]:
-    """Members per segment (sorted ids), computed by DuckDB from the SQL target."""
-    from pendo_segments.compile.sql import SQLGenerator
+    """Members per segment (sorted ids), computed by DuckDB from the SQL target.
 
-    gen = SQLGenerator(
-        defs,
-        as_of=as_of or ds.default_as_of(),
-        pretty=pretty,
-        has_first_visit="first_visit" in ds.visitors.columns,
-        has_last_visit="last_visit" in ds.visitors.columns,
-    )
+    ``shared`` runs the segments together over shared metric tables (what
+    ``--engine duckdb`` does on a folder) instead of one query per segment.
+    """
+    from pendo_segments.compile.sql import SharedMetricSQL, SQLGenerator
+
+    options: dict[str, Any] = {
+        "as_of": as_of or ds.default_as_of(),
+        "has_first_visit": "first_visit" in ds.visitors.columns,
+        "has_last_visit": "last_visit" in ds.visitors.columns,
+    }
     con = connect(ds)
     try:
+        if shared:
+            from pendo_segments.evaluate.duckdb_folder import run_shared
+
+            gen = SharedMetricSQL(defs, pretty=False, **options)
+            queries = run_shared(con, gen.compile_shared(defs.select(names)))
+        else:
+            per_segment = SQLGenerator(defs, pretty=pretty, **options)
+            queries = {seg.name: per_segment.compile(seg).output for seg in defs.select(names)}
         return {
-            seg.name: [str(r[0]) for r in con.execute(gen.compile(seg).output).fetchall()]
-            for seg in defs.select(names)
+            name: [str(r[0]) for r in con.execute(sql).fetchall()] for name, sql in queries.items()
         }
     finally:
         con.close()

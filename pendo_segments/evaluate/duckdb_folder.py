@@ -126,7 +126,7 @@ def evaluate_folder(
     memory_limit: str | None = None,
 ) -> SQLEvaluation:
     """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
-    from pendo_segments.compile.sql import SQLGenerator
+    from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.data.loaders import load_reference_tables, table_path
     from pendo_segments.evaluate.engine import check_segments
 
@@ -137,24 +137,25 @@ def evaluate_folder(
     frames, _labels = load_reference_tables(root, warn)
     con, temp_dir = connect_limited(memory_limit)
     try:
-        for name, frame in frames.items():
-            con.register(name, frame)
         # definition errors first, before the big files are read (as_of only shapes values)
         check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
+        columns = {name: list(frame.columns) for name, frame in frames.items()}
+        for name in list(frames):
+            _copy_in(con, name, frames.pop(name))
         for name in USAGE_TABLES:
             path = paths[name]
             assert path is not None  # mandatory tables
             _load_usage(con, root, name, path, lenient, warn)
         day = as_of or _default_as_of(con, root)
-        gen = SQLGenerator(
+        gen = SharedMetricSQL(
             defs,
             as_of=day,
             pretty=False,
-            has_first_visit="first_visit" in frames["visitors"].columns,
-            has_last_visit="last_visit" in frames["visitors"].columns,
+            has_first_visit="first_visit" in columns["visitors"],
+            has_last_visit="last_visit" in columns["visitors"],
         )
         wanted = defs.select(names)
-        queries = {seg.name: gen.compile(seg).output for seg in wanted}
+        queries = run_shared(con, gen.compile_shared(wanted))
     except BaseException:
         con.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -166,6 +167,42 @@ def evaluate_folder(
         queries=queries,
         temp_dir=temp_dir,
     )
+
+
+def _copy_in(con: Any, name: str, frame: Any) -> None:
+    """A checked reference frame as a DuckDB temp table; the pandas copy is then freed.
+
+    DuckDB keeps it within ``--memory-limit`` (spilling if need be), where a
+    registered frame of 10M visitors would stay in Python memory beside it.
+    """
+    view = f"_ps_frame_{name}"
+    con.register(view, frame)
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+    del frame
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def run_shared(con: Any, shared: Any) -> dict[str, str]:
+    """Materialise the shared metric tables of a :class:`SharedSQL`; its queries read them.
+
+    Every metric is computed once for all segments (one scan of a usage table
+    per subject and window), where per-segment queries would recompute it.
+    """
+    import duckdb
+
+    for table, select in shared.tables.items():
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+        except duckdb.OutOfMemoryException as err:
+            raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
+        except duckdb.Error as err:
+            raise EvaluationError(f"duckdb: {_first_line(err)}") from None
+    return dict(shared.queries)
 
 
 def _source(path: Path) -> str:

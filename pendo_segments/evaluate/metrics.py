@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pendo_segments.errors import EvaluationError
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 EPOCH = dt.date(1970, 1, 1)
 _BITMAP_LIMIT = 600_000_000  # cells; above this distinct days are counted with np.unique
+DATE32 = pd.ArrowDtype(pa.date32())  # usage dates of the narrow load
+SUM_PIECE_ROWS = 4_000_000  # rows per piece where the order of additions does not matter
 
 
 def day_number(d: dt.date) -> int:
@@ -42,8 +45,23 @@ def day_numbers(values: Any) -> np.ndarray:
 
 
 def usage_days(values: Any) -> np.ndarray:
-    """Usage dates as int32 day numbers: half the memory of int64 on 30M-row tables."""
+    """Usage dates as int32 day numbers: half the memory of int64 on 30M-row tables.
+
+    Arrow ``date32`` columns (the narrow load) already are int32 day numbers:
+    read without a copy.
+    """
+    if isinstance(values, pd.Series) and values.dtype == DATE32:
+        days = values.array.__arrow_array__()
+        if days.null_count == 0:  # date32 *is* int32 days since 1970-01-01: a view
+            one = days.chunk(0) if days.num_chunks == 1 else days.combine_chunks()
+            return one.view(pa.int32()).to_numpy()
     return day_numbers(values).astype(np.int32)
+
+
+def counts(column: pd.Series) -> np.ndarray:
+    """A count column as its own integer array (int32 or int64), no widening copy."""
+    values = column.to_numpy()
+    return values if np.issubdtype(values.dtype, np.integer) else values.astype(np.int64)
 
 
 NAT_DAY = np.iinfo(np.int64).min
@@ -52,7 +70,7 @@ NAT_DAY = np.iinfo(np.int64).min
 def feature_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(a code per row, the feature id of each code): categorical columns keep their codes."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories.astype(str))
+        return np.asarray(column.array.codes), np.asarray(column.cat.categories.astype(str))
     codes, uniques = pd.factorize(column.astype(str))
     return codes, np.asarray(uniques)
 
@@ -64,8 +82,11 @@ def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     rows cost one lookup per distinct id plus one integer gather.
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
-        lut = index.get_indexer(column.cat.categories.astype(str))
-        codes = column.cat.codes.to_numpy()
+        codes = np.asarray(column.array.codes)
+        categories = column.cat.categories
+        if len(categories) == len(index) and categories.astype(str).equals(index):
+            return codes.astype(np.int32, copy=False)  # the loader's visitor codes: no gather
+        lut = index.get_indexer(categories.astype(str))
         out = lut.astype(np.int32)[codes]
         out[codes < 0] = -1
         return out
@@ -95,6 +116,7 @@ class Metrics:
         self._cache: dict[tuple[Any, ...], np.ndarray] = {}
         self._usage: UsageArrays | None = None
         self._features: UsageArrays | None = None
+        self._v2a_bins: np.ndarray | None = None
 
     # -- subjects ----------------------------------------------------------
     def size(self, subject: str) -> int:
@@ -119,7 +141,7 @@ class Metrics:
                 usage_days(u["date"]),
                 positions(u["visitor_id"], self.visitor_ids),
                 u["minutes"].to_numpy(dtype=np.float64),
-                u["events"].to_numpy(dtype=np.int64),
+                counts(u["events"]),
             )
             self._usage = UsageArrays(
                 vidx=vidx,
@@ -141,7 +163,7 @@ class Metrics:
             day, vidx, clicks, codes = self._before_as_of(
                 usage_days(f["date"]),
                 positions(f["visitor_id"], self.visitor_ids),
-                f["clicks"].to_numpy(dtype=np.int64),
+                counts(f["clicks"]),
                 codes,
             )
             self._features = UsageArrays(
@@ -167,15 +189,14 @@ class Metrics:
         if name in ("minutes", "events"):
             u = self.usage
             m = self._window_mask(u.day, int(window or 30))
-            return self._sum(subject, u.vidx[m], u.values[name][m])
+            return self._sum(subject, u.vidx, u.values[name], m)
         if name == "feature_clicks":
             f = self.features
             if feature not in self._feature_names:
                 return np.zeros(self.size(subject))
-            m = self._window_mask(f.day, int(window or 30)) & (
-                f.values["fcode"] == self._feature_names[feature]
-            )
-            return self._sum(subject, f.vidx[m], f.values["clicks"][m])
+            m = self._window_mask(f.day, int(window or 30))
+            m &= f.values["fcode"] == self._feature_names[feature]
+            return self._sum(subject, f.vidx, f.values["clicks"], m)
         if name == "days_since_last_visit":
             last = self._visitor_last_day()
             if subject == "account":
@@ -209,27 +230,63 @@ class Metrics:
         aidx = self.v2a[vidx]
         return aidx
 
-    def _sum(self, subject: str, vidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        idx = self._subject_index(subject, vidx)
-        ok = idx >= 0
-        return np.bincount(
-            idx[ok], weights=weights[ok].astype(np.float64), minlength=self.size(subject)
-        ).astype(np.float64)
+    def _bins(self, subject: str, vidx: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """int64 subject position per row; rows outside ``mask`` or without one get ``n``."""
+        n = self.size(subject)
+        if subject == "visitor":
+            idx = vidx.astype(np.int64)
+        else:
+            if self._v2a_bins is None:
+                self._v2a_bins = np.where(self.v2a >= 0, self.v2a, n).astype(np.int64)
+            idx = self._v2a_bins[vidx]
+        idx[vidx < 0] = n
+        idx[~mask] = n
+        return idx
+
+    def _sum(
+        self, subject: str, vidx: np.ndarray, weights: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray:
+        """Per-subject sum of ``weights`` over the rows in ``mask``, accumulated in float64.
+
+        Rows outside go to an extra bin instead of being copied out, so each
+        subject adds its rows in row order exactly as before. Integer weights
+        (exact in any order) go in pieces, so no full-length float copy is made.
+        """
+        n = self.size(subject)
+        whole = not np.issubdtype(weights.dtype, np.integer)
+        step = max(1, len(vidx)) if whole else SUM_PIECE_ROWS
+        out = np.zeros(n + 1)
+        for first in range(0, len(vidx), step):
+            part = slice(first, first + step)
+            out += np.bincount(
+                self._bins(subject, vidx[part], mask[part]),
+                weights=weights[part].astype(np.float64, copy=False),
+                minlength=n + 1,
+            )
+        return out[:n]
 
     def _active_days(self, subject: str, window: int) -> np.ndarray:
+        """Distinct active days per subject, a piece of rows at a time (a set: any order)."""
         u = self.usage
         start = self.asof_day - window
-        m = (u.day >= start) & u.values["active"]
-        idx = self._subject_index(subject, u.vidx[m])
-        off = u.day[m] - start
-        ok = idx >= 0
         n = self.size(subject)
-        key = idx[ok].astype(np.int64) * window + off[ok]
-        if n * window <= _BITMAP_LIMIT:
-            seen = np.zeros(n * window, dtype=bool)
-            seen[key] = True
+        bitmap = n * window <= _BITMAP_LIMIT
+        seen = np.zeros(n * window if bitmap else 0, dtype=bool)
+        keys: list[np.ndarray] = []
+        for first in range(0, len(u.day), SUM_PIECE_ROWS):
+            part = slice(first, first + SUM_PIECE_ROWS)
+            day = u.day[part]
+            m = (day >= start) & u.values["active"][part]
+            idx = self._subject_index(subject, u.vidx[part][m])
+            ok = idx >= 0
+            key = idx[ok].astype(np.int64) * window + (day[m][ok] - start)
+            if bitmap:
+                seen[key] = True
+            else:
+                keys.append(np.unique(key))
+        if bitmap:
             return seen.reshape(n, window).sum(axis=1).astype(np.float64)
-        uniq = np.unique(key)
+        uniq = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
         return np.bincount(uniq // window, minlength=n).astype(np.float64)
 
     def _visitor_last_day(self) -> np.ndarray:
