@@ -89,8 +89,10 @@ def local_settings(master: str) -> dict[str, str]:
 
     Spark's default of 200 shuffle partitions is meant for a cluster; on a
     few cores it makes every shuffle 200 tiny tasks. Adaptive execution
-    coalesces partitions and turns joins with a small side (the visitors'
-    accounts) into broadcast joins once it sees the real sizes.
+    coalesces partitions and turns joins with a small side into broadcast
+    joins once it sees the real sizes. The broadcast threshold stays Spark's
+    10 MB: at 1M visitors a 64 MB one ran the driver out of memory next to
+    the cached tables (benchmarks/RESULTS-spark.md).
     """
     cores = _local_cores(master)
     return {
@@ -100,7 +102,6 @@ def local_settings(master: str) -> dict[str, str]:
         "spark.default.parallelism": str(max(2, 2 * cores)),
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
-        "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
     }
 
 
