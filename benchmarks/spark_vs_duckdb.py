@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -126,8 +127,10 @@ def run_spark(data: str, master: str, memory: str, out: Any) -> None:
     t1 = time.perf_counter()
     sd = open_spark_data(spark, data)
     t2 = time.perf_counter()
+    print(f"spark load {t2 - t1:.1f} s", file=sys.stderr, flush=True)
     ev = evaluate_spark(defs, sd)
     t3 = time.perf_counter()
+    print(f"spark evaluate {t3 - t2:.1f} s", file=sys.stderr, flush=True)
     health = spark_health(sd, HealthConfig())
     t4 = time.perf_counter()
     jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
@@ -176,18 +179,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument(
+        "--data", type=Path, help="an existing Parquet folder instead of generating"
+    )
+    parser.add_argument(
+        "--engines", default="pandas,duckdb,spark", help="comma-separated subset to run"
+    )
     args = parser.parse_args()
-    folder = dataset(args.accounts, args.visitors, args.days, args.seed)
+    folder = args.data or dataset(args.accounts, args.visitors, args.days, args.seed)
+    print(f"load average at start: {os.getloadavg()}", file=sys.stderr, flush=True)
     import pyarrow.parquet as pq
 
     rows = pq.read_metadata(folder / "usage_daily.parquet").num_rows
     fu_rows = pq.read_metadata(folder / "feature_usage.parquet").num_rows
-    runs = {
-        "pandas": child(run_pandas, str(folder)),
-        "DuckDB": child(run_duckdb, str(folder)),
-        f"Spark {args.master}": child(run_spark, str(folder), args.master, args.driver_memory),
-    }
-    base = runs["pandas"]
+    wanted = args.engines.split(",")
+    runs = {}
+    for key, label, target, extra in (
+        ("pandas", "pandas", run_pandas, ()),
+        ("duckdb", "DuckDB", run_duckdb, ()),
+        ("spark", f"Spark {args.master}", run_spark, (args.master, args.driver_memory)),
+    ):
+        if key in wanted:
+            runs[label] = child(target, str(folder), *extra)
+            print(f"{label} done; load average {os.getloadavg()}", file=sys.stderr, flush=True)
+    base = next(iter(runs.values()))
     total = {k: sum(v.get(p, 0.0) for p in ("load", "evaluate", "health")) for k, v in runs.items()}
     print(
         f"\n{args.accounts:,} accounts, {args.visitors:,} visitors, {rows:,} usage_daily rows, "
@@ -201,15 +216,19 @@ def main() -> None:
     print(
         "| load + evaluate + health, s | " + " | ".join(f"{t:.2f}" for t in total.values()) + " |"
     )
-    ratio = [f"{t / total['pandas']:.2f}" for t in total.values()]
-    print("| ratio to pandas (without Spark start-up) | " + " | ".join(ratio) + " |")
+    ratio = [f"{t / total[next(iter(total))]:.2f}" for t in total.values()]
+    print(f"| ratio to {next(iter(runs))} (without Spark start-up) | " + " | ".join(ratio) + " |")
     rss = [
         f"{r['rss']:,.0f}" + (f" + JVM {r['jvm_rss']:,.0f}" if "jvm_rss" in r else "")
         for r in runs.values()
     ]
     print("| peak RSS, MiB | " + " | ".join(rss) + " |")
     same = [r["members"] == base["members"] for r in runs.values()]
-    print("| same members as pandas | " + " | ".join("yes" if s else "NO" for s in same) + " |")
+    print(
+        f"| same members as {next(iter(runs))} | "
+        + " | ".join("yes" if s else "NO" for s in same)
+        + " |"
+    )
     close = [
         r["scores"].keys() == base["scores"].keys()
         and all(

@@ -1,9 +1,10 @@
-"""The Spark engine gives the pandas engine's members and health scores.
+"""The Spark engine gives the pandas engine's members, health scores and explanations.
 
 One local Spark session (local[1], 2 shuffle partitions, no UI, no code
-generation: tiny data) serves the whole module; each data set is evaluated
-in one Spark job. Without Java or pyspark the tests skip, except in CI
-(``CI`` or ``PENDO_SEGMENTS_REQUIRE_SPARK`` set), where they fail.
+generation: tiny data) serves the whole module, the CLI runs included (they
+run in-process and get the same session); the sample is opened once. Without
+Java or pyspark the tests skip, except in CI (``CI`` or
+``PENDO_SEGMENTS_REQUIRE_SPARK`` set), where they fail.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pendo_segments.cli import main
 from pendo_segments.data.dataset import Dataset
 from pendo_segments.data.loaders import dataset_from_frames, load_sample, write_dataset
 from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate import evaluate
 from pendo_segments.health import COMPONENTS, HealthConfig, compute_health
 
@@ -86,20 +88,64 @@ def rows(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [tuple(map(str, r)) for r in frame.itertuples(index=False)]
 
 
-def test_bundled_sample_folder_gives_pandas_members_and_health(spark, defs) -> None:
+@pytest.fixture(scope="module")
+def sample(spark):
+    """The bundled sample folder as Spark reads it (CSV), opened once for the module."""
     from pendo_segments.evaluate.spark_data import open_spark_data
+
+    data = open_spark_data(spark, "sample")  # Spark reads the CSV files itself
+    yield data
+    data.close()
+
+
+def test_bundled_sample_folder_gives_pandas_members_and_health(spark, defs, sample) -> None:
     from pendo_segments.evaluate.spark_engine import evaluate_spark
     from pendo_segments.health.spark import spark_health
 
-    data = open_spark_data(spark, "sample")  # Spark reads the CSV files itself
-    got = evaluate_spark(defs, data)
+    got = evaluate_spark(defs, sample)
     ds = load_sample()
     expected = evaluate(defs, ds)
     assert got.as_of == expected.as_of  # the default: the day after the latest usage
     assert rows(got.membership()) == rows(expected.membership())
     assert got.counts() == expected.counts()
     assert sum(1 for n in got.counts().values() if n) >= len(got.counts()) - 4
-    assert_same_health(spark_health(data, HealthConfig()), compute_health(ds))
+    assert_same_health(spark_health(sample, HealthConfig()), compute_health(ds))
+
+
+def test_explain_on_spark_gives_the_pandas_explanation(defs, sample) -> None:
+    """Members and not, both subjects, references, a trial visitor without an account row."""
+    from pendo_segments.evaluate import explain
+    from pendo_segments.evaluate.explain import explain_spark
+
+    ds = load_sample()
+    ev = evaluate(defs, ds)
+    accounts = list(ds.accounts["account_id"])
+    at_risk = set(ev.members("at_risk"))
+    trial = next(v for v, a in zip(ds.visitors["visitor_id"], ds.visitors["account_id"], strict=True) if a not in set(accounts))  # fmt: skip
+    cases = [
+        ("at_risk", next(a for a in accounts if a in at_risk)),
+        ("at_risk", next(a for a in accounts if a not in at_risk)),
+        ("expansion_ready", accounts[7]),  # references healthy and smb
+        ("at_risk_enterprise", accounts[3]),
+        ("new_users", str(ds.visitors["visitor_id"].iloc[5])),
+        ("never_used_data_explorer", trial),
+    ]
+    for name, subject in cases:
+        want = explain(defs, ds, name, subject)
+        got = explain_spark(defs, sample, name, subject)
+        assert got.summary == want.summary, (name, subject)
+        assert [r.as_row() for r in got.rows] == [r.as_row() for r in want.rows], (name, subject)
+    visitor = str(ds.visitors["visitor_id"].iloc[0])
+    for name, subject in [
+        ("at_risk", visitor),
+        ("new_users", accounts[0]),
+        ("at_risk", "acc-0001x"),
+    ]:
+        with pytest.raises(EvaluationError) as want_err:
+            explain(defs, ds, name, subject)
+        with pytest.raises(EvaluationError) as got_err:
+            explain_spark(defs, sample, name, subject)
+        assert str(got_err.value) == str(want_err.value)
 
 
 def test_handmade_parquet_folder_matches_hand_results(spark, defs, tmp_path: Path) -> None:
@@ -178,33 +224,55 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-def test_cli_csv_output_table_and_catalog(spark, tmp_path: Path) -> None:
-    folder = write_csv_folder(tmp_path / "usage")
-    common = ["evaluate", "--data", str(folder), "--as-of", AS_OF.isoformat(), "--format", "csv"]
-    pandas_out = run(*common)
-    spark_out = run(*common, "--engine", "spark", "--spark-master", "local[1]")
-    assert spark_out.exit_code == 0, spark_out.output
-    assert spark_out.stdout == pandas_out.stdout
+def test_cli_same_output_and_warnings_on_every_engine_explain_and_catalog(
+    spark, tmp_path: Path
+) -> None:
+    """One end-to-end run per engine on a folder with an orphan visitor and an unknown one."""
+    folder = write_csv_folder(tmp_path / "usage")  # the hand-made set's visitor of account 'ghost'
+    usage = folder / "feature_usage.csv"
+    usage.write_text(usage.read_text() + "2026-10-05,nobody,core_events,3,A1\n")
+    day = ["--as-of", AS_OF.isoformat()]
+    on_spark = ["--engine", "spark", "--spark-master", "local[1]"]
+    common = ["evaluate", "--data", str(folder), *day, "--format", "csv", "--lenient"]
+    outs = {e: run(*common, "--engine", e) for e in ("pandas", "duckdb")}
+    outs["spark"] = run(*common, *on_spark)
+    expected = outs["pandas"]
+    orphan = "Warning: visitors.csv: 1 visitor of 1 account not in accounts.csv ('ghost'); "
+    assert expected.stderr.splitlines() == [
+        orphan + "their account fields are blank",
+        "Warning: feature_usage.csv: dropped 1 row of 1 unknown visitor",
+    ]
+    for engine, out in outs.items():
+        assert (out.exit_code, out.stdout, out.stderr) == (0, expected.stdout, expected.stderr), (
+            engine
+        )
+
+    # explain --engine spark: the pandas explanation and warnings (more cases in-process above)
+    args = ["explain", "at_risk", "A1", "--data", str(folder), *day, "--lenient", "--format", "csv"]
+    want, got = run(*args), run(*args, *on_spark)
+    assert (got.exit_code, got.stdout, got.stderr) == (0, want.stdout, want.stderr)
 
     # the same tables in a catalog database; members written to a table there
     spark.sql("CREATE DATABASE IF NOT EXISTS usage_db")
     for name in ("accounts", "visitors", "usage_daily", "feature_usage", "features"):
         spark.table(name).write.mode("overwrite").saveAsTable(f"usage_db.{name}")
+    segments = ["at_risk", "healthy", "never_used_core_events", "new_users"]
     out = run(
-        "evaluate", "--data", "spark:usage_db", "--as-of", AS_OF.isoformat(),
-        "--engine", "spark", "--spark-master", "local[1]",
+        "evaluate", "--data", "spark:usage_db", *day, *on_spark,
+        *[a for s in segments for a in ("-s", s)],
         "--output-table", "usage_db.members", "--format", "csv",
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     written = spark.table("usage_db.members").toPandas()
     written = written.sort_values(["segment", "subject_id"]).reset_index(drop=True)
-    expected = pd.read_csv(pd.io.common.StringIO(pandas_out.stdout), dtype=str)
-    assert rows(written[["segment", "subject", "subject_id"]]) == rows(expected)
+    members = pd.read_csv(pd.io.common.StringIO(expected.stdout), dtype=str)
+    members = members[members["segment"].isin(segments)].reset_index(drop=True)
+    assert rows(written[["segment", "subject", "subject_id"]]) == rows(members)
     counts = pd.read_csv(pd.io.common.StringIO(out.stdout))
     assert list(counts.columns) == ["segment", "subject", "members"]
     assert dict(zip(counts["segment"], counts["members"], strict=True)) == {
-        **{s: 0 for s in counts["segment"]},
-        **expected["segment"].value_counts().to_dict(),
+        **{s: 0 for s in segments},
+        **members["segment"].value_counts().to_dict(),
     }
 
 
@@ -237,27 +305,33 @@ def test_bad_folder_gives_the_same_one_line_error_on_every_engine(
     }
     outs["health-duckdb"] = run("health", "--data", str(folder), "--engine", "duckdb")
     outs["spark"] = run("evaluate", "--data", str(folder), "--engine", "spark", "--spark-master", "local[1]")  # fmt: skip
-    if what == "missing column":  # health reads data the same way; one case is enough
+    if what == "missing column":  # health and explain read data the same way; one case is enough
         outs["health-spark"] = run("health", "--data", str(folder), "--engine", "spark", "--spark-master", "local[1]")  # fmt: skip
+        outs["explain-spark"] = run("explain", "at_risk", "A1", "--data", str(folder), "--engine", "spark", "--spark-master", "local[1]")  # fmt: skip
     message = outs["pandas"].stderr
     errors = [ln for ln in message.splitlines() if not ln.startswith("Warning:")]
     assert outs["pandas"].exit_code == 1 and len(errors) == 1, message  # the hand-made ghost warns
     assert path.name in message
-    for engine, out in outs.items():  # the same one error line (Spark skips the orphan warning)
+    for engine, out in outs.items():  # the same one error line
         got = [ln for ln in out.stderr.splitlines() if not ln.startswith("Warning:")]
         assert (out.exit_code, got) == (1, errors), engine
-    if what == "unknown visitor":  # --lenient: the same warning and the same members
-        lenient = ["evaluate", "--data", str(folder), "--lenient", "--format", "csv"]
-        pandas_out = run(*lenient)
-        spark_out = run(*lenient, "--engine", "spark", "--spark-master", "local[1]")
-        assert "dropped 1 row of 1 unknown visitor" in pandas_out.stderr
-        orphan = "Warning: visitors.csv: 1 visitor of 1 account not in accounts.csv"
-        pandas_err = "".join(
-            ln for ln in pandas_out.stderr.splitlines(True) if not ln.startswith(orphan)
-        )
-        assert (spark_out.stdout, spark_out.stderr) == (pandas_out.stdout, pandas_err)
+        if "spark" in engine:  # and the same warnings before it (the orphan visitor's)
+            assert out.stderr == message, engine
 
 
 def test_spark_options_need_the_spark_engine(tmp_path: Path) -> None:
     out = run("evaluate", "--data", "sample", "--spark-master", "local[1]")
     assert out.exit_code == 2 and "--spark-master need --engine spark" in out.output
+    out = run("explain", "at_risk", "A1", "--data", "sample", "--spark-conf", "spark.x=1")
+    assert out.exit_code == 2 and "--spark-conf need --engine spark" in out.output
+    out = run("evaluate", "--data", "sample", "--engine", "spark", "--spark-conf", "nokey")
+    assert out.exit_code == 2 and "expected KEY=VALUE" in out.output
+
+
+def test_local_mode_sizes_shuffles_to_the_cores() -> None:
+    from pendo_segments.evaluate.spark_engine import local_settings
+
+    assert local_settings("local")["spark.sql.shuffle.partitions"] == "4"
+    assert local_settings("local[2]")["spark.sql.shuffle.partitions"] == "8"
+    assert local_settings("local[3, 2]")["spark.sql.shuffle.partitions"] == "12"
+    assert local_settings("local[*]")["spark.sql.adaptive.enabled"] == "true"

@@ -21,7 +21,11 @@ from pendo_segments.cli.options import (
     output_format,
 )
 from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format, warn
-from pendo_segments.cli.spark_options import check_spark_options, spark_options
+from pendo_segments.cli.spark_options import (
+    check_spark_options,
+    explain_engine_option,
+    spark_options,
+)
 
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 
@@ -187,6 +191,7 @@ def evaluate(
 @data_dir
 @as_of
 @output_format
+@explain_engine_option
 def explain(
     name: str,
     subject_id: str,
@@ -196,6 +201,8 @@ def explain(
     as_of: dt.date | None,
     fmt: str | None,
     output: Path | None,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Show each condition of segment NAME for SUBJECT_ID: value, threshold, pass/fail.
 
@@ -207,9 +214,19 @@ def explain(
     from pendo_segments.evaluate import explain as run
     from pendo_segments.evaluate.explain import EXPLAIN_COLUMNS
 
+    check_spark_options(engine, spark_master)
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of)
-    result = run(definitions, ds, name, subject_id, as_of=as_of)
+    if engine == "spark":
+        from pendo_segments.cli.spark_options import explain_on_spark
+
+        with status("Explaining on Spark"):
+            result = explain_on_spark(
+                definitions, data, name, subject_id,
+                lenient=lenient, as_of=as_of, master=spark_master, warn=warn,
+            )  # fmt: skip
+    else:
+        ds = load_data(data, lenient, as_of)
+        result = run(definitions, ds, name, subject_id, as_of=as_of)
     fmt = resolve_format(fmt, output)
     if fmt == "json":
         from pendo_segments.cli.output import emit_json

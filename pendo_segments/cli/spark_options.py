@@ -20,7 +20,45 @@ MASTER_HELP = (
 
 
 def spark_master_option(f: F) -> F:
+    """``--spark-master`` and ``--spark-conf`` (every command with ``--engine spark``)."""
+    f = click.option(
+        "--spark-conf",
+        metavar="KEY=VALUE",
+        multiple=True,
+        expose_value=False,
+        callback=_record_conf,
+        help="With --engine spark: a Spark setting for the session (repeatable), "
+        "e.g. spark.driver.memory=8g or spark.sql.shuffle.partitions=64.",
+    )(f)
     return click.option("--spark-master", metavar="URL", default=None, help=MASTER_HELP)(f)
+
+
+def _record_conf(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
+    """Hand the settings to the Spark engine's session (no pyspark import here)."""
+    conf = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--spark-conf")
+        conf[key.strip()] = value.strip()
+    ctx.meta["spark_conf"] = conf
+    from pendo_segments.evaluate import spark_engine
+
+    spark_engine.SESSION_CONF.clear()
+    spark_engine.SESSION_CONF.update(conf)
+
+
+def explain_engine_option(f: F) -> F:
+    """``explain --engine pandas|spark`` and the Spark options."""
+    f = click.option(
+        "--engine",
+        type=click.Choice(["pandas", "spark"]),
+        default="pandas",
+        show_default=True,
+        help="pandas (in memory) or spark: Spark reads and checks the data and picks the "
+        "subject's rows (needs the [spark] extra and Java).",
+    )(f)
+    return spark_master_option(f)
 
 
 def spark_options(f: F) -> F:
@@ -38,13 +76,29 @@ def spark_options(f: F) -> F:
 def check_spark_options(engine: str, master: str | None, output_table: str | None = None) -> None:
     """The Spark-only options make no sense with another engine: a usage error, not a surprise."""
     if engine != "spark":
-        given = [n for n, v in (("--spark-master", master), ("--output-table", output_table)) if v]
+        ctx = click.get_current_context(silent=True)
+        conf = ctx.meta.get("spark_conf") if ctx is not None else None
+        given = [
+            n
+            for n, v in (
+                ("--spark-master", master),
+                ("--spark-conf", conf),
+                ("--output-table", output_table),
+            )
+            if v
+        ]
         if given:
             raise click.UsageError(f"{' and '.join(given)} need --engine spark")
 
 
 def evaluate_on_spark(*args: Any, **kwargs: Any) -> Any:
     from pendo_segments.evaluate.spark_engine import evaluate_on_spark as run
+
+    return run(*args, **kwargs)
+
+
+def explain_on_spark(*args: Any, **kwargs: Any) -> Any:
+    from pendo_segments.evaluate.explain import explain_on_spark as run
 
     return run(*args, **kwargs)
 

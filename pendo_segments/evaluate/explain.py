@@ -8,10 +8,13 @@ each node's result, so the explanation can never disagree with
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import (
@@ -96,7 +99,61 @@ def explain(
     defs: DefinitionSet, ds: Dataset, name: str, subject_id: str, *, as_of: dt.date | None = None
 ) -> Explanation:
     seg = defs.get(name)
-    day = resolve_as_of(ds, as_of, defs)
+    return _explain(defs, ds, seg, subject_id, resolve_as_of(ds, as_of, defs))
+
+
+def explain_spark(
+    defs: DefinitionSet, data: Any, name: str, subject_id: str, *, as_of: dt.date | None = None
+) -> Explanation:
+    """``explain --engine spark``: Spark reads and checks the data and picks the subject's rows.
+
+    The counts of a subject depend only on its account's rows (see
+    ``spark_data.subject_rows``), so the evaluator explains from those rows
+    exactly what it would from the whole data set; the as-of default and the
+    "nothing active" warning come from Spark's pass over all of it.
+    """
+    from pendo_segments.data.loaders import dataset_from_frames
+    from pendo_segments.evaluate.as_of import warn_if_nothing_active
+    from pendo_segments.evaluate.spark_data import keep_text, subject_rows
+
+    seg = defs.get(name)
+    if as_of is None:
+        day = data.default_as_of()
+    else:
+        day = as_of
+        latest = data.stats.get("latest")
+        usage = pd.DataFrame({"date": pd.to_datetime([latest] if latest else [])})
+        warn_if_nothing_active(SimpleNamespace(usage_daily=usage), day, defs)
+    tables = subject_rows(data, seg.subject, str(subject_id))
+    ds = dataset_from_frames(tables, source=data.source, warn=lambda _m: None)
+    keep_text(data, ds, tables)
+    return _explain(defs, ds, seg, subject_id, day)
+
+
+def explain_on_spark(
+    defs: DefinitionSet,
+    data_spec: str,
+    name: str,
+    subject_id: str,
+    *,
+    lenient: bool = False,
+    as_of: dt.date | None = None,
+    master: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Explanation:
+    """Open a session, read and check the data with Spark, explain."""
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import check_spark_source, spark_session
+
+    defs.get(name)  # an unknown segment fails before Spark starts
+    check_spark_source(data_spec)
+    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    return explain_spark(defs, data, name, subject_id, as_of=as_of)
+
+
+def _explain(
+    defs: DefinitionSet, ds: Dataset, seg: Segment, subject_id: str, day: dt.date
+) -> Explanation:
     ev = Evaluator(ds, day, defs)
     ids = ev.metrics.ids(seg.subject)
     pos = ids.get_indexer([str(subject_id)])[0]

@@ -15,11 +15,11 @@ the table, the column and an example value.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import reduce
-from operator import and_
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,12 @@ class SparkData:
     source: str
     frames: dict[str, Any] = field(default_factory=dict)
 
+    def close(self) -> None:
+        """Free the cached tables (the session may go on with other data)."""
+        for frame in self.cached:
+            frame.unpersist()
+        self.cached = []
+
     def has(self, table: str) -> bool:
         return table in self.frames
 
@@ -50,6 +56,9 @@ class SparkData:
 
     #: measures taken during the check pass: latest usage date, feature counts
     stats: dict[str, Any] = field(default_factory=dict)
+    #: the kind each extra (inferred) column got: float, date, bool or str
+    kinds: dict[str, dict[str, str]] = field(default_factory=dict)
+    cached: list[Any] = field(default_factory=list)  # the tables as read, kept by Spark
 
     def default_as_of(self) -> dt.date:
         """The day after the latest usage date (the pandas engine's default)."""
@@ -79,6 +88,75 @@ class SparkData:
         return int(self.stats[stat])
 
 
+def subject_rows(data: SparkData, subject: str, subject_id: str) -> dict[str, Any]:
+    """The rows that decide ``subject_id``'s segments, as Arrow tables for the local loader.
+
+    A subject's counts depend on its account alone (docs/semantics.md §2): the
+    account row, the account's visitors and their usage rows; a visitor
+    segment reaches its account's fields and segments. So Spark picks those
+    rows and only they reach the driver. An id that is not a ``subject``
+    brings the rows the local messages need: the account of an id of the
+    other kind, else the first 50,000 ids for the closest-name suggestion.
+    """
+    from pyspark.sql import functions as F
+
+    accounts, visitors = data.frames["accounts"], data.frames["visitors"]
+    own, key = (accounts, "account_id") if subject == "account" else (visitors, "visitor_id")
+    other, other_key = (
+        (visitors, "visitor_id") if subject == "account" else (accounts, "account_id")
+    )
+    hit = own.where(F.col(key) == subject_id).select("account_id").limit(1).collect()
+    if not hit:
+        hit = other.where(F.col(other_key) == subject_id).select("account_id").limit(1).collect()
+    if not hit:
+        out = {n: data.frames[n].limit(0) for n in ("accounts", "visitors", *BIG_TABLES)}
+        out[subject + "s"] = own.limit(50_000)
+    else:
+        account = hit[0][0]
+        if account is None:  # a visitor without an account
+            theirs = visitors.where(F.col("visitor_id") == subject_id)
+        else:
+            theirs = visitors.where(F.col("account_id") == account)
+        ids = F.broadcast(theirs.select(F.col("visitor_id").alias("_v")))
+        out = {
+            "accounts": accounts.where(F.col("account_id") == account),
+            "visitors": theirs,
+            **{
+                n: data.frames[n].join(ids, F.col("visitor_id") == F.col("_v"), "left_semi")
+                for n in BIG_TABLES
+            },
+        }
+    out["features"] = data.frames["features"]
+    return {n: frame.toArrow() for n, frame in out.items()}
+
+
+def keep_text(data: SparkData, ds: Any, tables: dict[str, Any]) -> None:
+    """Extra columns Spark found to be text stay text in a slice that happens to look numeric."""
+    from pendo_segments.data.columns import text_series
+
+    for name, kinds in data.kinds.items():
+        frame = getattr(ds, name, None)
+        for c, kind in kinds.items():
+            if kind == "str" and frame is not None and c in frame.columns:
+                frame[c] = text_series(tables[name].column(c)).set_axis(frame.index)
+
+
+@contextlib.contextmanager
+def job_description(spark: Any, text: str) -> Iterator[None]:
+    """Name the Spark jobs of a step (Spark UI, event logs); Spark Connect has no such call."""
+    try:
+        context = spark.sparkContext
+    except Exception:  # Spark Connect
+        context = None
+    if context is not None:
+        context.setJobDescription(text)
+    try:
+        yield
+    finally:
+        if context is not None:
+            context.setJobDescription(None)
+
+
 def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -101,9 +179,13 @@ def open_spark_data(
         folder = None if "://" in spec else Path(spec)
         raw, label = (_folder_tables(spark, folder) if folder else _uri_tables(spark, spec)), spec
     data = SparkData(spark, "sample" if spec.endswith("sample_data") else label)
+    # read once: the check pass fills the cache that every segment and the health score read
+    raw = {name: (where, frame.persist(_storage())) for name, (where, frame) in raw.items()}
+    data.cached = [frame for _where, frame in raw.values()]
     try:
         _check_all(data, raw, lenient, warn)
     except _Problem as problem:
+        data.close()
         if folder is not None:
             from pendo_segments.data.loaders import load_dataset
 
@@ -112,6 +194,13 @@ def open_spark_data(
     for name, frame in data.frames.items():
         frame.createOrReplaceTempView(name)
     return data
+
+
+def _storage() -> Any:
+    """Memory first, spilling to local disk: a table bigger than memory still runs."""
+    from pyspark import StorageLevel
+
+    return StorageLevel.MEMORY_AND_DISK
 
 
 class _Problem(Exception):
@@ -235,6 +324,7 @@ class _Table:
     checks: list[tuple[str, str, Any, Any]] = field(default_factory=list)
     infer: list[str] = field(default_factory=list)
     links: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, what
+    joined: Any = None  # the frame with the catalogue ids joined (for the rare recounts)
 
     @property
     def spec(self) -> TableSpec:
@@ -242,17 +332,25 @@ class _Table:
 
 
 def _check_all(data: SparkData, raw: dict[str, tuple[str, Any]], lenient: bool, warn: Warn) -> None:
-    """Check every table in one Spark job, then register the typed frames."""
+    """Check every table in one Spark job, then define the typed frames (the loader's order)."""
     plans = {name: _plan(name, *raw[name]) for name in TABLES if name in raw}
     aggs = [_aggregates(plan, plans) for plan in plans.values()]
     try:
-        row = reduce(lambda a, b: a.crossJoin(b), aggs).first().asDict()
+        with job_description(data.spark, f"pendo-segments: read and check {data.source}"):
+            row = reduce(lambda a, b: a.crossJoin(b), aggs).first().asDict()
     except Exception as err:  # e.g. a CSV row with more cells than the header (FAILFAST)
         raise _Problem(
             f"{data.source}: Spark cannot read the tables ({_first_line(err)})"
         ) from None
-    for plan in plans.values():  # the loader's order
-        data.frames[plan.name] = _typed(data, plan, row, lenient, warn)
+    references: list[str] = [n for n in ("accounts", "visitors", "features") if n in plans]
+    for name in references:  # the loader's order: reference tables and their warnings first
+        data.frames[name] = _typed(data, plans[name], row, plans, lenient, warn)
+    if data.source != "sample" and {"accounts", "visitors"} <= set(plans):
+        _warn_orphans(data, plans, row, warn)  # (the sample's trial-account visitors are meant)
+    for table in plans:
+        if table not in references:
+            data.frames[table] = _typed(data, plans[table], row, plans, lenient, warn)
+    data.frames = {name: data.frames[name] for name in plans}
     data.stats = {"latest": row["usage_daily__latest"], "features": row["features__rows"]}
     data.stats["key_features"] = row.get("features__keys") or 0
 
@@ -309,60 +407,111 @@ def _ids(frame: Any, c: str) -> Any:
     return F.when(v == "", None).otherwise(v)
 
 
+def _known(plan: _Table, c: str) -> Any:
+    """The distinct ids of ``plan`` (column ``_k_c``) with a marker column ``_ok_c``."""
+    from pyspark.sql import functions as F
+
+    ids = plan.frame.select(_ids(plan.frame, c).alias(f"_k_{c}")).distinct()
+    return ids.withColumn(f"_ok_{c}", F.lit(True))
+
+
+def _unknown(frame: Any, c: str) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.col(f"_ok_{c}").isNull() & _ids(frame, c).isNotNull()
+
+
 def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
-    """A one-row frame with the counts and an example of every problem of ``plan``."""
+    """A one-row frame with the counts and an example of every problem of ``plan``.
+
+    Plain aggregates only (no Python UDF, no DISTINCT over a big table, so no
+    row expansion): a table that names visitors is first aggregated per
+    visitor id, which Spark does map-side before any shuffle, and only those
+    per-visitor rows meet the visitor ids; the feature catalogue is small and
+    is broadcast to every task.
+    """
     from pyspark.sql import functions as F
 
     p = f"{plan.name}__"
     source = plan.frame
     for c, other, _what in plan.links:
-        known = plans[other].frame.select(_ids(plans[other].frame, c).alias(f"_k_{c}"))
-        known = known.distinct().withColumn(f"_ok_{c}", F.lit(True))
-        source = source.join(known, _ids(source, c) == F.col(f"_k_{c}"), "left")
-    agg = [F.count(F.lit(1)).alias(f"{p}rows")]
+        if other != "visitors":
+            known = F.broadcast(_known(plans[other], c))
+            source = source.join(known, _ids(source, c) == F.col(f"_k_{c}"), "left")
+    if plan.name == "visitors" and "accounts" in plans:  # visitors of unknown accounts warn
+        known = _known(plans["accounts"], "account_id")
+        source = source.join(known, _ids(source, "account_id") == F.col("_k_account_id"), "left")
+    plan.joined = source
+    first = lambda c: F.first(c, ignorenulls=True)  # noqa: E731
+    by_visitor = any(other == "visitors" for _c, other, _w in plan.links)
+    ok = F.col("_ok_visitor_id").isNotNull() if by_visitor else F.lit(True)
+    # (name, aggregate over rows, how the per-visitor aggregates combine)
+    parts: list[tuple[str, Any, Any]] = [(f"{p}rows", F.count(F.lit(1)), F.sum)]
     if plan.name == "usage_daily":  # the default as-of day, over rows that stay
-        kept = reduce(
-            and_, [F.col(f"_ok_{c}").isNotNull() for c, _o, _w in plan.links], F.lit(True)
-        )
         day = _convert(plan.frame, "date", plan.spec.column("date"), "date")[0]
-        agg.append(F.max(F.when(kept, day)).alias(f"{p}latest"))
+        parts.append((f"{p}latest", F.max(day), lambda v: F.max(F.when(ok, v))))
     if plan.name == "features" and "key" in plan.frame.columns:
         key = _convert(plan.frame, "key", plan.spec.column("key"), "bool")[0]
-        agg.append(F.sum(F.when(key, 1).otherwise(0)).alias(f"{p}keys"))
+        parts.append((f"{p}keys", F.sum(F.when(key, 1).otherwise(0)), F.sum))
     for i, (_c, _p, bad, shown) in enumerate(plan.checks):
-        agg.append(F.sum(F.when(bad, 1).otherwise(0)).alias(f"{p}n{i}"))
-        agg.append(F.first(F.when(bad, shown.cast("string")), ignorenulls=True).alias(f"{p}e{i}"))
+        parts.append((f"{p}n{i}", F.sum(F.when(bad, 1).otherwise(0)), F.sum))
+        parts.append((f"{p}e{i}", first(F.when(bad, shown.cast("string"))), first))
     for c in plan.infer:
         v = F.when(F.col(f"`{c}`") == "", None).otherwise(F.col(f"`{c}`"))
-        for tag, ok in (
+        for tag, good in (
             ("num", v.rlike(INFER_NUMBER_RE)),
             ("date", v.rlike(DATE_RE) & F.to_date(v, "yyyy-MM-dd").isNotNull()),
             ("bool", F.lower(v).isin("true", "false")),
         ):
-            agg.append(F.sum(F.when(v.isNotNull() & ~ok, 1).otherwise(0)).alias(f"{p}{tag}:{c}"))
-        agg.append(F.count(v).alias(f"{p}any:{c}"))
-    for i, (c, _o, _w) in enumerate(plan.links):
-        unknown = F.col(f"_ok_{c}").isNull() & _ids(source, c).isNotNull()
-        agg.append(F.sum(F.when(unknown, 1).otherwise(0)).alias(f"{p}u{i}"))
-        agg.append(F.countDistinct(F.when(unknown, _ids(source, c))).alias(f"{p}d{i}"))
-        agg.append(F.first(F.when(unknown, _ids(source, c)), ignorenulls=True).alias(f"{p}x{i}"))
-    key = plan.spec.key
-    if key:
-        agg.append(
-            (F.count(_ids(source, key)) - F.countDistinct(_ids(source, key))).alias(f"{p}dup")
-        )
-    return source.agg(*agg)
+            parts.append(
+                (f"{p}{tag}:{c}", F.sum(F.when(v.isNotNull() & ~good, 1).otherwise(0)), F.sum)
+            )
+        parts.append((f"{p}any:{c}", F.count(v), F.sum))
+    for i, (c, other, _w) in enumerate(plan.links):
+        if other != "visitors":  # distinct unknown ids are counted only when there are any
+            unknown = _unknown(source, c)
+            parts.append((f"{p}u{i}", F.sum(F.when(unknown, 1).otherwise(0)), F.sum))
+            parts.append((f"{p}x{i}", first(F.when(unknown, _ids(source, c))), first))
+    if plan.name == "visitors" and "accounts" in plans:
+        stray = F.when(_unknown(source, "account_id"), 1).otherwise(0)
+        parts.append((f"{p}orphans", F.sum(stray), F.sum))
+    if not by_visitor:
+        key = plan.spec.key
+        if key:
+            dup = F.count(_ids(source, key)) - F.countDistinct(_ids(source, key))
+            parts.append((f"{p}dup", dup, None))
+        return source.agg(*[agg.alias(name) for name, agg, _combine in parts])
+    grouped = source.groupBy(_ids(source, "visitor_id").alias("_vid"))
+    grouped = grouped.agg(*[agg.alias(name) for name, agg, _combine in parts])
+    known = _known(plans["visitors"], "visitor_id")
+    grouped = grouped.join(known, F.col("_vid") == F.col("_k_visitor_id"), "left")
+    unknown = F.col("_ok_visitor_id").isNull() & F.col("_vid").isNotNull()
+    i = next(i for i, (_c, other, _w) in enumerate(plan.links) if other == "visitors")
+    return grouped.agg(
+        *[combine(F.col(f"`{name}`")).alias(name) for name, _agg, combine in parts],
+        F.sum(F.when(unknown, F.col(f"`{p}rows`")).otherwise(0)).alias(f"{p}u{i}"),
+        F.count(F.when(unknown, 1)).alias(f"{p}d{i}"),
+        first(F.when(unknown, F.col("_vid"))).alias(f"{p}x{i}"),
+    )
 
 
-def _typed(data: SparkData, plan: _Table, row: dict[str, Any], lenient: bool, warn: Warn) -> Any:
+def _typed(
+    data: SparkData,
+    plan: _Table,
+    row: dict[str, Any],
+    plans: dict[str, _Table],
+    lenient: bool,
+    warn: Warn,
+) -> Any:
     """The table with canonical types, after its checks passed (or its unknown ids dropped)."""
     p, label, spec = f"{plan.name}__", plan.label, plan.spec
     for i, (c, problem, _b, _s) in enumerate(plan.checks):
         if row[f"{p}n{i}"]:
             raise _Problem(f"{label}: column '{c}': {row[f'{p}e{i}']!r} {problem}")
-    if spec.key and row[f"{p}dup"]:
+    if spec.key and row.get(f"{p}dup"):
         raise _Problem(f"{label}: column '{spec.key}': {plural(row[f'{p}dup'], 'duplicate id')}")
     kinds = {c: _inferred(row, p, c) for c in plan.infer}
+    data.kinds[plan.name] = kinds
     columns = []
     for c in plan.frame.columns:
         col = spec.column(c)
@@ -372,7 +521,11 @@ def _typed(data: SparkData, plan: _Table, row: dict[str, Any], lenient: bool, wa
     for i, (c, other, what) in enumerate(plan.links):
         if not row[f"{p}u{i}"]:
             continue
-        counts = f"{plural(row[f'{p}u{i}'], 'row')} of {plural(row[f'{p}d{i}'], 'unknown ' + what)}"
+        ids = row.get(f"{p}d{i}")
+        if ids is None:  # rare: count the distinct unknown ids now
+            joined = plan.joined
+            ids = joined.where(_unknown(joined, c)).select(_ids(joined, c)).distinct().count()
+        counts = f"{plural(row[f'{p}u{i}'], 'row')} of {plural(ids, 'unknown ' + what)}"
         if not lenient:
             raise _Problem(
                 f"{label}: column '{c}': unknown {what} {row[f'{p}x{i}']!r} ({counts}; "
@@ -381,6 +534,39 @@ def _typed(data: SparkData, plan: _Table, row: dict[str, Any], lenient: bool, wa
         warn(f"{label}: dropped {counts}")
         out = out.join(data.frames[other].select(c), c, "left_semi")
     return out
+
+
+def _warn_orphans(
+    data: SparkData, plans: dict[str, _Table], row: dict[str, Any], warn: Warn
+) -> None:
+    """The loader's warnings about account data that leaves results empty or partial."""
+    from pyspark.sql import functions as F
+
+    accounts, visitors = plans["accounts"], plans["visitors"]
+    if not row["accounts__rows"]:
+        warn(
+            f"{accounts.label}: no accounts (header only): account segments, "
+            "health and tiers will be empty"
+        )
+        return
+    n_visitors = row.get("visitors__orphans") or 0
+    if not n_visitors:
+        return
+    theirs = visitors.frame.select(  # file order, for the first ids shown
+        _ids(visitors.frame, "account_id").alias("account_id"),
+        F.monotonically_increasing_id().alias("_pos"),
+    )
+    known = accounts.frame.select(_ids(accounts.frame, "account_id").alias("account_id"))
+    stray = theirs.where("account_id IS NOT NULL").join(known, "account_id", "left_anti")
+    stray = stray.groupBy("account_id").agg(F.min("_pos").alias("_pos")).cache()
+    n_ids = stray.count()
+    ids = [r[0] for r in stray.orderBy("_pos").limit(3).collect()]
+    stray.unpersist()
+    shown = ", ".join(repr(v) for v in ids) + (", …" if n_ids > 3 else "")
+    warn(
+        f"{visitors.label}: {plural(n_visitors, 'visitor')} of {plural(n_ids, 'account')} "
+        f"not in {accounts.label} ({shown}); their account fields are blank"
+    )
 
 
 def _inferred(row: dict[str, Any], p: str, c: str) -> str:

@@ -26,13 +26,19 @@ DEFAULT_MASTER = "local[*]"
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,2}$")
 _SESSIONS: dict[str, Any] = {}
+#: settings given on the command line (``--spark-conf KEY=VALUE``), applied to new sessions
+SESSION_CONF: dict[str, str] = {}
 
 
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
     """A SparkSession for ``master`` (``sc://…`` is Spark Connect); one per master per process."""
     master = master or DEFAULT_MASTER
-    if master in _SESSIONS:
-        return _SESSIONS[master]
+    if master in _SESSIONS:  # settings of the SQL layer still apply to a running session
+        session = _SESSIONS[master]
+        for key, value in (SESSION_CONF | (conf or {})).items():
+            if key.startswith("spark.sql."):
+                session.conf.set(key, value)
+        return session
     import warnings
 
     # pyspark warns about pandas versions it has not been tested with; results are checked here
@@ -53,10 +59,12 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.ansi.enabled": "false",
         "spark.sql.legacy.ctePrecedencePolicy": "CORRECTED",
+        # members come back to the driver as Arrow batches, not pickled rows
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if master.startswith("local"):
-        settings |= {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
-    for key, value in (settings | (conf or {})).items():
+        settings |= local_settings(master)
+    for key, value in (settings | SESSION_CONF | (conf or {})).items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
@@ -76,6 +84,39 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     return session
 
 
+def local_settings(master: str) -> dict[str, str]:
+    """Local mode tuned for one machine: no UI, few shuffle partitions, adaptive plans.
+
+    Spark's default of 200 shuffle partitions is meant for a cluster; on a
+    few cores it makes every shuffle 200 tiny tasks. Adaptive execution
+    coalesces partitions and turns joins with a small side into broadcast
+    joins once it sees the real sizes. The broadcast threshold stays Spark's
+    10 MB: at 1M visitors a 64 MB one ran the driver out of memory next to
+    the cached tables (benchmarks/RESULTS-spark.md).
+    """
+    cores = _local_cores(master)
+    return {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(max(2, 4 * cores)),
+        "spark.default.parallelism": str(max(2, 2 * cores)),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    }
+
+
+def _local_cores(master: str) -> int:
+    """N of ``local[N]`` / ``local[N,F]``; the machine's cores for ``local[*]``; 1 for ``local``."""
+    import os
+
+    match = re.match(r"^local(?:\[(\d+|\*)(?:,\s*\d+)?\])?$", master)
+    if not match or match.group(1) is None:
+        return 1
+    if match.group(1) == "*":
+        return os.cpu_count() or 1
+    return max(1, int(match.group(1)))
+
+
 def error_line(err: Exception) -> str:
     text = " ".join(str(err).split())
     return text[:300] or type(err).__name__
@@ -88,12 +129,17 @@ def spark_sql(
     *,
     has_first_visit: bool,
     has_last_visit: bool = False,
+    ordered: bool = True,
 ) -> str:
     """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
 
     Nested WITH clauses stay where the SQL target put them (see ``writer_for``).
+    Without ``ordered`` no part of it sorts: a member set needs no order, and
+    in Spark every ORDER BY is a global sort with a sampling job of its own
+    (the engine sorts the collected members once).
     """
     import sqlglot
+    from sqlglot import exp
 
     from pendo_segments.compile.sql import SQLGenerator, writer_for
 
@@ -101,7 +147,12 @@ def spark_sql(
         defs, as_of=as_of, has_first_visit=has_first_visit, has_last_visit=has_last_visit
     )
     raw = str(gen.compile(seg).output).rstrip().rstrip(";")
-    return sqlglot.transpile(raw, read="duckdb", write=writer_for("spark"))[0]
+    tree = sqlglot.parse_one(raw, read="duckdb")
+    if not ordered:
+        for select in tree.find_all(exp.Select):
+            if select.args.get("order") is not None and select.args.get("limit") is None:
+                select.set("order", None)
+    return tree.sql(dialect=writer_for("spark"))
 
 
 def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
@@ -119,6 +170,7 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
             as_of,
             has_first_visit="first_visit" in visitor_columns,
             has_last_visit="last_visit" in visitor_columns,  # docs/semantics.md §2
+            ordered=False,
         )
         try:
             frame = spark.sql(sql)
@@ -206,8 +258,11 @@ def evaluate_spark(
         return SparkEvaluation(
             as_of=day, segments=segments, written={r[0]: r[1] for r in counts}, table=output_table
         )
+    from pendo_segments.evaluate.spark_data import job_description
+
     try:
-        members = frame.toPandas()
+        with job_description(data.spark, f"pendo-segments: {len(wanted)} segments"):
+            members = frame.toPandas()
     except Exception as err:
         raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
     members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
@@ -228,11 +283,16 @@ def evaluate_on_spark(
     """``evaluate --engine spark``: open a session, read and check the data, evaluate."""
     from pendo_segments.evaluate.spark_data import open_spark_data
 
-    if data_spec.startswith("pendo:"):
-        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
+    check_spark_source(data_spec)
     defs.select(names)  # unknown segment names fail before Spark starts
     data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
     return evaluate_spark(defs, data, as_of=as_of, names=names, output_table=output_table)
+
+
+def check_spark_source(data_spec: str) -> None:
+    """Spark reads files and catalog tables; the live Pendo source is for the local engines."""
+    if data_spec.startswith("pendo:"):
+        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
 
 
 def dataset_views(spark: Any, ds: Any) -> Any:
