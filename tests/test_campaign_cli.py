@@ -58,7 +58,7 @@ def test_dry_run_prints_who_and_why_as_csv(world: World) -> None:
         f"visit; subject: {SUBJECT_JA}",
     ]
     assert result.stderr.splitlines() == [
-        "Dry run as of 2026-11-01: would email 3 visitor(s) in no_login_30d; skipped "
+        "Dry run as of 2026-11-01: would email 3 visitors in no_login_30d; skipped "
         "1 excluded account, 1 no email address, 1 opted out.",
         "Nothing was sent (dry run); add --send to send.",
     ]
@@ -140,7 +140,7 @@ def test_failed_deliveries_exit_1_after_reporting(world: World, smtp_server) -> 
         in result.stdout
     )
     assert result.stderr.splitlines()[-1] == (
-        f"Error: 1 email(s) not delivered (first: v_en: SMTP 127.0.0.1:{port} refused "
+        f"Error: 1 email not delivered (first: v_en: SMTP 127.0.0.1:{port} refused "
         "en@acme.example: 550 5.1.1 unknown user); they are retried on the next run"
     )
 

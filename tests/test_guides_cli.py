@@ -38,7 +38,7 @@ def test_lint_shipped_templates_is_clean() -> None:
 def test_lint_broken_fixtures_fails_with_one_line_error() -> None:
     result = run("lint", "--templates", str(BROKEN), "--format", "csv")
     assert result.exit_code == 1
-    assert result.stderr == "Error: 15 problem(s) in guide templates\n"
+    assert result.stderr == "Error: 15 problems in guide templates\n"
     lines = result.stdout.splitlines()
     assert lines[0] == "file,line,rule,message" and len(lines) == 16
     assert any(",https-link," in line and "http_link.en.j2,4," in line for line in lines)

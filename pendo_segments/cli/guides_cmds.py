@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pendo_segments.base.words import plural
 from pendo_segments.cli.options import AS_OF, force_option, output_format
 from pendo_segments.cli.output import emit_rows, resolve_format, warn
 
@@ -241,5 +242,5 @@ def lint(
             title="Guide template problems",
         )
     if issues:
-        raise RenderError(f"{len(issues)} problem(s) in guide templates")
+        raise RenderError(f"{plural(len(issues), 'problem')} in guide templates")
     click.echo(f"OK: {len(manifest.guides)} guides checked, no problems", err=True)

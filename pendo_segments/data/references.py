@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pendo_segments.base.words import plural
 from pendo_segments.data.columns import Where, any_true, first_true, show
 from pendo_segments.errors import DataError
 
@@ -138,10 +139,6 @@ def lookup(values: pa.ChunkedArray, categories: pa.Array) -> np.ndarray:
 
     with ThreadPoolExecutor(min(pieces, pa.cpu_count())) as pool:
         return np.concatenate(list(pool.map(one, range(0, n, step))))
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def drop_unknown(

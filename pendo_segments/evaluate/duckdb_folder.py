@@ -26,8 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pendo_segments.base.words import plural
 from pendo_segments.data.columns import DATE_RE, NUMBER_RE
-from pendo_segments.data.references import plural
 from pendo_segments.data.schema import AS_OF_RANGE, TABLES, Col
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import Segment

@@ -23,8 +23,8 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+from pendo_segments.base.words import plural
 from pendo_segments.data.columns import DATE_RE, FALSE_WORDS, INFER_NUMBER_RE, NUMBER_RE, TRUE_WORDS
-from pendo_segments.data.references import plural
 from pendo_segments.data.schema import TABLES, Col, TableSpec
 from pendo_segments.errors import DataError
 

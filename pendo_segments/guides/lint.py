@@ -19,6 +19,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from pendo_segments.base.words import plural
 from pendo_segments.definitions.yaml_lines import closest
 from pendo_segments.guides import htmltools
 from pendo_segments.guides.context import CONTEXT_NAMES, OBJECT_FIELDS
@@ -380,7 +381,10 @@ def _rendered(
         )
     elif len(numbers) < low:
         yield _at(
-            raw, "title", "structure", f"{len(numbers)} step(s); a {kind} needs {low} to {high}"
+            raw,
+            "title",
+            "structure",
+            f"{plural(len(numbers), 'step')}; a {kind} needs {low} to {high}",
         )
     for number, step in zip(numbers, rendered.steps, strict=True):
         yield from _limit(

@@ -197,7 +197,10 @@ def _require(guide: Guide, locale: str, blocks: dict[str, RawBlock], manifest: M
     if lacking:
         path = guide.templates.get(locale) or Path(manifest.root) / guide.template_name(locale)
         raise TemplateError(
-            display_path(path), 1, "structure", f"missing block(s): {', '.join(lacking)}"
+            display_path(path),
+            1,
+            "structure",
+            f"missing {'block' if len(lacking) == 1 else 'blocks'}: {', '.join(lacking)}",
         )
 
 
