@@ -9,7 +9,6 @@ ones), in every file layout, around the window edges D−30 / D−31.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from handmade import AS_OF, EXPECTED, frames
 from hypothesis import HealthCheck, given, settings
-from test_evaluate_crosscheck import TRICKY_DEFS, datasets
+from test_evaluate_crosscheck import datasets, load_tricky_defs
 
 from pendo_segments.data.columns import Where, narrow_int, to_days32
 from pendo_segments.data.dataset import Dataset
@@ -141,11 +140,7 @@ def test_sums_accumulate_wide(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("defs")
-    for path in [*Path("segment_defs").glob("*.yaml"), *Path("tests/defs_extra").glob("*.yaml")]:
-        shutil.copy(path, folder / path.name)
-    (folder / "tricky.yaml").write_text(TRICKY_DEFS, encoding="utf-8")
-    return load_definitions(folder)
+    return load_tricky_defs(tmp_path_factory.mktemp("defs"))
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])

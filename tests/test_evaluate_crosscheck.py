@@ -52,13 +52,17 @@ segments:
 """
 
 
-@pytest.fixture(scope="module")
-def defs(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("defs")
+def load_tricky_defs(folder: Path):
+    """The shipped and extra definitions plus TRICKY_DEFS, loaded from ``folder``."""
     for path in [*Path("segment_defs").glob("*.yaml"), *Path("tests/defs_extra").glob("*.yaml")]:
         shutil.copy(path, folder / path.name)
     (folder / "tricky.yaml").write_text(TRICKY_DEFS, encoding="utf-8")
     return load_definitions(folder)
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory):
+    return load_tricky_defs(tmp_path_factory.mktemp("defs"))
 
 
 def day(offset: int) -> pd.Timestamp:

@@ -9,14 +9,11 @@ docs/semantics.md §2 boundaries.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from handmade import AS_OF, EXPECTED, frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_evaluate_crosscheck import TRICKY_DEFS, datasets
+from test_evaluate_crosscheck import datasets, load_tricky_defs
 
 from pendo_segments.compile.sql import SharedMetricSQL
 from pendo_segments.data.dataset import Dataset
@@ -26,11 +23,7 @@ from pendo_segments.evaluate.duckdb_engine import evaluate_sql
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("defs")
-    for path in [*Path("segment_defs").glob("*.yaml"), *Path("tests/defs_extra").glob("*.yaml")]:
-        shutil.copy(path, folder / path.name)
-    (folder / "tricky.yaml").write_text(TRICKY_DEFS, encoding="utf-8")
-    return load_definitions(folder)
+    return load_tricky_defs(tmp_path_factory.mktemp("defs"))
 
 
 def test_shared_matches_hand_results() -> None:
