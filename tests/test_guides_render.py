@@ -375,5 +375,5 @@ def test_missing_translation_file_renders_english(tmp_path: Path) -> None:
 
 def test_missing_required_block_is_a_structure_error(tmp_path: Path) -> None:
     manifest = _root(tmp_path, {"g.en.j2": "{% block title %}Hi{% endblock %}\n"}, "[en]")
-    with pytest.raises(RenderError, match=r"g.en.j2:1: missing block\(s\): step_1_body"):
+    with pytest.raises(RenderError, match=r"g.en.j2:1: missing block: step_1_body"):
         render_guide(manifest, "g", "en", {})
