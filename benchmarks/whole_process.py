@@ -97,6 +97,8 @@ def timed(cmd: list[str]) -> dict[str, float]:
 def prepare(root: Path, accounts: int, visitors: int, days: int, seed: int) -> Path:
     base = root / f"a{accounts}-v{visitors}-d{days}-s{seed}"
     src = base / "generated"
+    if (base / "duckdb-csv" / "usage_daily.csv").exists():  # rewritten already
+        return base
     if not (src / "usage_daily.csv").exists():
         subprocess.run(
             [
