@@ -237,3 +237,21 @@ def test_orphan_visitors_and_header_only_accounts_warn(tmp_path: Path) -> None:
     assert warnings == [
         "accounts.csv: no accounts (header only): account segments, health and tiers will be empty"
     ]
+
+
+def test_dictionary_reading_only_where_the_whole_chunk_is_a_dictionary(tmp_path: Path) -> None:
+    """A dictionary that fell back to plain pages is read as strings (same values)."""
+    from pendo_segments.data.files import read_parquet
+
+    ids = pa.array([f"visitor-{i:06d}" for i in range(20_000)] * 2)
+    few = pa.array([f"acc-{i % 7}" for i in range(40_000)])
+    path = tmp_path / "t.parquet"
+    # a 4 KiB dictionary page limit makes the 20,000 distinct ids fall back to plain
+    pq.write_table(pa.table({"v": ids, "a": few}), path, dictionary_pagesize_limit=4096)
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    assert meta.column(0).has_dictionary_page and meta.column(1).has_dictionary_page
+    columns = read_parquet(path, "t.parquet", ["v", "a"])
+    assert columns.dictionary == ["a"]
+    assert columns.column("v").to_pylist() == ids.to_pylist()
+    assert pa.types.is_dictionary(columns.column("a").type)
+    assert columns.column("a").cast(pa.string()).to_pylist() == few.to_pylist()
