@@ -60,46 +60,27 @@ def scores(result: Any) -> dict[str, float]:
     return dict(zip(frame["account_id"], frame["health_score"], strict=True))
 
 
-def run_pandas(data: str, out: Any) -> None:
+def run_local(data: str, engine: str, out: Any) -> None:
+    """Load, evaluate and score in this process: ``pandas`` or ``duckdb`` (SQL over the frames)."""
     from pendo_segments.data.loaders import load_dataset
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate import evaluate
-    from pendo_segments.health import compute_health
-
-    defs = load_definitions(ROOT / "segment_defs")
-    t0 = time.perf_counter()
-    ds = load_dataset(data)
-    t1 = time.perf_counter()
-    ev = evaluate(defs, ds)
-    t2 = time.perf_counter()
-    health = compute_health(ds)
-    t3 = time.perf_counter()
-    out.put(
-        {
-            "load": t1 - t0,
-            "evaluate": t2 - t1,
-            "health": t3 - t2,
-            "rss": peak_rss_mib(),
-            "members": members(ev.membership()),
-            "scores": scores(health),
-        }
-    )
-
-
-def run_duckdb(data: str, out: Any) -> None:
-    from pendo_segments.data.loaders import load_dataset
-    from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
-    from pendo_segments.health import HealthConfig
+    from pendo_segments.health import HealthConfig, compute_health
     from pendo_segments.health.sql import duckdb_health
 
+    run_evaluate, run_health = (
+        (evaluate, compute_health)
+        if engine == "pandas"
+        else (evaluation_from_sql, lambda ds: duckdb_health(ds, HealthConfig()))
+    )
     defs = load_definitions(ROOT / "segment_defs")
     t0 = time.perf_counter()
     ds = load_dataset(data)
     t1 = time.perf_counter()
-    ev = evaluation_from_sql(defs, ds)
+    ev = run_evaluate(defs, ds)
     t2 = time.perf_counter()
-    health = duckdb_health(ds, HealthConfig())
+    health = run_health(ds)
     t3 = time.perf_counter()
     out.put(
         {
@@ -190,13 +171,17 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr, flush=True)
     import pyarrow.parquet as pq
 
-    rows = pq.read_metadata(folder / "usage_daily.parquet").num_rows
-    fu_rows = pq.read_metadata(folder / "feature_usage.parquet").num_rows
+    def count(table: str) -> int:
+        return pq.read_metadata(folder / f"{table}.parquet").num_rows
+
+    # counted from the files: with --data, the size options were not used
+    accounts, visitors = count("accounts"), count("visitors")
+    rows, fu_rows = count("usage_daily"), count("feature_usage")
     wanted = args.engines.split(",")
     runs = {}
     for key, label, target, extra in (
-        ("pandas", "pandas", run_pandas, ()),
-        ("duckdb", "DuckDB", run_duckdb, ()),
+        ("pandas", "pandas", run_local, ("pandas",)),
+        ("duckdb", "DuckDB", run_local, ("duckdb",)),
         ("spark", f"Spark {args.master}", run_spark, (args.master, args.driver_memory)),
     ):
         if key in wanted:
@@ -205,7 +190,7 @@ def main() -> None:
     base = next(iter(runs.values()))
     total = {k: sum(v.get(p, 0.0) for p in ("load", "evaluate", "health")) for k, v in runs.items()}
     print(
-        f"\n{args.accounts:,} accounts, {args.visitors:,} visitors, {rows:,} usage_daily rows, "
+        f"\n{accounts:,} accounts, {visitors:,} visitors, {rows:,} usage_daily rows, "
         f"{fu_rows:,} feature_usage rows ({folder.name})\n"
     )
     print("| measure | " + " | ".join(runs) + " |")
