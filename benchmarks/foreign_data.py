@@ -20,16 +20,7 @@ import argparse
 import time
 from pathlib import Path
 
-TABLES = (
-    "accounts",
-    "visitors",
-    "usage_daily",
-    "feature_usage",
-    "features",
-    "nps",
-    "tickets",
-    "outcomes",
-)
+from pendo_segments.data.dataset import TABLE_NAMES as TABLES  # names only; no project writer
 
 ID_COLUMNS = ("account_id", "visitor_id", "feature_id", "app_id", "crm_id", "ticket_id")
 
