@@ -142,12 +142,10 @@ def explain_on_spark(
     warn: Callable[[str], None] | None = None,
 ) -> Explanation:
     """Open a session, read and check the data with Spark, explain."""
-    from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import check_spark_source, spark_session
+    from pendo_segments.evaluate.spark_engine import open_spark
 
     defs.get(name)  # an unknown segment fails before Spark starts
-    check_spark_source(data_spec)
-    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
     return explain_spark(defs, data, name, subject_id, as_of=as_of)
 
 

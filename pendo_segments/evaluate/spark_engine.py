@@ -281,11 +281,9 @@ def evaluate_on_spark(
     warn: Callable[[str], None] | None = None,
 ) -> SparkEvaluation:
     """``evaluate --engine spark``: open a session, read and check the data, evaluate."""
-    from pendo_segments.evaluate.spark_data import open_spark_data
-
     check_spark_source(data_spec)
     defs.select(names)  # unknown segment names fail before Spark starts
-    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
     return evaluate_spark(defs, data, as_of=as_of, names=names, output_table=output_table)
 
 
@@ -293,6 +291,20 @@ def check_spark_source(data_spec: str) -> None:
     """Spark reads files and catalog tables; the live Pendo source is for the local engines."""
     if data_spec.startswith("pendo:"):
         raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
+
+
+def open_spark(
+    data_spec: str,
+    master: str | None = None,
+    *,
+    lenient: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Any:
+    """What every ``--engine spark`` command starts with: a session, the data read and checked."""
+    from pendo_segments.evaluate.spark_data import open_spark_data
+
+    check_spark_source(data_spec)
+    return open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
 
 
 def dataset_views(spark: Any, ds: Any) -> Any:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pendo_segments.errors import EvaluationError
-from pendo_segments.evaluate.spark_data import open_spark_data
-from pendo_segments.evaluate.spark_engine import error_line, spark_session
+from pendo_segments.evaluate.spark_engine import error_line, open_spark
 from pendo_segments.health.sql import Tables, health_query, health_result
 
 
@@ -49,7 +48,5 @@ def health_on_spark(
     warn: Callable[[str], None] | None = None,
 ) -> Any:
     """``health --engine spark``: open a session, read and check the data, score."""
-    if data_spec.startswith("pendo:"):
-        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
-    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
     return spark_health(data, config, as_of)

@@ -14,8 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pendo_segments.errors import EvaluationError
-from pendo_segments.evaluate.spark_data import open_spark_data
-from pendo_segments.evaluate.spark_engine import error_line, spark_session
+from pendo_segments.evaluate.spark_engine import error_line, open_spark
 from pendo_segments.health.spark import spark_tables
 from pendo_segments.tiers.assign import TierResult
 from pendo_segments.tiers.sql import Kinds, PolicyQuery, policy_query, tier_result
@@ -73,7 +72,5 @@ def tiers_on_spark(
     warn: Callable[[str], None] | None = None,
 ) -> TierResult:
     """``tiers --engine spark``: open a session, read and check the data, tier."""
-    if data_spec.startswith("pendo:"):
-        raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
-    data = open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
+    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
     return spark_tiers(data, inputs, as_of)
