@@ -255,3 +255,87 @@ def test_dictionary_reading_only_where_the_whole_chunk_is_a_dictionary(tmp_path:
     assert columns.column("v").to_pylist() == ids.to_pylist()
     assert pa.types.is_dictionary(columns.column("a").type)
     assert columns.column("a").cast(pa.string()).to_pylist() == few.to_pylist()
+
+
+# -- plain id columns read a few row groups at a time ----------------------------
+
+
+@pytest.fixture
+def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pieces of 2 rows, and a record of every id column read whole from Parquet."""
+    from pendo_segments.data import files
+
+    monkeypatch.setattr(files, "PIECE_ROWS", 2)
+    whole: list[str] = []
+    column = files.ParquetColumns.column
+
+    def spy(self: files.ParquetColumns, name: str) -> pa.ChunkedArray:
+        if name in ("visitor_id", "feature_id", "account_id"):
+            whole.append(f"{self.label}:{name}")
+        return column(self, name)
+
+    monkeypatch.setattr(files.ParquetColumns, "column", spy)
+    return whole
+
+
+def usage_with(tail: str) -> str:
+    rows = "".join(f"2026-10-0{d},v{1 + d % 3},1,1\n" for d in range(1, 8))
+    return USAGE_HEAD + rows + tail
+
+
+PLAIN = ["pyarrow one-row groups, plain strings", "duckdb COPY one-row groups"]
+
+
+@pytest.mark.parametrize("layout", PLAIN)
+@pytest.mark.parametrize("narrow", [False, True])
+def test_plain_ids_in_pieces_load_like_the_csv(
+    tmp_path: Path, tiny_pieces: list[str], layout: str, narrow: bool
+) -> None:
+    expected = load_dataset(make_folder(tmp_path / "csv"), narrow=narrow)
+    folder = make_folder(tmp_path / "other")
+    rewrite(folder, *LAYOUTS[layout])
+    assert_same(expected, load_dataset(folder, narrow=narrow))
+    # the usage tables' visitor and feature ids never came whole
+    usage = ("usage_daily", "feature_usage")
+    assert not [c for c in tiny_pieces if c.startswith(usage) and not c.endswith("account_id")]
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (
+            "2026-10-08,ghost,1,1\n",
+            "usage_daily.parquet: row 8, column 'visitor_id': unknown visitor 'ghost' "
+            "(1 row of 1 unknown visitor; --lenient drops them)",
+        ),
+        (
+            "2026-10-08,,1,1\n",
+            "usage_daily.parquet: row 8, column 'visitor_id': required value is blank",
+        ),
+    ],
+)
+def test_a_problem_in_a_later_piece_names_the_files_row(
+    tmp_path: Path, tiny_pieces: list[str], tail: str, message: str
+) -> None:
+    folder = make_folder(tmp_path, usage_daily=usage_with(tail))
+    rewrite(folder, pyarrow_writer(row_group_size=1, use_dictionary=False), typed())
+    for narrow in (False, True):
+        with pytest.raises(DataError) as err:
+            load_dataset(folder, narrow=narrow)
+        assert str(err.value) == message
+    assert "usage_daily.parquet:visitor_id" in tiny_pieces  # read whole for the message
+
+
+def test_lenient_pieces_drop_and_warn_like_the_csv(tmp_path: Path, tiny_pieces: list[str]) -> None:
+    usage = usage_with("2026-10-08,ghost,1,1\n2026-10-09,spook,2,2\n2026-10-09,v2,3,3\n")
+    csv_warnings: list[str] = []
+    expected = load_dataset(
+        make_folder(tmp_path / "csv", usage_daily=usage), lenient=True, warn=csv_warnings.append
+    )
+    folder = make_folder(tmp_path / "other", usage_daily=usage)
+    rewrite(folder, pyarrow_writer(row_group_size=1, use_dictionary=False), typed())
+    warnings: list[str] = []
+    got = load_dataset(folder, lenient=True, warn=warnings.append)
+    assert_same(expected, got)
+    assert warnings == [w.replace(".csv", ".parquet") for w in csv_warnings]
+    assert "usage_daily.csv: dropped 2 rows of 2 unknown visitors" in csv_warnings

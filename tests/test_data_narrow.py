@@ -22,7 +22,7 @@ from test_evaluate_crosscheck import datasets, load_tricky_defs
 
 from pendo_segments.data.columns import Where, narrow_int, to_days32
 from pendo_segments.data.dataset import Dataset
-from pendo_segments.data.loaders import load_dataset, write_dataset
+from pendo_segments.data.loaders import dataset_from_frames, load_dataset, write_dataset
 from pendo_segments.data.schema import DAY
 from pendo_segments.definitions import load_definitions
 from pendo_segments.errors import DataError
@@ -212,3 +212,35 @@ def test_metrics_in_small_pieces_equal_one_piece(
     pieces = Metrics(ds, AS_OF)
     assert [pieces.metric(*key).tolist() for key in wanted] == expected
     assert any(sum(v) for v in expected)
+
+
+def test_float_sums_in_pieces_keep_the_row_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(1e16 + 1) + 1 is 1e16 but 1e16 + (1 + 1) is 1e16 + 2: pieces must not regroup."""
+    from pendo_segments.evaluate import metrics as metrics_module
+
+    minutes = [1e16, 1.0, 1.0, 1.0, 1.0, 2.5]
+    usage = pd.DataFrame(
+        {
+            "date": [dt.date(2026, 10, 20)] * 6,
+            "visitor_id": ["v1", "v1", "v1", "v1", "v1", "v2"],
+            "minutes": minutes,
+            "events": [1] * 6,
+        }
+    )
+    ds = dataset_from_frames(
+        {
+            "accounts": pd.DataFrame({"account_id": ["a1"], "arr": [1.0], "plan": ["p"]}),
+            "visitors": pd.DataFrame({"visitor_id": ["v1", "v2"], "account_id": ["a1", "a1"]}),
+            "features": pd.DataFrame({"feature_id": ["f"], "name": ["F"]}),
+            "usage_daily": usage,
+            "feature_usage": pd.DataFrame(columns=["date", "visitor_id", "feature_id", "clicks"]),
+        }
+    )
+    in_order = np.bincount([0, 0, 0, 0, 0, 1], weights=minutes)  # one pass, row order
+    assert in_order[0] == 1e16  # each 1.0 is lost against 1e16, one at a time
+    monkeypatch.setattr(metrics_module, "SUM_PIECE_ROWS", 2)
+    m = Metrics(ds, AS_OF)
+    assert m.metric("visitor", "minutes", 30).tolist() == in_order.tolist()
+    account = np.bincount([0] * 6, weights=minutes)
+    assert account[0] == 1e16 + 2  # 1e16, then + 2.5 rounds to the even neighbour
+    assert m.metric("account", "minutes", 30).tolist() == account.tolist()

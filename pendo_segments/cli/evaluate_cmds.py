@@ -50,7 +50,9 @@ def run_pandas(definitions: Any, request: EvalRequest) -> Any:
     # usage tables in the compact form the evaluator needs (half the memory)
     ds = load_data(request.data, request.lenient, request.as_of, narrow=True)
     with status("Evaluating segments") as update:
-        return run(definitions, ds, as_of=request.as_of, names=request.names, progress=update)
+        result = run(definitions, ds, as_of=request.as_of, names=request.names, progress=update)
+    result.metrics.release()  # the members are written from ids and masks alone
+    return result
 
 
 def run_duckdb(definitions: Any, request: EvalRequest) -> Any:

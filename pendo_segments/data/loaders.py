@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +42,6 @@ Warn = Callable[[str], None]
 # (label used in messages, columns: an Arrow table or a ParquetColumns[, CSV line map])
 RawTable = tuple[str, Any] | tuple[str, Any, LineMap]
 Reader = Callable[[], RawTable]
-Encode = Callable[[str, Any, Where], Any]
 
 _log = logging.getLogger(__name__)
 BIG_ID_COLUMNS = ["visitor_id", "account_id", "feature_id"]
@@ -170,10 +171,13 @@ def build_dataset(
     for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
         if reader is not None:
-            encode = links.encoder(name)
-            usage = narrow and name in ("usage_daily", "feature_usage")
+            usage = name in ("usage_daily", "feature_usage")
+            links.start()
             tables[name] = links.link(
-                name, *_typed_columns(TABLES[name], reader, encode, narrow=usage)
+                name,
+                *_typed_columns(
+                    TABLES[name], reader, links if usage else None, narrow=narrow and usage
+                ),
             )
             # hand the raw columns' pages back to the OS before the next table is read
             pa.default_memory_pool().release_unused()
@@ -181,12 +185,14 @@ def build_dataset(
 
 
 def _typed_columns(
-    spec: TableSpec, reader: Reader, encode: Encode | None = None, narrow: bool = False
+    spec: TableSpec, reader: Reader, links: _Links | None = None, narrow: bool = False
 ) -> tuple[str, dict[str, Any], LineMap | None]:
     """Read one table and convert each column; raw columns are released one by one.
 
-    ``encode`` turns id columns into codes as soon as they are read, so a
-    usage table never holds its id text (hundreds of MB) beyond one column.
+    With ``links`` (the usage tables), id columns become codes as soon as they
+    are read, so a usage table never holds its id text (hundreds of MB) beyond
+    one column, and a plain-stored Parquet id column not even that
+    (:func:`_in_pieces`).
     """
     raw = reader()
     label, table = raw[0], raw[1]
@@ -200,16 +206,70 @@ def _typed_columns(
             raise DataError(f"{label}: missing required column '{column}'")
     columns: dict[str, Any] = {}
     for name in names:
-        where = Where(label, name, lines)
-        columns[name] = convert(table.column(name), spec.column(name), where, narrow)
-        if encode is not None and spec.column(name).kind == "cat":
-            columns[name] = encode(name, columns[name], where)
-        if narrow and name not in spec.required:  # checked, but the evaluator never reads it
-            del columns[name]
+        where, col = Where(label, name, lines), spec.column(name)
+        unused = narrow and name not in spec.required  # checked, but the evaluator never reads it
+        value = _in_pieces(table, name, col, where, links, narrow, unused) if links else None
+        if value is None:
+            value = convert(table.column(name), col, where, narrow)
+            if links is not None and col.kind == "cat":
+                value = links.encode(name, value, where)
+        if not unused:
+            columns[name] = value
         table = table.drop_columns([name])
     if spec.key:
         check_unique(columns[spec.key], Where(label, spec.key, lines))
     return label, columns, lines
+
+
+_CHECKED = object()  # an unused column whose pieces all passed their checks
+
+
+def _in_pieces(
+    table: Any, name: str, col: Any, where: Where, links: _Links, narrow: bool, unused: bool
+) -> Any:
+    """A plain-stored Parquet id column checked and coded a few row groups at a time.
+
+    Only the codes are kept (4 bytes a row instead of the text). Pieces are
+    read here and checked and looked up in two threads (Arrow releases the
+    GIL), with at most two in flight. Any problem (a bad value, an unknown
+    id) returns None: the column is then read whole, so the message, its row
+    number and the counts are exactly the usual ones.
+    """
+    if not isinstance(table, files.ParquetColumns) or not (unused or links.codes_column(name)):
+        return None
+    pieces = table.pieces(name)
+    if pieces is None or table.num_rows == 0:
+        return None
+
+    def work(piece: pa.ChunkedArray) -> np.ndarray | None:
+        try:
+            values = convert(piece, col, where, narrow)
+        except DataError:
+            return None
+        return _NO_CODES if unused else links.known_codes(name, values)
+
+    parts: list[np.ndarray] = []
+    with ThreadPoolExecutor(2) as pool:
+        pending: deque[Future[np.ndarray | None]] = deque()
+        for piece in pieces:
+            pending.append(pool.submit(work, piece))
+            del piece
+            while len(pending) >= 2 or (pending and pending[0].done()):
+                codes = pending.popleft().result()
+                if codes is None:
+                    for f in pending:
+                        f.cancel()
+                    return None
+                parts.append(codes)
+        for f in pending:
+            codes = f.result()
+            if codes is None:
+                return None
+            parts.append(codes)
+    return _CHECKED if unused else links.coded(name, np.concatenate(parts))
+
+
+_NO_CODES = np.empty(0, dtype=np.int32)
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -277,6 +337,7 @@ class _Links:
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
         self.narrow = False  # usage tables without account_id (the evaluator's form)
+        self.start()
 
     def link(
         self, name: str, label: str, columns: dict[str, Any], lines: LineMap | None = None
@@ -304,34 +365,44 @@ class _Links:
             keep = dropped if keep is None else keep & dropped
         return codes, keep
 
-    def encoder(self, name: str) -> Encode | None:
-        """Early id encoding for the big usage tables (see ``_typed_columns``)."""
-        if name not in ("usage_daily", "feature_usage"):
-            return None
+    def start(self) -> None:
+        """Forget the previous table's rows to keep and visitor codes."""
         self._keep: np.ndarray | None = None
         self._visitor_codes: np.ndarray | None = None
-        return self._encode
 
-    def _encode(self, column: str, values: Any, where: Where) -> Any:
-        if column in ("visitor_id", "feature_id"):
-            ids, what = (
-                (self.visitor_ids, "visitor")
-                if column == "visitor_id"
-                else (self.feature_ids, "feature")
-            )
+    def codes_column(self, column: str) -> bool:
+        return column in ("visitor_id", "feature_id")
+
+    def _ids(self, column: str) -> tuple[pa.Array, str]:
+        if column == "visitor_id":
+            return self.visitor_ids, "visitor"
+        return self.feature_ids, "feature"
+
+    def known_codes(self, column: str, values: Any) -> np.ndarray | None:
+        """Codes of ids that are all known, else None (see ``_in_pieces``)."""
+        codes = codes_in(values, self._ids(column)[0])
+        return None if bool((codes < 0).any()) else codes
+
+    def coded(self, column: str, codes: np.ndarray) -> np.ndarray:
+        if column == "visitor_id":
+            self._visitor_codes = codes
+        return codes
+
+    def encode(self, column: str, values: Any, where: Where) -> Any:
+        """A usage table's id column as codes, as soon as it is read."""
+        if self.codes_column(column):
+            ids, what = self._ids(column)
             codes = codes_in(values, ids)
             dropped = drop_unknown(codes, values, where, what, self.lenient, self.warn)
             if dropped is not None:
                 self._keep = dropped if self._keep is None else self._keep & dropped
-            if column == "visitor_id":
-                self._visitor_codes = codes
-            return codes
+            return self.coded(column, codes)
         if column == "account_id" and not self.narrow:
-            return self.accounts.lookup(values, getattr(self, "_visitor_codes", None))
+            return self.accounts.lookup(values, self._visitor_codes)
         return values
 
     def _usage(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
-        keep = getattr(self, "_keep", None)
+        keep = self._keep
         visitors = columns["visitor_id"]
         if not isinstance(visitors, np.ndarray):  # not encoded while reading
             visitors, keep = self._known(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 EPOCH = dt.date(1970, 1, 1)
 _BITMAP_LIMIT = 600_000_000  # cells; above this distinct days are counted with np.unique
 DATE32 = pd.ArrowDtype(pa.date32())  # usage dates of the narrow load
-SUM_PIECE_ROWS = 4_000_000  # rows per piece where the order of additions does not matter
+SUM_PIECE_ROWS = 4_000_000  # rows summed at a time (Metrics._sum, _active_days)
 
 
 def day_number(d: dt.date) -> int:
@@ -117,6 +117,16 @@ class Metrics:
         self._usage: UsageArrays | None = None
         self._features: UsageArrays | None = None
         self._v2a_bins: np.ndarray | None = None
+
+    def release(self) -> None:
+        """Let go of the data and cached vectors; ids and ``v2a`` stay.
+
+        For callers done computing that only write the members (the data set
+        is most of the process's memory while the output is written).
+        """
+        self.ds = None  # type: ignore[assignment]
+        self._cache.clear()
+        self._usage = self._features = self._v2a_bins = None
 
     # -- subjects ----------------------------------------------------------
     def size(self, subject: str) -> int:
@@ -248,21 +258,23 @@ class Metrics:
     ) -> np.ndarray:
         """Per-subject sum of ``weights`` over the rows in ``mask``, accumulated in float64.
 
-        Rows outside go to an extra bin instead of being copied out, so each
-        subject adds its rows in row order exactly as before. Integer weights
-        (exact in any order) go in pieces, so no full-length float copy is made.
+        Rows outside go to an extra bin instead of being copied out, and the
+        rows go a piece at a time (no full-length int64 bin array: 240 MB at
+        30M rows). Float sums keep the order of one whole-column ``bincount``
+        (each subject's rows added one by one in row order): ``np.add.at``
+        adds each piece into the running sums; integer weights are exact in
+        any order, so they take the faster ``bincount`` per piece.
         """
         n = self.size(subject)
-        whole = not np.issubdtype(weights.dtype, np.integer)
-        step = max(1, len(vidx)) if whole else SUM_PIECE_ROWS
+        exact = np.issubdtype(weights.dtype, np.integer)
         out = np.zeros(n + 1)
-        for first in range(0, len(vidx), step):
-            part = slice(first, first + step)
-            out += np.bincount(
-                self._bins(subject, vidx[part], mask[part]),
-                weights=weights[part].astype(np.float64, copy=False),
-                minlength=n + 1,
-            )
+        for first in range(0, len(vidx), SUM_PIECE_ROWS):
+            part = slice(first, first + SUM_PIECE_ROWS)
+            bins = self._bins(subject, vidx[part], mask[part])
+            if exact:
+                out += np.bincount(bins, weights=weights[part].astype(np.float64), minlength=n + 1)
+            else:
+                np.add.at(out, bins, weights[part])
         return out[:n]
 
     def _active_days(self, subject: str, window: int) -> np.ndarray:
@@ -301,10 +313,7 @@ class Metrics:
         """
         key = ("visitor", "_last_day")
         if key not in self._cache:
-            u = self.usage
-            m = u.values["active"]
-            last = np.full(len(self.visitor_ids), NAT_DAY, dtype=np.int64)
-            np.maximum.at(last, u.vidx[m], u.day[m].astype(np.int64))
+            last = self._active_extreme(np.maximum, NAT_DAY)
             if "last_visit" in self.ds.visitors.columns:
                 declared = day_numbers(self.ds.visitors["last_visit"])
                 before = (declared != NAT_DAY) & (declared < self.asof_day)
@@ -315,11 +324,8 @@ class Metrics:
     def _visitor_first_day(self) -> np.ndarray:
         key = ("visitor", "_first_day")
         if key not in self._cache:
-            u = self.usage
-            m = u.values["active"]
             big = np.iinfo(np.int64).max
-            first = np.full(len(self.visitor_ids), big, dtype=np.int64)
-            np.minimum.at(first, u.vidx[m], u.day[m].astype(np.int64))
+            first = self._active_extreme(np.minimum, big)
             first[first == big] = NAT_DAY
             if "first_visit" in self.ds.visitors.columns:
                 declared = day_numbers(self.ds.visitors["first_visit"])
@@ -327,6 +333,17 @@ class Metrics:
                 first[has] = declared[has]
             self._cache[key] = first
         return self._cache[key]
+
+    def _active_extreme(self, ufunc: Any, start: int) -> np.ndarray:
+        """Latest (``np.maximum``) or earliest active day per visitor, a piece of rows
+        at a time (a full-length int64 copy of the days would be 240 MB at 30M rows)."""
+        u = self.usage
+        out = np.full(len(self.visitor_ids), start, dtype=np.int64)
+        for first in range(0, len(u.day), SUM_PIECE_ROWS):
+            part = slice(first, first + SUM_PIECE_ROWS)
+            m = u.values["active"][part]
+            ufunc.at(out, u.vidx[part][m], u.day[part][m].astype(np.int64))
+        return out
 
     def _rollup_extreme(
         self, per_visitor: np.ndarray, ufunc: Any, missing: int, invert: bool = False
