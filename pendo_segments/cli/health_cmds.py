@@ -133,7 +133,7 @@ def health(
     settings = _health_config(Path(DEFAULT_DEFS), config)
     check_spark_options(engine, spark_master)
     # Spark reads the data itself; pandas and DuckDB score the loaded data set.
-    ds = load_data(data, lenient, as_of) if engine != "spark" else None
+    ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
     with status("Scoring accounts"):
         if ds is not None and engine == "pandas":
             result = compute_health(ds, as_of=as_of, config=settings)
@@ -215,7 +215,7 @@ def calibrate_cmd(
 
     settings = _health_config(Path(DEFAULT_DEFS), config or parent.get("config"))
     as_of = as_of or parent.get("as_of")
-    ds = load_data(data, bool(lenient or parent.get("lenient")), as_of)
+    ds = load_data(data, bool(lenient or parent.get("lenient")), as_of, narrow=True)
     with status("Calibrating against outcomes"):
         result = calibrate(ds, config=settings, as_of=as_of)
     fmt = resolve_format(fmt, output, default_pipe="table")
@@ -352,7 +352,7 @@ def tiers(
     check_spark_options(engine, spark_master)
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
     # Spark reads the data itself; pandas and DuckDB tier the loaded data set.
-    ds = load_data(data, lenient, as_of) if engine != "spark" else None
+    ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
     with status("Assigning tiers"):
         if ds is not None and engine == "pandas":
             run = run_tiers(ds, inputs, as_of=as_of)
@@ -447,7 +447,7 @@ def alerts(
     from pendo_segments.tiers.alerts import alert_inputs, alert_notes, check_alerts
 
     inputs = alert_inputs(defs, rules=rules_path, policy=policy, overrides=overrides)
-    ds = load_data(data, lenient, as_of)
+    ds = load_data(data, lenient, as_of, narrow=True)
     with status("Checking alerts"):
         result = check_alerts(ds, inputs, as_of=as_of, previous=previous)
     fmt = resolve_format(fmt, output)
@@ -524,7 +524,7 @@ def salesforce(
     from pendo_segments.export import export_for_salesforce, read_crm_ids
 
     known = read_crm_ids(crm_ids) if crm_ids else None
-    ds = load_data(data, lenient, as_of)
+    ds = load_data(data, lenient, as_of, narrow=True)
     with status("Scoring accounts"):
         result = export_for_salesforce(
             ds, defs, as_of=as_of, known_ids=known, key_header=key_header

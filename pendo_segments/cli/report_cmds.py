@@ -96,7 +96,7 @@ def backtest(
 
     days = as_of_days(start, end, every)
     definitions = load_defs(defs)
-    ds = load_data(data, lenient)
+    ds = load_data(data, lenient, narrow=True)
     note = window_warning(ds, days[0])
     if note:
         warn(note)
@@ -185,7 +185,7 @@ def report(
     from pendo_segments.report import ReportOptions, build_report
 
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of)
+    ds = load_data(data, lenient, as_of, narrow=True)
     options = ReportOptions(
         as_of=as_of, segment=segment, csm=csm, previous=previous, locale=locale, weeks=weeks
     )

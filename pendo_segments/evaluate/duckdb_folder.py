@@ -2,8 +2,9 @@
 
 The big tables (``usage_daily``, ``feature_usage``) never pass through
 pandas: DuckDB reads them with ``read_parquet`` / ``read_csv``, types and
-checks them in SQL into temp tables (spilling to a temp folder beyond
-``--memory-limit``), and the compiled SQL target runs over those. The small
+checks them in SQL in one scan, and the compiled SQL target runs over typed
+views of the files (DuckDB streams them, spilling its own work to a temp
+folder beyond ``--memory-limit``). The small
 reference tables (accounts, visitors, features) go through the pandas
 loader, so their types, custom fields and warnings are exactly the pandas
 engine's.
@@ -270,12 +271,31 @@ def _load_usage(
         selects.append(f"{value} AS {_ident(column)}")
         checks.append(ok)
     bad = " OR ".join(f"NOT coalesce({ok}, FALSE)" for ok in checks)
+    refs = [("visitor_id", "visitors", "visitor")]
+    if name == "feature_usage":
+        refs.append(("feature_id", "features", "feature"))
+    raw = f"_ps_raw_{name}"
+    # One scan checks every row: values that cannot be read, and (counted over every
+    # row before any is dropped, as the pandas loader does) unknown visitors / features.
+    joins, counts = [], ["count(*) FILTER (WHERE u._bad)"]
+    for k, (column, table, _what) in enumerate(refs):
+        unknown = f"NOT u._bad AND r{k}.{column} IS NULL"
+        joins.append(f"LEFT JOIN {table} AS r{k} ON r{k}.{column} = u.{column}")
+        counts += [
+            f"count(*) FILTER (WHERE {unknown})",
+            f"count(DISTINCT u.{column}) FILTER (WHERE {unknown})",
+        ]
     try:
+        # Parquet is read where it lies; CSV text is parsed once into a temp table
+        # (every query would parse it again: 2.4x slower on 1M visitors)
+        kind = "VIEW" if path.suffix == ".parquet" else "TABLE"
         con.execute(
-            f"CREATE TEMP TABLE {name} AS SELECT {', '.join(selects)}, ({bad}) AS _bad "
+            f"CREATE TEMP {kind} {raw} AS SELECT {', '.join(selects)}, ({bad}) AS _bad "
             f"FROM {_source(path)}"
         )
-        n_bad = con.execute(f"SELECT count(*) FROM {name} WHERE _bad").fetchall()[0][0]
+        n_bad, *found = con.execute(
+            f"SELECT {', '.join(counts)} FROM {raw} AS u {' '.join(joins)}"
+        ).fetchall()[0]
     except duckdb.OutOfMemoryException as err:
         raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
     except duckdb.Error as err:
@@ -284,26 +304,28 @@ def _load_usage(
     if n_bad:
         _pandas_error(root, name)
         raise DataError(f"{label}: {plural(int(n_bad), 'row')} with values that cannot be read")
-    refs = [("visitor_id", "visitors", "visitor")]
-    if name == "feature_usage":
-        refs.append(("feature_id", "features", "feature"))
-    unknown = []  # counted over every row before any is dropped, as the pandas loader does
-    for column, table, what in refs:
-        rows, ids = con.execute(
-            f"SELECT count(*), count(DISTINCT u.{column}) FROM {name} AS u "
-            f"ANTI JOIN {table} AS r ON r.{column} = u.{column}"
-        ).fetchall()[0]
-        if rows:
-            unknown.append((column, table, what, int(rows), int(ids)))
+    unknown = [
+        (column, table, what, int(found[2 * k]), int(found[2 * k + 1]))
+        for k, (column, table, what) in enumerate(refs)
+        if found[2 * k]
+    ]
     for _column, _table, what, rows, ids in unknown:
-        counts = f"{plural(rows, 'row')} of {plural(ids, 'unknown ' + what)}"
+        counts_text = f"{plural(rows, 'row')} of {plural(ids, 'unknown ' + what)}"
         if not lenient:
             _pandas_error(root, name)
-            raise DataError(f"{label}: {counts}")
+            raise DataError(f"{label}: {counts_text}")
         if warn is not None:
-            warn(f"{label}: dropped {counts}")
-    for column, table, _what, _rows, _ids in unknown:
-        con.execute(f"DELETE FROM {name} WHERE {column} NOT IN (SELECT {column} FROM {table})")
+            warn(f"{label}: dropped {counts_text}")
+    # The queries read the Parquet file through this view (DuckDB streams it, within
+    # --memory-limit): a temp-table copy of 30M rows cost more time and memory than it saved.
+    keep = " AND ".join(
+        f"{column} IN (SELECT {column} FROM {table})" for column, table, *_ in unknown
+    )
+    columns = ", ".join(_ident(c) for c in spec.required)
+    con.execute(
+        f"CREATE TEMP VIEW {name} AS SELECT {columns} FROM {raw}"
+        + (f" WHERE {keep}" if keep else "")
+    )
 
 
 def _first_line(err: Exception) -> str:
