@@ -25,6 +25,7 @@ import pandas as pd
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.metrics import (
     NAT_DAY,
+    ExtremeDay,
     day_number,
     day_numbers,
     feature_codes,
@@ -134,19 +135,15 @@ class _RunningExtreme:
 
     def _reset(self) -> None:
         self.pos = 0
-        self.value = np.full(self.size, NAT_DAY if self.latest else _BIG, dtype=np.int64)
+        self.value = ExtremeDay(self.size, self.day.dtype, self.latest)
 
     def upto(self, hi: int) -> np.ndarray:
         if hi < self.pos:  # as-of days asked out of order: start again
             self._reset()
         if hi > self.pos:
-            ufunc = np.maximum if self.latest else np.minimum
-            ufunc.at(self.value, self.idx[self.pos : hi], self.day[self.pos : hi])
+            self.value.add(self.idx[self.pos : hi], self.day[self.pos : hi])
             self.pos = hi
-        out = self.value.copy()
-        if not self.latest:
-            out[out == _BIG] = NAT_DAY
-        return out
+        return self.value.days()
 
 
 def _known(keep: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:

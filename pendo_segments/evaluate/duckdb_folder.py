@@ -279,11 +279,11 @@ def _load_usage(
     # row before any is dropped, as the pandas loader does) unknown visitors / features.
     joins, counts = [], ["count(*) FILTER (WHERE u._bad)"]
     for k, (column, table, _what) in enumerate(refs):
-        unknown = f"NOT u._bad AND r{k}.{column} IS NULL"
+        missing = f"NOT u._bad AND r{k}.{column} IS NULL"
         joins.append(f"LEFT JOIN {table} AS r{k} ON r{k}.{column} = u.{column}")
         counts += [
-            f"count(*) FILTER (WHERE {unknown})",
-            f"count(DISTINCT u.{column}) FILTER (WHERE {unknown})",
+            f"count(*) FILTER (WHERE {missing})",
+            f"count(DISTINCT u.{column}) FILTER (WHERE {missing})",
         ]
     try:
         # Parquet is read where it lies; CSV text is parsed once into a temp table

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.history import UsageHistory
-from pendo_segments.evaluate.metrics import day_number, day_numbers
+from pendo_segments.evaluate.metrics import NAT_DAY, ExtremeDay, day_number, day_numbers
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -138,10 +138,10 @@ def time_to_first_use(
         if c is not None:
             hit = (code == c) & (clicks > 0) & (vidx >= 0)
             hit[hit] = new[vidx[hit]]
-            big = np.iinfo(np.int64).max
-            firsts = np.full(len(h.visitor_ids), big, dtype=np.int64)
-            np.minimum.at(firsts, vidx[hit], day[hit].astype(np.int64))
-            users = firsts != big
+            running = ExtremeDay(len(h.visitor_ids), day.dtype, latest=False)
+            running.add(vidx[hit], day[hit])
+            firsts = running.days()
+            users = firsts != NAT_DAY
             delays = firsts[users] - first[users]
             delays = delays[delays >= 0]
         out.append(
