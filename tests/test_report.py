@@ -95,6 +95,27 @@ def test_arr_at_risk_is_the_arr_of_accounts_with_a_high_or_medium_alert(
     assert sample_page["kpi_values"]["arr_at_risk"] == pytest.approx(sum(arr[a] for a in flagged))
 
 
+def test_tiers_and_alerts_equal_the_tiers_and_alerts_commands(
+    sample_page: dict[str, Any],
+) -> None:
+    """The report takes segment masks from its backtest's last day; the commands evaluate."""
+    runs = {
+        cmd: CliRunner().invoke(main, [cmd, str(DEFS), "--data", str(SAMPLE), "--format", "csv"])
+        for cmd in ("tiers", "alerts")
+    }
+    assert all(r.exit_code == 0 for r in runs.values()), [r.output for r in runs.values()]
+    tiers = {r["account_id"]: r["tier"] for r in csv.DictReader(runs["tiers"].stdout.splitlines())}
+    snapshot = sample_page["snapshot"]
+    assert dict(zip(snapshot["account_id"], snapshot["tier"], strict=True)) == tiers
+    alerts = sorted(
+        (r["account_id"], r["alert"], r["severity"])
+        for r in csv.DictReader(runs["alerts"].stdout.splitlines())
+    )
+    assert alerts
+    got = sorted((str(r["account_id"]), r["alert"], r["severity"]) for r in sample_page["alerts"])
+    assert got == alerts
+
+
 def test_weekly_minutes_match_a_plain_sum(sample_page: dict[str, Any]) -> None:
     per_day: dict[dt.date, float] = defaultdict(float)
     for r in _rows("usage_daily.csv"):

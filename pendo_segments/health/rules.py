@@ -207,15 +207,23 @@ def evaluate_segments(
     names: Sequence[str],
     as_of: dt.date,
     rules: Sequence[AccountRule | None],
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Account masks of the segments ``rules`` mention, with FILE:LINE on unknown ones."""
+    """Account masks of the segments ``rules`` mention, with FILE:LINE on unknown ones.
+
+    ``known``: masks already evaluated on ``ds`` at ``as_of`` (the report's
+    backtest has every segment's); only the others are evaluated.
+    """
     if not names:
         return {}
     check_segments(defs, names, rules)
-    from pendo_segments.evaluate import evaluate
+    known = known or {}
+    missing = [n for n in names if n not in known]
+    if missing:
+        from pendo_segments.evaluate import evaluate
 
-    result = evaluate(defs, ds, as_of=as_of, names=list(names))
-    return {n: result.masks[n] for n in names}
+        known = {**known, **evaluate(defs, ds, as_of=as_of, names=missing).masks}
+    return {n: known[n] for n in names}
 
 
 def check_segments(defs: Any, names: Sequence[str], rules: Sequence[AccountRule | None]) -> None:

@@ -149,7 +149,13 @@ def collect(
     masks = bt.last.masks
     progress("tiers")
     view = account_view(
-        ds, defs_path, defs=defs, as_of=as_of, metrics=bt.last.metrics, health=bt.last.health
+        ds,
+        defs_path,
+        defs=defs,
+        as_of=as_of,
+        metrics=bt.last.metrics,
+        health=bt.last.health,
+        masks=masks,
     )
     health = view.health
     accounts = ds.accounts.reset_index(drop=True)
@@ -181,7 +187,7 @@ def collect(
         mover_list = None
 
     progress("raising alerts")
-    alert_rows = _alerts(ds, defs, defs_path, view, as_of, previous_health)
+    alert_rows = _alerts(ds, defs, defs_path, view, as_of, previous_health, masks)
     at_risk_ids = set(alert_rows.loc[alert_rows["severity"].isin(PROBLEM_SEVERITIES), "account_id"])
     at_risk_mask = np.array([a in at_risk_ids for a in ids], dtype=bool)
 
@@ -415,7 +421,13 @@ def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list[Any]:
 
 
 def _alerts(
-    ds: Dataset, defs: Any, defs_path: Path, view: Any, as_of: dt.date, previous: Any
+    ds: Dataset,
+    defs: Any,
+    defs_path: Path,
+    view: Any,
+    as_of: dt.date,
+    previous: Any,
+    masks: dict[str, np.ndarray],
 ) -> pd.DataFrame:
     from pendo_segments.health.config import find_config
     from pendo_segments.tiers.alerts import ALERT_COLUMNS, load_alerts, run_alerts
@@ -434,6 +446,7 @@ def _alerts(
         health=view.health,
         previous=previous,
         tiers=view.tiers.tier if view.tiers is not None else None,
+        masks=masks,
     )
     return result.rows
 

@@ -152,6 +152,7 @@ def build_facts(
     overrides: pd.DataFrame | None = None,
     with_tiers: bool = True,
     tiers: np.ndarray | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
 ) -> Facts:
     """Health, tiers (when a policy is given) and the segments ``conds`` mention.
 
@@ -167,14 +168,16 @@ def build_facts(
     elif policy is not None and with_tiers:
         from pendo_segments.tiers.assign import assign_tiers
 
-        tier = assign_tiers(ds, policy, defs=defs, health=health, overrides=overrides).tier
+        tier = assign_tiers(
+            ds, policy, defs=defs, health=health, overrides=overrides, masks=masks
+        ).tier
     return Facts(
         ds=ds,
         health=health,
         previous=previous,
         tier=tier,
         renewal=renewal,
-        segments=evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds),
+        segments=evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds, masks),
     )
 
 
@@ -232,8 +235,12 @@ def run_alerts(
     previous: dict[str, np.ndarray] | None = None,
     overrides: pd.DataFrame | None = None,
     tiers: np.ndarray | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
 ) -> AlertResult:
-    """Evaluate every alert; rows sorted by severity, alert order, then account."""
+    """Evaluate every alert; rows sorted by severity, alert order, then account.
+
+    ``masks``: segment masks already evaluated at this as-of day (the report's).
+    """
     facts = build_facts(
         ds,
         [a.when for a in rules.alerts],
@@ -244,6 +251,7 @@ def run_alerts(
         previous=previous,
         overrides=overrides,
         tiers=tiers,
+        masks=masks,
     )
     masks, skipped = raw_masks(rules, facts)
     for alert in rules.alerts:

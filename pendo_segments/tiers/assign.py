@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,11 +122,15 @@ def assign_tiers(
     health: HealthResult | None = None,
     health_config: HealthConfig | None = None,
     overrides: pd.DataFrame | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
 ) -> TierResult:
-    """Tier every account of ``ds``: first matching policy rule, then overrides."""
+    """Tier every account of ``ds``: first matching policy rule, then overrides.
+
+    ``masks``: segment masks already evaluated at this as-of day (not evaluated again).
+    """
     health = health or compute_health(ds, as_of=as_of, config=health_config)
     conds = [r.when for r in policy.rules]
-    segments = evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds)
+    segments = evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds, masks)
     facts = Facts(
         ds=ds,
         health=health,

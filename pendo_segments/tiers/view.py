@@ -9,9 +9,12 @@ exclusions): this is the one place that finds ``health.yaml`` and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pendo_segments.health import HealthConfig, HealthResult, compute_health
 from pendo_segments.health.config import health_config_for
@@ -50,10 +53,12 @@ def account_view(
     overrides_file: Path | None = None,
     metrics: Any = None,
     health: HealthResult | None = None,
+    masks: Mapping[str, np.ndarray] | None = None,
 ) -> AccountView:
     """Score and tier every account of ``ds`` with the config files beside ``defs_path``.
 
-    ``health``: a score already computed for ``as_of`` with these files (the report's backtest).
+    ``health``, ``masks``: a score and segment masks already computed for ``as_of``
+    with these files (the report's backtest).
     """
     from pendo_segments.definitions import load_definitions
     from pendo_segments.evaluate.metrics import Metrics
@@ -74,5 +79,6 @@ def account_view(
         health=health,
         health_config=config,
         overrides=overrides,
+        masks=masks,
     )
     return AccountView(as_of, metrics, config, health, policy, tiers)
