@@ -10,7 +10,9 @@ import datetime as dt
 import functools
 import html
 import json
+import os
 import re
+import signal
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -292,6 +294,48 @@ def test_every_p1_account_has_its_page_and_its_score_history(
         mine = history[history["account_id"] == account]
         assert [float(v) for _, v in shown] == mine["health_score"].tolist(), account
         assert len(shown) == 9  # the weekly as-of days from Sep 6 to Nov 1
+
+
+def test_pages_drawn_in_forked_processes_equal_the_serial_ones(
+    sample_report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big book's pages are split between processes; the folder must not change."""
+    from pendo_segments.report import build as build_module
+
+    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(build_module, "_workers", lambda: 3)
+    out = tmp_path / "report"
+    build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
+    serial = sorted(p.relative_to(sample_report) for p in sample_report.rglob("*.html"))
+    assert len(serial) > 3 and serial == sorted(p.relative_to(out) for p in out.rglob("*.html"))
+    for name in serial:
+        assert (out / name).read_bytes() == (sample_report / name).read_bytes(), name
+
+
+def test_a_failing_page_worker_fails_the_report_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pendo_segments.errors import PendoSegmentsError
+    from pendo_segments.report import build as build_module
+
+    def broken(page: dict[str, Any], folder: Path, start: int, stop: int, env: Any) -> None:
+        raise PendoSegmentsError(f"{folder}: no space left on device")
+
+    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(build_module, "_workers", lambda: 2)
+    monkeypatch.setattr(build_module, "_account_pages", broken)  # inherited by the fork
+    out = tmp_path / "report"
+    with pytest.raises(PendoSegmentsError, match="no space left on device"):
+        build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+    def killed(page: dict[str, Any], folder: Path, start: int, stop: int, env: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+
+    monkeypatch.setattr(build_module, "_account_pages", killed)
+    with pytest.raises(PendoSegmentsError, match="process drawing the account pages died"):
+        build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_table_html_is_escaped_and_marks_numeric_columns() -> None:

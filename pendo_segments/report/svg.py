@@ -16,6 +16,13 @@ from html import escape
 
 _ids = itertools.count(1)
 
+
+def restart_ids() -> None:
+    """Number the next charts from 1: ids need only be unique within one page, and a
+    page must read the same whichever process drew it and what it drew before."""
+    global _ids
+    _ids = itertools.count(1)
+
 PALETTE = ["#2f6db5", "#e07b39", "#3a9a5b", "#b0413e", "#7b5ea7", "#8c6d31", "#4a9fb5", "#c25b9c"]
 FONT = "font-family:inherit;font-size:12px"
 
