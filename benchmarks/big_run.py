@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--skip-hand", action="store_true")
     args = ap.parse_args()
     out = args.out or args.data
+    out.mkdir(parents=True, exist_ok=True)
     ours_csv, hand_csv = out / "ours.csv.out", out / "hand.csv.out"
     cmd = ["pendo-segments", "evaluate", str(ROOT / "segment_defs"), "--data", str(args.data)]
     cmd += ["--as-of", AS_OF, "--engine", "duckdb", "--memory-limit", args.memory_limit]

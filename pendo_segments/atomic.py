@@ -101,6 +101,20 @@ def atomic_open(
         raise
 
 
+def check_target(path: str | Path) -> None:
+    """Fail before hours of work, not after: :func:`atomic_write` would refuse ``path``.
+
+    A missing folder (or a link to a folder) is an :class:`OutputError` now,
+    where the write would only find out once the results are ready.
+    """
+    target = Path(path)
+    if _is_direct(target):
+        return
+    real = _real_target(target)
+    if not real.parent.is_dir():
+        raise OutputError(f"{target}: folder {real.parent} does not exist")
+
+
 def _is_direct(target: Path) -> bool:
     """True for targets written in place: devices, FIFOs, sockets, this process's streams.
 

@@ -329,3 +329,18 @@ def test_a_symlinked_subfolder_is_never_written_through(tmp_path: Path) -> None:
         _build(out, ["keep.html", "sub/a.html"])
     assert list(elsewhere.iterdir()) == []
     assert (out / "keep.html").read_text() == "keep.html"
+
+
+def test_an_unwritable_output_fails_before_the_work(tmp_path: Path) -> None:
+    """A missing folder is found when the options are read, not after hours of evaluation:
+    the data folder named here does not exist either, and is never looked at."""
+    from click.testing import CliRunner
+
+    from pendo_segments.cli import main
+
+    out = tmp_path / "missing" / "members.csv"
+    for cmd in (["evaluate"], ["health"], ["backtest", "--from", "2026-10-01", "--to", "2026-10-31"]):
+        result = CliRunner().invoke(main, [*cmd, "--data", str(tmp_path / "nope"), "-o", str(out)])
+        assert result.exit_code == 2, (cmd, result.output)
+        assert f"{out}: folder {out.parent} does not exist" in result.stderr, cmd
+        assert "nope" not in result.stderr

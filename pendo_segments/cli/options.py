@@ -78,6 +78,19 @@ def as_of(f: F) -> F:
     )(f)
 
 
+def _writable(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an output the write would refuse, before the data is read."""
+    if value is not None:
+        from pendo_segments.atomic import check_target
+        from pendo_segments.errors import PendoSegmentsError
+
+        try:
+            check_target(value)
+        except PendoSegmentsError as err:
+            raise click.BadParameter(str(err)) from None
+    return value
+
+
 def output_format(f: F) -> F:
     f = click.option(
         "--output",
@@ -85,6 +98,7 @@ def output_format(f: F) -> F:
         "output",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
+        callback=_writable,
         help="Write to FILE (atomically) instead of stdout.",
     )(f)
     return click.option(
