@@ -296,3 +296,26 @@ def test_day_chunked_sums_equal_a_groupby(
     assert got_idx.tolist() == want["idx"].tolist()
     assert got_code.tolist() == want["code"].tolist()
     assert np.allclose(got_sum, want["v"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("bitmap_limit", "piece_rows"), [(600_000_000, 8_000_000), (600_000_000, 7), (0, 7)]
+)
+def test_unique_pairs_equal_a_drop_duplicates(
+    monkeypatch: pytest.MonkeyPatch, bitmap_limit: int, piece_rows: int
+) -> None:
+    """Distinct (subject, day) pairs in day order, by bitmap (in pieces) or by sort."""
+    from pendo_segments.backtest import history
+
+    monkeypatch.setattr(history, "_BITMAP_LIMIT", bitmap_limit)
+    monkeypatch.setattr(history, "_PAIR_PIECE_ROWS", piece_rows)
+    rng = np.random.default_rng(5)
+    n = 3_000
+    day = np.sort(rng.integers(20_000, 20_030, n)).astype(np.int32)
+    idx = rng.integers(-1, 40, n).astype(np.int32)  # -1: rows of nobody, left out
+    got_idx, got_day = history._unique_pairs(idx, day, 40)
+    frame = pd.DataFrame({"day": day, "idx": idx})
+    want = frame[frame.idx >= 0].drop_duplicates().sort_values(["day", "idx"])
+    assert got_day.tolist() == want["day"].tolist()
+    assert got_idx.tolist() == want["idx"].tolist()
+    assert got_idx.dtype == np.int32 and got_day.dtype == np.int32

@@ -50,27 +50,36 @@ def _by_day(day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
 def _unique_pairs(idx: np.ndarray, day: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (subject, day) pairs sorted by day: one row per active subject-day.
 
-    A bitmap over (day, subject) when it fits (one pass, already in order),
-    else a sort of the combined keys.
+    A (day, subject) bitmap when it fits, marked a piece of rows at a time
+    and read back one day at a time (no full-length int64 keys: 1.4 GB at
+    176M rows, and no division of every pair's key); else a sort of the
+    combined keys.
     """
     ok = idx >= 0
     width = max(width, 1)
     if not ok.any():
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-    lo = int(day[ok].min())
-    span = int(day[ok].max()) - lo + 1
-    key = (day[ok].astype(np.int64) - lo) * width + idx[ok]
-    if span * width <= _BITMAP_LIMIT:
-        seen = np.zeros(span * width, dtype=bool)
-        seen[key] = True
-        uniq = np.flatnonzero(seen)
-    else:
+    if not ok.all():
+        idx, day = idx[ok], day[ok]
+    lo = int(day.min())
+    span = int(day.max()) - lo + 1
+    if span * width > _BITMAP_LIMIT:
+        key = (day.astype(np.int64) - lo) * width + idx
         key.sort()
         uniq = key[np.concatenate(([True], key[1:] != key[:-1]))]
+        return (uniq % width).astype(np.int32), (uniq // width + lo).astype(np.int32)
+    seen = np.zeros((span, width), dtype=bool)
+    flat = seen.reshape(-1)
+    for first in range(0, len(idx), _PAIR_PIECE_ROWS):
+        part = slice(first, first + _PAIR_PIECE_ROWS)
+        flat[(day[part].astype(np.int64) - lo) * width + idx[part]] = True
+    subjects = [np.flatnonzero(row).astype(np.int32) for row in seen]
+    days = [np.full(len(s), lo + d, dtype=np.int32) for d, s in enumerate(subjects)]
     # int32 halves the largest arrays of the index (one row per active visitor-day)
-    return (uniq % width).astype(np.int32), (uniq // width + lo).astype(np.int32)
+    return np.concatenate(subjects), np.concatenate(days)
 
 
+_PAIR_PIECE_ROWS = 8_000_000
 _CHUNK_CELLS = 8_000_000  # cells of the dense (day, subject, code) grid summed at a time
 
 
