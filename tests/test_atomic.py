@@ -339,7 +339,11 @@ def test_an_unwritable_output_fails_before_the_work(tmp_path: Path) -> None:
     from pendo_segments.cli import main
 
     out = tmp_path / "missing" / "members.csv"
-    for cmd in (["evaluate"], ["health"], ["backtest", "--from", "2026-10-01", "--to", "2026-10-31"]):
+    for cmd in (
+        ["evaluate"],
+        ["health"],
+        ["backtest", "--from", "2026-10-01", "--to", "2026-10-31"],
+    ):
         result = CliRunner().invoke(main, [*cmd, "--data", str(tmp_path / "nope"), "-o", str(out)])
         assert result.exit_code == 2, (cmd, result.output)
         assert f"{out}: folder {out.parent} does not exist" in result.stderr, cmd

@@ -23,6 +23,7 @@ def restart_ids() -> None:
     global _ids
     _ids = itertools.count(1)
 
+
 PALETTE = ["#2f6db5", "#e07b39", "#3a9a5b", "#b0413e", "#7b5ea7", "#8c6d31", "#4a9fb5", "#c25b9c"]
 FONT = "font-family:inherit;font-size:12px"
 
