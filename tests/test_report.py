@@ -5,6 +5,7 @@ movers and the output folder rules. The browser checks are in test_report_browse
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -336,6 +337,57 @@ def test_a_failing_page_worker_fails_the_report_and_leaves_no_folder(
     with pytest.raises(PendoSegmentsError, match="process drawing the account pages died"):
         build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+_SLOW_PAGES = """
+import sys, time
+from pendo_segments.data import load_sample
+from pendo_segments.definitions import load_definitions
+from pendo_segments.report import build as b, build_report
+from pendo_segments.shipped import shipped_path
+
+b.PARALLEL_PAGES, b._workers = 1, lambda: 2
+b._account_pages = lambda *a: time.sleep(60)
+defs = shipped_path("segment_defs")
+build_report(load_definitions(defs), load_sample(), sys.argv[1], defs_path=defs)
+"""
+
+
+def test_killing_the_report_leaves_no_page_process_behind(tmp_path: Path) -> None:
+    """A scheduler's timeout (SIGKILL) must not leave orphans holding the data's memory."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PAGES, str(tmp_path / "r")])  # noqa: S603
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        listed = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = [int(c) for c in listed.read_text().split()] if listed.exists() else []
+    assert len(children) == 2, "the report never forked its page processes"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        for c in children:  # reap them if they were re-parented to this process
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(c, os.WNOHANG)
+    alive = [c for c in children if Path(f"/proc/{c}").exists() and _state(c) != "Z"]
+    for c in alive:  # do not leave them sleeping when the test fails
+        with contextlib.suppress(OSError):
+            os.kill(c, signal.SIGKILL)
+    assert not alive
+    assert not (tmp_path / "r").exists()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (OSError, IndexError):
+        return "gone"
 
 
 def test_table_html_is_escaped_and_marks_numeric_columns() -> None:

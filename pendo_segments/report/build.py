@@ -8,10 +8,12 @@ own text (:mod:`pendo_segments.report.svg`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
 import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from pendo_segments.errors import PendoSegmentsError
 from pendo_segments.report import svg
 from pendo_segments.report.charts import account_charts, dashboard_charts
 from pendo_segments.report.i18n import Words
@@ -496,39 +499,68 @@ def _account_pages(page: dict[str, Any], folder: Path, start: int, stop: int, en
         _write(folder / "accounts" / a["page"], account.render(context))
 
 
-_FORKED: dict[str, Any] = {}  # the page, handed to forked workers without pickling it
-
-
 def _in_processes(page: dict[str, Any], folder: Path, workers: int) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    """One forked child per share of the accounts; any child's failure fails the report.
 
+    Children inherit ``page`` (nothing is pickled), die with the parent (a
+    killed run leaves no process behind) and report an error as one line
+    through a pipe.
+    """
     from pendo_segments.errors import RenderError
 
     n = len(page["p1"])
     step = -(-n // workers)
-    _FORKED["page"] = page
+    parent = os.getpid()
+    children: dict[int, int] = {}
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = [
-                pool.submit(_forked_pages, str(folder), start, min(start + step, n))
-                for start in range(0, n, step)
-            ]
-            for future in done:
-                future.result()  # a worker's error (a full disk …) is raised here
-    except BrokenProcessPool:  # killed (out of memory, a signal): nothing is installed
-        raise RenderError(
-            f"{folder}: a process drawing the account pages died; the report was not written"
-        ) from None
+        for start in range(0, n, step):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child (its exit status is tested)
+                os.close(read)
+                _child(page, folder, start, min(start + step, n), write, parent)
+            os.close(write)
+            children[pid] = read
     finally:
-        _FORKED.clear()
+        problems = [_wait(pid, read) for pid, read in children.items()]
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise RenderError(problem)
 
 
-def _forked_pages(folder: str, start: int, stop: int) -> None:
-    page = _FORKED["page"]
-    _account_pages(page, Path(folder), start, stop, _environment(page["w"]))
+def _child(
+    page: dict[str, Any], folder: Path, start: int, stop: int, out: int, parent: int
+) -> None:  # pragma: no cover - runs in a forked child
+    status = 0
+    try:
+        _die_with(parent)
+        _account_pages(page, folder, start, stop, _environment(page["w"]))
+    except BaseException as err:  # noqa: BLE001 - reported to the parent, then exit
+        status = 1
+        text = str(err) if isinstance(err, PendoSegmentsError) else f"{type(err).__name__}: {err}"
+        os.write(out, (text.splitlines() or ["failed"])[0].encode()[:2000])
+    finally:
+        os._exit(status)  # no atexit handlers, no flush of the parent's buffers
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - runs in a forked child
+    """Ask Linux to kill this child when the parent dies (``PR_SET_PDEATHSIG``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _wait(pid: int, read: int) -> str:
+    """A child's problem in one line ('' when it wrote its pages)."""
+    with os.fdopen(read, "rb") as fh:
+        said = fh.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return ""
+    return said or "a process drawing the account pages died; the report was not written"
 
 
 def _write(path: Path, text: str) -> None:
