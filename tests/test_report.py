@@ -339,6 +339,29 @@ def test_a_failing_page_worker_fails_the_report_and_leaves_no_folder(
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_a_failing_index_stops_the_page_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pendo_segments.errors import PendoSegmentsError
+    from pendo_segments.report import build as build_module
+
+    write = build_module._write
+
+    def full_disk(path: Path, text: str) -> None:
+        if path.name == "index.html":
+            raise PendoSegmentsError(f"{path}: no space left on device")
+        write(path, text)
+
+    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(build_module, "_workers", lambda: 2)
+    monkeypatch.setattr(build_module, "_write", full_disk)
+    with pytest.raises(PendoSegmentsError, match="index.html: no space left on device"):
+        build_report(load_definitions(DEFS), load_sample(), tmp_path / "r", defs_path=DEFS)
+    assert list(tmp_path.iterdir()) == []
+    children = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
+    assert children == []  # killed and reaped, not left drawing pages
+
+
 _SLOW_PAGES = """
 import sys, time
 from pendo_segments.data import load_sample

@@ -466,14 +466,18 @@ def render_pages(page: dict[str, Any], folder: Path) -> None:
     process per core, each taking a share of the accounts.
     """
     env = _environment(page["w"])
-    _write(folder / "index.html", env.get_template("index.html.j2").render(**page))
     (folder / "accounts").mkdir(exist_ok=True)
+
+    def index_and_csv() -> None:
+        _write(folder / "index.html", env.get_template("index.html.j2").render(**page))
+        _write(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+
     n, workers = len(page["p1"]), _workers()
     if n < PARALLEL_PAGES or workers < 2:
+        index_and_csv()
         _account_pages(page, folder, 0, n, env)
-    else:
-        _in_processes(page, folder, workers)
-    _write(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+    else:  # the index (51,847 alert rows at 1M visitors) is written while they draw
+        _in_processes(page, folder, workers, meanwhile=index_and_csv)
 
 
 PARALLEL_PAGES = 1_000
@@ -499,8 +503,11 @@ def _account_pages(page: dict[str, Any], folder: Path, start: int, stop: int, en
         _write(folder / "accounts" / a["page"], account.render(context))
 
 
-def _in_processes(page: dict[str, Any], folder: Path, workers: int) -> None:
-    """One forked child per share of the accounts; any child's failure fails the report.
+def _in_processes(
+    page: dict[str, Any], folder: Path, workers: int, meanwhile: Callable[[], None]
+) -> None:
+    """One forked child per share of the accounts, while this process does ``meanwhile``;
+    any child's failure fails the report.
 
     Children inherit ``page`` (nothing is pickled), die with the parent (a
     killed run leaves no process behind) and report an error as one line
@@ -521,6 +528,12 @@ def _in_processes(page: dict[str, Any], folder: Path, workers: int) -> None:
                 _child(page, folder, start, min(start + step, n), write, parent)
             os.close(write)
             children[pid] = read
+        meanwhile()
+    except BaseException:
+        for pid in children:  # this process failed: their pages are of no use
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        raise
     finally:
         problems = [_wait(pid, read) for pid, read in children.items()]
     problem = next((p for p in problems if p), None)
