@@ -103,9 +103,11 @@ def _aggregate(
     if not ok.any():
         empty = np.zeros(0, dtype=np.int64)
         return empty.astype(day.dtype), empty, empty, [np.zeros(0) for _ in values]
-    codes = [] if code is None else [code]
-    d, i, *rest = _known(ok, day, idx, *codes, *values)
-    c, kept = (None, rest) if code is None else (rest[0], rest[1:])
+    nobody = None
+    if not ok.all():  # rows of nobody sum into a spare subject, dropped at the end
+        nobody, idx = max(width, 1), np.where(ok, idx, max(width, 1))  # (no copy of the rest)
+        width = nobody + 1
+    d, i, c, kept = day, idx, code, values
     cell = max(width, 1) * ncodes
     step = max(1, _CHUNK_CELLS // cell)  # days per chunk
     first, last = int(d[0]), int(d[-1])
@@ -127,12 +129,16 @@ def _aggregate(
             sums[j].append(np.bincount(key, weights=v[lo:hi], minlength=size)[present])
     uk = np.concatenate(keys)
     within = uk % cell
-    return (
+    out = [
         (uk // cell + first).astype(day.dtype),
         (within // ncodes).astype(np.int64),
         (within % ncodes).astype(np.int64),
-        [np.concatenate(parts) for parts in sums],
-    )
+        *(np.concatenate(parts) for parts in sums),
+    ]
+    if nobody is not None:
+        mine = out[1] != nobody
+        out = [column[mine] for column in out]
+    return out[0], out[1], out[2], out[3:]
 
 
 class _RunningExtreme:
@@ -184,10 +190,12 @@ class UsageHistory:
         self.u_day, self.u_minutes = day, minutes  # every visitor's rows, by day
         aidx = self.v2a[vidx]
         active = (events > 0) | (minutes > 0)
+        a_vidx, a_aidx, a_day = _known(active, vidx, aidx, day)  # usually every row
         self.pairs = {
-            "visitor": _unique_pairs(vidx[active], day[active], nv),
-            "account": _unique_pairs(aidx[active], day[active], na),
+            "visitor": _unique_pairs(a_vidx, a_day, nv),
+            "account": _unique_pairs(a_aidx, a_day, na),
         }
+        del a_vidx, a_aidx, a_day
         a_day, a_idx, _, (a_minutes, a_events) = _aggregate(day, aidx, na, [minutes, events])
         #: subject → (day, subject position, {"minutes": …, "events": …}), sorted by day
         self.usage = {
