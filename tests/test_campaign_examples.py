@@ -77,7 +77,12 @@ def _commands() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ["cron", "systemd", "github"])
-def test_each_scheduler_runs_the_campaign_daily_with_send(name: str) -> None:
+def test_each_scheduler_runs_the_campaign_daily_with_send(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the examples write under the production machine's folders (/var/lib/…), which
+    # -o checks exist when the options are read; here only the options are checked
+    monkeypatch.setattr("pendo_segments.atomic.check_target", lambda _path: None)
     command = _commands()[name]
     assert command.startswith("campaign no-login run")
     args = _run_args(command)
