@@ -297,6 +297,43 @@ def test_every_p1_account_has_its_page_and_its_score_history(
         assert len(shown) == 9  # the weekly as-of days from Sep 6 to Nov 1
 
 
+def test_big_tables_are_capped_on_the_page_and_whole_in_csv(
+    sample_report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A book with tens of thousands of alerts: the page shows the first rows and says
+    where the rest are; alerts.csv holds what the alerts command prints."""
+    from pendo_segments.report import build as build_module
+
+    result = CliRunner().invoke(
+        main, ["alerts", str(DEFS), "--data", str(SAMPLE), "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = list(csv.DictReader(result.stdout.splitlines()))
+    whole = list(csv.DictReader((sample_report / "alerts.csv").open(encoding="utf-8")))
+    assert whole == expected and len(expected) > 3
+    index = (sample_report / "index.html").read_text(encoding="utf-8")
+    assert "alerts.csv" not in index  # nothing left out: no note
+
+    monkeypatch.setattr(build_module, "INDEX_ROWS", 3)
+    out = tmp_path / "report"
+    build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    alerts = index.split('<section id="alerts">')[1].split("</section>")[0]
+    assert alerts.count('<tr><th scope="row">') == 3
+    assert (
+        f"The first 3 of {len(expected)} alerts, most severe first; all are in alerts.csv."
+        in alerts
+    )
+    snapshot = pd.read_csv(out / "accounts.csv", dtype={"account_id": str})
+    arr = {a["account_id"]: float(a["arr"]) for a in _rows("accounts.csv")}
+    p1 = sorted(snapshot.loc[snapshot["tier"] == "P1", "account_id"], key=lambda a: -arr[a])
+    table = index.split('<section id="p1">')[1]
+    shown = re.findall(r'<a class="drill" href="accounts/([^"]+)\.html">', table)
+    assert len(p1) > 3 and shown == p1[:3]
+    assert f"The 3 of {len(p1)} P1 accounts with the highest ARR" in table
+    assert len(list((out / "accounts").iterdir())) == len(p1)  # every page is still written
+
+
 def test_pages_drawn_in_forked_processes_equal_the_serial_ones(
     sample_report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

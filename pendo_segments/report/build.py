@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
 
 PROBLEM_SEVERITIES = ("high", "medium")
+#: rows of the index's alert and P1 tables; the rest are in alerts.csv / accounts.csv
+#: (51,847 alerts at 1M visitors made a 24 MB page nobody reads to the end)
+INDEX_ROWS = 500
 
 
 @dataclass
@@ -307,6 +310,8 @@ def collect(
         "capacity": capacity,
         "movers": mover_list,
         "alerts": alerts,
+        "alerts_shown": alerts[:INDEX_ROWS],
+        "alert_table": alert_rows,
         "segment_days": bt.days,
         "segment_rows": made["segment_rows"],
         "weekly": weekly,
@@ -318,6 +323,9 @@ def collect(
         "bt_days": days,
         "horizon": options.horizon,
         "p1": p1,
+        "p1_shown": p1
+        if len(p1) <= INDEX_ROWS
+        else sorted(p1, key=lambda a: -a["arr"])[:INDEX_ROWS],
         "day_labels": day_labels,
         "trend_days": [w.date(d) for d in bt.days],
         "charts": charts,
@@ -471,6 +479,7 @@ def render_pages(page: dict[str, Any], folder: Path) -> None:
     def index_and_csv() -> None:
         _write(folder / "index.html", env.get_template("index.html.j2").render(**page))
         _write(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
+        _write(folder / "alerts.csv", page["alert_table"].to_csv(index=False, lineterminator="\n"))
 
     n, workers = len(page["p1"]), _workers()
     if n < PARALLEL_PAGES or workers < 2:
