@@ -175,6 +175,9 @@ def report(
     feature usage and time to first use, NPS, Pendo's Product Engagement
     Score and the backtest of the at-risk rules. Charts are inline SVG with a
     data table under each; the page loads nothing from the network.
+    accounts.csv (every account: health, tier; the next run's --previous) and
+    alerts.csv (every alert) are written beside it; the page lists at most
+    500 alerts (most severe first) and 500 P1 accounts (highest ARR first).
 
     \b
     Examples:
