@@ -218,7 +218,6 @@ def _alert_masks(
     when it has them. Tier-based alerts are left out: tiers would need the
     whole tier policy per day.
     """
-    from pendo_segments.health.rules import Facts, segment_names
     from pendo_segments.tiers.alerts import AlertRules, build_facts, raw_masks
 
     runnable = tuple(a for a in rules.alerts if not a.needs_tiers)
@@ -228,23 +227,16 @@ def _alert_masks(
         if a.needs_tiers
     ]
     only = AlertRules(alerts=runnable, source=rules.source)
-    conds = [a.when for a in runnable]
-    names = segment_names(conds)
-    if all(n in segments and defs.get(n).subject == "account" for n in names):
-        renewal = (
-            (policy.renewal_risk.within_days, policy.renewal_risk.score_below) if policy else None
-        )
-        facts = Facts(
-            ds=ds,
-            health=health,
-            segments={n: segments[n] for n in names},
-            previous=previous,
-            renewal=renewal,
-        )
-    else:
-        facts = build_facts(
-            ds, conds, defs=defs, policy=policy, health=health, previous=previous, with_tiers=False
-        )
+    facts = build_facts(
+        ds,
+        [a.when for a in runnable],
+        defs=defs,
+        policy=policy,
+        health=health,
+        previous=previous,
+        with_tiers=False,
+        masks=segments,
+    )
     masks, skipped = raw_masks(only, facts)
     return masks, why + [s for s in skipped if previous is not None]
 
