@@ -7,6 +7,7 @@ vectorised (Arrow / numpy), because ``usage_daily`` may hold 30 million rows.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections import deque
@@ -221,19 +222,17 @@ def _typed_columns(
     return label, columns, lines
 
 
-_CHECKED = object()  # an unused column whose pieces all passed their checks
-
-
 def _in_pieces(
     table: Any, name: str, col: Any, where: Where, links: _Links, narrow: bool, unused: bool
-) -> Any:
+) -> np.ndarray | None:
     """A plain-stored Parquet id column checked and coded a few row groups at a time.
 
-    Only the codes are kept (4 bytes a row instead of the text). Pieces are
-    read here and checked and looked up in two threads (Arrow releases the
-    GIL), with at most two in flight. Any problem (a bad value, an unknown
-    id) returns None: the column is then read whole, so the message, its row
-    number and the counts are exactly the usual ones.
+    Only the codes are kept (4 bytes a row instead of the text; none for an
+    ``unused`` column, only checked). Pieces are read here and checked and
+    looked up in two threads (Arrow releases the GIL), with at most two in
+    flight. Any problem (a bad value, an unknown id) returns None: the column
+    is then read whole, so the message, its row number and the counts are
+    exactly the usual ones.
     """
     if not isinstance(table, files.ParquetColumns) or not (unused or links.codes_column(name)):
         return None
@@ -251,22 +250,17 @@ def _in_pieces(
     parts: list[np.ndarray] = []
     with ThreadPoolExecutor(2) as pool:
         pending: deque[Future[np.ndarray | None]] = deque()
-        for piece in pieces:
-            pending.append(pool.submit(work, piece))
-            del piece
-            while len(pending) >= 2 or (pending and pending[0].done()):
+        for piece in itertools.chain(pieces, [None]):  # None: take what is in flight
+            last = piece is None
+            if not last:
+                pending.append(pool.submit(work, piece))
+            piece = None  # the worker holds the text alone
+            while pending and (last or len(pending) >= 2 or pending[0].done()):
                 codes = pending.popleft().result()
                 if codes is None:
-                    for f in pending:
-                        f.cancel()
-                    return None
+                    return None  # leaving the pool waits for the piece still in flight
                 parts.append(codes)
-        for f in pending:
-            codes = f.result()
-            if codes is None:
-                return None
-            parts.append(codes)
-    return _CHECKED if unused else links.coded(name, np.concatenate(parts))
+    return links.coded(name, np.concatenate(parts))
 
 
 _NO_CODES = np.empty(0, dtype=np.int32)
