@@ -83,8 +83,8 @@ def atomic_open(
             real.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise OutputError(f"{target}: cannot create its folder: {_reason(err)}") from None
-    elif not real.parent.is_dir():
-        raise OutputError(f"{target}: folder {real.parent} does not exist")
+    else:
+        _need_folder(target, real)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
     except OSError as err:
@@ -108,9 +108,11 @@ def check_target(path: str | Path) -> None:
     where the write would only find out once the results are ready.
     """
     target = Path(path)
-    if _is_direct(target):
-        return
-    real = _real_target(target)
+    if not _is_direct(target):
+        _need_folder(target, _real_target(target))
+
+
+def _need_folder(target: Path, real: Path) -> None:
     if not real.parent.is_dir():
         raise OutputError(f"{target}: folder {real.parent} does not exist")
 

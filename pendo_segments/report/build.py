@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from pendo_segments.errors import PendoSegmentsError
+from pendo_segments.errors import PendoSegmentsError, RenderError
 from pendo_segments.report import svg
 from pendo_segments.report.charts import account_charts, dashboard_charts
 from pendo_segments.report.i18n import Words
@@ -522,8 +522,6 @@ def _in_processes(
     killed run leaves no process behind) and report an error as one line
     through a pipe.
     """
-    from pendo_segments.errors import RenderError
-
     n = len(page["p1"])
     step = -(-n // workers)
     parent = os.getpid()
