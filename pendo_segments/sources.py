@@ -51,3 +51,21 @@ def open_dataset(
         if close:
             raise DataError(f"{spec}: data folder not found; did you mean '{close[0]}'?")
     return load_dataset(spec, lenient=lenient, warn=warn, narrow=narrow)
+
+
+def open_accounts(
+    spec: str, *, lenient: bool = False, warn: Callable[[str], None] | None = None
+) -> Any:
+    """The accounts (and outcomes) of ``spec`` without its usage, for a saved backtest;
+    live Pendo data has no file to skip, so it is read whole."""
+    from pendo_segments.data.loaders import bundled_sample_path, load_accounts
+
+    if spec.startswith("pendo:"):
+        return open_dataset(spec, lenient=lenient, warn=warn)
+    if spec == "sample":
+        ds = load_accounts(bundled_sample_path(), warn=lambda _message: None)
+        ds.source = "sample"
+        return ds
+    if not Path(spec).is_dir():
+        open_dataset(spec)  # the usual "not found" message and hint
+    return load_accounts(spec, lenient=lenient, warn=warn)

@@ -338,10 +338,10 @@ def test_pages_drawn_in_forked_processes_equal_the_serial_ones(
     sample_report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A big book's pages are split between processes; the folder must not change."""
-    from pendo_segments.report import build as build_module
+    from pendo_segments.report import pages as pages_module
 
-    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
-    monkeypatch.setattr(build_module, "_workers", lambda: 3)
+    monkeypatch.setattr(pages_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(pages_module, "_workers", lambda: 3)
     out = tmp_path / "report"
     build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
     serial = sorted(p.relative_to(sample_report) for p in sample_report.rglob("*.html"))
@@ -354,14 +354,14 @@ def test_a_failing_page_worker_fails_the_report_and_leaves_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pendo_segments.errors import PendoSegmentsError
-    from pendo_segments.report import build as build_module
+    from pendo_segments.report import pages as pages_module
 
     def broken(page: dict[str, Any], folder: Path, start: int, stop: int, env: Any) -> None:
         raise PendoSegmentsError(f"{folder}: no space left on device")
 
-    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
-    monkeypatch.setattr(build_module, "_workers", lambda: 2)
-    monkeypatch.setattr(build_module, "_account_pages", broken)  # inherited by the fork
+    monkeypatch.setattr(pages_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(pages_module, "_workers", lambda: 2)
+    monkeypatch.setattr(pages_module, "_account_pages", broken)  # inherited by the fork
     out = tmp_path / "report"
     with pytest.raises(PendoSegmentsError, match="no space left on device"):
         build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
@@ -370,7 +370,7 @@ def test_a_failing_page_worker_fails_the_report_and_leaves_no_folder(
     def killed(page: dict[str, Any], folder: Path, start: int, stop: int, env: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
 
-    monkeypatch.setattr(build_module, "_account_pages", killed)
+    monkeypatch.setattr(pages_module, "_account_pages", killed)
     with pytest.raises(PendoSegmentsError, match="process drawing the account pages died"):
         build_report(load_definitions(DEFS), load_sample(), out, defs_path=DEFS)
     assert not out.exists() and list(tmp_path.iterdir()) == []
@@ -380,18 +380,18 @@ def test_a_failing_index_stops_the_page_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pendo_segments.errors import PendoSegmentsError
-    from pendo_segments.report import build as build_module
+    from pendo_segments.report import pages as pages_module
 
-    write = build_module._write
+    write = pages_module._write
 
     def full_disk(path: Path, text: str) -> None:
         if path.name == "index.html":
             raise PendoSegmentsError(f"{path}: no space left on device")
         write(path, text)
 
-    monkeypatch.setattr(build_module, "PARALLEL_PAGES", 1)
-    monkeypatch.setattr(build_module, "_workers", lambda: 2)
-    monkeypatch.setattr(build_module, "_write", full_disk)
+    monkeypatch.setattr(pages_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(pages_module, "_workers", lambda: 2)
+    monkeypatch.setattr(pages_module, "_write", full_disk)
     with pytest.raises(PendoSegmentsError, match="index.html: no space left on device"):
         build_report(load_definitions(DEFS), load_sample(), tmp_path / "r", defs_path=DEFS)
     assert list(tmp_path.iterdir()) == []
@@ -403,7 +403,7 @@ _SLOW_PAGES = """
 import sys, time
 from pendo_segments.data import load_sample
 from pendo_segments.definitions import load_definitions
-from pendo_segments.report import build as b, build_report
+from pendo_segments.report import pages as b, build_report
 from pendo_segments.shipped import shipped_path
 
 b.PARALLEL_PAGES, b._workers = 1, lambda: 2
@@ -609,7 +609,7 @@ def test_pes_by_hand() -> None:
     Stickiness: 3 visitor-days / 30 days / 3 active visitors = 3.33. Adoption: n1
     used 1 of the 2 key features, r1 and s1 none: 0.5 / 3 = 16.67."""
     from pendo_segments.backtest import UsageHistory
-    from pendo_segments.report.usage import pes
+    from pendo_segments.report.usage import usage_rollups
 
     vids = ["n1", "r1", "d1", "d2", "s1"]
     visits = [
@@ -650,7 +650,8 @@ def test_pes_by_hand() -> None:
             ),
         }
     )
-    got = pes(ds, UsageHistory(ds), dt.date(2026, 3, 1))
+    as_of = dt.date(2026, 3, 1)
+    got = usage_rollups(ds, UsageHistory(ds), as_of, weeks=1).pes()
     assert (got.new, got.recovered, got.dropped, got.active_visitors) == (1, 1, 2, 3)
     assert got.growth == pytest.approx(50.0)
     assert got.stickiness == pytest.approx(100 * 3 / 30 / 3)

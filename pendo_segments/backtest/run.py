@@ -64,6 +64,9 @@ class Backtest:
     flags: dict[str, np.ndarray]
     #: which rules in ``flags`` are alerts (the rest are segments)
     alerts: list[str] = field(default_factory=list)
+    #: visitor-level segment → as-of days × (accounts + 1) members per account; the last
+    #: column counts members without an account (a book's sizes are its columns' sums)
+    member_counts: dict[str, np.ndarray] = field(default_factory=dict)
     #: as-of days × accounts unrounded health scores
     scores: np.ndarray | None = None
     skipped: list[str] = field(default_factory=list)
@@ -99,6 +102,40 @@ class Backtest:
         ]
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
 
+    def restrict(self, keep: np.ndarray, health: Any = None) -> Backtest:
+        """The backtest of the accounts where ``keep`` is true, as if the data had held
+        those accounts only (a book of business read from a saved backtest).
+
+        ``health``: the last day's health of those accounts, for ``last``.
+        """
+        kept = np.flatnonzero(keep)
+        flags = {n: f[:, kept] for n, f in self.flags.items()}
+        member_counts = {
+            n: np.concatenate([c[:, kept], np.zeros((len(c), 1), dtype=c.dtype)], axis=1)
+            for n, c in self.member_counts.items()
+        }
+        counts = {
+            n: [int(x) for x in (flags[n] if n in flags else member_counts[n]).sum(axis=1)]
+            for n in self.counts
+        }
+        last = None
+        if self.last is not None:
+            # every account segment's last-day mask is its last row of flags
+            masks = {n: flags[n][-1] for n in self.counts if n in flags}
+            last = LastDay(self.last.as_of, masks=masks, metrics=None, health=health)
+        return Backtest(
+            days=self.days,
+            account_ids=self.account_ids[kept],
+            subjects=self.subjects,
+            counts=counts,
+            flags=flags,
+            alerts=self.alerts,
+            member_counts=member_counts,
+            scores=self.scores[:, kept] if self.scores is not None else None,
+            skipped=self.skipped,
+            last=last,
+        )
+
 
 def run_backtest(
     defs: Any,
@@ -129,6 +166,12 @@ def run_backtest(
     flags = {
         n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
     }
+    member_counts = {
+        n: np.zeros((len(days), n_acc + 1), dtype=np.int64)
+        for n in wanted
+        if subjects[n] == "visitor"
+    }
+    v_bin = np.where(history.v2a >= 0, history.v2a, n_acc)
     config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
     previous: dict[str, np.ndarray] | None = None
@@ -148,6 +191,8 @@ def run_backtest(
             counts[n].append(int(ev.masks[n].sum()))
             if n in flags:
                 flags[n][i] = ev.masks[n]
+            else:
+                member_counts[n][i] = np.bincount(v_bin[ev.masks[n]], minlength=n_acc + 1)
         if keep_last and i == len(days) - 1:
             last = LastDay(as_of=day, masks=dict(ev.masks), metrics=view)
         if scores is None:
@@ -175,6 +220,7 @@ def run_backtest(
         counts=counts,
         flags=flags,
         alerts=alerts,
+        member_counts=member_counts,
         scores=scores,
         skipped=skipped,
         last=last,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,6 +54,14 @@ from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, war
     default=None,
     help="Write the catch rates (needs outcomes.csv) to FILE in --format (csv when table).",
 )
+@click.option(
+    "--save",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also keep, in folder DIR, what `report --backtest DIR` needs (per-account "
+    "flags, scores and usage sums), so the report does not read the usage again.",
+)
+@force_option
 @output_format
 def backtest(
     defs: Path,
@@ -65,6 +74,8 @@ def backtest(
     horizon: int,
     scores: Path | None,
     rates: Path | None,
+    save: Path | None,
+    force: bool,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -83,8 +94,11 @@ def backtest(
       pendo-segments backtest --data sample --from 2026-09-06 --to 2026-11-01
       pendo-segments backtest --data ./usage --from 2026-01-05 --to 2026-06-29 --every 7 \\
           --format csv --output sizes.csv --rates rates.csv --scores scores.csv
+      pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
+      pendo-segments report --data ./usage --backtest bt --out report
     """
     from pendo_segments.backtest import (
+        UsageHistory,
         as_of_days,
         catch_frame,
         catch_rates,
@@ -95,15 +109,33 @@ def backtest(
     from pendo_segments.backtest.history import window_warning
 
     days = as_of_days(start, end, every)
+    if save is not None:
+        from pendo_segments.atomic import check_output_folder
+
+        if segments:
+            raise click.UsageError("--save keeps every segment (the report needs them all)")
+        check_output_folder(save, force=force, option="--save")  # before the work
     definitions = load_defs(defs)
     ds = load_data(data, lenient, narrow=True)
     note = window_warning(ds, days[0])
     if note:
         warn(note)
     with status(f"Backtesting {len(days)} as-of days") as update:
+        history = UsageHistory(ds)
         result = run_backtest(
-            definitions, ds, days, defs_path=defs, names=list(segments), progress=update
+            definitions,
+            ds,
+            days,
+            defs_path=defs,
+            names=list(segments),
+            progress=update,
+            history=history,
+            keep_last=save is not None,
         )
+        if save is not None:
+            update("saving")
+            _save(save, result, history, ds, definitions, defs, force)
+        del history
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
     if scores is not None:
@@ -121,6 +153,18 @@ def backtest(
         emit_frame(frame, "table", None, title=f"Catch rates ({horizon_note(days, horizon)})")
     else:
         warn("outcomes.csv found: add --rates FILE to write the catch rates")
+
+
+def _save(
+    folder: Path, result: Any, history: Any, ds: Any, definitions: Any, defs: Path, force: bool
+) -> None:
+    """Keep the backtest and the usage sums at its last day for ``report --backtest``."""
+    from pendo_segments.backtest.saved import save_backtest
+    from pendo_segments.report.usage import usage_rollups
+
+    weeks = max(12, (result.days[-1] - result.days[0]).days // 7)
+    rollups = usage_rollups(ds, history, result.days[-1], weeks)
+    save_backtest(folder, result, rollups, ds, defs=definitions, defs_path=defs, force=force)
 
 
 @click.command()
@@ -155,6 +199,14 @@ def backtest(
     show_default=True,
     help="Weeks of history for trends and the backtest.",
 )
+@click.option(
+    "--backtest",
+    "saved",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A folder written by `backtest --save`: its days, segments, scores and usage "
+    "sums are used and the usage files are not read (the as-of day is its last day).",
+)
 def report(
     defs: Path,
     data: str,
@@ -166,6 +218,7 @@ def report(
     previous: Path | None,
     locale: str,
     weeks: int,
+    saved: Path | None,
     force: bool,
 ) -> None:
     """Write the CS manager's dashboard: one self-contained HTML page and a page per P1 account.
@@ -184,18 +237,49 @@ def report(
       pendo-segments report --data sample --out report
       pendo-segments report --data ./usage --out book-emma --csm "Emma Schmidt" --locale ja
       pendo-segments report --data ./usage --out report --previous last-month/accounts.csv
+      pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
+      pendo-segments report --data ./usage --backtest bt --out report --csm "Emma Schmidt"
     """
     from pendo_segments.report import ReportOptions, build_report
 
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of, narrow=True)
+    kept = None
+    if saved is not None:
+        ds, kept = _saved(saved, data, lenient, as_of, definitions, defs)
+    else:
+        ds = load_data(data, lenient, as_of, narrow=True)
     options = ReportOptions(
         as_of=as_of, segment=segment, csm=csm, previous=previous, locale=locale, weeks=weeks
     )
     with status("Building the report") as update:
         written = build_report(
-            definitions, ds, out, defs_path=defs, options=options, progress=update, force=force
+            definitions,
+            ds,
+            out,
+            defs_path=defs,
+            options=options,
+            progress=update,
+            force=force,
+            saved=kept,
         )
     emit_text(f"{written.index}\n", None)
     for note in written.notes:
         warn(note)
+
+
+def _saved(
+    folder: Path, data: str, lenient: bool, as_of: dt.date | None, definitions: Any, defs: Path
+) -> tuple[Any, Any]:
+    """The accounts of ``data`` and the backtest saved for them in ``folder``."""
+    from pendo_segments.backtest.saved import load_backtest
+    from pendo_segments.sources import open_accounts
+
+    with status(f"Reading the saved backtest in {folder}"):
+        ds = open_accounts(data, lenient=lenient, warn=warn)
+        kept = load_backtest(folder, ds, defs=definitions, defs_path=defs)
+    if as_of is not None and as_of != kept.as_of:
+        raise click.UsageError(
+            f"--as-of {as_of.isoformat()}: the saved backtest ends on "
+            f"{kept.as_of.isoformat()} (its last day is the report's as-of day)"
+        )
+    return ds, kept

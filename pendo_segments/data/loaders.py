@@ -62,6 +62,24 @@ def load_dataset(
     return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=narrow)
 
 
+def load_accounts(path: str | Path, *, lenient: bool = False, warn: Warn | None = None) -> Dataset:
+    """``accounts`` and ``outcomes`` only, with empty visitors, features and usage.
+
+    For work that reads a saved backtest instead of the usage (``report
+    --backtest``): the big files are not opened.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found")
+    readers: dict[str, Reader | None] = {
+        name: _reader(folder, TABLES[name]) for name in ("accounts", "outcomes")
+    }
+    for name in ("visitors", "features", "usage_daily", "feature_usage"):
+        empty = pa.table({c: pa.array([], pa.string()) for c in TABLES[name].required})
+        readers[name] = frame_reader(name, empty)
+    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=True)
+
+
 def table_path(folder: Path, spec: TableSpec) -> Path | None:
     """The one file of a table (``.csv``, ``.csv.gz`` or ``.parquet``), None if optional."""
     csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"

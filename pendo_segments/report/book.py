@@ -18,13 +18,24 @@ from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pendo_segments.backtest.run import Backtest
     from pendo_segments.data.dataset import Dataset
 
 
 def book_accounts(
-    ds: Dataset, defs: Any, as_of: dt.date, *, segment: str | None, csm: str | None
+    ds: Dataset,
+    defs: Any,
+    as_of: dt.date,
+    *,
+    segment: str | None,
+    csm: str | None,
+    saved: Backtest | None = None,
 ) -> np.ndarray | None:
-    """Boolean mask over ``ds.accounts`` rows, or None for the whole book."""
+    """Boolean mask over ``ds.accounts`` rows, or None for the whole book.
+
+    ``saved``: a saved backtest ending at ``as_of`` whose last day gives the
+    segment's members (``ds`` then holds no usage).
+    """
     if segment is None and csm is None:
         return None
     accounts = ds.accounts
@@ -37,7 +48,13 @@ def book_accounts(
         if not keep.any():
             known = sorted(set(owners) - {""})
             raise ConfigError(f"--csm: no account has csm_owner '{csm}'{suggest(csm, known)}")
-    if segment is not None:
+    if segment is not None and saved is not None:
+        defs.select([segment])  # an unknown name: the usual error and suggestion
+        if segment in saved.flags:
+            keep &= saved.flags[segment][-1]
+        else:  # a visitor segment's book: the accounts those visitors belong to
+            keep &= saved.member_counts[segment][-1, : len(accounts)] > 0
+    elif segment is not None:
         from pendo_segments.evaluate import evaluate
 
         ev = evaluate(defs, ds, as_of=as_of, names=[segment])

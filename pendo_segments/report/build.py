@@ -8,12 +8,9 @@ own text (:mod:`pendo_segments.report.svg`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
-import os
 import re
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
-from pendo_segments.errors import PendoSegmentsError, RenderError
 from pendo_segments.report import svg
-from pendo_segments.report.charts import account_charts, dashboard_charts
+from pendo_segments.report.charts import dashboard_charts
 from pendo_segments.report.i18n import Words
-from pendo_segments.report.tables import table
 
 if TYPE_CHECKING:
+    from pendo_segments.backtest.saved import SavedBacktest
     from pendo_segments.data.dataset import Dataset
 
 PROBLEM_SEVERITIES = ("high", "medium")
@@ -89,6 +84,7 @@ def build_report(
     options: ReportOptions | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     force: bool = False,
+    saved: SavedBacktest | None = None,
 ) -> WrittenReport:
     """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``.
 
@@ -97,10 +93,11 @@ def build_report(
     own files are ever replaced or removed.
     """
     from pendo_segments.atomic import check_output_folder, output_folder
+    from pendo_segments.report.pages import render_pages
 
     options = options or ReportOptions()
     check_output_folder(out, force=force)  # fail before the work, not after
-    page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress)
+    page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress, saved=saved)
     progress("writing the pages")
     with output_folder(out, force=force) as tmp:
         render_pages(page, tmp)
@@ -122,37 +119,34 @@ def collect(
     defs_path: Path | None,
     options: ReportOptions,
     progress: Callable[[str], None],
+    saved: SavedBacktest | None = None,
 ) -> dict[str, Any]:
-    """Everything the pages show, as plain data (the tests read this too)."""
-    from pendo_segments.backtest import UsageHistory, catch_rates, churn_days, run_backtest
-    from pendo_segments.evaluate.engine import resolve_as_of
-    from pendo_segments.report import usage
+    """Everything the pages show, as plain data (the tests read this too).
+
+    ``saved``: a backtest written by ``backtest --save`` for the accounts of
+    ``ds`` (which then needs no usage): its days, masks, scores and usage sums
+    replace indexing the usage and running the backtest.
+    """
+    from pendo_segments.backtest import catch_rates, churn_days
     from pendo_segments.report.book import book_accounts, restrict
     from pendo_segments.shipped import shipped_path
     from pendo_segments.tiers.view import account_view
 
     w = Words(options.locale)
     defs_path = defs_path or shipped_path("segment_defs")
-    as_of = resolve_as_of(ds, options.as_of, defs)
     notes: list[str] = []
-    keep = book_accounts(ds, defs, as_of, segment=options.segment, csm=options.csm)
-    if keep is not None:
-        progress("restricting to the book")
-        ds = restrict(ds, keep)
-    progress("indexing the usage")
-    history = UsageHistory(ds)
-    progress("backtesting the rules")
-    days = backtest_days(ds, as_of, options.weeks)
-    if len(days) < options.weeks + 1:
-        notes.append(
-            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
-            "days): earlier 30-day windows would reach before the first usage date"
+    if saved is not None:
+        as_of = saved.as_of
+        keep = book_accounts(
+            ds, defs, as_of, segment=options.segment, csm=options.csm, saved=saved.backtest
         )
-    # The backtest's last as-of day is the report's as-of day: its segment masks,
-    # metrics and health score are the "current" view too (computed once).
-    bt = run_backtest(
-        defs, ds, days, defs_path=defs_path, history=history, keep_last=True, progress=progress
-    )
+        if keep is not None:
+            progress("restricting to the book")
+            ds, saved = restrict(ds, keep), saved.restrict(keep)
+        bt, rollups = saved.backtest, saved.rollups
+        days = bt.days
+    else:
+        bt, rollups, days, as_of, ds = _from_usage(defs, ds, defs_path, options, notes, progress)
     assert bt.last is not None and bt.last.as_of == as_of
     masks = bt.last.masks
     progress("tiers")
@@ -204,12 +198,12 @@ def collect(
         catch = [r.row() for r in catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon)]
 
     progress("usage, NPS and PES")
-    n_visitors = len(ds.visitors)
-    pes = usage.pes(ds, history, as_of)
-    weekly = usage.weekly_minutes(history, as_of, options.weeks)
-    features = usage.key_feature_usage(ds, history, as_of)
-    first_use = usage.time_to_first_use(ds, history, as_of)
-    nps = usage.nps_summary(ds, as_of)
+    n_visitors = int(rollups.visitors.sum())
+    pes = rollups.pes()
+    weekly = rollups.weekly()[-options.weeks :]
+    features = rollups.key_feature_usage()
+    first_use = rollups.time_to_first_use()
+    nps = rollups.nps()
 
     kpi_values = {
         "accounts": len(ids),
@@ -254,13 +248,8 @@ def collect(
     alerts_of: dict[str, list[dict[str, Any]]] = {}
     for r in alert_rows.to_dict("records"):
         alerts_of.setdefault(str(r["account_id"]), []).append(r)
-    # members of each visitor segment per account, in one bincount per segment
-    v2a = bt.last.metrics.v2a
-    visitor_counts = {
-        n: np.bincount(v2a[masks[n] & (v2a >= 0)], minlength=len(ids))
-        for n in bt.counts
-        if bt.subjects[n] == "visitor" and n in masks
-    }
+    # members of each visitor segment per account (the backtest's last day)
+    visitor_counts = {n: c[-1, : len(ids)] for n, c in bt.member_counts.items()}
     rows = np.flatnonzero(tier == p1_name) if p1_name else np.array([], dtype=np.int64)
     p1 = _p1_accounts(
         rows,
@@ -334,6 +323,43 @@ def collect(
     }
 
 
+def _from_usage(
+    defs: Any,
+    ds: Dataset,
+    defs_path: Path,
+    options: ReportOptions,
+    notes: list[str],
+    progress: Callable[[str], None],
+) -> tuple[Any, Any, list[dt.date], dt.date, Dataset]:
+    """Index the usage once; backtest the weekly days (the last is the report's as-of
+    day, so its masks, metrics and health are the current view) and sum the usage."""
+    from pendo_segments.backtest import UsageHistory, run_backtest
+    from pendo_segments.evaluate.engine import resolve_as_of
+    from pendo_segments.report.book import book_accounts, restrict
+    from pendo_segments.report.usage import usage_rollups
+
+    as_of = resolve_as_of(ds, options.as_of, defs)
+    keep = book_accounts(ds, defs, as_of, segment=options.segment, csm=options.csm)
+    if keep is not None:
+        progress("restricting to the book")
+        ds = restrict(ds, keep)
+    progress("indexing the usage")
+    history = UsageHistory(ds)
+    progress("backtesting the rules")
+    days = backtest_days(ds, as_of, options.weeks)
+    if len(days) < options.weeks + 1:
+        notes.append(
+            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
+            "days): earlier 30-day windows would reach before the first usage date"
+        )
+    bt = run_backtest(
+        defs, ds, days, defs_path=defs_path, history=history, keep_last=True, progress=progress
+    )
+    progress("usage sums")
+    rollups = usage_rollups(ds, history, as_of, options.weeks)
+    return bt, rollups, days, as_of, ds
+
+
 def _r1(values: np.ndarray) -> np.ndarray:
     from pendo_segments.health.score import round1
 
@@ -393,37 +419,6 @@ def _p1_accounts(
     return out
 
 
-def account_tables(w: Words, a: dict[str, Any], days: list[str]) -> dict[str, Markup]:
-    """The data tables of a P1 account's page (``days``: the as-of days, formatted)."""
-    dash = "–"
-    facts = [
-        [w("plan"), a["plan"] or dash],
-        [w("csm"), a["csm"] or dash],
-        [w("renewal"), w.date(a["renewal"]) if a["renewal"] else dash],
-        [w("reason"), a["reason"]],
-        [w("in_segments"), ", ".join(a["segments"]) or dash],
-    ]
-    comps = [
-        [c["name"], w("missing") if math.isnan(c["value"]) else w.num(c["value"], 1)]
-        for c in a["components"]
-    ]
-    trend = [[d, w.num(s, 1)] for d, s in zip(days, a["trend"], strict=False)]
-    alerts = [[r["alert"], w.term(r["severity"]), r["signals"], r["action"]] for r in a["alerts"]]
-    caption = w("data_table") + ": "
-    return {
-        "facts": table(w("account"), [w("name"), w("value")], facts),
-        "components": table(
-            caption + w("components"), [w("component"), w("value")], comps, numeric=[1]
-        ),
-        "trend": table(
-            caption + w("score_trend"), [w("as_of", date=""), w("score")], trend, numeric=[1]
-        ),
-        "alerts": table(
-            w("alerts"), [w("alert"), w("severity"), w("signals"), w("action")], alerts
-        ),
-    }
-
-
 def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list[Any]:
     """``frame[column]`` at ``rows`` as Python values, None where missing."""
     if column not in frame.columns:
@@ -461,150 +456,3 @@ def _alerts(
         masks=masks,
     )
     return result.rows
-
-
-# -- pages ------------------------------------------------------------------------------------
-def render_pages(page: dict[str, Any], folder: Path) -> None:
-    """Write the pages into ``folder``, the private temp folder of
-    :func:`~pendo_segments.atomic.output_folder` (installed whole once complete,
-    so the files need no atomic write of their own).
-
-    A big book's drill-down pages (18,486 at 1M visitors) are independent:
-    beyond :data:`PARALLEL_PAGES` they are drawn and written by one forked
-    process per core, each taking a share of the accounts.
-    """
-    env = _environment(page["w"])
-    (folder / "accounts").mkdir(exist_ok=True)
-
-    def index_and_csv() -> None:
-        _write(folder / "index.html", env.get_template("index.html.j2").render(**page))
-        _write(folder / "accounts.csv", page["snapshot"].to_csv(index=False, lineterminator="\n"))
-        _write(folder / "alerts.csv", page["alert_table"].to_csv(index=False, lineterminator="\n"))
-
-    n, workers = len(page["p1"]), _workers()
-    if n < PARALLEL_PAGES or workers < 2:
-        index_and_csv()
-        _account_pages(page, folder, 0, n, env)
-    else:  # the index (51,847 alert rows at 1M visitors) is written while they draw
-        _in_processes(page, folder, workers, meanwhile=index_and_csv)
-
-
-PARALLEL_PAGES = 1_000
-
-
-def _workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _account_pages(page: dict[str, Any], folder: Path, start: int, stop: int, env: Any) -> None:
-    """Draw and write the drill-down pages of ``page["p1"][start:stop]``."""
-    w = page["w"]
-    account = env.get_template("account.html.j2")  # compiled once for all these pages
-    context = dict(page)
-    for a in page["p1"][start:stop]:
-        svg.restart_ids()
-        a = {**a, **account_charts(w, a, page["day_labels"])}
-        a["tables"] = account_tables(w, a, page["trend_days"])
-        context["a"] = a
-        _write(folder / "accounts" / a["page"], account.render(context))
-
-
-def _in_processes(
-    page: dict[str, Any], folder: Path, workers: int, meanwhile: Callable[[], None]
-) -> None:
-    """One forked child per share of the accounts, while this process does ``meanwhile``;
-    any child's failure fails the report.
-
-    Children inherit ``page`` (nothing is pickled), die with the parent (a
-    killed run leaves no process behind) and report an error as one line
-    through a pipe.
-    """
-    n = len(page["p1"])
-    step = -(-n // workers)
-    parent = os.getpid()
-    children: dict[int, int] = {}
-    try:
-        for start in range(0, n, step):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child (its exit status is tested)
-                os.close(read)
-                _child(page, folder, start, min(start + step, n), write, parent)
-            os.close(write)
-            children[pid] = read
-        meanwhile()
-    except BaseException:
-        for pid in children:  # this process failed: their pages are of no use
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        raise
-    finally:
-        problems = [_wait(pid, read) for pid, read in children.items()]
-    problem = next((p for p in problems if p), None)
-    if problem:
-        raise RenderError(problem)
-
-
-def _child(
-    page: dict[str, Any], folder: Path, start: int, stop: int, out: int, parent: int
-) -> None:  # pragma: no cover - runs in a forked child
-    status = 0
-    try:
-        _die_with(parent)
-        _account_pages(page, folder, start, stop, _environment(page["w"]))
-    except BaseException as err:  # noqa: BLE001 - reported to the parent, then exit
-        status = 1
-        text = str(err) if isinstance(err, PendoSegmentsError) else f"{type(err).__name__}: {err}"
-        os.write(out, (text.splitlines() or ["failed"])[0].encode()[:2000])
-    finally:
-        os._exit(status)  # no atexit handlers, no flush of the parent's buffers
-
-
-def _die_with(parent: int) -> None:  # pragma: no cover - runs in a forked child
-    """Ask Linux to kill this child when the parent dies (``PR_SET_PDEATHSIG``)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the request was made
-        os._exit(1)
-
-
-def _wait(pid: int, read: int) -> str:
-    """A child's problem in one line ('' when it wrote its pages)."""
-    with os.fdopen(read, "rb") as fh:
-        said = fh.read().decode(errors="replace")
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) == 0:
-        return ""
-    return said or "a process drawing the account pages died; the report was not written"
-
-
-def _write(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-
-
-def _environment(w: Words) -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("pendo_segments.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,  # templates are package files: no stat per page
-    )
-    env.globals["table"] = table
-    env.filters["num"] = w.num
-    env.filters["pct"] = w.pct
-    env.filters["money"] = w.money
-    env.filters["date"] = w.date
-    env.filters["sdate"] = w.short_date
-    env.filters["term"] = w.term
-    env.filters["isnan"] = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
-    return env
