@@ -244,6 +244,8 @@ def report(
 
     definitions = load_defs(defs)
     kept = None
+    if saved is not None and _given("weeks"):
+        raise click.UsageError("--weeks: the saved backtest's days set the weeks shown")
     if saved is not None:
         ds, kept = _saved(saved, data, lenient, as_of, definitions, defs)
     else:
@@ -265,6 +267,11 @@ def report(
     emit_text(f"{written.index}\n", None)
     for note in written.notes:
         warn(note)
+
+
+def _given(option: str) -> bool:
+    source = click.get_current_context().get_parameter_source(option)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
 
 
 def _saved(

@@ -54,7 +54,8 @@ def leaf_text(rule: AccountRule, node: Any, facts: Facts, i: int) -> str:
     if isinstance(node, TierCondition):
         return f"tier {facts.tier[i] if facts.tier is not None else '?'}"
     if isinstance(node, FieldCondition):
-        actual = facts.ds.accounts[node.column].iloc[i]
+        column = facts.cached(("column", node.column), lambda: _values(facts, node.column))
+        actual = column[i]
         return f"{node.column} {fmt(actual)}" + (
             "" if node.op == "=" else f" ({node.op} {fmt(node.value)})"
         )
@@ -69,6 +70,11 @@ def leaf_text(rule: AccountRule, node: Any, facts: Facts, i: int) -> str:
         return f"{label} {'known' if node.op == 'exists' else 'unknown'}"
     unit = SIGNALS[name][1] if node.kind == "signal" else ""
     return f"{label} {fmt(values[i])}{unit} {node.op} {fmt(node.value)}{unit}"
+
+
+def _values(facts: Facts, column: str) -> Any:
+    """An accounts column as Python values (one lookup per text, not a pandas ``iloc``)."""
+    return np.asarray(facts.ds.accounts[column].tolist(), dtype=object)
 
 
 def value_label(kind: str, name: str) -> str:
@@ -115,6 +121,12 @@ def renewal_text(facts: Facts, i: int) -> str:
 
 def fmt(value: Any) -> str:
     """Numbers without noise (12, 52.5), dates ISO, unknown as 'unknown'."""
+    if type(value) is float or type(value) is np.float64:  # most calls: one per signal text
+        v = float(value)
+        if math.isfinite(v):
+            # round1's arithmetic on one float (same IEEE steps, no array round trip)
+            v = math.floor(v * 10 + 0.5 + 1e-7) / 10
+            return str(int(v)) if v.is_integer() else f"{v:.1f}"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "unknown"
     try:

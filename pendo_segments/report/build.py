@@ -190,7 +190,10 @@ def collect(
 
     progress("raising alerts")
     alert_rows = _alerts(ds, defs, defs_path, view, as_of, previous_health, masks)
-    at_risk_ids = set(alert_rows.loc[alert_rows["severity"].isin(PROBLEM_SEVERITIES), "account_id"])
+    alert_records = _records(alert_rows)
+    at_risk_ids = {
+        str(r["account_id"]) for r in alert_records if r["severity"] in PROBLEM_SEVERITIES
+    }
     at_risk_mask = np.array([a in at_risk_ids for a in ids], dtype=bool)
 
     catch: list[dict[str, Any]] = []
@@ -200,7 +203,7 @@ def collect(
     progress("usage, NPS and PES")
     n_visitors = int(rollups.visitors.sum())
     pes = rollups.pes()
-    weekly = rollups.weekly()[-options.weeks :]
+    weekly = rollups.weekly()
     features = rollups.key_feature_usage()
     first_use = rollups.time_to_first_use()
     nps = rollups.nps()
@@ -246,7 +249,7 @@ def collect(
     p1_name = tier_names[0] if view.policy else None
     last_login = health.signals["days_since_last_login"]
     alerts_of: dict[str, list[dict[str, Any]]] = {}
-    for r in alert_rows.to_dict("records"):
+    for r in alert_records:
         alerts_of.setdefault(str(r["account_id"]), []).append(r)
     # members of each visitor segment per account (the backtest's last day)
     visitor_counts = {n: c[-1, : len(ids)] for n, c in bt.member_counts.items()}
@@ -279,7 +282,7 @@ def collect(
             "name": names_by_id.get(str(r["account_id"]), ""),
             "page": page_of.get(str(r["account_id"])),
         }
-        for r in alert_rows.to_dict("records")
+        for r in alert_records
     ]
     snapshot = health.frame()
     snapshot.insert(1, "name", [names_by_id[a] for a in snapshot["account_id"]])
@@ -358,6 +361,14 @@ def _from_usage(
     progress("usage sums")
     rollups = usage_rollups(ds, history, as_of, options.weeks)
     return bt, rollups, days, as_of, ds
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")`` from whole columns (``to_dict`` boxes every cell:
+    1 s for the 51,847 alerts at 1M visitors)."""
+    columns = [str(c) for c in frame.columns]
+    values = [[None if v is pd.NA else v for v in frame[c].tolist()] for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _r1(values: np.ndarray) -> np.ndarray:

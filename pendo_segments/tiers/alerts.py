@@ -266,7 +266,8 @@ def run_alerts(
     for order, alert in enumerate(rules.alerts):
         if alert.spec.name not in masks:
             continue
-        for i in np.flatnonzero(masks[alert.spec.name]):
+        signals = _Explainer(alert, facts)
+        for i in np.flatnonzero(masks[alert.spec.name]).tolist():
             rows.append(
                 {
                     "account_id": ids[i],
@@ -275,7 +276,7 @@ def run_alerts(
                     "tier": tier[i] if tier is not None else None,
                     "health_score": score[i],
                     "action": alert.spec.action or alert.spec.title,
-                    "signals": "; ".join(signals(alert, facts, int(i))),
+                    "signals": signals(i),
                     "_rank": (SEVERITIES.index(alert.spec.severity), order),
                 }
             )
@@ -287,44 +288,55 @@ def run_alerts(
     )
 
 
-def signals(alert: Alert, facts: Facts, i: int) -> list[str]:
-    """What drove ``alert`` for account ``i``: its condition, then the components behind it."""
-    texts = describe(alert.when, facts, i)
-    nodes = alert.when.walk()
-    mentioned = {n.health for n in nodes if isinstance(n, HealthCondition)}
-    mentioned |= {
-        SIGNAL_COMPONENT.get(n.signal, "") for n in nodes if isinstance(n, SignalCondition)
-    }
-    if alert.spec.explain != "none":
-        texts += drivers(facts, i, strengths=alert.spec.explain == "strengths", skip=mentioned)
-    if alert.spec.explain == "weaknesses" and not any(
-        t.startswith(("last login", "no login")) for t in texts
-    ):
-        texts.append(last_login_text(facts.health.signals["days_since_last_login"][i]))
-    return list(dict.fromkeys(texts))
+class _Explainer:
+    """An alert's signal texts per account; what does not depend on the account
+    (the condition's mentions, the component columns) is taken once per alert."""
 
+    def __init__(self, alert: Alert, facts: Facts) -> None:
+        self.alert, self.facts = alert, facts
+        nodes = alert.when.walk()
+        mentioned = {n.health for n in nodes if isinstance(n, HealthCondition)}
+        mentioned |= {
+            SIGNAL_COMPONENT.get(n.signal, "") for n in nodes if isinstance(n, SignalCondition)
+        }
+        self.strengths = alert.spec.explain == "strengths"
+        self.components = [(c, facts.health_value(c)) for c in COMPONENTS if c not in mentioned]
+        self.last_login = facts.health.signals["days_since_last_login"]
 
-def drivers(facts: Facts, i: int, *, strengths: bool, skip: set[str]) -> list[str]:
-    """The weakest (or strongest) components, with their change since the previous run."""
-    values = [(c, facts.health_value(c)[i]) for c in COMPONENTS if c not in skip]
-    values = [
-        (c, v)
-        for c, v in values
-        if not math.isnan(v) and (v >= STRONG_FROM if strengths else v < WEAK_BELOW)
-    ]
-    values.sort(key=lambda cv: -cv[1] if strengths else cv[1])
-    out = []
-    for c, v in values[:MAX_DRIVERS]:
-        before = facts.previous[c][i] if facts.previous and c in facts.previous else math.nan
-        if not math.isnan(before) and before != v:
-            verb = "rose" if v > before else "fell"
-            out.append(
-                f"{LABELS[c]} score {verb} from {fmt(before)} to {fmt(v)} "
-                f"({component_text(facts, c, i)})"
-            )
-        else:
-            out.append(f"{component_text(facts, c, i)} ({LABELS[c]} score {fmt(v)})")
-    return out
+    def __call__(self, i: int) -> str:
+        """What drove the alert for account ``i``: its condition, then the components."""
+        texts = describe(self.alert.when, self.facts, i)
+        explain = self.alert.spec.explain
+        if explain != "none":
+            texts += self.drivers(i)
+        if explain == "weaknesses" and not any(
+            t.startswith(("last login", "no login")) for t in texts
+        ):
+            texts.append(last_login_text(self.last_login[i]))
+        return "; ".join(dict.fromkeys(texts))
+
+    def drivers(self, i: int) -> list[str]:
+        """The weakest (or strongest) components, with their change since the previous run."""
+        strengths, facts = self.strengths, self.facts
+        values = [(c, float(v[i])) for c, v in self.components]
+        values = [
+            (c, v)
+            for c, v in values
+            if not math.isnan(v) and (v >= STRONG_FROM if strengths else v < WEAK_BELOW)
+        ]
+        values.sort(key=lambda cv: -cv[1] if strengths else cv[1])
+        out = []
+        for c, v in values[:MAX_DRIVERS]:
+            before = facts.previous[c][i] if facts.previous and c in facts.previous else math.nan
+            if not math.isnan(before) and before != v:
+                verb = "rose" if v > before else "fell"
+                out.append(
+                    f"{LABELS[c]} score {verb} from {fmt(before)} to {fmt(v)} "
+                    f"({component_text(facts, c, i)})"
+                )
+            else:
+                out.append(f"{component_text(facts, c, i)} ({LABELS[c]} score {fmt(v)})")
+        return out
 
 
 # -- one call for the command line, the demo and exports --------------------------------

@@ -214,7 +214,8 @@ def render_reasons(rule: Rule, facts: Facts, rows: np.ndarray) -> list[str] | st
     if not rule.placeholders:
         return rule.reason
     getters = {name: _getter(name, rule, facts) for name in set(rule.placeholders)}
-    return [_render(rule, {k: g(int(i)) for k, g in getters.items()}) for i in rows]
+    parts = list(string.Formatter().parse(rule.reason))  # parsed once, not per account
+    return [_render(rule, parts, {k: g(int(i)) for k, g in getters.items()}) for i in rows]
 
 
 def _getter(name: str, rule: Rule, facts: Facts) -> Callable[[int], Any]:
@@ -234,13 +235,13 @@ def _getter(name: str, rule: Rule, facts: Facts) -> Callable[[int], Any]:
             f"{suggest(name, options)} (an accounts column, score, a "
             "component or a signal)"
         )
-    column = accounts[name].reset_index(drop=True)
-    return lambda i: column.iloc[i]
+    column = accounts[name].tolist()  # Python values, like .iloc's after .item()
+    return lambda i: column[i]
 
 
-def _render(rule: Rule, values: dict[str, Any]) -> str:
+def _render(rule: Rule, parts: list[tuple[str, Any, Any, Any]], values: dict[str, Any]) -> str:
     out = []
-    for literal, name, spec, conv in string.Formatter().parse(rule.reason):
+    for literal, name, spec, conv in parts:
         out.append(literal)
         if name is None:
             continue
