@@ -166,8 +166,8 @@ def run_backtest(
     flags = {
         n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
     }
-    member_counts = {
-        n: np.zeros((len(days), n_acc + 1), dtype=np.int64)
+    member_counts = {  # int32: 13 days x 100k accounts x 11 segments is 57 MB saved
+        n: np.zeros((len(days), n_acc + 1), dtype=np.int32)
         for n in wanted
         if subjects[n] == "visitor"
     }

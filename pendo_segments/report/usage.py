@@ -274,7 +274,7 @@ def usage_rollups(ds: Dataset, h: UsageHistory, as_of: dt.date, weeks: int) -> U
     v_bin[v_bin < 0] = na  # visitors without an account row: the spare bin
 
     def per_bin(visitor_mask: np.ndarray) -> np.ndarray:
-        return np.bincount(v_bin[visitor_mask], minlength=nbins).astype(np.int64)
+        return np.bincount(v_bin[visitor_mask], minlength=nbins).astype(np.int32)
 
     # minutes: every known visitor's rows (also rows with no events), by day
     u_day, u_vidx, u_values = h.usage["visitor"]
@@ -308,12 +308,12 @@ def usage_rollups(ds: Dataset, h: UsageHistory, as_of: dt.date, weeks: int) -> U
         weekly_minutes=weekly,
         visitors=per_bin(np.ones(len(v_bin), dtype=bool)),
         active=per_bin(now),
-        visitor_days=visitor_days.astype(np.int64),
+        visitor_days=visitor_days.astype(np.int32),
         new=per_bin(is_new & now),
         recovered=per_bin(now & ~before & ~is_new & older),
         dropped=per_bin(before & ~now),
-        key_users=np.array([per_bin(u) for u in used], dtype=np.int64).reshape(len(keys), nbins),
-        key_users_active=np.array([per_bin(u & now) for u in used], dtype=np.int64).reshape(
+        key_users=np.array([per_bin(u) for u in used], dtype=np.int32).reshape(len(keys), nbins),
+        key_users_active=np.array([per_bin(u & now) for u in used], dtype=np.int32).reshape(
             len(keys), nbins
         ),
         first_usage=first_usage,
