@@ -195,3 +195,87 @@ def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFacto
         audit=AuditLog(folder / "audit.jsonl"),
         as_of=AS_OF,
     )
+
+
+# -- Spark: one session per test process, all its tests on one xdist worker -------------
+#: the modules whose tests use the ``spark`` fixture (checked at collection): one xdist
+#: work unit, started first, so a single JVM serves them all while the other worker runs
+#: the rest of the suite (two JVMs warming up side by side cost more than the tests)
+SPARK_MODULES = ("test_spark_engine.py", "test_tiers_sql.py")
+#: local[1] on tiny data: two shuffle partitions, no UI, no code generation, a small heap
+SPARK_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.driver.memory": "512m",
+}
+
+
+def require_spark() -> None:
+    """Skip without pyspark or Java; in CI that is a failure instead."""
+    import shutil
+
+    why = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        why = "pyspark is not installed (pip install -e '.[spark]')"
+    if why is None and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        why = "Java (17+) is not installed"
+    if why:
+        if os.environ.get("CI") or os.environ.get("PENDO_SEGMENTS_REQUIRE_SPARK"):
+            pytest.fail(f"{why} (required in CI)")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The local Spark session of this test process (local[1], SPARK_CONF).
+
+    The CLI's ``--engine spark --spark-master local[1]`` runs in-process and gets
+    this very session (the engine keeps one per master). Tests that read the
+    catalog or temp views set them up themselves: other modules use the session too.
+    """
+    import warnings
+
+    require_spark()
+    from pendo_segments.evaluate.spark_engine import spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    conf = {**SPARK_CONF, "spark.sql.warehouse.dir": str(warehouse)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyspark's pandas version notice
+        return spark_session("local[1]", conf)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test using ``spark`` outside SPARK_MODULES would start a JVM on another worker."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()) and item.path.name not in SPARK_MODULES:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the spark fixture: add {item.path.name!r} to "
+                "SPARK_MODULES in tests/conftest.py (one JVM, one xdist worker)"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with SPARK_MODULES as one work unit, handed out first."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if Path(nodeid.split("::", 1)[0]).name in SPARK_MODULES:
+                return "spark"
+            return super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if "spark" in self.workqueue:  # the longest unit first: the others fill around it
+                self.workqueue.move_to_end("spark", last=False)
+            super()._assign_work_unit(node)
+
+    return SparkFirst(config, log)

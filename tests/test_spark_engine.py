@@ -1,18 +1,16 @@
 """The Spark engine gives the pandas engine's members, health scores and explanations.
 
-One local Spark session (local[1], 2 shuffle partitions, no UI, no code
-generation: tiny data) serves the whole module, the CLI runs included (they
-run in-process and get the same session); the sample is opened once. Without
-Java or pyspark the tests skip, except in CI (``CI`` or
-``PENDO_SEGMENTS_REQUIRE_SPARK`` set), where they fail.
+The local Spark session of the test process (``spark`` in conftest.py: local[1],
+2 shuffle partitions, no UI, no code generation: tiny data) serves the whole
+module, the CLI runs included (they run in-process and get the same session);
+the sample is opened once. Without Java or pyspark the tests skip, except in CI
+(``CI`` or ``PENDO_SEGMENTS_REQUIRE_SPARK`` set), where they fail.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -36,45 +34,6 @@ pytestmark = [
     # JVM start-up plus a first Spark job can pass the suite's 300 s on a loaded 2-core box
     pytest.mark.timeout(1200),
 ]
-
-TEST_CONF = {
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "1",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.sql.adaptive.enabled": "false",
-    "spark.driver.memory": "512m",
-}
-
-
-def require_spark() -> None:
-    """Skip without pyspark or Java; in CI that is a failure instead."""
-    why = None
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        why = "pyspark is not installed (pip install -e '.[spark]')"
-    if why is None and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        why = "Java (17+) is not installed"
-    if why:
-        if os.environ.get("CI") or os.environ.get("PENDO_SEGMENTS_REQUIRE_SPARK"):
-            pytest.fail(f"{why} (required in CI)")
-        pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    require_spark()
-    from pendo_segments.evaluate.spark_engine import spark_session
-
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    conf = {**TEST_CONF, "spark.sql.warehouse.dir": str(warehouse)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyspark's pandas version notice
-        session = spark_session("local[1]", conf)
-    # the CLI asks for local[1] too: it gets this very session
-    return session
-
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory: pytest.TempPathFactory):

@@ -7,12 +7,12 @@ hand-made accounts against members worked out by hand from
 tests/health_handmade.py, and against the pandas engine there and on the
 bundled sample, next to the first-match tiers and reasons. Spark runs the same
 policy on the sample and the CLI on the hand-made folder, in the one
-local session of the Spark tests (skipped without Java or pyspark, except in CI).
+local session of the Spark tests (``spark`` in conftest.py; skipped without Java
+or pyspark, except in CI).
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -240,19 +240,6 @@ def test_placeholder_of_a_missing_column_fails_like_pandas(tmp_path: Path, defs)
 
 
 # -- Spark ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    from test_spark_engine import TEST_CONF, require_spark
-
-    require_spark()
-    from pendo_segments.evaluate.spark_engine import spark_session
-
-    conf = {**TEST_CONF, "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return spark_session("local[1]", conf)  # the session of test_spark_engine.py
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
