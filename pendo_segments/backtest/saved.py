@@ -130,7 +130,8 @@ def save_backtest(
     with output_folder(folder, force=force, option="--save") as tmp:
         with open(tmp / ARRAYS, "wb") as fh:
             np.savez(fh, **arrays)
-        manifest["arrays_sha256"] = _sha((tmp / ARRAYS).read_bytes())
+        with open(tmp / ARRAYS, "rb") as fh:
+            manifest["arrays_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
@@ -143,10 +144,11 @@ def load_backtest(folder: Path, ds: Dataset, *, defs: Any, defs_path: Path) -> S
 
     where = f"--backtest {folder}"
     manifest = _manifest(folder, where)
-    data = (folder / ARRAYS).read_bytes() if (folder / ARRAYS).is_file() else None
-    if data is None:
+    if not (folder / ARRAYS).is_file():
         raise DataError(f"{where}: no {ARRAYS}; run backtest --save again")
-    if _sha(data) != manifest.get("arrays_sha256"):
+    with open(folder / ARRAYS, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    if digest != manifest.get("arrays_sha256"):
         raise DataError(f"{where}: {ARRAYS} does not match {MANIFEST} (changed or cut short)")
     try:
         days = [dt.date.fromisoformat(d) for d in manifest["days"]]
@@ -168,7 +170,7 @@ def load_backtest(folder: Path, ds: Dataset, *, defs: Any, defs_path: Path) -> S
                 f"{where}: {', '.join(changed)} changed since it was saved; "
                 "run backtest --save again"
             )
-        arrays = _arrays(data, where)
+        arrays = _arrays(folder / ARRAYS, where)
         n_days, n_acc = len(days), len(account_ids)
         flags = {
             n: _shaped(arrays, f"flag_{i}", (n_days, n_acc), where)
@@ -241,11 +243,9 @@ def _manifest(folder: Path, where: str) -> dict[str, Any]:
     return manifest
 
 
-def _arrays(data: bytes, where: str) -> dict[str, np.ndarray]:
-    import io
-
+def _arrays(path: Path, where: str) -> dict[str, np.ndarray]:
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise DataError(f"{where}: {ARRAYS} cannot be read ({err})") from None
@@ -299,7 +299,7 @@ def _restrict_health(health: HealthResult, keep: np.ndarray) -> HealthResult:
 
 
 def _ids_digest(ids: pd.Index) -> str:
-    return _sha("\n".join(str(a) for a in ids).encode())
+    return _sha("\n".join(ids.astype(str).tolist()).encode())
 
 
 def _sha(data: bytes) -> str:
