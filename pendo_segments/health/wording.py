@@ -119,14 +119,25 @@ def renewal_text(facts: Facts, i: int) -> str:
     )
 
 
+#: texts of the numbers seen (signals and components take few distinct values:
+#: 51,847 alerts at 1M visitors format 430,000 numbers)
+_NUMBER_TEXTS: dict[float, str] = {}
+
+
 def fmt(value: Any) -> str:
     """Numbers without noise (12, 52.5), dates ISO, unknown as 'unknown'."""
     if type(value) is float or type(value) is np.float64:  # most calls: one per signal text
+        text = _NUMBER_TEXTS.get(value)
+        if text is not None:
+            return text
         v = float(value)
         if math.isfinite(v):
             # round1's arithmetic on one float (same IEEE steps, no array round trip)
             v = math.floor(v * 10 + 0.5 + 1e-7) / 10
-            return str(int(v)) if v.is_integer() else f"{v:.1f}"
+            text = str(int(v)) if v.is_integer() else f"{v:.1f}"
+            if len(_NUMBER_TEXTS) < 100_000:
+                _NUMBER_TEXTS[float(value)] = text
+            return text
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "unknown"
     try:
