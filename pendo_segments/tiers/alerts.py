@@ -259,30 +259,38 @@ def run_alerts(
             for lesser in alert.spec.replaces:
                 if lesser in masks:
                     masks[lesser] &= ~masks[alert.spec.name]
-    rows = []
     score = facts.health_value("score")
-    tier = facts.tier
     ids = np.asarray(facts.health.account_ids, dtype=object)
-    for order, alert in enumerate(rules.alerts):
-        if alert.spec.name not in masks:
-            continue
-        signals = _Explainer(alert, facts)
-        for i in np.flatnonzero(masks[alert.spec.name]).tolist():
-            rows.append(
-                {
-                    "account_id": ids[i],
-                    "alert": alert.spec.name,
-                    "severity": alert.spec.severity,
-                    "tier": tier[i] if tier is not None else None,
-                    "health_score": score[i],
-                    "action": alert.spec.action or alert.spec.title,
-                    "signals": signals(i),
-                    "_rank": (SEVERITIES.index(alert.spec.severity), order),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=[*ALERT_COLUMNS, "_rank"])
+    fired = [(k, a) for k, a in enumerate(rules.alerts) if a.spec.name in masks]
+    where = [np.flatnonzero(masks[a.spec.name]) for _, a in fired]
+    rows = np.concatenate([np.zeros(0, dtype=np.int64), *where])
+    counts = [len(w) for w in where]
+
+    def each(values: list[Any], dtype: Any = object) -> np.ndarray:
+        """One value per alert, repeated for its rows."""
+        return np.repeat(np.asarray(values, dtype=dtype), counts)
+
+    specs = [a.spec for _, a in fired]
+    frame = pd.DataFrame(
+        {
+            "account_id": ids[rows],
+            "alert": each([s.name for s in specs]),
+            "severity": each([s.severity for s in specs]),
+            "tier": facts.tier[rows] if facts.tier is not None else None,
+            "health_score": score[rows],
+            "action": each([s.action or s.title for s in specs]),
+            "signals": [
+                text
+                for (_, alert), w in zip(fired, where, strict=True)
+                for text in map(_Explainer(alert, facts), w.tolist())
+            ],
+            "_severity": each([SEVERITIES.index(s.severity) for s in specs], np.int64),
+            "_order": each([k for k, _ in fired], np.int64),
+        },
+        columns=[*ALERT_COLUMNS, "_severity", "_order"],
+    )
     if len(frame):
-        frame = frame.sort_values(["_rank", "account_id"], kind="stable")
+        frame = frame.sort_values(["_severity", "_order", "account_id"], kind="stable")
     return AlertResult(
         as_of=facts.as_of, rows=frame[ALERT_COLUMNS].reset_index(drop=True), skipped=skipped
     )
