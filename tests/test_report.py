@@ -384,8 +384,8 @@ def test_a_failing_index_stops_the_page_processes(
 
     write = pages_module._write
 
-    def full_disk(path: Path, text: str) -> None:
-        if path.name == "index.html":
+    def full_disk(path: str | Path, text: str | bytes) -> None:
+        if os.path.basename(path) == "index.html":
             raise PendoSegmentsError(f"{path}: no space left on device")
         write(path, text)
 

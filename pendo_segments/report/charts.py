@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from typing import Any
 
@@ -190,36 +191,47 @@ def dashboard_charts(
     }
 
 
-def account_charts(w: Words, a: dict[str, Any], day_labels: list[str]) -> dict[str, Markup]:
-    """The two charts of a P1 account's page: score components and score over time."""
-    return {
-        "chart_components": Markup(
-            svg.hbar_chart(
-                [c["name"] for c in a["components"]],
-                [0.0 if math.isnan(c["value"]) else c["value"] for c in a["components"]],
-                title=f"{w('components')}: {a['name']}",
-                desc=w("components_desc")
-                + " "
-                + "; ".join(f"{c['name']}: {w.num(c['value'], 1)}" for c in a["components"]),
-                fmt=lambda v: w.num(v, 0),
-                vmax=100,
-            )
-        ),
-        "chart_trend": Markup(
-            svg.line_chart(
-                day_labels,
-                [svg.Series(w("score"), a["trend"], svg.PALETTE[0])],
-                title=f"{w('score_trend')}: {a['name']}",
-                desc=w("score_trend_desc")
-                + " "
-                + "; ".join(
-                    f"{d}: {w.num(s, 1)}" for d, s in zip(day_labels, a["trend"], strict=True)
-                ),
-                fmt=lambda v: w.num(v, 0),
-                vmax=100,
-            )
-        ),
-    }
+class AccountCharts:
+    """The two charts of a P1 account's page: score components and score over time.
+
+    Every page draws them over the same labels on the same 0–100 scale, so their frames
+    are made once for all the pages (see :class:`~pendo_segments.report.svg.LineFrame`).
+    """
+
+    def __init__(self, w: Words, day_labels: list[str]) -> None:
+        self.w, self.day_labels = w, day_labels
+        self.trend = svg.LineFrame(day_labels, fmt=self._whole, vmax=100)
+        self.components = functools.cache(self._components)
+
+    def __call__(self, a: dict[str, Any]) -> dict[str, Markup]:
+        w, comps = self.w, a["components"]
+        frame = self.components(tuple(c["name"] for c in comps))
+        said = "; ".join(f"{c['name']}: {w.num(c['value'], 1)}" for c in comps)
+        trend = "; ".join(
+            f"{d}: {w.num(s, 1)}" for d, s in zip(self.day_labels, a["trend"], strict=True)
+        )
+        return {
+            "chart_components": Markup(
+                frame.draw(
+                    [0.0 if math.isnan(c["value"]) else c["value"] for c in comps],
+                    title=f"{w('components')}: {a['name']}",
+                    desc=f"{w('components_desc')} {said}",
+                )
+            ),
+            "chart_trend": Markup(
+                self.trend.draw(
+                    [svg.Series(w("score"), a["trend"], svg.PALETTE[0])],
+                    title=f"{w('score_trend')}: {a['name']}",
+                    desc=f"{w('score_trend_desc')} {trend}",
+                )
+            ),
+        }
+
+    def _whole(self, v: float) -> str:
+        return self.w.num(v, 0)
+
+    def _components(self, names: tuple[str, ...]) -> svg.HBarFrame:
+        return svg.HBarFrame(names, fmt=self._whole, vmax=100)
 
 
 def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ inserted into the page as-is.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -143,35 +144,76 @@ def line_chart(
 ) -> str:
     """One polyline (with dots) per series over the labels (values from ``vmin``)."""
     rows = _legend_rows(series, width - 56) if len(series) > 1 else 0
-    left, top, bottom = 56, 12, 30 + 18 * rows
-    w, h = width - left - 36, height - top - bottom
     values = [float(v) for s in series for v in s.values if v is not None and not math.isnan(v)]
     top_value = vmax if vmax is not None else _nice_max(max(values, default=0))
-    body = _axis(left, top, w, h, top_value, fmt, vmin)
-    step = w / max(len(labels) - 1, 1)
-    span = top_value - vmin
-    for s in series:
-        points = [
-            (left + step * i, top + h - h * (float(v) - vmin) / span)
-            for i, v in enumerate(s.values)
-            if v is not None and not math.isnan(v)
-        ]
-        if len(points) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            body.append(
-                f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2" />'
-            )
-        for (x, y), label, v in zip(points, labels, s.values, strict=False):
-            body.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{s.color}">'
-                f"<title>{escape(f'{label} · {s.name}: {fmt(float(v))}')}</title></circle>"
-            )
-    every = math.ceil(len(labels) / 8) if labels else 1
-    for i, label in enumerate(labels):
-        if i % every == 0 or i == len(labels) - 1:
-            body.append(_text(left + step * i, top + h + 16, label))
-    body += _legend(series, left, top + h + 40, width - left) if len(series) > 1 else []
-    return _svg(width, height, title, desc, body)
+    frame = LineFrame(
+        labels, fmt=fmt, vmax=top_value, vmin=vmin, width=width, height=height, legend_rows=rows
+    )
+    return frame.draw(series, title=title, desc=desc)
+
+
+class LineFrame:
+    """What line charts over the same labels and scale share: gridlines, axis and x labels,
+    drawn once, and each dot, drawn once per place and value. Every P1 page draws its
+    score trend in one frame (18,486 pages at 1M visitors; scores repeat)."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        *,
+        fmt: Callable[[float], str],
+        vmax: float,
+        vmin: float = 0.0,
+        width: int = 640,
+        height: int = 260,
+        legend_rows: int = 0,
+    ) -> None:
+        self.labels, self.fmt, self.vmin, self.width, self.height = labels, fmt, vmin, width, height
+        self.left, self.top = 56, 12
+        self.w, self.h = width - self.left - 36, height - self.top - 30 - 18 * legend_rows
+        self.step = self.w / max(len(labels) - 1, 1)
+        self.span = vmax - vmin
+        self.grid = "".join(_axis(self.left, self.top, self.w, self.h, vmax, fmt, vmin))
+        every = math.ceil(len(labels) / 8) if labels else 1
+        self.x_labels = "".join(
+            _text(self.left + self.step * i, self.top + self.h + 16, label)
+            for i, label in enumerate(labels)
+            if i % every == 0 or i == len(labels) - 1
+        )
+        self.at = functools.cache(self._at)
+        self.xy = functools.cache(lambda i, v: ",".join(self.at(i, v)))
+        self.dot = functools.cache(self._dot)
+
+    def draw(self, series: Sequence[Series], *, title: str, desc: str) -> str:
+        body = [self.grid]
+        for s in series:
+            kept = [(i, v) for i, v in enumerate(s.values) if v is not None and not math.isnan(v)]
+            if len(kept) > 1:
+                path = " ".join([self.xy(i, v) for i, v in kept])
+                body.append(
+                    f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2" />'
+                )
+            body += [self.dot(i, v, s.name, s.color) for i, v in kept if i < len(self.labels)]
+        body.append(self.x_labels)
+        body += (
+            _legend(series, self.left, self.top + self.h + 40, self.width - self.left)
+            if len(series) > 1
+            else []
+        )
+        return _svg(self.width, self.height, title, desc, body)
+
+    def _at(self, i: int, v: float) -> tuple[str, str]:
+        """Where value ``v`` at label ``i`` is drawn, as written."""
+        y = self.top + self.h - self.h * (float(v) - self.vmin) / self.span
+        return f"{self.left + self.step * i:.1f}", f"{y:.1f}"
+
+    def _dot(self, i: int, v: float, name: str, color: str) -> str:
+        """The dot of value ``v`` at label ``i``, titled with that label and value."""
+        x, y = self.at(i, v)
+        return (
+            f'<circle cx="{x}" cy="{y}" r="3" fill="{color}">'
+            f"<title>{escape(f'{self.labels[i]} · {name}: {self.fmt(float(v))}')}</title></circle>"
+        )
 
 
 def hbar_chart(
@@ -186,21 +228,45 @@ def hbar_chart(
     width: int = 640,
 ) -> str:
     """Horizontal bars, one per label (long labels such as feature names)."""
-    row, left, right = 24, 170, 70
-    height = row * max(len(labels), 1) + 10
     vmax = vmax if vmax is not None else _nice_max(max((float(v) for v in values), default=0))
-    w = width - left - right
-    body = []
-    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+    frame = HBarFrame(labels, fmt=fmt, color=color, vmax=vmax, width=width)
+    return frame.draw(values, title=title, desc=desc)
+
+
+class HBarFrame:
+    """Horizontal bars over fixed labels and scale, each bar drawn once per row and value:
+    every P1 page has the same score components, 0–100."""
+
+    ROW, LEFT, RIGHT = 24, 170, 70
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        *,
+        fmt: Callable[[float], str],
+        color: str = PALETTE[0],
+        vmax: float,
+        width: int = 640,
+    ) -> None:
+        self.labels, self.fmt, self.color, self.vmax, self.width = labels, fmt, color, vmax, width
+        self.height = self.ROW * max(len(labels), 1) + 10
+        self.bar = functools.cache(self._bar)
+
+    def draw(self, values: Sequence[float], *, title: str, desc: str) -> str:
+        body = [self.bar(i, v) for i, (_, v) in enumerate(zip(self.labels, values, strict=True))]
+        return _svg(self.width, self.height, title, desc, body)
+
+    def _bar(self, i: int, v: float) -> str:
+        row, left, label = self.ROW, self.LEFT, self.labels[i]
         y = 5 + i * row
-        bw = w * float(v) / vmax
-        body.append(_text(left - 8, y + 15, label, "end"))
-        body.append(
-            f'<rect x="{left}" y="{y + 3}" width="{max(bw, 0):.1f}" height="{row - 8}" '
-            f'fill="{color}"><title>{escape(f"{label}: {fmt(float(v))}")}</title></rect>'
+        bw = (self.width - left - self.RIGHT) * float(v) / self.vmax
+        shown = self.fmt(float(v))
+        return (
+            _text(left - 8, y + 15, label, "end")
+            + f'<rect x="{left}" y="{y + 3}" width="{max(bw, 0):.1f}" height="{row - 8}" '
+            f'fill="{self.color}"><title>{escape(f"{label}: {shown}")}</title></rect>'
+            + _text(left + bw + 6, y + 15, shown, "start")
         )
-        body.append(_text(left + bw + 6, y + 15, fmt(float(v)), "start"))
-    return _svg(width, height, title, desc, body)
 
 
 def _item_width(name: str) -> float:
