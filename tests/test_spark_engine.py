@@ -35,6 +35,7 @@ pytestmark = [
     pytest.mark.timeout(1200),
 ]
 
+
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("defs")
