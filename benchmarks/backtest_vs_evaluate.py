@@ -67,7 +67,7 @@ def save_report_backtest(defs, ds, days, defs_path, folder):  # type: ignore[no-
     """What ``backtest --save`` does: the backtest, the usage sums, the folder."""
     from pendo_segments.backtest import UsageHistory, run_backtest
     from pendo_segments.backtest.saved import save_backtest
-    from pendo_segments.report.usage import usage_rollups
+    from pendo_segments.backtest.usage import usage_rollups
 
     history = UsageHistory(ds)
     bt = run_backtest(defs, ds, days, defs_path=defs_path, history=history, keep_last=True)

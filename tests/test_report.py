@@ -609,7 +609,7 @@ def test_pes_by_hand() -> None:
     Stickiness: 3 visitor-days / 30 days / 3 active visitors = 3.33. Adoption: n1
     used 1 of the 2 key features, r1 and s1 none: 0.5 / 3 = 16.67."""
     from pendo_segments.backtest import UsageHistory
-    from pendo_segments.report.usage import usage_rollups
+    from pendo_segments.backtest.usage import usage_rollups
 
     vids = ["n1", "r1", "d1", "d2", "s1"]
     visits = [

@@ -4,7 +4,7 @@ The report's slow part is reading and indexing the raw usage (176M rows at
 1M visitors). Everything it takes from the usage is per account and adds up:
 segment flags and members, health scores, the last day's health components
 and signals, and the usage widgets' sums
-(:class:`~pendo_segments.report.usage.UsageRollups`). So the backtest writes
+(:class:`~pendo_segments.backtest.usage.UsageRollups`). So the backtest writes
 those, and the report reads them with ``accounts`` and ``outcomes`` only; a
 book of business (``--csm`` / ``--segment``) is a selection of columns.
 
@@ -32,9 +32,9 @@ from pendo_segments.backtest.run import Backtest, LastDay
 from pendo_segments.errors import DataError
 
 if TYPE_CHECKING:
+    from pendo_segments.backtest.usage import UsageRollups
     from pendo_segments.data.dataset import Dataset
     from pendo_segments.health import HealthResult
-    from pendo_segments.report.usage import UsageRollups
 
 FORMAT = "pendo-segments backtest 1"
 MANIFEST = "backtest.json"
@@ -138,9 +138,9 @@ def save_backtest(
 def load_backtest(folder: Path, ds: Dataset, *, defs: Any, defs_path: Path) -> SavedBacktest:
     """Read ``folder`` for the accounts of ``ds``; refuse it when the accounts or the
     settings differ from the ones it was saved with."""
+    from pendo_segments.backtest.usage import UsageRollups
     from pendo_segments.health import HealthResult
     from pendo_segments.health.config import health_config_for
-    from pendo_segments.report.usage import UsageRollups
 
     where = f"--backtest {folder}"
     manifest = _manifest(folder, where)

@@ -160,7 +160,7 @@ def _save(
 ) -> None:
     """Keep the backtest and the usage sums at its last day for ``report --backtest``."""
     from pendo_segments.backtest.saved import save_backtest
-    from pendo_segments.report.usage import usage_rollups
+    from pendo_segments.backtest.usage import usage_rollups
 
     weeks = max(12, (result.days[-1] - result.days[0]).days // 7)
     rollups = usage_rollups(ds, history, result.days[-1], weeks)

@@ -1,7 +1,7 @@
 """Build the CS manager's report: numbers from the library, charts as SVG, HTML via jinja2.
 
 Every number comes from a library call (health, tiers, alerts, evaluate,
-backtest) or from :mod:`pendo_segments.report.usage`; this module only puts
+backtest) or from :mod:`pendo_segments.backtest.usage`; this module only puts
 them on a page. Templates autoescape everything; the SVG charts escape their
 own text (:mod:`pendo_segments.report.svg`).
 """
@@ -337,9 +337,9 @@ def _from_usage(
     """Index the usage once; backtest the weekly days (the last is the report's as-of
     day, so its masks, metrics and health are the current view) and sum the usage."""
     from pendo_segments.backtest import UsageHistory, run_backtest
+    from pendo_segments.backtest.usage import usage_rollups
     from pendo_segments.evaluate.engine import resolve_as_of
     from pendo_segments.report.book import book_accounts, restrict
-    from pendo_segments.report.usage import usage_rollups
 
     as_of = resolve_as_of(ds, options.as_of, defs)
     keep = book_accounts(ds, defs, as_of, segment=options.segment, csm=options.csm)

@@ -10,7 +10,8 @@ one spare bin for visitors without an account) taken once from the
 :class:`~pendo_segments.backtest.history.UsageHistory` index. Sums add up,
 so a book of business (``--segment`` / ``--csm``) is the rollups of its
 accounts, and ``backtest --save`` can keep them for ``report --backtest``
-without the raw usage.
+without the raw usage (which is why this module sits in the backtest layer,
+below the report).
 """
 
 from __future__ import annotations
