@@ -14,7 +14,8 @@ data, so the environment is locked down:
   :data:`MAX_SIZE` (``'x' * 10**9``, ``'x'.ljust(10**9)``, ``| center(10**9)``),
   a ``range`` longer than :data:`MAX_RANGE`, a power with more than
   :data:`MAX_POWER_BITS` bits, or more than :data:`MAX_OUTPUT` characters of
-  output; and each template gets :data:`TIME_LIMIT` seconds (nested loops).
+  output; and each template gets :data:`TIME_LIMIT` seconds of CPU time
+  (nested loops).
   Each is reported as ``FILE:LINE`` like any template error.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import signal
 import threading
@@ -50,7 +52,7 @@ MAX_RANGE = 10_000
 MAX_POWER_BITS = 4_096
 #: Most characters one template (or block) may output.
 MAX_OUTPUT = 1_000_000
-#: Seconds one template (compile or render) may take.
+#: Seconds of CPU time one template (compile or render) may take.
 TIME_LIMIT = 5.0
 
 _SEQUENCES = (str, list, tuple)
@@ -64,10 +66,110 @@ class TemplateTimeout(Exception):  # noqa: N818 - reported as rule "timeout"
     """A template ran longer than :data:`TIME_LIMIT`."""
 
 
+class _Budget:
+    """The CPU time one render may still use, in this thread.
+
+    Time is the thread's CPU time (``time.thread_time``), not the wall clock, so
+    a busy machine cannot fail a good template. ``close`` is idempotent and is
+    called both by the ``finally`` of :func:`time_limit` and by the timer's
+    signal handler before it raises: whichever runs first restores everything,
+    so no exception path (nor a signal between two statements) can leave an
+    active budget behind.
+    """
+
+    __slots__ = ("seconds", "deadline", "outer", "open", "timer")
+
+    def __init__(self, seconds: float, outer: _Budget | None) -> None:
+        self.seconds = seconds
+        self.outer = outer
+        self.deadline = time.thread_time() + seconds
+        if outer is not None:
+            self.deadline = min(self.deadline, outer.deadline)
+        self.open = True
+        self.timer: _Timer | None = None
+
+    def expired(self) -> bool:
+        return self.open and time.thread_time() > self.deadline
+
+    def timeout(self) -> TemplateTimeout:
+        return TemplateTimeout(f"took longer than {self.seconds:g} s (a loop too large?)")
+
+    def close(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        try:
+            if self.timer is not None:
+                self.timer.stop()
+        finally:
+            if getattr(_state, "budget", None) is self:
+                _state.budget = self.outer
+
+
+class _Timer:
+    """``ITIMER_PROF`` (process CPU time) in the main thread: stops a loop that calls nothing.
+
+    Process CPU time includes other threads, so the handler checks the render's
+    own thread CPU time and re-arms for what is left instead of stopping early.
+    A previous ``SIGPROF`` handler and timer are restored when it stops.
+    """
+
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+        self.started = time.monotonic()
+        self.old_handler = signal.signal(signal.SIGPROF, self._on_signal)
+        self.old_delay, self.old_interval = signal.setitimer(
+            signal.ITIMER_PROF, max(budget.deadline - time.thread_time(), 0.001)
+        )
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        budget = self.budget
+        if not budget.open:
+            return  # a late signal after the render ended: nothing to stop
+        left = budget.deadline - time.thread_time()
+        if left > 0:  # other threads used the process's CPU time: wait for ours
+            signal.setitimer(signal.ITIMER_PROF, max(left, 0.001))
+            return
+        error = budget.timeout()
+        _close_down_to(budget)  # the timer's budget is the outermost one
+        raise error
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, self.old_handler)
+        if self.old_delay:
+            spent = time.monotonic() - self.started
+            signal.setitimer(
+                signal.ITIMER_PROF, max(self.old_delay - spent, 0.001), self.old_interval
+            )
+
+
+def _close_down_to(last: _Budget) -> None:
+    """Close the innermost open budgets of this thread, up to and including ``last``."""
+    budget = getattr(_state, "budget", None)
+    while budget is not None:
+        outer = budget.outer
+        budget.close()
+        if budget is last:
+            return
+        budget = outer
+
+
+def _forget_budgets() -> None:
+    """A forked child renders on its own: the parent's budgets and timer are not its own."""
+    _state.__dict__.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_budgets)
+
+
 def _check_deadline() -> None:
-    deadline = getattr(_state, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
-        raise TemplateTimeout(f"took longer than {TIME_LIMIT:g} s (a loop too large?)")
+    budget: _Budget | None = getattr(_state, "budget", None)
+    if budget is not None and budget.expired():
+        error = budget.timeout()
+        _close_down_to(budget)
+        raise error
 
 
 def _too_big(what: str, size: int, limit: int = MAX_SIZE) -> SecurityError:
@@ -218,38 +320,30 @@ class GuideSandbox(ImmutableSandboxedEnvironment):
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None = None) -> Iterator[None]:
-    """Stop template code after ``seconds`` (default :data:`TIME_LIMIT`).
+    """Stop template code after ``seconds`` of CPU time (default :data:`TIME_LIMIT`).
 
-    The sandbox's hooks (attribute access, calls, operators, ``range``) check a
-    deadline in any thread; in the main thread a ``SIGALRM`` also interrupts a
-    loop that calls nothing. An outer timer (e.g. pytest-timeout) is restored.
+    The sandbox's hooks (attribute access, calls, operators, ``range``) check
+    the budget in any thread; in the main thread an ``ITIMER_PROF`` timer also
+    interrupts a loop that calls nothing. A nested limit never outlives its
+    outer one, and a budget that is no longer open (its render is over) is
+    never an outer one.
     """
     seconds = TIME_LIMIT if seconds is None else seconds
-    outer = getattr(_state, "deadline", None)
-    start = time.monotonic()
-    _state.deadline = start + seconds if outer is None else min(outer, start + seconds)
-    alarm = (
-        threading.current_thread() is threading.main_thread()
-        and hasattr(signal, "setitimer")
-        and outer is None
-    )
-    if alarm:
-
-        def on_alarm(signum: int, frame: Any) -> None:
-            raise TemplateTimeout(f"took longer than {seconds:g} s (a loop too large?)")
-
-        old_handler = signal.signal(signal.SIGALRM, on_alarm)
-        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer: _Budget | None = getattr(_state, "budget", None)
+    if outer is not None and not outer.open:
+        outer = None
+    budget = _Budget(seconds, outer)
     try:
+        _state.budget = budget
+        if (
+            outer is None
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            budget.timer = _Timer(budget)
         yield
     finally:
-        if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_handler)
-            if old_delay:
-                left = max(old_delay - (time.monotonic() - start), 0.001)
-                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
-        _state.deadline = outer
+        budget.close()
 
 
 def collect(chunks: Iterable[str]) -> str:
@@ -349,20 +443,12 @@ def template_error(err: BaseException, root: Path, fallback_file: str) -> Templa
     return TemplateError(_shown(root, file or fallback_file), line or 1, rule, message)
 
 
-#: Templates that ran out of time in this process: later renders fail at once
-#: (a template too slow for one subject is broken; lint renders it many times).
-_TIMED_OUT: dict[tuple[str, str], TemplateError] = {}
-
-
 def run_template(env: jinja2.Environment, fn: Callable[[], T], root: Path, file: str) -> T:
     """Call ``fn`` (which renders template code); turn any failure into TemplateError.
 
     ``env.handle_exception`` rewrites the traceback so its frames point at the
     template files and lines rather than at generated Python.
     """
-    key = (str(root), file)
-    if key in _TIMED_OUT:
-        raise _TIMED_OUT[key]
     try:
         try:
             with time_limit():
@@ -374,10 +460,7 @@ def run_template(env: jinja2.Environment, fn: Callable[[], T], root: Path, file:
     except TemplateError:
         raise
     except Exception as err:  # noqa: BLE001 - every template failure is the copy's problem
-        error = template_error(err, root, file)
-        if isinstance(err, TemplateTimeout):
-            _TIMED_OUT[key] = error
-        raise error from None
+        raise template_error(err, root, file) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -291,15 +291,28 @@ def _guide(
         yield from _structure(guide, source, base if locale != default else None)
         if base is None and locale != default:
             continue  # cannot render without the fallback template
-        seen: set[tuple[str, str, str]] = set()  # (file, block, html) already checked
-        for tier in guide.tiers:
-            for subject in subjects:
-                context = {**subject, "tier": tier} if tier else dict(subject)
-                try:
-                    raw = render_raw(manifest, guide.id, locale, context)
-                    yield from _rendered(manifest, raw, seen)
-                except TemplateError as err:
-                    yield _issue(err)
+        yield from _renders(manifest, guide, locale, subjects)
+
+
+def _renders(
+    manifest: Manifest, guide: Guide, locale: str, subjects: Sequence[dict[str, Any]]
+) -> Iterator[LintIssue]:
+    """Render one guide and locale for every tier and example subject.
+
+    A template that ran out of time is reported once and not rendered again in
+    this lint run (each further render would cost the whole time limit).
+    """
+    seen: set[tuple[str, str, str]] = set()  # (file, block, html) already checked
+    for tier in guide.tiers:
+        for subject in subjects:
+            context = {**subject, "tier": tier} if tier else dict(subject)
+            try:
+                raw = render_raw(manifest, guide.id, locale, context)
+                yield from _rendered(manifest, raw, seen)
+            except TemplateError as err:
+                yield _issue(err)
+                if err.rule == "timeout":
+                    return
 
 
 def _structure(
