@@ -158,3 +158,54 @@ def test_server_serves_the_gallery_on_localhost(gallery: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _get(port: int, host: str | None) -> tuple[int, bytes]:
+    """GET /index.html over a raw socket carrying exactly ``host`` as the Host header."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest("GET", "/index.html", skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_server_refuses_a_foreign_host_header(gallery: Path) -> None:
+    """DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 makes
+    the browser send ``Host: evil.example:PORT``; with --data the gallery holds real
+    addresses, so only the loopback names with the served port get an answer."""
+    server = make_server(gallery.parent, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        for good in (
+            f"127.0.0.1:{port}",
+            f"localhost:{port}",
+            f"LocalHost:{port}",
+            f"[::1]:{port}",
+        ):
+            status, body = _get(port, good)
+            assert (good, status) == (good, 200) and b"Guide preview gallery" in body
+        for bad in (
+            f"evil.example:{port}",
+            "evil.example",
+            f"127.0.0.1:{port + 1}",  # another port: not this server's origin
+            "127.0.0.1",  # port 80 implied
+            f"localhost.evil.example:{port}",
+            f"evil.example@localhost:{port}",
+            f"127.0.0.2:{port}",
+            None,  # no Host header at all
+        ):
+            status, body = _get(port, bad)
+            assert (bad, status) == (bad, 403)
+            assert b"Guide preview gallery" not in body
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -255,7 +256,40 @@ def write_gallery(
     )
 
 
+#: the names a browser uses for this machine; anything else may be DNS rebinding
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def local_host(host: str | None, port: int) -> bool:
+    """Whether a ``Host:`` header names this machine's loopback at ``port``.
+
+    A page on a hostile site whose name is rebound to 127.0.0.1 is same-origin with
+    itself, not with us: its requests carry its own name in ``Host:``. With ``--data``
+    the gallery shows real names and addresses, so such requests get no answer.
+    """
+    if not host or any(c in host for c in "@/\\?# \t"):
+        return False
+    try:
+        parts = urlsplit(f"//{host}")
+        given = parts.port
+    except ValueError:  # a port that is not a number, an unbalanced bracket
+        return False
+    return parts.hostname in LOOPBACK_HOSTS and (80 if given is None else given) == port
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, answered only to requests addressed to the loopback by name."""
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        hosts = self.headers.get_all("Host") or []
+        port = int(self.server.server_address[1])  # type: ignore[index]
+        if len(hosts) != 1 or not local_host(hosts[0], port):
+            self.send_error(403, "Host must be 127.0.0.1, localhost or [::1] with this port")
+            return False
+        return True
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
@@ -263,6 +297,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def make_server(
     folder: Path | str, host: str = "127.0.0.1", port: int = 8000
 ) -> http.server.ThreadingHTTPServer:
-    """An HTTP server for the gallery folder (call ``serve_forever``; port 0 = any free)."""
+    """An HTTP server for the gallery folder (call ``serve_forever``; port 0 = any free).
+
+    It answers 403 to a ``Host:`` other than the loopback names with the served port.
+    """
     handler = functools.partial(_QuietHandler, directory=str(folder))
     return http.server.ThreadingHTTPServer((host, port), handler)
