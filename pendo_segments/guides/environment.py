@@ -21,17 +21,18 @@ data, so the environment is locked down:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import jinja2
@@ -67,37 +68,43 @@ class TemplateTimeout(Exception):  # noqa: N818 - reported as rule "timeout"
 
 
 class _Budget:
-    """The CPU time one render may still use, in this thread.
+    """The CPU time one render may use, in this thread.
 
     Time is the thread's CPU time (``time.thread_time``), not the wall clock, so
-    a busy machine cannot fail a good template. ``close`` is idempotent and is
-    called both by the ``finally`` of :func:`time_limit` and by the timer's
-    signal handler before it raises: whichever runs first restores everything,
-    so no exception path (nor a signal between two statements) can leave an
-    active budget behind.
+    a busy machine cannot fail a good template. A budget is *live* only while
+    the frame that opened it is on the stack: a budget that an exception (any
+    signal handler's, at any point) kept from being closed can never stop a
+    later render or run past its own. ``close`` is idempotent; the ``with``
+    exit and the timer's handler both call it, whichever comes first.
     """
 
-    __slots__ = ("seconds", "deadline", "outer", "open", "timer")
+    __slots__ = ("seconds", "deadline", "outer", "frame", "timer")
 
-    def __init__(self, seconds: float, outer: _Budget | None) -> None:
+    def __init__(self, seconds: float, outer: _Budget | None, frame: FrameType | None) -> None:
         self.seconds = seconds
         self.outer = outer
+        self.frame = frame
+        self.timer: _Timer | None = None
         self.deadline = time.thread_time() + seconds
         if outer is not None:
             self.deadline = min(self.deadline, outer.deadline)
-        self.open = True
-        self.timer: _Timer | None = None
 
-    def expired(self) -> bool:
-        return self.open and time.thread_time() > self.deadline
+    def live(self, frame: FrameType | None) -> bool:
+        """Is this budget open, and is ``frame`` (the running code) inside its ``with``?"""
+        mine = self.frame
+        while mine is not None and frame is not None:
+            if frame is mine:
+                return True
+            frame = frame.f_back
+        return False
 
     def timeout(self) -> TemplateTimeout:
         return TemplateTimeout(f"took longer than {self.seconds:g} s (a loop too large?)")
 
     def close(self) -> None:
-        if not self.open:
+        if self.frame is None:
             return
-        self.open = False
+        self.frame = None
         try:
             if self.timer is not None:
                 self.timer.stop()
@@ -107,11 +114,11 @@ class _Budget:
 
 
 class _Timer:
-    """``ITIMER_PROF`` (process CPU time) in the main thread: stops a loop that calls nothing.
+    """``ITIMER_PROF`` in the main thread: stops a template loop that calls nothing.
 
-    Process CPU time includes other threads, so the handler checks the render's
-    own thread CPU time and re-arms for what is left instead of stopping early.
-    A previous ``SIGPROF`` handler and timer are restored when it stops.
+    Process CPU time includes other threads, so the handler compares the
+    render's own thread CPU time and re-arms for what is left instead of
+    stopping early. A previous ``SIGPROF`` handler and timer are restored.
     """
 
     def __init__(self, budget: _Budget) -> None:
@@ -122,16 +129,17 @@ class _Timer:
             signal.ITIMER_PROF, max(budget.deadline - time.thread_time(), 0.001)
         )
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         budget = self.budget
-        if not budget.open:
-            return  # a late signal after the render ended: nothing to stop
+        if not budget.live(frame):
+            budget.close()  # its render is over (or was cut short): nothing to stop
+            return
         left = budget.deadline - time.thread_time()
-        if left > 0:  # other threads used the process's CPU time: wait for ours
+        if left > 0:
             signal.setitimer(signal.ITIMER_PROF, max(left, 0.001))
             return
         error = budget.timeout()
-        _close_down_to(budget)  # the timer's budget is the outermost one
+        _close_down_to(budget)
         raise error
 
     def stop(self) -> None:
@@ -145,7 +153,7 @@ class _Timer:
 
 
 def _close_down_to(last: _Budget) -> None:
-    """Close the innermost open budgets of this thread, up to and including ``last``."""
+    """Close this thread's budgets from the innermost one out to ``last``."""
     budget = getattr(_state, "budget", None)
     while budget is not None:
         outer = budget.outer
@@ -156,7 +164,7 @@ def _close_down_to(last: _Budget) -> None:
 
 
 def _forget_budgets() -> None:
-    """A forked child renders on its own: the parent's budgets and timer are not its own."""
+    """A forked child renders on its own: the parent's budgets are not its own."""
     _state.__dict__.clear()
 
 
@@ -166,10 +174,14 @@ if hasattr(os, "register_at_fork"):
 
 def _check_deadline() -> None:
     budget: _Budget | None = getattr(_state, "budget", None)
-    if budget is not None and budget.expired():
-        error = budget.timeout()
-        _close_down_to(budget)
-        raise error
+    if budget is None or time.thread_time() <= budget.deadline:
+        return
+    if not budget.live(sys._getframe(1)):
+        _close_down_to(budget)  # left behind by an interrupted render: not ours to enforce
+        return
+    error = budget.timeout()
+    _close_down_to(budget)
+    raise error
 
 
 def _too_big(what: str, size: int, limit: int = MAX_SIZE) -> SecurityError:
@@ -318,22 +330,27 @@ class GuideSandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float | None = None) -> Iterator[None]:
+class time_limit:  # noqa: N801 - used like a function: ``with time_limit():``
     """Stop template code after ``seconds`` of CPU time (default :data:`TIME_LIMIT`).
 
     The sandbox's hooks (attribute access, calls, operators, ``range``) check
     the budget in any thread; in the main thread an ``ITIMER_PROF`` timer also
     interrupts a loop that calls nothing. A nested limit never outlives its
-    outer one, and a budget that is no longer open (its render is over) is
-    never an outer one.
+    outer one; only a live budget (see :class:`_Budget`) counts as outer.
     """
-    seconds = TIME_LIMIT if seconds is None else seconds
-    outer: _Budget | None = getattr(_state, "budget", None)
-    if outer is not None and not outer.open:
-        outer = None
-    budget = _Budget(seconds, outer)
-    try:
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = TIME_LIMIT if seconds is None else seconds
+        self.budget: _Budget | None = None
+
+    def __enter__(self) -> None:
+        caller = sys._getframe(1)
+        outer: _Budget | None = getattr(_state, "budget", None)
+        if outer is not None and not outer.live(caller):
+            outer.close()
+            outer = getattr(_state, "budget", None)
+            outer = outer if outer is not None and outer.live(caller) else None
+        self.budget = budget = _Budget(self.seconds, outer, caller)
         _state.budget = budget
         if (
             outer is None
@@ -341,9 +358,10 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
             and threading.current_thread() is threading.main_thread()
         ):
             budget.timer = _Timer(budget)
-        yield
-    finally:
-        budget.close()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.budget is not None:
+            self.budget.close()
 
 
 def collect(chunks: Iterable[str]) -> str:

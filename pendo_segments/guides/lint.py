@@ -45,7 +45,7 @@ RULES: dict[str, str] = {
     "dead-output": "{{ }} that can print nothing, or template syntax printed verbatim",
     "https-link": "a link or button URL that is not https://",
     "unsafe-template": "template code the sandbox refuses, or too large a string, range or output",
-    "timeout": "a template that runs longer than the time limit (5 s per template)",
+    "timeout": "a template that runs longer than the time limit (5 s of CPU time per render)",
     "render": "any other error while rendering",
 }
 _VERBATIM = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\{\s*[A-Za-z_][\w.]*\s*\}")
