@@ -154,3 +154,35 @@ def test_the_lock_excludes_a_second_run_and_dies_with_its_process(path: Path) ->
             pass
     finally:
         holder.kill()
+
+
+def test_a_state_path_under_a_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    """``--state afile/x.sqlite``: the parent is a file, not a folder (was FileExistsError)."""
+    (tmp_path / "afile").write_text("not a folder\n", encoding="utf-8")
+    path = tmp_path / "afile" / "x.sqlite"
+    with pytest.raises(CampaignError) as lock_err, StateLock(path):
+        pass  # pragma: no cover
+    assert str(lock_err.value) == (
+        f"{path}.lock: cannot create the campaign lock: {tmp_path / 'afile'} is not a folder"
+    )
+    with pytest.raises(CampaignError) as open_err:
+        open_state(path, "no_login")
+    assert str(open_err.value) == (
+        f"{path}: cannot create the campaign state: {tmp_path / 'afile'} is not a folder"
+    )
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_a_folder_where_the_lock_or_state_should_be_is_one_line(path: Path) -> None:
+    """A directory at ``state.lock`` (was IsADirectoryError) or at the state path itself."""
+    Path(f"{path}.lock").mkdir()
+    with pytest.raises(CampaignError) as lock_err, StateLock(path):
+        pass  # pragma: no cover
+    assert str(lock_err.value) == f"{path}.lock: cannot create the campaign lock: it is a folder"
+    path.mkdir()
+    with pytest.raises(CampaignError) as open_err:
+        open_state(path, "no_login")
+    assert str(open_err.value) == f"{path}: cannot create the campaign state: it is a folder"
+    with pytest.raises(CampaignError) as read_err:
+        open_state(path, "no_login", read_only=True)
+    assert str(read_err.value) == f"{path}: cannot read the campaign state: it is a folder"

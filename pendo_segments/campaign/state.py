@@ -170,6 +170,15 @@ class StateLock(HolderLock):
 
         super().__init__(path, busy=busy, wait=wait)
 
+    def __enter__(self) -> StateLock:
+        try:
+            super().__enter__()
+        except OSError as err:  # a file where its folder should be, a folder at STATE.lock
+            raise CampaignError(
+                f"{self.path}: cannot create the campaign lock: {in_the_way(self.path, err)}"
+            ) from None
+        return self
+
 
 class State:
     """Queries and transitions on the state file. Use :func:`open_state`."""
@@ -501,6 +510,8 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
     """Open (creating when writable) the state file; read-only opens never write."""
     path = Path(path)
     if read_only:
+        if path.is_dir():
+            raise CampaignError(f"{path}: cannot read the campaign state: it is a folder")
         if not path.exists():
             conn = sqlite3.connect(":memory:", isolation_level=None)
             conn.row_factory = sqlite3.Row
@@ -515,7 +526,12 @@ def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
         except sqlite3.DatabaseError as err:
             raise CampaignError(f"{path}: cannot read the campaign state ({err})") from None
         return State(conn, path, campaign, read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CampaignError(
+            f"{path}: cannot create the campaign state: {in_the_way(path, err)}"
+        ) from None
     _private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -545,7 +561,24 @@ def _private(path: Path) -> None:
                 if name.stat().st_mode & 0o077:
                     os.chmod(name, 0o600)
     except OSError as err:
-        raise CampaignError(f"{path}: cannot create the campaign state ({err.strerror})") from None
+        raise CampaignError(
+            f"{path}: cannot create the campaign state: {in_the_way(path, err)}"
+        ) from None
+
+
+def in_the_way(path: Path, err: OSError) -> str:
+    """Why ``path`` cannot be created, naming what is in the way: the path is a folder,
+    or one of its parents is a file; else the system's reason (permission denied…)."""
+    with contextlib.suppress(OSError):
+        if path.is_dir():
+            return "it is a folder"
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{parent} is not a folder"
+                break
+    reason = err.strerror or type(err).__name__
+    return reason[:1].lower() + reason[1:]
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
