@@ -171,13 +171,14 @@ class SQLGenerator(Generator):
                 " GROUP BY 1"
             )
             if self.options.get("has_last_visit", False):
-                # visitors.last_visit (Pendo's lastvisit) counts when before the as-of day
+                # visitors.last_visit (Pendo's lastvisit) counts when before the as-of day;
+                # ids keep their own type: a cast here fails the joins below in PostgreSQL
+                # and BigQuery when visitor_id is a number (text = bigint)
                 per_visitor = (
-                    "SELECT x.visitor_id, MAX(x.day) AS day FROM ("
-                    "SELECT CAST(y.visitor_id AS VARCHAR) AS visitor_id, y.day FROM "
-                    f"({per_visitor}) AS y UNION ALL SELECT CAST(v.visitor_id AS VARCHAR), "
-                    "CAST(v.last_visit AS DATE) FROM visitors AS v CROSS JOIN params AS p "
-                    "WHERE CAST(v.last_visit AS DATE) < p.as_of) AS x GROUP BY 1"
+                    f"SELECT x.visitor_id, MAX(x.day) AS day FROM ({per_visitor} UNION ALL "
+                    "SELECT v.visitor_id, CAST(v.last_visit AS DATE) FROM visitors AS v "
+                    "CROSS JOIN params AS p WHERE CAST(v.last_visit AS DATE) < p.as_of) AS x "
+                    "GROUP BY 1"
                 )
             roll = "MAX"
             name = "last_visit"

@@ -1,0 +1,83 @@
+"""Every generated SQL query compares ids in the type the tables give them.
+
+A warehouse may store ``visitor_id`` as an integer. PostgreSQL and BigQuery
+refuse ``text = bigint`` (DuckDB and Spark cast quietly), so a cast on one
+side of a join makes the compiled SQL fail there. The queries are typed with
+sqlglot's optimizer over a schema whose ids are BIGINT, and every comparison
+of two columns must see one type on both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from pendo_segments.compile.base import compile_segments
+from pendo_segments.definitions import load_definitions
+from pendo_segments.health import HealthConfig
+from pendo_segments.health.sql import Tables, health_query
+
+AS_OF = dt.date(2026, 11, 1)
+SCHEMA = {
+    "accounts": {
+        "account_id": "BIGINT",
+        "arr": "DOUBLE",
+        "plan": "VARCHAR",
+        "contract_start": "DATE",
+        "renewal_date": "DATE",
+    },
+    "visitors": {
+        "visitor_id": "BIGINT",
+        "account_id": "BIGINT",
+        "first_visit": "DATE",
+        "last_visit": "DATE",
+    },
+    "usage_daily": {
+        "date": "DATE",
+        "visitor_id": "BIGINT",
+        "minutes": "DOUBLE",
+        "events": "BIGINT",
+    },
+    "feature_usage": {
+        "date": "DATE",
+        "visitor_id": "BIGINT",
+        "feature_id": "VARCHAR",
+        "clicks": "BIGINT",
+    },
+    "features": {"feature_id": "VARCHAR", "name": "VARCHAR", "key": "BOOLEAN"},
+    "nps": {"date": "DATE", "visitor_id": "BIGINT", "score": "DOUBLE"},
+    "tickets": {"opened_on": "DATE", "account_id": "BIGINT"},
+}
+
+
+def mismatched_joins(sql: str) -> list[str]:
+    """Comparisons of two columns whose types differ, as ``a = b: TEXT vs BIGINT``."""
+    tree = qualify(sqlglot.parse_one(sql, read="duckdb"), schema=SCHEMA, dialect="duckdb")
+    tree = annotate_types(tree, schema=SCHEMA, dialect="duckdb")
+    return [
+        f"{eq.sql('duckdb')}: {eq.this.type.sql()} vs {eq.expression.type.sql()}"
+        for eq in tree.find_all(exp.EQ)
+        if isinstance(eq.this, exp.Column)
+        and isinstance(eq.expression, exp.Column)
+        and eq.this.type.sql() != eq.expression.type.sql()
+    ]
+
+
+@pytest.mark.parametrize("last_visit", [False, True], ids=["usage", "with last_visit"])
+def test_segment_sql_joins_visitor_ids_in_their_own_type(last_visit: bool) -> None:
+    shipped = load_definitions("segment_defs")
+    results = compile_segments(shipped, "sql", as_of=AS_OF, has_last_visit=last_visit)
+    assert {r.segment.name: mismatched_joins(str(r.output)) for r in results} == {
+        r.segment.name: [] for r in results
+    }
+
+
+@pytest.mark.parametrize("last_visit", [False, True], ids=["usage", "with last_visit"])
+def test_health_sql_joins_visitor_ids_in_their_own_type(last_visit: bool) -> None:
+    tables = Tables(key_features=2, features=3, nps=True, tickets=True, last_visit=last_visit)
+    assert mismatched_joins(health_query(HealthConfig(), tables, AS_OF)) == []
