@@ -7,9 +7,9 @@ scheduled job can inject the secret without editing a checked-in file::
     [pendo]
     region = "eu"                 # us | us1 | eu | jpn | au
     # integration_key = "..."     # better: PENDO_INTEGRATION_KEY
-    timeout = 30                  # seconds per request
-    max_retries = 5
-    rate_limit_per_second = 5
+    timeout = 30                  # seconds per request (at most 3600)
+    max_retries = 5               # 0 to 100
+    rate_limit_per_second = 5     # 0.01 to 1000, or 0 for no limit
     managed_prefix = "[ps] "
     metadata_group = "custom"
 
@@ -207,10 +207,12 @@ class PendoSection(Section):
     integration_key: Annotated[Secret | None, BeforeValidator(_key)] = None
     region: Annotated[str | None, BeforeValidator(_region)] = None
     base_url: Annotated[str | None, BeforeValidator(_base_url)] = None
-    timeout: Annotated[float, BeforeValidator(number(above=0))] = 30.0
-    max_retries: Annotated[int, BeforeValidator(whole(0))] = 5
+    # Bounded so a socket timeout or the rate limiter's sleep cannot overflow (inf, 1e-300).
+    timeout: Annotated[float, BeforeValidator(number(above=0, maximum=3600))] = 30.0
+    max_retries: Annotated[int, BeforeValidator(whole(0, 100))] = 5
     rate_limit_per_second: Annotated[
-        float, BeforeValidator(number(minimum=0, note=" (0 = no limit)"))
+        float,
+        BeforeValidator(number(minimum=0.01, maximum=1000, zero=True, note=" (no limit)")),
     ] = 5.0
     managed_prefix: Text = "[ps] "
     metadata_group: Text = "custom"

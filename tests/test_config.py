@@ -204,12 +204,16 @@ def test_unknown_key_in_pendo_table_suggests_the_closest(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("timeout = 0", "[pendo].timeout: must be greater than 0, got 0"),
+        (
+            "timeout = 0",
+            "[pendo].timeout: must be a number greater than 0 and at most 3600, got 0",
+        ),
         ('timeout = "fast"', "[pendo].timeout: must be a number, got 'fast'"),
-        ("max_retries = -1", "[pendo].max_retries: must be a whole number >= 0, got -1"),
+        ("max_retries = -1", "[pendo].max_retries: must be a whole number from 0 to 100, got -1"),
         (
             "rate_limit_per_second = -2",
-            "[pendo].rate_limit_per_second: must be a number >= 0 (0 = no limit), got -2",
+            "[pendo].rate_limit_per_second: must be 0 (no limit) or a number from 0.01 to 1000, "
+            "got -2",
         ),
         ("managed_prefix = 3", "[pendo].managed_prefix: must be a string, got 3"),
     ],

@@ -68,7 +68,7 @@ def test_a_misspelt_key_reads_the_same_in_every_section(
         # the same kind of mistake, the same words, whichever section holds it
         (
             "[pendo]\nmax_retries = 1.5\n",
-            "[pendo].max_retries: must be a whole number >= 0, got 1.5",
+            "[pendo].max_retries: must be a whole number from 0 to 100, got 1.5",
         ),
         ("[sync]\nbatch_size = 0\n", "[sync].batch_size: must be a whole number >= 1, got 0"),
         ("[sync]\npage_size = true\n", "[sync].page_size: must be a whole number >= 1, got True"),
@@ -80,8 +80,11 @@ def test_a_misspelt_key_reads_the_same_in_every_section(
             "[smtp]\nport = 70000\n",
             "[smtp].port: must be a whole number from 1 to 65535, got 70000",
         ),
-        ("[sync]\nlock_wait = -1\n", "[sync].lock_wait: must be a number >= 0, got -1"),
-        ("[sync]\nupload_timeout = 0\n", "[sync].upload_timeout: must be greater than 0, got 0"),
+        ("[sync]\nlock_wait = -1\n", "[sync].lock_wait: must be a number from 0 to 86400, got -1"),
+        (
+            "[sync]\nupload_timeout = 0\n",
+            "[sync].upload_timeout: must be a number greater than 0 and at most 86400, got 0",
+        ),
         ("[smtp]\ntimeout = 0\n", "[smtp].timeout: must be greater than 0, got 0"),
         ("[sync]\naudit_log = 5\n", "[sync].audit_log: must be a string, got 5"),
         ("[pendo]\nmetadata_group = []\n", "[pendo].metadata_group: must be a string, got []"),

@@ -155,14 +155,42 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[Any, Validation
 
 
 def number(
-    *, minimum: float | None = None, above: float | None = None, note: str = ""
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    zero: bool = False,
+    note: str = "",
 ) -> Callable[[Any, ValidationInfo], float]:
-    """A number, optionally ``>= minimum`` or ``> above``; ``note`` explains a special value."""
+    """A number, optionally ``>= minimum`` or ``> above`` and ``<= maximum``; ``note``
+    explains a special value. ``zero`` also allows 0 outside the range ("0 = no limit").
+
+    A ``maximum`` keeps a wait or a rate inside what a socket or ``sleep`` can take:
+    ``inf`` or ``1e-300`` requests per second overflow them.
+    """
 
     def check(value: Any, info: ValidationInfo) -> float:
         parsed = _number_from(value, info, float)
         if parsed is None:
             raise ValueError("must be a number" + _got(value))
+        if zero and parsed == 0:
+            return 0.0
+        if maximum is not None:
+            if (
+                parsed > maximum
+                or (minimum is not None and parsed < minimum)
+                or (above is not None and parsed <= above)
+            ):
+                span = (
+                    f"from {minimum:g} to {maximum:g}"
+                    if minimum is not None
+                    else f"greater than {above:g} and at most {maximum:g}"
+                    if above is not None
+                    else f"<= {maximum:g}"
+                )
+                head = f"0{note} or a number" if zero else "a number"
+                raise ValueError(f"must be {head} {span}" + _got(value))
+            return float(parsed)
         if above is not None and parsed <= above:
             raise ValueError(f"must be greater than {above:g}" + _got(value))
         if minimum is not None and parsed < minimum:

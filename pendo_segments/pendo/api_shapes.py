@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,11 +76,16 @@ def aggregation_body(
     return {"response": {"mimeType": "application/json"}, "request": request}
 
 
-def aggregation_results(body: Any) -> list[dict[str, Any]] | None:
-    """The ``results`` rows, or None when the body is not an aggregation answer."""
-    if isinstance(body, dict) and isinstance(body.get("results"), list):
-        return body["results"]
-    return None
+def aggregation_results(body: Any) -> list[dict[str, Any]]:
+    """The ``results`` rows; ValueError saying what is wrong when the body is not an
+    aggregation answer (the client names the endpoint)."""
+    rows = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("no 'results' list")
+    bad = next((i for i, row in enumerate(rows) if not isinstance(row, dict)), None)
+    if bad is not None:
+        raise ValueError(f"results[{bad}] is not a JSON object")
+    return rows
 
 
 # --- visitor-list segments (the documented write path) ------------------------------
@@ -200,15 +206,36 @@ class MetadataBatchResult:
 
 
 def read_metadata_result(body: Any, sent: int) -> MetadataBatchResult:
-    """``{"total","updated","failed","missing","errors"}``; Go clients spell them capitalised."""
+    """``{"total","updated","failed","missing","errors"}``; Go clients spell them capitalised.
+
+    Raises ValueError saying which field is malformed (the client names the endpoint).
+    """
     body = body if isinstance(body, dict) else {}
-    get = lambda name, default: body.get(name, body.get(name.capitalize(), default))  # noqa: E731
+
+    def get(name: str, default: Any) -> Any:
+        value = body.get(name, body.get(name.capitalize(), default))
+        return default if value is None else value
+
+    def count(name: str, default: int) -> int:
+        value = get(name, default)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name!r} is not a whole number")
+        return value
+
+    def items(name: str) -> list[Any]:
+        value = get(name, [])
+        if not isinstance(value, list):
+            raise ValueError(f"{name!r} is not a list")
+        return value
+
     return MetadataBatchResult(
-        total=int(get("total", sent) or 0),
-        updated=int(get("updated", 0) or 0),
-        failed=int(get("failed", 0) or 0),
-        missing=[str(m) for m in (get("missing", []) or [])],
-        errors=list(get("errors", []) or []),
+        total=count("total", sent),
+        updated=count("updated", 0),
+        failed=count("failed", 0),
+        missing=[str(m) for m in items("missing")],
+        errors=items("errors"),
     )
 
 
@@ -230,6 +257,8 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     value = value.strip()
     try:
         seconds = float(value)
+        if not math.isfinite(seconds):  # "nan" / "inf" parse as floats but say nothing
+            return None
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)

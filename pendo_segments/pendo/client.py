@@ -88,17 +88,17 @@ class PendoClient:
         body = self._http.request(
             "POST", shapes.AGGREGATION_PATH, json=shapes.aggregation_body(pipeline, request_id)
         )
-        rows = shapes.aggregation_results(body)
-        if rows is None:
-            raise self._unexpected("POST", shapes.AGGREGATION_PATH, body, "no 'results' list")
-        return rows
+        try:
+            return shapes.aggregation_results(body)
+        except ValueError as err:
+            raise self._unexpected("POST", shapes.AGGREGATION_PATH, body, str(err)) from None
 
     # -- segments ---------------------------------------------------------------------
     def list_segments(self, created_by_api: bool | None = None) -> list[dict[str, Any]]:
         """Every segment, or only those created (or not) through the API."""
         params = None if created_by_api is None else {"createdByApi": str(created_by_api).lower()}
         body = self._http.request("GET", shapes.SEGMENTS_PATH, params=params)
-        return self._expect(list, body, "GET", shapes.SEGMENTS_PATH)
+        return self._objects(body, "GET", shapes.SEGMENTS_PATH)
 
     def get_segment(self, segment_id: str) -> dict[str, Any]:
         path = shapes.segment_path(segment_id)
@@ -264,7 +264,10 @@ class PendoClient:
                     f"{start + len(chunk)} of {len(values)}; earlier batches were written)",
                     status=err.status,
                 ) from None
-            part = shapes.read_metadata_result(body, len(chunk))
+            try:
+                part = shapes.read_metadata_result(body, len(chunk))
+            except ValueError as err:
+                raise self._unexpected("POST", path, body, str(err)) from None
             result.total += part.total
             result.updated += part.updated
             result.failed += part.failed
@@ -293,13 +296,22 @@ class PendoClient:
         body = self._http.request(
             "GET", shapes.GUIDES_PATH, params={"state": state} if state else None
         )
-        return self._expect(list, body, "GET", shapes.GUIDES_PATH)
+        return self._objects(body, "GET", shapes.GUIDES_PATH)
 
     # -- shape checks -----------------------------------------------------------------
     def _expect(self, kind: type[T], body: Any, method: str, path: str) -> T:
         if not isinstance(body, kind):
             raise self._unexpected(method, path, body, f"expected a JSON {_json_name(kind)}")
         return body
+
+    def _objects(self, body: Any, method: str, path: str) -> list[dict[str, Any]]:
+        """A JSON array of objects (segments, guides): anything else is named, not crashed on."""
+        items = self._expect(list, body, method, path)
+        bad = next((i for i, item in enumerate(items) if not isinstance(item, dict)), None)
+        if bad is not None:
+            why = f"item {bad} of the array is not a JSON object"
+            raise self._unexpected(method, path, body, why)
+        return items
 
     def _unexpected(self, method: str, path: str, body: Any, why: str) -> PendoAPIError:
         return PendoAPIError(

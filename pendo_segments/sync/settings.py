@@ -10,9 +10,9 @@
     batch_size = 500                    # metadata values per request
     audit_log = "pendo-sync-audit.jsonl"
     lock_file = ""                      # default: the audit log's path + ".lock"
-    lock_wait = 0.0                     # seconds a second apply waits for the lock
-    poll_interval = 2.0                 # seconds between segment status checks
-    upload_timeout = 300.0              # seconds to wait for Pendo to build a list
+    lock_wait = 0.0                     # seconds a second apply waits for the lock (<= 86400)
+    poll_interval = 2.0                 # seconds between segment status checks (<= 3600)
+    upload_timeout = 300.0              # seconds to wait for Pendo to build a list (<= 86400)
     page_size = 50000                   # rows per Aggregation API page
     tier_overrides = ""                 # tier overrides CSV (account_id,tier,note)
 """
@@ -48,9 +48,10 @@ class SyncSection(Section):
     batch_size: Annotated[int, BeforeValidator(whole(1))] = 500
     audit_log: Text = AUDIT_LOG
     lock_file: Text = ""
-    lock_wait: Annotated[float, BeforeValidator(number(minimum=0))] = 0.0
-    poll_interval: Annotated[float, BeforeValidator(number(minimum=0))] = 2.0
-    upload_timeout: Annotated[float, BeforeValidator(number(above=0))] = 300.0
+    # Bounded: an infinite wait overflows time.sleep, and a day is already more than enough.
+    lock_wait: Annotated[float, BeforeValidator(number(minimum=0, maximum=86400))] = 0.0
+    poll_interval: Annotated[float, BeforeValidator(number(minimum=0, maximum=3600))] = 2.0
+    upload_timeout: Annotated[float, BeforeValidator(number(above=0, maximum=86400))] = 300.0
     page_size: Annotated[int, BeforeValidator(whole(1))] = 50_000
     tier_overrides: Text = ""
 
