@@ -76,6 +76,34 @@ def test_check_with_a_refused_key_says_so(fake_pendo: FakePendo, pendo_env: dict
     assert "wrong-key" not in result.output
 
 
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_check_with_no_server_says_pendo_could_not_be_reached(
+    fake_pendo: FakePendo, pendo_env: dict[str, str]
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    os.environ["PENDO_BASE_URL"] = url
+    Path(pendo_env["PENDO_SEGMENTS_CONFIG"]).write_text("[pendo]\nmax_retries = 0\n")
+    result = run("pendo", "check", "--format", "json")
+    assert result.exit_code == 1
+    checks = json.loads(result.stdout)["checks"]
+    assert checks[0] == {
+        "name": "key and region",
+        "ok": False,
+        "detail": f"could not reach Pendo at {url} (connection refused); check [pendo] "
+        "base_url / PENDO_BASE_URL, the region and the network",
+    }
+    assert [c["detail"] for c in checks[1:]] == ["not checked (Pendo could not be reached)"] * 3
+    assert "key" not in " ".join(c["detail"] for c in checks[1:])
+
+
 def test_check_without_events_that_day_fails(
     fake_pendo: FakePendo, pendo_env: dict[str, str]
 ) -> None:

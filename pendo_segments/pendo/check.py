@@ -1,6 +1,7 @@
 """``pendo check``: can sync run against this subscription? Read-only probes, one per need.
 
-1. the key and region reach Pendo (a 401/403 names both);
+1. the key and region reach Pendo (a 401/403 names both; no answer at all says so,
+   not that the key was refused);
 2. segments can be listed (sync reads them first);
 3. a one-day ``events`` aggregation over the configured apps returns rows (no
    rows: wrong ``app_ids`` or time zone, or no traffic yesterday);
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pendo_segments.base.words import plural
 from pendo_segments.errors import PendoAPIError
+from pendo_segments.pendo.transport import PendoUnreachable
 
 #: Data Mappings type of the fields sync writes (anything else: text).
 FIELD_TYPES = {"health_score": "number", "tier": "text"}
@@ -52,17 +54,12 @@ def run_checks(
     try:
         segments = client.list_segments()
     except PendoAPIError as err:
-        if err.status in (401, 403):
-            why = (
-                f"Pendo refused the integration key at {client.base_url} (region {region}): "
-                "check the key, its region ([pendo] region or the key's suffix) and that it "
-                "allows write access"
-            )
-        else:
-            why = str(err)
+        why, skipped = _first_failure(err, client.base_url, region)
         probes.append(Probe("key and region", False, why))
-        skipped = "not checked (the key was refused)"
-        probes += [Probe(n, False, skipped) for n in ("segments", "events", "data mappings")]
+        probes += [
+            Probe(n, False, f"not checked ({skipped})")
+            for n in ("segments", "events", "data mappings")
+        ]
         return probes
     probes.append(Probe("key and region", True, f"{client.base_url} (region {region})"))
     probes.append(Probe("segments", True, f"{plural(len(segments), 'segment')} listed"))
@@ -96,6 +93,24 @@ def run_checks(
         )
     probes.append(_mappings(client, metadata_group, metadata_fields))
     return probes
+
+
+def _first_failure(err: PendoAPIError, base_url: str, region: str) -> tuple[str, str]:
+    """What went wrong with the first request, and why the later probes were skipped."""
+    if err.status in (401, 403):
+        return (
+            f"Pendo refused the integration key at {base_url} (region {region}): "
+            "check the key, its region ([pendo] region or the key's suffix) and that it "
+            "allows write access",
+            "the key was refused",
+        )
+    if isinstance(err, PendoUnreachable):  # no HTTP answer at all: nothing said about the key
+        return (
+            f"could not reach Pendo at {base_url} ({err.reason}); check [pendo] base_url / "
+            "PENDO_BASE_URL, the region and the network",
+            "Pendo could not be reached",
+        )
+    return str(err), "listing segments failed"
 
 
 def _mappings(client: Any, group: str, fields: tuple[str, ...]) -> Probe:

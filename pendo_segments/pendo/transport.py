@@ -52,6 +52,14 @@ class _Retryable(Exception):
         self.safe_to_repeat = safe_to_repeat
 
 
+class PendoUnreachable(PendoAPIError):
+    """No HTTP answer at all (refused, unknown host, timeout, dropped): the key was not judged."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Transport:
     """A ``requests.Session`` that speaks Pendo's auth, limits and failure modes."""
 
@@ -128,10 +136,10 @@ class Transport:
         except _Retryable as err:
             attempts = retrying.statistics.get("attempt_number", 1)
             after = f" after {attempts} attempts" if attempts > 1 else ""
-            raise PendoAPIError(
-                f"Pendo API {label} failed{after}: {err.reason}{_suffix(err.excerpt)}",
-                status=err.status,
-            ) from None
+            message = f"Pendo API {label} failed{after}: {err.reason}{_suffix(err.excerpt)}"
+            if err.status is None:
+                raise PendoUnreachable(message, reason=err.reason) from None
+            raise PendoAPIError(message, status=err.status) from None
         return self._decode(response, label)
 
     def _attempt(
