@@ -38,9 +38,9 @@ def test_lint_shipped_templates_is_clean() -> None:
 def test_lint_broken_fixtures_fails_with_one_line_error() -> None:
     result = run("lint", "--templates", str(BROKEN), "--format", "csv")
     assert result.exit_code == 1
-    assert result.stderr == "Error: 15 problems in guide templates\n"
+    assert result.stderr == "Error: 20 problems in guide templates\n"
     lines = result.stdout.splitlines()
-    assert lines[0] == "file,line,rule,message" and len(lines) == 16
+    assert lines[0] == "file,line,rule,message" and len(lines) == 21
     assert any(",https-link," in line and "http_link.en.j2,4," in line for line in lines)
 
 
@@ -65,6 +65,10 @@ def test_lint_json_output_is_machine_readable(tmp_path: Path) -> None:
             "dead-output",
             "https-link",
             "unsafe-template",
+            "doubled-punctuation",
+            "stray-space",
+            "unbalanced-quotes",
+            "unbalanced-brackets",
         }
     )
 

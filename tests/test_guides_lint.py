@@ -40,6 +40,29 @@ EXPECTED = {
     "bad/http_link.en.j2": (4, "https-link", "link 'Help' goes to 'http://help.fixture.example'"),
     "bad/unknown_block.en.j2": (3, "structure", "unknown block 'step1_buttons'"),
     "bad/sandbox.en.j2": (3, "unsafe-template", "access to attribute '__class__'"),
+    # the fixture's own subjects have no such names: lint's built-in "Keystone Travel, Inc."
+    "bad/doubled_punctuation.en.j2": (
+        4,
+        "doubled-punctuation",
+        "'..' in 'step_1_body': \"…for Keystone Travel, Inc.. Thanks for choosing us.\"",
+    ),
+    "bad/stray_space.en.j2": (1, "stray-space", "space before '!' in 'title': \"Hi Ada !\""),
+    # the line break after 。 on line 3 shows as a space before line 4's sentence
+    "bad/japanese_line_break.ja.j2": (
+        4,
+        "stray-space",
+        "space after '。' in 'step_1_body': \"Fixture Appへようこそ。 担当者よりご連絡します。\"",
+    ),
+    "bad/unbalanced_quotes.ja.j2": (
+        3,
+        "unbalanced-quotes",
+        "'「' is never closed in 'step_1_body': \"まずは「Fixture Appを開いてみましょう。\"",
+    ),
+    "bad/unbalanced_brackets.en.j2": (
+        3,
+        "unbalanced-brackets",
+        "'(' is never closed in 'step_1_body': \"Your workspace is ready (the Help Center",
+    ),
 }
 
 
@@ -127,3 +150,50 @@ def test_a_partial_with_a_typo_is_caught_even_when_only_included(tmp_path: Path)
     )
     # the rendered check fails in the partial too, for every guide that includes it
     assert all(i.file.endswith("tier_help.en.j2") for i in issues)
+
+
+def test_the_no_login_email_with_a_name_ending_in_inc_has_one_period(tmp_path: Path) -> None:
+    """The sentence that went out as "…for Keystone Travel, Inc.. Your dashboards…"."""
+    from pendo_segments.guides.render import render_guide
+
+    manifest = load_manifest(SHIPPED_ROOT)
+    for name in ("Keystone Travel, Inc.", "Harbour & Finch Ltd."):
+        context = {
+            "visitor": {"name": "Jordan Lee", "language": "en"},
+            "account": {"name": name},
+            "tier": "P2",
+            "days_since_last_visit": 47,
+        }
+        email = render_guide(manifest, "no_login_email", "en", context)
+        assert ".." not in email.text  # type: ignore[operator]
+        assert f"{name} " in email.text  # type: ignore[operator]  # the name is mid-sentence
+
+
+def test_lint_catches_the_old_no_login_sentence(tmp_path: Path) -> None:
+    """Put the shipped email's old wording back: lint names the line and shows the text."""
+    root = _copy_shipped(tmp_path)
+    path = root / "no_login" / "email.en.j2"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # line 9 before the fix, character for character
+    lines[8] = (
+        "<p>{% if days_since_last_visit %}It has been {{ days_since_last_visit | number }} "
+        "days since you last signed in to {{ product.name }}{% else %}It has been a while "
+        "since you last signed in to {{ product.name }}{% endif %}{% if account.name %} for "
+        "{{ account.name }}{% endif %}. Your dashboards, reports and guides are exactly "
+        "where you left them.</p>\n"
+    )
+    path.write_text("".join(lines), encoding="utf-8")
+    issues = lint(load_manifest(root))
+    assert [(i.file.split("guide_templates/")[1], i.line, i.rule) for i in issues] == [
+        ("no_login/email.en.j2", 9, "doubled-punctuation")
+    ]
+    assert "Inc.. Your dashboards" in issues[0].message
+
+
+def test_explicit_subjects_still_get_the_names_that_end_in_a_period() -> None:
+    subjects = [{"visitor": {"visitor_id": "v-1", "name": "Ada"}, "account": {"name": "Plain"}}]
+    issues = lint(load_manifest(FIXTURES), subjects)
+    assert any(
+        i.rule == "doubled-punctuation" and i.file.endswith("bad/doubled_punctuation.en.j2")
+        for i in issues
+    )

@@ -212,7 +212,11 @@ def lint(
 
     Rules: undefined variables, missing locale / translation, title and step
     length limits, too many walkthrough steps, unbalanced or unsafe HTML (what
-    the nh3 sanitiser would remove), dead {{ }} output, links that are not https.
+    the nh3 sanitiser would remove), dead {{ }} output, links that are not https,
+    and the punctuation of the rendered text: doubled marks ("Inc.."), stray
+    spaces, unbalanced quotes and brackets. Every guide is rendered for every
+    example subject and tier, plus built-in subjects whose company names end in
+    "Inc.", "Ltd." and "株式会社".
 
     \b
     Example:

@@ -4,9 +4,11 @@ Two passes. *Static* checks read each template's jinja2 syntax tree (unknown
 variables and fields, output that can print nothing, template syntax that
 would reach the customer verbatim, block structure, missing translations).
 *Rendered* checks render every guide × locale × tier with every example
-subject and inspect the result (length limits, step counts, HTML balance,
-what the sanitiser would remove, non-https links). Each finding is one
-:class:`LintIssue` at ``FILE:LINE``.
+subject, plus built-in subjects whose names end in "Inc.", "Ltd." and
+"株式会社" (``subjects.NAME_EDGE_SUBJECTS``), and inspect the result (length
+limits, step counts, HTML balance, what the sanitiser would remove, non-https
+links, and the punctuation of the text a reader sees: ``punctuation.py``).
+Each finding is one :class:`LintIssue` at ``FILE:LINE``.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from jinja2 import nodes
 
 from pendo_segments.base.words import plural
 from pendo_segments.definitions.yaml_lines import closest
-from pendo_segments.guides import htmltools
+from pendo_segments.guides import htmltools, punctuation
 from pendo_segments.guides.context import CONTEXT_NAMES, OBJECT_FIELDS
 from pendo_segments.guides.environment import TemplateError
 from pendo_segments.guides.i18n import display_width
 from pendo_segments.guides.manifest import Guide, Manifest, display_path
 from pendo_segments.guides.render import EMAIL_LAYOUT, RawGuide, assemble, render_raw
 from pendo_segments.guides.source import BLOCK_NAME, EMAIL_ONLY_BLOCKS, TemplateSource, load_source
-from pendo_segments.guides.subjects import SUBJECTS_NAME, load_subjects
+from pendo_segments.guides.subjects import SUBJECTS_NAME, load_subjects, with_name_edge_cases
 
 #: rule → what it catches (shown by ``guides lint --help`` and in the README)
 RULES: dict[str, str] = {
@@ -44,6 +46,7 @@ RULES: dict[str, str] = {
     "unsafe-html": "script, inline event handler, or anything the nh3 sanitiser removes",
     "dead-output": "{{ }} that can print nothing, or template syntax printed verbatim",
     "https-link": "a link or button URL that is not https://",
+    **punctuation.RULES,
     "unsafe-template": "template code the sandbox refuses, or too large a string, range or output",
     "timeout": "a template that runs longer than the time limit (5 s of CPU time per render)",
     "render": "any other error while rendering",
@@ -81,11 +84,13 @@ def lint(manifest: Manifest, subjects: Sequence[dict[str, Any]] | None = None) -
     """Every problem in the manifest's templates, sorted by file and line.
 
     ``subjects`` default to ``preview_subjects.yaml`` (or one built-in subject
-    with every optional field empty when that file does not exist).
+    with every optional field empty when that file does not exist); the
+    built-in subjects with awkward names are always added.
     """
     if subjects is None:
         has_file = (manifest.root / SUBJECTS_NAME).is_file()
         subjects = load_subjects(manifest) if has_file else [_EMPTY_SUBJECT]
+    subjects = with_name_edge_cases(subjects)
     issues, sources = _templates(Path(manifest.root))
     for guide in manifest.guides:
         issues.update(_guide(manifest, guide, sources, subjects))
@@ -303,12 +308,13 @@ def _renders(
     this lint run (each further render would cost the whole time limit).
     """
     seen: set[tuple[str, str, str]] = set()  # (file, block, html) already checked
+    reported: set[tuple[str, int, str]] = set()  # (file, line, rule) of punctuation found
     for tier in guide.tiers:
         for subject in subjects:
             context = {**subject, "tier": tier} if tier else dict(subject)
             try:
                 raw = render_raw(manifest, guide.id, locale, context)
-                yield from _rendered(manifest, raw, seen)
+                yield from _rendered(manifest, raw, seen, reported)
             except TemplateError as err:
                 yield _issue(err)
                 if err.rule == "timeout":
@@ -350,7 +356,10 @@ def _structure(
 
 
 def _rendered(
-    manifest: Manifest, raw: RawGuide, seen: set[tuple[str, str, str]]
+    manifest: Manifest,
+    raw: RawGuide,
+    seen: set[tuple[str, str, str]],
+    reported: set[tuple[str, int, str]],
 ) -> Iterator[LintIssue]:
     guide, limits = raw.guide, manifest.limits_for(raw.guide.pendo_type)
     kind = guide.pendo_type
@@ -360,6 +369,7 @@ def _rendered(
             continue
         seen.add((src.name, name, block.html))
         yield from _html_checks(src, name, block.html)
+        yield from _punctuation(src, name, block.html, block.locale, reported)
         if name in ("title", "subject", "preheader") or name.endswith("_title"):
             tags = [t for t, _ in htmltools.scan(block.html).tags]
             if tags:
@@ -473,6 +483,30 @@ def _html_checks(src: TemplateSource, block: str, html: str) -> Iterator[LintIss
                 "https-link",
                 f"link '{label}' goes to '{href or '(empty)'}'; use https://",
             )
+
+
+def _punctuation(
+    src: TemplateSource, block: str, html: str, locale: str, reported: set[tuple[str, int, str]]
+) -> Iterator[LintIssue]:
+    """What a reader would see: one issue per rule and template line (the first subject's)."""
+    for problem in punctuation.problems(punctuation.block_text(html), locale):
+        line = _line_with(src, block, problem.needles)
+        if (src.display, line, problem.rule) in reported:
+            continue
+        reported.add((src.display, line, problem.rule))
+        yield LintIssue(src.display, line, problem.rule, problem.message(block))
+
+
+def _line_with(src: TemplateSource, block: str, needles: Sequence[str]) -> int:
+    """The first line of ``block`` holding one of ``needles`` (tried in order), else its start."""
+    start = src.block_lines.get(block, 1)
+    lines = src.text.splitlines()
+    end = min(src.block_ends.get(block, start), len(lines))
+    for needle in needles:
+        for number in range(start, end + 1):
+            if needle.lower() in lines[number - 1].lower():
+                return number
+    return start
 
 
 def _document_checks(layout: TemplateSource, html: str) -> Iterator[LintIssue]:

@@ -51,6 +51,97 @@ def load_subjects(manifest: Manifest, path: Path | str | None = None) -> list[di
     return subjects
 
 
+#: People whose names end in punctuation, so that ``guides lint`` sees "Inc.." and
+#: "Ltd.." before a customer does. Added to every lint run's subjects (not to the
+#: gallery's): every field filled, so every branch that prints a name is taken.
+NAME_EDGE_SUBJECTS: tuple[dict[str, Any], ...] = (
+    {
+        "visitor": {
+            "visitor_id": "lint-inc",
+            "name": "Jordan Lee",
+            "email": "jordan.lee@keystone-travel.example",
+            "language": "en",
+            "first_visit": "2024-01-15",
+        },
+        "account": {
+            "account_id": "lint-inc",
+            "name": "Keystone Travel, Inc.",
+            "arr": 96000,
+            "plan": "Enterprise",
+            "csm_owner": "Sam Ortiz Jr.",
+            "contract_start": "2023-03-01",
+            "renewal_date": "2027-02-28",
+            "seats": 80,
+        },
+        "health": 61.0,
+        "days_since_last_visit": 47,
+        "anniversary_of": "contract",
+    },
+    {
+        "visitor": {
+            "visitor_id": "lint-ltd",
+            "name": "A. N. Other",
+            "email": "a.other@harbour-finch.example",
+            "language": "en-GB",
+            "first_visit": "2022-06-01",
+        },
+        "account": {
+            "account_id": "lint-ltd",
+            "name": "Harbour & Finch Ltd.",
+            "csm_owner": "Neighborhood team",
+            "self_service": True,
+        },
+        "days_since_last_visit": 33,
+        "anniversary_of": "first_visit",
+    },
+    {
+        "visitor": {
+            "visitor_id": "lint-kk",
+            "name": "山田 太郎",
+            "email": "taro.yamada@yamada-shoji.example",
+            "language": "ja-JP",
+            "first_visit": "2024-04-01",
+        },
+        "account": {
+            "account_id": "lint-kk",
+            "name": "山田商事株式会社",
+            "name_latin": "Yamada Shoji Co., Ltd.",
+            "csm_owner": "高橋 直子",
+            "contract_start": "2022-04-01",
+        },
+        "days_since_last_visit": 52,
+        "anniversary_of": "contract",
+    },
+    {
+        "visitor": {
+            "visitor_id": "lint-ja-inc",
+            "name": "佐々木 健",
+            "language": "ja",
+            "first_visit": "2025-02-10",
+        },
+        "account": {
+            "account_id": "lint-ja-inc",
+            "name": "Sakura Digital, Inc.",
+            "csm_owner": "Chris Park Jr.",
+            "contract_start": "2024-02-10",
+        },
+        "days_since_last_visit": 40,
+        "anniversary_of": "first_visit",
+    },
+)
+
+
+def with_name_edge_cases(subjects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``subjects`` plus :data:`NAME_EDGE_SUBJECTS` (each with the others' ``as_of``, so
+    the copy is checked for the same day)."""
+    as_of = next((s["as_of"] for s in subjects if s.get("as_of") is not None), None)
+    extra = [copy.deepcopy(s) for s in NAME_EDGE_SUBJECTS]
+    if as_of is not None:
+        for subject in extra:
+            subject["as_of"] = as_of
+    return [*subjects, *extra]
+
+
 def _plain(value: Any) -> Any:
     """LineDict / LineList → dict / list (so subjects deep-copy and serialise simply)."""
     if isinstance(value, dict):
