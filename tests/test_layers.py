@@ -22,6 +22,9 @@ LAYERS: list[tuple[str, ...]] = [
     # regions and the Pendo field map (pendo_segments/base/).
     ("", "base", "errors", "atomic", "config", "shipped"),
     ("definitions",),
+    # the window / active-day / visit-day rules, the metric catalogue and the health
+    # arithmetic, each stated once as a SQL tree beside its numpy function
+    ("semantics",),
     ("compile",),
     ("data",),
     ("evaluate",),

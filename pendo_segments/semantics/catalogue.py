@@ -1,0 +1,129 @@
+"""The metric catalogue of docs/semantics.md §2: what each metric counts, once.
+
+Per metric: the usage table it reads, the rows that count (active days
+only, or every row), its aggregate (distinct days, a sum of one column, a
+visit day), how an account rolls up its visitors, and whether it has a
+window. The SQL targets build their queries from :func:`metric_sql` and
+:func:`visit_day_sql`; the Aggregation target and the numpy engines read the
+same fields to pick their own way of counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+
+from pendo_segments.semantics.rules import (
+    active_sql,
+    both,
+    col,
+    date,
+    first_seen_sql,
+    last_visit_sql,
+    num,
+    roll_up_sql,
+    subject_key,
+    subject_rows,
+    window_sql,
+)
+
+Rollup = Literal["distinct days", "sum", "latest", "earliest"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One behavioural metric."""
+
+    name: str
+    #: the usage table counted; None for a visit day (``days_since_*``)
+    table: str | None
+    #: the column summed; None for a count of distinct days or a visit day
+    column: str | None
+    #: only rows of active days count (docs/semantics.md §2 "active day")
+    active_rows: bool
+    #: counted over the N days before as-of; otherwise over all history before it
+    windowed: bool
+    #: an account's value from its visitors' rows
+    rollup: Rollup
+    #: counted per feature (``feature: FEATURE_ID``)
+    per_feature: bool = False
+
+    def aggregate_sql(self, row: str = "u") -> exp.Expr:
+        """``COUNT(DISTINCT CAST(u.date AS DATE))`` or ``SUM(u.<column>)``."""
+        if self.column is None:
+            return exp.Count(this=exp.Distinct(expressions=[date(col("date", row))]), big_int=True)
+        return exp.Sum(this=col(self.column, row))
+
+    def row_filter_sql(self, row: str = "u") -> exp.Expr | None:
+        """Which rows count, beyond the window: active ones, or all (None)."""
+        return active_sql(row) if self.active_rows else None
+
+    def filtered_aggregate_sql(self, row: str = "u") -> exp.Expr:
+        """The aggregate with its row filter inside (``… FILTER (WHERE …)``), for a scan
+        that computes several metrics over the same rows."""
+        where = self.row_filter_sql(row)
+        if where is None:
+            return self.aggregate_sql(row)
+        return exp.Filter(this=self.aggregate_sql(row), expression=exp.Where(this=where))
+
+
+CATALOGUE: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("active_days", "usage_daily", None, True, True, "distinct days"),
+        Metric("minutes", "usage_daily", "minutes", False, True, "sum"),
+        Metric("events", "usage_daily", "events", False, True, "sum"),
+        Metric("feature_clicks", "feature_usage", "clicks", False, True, "sum", per_feature=True),
+        Metric("days_since_last_visit", None, None, True, False, "latest"),
+        Metric("days_since_first_visit", None, None, True, False, "earliest"),
+    )
+}
+
+
+def usage_scan(
+    subject: str,
+    usage: str,
+    days: int,
+    *columns: exp.Expr,
+    where: exp.Expr | None = None,
+) -> exp.Select:
+    """``SELECT <subject> AS subject_id, <columns> FROM <usage> … WHERE <window> [AND where]``.
+
+    The caller adds ``GROUP BY``; accounts take their visitors' rows.
+    """
+    day_in = window_sql(col("date", "u"), days)
+    select = subject_rows(subject, usage).select(
+        exp.alias_(subject_key(subject), "subject_id"), *columns, copy=False
+    )
+    return select.where(day_in if where is None else both(day_in, where), copy=False)
+
+
+def metric_sql(name: str, subject: str, days: int, feature: str | None = None) -> exp.Select:
+    """``subject_id, value``: one windowed metric per subject that has rows."""
+    metric = CATALOGUE[name]
+    assert metric.table is not None, f"{name} is a visit day: visit_day_sql"
+    filters = [f for f in (metric.row_filter_sql(),) if f is not None]
+    if metric.per_feature:
+        filters.append(
+            exp.EQ(this=col("feature_id", "u"), expression=exp.Literal.string(str(feature)))
+        )
+    value = exp.alias_(metric.aggregate_sql(), "value")
+    where = both(*filters) if filters else None
+    return usage_scan(subject, metric.table, days, value, where=where).group_by(num(1), copy=False)
+
+
+def visit_day_sql(name: str, subject: str, has_declared: bool) -> exp.Select:
+    """``subject_id, value``: the visit day behind ``days_since_last_visit`` / ``…_first_visit``.
+
+    ``has_declared``: the visitors table has ``last_visit`` / ``first_visit``.
+    """
+    metric = CATALOGUE[name]
+    latest = metric.rollup == "latest"
+    per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
+    if subject == "account":
+        return roll_up_sql(per_visitor, latest)
+    return exp.select(
+        exp.alias_(col("visitor_id", "x"), "subject_id"), exp.alias_(col("day", "x"), "value")
+    ).from_(per_visitor.subquery("x", copy=False))
