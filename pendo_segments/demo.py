@@ -104,6 +104,12 @@ def run_demo(
         ctx = _Step(defs_path, defs, ds, as_of, ev, tmp, report, save, progress)
         for step in (_health, _tiers, _alerts, _gallery, _report):
             step(ctx)
+        # Every file written, pages and gallery included (the steps name only their entry points).
+        report.files = sorted(
+            p.relative_to(tmp).as_posix()
+            for p in tmp.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
     if report.gallery is not None:
         report.gallery = out / report.gallery.name
     if report.report is not None:

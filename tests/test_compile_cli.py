@@ -60,7 +60,8 @@ def test_text_format_prints_recipes_and_why_not() -> None:
         in lines
     )
     assert any(line.startswith("  - rule.all[1]: not: ") for line in lines)
-    assert "1 of 2 segments are not native Pendo rules: expansion_ready" in result.stderr
+    assert "1 of 2 segments have no Pendo builder recipe: expansion_ready" in result.stderr
+    assert "sync uploads every managed segment as a visitor list" in result.stderr
 
 
 def test_markdown_to_a_file(tmp_path: Path) -> None:
@@ -136,3 +137,41 @@ def test_unknown_time_zone_is_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: unknown time zone 'Mars/Base' (use an IANA name such as 'America/New_York')"
     ]
+
+
+def test_out_dir_alone_writes_the_files_and_prints_no_queries(tmp_path: Path) -> None:
+    result = run("compile", "-t", "sql", "-s", "smb", "-s", "at_risk", "--out-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["at_risk.sql", "smb.sql"]
+    assert result.stdout == ""
+    assert f"Wrote 2 files to {tmp_path}" in result.stderr
+
+
+def test_a_misspelt_dialect_is_a_usage_error_with_the_closest_name() -> None:
+    result = run("compile", "-t", "sql", "--dialect", "snowflak")
+    assert result.exit_code == 2
+    assert "unknown SQL dialect 'snowflak' (did you mean 'snowflake'?)" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["compile", "-t", "sql", "-f", "csv"], ["validate"]])
+def test_outside_a_checkout_the_shipped_definitions_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """One rule for every command: ./segment_defs, else the shipped definitions."""
+    monkeypatch.chdir(tmp_path)  # no segment_defs/ here
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    shipped = Path(__file__).parents[1] / "segment_defs"
+    names = {line.split(",")[0] for line in result.stdout.splitlines()[1:]}
+    assert "at_risk" in names and "smb" in names and "healthy" in names
+    assert len(list(shipped.glob("*.yaml"))) > 10  # the files the names came from
+
+
+def test_explain_and_sync_find_definitions_by_the_same_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("explain", "smb", "acc-00001", "--data", "sample", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["segment"] == "smb"

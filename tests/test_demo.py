@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,11 @@ def test_summary_mentions_counts_and_gallery(report: tuple[Path, str]) -> None:
     flat = " ".join(text.split())
     assert f"at_risk │ account │ {at_risk} │" in flat
     assert "Guide gallery:" in flat and "Report folder:" in flat
+    on_disk = sum(len([f for f in files if not f.startswith(".")]) for _, _, files in os.walk(out))
+    assert on_disk > 50  # report pages and gallery pages, not only the entry points
+    assert f"({on_disk} files)" in flat
+    # One way to say what sync does with rules (no Pendo API writes rule segments).
+    assert "sync uploads every managed segment as a visitor list" in flat
 
 
 def test_demo_alerts_equal_the_alerts_command(report: tuple[Path, str]) -> None:

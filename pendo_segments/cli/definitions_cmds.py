@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from pendo_segments.base.words import PENDO_UPLOAD_NOTE, plural
 from pendo_segments.cli.common import load_defs
 from pendo_segments.cli.options import DATE, defs_argument, output_format
 from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_format, warn
@@ -106,6 +107,7 @@ COMPILE_FORMATS = ["table", "text", "markdown", "json", "csv"]
     "--dialect",
     default="duckdb",
     show_default=True,
+    callback=lambda ctx, param, value: _sql_dialect(value),
     help="SQL dialect for --target sql (any sqlglot dialect: snowflake, bigquery, …).",
 )
 @click.option(
@@ -201,7 +203,6 @@ def compile_cmd(
     results = compile_segments(
         definitions, target, names=list(segments), as_of=as_of, strict=strict, **options
     )
-    fmt = resolve_format(fmt, output, default_pipe="json")
     if out_dir is not None:
         for r in results:
             write_text(
@@ -209,6 +210,11 @@ def compile_cmd(
                 generator.file_text(r),
                 parents=True,
             )
+        click.echo(f"Wrote {plural(len(results), 'file')} to {out_dir}", err=True)
+        if fmt is None and output is None:
+            _say_not_native(results, target)
+            return  # the files are the output: no need to print every query too
+    fmt = resolve_format(fmt, output, default_pipe="json")
     if fmt == "json":
         emit_json([r.to_dict() for r in results], output)
     elif fmt == "csv":
@@ -233,15 +239,39 @@ def compile_cmd(
         emit_text(markdown_document(target, results), output)
     else:
         _print_rich(generator, results, output)
+    _say_not_native(results, target)
+
+
+def _say_not_native(results: list[CompileResult], target: str) -> None:
     not_native = [r for r in results if not r.native]
     if not_native:
-        what = "native Pendo rules" if target == "pendo" else f"expressible in {target}"
-        click.echo(
-            f"{len(not_native)} of {len(results)} segments are not {what}: "
-            + ", ".join(r.segment.name for r in not_native)
-            + (" (sync uploads them as visitor lists)" if target == "pendo" else ""),
-            err=True,
-        )
+        names = ", ".join(r.segment.name for r in not_native)
+        if target == "pendo":
+            click.echo(
+                f"{len(not_native)} of {len(results)} segments have no Pendo builder recipe: "
+                f"{names} ({PENDO_UPLOAD_NOTE})",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"{len(not_native)} of {len(results)} segments are not expressible in "
+                f"{target}: {names}",
+                err=True,
+            )
+
+
+def _sql_dialect(name: str) -> str:
+    """A sqlglot dialect name, or a usage error with the closest one."""
+    import difflib
+
+    from sqlglot.dialects.dialect import Dialect
+
+    known = sorted(d for d in Dialect.classes if d)
+    if name.lower() in known:
+        return name.lower()
+    close = difflib.get_close_matches(name.lower(), known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f"; one of: {', '.join(known)}"
+    raise click.BadParameter(f"unknown SQL dialect '{name}'{hint}")
 
 
 def _pendo_settings(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pendo_segments.base.words import PENDO_UPLOAD_NOTE
 from pendo_segments.cli.common import status
 from pendo_segments.cli.options import force_option
 
@@ -60,9 +61,9 @@ def demo(out: Path, force: bool, defs: Path | None, data: str) -> None:
     )
     console.print(
         f"{report.segments} segments valid; "
-        f"{report.segments - len(report.not_native)} native Pendo rules, "
-        f"{len(report.not_native)} uploaded as visitor lists "
-        f"({escape(', '.join(report.not_native) or 'none')})"
+        f"{report.segments - len(report.not_native)} with a Pendo builder recipe, "
+        f"{len(report.not_native)} without ({escape(', '.join(report.not_native) or 'none')}); "
+        f"{PENDO_UPLOAD_NOTE}"
     )
     table = Table(title="Segment members")
     for col in ("segment", "subject", "members"):

@@ -12,10 +12,10 @@ import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import (
-    DEFAULT_DEFS,
     as_of,
     data_dir,
     defs_argument,
+    defs_option,
     engine_option,
     memory_limit_option,
     output_format,
@@ -182,14 +182,7 @@ def evaluate(
 @click.command()
 @click.argument("name")
 @click.argument("subject_id")
-@click.option(
-    "--defs",
-    "defs",
-    default=DEFAULT_DEFS,
-    show_default=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Definitions folder or file.",
-)
+@defs_option()
 @data_dir
 @as_of
 @output_format

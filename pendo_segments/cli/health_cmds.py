@@ -15,7 +15,14 @@ from typing import Any
 import click
 
 from pendo_segments.cli.common import load_data, status
-from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
+from pendo_segments.cli.options import (
+    DEFAULT_DEFS,
+    as_of,
+    data_dir,
+    defs_argument,
+    find_defs,
+    output_format,
+)
 from pendo_segments.cli.output import emit_frame, emit_json, emit_text, resolve_format
 from pendo_segments.cli.spark_options import (
     check_spark_options,
@@ -91,7 +98,7 @@ def sql_engine_option(what: str) -> Any:
     "config",
     type=EXISTING,
     default=None,
-    help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml, else docs/semantics.md §5).",
+    help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml here, else the shipped one).",
 )
 @sql_engine_option("the score")
 @spark_master_option
@@ -130,7 +137,7 @@ def health(
         raise click.UsageError("Missing option '--data'.", ctx)
     from pendo_segments.health import compute_health
 
-    settings = _health_config(Path(DEFAULT_DEFS), config)
+    settings = _health_config(find_defs(None, None, None), config)
     check_spark_options(engine, spark_master)
     # Spark reads the data itself; pandas and DuckDB score the loaded data set.
     ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
@@ -213,7 +220,7 @@ def calibrate_cmd(
         raise click.UsageError("Missing option '--data'.", ctx)
     from pendo_segments.health.calibrate import calibrate
 
-    settings = _health_config(Path(DEFAULT_DEFS), config or parent.get("config"))
+    settings = _health_config(find_defs(None, None, None), config or parent.get("config"))
     as_of = as_of or parent.get("as_of")
     ds = load_data(data, bool(lenient or parent.get("lenient")), as_of, narrow=True)
     with status("Calibrating against outcomes"):

@@ -42,14 +42,51 @@ DATE = DateParam()
 AS_OF = DateParam(as_of=True)
 
 
+def find_defs(ctx: click.Context | None, param: click.Parameter | None, value: Path | None) -> Path:
+    """DEFS when given; else ./segment_defs, else the shipped definitions (one rule for all)."""
+    if value is not None:
+        return value
+    from pendo_segments.errors import ConfigError
+    from pendo_segments.shipped import shipped_path
+
+    try:
+        return shipped_path(DEFAULT_DEFS)
+    except ConfigError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+
+
 def defs_argument(f: F) -> F:
-    """Optional DEFS path (folder or file), defaulting to ./segment_defs."""
+    """Optional DEFS path (folder or file): ./segment_defs, else the shipped definitions."""
     return click.argument(
         "defs",
         required=False,
-        default=DEFAULT_DEFS,
+        default=None,
+        callback=find_defs,
         type=click.Path(exists=True, path_type=Path),
     )(f)
+
+
+def defs_option(
+    help: str = "Definitions folder or file.", *, exists: bool = True
+) -> Callable[[F], F]:
+    """``--defs``, found by the same rule as the DEFS argument."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+        try:
+            return find_defs(ctx, param, value)
+        except click.BadParameter:
+            if exists:
+                raise
+            return Path(DEFAULT_DEFS)  # checked later, only where definitions are needed
+
+    return click.option(
+        "--defs",
+        "defs",
+        default=None,
+        callback=callback,
+        type=click.Path(exists=exists, path_type=Path),
+        help=f"{help} Default: ./segment_defs, else the shipped definitions.",
+    )
 
 
 def data_dir(f: F) -> F:

@@ -13,7 +13,13 @@ import click
 
 from pendo_segments.base.words import are, plural
 from pendo_segments.cli.common import load_data, load_defs, status
-from pendo_segments.cli.options import DEFAULT_DEFS, as_of, data_dir, defs_argument, output_format
+from pendo_segments.cli.options import (
+    as_of,
+    data_dir,
+    defs_argument,
+    defs_option,
+    output_format,
+)
 from pendo_segments.cli.output import emit_json, emit_rows, resolve_format, warn
 
 #: ``sync plan`` exit code when the plan has changes (0: none, 1: error).
@@ -199,14 +205,7 @@ def plan_cmd(
     type=click.Path(dir_okay=False, path_type=Path),
     help="A plan saved by `sync plan --out` (recommended: review first).",
 )
-@click.option(
-    "--defs",
-    "defs",
-    default=DEFAULT_DEFS,
-    show_default=True,
-    type=click.Path(path_type=Path),  # checked only when planning here: --plan needs none
-    help="Definitions, when planning here (no --plan).",
-)
+@defs_option("Definitions, when planning here (no --plan).", exists=False)
 @click.option(
     "--data",
     "data",
