@@ -81,3 +81,25 @@ def test_segment_sql_joins_visitor_ids_in_their_own_type(last_visit: bool) -> No
 def test_health_sql_joins_visitor_ids_in_their_own_type(last_visit: bool) -> None:
     tables = Tables(key_features=2, features=3, nps=True, tickets=True, last_visit=last_visit)
     assert mismatched_joins(health_query(HealthConfig(), tables, AS_OF)) == []
+
+
+def test_shared_metric_tables_answer_exists_like_per_segment_sql() -> None:
+    """A windowed count is always known (0 without usage): exists holds for every subject."""
+    from pendo_segments.data.loaders import load_sample
+    from pendo_segments.definitions.loader import DefinitionSet
+    from pendo_segments.definitions.models import Segment
+    from pendo_segments.evaluate.duckdb_engine import evaluate_sql
+
+    rules = {
+        "known": {"metric": "minutes", "op": "exists"},
+        "unknown": {"metric": "feature_clicks", "feature": "core_events", "op": "not_exists"},
+    }
+    segments = {
+        name: Segment.model_validate({"name": name, "title": name, "subject": "account", "rule": r})
+        for name, r in rules.items()
+    }
+    defs = DefinitionSet(segments=segments)
+    ds = load_sample()
+    shared = evaluate_sql(defs, ds, shared=True)
+    assert shared == evaluate_sql(defs, ds)
+    assert len(shared["known"]) == len(ds.accounts) and shared["unknown"] == []

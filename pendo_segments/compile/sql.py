@@ -54,6 +54,15 @@ def literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def compare(value: str, op: str, threshold: Any) -> str:
+    """A metric leaf: unknown (NULL) compares false; ``exists`` tests for a known value."""
+    if op == "exists":
+        return f"({value} IS NOT NULL)"
+    if op == "not_exists":
+        return f"({value} IS NULL)"
+    return f"COALESCE({value} {op} {literal(threshold)}, FALSE)"
+
+
 class SQLGenerator(Generator):
     """One query per segment returning ``subject_id`` (DuckDB, or any sqlglot dialect)."""
 
@@ -156,11 +165,7 @@ class SQLGenerator(Generator):
                 f"{join_v} CROSS JOIN params AS p WHERE {' AND '.join(where)} GROUP BY 1",
             )
             value = f"COALESCE({alias}.value, 0)"
-        if cond.op == "exists":
-            return f"({value} IS NOT NULL)"
-        if cond.op == "not_exists":
-            return f"({value} IS NULL)"
-        return f"COALESCE({value} {cond.op} {literal(cond.value)}, FALSE)"
+        return compare(value, cond.op, cond.value)
 
     def _days_since(self, metric: str) -> str:
         seg = self.segment
@@ -419,7 +424,7 @@ class SharedMetricSQL(SQLGenerator):
                 f"FROM {self._usage_table(subject, window)}"
             )
         value = f"COALESCE({SQLGenerator._add_metric(self, name, body)}.value, 0)"
-        return f"COALESCE({value} {cond.op} {literal(cond.value)}, FALSE)"
+        return compare(value, cond.op, cond.value)
 
     # -- shared tables ---------------------------------------------------------
     def _usage_table(self, subject: str, window: int) -> str:
