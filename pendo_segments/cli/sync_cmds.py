@@ -365,10 +365,13 @@ def _show_plan(plan: Any, fmt: str | None, output: Path | None) -> None:
             )
             for u in meta["sample"]
         )
-        detail = (
-            f"{plural(len(plan.metadata_updates), 'account')} ({fields}), "
-            f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else "")
-        )
+        if plan.metadata_updates:
+            detail = (
+                f"{plural(len(plan.metadata_updates), 'account')} to update ({fields}), "
+                f"{meta['unchanged']} unchanged" + (f"; e.g. {sample}" if sample else "")
+            )
+        else:
+            detail = f"all {plural(meta['unchanged'], 'account')} unchanged"
         rows.append(
             (
                 "metadata",
