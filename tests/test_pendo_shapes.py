@@ -111,8 +111,11 @@ def test_multistatus_failures_are_read() -> None:
         ({"status": "processing"}, "pending"),
         ({"status": "complete"}, "done"),
         ({"state": "FAILED"}, "failed"),
-        ({}, "done"),
-        (None, "pending"),
+        ({"status": "in_progress"}, "pending"),
+        # what we cannot read is never a finished build (it used to count as one)
+        ({"status": "mystery"}, "unknown"),
+        ({}, "unknown"),
+        (None, "unknown"),
     ],
 )
 def test_status_words(body: Any, state: str) -> None:

@@ -115,11 +115,15 @@ def test_partial_failure_exits_1_and_the_rerun_finishes(
     rerun = run("sync", "apply", "--plan", str(plan_file), "--format", "json")
     assert rerun.exit_code == 0, rerun.output
     report = json.loads(rerun.stdout)
-    # the failed build left the segment in Pendo with its members: adopted, not re-sent
-    assert report["ok"] and report["already_applied"] == [
-        "create segment '[ps] active_core_events'"
-    ]
-    assert len(report["applied"]) == 15
+    # the failed build left the list in Pendo, but not built: sent whole again (a PUT),
+    # never "already applied", never uploaded twice
+    assert report["ok"] and report["already_applied"] == []
+    assert report["applied"][0] == "create segment '[ps] active_core_events'"
+    assert len(report["applied"]) == 16
+    sid = report["created"]["[ps] active_core_events"]
+    assert len(handmade_pendo.calls("PUT", f"/api/v1/segment/{sid}")) == 1
+    uploads = [c.body["name"] for c in handmade_pendo.calls("POST", "/api/v1/segment/upload")]
+    assert uploads.count("[ps] active_core_events") == 1
 
 
 def test_apply_without_a_plan_asks_first(env: dict[str, str], data: str) -> None:

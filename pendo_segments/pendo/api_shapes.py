@@ -160,23 +160,35 @@ def uploaded_segment_id(body: Any) -> str | None:
 
 
 # UNCONFIRMED: the body of GET …/status is not shown in any public source. We read a
-# ``status`` (or ``state``) word; the fake answers "processing" then "complete".
+# ``status`` (or ``state``) word; the fake answers "processing" then "complete". A word in
+# none of these sets (or no word at all) is "unknown": never taken for a finished build,
+# so a list Pendo may not have built is never reported as applied.
 STATUS_FIELDS: tuple[str, ...] = ("status", "state")
 DONE_STATUSES = frozenset({"complete", "completed", "done", "success", "succeeded", "finished"})
 FAILED_STATUSES = frozenset({"failed", "failure", "error", "errored"})
+PENDING_STATUSES = frozenset(
+    {"processing", "pending", "queued", "running", "building", "in progress", "inprogress"}
+)
+BuildState = Literal["pending", "done", "failed", "unknown"]
 
 
-def read_segment_status(body: Any) -> Literal["pending", "done", "failed"]:
-    """Built, failed, or still building; an answer without a status word counts as built."""
+def segment_status_word(body: Any) -> str:
+    """The status word of a status answer, as Pendo wrote it ("" when there is none)."""
     if not isinstance(body, dict):
-        return "pending"
-    word = next((str(body[f]) for f in STATUS_FIELDS if body.get(f) is not None), "")
-    word = word.strip().lower()
+        return ""
+    return next((str(body[f]).strip() for f in STATUS_FIELDS if body.get(f) is not None), "")
+
+
+def read_segment_status(body: Any) -> BuildState:
+    """Built, failed, still building, or an answer we cannot read (unknown)."""
+    word = segment_status_word(body).lower().replace("_", " ")
     if word in FAILED_STATUSES:
         return "failed"
-    if word in DONE_STATUSES or not word:
+    if word in DONE_STATUSES:
         return "done"
-    return "pending"
+    if word in PENDING_STATUSES:
+        return "pending"
+    return "unknown"
 
 
 # Pendo answers 409 "Operation in progress" while another write to the same segment is

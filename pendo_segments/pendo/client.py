@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pendo_segments.base.secret import Secret
@@ -30,6 +31,31 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Build:
+    """Where Pendo's build of one list stands (``state``) and the word it answered."""
+
+    segment_id: str
+    state: shapes.BuildState
+    word: str
+    polls: int = 1
+
+    def problem(self, timeout: float, prefix: str = "") -> str:
+        """Why the list does not count as built (empty when it does)."""
+        if self.state == "done":
+            return ""
+        if self.state == "failed":
+            return f"{prefix}Pendo reports that building it failed"
+        if self.state == "pending":
+            return (
+                f"{prefix}Pendo has not finished building it after {timeout:g} s "
+                f"({self.polls} status checks); run the same command again later"
+            )
+        return (
+            f"{prefix}Pendo answered build status {self.word!r}, which pendo-segments does not know"
+        )
 
 
 class PendoClient:
@@ -185,11 +211,27 @@ class PendoClient:
         """``DELETE /segment/{id}`` (collection: "Delete a segment")."""
         self._http.request("DELETE", shapes.segment_path(segment_id))
 
-    def segment_status(self, segment_id: str) -> str:
-        """ "pending", "done" or "failed" from ``GET /segment/{id}/status``."""
-        return shapes.read_segment_status(
-            self._http.request("GET", shapes.segment_status_path(segment_id))
-        )
+    def segment_status(self, segment_id: str) -> shapes.BuildState:
+        """ "pending", "done", "failed" or "unknown" from ``GET /segment/{id}/status``."""
+        return self._status(segment_id).state
+
+    def _status(self, segment_id: str) -> Build:
+        body = self._http.request("GET", shapes.segment_status_path(segment_id))
+        word = shapes.segment_status_word(body) or self._http.excerpt(_dump(body))
+        return Build(segment_id, shapes.read_segment_status(body), word)
+
+    def build_state(
+        self, segment_id: str, *, poll_interval: float = 2.0, timeout: float = 300.0
+    ) -> Build:
+        """Where Pendo's build of a list stands, waiting while it is in progress (at most
+        ``timeout`` s); never raises for a failed or unknown build, the caller decides."""
+        started, polls = self._http.clock(), 1
+        build = self._status(segment_id)
+        while build.state == "pending" and self._http.clock() - started < timeout:
+            self._http.sleep(poll_interval)
+            build, polls = self._status(segment_id), polls + 1
+        build.polls = polls
+        return build
 
     def wait_until_built(
         self, segment_id: str, *, poll_interval: float = 2.0, timeout: float = 300.0
@@ -200,23 +242,17 @@ class PendoClient:
     def _built(
         self, segment_id: str, wait: bool, poll_interval: float, timeout: float
     ) -> dict[str, Any]:
-        """Poll the status endpoint until the segment is built, at most ``timeout`` s."""
-        state, polls = "pending", 0
-        started = self._http.clock()
-        while wait:
-            state = self.segment_status(segment_id)
-            polls += 1
-            if state != "pending":
-                break
-            if self._http.clock() - started >= timeout:
-                raise PendoAPIError(
-                    f"segment {segment_id}: Pendo has not finished building it after "
-                    f"{timeout:g} s ({polls} status checks); run the same command again later"
-                )
-            self._http.sleep(poll_interval)
-        if state == "failed":
-            raise PendoAPIError(f"segment {segment_id}: Pendo reports that building it failed")
-        return {"segmentId": segment_id, "status": state, "polls": polls}
+        """Poll the status endpoint until the segment is built, at most ``timeout`` s;
+        PendoAPIError unless Pendo says it is built."""
+        if not wait:
+            return {"segmentId": segment_id, "status": "pending", "polls": 0}
+        build = self.build_state(segment_id, poll_interval=poll_interval, timeout=timeout)
+        if build.state == "unknown":
+            problem = build.problem(timeout, prefix=f"segment {segment_id}: ")
+            raise PendoAPIError(f"{problem}; it is not counted as built")
+        if build.state != "done":
+            raise PendoAPIError(build.problem(timeout, prefix=f"segment {segment_id}: "))
+        return {"segmentId": segment_id, "status": build.state, "polls": build.polls}
 
     @staticmethod
     def _body(build: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

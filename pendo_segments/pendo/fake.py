@@ -116,7 +116,10 @@ class FakePendo(DatasetLoading):
         self.key = key or f"fake-{secrets.token_hex(12)}"
         self.upload_polls = upload_polls  # status reads that still say "processing"
         self.build_seconds = build_seconds  # ... or until this much time has passed
-        self.build_outcome = "complete"  # or "failed"
+        # The status word a build ends with: "complete", "failed", or any other word (what
+        # an undocumented answer looks like). Fixed when the build starts, as in Pendo: a
+        # failed build stays failed until the list is written again.
+        self.build_outcome = "complete"
         self.conflict_while_building = True  # a write during a build answers 409
         self.strict_fields = strict_fields
         self.timezone = timezone  # the subscription's time zone: Pendo's days are local days
@@ -136,6 +139,7 @@ class FakePendo(DatasetLoading):
         }
         self._members: dict[str, list[str]] = {}
         self._building: dict[str, tuple[int, float]] = {}
+        self._outcomes: dict[str, str] = {}
         self._conflicts = 0
         self._late: dict[tuple[str, str], float] = {}
         self._faults: list[_Fault] = []
@@ -510,9 +514,7 @@ class FakePendo(DatasetLoading):
             self._building[sid] = (left - 1, started)
             return 200, {"segmentId": sid, "status": "processing"}
         self._building.pop(sid, None)
-        if self.build_outcome == "failed":
-            return 200, {"segmentId": sid, "status": "failed"}
-        return 200, {"segmentId": sid, "status": "complete"}
+        return 200, {"segmentId": sid, "status": self._outcomes.get(sid, "complete")}
 
     def _replace_segment(self, segment_id: str, **req: Any) -> tuple[int, Any]:
         """``PUT /segment/{id} {"name", "visitors": [ids]}``: the whole list, name included."""
@@ -572,6 +574,7 @@ class FakePendo(DatasetLoading):
         del self.segments[segment["id"]]
         self._members.pop(segment["id"], None)
         self._building.pop(segment["id"], None)
+        self._outcomes.pop(segment["id"], None)
         return 200, {"segmentId": segment["id"]}
 
     def _writable(self, raw_id: str) -> dict[str, Any]:
@@ -588,6 +591,7 @@ class FakePendo(DatasetLoading):
 
     def _start_build(self, segment_id: str) -> None:
         self._building[segment_id] = (self.upload_polls, time.monotonic())
+        self._outcomes[segment_id] = self.build_outcome
 
     def _is_building(self, segment_id: str) -> bool:
         """Busy until ``upload_polls`` status reads or ``build_seconds`` have passed."""

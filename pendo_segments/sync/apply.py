@@ -10,7 +10,9 @@
    asked again for a segment of that name, and again after an ambiguous failure
    (timeout, dropped connection, 5xx): a create Pendo finished after we gave up
    is adopted, never made twice. Each list write waits until Pendo has built it;
-   409 "Operation in progress" is waited out (the transport retries it).
+   409 "Operation in progress" is waited out (the transport retries it). A list
+   whose build Pendo reports as failed (or with a status word we do not know) is
+   never "already applied": the re-run sends the whole list again.
 3. Stop at the first failure and report what was applied, what failed and
    what was not attempted; running the same plan again finishes the job.
 """
@@ -87,6 +89,7 @@ class Applier:
         self.progress = progress or (lambda _label, _done, _total: None)
         self.remote = Remote(client, settings)
         self.result = ApplyResult(plan.plan_id)
+        self._rebuild: set[str] = set()  # lists whose build is not done: sent whole again
 
     # -- 1. where does Pendo stand? --------------------------------------------------
     def check(self) -> tuple[list[SegmentChange], list[dict[str, Any]]]:
@@ -113,6 +116,11 @@ class Applier:
                     f"segment '{change.pendo_name}' now has id {current.get('id')}, "
                     f"the plan expected {change.segment_id}"
                 )
+            elif (
+                fp is not None and fp in (change.before, change.after) and not self._built(current)
+            ):
+                self._rebuild.add(change.pendo_name)  # a failed or unknown build: not applied
+                todo_segments.append(change)
             elif fp == change.after:
                 self.result.already.append(f"{change.action} segment '{change.pendo_name}'")
             elif fp == change.before:
@@ -149,6 +157,12 @@ class Applier:
         if not current.get("createdByApi"):
             return f"not-a-list:{current.get('id')}"
         return members_fingerprint(self.remote.members(str(current["id"])))
+
+    def _built(self, current: dict[str, Any] | None) -> bool:
+        """Pendo reports the list as built (only then it holds what its members say)."""
+        if current is None or not current.get("createdByApi"):
+            return True
+        return self.remote.build(str(current["id"])).state == "done"
 
     def _current(
         self, state: RemoteState, change: SegmentChange, stale: list[str]
@@ -275,7 +289,7 @@ class Applier:
             return existing
         try:
             answer = self.client.upload_visitor_segment(
-                change.pendo_name, change.visitors, **self._wait
+                change.pendo_name, change.visitors, wait=False
             )
         except PendoAPIError as err:
             if err.status is not None and err.status < 500:
@@ -285,25 +299,45 @@ class Applier:
             if adopted:
                 return adopted
             raise
-        return self._created(change, str(answer["segmentId"]))
+        sid = str(answer["segmentId"])
+        # Pendo answered with an id, so a failed build is no ambiguous create: the re-run
+        # finds the list and sends it whole again (check() never counts it as applied).
+        self.client.wait_until_built(sid, **self._wait)
+        return self._created(change, sid)
 
     def _adoptable(self, change: SegmentChange) -> dict[str, Any] | None:
-        """The segment of this managed name, if Pendo already has it with the planned members."""
+        """The segment of this managed name, if Pendo already has it with the planned members
+        (built; a failed or unknown build is sent whole again)."""
         segment = one_segment(self.remote.named(change.pendo_name), change.pendo_name)
         if segment is None:
             return None
         sid = str(segment.get("id"))
-        self.client.wait_until_built(sid, **self._wait)
+        build = self.remote.build(sid)
+        if build.state == "pending":
+            raise PendoAPIError(build.problem(self.settings.upload_timeout, f"segment {sid}: "))
         if self._fingerprint(segment) != change.after:
             raise SyncError(
                 f"Pendo already has a segment named '{change.pendo_name}' (id {sid}) with other "
                 "members than planned; run sync plan again"
             )
-        self._log("create_segment", change.pendo_name, "adopted", segment_id=sid)
+        if build.state != "done":
+            why = build.problem(self.settings.upload_timeout)
+            self._log("create_segment", change.pendo_name, "rebuilding", segment_id=sid, why=why)
+            self.client.replace_segment_visitors(
+                sid, change.visitors, name=change.pendo_name, **self._wait
+            )
+            self._log("create_segment", change.pendo_name, "rebuilt", segment_id=sid)
+        else:
+            self._log("create_segment", change.pendo_name, "adopted", segment_id=sid)
         return self._created(change, sid, resumed=True)
 
     def _update(self, change: SegmentChange) -> dict[str, Any]:
         assert change.segment_id
+        if change.pendo_name in self._rebuild:  # a diff would not rebuild what failed
+            self.client.replace_segment_visitors(
+                change.segment_id, change.visitors, name=change.pendo_name, **self._wait
+            )
+            return {"segment_id": change.segment_id, "method": "put", "rebuilt": True}
         if change.method == "patch":
             self.client.patch_segment_visitors(
                 change.segment_id, change.add, change.remove, **self._wait

@@ -16,6 +16,10 @@ a managed list that empties is **deleted** (it is recreated when members come
 back), unless a guide targets it: then it is blocked, because deleting a
 guide's audience is a decision for a person.
 
+Only a list Pendo reports as built counts as holding its members: a failed build,
+one still unfinished after ``[sync] upload_timeout`` or a status word we do not know
+plans a whole-list PUT, never "unchanged".
+
 A segment built by hand in Pendo's segment builder under the managed name is
 left alone: the plan compares its rules with the compiled recipe and reports
 drift, and writes nothing. Segments not marked as managed are only counted.
@@ -90,7 +94,8 @@ class SegmentChange:
             return f"upload a list of {count} visitors"
         if self.action == "update":
             how = "PATCH diff" if self.method == "patch" else "PUT whole list"
-            return f"+{len(self.add)} / -{len(self.remove)} visitors ({how}; list of {count})"
+            line = f"+{len(self.add)} / -{len(self.remove)} visitors ({how}; list of {count})"
+            return "; ".join([line, *self.notes])
         if self.action == "delete":
             return "; ".join(self.notes)
         if self.notes:
@@ -416,6 +421,13 @@ def segment_change(
         return _emptied(change, have, targets.get(d.name, []))
     if have is None:
         return change  # create
+    unbuilt = remote.build(str(change.segment_id)).problem(settings.upload_timeout)
+    if unbuilt:  # its members may not be what Pendo targets: send the whole list again
+        change.action, change.method = "update", "put"
+        want = set(d.visitors)
+        change.add, change.remove = sorted(want - set(have)), sorted(set(have) - want)
+        change.notes = [f"{unbuilt}: the whole list is sent again"]
+        return change
     if change.before == change.after:
         change.action = "unchanged"
         return change

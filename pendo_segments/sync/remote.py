@@ -15,6 +15,7 @@ from typing import Any
 
 from pendo_segments.data.pendo_source import PendoPuller
 from pendo_segments.errors import SyncError
+from pendo_segments.pendo.client import Build
 from pendo_segments.sync.settings import SyncSettings
 
 #: Keys of a builder row that say what it means (Pendo may add ids, validity flags…).
@@ -131,6 +132,16 @@ class Remote:
             ["visitorId"],
         )
         return sorted({str(r["visitorId"]) for r in rows if r.get("visitorId") is not None})
+
+    def build(self, segment_id: str) -> Build:
+        """Where Pendo's build of a list stands, waiting out a build in progress
+        (``[sync] upload_timeout``): only a ``done`` list holds what its members say."""
+        build: Build = self.client.build_state(
+            segment_id,
+            poll_interval=self.settings.poll_interval,
+            timeout=self.settings.upload_timeout,
+        )
+        return build
 
     def visitor_ids(self) -> set[str]:
         rows = self.puller.paged(
