@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pendo_segments.atomic import write_text
+from pendo_segments.errors import CampaignError, PendoAPIError
 
 SEGMENT_ID_KEY = "welcome_back_segment_id"
 
@@ -60,6 +61,8 @@ class PendoEnroller:
     list of API-created segments by name; only when none exists is it
     created (upload), and its id stored at once — an upload is not
     idempotent, the name lookup covers a crash before the id was stored.
+    A remembered id that Pendo answers 404 for (the segment was deleted) is
+    forgotten and the list made again.
     """
 
     def __init__(
@@ -88,16 +91,43 @@ class PendoEnroller:
 
     def push(self, visitor_ids: list[str], memory: Memory) -> str:
         segment_id = self._find(memory)
-        if segment_id:
+        if not segment_id:
+            return self._create(visitor_ids, memory, "created")
+        try:
             self.client.replace_segment_visitors(segment_id, visitor_ids, **self.wait)
-            return f"Pendo segment '{self.name}' ({segment_id}) now has {len(visitor_ids)} visitors"
+        except PendoAPIError as err:
+            if err.status != 404:
+                raise
+            return self._gone(segment_id, visitor_ids, memory)
+        return f"Pendo segment '{self.name}' ({segment_id}) now has {len(visitor_ids)} visitors"
+
+    def _gone(self, segment_id: str, visitor_ids: list[str], memory: Memory) -> str:
+        """The segment was deleted in Pendo: forget its id and make (or find) the list again.
+
+        A configured id is a person's choice: it is never replaced by another list.
+        """
+        if self.segment_id:
+            raise CampaignError(
+                f"[campaign.no_login] welcome_back_segment_id: Pendo has no segment "
+                f"{segment_id} (HTTP 404); set the id of an API-made list segment, or "
+                "remove the setting to let the campaign create one"
+            )
+        memory.set_meta(SEGMENT_ID_KEY, "")  # empty: not known (looked up by name next)
+        gone = f"Pendo segment '{self.name}' ({segment_id}) was gone (HTTP 404); "
+        found = self._find(memory)  # a list of that name made since (by hand or a run)
+        if found:
+            self.client.replace_segment_visitors(found, visitor_ids, **self.wait)
+            return f"{gone}now using {found} with {len(visitor_ids)} visitors"
+        return gone + self._create(visitor_ids, memory, "created it again")
+
+    def _create(self, visitor_ids: list[str], memory: Memory, verb: str) -> str:
         result = self.client.upload_visitor_segment(self.name, visitor_ids, **self.wait)
         if result.get("segmentId"):
             memory.set_meta(SEGMENT_ID_KEY, str(result["segmentId"]))
-        return (
-            f"created Pendo segment '{self.name}' ({result.get('segmentId') or 'pending'}) "
-            f"with {len(visitor_ids)} visitors"
-        )
+        where = result.get("segmentId") or "pending"
+        if verb == "created":
+            return f"created Pendo segment '{self.name}' ({where}) with {len(visitor_ids)} visitors"
+        return f"{verb} ({where}) with {len(visitor_ids)} visitors"
 
 
 class FileEnroller:
