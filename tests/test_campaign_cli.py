@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -15,6 +17,11 @@ from pendo_segments.cli import main
 SUBJECT_EN = "Pick up where you left off in Acme Insights"
 SUBJECT_JA = "Acme Insightsで前回の続きから始めましょう"
 NO_PENDO = {"PENDO_INTEGRATION_KEY": None, "PENDO_BASE_URL": None, "PENDO_SEGMENTS_CONFIG": None}
+#: the world's tiers.csv has A1 P2, A2 P3: the default P1 exclusion finds nobody
+POLICY_NO_P1 = (
+    "Not emailed by policy: tier P1 (no lapsed visitors there today) and visitors lapsed "
+    "over 365 days; set exclude_tiers and max_days_lapsed in [campaign.no_login] to change it."
+)
 
 
 @pytest.fixture
@@ -60,6 +67,7 @@ def test_dry_run_prints_who_and_why_as_csv(world: World) -> None:
     assert result.stderr.splitlines() == [
         "Dry run as of 2026-11-01: would email 3 visitors in no_login_30d; skipped "
         "1 excluded account, 1 no email address, 1 opted out.",
+        POLICY_NO_P1,
         "Nothing was sent (dry run); add --send to send.",
     ]
     assert not (world.folder / "state.sqlite").exists()
@@ -89,6 +97,7 @@ def test_send_then_again_then_status(world: World, smtp_server, fake_pendo) -> N
     assert first.stderr.splitlines() == [
         "Run 1 as of 2026-11-01: sent 3, failed 0, unconfirmed 0, cancelled 0; skipped "
         "1 excluded account, 1 no email address, 1 opted out.",
+        POLICY_NO_P1,
         f"Pendo segment '[campaign] no-login welcome back' ({segment}) now has 3 visitors",
     ]
     assert sorted(recorder.to()) == sorted(ADDRESS.values())
@@ -190,39 +199,54 @@ def test_every_command_has_help_with_an_example(args: list[str]) -> None:
     assert "Example" in result.stdout
 
 
-def test_dry_run_on_the_bundled_sample_matches_the_segment(tmp_path: Path) -> None:
-    """Done-when of the campaign: the dry-run list on `--data sample`."""
-    from pendo_segments.definitions import load_definitions
-    from pendo_segments.evaluate import evaluate
-    from pendo_segments.shipped import shipped_path
-    from pendo_segments.sources import open_dataset
-
-    result = CliRunner().invoke(
-        main,
-        [
-            "campaign",
-            "no-login",
-            "run",
-            "--data",
-            "sample",
-            "--state",
-            str(tmp_path / "s.sqlite"),
-            "--format",
-            "json",
-        ],
-        env=NO_PENDO,
-    )
+def test_p1_visitors_become_csm_alerts_and_every_skip_is_listed(world: World) -> None:
+    (world.folder / "tiers.csv").write_text("account_id,tier,reason\nA1,P1,x\nA2,P3,y\n")
+    alerts = world.folder / "csm.json"
+    result = cli(world, "run", "--show-skipped", "--format", "csv", "--csm-alerts", str(alerts))
     assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)
-    ds = open_dataset("sample")
-    members = set(
-        evaluate(
-            load_definitions(shipped_path("segment_defs")), ds, names=["no_login_30d"]
-        ).members("no_login_30d")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    p1 = "excluded tier P1: for the CSM (alert p1_lapsed_visitors)"
+    assert {(r["visitor_id"], r["action"], r["detail"]) for r in rows} == {
+        ("v_edge31", "skip", p1),
+        ("v_en", "skip", p1),
+        ("v_ja", "skip", p1),
+        ("v_noemail", "skip", p1),
+        ("v_optout", "skip", p1),
+        ("v_excl", "skip", "excluded account: A2"),
+    }
+    assert result.stderr.splitlines() == [
+        "Dry run as of 2026-11-01: would email 0 visitors in no_login_30d; skipped "
+        "5 excluded tier P1, 1 excluded account.",
+        "Not emailed by policy: tier P1 (p1_lapsed_visitors alerts for their CSMs: 5 visitors "
+        "at 1 account) and visitors lapsed over 365 days; set exclude_tiers and "
+        "max_days_lapsed in [campaign.no_login] to change it.",
+        f"wrote 1 CSM alert to {alerts}",
+        "Nothing was sent (dry run); add --send to send.",
+    ]
+    (alert,) = json.loads(alerts.read_text("utf-8"))
+    assert (alert["account_id"], alert["alert"], alert["csm_owner"], alert["visitors"]) == (
+        "A1",
+        "p1_lapsed_visitors",
+        "Casey CSM",
+        5,
     )
-    with_email = set(ds.visitors.loc[ds.visitors["email"].notna(), "visitor_id"].astype(str))
-    assert {r["visitor_id"] for r in rows} == members & with_email
-    assert all(r["action"] == "email" and r["days_since_last_visit"] > 30 for r in rows)
-    assert {r["locale"] for r in rows} == {"en", "ja"}
-    assert {r["tier"] for r in rows} <= {"P1", "P2", "P3", "Neighborhood"}
-    assert not (tmp_path / "s.sqlite").exists()
+    table = cli(world, "run", "--format", "table")
+    assert "For CSMs: lapsed visitors not emailed because of their tier" in table.stdout
+    assert "Casey CSM" in table.stdout
+
+
+def test_max_days_lapsed_from_the_config_file(world: World) -> None:
+    config = world.folder / "pendo-segments.toml"
+    config.write_text(config.read_text() + "max_days_lapsed = 45\n")
+    result = cli(world, "run", "--show-skipped", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["visitor_id"]: (r["action"], r["detail"]) for r in json.loads(result.stdout)}
+    assert rows["v_en"] == ("skip", "lapsed over 45 days: last visit 47 days ago")
+    assert rows["v_ja"][0] == "email"  # 42 days
+    assert "visitors lapsed over 45 days" in result.stderr.splitlines()[1]
+
+
+def test_csm_alerts_to_a_missing_folder_fails_before_reading_data(world: World) -> None:
+    result = cli(world, "run", "--csm-alerts", str(world.folder / "nope" / "a.csv"))
+    assert result.exit_code == 2
+    assert "--csm-alerts" in result.stderr and "nope" in result.stderr

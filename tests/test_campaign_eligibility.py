@@ -32,9 +32,9 @@ def ds(world: World):  # noqa: ANN201
     return world.dataset()
 
 
-def candidates(ds, defs, world: World, **settings):  # noqa: ANN001, ANN201
+def candidates(ds, defs, world: World, tiers=None, **settings):  # noqa: ANN001, ANN201
     cfg = world.settings(**settings)
-    tiers = {"A1": "P2", "A2": "P3"}
+    tiers = tiers or {"A1": "P2", "A2": "P3"}
     return find_candidates(
         ds, defs, cfg, AS_OF, tiers=tiers, opt_outs=load_opt_outs(cfg.opt_out_file)
     )
@@ -76,7 +76,9 @@ def test_static_reasons_in_order(ds, defs, world: World) -> None:  # noqa: ANN00
     by_tier = candidates(
         ds, defs, world, exclude_accounts=frozenset(), exclude_tiers=frozenset({"P3"})
     )
-    assert {c.visitor_id: c.skip for c in by_tier.items}["v_excl"] == "excluded tier: P3"
+    assert {c.visitor_id: c.skip for c in by_tier.items}["v_excl"] == (
+        "excluded tier P3: for the CSM (alert p3_lapsed_visitors)"
+    )
 
 
 def test_minimum_tenure(ds, defs, world: World) -> None:  # noqa: ANN001
@@ -92,9 +94,82 @@ def test_minimum_tenure(ds, defs, world: World) -> None:  # noqa: ANN001
 
 
 def test_tier_exclusion_without_tiers_is_a_config_error(ds, defs, world: World) -> None:  # noqa: ANN001
-    cfg = world.settings(exclude_tiers=frozenset({"P1"}))
-    with pytest.raises(ConfigError, match="exclude_tiers needs account tiers"):
+    cfg = world.settings(tiers_file=None)  # P1 is excluded by default
+    with pytest.raises(ConfigError) as err:
         find_candidates(ds, defs, cfg, AS_OF, tiers=None, opt_outs=OptOuts())
+    assert str(err.value) == (
+        "campaign.no_login.exclude_tiers (P1; P1 unless set) needs account tiers: a tiers.yaml "
+        "policy in the definitions folder, or campaign.no_login.tiers_file; set "
+        "exclude_tiers = [] to email every tier"
+    )
+    # an explicit empty list: every tier is emailed and no tiers are needed
+    assert find_candidates(
+        ds, defs, world.settings(exclude_tiers=frozenset()), AS_OF, tiers=None, opt_outs=OptOuts()
+    ).items
+
+
+def test_p1_is_excluded_by_default_and_comes_before_the_other_reasons(
+    ds,  # noqa: ANN001
+    defs,  # noqa: ANN001
+    world: World,
+) -> None:
+    found = candidates(ds, defs, world, tiers={"A1": "P1", "A2": "P3"})
+    p1 = "excluded tier P1: for the CSM (alert p1_lapsed_visitors)"
+    assert {c.visitor_id: c.skip for c in found.items} == {
+        "v_edge31": p1,
+        "v_en": p1,
+        "v_ja": p1,
+        "v_excl": "excluded account: A2",
+        "v_noemail": p1,  # the tier rule comes before "no email address"
+        "v_optout": p1,  # ... and before "opted out", which the CSM alert still says
+    }
+    assert [c.visitor_id for c in found.items if c.opted_out] == ["v_optout"]
+
+
+def test_lapsed_longer_than_max_days_is_not_emailed(ds, defs, world: World) -> None:  # noqa: ANN001
+    # last active: v_edge31 31 days ago, v_ja 42, v_en 47, v_optout and v_noemail 61
+    found = candidates(ds, defs, world, max_days_lapsed=46)
+    assert {c.visitor_id: c.skip for c in found.items} == {
+        "v_edge31": None,
+        "v_ja": None,
+        "v_en": "lapsed over 46 days: last visit 47 days ago",
+        "v_excl": "excluded account: A2",
+        "v_noemail": "lapsed over 46 days: last visit 61 days ago",
+        "v_optout": "lapsed over 46 days: last visit 61 days ago",
+    }
+    at_the_limit = candidates(ds, defs, world, max_days_lapsed=47)  # 47 is not over 47
+    assert {c.visitor_id: c.skip for c in at_the_limit.items}["v_en"] is None
+
+
+def test_csm_alert_for_the_excluded_tier(ds, defs, world: World) -> None:  # noqa: ANN001
+    from pendo_segments.campaign.csm_alerts import CSM_ALERT_COLUMNS, csm_alerts
+
+    found = candidates(ds, defs, world, tiers={"A1": "P1", "A2": "P3"})
+    alerts = csm_alerts(found, world.settings(), {"A1": 35.5})
+    # A1's five lapsed visitors (v_excl is an excluded account, not a tier skip), most
+    # recent lapse first; accounts.csv gives A1's CSM
+    assert alerts == [
+        {
+            "account_id": "A1",
+            "alert": "p1_lapsed_visitors",
+            "severity": "medium",
+            "tier": "P1",
+            "health_score": 35.5,
+            "action": "CSM reaches out to these users personally; the no-login campaign "
+            "does not email P1 accounts",
+            "signals": "5 users without a login for over 30 days: "
+            "Eddie Edge <edge31@acme.example>, 31 days; "
+            "山田 葵 <ja@acme.example>, 42 days; "
+            "Emma Stone <en@acme.example>, 47 days; "
+            "Nora None, 61 days, no email address; "
+            "Otto Out <OptOut@acme.example>, 61 days, opted out of campaign email",
+            "csm_owner": "Casey CSM",
+            "visitors": 5,
+            "visitor_ids": "v_edge31 v_ja v_en v_noemail v_optout",
+        }
+    ]
+    assert list(alerts[0]) == CSM_ALERT_COLUMNS
+    assert csm_alerts(candidates(ds, defs, world), world.settings()) == []  # A1 is P2 here
 
 
 def test_opt_out_files(tmp_path: Path) -> None:

@@ -32,6 +32,22 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert (settings.email_guide, settings.in_app_guide) == ("no_login_email", "welcome_back")
 
 
+def test_safe_defaults_p1_excluded_and_a_year_at_most() -> None:
+    """Without a config file P1 is not emailed, nor anyone lapsed over 365 days."""
+    settings = no_login_settings(None)
+    assert settings.exclude_tiers == {"P1"}
+    assert settings.max_days_lapsed == 365
+    assert NoLoginSettings().exclude_tiers == {"P1"}  # the library's defaults are the same
+    assert NoLoginSettings().max_days_lapsed == 365
+
+
+def test_defaults_can_be_changed_in_the_file(tmp_path: Path) -> None:
+    cfg = config(tmp_path, "[campaign.no_login]\nexclude_tiers = []\nmax_days_lapsed = 90\n")
+    settings = no_login_settings(cfg)
+    assert settings.exclude_tiers == frozenset()
+    assert settings.max_days_lapsed == 90
+
+
 def test_file_values_and_paths_relative_to_the_file(tmp_path: Path) -> None:
     cfg = config(
         tmp_path,
@@ -79,6 +95,19 @@ opt_out_file = "optout.csv"
             "[campaign.no_login].exclude_accounts: must be a list of strings, got 'acme'",
         ),
         ('[campaign]\nstate = "x"\n', "[campaign].state: unknown key (did you mean 'state_file'?)"),
+        (
+            "[campaign.no_login]\nmax_days_lapsed = 0\n",
+            "[campaign.no_login].max_days_lapsed: must be a whole number >= 1, got 0",
+        ),
+        (
+            "[campaign.no_login]\nmax_day_lapsed = 90\n",
+            "[campaign.no_login].max_day_lapsed: unknown key (did you mean 'max_days_lapsed'?)",
+        ),
+        (
+            "[campaign.no_login]\nwindow_days = 60\nmax_days_lapsed = 60\n",
+            "[campaign.no_login].max_days_lapsed: must be more than window_days (60), got 60: "
+            "nobody lapsed in the window could be emailed",
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -4,9 +4,10 @@ Two steps, both pure (no I/O):
 
 1. :func:`find_candidates` — the data rules. Visitors in the no-login segment
    (``no_login_30d`` re-targeted to ``window_days``, see :func:`derive_segment`),
-   each with a skip reason when an excluded account or tier, too short a
-   tenure, an opt-out, a missing email address or an ``invalid_address`` rules
-   them out. An address must be exactly one mailbox (email-validator, no DNS
+   each with a skip reason when an excluded account or tier (P1 by default: the
+   CSM gets an alert instead, :mod:`.csm_alerts`), a lapse longer than
+   ``max_days_lapsed`` (365 by default), too short a tenure, an opt-out, a
+   missing email address or an ``invalid_address`` rules them out. An address must be exactly one mailbox (email-validator, no DNS
    lookup): no display name, no list, no CR/LF; it is sent in its normalised
    form.
 2. :func:`make_plan` — the state rules. A visitor already contacted for this
@@ -41,6 +42,13 @@ if TYPE_CHECKING:
 
 #: Account columns the templates may use (their id is set apart).
 ACCOUNT_FIELDS = tuple(f for f in OBJECT_FIELDS["account"] if f != "account_id")
+#: How a skip for an excluded tier starts ("excluded tier P1: for the CSM …").
+EXCLUDED_TIER = "excluded tier"
+
+
+def alert_name(tier: str) -> str:
+    """The CSM alert the lapsed visitors of an excluded tier become: ``p1_lapsed_visitors``."""
+    return re.sub(r"[^a-z0-9]+", "_", tier.lower()).strip("_") + "_lapsed_visitors"
 
 
 @dataclass
@@ -59,6 +67,8 @@ class Candidate:
     segment: str
     account: dict[str, Any] = field(default_factory=dict)
     skip: str | None = None
+    #: on the opt-out list, whatever the skip reason says (a CSM alert mentions it)
+    opted_out: bool = False
 
     @property
     def mailbox(self) -> str | None:
@@ -186,8 +196,9 @@ def find_candidates(
     segment = derive_segment(defs.get(settings.segment), settings.window_days)
     if settings.exclude_tiers and tiers is None:
         raise ConfigError(
-            "campaign.no_login.exclude_tiers needs account tiers: a tiers.yaml "
-            "policy in the definitions folder, or campaign.no_login.tiers_file"
+            f"campaign.no_login.exclude_tiers ({', '.join(sorted(settings.exclude_tiers))}; "
+            "P1 unless set) needs account tiers: a tiers.yaml policy in the definitions "
+            "folder, or campaign.no_login.tiers_file; set exclude_tiers = [] to email every tier"
         )
     derived = DefinitionSet(segments={**defs.segments, segment.name: segment}, files=defs.files)
     result = evaluate(derived, ds, as_of=as_of, names=[segment.name])
@@ -229,6 +240,7 @@ def find_candidates(
             segment=segment.name,
             account=account,
         )
+        candidate.opted_out = (candidate.visitor_id, candidate.email) in opt_outs
         candidate.skip = _static_skip(candidate, since_first[pos], settings, opt_outs)
         if candidate.skip is None and bad_address:
             candidate.skip = f"{INVALID_ADDRESS}: {bad_address}"
@@ -243,7 +255,12 @@ def _static_skip(
     if c.account_id and c.account_id in settings.exclude_accounts:
         return f"excluded account: {c.account_id}"
     if c.tier and c.tier in settings.exclude_tiers:
-        return f"excluded tier: {c.tier}"
+        return f"{EXCLUDED_TIER} {c.tier}: for the CSM (alert {alert_name(c.tier)})"
+    if c.days_since_last_visit > settings.max_days_lapsed:
+        return (
+            f"lapsed over {settings.max_days_lapsed} days: last visit "
+            f"{c.days_since_last_visit} days ago"
+        )
     if settings.min_tenure_days and not days_since_first >= settings.min_tenure_days:
         return (
             f"tenure too short: first visit {int(days_since_first)} days ago "

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pendo_segments.base.words import plural
 from pendo_segments.campaign.address import INVALID_ADDRESS, mailbox_key
+from pendo_segments.campaign.csm_alerts import csm_alerts
 from pendo_segments.campaign.eligibility import (
     Candidates,
     Plan,
@@ -33,7 +34,7 @@ from pendo_segments.campaign.returns import find_returns
 from pendo_segments.campaign.settings import NoLoginSettings
 from pendo_segments.campaign.smtp import SmtpSender, SmtpSettings
 from pendo_segments.campaign.state import OPEN_STATES, State, StateLock, open_state
-from pendo_segments.campaign.tiers_link import account_tiers
+from pendo_segments.campaign.tiers_link import tiers_and_health
 from pendo_segments.errors import CampaignError, PendoSegmentsError
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
     #: worth reading but not a failure of the run (e.g. invalid addresses in the data)
     notes: list[str] = field(default_factory=list)
+    #: lapsed visitors of excluded tiers, one alert per account (campaign/csm_alerts.py)
+    csm_alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         c = self.counts
@@ -114,7 +117,7 @@ def run_no_login(
         from pendo_segments.definitions import load_definitions
 
         defs = load_definitions(defs_path)
-    tiers = account_tiers(
+    tiers = tiers_and_health(
         ds,
         as_of,
         defs=defs,
@@ -123,8 +126,9 @@ def run_no_login(
         overrides_file=settings.tier_overrides,
     )
     found = find_candidates(
-        ds, defs, settings, as_of, tiers=tiers, opt_outs=load_opt_outs(settings.opt_out_file)
+        ds, defs, settings, as_of, tiers=tiers.tier, opt_outs=load_opt_outs(settings.opt_out_file)
     )
+    alerts = csm_alerts(found, settings, tiers.health)
     renderer = Renderer(settings, as_of)
     if not send:
         state = open_state(settings.state_file, settings.campaign, read_only=True)
@@ -146,15 +150,18 @@ def run_no_login(
             rows,
             _counts(plan, [], send=False),
             plan.skipped_by_reason(),
+            csm_alerts=alerts,
         )
     if smtp is None or enroller is None:
         raise CampaignError("a send run needs SMTP settings and a Pendo enrolment target")
     with StateLock(settings.state_file, wait=lock_wait):
         state = open_state(settings.state_file, settings.campaign)
         try:
-            return _send_run(
+            report = _send_run(
                 state, ds, found, renderer, settings, smtp, enroller, as_of, progress, after_send
             )
+            report.csm_alerts = alerts
+            return report
         finally:
             state.close()
 

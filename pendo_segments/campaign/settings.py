@@ -10,9 +10,11 @@ file, plus ``--state`` on the command line.
     window_days = 30            # "no login in N days" (derived from segment no_login_30d)
     min_tenure_days = 0         # first visit at least N days before the as-of day
     cooldown_days = 30          # never contact a visitor again within N days
+    max_days_lapsed = 365       # gone longer than this: not emailed (probably left; ask the CSM)
     return_window_days = 14     # a login within N days of the email counts as "returned"
     exclude_accounts = ["acme-internal"]
-    exclude_tiers = ["P1"]      # P1 accounts get a personal call instead
+    exclude_tiers = ["P1"]      # the default: P1 visitors go to their CSM as an alert, not an email
+                                # ([] emails every tier)
     opt_out_file = "opt-out.csv"   # visitor_id and/or email column (or one entry per line)
     max_attempts = 5            # SMTP failures retried on later runs, then given up (reported)
     enrol_days = 30             # visitors stay in the welcome-back segment this long
@@ -26,6 +28,11 @@ file, plus ``--state`` on the command line.
 
 Unknown keys are errors (with the closest valid key suggested): a typo in
 ``cooldown_days`` must not silently fall back to a default.
+
+The defaults are the safe ones for a file nobody wrote: "for P1 customers no
+interaction happens by accident", so P1 is excluded (its lapsed visitors
+become ``p1_lapsed_visitors`` alerts for the CSM, :mod:`.csm_alerts`), and a
+visitor gone longer than a year is not greeted with "Pick up where you left off".
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from pendo_segments.errors import ConfigError
 CAMPAIGN = "no_login"
 DEFAULT_STATE_FILE = "campaign-state.sqlite"
 TIER_NAMES = ("P1", "P2", "P3", "Neighborhood")
+DEFAULT_EXCLUDE_TIERS = ("P1",)
+DEFAULT_MAX_DAYS_LAPSED = 365
 
 
 def _optional(value: Any) -> str | None:
@@ -81,6 +90,7 @@ class NoLoginSection(Section):
     window_days: Annotated[int, BeforeValidator(whole(1))] = 30
     min_tenure_days: Annotated[int, BeforeValidator(whole(0))] = 0
     cooldown_days: Annotated[int, BeforeValidator(whole(0))] = 30
+    max_days_lapsed: Annotated[int, BeforeValidator(whole(1))] = DEFAULT_MAX_DAYS_LAPSED
     return_window_days: Annotated[int, BeforeValidator(whole(1))] = 14
     max_attempts: Annotated[int, BeforeValidator(whole(1))] = 5
     enrol_days: Annotated[int, BeforeValidator(whole(1))] = 30
@@ -96,7 +106,7 @@ class NoLoginSection(Section):
     tiers_file: NonEmptyText | None = None
     tier_overrides: NonEmptyText | None = None
     exclude_accounts: TextList = []
-    exclude_tiers: Annotated[list[str], BeforeValidator(_tiers)] = []
+    exclude_tiers: Annotated[list[str], BeforeValidator(_tiers)] = list(DEFAULT_EXCLUDE_TIERS)
 
 
 #: Keys of [campaign.no_login] (the file's names, in the order documented above).
@@ -112,11 +122,12 @@ class NoLoginSettings:
     window_days: int = 30
     min_tenure_days: int = 0
     cooldown_days: int = 30
+    max_days_lapsed: int = DEFAULT_MAX_DAYS_LAPSED
     return_window_days: int = 14
     max_attempts: int = 5
     enrol_days: int = 30
     exclude_accounts: frozenset[str] = field(default_factory=frozenset)
-    exclude_tiers: frozenset[str] = field(default_factory=frozenset)
+    exclude_tiers: frozenset[str] = frozenset(DEFAULT_EXCLUDE_TIERS)
     opt_out_file: Path | None = None
     segment: str = "no_login_30d"
     email_guide: str = "no_login_email"
@@ -164,4 +175,14 @@ def no_login_settings(
     else:
         values["state_file"] = base / (shared.state_file or DEFAULT_STATE_FILE)
     values.update(overrides)
+    if values["max_days_lapsed"] <= values["window_days"]:
+        raise ConfigError(
+            problem(
+                where,
+                f"campaign.{CAMPAIGN}",
+                "max_days_lapsed",
+                f"must be more than window_days ({values['window_days']}), got "
+                f"{values['max_days_lapsed']}: nobody lapsed in the window could be emailed",
+            )
+        )
     return NoLoginSettings(**values)

@@ -1,6 +1,6 @@
-"""Each account's success tier, for tier exclusions and the dry-run "tier" column.
+"""Each account's success tier (tier exclusions, the dry-run "tier" column) and health score.
 
-The one place the campaign depends on :mod:`pendo_segments.tiers`: the same
+The one place the campaign computes tiers with :mod:`pendo_segments.tiers`: the same
 policy (``DEFS/tiers.yaml``), health settings (``DEFS/health.yaml``) and
 overrides as ``pendo-segments tiers``. A ``tiers_file`` (the CSV of
 ``pendo-segments tiers --format csv``: ``account_id,tier,reason``) wins, so a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,38 @@ from pendo_segments.errors import ConfigError
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class AccountTiers:
+    """``tier``: account id → tier, None without a tier policy; ``health``: account id →
+    health score (rounded as ``health`` prints it), empty with a ``tiers_file``."""
+
+    tier: dict[str, str] | None
+    health: dict[str, float] = field(default_factory=dict)
+
+
+def tiers_and_health(
+    ds: Dataset,
+    as_of: dt.date,
+    *,
+    defs: Any,
+    defs_path: Path,
+    tiers_file: Path | None = None,
+    overrides_file: Path | None = None,
+) -> AccountTiers:
+    """Each account's tier (for exclusions) and health score (for the CSM alerts)."""
+    if tiers_file is not None:
+        return AccountTiers(read_tiers_file(tiers_file))
+    from pendo_segments.tiers.view import account_view
+
+    view = account_view(ds, defs_path, defs=defs, as_of=as_of, overrides_file=overrides_file)
+    health = {
+        str(a): round(float(s), 1)
+        for a, s in zip(view.health.account_ids, view.health.score, strict=True)
+        if s == s  # noqa: PLR0124 - NaN: no score
+    }
+    return AccountTiers(view.tier_of() if view.tiers is not None else None, health)
 
 
 def account_tiers(
@@ -30,12 +63,14 @@ def account_tiers(
     overrides_file: Path | None = None,
 ) -> dict[str, str] | None:
     """``{account_id: tier}``, or None when there is no tier policy to apply."""
-    if tiers_file is not None:
-        return read_tiers_file(tiers_file)
-    from pendo_segments.tiers.view import account_view
-
-    view = account_view(ds, defs_path, defs=defs, as_of=as_of, overrides_file=overrides_file)
-    return view.tier_of() if view.tiers is not None else None
+    return tiers_and_health(
+        ds,
+        as_of,
+        defs=defs,
+        defs_path=defs_path,
+        tiers_file=tiers_file,
+        overrides_file=overrides_file,
+    ).tier
 
 
 def read_tiers_file(path: Path) -> dict[str, str]:

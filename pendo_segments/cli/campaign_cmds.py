@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pendo_segments.base.words import plural
 from pendo_segments.cli.common import load_data
 from pendo_segments.cli.options import as_of, data_dir, output_format
 from pendo_segments.cli.output import emit_json, emit_records, emit_rows, resolve_format, warn
@@ -36,6 +37,19 @@ def state_options(f: F) -> F:
         metavar="FILE",
         help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.",
     )(f)
+
+
+def _writable(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse a file the write would refuse, before the data is read."""
+    if value is not None:
+        from pendo_segments.atomic import check_target
+        from pendo_segments.errors import PendoSegmentsError
+
+        try:
+            check_target(value)
+        except PendoSegmentsError as err:
+            raise click.BadParameter(str(err)) from None
+    return value
 
 
 def _settings(config_file: Path | None, state: Path | None) -> tuple[Any, Any]:
@@ -81,7 +95,17 @@ def no_login() -> None:
 @click.option(
     "--show-skipped",
     is_flag=True,
-    help="Also list the visitors in the segment who are skipped, with the reason.",
+    help="Also list every visitor in the segment who is not emailed, with the reason.",
+)
+@click.option(
+    "--csm-alerts",
+    "csm_alerts_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=_writable,
+    metavar="FILE",
+    help="Write the CSM alerts (lapsed visitors of an excluded tier, one row per account; "
+    "the columns of `alerts` first) to FILE: JSON if it ends in .json, else CSV.",
 )
 @click.option(
     "--wait",
@@ -101,6 +125,7 @@ def run(
     send: bool,
     show_skipped: bool,
     lock_wait: float,
+    csm_alerts_file: Path | None,
     config_file: Path | None,
     state: Path | None,
     fmt: str | None,
@@ -109,8 +134,11 @@ def run(
     """Find lapsed visitors and email them (dry run unless --send).
 
     Eligible: in no_login_30d (window from config), tenure, not an excluded
-    account or tier, not opted out, not contacted for this lapse nor within the
-    cooldown. A send run emails each once through the outbox (a crash never
+    account or tier, not lapsed longer than max_days_lapsed, not opted out, not
+    contacted for this lapse nor within the cooldown. By default P1 is excluded
+    (its lapsed visitors become p1_lapsed_visitors alerts for their CSM, listed
+    on a terminal and written by --csm-alerts) and so is anyone gone over 365
+    days; [campaign.no_login] exclude_tiers and max_days_lapsed change that. A send run emails each once through the outbox (a crash never
     causes a duplicate), updates the welcome-back segment in Pendo (or writes
     the upload file without a key) and exits 1 when anything failed; failures
     are retried by the next run. SMTP settings: PENDO_SEGMENTS_SMTP_* variables.
@@ -120,7 +148,9 @@ def run(
       pendo-segments campaign no-login run --data sample --as-of 2026-11-01
       pendo-segments campaign no-login run --data pendo: --send --state /var/lib/ps/state.sqlite
       pendo-segments campaign no-login run --data ./usage --show-skipped --format csv
+      pendo-segments campaign no-login run --data ./usage --csm-alerts csm-alerts.csv
     """
+    from pendo_segments.campaign.csm_alerts import CSM_ALERT_COLUMNS, policy
     from pendo_segments.campaign.run import REPORT_COLUMNS, run_no_login
 
     config, settings = _settings(config_file, state)
@@ -157,9 +187,25 @@ def run(
         ]
         if rows:
             emit_records(rows, columns, fmt, output, title=title)
+        if report.csm_alerts:
+            emit_records(
+                report.csm_alerts,
+                ["account_id", "csm_owner", "tier", "health_score", "visitors", "signals"],
+                "table",
+                None,
+                title="For CSMs: lapsed visitors not emailed because of their tier",
+            )
     else:
         emit_records(rows, REPORT_COLUMNS, fmt, output)
+    if csm_alerts_file is not None:
+        alerts_format = "json" if csm_alerts_file.suffix.lower() == ".json" else "csv"
+        emit_records(report.csm_alerts, CSM_ALERT_COLUMNS, alerts_format, csm_alerts_file)
     click.echo(report.summary(), err=True)
+    click.echo(policy(settings, report.csm_alerts), err=True)
+    if csm_alerts_file is not None:
+        click.echo(
+            f"wrote {plural(len(report.csm_alerts), 'CSM alert')} to {csm_alerts_file}", err=True
+        )
     if report.enrolment:
         click.echo(report.enrolment, err=True)
     if not send:
