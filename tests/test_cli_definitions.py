@@ -99,3 +99,25 @@ def test_help_lists_commands_with_examples() -> None:
         assert cmd in result.output
         sub = run(cmd, "--help")
         assert sub.exit_code == 0 and "Example" in sub.output, cmd
+
+
+def test_validate_with_data_checks_fields_against_its_columns(tmp_path: Path) -> None:
+    """The sample's visitors have 'role' and its accounts 'region' (a custom column)."""
+    (tmp_path / "by_role.yaml").write_text(
+        "name: by_role\ntitle: By role\nsubject: visitor\nrule:\n  all:\n"
+        '    - {field: rol, op: "=", value: admin}\n'  # line 6: a typo of a custom column
+        '    - {field: account.regio, op: "=", value: emea}\n'  # line 7
+        "    - {field: account.renewal_date, op: exists}\n"  # optional standard: not a typo
+        '    - {field: role, op: "=", value: admin}\n',
+        encoding="utf-8",
+    )
+    result = run("validate", str(tmp_path), "--data", "sample")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {tmp_path / 'by_role.yaml'}:6: rule.all[0].field: unknown field 'rol': "
+        "no column 'rol' in the data's visitors; did you mean 'role'?",
+        f"Error: {tmp_path / 'by_role.yaml'}:7: rule.all[1].field: unknown field "
+        "'account.regio': no column 'regio' in the data's accounts; did you mean 'account.region'?",
+    ]
+    # Without --data the columns are unknown: the same file is valid (a custom column may exist).
+    assert run("validate", str(tmp_path)).exit_code == 0

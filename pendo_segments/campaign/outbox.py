@@ -25,21 +25,33 @@ How:
 5. **Confirm.** On the server's ``250`` the row becomes ``sent`` and a
    contact is recorded, in one transaction.
 
-Failures by where they happen:
+Failures by whose they are (:func:`~pendo_segments.campaign.smtp.reply_scope`):
 
-* the server or the network fails before the claim (cannot connect, refused
-  or timed out at connect, login or sender refused, connection lost before
-  ``DATA``): not the recipient's failure → ``not_attempted``; the row keeps
-  its state and its attempt count, so an outage of any length never makes
-  anyone ``gave_up``. When the server cannot be reached at all, the rest of
-  the run's emails are left for the next run untouched.
-* the server refuses this recipient (``RCPT TO``): nothing was transmitted →
-  ``failed``, retried by the next run; after ``max_attempts`` failures →
-  ``gave_up`` (reported by ``status``).
+* the server's or the network's — cannot connect, refused or timed out at
+  connect, login or ``MAIL FROM`` refused, ``421`` anywhere, a ``4xx`` / ``5xx``
+  at ``RCPT`` or ``DATA`` that is not about this mailbox (``451``, ``452``
+  insufficient storage or ``4.5.3`` too many recipients, ``5.7.1`` relaying
+  denied, ``554 5.7.1`` spam at ``DATA``), the connection dropped or timed out before
+  ``DATA``: → ``not_attempted``; the row keeps (or, refused at ``DATA`` after
+  the claim, goes back to) its state and its attempt count, and the run stops
+  sending: the rest are ``not_attempted`` too, left for the next run. An outage
+  of any length never makes anyone ``gave_up``.
+* this mailbox, for now (``450``, ``4.2.2`` mailbox full, ``4.1.x``; an
+  address needing SMTPUTF8 from a server without it): → ``deferred``, no
+  attempt spent; the run goes on to the next email.
+* this mailbox, for good (``550`` / ``551`` / ``553`` at ``RCPT``, ``5.1.x``,
+  ``5.2.x``): nothing was transmitted → ``failed``, one attempt; retried by the
+  next run; after ``max_attempts`` → ``gave_up`` (reported by ``status``).
 * the stored address is not exactly one mailbox (a row written before
   addresses were validated): ``invalid_address``, never sent, never retried.
-* the server answers ``DATA`` or the final ``.`` with an error code: it did
-  not accept the message → ``failed``, retried.
+
+Emails go out in queue order, except that those whose last try failed go
+last, least recently tried first: a recipient whose refusal looks like the
+server's (greylisting answers ``451 4.7.1`` per recipient) stops one run, not
+every run, and the others are not held behind it.
+
+Failures after the claim:
+
 * the connection breaks after ``DATA`` began (timeout, reset), or the
   final reply is neither 2xx nor 4xx/5xx: the server may have accepted the
   message → ``unconfirmed`` at once; never re-sent.
@@ -67,7 +79,14 @@ from dataclasses import dataclass
 
 from pendo_segments.campaign.address import INVALID_ADDRESS, check_address
 from pendo_segments.campaign.messages import build_email
-from pendo_segments.campaign.smtp import MaybeDelivered, NotDelivered, SmtpSender, SmtpSettings
+from pendo_segments.campaign.smtp import (
+    DEFERRED,
+    RECIPIENT,
+    MaybeDelivered,
+    NotDelivered,
+    SmtpSender,
+    SmtpSettings,
+)
 from pendo_segments.campaign.state import OutboxRow, State
 
 Progress = Callable[[int, int], None]
@@ -80,7 +99,7 @@ class _ClaimedElsewhere(Exception):
 @dataclass
 class Outcome:
     """What happened to one row in this run: sent | failed | gave_up | unconfirmed |
-    not_attempted | claimed_elsewhere | invalid_address."""
+    deferred | not_attempted | claimed_elsewhere | invalid_address."""
 
     row: OutboxRow
     result: str
@@ -102,22 +121,29 @@ def deliver(
     """Send ``rows`` one by one through the mark / send / confirm protocol above.
 
     ``after_send`` runs after the server accepted a message and before the
-    confirm is written — the crash-injection point for tests.
+    confirm is written — the crash-injection point for tests. A failure of the
+    server's stops the sending: the rest are ``not_attempted``, untouched.
     """
     outcomes: list[Outcome] = []
-    unreachable: str | None = None
-    for done, row in enumerate(rows, start=1):
-        if unreachable:
-            outcomes.append(Outcome(row, "not_attempted", unreachable))
+    stopped: str | None = None
+    for done, row in enumerate(sorted(rows, key=_send_order), start=1):
+        if stopped:
+            outcomes.append(Outcome(row, "not_attempted", stopped))
             continue
         outcomes.append(
             _deliver_one(state, row, sender, smtp, run_id, contact_day, max_attempts, after_send)
         )
-        if outcomes[-1].result == "not_attempted" and sender.unreachable:
-            unreachable = f"not attempted: {outcomes[-1].detail}"
+        if outcomes[-1].result == "not_attempted":
+            stopped = f"not attempted: sending stopped after {outcomes[-1].detail}"
         if progress:
             progress(done, len(rows))
     return outcomes
+
+
+def _send_order(row: OutboxRow) -> tuple[bool, str, int]:
+    """Untried emails first in queue order, then those that failed, least recently first."""
+    failed = row.last_error is not None
+    return failed, row.updated_at if failed else "", row.id
 
 
 def _deliver_one(
@@ -148,11 +174,11 @@ def _deliver_one(
     except _ClaimedElsewhere:
         return Outcome(row, "claimed_elsewhere", "another run is sending this email")
     except NotDelivered as err:
-        if err.connection and not claimed:  # the server's failure, not this recipient's
-            state.note_error(row, str(err))
-            return Outcome(row, "not_attempted", str(err))
-        new_state = state.mark_failed(row, str(err), max_attempts, claimed=claimed)
-        return Outcome(row, new_state, str(err))
+        if err.scope == RECIPIENT:  # this mailbox refused for good: one attempt
+            new_state = state.mark_failed(row, str(err), max_attempts, claimed=claimed)
+            return Outcome(row, new_state, str(err))
+        state.note_error(row, str(err), claimed=claimed)  # no attempt spent
+        return Outcome(row, "deferred" if err.scope == DEFERRED else "not_attempted", str(err))
     except MaybeDelivered as err:
         state.mark_unconfirmed(row, run_id, contact_day, str(err))
         return Outcome(row, "unconfirmed", str(err))

@@ -342,6 +342,7 @@ def _counts(
         "sent": results.count("sent"),
         "failed": results.count("failed")
         + results.count("gave_up")
+        + results.count("deferred")
         + results.count("not_attempted"),
         "gave_up": results.count("gave_up"),
         "unconfirmed": results.count("unconfirmed") + recovered,
@@ -364,11 +365,17 @@ def _notes(plan: Plan, outcomes: list[Outcome]) -> list[str]:
 
 def _problems(outcomes: list[Outcome], recovered: list[Any], enrol_error: str | None) -> list[str]:
     problems = []
-    failed = [o for o in outcomes if o.result in ("failed", "gave_up", "not_attempted")]
+    failed = [o for o in outcomes if o.result in ("failed", "gave_up", "deferred")]
     if failed:
         problems.append(
             f"{plural(len(failed), 'email')} not delivered (first: {failed[0].row.visitor_id}: "
             f"{failed[0].detail}); they are retried on the next run"
+        )
+    stopped = [o for o in outcomes if o.result == "not_attempted"]
+    if stopped:
+        problems.append(
+            f"sending stopped, no attempt spent: {stopped[0].detail}; "
+            f"{plural(len(stopped), 'email')} left for the next run"
         )
     gave_up = [o for o in outcomes if o.result == "gave_up"]
     if gave_up:

@@ -27,11 +27,19 @@ STARTTLS: credentials are never sent unencrypted unless ``tls = none`` says so.
 ``before_data()`` (the outbox commits ``sending`` there), then DATA. Errors
 are sorted by what they mean for the message: :class:`NotDelivered` (nothing
 was accepted: safe to retry) or :class:`MaybeDelivered` (the connection broke
-during DATA: the server may have accepted it).
+during DATA: the server may have accepted it). A NotDelivered also says whose
+failure it was (:func:`reply_scope`), which decides what it costs.
+
+A login name or password outside ASCII goes out as UTF-8 (smtplib's AUTH
+would raise ``UnicodeEncodeError``): RFC 4616 defines PLAIN as UTF-8, and
+servers that take LOGIN or CRAM-MD5 with such passwords expect the same bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import re
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping
@@ -52,17 +60,54 @@ DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 _FILE_KEYS = ("host", "port", "tls", "user", "from", "reply_to", "timeout", "unsubscribe")
 
 
+#: Whose failure a refusal is (:func:`reply_scope`), which decides what it costs:
+RECIPIENT = "recipient"  # this mailbox, for good: one failed attempt (gave_up after max)
+DEFERRED = "deferred"  # this mailbox, for now: no attempt; the run goes on to the next
+SERVER = "server"  # the server or the network: no attempt; the run stops sending
+
+#: RFC 3463 enhanced status at the start of a reply: class.subject.detail
+_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+#: RFC 5321 replies to RCPT that are about the mailbox itself (without an enhanced status)
+_MAILBOX_CODES = (450, 550, 551, 553)
+#: RFC 3463 X.1.7 / X.1.8: the *sender's* address is bad (subject 1, but not the recipient)
+_SENDER_DETAILS = (7, 8)
+
+
+def reply_scope(stage: str, code: int, text: str) -> str:
+    """Whose failure a refusal at ``stage`` (``mail`` | ``rcpt`` | ``data``) is.
+
+    Only a reply about this one mailbox is the recipient's: an enhanced status of
+    subject 1 (addressing, except the sender's X.1.7 / X.1.8) or 2 (mailbox), or,
+    at RCPT without one, RFC 5321's mailbox replies 450 / 550 / 551 / 553. Then
+    5xx → :data:`RECIPIENT`, 4xx → :data:`DEFERRED` (e.g. ``452 4.2.2`` mailbox
+    full). Everything else is :data:`SERVER`: 421 (closing), MAIL FROM, 451 / 452
+    (local error, storage, ``4.5.3`` too many recipients), policy (``5.7.1``
+    relaying denied) — the next recipient would get the same answer, so spending
+    attempts on them would give up on everyone during one outage.
+    """
+    if code == 421 or stage == "mail":
+        return SERVER
+    enhanced = _ENHANCED.match(text.strip())
+    if enhanced and enhanced[1] == str(code)[0]:  # a mismatched class is not RFC 3463
+        subject, detail = int(enhanced[2]), int(enhanced[3])
+        mailbox = subject == 2 or (subject == 1 and detail not in _SENDER_DETAILS)
+    else:
+        mailbox = stage == "rcpt" and code in _MAILBOX_CODES
+    if not mailbox:
+        return SERVER
+    return RECIPIENT if code >= 500 else DEFERRED
+
+
 class NotDelivered(Exception):
     """The server did not accept the message (or was never reached): retry later.
 
-    ``connection`` is True when the failure is the server's or the network's
-    (cannot connect, login or sender refused, connection lost before DATA), not
-    this recipient's: such a failure does not count as an attempt.
+    ``scope`` says whose failure it was (:data:`RECIPIENT`, :data:`DEFERRED` or
+    :data:`SERVER`); only the recipient's counts as an attempt.
     """
 
-    def __init__(self, message: str, *, connection: bool = False) -> None:
+    def __init__(self, message: str, *, scope: str = SERVER) -> None:
         super().__init__(message)
-        self.connection = connection
+        self.scope = scope
 
 
 class MaybeDelivered(Exception):
@@ -201,8 +246,6 @@ class SmtpSender:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
-        #: set when the last connection attempt failed: later sends would fail the same way
-        self.unreachable = False
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -244,22 +287,18 @@ class SmtpSender:
                     smtp.close()
                     raise NotDelivered(
                         f"SMTP {self.where} does not offer STARTTLS "
-                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)",
-                        connection=True,
+                        f"(set {ENV_PREFIX}TLS=none only for a trusted relay)"
                     )
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password.reveal() if s.password else "")
+                login(smtp, s.user, s.password.reveal() if s.password else "")
         except smtplib.SMTPAuthenticationError as err:
             raise NotDelivered(
-                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})",
-                connection=True,
+                f"SMTP {self.where}: login as {s.user!r} refused ({err.smtp_code})"
             ) from None
         except (smtplib.SMTPException, OSError) as err:
-            raise NotDelivered(
-                f"SMTP {self.where}: cannot connect: {_describe(err)}", connection=True
-            ) from None
+            raise NotDelivered(f"SMTP {self.where}: cannot connect: {_describe(err)}") from None
         return smtp
 
     def send(self, message: EmailMessage, before_data: Callable[[], None]) -> None:
@@ -268,35 +307,30 @@ class SmtpSender:
         Raises NotDelivered / MaybeDelivered as described in the module docstring;
         whatever ``before_data`` raises propagates with nothing sent.
         """
-        if self._smtp is None:
-            self.unreachable = True
-            self._smtp = self._connect()
-            self.unreachable = False
-        smtp = self._smtp
         sender = parseaddr(self.settings.sender)[1]
         recipient = parseaddr(str(message["To"]))[1]
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
         options = ["SMTPUTF8"] if not (sender + recipient).isascii() else []
+        if options and not smtp.has_extn("smtputf8"):
+            raise NotDelivered(
+                f"{recipient}: non-ASCII address and SMTP {self.where} does not support SMTPUTF8",
+                scope=DEFERRED,
+            )
         try:
-            if options and not smtp.has_extn("smtputf8"):
-                raise NotDelivered(
-                    f"{recipient}: non-ASCII address and SMTP {self.where} "
-                    "does not support SMTPUTF8"
-                )
             code, reply = smtp.mail(sender, options)
-            if code != 250:
-                raise NotDelivered(
-                    f"SMTP {self.where} refused the sender: {code} {_text(reply)}",
-                    connection=True,
-                )
+            if not 200 <= code < 300:
+                raise self._refused("mail", code, reply, "refused the sender")
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
-                raise NotDelivered(f"SMTP {self.where} refused {recipient}: {code} {_text(reply)}")
+                raise self._refused("rcpt", code, reply, f"refused {recipient}")
         except NotDelivered:
             self._reset()
             raise
-        except (smtplib.SMTPException, OSError) as err:
+        except (smtplib.SMTPException, OSError) as err:  # dropped, timed out, garbled
             self._drop()
-            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}", connection=True) from None
+            raise NotDelivered(f"SMTP {self.where}: {_describe(err)}") from None
         try:
             before_data()
         except BaseException:
@@ -307,10 +341,9 @@ class SmtpSender:
             code, reply = smtp.data(payload)  # raises for DATA itself, *returns* the final code
         except smtplib.SMTPDataError as err:
             # The server answered the DATA command with an error: nothing was transmitted.
+            refused = self._refused("data", err.smtp_code, err.smtp_error, "refused DATA")
             self._reset()
-            raise NotDelivered(
-                f"SMTP {self.where} refused DATA: {err.smtp_code} {_text(err.smtp_error)}"
-            ) from None
+            raise refused from None
         except (smtplib.SMTPException, OSError) as err:
             self._drop()
             raise MaybeDelivered(
@@ -318,14 +351,25 @@ class SmtpSender:
                 f"({_describe(err)}); the server may have accepted it"
             ) from None
         if 400 <= code < 600:  # an explicit refusal of the message: not accepted
+            refused = self._refused("data", code, reply, "rejected the message")
             self._reset()
-            raise NotDelivered(f"SMTP {self.where} rejected the message: {code} {_text(reply)}")
+            raise refused
         if not 200 <= code < 300:  # not an answer SMTP defines here: cannot tell
             self._drop()
             raise MaybeDelivered(
                 f"SMTP {self.where}: unexpected reply {code} after DATA; "
                 "the server may have accepted it"
             )
+
+    def _refused(self, stage: str, code: int, reply: Any, what: str) -> NotDelivered:
+        """The NotDelivered for a refusal, scoped by :func:`reply_scope`; a 421 means the
+        server is closing the connection, so it is dropped (the next send reconnects)."""
+        text = _text(reply)
+        if code == 421:
+            self._drop()
+        return NotDelivered(
+            f"SMTP {self.where} {what}: {code} {text}", scope=reply_scope(stage, code, text)
+        )
 
     def _reset(self) -> None:
         if self._smtp is None:
@@ -334,6 +378,52 @@ class SmtpSender:
             self._smtp.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
+
+
+#: smtplib's order of preference
+_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+
+
+def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """``smtp.login``, but a name or password outside ASCII is sent as UTF-8.
+
+    smtplib encodes every AUTH response as ASCII; here the same mechanisms, in
+    the same order, carry UTF-8 bytes. Raises SMTPAuthenticationError when the
+    server refuses them all, SMTPException when it offers none of them.
+    """
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanisms = [m for m in _MECHANISMS if m in offered]
+    if not mechanisms:
+        raise smtplib.SMTPException("the server offers no login mechanism this tool speaks")
+    refusal: tuple[int, bytes] = (535, b"")
+    for mechanism in mechanisms:
+        code, reply = _auth_utf8(smtp, mechanism, user.encode(), password.encode())
+        if code in (235, 503):  # authenticated (or already)
+            return
+        refusal = (code, reply)
+    raise smtplib.SMTPAuthenticationError(*refusal)
+
+
+def _auth_utf8(smtp: smtplib.SMTP, mechanism: str, user: bytes, password: bytes) -> Any:
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    if mechanism == "PLAIN":  # RFC 4616, with the RFC 4954 initial response
+        return smtp.docmd("AUTH", "PLAIN " + b64(b"\0" + user + b"\0" + password))
+    if mechanism == "LOGIN":
+        code, reply = smtp.docmd("AUTH", "LOGIN " + b64(user))
+        if code == 334:
+            code, reply = smtp.docmd(b64(password))
+        return code, reply
+    code, reply = smtp.docmd("AUTH", "CRAM-MD5")  # RFC 2195
+    if code == 334:
+        digest = hmac.new(password, base64.b64decode(reply), "md5").hexdigest()
+        code, reply = smtp.docmd(b64(user + b" " + digest.encode("ascii")))
+    return code, reply
 
 
 def _text(reply: Any) -> str:

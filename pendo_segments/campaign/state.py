@@ -145,6 +145,7 @@ class OutboxRow:
     state: str
     attempts: int
     last_error: str | None
+    updated_at: str = ""
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> OutboxRow:
@@ -404,9 +405,19 @@ class State:
             ),
         )
 
-    def note_error(self, row: OutboxRow, error: str) -> None:
-        """The server could not be reached for this row: keep its state and attempts."""
+    def note_error(self, row: OutboxRow, error: str, *, claimed: bool = False) -> None:
+        """Not delivered, and not this recipient's fault (the server's failure, or a
+        refusal for now): keep the attempts; a claimed row (refused at ``DATA``) goes
+        back to the state it was claimed from."""
         with self.transaction() as db:
+            if claimed:
+                db.execute(
+                    "UPDATE outbox SET state = ?, last_error = ?, updated_at = ?, "
+                    "sending_at = NULL, send_run = NULL, contact_day = NULL "
+                    "WHERE id = ? AND state = 'sending'",
+                    (row.state, error, now_utc(), row.id),
+                )
+                return
             db.execute(
                 "UPDATE outbox SET last_error = ?, updated_at = ? "
                 f"WHERE id = ? AND state IN ({_q(OPEN_STATES)})",  # noqa: S608

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     "data",
     metavar="DIR",
     default=None,
-    help="Also check feature ids against this data's features.csv ('sample' works too).",
+    help="Also check feature ids (features.csv) and fields (the columns of accounts and "
+    "visitors) against this data ('sample' works too).",
 )
 @output_format
 def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None) -> None:
@@ -32,7 +33,8 @@ def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None)
 
     A folder's health.yaml, tiers.yaml and alerts.yaml are checked too. Feature
     ids are checked against --data's features.csv, else against
-    DEFS/features.yaml (features: [id, ...]) when there is one.
+    DEFS/features.yaml (features: [id, ...]) when there is one; with --data,
+    fields are checked against its columns (a typo gets the closest column).
 
     \b
     Examples:
@@ -43,8 +45,12 @@ def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None)
     from pendo_segments.cli.common import load_data
     from pendo_segments.tiers.check import check_folder
 
-    features = load_data(data).features["feature_id"].astype(str) if data else None
-    definitions = check_folder(defs, features=features)
+    features = columns = None
+    if data:
+        ds = load_data(data)
+        features = ds.features["feature_id"].astype(str)
+        columns = {"account": ds.accounts.columns, "visitor": ds.visitors.columns}
+    definitions = check_folder(defs, features=features, columns=columns)
     fmt = resolve_format(fmt, output)
     rows = [(s.name, s.subject, s.title, s.source) for s in definitions]
     if fmt == "table":

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from pendo_segments.definitions.models import Segment, SegmentRef, walk
+from pendo_segments.definitions.models import STANDARD_FIELDS, Segment, SegmentRef, walk
 from pendo_segments.definitions.rules import Mention, RuleParser, validation_messages
 from pendo_segments.definitions.yaml_lines import (
     LineDict,
@@ -141,12 +141,18 @@ class _Draft:
     unreadable: bool = False
 
 
-def load_definitions(path: str | Path, *, features: Iterable[str] | None = None) -> DefinitionSet:
+def load_definitions(
+    path: str | Path,
+    *,
+    features: Iterable[str] | None = None,
+    columns: Mapping[str, Iterable[str]] | None = None,
+) -> DefinitionSet:
     """Load a folder (every ``*.yaml``/``*.yml`` but reserved ones) or one file.
 
     ``features``: the known feature ids (``features.csv`` of the data); without
     them, ``DEFS/features.yaml`` when there is one, else ids are left unchecked
-    with a warning.
+    with a warning. ``columns``: the data's columns per subject (``account``,
+    ``visitor``), to find a misspelt field before any data is evaluated.
     """
     root = Path(path)
     if not root.exists():
@@ -170,6 +176,8 @@ def load_definitions(path: str | Path, *, features: Iterable[str] | None = None)
     segments = _cross_check(drafts, out, alone=None if root.is_dir() else root)
     if catalogue is not None:
         _check_features(drafts, catalogue, out)
+    if columns is not None:
+        _check_fields(drafts, {k: set(map(str, v)) for k, v in columns.items()}, out)
     if out.found:
         declared = {d.name: d.subject for d in drafts if d.name is not None}
         raise InvalidDefinitions(out.problems, declared)
@@ -215,6 +223,31 @@ def _check_features(drafts: list[_Draft], catalogue: set[str], out: _Collector) 
                 f"unknown feature '{m.name}' (not in the feature catalogue)"
                 f"{suggest(m.name, sorted(catalogue))}",
                 (*m.path, "feature"),
+            )
+
+
+def _check_fields(drafts: list[_Draft], columns: dict[str, set[str]], out: _Collector) -> None:
+    """A field that is no column of the data (nor an optional standard one) is a typo."""
+    seen: set[tuple[str, int, str]] = set()
+    for draft in drafts:
+        for m in draft.mentions:
+            if m.kind != "field" or (draft.file, m.line, m.name) in seen:
+                continue
+            seen.add((draft.file, m.line, m.name))
+            subject = "account" if m.name.startswith("account.") else draft.subject
+            column = m.name.removeprefix("account.")
+            known = columns.get(str(subject))
+            if known is None or column in known or column in STANDARD_FIELDS.get(subject, ()):
+                continue  # an optional standard column missing from the data is unknown, not a typo
+            table = "accounts" if subject == "account" else "visitors"
+            prefix = "account." if m.name.startswith("account.") else ""
+            hint = suggest(column, sorted(known))
+            out.add(
+                draft.file,
+                m.line,
+                f"unknown field '{m.name}': no column '{column}' in the data's {table}"
+                + (hint.replace("'", f"'{prefix}", 1) if prefix and hint else hint),
+                (*m.path, "field"),
             )
 
 

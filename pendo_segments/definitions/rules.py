@@ -66,7 +66,7 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class Mention:
-    """A name a rule refers to (segment, feature, tier), where it is written."""
+    """A name a rule refers to (segment, feature, tier, field), where it is written."""
 
     kind: str
     name: str
@@ -230,6 +230,8 @@ class RuleParser:
             field_hint = self._field_hint(value, subject)
             if field_hint:
                 bad("field", field_hint)
+            else:  # checked against the data's columns when there are some
+                self.mentions.append(Mention("field", value, line_of(node, ("field",)), path))
         if kind in ("health", "previous", "signal", "tier") and ok:
             for key, message in self._account_leaf(kind, node):
                 bad(key, message)

@@ -8,7 +8,7 @@ same run, each at its line, instead of surfacing later in ``tiers``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,12 @@ from pendo_segments.errors import DefinitionError
 from pendo_segments.tiers.policy import CONFIG_NAME, declared_tiers
 
 
-def check_folder(defs: str | Path, *, features: Iterable[str] | None = None) -> DefinitionSet:
+def check_folder(
+    defs: str | Path,
+    *,
+    features: Iterable[str] | None = None,
+    columns: Mapping[str, Iterable[str]] | None = None,
+) -> DefinitionSet:
     """Load the segments of ``defs`` and check the settings files beside them.
 
     Raises one :class:`DefinitionError` listing every problem of every file.
@@ -31,7 +36,7 @@ def check_folder(defs: str | Path, *, features: Iterable[str] | None = None) -> 
     definitions: DefinitionSet | None = None
     declared: dict[str, Any] | None = None  # segment name → subject
     try:
-        definitions = load_definitions(defs, features=features)
+        definitions = load_definitions(defs, features=features, columns=columns)
         declared = {s.name: s.subject for s in definitions}
     except InvalidDefinitions as err:
         problems += err.problems
