@@ -244,3 +244,21 @@ def test_help_has_examples(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert "Examples:\n    pendo-segments " in result.stdout
+
+
+def test_the_capacity_table_shows_arr_as_money() -> None:
+    """It showed 18726000.0; the P1 sum is checked against the tiers and the sample's ARR."""
+    import io
+
+    from pendo_segments.sources import open_dataset
+
+    result = run("tiers", "--data", "sample", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    tiers = pd.read_csv(io.StringIO(result.stdout))
+    arr = open_dataset("sample").accounts.set_index("account_id")["arr"]
+    p1 = int(arr[tiers.loc[tiers["tier"] == "P1", "account_id"]].sum())
+    total = int(arr.sum())
+    line = next(ln for ln in result.stderr.splitlines() if " P1 " in ln)
+    assert f"${p1:,}" in line
+    assert f"${total:,}" in result.stderr
+    assert ".0 " not in result.stderr and f"{p1}.0" not in result.stderr

@@ -8,6 +8,7 @@ and ``alerts.yaml``.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,19 @@ def _health_config(defs: Path | None, explicit: Path | None = None) -> Any:
     return health_config_for(defs, explicit)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool | complex)
+
+
+def _human(value: Any, column: str) -> str:
+    """A number as people read it in a table: 18,726,000 (dollars for ``arr``), not 18726000.0."""
+    if not _is_number(value):
+        return str(value)
+    number = float(value)
+    text = f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
+    return f"${text}" if column == "arr" else text
+
+
 def _stderr_table(frame: Any, title: str) -> None:
     """A small table for humans on stderr (rich on a terminal, plain text otherwise)."""
     from rich.console import Console
@@ -52,11 +66,17 @@ def _stderr_table(frame: Any, title: str) -> None:
 
     from pendo_segments.cli.output import _cell
 
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    columns = [str(c) for c in frame.columns]
+    numeric = [
+        all(v == "" or _is_number(v) for v in column) and any(_is_number(v) for v in column)
+        for column in zip(*cells, strict=True)
+    ] or [False] * len(columns)
     table = Table(title=Text(title))
-    for c in frame.columns:
-        table.add_column(Text(str(c)))
-    for row in frame.itertuples(index=False, name=None):  # Text(): names are not markup
-        table.add_row(*[Text(str(_cell(v))) for v in row])
+    for c, right in zip(columns, numeric, strict=True):
+        table.add_column(Text(c), justify="right" if right else "left")
+    for row in cells:  # Text(): names are not markup
+        table.add_row(*[Text(_human(v, c)) for v, c in zip(row, columns, strict=True)])
     Console(
         stderr=True,
         width=None if sys.stderr.isatty() else 120,
