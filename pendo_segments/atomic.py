@@ -11,9 +11,14 @@ Two kinds of target are handled with care:
   symbolic link is followed and its *target* is replaced; a folder, a path
   under ``/proc`` or a missing parent folder is refused with one line.
 * ``--out DIR`` report folders (:func:`output_folder`): a folder the tool
-  wrote carries a marker file listing what it wrote. A non-empty folder
-  without the marker is refused unless ``force``; even then only the files
-  the tool writes (or listed in its marker) are replaced or removed.
+  wrote carries a marker file listing what it wrote and which command wrote
+  it. A non-empty folder without the marker is refused unless ``force``;
+  even then only the files the tool writes (or listed in its marker) are
+  replaced or removed. A folder another command wrote (a saved backtest
+  under ``report --out``) is refused even with ``force``: replacing it would
+  delete that command's files, and ``--force`` only means "write beside a
+  user's files". A folder that is, holds or sits inside one of the
+  command's inputs is refused too.
 """
 
 from __future__ import annotations
@@ -25,14 +30,21 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
 from pendo_segments.errors import PendoSegmentsError
 
-#: Marker file in every folder written by :func:`output_folder` (JSON: the files written).
+#: Marker file in every folder written by :func:`output_folder` (JSON: the command that
+#: wrote it and the files written).
 MARKER = ".pendo-segments-output"
+#: What a marker without a ``command`` (written before markers named one) holds, told by
+#: a file only that command writes.
+_COMMAND_OF_FILES = (
+    ("backtest --save", {"backtest.json"}),
+    ("report", {"index.html", "accounts.csv"}),
+)
 _TMP_TAG = "pendo-tmp"
 #: Paths under /dev and /proc that stand for this process's own streams.
 _STREAM_PREFIXES = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
@@ -227,22 +239,32 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def output_folder(
-    path: str | os.PathLike[str], *, force: bool = False, option: str = "--out"
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    option: str = "--out",
+    command: str | None = None,
+    inputs: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> Iterator[Path]:
     """Build a report folder in a temp folder, then install it into ``path``.
 
     * ``path`` missing or empty: the temp folder is renamed into place (atomic).
-    * ``path`` written by us before (marker present): new files replace old ones
-      one by one, files we wrote last time and not now are removed; anything
-      else in the folder (a user's file) is left alone.
+    * ``path`` written by ``command`` before (marker present): new files replace
+      old ones one by one, files we wrote last time and not now are removed;
+      anything else in the folder (a user's file) is left alone.
+    * ``path`` written by another command (its marker says so):
+      :class:`OutputError`, even with ``force``.
     * ``path`` non-empty without the marker: :class:`OutputError` unless ``force``;
       with ``force`` our files are written into it and nothing else is touched.
 
-    Two runs into one folder are serialised by a ``flock`` on the folder. The
-    folder and its files follow the umask like every other output.
+    ``command`` names the command in the marker (``"report"``); ``inputs`` maps
+    an option to a file or folder the command reads: ``path`` may not be one,
+    hold one or sit inside one. Two runs into one folder are serialised by a
+    ``flock`` on the folder. The folder and its files follow the umask like
+    every other output.
     """
     target = Path(path)
-    check_output_folder(target, force=force, option=option)
+    check_output_folder(target, force=force, option=option, command=command, inputs=inputs)
     parent = target.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +280,7 @@ def output_folder(
             for p in tmp.rglob("*")
             if not p.is_dir() and p.relative_to(tmp).as_posix() != MARKER
         )
-        _install(tmp, target, written, force, option)
+        _install(tmp, target, written, force, option, command)
     except OSError as err:
         raise OutputError(f"{option} {target}: cannot write: {_reason(err)}") from None
     finally:
@@ -266,14 +288,46 @@ def output_folder(
 
 
 def check_output_folder(
-    path: str | os.PathLike[str], *, force: bool = False, option: str = "--out"
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    option: str = "--out",
+    command: str | None = None,
+    inputs: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> None:
     """Raise :class:`OutputError` now if :func:`output_folder` would refuse ``path``
     (call it before long work)."""
     target = Path(path)
     _check_folder_target(target, option)
+    _refuse_inputs(target, option, inputs or {})
     if target.is_dir():
-        _refuse_foreign(target, force, option)
+        _refuse_foreign(target, force, option, command)
+
+
+def _refuse_inputs(target: Path, option: str, inputs: Mapping[str, str | os.PathLike[str]]) -> None:
+    """``target`` may not be an input, hold one (the saved backtest's parent folder) or sit
+    inside one (a report in the data folder, or in the saved backtest it reads)."""
+    out = _resolved(target)
+    for name, given in inputs.items():
+        source = _resolved(Path(given))
+        if out == source:
+            where = f"is {name} {given} itself"
+        elif source in out.parents:
+            where = f"is inside {name} {given}"
+        elif out in source.parents:
+            where = f"holds {name} {given}"
+        else:
+            continue
+        raise OutputError(
+            f"{option} {target}: {where}; write to a folder apart from the command's inputs"
+        )
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of links: compare the path as given
+        return path.absolute()
 
 
 def _check_folder_target(target: Path, option: str) -> None:
@@ -304,16 +358,32 @@ def _holds_cwd(target: Path) -> bool:
     return here == there or there in here.parents
 
 
-def _read_marker(folder: Path) -> set[str] | None:
-    """Files listed in ``folder``'s marker; None when there is no (readable) marker."""
+def _marker(folder: Path) -> dict[str, object] | None:
+    """``folder``'s marker as JSON; None when there is no readable marker."""
     try:
         data = json.loads((folder / MARKER).read_text("utf-8"))
-        files = data["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_marker(folder: Path) -> set[str] | None:
+    """Files listed in ``folder``'s marker; None when there is no (readable) marker."""
+    files = (_marker(folder) or {}).get("files")
     if not isinstance(files, list):
         return None
     return {f for f in files if isinstance(f, str) and _safe_relative(f)}
+
+
+def folder_command(folder: str | os.PathLike[str]) -> str | None:
+    """The command that wrote ``folder`` (its marker's ``command``; for a marker written
+    before markers named it, the command whose files it lists); None when unknown."""
+    data = _marker(Path(folder)) or {}
+    command = data.get("command")
+    if isinstance(command, str):
+        return command
+    files = _read_marker(Path(folder)) or set()
+    return next((name for name, needs in _COMMAND_OF_FILES if needs <= files), None)
 
 
 def _safe_relative(name: str) -> bool:
@@ -321,8 +391,18 @@ def _safe_relative(name: str) -> bool:
     return bool(parts) and not Path(name).is_absolute() and ".." not in parts and name != MARKER
 
 
-def _refuse_foreign(target: Path, force: bool, option: str) -> None:
-    if force or (target / MARKER).is_file() or not any(target.iterdir()):
+def _refuse_foreign(target: Path, force: bool, option: str, command: str | None) -> None:
+    if (target / MARKER).is_file():
+        theirs = folder_command(target)
+        if theirs != command:  # force or not: installing would remove their files
+            what = f"`{theirs}`" if theirs else "another pendo-segments command"
+            raise OutputError(
+                f"{option} {target}: holds the output of {what}, not of "
+                f"`{command or 'this command'}`; choose another folder (--force does not "
+                "mix the outputs of two commands)"
+            )
+        return
+    if force or not any(target.iterdir()):
         return
     raise OutputError(
         f"{option} {target}: folder is not empty and was not written by pendo-segments; "
@@ -331,13 +411,18 @@ def _refuse_foreign(target: Path, force: bool, option: str) -> None:
     )
 
 
-def _write_marker(folder: Path, files: set[str] | list[str]) -> None:
-    body = {"written_by": "pendo-segments", "files": sorted(files)}
+def _write_marker(folder: Path, files: set[str] | list[str], command: str | None) -> None:
+    body: dict[str, object] = {"written_by": "pendo-segments"}
+    if command is not None:
+        body["command"] = command
+    body["files"] = sorted(files)
     write_text(folder / MARKER, json.dumps(body, indent=1) + "\n")
 
 
-def _install(tmp: Path, target: Path, written: list[str], force: bool, option: str) -> None:
-    _write_marker(tmp, written)
+def _install(
+    tmp: Path, target: Path, written: list[str], force: bool, option: str, command: str | None
+) -> None:
+    _write_marker(tmp, written, command)
     if not target.exists():
         try:
             os.rename(tmp, target)  # also succeeds over an empty folder created meanwhile
@@ -346,20 +431,20 @@ def _install(tmp: Path, target: Path, written: list[str], force: bool, option: s
             if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
     with _folder_lock(target):
-        _refuse_foreign(target, force, option)  # again: the folder may have changed
+        _refuse_foreign(target, force, option, command)  # again: it may have changed
         previous = _read_marker(target) or set()
         destinations = [_inside(target, name, option) for name in written]  # check all first
         for name, dest in zip(written, destinations, strict=True):
             if dest.is_dir() and not dest.is_symlink():
                 raise OutputError(f"{option} {target}: {name} is a folder; remove it first")
         # Widen the marker first: a crash below leaves every file of ours listed.
-        _write_marker(target, previous | set(written))
+        _write_marker(target, previous | set(written), command)
         for name, dest in zip(written, destinations, strict=True):
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / name, dest)
         for name in sorted(previous - set(written)):
             _remove_ours(target, name)
-        _write_marker(target, written)
+        _write_marker(target, written, command)
 
 
 def _inside(target: Path, name: str, option: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -348,3 +349,45 @@ def test_an_unwritable_output_fails_before_the_work(tmp_path: Path) -> None:
         assert result.exit_code == 2, (cmd, result.output)
         assert f"{out}: folder {out.parent} does not exist" in result.stderr, cmd
         assert "nope" not in result.stderr
+
+
+def test_a_folder_of_another_command_is_refused_even_with_force(tmp_path: Path) -> None:
+    """The marker names the command; installing another command's files would remove
+    the first one's (issue #24)."""
+    target = tmp_path / "out"
+    with output_folder(target, command="first") as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert json.loads((target / MARKER).read_text())["command"] == "first"
+    for command in ("second", None):  # None: a caller that names no command
+        with (
+            pytest.raises(OutputError, match="holds the output of `first`"),
+            output_folder(target, command=command, force=True) as tmp,
+        ):
+            (tmp / "b.txt").write_text("b")
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "a.txt"]
+    with output_folder(target, command="first") as tmp:
+        (tmp / "c.txt").write_text("c")
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "c.txt"]
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [("data", "is --data {data} itself"), ("data/r", "is inside --data {data}"), (".", "")],
+)
+def test_an_output_folder_apart_from_the_inputs(tmp_path: Path, out: str, says: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    target = tmp_path / out if out != "." else tmp_path / "apart"
+    if not says:
+        with output_folder(target, inputs={"--data": data}) as tmp:
+            (tmp / "x").write_text("x")
+        return
+    link = tmp_path / "link"
+    link.symlink_to(data)  # the same folder under another name is the same input
+    for given in (data, link):
+        with (
+            pytest.raises(OutputError, match=re.escape(says.format(data=given))),
+            output_folder(target, inputs={"--data": given}),
+        ):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link"]
