@@ -123,8 +123,13 @@ def test_send_then_again_then_status(world: World, smtp_server, fake_pendo) -> N
         "run_id,as_of,started_at,finished_at,status,eligible,sent,failed,unconfirmed,cancelled,"
         "enrolled,contacted,returned,message"
     )
-    table = cli(world, "status", "--format", "table")
+    table = cli(world, "status", "--format", "table", env={"COLUMNS": "80"})
     assert "return rate" in table.stdout and "Recent runs" in table.stdout
+    # On an 80-column terminal every run's day and start minute are whole (was "2026-11-…").
+    for run in report["runs"]:
+        started = run["started_at"][:10] + " " + run["started_at"][11:16]
+        assert started in table.stdout and "…" not in table.stdout, table.stdout
+        assert all(len(line) <= 80 for line in table.stdout.splitlines())
 
 
 def test_without_a_pendo_key_the_upload_file_is_written(world: World, smtp_server) -> None:  # noqa: ANN001

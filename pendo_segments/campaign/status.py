@@ -35,6 +35,16 @@ RUN_COLUMNS = [
     "returned",
     "message",
 ]
+#: What a terminal shows of a run (csv and json have every column).
+TERMINAL_RUN_COLUMNS = [
+    "run_id",
+    "as_of",
+    "started_at",
+    "status",
+    "eligible",
+    "sent",
+    "failed",
+]
 ATTENTION_COLUMNS = [
     "visitor_id",
     "email",

@@ -240,7 +240,12 @@ def status(
       pendo-segments campaign no-login status
       pendo-segments campaign no-login status --state /var/lib/ps/state.sqlite --format json
     """
-    from pendo_segments.campaign.status import ATTENTION_COLUMNS, RUN_COLUMNS, campaign_status
+    from pendo_segments.campaign.status import (
+        ATTENTION_COLUMNS,
+        RUN_COLUMNS,
+        TERMINAL_RUN_COLUMNS,
+        campaign_status,
+    )
 
     _, settings = _settings(config_file, state)
     report = campaign_status(settings, limit=limit)
@@ -264,7 +269,13 @@ def status(
     emit_rows(
         ["", "value"], summary, "table", None, title=f"No-login campaign ({report.state_file})"
     )
-    emit_records(report.runs, RUN_COLUMNS[:-1], "table", None, title="Recent runs")
+    emit_records(
+        [{**run, "started_at": _minute(run.get("started_at"))} for run in report.runs],
+        TERMINAL_RUN_COLUMNS,
+        "table",
+        None,
+        title="Recent runs (started_at in UTC; --format csv or json for every column)",
+    )
     if report.attention:
         emit_records(
             report.attention,
@@ -275,6 +286,13 @@ def status(
         )
     if output is not None:
         warn("--output is only used with --format csv or json")
+
+
+def _minute(stamp: object) -> object:
+    """``2026-11-02T06:00:01+00:00`` → ``2026-11-02 06:00``: a run's start, in a narrow column."""
+    if not isinstance(stamp, str) or len(stamp) < 16:
+        return stamp
+    return stamp[:10] + " " + stamp[11:16]
 
 
 @contextlib.contextmanager

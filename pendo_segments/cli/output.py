@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -89,6 +90,9 @@ def emit_json(payload: Any, output: Path | None) -> None:
     emit_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", output)
 
 
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def emit_rows(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -109,10 +113,15 @@ def emit_rows(
 
         # Text(): a cell such as "[ps] Acme" is a name, not rich markup.
         table = Table(title=Text(title) if title else None)
-        for c in columns:
-            table.add_column(Text(str(c)))
-        for row in rows:
-            table.add_row(*[Text(str(_cell(v))) for v in row])
+        cells = [[str(_cell(v)) for v in row] for row in rows]
+        for i, c in enumerate(columns):
+            # Never cut a value ("2026-11-…" hid the day on a narrow terminal): dates and
+            # times stay whole on one line, anything else folds onto the next.
+            dates = [row[i] for row in cells if row[i]]
+            whole = bool(dates) and all(_DATE_LIKE.match(v) and len(v) <= 25 for v in dates)
+            table.add_column(Text(str(c)), overflow="fold", no_wrap=whole)
+        for row in cells:
+            table.add_row(*[Text(cell) for cell in row])
         if output is None:
             Console().print(table)
         else:
