@@ -9,10 +9,19 @@ those, and the report reads them with ``accounts`` and ``outcomes`` only; a
 book of business (``--csm`` / ``--segment``) is a selection of columns.
 
 The folder holds ``backtest.json`` (days, names, digests) and
-``arrays.npz`` (plain NumPy arrays, read without pickle). It is tied to what
-made it: the account ids (in file order), the segment definitions and the
-``health.yaml`` / ``alerts.yaml`` / ``tiers.yaml`` beside them. Reading it
-with other accounts or other settings is refused with what differs.
+``arrays.npz`` (plain NumPy arrays, stored uncompressed, read without
+pickle). It is tied to what made it: the account ids (in file order), the
+segment definitions and the ``health.yaml`` / ``alerts.yaml`` /
+``tiers.yaml`` beside them. Reading it with other accounts or other
+settings is refused with what differs.
+
+A folder is read as untrusted input: ``backtest.json`` carries the sha256
+of itself (without that field) and of ``arrays.npz``, so an edit or a cut is
+refused; a folder re-signed by a hostile or buggy writer is still checked
+field by field. Only the members the manifest implies are read, each after
+its ``.npy`` header (read alone) has the expected dtype and shape and the
+zip entry holds exactly those bytes, so memory is bounded by the manifest's
+days and the data's accounts, never by what a header claims.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +38,20 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.run import Backtest, LastDay
+from pendo_segments.backtest.saved_format import (
+    ARRAYS,
+    FORMAT,
+    MANIFEST,
+    MAX_WEEKS,
+    Manifest,
+    check_names,
+    check_values,
+    expected_members,
+    file_digest,
+    manifest_digest,
+    read_arrays,
+    read_manifest,
+)
 from pendo_segments.errors import DataError
 
 if TYPE_CHECKING:
@@ -36,10 +59,11 @@ if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
     from pendo_segments.health import HealthResult
 
-FORMAT = "pendo-segments backtest 1"
-MANIFEST = "backtest.json"
-ARRAYS = "arrays.npz"
+__all__ = ["ARRAYS", "FORMAT", "MANIFEST", "MAX_WEEKS", "SAVE_COMMAND", "SavedBacktest"]
+
 CONFIG_FILES = ("health.yaml", "alerts.yaml", "tiers.yaml")
+#: the command named in the folder's marker (see pendo_segments.atomic)
+SAVE_COMMAND = "backtest --save"
 
 
 @dataclass
@@ -50,6 +74,7 @@ class SavedBacktest:
     health: HealthResult
     rollups: UsageRollups
     source: str  # the data folder it was made from
+    folder: Path | None = None  # where it was read from (a report may not be written there)
 
     @property
     def as_of(self) -> dt.date:
@@ -63,6 +88,7 @@ class SavedBacktest:
             health=health,
             rollups=self.rollups.restrict(keep),
             source=self.source,
+            folder=self.folder,
         )
 
 
@@ -88,8 +114,13 @@ def save_backtest(
     defs: Any,
     defs_path: Path,
     force: bool = False,
+    inputs: Mapping[str, str | Path] | None = None,
 ) -> None:
-    """Write ``bt`` (run with ``keep_last`` and health) and ``rollups`` into ``folder``."""
+    """Write ``bt`` (run with ``keep_last`` and health) and ``rollups`` into ``folder``.
+
+    ``inputs`` (option → path) may not be, hold or contain ``folder``
+    (:func:`~pendo_segments.atomic.output_folder`).
+    """
     from pendo_segments.atomic import output_folder
 
     if bt.last is None or bt.last.health is None or bt.scores is None:
@@ -125,164 +156,106 @@ def save_backtest(
             "key_features": rollups.key_features,
             "feature_names": rollups.feature_names,
             "has_nps": rollups.has_nps,
+            "weeks": len(rollups.weekly_minutes),
+            "new_visitors": len(rollups.new_bin),
+            "nps_responses": len(rollups.nps_bin),
         },
     }
-    with output_folder(folder, force=force, option="--save") as tmp:
+    option = "--save"
+    with output_folder(
+        folder, force=force, option=option, command=SAVE_COMMAND, inputs=inputs
+    ) as tmp:
         with open(tmp / ARRAYS, "wb") as fh:
-            np.savez(fh, **arrays)
-        with open(tmp / ARRAYS, "rb") as fh:
-            manifest["arrays_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
+            np.savez(fh, **arrays)  # uncompressed: the reader checks sizes against headers
+        manifest["arrays_sha256"] = file_digest(tmp / ARRAYS)
+        manifest["sha256"] = manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
 def load_backtest(folder: Path, ds: Dataset, *, defs: Any, defs_path: Path) -> SavedBacktest:
     """Read ``folder`` for the accounts of ``ds``; refuse it when the accounts or the
-    settings differ from the ones it was saved with."""
-    from pendo_segments.backtest.usage import UsageRollups
-    from pendo_segments.health import HealthResult
-    from pendo_segments.health.config import health_config_for
+    settings differ from the ones it was saved with, or when it is not what
+    ``backtest --save`` writes (see :mod:`~pendo_segments.backtest.saved_format`)."""
+    from pendo_segments.backtest.run import _health_setup
 
     where = f"--backtest {folder}"
-    manifest = _manifest(folder, where)
-    if not (folder / ARRAYS).is_file():
-        raise DataError(f"{where}: no {ARRAYS}; run backtest --save again")
-    with open(folder / ARRAYS, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    if digest != manifest.get("arrays_sha256"):
-        raise DataError(f"{where}: {ARRAYS} does not match {MANIFEST} (changed or cut short)")
-    try:
-        days = [dt.date.fromisoformat(d) for d in manifest["days"]]
-        account_ids = pd.Index(ds.accounts["account_id"].astype(str))
-        if manifest["accounts"] != len(account_ids) or manifest[
-            "account_ids_sha256"
-        ] != _ids_digest(account_ids):
-            raise DataError(
-                f"{where}: saved for other accounts ({manifest['accounts']} accounts) than "
-                f"{ds.source or 'the data'} ({len(account_ids)}); run backtest --save again"
-            )
-        changed = [
-            name
-            for name, digest in settings_digests(defs, defs_path).items()
-            if manifest["settings_sha256"].get(name) != digest
-        ]
-        if changed:
-            raise DataError(
-                f"{where}: {', '.join(changed)} changed since it was saved; "
-                "run backtest --save again"
-            )
-        arrays = _arrays(folder / ARRAYS, where)
-        n_days, n_acc = len(days), len(account_ids)
-        flags = {
-            n: _shaped(arrays, f"flag_{i}", (n_days, n_acc), where)
-            for i, n in enumerate(manifest["flags"])
-        }
-        members = {
-            n: _shaped(arrays, f"members_{i}", (n_days, n_acc + 1), where)
-            for i, n in enumerate(manifest["members"])
-        }
-        h = manifest["health"]
-        health = HealthResult(
-            as_of=days[-1],
-            config=health_config_for(defs_path),
-            account_ids=account_ids,
-            score=_shaped(arrays, "health_score", (n_acc,), where),
-            components={
-                n: _shaped(arrays, f"component_{i}", (n_acc,), where)
-                for i, n in enumerate(h["components"])
-            },
-            signals={
-                n: _shaped(arrays, f"signal_{i}", (n_acc,), where)
-                for i, n in enumerate(h["signals"])
-            },
-            missing_everywhere=dict(h["missing_everywhere"]),
+    manifest = read_manifest(folder, where)
+    account_ids = pd.Index(ds.accounts["account_id"].astype(str))
+    if manifest.accounts != len(account_ids) or (
+        manifest.account_ids_sha256 != _ids_digest(account_ids)
+    ):
+        raise DataError(
+            f"{where}: saved for other accounts ({manifest.accounts} accounts) than "
+            f"{ds.source or 'the data'} ({len(account_ids)}); run backtest --save again"
         )
-        counts = {
-            n: [int(x) for x in (flags[n] if n in flags else members[n]).sum(axis=1)]
-            for n in manifest["segments"]
-        }
-        masks = {n: flags[n][-1] for n in manifest["segments"] if n in flags}
-        bt = Backtest(
-            days=days,
-            account_ids=account_ids,
-            subjects=dict(manifest["subjects"]),
-            counts=counts,
-            flags=flags,
-            alerts=list(manifest["alerts"]),
-            member_counts=members,
-            scores=_shaped(arrays, "scores", (n_days, n_acc), where),
-            skipped=list(manifest["skipped"]),
-            last=LastDay(days[-1], masks=masks, metrics=None, health=health),
+    changed = [
+        name
+        for name, digest in settings_digests(defs, defs_path).items()
+        if manifest.settings_sha256.get(name) != digest
+    ]
+    if changed:
+        raise DataError(
+            f"{where}: {', '.join(changed)} changed since it was saved; run backtest --save again"
         )
-        usage = manifest["usage"]
-        rollups = UsageRollups(
-            as_of=days[-1],
-            key_features=list(usage["key_features"]),
-            feature_names=list(usage["feature_names"]),
-            has_nps=bool(usage["has_nps"]),
-            **{k[len("usage_") :]: v for k, v in arrays.items() if k.startswith("usage_")},
-        )
-        _check_rollups(rollups, n_acc, where)
-    except (KeyError, TypeError, ValueError) as err:
-        raise DataError(f"{where}: not a saved backtest this version reads ({err})") from None
-    return SavedBacktest(bt, health, rollups, source=str(manifest.get("source", "")))
+    config, rules, _policy, _ = _health_setup(defs_path, True, True)
+    alert_names = [a.spec.name for a in rules.alerts] if rules is not None else []
+    subjects = {n: defs.get(n).subject for n in defs.segments}
+    check_names(manifest, subjects, alert_names, where)
+    arrays = read_arrays(folder / ARRAYS, expected_members(manifest, len(account_ids)), where)
+    check_values(arrays, manifest, where)
+    return _assemble(manifest, arrays, account_ids, config, folder)
 
 
-def _manifest(folder: Path, where: str) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise DataError(f"{where}: folder not found")
-    if not path.is_file():
-        raise DataError(f"{where}: no {MANIFEST}: not a folder written by backtest --save")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{where}: {MANIFEST} is not valid JSON ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise DataError(f"{where}: format {found!r}, this version reads {FORMAT!r}")
-    return manifest
+def _assemble(
+    manifest: Manifest,
+    arrays: dict[str, np.ndarray],
+    account_ids: pd.Index,
+    config: Any,
+    folder: Path,
+) -> SavedBacktest:
+    """The backtest, health and usage sums of checked ``arrays``."""
+    from pendo_segments.backtest.usage import UsageRollups
+    from pendo_segments.health import HealthResult
 
-
-def _arrays(path: Path, where: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DataError(f"{where}: {ARRAYS} cannot be read ({err})") from None
-
-
-def _shaped(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...], where: str) -> Any:
-    value = arrays.get(key)
-    if value is None:
-        raise DataError(f"{where}: {ARRAYS} has no '{key}'")
-    if value.shape != shape or value.dtype.kind not in "biuf":
-        raise DataError(f"{where}: '{key}' is {value.dtype}{list(value.shape)}, expected {shape}")
-    return value
-
-
-def _check_rollups(rollups: UsageRollups, n_acc: int, where: str) -> None:
-    bins, keys = n_acc + 1, len(rollups.key_features)
-    for name, value in rollups.arrays().items():
-        if value.dtype.kind not in "biuf":
-            raise DataError(f"{where}: 'usage_{name}' is {value.dtype}")
-    per_bin = ("visitors", "active", "visitor_days", "new", "recovered", "dropped", "first_usage")
-    expected = {n: (bins,) for n in per_bin} | {
-        "key_users": (keys, bins),
-        "key_users_active": (keys, bins),
-        "new_delay": (keys, len(rollups.new_bin)),
-        "new_first": (len(rollups.new_bin),),
-        "nps_day": (len(rollups.nps_bin),),
-        "nps_score": (len(rollups.nps_bin),),
+    days = list(manifest.days)
+    flags = {n: arrays[f"flag_{i}"] for i, n in enumerate(manifest.flags)}
+    members = {n: arrays[f"members_{i}"] for i, n in enumerate(manifest.members)}
+    h = manifest.health
+    health = HealthResult(
+        as_of=days[-1],
+        config=config,
+        account_ids=account_ids,
+        score=arrays["health_score"],
+        components={n: arrays[f"component_{i}"] for i, n in enumerate(h.components)},
+        signals={n: arrays[f"signal_{i}"] for i, n in enumerate(h.signals)},
+        missing_everywhere=dict(h.missing_everywhere),
+    )
+    counts = {
+        n: [int(x) for x in (flags[n] if n in flags else members[n]).sum(axis=1)]
+        for n in manifest.segments
     }
-    for name, shape in expected.items():
-        if getattr(rollups, name).shape != shape:
-            raise DataError(f"{where}: 'usage_{name}' has shape {getattr(rollups, name).shape}")
-    if rollups.weekly_minutes.ndim != 2 or rollups.weekly_minutes.shape[1] != bins:
-        raise DataError(f"{where}: 'usage_weekly_minutes' has the wrong shape")
-    for name in ("new_bin", "nps_bin"):
-        values = getattr(rollups, name)
-        if len(values) and (values.min() < 0 or values.max() >= bins):
-            raise DataError(f"{where}: 'usage_{name}' points past the accounts")
+    masks = {n: flags[n][-1] for n in manifest.segments if n in flags}
+    bt = Backtest(
+        days=days,
+        account_ids=account_ids,
+        subjects=dict(manifest.subjects),
+        counts=counts,
+        flags=flags,
+        alerts=list(manifest.alerts),
+        member_counts=members,
+        scores=arrays["scores"],
+        skipped=list(manifest.skipped),
+        last=LastDay(days[-1], masks=masks, metrics=None, health=health),
+    )
+    usage = manifest.usage
+    rollups = UsageRollups(
+        as_of=days[-1],
+        key_features=list(usage.key_features),
+        feature_names=list(usage.feature_names),
+        has_nps=usage.has_nps,
+        **{k[len("usage_") :]: v for k, v in arrays.items() if k.startswith("usage_")},
+    )
+    return SavedBacktest(bt, health, rollups, source=manifest.source, folder=folder)
 
 
 def _restrict_health(health: HealthResult, keep: np.ndarray) -> HealthResult:

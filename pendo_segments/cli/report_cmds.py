@@ -109,12 +109,16 @@ def backtest(
     from pendo_segments.backtest.history import window_warning
 
     days = as_of_days(start, end, every)
+    inputs = _inputs(defs, data)
     if save is not None:
         from pendo_segments.atomic import check_output_folder
+        from pendo_segments.backtest.saved import SAVE_COMMAND
 
         if segments:
             raise click.UsageError("--save keeps every segment (the report needs them all)")
-        check_output_folder(save, force=force, option="--save")  # before the work
+        check_output_folder(  # before the work
+            save, force=force, option="--save", command=SAVE_COMMAND, inputs=inputs
+        )
     definitions = load_defs(defs)
     ds = load_data(data, lenient, narrow=True)
     note = window_warning(ds, days[0])
@@ -134,7 +138,7 @@ def backtest(
         )
         if save is not None:
             update("saving")
-            _save(save, result, history, ds, definitions, defs, force)
+            _save(save, result, history, ds, definitions, defs, force, inputs)
         del history
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
@@ -156,15 +160,40 @@ def backtest(
 
 
 def _save(
-    folder: Path, result: Any, history: Any, ds: Any, definitions: Any, defs: Path, force: bool
+    folder: Path,
+    result: Any,
+    history: Any,
+    ds: Any,
+    definitions: Any,
+    defs: Path,
+    force: bool,
+    inputs: dict[str, Path],
 ) -> None:
-    """Keep the backtest and the usage sums at its last day for ``report --backtest``."""
-    from pendo_segments.backtest.saved import save_backtest
+    """Keep the backtest and the usage sums at its last day for ``report --backtest``
+    (minutes in app for the weeks the days span: 12 to the report's 104)."""
+    from pendo_segments.backtest.saved import MAX_WEEKS, save_backtest
     from pendo_segments.backtest.usage import usage_rollups
 
-    weeks = max(12, (result.days[-1] - result.days[0]).days // 7)
+    weeks = min(MAX_WEEKS, max(12, (result.days[-1] - result.days[0]).days // 7))
     rollups = usage_rollups(ds, history, result.days[-1], weeks)
-    save_backtest(folder, result, rollups, ds, defs=definitions, defs_path=defs, force=force)
+    save_backtest(
+        folder, result, rollups, ds, defs=definitions, defs_path=defs, force=force, inputs=inputs
+    )
+
+
+def _inputs(defs: Path, data: str, saved: Path | None = None) -> dict[str, Path]:
+    """The files and folders a command reads, which its output folder may not be, hold or
+    sit inside (live Pendo data has none)."""
+    out = {"DEFS": defs}
+    if data == "sample":
+        from pendo_segments.data import bundled_sample_path
+
+        out["--data"] = bundled_sample_path()
+    elif not data.startswith("pendo:"):
+        out["--data"] = Path(data)
+    if saved is not None:
+        out["--backtest"] = saved
+    return out
 
 
 @click.command()
@@ -240,8 +269,12 @@ def report(
       pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
       pendo-segments report --data ./usage --backtest bt --out report --csm "Emma Schmidt"
     """
+    from pendo_segments.atomic import check_output_folder
     from pendo_segments.report import ReportOptions, build_report
+    from pendo_segments.report.build import REPORT_COMMAND
 
+    inputs = _inputs(defs, data, saved)
+    check_output_folder(out, force=force, command=REPORT_COMMAND, inputs=inputs)  # before reading
     definitions = load_defs(defs)
     kept = None
     if saved is not None and _given("weeks"):
@@ -263,6 +296,7 @@ def report(
             progress=update,
             force=force,
             saved=kept,
+            inputs=inputs,
         )
     emit_text(f"{written.index}\n", None)
     for note in written.notes:

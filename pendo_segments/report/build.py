@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,8 @@ PROBLEM_SEVERITIES = ("high", "medium")
 #: rows of the index's alert and P1 tables; the rest are in alerts.csv / accounts.csv
 #: (51,847 alerts at 1M visitors made a 24 MB page nobody reads to the end)
 INDEX_ROWS = 500
+#: the command named in the report folder's marker (see pendo_segments.atomic)
+REPORT_COMMAND = "report"
 
 
 @dataclass
@@ -85,21 +87,28 @@ def build_report(
     progress: Callable[[str], None] = lambda _m: None,
     force: bool = False,
     saved: SavedBacktest | None = None,
+    inputs: Mapping[str, str | Path] | None = None,
 ) -> WrittenReport:
     """Write ``out/index.html``, ``out/accounts/<id>.html`` per P1 account and ``out/accounts.csv``.
 
     ``out`` is handled by :func:`~pendo_segments.atomic.output_folder`: a folder
-    of someone else's files is refused unless ``force``, and only the report's
-    own files are ever replaced or removed.
+    of someone else's files is refused unless ``force``, a folder another
+    command wrote (a saved backtest) always, and only the report's own files
+    are ever replaced or removed. ``inputs`` (option → path: the data folder,
+    the definitions) and the saved backtest's folder may not be, hold or
+    contain ``out``.
     """
     from pendo_segments.atomic import check_output_folder, output_folder
     from pendo_segments.report.pages import render_pages
 
     options = options or ReportOptions()
-    check_output_folder(out, force=force)  # fail before the work, not after
+    inputs = dict(inputs or {})
+    if saved is not None and saved.folder is not None:
+        inputs.setdefault("--backtest", saved.folder)
+    check_output_folder(out, force=force, command=REPORT_COMMAND, inputs=inputs)  # before the work
     page = collect(defs, ds, defs_path=defs_path, options=options, progress=progress, saved=saved)
     progress("writing the pages")
-    with output_folder(out, force=force) as tmp:
+    with output_folder(out, force=force, command=REPORT_COMMAND, inputs=inputs) as tmp:
         render_pages(page, tmp)
     return WrittenReport(
         folder=out,
