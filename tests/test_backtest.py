@@ -319,3 +319,78 @@ def test_unique_pairs_equal_a_drop_duplicates(
     assert got_day.tolist() == want["day"].tolist()
     assert got_idx.tolist() == want["idx"].tolist()
     assert got_idx.dtype == np.int32 and got_day.dtype == np.int32
+
+
+# -- bounded before allocating (issue #24) ----------------------------------------------------
+def test_as_of_days_are_bounded_before_the_days_are_made() -> None:
+    """1900-01-01 to 8999-12-31 daily was 2.6M days, allocated days × accounts up front."""
+    start, end = dt.date(1900, 1, 1), dt.date(8999, 12, 31)
+    n = (end - start).days + 1  # every day, both ends included
+    with pytest.raises(ConfigError) as err:
+        as_of_days(start, end, 1)
+    assert str(err.value) == (
+        f"--from 1900-01-01 --to 8999-12-31 --every 1 gives {n:,} as-of days, more than "
+        "1,000; use a larger --every or a shorter range, or raise the limit with --max-days"
+    )
+    assert as_of_days(DAYS[0], DAYS[-1], 7, max_days=4) == DAYS
+    from pendo_segments.backtest.run import MAX_DAYS
+    from pendo_segments.cli.report_cmds import MAX_DAYS as CLI_DEFAULT
+
+    assert CLI_DEFAULT == MAX_DAYS == 1000
+    with pytest.raises(ConfigError, match="gives 4 as-of days, more than 3;"):
+        as_of_days(DAYS[0], DAYS[-1], 7, max_days=3)
+
+
+def test_cli_days_bound_is_named_and_can_be_raised(hand: tuple[Path, Path]) -> None:
+    data, defs = hand
+    base = ["backtest", str(defs), "--data", str(data), "--from", "2026-03-02", "--to"]
+    result = CliRunner().invoke(main, [*base, "2026-03-23", "--max-days", "3"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: --from 2026-03-02 --to 2026-03-23 --every 7 gives 4 as-of days, more than 3; "
+        "use a larger --every or a shorter range, or raise the limit with --max-days"
+    )
+    result = CliRunner().invoke(main, [*base, "2026-03-23", "--max-days", "4", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    # the default bound: 2023-06-01 … 2026-03-23 daily is 1,027 days
+    result = CliRunner().invoke(
+        main, [*base[:4], "--from", "2023-06-01", "--to", "2026-03-23", "--every", "1"]
+    )
+    assert result.exit_code == 1
+    assert "gives 1,027 as-of days, more than 1,000;" in result.stderr
+
+
+def test_cli_from_and_to_must_be_as_of_days(hand: tuple[Path, Path]) -> None:
+    """A day the windows cannot be counted around is refused by the option."""
+    data, defs = hand
+    result = CliRunner().invoke(
+        main,
+        ["backtest", str(defs), "--data", str(data), "--from", "0001-01-01", "--to", "2026-03-02"],
+    )
+    assert result.exit_code == 2
+    assert "'0001-01-01' is outside 1900-01-01 to 9000-12-31" in result.stderr
+
+
+def test_the_results_memory_is_checked_before_it_is_allocated(
+    hand: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By hand, the hand data at its 4 days: 7 accounts × (the quiet flag + the dead
+    alert's flag, 1 byte each, + a float64 score) = 7 × 10 = 70 bytes a day, 280 in all."""
+    import pendo_segments.backtest.run as run
+
+    data, defs = hand
+    bt = run_backtest(load_definitions(defs), load_dataset(data), DAYS, defs_path=defs)
+    assert bt.scores is not None
+    made = sum(f.nbytes for f in bt.flags.values()) + bt.scores.nbytes
+    assert made == 280
+    monkeypatch.setattr(run, "memory_budget", lambda: 279.0)
+    args = ["backtest", str(defs), "--data", str(data), "--from", "2026-03-02", "--to"]
+    result = CliRunner().invoke(main, [*args, "2026-03-23"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: 4 as-of days of 7 accounts need about 280 B for the backtest's results, over "
+        "the budget of 279 B (half the machine's memory); use fewer as-of days (--every, "
+        "--from, --to) or fewer segments (--segment)"
+    )
+    monkeypatch.setattr(run, "memory_budget", lambda: 280.0)
+    assert CliRunner().invoke(main, [*args, "2026-03-23"]).exit_code == 0

@@ -28,14 +28,61 @@ COUNT_COLUMNS = ["as_of", "segment", "members"]
 SCORE_COLUMNS = ["as_of", "account_id", "health_score"]
 
 
-def as_of_days(start: dt.date, end: dt.date, every: int = 7) -> list[dt.date]:
-    """``start``, ``start + every`` … up to and including ``end``."""
+#: as-of days a backtest takes unless told otherwise (``backtest --max-days``): daily
+#: for almost three years, weekly for nineteen
+MAX_DAYS = 1000
+
+
+def as_of_days(
+    start: dt.date, end: dt.date, every: int = 7, *, max_days: int = MAX_DAYS
+) -> list[dt.date]:
+    """``start``, ``start + every`` … up to and including ``end``; at most ``max_days``
+    of them (every day holds a row per account of every segment: a century of days
+    is gigabytes, refused before anything is allocated)."""
     if every < 1:
         raise ConfigError("--every must be at least 1 day")
     if end < start:
         raise ConfigError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
     n = (end - start).days // every + 1
+    if n > max_days:
+        raise ConfigError(
+            f"--from {start.isoformat()} --to {end.isoformat()} --every {every} gives {n:,} "
+            f"as-of days, more than {max_days:,}; use a larger --every or a shorter range, "
+            "or raise the limit with --max-days"
+        )
     return [start + dt.timedelta(days=i * every) for i in range(n)]
+
+
+def result_bytes(days: int, accounts: int, account_rules: int, visitor_segments: int) -> int:
+    """Memory of a backtest's results: a flag per day and account of every account
+    segment and alert, members per account of every visitor segment (int32, one more
+    column for visitors without an account) and a float64 health score."""
+    per_day = accounts * account_rules + 4 * (accounts + 1) * visitor_segments + 8 * accounts
+    return days * per_day
+
+
+def memory_budget() -> float:
+    """What the results may take: half the machine's memory (as ``--engine auto``)."""
+    from pendo_segments.evaluate.budget import machine_memory
+
+    return machine_memory() / 2
+
+
+def _check_memory(days: int, accounts: int, account_rules: int, visitor_segments: int) -> None:
+    need, budget = result_bytes(days, accounts, account_rules, visitor_segments), memory_budget()
+    if need > budget:
+        raise ConfigError(
+            f"{days:,} as-of days of {accounts:,} accounts need about {_size(need)} for the "
+            f"backtest's results, over the budget of {_size(budget)} (half the machine's "
+            "memory); use fewer as-of days (--every, --from, --to) or fewer segments (--segment)"
+        )
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 @dataclass
@@ -163,6 +210,10 @@ def run_backtest(
     subjects = {n: defs.get(n).subject for n in wanted}
     counts: dict[str, list[int]] = {n: [] for n in wanted}
     n_acc = len(history.account_ids)
+    config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
+    visitor_segments = sum(subject == "visitor" for subject in subjects.values())
+    alerts_run = len(rules.alerts) if rules is not None else 0
+    _check_memory(len(days), n_acc, len(wanted) - visitor_segments + alerts_run, visitor_segments)
     flags = {
         n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
     }
@@ -172,7 +223,6 @@ def run_backtest(
         if subjects[n] == "visitor"
     }
     v_bin = np.where(history.v2a >= 0, history.v2a, n_acc)
-    config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
     previous: dict[str, np.ndarray] | None = None
     last: LastDay | None = None

@@ -10,7 +10,7 @@ import click
 
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import (
-    DATE,
+    AS_OF,
     as_of,
     data_dir,
     defs_argument,
@@ -19,18 +19,27 @@ from pendo_segments.cli.options import (
 )
 from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
 
+MAX_DAYS = 1000  # pendo_segments.backtest.run.MAX_DAYS (not imported: --help stays light)
+
 
 @click.command()
 @defs_argument
 @data_dir
-@click.option("--from", "start", type=DATE, required=True, help="First as-of day.")
-@click.option("--to", "end", type=DATE, required=True, help="Last as-of day (included).")
+@click.option("--from", "start", type=AS_OF, required=True, help="First as-of day.")
+@click.option("--to", "end", type=AS_OF, required=True, help="Last as-of day (included).")
 @click.option(
     "--every",
     type=click.IntRange(min=1),
     default=7,
     show_default=True,
     help="Days between as-of days.",
+)
+@click.option(
+    "--max-days",
+    type=click.IntRange(min=1),
+    default=MAX_DAYS,
+    show_default=True,
+    help="Refuse more as-of days than this (each holds a value per account and segment).",
 )
 @click.option(
     "--segment", "-s", "segments", multiple=True, metavar="NAME", help="Only these segments."
@@ -70,6 +79,7 @@ def backtest(
     start: dt.date,
     end: dt.date,
     every: int,
+    max_days: int,
     segments: tuple[str, ...],
     horizon: int,
     scores: Path | None,
@@ -108,7 +118,7 @@ def backtest(
     from pendo_segments.backtest.catch import horizon_note
     from pendo_segments.backtest.history import window_warning
 
-    days = as_of_days(start, end, every)
+    days = as_of_days(start, end, every, max_days=max_days)
     inputs = _inputs(defs, data)
     if save is not None:
         from pendo_segments.atomic import check_output_folder
