@@ -545,8 +545,8 @@ def test_movers_since_previous(tmp_path: Path, hand_report: Path) -> None:
     prev = pd.read_csv(hand_report / "accounts.csv").set_index("account_id")
     assert prev.loc["A3", "tier"] == "P1"
     prev.loc["A3", "tier"] = "P3"  # was P3, now P1: up
-    prev.loc["A5", "health_score"] -= 20  # 20 points better now
-    prev.loc["A4", "health_score"] -= 4.9  # below the 5-point noise floor
+    prev.loc["A5", "health_score"] -= 15  # 15 points better now (16.9 was 1.9)
+    prev.loc["A4", "health_score"] += 4.9  # below the 5-point noise floor
     before = tmp_path / "before.csv"
     prev.reset_index().to_csv(before, index=False)
     data = tmp_path / "data"
@@ -561,7 +561,7 @@ def test_movers_since_previous(tmp_path: Path, hand_report: Path) -> None:
     rows = index.split('id="movers"')[1].split("</section>")[0].split("<tr>")[2:]
     assert len(rows) == 2
     assert "A3" in rows[0] and "P3 → P1" in rows[0] and ">up<" in rows[0]
-    assert "A5" in rows[1] and "+20.0" in rows[1] and ">unchanged<" in rows[1]
+    assert "A5" in rows[1] and "+15.0" in rows[1] and ">unchanged<" in rows[1]
 
 
 # -- output folder ---------------------------------------------------------------------------

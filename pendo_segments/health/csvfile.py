@@ -6,16 +6,20 @@ data loader (docs/semantics.md §1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.spreadsheet import restore
 from pendo_segments.errors import DataError
 from pendo_segments.health.config import COMPONENTS
 
 HEALTH_VALUE_COLUMNS = ("health_score", *COMPONENTS)
+#: a health score or component is 0–100 (a previous file's 1e300 broke number formatting)
+HEALTH_RANGE = (0.0, 100.0)
 
 
 def read_table(path: str | Path, required: Sequence[str], key: str = "account_id") -> pd.DataFrame:
@@ -36,7 +40,8 @@ def read_table(path: str | Path, required: Sequence[str], key: str = "account_id
     for column in required:
         if column not in frame.columns:
             raise DataError(f"{file}: missing required column '{column}'")
-    frame = frame.apply(lambda col: col.str.strip())
+    # a report's accounts.csv (the next run's --previous) has formula-like text quoted
+    frame = restore(frame.apply(lambda col: col.str.strip()))
     blank = frame[key] == ""
     if blank.any():
         raise DataError(f"{file}: row {row_of(blank)}, column {key}: blank")
@@ -56,8 +61,14 @@ def row_of(flags: pd.Series) -> int:
     return int(np.flatnonzero(flags.to_numpy())[0]) + 1
 
 
-def numbers(frame: pd.DataFrame, column: str, file: str | Path) -> np.ndarray:
-    """A text column as floats; blank → NaN; anything else unparsable is an error."""
+def numbers(
+    frame: pd.DataFrame,
+    column: str,
+    file: str | Path,
+    within: tuple[float, float] = (-math.inf, math.inf),
+) -> np.ndarray:
+    """A text column as floats; blank → NaN; anything else unparsable, infinite or
+    outside ``within`` (both ends allowed) is an error."""
     values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
     bad = values.isna() & (frame[column] != "")
     if bad.any():
@@ -65,7 +76,17 @@ def numbers(frame: pd.DataFrame, column: str, file: str | Path) -> np.ndarray:
             f"{file}: row {row_of(bad)}, column {column}: "
             f"'{frame[column][bad].iloc[0]}' is not a number"
         )
-    return values.to_numpy(dtype=np.float64)
+    low, high = within
+    out = values.to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        outside = pd.Series(np.isinf(out) | (out < low) | (out > high))
+    if outside.any():
+        bound = "a finite number" if math.isinf(low) else f"from {low:g} to {high:g}"
+        raise DataError(
+            f"{file}: row {row_of(outside)}, column {column}: "
+            f"'{frame[column][outside.to_numpy()].iloc[0]}' is not {bound}"
+        )
+    return out
 
 
 def aligned(frame: pd.DataFrame, values: np.ndarray, account_ids: pd.Index) -> np.ndarray:
@@ -85,7 +106,8 @@ def read_previous_health(path: str | Path, account_ids: pd.Index) -> dict[str, n
     out: dict[str, np.ndarray] = {}
     for column in HEALTH_VALUE_COLUMNS:
         if column in frame.columns:
-            out[column] = aligned(frame, numbers(frame, column, path), account_ids)
+            values = numbers(frame, column, path, HEALTH_RANGE)
+            out[column] = aligned(frame, values, account_ids)
         else:
             out[column] = np.full(len(account_ids), np.nan)
     return out

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.spreadsheet import spreadsheet_safe
 from pendo_segments.report import svg
 from pendo_segments.report.charts import dashboard_charts
 from pendo_segments.report.i18n import Words
@@ -312,7 +313,9 @@ def collect(
         "movers": mover_list,
         "alerts": alerts,
         "alerts_shown": alerts[:INDEX_ROWS],
-        "alert_table": alert_rows,
+        # the frames of alerts.csv and accounts.csv, files for spreadsheets: text that
+        # starts like a formula is quoted (pendo_segments.base.spreadsheet)
+        "alert_table": spreadsheet_safe(alert_rows),
         "segment_days": bt.days,
         "segment_rows": made["segment_rows"],
         "weekly": weekly,
@@ -331,7 +334,7 @@ def collect(
         "trend_days": [w.date(d) for d in bt.days],
         "charts": charts,
         "notes": notes,
-        "snapshot": snapshot,
+        "snapshot": spreadsheet_safe(snapshot),
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pendo_segments.errors import DataError
-from pendo_segments.health.csvfile import read_table
+from pendo_segments.health.csvfile import HEALTH_RANGE, numbers, read_table
 
 MIN_CHANGE = 5.0  # score changes smaller than this are noise, not movers
 
@@ -39,15 +39,7 @@ def read_previous(path: Path) -> pd.DataFrame:
     if "tier" not in frame.columns and "health_score" not in frame.columns:
         raise DataError(f"{path}: needs a tier or a health_score column next to account_id")
     if "health_score" in frame.columns:
-        scores = pd.to_numeric(frame["health_score"].replace("", None), errors="coerce")
-        bad = scores.isna() & (frame["health_score"] != "")
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0]) + 1
-            raise DataError(
-                f"{path}, row {row}, column health_score: "
-                f"'{frame['health_score'][bad].iloc[0]}' is not a number"
-            )
-        frame["health_score"] = scores
+        frame["health_score"] = numbers(frame, "health_score", path, HEALTH_RANGE)
     return frame
 
 
