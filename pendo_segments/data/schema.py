@@ -49,6 +49,9 @@ DATE = Col("date")
 DAY = Col("date", required=True)
 BOOL = Col("bool")
 COUNT = Col("int", required=True, min=0)
+#: annual recurring revenue: 10^15 (a quadrillion, in any currency) is beyond any real
+#: contract and far below where sums and money formatting break (an ARR of 1e28 did)
+ARR = Col("float", max=1e15)
 INFER = Col("infer")
 
 TABLES: dict[str, TableSpec] = {
@@ -56,7 +59,7 @@ TABLES: dict[str, TableSpec] = {
     for spec in [
         TableSpec(
             "accounts",
-            required={"account_id": ID, "arr": NUMBER, "plan": TEXT},
+            required={"account_id": ID, "arr": ARR, "plan": TEXT},
             optional={
                 "name": TEXT,
                 "contract_start": DATE,

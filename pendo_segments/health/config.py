@@ -37,6 +37,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+#: the largest sum of weights: a score sums weight × component (0–100), which must stay
+#: a finite float (two weights of 1e308 made every score blank); only ratios matter
+MAX_WEIGHT_SUM = 1e300
+
+
 class Weights(_Section):
     """Relative weights; only their ratios matter (missing components are renormalised)."""
 
@@ -48,8 +53,14 @@ class Weights(_Section):
 
     @model_validator(mode="after")
     def _some_weight(self) -> Weights:
-        if sum(self.as_dict().values()) <= 0:
+        total = sum(self.as_dict().values())
+        if total <= 0:
             raise ValueError("at least one weight must be above 0")
+        if not total <= MAX_WEIGHT_SUM:  # also catches a sum that overflowed to inf
+            raise ValueError(
+                f"the weights add up to more than {MAX_WEIGHT_SUM:g}; only their ratios "
+                "matter, so scale them down (e.g. to add up to 100)"
+            )
         return self
 
     def as_dict(self) -> dict[str, float]:
