@@ -15,6 +15,15 @@ from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no 
 os.chdir(Path(__file__).resolve().parent.parent)
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Per-user state (the sync apply lock) in a temporary folder, never the user's home;
+    child processes inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("PENDO_SEGMENTS_STATE_DIR", str(folder))
+    return folder
+
+
 def assert_same_health(got: Any, expected: Any) -> None:
     """Same accounts; every score and component equal to 0.05, missing where the other's is."""
     import math

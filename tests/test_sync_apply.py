@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fake_pendo import FakePendo
 from handmade import frames
-from test_sync_plan import EXPECTED, expected_visitors, plan_for
+from test_sync_plan import EXPECTED, by_name, expected_visitors, plan_for
 
 from pendo_segments.data.loaders import dataset_from_frames, write_dataset
 from pendo_segments.errors import SyncError
@@ -123,11 +123,53 @@ def test_apply_lock_names_its_holder(tmp_path: Path) -> None:
         pass
     message = str(err.value)
     assert "\n" not in message
-    assert f"another sync apply is running (pid {os.getpid()} on {socket.gethostname()} since" in (
-        message
-    )
+    assert (
+        f"another sync apply is running for this Pendo subscription (pid {os.getpid()} on "
+        f"{socket.gethostname()} since"
+    ) in message
     with ApplyLock(path):  # released when the holder left
         pass
+
+
+def test_an_unusable_state_folder_is_one_line_and_nothing_is_written(
+    sync_world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("PENDO_SEGMENTS_STATE_DIR", str(blocker / "state"))
+    plan = plan_for(sync_world, names=["smb"], metadata=False)
+    with pytest.raises(SyncError) as err:
+        apply(sync_world, plan)
+    message = str(err.value)
+    assert message.startswith(f"{blocker / 'state'}/sync-apply-") and "\n" not in message
+    assert message.endswith(
+        ".lock: cannot take the sync apply lock (Not a directory); nothing was written: set "
+        "PENDO_SEGMENTS_STATE_DIR or XDG_STATE_HOME to a writable folder"
+    )
+    assert sync_world.fake.calls("POST", UPLOAD) == []
+
+
+def test_the_state_folder_follows_xdg() -> None:
+    from pendo_segments.sync.lock import state_dir
+
+    assert state_dir({"XDG_STATE_HOME": "/srv/state"}) == Path("/srv/state/pendo-segments")
+    home = Path.home() / ".local" / "state" / "pendo-segments"
+    assert state_dir({"XDG_STATE_HOME": "relative/state"}) == home  # the spec: ignored
+    assert state_dir({}) == home
+    assert state_dir({"PENDO_SEGMENTS_STATE_DIR": "/tmp/x", "XDG_STATE_HOME": "/srv"}) == Path(
+        "/tmp/x"
+    )
+
+
+def test_the_lock_names_the_subscription_not_the_key() -> None:
+    def sid(url: str, key: str) -> str:
+        return PendoClient(url, key).subscription_id()
+
+    key = "1c4c5a2e-0000-4000-8000-00000000abcd.eu"
+    assert sid("https://app.eu.pendo.io/", key) == sid("https://app.eu.pendo.io", key)
+    assert sid("https://app.eu.pendo.io", key) != sid("https://app.pendo.io", key)
+    assert sid("https://app.eu.pendo.io", key) != sid("https://app.eu.pendo.io", key + "x")
+    assert key not in sid("https://app.eu.pendo.io", key)
 
 
 # --- real processes ------------------------------------------------------------------------
@@ -220,7 +262,7 @@ def test_two_applies_at_once_write_once(cli_world: dict[str, Any]) -> None:
     assert codes in ([0, 0], [0, 1])  # the second waited out, or found everything done
     for code, err in results:
         if code == 1:
-            assert "another sync apply is running (pid " in err and " on " in err, err
+            assert "another sync apply is running for this Pendo subscription (pid " in err, err
     assert (
         cli(
             cli_world["env"],
@@ -234,3 +276,151 @@ def test_two_applies_at_once_write_once(cli_world: dict[str, Any]) -> None:
         ).returncode
         == 0
     )
+
+
+# --- two runs that do not share a lock: one list per name all the same -------------------
+class Racing(PendoClient):
+    """A client whose upload races another run's upload of the same name: the other list
+    is made just before ours (a lower id) or just after (a higher one)."""
+
+    def __init__(self, fake: FakePendo, *, theirs_first: bool) -> None:
+        super().__init__(
+            fake.url, fake.key, rate_limit_per_second=None, max_retries=1, sleep=lambda s: None
+        )
+        self.fake, self.theirs_first = fake, theirs_first
+        self.ours, self.theirs = "", ""
+
+    def upload_visitor_segment(self, name: str, visitor_ids: list[str], **kw: Any) -> Any:
+        if self.theirs_first:
+            self.theirs = self.fake.add_segment(name, visitors=visitor_ids, created_by_api=True)
+        answer = super().upload_visitor_segment(name, visitor_ids, **kw)
+        self.ours = answer["segmentId"]
+        if not self.theirs_first:
+            self.theirs = self.fake.add_segment(name, visitors=visitor_ids, created_by_api=True)
+        return answer
+
+
+@pytest.mark.parametrize("theirs_first", [True, False])
+def test_a_duplicate_made_by_another_run_is_deleted_keeping_the_lowest_id(
+    sync_world: Any, theirs_first: bool
+) -> None:
+    w = sync_world
+    plan = plan_for(w, names=["smb"], metadata=False)
+    client = Racing(w.fake, theirs_first=theirs_first)
+    result = apply(w, plan, client)
+    assert result.ok, result.to_dict()
+    # the fake numbers its ids in order: the one made first is the lowest
+    ours, theirs = client.ours, client.theirs
+    keep, extra = (theirs, ours) if theirs_first else (ours, theirs)
+    assert list(w.fake.segments) == [keep]
+    assert managed(w.fake) == {"[ps] smb": ["a1v1", "a1v2"]}
+    assert result.created == {"[ps] smb": keep}
+    deleted = [e for e in w.audit.entries() if e["action"] == "delete_duplicate"]
+    assert [(e["target"], e["segment_id"], e["kept"], e["result"]) for e in deleted] == [
+        ("[ps] smb", extra, keep, "ok")
+    ]
+    assert by_name(plan_for(w, names=["smb"], metadata=False))["smb"].action == "unchanged"
+
+
+def relative_audit_world(cli_world: dict[str, Any], tmp_path: Path) -> list[Path]:
+    """The config of cli_world with the default, relative audit log; two working folders."""
+    config = Path(cli_world["env"]["PENDO_SEGMENTS_CONFIG"])
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("audit_log")) + "\n",
+        encoding="utf-8",
+    )
+    folders = [tmp_path / "ops-a", tmp_path / "ops-b"]
+    for folder in folders:
+        folder.mkdir()
+    return folders
+
+
+def popen_in(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from pendo_segments.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def audit_lines(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "pendo-sync-audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_two_applies_from_two_folders_write_once(cli_world: dict[str, Any], tmp_path: Path) -> None:
+    """The lock used to be ``<audit_log>.lock`` relative to the working folder: two folders,
+    two locks, every segment twice. It is per subscription now."""
+    fake = cli_world["fake"]
+    fake.upload_polls = 1000
+    fake.build_seconds = 0.1
+    folders = relative_audit_world(cli_world, tmp_path)
+    args = ("sync", "apply", "--plan", str(cli_world["plan"]))
+    procs = [popen_in(cli_world["env"], folder, *args) for folder in folders]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert managed(fake) == wanted()
+    assert len(fake.calls("POST", UPLOAD)) == len(wanted())
+    assert sorted(code for code, _ in results) in ([0, 0], [0, 1])
+    for code, err in results:
+        if code == 1:
+            assert err.startswith("Error: ") and err.count("\n") == 1, err
+            assert "another sync apply is running for this Pendo subscription (pid " in err
+    state = Path(cli_world["env"]["PENDO_SEGMENTS_STATE_DIR"])
+    [lock] = state.glob("sync-apply-*.lock")
+    assert fake.key not in lock.name and fake.key not in lock.read_text(encoding="utf-8")
+    assert all(not (f / "pendo-sync-audit.jsonl.lock").exists() for f in folders)
+
+
+def test_two_applies_without_a_common_lock_leave_one_list_per_name(
+    cli_world: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two machines (two state folders, so two locks) racing through one plan: every
+    duplicate is found after the create and deleted, the lowest id kept."""
+    fake = cli_world["fake"]
+    fake.upload_polls = 1000
+    fake.build_seconds = 0.1
+    folders = relative_audit_world(cli_world, tmp_path)
+    args = ("sync", "apply", "--plan", str(cli_world["plan"]))
+    procs = [
+        popen_in(
+            {**cli_world["env"], "PENDO_SEGMENTS_STATE_DIR": str(folder / "state")}, folder, *args
+        )
+        for folder in folders
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert managed(fake) == wanted()  # one list per name, with the planned members
+    for code, err in results:
+        assert code in (0, 1), err
+        assert "Traceback" not in err
+    assert 0 in [code for code, _ in results]
+    uploads = len(fake.calls("POST", UPLOAD))
+    deleted = [
+        e
+        for folder in folders
+        for e in audit_lines(folder)
+        if e["action"] == "delete_duplicate" and e["result"] == "ok"
+    ]
+    assert len(deleted) == uploads - len(wanted())
+    for entry in deleted:  # the lowest id of its name survived
+        kept = entry["kept"]
+        assert kept in fake.segments and (len(kept), kept) < (
+            len(entry["segment_id"]),
+            entry["segment_id"],
+        )
+    again = cli(
+        cli_world["env"],
+        "sync",
+        "plan",
+        "segment_defs",
+        "--data",
+        cli_world["data"],
+        "--as-of",
+        "2026-11-01",
+    )
+    assert again.returncode == 0, again.stdout + again.stderr

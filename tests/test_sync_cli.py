@@ -57,7 +57,9 @@ def test_plan_exits_3_with_changes_then_apply_then_0(
     assert second.exit_code == 0, second.output
     assert second.stdout.endswith("No changes.\n")
     flat = " ".join(second.stdout.split())
-    assert "all 5 accounts unchanged" in flat and "()" not in flat  # was "0 accounts (), 5 unchanged"
+    assert (
+        "all 5 accounts unchanged" in flat and "()" not in flat
+    )  # was "0 accounts (), 5 unchanged"
     assert "5 accounts to update (" in " ".join(first.stdout.split())
     again = run("sync", "apply", "--plan", str(plan_file))
     assert again.exit_code == 0

@@ -97,6 +97,10 @@ class PendoClient:
     def __repr__(self) -> str:
         return f"PendoClient({self.base_url!r})"
 
+    def subscription_id(self) -> str:
+        """Names this subscription (base URL + key) in a hash that reveals neither."""
+        return self._http.subscription_id()
+
     def close(self) -> None:
         self._http.close()
 

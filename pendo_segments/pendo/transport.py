@@ -10,6 +10,7 @@ scrubbed of the integration key.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -106,6 +107,12 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    def subscription_id(self) -> str:
+        """A short hash of the base URL and the integration key: the same for every run
+        against one subscription, and reveals neither (names the apply lock)."""
+        text = f"pendo-segments subscription\n{self.base_url.lower()}\n{self._key.reveal()}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
     # -- the one request path -------------------------------------------------------
     def request(

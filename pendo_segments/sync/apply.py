@@ -1,7 +1,8 @@
 """``sync apply``: carry out exactly a reviewed plan, resumably.
 
-0. Take the apply lock (:mod:`~pendo_segments.sync.lock`): a second apply at
-   the same time waits ``[sync] lock_wait`` seconds, then stops naming the holder.
+0. Take the subscription's apply lock (:mod:`~pendo_segments.sync.lock`): a
+   second apply against the same subscription, from any folder, waits
+   ``[sync] lock_wait`` seconds, then stops naming the holder.
 1. Re-read Pendo. Every planned item must be in its planned ``before`` state
    (to do) or its ``after`` state (done by an earlier, interrupted run);
    anything else makes the plan stale and nothing is written.
@@ -9,7 +10,9 @@
    batches), logging each step to the audit log. Before each create, Pendo is
    asked again for a segment of that name, and again after an ambiguous failure
    (timeout, dropped connection, 5xx): a create Pendo finished after we gave up
-   is adopted, never made twice. Each list write waits until Pendo has built it;
+   is adopted, never made twice; after each create the name is read again and a
+   duplicate another run made at the same time is deleted, the lowest id kept
+   (:mod:`~pendo_segments.sync.duplicates`). Each list write waits until Pendo has built it;
    409 "Operation in progress" is waited out (the transport retries it). A list
    whose build Pendo reports as failed (or with a status word we do not know) is
    never "already applied": the re-run sends the whole list again.
@@ -19,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +31,7 @@ from pendo_segments.base.words import plural
 from pendo_segments.errors import PendoAPIError, SyncError
 from pendo_segments.pendo import api_shapes as shapes
 from pendo_segments.sync.audit import AuditLog
+from pendo_segments.sync.duplicates import settle
 from pendo_segments.sync.lock import ApplyLock
 from pendo_segments.sync.plan import Plan, SegmentChange, members_fingerprint
 from pendo_segments.sync.remote import Remote, RemoteState, one_segment, same_value
@@ -300,18 +305,32 @@ class Applier:
                 return adopted
             raise
         sid = str(answer["segmentId"])
+        # Another run (on another machine) may have uploaded the same name meanwhile.
+        found = self.remote.named(change.pendo_name)
+        keep = settle(found, self.client, self.remote, change.pendo_name, self._log)
+        if keep is not None and keep != sid:  # ours was the duplicate: take theirs
+            adopted = self._adoptable(change)
+            if adopted:
+                return adopted
         # Pendo answered with an id, so a failed build is no ambiguous create: the re-run
         # finds the list and sends it whole again (check() never counts it as applied).
         self.client.wait_until_built(sid, **self._wait)
         return self._created(change, sid)
 
     def _adoptable(self, change: SegmentChange) -> dict[str, Any] | None:
-        """The segment of this managed name, if Pendo already has it with the planned members
-        (built; a failed or unknown build is sent whole again)."""
-        segment = one_segment(self.remote.named(change.pendo_name), change.pendo_name)
-        if segment is None:
+        """The list of this managed name, if Pendo already has it with the planned members
+        (built; a failed or unknown build is sent whole again; duplicates deleted)."""
+        found = self.remote.named(change.pendo_name)
+        hand = [str(s.get("id")) for s in found if not s.get("createdByApi")]
+        if hand:
+            raise SyncError(
+                f"Pendo already has a segment named '{change.pendo_name}' (id {hand[0]}) that "
+                "was not made through the API; run sync plan again"
+            )
+        sid = settle(found, self.client, self.remote, change.pendo_name, self._log)
+        if sid is None:
             return None
-        sid = str(segment.get("id"))
+        segment = next(s for s in found if str(s.get("id")) == sid)
         build = self.remote.build(sid)
         if build.state == "pending":
             raise PendoAPIError(build.problem(self.settings.upload_timeout, f"segment {sid}: "))
@@ -416,5 +435,7 @@ def apply_plan(
     A stale plan, or another apply holding the lock, raises :class:`SyncError`
     before anything is written.
     """
-    with ApplyLock(settings.lock_path(audit.path), wait=settings.lock_wait):
+    with contextlib.ExitStack() as locks:
+        for path in settings.lock_paths(client.subscription_id()):
+            locks.enter_context(ApplyLock(path, wait=settings.lock_wait))
         return Applier(plan, client, settings, audit, progress).run()

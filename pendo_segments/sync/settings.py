@@ -9,7 +9,7 @@
     metadata_group = "custom"           # default: [pendo].metadata_group
     batch_size = 500                    # metadata values per request
     audit_log = "pendo-sync-audit.jsonl"
-    lock_file = ""                      # default: the audit log's path + ".lock"
+    lock_file = ""                      # another lock to hold too (the per-subscription one always is)
     lock_wait = 0.0                     # seconds a second apply waits for the lock (<= 86400)
     poll_interval = 2.0                 # seconds between segment status checks (<= 3600)
     upload_timeout = 300.0              # seconds to wait for Pendo to build a list (<= 86400)
@@ -75,9 +75,12 @@ class SyncSettings:
     timezone: str = "UTC"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def lock_path(self, audit_log: Path | None = None) -> Path:
-        """One lock per audit log unless ``lock_file`` names another."""
-        return self.lock_file or Path(f"{audit_log or self.audit_log}.lock")
+    def lock_paths(self, subscription: str) -> list[Path]:
+        """The per-subscription lock (see :mod:`~pendo_segments.sync.lock`), then
+        ``lock_file`` when one is set."""
+        from pendo_segments.sync.lock import subscription_lock_path
+
+        return [subscription_lock_path(subscription), *([self.lock_file] if self.lock_file else [])]
 
     def pendo_name(self, name: str) -> str:
         """The name a definition's segment carries in Pendo."""
