@@ -4,11 +4,11 @@ Tables and columns are those of the data folder (docs/semantics.md §1):
 ``accounts``, ``visitors``, ``usage_daily``, ``feature_usage``. The as-of day
 comes from a ``params`` CTE: a literal when ``as_of`` is given, otherwise the
 day after the latest ``usage_daily.date`` — the same default as the pandas
-engine. Semantics match ``pendo_segments.evaluate`` exactly:
+engine. The query is a sqlglot tree: each metric is a CTE from the metric
+catalogue (:mod:`pendo_segments.semantics.catalogue`: the window, active-day,
+visit-day and roll-up rules of docs/semantics.md §2, stated there once), and
+this generator adds what is the target's own:
 
-* a window of N days is ``as_of − N ≤ date ≤ as_of − 1``;
-* a visitor is active on a day with ``events > 0 OR minutes > 0``; accounts
-  roll up their visitors through ``visitors.account_id``;
 * subjects without usage count 0 (``COALESCE(metric, 0)``) and their
   ``days_since_*`` stay NULL (unless ``visitors.last_visit`` / ``first_visit``
   say otherwise: options ``has_last_visit`` / ``has_first_visit`` tell the
@@ -17,7 +17,7 @@ engine. Semantics match ``pendo_segments.evaluate`` exactly:
 * every leaf is wrapped in ``COALESCE(…, FALSE)`` so a comparison with NULL is
   false and ``NOT`` above it is true.
 
-Other dialects go through sqlglot (``dialect=`` option).
+The tree is written as DuckDB, or for any sqlglot dialect (``dialect=``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pendo_segments.compile.base import CompileResult, Generator
 from pendo_segments.definitions.models import (
@@ -37,30 +37,72 @@ from pendo_segments.definitions.models import (
     Segment,
     SegmentRef,
 )
+from pendo_segments.semantics import catalogue
+from pendo_segments.semantics.rules import as_of_sql, col, days_since_sql, fn, num, params, table
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 SUBJECT_TABLE = {"account": ("accounts", "account_id"), "visitor": ("visitors", "visitor_id")}
-ACTIVE = "(u.events > 0 OR u.minutes > 0)"
+COMPARISONS: dict[str, str] = {
+    "=": "EQ",
+    "!=": "NEQ",
+    "<": "LT",
+    "<=": "LTE",
+    ">": "GT",
+    ">=": "GTE",
+}
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: Any) -> str:
+def literal(value: Any) -> exp.Expr:
+    """A constant as the target writes it (whole numbers bare, floats with a point)."""
     if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
+        return exp.Boolean(this=value)
     if isinstance(value, int | float):
-        return repr(float(value)) if isinstance(value, float) else str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+        return num(value if isinstance(value, float) else str(value))
+    return exp.Literal.string(str(value))
 
 
-def compare(value: str, op: str, threshold: Any) -> str:
-    """A metric leaf: unknown (NULL) compares false; ``exists`` tests for a known value."""
-    if op == "exists":
-        return f"({value} IS NOT NULL)"
-    if op == "not_exists":
-        return f"({value} IS NULL)"
-    return f"COALESCE({value} {op} {literal(threshold)}, FALSE)"
+def field(name: str, table_alias: str) -> exp.Column:
+    """A column of the subject's own table: quoted, so any header name works."""
+    return col(name, table_alias, quoted=True)
+
+
+def known(value: exp.Expr, present: bool = True) -> exp.Expr:
+    """``(value IS NOT NULL)`` or ``(value IS NULL)``."""
+    test: exp.Expr = exp.Is(this=value, expression=exp.Null())
+    return exp.paren(exp.Not(this=test) if present else test, copy=False)
+
+
+def false_if_null(test: exp.Expr) -> exp.Expr:
+    """``COALESCE(test, FALSE)``: a comparison with an unknown value is false."""
+    return fn("COALESCE", test, exp.Boolean(this=False))
+
+
+def compare(value: exp.Expr, op: str, threshold: Any) -> exp.Expr:
+    """A leaf: unknown (NULL) compares false; ``exists`` tests for a known value."""
+    if op in ("exists", "not_exists"):
+        return known(value, op == "exists")
+    comparison = getattr(exp, COMPARISONS[op])(this=value, expression=literal(threshold))
+    return false_if_null(comparison)
+
+
+def left_join(name: str, on: exp.Expr, alias: str | None = None) -> exp.Join:
+    return exp.Join(this=table(name, alias) if alias else exp.to_table(name), side="LEFT", on=on)
+
+
+def count_or_zero(cte: str) -> exp.Expr:
+    """``COALESCE(cte.value, 0)``: a subject without rows counted nothing."""
+    return fn("COALESCE", col("value", cte), num(0))
+
+
+def render(tree: exp.Expr, dialect: str = "duckdb", pretty: bool = False) -> str:
+    """DuckDB on one line, or pretty-printed for ``pretty`` / another ``dialect``."""
+    if dialect != "duckdb" or pretty:
+        return str(tree.sql(dialect=writer_for(dialect), pretty=True))
+    return str(tree.sql(dialect="duckdb"))
 
 
 class SQLGenerator(Generator):
@@ -80,184 +122,163 @@ class SQLGenerator(Generator):
         return str(result.output).rstrip("\n") + "\n"
 
     def segment_output(self, segment: Segment) -> str:
-        sql = self.query(segment)
-        dialect = self.options.get("dialect", "duckdb")
-        if dialect != "duckdb" or self.options.get("pretty"):
-            import sqlglot
+        return self.render(self.query(segment))
 
-            sql = sqlglot.transpile(sql, read="duckdb", write=writer_for(dialect), pretty=True)[0]
-        return sql
+    def render(self, tree: exp.Expr) -> str:
+        return render(
+            tree, self.options.get("dialect", "duckdb"), self.options.get("pretty", False)
+        )
 
     # -- query assembly ----------------------------------------------------
-    def query(self, segment: Segment) -> str:
-        """The raw DuckDB query for ``segment`` (references become subqueries)."""
+    def query(self, segment: Segment) -> exp.Select:
+        """The query for ``segment`` as a tree (references become nested queries)."""
         outer_ctes, outer_joins = getattr(self, "_ctes", None), getattr(self, "_joins", None)
         outer_seg = self._segment
         self._segment = segment
-        self._ctes: dict[str, str] = {}
-        self._joins: list[str] = []
+        self._ctes: dict[str, exp.Select] = {}
+        self._joins: dict[str, exp.Join] = {}
         try:
             where = self.generate(segment.rule, "rule")
-            table, key = SUBJECT_TABLE[segment.subject]
-            ctes = [f"params AS ({self._params()})", *self._ctes.values()]
-            joins = "".join(f"\n{j}" for j in self._joins)
-            return (
-                f"WITH {', '.join(ctes)}\n"
-                f"SELECT s.{key} AS subject_id\nFROM {table} AS s CROSS JOIN params AS p"
-                f"{joins}\nWHERE {where}\nORDER BY 1"
+            name, key = SUBJECT_TABLE[segment.subject]
+            select = (
+                exp.select(exp.alias_(col(key, "s"), "subject_id"))
+                .from_(table(name, "s"))
+                .join(table("params", "p"), join_type="cross")
             )
+            for join in self._joins.values():
+                select = select.join(join, copy=False)
+            # DuckDB sorts NULLs last; written out so every dialect sorts the same way
+            by_id = exp.Ordered(this=num(1), nulls_first=False)
+            select = select.where(where, copy=False).order_by(by_id, copy=False)
+            for cte, body in {"params": self._params(), **self._ctes}.items():
+                select = select.with_(cte, as_=body, copy=False)
+            return select
         finally:
             self._ctes, self._joins, self._segment = outer_ctes, outer_joins, outer_seg  # type: ignore[assignment]
 
-    def _params(self) -> str:
-        if self.as_of is not None:
-            return f"SELECT DATE '{self.as_of.isoformat()}' AS as_of"
-        return "SELECT CAST(MAX(date) AS DATE) + 1 AS as_of FROM usage_daily"
+    def _params(self) -> exp.Select:
+        return params(self.as_of)
 
-    def _add_metric(self, name: str, body: str) -> str:
-        """Register a metric CTE (``subject_id, value``) and its LEFT JOIN; return alias."""
+    def _add_metric(self, name: str, body: exp.Select) -> str:
+        """Register a metric CTE (``subject_id, value``) and its LEFT JOIN; return its name."""
         if name not in self._ctes:
-            self._ctes[name] = f"{name} AS ({body})"
-            self._joins.append(
-                f"LEFT JOIN {name} ON {name}.subject_id = s."
-                f"{SUBJECT_TABLE[self.segment.subject][1]}"
-            )
+            self._ctes[name] = body
+            key = SUBJECT_TABLE[self.segment.subject][1]
+            on = exp.EQ(this=col("subject_id", name), expression=col(key, "s"))
+            self._joins[name] = left_join(name, on)
         return name
 
     # -- nodes ---------------------------------------------------------------
-    def all_node(self, node: AllOf, path: str) -> str:
+    def all_node(self, node: AllOf, path: str) -> exp.Expr:
         parts = [self.generate(c, f"{path}.all[{i}]") for i, c in enumerate(node.all)]
-        return "(" + " AND ".join(parts) + ")"
+        return exp.paren(exp.and_(*parts, copy=False), copy=False)
 
-    def any_node(self, node: AnyOf, path: str) -> str:
+    def any_node(self, node: AnyOf, path: str) -> exp.Expr:
         parts = [self.generate(c, f"{path}.any[{i}]") for i, c in enumerate(node.any)]
-        return "(" + " OR ".join(parts) + ")"
+        return exp.paren(exp.or_(*parts, copy=False), copy=False)
 
-    def not_node(self, node: NotOf, path: str) -> str:
-        return f"(NOT {self.generate(node.not_, f'{path}.not')})"
+    def not_node(self, node: NotOf, path: str) -> exp.Expr:
+        return exp.paren(exp.Not(this=self.generate(node.not_, f"{path}.not")), copy=False)
 
-    def metric_node(self, cond: MetricCondition, path: str) -> str:
+    def metric_node(self, cond: MetricCondition, path: str) -> exp.Expr:
         seg = self.segment
-        group = "u.visitor_id" if seg.subject == "visitor" else "v.account_id"
-        join_v = (
-            ""
-            if seg.subject == "visitor"
-            else (" JOIN visitors AS v ON v.visitor_id = u.visitor_id")
-        )
-        if cond.metric in ("days_since_last_visit", "days_since_first_visit"):
+        if not catalogue.CATALOGUE[cond.metric].windowed:
             value = self._days_since(cond.metric)
         else:
             window = seg.window_of(cond)
-            table = "feature_usage" if cond.metric == "feature_clicks" else "usage_daily"
-            where = [f"u.date >= p.as_of - {window}", "u.date < p.as_of"]
-            if cond.metric == "active_days":
-                agg, where = "COUNT(DISTINCT CAST(u.date AS DATE))", [*where, ACTIVE]
-                name = f"active_days_{window}"
-            elif cond.metric == "feature_clicks":
-                agg = "SUM(u.clicks)"
-                where.append(f"u.feature_id = {literal(cond.feature)}")
+            if cond.metric == "feature_clicks":
                 name = f"clicks_{ident_slug(str(cond.feature))}_{window}"
             else:
-                agg, name = f"SUM(u.{cond.metric})", f"{cond.metric}_{window}"
-            alias = self._add_metric(
-                name,
-                f"SELECT {group} AS subject_id, {agg} AS value FROM {table} AS u"
-                f"{join_v} CROSS JOIN params AS p WHERE {' AND '.join(where)} GROUP BY 1",
-            )
-            value = f"COALESCE({alias}.value, 0)"
+                name = f"{cond.metric}_{window}"
+            body = catalogue.metric_sql(cond.metric, seg.subject, window, cond.feature)
+            value = count_or_zero(self._add_metric(name, body))
         return compare(value, cond.op, cond.value)
 
-    def _days_since(self, metric: str) -> str:
-        seg = self.segment
-        if metric == "days_since_last_visit":
-            per_visitor = (
-                "SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily"
-                f" AS u CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE}"
-                " GROUP BY 1"
-            )
-            if self.options.get("has_last_visit", False):
-                # visitors.last_visit (Pendo's lastvisit) counts when before the as-of day;
-                # ids keep their own type: a cast here fails the joins below in PostgreSQL
-                # and BigQuery when visitor_id is a number (text = bigint)
-                per_visitor = (
-                    f"SELECT x.visitor_id, MAX(x.day) AS day FROM ({per_visitor} UNION ALL "
-                    "SELECT v.visitor_id, CAST(v.last_visit AS DATE) FROM visitors AS v "
-                    "CROSS JOIN params AS p WHERE CAST(v.last_visit AS DATE) < p.as_of) AS x "
-                    "GROUP BY 1"
-                )
-            roll = "MAX"
-            name = "last_visit"
-        else:
-            per_visitor = (
-                "SELECT v.visitor_id, COALESCE(CAST(v.first_visit AS DATE), MIN(CAST(u.date AS "
-                "DATE))) AS day FROM visitors AS v CROSS JOIN params AS p LEFT JOIN usage_daily"
-                f" AS u ON u.visitor_id = v.visitor_id AND u.date < p.as_of AND {ACTIVE}"
-                " GROUP BY v.visitor_id, v.first_visit"
-                if self.options.get("has_first_visit", True)
-                else "SELECT u.visitor_id, MIN(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
-                f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1"
-            )
-            roll = "MIN"
-            name = "first_visit"
-        if seg.subject == "visitor":
-            body = f"SELECT x.visitor_id AS subject_id, x.day AS value FROM ({per_visitor}) AS x"
-        else:
-            body = (
-                f"SELECT v.account_id AS subject_id, {roll}(x.day) AS value FROM "
-                f"({per_visitor}) AS x JOIN visitors AS v ON v.visitor_id = x.visitor_id "
-                "GROUP BY 1"
-            )
-        alias = self._add_metric(name, body)
-        return f"date_diff('day', {alias}.value, p.as_of)"
+    def _days_since(self, metric: str) -> exp.Expr:
+        last = metric == "days_since_last_visit"
+        declared = (
+            self.options.get("has_last_visit", False)
+            if last
+            else self.options.get("has_first_visit", True)
+        )
+        body = catalogue.visit_day_sql(metric, self.segment.subject, declared)
+        name = self._add_metric("last_visit" if last else "first_visit", body)
+        return days_since_sql(col("value", name))
 
-    def field_node(self, cond: FieldCondition, path: str) -> str:
+    def field_node(self, cond: FieldCondition, path: str) -> exp.Expr:
         if self.segment.subject == "visitor" and cond.on_account:
-            if "LEFT JOIN accounts AS a ON a.account_id = s.account_id" not in self._joins:
-                self._joins.append("LEFT JOIN accounts AS a ON a.account_id = s.account_id")
-            col = f"a.{quote_ident(cond.column)}"
+            on = exp.EQ(this=col("account_id", "a"), expression=col("account_id", "s"))
+            self._joins.setdefault("a", left_join("accounts", on, alias="a"))
+            column = field(cond.column, "a")
         else:
-            col = f"s.{quote_ident(cond.column)}"
+            column = field(cond.column, "s")
         op, value = cond.op, cond.value
-        if op == "exists":
-            return f"({col} IS NOT NULL)"
-        if op == "not_exists":
-            return f"({col} IS NULL)"
+        if op in ("exists", "not_exists"):
+            return known(column, op == "exists")
+        test: exp.Expr
         if op in ("in", "not_in"):
-            items = ", ".join(literal(v) for v in value)  # type: ignore[union-attr]
-            expr = f"{col} {'IN' if op == 'in' else 'NOT IN'} ({items})"
+            items = [literal(v) for v in value]  # type: ignore[union-attr]
+            test = exp.In(this=column, expressions=items)
+            test = test if op == "in" else exp.Not(this=test)
         elif op == "contains":
-            expr = f"contains(CAST({col} AS VARCHAR), {literal(value)})"
+            text = exp.cast(column, exp.DataType.build("VARCHAR", dialect="duckdb"))
+            test = fn("contains", text, literal(value))
         elif op == "anniversary_within":
-            expr = self._anniversary(col, int(value))  # type: ignore[arg-type]
+            test = anniversary(column, int(value))  # type: ignore[arg-type]
         else:
-            expr = f"{col} {op} {literal(value)}"
-        return f"COALESCE({expr}, FALSE)"
+            test = getattr(exp, COMPARISONS[op])(this=column, expression=literal(value))
+        return false_if_null(test)
 
-    @staticmethod
-    def _anniversary(col: str, days: int) -> str:
-        """An anniversary (≥ 1 year) in ``as_of … as_of + days − 1``; 29 Feb → 28 Feb."""
-        checks = []
-        for k in range((days - 1) // 365 + 2):
-            y = f"(year(p.as_of) + {k})"
-            leap = f"(({y} % 4 = 0 AND {y} % 100 <> 0) OR {y} % 400 = 0)"
-            day = (
-                f"CASE WHEN month({col}) = 2 AND day({col}) = 29 AND NOT {leap} "
-                f"THEN 28 ELSE day({col}) END"
-            )
-            ann = f"make_date({y}, month({col}), {day})"
-            checks.append(f"(year({col}) < {y} AND {ann} BETWEEN p.as_of AND p.as_of + {days - 1})")
-        return "(" + " OR ".join(checks) + ")"
-
-    def segment_node(self, ref: SegmentRef, path: str) -> str:
+    def segment_node(self, ref: SegmentRef, path: str) -> exp.Expr:
         other = self.defs.get(ref.segment)
         name = f"seg_{ref.segment}"
         if name not in self._ctes:
-            inner = self.query(other).replace("\n", "\n  ")
-            self._ctes[name] = f"{name} AS (\n  {inner}\n)"
+            self._ctes[name] = self.query(other)
         key = SUBJECT_TABLE[self.segment.subject][1]
         if other.subject != self.segment.subject:
             key = "account_id"  # a visitor segment referencing an account segment
-        return f"COALESCE(s.{key} IN (SELECT subject_id FROM {name}), FALSE)"
+        members = exp.select("subject_id").from_(name).subquery(copy=False)
+        return false_if_null(exp.In(this=col(key, "s"), query=members))
+
+
+def anniversary(column: exp.Expr, days: int) -> exp.Expr:
+    """An anniversary (≥ 1 year) in ``as_of … as_of + days − 1``; 29 Feb → 28 Feb."""
+
+    def year_plus(k: int) -> exp.Expr:  # (year(p.as_of) + k)
+        return exp.paren(exp.Add(this=fn("year", as_of_sql()), expression=num(k)), copy=False)
+
+    def divisible(y: exp.Expr, by: int, yes: bool = True) -> exp.Expr:
+        kind = exp.EQ if yes else exp.NEQ
+        return kind(this=exp.Mod(this=y, expression=num(by)), expression=num(0))
+
+    checks = []
+    for k in range((days - 1) // 365 + 2):
+        leap = exp.paren(
+            exp.or_(
+                exp.paren(
+                    exp.and_(divisible(year_plus(k), 4), divisible(year_plus(k), 100, False))
+                ),
+                divisible(year_plus(k), 400),
+                copy=False,
+            ),
+            copy=False,
+        )
+        feb29 = exp.and_(
+            exp.EQ(this=fn("month", column.copy()), expression=num(2)),
+            exp.EQ(this=fn("day", column.copy()), expression=num(29)),
+            exp.Not(this=leap),
+            copy=False,
+        )
+        day = exp.Case(ifs=[exp.If(this=feb29, true=num(28))], default=fn("day", column.copy()))
+        ann = fn("make_date", year_plus(k), fn("month", column.copy()), day)
+        span = exp.Between(
+            this=ann,
+            low=as_of_sql(),
+            high=exp.Add(this=as_of_sql(), expression=num(days - 1)),
+        )
+        older = exp.LT(this=fn("year", column.copy()), expression=year_plus(k))
+        checks.append(exp.paren(exp.and_(older, span, copy=False), copy=False))
+    return exp.paren(exp.or_(*checks, copy=False), copy=False)
 
 
 #: dialects where ``DATE ± integer`` shifts by whole days (written as is)
@@ -371,16 +392,17 @@ class SharedMetricSQL(SQLGenerator):
     """:class:`SQLGenerator` whose metrics come from tables shared by all segments.
 
     Same semantics as the per-segment queries (docs/semantics.md §2): the
-    windowed sums and distinct active days are the same aggregates over the
-    same rows, grouped once per subject and window; visit days are the
-    per-segment CTE bodies, computed once.
+    windowed sums and distinct active days are the catalogue's aggregates over
+    the same rows, grouped once per subject and window (the active-day filter
+    moves into ``FILTER (WHERE …)``); visit days are the per-segment CTE
+    bodies, computed once.
     """
 
     PREFIX: ClassVar[str] = "ps_metric_"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tables: dict[str, str] = {}  # name -> SELECT (visit days: fixed bodies)
+        self._tables: dict[str, exp.Select] = {}  # name -> SELECT (visit days: fixed bodies)
         self._usage_cols: dict[tuple[str, int], set[str]] = {}
         self._click_features: dict[tuple[str, int], set[str]] = {}
 
@@ -395,17 +417,18 @@ class SharedMetricSQL(SQLGenerator):
             tables[self._clicks_table(subject, window)] = self._clicks_select(
                 subject, window, features
             )
-        return SharedSQL(tables=tables, queries=queries)
+        return SharedSQL(tables={k: self.render(v) for k, v in tables.items()}, queries=queries)
 
     # -- overrides ----------------------------------------------------------
-    def _add_metric(self, name: str, body: str) -> str:
+    def _add_metric(self, name: str, body: exp.Select) -> str:
         # a visit-day body of the parent: computed once, whatever segment asks
-        table = f"{self.PREFIX}{self.segment.subject}_{name}"
-        self._tables.setdefault(table, f"WITH params AS ({self._params()}) {body}")
-        return super()._add_metric(name, f"SELECT subject_id, value FROM {table}")
+        shared = f"{self.PREFIX}{self.segment.subject}_{name}"
+        if shared not in self._tables:
+            self._tables[shared] = body.with_("params", as_=self._params())
+        return super()._add_metric(name, exp.select("subject_id", "value").from_(shared))
 
-    def metric_node(self, cond: MetricCondition, path: str) -> str:
-        if cond.metric in ("days_since_last_visit", "days_since_first_visit"):
+    def metric_node(self, cond: MetricCondition, path: str) -> exp.Expr:
+        if not catalogue.CATALOGUE[cond.metric].windowed:
             return super().metric_node(cond, path)
         subject, window = self.segment.subject, self.segment.window_of(cond)
         if cond.metric == "feature_clicks":
@@ -413,17 +436,17 @@ class SharedMetricSQL(SQLGenerator):
             self._click_features.setdefault((subject, window), set()).add(feature)
             name = f"clicks_{ident_slug(feature)}_{window}"
             body = (
-                f"SELECT subject_id, clicks AS value FROM {self._clicks_table(subject, window)} "
-                f"WHERE feature_id = {literal(feature)}"
+                exp.select("subject_id", exp.alias_("clicks", "value"))
+                .from_(self._clicks_table(subject, window))
+                .where(exp.EQ(this=col("feature_id"), expression=literal(feature)))
             )
         else:
             self._usage_cols.setdefault((subject, window), set()).add(cond.metric)
             name = f"{cond.metric}_{window}"
-            body = (
-                f"SELECT subject_id, {cond.metric} AS value "
-                f"FROM {self._usage_table(subject, window)}"
+            body = exp.select("subject_id", exp.alias_(cond.metric, "value")).from_(
+                self._usage_table(subject, window)
             )
-        value = f"COALESCE({SQLGenerator._add_metric(self, name, body)}.value, 0)"
+        value = count_or_zero(SQLGenerator._add_metric(self, name, body))
         return compare(value, cond.op, cond.value)
 
     # -- shared tables ---------------------------------------------------------
@@ -433,30 +456,26 @@ class SharedMetricSQL(SQLGenerator):
     def _clicks_table(self, subject: str, window: int) -> str:
         return f"{self.PREFIX}{subject}_clicks_{window}"
 
-    def _scan(self, subject: str, table: str, window: int) -> str:
-        group = "u.visitor_id" if subject == "visitor" else "v.account_id"
-        join_v = (
-            "" if subject == "visitor" else " JOIN visitors AS v ON v.visitor_id = u.visitor_id"
-        )
-        return (
-            f"WITH params AS ({self._params()}) SELECT {group} AS subject_id, {{aggs}} "
-            f"FROM {table} AS u{join_v} CROSS JOIN params AS p "
-            f"WHERE u.date >= p.as_of - {window} AND u.date < p.as_of{{where}} GROUP BY {{group}}"
-        )
+    def _usage_select(self, subject: str, window: int, metrics: set[str]) -> exp.Select:
+        aggs = [
+            exp.alias_(catalogue.CATALOGUE[m].filtered_aggregate_sql(), m) for m in sorted(metrics)
+        ]
+        scan = catalogue.usage_scan(subject, "usage_daily", window, *aggs)
+        return scan.group_by(num(1), copy=False).with_("params", as_=self._params(), copy=False)
 
-    def _usage_select(self, subject: str, window: int, metrics: set[str]) -> str:
-        aggs = {
-            "active_days": f"COUNT(DISTINCT CAST(u.date AS DATE)) FILTER (WHERE {ACTIVE})",
-            "minutes": "SUM(u.minutes)",
-            "events": "SUM(u.events)",
-        }
-        parts = ", ".join(f"{aggs[m]} AS {m}" for m in sorted(metrics))
-        return self._scan(subject, "usage_daily", window).format(aggs=parts, where="", group="1")
-
-    def _clicks_select(self, subject: str, window: int, features: set[str]) -> str:
-        wanted = ", ".join(literal(f) for f in sorted(features))
-        return self._scan(subject, "feature_usage", window).format(
-            aggs="u.feature_id AS feature_id, SUM(u.clicks) AS clicks",
-            where=f" AND u.feature_id IN ({wanted})",
-            group="1, 2",
+    def _clicks_select(self, subject: str, window: int, features: set[str]) -> exp.Select:
+        clicks = catalogue.CATALOGUE["feature_clicks"]
+        wanted = exp.In(
+            this=col("feature_id", "u"), expressions=[literal(f) for f in sorted(features)]
+        )
+        scan = catalogue.usage_scan(
+            subject,
+            "feature_usage",
+            window,
+            exp.alias_(col("feature_id", "u"), "feature_id"),
+            exp.alias_(clicks.aggregate_sql(), "clicks"),
+            where=wanted,
+        )
+        return scan.group_by(num(1), num(2), copy=False).with_(
+            "params", as_=self._params(), copy=False
         )

@@ -5,23 +5,48 @@ components from the same :class:`HealthConfig` (weights, windows, saturation
 points), so ``health --engine duckdb|spark`` gives the pandas numbers. The
 query returns unrounded values; :class:`HealthResult` rounds them as usual.
 
-Windows follow docs/semantics.md §2 (``as_of − N ≤ day ≤ as_of − 1``);
-usage, feature clicks and NPS responses reach accounts through
-``visitors.account_id``; tickets carry their own ``account_id``.
+The query is a sqlglot tree built from the semantic core: windows, active
+days, the last visit and the roll-up through ``visitors.account_id`` come
+from :mod:`pendo_segments.semantics.rules`, the usage counts from the metric
+catalogue, the component curves and the renormalised weighted mean from
+:mod:`pendo_segments.semantics.score`. NPS responses reach accounts through
+their visitors too; tickets carry their own ``account_id``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.health.config import COMPONENTS, HealthConfig
+from pendo_segments.semantics import catalogue
+from pendo_segments.semantics.rules import (
+    as_of_sql,
+    col,
+    date,
+    days_since_sql,
+    fn,
+    last_visit_sql,
+    num,
+    params,
+    roll_up_sql,
+    subject_key,
+    subject_rows,
+    table,
+    window_sql,
+    with_params,
+)
+from pendo_segments.semantics.score import falling_sql, saturate_sql, weighted_mean_sql
 
-ACTIVE = "(u.events > 0 OR u.minutes > 0)"
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
+
 #: raw measures returned next to the components (HealthResult.signals names)
 SIGNALS = (
     "active_days",
@@ -65,173 +90,207 @@ class Tables:
         return {c: MISSING_WHY[c] for c, gone in absent.items() if gone}
 
 
-def _window(column: str, days: int) -> str:
-    return f"{column} >= p.as_of - {int(days)} AND {column} < p.as_of"
+def _double(value: exp.Expr) -> exp.Expr:
+    return exp.cast(value, exp.DataType.Type.DOUBLE)
 
 
-def _num(value: float) -> str:
-    return repr(float(value))
+def _count(cte: str, column: str = "value") -> exp.Expr:
+    """``CAST(COALESCE(cte.column, 0) AS DOUBLE)``: an account without rows counted 0."""
+    return _double(fn("COALESCE", col(column, cte), num(0)))
 
 
-def _features_used(name: str, days: int, min_clicks: int, key_only: bool) -> str:
-    """Per account: how many (key) features were clicked ≥ min_clicks times in the window."""
-    key = ' AND k."key"' if key_only else ""
-    return (
-        f"{name} AS (SELECT account_id, COUNT(*) AS used FROM ("
-        "SELECT v.account_id, f.feature_id, SUM(f.clicks) AS clicks FROM feature_usage AS f"
-        " JOIN visitors AS v ON v.visitor_id = f.visitor_id"
-        f" JOIN features AS k ON k.feature_id = f.feature_id{key}"
-        f" CROSS JOIN params AS p WHERE {_window('f.date', days)} GROUP BY 1, 2"
-        f") AS x WHERE clicks >= {int(min_clicks)} GROUP BY 1)"
+def _nothing() -> exp.Expr:
+    return _double(exp.Null())
+
+
+def _grouped(select: exp.Select, by: int = 1) -> exp.Select:
+    return select.group_by(*[num(i) for i in range(1, by + 1)], copy=False)
+
+
+def _features_used(days: int, min_clicks: int, key_only: bool) -> exp.Select:
+    """``subject_id, used``: how many catalogued (key) features each account clicked at
+    least ``min_clicks`` times in the window."""
+    clicks = catalogue.CATALOGUE["feature_clicks"]
+    per_feature = catalogue.usage_scan(
+        "account",
+        "feature_usage",
+        days,
+        exp.alias_(col("feature_id", "u"), "feature_id"),
+        exp.alias_(clicks.aggregate_sql(), "clicks"),
+    )
+    on: exp.Expr = exp.EQ(this=col("feature_id", "k"), expression=col("feature_id", "u"))
+    if key_only:
+        on = exp.and_(on, col("key", "k", quoted=True), copy=False)
+    per_feature = _grouped(per_feature.join(table("features", "k"), on=on, copy=False), 2)
+    used = exp.select("subject_id", exp.alias_(exp.Count(this=exp.Star(), big_int=True), "used"))
+    enough = exp.GTE(this=col("clicks"), expression=num(int(min_clicks)))
+    return _grouped(used.from_(per_feature.subquery("x", copy=False)).where(enough, copy=False))
+
+
+def _sessions(days: int) -> exp.Select:
+    """``subject_id, value``: visitor-days with activity per account (a session count
+    without session data): the visitors' active days, summed over the account."""
+    per_visitor = catalogue.metric_sql("active_days", "visitor", days)
+    on = exp.EQ(this=col("visitor_id", "v"), expression=col("subject_id", "x"))
+    total = exp.alias_(exp.Sum(this=col("value", "x")), "value")
+    select = exp.select(exp.alias_(col("account_id", "v"), "subject_id"), total)
+    select = select.from_(per_visitor.subquery("x", copy=False))
+    return _grouped(select.join(table("visitors", "v"), on=on, copy=False))
+
+
+def _growth(days: int) -> exp.Select:
+    """``subject_id, recent, total``: events of the window and of twice the window."""
+    events = catalogue.CATALOGUE["events"]
+    recent = exp.Case(
+        ifs=[exp.If(this=window_sql(col("date", "u"), days), true=col("events", "u"))],
+        default=num(0),
+    )
+    return _grouped(
+        catalogue.usage_scan(
+            "account",
+            "usage_daily",
+            2 * days,
+            exp.alias_(exp.Sum(this=recent), "recent"),
+            exp.alias_(events.aggregate_sql(), "total"),
+        )
     )
 
 
-def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> list[str]:
-    """The CTEs (DuckDB dialect) ending in ``health``: one row per account with
-    ``account_id``, the components, ``sig_<signal>`` raw measures and ``health_score``.
+def _nps(days: int) -> exp.Select:
+    """``subject_id, mean, responses``: responses reach accounts through their visitors."""
+    select = subject_rows("account", "nps", row="n").select(
+        exp.alias_(subject_key("account"), "subject_id"),
+        exp.alias_(exp.Avg(this=_double(col("score", "n"))), "mean"),
+        exp.alias_(exp.Count(this=exp.Star(), big_int=True), "responses"),
+        copy=False,
+    )
+    return _grouped(select.where(window_sql(col("date", "n"), days), copy=False))
+
+
+def _tickets(days: int) -> exp.Select:
+    """``subject_id, value``: tickets opened in the window (tickets carry their account)."""
+    select = with_params(
+        exp.select(
+            exp.alias_(col("account_id", "t"), "subject_id"),
+            exp.alias_(exp.Count(this=exp.Star(), big_int=True), "value"),
+        ).from_(table("tickets", "t"))
+    )
+    return _grouped(select.where(window_sql(col("opened_on", "t"), days), copy=False))
+
+
+def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[str, exp.Select]:
+    """The CTEs ending in ``health``: one row per account with ``account_id``, the
+    components, ``sig_<signal>`` raw measures and ``health_score`` (unrounded).
 
     The tier policy (tiers/sql.py) builds on them; ``params`` holds the as-of day.
     """
     lf, core, br = config.login_frequency, config.core_feature_adoption, config.breadth
-    usage = (
-        " FROM usage_daily AS u JOIN visitors AS v ON v.visitor_id = u.visitor_id"
-        " CROSS JOIN params AS p"
-    )
-    ctes = [
-        f"params AS (SELECT DATE '{as_of.isoformat()}' AS as_of)",
-        "login AS (SELECT v.account_id, COUNT(DISTINCT CAST(u.date AS DATE)) AS active_days"
-        f"{usage} WHERE {_window('u.date', lf.window_days)} AND {ACTIVE} GROUP BY 1)",
-        # visitor-days with activity (a session count without session data)
-        "sessions_n AS (SELECT account_id, COUNT(*) AS n FROM (SELECT DISTINCT v.account_id,"
-        f" u.visitor_id, CAST(u.date AS DATE) AS day{usage}"
-        f" WHERE {_window('u.date', lf.window_days)} AND {ACTIVE}) AS x GROUP BY 1)",
-        # events of the window and of the window before it
-        f"growth AS (SELECT v.account_id, SUM(CASE WHEN u.date >= p.as_of - {lf.window_days}"
-        " THEN u.events ELSE 0 END) AS recent,"
-        f" SUM(CASE WHEN u.date < p.as_of - {lf.window_days} THEN u.events ELSE 0 END)"
-        f" AS earlier{usage} WHERE {_window('u.date', 2 * lf.window_days)} GROUP BY 1)",
-        _last_login(tables.last_visit),
-    ]
-    joins = [
-        "LEFT JOIN login ON login.account_id = a.account_id",
-        "LEFT JOIN sessions_n ON sessions_n.account_id = a.account_id",
-        "LEFT JOIN growth ON growth.account_id = a.account_id",
-        "LEFT JOIN last_login ON last_login.account_id = a.account_id",
-    ]
-    cols = {
-        "active_days": "CAST(COALESCE(login.active_days, 0) AS DOUBLE)",
+    ctes: dict[str, exp.Select] = {
+        "params": params(as_of),
+        "login": catalogue.metric_sql("active_days", "account", lf.window_days),
+        "sessions_n": _sessions(lf.window_days),
+        "growth": _growth(lf.window_days),
+        "last_login": roll_up_sql(last_visit_sql(tables.last_visit), latest=True),
     }
-    cols["login_frequency"] = (
-        f"LEAST(1.0, {cols['active_days']} / {_num(lf.full_at_active_days)}) * 100"
-    )
+    active_days = _count("login")
+    comps: dict[str, exp.Expr] = {
+        "login_frequency": saturate_sql(active_days, lf.full_at_active_days)
+    }
+    shares: dict[str, exp.Expr] = {}
     for comp, signal, spec, n, key_only in (
         ("core_feature_adoption", "feature_adoption", core, tables.key_features, True),
         ("breadth", "breadth", br, tables.features, False),
     ):
         if n:
-            ctes.append(_features_used(f"used_{comp}", spec.window_days, spec.min_clicks, key_only))
-            joins.append(f"LEFT JOIN used_{comp} ON used_{comp}.account_id = a.account_id")
-            share = f"(CAST(COALESCE(used_{comp}.used, 0) AS DOUBLE) / {n})"
-            cols[signal + "_share"] = share
-            cols[comp] = f"LEAST(1.0, {share} / {_num(spec.full_at_share)}) * 100"
+            ctes[f"used_{comp}"] = _features_used(spec.window_days, spec.min_clicks, key_only)
+            share = exp.paren(exp.Div(this=_count(f"used_{comp}", "used"), expression=num(n)))
+            shares[signal] = share
+            comps[comp] = saturate_sql(share.copy(), spec.full_at_share)
         else:
-            cols[comp] = "CAST(NULL AS DOUBLE)"
+            comps[comp] = _nothing()
     if tables.nps:
-        ctes.append(
-            "nps_r AS (SELECT v.account_id, AVG(CAST(n.score AS DOUBLE)) AS mean,"
-            " COUNT(*) AS responses FROM nps AS n JOIN visitors AS v"
-            " ON v.visitor_id = n.visitor_id CROSS JOIN params AS p"
-            f" WHERE {_window('n.date', config.nps.window_days)} GROUP BY 1)"
-        )
-        joins.append("LEFT JOIN nps_r ON nps_r.account_id = a.account_id")
-        cols["nps"] = "nps_r.mean * 10"
+        ctes["nps_r"] = _nps(config.nps.window_days)
+        comps["nps"] = exp.Mul(this=col("mean", "nps_r"), expression=num(10))
     else:
-        cols["nps"] = "CAST(NULL AS DOUBLE)"
-    st = config.support_tickets
+        comps["nps"] = _nothing()
     if tables.tickets:
-        ctes.append(
-            "tickets_n AS (SELECT t.account_id, COUNT(*) AS n FROM tickets AS t"
-            f" CROSS JOIN params AS p WHERE {_window('t.opened_on', st.window_days)} GROUP BY 1)"
-        )
-        joins.append("LEFT JOIN tickets_n ON tickets_n.account_id = a.account_id")
-        cols["support_tickets"] = (
-            "GREATEST(0.0, 1 - CAST(COALESCE(tickets_n.n, 0) AS DOUBLE) / "
-            f"{_num(st.zero_at_tickets)}) * 100"
+        ctes["tickets_n"] = _tickets(config.support_tickets.window_days)
+        comps["support_tickets"] = falling_sql(
+            _count("tickets_n"), config.support_tickets.zero_at_tickets
         )
     else:
-        cols["support_tickets"] = "CAST(NULL AS DOUBLE)"
-    weights = config.weights.as_dict()
-    total = " + ".join(f"COALESCE({_num(weights[c])} * c.{c}, 0)" for c in COMPONENTS)
-    denom = " + ".join(
-        f"CASE WHEN c.{c} IS NULL THEN 0 ELSE {_num(weights[c])} END" for c in COMPONENTS
+        comps["support_tickets"] = _nothing()
+    earlier = _double(exp.Sub(this=col("total", "growth"), expression=col("recent", "growth")))
+    growth = exp.Div(
+        this=exp.paren(exp.Sub(this=_double(col("recent", "growth")), expression=earlier)),
+        expression=earlier.copy(),
     )
-    nothing = "CAST(NULL AS DOUBLE)"
-    earlier = "CAST(growth.earlier AS DOUBLE)"
-    signals = {
-        "active_days": cols["active_days"],
-        "feature_adoption": f"{cols['feature_adoption_share']} * 100"
-        if "feature_adoption_share" in cols
-        else nothing,
-        "breadth": f"{cols['breadth_share']} * 100" if "breadth_share" in cols else nothing,
-        "nps": "nps_r.mean" if tables.nps else nothing,
-        "nps_responses": "CAST(COALESCE(nps_r.responses, 0) AS DOUBLE)" if tables.nps else nothing,
-        "tickets": "CAST(COALESCE(tickets_n.n, 0) AS DOUBLE)" if tables.tickets else nothing,
-        "sessions": "CAST(COALESCE(sessions_n.n, 0) AS DOUBLE)",
+    renewal = fn(
+        "date_diff", exp.Literal.string("day"), as_of_sql(), date(col("renewal_date", "a"))
+    )
+    signals: dict[str, exp.Expr] = {
+        "active_days": active_days.copy(),
+        "feature_adoption": _percent(shares.get("feature_adoption")),
+        "breadth": _percent(shares.get("breadth")),
+        "nps": col("mean", "nps_r") if tables.nps else _nothing(),
+        "nps_responses": _count("nps_r", "responses") if tables.nps else _nothing(),
+        "tickets": _count("tickets_n") if tables.tickets else _nothing(),
+        "sessions": _count("sessions_n"),
         # NULL when the earlier window had no events: growth from nothing is undefined
-        "usage_growth": f"CASE WHEN {earlier} > 0 THEN"
-        f" (CAST(growth.recent AS DOUBLE) - {earlier}) / {earlier} * 100 END",
-        "days_since_last_login": "CAST(date_diff('day', last_login.day, p.as_of) AS DOUBLE)",
-        "renewal_in_days": "CAST(date_diff('day', p.as_of, CAST(a.renewal_date AS DATE)) AS DOUBLE)"
-        if tables.renewal_date
-        else nothing,
+        "usage_growth": exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GT(this=earlier.copy(), expression=num(0)),
+                    true=exp.Mul(this=growth, expression=num(100)),
+                )
+            ]
+        ),
+        "days_since_last_login": _double(days_since_sql(col("value", "last_login"))),
+        "renewal_in_days": _double(renewal) if tables.renewal_date else _nothing(),
     }
-    inner = ", ".join(
-        [f"{cols[c]} AS {c}" for c in COMPONENTS]
-        + [f"{expr} AS sig_{name}" for name, expr in signals.items()]
+    select = exp.select(
+        col("account_id", "a"),
+        *[exp.alias_(comps[c], c) for c in COMPONENTS],
+        *[exp.alias_(expr, f"sig_{name}") for name, expr in signals.items()],
     )
-    return [
-        *ctes,
-        f"c AS (SELECT a.account_id, {inner}\nFROM accounts AS a CROSS JOIN params AS p"
-        f" {' '.join(joins)})",
-        f"health AS (SELECT c.*, CASE WHEN ({denom}) > 0 THEN ({total}) / ({denom}) END"
-        " AS health_score FROM c)",
-    ]
-
-
-def _last_login(last_visit: bool) -> str:
-    """Per account: the latest active day before as-of (or ``visitors.last_visit``)."""
-    per_visitor = (
-        "SELECT u.visitor_id, MAX(CAST(u.date AS DATE)) AS day FROM usage_daily AS u"
-        f" CROSS JOIN params AS p WHERE u.date < p.as_of AND {ACTIVE} GROUP BY 1"
+    select = with_params(select.from_(table("accounts", "a")))
+    for cte in ctes:
+        if cte != "params":
+            on = exp.EQ(this=col("subject_id", cte), expression=col("account_id", "a"))
+            select = select.join(exp.to_table(cte), on=on, join_type="left", copy=False)
+    weights = config.weights.as_dict()
+    score = weighted_mean_sql([(col(c, "c"), weights[c]) for c in COMPONENTS])
+    ctes["c"] = select
+    ctes["health"] = exp.select(exp.Star(), exp.alias_(score, "health_score")).from_(
+        exp.to_table("c")
     )
-    if last_visit:
-        per_visitor += (
-            " UNION ALL SELECT v.visitor_id, CAST(v.last_visit AS DATE) FROM visitors AS v"
-            " CROSS JOIN params AS p WHERE CAST(v.last_visit AS DATE) < p.as_of"
-        )
-    return (
-        f"last_login AS (SELECT v.account_id, MAX(x.day) AS day FROM ({per_visitor}) AS x"
-        " JOIN visitors AS v ON v.visitor_id = x.visitor_id GROUP BY 1)"
-    )
+    return ctes
 
 
-def to_dialect(sql: str, dialect: str) -> str:
-    """A DuckDB query written for ``dialect`` (the SQL target's writer)."""
-    if dialect == "duckdb":
-        return sql
-    import sqlglot
+def _percent(share: exp.Expr | None) -> exp.Expr:
+    return _nothing() if share is None else exp.Mul(this=share.copy(), expression=num(100))
 
-    from pendo_segments.compile.sql import writer_for
 
-    return str(sqlglot.transpile(sql, read="duckdb", write=writer_for(dialect), pretty=True)[0])
+def with_ctes(select: exp.Select, ctes: dict[str, exp.Select]) -> exp.Select:
+    for name, body in ctes.items():
+        select = select.with_(name, as_=body, copy=False)
+    return select
+
+
+def to_dialect(tree: exp.Expr, dialect: str) -> str:
+    """The tree written for ``dialect``: DuckDB on one line, others by the SQL target's writer."""
+    from pendo_segments.compile.sql import render
+
+    return render(tree, dialect)
 
 
 def health_query(
     config: HealthConfig, tables: Tables, as_of: dt.date, *, dialect: str = "duckdb"
 ) -> str:
     """One row per account: ``account_id``, the components, ``health_score`` and raw measures."""
-    ctes = ",\n".join(health_ctes(config, tables, as_of))
-    return to_dialect(f"WITH {ctes}\nSELECT * FROM health ORDER BY account_id", dialect)
+    ordered = exp.Ordered(this=col("account_id"), nulls_first=False)
+    query = exp.select(exp.Star()).from_("health").order_by(ordered, copy=False)
+    return to_dialect(with_ctes(query, health_ctes(config, tables, as_of)), dialect)
 
 
 def health_result(frame: pd.DataFrame, config: HealthConfig, tables: Tables, as_of: dt.date) -> Any:

@@ -11,9 +11,7 @@ same fields to pick their own way of counting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-from sqlglot import exp
+from typing import TYPE_CHECKING, Literal
 
 from pendo_segments.semantics.rules import (
     active_sql,
@@ -28,6 +26,11 @@ from pendo_segments.semantics.rules import (
     subject_rows,
     window_sql,
 )
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 Rollup = Literal["distinct days", "sum", "latest", "earliest"]
 

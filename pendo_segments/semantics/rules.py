@@ -12,10 +12,14 @@ them. Each pair sits together so that a change to a rule is one change here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlglot import exp
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 #: The dialect the trees are written in (the SQL target's own; others transpile).
 DIALECT = "duckdb"
@@ -71,19 +75,21 @@ def with_params(select: exp.Select) -> exp.Select:
     return select.join(table("params", "p"), join_type="cross")
 
 
-AS_OF = col("as_of", "p")
+def as_of_sql() -> exp.Column:
+    """``p.as_of``: the as-of day of the ``params`` CTE."""
+    return col("as_of", "p")
 
 
 # -- the window: the N whole days before the as-of day, D−N ≤ date ≤ D−1 ----------------
 def window_sql(day: exp.Expr, days: int) -> exp.Expr:
     """``day >= p.as_of - N AND day < p.as_of``."""
-    start = exp.Sub(this=AS_OF.copy(), expression=num(int(days)))
+    start = exp.Sub(this=as_of_sql(), expression=num(int(days)))
     return exp.and_(exp.GTE(this=day, expression=start), before_sql(day.copy()), copy=False)
 
 
 def before_sql(day: exp.Expr) -> exp.Expr:
     """``day < p.as_of``: all history up to the as-of day, which itself never counts."""
-    return exp.LT(this=day, expression=AS_OF.copy())
+    return exp.LT(this=day, expression=as_of_sql())
 
 
 def window_bounds(as_of_day: int, days: int) -> tuple[int, int]:
@@ -188,7 +194,7 @@ def first_seen(earliest_active: np.ndarray, declared: np.ndarray | None) -> np.n
 
 def days_since_sql(day: exp.Expr) -> exp.Expr:
     """``date_diff('day', day, p.as_of)``: 1 for yesterday, NULL when the day is unknown."""
-    return fn("date_diff", exp.Literal.string("day"), day, AS_OF.copy())
+    return fn("date_diff", exp.Literal.string("day"), day, as_of_sql())
 
 
 def days_since(as_of_day: int, days: np.ndarray) -> np.ndarray:

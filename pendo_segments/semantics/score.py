@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlglot import exp
 
 from pendo_segments.semantics.rules import fn, num
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 #: ``np.round`` and SQL ROUND differ on halves and float noise (72.35 is stored as
 #: 72.34999…); half up after a nudge far below 0.05 is the same everywhere.

@@ -20,12 +20,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from pendo_segments.compile.sql import SQLGenerator, literal, quote_ident
+from pendo_segments.compile.sql import (
+    COMPARISONS,
+    SQLGenerator,
+    compare,
+    false_if_null,
+    field,
+    literal,
+)
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import (
     FieldCondition,
@@ -46,26 +53,26 @@ from pendo_segments.health.rules import (
     check_segments,
     segment_names,
 )
-from pendo_segments.health.sql import Tables, health_ctes, health_result, to_dialect
+from pendo_segments.health.sql import Tables, health_ctes, health_result, to_dialect, with_ctes
+from pendo_segments.semantics.rules import col, date, num, table, with_params
+from pendo_segments.semantics.score import round1_sql
 from pendo_segments.tiers.assign import TierResult, finish_tiers, render_reasons
 from pendo_segments.tiers.policy import Rule, TierPolicy
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 #: column kinds of the accounts table (as evaluate/fields.py names them)
 Kinds = dict[str, str]
 _ACCOUNT_RULE = {"field": "account_id", "op": "exists"}  # any valid account rule
 
 
-def _round1(expr: str) -> str:
-    """health/score.py ``round1``: half up to one decimal, with the same tiny nudge."""
-    return f"(FLOOR({expr} * 10 + 0.5 + 1e-7) / 10)"
-
-
-def _compare(expr: str, op: str | None, value: float | None) -> str:
-    if op == "exists":
-        return f"({expr} IS NOT NULL)"
-    if op == "not_exists":
-        return f"({expr} IS NULL)"
-    return f"COALESCE({expr} {op} {float(value or 0)!r}, FALSE)"
+def _compare(value: exp.Expr, op: str | None, threshold: float | None) -> exp.Expr:
+    """A health or signal leaf (a numeric signal always has an op)."""
+    assert op is not None
+    return compare(value, op, float(threshold or 0))
 
 
 class PolicySQL(SQLGenerator):
@@ -76,7 +83,7 @@ class PolicySQL(SQLGenerator):
     the health CTE.
     """
 
-    def __init__(self, defs: DefinitionSet, kinds: Kinds, risk: str, **options: Any) -> None:
+    def __init__(self, defs: DefinitionSet, kinds: Kinds, risk: exp.Expr, **options: Any) -> None:
         super().__init__(defs, **options)
         self.kinds = kinds
         self.risk = risk  # the renewal-risk flag (a true/false signal)
@@ -85,19 +92,19 @@ class PolicySQL(SQLGenerator):
             {"name": "tiers", "title": "tier policy", "subject": "account", "rule": _ACCOUNT_RULE}
         )
         self._segment = self.policy_segment
-        self._ctes: dict[str, str] = {}
-        self._joins: list[str] = []
+        self._ctes: dict[str, exp.Select] = {}
+        self._joins: dict[str, exp.Join] = {}
         self.rule: AccountRule | None = None
 
-    def condition(self, rule: AccountRule) -> str:
+    def condition(self, rule: AccountRule) -> exp.Expr:
         self.rule = rule
-        return str(self.generate(rule.rule, "when"))
+        return self.generate(rule.rule, "when")
 
     def where(self, node: Any) -> str:
         assert self.rule is not None
         return self.rule.where_of(node)
 
-    def field_node(self, cond: FieldCondition, path: str) -> str:
+    def field_node(self, cond: FieldCondition, path: str) -> exp.Expr:
         """The SQL target's field SQL, with the value read in the column's type first."""
         if self._segment is not self.policy_segment:  # inside a referenced segment
             return super().field_node(cond, path)
@@ -119,27 +126,30 @@ class PolicySQL(SQLGenerator):
         typed = [_sql_value(coerce(v, kind, where)) for v in values]
         if kind == "bool" and op not in ("=", "!=", "in", "not_in"):
             raise EvaluationError(f"{where}: op '{op}' cannot order true/false values")
-        value = typed if isinstance(cond.value, list) else typed[0]
-        col = f"s.{quote_ident(cond.column)}"
+        column: exp.Expr = field(cond.column, "s")
         if kind == "date":
-            col = f"CAST({col} AS DATE)"
+            column = date(column)
+        test: exp.Expr
         if op in ("in", "not_in"):
-            items = ", ".join(_date_or_literal(v, kind) for v in value)
-            return f"COALESCE({col} {'IN' if op == 'in' else 'NOT IN'} ({items}), FALSE)"
-        return f"COALESCE({col} {op} {_date_or_literal(value, kind)}, FALSE)"
+            test = exp.In(this=column, expressions=[_date_or_literal(v, kind) for v in typed])
+            return false_if_null(test if op == "in" else exp.Not(this=test))
+        test = getattr(exp, COMPARISONS[op])(
+            this=column, expression=_date_or_literal(typed[0], kind)
+        )
+        return false_if_null(test)
 
-    def health_node(self, cond: HealthCondition, path: str) -> str:
-        column = "health_score" if cond.health == "score" else cond.health
+    def health_node(self, cond: HealthCondition, path: str) -> exp.Expr:
+        column = col("health_score" if cond.health == "score" else cond.health, "h")
         if cond.op in ("exists", "not_exists"):
-            return _compare(f"h.{column}", cond.op, None)
-        return _compare(_round1(f"h.{column}"), cond.op, cond.value)
+            return _compare(column, cond.op, None)
+        return _compare(round1_sql(column), cond.op, cond.value)
 
-    def signal_node(self, cond: SignalCondition, path: str) -> str:
+    def signal_node(self, cond: SignalCondition, path: str) -> exp.Expr:
         if cond.signal in BOOL_SIGNALS:
-            return self.risk
-        return _compare(f"h.sig_{cond.signal}", cond.op, cond.value)
+            return self.risk.copy()
+        return _compare(col(f"sig_{cond.signal}", "h"), cond.op, cond.value)
 
-    def unsupported_node(self, node: Any) -> str:
+    def unsupported_node(self, node: Any) -> exp.Expr:
         raise DefinitionError(f"{self.where(node)}: a '{node.kind}' condition cannot run in SQL")
 
     def generate(self, node: Any, path: str) -> Any:
@@ -157,9 +167,9 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-def _date_or_literal(value: Any, kind: str) -> str:
+def _date_or_literal(value: Any, kind: str) -> exp.Expr:
     if kind == "date":
-        return f"DATE '{value.isoformat()}'"
+        return date(exp.Literal.string(value.isoformat()))
     return literal(value)
 
 
@@ -192,10 +202,14 @@ def policy_query(
     conds = [r.when for r in policy.rules]
     check_segments(defs, segment_names(conds), conds)
     within, below = policy.renewal_risk.within_days, policy.renewal_risk.score_below
-    days = "h.sig_renewal_in_days"
-    risk = (
-        f"COALESCE({days} >= 0 AND {days} <= {int(within)} AND "
-        f"{_round1('h.health_score')} < {float(below)!r}, FALSE)"
+    days = col("sig_renewal_in_days", "h")
+    risk = false_if_null(
+        exp.and_(
+            exp.GTE(this=days, expression=num(0)),
+            exp.LTE(this=days.copy(), expression=num(int(within))),
+            exp.LT(this=round1_sql(col("health_score", "h")), expression=num(float(below))),
+            copy=False,
+        )
     )
     gen = PolicySQL(
         defs,
@@ -205,32 +219,38 @@ def policy_query(
         has_first_visit=has_first_visit,
         has_last_visit=tables.last_visit,
     )
-    whens, index, tier = [], [], []
+    whens: list[exp.Expr] = []
+    index: list[exp.If] = []
+    tier: list[exp.If] = []
     columns: list[str] = ["arr"] if "arr" in kinds else []
     for i, rule in enumerate(policy.rules):
         if rule.when is not None:
-            whens.append(f"{gen.condition(rule.when)} AS when_{i}")
-            index.append(f"WHEN t.when_{i} THEN {i}")
-            tier.append(f"WHEN t.when_{i} THEN {literal(rule.tier)}")
+            whens.append(exp.alias_(gen.condition(rule.when), f"when_{i}"))
+            index.append(exp.If(this=col(f"when_{i}", "t"), true=num(i)))
+            tier.append(exp.If(this=col(f"when_{i}", "t"), true=literal(rule.tier)))
         for name in _account_placeholders(rule, kinds):
             if name not in columns:
                 columns.append(name)
     last = policy.rules[-1]  # has no condition: every account gets a tier
-    index.append(f"ELSE {len(policy.rules) - 1}")
-    tier.append(f"ELSE {literal(last.tier)}")
-    picked = [f"s.{quote_ident(c)} AS {quote_ident('col_' + c)}" for c in columns]
-    inner = (
-        f"SELECT {', '.join(['h.*', f'{risk} AS renewal_risk', *picked, *whens])}\n"
-        "FROM accounts AS s CROSS JOIN params AS p"
-        " LEFT JOIN health AS h ON h.account_id = s.account_id"
+    picked = [exp.alias_(field(c, "s"), f"col_{c}", quoted=True) for c in columns]
+    inner = exp.select(_all_of("h"), exp.alias_(risk, "renewal_risk"), *picked, *whens)
+    on = exp.EQ(this=col("account_id", "h"), expression=col("account_id", "s"))
+    inner = with_params(inner.from_(table("accounts", "s"))).join(
+        table("health", "h"), on=on, join_type="left", copy=False
     )
-    ctes = [*health_ctes(config, tables, as_of), *gen._ctes.values()]
-    sql = (
-        "WITH " + ",\n".join(ctes) + "\n"
-        f"SELECT t.*, CASE {' '.join(index)} END AS rule_index,"
-        f" CASE {' '.join(tier)} END AS tier\nFROM ({inner}) AS t\nORDER BY t.account_id"
-    )
+    outer = exp.select(
+        _all_of("t"),
+        exp.alias_(exp.Case(ifs=index, default=num(len(policy.rules) - 1)), "rule_index"),
+        exp.alias_(exp.Case(ifs=tier, default=literal(last.tier)), "tier"),
+    ).from_(inner.subquery("t", copy=False))
+    outer = outer.order_by(exp.Ordered(this=col("account_id", "t"), nulls_first=False), copy=False)
+    sql = with_ctes(outer, {**health_ctes(config, tables, as_of), **gen._ctes})
     return PolicyQuery(to_dialect(sql, dialect), tables, as_of, tuple(columns))
+
+
+def _all_of(alias: str) -> exp.Column:
+    """``alias.*``."""
+    return exp.Column(this=exp.Star(), table=exp.to_identifier(alias))
 
 
 def _account_placeholders(rule: Rule, kinds: Kinds) -> list[str]:
@@ -242,7 +262,7 @@ def _account_placeholders(rule: Rule, kinds: Kinds) -> list[str]:
         if name not in kinds:
             options = [*kinds, *HEALTH_NAMES, *SIGNALS]
             raise DefinitionError(
-                f"{rule.where}.reason: unknown placeholder '{{{name}}}'"
+                f"{rule.where}.{rule.key_of(name)}: unknown placeholder '{{{name}}}'"
                 f"{suggest(name, options)} (an accounts column, score, a "
                 "component or a signal)"
             )
