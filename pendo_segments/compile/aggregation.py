@@ -38,7 +38,9 @@ Pendo fidelity (public sources named, so each choice can be checked):
 * The envelope and operators are those of Pendo's ETL examples repository
   (pendo-io/pendo-ETL-API-calls) and singer-io/tap-pendo.
 
-Semantics (docs/semantics.md §2):
+Semantics (docs/semantics.md §2, stated once in :mod:`pendo_segments.semantics`;
+the window, active-day and last-visit tests here are those trees written in
+Pendo's expression syntax by :func:`pendo_expression`):
 
 * A window of N days is ``timeSeries {first: as_of − N days, count: N}``: the
   N whole days before as-of.
@@ -70,7 +72,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pendo_segments.compile.base import Generator, child_paths
@@ -86,6 +88,13 @@ from pendo_segments.definitions.models import (
     SegmentRef,
 )
 from pendo_segments.errors import CompileError
+from pendo_segments.semantics.catalogue import CATALOGUE
+from pendo_segments.semantics.rules import active_sql, before_sql, col, window_bounds, window_sql
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+    from pendo_segments.semantics.lazy import exp
 
 # -- Pendo names and expression syntax --------------------------------------------
 #: Start of Pendo's today (local midnight of the subscription), as Pendo's UI writes it.
@@ -99,7 +108,6 @@ NOT_NULL = "!isNull({x})"
 ZERO_IF_NULL = "if(isNull({x}), 0, {x})"
 CONTAINS = "contains({x}, {v})"  # UNCONFIRMED function name
 ACTIVE_DAY_FIELD = "activeDay"
-ACTIVE_DAY = "if(numEvents > 0 || numMinutes > 0, 1, 0)"
 OPERATORS: dict[str, str] = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 SUBJECTS: dict[str, tuple[str, str]] = {
@@ -113,17 +121,64 @@ FIRST_VISIT = "metadata.auto.firstvisit"
 LAST_VISIT = "metadata.auto.lastvisit"
 #: What ``bulkExpand`` names the joined account record.
 EXPANDED_ACCOUNT = "account"
+#: Columns of docs/semantics.md §1 as Pendo names them: the event sources' per-day
+#: sums (a feature's clicks are its ``numEvents``) and the visitor's visit metadata.
+PENDO_COLUMNS: dict[str, str] = {
+    "events": "numEvents",
+    "minutes": "numMinutes",
+    "clicks": "numEvents",
+    "first_visit": FIRST_VISIT,
+    "last_visit": LAST_VISIT,
+}
 #: Per-day sums of the events source that the metrics are built from.
 DAY_SUMS: dict[str, dict[str, str]] = {
     "numEvents": {"sum": "numEvents"},
     "numMinutes": {"sum": "numMinutes"},
 }
-#: Windowed metric -> aggregation over the per-day rows.
-USAGE_METRICS: dict[str, dict[str, str]] = {
-    "active_days": {"sum": ACTIVE_DAY_FIELD},
-    "minutes": {"sum": "numMinutes"},
-    "events": {"sum": "numEvents"},
-}
+
+
+def usage_metric(metric: str) -> dict[str, str]:
+    """A windowed usage metric of the catalogue as a sum over the per-day rows."""
+    m = CATALOGUE[metric]
+    return {"sum": ACTIVE_DAY_FIELD if m.column is None else PENDO_COLUMNS[m.column]}
+
+
+def pendo_expression(node: exp.Expr, day_start: Callable[[int], int | str]) -> str:
+    """A rule tree of :mod:`pendo_segments.semantics` in Pendo's expression syntax.
+
+    ``p.as_of - N`` is the start of the day N days before as-of (``day_start(N)``).
+    Only what the rules use is known; anything else is a bug here, not bad input.
+    """
+
+    def write(n: exp.Expr) -> str:
+        if isinstance(n, exp.Paren):
+            return f"({write(n.this)})"
+        if isinstance(n, exp.Column):
+            return str(day_start(0)) if n.name == "as_of" else PENDO_COLUMNS[n.name]
+        if isinstance(n, exp.Literal) and not n.is_string:
+            return str(n.this)
+        if isinstance(n, exp.Sub) and isinstance(n.this, exp.Column) and n.this.name == "as_of":
+            return str(day_start(int(n.expression.this)))
+        for kind, op in _operators().items():
+            if isinstance(n, kind):
+                return f"{write(n.this)} {op} {write(n.expression)}"
+        raise CompileError(f"aggregation: cannot write {n.sql()} in Pendo's syntax")
+
+    return write(node.this if isinstance(node, exp.Paren) else node)
+
+
+def _operators() -> dict[Any, str]:
+    return {
+        exp.Or: "||",
+        exp.And: "&&",
+        exp.GT: ">",
+        exp.GTE: ">=",
+        exp.LT: "<",
+        exp.LTE: "<=",
+        exp.EQ: "==",
+        exp.NEQ: "!=",
+    }
+
 
 REASONS: dict[str, str] = {
     "anniversary_within": "the Aggregation API has no documented day-of-year date "
@@ -227,7 +282,12 @@ class AggregationGenerator(Generator):
         return local_midnight_ms(day, self.timezone)
 
     def time_series(self, window: int) -> dict[str, Any]:
-        return {"period": "dayRange", "first": self.day_start(window), "count": window}
+        """The window as Pendo's day range: ``count`` days from the first one."""
+        first, end = window_bounds(0, window)  # relative to as-of
+        return {"period": "dayRange", "first": self.day_start(-first), "count": end - first}
+
+    def pendo(self, node: exp.Expr) -> str:
+        return pendo_expression(node, self.day_start)
 
     # -- sub-pipelines ---------------------------------------------------------
     def usage_pipeline(self, key: str, window: int, fields: dict[str, str]) -> list[dict[str, Any]]:
@@ -242,12 +302,13 @@ class AggregationGenerator(Generator):
             {"group": {"group": [key, "day"], "fields": DAY_SUMS}},
         ]
         if "active_days" in fields.values():
-            steps.append({"eval": {ACTIVE_DAY_FIELD: ACTIVE_DAY}})
+            active = self.pendo(active_sql())
+            steps.append({"eval": {ACTIVE_DAY_FIELD: f"if({active}, 1, 0)"}})
         steps.append(
             {
                 "group": {
                     "group": [key],
-                    "fields": {field: USAGE_METRICS[metric] for field, metric in fields.items()},
+                    "fields": {field: usage_metric(metric) for field, metric in fields.items()},
                 }
             }
         )
@@ -328,17 +389,14 @@ class AggregationGenerator(Generator):
 
     def days_since_last_visit(self, node: MetricCondition) -> str:
         """d = as_of − the later of the last active day and lastvisit before as_of (≥ 1)."""
-        today = self.day_start(0)
         known = (
-            f"({NOT_NULL.format(x=FIRST_VISIT)} && {FIRST_VISIT} < {today}) || "
-            f"({NOT_NULL.format(x=LAST_VISIT)} && {LAST_VISIT} < {today})"
+            f"({NOT_NULL.format(x=FIRST_VISIT)} && {self.pendo(before_sql(col('first_visit')))})"
+            f" || ({NOT_NULL.format(x=LAST_VISIT)} && {self.pendo(before_sql(col('last_visit')))})"
         )
 
         def recent(k: int) -> str:  # lastvisit in the k days before as-of
-            return (
-                f"{NOT_NULL.format(x=LAST_VISIT)} && {LAST_VISIT} >= {self.day_start(k)} "
-                f"&& {LAST_VISIT} < {today}"
-            )
+            in_window = self.pendo(window_sql(col("last_visit"), k))
+            return f"{NOT_NULL.format(x=LAST_VISIT)} && {in_window}"
 
         def seen(k: int) -> str:  # some visit in the last k days: d <= k
             return f"{self.metric_field('active_days', k)} > 0 || ({recent(k)})"
