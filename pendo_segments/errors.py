@@ -60,3 +60,7 @@ class SyncError(PendoSegmentsError):
 
 class CampaignError(PendoSegmentsError):
     """The no-login campaign cannot run (state, lock, delivery)."""
+
+
+class NotifyError(PendoSegmentsError):
+    """Alert notifications cannot run (state, lock, webhook settings)."""

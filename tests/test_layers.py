@@ -38,6 +38,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("campaign",),
     ("backtest",),
     ("report",),
+    # Slack messages of alerts: links to the report's pages, its Japanese words
+    ("notify",),
     ("demo",),
     ("cli",),
 ]

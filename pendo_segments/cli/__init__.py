@@ -65,9 +65,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Assign every account to P1 / P2 / P3 / Neighborhood.",
     ),
     "alerts": (
-        "pendo_segments.cli.health_cmds",
+        "pendo_segments.cli.notify_cmds",
         "alerts",
-        "Playbook alerts: at-risk, escalation, upsell, renewal risk.",
+        "Playbook alerts: at-risk, escalation, upsell, renewal risk; post new ones to Slack.",
     ),
     "export": (
         "pendo_segments.cli.health_cmds",
