@@ -137,6 +137,12 @@ def test_fake_server_command_serves_plan_apply_plan(
         assert first.startswith("Fake Pendo on http://127.0.0.1:"), first
         url = first.split()[3]
         assert server.stdout.readline() == "  " + f"export PENDO_BASE_URL={url}\n".lstrip()
+        server.stdout.readline()  # the key
+        # The banner names a day with events (the data's last usage day), and the check passes
+        # on it (without --day it looks at yesterday, when the bundled data has no traffic).
+        check_line = server.stdout.readline().split("#")[0].split()
+        last_day = str(max(frames()["usage_daily"]["date"]))[:10]
+        assert check_line == ["pendo-segments", "pendo", "check", "--day", last_day]
         for name in ("PENDO_SEGMENTS_CONFIG", "PENDO_REGION", "PENDO_TIMEZONE"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -151,6 +157,9 @@ def test_fake_server_command_serves_plan_apply_plan(
         again = run(*plan, "--format", "table")
         assert again.exit_code == 0, again.output
         assert again.stdout.endswith("No changes.\n")
+        checked = run("pendo", "check", "--day", last_day, "--format", "csv")
+        assert checked.exit_code == 0, checked.output
+        assert f'events,yes,"{last_day} (UTC, every app): events found"' in checked.stdout
     finally:
         server.terminate()
         server.wait(timeout=10)

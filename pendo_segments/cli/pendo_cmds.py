@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,11 +130,14 @@ def fake_server(port: int, key: str, data: str, timezone: str) -> None:
         fake.start()
     except OSError as err:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from None
+    last_day = ds.default_as_of() - dt.timedelta(days=1)
     click.echo(
         f"Fake Pendo on {fake.url} with {len(fake.accounts)} accounts and "
-        f"{len(fake.visitors)} visitors. In another terminal:\n"
+        f"{len(fake.visitors)} visitors; its events end on {last_day.isoformat()}. "
+        "In another terminal:\n"
         f"  export PENDO_BASE_URL={fake.url}\n"
         f"  export PENDO_INTEGRATION_KEY={key}\n"
+        f"  pendo-segments pendo check --day {last_day.isoformat()}   # a day with events\n"
         "Stop with Ctrl-C."
     )
     sys.stdout.flush()
