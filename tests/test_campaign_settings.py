@@ -203,3 +203,16 @@ def test_a_misspelt_smtp_key_says_the_closest(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         smtp_settings(cfg, env=ENV)
     assert str(err.value) == (f"{cfg.path}: [smtp].hots: unknown key (did you mean 'host'?)")
+
+
+@pytest.mark.parametrize(("value", "shown"), [("inf", "inf"), ("1e300", "1e+300")])
+def test_an_smtp_timeout_no_socket_can_take_is_one_line(
+    tmp_path: Path, value: str, shown: str
+) -> None:
+    """``inf`` overflowed the socket timeout (OverflowError) when the campaign connected."""
+    cfg = config(tmp_path, f'[smtp]\nhost = "mail.example"\ntimeout = {value}\n')
+    with pytest.raises(ConfigError) as err:
+        smtp_settings(cfg, env=ENV)
+    assert str(err.value) == (
+        f"{cfg.path}: [smtp].timeout: must be a number greater than 0 and at most 3600, got {shown}"
+    )

@@ -176,7 +176,7 @@ class SmtpSection(Section):
     tls: Annotated[str, BeforeValidator(one_of(TLS_MODES))] = "starttls"
     user: OptionalText = None
     reply_to: OptionalText = None
-    timeout: Annotated[float, BeforeValidator(number(above=0))] = 30.0
+    timeout: Annotated[float, BeforeValidator(number(above=0, maximum=3600))] = 30.0
     unsubscribe: Annotated[tuple[str, ...] | None, BeforeValidator(_unsubscribe)] = None
 
 
