@@ -9,7 +9,7 @@ from pendo_segments.backtest.catch import (
     catch_rates,
     churn_days,
 )
-from pendo_segments.backtest.history import AsOfMetrics, UsageHistory
+from pendo_segments.backtest.history import UsageHistory
 from pendo_segments.backtest.run import (
     COUNT_COLUMNS,
     SCORE_COLUMNS,
@@ -22,7 +22,6 @@ __all__ = [
     "CATCH_COLUMNS",
     "COUNT_COLUMNS",
     "SCORE_COLUMNS",
-    "AsOfMetrics",
     "Backtest",
     "CatchRate",
     "UsageHistory",

@@ -2,16 +2,17 @@
 
 The data set is read once: usage rows are sorted by day and active
 (subject, day) pairs are de-duplicated once. A window of N days before an
-as-of day D (docs/semantics.md §2: ``D − N ≤ day ≤ D − 1``) is then a
-contiguous slice of those sorted rows, found with two binary searches, and
-every metric is one ``numpy.bincount`` over the slice. "Days since last
-visit" keeps a running latest day that only moves forward as the as-of days
-grow, so a whole backtest touches each usage row a bounded number of times.
+as-of day D (docs/semantics.md §2: ``D − N ≤ day ≤ D − 1``, as
+``semantics.rules.window_bounds`` gives it) is then a contiguous slice of
+those sorted rows, found with two binary searches, and every metric is one
+``numpy.bincount`` over the slice. "Days since last visit" keeps a running
+latest day that only moves forward as the as-of days grow, so a whole
+backtest touches each usage row a bounded number of times.
 
-:class:`AsOfMetrics` has the public shape of
-:class:`pendo_segments.evaluate.metrics.Metrics` (``metric``, ``size``,
-``ids``, ``v2a`` …), so the evaluator and the health scorer run on it
-unchanged.
+:class:`UsageHistory` is a :class:`~pendo_segments.evaluate.metrics.UsageSource`:
+``history.at(day)`` is the evaluator's own
+:class:`~pendo_segments.evaluate.metrics.Metrics` reading it, so the rules of
+last visit, first seen and the roll-up are the same code on every path.
 """
 
 from __future__ import annotations
@@ -22,21 +23,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.metrics import (
-    NAT_DAY,
     ExtremeDay,
-    day_number,
+    Metrics,
     day_numbers,
     feature_codes,
     positions,
     usage_days,
 )
+from pendo_segments.semantics.rules import is_active
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
 
-_BIG = np.iinfo(np.int64).max
 _BITMAP_LIMIT = 600_000_000  # cells (bytes) of the (day, subject) bitmap
 
 
@@ -189,7 +188,7 @@ class UsageHistory:
         )
         self.u_day, self.u_minutes = day, minutes  # every visitor's rows, by day
         aidx = self.v2a[vidx]
-        active = (events > 0) | (minutes > 0)
+        active = is_active(events, minutes)
         a_vidx, a_aidx, a_day = _known(active, vidx, aidx, day)  # usually every row
         self.pairs = {
             "visitor": _unique_pairs(a_vidx, a_day, nv),
@@ -237,11 +236,67 @@ class UsageHistory:
         self.first_visit = day_numbers(vis["first_visit"]) if "first_visit" in vis else None
         self.last_visit = day_numbers(vis["last_visit"]) if "last_visit" in vis else None
 
-    def at(self, as_of: dt.date) -> AsOfMetrics:
-        return AsOfMetrics(self, as_of)
+        self._matrices: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def at(self, as_of: dt.date) -> Metrics:
+        """The metrics of one as-of day, read off this index."""
+        return Metrics(self.ds, as_of, source=self)
 
     def size(self, subject: str) -> int:
         return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
+
+    def declared(self, column: str) -> np.ndarray | None:
+        return self.first_visit if column == "first_visit" else self.last_visit
+
+    # -- windows: a slice of the day-sorted rows ---------------------------------------
+    @staticmethod
+    def _slice(day: np.ndarray, first: int, end: int) -> slice:
+        # scalars of the array's own dtype: no int32 → int64 copy of the array per search
+        lo = int(np.searchsorted(day, day.dtype.type(first), side="left"))
+        hi = int(np.searchsorted(day, day.dtype.type(end), side="left"))
+        return slice(lo, hi)
+
+    def _count(
+        self, idx: np.ndarray, subject: str, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        return np.bincount(idx, weights=weights, minlength=self.size(subject)).astype(np.float64)
+
+    def active_days(self, subject: str, first: int, end: int) -> np.ndarray:
+        idx, day = self.pairs[subject]
+        return self._count(idx[self._slice(day, first, end)], subject)
+
+    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray:
+        day, idx, values = self.usage[subject]
+        s = self._slice(day, first, end)
+        return self._count(idx[s], subject, values[column][s])
+
+    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray:
+        if feature not in self.feature_code:
+            return np.zeros(self.size(subject))
+        return self._feature_matrix(subject, first, end)[:, self.feature_code[feature]]
+
+    def _feature_matrix(self, subject: str, first: int, end: int) -> np.ndarray:
+        """Subjects × features click sums for one window (one bincount for all features);
+        kept for the as-of day being read (``end``), dropped when the next day comes."""
+        key = (subject, first, end)
+        if key not in self._matrices:
+            if any(k[2] != end for k in self._matrices):
+                self._matrices.clear()
+            day, idx, code, clicks = self.features[subject]
+            nf = self.n_features
+            s = self._slice(day, first, end)
+            n = self.size(subject) * nf
+            # position size() (rows of nobody, see __init__) falls past the end: cut off
+            cells = idx[s].astype(np.int64) * nf + code[s]
+            flat = np.bincount(cells, weights=clicks[s], minlength=n + nf)[:n]
+            self._matrices[key] = flat.reshape(self.size(subject), nf)
+        return self._matrices[key]
+
+    def active_extreme(self, latest: bool, end: int) -> np.ndarray:
+        """Latest / earliest active day before ``end`` per visitor (a running value)."""
+        day = self.pairs["visitor"][1]
+        hi = int(np.searchsorted(day, day.dtype.type(end), side="left"))
+        return (self._last if latest else self._first).upto(hi)
 
 
 def _with_indexed_ids(ds: Dataset, visitor_ids: pd.Index, account_ids: pd.Index) -> Any:
@@ -266,117 +321,6 @@ def _with_indexed_ids(ds: Dataset, visitor_ids: pd.Index, account_ids: pd.Index)
             frame[column] = pd.Categorical(frame[column].astype(str), categories=index)
             changes[table] = frame
     return dataclasses.replace(ds, **changes) if changes else ds
-
-
-class AsOfMetrics:
-    """Metric vectors for one as-of day, read off a shared :class:`UsageHistory`."""
-
-    def __init__(self, history: UsageHistory, as_of: dt.date) -> None:
-        self.history = history
-        self.ds = history.ds
-        self.as_of = as_of
-        self.asof_day = day_number(as_of)
-        self.visitor_ids = history.visitor_ids
-        self.account_ids = history.account_ids
-        self.v2a = history.v2a
-        self._cache: dict[tuple[Any, ...], np.ndarray] = {}
-
-    def size(self, subject: str) -> int:
-        return self.history.size(subject)
-
-    def ids(self, subject: str) -> pd.Index:
-        return self.account_ids if subject == "account" else self.visitor_ids
-
-    def metric(
-        self, subject: str, name: str, window: int | None = None, feature: str | None = None
-    ) -> np.ndarray:
-        """Vector of ``name`` per subject (float64; NaN = unknown), like ``Metrics.metric``."""
-        key = (subject, name, window, feature)
-        if key not in self._cache:
-            self._cache[key] = self._compute(subject, name, int(window or 30), feature)
-        return self._cache[key]
-
-    # -- windows ---------------------------------------------------------------
-    def _slice(self, day: np.ndarray, window: int) -> slice:
-        # a scalar of the array's own dtype: no int32 → int64 copy of the array per search
-        lo = int(np.searchsorted(day, day.dtype.type(self.asof_day - window), side="left"))
-        hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
-        return slice(lo, hi)
-
-    def _count(
-        self, idx: np.ndarray, subject: str, weights: np.ndarray | None = None
-    ) -> np.ndarray:
-        return np.bincount(idx, weights=weights, minlength=self.size(subject)).astype(np.float64)
-
-    def _compute(self, subject: str, name: str, window: int, feature: str | None) -> np.ndarray:
-        h = self.history
-        if name == "active_days":
-            idx, day = h.pairs[subject]
-            return self._count(idx[self._slice(day, window)], subject)
-        if name in ("minutes", "events"):
-            day, idx, values = h.usage[subject]
-            s = self._slice(day, window)
-            return self._count(idx[s], subject, values[name][s])
-        if name == "feature_clicks":
-            if feature not in h.feature_code:
-                return np.zeros(self.size(subject))
-            return self._feature_matrix(subject, window)[:, h.feature_code[feature]]
-        if name == "days_since_last_visit":
-            last = self._visitor_extreme(latest=True)
-            if subject == "account":
-                last = self._rollup(last, latest=True)
-            return self._days_since(last)
-        if name == "days_since_first_visit":
-            first = self._visitor_extreme(latest=False)
-            if subject == "account":
-                first = self._rollup(first, latest=False)
-            return self._days_since(first)
-        raise EvaluationError(f"unknown metric '{name}'")
-
-    def _feature_matrix(self, subject: str, window: int) -> np.ndarray:
-        """Subjects × features click sums for one window (one bincount for all features)."""
-        key = (subject, "_features", window)
-        if key not in self._cache:
-            day, idx, code, clicks = self.history.features[subject]
-            nf = self.history.n_features
-            s = self._slice(day, window)
-            n = self.size(subject) * nf
-            # position size() (rows of nobody, see UsageHistory) falls past the end: cut off
-            cells = idx[s].astype(np.int64) * nf + code[s]
-            flat = np.bincount(cells, weights=clicks[s], minlength=n + nf)[:n]
-            self._cache[key] = flat.reshape(self.size(subject), nf)
-        return self._cache[key]
-
-    # -- first / last visit ------------------------------------------------------
-    def _visitor_extreme(self, latest: bool) -> np.ndarray:
-        key = ("visitor", "_last" if latest else "_first")
-        if key not in self._cache:
-            h = self.history
-            day = h.pairs["visitor"][1]
-            hi = int(np.searchsorted(day, day.dtype.type(self.asof_day), side="left"))
-            value = (h._last if latest else h._first).upto(hi)
-            if latest and h.last_visit is not None:
-                # Pendo's lastvisit (docs/semantics.md §2) counts when it is before the as-of day.
-                declared = np.where(h.last_visit < self.asof_day, h.last_visit, NAT_DAY)
-                value = np.maximum(value, declared)
-            if not latest and h.first_visit is not None:
-                has = h.first_visit != NAT_DAY
-                value[has] = h.first_visit[has]
-            self._cache[key] = value
-        return self._cache[key]
-
-    def _rollup(self, per_visitor: np.ndarray, latest: bool) -> np.ndarray:
-        ok = (self.v2a >= 0) & (per_visitor != NAT_DAY)
-        fill = NAT_DAY if latest else _BIG
-        out = np.full(len(self.account_ids), fill, dtype=np.int64)
-        (np.maximum if latest else np.minimum).at(out, self.v2a[ok], per_visitor[ok])
-        out[out == _BIG] = NAT_DAY
-        return out
-
-    def _days_since(self, days: np.ndarray) -> np.ndarray:
-        out = (self.asof_day - days).astype(np.float64)
-        out[days == NAT_DAY] = np.nan
-        return out
 
 
 def first_full_day(ds: Dataset, window: int = 30) -> dt.date | None:

@@ -92,7 +92,7 @@ class LastDay:
     as_of: dt.date
     #: segment → mask, for every segment evaluated (with the ones they reference)
     masks: dict[str, np.ndarray]
-    #: an :class:`~pendo_segments.backtest.history.AsOfMetrics` (the shape of ``Metrics``)
+    #: the day's :class:`~pendo_segments.evaluate.metrics.Metrics` over the shared index
     metrics: Any
     health: Any = None  # HealthResult when scored
 
@@ -232,9 +232,8 @@ def run_backtest(
             progress(day.isoformat())
         view = history.at(day)
         assert ev is not None
-        # One evaluator, re-pointed at each day: its rule logic runs unchanged on a
-        # per-day view of the shared index (same public shape as Metrics).
-        ev.as_of, ev.metrics, ev.masks = day, view, {}  # type: ignore[assignment]
+        # One evaluator, re-pointed at each day's Metrics over the shared index.
+        ev.as_of, ev.metrics, ev.masks = day, view, {}
         for seg in closure:
             ev.segment_mask(seg)
         for n in wanted:
@@ -250,7 +249,7 @@ def run_backtest(
         from pendo_segments.health import compute_health
 
         scoring = history.scoring_ds
-        health = compute_health(scoring, as_of=day, config=config, metrics=view)  # type: ignore[arg-type]
+        health = compute_health(scoring, as_of=day, config=config, metrics=view)
         scores[i] = health.score
         if last is not None:
             last.health = health

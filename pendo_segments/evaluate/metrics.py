@@ -6,22 +6,33 @@ bitmap over those arrays, never a Python loop per subject. Accounts roll up
 their visitors through ``visitors.account_id`` (docs/semantics.md §2), so the
 optional ``account_id`` column of the usage files does not change results.
 
-Window semantics (docs/semantics.md §2): a window of N days is the N whole days
-*before* the as-of day, ``as_of − N ≤ day ≤ as_of − 1``; the as-of day and
-later days are never counted.
+What a metric means (docs/semantics.md §2: the window, the active day, last
+visit, first seen, the roll-up) is stated once in :mod:`pendo_segments.semantics`;
+:class:`Metrics` applies those rules to counts from a :class:`UsageSource`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from pendo_segments.errors import EvaluationError
+from pendo_segments.semantics.catalogue import CATALOGUE
+from pendo_segments.semantics.rules import (
+    NAT_DAY,
+    before,
+    days_since,
+    first_seen,
+    is_active,
+    last_visit,
+    roll_up,
+    window_bounds,
+)
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -29,7 +40,7 @@ if TYPE_CHECKING:
 EPOCH = dt.date(1970, 1, 1)
 _BITMAP_LIMIT = 600_000_000  # cells; above this distinct days are counted with np.unique
 DATE32 = pd.ArrowDtype(pa.date32())  # usage dates of the narrow load
-SUM_PIECE_ROWS = 4_000_000  # rows summed at a time (Metrics._sum, _active_days)
+SUM_PIECE_ROWS = 4_000_000  # rows summed at a time (ScanUsage._sum, active_days)
 
 
 def day_number(d: dt.date) -> int:
@@ -62,9 +73,6 @@ def counts(column: pd.Series) -> np.ndarray:
     """A count column as its own integer array (int32 or int64), no widening copy."""
     values = column.to_numpy()
     return values if np.issubdtype(values.dtype, np.integer) else values.astype(np.int64)
-
-
-NAT_DAY = np.iinfo(np.int64).min
 
 
 def feature_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -126,21 +134,44 @@ class ExtremeDay:
         return out
 
 
-class Metrics:
-    """Computes and caches metric vectors for one data set and one as-of day."""
+class UsageSource(Protocol):
+    """Where :class:`Metrics` gets its counts: rows and how they are kept.
 
-    def __init__(self, ds: Dataset, as_of: dt.date) -> None:
+    Windows come as day numbers ``[first, end)`` (semantics/rules.py
+    ``window_bounds``); every method returns float64 vectors per subject
+    position, or int64 day numbers per visitor (:data:`NAT_DAY` = none).
+    """
+
+    visitor_ids: pd.Index
+    account_ids: pd.Index
+    #: visitor position → account position (-1: visitor without an account row)
+    v2a: np.ndarray
+
+    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray: ...
+    def active_days(self, subject: str, first: int, end: int) -> np.ndarray: ...
+    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray: ...
+    def active_extreme(self, latest: bool, end: int) -> np.ndarray: ...
+    def declared(self, column: str) -> np.ndarray | None: ...
+
+
+class Metrics:
+    """Metric vectors for one data set and one as-of day, computed once and cached.
+
+    What each metric means comes from the catalogue and the rules of
+    :mod:`pendo_segments.semantics`; ``source`` only counts rows: one scan for
+    one as-of day (:class:`ScanUsage`, the default), or the day-sorted index of
+    a backtest (``backtest.history.UsageHistory``) shared by many as-of days.
+    """
+
+    def __init__(self, ds: Dataset, as_of: dt.date, source: UsageSource | None = None) -> None:
         self.ds = ds
         self.as_of = as_of
         self.asof_day = day_number(as_of)
-        self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
-        self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
-        #: visitor position → account position (-1: visitor without an account row)
-        self.v2a = positions(ds.visitors["account_id"].astype(str), self.account_ids)
+        self.source: UsageSource = source or ScanUsage(ds, self.asof_day)
+        self.visitor_ids = self.source.visitor_ids
+        self.account_ids = self.source.account_ids
+        self.v2a = self.source.v2a
         self._cache: dict[tuple[Any, ...], np.ndarray] = {}
-        self._usage: UsageArrays | None = None
-        self._features: UsageArrays | None = None
-        self._v2a_bins: np.ndarray | None = None
 
     def release(self) -> None:
         """Let go of the data and cached vectors; ids and ``v2a`` stay.
@@ -148,9 +179,8 @@ class Metrics:
         For callers done computing that only write the members (the data set
         is most of the process's memory while the output is written).
         """
-        self.ds = None  # type: ignore[assignment]
+        self.ds = self.source = None  # type: ignore[assignment]
         self._cache.clear()
-        self._usage = self._features = self._v2a_bins = None
 
     # -- subjects ----------------------------------------------------------
     def size(self, subject: str) -> int:
@@ -159,10 +189,90 @@ class Metrics:
     def ids(self, subject: str) -> pd.Index:
         return self.account_ids if subject == "account" else self.visitor_ids
 
+    # -- public ------------------------------------------------------------
+    def metric(
+        self, subject: str, name: str, window: int | None = None, feature: str | None = None
+    ) -> np.ndarray:
+        """Vector of ``name`` per subject (float64; NaN = unknown)."""
+        key = (subject, name, window, feature)
+        if key not in self._cache:
+            self._cache[key] = self._compute(subject, name, window, feature)
+        return self._cache[key]
+
+    def _compute(
+        self, subject: str, name: str, window: int | None, feature: str | None
+    ) -> np.ndarray:
+        m = CATALOGUE.get(name)
+        if m is None:
+            raise EvaluationError(f"unknown metric '{name}'")
+        if m.windowed:
+            first, end = window_bounds(self.asof_day, int(window or 30))
+            if m.rollup == "distinct days":
+                return self.source.active_days(subject, first, end)
+            if m.per_feature:
+                return self.source.feature_clicks(subject, str(feature), first, end)
+            assert m.column is not None
+            return self.source.window_sum(subject, m.column, first, end)
+        latest = m.rollup == "latest"
+        day = self._visitor_day(latest)
+        if subject == "account":
+            day = roll_up(day, self.v2a, len(self.account_ids), latest)
+        return days_since(self.asof_day, day)
+
+    def visit_day(self, subject: str, which: str) -> np.ndarray:
+        """Day number of the ``"last"`` / ``"first"`` visit behind ``days_since_*``.
+
+        ``explain`` shows it next to the count; :data:`NAT_DAY` when unknown.
+        """
+        days = self.metric(subject, f"days_since_{which}_visit")
+        out = np.full(len(days), NAT_DAY, dtype=np.int64)
+        known = ~np.isnan(days)
+        out[known] = self.asof_day - days[known].astype(np.int64)
+        return out
+
+    def _visitor_day(self, latest: bool) -> np.ndarray:
+        """Per visitor: the last visit (``latest``) or the first-seen day."""
+        key = ("visitor", "_last_day" if latest else "_first_day")
+        if key not in self._cache:
+            active = self.source.active_extreme(latest, self.asof_day)
+            if latest:
+                day = last_visit(active, self.source.declared("last_visit"), self.asof_day)
+            else:
+                day = first_seen(active, self.source.declared("first_visit"))
+            self._cache[key] = day
+        return self._cache[key]
+
+
+class ScanUsage:
+    """The usage rows before one as-of day as arrays, each metric one pass over them.
+
+    Rows on or after the as-of day are dropped once (semantics ``before``), so
+    a window is the rows from its first day on. Sums and distinct days go a
+    piece of rows at a time (no full-length int64 copies at 30M rows).
+    """
+
+    def __init__(self, ds: Dataset, as_of_day: int) -> None:
+        self.ds = ds
+        self.asof_day = as_of_day
+        self.visitor_ids = pd.Index(ds.visitors["visitor_id"].astype(str))
+        self.account_ids = pd.Index(ds.accounts["account_id"].astype(str))
+        self.v2a = positions(ds.visitors["account_id"].astype(str), self.account_ids)
+        self._usage: UsageArrays | None = None
+        self._features: UsageArrays | None = None
+        self._v2a_bins: np.ndarray | None = None
+
+    def size(self, subject: str) -> int:
+        return len(self.account_ids) if subject == "account" else len(self.visitor_ids)
+
+    def declared(self, column: str) -> np.ndarray | None:
+        """A visitors date column (``first_visit`` / ``last_visit``) as day numbers."""
+        visitors = self.ds.visitors
+        return day_numbers(visitors[column]) if column in visitors.columns else None
+
     # -- raw arrays ----------------------------------------------------------
     def _before_as_of(self, day: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
         """Rows before the as-of day; no copy in the usual case where all are."""
-        keep = day < self.asof_day
+        keep = before(day, self.asof_day)
         if keep.all():
             return [day, *columns]
         return [day[keep], *(c[keep] for c in columns)]
@@ -183,7 +293,7 @@ class Metrics:
                 values={
                     "minutes": minutes,
                     "events": events,
-                    "active": (events > 0) | (minutes > 0),
+                    "active": is_active(events, minutes),
                 },
             )
         return self._usage
@@ -205,64 +315,26 @@ class Metrics:
             )
         return self._features
 
-    # -- public ------------------------------------------------------------
-    def metric(
-        self, subject: str, name: str, window: int | None = None, feature: str | None = None
-    ) -> np.ndarray:
-        """Vector of ``name`` per subject (float64; NaN = unknown)."""
-        key = (subject, name, window, feature)
-        if key not in self._cache:
-            self._cache[key] = self._compute(subject, name, window, feature)
-        return self._cache[key]
+    # -- counts ----------------------------------------------------------------
+    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray:
+        u = self.usage
+        return self._sum(subject, u.vidx, u.values[column], self._from(u.day, first, end))
 
-    def _compute(
-        self, subject: str, name: str, window: int | None, feature: str | None
-    ) -> np.ndarray:
-        if name == "active_days":
-            return self._active_days(subject, int(window or 30))
-        if name in ("minutes", "events"):
-            u = self.usage
-            m = self._window_mask(u.day, int(window or 30))
-            return self._sum(subject, u.vidx, u.values[name], m)
-        if name == "feature_clicks":
-            f = self.features
-            if feature not in self._feature_names:
-                return np.zeros(self.size(subject))
-            m = self._window_mask(f.day, int(window or 30))
-            m &= f.values["fcode"] == self._feature_names[feature]
-            return self._sum(subject, f.vidx, f.values["clicks"], m)
-        if name == "days_since_last_visit":
-            last = self._visitor_last_day()
-            if subject == "account":
-                last = self._rollup_extreme(last, np.maximum, NAT_DAY)
-            return self._days_since(last)
-        if name == "days_since_first_visit":
-            first = self._visitor_first_day()
-            if subject == "account":
-                first = self._rollup_extreme(first, np.minimum, NAT_DAY, invert=True)
-            return self._days_since(first)
-        raise EvaluationError(f"unknown metric '{name}'")
+    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray:
+        f = self.features
+        if feature not in self._feature_names:
+            return np.zeros(self.size(subject))
+        mask = self._from(f.day, first, end)
+        mask &= f.values["fcode"] == self._feature_names[feature]
+        return self._sum(subject, f.vidx, f.values["clicks"], mask)
 
-    def visit_day(self, subject: str, which: str) -> np.ndarray:
-        """Day number of the ``"last"`` / ``"first"`` visit behind ``days_since_*``.
-
-        ``explain`` shows it next to the count; :data:`NAT_DAY` when unknown.
-        """
-        days = self.metric(subject, f"days_since_{which}_visit")
-        out = np.full(len(days), NAT_DAY, dtype=np.int64)
-        known = ~np.isnan(days)
-        out[known] = self.asof_day - days[known].astype(np.int64)
-        return out
-
-    # -- helpers -------------------------------------------------------------
-    def _window_mask(self, day: np.ndarray, window: int) -> np.ndarray:
-        return day >= self.asof_day - window  # day < as_of already holds
+    def _from(self, day: np.ndarray, first: int, end: int) -> np.ndarray:
+        """The window's rows: from its first day (every row is before ``end``, the as-of day)."""
+        assert end == self.asof_day, "a scan holds the rows of one as-of day"
+        return day >= day.dtype.type(first)
 
     def _subject_index(self, subject: str, vidx: np.ndarray) -> np.ndarray:
-        if subject == "visitor":
-            return vidx
-        aidx = self.v2a[vidx]
-        return aidx
+        return vidx if subject == "visitor" else self.v2a[vidx]
 
     def _bins(self, subject: str, vidx: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """int64 subject position per row; rows outside ``mask`` or without one get ``n``."""
@@ -292,8 +364,8 @@ class Metrics:
         n = self.size(subject)
         exact = np.issubdtype(weights.dtype, np.integer)
         out = np.zeros(n + 1)
-        for first in range(0, len(vidx), SUM_PIECE_ROWS):
-            part = slice(first, first + SUM_PIECE_ROWS)
+        for start in range(0, len(vidx), SUM_PIECE_ROWS):
+            part = slice(start, start + SUM_PIECE_ROWS)
             bins = self._bins(subject, vidx[part], mask[part])
             if exact:
                 out += np.bincount(bins, weights=weights[part].astype(np.float64), minlength=n + 1)
@@ -301,21 +373,21 @@ class Metrics:
                 np.add.at(out, bins, weights[part])
         return out[:n]
 
-    def _active_days(self, subject: str, window: int) -> np.ndarray:
+    def active_days(self, subject: str, first: int, end: int) -> np.ndarray:
         """Distinct active days per subject, a piece of rows at a time (a set: any order)."""
         u = self.usage
-        start = self.asof_day - window
+        window = end - first
         n = self.size(subject)
         bitmap = n * window <= _BITMAP_LIMIT
         seen = np.zeros(n * window if bitmap else 0, dtype=bool)
         keys: list[np.ndarray] = []
-        for first in range(0, len(u.day), SUM_PIECE_ROWS):
-            part = slice(first, first + SUM_PIECE_ROWS)
+        for start in range(0, len(u.day), SUM_PIECE_ROWS):
+            part = slice(start, start + SUM_PIECE_ROWS)
             day = u.day[part]
-            m = (day >= start) & u.values["active"][part]
+            m = self._from(day, first, end) & u.values["active"][part]
             idx = self._subject_index(subject, u.vidx[part][m])
             ok = idx >= 0
-            key = idx[ok].astype(np.int64) * window + (day[m][ok] - start)
+            key = idx[ok].astype(np.int64) * window + (day[m][ok] - first)
             if bitmap:
                 seen[key] = True
             else:
@@ -325,65 +397,15 @@ class Metrics:
         uniq = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
         return np.bincount(uniq // window, minlength=n).astype(np.float64)
 
-    def _visitor_last_day(self) -> np.ndarray:
-        """Latest visit day before as-of per visitor (docs/semantics.md §2).
-
-        The later of the latest active usage day and ``visitors.last_visit``
-        (Pendo's ``metadata.auto.lastvisit``, over all history) when that is
-        before the as-of day: usage files usually hold only recent months, so
-        without it a visitor who left long ago would look never seen. A
-        ``last_visit`` on or after the as-of day says nothing about the days
-        before it and is ignored.
-        """
-        key = ("visitor", "_last_day")
-        if key not in self._cache:
-            last = self._active_extreme(latest=True)
-            if "last_visit" in self.ds.visitors.columns:
-                declared = day_numbers(self.ds.visitors["last_visit"])
-                before = (declared != NAT_DAY) & (declared < self.asof_day)
-                np.maximum(last, np.where(before, declared, NAT_DAY), out=last)
-            self._cache[key] = last
-        return self._cache[key]
-
-    def _visitor_first_day(self) -> np.ndarray:
-        key = ("visitor", "_first_day")
-        if key not in self._cache:
-            first = self._active_extreme(latest=False)
-            if "first_visit" in self.ds.visitors.columns:
-                declared = day_numbers(self.ds.visitors["first_visit"])
-                has = declared != NAT_DAY
-                first[has] = declared[has]
-            self._cache[key] = first
-        return self._cache[key]
-
-    def _active_extreme(self, latest: bool) -> np.ndarray:
-        """Latest or earliest active day per visitor (:data:`NAT_DAY` if none), a piece of
-        rows at a time (a full-length int64 copy of the days would be 240 MB at 30M rows)."""
+    def active_extreme(self, latest: bool, end: int) -> np.ndarray:
+        """Latest or earliest active day before ``end`` per visitor (:data:`NAT_DAY` if none),
+        a piece of rows at a time (a full-length int64 copy of the days would be 240 MB at
+        30M rows)."""
+        assert end == self.asof_day, "a scan holds the rows of one as-of day"
         u = self.usage
         running = ExtremeDay(len(self.visitor_ids), u.day.dtype, latest)
-        for first in range(0, len(u.day), SUM_PIECE_ROWS):
-            part = slice(first, first + SUM_PIECE_ROWS)
+        for start in range(0, len(u.day), SUM_PIECE_ROWS):
+            part = slice(start, start + SUM_PIECE_ROWS)
             m = u.values["active"][part]
             running.add(u.vidx[part][m], u.day[part][m])
         return running.days()
-
-    def _rollup_extreme(
-        self, per_visitor: np.ndarray, ufunc: Any, missing: int, invert: bool = False
-    ) -> np.ndarray:
-        """Latest (max) or earliest (min) visitor day per account."""
-        n = len(self.account_ids)
-        ok = (self.v2a >= 0) & (per_visitor != missing)
-        if invert:
-            big = np.iinfo(np.int64).max
-            out = np.full(n, big, dtype=np.int64)
-            ufunc.at(out, self.v2a[ok], per_visitor[ok])
-            out[out == big] = missing
-            return out
-        out = np.full(n, missing, dtype=np.int64)
-        ufunc.at(out, self.v2a[ok], per_visitor[ok])
-        return out
-
-    def _days_since(self, days: np.ndarray) -> np.ndarray:
-        out = (self.asof_day - days).astype(np.float64)
-        out[days == NAT_DAY] = np.nan
-        return out

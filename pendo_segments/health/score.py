@@ -2,8 +2,10 @@
 
 Each component is 0–100; the score is the weighted mean of the components
 an account has data for (missing ones are dropped and the remaining weights
-renormalised), rounded half up to 1 decimal. Everything is vectorised over
-accounts.
+renormalised), rounded half up to 1 decimal. The curves, the weighted mean
+and the rounding are those of :mod:`pendo_segments.semantics.score` (the
+health SQL computes the same ones); this module gathers the signals and
+applies them, vectorised over accounts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import pandas as pd
 from pendo_segments.evaluate.metrics import Metrics
 from pendo_segments.health import signals as S
 from pendo_segments.health.config import COMPONENTS, LABELS, HealthConfig
+from pendo_segments.semantics.score import falling, round1, saturate, weighted_mean
+
+#: the score of the components present (health/calibrate.py refits weights with it)
+weighted_score = weighted_mean
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -25,30 +31,6 @@ if TYPE_CHECKING:
 SCORE_COLUMN = "health_score"
 #: docs/semantics.md §4 ``health`` csv columns.
 HEALTH_COLUMNS: list[str] = ["account_id", SCORE_COLUMN, *COMPONENTS]
-
-
-def round1(values: Any) -> np.ndarray:
-    """Round half up to 1 decimal (56.25 → 56.3), NaN stays NaN.
-
-    ``np.round`` rounds half to even and float noise (72.35 is stored as
-    72.34999…) would flip halves, so nudge by far less than 0.05 first.
-    """
-    arr = np.asarray(values, dtype=np.float64)
-    return np.floor(arr * 10 + 0.5 + 1e-7) / 10
-
-
-def weighted_score(components: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted mean per row over the non-NaN columns (unrounded; NaN if none count).
-
-    ``components`` is accounts × components; a weight of 0 keeps a component
-    out of the score even when it has data.
-    """
-    present = ~np.isnan(components)
-    w = np.where(present, weights[None, :], 0.0)
-    total = np.where(present, components, 0.0) @ weights
-    denom = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, total / denom, np.nan)
 
 
 @dataclass
@@ -143,7 +125,7 @@ def compute_health(
 
     lf = config.login_frequency
     sig["active_days"] = m.metric("account", "active_days", lf.window_days)
-    comps["login_frequency"] = np.minimum(1.0, sig["active_days"] / lf.full_at_active_days) * 100
+    comps["login_frequency"] = saturate(sig["active_days"], lf.full_at_active_days)
 
     # Two components of one shape: the share of a feature list used ≥ min_clicks times.
     for component, signal, features, spec, why_missing in (
@@ -165,7 +147,7 @@ def compute_health(
         if features:
             share = S.features_used(m, features, spec.window_days, spec.min_clicks) / len(features)
             sig[signal] = share * 100
-            comps[component] = np.minimum(1.0, share / spec.full_at_share) * 100
+            comps[component] = saturate(share, spec.full_at_share)
         else:
             sig[signal] = nan.copy()
             comps[component] = nan.copy()
@@ -188,7 +170,7 @@ def compute_health(
         everywhere["support_tickets"] = "no tickets.csv"
     else:
         sig["tickets"] = tickets
-        comps["support_tickets"] = np.maximum(0.0, 1 - tickets / st.zero_at_tickets) * 100
+        comps["support_tickets"] = falling(tickets, st.zero_at_tickets)
 
     sig["sessions"] = S.sessions(m, lf.window_days)
     sig["usage_growth"] = S.usage_growth(m, lf.window_days)
@@ -201,7 +183,7 @@ def compute_health(
         as_of=day,
         config=config,
         account_ids=m.account_ids,
-        score=weighted_score(matrix, weights),
+        score=weighted_mean(matrix, weights),
         components=comps,
         signals=sig,
         missing_everywhere=everywhere,

@@ -1,10 +1,10 @@
 """Raw per-account measures behind the health score, tiers and alerts.
 
-Usage measures come from :class:`~pendo_segments.evaluate.metrics.Metrics`
-(so the docs/semantics.md §2 window rule is defined once). NPS and tickets are
-counted here with the same rule: a window of N days is
-``as_of − N ≤ day ≤ as_of − 1``. Every function returns float64 vectors
-aligned to ``metrics.account_ids``; NaN means unknown.
+Usage measures come from :class:`~pendo_segments.evaluate.metrics.Metrics`;
+NPS responses and tickets are counted here with the same window rule
+(``semantics.rules.in_window``: ``as_of − N ≤ day ≤ as_of − 1``). Every
+function returns float64 vectors aligned to ``metrics.account_ids``; NaN
+means unknown.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.evaluate.metrics import NAT_DAY, Metrics, day_numbers, positions
-
-
-def in_window(days: np.ndarray, m: Metrics, window: int) -> np.ndarray:
-    return (days >= m.asof_day - window) & (days < m.asof_day) & (days != NAT_DAY)
+from pendo_segments.semantics.rules import in_window
 
 
 def per_account(m: Metrics, aidx: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -48,7 +45,7 @@ def nps_responses(ds: object, m: Metrics, window: int) -> tuple[np.ndarray, np.n
         return None
     vidx = positions(nps["visitor_id"], m.visitor_ids)
     aidx = np.where(vidx >= 0, m.v2a[np.maximum(vidx, 0)], -1)
-    aidx = np.where(in_window(day_numbers(nps["date"]), m, window), aidx, -1)
+    aidx = np.where(in_window(day_numbers(nps["date"]), m.asof_day, window), aidx, -1)
     count = per_account(m, aidx)
     total = per_account(m, aidx, nps["score"].to_numpy(dtype=np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -62,7 +59,7 @@ def ticket_counts(ds: object, m: Metrics, window: int) -> np.ndarray | None:
     if tickets is None:
         return None
     aidx = positions(tickets["account_id"], m.account_ids)
-    aidx = np.where(in_window(day_numbers(tickets["opened_on"]), m, window), aidx, -1)
+    aidx = np.where(in_window(day_numbers(tickets["opened_on"]), m.asof_day, window), aidx, -1)
     return per_account(m, aidx)
 
 

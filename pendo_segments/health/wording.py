@@ -29,7 +29,7 @@ from pendo_segments.health.rules import (
     leaf_values,
     mask,
 )
-from pendo_segments.health.score import round1
+from pendo_segments.semantics.score import round1, round1_float
 
 
 def describe(rule: AccountRule, facts: Facts, i: int, node: Any = None) -> list[str]:
@@ -132,8 +132,7 @@ def fmt(value: Any) -> str:
             return text
         v = float(value)
         if math.isfinite(v):
-            # round1's arithmetic on one float (same IEEE steps, no array round trip)
-            v = math.floor(v * 10 + 0.5 + 1e-7) / 10
+            v = round1_float(v)
             text = str(int(v)) if v.is_integer() else f"{v:.1f}"
             if len(_NUMBER_TEXTS) < 100_000:
                 _NUMBER_TEXTS[float(value)] = text
