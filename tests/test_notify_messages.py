@@ -10,6 +10,7 @@ from pendo_segments.notify.messages import (
     clip,
     escape,
     recovered_message,
+    signal_lines,
 )
 
 FACTS = AlertFacts(
@@ -186,3 +187,13 @@ def test_long_signals_stay_within_slacks_section_limit() -> None:
     assert len(text) == 12 + 746 * 4 + 1 and text.endswith("…")  # 746 whole &lt; fit
     assert text.startswith("*Signals*\n• &lt;&lt;")
     assert text[:-1].endswith("&lt;")
+
+
+def test_signal_lines_split_outside_parentheses() -> None:
+    text = "health score 18.5 < 25; not (in segment a; tier P1); last login 3 days ago"
+    assert signal_lines(text) == [
+        "health score 18.5 < 25",
+        "not (in segment a; tier P1)",
+        "last login 3 days ago",
+    ]
+    assert signal_lines("") == []

@@ -92,6 +92,19 @@ def clip(mrkdwn: str, limit: int) -> str:
     return re.sub(r"&[a-z]{0,3}$", "", cut) + "…"
 
 
+def signal_lines(text: str) -> list[str]:
+    """An alert's signals ("a; b; not (c; d)") one per line: split at the "; " that
+    are not inside parentheses (the health layer's wording joins its clauses so)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and text.startswith("; ", i):
+            out.append(text[start:i])
+            start = i + 2
+    out.append(text[start:])
+    return [line for line in out if line]
+
+
 @dataclass(frozen=True)
 class AlertFacts:
     """One account's alert as a message shows it, already in the message's language

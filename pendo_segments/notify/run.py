@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pendo_segments.errors import NotifyError
-from pendo_segments.notify.messages import AlertFacts, alert_message, recovered_message
+from pendo_segments.notify.messages import (
+    AlertFacts,
+    alert_message,
+    recovered_message,
+    signal_lines,
+)
 from pendo_segments.notify.settings import SEVERITIES, WEBHOOK_ENV, NotifySettings, Webhook
 from pendo_segments.notify.state import (
     KIND_ALERT,
@@ -79,12 +84,10 @@ class Current:
         self, account_id: str, alert: str, locale: str, row: dict[str, Any] | None = None
     ) -> AlertFacts:
         """What a message about ``alert`` of ``account_id`` says, in ``locale``."""
-        from pendo_segments.report.signals_ja import split_clauses
-
         spec = self.specs[alert]
         acc = self.accounts.get(account_id) or Account("", None, None, None, None)
         ja = locale == "ja" and self.translate is not None
-        signals = split_clauses(str(row["signals"])) if row and row["signals"] else []
+        signals = signal_lines(str(row["signals"])) if row and row["signals"] else []
         action = str(row["action"]) if row else (spec.action or spec.title)
         if ja:
             assert self.translate is not None
@@ -142,14 +145,7 @@ def current_alerts(
     accounts = _accounts(ds, ids, health, tiers)
     if report_url:
         _links(accounts, ids, tiers, inputs.policy, report_url)
-    translate = None
-    if japanese:
-        from pendo_segments.report.definitions import Names
-        from pendo_segments.report.i18n import Words
-
-        names = Names(Words("ja"), inputs.definitions, inputs.rules)
-        if names.signals is not None:
-            translate = names.signals.clause
+    translate = _japanese_signals(inputs.definitions) if japanese else None
     return Current(
         as_of=result.as_of,
         rows=result.rows.to_dict("records"),
@@ -159,6 +155,22 @@ def current_alerts(
         accounts=accounts,
         translate=translate,
     )
+
+
+def _japanese_signals(definitions: Any) -> Callable[[str], str] | None:
+    """The report's translator of signal clauses (segments by their ``title_ja``).
+
+    None without it: signals then stay as the health layer wrote them (English),
+    while titles and actions still use the alerts' ``title_ja`` / ``action_ja``.
+    """
+    try:
+        from pendo_segments.report.i18n import Words
+        from pendo_segments.report.signals_ja import SignalsJa
+    except ImportError:  # pragma: no cover - the report's Japanese pages bring it
+        return None
+    titles = {s.name: getattr(s, "title_ja", None) for s in definitions}
+    w = Words("ja")
+    return SignalsJa(lambda name: titles.get(name) or name, lambda day: w.date(day)).clause
 
 
 def _accounts(
