@@ -41,6 +41,7 @@ FEATURES_NAME = "features.yaml"
 SEGMENT_KEYS = (
     "name",
     "title",
+    "title_ja",
     "description",
     "subject",
     "window_days",

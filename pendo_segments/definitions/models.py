@@ -298,6 +298,16 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
+#: the tag that marks a churn-risk rule: the report's backtest table lists these segments
+RISK_TAG = "risk"
+TITLE_JA = "The title in Japanese, shown by the Japanese report (report --locale ja) instead of the name."
+TAGS = (
+    "Free-form labels. The tag 'risk' marks a churn-risk rule: the report's "
+    "backtest table ('would the at-risk rules have caught the churners?') lists "
+    "the account segments tagged with it (report --risk-tag picks another tag)."
+)
+
+
 class Segment(BaseModel):
     """One segment, after ``for_each`` stamping."""
 
@@ -305,11 +315,12 @@ class Segment(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     title: str = Field(min_length=1)
+    title_ja: str | None = Field(default=None, min_length=1, description=TITLE_JA)
     description: str = ""
     subject: Subject
     window_days: int = Field(default=30, ge=1, le=3650)
     rule: Rule
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, description=TAGS)
     #: The values a ``for_each`` template was stamped with, e.g. {"feature": "core_events"}.
     params: dict[str, str] = Field(default_factory=dict)
 
@@ -341,11 +352,12 @@ class SegmentFile(BaseModel):
 
     name: str | None = Field(default=None, pattern=r"^[a-z{][a-z0-9_{}]*$")
     title: str | None = None
+    title_ja: str | None = Field(default=None, description=TITLE_JA)
     description: str | None = None
     subject: Subject | None = None
     window_days: int | None = Field(default=None, ge=1, le=3650)
     rule: Rule | None = None
-    tags: list[str] | None = None
+    tags: list[str] | None = Field(default=None, description=TAGS)
     for_each: dict[str, list[str]] | None = None
     segments: list[dict[str, Any]] | None = Field(
         default=None,

@@ -63,8 +63,10 @@ class _Section(BaseModel):
 class AlertSpec(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
+    title_ja: str | None = Field(default=None, min_length=1)
     severity: Literal["high", "medium", "low", "info"] = "medium"
     action: str = ""
+    action_ja: str | None = Field(default=None, min_length=1)  # the Japanese report's
     when: Any
     replaces: list[str] = Field(default_factory=list)
     explain: Literal["weaknesses", "strengths", "none"] = "weaknesses"

@@ -231,7 +231,7 @@ def _getter(name: str, rule: Rule, facts: Facts) -> Callable[[int], Any]:
 
         options = [*map(str, accounts.columns), *HEALTH_NAMES, *SIGNALS]
         raise DefinitionError(
-            f"{rule.where}.reason: unknown placeholder '{{{name}}}'"
+            f"{rule.where}.{rule.key_of(name)}: unknown placeholder '{{{name}}}'"
             f"{suggest(name, options)} (an accounts column, score, a "
             "component or a signal)"
         )

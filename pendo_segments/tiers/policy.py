@@ -1,9 +1,9 @@
 """The tier policy file (``tiers.yaml``): tiers, ordered rules, renewal risk.
 
 Rules are tried top to bottom and the first match wins; the last rule has no
-``when`` so every account gets exactly one tier. A rule's ``reason`` may name
-account values in braces (``{arr:,.0f}``, ``{score}``, ``{plan}``), filled in
-per account.
+``when`` so every account gets exactly one tier. A rule's ``reason`` (and its
+optional ``reason_ja``, the Japanese report's) may name account values in
+braces (``{arr:,.0f}``, ``{score}``, ``{plan}``), filled in per account.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class _Section(BaseModel):
 class TierSpec(_Section):
     name: str = Field(pattern=TIER_PATTERN)
     title: str = ""
+    title_ja: str | None = None
     accounts_per_csm: float = Field(gt=0)
     pooled: bool = False
 
@@ -49,6 +50,7 @@ class RenewalRisk(_Section):
 class RuleSpec(_Section):
     tier: str
     reason: str = Field(min_length=1)
+    reason_ja: str | None = Field(default=None, min_length=1)  # the Japanese report's
     when: Any = None
 
 
@@ -65,6 +67,12 @@ class Rule:
     when: AccountRule | None
     where: str  # FILE:LINE of the rule
     placeholders: tuple[str, ...] = ()
+    reason_ja: str | None = None  # same placeholders as ``reason``, checked the same way
+
+    def key_of(self, placeholder: str) -> str:
+        """``reason`` or ``reason_ja``: where ``placeholder`` is written (for errors)."""
+        used = [f for _, f, _, _ in string.Formatter().parse(self.reason) if f]
+        return "reason" if placeholder in used else "reason_ja"
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,8 @@ def load_policy(path: str | Path, *, segments: Mapping[str, Any] | None = None) 
                 path_i, "only the last rule may leave out 'when' (rules after it could never match)"
             )
         placeholders = _placeholders(spec.reason, (*path_i, "reason"), problems)
+        if spec.reason_ja is not None:
+            placeholders += _placeholders(spec.reason_ja, (*path_i, "reason_ja"), problems)
         rules.append(
             Rule(
                 tier=spec.tier,
@@ -127,6 +137,7 @@ def load_policy(path: str | Path, *, segments: Mapping[str, Any] | None = None) 
                 when=when,
                 where=f"{problems.file}:{line_of(doc, path_i)}: {key_path(path_i)}",
                 placeholders=placeholders,
+                reason_ja=spec.reason_ja,
             )
         )
     if parsed.rules[-1].when is not None:
