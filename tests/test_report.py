@@ -168,6 +168,8 @@ def test_nps_matches_promoters_minus_detractors(sample_page: dict[str, Any]) -> 
 
 
 def test_time_to_first_use_for_new_users(sample_page: dict[str, Any]) -> None:
+    """New users are the new_users segment's members (first visit on one of the 30 days
+    before as-of), not every visitor first seen in the last 90 days (231 of them)."""
     first_active: dict[str, dt.date] = {}
     for r in _rows("usage_daily.csv"):
         d = _day(r["date"])
@@ -180,9 +182,17 @@ def test_time_to_first_use_for_new_users(sample_page: dict[str, Any]) -> None:
         for v in _rows("visitors.csv")
     }
     first = {v: d for v, d in first.items() if d is not None}
-    data_start = min(_day(r["date"]) for r in _rows("usage_daily.csv"))
-    since = max(AS_OF - dt.timedelta(days=90), data_start)
+    since = AS_OF - dt.timedelta(days=30)  # segment_defs/new_users.yaml: <= 30 days
     new = {v for v, d in first.items() if since <= d < AS_OF}
+    result = CliRunner().invoke(
+        main, ["evaluate", str(DEFS), "--data", str(SAMPLE), "-s", "new_users", "--counts",
+               "--format", "csv"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"new_users,visitor,{len(new)}" in result.stdout  # the segment's visitors
+    assert sample_page["new_users"].segment == "new_users"
+    assert sample_page["new_users"].days == 30
+    assert sample_page["new_users"].members == len(new)
     first_click: dict[tuple[str, str], dt.date] = {}
     for r in _rows("feature_usage.csv"):
         d = _day(r["date"])
@@ -242,7 +252,9 @@ def test_pages_are_self_contained_and_accessible(sample_report: Path) -> None:
     for s in svgs:
         assert 'role="img"' in s and "<title" in s and "<desc" in s
         assert "aria-labelledby" in s
-    assert index.count("<table") >= len(svgs)
+    # a chart is drawn twice (wide, and narrow for a phone); each has a data table
+    charts = [s for s in svgs if 'class="chart narrow"' not in s]
+    assert index.count("<table") >= len(charts) >= 9
     assert "https://support.pendo.io/hc/en-us/articles/360054782691" not in index  # code cites it
     links = set(re.findall(r'href="(accounts/[^"]+)"', index))
     assert links and all((sample_report / link).is_file() for link in links)
@@ -457,12 +469,12 @@ def test_table_html_is_escaped_and_marks_numeric_columns() -> None:
 
     got = table("A & B", ["k", "<v>"], [["x<", 1.5], [Markup("<i>s</i>"), None]], numeric=[1])
     assert str(got) == (
-        "<table>\n<caption>A &amp; B</caption>\n"
+        '<div class="table-box"><table>\n<caption>A &amp; B</caption>\n'
         '<thead><tr><th scope="col">k</th><th scope="col" class="n">&lt;v&gt;</th></tr></thead>\n'
         "<tbody>\n"
         '<tr><th scope="row">x&lt;</th><td class="n">1.5</td></tr>\n'
         '<tr><th scope="row"><i>s</i></th><td class="n">None</td></tr>\n'
-        "</tbody>\n</table>\n"
+        "</tbody>\n</table></div>\n"
     )
 
 
@@ -559,9 +571,9 @@ def test_movers_since_previous(tmp_path: Path, hand_report: Path) -> None:
     assert result.exit_code == 0, result.output
     index = html.unescape((tmp_path / "r" / "index.html").read_text(encoding="utf-8"))
     rows = index.split('id="movers"')[1].split("</section>")[0].split("<tr>")[2:]
-    assert len(rows) == 2
-    assert "A3" in rows[0] and "P3 → P1" in rows[0] and ">up<" in rows[0]
-    assert "A5" in rows[1] and "+15.0" in rows[1] and ">unchanged<" in rows[1]
+    assert len(rows) == 2  # the largest score change first: A3's tier move changed none
+    assert "A5" in rows[0] and "+15.0" in rows[0] and ">unchanged<" in rows[0]
+    assert "A3" in rows[1] and "P3 → P1" in rows[1] and ">up<" in rows[1]
 
 
 # -- output folder ---------------------------------------------------------------------------
@@ -657,3 +669,83 @@ def test_pes_by_hand() -> None:
     assert got.stickiness == pytest.approx(100 * 3 / 30 / 3)
     assert got.adoption == pytest.approx(100 * 0.5 / 3)
     assert got.score == pytest.approx((50.0 + 100 / 30 + 100 / 6) / 3)
+
+
+# -- sort orders (hand-made data) ------------------------------------------------------------
+def test_p1_accounts_are_listed_highest_arr_first_ties_by_account_id(tmp_path: Path) -> None:
+    """The list said "highest ARR first" but was in account id order."""
+    from handmade import frames
+
+    data = frames()
+    data["accounts"]["arr"] = [150000.0, 300000.0, 150000.0, 300000.0, 80000.0]
+    data["accounts"]["self_service"] = pd.array([False] * 5, dtype="boolean")
+    out = tmp_path / "r"
+    build_report(load_definitions(DEFS), dataset_from_frames(data), out, defs_path=DEFS)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    shown = re.findall(r'<a class="drill" href="accounts/([^"]+)\.html">', index)
+    # by hand: A2 and A4 have 300,000 (A2 < A4), then A1 and A3 with 150,000; A5 is not P1
+    assert shown == ["A2", "A4", "A1", "A3"]
+    assert "Highest ARR first (ties by account id)." in index
+
+
+def test_movers_are_sorted_by_the_size_of_the_score_change() -> None:
+    """A 44.4-point drop came after two tier moves that changed the score by 0.0."""
+    from pendo_segments.report.movers import movers
+
+    now = pd.DataFrame(
+        {
+            "account_id": ["X1", "X2", "X3", "X4", "X5", "X6"],
+            "name": ["a", "b", "c", "d", "e", "f"],
+            "tier": ["P1", "P1", "P2", "P2", "P2", "P3"],
+            "health_score": [50.0, 80.0, 70.0, 60.0, 40.0, 55.0],
+        }
+    )
+    before = pd.DataFrame(
+        {
+            "account_id": ["X1", "X2", "X3", "X4", "X5", "X6"],
+            "tier": ["P1", "P2", "P2", "P2", "P3", "P3"],
+            "health_score": [94.4, 80.0, 80.0, 50.0, float("nan"), 54.0],
+        }
+    )
+    got = [m.account_id for m in movers(now, before, ["P1", "P2", "P3"])]
+    # X1 −44.4; X3 −10 and X4 +10 tie (X3 first by id); X2 a tier move with 0.0 change;
+    # X5 a tier move with no previous score (unknown change) last; X6 +1 is noise
+    assert got == ["X1", "X3", "X4", "X2", "X5"]
+
+
+# -- the backtest table: risk rules only ------------------------------------------------------
+def test_the_catch_table_lists_only_the_risk_rules(sample_page: dict[str, Any]) -> None:
+    """healthy, smb and contract_anniversary were rows of "would the at-risk rules have
+    caught the churners?"; only segments tagged risk and problem alerts belong there."""
+    import yaml
+
+    tagged = {s.name for s in load_definitions(DEFS) if "risk" in s.tags}
+    alerts = yaml.safe_load((DEFS / "alerts.yaml").read_text(encoding="utf-8"))["alerts"]
+    problems = {a["name"] for a in alerts if a["severity"] in ("high", "medium")}
+    rows = {(r["kind"], r["rule"]) for r in sample_page["catch"]}
+    assert tagged == {"at_risk", "at_risk_enterprise"}
+    # no_login_p1 needs tiers, which the backtest does not assign per day
+    assert rows == {("segment", n) for n in tagged} | {
+        ("alert", n) for n in problems - {"no_login_p1"}
+    }
+
+
+def test_the_risk_tag_is_an_option(tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    for f in DEFS.iterdir():
+        text = f.read_text(encoding="utf-8")
+        if f.name == "healthy.yaml":  # a folder whose own tag marks its risk rules
+            text = text.replace("tags: [health]", "tags: [health, churn_watch]")
+        (defs / f.name).write_text(text, encoding="utf-8")
+    out = tmp_path / "r"
+    result = CliRunner().invoke(
+        main,
+        ["report", str(defs), "--data", str(SAMPLE), "--out", str(out),
+         "--risk-tag", "churn_watch"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = (out / "index.html").read_text(encoding="utf-8").split('id="backtest"')[1]
+    assert '<th scope="row">healthy</th><td>segment</td>' in table
+    assert '<th scope="row">at_risk</th><td>segment</td>' not in table
+    assert "tagged “churn_watch”" in table

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.run import Backtest
+from pendo_segments.definitions.models import RISK_TAG
 from pendo_segments.errors import DataError
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions
 
@@ -47,6 +49,8 @@ CATCH_COLUMNS = [
     "median_lead_days",
 ]
 HORIZON_DAYS = 90
+#: alert severities that say "this account is in trouble" (the report's ARR at risk too)
+PROBLEMS = ("high", "medium")
 
 
 @dataclass
@@ -99,8 +103,29 @@ def churn_days(ds: Dataset, account_ids: pd.Index) -> np.ndarray:
     return out
 
 
-def catch_rates(bt: Backtest, churn: np.ndarray, horizon: int = HORIZON_DAYS) -> list[CatchRate]:
-    """One :class:`CatchRate` per account segment and alert of ``bt``."""
+def risk_rules(defs: Any, tag: str = RISK_TAG, alerts: Any = None) -> list[str]:
+    """The flags of a backtest that are churn-risk rules: the account segments tagged
+    ``tag`` (``tags: [risk]`` in their definition) and the problem alerts (severity high
+    or medium) of ``alerts`` (an :class:`~pendo_segments.tiers.alerts.AlertRules`), as
+    ``Backtest.flags`` names them (``alert:NAME``).
+
+    ``healthy``, ``smb`` or an anniversary are segments too, but asking whether they
+    "caught the churners" makes no sense.
+    """
+    names = [s.name for s in defs if s.subject == "account" and tag in s.tags]
+    if alerts is not None:
+        names += [f"alert:{a.spec.name}" for a in alerts.alerts if a.spec.severity in PROBLEMS]
+    return names
+
+
+def catch_rates(
+    bt: Backtest,
+    churn: np.ndarray,
+    horizon: int = HORIZON_DAYS,
+    rules: Collection[str] | None = None,
+) -> list[CatchRate]:
+    """One :class:`CatchRate` per account segment and alert of ``bt`` (only those named in
+    ``rules`` when given, e.g. :func:`risk_rules`)."""
     days = np.array([day_number(d) for d in bt.days], dtype=np.int64)
     has_churn = churn != NAT_DAY
     in_scope = ~has_churn | (churn > days[0])
@@ -113,6 +138,8 @@ def catch_rates(bt: Backtest, churn: np.ndarray, horizon: int = HORIZON_DAYS) ->
     base = churners / accounts if accounts else math.nan
     out = []
     for name, matrix in bt.flags.items():
+        if rules is not None and name not in rules:
+            continue
         flagged_any = (matrix & before).any(axis=0) & in_scope
         hits = matrix & near
         caught = hits.any(axis=0) & churner

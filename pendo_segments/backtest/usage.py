@@ -41,7 +41,8 @@ PES_SOURCE = (
     "https://support.pendo.io/hc/en-us/articles/360054782691-Product-Engagement-Score-PES"
 )
 WINDOW = 30  # days of PES and key feature usage
-LOOKBACK = 90  # days in which a visitor counts as new for time to first use
+LOOKBACK = 90  # days of new visitors kept for time to first use
+NEW_USER_DAYS = 30  # the shipped new_users segment: days_since_first_visit <= 30
 NPS_WINDOW = 90
 
 
@@ -199,13 +200,16 @@ class UsageRollups:
             out.append(FeatureUse(f, self.feature_names[k], users, share))
         return out
 
-    def time_to_first_use(self) -> list[FirstUse]:
-        """For visitors whose first visit is in the last LOOKBACK days (and within the
-        data), days from first visit to first click on each key feature."""
+    def time_to_first_use(self, within_days: int = NEW_USER_DAYS) -> list[FirstUse]:
+        """For visitors whose first visit is in the last ``within_days`` days (at most
+        LOOKBACK), days from first visit to first click on each key feature.
+
+        ``within_days`` is the new users segment's bound (``days_since_first_visit <=
+        30``: first visit on one of the 30 days before as-of), so "new users" here are
+        that segment's members.
+        """
         end = day_number(self.as_of)
-        started = self.first_usage[self.first_usage != NAT_DAY]
-        data_start = int(started.min()) if len(started) else end
-        new = self.new_first >= max(end - LOOKBACK, data_start)
+        new = self.new_first >= end - min(within_days, LOOKBACK)
         out = []
         for k, f in enumerate(self.key_features):
             delays = self.new_delay[k][new]

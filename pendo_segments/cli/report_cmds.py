@@ -239,6 +239,14 @@ def _inputs(defs: Path, data: str, saved: Path | None = None) -> dict[str, Path]
     help="Weeks of history for trends and the backtest.",
 )
 @click.option(
+    "--risk-tag",
+    default="risk",
+    show_default=True,
+    metavar="TAG",
+    help="The backtest table lists the account segments tagged TAG in their definition "
+    "(tags: [risk]) and the high and medium severity alerts.",
+)
+@click.option(
     "--backtest",
     "saved",
     type=click.Path(file_okay=False, path_type=Path),
@@ -257,6 +265,7 @@ def report(
     previous: Path | None,
     locale: str,
     weeks: int,
+    risk_tag: str,
     saved: Path | None,
     force: bool,
 ) -> None:
@@ -294,7 +303,13 @@ def report(
     else:
         ds = load_data(data, lenient, as_of, narrow=True)
     options = ReportOptions(
-        as_of=as_of, segment=segment, csm=csm, previous=previous, locale=locale, weeks=weeks
+        as_of=as_of,
+        segment=segment,
+        csm=csm,
+        previous=previous,
+        locale=locale,
+        weeks=weeks,
+        risk_tag=risk_tag,
     )
     with status("Building the report") as update:
         written = build_report(

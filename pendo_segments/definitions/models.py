@@ -300,7 +300,9 @@ NotOf.model_rebuild()
 
 #: the tag that marks a churn-risk rule: the report's backtest table lists these segments
 RISK_TAG = "risk"
-TITLE_JA = "The title in Japanese, shown by the Japanese report (report --locale ja) instead of the name."
+TITLE_JA = (
+    "The title in Japanese, shown by the Japanese report (report --locale ja) instead of the name."
+)
 TAGS = (
     "Free-form labels. The tag 'risk' marks a churn-risk rule: the report's "
     "backtest table ('would the at-risk rules have caught the churners?') lists "

@@ -8,6 +8,7 @@ own text (:mod:`pendo_segments.report.svg`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -45,6 +46,8 @@ class ReportOptions:
     locale: str = "en"
     weeks: int = 12
     horizon: int = 90
+    #: the tag of the segments the backtest table lists (see backtest.catch.risk_rules)
+    risk_tag: str = "risk"
 
 
 @dataclass
@@ -138,7 +141,9 @@ def collect(
     replace indexing the usage and running the backtest.
     """
     from pendo_segments.backtest import catch_rates, churn_days
+    from pendo_segments.backtest.catch import risk_rules
     from pendo_segments.report.book import book_accounts, restrict
+    from pendo_segments.report.definitions import Names, new_users
     from pendo_segments.shipped import shipped_path
     from pendo_segments.tiers.view import account_view
 
@@ -199,7 +204,9 @@ def collect(
         mover_list = None
 
     progress("raising alerts")
-    alert_rows = _alerts(ds, defs, defs_path, view, as_of, previous_health, masks)
+    rules = _alert_rules(defs_path, view)
+    alert_rows = _alerts(ds, defs, rules, view, as_of, previous_health, masks)
+    said = Names(w, defs, rules)
     alert_records = _records(alert_rows)
     at_risk_ids = {
         str(r["account_id"]) for r in alert_records if r["severity"] in PROBLEM_SEVERITIES
@@ -208,14 +215,19 @@ def collect(
 
     catch: list[dict[str, Any]] = []
     if getattr(ds, "outcomes", None) is not None:
-        catch = [r.row() for r in catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon)]
+        risky = risk_rules(defs, options.risk_tag, rules)
+        rates = catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon, risky)
+        catch = [{**r.row(), "shown": _rule_name(r, said)} for r in rates]
 
     progress("usage, NPS and PES")
     n_visitors = int(rollups.visitors.sum())
     pes = rollups.pes()
     weekly = rollups.weekly()
     features = rollups.key_feature_usage()
-    first_use = rollups.time_to_first_use()
+    newcomers = new_users(defs)
+    first_use = rollups.time_to_first_use(newcomers.days)
+    if newcomers.segment in bt.counts:
+        newcomers = dataclasses.replace(newcomers, members=bt.counts[newcomers.segment][-1])
     nps = rollups.nps()
 
     kpi_values = {
@@ -249,6 +261,7 @@ def collect(
         first_use=first_use,
         nps=nps,
         pes=pes,
+        segment_name=said.segment,
     )
     charts, hist, mix = made["charts"], made["hist"], made["mix"]
     account_segments, day_labels = made["account_segments"], made["day_labels"]
@@ -259,6 +272,7 @@ def collect(
     p1_name = tier_names[0] if view.policy else None
     last_login = health.signals["days_since_last_login"]
     alerts_of: dict[str, list[dict[str, Any]]] = {}
+    alert_records = said.alert_rows(alert_records)  # as shown: title_ja, Japanese signals
     for r in alert_records:
         alerts_of.setdefault(str(r["account_id"]), []).append(r)
     # members of each visitor segment per account (the backtest's last day)
@@ -271,13 +285,13 @@ def collect(
         accounts=accounts,
         arr=arr,
         tier=tier,
-        reason=view.tiers.reason if view.tiers is not None else None,
+        reason=_reasons(view.tiers, rows, said),
         score=score,
         components={w.component(c): v for c, v in health.components.items()},
         last_login=last_login,
         as_of=as_of,
-        segments={n: masks[n] for n in account_segments},
-        visitor_counts=visitor_counts,
+        segments={said.segment(n): masks[n] for n in account_segments},
+        visitor_counts={said.segment(n): c for n, c in visitor_counts.items()},
         alerts_of=alerts_of,
         trend=_r1(bt.scores) if bt.scores is not None else None,
     )
@@ -324,12 +338,13 @@ def collect(
         "nps": nps,
         "pes": pes,
         "catch": catch,
+        "has_outcomes": getattr(ds, "outcomes", None) is not None,
+        "risk_tag": options.risk_tag,
+        "new_users": newcomers,
         "bt_days": days,
         "horizon": options.horizon,
         "p1": p1,
-        "p1_shown": p1
-        if len(p1) <= INDEX_ROWS
-        else sorted(p1, key=lambda a: -a["arr"])[:INDEX_ROWS],
+        "p1_shown": sorted(p1, key=lambda a: (-a["arr"], a["id"]))[:INDEX_ROWS],
         "day_labels": day_labels,
         "trend_days": [w.date(d) for d in bt.days],
         "charts": charts,
@@ -450,23 +465,45 @@ def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list[Any]:
     return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in values]
 
 
+def _alert_rules(defs_path: Path, view: Any) -> Any:
+    """The alert rules beside the definitions (None: there is no alerts.yaml)."""
+    from pendo_segments.health.config import find_config
+    from pendo_segments.tiers.alerts import load_alerts
+
+    path = find_config(defs_path, "alerts.yaml")
+    if path is None:
+        return None
+    return load_alerts(path, tiers=view.policy.names if view.policy else None)
+
+
+def _rule_name(rate: Any, names: Any) -> str:
+    """A backtest row's rule as the page names it (a segment's or an alert's title_ja)."""
+    return names.alert(rate.rule) if rate.kind == "alert" else names.segment(rate.rule)
+
+
+def _reasons(tiers: Any, rows: np.ndarray, names: Any) -> np.ndarray | None:
+    """Tier reasons with the P1 accounts' (``rows``) in the page's language."""
+    if tiers is None:
+        return None
+    reason = np.asarray(tiers.reason, dtype=object).copy()
+    reason[rows] = names.tier_reasons(tiers, rows)
+    return reason
+
+
 def _alerts(
     ds: Dataset,
     defs: Any,
-    defs_path: Path,
+    rules: Any,
     view: Any,
     as_of: dt.date,
     previous: Any,
     masks: dict[str, np.ndarray],
 ) -> pd.DataFrame:
-    from pendo_segments.health.config import find_config
-    from pendo_segments.tiers.alerts import ALERT_COLUMNS, load_alerts, run_alerts
+    from pendo_segments.tiers.alerts import ALERT_COLUMNS, run_alerts
 
-    path = find_config(defs_path, "alerts.yaml")
-    if path is None:
+    if rules is None:
         return pd.DataFrame(columns=ALERT_COLUMNS)
     policy = view.policy
-    rules = load_alerts(path, tiers=policy.names if policy else None)
     result = run_alerts(
         ds,
         rules,

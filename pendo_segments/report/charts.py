@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from pendo_segments.report.i18n import Words
 
 TIER_COLORS = ["#1f5fa8", "#5b9bd5", "#9cc3e6", "#c9a227", "#8c8c8c"]
 HIST_BANDS = 10
+#: the small charts (tier mix, PES): one drawing that fits a phone at full size
+MIX_WIDTH = svg.NARROW
 
 
 def dashboard_charts(
@@ -30,21 +33,31 @@ def dashboard_charts(
     first_use: list[Any],
     nps: Any,
     pes: Any,
+    segment_name: Callable[[str], str] = str,
 ) -> dict[str, Any]:
-    """Charts of the index page and the numbers behind the ones computed here."""
+    """Charts of the index page and the numbers behind the ones computed here.
+
+    ``segment_name`` shows a segment's name (its ``title_ja`` on a Japanese page).
+    """
     charts: dict[str, Markup] = {}
+    whole = functools.partial(w.num, digits=0)
     hist = _histogram(score, tier, tier_names)
     charts["health"] = Markup(
-        svg.bar_chart(
-            [r["band"] for r in hist["rows"]],
-            [
-                svg.Series(t, [r["by_tier"][t] for r in hist["rows"]], TIER_COLORS[i % 5])
-                for i, t in enumerate(tier_names)
-            ],
-            title=w("health_dist"),
-            desc=w("health_dist_desc") + " " + _describe_hist(hist, w),
-            stacked=True,
-            fmt=lambda v: w.num(v, 0),
+        svg.responsive(
+            lambda width, variant: svg.bar_chart(
+                [r["band"] for r in hist["rows"]],
+                [
+                    svg.Series(t, [r["by_tier"][t] for r in hist["rows"]], TIER_COLORS[i % 5])
+                    for i, t in enumerate(tier_names)
+                ],
+                title=w("health_dist"),
+                desc=w("health_dist_desc") + " " + _describe_hist(hist, w),
+                axes=svg.Axes(x=w("axis_score"), y=w("axis_accounts")),
+                stacked=True,
+                fmt=whole,
+                width=width,
+                variant=variant,
+            )
         )
     )
     mix: list[dict[str, Any]] = [
@@ -63,8 +76,9 @@ def dashboard_charts(
             colors=colors,
             title=w("tier_mix_accounts"),
             desc="; ".join(f"{m['tier']}: {w.num(m['accounts'])}" for m in mix),
-            fmt=lambda v: w.num(v, 0),
-            width=320,
+            axes=svg.Axes(x=w("axis_tier"), y=w("axis_accounts")),
+            fmt=whole,
+            width=MIX_WIDTH,
         )
     )
     charts["mix_arr"] = Markup(
@@ -74,92 +88,131 @@ def dashboard_charts(
             colors=colors,
             title=w("tier_mix_arr"),
             desc="; ".join(f"{m['tier']}: {w.money(m['arr'])}" for m in mix),
+            axes=svg.Axes(x=w("axis_tier"), y=w("axis_arr")),
             fmt=w.money_short,
-            width=320,
+            width=MIX_WIDTH,
         )
     )
 
     account_segments = [n for n in bt.counts if bt.subjects[n] == "account"]
     day_labels = [w.short_date(d) for d in bt.days]
     charts["segments"] = Markup(
-        svg.line_chart(
-            day_labels,
-            [
-                svg.Series(n, bt.counts[n], svg.PALETTE[i % len(svg.PALETTE)])
-                for i, n in enumerate(account_segments)
-            ],
-            title=w("segment_sizes"),
-            desc=w("segment_sizes_desc")
-            + " "
-            + "; ".join(f"{n}: {bt.counts[n][0]} → {bt.counts[n][-1]}" for n in account_segments),
-            fmt=lambda v: w.num(v, 0),
-            height=320,
+        svg.responsive(
+            lambda width, variant: svg.line_chart(
+                day_labels,
+                [
+                    svg.Series(segment_name(n), bt.counts[n], svg.PALETTE[i % len(svg.PALETTE)])
+                    for i, n in enumerate(account_segments)
+                ],
+                title=w("segment_sizes"),
+                desc=w("segment_sizes_desc")
+                + " "
+                + "; ".join(
+                    f"{segment_name(n)}: {bt.counts[n][0]} → {bt.counts[n][-1]}"
+                    for n in account_segments
+                ),
+                axes=svg.Axes(x=w("axis_as_of"), y=w("axis_members")),
+                fmt=whole,
+                plot=220,
+                width=width,
+                variant=variant,
+            )
         )
     )
     segment_rows = [
-        {"segment": n, "subject": bt.subjects[n], "counts": bt.counts[n]} for n in sorted(bt.counts)
+        {"segment": segment_name(n), "subject": bt.subjects[n], "counts": bt.counts[n]}
+        for n in sorted(bt.counts)
     ]
     charts["time"] = Markup(
-        svg.bar_chart(
-            [w.short_date(d) for d, _ in weekly],
-            [svg.Series(w("minutes"), [m for _, m in weekly], svg.PALETTE[2])],
-            title=w("time_in_app"),
-            desc=w("time_in_app_desc")
-            + " "
-            + "; ".join(f"{w.short_date(d)}: {w.num(m, 0)}" for d, m in weekly),
-            fmt=lambda v: w.num(v, 0),
+        svg.responsive(
+            lambda width, variant: svg.bar_chart(
+                [w.short_date(d) for d, _ in weekly],
+                [svg.Series(w("minutes"), [m for _, m in weekly], svg.PALETTE[2])],
+                title=w("time_in_app"),
+                desc=w("time_in_app_desc")
+                + " "
+                + "; ".join(f"{w.short_date(d)}: {w.num(m, 0)}" for d, m in weekly),
+                axes=svg.Axes(x=w("axis_week"), y=w("axis_minutes")),
+                fmt=whole,
+                width=width,
+                variant=variant,
+            )
         )
     )
     charts["features"] = Markup(
-        svg.hbar_chart(
-            [f.name for f in features],
-            [f.share for f in features],
-            title=w("feature_usage"),
-            desc=w("feature_usage_desc")
-            + " "
-            + "; ".join(f"{f.name}: {w.pct(f.share)}" for f in features),
-            fmt=lambda v: w.pct(v),
-            color=svg.PALETTE[4],
-            vmax=100,
+        svg.responsive(
+            lambda width, variant: svg.hbar_chart(
+                [f.name for f in features],
+                [f.share for f in features],
+                title=w("feature_usage"),
+                desc=w("feature_usage_desc")
+                + " "
+                + "; ".join(f"{f.name}: {w.pct(f.share)}" for f in features),
+                axes=svg.Axes(x=w("axis_share"), y=w("axis_feature")),
+                fmt=lambda v: w.pct(v),
+                color=svg.PALETTE[4],
+                vmax=100,
+                width=width,
+                variant=variant,
+            )
         )
     )
     charts["first_use"] = Markup(
-        svg.hbar_chart(
-            [f.name for f in first_use],
-            [0.0 if math.isnan(f.median_days) else f.median_days for f in first_use],
-            title=w("first_use"),
-            desc=w("first_use_desc")
-            + " "
-            + "; ".join(f"{f.name}: {w.num(f.median_days, 1)}" for f in first_use),
-            fmt=lambda v: w.num(v, 1),
-            color=svg.PALETTE[1],
+        svg.responsive(
+            lambda width, variant: svg.hbar_chart(
+                [f.name for f in first_use],
+                [0.0 if math.isnan(f.median_days) else f.median_days for f in first_use],
+                title=w("first_use"),
+                desc=w("first_use_desc")
+                + " "
+                + "; ".join(f"{f.name}: {w.num(f.median_days, 1)}" for f in first_use),
+                axes=svg.Axes(x=w("axis_median_days"), y=w("axis_feature")),
+                fmt=lambda v: w.num(v, 1),
+                color=svg.PALETTE[1],
+                width=width,
+                variant=variant,
+            )
         )
     )
     if nps is not None:
         nps_colors = ["#b0413e"] * 7 + ["#c9a227"] * 2 + ["#3a9a5b"] * 2
+        months = [w.month(m) for m, _, _ in nps.trend]
         charts["nps_dist"] = Markup(
-            svg.bar_chart(
-                [str(s) for s in range(11)],
-                [svg.Series(w("responses"), nps.counts)],
-                colors=nps_colors,
-                title=w("nps_dist"),
-                desc=w("nps_dist_desc")
-                + f" NPS {w.num(nps.score, 0)}; "
-                + "; ".join(f"{s}: {c}" for s, c in enumerate(nps.counts)),
-                fmt=lambda v: w.num(v, 0),
+            svg.responsive(
+                lambda width, variant: svg.bar_chart(
+                    [str(s) for s in range(11)],
+                    [svg.Series(w("responses"), nps.counts)],
+                    colors=nps_colors,
+                    title=w("nps_dist"),
+                    desc=w("nps_dist_desc")
+                    + f" NPS {w.num(nps.score, 0)}; "
+                    + "; ".join(f"{s}: {c}" for s, c in enumerate(nps.counts)),
+                    axes=svg.Axes(x=w("axis_nps_score"), y=w("axis_responses")),
+                    fmt=whole,
+                    width=width,
+                    variant=variant,
+                )
             )
         )
         charts["nps_trend"] = Markup(
-            svg.line_chart(
-                [m for m, _, _ in nps.trend],
-                [svg.Series("NPS", [v for _, v, _ in nps.trend], svg.PALETTE[0])],
-                title=w("nps_trend"),
-                desc=w("nps_trend_desc")
-                + " "
-                + "; ".join(f"{m}: {w.num(v, 0)}" for m, v, _ in nps.trend),
-                fmt=lambda v: w.num(v, 0),
-                vmin=-100,
-                vmax=100,
+            svg.responsive(
+                lambda width, variant: svg.line_chart(
+                    months,
+                    [svg.Series("NPS", [v for _, v, _ in nps.trend], svg.PALETTE[0])],
+                    title=w("nps_trend"),
+                    desc=w("nps_trend_desc")
+                    + " "
+                    + "; ".join(
+                        f"{m}: {w.num(v, 0)}"
+                        for m, (_, v, _) in zip(months, nps.trend, strict=True)
+                    ),
+                    axes=svg.Axes(x=w("axis_month"), y=w("axis_nps")),
+                    fmt=whole,
+                    vmin=-100,
+                    vmax=100,
+                    width=width,
+                    variant=variant,
+                )
             )
         )
     pes_parts = [
@@ -175,9 +228,10 @@ def dashboard_charts(
             colors=[svg.PALETTE[0], svg.PALETTE[2], svg.PALETTE[1], "#333333"],
             title=w("pes_title"),
             desc=w("pes_desc") + " " + "; ".join(f"{p}: {w.num(v, 1)}" for p, v in pes_parts),
-            fmt=lambda v: w.num(v, 0),
+            axes=svg.Axes(x=w("axis_component"), y=w("axis_value")),
+            fmt=whole,
             vmax=100,
-            width=420,
+            width=MIX_WIDTH,
         )
     )
 
@@ -196,11 +250,17 @@ class AccountCharts:
 
     Every page draws them over the same labels on the same 0–100 scale, so their frames
     are made once for all the pages (see :class:`~pendo_segments.report.svg.LineFrame`).
+    They are drawn once, at the phone's width (:data:`~pendo_segments.report.svg.NARROW`),
+    and sit beside their tables on a wide screen: 18,486 pages at 1M visitors would
+    double in size with a second, wide drawing.
     """
 
     def __init__(self, w: Words, day_labels: list[str]) -> None:
         self.w, self.day_labels = w, day_labels
-        self.trend = svg.LineFrame(day_labels, fmt=self._whole, vmax=100)
+        axes = svg.Axes(x=w("axis_as_of"), y=w("axis_score"))
+        self.trend = svg.LineFrame(
+            day_labels, fmt=self._whole, vmax=100, width=svg.NARROW, axes=axes
+        )
         self.components = functools.cache(self._components)
 
     def __call__(self, a: dict[str, Any]) -> dict[str, Markup]:
@@ -231,7 +291,8 @@ class AccountCharts:
         return self.w.num(v, 0)
 
     def _components(self, names: tuple[str, ...]) -> svg.HBarFrame:
-        return svg.HBarFrame(names, fmt=self._whole, vmax=100)
+        axes = svg.Axes(x=self.w("axis_value"), y=self.w("axis_component"))
+        return svg.HBarFrame(names, fmt=self._whole, vmax=100, width=svg.NARROW, axes=axes)
 
 
 def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[str, Any]:

@@ -46,8 +46,10 @@ def read_previous(path: Path) -> pd.DataFrame:
 def movers(accounts: pd.DataFrame, previous: pd.DataFrame, tier_order: list[str]) -> list[Mover]:
     """Accounts whose tier moved or whose score changed by ``MIN_CHANGE`` or more.
 
-    ``accounts``: ``account_id, name, tier, health_score`` now. Sorted: tier
-    moves first, then the largest score changes.
+    ``accounts``: ``account_id, name, tier, health_score`` now. Sorted by the size
+    of the score change, largest first whether up or down (a 44.4-point drop before
+    a tier move with no change); then tier moves whose change is unknown (the
+    previous file had no score); ties by account id.
     """
     prev = previous.set_index("account_id")
     rank = {t: i for i, t in enumerate(tier_order)}
@@ -74,11 +76,10 @@ def movers(accounts: pd.DataFrame, previous: pd.DataFrame, tier_order: list[str]
             out.append(
                 Mover(aid, str(row.name), before_tier, str(row.tier), move, before_score, now)
             )
-    out.sort(
-        key=lambda m: (
-            m.move not in ("up", "down"),
-            -abs(m.change) if not math.isnan(m.change) else 0,
-            m.account_id,
-        )
-    )
+    out.sort(key=_order)
     return out
+
+
+def _order(m: Mover) -> tuple[bool, float, str]:
+    unknown = math.isnan(m.change)
+    return unknown, 0.0 if unknown else -round(abs(m.change), 1), m.account_id

@@ -262,6 +262,7 @@ def _environment(w: Words) -> Any:
     env.filters["money"] = w.money
     env.filters["date"] = w.date
     env.filters["sdate"] = w.short_date
+    env.filters["month"] = w.month
     env.filters["term"] = w.term
     env.filters["isnan"] = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
     return env
@@ -299,7 +300,7 @@ class AccountTables:
             row(w("csm"), a["csm"] or dash),
             row(w("renewal"), w.date(a["renewal"]) if a["renewal"] else dash),
             table_row([w("reason"), a["reason"]]),  # these two are mostly one of a kind
-            table_row([w("in_segments"), ", ".join(a["segments"]) or dash]),
+            table_row([w("in_segments"), w("list_sep").join(a["segments"]) or dash]),
         ]
         comps = [
             row(

@@ -21,7 +21,8 @@ from markupsafe import Markup, escape
 def table(
     caption: Any, head: Sequence[Any], rows: Iterable[Sequence[Any]], numeric: Collection[int] = ()
 ) -> Markup:
-    """A ``<table>`` with a caption, column headers and row headers (the first cell of a row).
+    """A ``<table>`` with a caption, column headers and row headers (the first cell of a row),
+    in a box that scrolls sideways when the table is wider than the screen.
 
     Columns in ``numeric`` are right-aligned (class ``n``).
     """
@@ -37,7 +38,8 @@ def table_start(caption: Any, head: Sequence[Any], numeric: Collection[int] = ()
         for i, h in enumerate(head)
     )
     return (
-        f"<table>\n<caption>{escape(caption)}</caption>\n<thead><tr>{heads}</tr></thead>\n<tbody>\n"
+        f'<div class="table-box"><table>\n<caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{heads}</tr></thead>\n<tbody>\n"
     )
 
 
@@ -51,5 +53,5 @@ def table_row(row: Sequence[Any], numeric: Collection[int] = ()) -> str:
     return f"<tr>{''.join(cells)}</tr>\n"
 
 
-TABLE_END = "</tbody>\n</table>\n"
+TABLE_END = "</tbody>\n</table></div>\n"
 _CLASS = ' class="n"'
