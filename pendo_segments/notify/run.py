@@ -86,12 +86,12 @@ class Current:
         """What a message about ``alert`` of ``account_id`` says, in ``locale``."""
         spec = self.specs[alert]
         acc = self.accounts.get(account_id) or Account("", None, None, None, None)
-        ja = locale == "ja" and self.translate is not None
+        ja = locale == "ja"
         signals = signal_lines(str(row["signals"])) if row and row["signals"] else []
         action = str(row["action"]) if row else (spec.action or spec.title)
         if ja:
-            assert self.translate is not None
-            signals = [self.translate(s) for s in signals]
+            if self.translate is not None:
+                signals = [self.translate(s) for s in signals]
             action = spec.action_ja or action
         return AlertFacts(
             account_id=account_id,
