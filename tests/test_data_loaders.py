@@ -345,7 +345,8 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_missing_required_file(tmp_path: Path) -> None:
     assert (
         load_error(tmp_path, features=None)
-        == f"{tmp_path / 'data'}: missing features.csv (or features.parquet)"
+        == f"{tmp_path / 'data'}: missing features.csv (or features.parquet, or a folder "
+        "features/ of part files)"
     )
 
 

@@ -9,7 +9,7 @@ loop ever runs over rows.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -33,23 +33,33 @@ class Where:
     """Names the file and column in error messages: ``FILE: row N, column 'C': …``.
 
     With ``lines`` (CSV files), rows are named with their file line too:
-    ``row 4 (line 5)``, since quoted newlines make the two drift apart.
+    ``row 4 (line 5)``, since quoted newlines make the two drift apart. A
+    folder of part files names the part and its own row instead
+    (``lines`` with a ``locate`` method, see ``files.PartRows``).
     """
 
-    def __init__(self, label: str, column: str, lines: Lines | None = None) -> None:
+    def __init__(self, label: str, column: str, lines: Lines | Parts | None = None) -> None:
         self.label = label
         self.column = column
         self.lines = lines
 
-    def row(self, idx: int) -> str:
-        """``row N`` (1-based data row), with the file line when known."""
+    def _place(self, idx: int) -> tuple[str, str]:
+        """(file label, ``row N`` with its line when known) of a 0-based data row."""
+        if isinstance(self.lines, Parts):
+            return self.lines.locate(idx)
         if self.lines is None:
-            return f"row {idx + 1}"
-        return f"row {idx + 1} (line {self.lines.line(idx)})"
+            return self.label, f"row {idx + 1}"
+        return self.label, f"row {idx + 1} (line {self.lines.line(idx)})"
+
+    def row(self, idx: int) -> str:
+        """``row N`` (1-based data row), with the file line when known, and its part."""
+        label, text = self._place(idx)
+        return text if label == self.label else f"{label} {text}"
 
     def at(self, idx: int) -> str:
         """``FILE: row N, column 'C'``: the start of a one-line message."""
-        return f"{self.label}: {self.row(idx)}, column '{self.column}'"
+        label, text = self._place(idx)
+        return f"{label}: {text}, column '{self.column}'"
 
     def row_error(
         self, values: pa.ChunkedArray, bad: pa.ChunkedArray | pa.Array, problem: str
@@ -66,6 +76,11 @@ class Where:
 
 class Lines(Protocol):
     def line(self, row: int) -> int: ...
+
+
+@runtime_checkable
+class Parts(Protocol):
+    def locate(self, row: int) -> tuple[str, str]: ...
 
 
 def show(value: Any) -> str:

@@ -8,6 +8,7 @@ of rows are written in seconds and the bundled sample stays byte-stable.
 
 from __future__ import annotations
 
+import bisect
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pendo_segments.data.csv_lines import first_ragged_row, has_quotes, open_text
+from pendo_segments.data.csv_lines import LineMap, first_ragged_row, has_quotes, open_text
+from pendo_segments.data.layout import TableFiles
 from pendo_segments.errors import DataError
 
 CHUNK_ROWS = 1_000_000
@@ -199,6 +201,117 @@ def _unreadable(label: str, err: Exception) -> DataError:
 def read_parquet(path: Path, label: str, dictionary_columns: list[str]) -> ParquetColumns:
     """Open a Parquet file; columns are read (and released) one at a time."""
     return ParquetColumns(path, label, dictionary_columns)
+
+
+# -- folders of part files ---------------------------------------------------
+
+
+class PartRows:
+    """Names the part file of a folder table's row, and the row (and line) within it."""
+
+    def __init__(self, labels: list[str], counts: list[int], lines: list[LineMap | None]):
+        self.labels, self.lines = labels, lines
+        self.starts = [0]
+        for n in counts:
+            self.starts.append(self.starts[-1] + n)
+
+    def locate(self, row: int) -> tuple[str, str]:
+        """(part label, ``row N (line L)``) for a 0-based row of the whole table."""
+        i = max(0, min(bisect.bisect_right(self.starts, row) - 1, len(self.labels) - 1))
+        local = row - self.starts[i]
+        lines = self.lines[i]
+        text = f"row {local + 1}" + (f" (line {lines.line(local)})" if lines else "")
+        return self.labels[i], text
+
+
+def _partition_columns(table: TableFiles, file: Path, n_rows: int) -> dict[str, pa.Array]:
+    """A part's Hive partition values as text columns (typed later like any column)."""
+    return {
+        key: pa.nulls(n_rows, pa.string())
+        if value is None
+        else pa.repeat(pa.scalar(value, pa.string()), n_rows)
+        for key, value in table.partition_values(file).items()
+    }
+
+
+def read_csv_parts(table: TableFiles) -> tuple[str, pa.Table, PartRows]:
+    """Every CSV part (headers checked alike by ``open_table``) as one text table."""
+    parts, counts = [], []
+    lines: list[LineMap | None] = []
+    for file in table.files:
+        part = read_csv(file, table.file_label(file))
+        for key, values in _partition_columns(table, file, part.num_rows).items():
+            part = part.append_column(key, values)
+        parts.append(part)
+        counts.append(part.num_rows)
+        lines.append(LineMap(file))
+    labels = [table.file_label(f) for f in table.files]
+    return table.label, pa.concat_tables(parts), PartRows(labels, counts, lines)
+
+
+class ParquetParts:
+    """A folder of Parquet parts (Spark output, Hive partitions) read as one table.
+
+    pyarrow.dataset reads the parts in file order with the partition values
+    as text columns, a column at a time like :class:`ParquetColumns`; row
+    numbers in messages name the part (:class:`PartRows`).
+    """
+
+    def __init__(self, table: TableFiles) -> None:
+        import pyarrow.dataset as ds
+
+        self.label = table.label
+        self.partitions = list(table.partitions)
+        partitioning = (
+            ds.partitioning(pa.schema([(k, pa.string()) for k in table.partitions]), flavor="hive")
+            if table.partitions
+            else None
+        )
+        try:
+            self.dataset = ds.dataset(
+                [str(f) for f in table.files],
+                format="parquet",
+                partitioning=partitioning,
+                partition_base_dir=str(table.path),
+            )
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(table.label, err) from None
+        self.column_names = list(self.dataset.schema.names)
+        counts = list(table.rows) or [pq.read_metadata(f).num_rows for f in table.files]
+        self.num_rows = sum(counts)
+        labels = [table.file_label(f) for f in table.files]
+        self.rows = PartRows(labels, counts, [None] * len(labels))
+        self.dictionary: list[str] = []
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        try:
+            return self.dataset.to_table(columns=[name]).column(0)
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(self.label, err) from None
+
+    def pieces(self, name: str, rows: int | None = None) -> Iterator[pa.ChunkedArray] | None:
+        """A column about ``rows`` rows at a time (see :meth:`ParquetColumns.pieces`)."""
+        if name not in self.column_names or name in self.partitions:
+            return None
+        return self._batches(name, rows or PIECE_ROWS)
+
+    def _batches(self, name: str, rows: int) -> Iterator[pa.ChunkedArray]:
+        held: list[pa.Array] = []
+        count = 0
+        try:
+            for batch in self.dataset.to_batches(columns=[name]):
+                held.append(batch.column(0))
+                count += batch.num_rows
+                if count >= rows:
+                    yield pa.chunked_array(held)
+                    held, count = [], 0
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(self.label, err) from None
+        if held:
+            yield pa.chunked_array(held)
+
+    def drop_columns(self, names: list[str]) -> ParquetParts:
+        return self  # nothing is held
 
 
 # -- writing ----------------------------------------------------------------

@@ -26,6 +26,7 @@ from pendo_segments.data import files
 from pendo_segments.data.columns import Where, convert
 from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
+from pendo_segments.data.layout import TableFiles, open_table
 from pendo_segments.data.references import (
     AccountCodes,
     arrow_text,
@@ -40,8 +41,10 @@ from pendo_segments.data.schema import TABLES, TableSpec
 from pendo_segments.errors import DataError
 
 Warn = Callable[[str], None]
-# (label used in messages, columns: an Arrow table or a ParquetColumns[, CSV line map])
-RawTable = tuple[str, Any] | tuple[str, Any, LineMap]
+# (label used in messages, columns: an Arrow table or a ParquetColumns / ParquetParts
+# [, how rows are named: a CSV line map, or the part files of a folder])
+Rows = LineMap | files.PartRows
+RawTable = tuple[str, Any] | tuple[str, Any, Rows]
 Reader = Callable[[], RawTable]
 
 _log = logging.getLogger(__name__)
@@ -80,31 +83,26 @@ def load_accounts(path: str | Path, *, lenient: bool = False, warn: Warn | None 
     return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=True)
 
 
-def table_path(folder: Path, spec: TableSpec) -> Path | None:
-    """The one file of a table (``.csv``, ``.csv.gz`` or ``.parquet``), None if optional."""
-    csv_path, pq_path = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
-    gz_path = folder / f"{spec.name}.csv.gz"
-    present = [p for p in (csv_path, gz_path, pq_path) if p.exists()]
-    if len(present) > 1:
-        names = " and ".join(p.name for p in present)
-        raise DataError(f"{folder}: both {names} exist; keep one")
-    if present:
-        return present[0]
-    if spec.mandatory:
-        raise DataError(f"{folder}: missing {csv_path.name} (or {pq_path.name})")
-    return None
-
-
 def _reader(folder: Path, spec: TableSpec) -> Reader | None:
     """How to read one table, or None for an absent optional one (checked up front)."""
-    path = table_path(folder, spec)
-    return None if path is None else file_reader(path)
+    table = open_table(folder, spec.name, spec.mandatory)
+    return None if table is None else table_reader(table)
 
 
-def file_reader(path: Path) -> Reader:
-    if path.suffix == ".parquet":
-        return lambda: (path.name, files.read_parquet(path, path.name, BIG_ID_COLUMNS))
-    return lambda: (path.name, files.read_csv(path, path.name), LineMap(path))
+def table_reader(table: TableFiles) -> Reader:
+    """The reader of a table found by :func:`~pendo_segments.data.layout.open_table`."""
+    label = table.label
+    if table.fmt == "parquet" and table.folder:
+        return lambda: _parts(files.ParquetParts(table))
+    if table.fmt == "parquet":
+        return lambda: (label, files.read_parquet(table.path, label, BIG_ID_COLUMNS))
+    if table.folder:
+        return lambda: files.read_csv_parts(table)
+    return lambda: (label, files.read_csv(table.path, label), LineMap(table.path))
+
+
+def _parts(columns: files.ParquetParts) -> RawTable:
+    return columns.label, columns, columns.rows
 
 
 def load_reference_tables(
@@ -118,9 +116,9 @@ def load_reference_tables(
     frames: dict[str, pd.DataFrame] = {}
     labels: dict[str, str] = {}
     for name in ("accounts", "visitors", "features"):
-        path = table_path(folder, TABLES[name])
-        assert path is not None  # mandatory tables
-        label, columns, _lines = _typed_columns(TABLES[name], file_reader(path))
+        reader = _reader(folder, TABLES[name])
+        assert reader is not None  # mandatory tables
+        label, columns, _lines = _typed_columns(TABLES[name], reader)
         frames[name], labels[name] = _frame(columns), label
     check_accounts(frames["accounts"], frames["visitors"], labels, warn)
     return frames, labels
@@ -205,7 +203,7 @@ def build_dataset(
 
 def _typed_columns(
     spec: TableSpec, reader: Reader, links: _Links | None = None, narrow: bool = False
-) -> tuple[str, dict[str, Any], LineMap | None]:
+) -> tuple[str, dict[str, Any], Rows | None]:
     """Read one table and convert each column; raw columns are released one by one.
 
     With ``links`` (the usage tables), id columns become codes as soon as they
@@ -252,7 +250,9 @@ def _in_pieces(
     is then read whole, so the message, its row number and the counts are
     exactly the usual ones.
     """
-    if not isinstance(table, files.ParquetColumns) or not (unused or links.codes_column(name)):
+    if not isinstance(table, files.ParquetColumns | files.ParquetParts) or not (
+        unused or links.codes_column(name)
+    ):
         return None
     pieces = table.pieces(name)
     if pieces is None or table.num_rows == 0:
@@ -341,7 +341,7 @@ class _Links:
         warn: Warn,
     ) -> None:
         self.lenient, self.warn = lenient, warn
-        self.lines: LineMap | None = None
+        self.lines: Rows | None = None
         self.visitor_ids = arrow_text(visitors["visitor_id"])
         self.visitor_dtype = category_dtype(visitors["visitor_id"])
         self.feature_ids = arrow_text(features["feature_id"])
@@ -352,7 +352,7 @@ class _Links:
         self.start()
 
     def link(
-        self, name: str, label: str, columns: dict[str, Any], lines: LineMap | None = None
+        self, name: str, label: str, columns: dict[str, Any], lines: Rows | None = None
     ) -> pd.DataFrame:
         self.lines = lines
         if name in ("usage_daily", "feature_usage"):

@@ -11,22 +11,39 @@ The estimate reads only file sizes and Parquet footers, so it is instant.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 
+from pendo_segments.errors import EvaluationError
+
 BYTES_PER_ROW = {"usage_daily": 40, "feature_usage": 32}
 CSV_BYTES_FACTOR = 2.5  # Arrow strings of every cell, plus the typed columns
-UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
-UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+UNITS = {"": 1, "B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+UNITS.update({"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40})
+#: below this DuckDB cannot hold even the small tables and its own buffers
+MIN_MEMORY_LIMIT = 64e6
 
 
 def parse_size(text: str) -> float | None:
-    """``3GB`` / ``512MiB`` / ``2 gb`` in bytes, or None when not a size."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*", text, flags=re.IGNORECASE)
+    """``3GB`` / ``3G`` / ``512MiB`` / ``2 gb`` in bytes (DuckDB's units), or None when not a size."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT]I?)B?|B)?\s*", text, flags=re.IGNORECASE)
     if match is None:
         return None
     return float(match.group(1)) * UNITS[(match.group(2) or "").upper()]
+
+
+def memory_limit_bytes(text: str) -> float:
+    """``--memory-limit`` in bytes: a size (``3GB``, ``512MiB``) of at least 64MB."""
+    size = parse_size(text)
+    if size is None or not math.isfinite(size):
+        raise EvaluationError(f"--memory-limit {text!r} is not a size (e.g. 512MB, 3GB, 2GiB)")
+    if size < MIN_MEMORY_LIMIT:
+        raise EvaluationError(
+            f"--memory-limit {text!r} is below the minimum of 64MB (e.g. 512MB, 3GB)"
+        )
+    return size
 
 
 def machine_memory() -> float:
@@ -38,22 +55,31 @@ def machine_memory() -> float:
 
 def estimate_pandas_bytes(folder: Path) -> float:
     """Peak memory the pandas engine would need for the usage tables of ``folder``."""
+    from pendo_segments.data.layout import locate_table
+    from pendo_segments.errors import DataError
+
     total = 0.0
     for name, per_row in BYTES_PER_ROW.items():
-        parquet = folder / f"{name}.parquet"
-        if parquet.exists():
-            try:
-                import pyarrow.parquet as pq
-
-                total += pq.ParquetFile(parquet).metadata.num_rows * per_row
-            except Exception:  # unreadable: the loader will say so
-                total += parquet.stat().st_size * 4
+        try:
+            table = locate_table(folder, name)
+        except DataError:  # the loader will say so
             continue
-        for csv in (folder / f"{name}.csv", folder / f"{name}.csv.gz"):
-            if csv.exists():
-                size = csv.stat().st_size * (6 if csv.suffix == ".gz" else 1)
-                total += size * CSV_BYTES_FACTOR
+        assert table is not None  # mandatory tables
+        for file in table.files:
+            total += _file_bytes(table.fmt, file, per_row)
     return total
+
+
+def _file_bytes(fmt: str, file: Path, per_row: int) -> float:
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            return float(pq.read_metadata(file).num_rows * per_row)
+        except Exception:  # unreadable: the loader will say so
+            return float(file.stat().st_size * 4)
+    size = file.stat().st_size * (6 if file.name.endswith(".gz") else 1)
+    return size * CSV_BYTES_FACTOR
 
 
 def choose_engine(data: str, memory_limit: str | None) -> tuple[str, str]:
@@ -61,7 +87,7 @@ def choose_engine(data: str, memory_limit: str | None) -> tuple[str, str]:
     folder = Path(data)
     if data == "sample" or data.startswith("pendo:") or not folder.is_dir():
         return "pandas", ""
-    limit = parse_size(memory_limit) if memory_limit else None
+    limit = memory_limit_bytes(memory_limit) if memory_limit else None
     budget = limit if limit else machine_memory() / 2
     need = estimate_pandas_bytes(folder)
     if need <= budget:

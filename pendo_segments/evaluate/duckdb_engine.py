@@ -53,19 +53,21 @@ def evaluate_sql(
         "has_first_visit": "first_visit" in ds.visitors.columns,
         "has_last_visit": "last_visit" in ds.visitors.columns,
     }
+    from pendo_segments.evaluate.duckdb_folder import duck_errors, run_shared
+
     con = connect(ds)
     try:
         if shared:
-            from pendo_segments.evaluate.duckdb_folder import run_shared
-
             gen = SharedMetricSQL(defs, pretty=False, **options)
             queries = run_shared(con, gen.compile_shared(defs.select(names)))
         else:
             per_segment = SQLGenerator(defs, pretty=pretty, **options)
             queries = {seg.name: per_segment.compile(seg).output for seg in defs.select(names)}
-        return {
-            name: [str(r[0]) for r in con.execute(sql).fetchall()] for name, sql in queries.items()
-        }
+        with duck_errors():  # out of memory, a full disk: one line, not a traceback
+            return {
+                name: [str(r[0]) for r in con.execute(sql).fetchall()]
+                for name, sql in queries.items()
+            }
     finally:
         con.close()
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from pendo_segments.base.words import plural
 from pendo_segments.data.columns import DATE_RE, NUMBER_RE
+from pendo_segments.data.layout import TableFiles, open_table
 from pendo_segments.data.schema import AS_OF_RANGE, TABLES, Col
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import Segment
@@ -92,20 +93,33 @@ def duck_errors() -> Iterator[None]:
 
     try:
         yield
+    except duckdb.OutOfMemoryException as err:
+        raise out_of_memory(err) from None
     except duckdb.Error as err:
         raise EvaluationError(f"duckdb: {_first_line(err)}") from None
 
 
+def out_of_memory(err: Exception) -> EvaluationError:
+    """DuckDB ran out of its memory limit even spilling to disk: say how to give it more."""
+    return EvaluationError(
+        f"duckdb: out of memory ({_first_line(err)}); "
+        "give it more with --memory-limit (e.g. --memory-limit 4GB)"
+    )
+
+
 def connect_limited(memory_limit: str | None) -> tuple[Any, str]:
     """A DuckDB connection that spills to its own temp folder (removed on close)."""
+    from pendo_segments.evaluate.budget import memory_limit_bytes
+
     try:
         import duckdb
     except ImportError:  # pragma: no cover - a core dependency
         raise EvaluationError("the duckdb engine needs DuckDB: pip install duckdb") from None
+    limit = memory_limit_bytes(memory_limit) if memory_limit else None  # before any folder
     temp_dir = tempfile.mkdtemp(prefix="pendo-segments-duckdb-")
     config: dict[str, Any] = {"temp_directory": temp_dir}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
+    if limit is not None:
+        config["memory_limit"] = f"{int(limit)}B"  # exactly the bytes --engine auto compares
     try:
         con = duckdb.connect(config=config)
         con.execute("SET enable_progress_bar = false")
@@ -128,26 +142,27 @@ def evaluate_folder(
 ) -> SQLEvaluation:
     """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
     from pendo_segments.compile.sql import SharedMetricSQL
-    from pendo_segments.data.loaders import load_reference_tables, table_path
+    from pendo_segments.data.loaders import load_reference_tables
     from pendo_segments.evaluate.engine import check_segments
 
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
-    paths = {name: table_path(root, spec) for name, spec in TABLES.items()}
+    tables = {name: open_table(root, name, spec.mandatory) for name, spec in TABLES.items()}
     frames, _labels = load_reference_tables(root, warn)
     con, temp_dir = connect_limited(memory_limit)
     try:
         # definition errors first, before the big files are read (as_of only shapes values)
         check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
         columns = {name: list(frame.columns) for name, frame in frames.items()}
-        for name in list(frames):
-            _copy_in(con, name, frames.pop(name))
-        for name in USAGE_TABLES:
-            path = paths[name]
-            assert path is not None  # mandatory tables
-            _load_usage(con, root, name, path, lenient, warn)
-        day = as_of or _default_as_of(con, root)
+        with duck_errors():
+            for name in list(frames):
+                _copy_in(con, name, frames.pop(name))
+            for name in USAGE_TABLES:
+                table = tables[name]
+                assert table is not None  # mandatory tables
+                _load_usage(con, root, table, lenient, warn)
+            day = as_of or _default_as_of(con, root)
         gen = SharedMetricSQL(
             defs,
             as_of=day,
@@ -194,44 +209,73 @@ def run_shared(con: Any, shared: Any) -> dict[str, str]:
     Every metric is computed once for all segments (one scan of a usage table
     per subject and window), where per-segment queries would recompute it.
     """
-    import duckdb
 
     for table, select in shared.tables.items():
-        try:
+        with duck_errors():
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
-        except duckdb.OutOfMemoryException as err:
-            raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
-        except duckdb.Error as err:
-            raise EvaluationError(f"duckdb: {_first_line(err)}") from None
     return dict(shared.queries)
 
 
-def _source(path: Path) -> str:
-    if path.suffix == ".parquet":
-        return f"read_parquet({_text(str(path))})"
-    return (
-        f"read_csv({_text(str(path))}, header = true, all_varchar = true, "
-        "delim = ',', quote = '\"', escape = '\"')"
+def _source(table: TableFiles) -> str:
+    """DuckDB's reader over the very files the pandas loader reads (see data/layout.py).
+
+    Hive partition values stay text (``hive_types_autocast = false``), to be
+    checked and typed like any other text column.
+    """
+    files = "[" + ", ".join(_text(str(f)) for f in table.files) + "]"
+    hive = (
+        ", hive_partitioning = true, hive_types_autocast = false"
+        if table.partitions
+        else ", hive_partitioning = false"
     )
+    if table.fmt == "parquet":
+        return f"read_parquet({files}{hive})"
+    return (
+        f"read_csv({files}, header = true, all_varchar = true, "
+        f"delim = ',', quote = '\"', escape = '\"'{hive})"
+    )
+
+
+#: DuckDB types the pandas loader reads as numbers (``data/columns.py``); a
+#: BOOLEAN, DATE or TIMESTAMP is not a number there, so not here either
+NUMBER_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 def _typed(column: str, col: Col, duck_type: str) -> tuple[str, str]:
     """(typed SQL expression, condition that is true for an acceptable raw value)."""
-    c, kind = _ident(column), col.kind
-    text = duck_type.upper() in ("VARCHAR", "BLOB")
+    c, kind, upper = _ident(column), col.kind, duck_type.upper()
+    text = upper in ("VARCHAR", "BLOB")
     if kind == "date":
         if text:
             value = f"TRY_CAST({c} AS DATE)"
             ok = f"({c} IS NOT NULL AND regexp_full_match({c}, {_text(DATE_RE)}) AND {value} IS NOT NULL)"
-        elif "TIME ZONE" in duck_type.upper():
+        elif upper.startswith("TIMESTAMP") and "TIME ZONE" in upper:
             value = f"CAST(timezone('UTC', {c}) AS DATE)"
             ok = f"({c} IS NOT NULL)"
-        else:
+        elif upper == "DATE" or upper.startswith("TIMESTAMP"):
             value = f"CAST({c} AS DATE)"
             ok = f"({c} IS NOT NULL)"
+        else:  # numbers, true/false: no value is a day (the pandas loader says which)
+            value, ok = "CAST(NULL AS DATE)", "FALSE"
         return value, ok
     if kind == "cat":
         return f"CAST({c} AS VARCHAR)", f"({c} IS NOT NULL)"
+    if not text and not upper.startswith(NUMBER_TYPES):
+        return "CAST(NULL AS DOUBLE)", "FALSE"  # true/false or dates are not numbers
     number = f"TRY_CAST({c} AS DOUBLE)"
     ok = f"({c} IS NOT NULL AND isfinite({number})"
     if text:
@@ -245,15 +289,16 @@ def _typed(column: str, col: Col, duck_type: str) -> tuple[str, str]:
     return f"CAST({number} AS BIGINT)", ok
 
 
-def _load_usage(
-    con: Any, root: Path, name: str, path: Path, lenient: bool, warn: Warn | None
-) -> None:
+def _load_usage(con: Any, root: Path, table: TableFiles, lenient: bool, warn: Warn | None) -> None:
     import duckdb
 
+    name = table.name
     spec = TABLES[name]
-    label = path.name
+    label = table.label
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {_source(path)}").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {_source(table)}").fetchall()
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as err:
         _pandas_error(root, name)
         raise DataError(f"{label}: cannot be read ({_first_line(err)})") from None
@@ -278,9 +323,9 @@ def _load_usage(
     # One scan checks every row: values that cannot be read, and (counted over every
     # row before any is dropped, as the pandas loader does) unknown visitors / features.
     joins, counts = [], ["count(*) FILTER (WHERE u._bad)"]
-    for k, (column, table, _what) in enumerate(refs):
+    for k, (column, other, _what) in enumerate(refs):
         missing = f"NOT u._bad AND r{k}.{column} IS NULL"
-        joins.append(f"LEFT JOIN {table} AS r{k} ON r{k}.{column} = u.{column}")
+        joins.append(f"LEFT JOIN {other} AS r{k} ON r{k}.{column} = u.{column}")
         counts += [
             f"count(*) FILTER (WHERE {missing})",
             f"count(DISTINCT u.{column}) FILTER (WHERE {missing})",
@@ -288,16 +333,16 @@ def _load_usage(
     try:
         # Parquet is read where it lies; CSV text is parsed once into a temp table
         # (every query would parse it again: 2.4x slower on 1M visitors)
-        kind = "VIEW" if path.suffix == ".parquet" else "TABLE"
+        kind = "VIEW" if table.fmt == "parquet" else "TABLE"
         con.execute(
             f"CREATE TEMP {kind} {raw} AS SELECT {', '.join(selects)}, ({bad}) AS _bad "
-            f"FROM {_source(path)}"
+            f"FROM {_source(table)}"
         )
         n_bad, *found = con.execute(
             f"SELECT {', '.join(counts)} FROM {raw} AS u {' '.join(joins)}"
         ).fetchall()[0]
-    except duckdb.OutOfMemoryException as err:
-        raise EvaluationError(f"duckdb: {_first_line(err)} (raise --memory-limit)") from None
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as err:
         _pandas_error(root, name)
         raise DataError(f"{label}: cannot be read ({_first_line(err)})") from None
@@ -305,8 +350,8 @@ def _load_usage(
         _pandas_error(root, name)
         raise DataError(f"{label}: {plural(int(n_bad), 'row')} with values that cannot be read")
     unknown = [
-        (column, table, what, int(found[2 * k]), int(found[2 * k + 1]))
-        for k, (column, table, what) in enumerate(refs)
+        (column, other, what, int(found[2 * k]), int(found[2 * k + 1]))
+        for k, (column, other, what) in enumerate(refs)
         if found[2 * k]
     ]
     for _column, _table, what, rows, ids in unknown:
@@ -319,7 +364,7 @@ def _load_usage(
     # The queries read the Parquet file through this view (DuckDB streams it, within
     # --memory-limit): a temp-table copy of 30M rows cost more time and memory than it saved.
     keep = " AND ".join(
-        f"{column} IN (SELECT {column} FROM {table})" for column, table, *_ in unknown
+        f"{column} IN (SELECT {column} FROM {other})" for column, other, *_ in unknown
     )
     columns = ", ".join(_ident(c) for c in spec.required)
     con.execute(
@@ -336,13 +381,13 @@ def _pandas_error(root: Path, name: str) -> None:
     """Raise the pandas loader's exact one-line message for table ``name``, if it has one."""
     import pyarrow as pa
 
-    from pendo_segments.data.loaders import build_dataset, file_reader, frame_reader, table_path
+    from pendo_segments.data.loaders import build_dataset, frame_reader, table_reader
 
     readers: dict[str, Any] = {}
     for table in ("accounts", "visitors", "features", *USAGE_TABLES):
         if table in ("accounts", "visitors", "features") or table == name:
-            path = table_path(root, TABLES[table])
-            readers[table] = file_reader(path) if path is not None else None
+            found = open_table(root, table, TABLES[table].mandatory)
+            readers[table] = table_reader(found) if found is not None else None
         else:
             empty = pa.table({c: pa.array([], pa.string()) for c in TABLES[table].required})
             readers[table] = frame_reader(table, empty)

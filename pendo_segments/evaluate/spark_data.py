@@ -211,24 +211,29 @@ class _Problem(Exception):
 
 
 def _folder_tables(spark: Any, folder: Path) -> dict[str, tuple[str, Any]]:
-    """``name → (label, DataFrame)`` for a local folder; missing files fail like the loader."""
-    from pendo_segments.data.loaders import _reader
+    """``name → (label, DataFrame)`` for a local folder: the loader's files and checks.
+
+    Every layout of ``data/layout.py`` (a file, a folder of part files, Hive
+    partitions) is read from the very files the other engines read.
+    """
+    from pendo_segments.data.layout import open_table
 
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found")
+    found = {name: open_table(folder, name, spec.mandatory) for name, spec in TABLES.items()}
     out = {}
-    for name, spec in TABLES.items():
-        if _reader(folder, spec) is None:  # the loader's own checks and messages
+    for name, table in found.items():
+        if table is None:
             continue
-        csv = folder / f"{name}.csv"
-        if csv.exists():
+        files = [str(f.resolve()) for f in table.files]
+        base = str(table.path.resolve()) if table.folder else None
+        if table.fmt == "csv":
             from pendo_segments.data.files import read_header
 
-            header = read_header(csv, csv.name)  # empty, not UTF-8, duplicate header: same message
-            out[name] = (csv.name, _read_csv(spark, str(csv.resolve()), name, header))
+            header = read_header(table.files[0], table.file_label(table.files[0]))
+            out[name] = (table.label, _read_csv(spark, files, name, header, base))
         else:
-            pq = folder / f"{name}.parquet"
-            out[name] = (pq.name, _read_parquet(spark, str(pq.resolve()), pq.name))
+            out[name] = (table.label, _read_parquet(spark, files, table.label, base))
     return out
 
 
@@ -279,10 +284,18 @@ def _catalog_tables(spark: Any, database: str) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def _read_csv(spark: Any, path: str, name: str, header: list[str] | None = None) -> Any:
+def _read_csv(
+    spark: Any,
+    path: str | list[str],
+    name: str,
+    header: list[str] | None = None,
+    base: str | None = None,
+) -> Any:
     """Every column as text like the pandas loader (ids such as 00123 stay intact).
 
     A known header becomes the schema, which saves Spark a job per file.
+    ``base``: the table's folder, whose Hive ``name=value`` folders become
+    text columns.
     """
     reader = spark.read.option("header", True).option("inferSchema", False)
     if header is not None:
@@ -292,18 +305,40 @@ def _read_csv(spark: Any, path: str, name: str, header: list[str] | None = None)
     reader = reader.option("escape", '"').option("encoding", "UTF-8").option("mode", "FAILFAST")
     if name not in BIG_TABLES:
         reader = reader.option("multiLine", True)
-    frame = reader.csv(path)
+    with _text_partitions(spark):
+        frame = (reader.option("basePath", base) if base else reader).csv(path)
+        frame.schema  # noqa: B018 - the partitions are found now, as text
     first = frame.columns[0] if frame.columns else ""
     if first.startswith("\ufeff"):
         frame = frame.withColumnRenamed(first, first[1:])
     return frame
 
 
-def _read_parquet(spark: Any, path: str, label: str) -> Any:
+def _read_parquet(spark: Any, path: str | list[str], label: str, base: str | None = None) -> Any:
     try:
-        return spark.read.parquet(path)
+        with _text_partitions(spark):
+            reader = spark.read.option("basePath", base) if base else spark.read
+            frame = reader.parquet(*([path] if isinstance(path, str) else path))
+            frame.schema  # noqa: B018
+            return frame
     except Exception as err:
         raise DataError(f"{label}: not a readable Parquet file ({_first_line(err)})") from None
+
+
+@contextlib.contextmanager
+def _text_partitions(spark: Any) -> Iterator[None]:
+    """Hive partition values as text, as the other engines read them (then typed and checked).
+
+    Spark would otherwise guess types from the folder names: ``account_id=00123``
+    would become the number 123.
+    """
+    key = "spark.sql.sources.partitionColumnTypeInference.enabled"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
 
 
 def _first_line(err: Exception) -> str:
@@ -605,6 +640,9 @@ def _convert(frame: Any, name: str, col: Col, kind: str) -> tuple[Any, Any, str]
         return parsed, v.isNotNull() & ~ok, "is not a date (YYYY-MM-DD)"
     # numbers
     problem = _number_problem(col)
+    if not text and not isinstance(dtype, T.NumericType):  # true/false, dates: not numbers
+        value = F.lit(None).cast("long" if kind == "int" else "double")
+        return value, v.isNotNull(), problem
     num = v.cast("double")
     bad = v.isNotNull() & (num.isNull() | F.isnan(num) | (F.abs(num) == float("inf")))
     if text:

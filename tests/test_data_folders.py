@@ -1,0 +1,302 @@
+"""Tables as folders of part files, as Spark, DuckDB and pyarrow write them, on every engine.
+
+Each layout is written from the bundled sample by another tool than ours:
+DuckDB ``COPY … (FORMAT parquet, PARTITION_BY (date))``, pyarrow's
+``write_dataset`` with Hive partitioning, and a folder made by hand the way
+Spark leaves it (``part-00000-<uuid>-c000.snappy.parquet`` parts beside
+``_SUCCESS``, ``.crc`` and ``_committed_`` files). The expected members are
+the pandas engine's on the flat CSV sample; every engine must give exactly
+them on every layout, and the same one-line error for a broken folder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import struct
+import uuid
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from pendo_segments.data import load_dataset
+from pendo_segments.data.loaders import bundled_sample_path
+from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import DataError
+from pendo_segments.evaluate import evaluate
+
+SAMPLE = bundled_sample_path()
+USAGE = ("usage_daily", "feature_usage")
+TABLES = sorted(p.name.removesuffix(".csv") for p in SAMPLE.glob("*.csv"))
+
+Members = list[tuple[str, str, str]]
+
+
+def sample_table(name: str) -> pa.Table:
+    """A sample table as a typed writer would hold it (dates, numbers, true/false typed)."""
+    return pacsv.read_csv(SAMPLE / f"{name}.csv")
+
+
+# -- the layouts, each written by a foreign tool ------------------------------------------
+
+
+def duckdb_partitioned(root: Path) -> None:
+    """DuckDB's own Hive folders for the usage tables (``date=…/data_0.parquet``)."""
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    for name in TABLES:
+        source = f"read_csv('{SAMPLE / name}.csv')"
+        if name in USAGE:
+            con.execute(
+                f"COPY (SELECT * FROM {source}) TO '{root / name}' "
+                "(FORMAT parquet, PARTITION_BY (date))"
+            )
+        else:
+            con.execute(
+                f"COPY (SELECT * FROM {source}) TO '{root / name}.parquet' (FORMAT parquet)"
+            )
+    con.close()
+
+
+def pyarrow_partitioned(root: Path) -> None:
+    """pyarrow.dataset.write_dataset: Hive partitions for usage, ``t.parquet/`` folders else."""
+    for name in TABLES:
+        table = sample_table(name)
+        if name in USAGE:
+            pads.write_dataset(
+                table,
+                root / name,
+                format="parquet",
+                partitioning=["date"],
+                partitioning_flavor="hive",
+            )
+        else:
+            pads.write_dataset(table, root / f"{name}.parquet", format="parquet")
+
+
+def hadoop_crc(data: bytes) -> bytes:
+    """The ``.crc`` file Hadoop's local file system writes beside a file (and checks on read)."""
+    chunks = [data[i : i + 512] for i in range(0, len(data), 512)]
+    return (
+        b"crc\x00"
+        + struct.pack(">i", 512)
+        + b"".join(struct.pack(">I", zlib.crc32(c)) for c in chunks)
+    )
+
+
+def spark_style(root: Path, parts: int = 3) -> None:
+    """Spark's default output made by hand: snappy parts, ``_SUCCESS``, ``.crc`` files."""
+    job = uuid.UUID(int=7)
+    for name in TABLES:
+        table = sample_table(name)
+        folder = root / name
+        folder.mkdir()
+        step = -(-table.num_rows // parts)
+        for i in range(parts):
+            part = folder / f"part-{i:05d}-{job}-c000.snappy.parquet"
+            pq.write_table(table.slice(i * step, step), part, compression="snappy")
+            (folder / f".{part.name}.crc").write_bytes(hadoop_crc(part.read_bytes()))
+        (folder / "_SUCCESS").write_bytes(b"")
+        (folder / "._SUCCESS.crc").write_bytes(hadoop_crc(b""))
+        (folder / "_committed_1234").write_text('{"added":[]}')
+        (folder / "_started_1234").write_bytes(b"")
+
+
+def spark_csv_style(root: Path) -> None:
+    """Spark's CSV output, ``t.csv/`` with a plain and a gzipped part (text kept as written)."""
+    for name in TABLES:
+        lines = (SAMPLE / f"{name}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+        folder = root / f"{name}.csv"
+        folder.mkdir()
+        half = max(2, len(lines) // 2)
+        (folder / "part-00000-x-c000.csv").write_text("".join(lines[:half]), encoding="utf-8")
+        rest = "".join(lines[:1] + lines[half:]).encode("utf-8")
+        (folder / "part-00001-x-c000.csv.gz").write_bytes(gzip.compress(rest))
+        (folder / "_SUCCESS").write_bytes(b"")
+
+
+LAYOUTS: dict[str, Callable[[Path], None]] = {
+    "duckdb PARTITION_BY (date)": duckdb_partitioned,
+    "pyarrow write_dataset, hive": pyarrow_partitioned,
+    "spark folders by hand": spark_style,
+    "spark csv folders by hand": spark_csv_style,
+}
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return load_definitions(Path("segment_defs"))
+
+
+@pytest.fixture(scope="module")
+def expected(defs) -> Members:
+    """The members on the flat CSV sample, by the pandas engine."""
+    return pandas_members(defs, SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for layout, write in LAYOUTS.items():
+        root = tmp_path_factory.mktemp("layout")
+        write(root)
+        out[layout] = root
+    return out
+
+
+def rows(batches: object) -> Members:
+    out: Members = []
+    for batch in batches:  # type: ignore[attr-defined]
+        out += [tuple(map(str, r.values())) for r in batch.to_pylist()]
+    return out
+
+
+def pandas_members(defs, folder: Path) -> Members:
+    ds = load_dataset(folder, narrow=True, warn=lambda _m: None)
+    return rows(evaluate(defs, ds).membership_batches())
+
+
+def duckdb_members(defs, folder: Path) -> Members:
+    from pendo_segments.evaluate.duckdb_folder import evaluate_folder
+
+    result = evaluate_folder(defs, folder, warn=lambda _m: None)
+    try:
+        return rows(result.membership_batches())
+    finally:
+        result.close()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_pandas_reads_the_layout(defs, expected, folders, layout: str) -> None:
+    got = pandas_members(defs, folders[layout])
+    assert len(got) > 1000
+    assert got == expected
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_duckdb_reads_the_layout(defs, expected, folders, layout: str) -> None:
+    assert duckdb_members(defs, folders[layout]) == expected
+
+
+def test_partition_columns_are_typed_like_any_column(folders) -> None:
+    """``date=2026-08-03`` folders give the same days as the file's date column did."""
+    flat = load_dataset(SAMPLE, warn=lambda _m: None).usage_daily
+    parted = load_dataset(folders["duckdb PARTITION_BY (date)"], warn=lambda _m: None).usage_daily
+    assert parted["date"].dtype == flat["date"].dtype
+    key = ["date", "visitor_id"]
+
+    def ordered(frame):
+        out = frame[[*key, "minutes", "events"]].astype({"visitor_id": str})
+        return out.sort_values(key).reset_index(drop=True)
+
+    assert ordered(parted).equals(ordered(flat))
+
+
+# -- the same one-line errors on every layout ---------------------------------------------
+
+
+def sample_copy(root: Path) -> Path:
+    folder = root / "data"
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def errors(defs, folder: Path) -> dict[str, str]:
+    """The message of each local engine (both must fail)."""
+    from pendo_segments.evaluate.duckdb_folder import evaluate_folder
+
+    out = {}
+    for engine, run in (
+        ("pandas", lambda: load_dataset(folder, warn=lambda _m: None)),
+        ("duckdb", lambda: evaluate_folder(defs, folder, warn=lambda _m: None)),
+    ):
+        with pytest.raises(DataError) as err:
+            run()
+        out[engine] = str(err.value)
+    return out
+
+
+def test_a_folder_without_data_files(defs, tmp_path: Path) -> None:
+    folder = sample_copy(tmp_path)
+    (folder / "usage_daily.csv").unlink()
+    (folder / "usage_daily").mkdir()
+    (folder / "usage_daily" / "_SUCCESS").write_bytes(b"")
+    (folder / "usage_daily" / "._SUCCESS.crc").write_bytes(b"")
+    message = "usage_daily/: no data files (.parquet, .csv or .csv.gz part files)"
+    assert errors(defs, folder) == {"pandas": message, "duckdb": message}
+
+
+def test_parts_with_different_columns_name_both(defs, tmp_path: Path) -> None:
+    folder = sample_copy(tmp_path)
+    table = sample_table("usage_daily")
+    (folder / "usage_daily.csv").unlink()
+    (folder / "usage_daily").mkdir()
+    pq.write_table(table.slice(0, 10), folder / "usage_daily" / "part-00000.parquet")
+    minutes = table.schema.get_field_index("minutes")
+    ints = table.slice(10).set_column(
+        minutes, "minutes", table.column("minutes").slice(10).cast(pa.int64(), safe=False)
+    )
+    pq.write_table(ints, folder / "usage_daily" / "part-00001.parquet")
+    message = (
+        "usage_daily/: parts differ: column 'minutes' is int64 in part-00001.parquet "
+        "and double in part-00000.parquet"
+    )
+    assert errors(defs, folder) == {"pandas": message, "duckdb": message}
+
+
+def test_a_bad_value_in_a_part_names_the_part_and_its_row(defs, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    spark_style(folder, parts=2)
+    part = sorted((folder / "usage_daily").glob("part-00001-*.parquet"))[0]
+    table = pq.read_table(part)
+    minutes = table.column("minutes").to_pylist()
+    minutes[4] = -2.0
+    pq.write_table(table.set_column(3, "minutes", pa.array(minutes)), part)
+    assert table.schema.names[3] == "minutes"
+    message = f"usage_daily/{part.name}: row 5, column 'minutes': -2.0 is negative"
+    assert errors(defs, folder) == {"pandas": message, "duckdb": message}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda t: (t / "usage_daily" / "_delta_log").mkdir(parents=True),
+            "usage_daily/: a Delta table (_delta_log/); only plain Parquet or CSV part files "
+            "are read: write the table out as Parquet (e.g. df.write.parquet)",
+        ),
+        (
+            lambda t: (t / "usage_daily" / "2026" / "x.parquet").parent.mkdir(parents=True),
+            "usage_daily/: folder 2026 is not a Hive partition (name=value)",
+        ),
+        (
+            lambda t: (
+                (t / "usage_daily").mkdir() or (t / "usage_daily" / "notes.txt").write_text("x")
+            ),
+            "usage_daily/notes.txt: not a data file (.parquet, .csv or .csv.gz); move it out of "
+            "the table's folder",
+        ),
+    ],
+)
+def test_folders_that_are_not_tables(
+    defs, tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    folder = sample_copy(tmp_path)
+    (folder / "usage_daily.csv").unlink()
+    make(folder)
+    assert errors(defs, folder) == {"pandas": message, "duckdb": message}
+
+
+def test_a_file_and_a_folder_of_one_table(tmp_path: Path) -> None:
+    folder = sample_copy(tmp_path)
+    (folder / "usage_daily").mkdir()
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value) == f"{folder}: both usage_daily.csv and usage_daily/ exist; keep one"
