@@ -175,12 +175,26 @@ def engine_option(engines: Any) -> Callable[[F], F]:
     return decorate
 
 
+def _memory_limit(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A size of at least 64MB, checked before any data is read."""
+    if value is not None:
+        from pendo_segments.errors import PendoSegmentsError
+        from pendo_segments.evaluate.budget import memory_limit_bytes
+
+        try:
+            memory_limit_bytes(value)
+        except PendoSegmentsError as err:
+            raise click.BadParameter(str(err).removeprefix("--memory-limit ")) from None
+    return value
+
+
 def memory_limit_option(f: F) -> F:
     return click.option(
         "--memory-limit",
         "memory_limit",
         default=None,
         metavar="SIZE",
-        help="Memory cap for DuckDB (e.g. 3GB); it spills to a temp folder beyond it. "
-        "Also the budget --engine auto compares the data with.",
+        callback=_memory_limit,
+        help="Memory cap for DuckDB (e.g. 3GB, at least 64MB); it spills to a temp folder "
+        "beyond it. Also the budget --engine auto compares the data with.",
     )(f)
