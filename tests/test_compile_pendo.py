@@ -82,9 +82,10 @@ def test_all_of_leaves_is_and_of_groups_and_reads_as_the_rule() -> None:
     groups = filters(result)
     assert [len(g) for g in groups] == [1, 1]
     assert [g[0]["name"] for g in groups] == ["Number of days active", "Time on site"]
+    # Pendo's words: "at most", "within the last N days" (never "<=" or "in the last")
     assert result.output["summary"] == (
-        "Number of days active <= 2 in the last 30 days AND "
-        "Time on site <= 10 minutes in the last 30 days"
+        "Number of days active at most 2 within the last 30 days AND "
+        "Time on site at most 10 minutes within the last 30 days"
     )
 
 
@@ -133,7 +134,7 @@ def test_days_since_last_visit_is_a_last_visit_days_ago_rule() -> None:
     assert (row["group"], row["field"], row["schema"]) == ("auto", "lastvisit", "time")
     assert (row["operator"], row["value"], row["time"]) == (">", 30, "daysAgo")
     assert "count" not in row
-    assert result.output["summary"] == "days since last visit > 30"
+    assert result.output["summary"] == "Last visit is more than 30 days ago"
 
 
 def test_presence_on_a_count_is_always_true_or_false() -> None:
@@ -325,16 +326,16 @@ def test_recipe_rows_and_and_or_groups() -> None:
         ]
     }
     assert recipe(compile_rule(rule, window_days=14)) == [
-        (1, "", "Account", "Number of days active", "less than or equal to", "2", "last 14 days"),
+        (1, "", "Account", "Number of days active", "at most", "2", "within the last 14 days"),
         (2, "AND", "Account", "plan (agent metadata)", "is", "Growth", ""),
         (
             2,
             "OR",
             "Account",
             "Time on site (minutes)",
-            "less than or equal to",
+            "at most",
             "10",
-            "last 14 days",
+            "within the last 14 days",
         ),
         (3, "AND", "Segment", "Segment", "is in", "enterprise", ""),
     ]
@@ -357,9 +358,9 @@ def test_recipe_of_visit_features_lists_and_presence() -> None:
             "AND",
             "Feature core_events",
             "Feature clicks",
-            "greater than or equal to",
+            "at least",
             "10",
-            "last 30 days",
+            "within the last 30 days",
         ),
         (3, "AND", "Visitor", "language (agent metadata)", "is", "ja", ""),
         (3, "OR", "Visitor", "language (agent metadata)", "is", "de", ""),
@@ -374,6 +375,68 @@ def test_not_equal_recipe_keeps_unknown_values_out_with_an_exists_row() -> None:
         (1, "", "Account", "plan (agent metadata)", "is not", "Starter", ""),
         (2, "AND", "Account", "plan (agent metadata)", "exists", "", ""),
     ]
+
+
+def notes(result: CompileResult) -> list[str]:
+    return [r["note"] for r in result.output["recipe"]]
+
+
+def test_a_nested_segment_row_says_it_must_be_shared_with_everyone() -> None:
+    # Pendo's "Segments" article: only a segment shared with Everyone (Visibility) can
+    # be used in nested segments.
+    result = compile_rule({"all": [ACTIVE_LE_2, {"segment": "enterprise"}]})
+    assert notes(result) == [
+        "",
+        "segment 'enterprise' must be shared with Everyone in Pendo (Visibility: Everyone) "
+        "to be used in another segment",
+    ]
+    text = PendoGenerator.render_text(result).splitlines()
+    assert text[-1] == (
+        "  * row 2: segment 'enterprise' must be shared with Everyone in Pendo "
+        "(Visibility: Everyone) to be used in another segment"
+    )
+    md = PendoGenerator.render_markdown(result).splitlines()
+    assert md[-1] == (
+        "- row 2: segment 'enterprise' must be shared with Everyone in Pendo "
+        "(Visibility: Everyone) to be used in another segment"
+    )
+
+
+@pytest.mark.parametrize(
+    "op, value, words, marked",
+    [
+        # Pendo Adopt's "Segments": Feature clicks in guide targeting are "clicked ...
+        # at least, and at most" or "not clicked" (ever / within last / since)
+        (">=", 10, "at least", False),
+        ("<=", 1, "at most", False),
+        (">", 9, "greater than", True),
+        ("<", 2, "less than", True),
+        ("=", 3, "equals", True),
+    ],
+)
+def test_feature_clicks_pendo_does_not_offer_for_guides_are_marked(
+    op: str, value: int, words: str, marked: bool
+) -> None:
+    rule = {"metric": "feature_clicks", "feature": "core_events", "op": op, "value": value}
+    result = compile_rule(rule, "visitor")
+    assert recipe(result)[0][4] == words
+    expected = (
+        "not available for guide targeting: Pendo offers Feature clicks there only as "
+        "clicked at least / at most (or ever / since / within the last) or not clicked"
+    )
+    assert notes(result) == [expected if marked else ""]
+
+
+def test_no_public_source_marks_usage_counts_or_metadata_for_guides() -> None:
+    rule = {
+        "all": [
+            {"metric": "active_days", "op": ">", "value": 3},
+            {"metric": "minutes", "op": "<", "value": 10},
+            {"metric": "events", "op": "=", "value": 0},
+            {"field": "plan", "op": "=", "value": "Growth"},
+        ]
+    }
+    assert notes(compile_rule(rule)) == ["", "", "", ""]
 
 
 def test_non_native_segment_has_no_recipe_and_says_why() -> None:
@@ -407,12 +470,11 @@ def test_text_and_markdown_renderers_show_every_row() -> None:
         "of",
         "days",
         "active",
-        "less",
-        "than",
-        "or",
-        "equal",
-        "to",
+        "at",
+        "most",
         "2",
+        "within",
+        "the",
         "last",
         "30",
         "days",
@@ -449,7 +511,16 @@ def test_json_keys_are_stable() -> None:
     ]
     assert list(native.output["definition"]) == ["filters"]
     for row in native.output["recipe"]:
-        assert list(row) == ["group", "join", "source", "field", "operator", "value", "window"]
+        assert list(row) == [
+            "group",
+            "join",
+            "source",
+            "field",
+            "operator",
+            "value",
+            "window",
+            "note",
+        ]
     listed = compile_rule({"not": ACTIVE_LE_2})
     assert list(listed.output) == [
         "name",

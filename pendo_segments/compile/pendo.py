@@ -11,16 +11,27 @@ JSON of one segment (``compile --target pendo --format json``, key ``output``),
 stable for machines::
 
     {"name", "title", "description", "subject",
-     "summary": "Number of days active <= 2 in the last 30 days AND ...",
+     "summary": "Number of days active at most 2 within the last 30 days AND ...",
      "definition": {"filters": [[row, ...], ...]},  # native only; outer AND, inner OR
      "recipe": [{"group": 1, "join": "", "source": "Account",
-                 "field": "Number of days active", "operator": "less than or equal to",
-                 "value": "2", "window": "last 30 days"}, ...],   # null when not native
+                 "field": "Number of days active", "operator": "at most",
+                 "value": "2", "window": "within the last 30 days",
+                 "note": ""}, ...],                # null when not native
      "why": ["rule.all[1]: not: <reason>", ...],    # empty when native
      "upload": "visitor_list", "expandAccounts": bool}   # not native only
 
 ``join`` is ``""`` on the first row, ``AND`` on the first row of each further
-group and ``OR`` between rows of one group.
+group and ``OR`` between rows of one group. ``note`` says what a person must know
+about the row ("" when nothing): a "Segment is in" row needs that segment shared
+with Everyone, and a row Pendo does not offer for guide targeting says so
+(:func:`guide_targeting_note`).
+
+Words are the segment builder's own, as Pendo's help pages write them: "at
+least" / "at most" ("Page 'Dashboard' Seen at least 10 times"; Feature clicks
+"at least, and at most"), "within the last N days" ("First Visit within last 1
+Day"), "equals", "greater than", "less than" (Pendo support articles
+360031862532 "Segments", 32271753394203 "Segment rules"; Pendo Adopt article
+4405329323547 "Segments").
 
 Pendo keeps a rule-based segment's builder rules in its ``definition`` (Fivetran
 flattens them into ``segment_filter`` rows: ``kind``, ``schema``, ``group``,
@@ -237,6 +248,7 @@ class PendoGenerator(Generator):
         for row in [header, *rows]:
             cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             lines.append("  " + "  ".join(cells).rstrip())
+        lines += [f"  * {note}" for note in recipe_notes(out["recipe"])]
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -255,6 +267,8 @@ class PendoGenerator(Generator):
         for r in out["recipe"]:
             cells = [str(r["group"]), *(md_cell(r[k]) for k in RECIPE_COLUMNS[1:])]
             lines.append("| " + " | ".join(cells) + " |")
+        notes = recipe_notes(out["recipe"])
+        lines += ["", *(f"- {md_cell(note)}" for note in notes)] if notes else []
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -273,6 +287,10 @@ class PendoGenerator(Generator):
             table.add_column(RECIPE_HEADERS[key], overflow="fold")
         for r in out["recipe"]:
             table.add_row(str(r["group"]), *(Text(str(r[k])) for k in RECIPE_COLUMNS[1:]))
+        notes = recipe_notes(out["recipe"])
+        if notes:
+            table.caption = Text("\n".join(f"* {n}" for n in notes))
+            table.caption_justify = "left"
         return table
 
     # -- groups ----------------------------------------------------------------
@@ -389,25 +407,25 @@ def exists_row(row: Row) -> Row:
 
 
 def row_text(row: Row) -> str:
-    """One builder row as a line a CS ops person reads."""
+    """One builder row as a line a CS ops person reads, in the builder's words."""
     if row["kind"] == "segment":
         return f"in segment {row['segmentName']}"
+    cells = recipe_row(row)
     name = row["name"]
     if row["kind"] == "feature":
         name = f"{name} on {row['featureId']}"
+    if row.get("time") == DAYS_AGO_KEYS["time"]:
+        return f"{name} {cells['operator']} {cells['value']}"
     value = row.get("value")
-    shown = (
+    shown_value = (
         ""
         if value is None
         else " "
         + (json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool) else str(value))
     )
-    if row.get("time") == DAYS_AGO_KEYS["time"]:
-        return f"days since {name.lower()} {row['operator']}{shown}"
-    text = f"{name} {row['operator']}{shown}"
+    text = f"{name} {cells['operator']}{shown_value}"
     if row.get("time") == WINDOW_KEYS["time"]:
-        unit = UNITS.get(row["name"], "")
-        text += f"{unit} in the last {row['count']} days"
+        text += f"{UNITS.get(row['name'], '')} {cells['window']}"
     return text
 
 
@@ -436,15 +454,16 @@ RECIPE_HOWTO = (
     "In Pendo: Segments > Create segment, add one rule per row; rows joined by OR go "
     "in one rule group, AND starts the next group."
 )
-#: Builder operator -> words, per Pendo schema of the field.
+#: Builder operator -> words, per Pendo schema of the field: "at least" / "at most" as
+#: the builder words them ("Seen at least 10 times"), not ">=" / "<=".
 OPERATOR_WORDS: dict[str, dict[str, str]] = {
     "number": {
         "==": "equals",
         "!=": "does not equal",
         "<": "less than",
-        "<=": "less than or equal to",
+        "<=": "at most",
         ">": "greater than",
-        ">=": "greater than or equal to",
+        ">=": "at least",
     },
     "string": {"==": "is", "!=": "is not", "contains": "contains"},
     "boolean": {"==": "is", "!=": "is not"},
@@ -469,6 +488,43 @@ OPERATOR_WORDS: dict[str, dict[str, str]] = {
     "any": {"exists": "exists", "!exists": "does not exist", "in": "is in"},
 }
 SOURCES = {"visitor": "Visitor", "account": "Account", "feature": "Feature", "segment": "Segment"}
+#: The time window of a windowed row ("First Visit within last 1 Day" in Pendo's help).
+WINDOW_WORDS = "within the last {count} days"
+
+# -- what a person must know about a row ---------------------------------------------
+#: Pendo support 360031862532 ("Segments"): "use the Everyone permission under
+#: Visibility ... This also allows your segment to be used in nested segments."
+SHARED_NOTE = (
+    "segment '{name}' must be shared with Everyone in Pendo (Visibility: Everyone) "
+    "to be used in another segment"
+)
+#: Pendo Adopt 4405329323547 ("Segments"): "Guide targeting rules using Feature Clicks
+#: are limited to clicked or not clicked ...: clicked options include: ever, within last,
+#: since, at least, and at most. not clicked options include: ever, within last, and
+#: since." The builder operators that are one of those, per kind of row. Pendo's
+#: support article 32271753394203 ("Segment rules") says some other rules "aren't
+#: eligible for guide targeting due to processing limitations"; its list is not in the
+#: public sources we have, so no other row is marked.
+GUIDE_TARGETING_OPERATORS: dict[str, frozenset[str]] = {"feature": frozenset({">=", "<="})}
+GUIDE_TARGETING_NOTE = (
+    "not available for guide targeting: Pendo offers Feature clicks there only as "
+    "clicked at least / at most (or ever / since / within the last) or not clicked"
+)
+
+
+def guide_targeting_note(row: Row) -> str:
+    """Why Pendo does not offer this row for guide targeting ("" when it may)."""
+    allowed = GUIDE_TARGETING_OPERATORS.get(str(row.get("kind")))
+    if allowed is None or row.get("operator") in allowed:
+        return ""
+    return GUIDE_TARGETING_NOTE
+
+
+def row_note(row: Row) -> str:
+    """What a person must know about one builder row ("" when nothing)."""
+    if row.get("kind") == "segment":
+        return SHARED_NOTE.format(name=row.get("segmentName"))
+    return guide_targeting_note(row)
 
 
 def recipe(groups: Groups) -> list[dict[str, Any]]:
@@ -477,7 +533,7 @@ def recipe(groups: Groups) -> list[dict[str, Any]]:
     for g, group in enumerate(groups, start=1):
         for i, row in enumerate(group):
             join = "" if g == 1 and i == 0 else ("OR" if i else "AND")
-            rows.append({"group": g, "join": join, **recipe_row(row)})
+            rows.append({"group": g, "join": join, **recipe_row(row), "note": row_note(row)})
     return rows
 
 
@@ -506,8 +562,14 @@ def recipe_row(row: Row) -> dict[str, str]:
     table = OPERATOR_WORDS.get(schema, OPERATOR_WORDS["number"])
     # e.g. "contains" on a number field: the text wording
     words = table.get(op) or OPERATOR_WORDS["string"].get(op) or op
-    window = f"last {row['count']} days" if row.get("time") == WINDOW_KEYS["time"] else ""
+    windowed = row.get("time") == WINDOW_KEYS["time"]
+    window = WINDOW_WORDS.format(count=row["count"]) if windowed else ""
     return _cells(source, field, words, shown(value), window)
+
+
+def recipe_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The rows' notes as lines under a recipe table ("row 3: ...")."""
+    return [f"row {n}: {r['note']}" for n, r in enumerate(rows, start=1) if r.get("note")]
 
 
 def _cells(source: str, field: str, operator: str, value: str, window: str) -> dict[str, str]:

@@ -1,10 +1,13 @@
-"""Warnings for segments that guides target but Pendo may refuse for guide targeting.
+"""Warnings for segments that guides target but Pendo does not offer for guide targeting.
 
 Pendo documents that "some rules aren't eligible for guide targeting due to
-processing limitations" without a complete public list. What we know from its
-help pages is kept in :data:`LIMITED_FACTS`; a warning says "may", never
-"will". Guides are those in Pendo whose ``audience`` (or ``audienceUiHint``)
-names a managed segment, plus the local guide manifest (``guides.yaml``).
+processing limitations" (support article 32271753394203, "Segment rules") without
+a list in any public source we have; the one rule a public page spells out
+(Feature clicks: only "at least" / "at most", or not clicked) is marked by
+:func:`pendo_segments.compile.pendo.guide_targeting_note`, the same words the
+builder recipe shows. Guides are those in Pendo whose ``audience`` (or
+``audienceUiHint``) names a managed segment, plus the local guide manifest
+(``guides.yaml``).
 """
 
 from __future__ import annotations
@@ -12,26 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-#: Builder facts Pendo limits in guide targeting, with why (help-centre wording).
-LIMITED_FACTS: dict[str, str] = {
-    "daysActive": "'Number of days active' is a usage count Pendo limits in guide targeting",
-    "numMinutes": "'Time on site' is a usage count Pendo limits in guide targeting",
-    "numEvents": "'Number of events' is a usage count Pendo limits in guide targeting",
-}
-#: Feature rows are allowed ("clicked at least / at most"), so they are not flagged.
-ALLOWED_KINDS = frozenset({"feature"})
+from pendo_segments.compile.pendo import guide_targeting_note
 
 
 def targeting_limits(
     definition: Any, definitions: Mapping[str, Any], seen: frozenset[str] = frozenset()
 ) -> list[str]:
-    """Why a rule (and the segments it nests) may be refused for guide targeting."""
+    """Why a rule (and the segments it nests) is not offered for guide targeting."""
     reasons: list[str] = []
     if not isinstance(definition, dict):
         return reasons
     for group in definition.get("filters") or []:
         for row in group if isinstance(group, list) else [group]:
-            if not isinstance(row, dict) or row.get("kind") in ALLOWED_KINDS:
+            if not isinstance(row, dict):
                 continue
             if row.get("kind") == "segment":
                 name = str(row.get("segmentName"))
@@ -39,13 +35,9 @@ def targeting_limits(
                     inner = targeting_limits(definitions.get(name), definitions, seen | {name})
                     reasons += [f"via segment '{name}': {r}" for r in inner]
                 continue
-            why = LIMITED_FACTS.get(str(row.get("fact")))
+            why = guide_targeting_note(row)
             if why:
-                reasons.append(
-                    why
-                    if row.get("kind") != "account"
-                    else f"{why} (and is counted per account here)"
-                )
+                reasons.append(f"{row.get('name')}: {why}")
     return list(dict.fromkeys(reasons))
 
 
@@ -93,7 +85,7 @@ def local_guide_segments(root: Any = None) -> dict[str, list[str]]:
 
 
 def guide_warnings(targets: Mapping[str, list[str]], definitions: Mapping[str, Any]) -> list[str]:
-    """One warning per (segment, guides) whose rule Pendo may refuse for targeting."""
+    """One warning per (segment, guides) whose rule Pendo does not offer for targeting."""
     warnings = []
     for name in sorted(targets):
         if name not in definitions:
@@ -102,7 +94,7 @@ def guide_warnings(targets: Mapping[str, list[str]], definitions: Mapping[str, A
         if reasons:
             guides = ", ".join(targets[name])
             warnings.append(
-                f"segment '{name}' is used by {'guide' if len(targets[name]) == 1 else 'guides'} {guides}; Pendo may not "
-                f"allow it for guide targeting: {'; '.join(reasons)}"
+                f"segment '{name}' is used by {'guide' if len(targets[name]) == 1 else 'guides'} "
+                f"{guides}; {'; '.join(reasons)}"
             )
     return warnings
