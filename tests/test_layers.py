@@ -36,6 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("sources",),
     ("sync",),
     ("campaign",),
+    # Account fields and alert Tasks in Salesforce (reads health, tiers, alerts, export)
+    ("salesforce",),
     ("backtest",),
     ("report",),
     # Slack messages of alerts: links to the report's pages, its Japanese words

@@ -1,7 +1,8 @@
 """One way to read a table of the TOML config file: a typed pydantic model per section.
 
 Every section (``[pendo]``, ``[sync]``, ``[campaign]``, ``[campaign.no_login]``,
-``[smtp]``, ``[notify]``) is a :class:`Section` model. :func:`read_section` lays the
+``[smtp]``, ``[notify]``, ``[salesforce]`` and ``[salesforce.fields]``) is a
+:class:`Section` model. :func:`read_section` lays the
 section's environment overrides over the file's table, validates, and turns the
 first problem into one line in one format::
 

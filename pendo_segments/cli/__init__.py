@@ -99,6 +99,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "campaign",
         "Scheduled campaigns (no-login re-engagement).",
     ),
+    "salesforce": (
+        "pendo_segments.cli.salesforce_cmds",
+        "salesforce",
+        "Plan / apply Account fields and alert Tasks in Salesforce; check the org.",
+    ),
     "backtest": (
         "pendo_segments.cli.report_cmds",
         "backtest",
