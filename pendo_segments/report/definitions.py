@@ -73,8 +73,9 @@ class Names:
         return self.alerts.get(name, name)
 
     def alert_rows(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Alert records with ``alert``, ``action`` and ``signals`` as shown (the record's
-        name stays in ``name_key``); English records are returned as they are."""
+        """Alert records with ``alert``, ``action`` and ``signals`` as the page shows them
+        (alerts.csv keeps the names and English texts); English records are returned as
+        they are."""
         if not self.ja:
             return records
         assert self.signals is not None
