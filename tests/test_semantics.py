@@ -24,6 +24,7 @@ Visitors: v1 (account A1), v2 (A1, first_visit 2026-01-15, last_visit
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,3 +293,43 @@ def test_weighted_mean_renormalises_over_present_components(con) -> None:
     assert got == pytest.approx(expected)
     matrix = np.array([[np.nan if v is None else v for v in row] for row in rows])
     assert nan_as_none(score.weighted_mean(matrix, np.array(weights))) == pytest.approx(expected)
+
+
+# -- stated once ------------------------------------------------------------------------
+#: spellings of a rule that belong in pendo_segments/semantics/ only (code, not docstrings)
+RESTATED = {
+    "the active day": r"events\s*>\s*0|minutes\s*>\s*0|numEvents\s*>\s*0",
+    "the window": r"asof_day\s*-\s*window|as_of\s*-\s*\{",
+    "round1": r"1e-0?7\b",
+    "a component curve": r"LEAST\(1|GREATEST\(0|np\.minimum\(1\.0|np\.maximum\(0\.0",
+}
+
+
+def restatements(root: Path) -> list[str]:
+    """``file: rule`` for every module under ``root`` (but semantics/) spelling a rule."""
+    import ast
+    import re
+
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "semantics" in path.relative_to(root).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):  # docstrings describe outputs; only code counts
+            body = getattr(node, "body", None)
+            first = body[0] if isinstance(body, list) and body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                body[0] = ast.Pass()  # type: ignore[index]
+        code = ast.unparse(tree)
+        found += [
+            f"{path.relative_to(root)}: {rule}"
+            for rule, pattern in RESTATED.items()
+            if re.search(pattern, code)
+        ]
+    return found
+
+
+def test_no_module_outside_semantics_restates_a_rule() -> None:
+    import pendo_segments
+
+    assert restatements(Path(pendo_segments.__file__).parent) == []

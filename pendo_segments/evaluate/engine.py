@@ -30,6 +30,7 @@ from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.evaluate.metrics import Metrics
+from pendo_segments.semantics.catalogue import CATALOGUE
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -147,11 +148,7 @@ class Evaluator:
     # -- leaves --------------------------------------------------------------
     def metric_values(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
         check_feature(cond, seg, path, self._feature_ids)
-        window = (
-            seg.window_of(cond)
-            if cond.metric not in ("days_since_last_visit", "days_since_first_visit")
-            else None
-        )
+        window = seg.window_of(cond) if CATALOGUE[cond.metric].windowed else None
         return self.metrics.metric(seg.subject, cond.metric, window, cond.feature)
 
     def metric_mask(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
