@@ -27,6 +27,13 @@ Developer Guide (only what the client reads is modelled):
 * Errors — "Status Codes and Error Responses": ``[{"message", "errorCode"}]``; an
   expired session is 401 ``INVALID_SESSION_ID``.
 
+Sources (developer.salesforce.com/docs/atlas.en-us.*): api_rest.meta/api_rest/
+resources_composite_sobjects_collections_update.htm, api_rest.meta/api_rest/
+errorcodes.htm, api_asynch.meta/api_asynch/get_job_failed_results.htm,
+api_asynch.meta/api_asynch/datafiles_csv_valid_record_rows.htm; the 16,384-byte URI
+limit: Salesforce Help article 000386264 ("Maximum number of rows returned by SOQL
+queries over the REST API").
+
 Faults: :meth:`StandIn.fail_next` (5xx), :meth:`StandIn.expire_session` (401),
 ``row_errors`` (a per-record error), ``lose_task_answers`` (a Task created, the
 answer a 503), ``task_gate`` (hold a Task POST, before or

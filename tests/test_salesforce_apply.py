@@ -7,6 +7,7 @@ A2 escalation, A3 escalation, A1 renewal_risk, A2 renewal_risk (Jane: A1, A2; Sa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -324,7 +325,10 @@ def test_a_cleared_alert_gets_a_new_task_when_it_fires_again(org: StandIn, world
     settings = load_salesforce_settings(load_config())
     org_client = connect(settings)
     desired = desired_values(
-        load_dataset(world["data"]), ROOT / "segment_defs", keys=list(settings.fields), as_of=None
+        load_dataset(world["data"]),
+        ROOT / "segment_defs",
+        keys=list(settings.fields),
+        as_of=dt.date(2026, 11, 1),
     )
     plan = make_plan(org_client, desired, settings)
     assert plan.cleared == [{"account_id": "A5", "alert": "escalation"}]
