@@ -4,7 +4,7 @@ OWASP (CSV Injection): a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or
 carriage return is run as a formula by Excel, LibreOffice and Google Sheets, so
 such text cells of ``accounts.csv`` and ``alerts.csv`` start with a single quote.
 The ``--format csv`` outputs of commands are data for programs: their bytes are
-the contract (CONTRACT.md §4) and are not touched. A report's ``accounts.csv``
+the contract (docs/semantics.md §4) and are not touched. A report's ``accounts.csv``
 read back as ``--previous`` gives the account ids as they are.
 """
 
@@ -86,7 +86,7 @@ def test_alerts_csv_quotes_formula_cells(report: Path) -> None:
 
 
 def test_machine_csv_outputs_keep_their_bytes(data: Path) -> None:
-    """``--format csv`` is read by programs: an id is the id (CONTRACT.md §4)."""
+    """``--format csv`` is read by programs: an id is the id (docs/semantics.md §4)."""
     health = _rows(
         _run("health", "--config", DEFS / "health.yaml", "--data", data, "--format", "csv")
     )
