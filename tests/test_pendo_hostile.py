@@ -138,6 +138,13 @@ def client(fake: FakePendo) -> PendoClient:
             'is not a JSON object): [1, "x", null]',
         ),
         (
+            # an item without an id: sync would use the segment id "None" in paths
+            lambda c: c.list_segments(),
+            '[{"name": "[ps] smb", "rootVersionId": "r1", "createdByApi": true}]',
+            "Pendo API GET /api/v1/segment returned an unexpected body (item 0 of the array "
+            'has no \'id\'): [{"name": "[ps] smb", "rootVersionId": "r1", "createdByApi": true}]',
+        ),
+        (
             lambda c: c.list_guides(),
             '[{"id": "g1"}, "x"]',
             "Pendo API GET /api/v1/guide returned an unexpected body (item 1 of the array "

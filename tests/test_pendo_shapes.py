@@ -137,3 +137,35 @@ def test_sources_are_public_never_local_paths() -> None:
     ):
         assert name in DOC
     assert "No public endpoint creates or edits a rule (builder) segment" in SHAPES_SOURCE
+
+
+def test_patch_batches_are_bounded_as_segments_destination_sends_them() -> None:
+    # segmentio/action-destinations pendo-audiences syncAudience/fields.ts: batch_size
+    # "Must be between 1 and 1000" ("up to 1000 visitors per request"); the collection
+    # names the request "Add/remove small batches of visitors to a segment".
+    assert shapes.MAX_PATCH_IDS == 1000
+    assert 1 <= shapes.DEFAULT_PATCH_IDS < shapes.MAX_PATCH_IDS
+    assert "small batches" in SHAPES_SOURCE and "small" in DOC and "fields.ts" in DOC
+
+
+def test_segment_list_items_are_read_by_id_not_root_version_id() -> None:
+    assert shapes.segment_list_problem([{"id": "s1", "rootVersionId": "r1"}]) == ""
+    assert shapes.segment_list_problem([{"id": "s1"}, {"rootVersionId": "r1"}]) == (
+        "item 1 of the array has no 'id'"
+    )
+    words = " ".join(DOC.split())
+    assert "Get All Shared (Everyone) Segments" in words and "rootVersionId" in words
+
+
+def test_the_doc_does_not_cite_tap_pendo_guides_for_what_it_lacks() -> None:
+    # tap-pendo schemas/guides.json: audience steps are source / select / identified only,
+    # and there is no audienceUiHint property (read in singer-io/tap-pendo).
+    words = " ".join(DOC.split())
+    assert not re.search(r"audienceUiHint[^.;]*\(tap-pendo `schemas/guides\.json`\)", words)
+    assert "holds **no** `segment` step and no `audienceUiHint`" in words
+
+
+def test_the_doc_notes_the_unofficial_field_creation_and_a_read_only_check() -> None:
+    words = " ".join(DOC.split())
+    assert "POST /api/v1/metadata/schema/{kind}/{group}" in words
+    assert "`pendo check` stays read-only" in words

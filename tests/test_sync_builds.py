@@ -10,6 +10,8 @@ from typing import Any
 from test_sync_apply import UPLOAD, apply, managed
 from test_sync_plan import by_name, plan_for
 
+from pendo_segments.pendo.client import PendoClient
+
 SMB = ["a1v1", "a1v2"]  # tests/handmade.py: the two visitors of the one SMB account
 
 
@@ -66,21 +68,50 @@ def test_the_rerun_of_the_same_plan_rebuilds_a_failed_create(sync_world: Any) ->
     assert by_name(plan_for(w, names=["smb"], metadata=False))["smb"].action == "unchanged"
 
 
-def test_an_unknown_build_status_is_not_applied(sync_world: Any) -> None:
+class SimClock:
+    """Simulated time for the client: ``sleep`` moves ``clock`` on, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_an_unknown_build_status_is_polled_to_the_timeout_then_not_applied(
+    sync_world: Any,
+) -> None:
     w = sync_world
-    w.settings = dataclasses.replace(w.settings, upload_timeout=2.0)
+    sim = SimClock()
+    w.client = PendoClient(
+        w.fake.url,
+        w.fake.key,
+        rate_limit_per_second=None,
+        max_retries=1,
+        timeout=5.0,
+        sleep=sim.sleep,
+        clock=sim.clock,
+    )
+    w.settings = dataclasses.replace(w.settings, poll_interval=1.0, upload_timeout=3.0)
     plan = plan_for(w, names=["smb"], metadata=False)
     w.fake.build_outcome = "mystery"  # a status word nobody documented
+    w.fake.clear_log()
     first = apply(w, plan)
-    assert first.failed == [
-        f"create segment '[ps] smb': segment {smb_id(w.fake)}: Pendo answered build status "
-        "'mystery', which pendo-segments does not know; it is not counted as built"
-    ]
+    sid = smb_id(w.fake)
+    # Polled like a build in progress: checks at 0, 1, 2 and 3 s, then the 3 s are up.
+    why = (
+        "Pendo still answered build status 'mystery' after 3 s (4 status checks), a word "
+        "pendo-segments does not know, so it is not counted as built; run the same command "
+        "again later"
+    )
+    assert first.failed == [f"create segment '[ps] smb': segment {sid}: {why}"]
+    assert len(w.fake.calls("GET", f"/api/v1/segment/{sid}/status")) == 4
+    assert sim.now == 3.0
     again = apply(w, plan)
     assert again.already == [] and not again.ok
     replan = by_name(plan_for(w, names=["smb"], metadata=False))["smb"]
     assert (replan.action, replan.method) == ("update", "put")
-    assert replan.notes == [
-        "Pendo answered build status 'mystery', which pendo-segments does not know: "
-        "the whole list is sent again"
-    ]
+    assert replan.notes == [f"{why}: the whole list is sent again"]

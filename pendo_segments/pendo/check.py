@@ -5,10 +5,13 @@
 2. segments can be listed (sync reads them first);
 3. a one-day ``events`` aggregation over the configured apps returns rows (no
    rows: wrong ``app_ids`` or time zone, or no traffic yesterday);
-4. the account fields sync writes exist in Data Mappings: Pendo does not
-   create custom fields, its metadata endpoint reports them as errors.
+4. the account fields sync writes exist in Data Mappings: Pendo's metadata value
+   endpoint does not create custom fields, it reports them as errors.
 
-Nothing is written. Each probe is a :class:`Probe` with a one-line detail that
+Nothing is written: an unofficial OpenAPI lists ``POST
+/api/v1/metadata/schema/{kind}/{group}`` (create a custom field), but adding a
+field changes the subscription's Data Mappings, so check only names the fields
+for a Pendo admin to add (docs/pendo-api.md §3). Each probe is a :class:`Probe` with a one-line detail that
 says what to do when it fails.
 """
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
+#: Build states worth waiting on: still building, or a status word we do not know.
+WAIT_STATES = frozenset({"pending", "unknown"})
 
 
 @dataclass
@@ -48,13 +50,16 @@ class Build:
             return ""
         if self.state == "failed":
             return f"{prefix}Pendo reports that building it failed"
+        checks = f"after {timeout:g} s ({plural(self.polls, 'status check')})"
         if self.state == "pending":
             return (
-                f"{prefix}Pendo has not finished building it after {timeout:g} s "
-                f"({self.polls} status checks); run the same command again later"
+                f"{prefix}Pendo has not finished building it {checks}; "
+                "run the same command again later"
             )
         return (
-            f"{prefix}Pendo answered build status {self.word!r}, which pendo-segments does not know"
+            f"{prefix}Pendo still answered build status {self.word!r} {checks}, a word "
+            "pendo-segments does not know, so it is not counted as built; run the same "
+            "command again later"
         )
 
 
@@ -125,10 +130,15 @@ class PendoClient:
 
     # -- segments ---------------------------------------------------------------------
     def list_segments(self, created_by_api: bool | None = None) -> list[dict[str, Any]]:
-        """Every segment, or only those created (or not) through the API."""
+        """The segments shared with Everyone (the collection's "Get All Shared (Everyone)
+        Segments"), or only those created (or not) through the API; each has an ``id``."""
         params = None if created_by_api is None else {"createdByApi": str(created_by_api).lower()}
         body = self._http.request("GET", shapes.SEGMENTS_PATH, params=params)
-        return self._objects(body, "GET", shapes.SEGMENTS_PATH)
+        items = self._objects(body, "GET", shapes.SEGMENTS_PATH)
+        problem = shapes.segment_list_problem(items)
+        if problem:
+            raise self._unexpected("GET", shapes.SEGMENTS_PATH, body, problem)
+        return items
 
     def get_segment(self, segment_id: str) -> dict[str, Any]:
         path = shapes.segment_path(segment_id)
@@ -190,26 +200,51 @@ class PendoClient:
         add: list[str],
         remove: list[str],
         *,
+        batch_size: int = shapes.DEFAULT_PATCH_IDS,
         wait: bool = True,
         poll_interval: float = 2.0,
         timeout: float = 300.0,
     ) -> dict[str, Any]:
-        """Add / remove some members (``PATCH /segment/{id}/visitor``) without re-sending all.
+        """Add / remove some members (``PATCH /segment/{id}/visitor``) without re-sending all,
+        in batches of at most ``batch_size`` ids ("small batches", the collection says),
+        every add before any remove. Each batch waits until Pendo has built the one before
+        (a write during a build answers 409).
 
         Replaying it is harmless (adding a member twice or removing an absent one
-        changes nothing), so it is retried like a read.
+        changes nothing), so it is retried like a read. Returns the result of
+        :meth:`upload_visitor_segment` plus ``requests`` (PATCHes sent).
         """
         path = shapes.segment_visitors_patch_path(segment_id)
-        body = self._http.request(
-            "PATCH", path, json=self._body(shapes.segment_patch_body, list(add), list(remove))
-        )
-        failures = shapes.patch_failures(body)
-        if failures:
-            raise PendoAPIError(
-                f"Pendo API PATCH {path}: {plural(len(failures), 'operation')} failed: "
-                + self._http.excerpt("; ".join(failures))
+        try:
+            batches = shapes.segment_patch_batches(list(add), list(remove), batch_size)
+        except ValueError as err:
+            raise PendoAPIError(str(err)) from None
+        total = len(add) + len(remove)
+        sent = 0
+        result: dict[str, Any] = {}
+        for number, (adds, removes) in enumerate(batches, 1):
+            upto = sent + len(adds) + len(removes)
+            where = (
+                f" (PATCH {number} of {len(batches)}, ids {sent + 1}-{upto} of {total})"
+                if len(batches) > 1
+                else ""
             )
-        return self._built(segment_id, wait, poll_interval, timeout)
+            try:
+                body = self._http.request(
+                    "PATCH", path, json=self._body(shapes.segment_patch_body, adds, removes)
+                )
+                failures = shapes.patch_failures(body)
+                if failures:
+                    raise PendoAPIError(
+                        f"Pendo API PATCH {path}: {plural(len(failures), 'operation')} failed: "
+                        + self._http.excerpt("; ".join(failures))
+                    )
+                last = number == len(batches)
+                result = self._built(segment_id, wait or not last, poll_interval, timeout)
+            except PendoAPIError as err:
+                raise PendoAPIError(f"{err}{where}", status=err.status) from None
+            sent = upto
+        return {**result, "requests": len(batches)}
 
     def delete_segment(self, segment_id: str) -> None:
         """``DELETE /segment/{id}`` (collection: "Delete a segment")."""
@@ -227,11 +262,12 @@ class PendoClient:
     def build_state(
         self, segment_id: str, *, poll_interval: float = 2.0, timeout: float = 300.0
     ) -> Build:
-        """Where Pendo's build of a list stands, waiting while it is in progress (at most
-        ``timeout`` s); never raises for a failed or unknown build, the caller decides."""
+        """Where Pendo's build of a list stands, waiting while it is in progress or its
+        status word is one we do not know (it may be a step on the way: only "done" is
+        built), at most ``timeout`` s; never raises, the caller decides."""
         started, polls = self._http.clock(), 1
         build = self._status(segment_id)
-        while build.state == "pending" and self._http.clock() - started < timeout:
+        while build.state in WAIT_STATES and self._http.clock() - started < timeout:
             self._http.sleep(poll_interval)
             build, polls = self._status(segment_id), polls + 1
         build.polls = polls
@@ -251,9 +287,6 @@ class PendoClient:
         if not wait:
             return {"segmentId": segment_id, "status": "pending", "polls": 0}
         build = self.build_state(segment_id, poll_interval=poll_interval, timeout=timeout)
-        if build.state == "unknown":
-            problem = build.problem(timeout, prefix=f"segment {segment_id}: ")
-            raise PendoAPIError(f"{problem}; it is not counted as built")
         if build.state != "done":
             raise PendoAPIError(build.problem(timeout, prefix=f"segment {segment_id}: "))
         return {"segmentId": segment_id, "status": build.state, "polls": build.polls}

@@ -130,6 +130,9 @@ class FakePendo(DatasetLoading):
         self.visitors: dict[str, dict[str, Any]] = {}
         self.features: dict[str, dict[str, Any]] = {}
         self.segments: dict[str, dict[str, Any]] = {}
+        # Segments not shared with Everyone: GET /api/v1/segment ("Get All Shared (Everyone)
+        # Segments" in the collection) leaves them out; GET /api/v1/segment/{id} finds them.
+        self.private: set[str] = set()
         self.guides: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.feature_events: list[dict[str, Any]] = []
@@ -355,7 +358,6 @@ class FakePendo(DatasetLoading):
                 "pipeline": pipeline,
                 "dependentMetadata": [],
                 "isFocusGroup": False,
-                "shared": True,
             }
             if visitors is not None:
                 self._members[sid] = [str(v) for v in visitors]
@@ -493,7 +495,9 @@ class FakePendo(DatasetLoading):
     def _list_segments(self, **req: Any) -> tuple[int, Any]:
         only = req["query"].get("createdByApi", "false").lower() == "true"
         return 200, [
-            copy.deepcopy(s) for s in self.segments.values() if not only or s["createdByApi"]
+            copy.deepcopy(s)
+            for s in self.segments.values()
+            if (not only or s.get("createdByApi")) and s.get("id") not in self.private
         ]
 
     def _get_segment(self, segment_id: str, **req: Any) -> tuple[int, Any]:
@@ -572,6 +576,7 @@ class FakePendo(DatasetLoading):
     def _delete_segment(self, segment_id: str, **req: Any) -> tuple[int, Any]:
         segment = self._writable(segment_id)
         del self.segments[segment["id"]]
+        self.private.discard(segment["id"])
         self._members.pop(segment["id"], None)
         self._building.pop(segment["id"], None)
         self._outcomes.pop(segment["id"], None)

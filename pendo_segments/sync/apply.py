@@ -13,9 +13,15 @@
    is adopted, never made twice; after each create the name is read again and a
    duplicate another run made at the same time is deleted, the lowest id kept
    (:mod:`~pendo_segments.sync.duplicates`). Each list write waits until Pendo has built it;
-   409 "Operation in progress" is waited out (the transport retries it). A list
-   whose build Pendo reports as failed (or with a status word we do not know) is
-   never "already applied": the re-run sends the whole list again.
+   409 "Operation in progress" is waited out (the transport retries it). A status
+   word we do not know is polled like a build in progress, up to ``[sync]
+   upload_timeout``. A list whose build Pendo reports as failed (or still with an
+   unknown word) is never "already applied": the re-run sends the whole list again.
+   A PATCH diff goes out in batches of at most ``[sync] patch_batch_size`` ids, each
+   after the one before is built; a list holding part of the planned diff (a run cut
+   short between batches) is finished with what is left, and a planned list that is
+   only missing from the segment list (no longer shared with Everyone) is named as
+   such, not as deleted.
 3. Stop at the first failure and report what was applied, what failed and
    what was not attempted; running the same plan again finishes the job.
 """
@@ -95,6 +101,8 @@ class Applier:
         self.remote = Remote(client, settings)
         self.result = ApplyResult(plan.plan_id)
         self._rebuild: set[str] = set()  # lists whose build is not done: sent whole again
+        # PATCH diffs an interrupted run sent in part: what is left to send
+        self._remaining: dict[str, tuple[list[str], list[str]]] = {}
 
     # -- 1. where does Pendo stand? --------------------------------------------------
     def check(self) -> tuple[list[SegmentChange], list[dict[str, Any]]]:
@@ -111,7 +119,9 @@ class Applier:
             if not change.changes:
                 continue
             current = self._current(state, change, stale)
-            fp = self._fingerprint(current)
+            members = self._members(current)
+            fp = self._fingerprint(current, members)
+            partial = self._partial(change, current, members)
             if (
                 change.action == "update"
                 and current is not None
@@ -130,6 +140,15 @@ class Applier:
                 self.result.already.append(f"{change.action} segment '{change.pendo_name}'")
             elif fp == change.before:
                 todo_segments.append(change)
+            elif partial is not None:  # an interrupted run sent some of the PATCH batches
+                self._remaining[change.pendo_name] = partial
+                todo_segments.append(change)
+            elif fp is None and change.segment_id and self._private(change.segment_id):
+                stale.append(
+                    f"segment '{change.pendo_name}' (id {change.segment_id}) is no longer in "
+                    "Pendo's list of segments shared with Everyone (GET /api/v1/segment lists "
+                    "only those); set its Visibility to Everyone in Pendo"
+                )
             else:
                 what = (
                     "was created"
@@ -155,13 +174,49 @@ class Applier:
             )
         return todo_segments, todo_meta
 
-    def _fingerprint(self, current: dict[str, Any] | None) -> str | None:
+    def _members(self, current: dict[str, Any] | None) -> list[str] | None:
+        """The members of an API-made list (None: no list, or not one we can write)."""
+        if current is None or not current.get("createdByApi"):
+            return None
+        return self.remote.members(str(current["id"]))
+
+    def _fingerprint(
+        self, current: dict[str, Any] | None, members: list[str] | None = None
+    ) -> str | None:
         """A list's members fingerprint; something we cannot write never matches."""
         if current is None:
             return None
         if not current.get("createdByApi"):
             return f"not-a-list:{current.get('id')}"
-        return members_fingerprint(self.remote.members(str(current["id"])))
+        if members is None:
+            members = self.remote.members(str(current["id"]))
+        return members_fingerprint(members)
+
+    @staticmethod
+    def _partial(
+        change: SegmentChange, current: dict[str, Any] | None, members: list[str] | None
+    ) -> tuple[list[str], list[str]] | None:
+        """(add, remove) still to send when a planned PATCH was sent in part: the list
+        differs from the planned result only by ids of the planned diff."""
+        if change.action != "update" or change.method != "patch" or members is None:
+            return None
+        if current is None or str(current.get("id")) != change.segment_id:
+            return None
+        have, want = set(members), set(change.visitors)
+        add, remove = sorted(want - have), sorted(have - want)
+        if set(add) <= set(change.add) and set(remove) <= set(change.remove):
+            return add, remove
+        return None
+
+    def _private(self, segment_id: str) -> bool:
+        """The planned segment exists although the list (shared segments only) lacks it."""
+        try:
+            self.client.get_segment(segment_id)
+        except PendoAPIError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
 
     def _built(self, current: dict[str, Any] | None) -> bool:
         """Pendo reports the list as built (only then it holds what its members say)."""
@@ -358,13 +413,26 @@ class Applier:
             )
             return {"segment_id": change.segment_id, "method": "put", "rebuilt": True}
         if change.method == "patch":
-            self.client.patch_segment_visitors(
-                change.segment_id, change.add, change.remove, **self._wait
+            add, remove = change.add, change.remove
+            if change.pendo_name in self._remaining:
+                add, remove = self._remaining[change.pendo_name]
+                self.remote.build(change.segment_id)  # a write during a build answers 409
+            sent = self.client.patch_segment_visitors(
+                change.segment_id,
+                add,
+                remove,
+                batch_size=self.settings.patch_batch_size,
+                **self._wait,
             )
-        else:
-            self.client.replace_segment_visitors(
-                change.segment_id, change.visitors, name=change.pendo_name, **self._wait
-            )
+            return {
+                "segment_id": change.segment_id,
+                "method": "patch",
+                "requests": sent.get("requests"),
+                "resumed": change.pendo_name in self._remaining or None,
+            }
+        self.client.replace_segment_visitors(
+            change.segment_id, change.visitors, name=change.pendo_name, **self._wait
+        )
         return {"segment_id": change.segment_id, "method": change.method}
 
     def _delete(self, change: SegmentChange) -> dict[str, Any]:

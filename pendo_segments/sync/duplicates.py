@@ -7,6 +7,11 @@ name again: the list with the **lowest id** is kept and every other list of that
 name made through the API is deleted, each deletion written to the audit log.
 Both runs order the ids the same way, so they never delete each other's keeper;
 the loser adopts the winner (same plan, same members).
+
+Lists that share a ``rootVersionId`` are never deleted as duplicates: Pendo's
+versioned objects carry one (docs/pendo-api.md §1) and no public source says
+whether two list items with one are two segments or two versions of one, so a
+person decides.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pendo_segments.errors import PendoAPIError
+from pendo_segments.errors import PendoAPIError, SyncError
+from pendo_segments.pendo.api_shapes import ROOT_VERSION_FIELD
 
 Log = Callable[..., None]  # (action, target, result, **detail) -> None
 
@@ -34,6 +40,18 @@ def settle(
     )
     if not ids:
         return None
+    roots: dict[str, list[str]] = {}
+    for s in found:
+        root = s.get(ROOT_VERSION_FIELD)
+        if s.get("createdByApi") and root and str(s.get("id")) in ids:
+            roots.setdefault(str(root), []).append(str(s["id"]))
+    shared = next((sorted(v, key=id_order) for v in roots.values() if len(v) > 1), None)
+    if shared:
+        raise SyncError(
+            f"Pendo lists segments {', '.join(shared)} named '{pendo_name}' with one "
+            f"{ROOT_VERSION_FIELD}: they may be versions of one segment, so none is deleted "
+            "as a duplicate; keep one in Pendo, then run sync plan again"
+        )
     keep = ids[0]
     for other in ids[1:]:
         gone = _delete(client, remote, other)

@@ -60,6 +60,10 @@ def guide_targets(
 
 
 def _segment_ids(guide: dict[str, Any]) -> set[str]:
+    """Segment ids a guide targets. UNCONFIRMED shapes (docs/pendo-api.md §5): a
+    ``{"segment": {"id"}}`` step in ``audience`` and ``{"kind": "segment", "segmentId"}``
+    in ``audienceUiHint.filters``; tap-pendo's guides.json shows neither, and the
+    pendo-io-browser types leave both untyped."""
     ids = set()
     for step in guide.get("audience") or []:
         if isinstance(step, dict) and isinstance(step.get("segment"), dict):

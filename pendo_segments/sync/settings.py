@@ -8,6 +8,7 @@
     metadata_fields = ["tier", "health_score"]   # plus any accounts column
     metadata_group = "custom"           # default: [pendo].metadata_group
     batch_size = 500                    # metadata values per request
+    patch_batch_size = 500              # visitor ids per segment PATCH (1 to 1000)
     audit_log = "pendo-sync-audit.jsonl"
     lock_file = ""                      # another lock to hold too (the per-subscription one always is)
     lock_wait = 0.0                     # seconds a second apply waits for the lock (<= 86400)
@@ -27,6 +28,7 @@ from pydantic import BeforeValidator
 
 from pendo_segments.base.settings import Section, Text, number, problem, read_section, whole
 from pendo_segments.errors import ConfigError
+from pendo_segments.pendo.api_shapes import DEFAULT_PATCH_IDS, MAX_PATCH_IDS
 
 DEFAULT_FIELDS = ("tier", "health_score")
 AUDIT_LOG = "pendo-sync-audit.jsonl"
@@ -46,6 +48,8 @@ class SyncSection(Section):
     metadata_fields: Annotated[list[str], BeforeValidator(_field_names)] = list(DEFAULT_FIELDS)
     metadata_group: Text | None = None
     batch_size: Annotated[int, BeforeValidator(whole(1))] = 500
+    # Pendo asks for "small batches"; Segment's destination sends at most 1000 (api_shapes).
+    patch_batch_size: Annotated[int, BeforeValidator(whole(1, MAX_PATCH_IDS))] = DEFAULT_PATCH_IDS
     audit_log: Text = AUDIT_LOG
     lock_file: Text = ""
     # Bounded: an infinite wait overflows time.sleep, and a day is already more than enough.
@@ -63,6 +67,7 @@ class SyncSettings:
     metadata_fields: tuple[str, ...] = DEFAULT_FIELDS
     metadata_group: str = "custom"
     batch_size: int = 500
+    patch_batch_size: int = DEFAULT_PATCH_IDS
     audit_log: Path = Path(AUDIT_LOG)
     lock_file: Path | None = None
     lock_wait: float = 0.0
@@ -138,6 +143,7 @@ def load_sync_settings(config: Any) -> SyncSettings:
         metadata_fields=tuple(section.metadata_fields),
         metadata_group=pendo.metadata_group if group is None else group,
         batch_size=section.batch_size,
+        patch_batch_size=section.patch_batch_size,
         audit_log=Path(section.audit_log),
         lock_file=Path(section.lock_file) if section.lock_file else None,
         lock_wait=section.lock_wait,
