@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from typing import Any
 
 import pandas as pd
 
@@ -49,6 +50,9 @@ class Dataset:
     tickets: pd.DataFrame | None = None
     outcomes: pd.DataFrame | None = None
     source: str = ""  # folder path, "sample" or "pendo"
+    #: attribute history (docs/semantics.md §2b), a ``history.History`` each; see ``fields_at``
+    accounts_history: Any = None
+    visitors_history: Any = None
 
     def default_as_of(self) -> dt.date:
         """The day after the latest usage date, so a fixed data set gives fixed answers."""
@@ -68,6 +72,16 @@ class Dataset:
                 "pass --as-of YYYY-MM-DD"
             )
         return day + dt.timedelta(days=1)
+
+    def fields_at(self, as_of: dt.date) -> Dataset:
+        """This data set with account and visitor fields as they stood for ``as_of``.
+
+        An evaluation at D sees the end of D−1 (docs/semantics.md §2b); without
+        history files it is this data set itself.
+        """
+        from pendo_segments.data.history import dataset_at
+
+        return dataset_at(self, as_of - dt.timedelta(days=1))
 
     def key_features(self) -> list[str]:
         """Ids of the key (core) features, in file order."""

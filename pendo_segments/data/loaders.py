@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pendo_segments.atomic import atomic_dir
-from pendo_segments.data import files
+from pendo_segments.data import files, history
 from pendo_segments.data.columns import Where, convert
 from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
@@ -62,7 +62,8 @@ def load_dataset(
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found")
     readers = {name: _reader(folder, spec) for name, spec in TABLES.items()}
-    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=narrow)
+    ds = build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=narrow)
+    return history.attach(ds, folder, warn)
 
 
 def load_accounts(path: str | Path, *, lenient: bool = False, warn: Warn | None = None) -> Dataset:
@@ -80,7 +81,9 @@ def load_accounts(path: str | Path, *, lenient: bool = False, warn: Warn | None 
     for name in ("visitors", "features", "usage_daily", "feature_usage"):
         empty = pa.table({c: pa.array([], pa.string()) for c in TABLES[name].required})
         readers[name] = frame_reader(name, empty)
-    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=True)
+    ds = build_dataset(readers, source=str(folder), lenient=lenient, warn=warn, narrow=True)
+    ds.accounts_history = history.load_history(folder, ds.accounts, "accounts", warn)
+    return ds
 
 
 def _reader(folder: Path, spec: TableSpec) -> Reader | None:
@@ -475,13 +478,16 @@ def write_dataset(ds: Dataset, out: str | Path, *, fmt: Literal["csv", "parquet"
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a data folder is not
         for name, frame in ds.tables().items():
             write(frame, tmp / f"{name}.{fmt}")
+        for name, frame in history.frames(ds).items():
+            write(frame, tmp / f"{name}.{fmt}")
 
 
 def _check_replaceable(target: Path) -> None:
     if target.exists() and not target.is_dir():
         raise DataError(f"{target}: exists and is not a folder")
     if target.is_dir():
-        ours = {f"{n}.{ext}" for n in TABLE_NAMES for ext in ("csv", "parquet")}
+        names = (*TABLE_NAMES, *history.HISTORY_NAMES)
+        ours = {f"{n}.{ext}" for n in names for ext in ("csv", "parquet")}
         others = sorted(p.name for p in target.iterdir() if p.name not in ours)
         if others:
             raise DataError(

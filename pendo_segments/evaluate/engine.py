@@ -105,10 +105,10 @@ class Evaluator:
     """Evaluates rule nodes for one data set / as-of; also used by ``explain``."""
 
     def __init__(self, ds: Dataset, as_of: dt.date, defs: DefinitionSet | None = None) -> None:
-        self.ds = ds
+        self.ds = ds.fields_at(as_of)  # account / visitor fields of D−1 (history files)
         self.as_of = as_of
         self.defs = defs
-        self.metrics = Metrics(ds, as_of)
+        self.metrics = Metrics(self.ds, as_of)
         self.masks: dict[str, np.ndarray] = {}
         self._feature_ids = {str(f) for f in ds.features["feature_id"]}
         self._frames: dict[str, pd.DataFrame] = {}
