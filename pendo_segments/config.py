@@ -10,6 +10,7 @@ scheduled job can inject the secret without editing a checked-in file::
     timeout = 30                  # seconds per request (at most 3600)
     max_retries = 5               # 0 to 100
     rate_limit_per_second = 5     # 0.01 to 1000, or 0 for no limit
+    pull_requests_per_second = 1  # how fast pull (and --data pendo:) asks; 0: as fast as above
     managed_prefix = "[ps] "
     metadata_group = "custom"
 
@@ -61,12 +62,21 @@ class PendoSettings:
     timeout: float = 30.0
     max_retries: int = 5
     rate_limit_per_second: float | None = 5.0
+    # pull's own pace: its hundreds of aggregations go out about one a second (tap-pendo
+    # sends one every 2 s); None: only rate_limit_per_second applies.
+    pull_requests_per_second: float | None = 1.0
     managed_prefix: str = "[ps] "
     metadata_group: str = "custom"
     # Event sources count only Pendo's default app unless told otherwise; "*" is every app.
     app_ids: tuple[str, ...] = ("*",)
     # Pendo's days are the subscription's time-zone days, not UTC days.
     timezone: str = "UTC"
+
+    @property
+    def pull_rate(self) -> float | None:
+        """Requests per second of a pull: the slower of the two settings (None: no limit)."""
+        rates = [r for r in (self.rate_limit_per_second, self.pull_requests_per_second) if r]
+        return min(rates) if rates else None
 
     def require_key(self) -> Secret:
         """The key, or a ConfigError that says how to provide one."""
@@ -214,6 +224,10 @@ class PendoSection(Section):
         float,
         BeforeValidator(number(minimum=0.01, maximum=1000, zero=True, note=" (no limit)")),
     ] = 5.0
+    pull_requests_per_second: Annotated[
+        float,
+        BeforeValidator(number(minimum=0.01, maximum=1000, zero=True, note=" (no pacing)")),
+    ] = 1.0
     managed_prefix: Text = "[ps] "
     metadata_group: Text = "custom"
     app_ids: Annotated[tuple[str, ...], BeforeValidator(_app_ids)] = ("*",)
@@ -231,6 +245,7 @@ class PendoSection(Section):
             timeout=self.timeout,
             max_retries=self.max_retries,
             rate_limit_per_second=self.rate_limit_per_second or None,
+            pull_requests_per_second=self.pull_requests_per_second or None,
             managed_prefix=self.managed_prefix,
             metadata_group=self.metadata_group,
             app_ids=self.app_ids,

@@ -31,14 +31,14 @@ def open_dataset(
     if spec.startswith("pendo:"):
         from pendo_segments.config import load_config
         from pendo_segments.data.pendo_source import load_from_pendo
-        from pendo_segments.pendo.client import client_from_config
+        from pendo_segments.pendo.client import pull_client_from_config
 
         config = load_config()
-        return load_from_pendo(
+        return load_from_pendo(  # paced like `pull` ([pendo] pull_requests_per_second)
             spec,
             as_of=as_of,
             warn=warn,
-            client=client_from_config(config),
+            client=pull_client_from_config(config),
             app_ids=config.pendo.app_ids,
             timezone=config.pendo.timezone,
         )

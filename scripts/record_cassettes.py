@@ -45,6 +45,7 @@ SESSION = ("pull", "sync_plan", "sync_apply", "sync_plan_after")
 #: Config used while recording and replaying: no client-side waits.
 CONFIG_TOML = """[pendo]
 rate_limit_per_second = 0
+pull_requests_per_second = 0
 max_retries = 0
 [sync]
 poll_interval = 0.0

@@ -71,7 +71,8 @@ def pendo_env(
     folder = tmp_path_factory.mktemp("pendo-env")
     config = folder / "pendo-segments.toml"
     config.write_text(
-        "[pendo]\nrate_limit_per_second = 0\nmax_retries = 1\ntimeout = 5\n"
+        "[pendo]\nrate_limit_per_second = 0\npull_requests_per_second = 0\nmax_retries = 1\n"
+        "timeout = 5\n"
         f'[sync]\npoll_interval = 0.0\naudit_log = "{(folder / "audit.jsonl").as_posix()}"\n'
         'metadata_fields = ["plan"]\n',
         encoding="utf-8",

@@ -23,6 +23,7 @@ from pendo_segments.data.pendo_source import (
     PendoSpec,
     after,
     day_chunks,
+    estimate_pull,
     load_from_pendo,
 )
 from pendo_segments.errors import ConfigError, DataError
@@ -310,3 +311,173 @@ def test_first_and_last_visit_come_from_pendo_history(fake_pendo: FakePendo) -> 
     row = ds.visitors.set_index("visitor_id").loc["gone"]
     assert row["first_visit"] == pd.Timestamp("2024-01-01")
     assert pd.Timestamp(row["last_visit"]) == pd.Timestamp("2026-06-14")  # before the window
+
+
+# --- pacing, Retry-After, the estimate and the progress bar (issue 26 #6) --------------------
+class SimClock:
+    """Simulated time for the client: ``sleep`` moves ``clock`` on and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def paced_client(fake: FakePendo, sim: SimClock, rate: float) -> PendoClient:
+    return PendoClient(
+        fake.url,
+        fake.key,
+        rate_limit_per_second=rate,
+        max_retries=2,
+        sleep=sim.sleep,
+        clock=sim.clock,
+    )
+
+
+def test_the_estimate_counts_schema_record_and_event_calls() -> None:
+    # 90 days: 3 windows of 30; 2 schema reads + accounts, visitors, features = 5, then
+    # per window 1 events call + 1 featureEvents call per feature.
+    first = estimate_pull(90, rate=1.0)
+    assert (first.windows, first.fixed, first.per_feature, first.requests) == (3, 8, 3, None)
+    assert first.text() == (
+        "about 8 requests + 3 per feature in Pendo; about 8 s + 3 s per feature at "
+        "1 request per second"
+    )
+    known = estimate_pull(90, 300, rate=1.0)  # 8 + 3 × 300 = 908 s = 15 min 8 s
+    assert (
+        known.text() == "300 features: about 908 requests; about 15 min 8 s at 1 request per second"
+    )
+    assert estimate_pull(31, 5).text() == "5 features: about 17 requests; not paced"
+    # 8 / 5 = 1.6 s, 3 / 5 = 0.6 s: under 10 s a tenth is kept
+    assert estimate_pull(90, rate=5.0).text() == (
+        "about 8 requests + 3 per feature in Pendo; about 1.6 s + 0.6 s per feature at "
+        "5 requests per second"
+    )
+    # 5 + 4 windows (100 days) + 4 × 2,000 = 8,009 requests at 0.5/s = 16,018 s ≈ 4 h 27 min
+    assert estimate_pull(100, 2000, rate=0.5).text() == (
+        "2,000 features: about 8,009 requests; about 4 h 27 min at 0.5 requests per second"
+    )
+
+
+def test_a_pull_is_paced_and_sends_what_it_estimated(handmade_pendo: FakePendo) -> None:
+    sim = SimClock()
+    sent: list[int] = []
+    estimates: list[Any] = []
+    ds = load_from_pendo(
+        "pendo:days=31",
+        as_of=AS_OF,
+        client=paced_client(handmade_pendo, sim, 1.0),
+        sent=lambda: sent.append(1),
+        estimate=estimates.append,
+        rate=1.0,
+    )
+    # the hand-made data has 5 features; 31 days are 2 windows: 5 + 2 + 2 × 5 = 17
+    assert len(ds.features) == 5
+    assert [e.requests for e in estimates] == [17]
+    assert len(handmade_pendo.calls()) == 17 == len(sent)
+    # one request a second: the first at once, each of the other 16 after 1 s
+    assert sim.sleeps == [1.0] * 16 and sim.now == 16.0
+
+
+def test_a_429_waits_as_long_as_retry_after_says_then_the_pull_goes_on(
+    handmade_pendo: FakePendo,
+) -> None:
+    sim = SimClock()
+    handmade_pendo.fail_next(1, status=429, retry_after=7)
+    ds = load_from_pendo(
+        "pendo:days=31", as_of=AS_OF, client=paced_client(handmade_pendo, sim, 1.0), rate=1.0
+    )
+    assert len(ds.visitors) == 8
+    # the first request is refused, 7 s later it goes again (the 7 s refilled the
+    # bucket, so no pacing wait); the 16 others follow a second apart
+    assert sim.sleeps == [7.0] + [1.0] * 16
+    assert len(handmade_pendo.calls()) == 18 and sim.now == 23.0
+
+
+def test_pull_dry_run_prints_the_estimate_and_sends_nothing(
+    fake_pendo: FakePendo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "pendo-segments.toml"
+    config.write_text("[pendo]\npull_requests_per_second = 1\n", encoding="utf-8")
+    monkeypatch.setenv("PENDO_SEGMENTS_CONFIG", str(config))
+    monkeypatch.setenv("PENDO_BASE_URL", fake_pendo.url)
+    monkeypatch.delenv("PENDO_INTEGRATION_KEY", raising=False)  # not needed to estimate
+    out = tmp_path / "usage"
+    result = CliRunner().invoke(main, ["pull", "--out", str(out), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "pull --dry-run: nothing sent. 90 days of usage in 3 windows of at most 30 days: "
+        "about 8 requests + 3 per feature in Pendo; about 8 s + 3 s per feature at 1 request "
+        "per second, counting one page per call (an answer of 50,000 rows takes another).\n"
+    )
+    assert fake_pendo.calls() == [] and not out.exists()
+
+
+def test_pull_says_its_estimate_once_it_knows_the_features(
+    handmade_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "usage"
+    result = CliRunner().invoke(
+        main, ["pull", "--out", str(out), "--days", "31", "--as-of", "2026-11-01"]
+    )
+    assert result.exit_code == 0, result.output
+    # pendo_env switches pacing off ([pendo] pull_requests_per_second = 0); not a
+    # terminal, so only the full estimate, said before the usage pulls
+    assert [line for line in result.stderr.splitlines() if line.startswith("pull:")] == [
+        "pull: 5 features: about 17 requests; not paced",
+    ]
+
+
+def test_the_progress_bar_counts_requests_and_grows_with_extra_pages() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from pendo_segments.cli.sync_cmds import PullProgress
+
+    screen = StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with PullProgress(estimate_pull(31, rate=1.0), console=console) as bar:
+        task = bar.bar.tasks[0]
+        assert task.total == 7  # before the feature list: the 7 known requests
+        for _ in range(3):
+            bar.sent()
+        bar.estimate(estimate_pull(31, 5, rate=1.0))
+        assert (task.completed, task.total) == (3, 17)
+        for _ in range(15):  # one page more than counted
+            bar.sent()
+        assert (task.completed, task.total) == (18, 18)
+    text = screen.getvalue()
+    assert "pull: about 7 requests + 2 per feature in Pendo; about 7 s + 2 s per feature" in text
+    assert "pull: 5 features: about 17 requests; about 17 s at 1 request per second" in text
+
+
+def test_pull_requests_per_second_is_read_bounded_and_the_slower_rate_wins(
+    tmp_path: Path,
+) -> None:
+    from pendo_segments.config import load_config
+
+    path = tmp_path / "pendo-segments.toml"
+    path.write_text("[pendo]\n", encoding="utf-8")
+    assert load_config(path, env={}).pendo.pull_rate == 1.0  # the defaults: 5 and 1
+    path.write_text("[pendo]\npull_requests_per_second = 2\n", encoding="utf-8")
+    assert load_config(path, env={}).pendo.pull_rate == 2.0
+    path.write_text(
+        "[pendo]\npull_requests_per_second = 2\nrate_limit_per_second = 0.5\n", encoding="utf-8"
+    )
+    assert load_config(path, env={}).pendo.pull_rate == 0.5
+    path.write_text("[pendo]\npull_requests_per_second = 0\n", encoding="utf-8")
+    assert load_config(path, env={}).pendo.pull_rate == 5.0  # only the client's limit
+    path.write_text("[pendo]\npull_requests_per_second = inf\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value) == (
+        f"{path}: [pendo].pull_requests_per_second: must be 0 (no pacing) or a number from "
+        "0.01 to 1000, got inf"
+    )

@@ -63,7 +63,14 @@ def _pendo() -> tuple[Any, Any]:
     show_default=True,
     help="Rows per Aggregation API call.",
 )
-def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: int) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print how many requests the pull sends and how long they take at its pace; send nothing.",
+)
+def pull(
+    out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: int, dry_run: bool
+) -> None:
     """Pull usage data from Pendo into a data folder (docs/semantics.md §1 format).
 
     Accounts, visitors and features come from Pendo's records (first_visit and
@@ -73,29 +80,127 @@ def pull(out: Path, days: int, as_of: dt.date | None, parquet: bool, page_size: 
     as-of day defaults to today there and is never included. Needs
     PENDO_INTEGRATION_KEY.
 
+    The pull paces itself, about one request a second ([pendo]
+    pull_requests_per_second), and waits as long as Pendo's Retry-After says
+    after a 429. Once it has read Pendo's feature list it says how many requests
+    the rest takes and how long (--dry-run: the same count, nothing sent), and
+    shows a progress bar on a terminal.
+
     \b
     Examples:
+      pendo-segments pull --out usage/ --dry-run     # requests and time, nothing sent
       pendo-segments pull --out usage/
       pendo-segments pull --out usage/ --days 30 --as-of 2026-11-01 --parquet
       pendo-segments evaluate --data usage/ --format csv
     """
+    from pendo_segments.config import load_config
     from pendo_segments.data.loaders import write_dataset
-    from pendo_segments.data.pendo_source import load_from_pendo
+    from pendo_segments.data.pendo_source import estimate_pull, load_from_pendo
+    from pendo_segments.pendo.client import pull_client_from_config
+    from pendo_segments.sync import load_sync_settings
 
-    client, settings = _pendo()
-    with status("Pulling from Pendo") as update:
+    config = load_config()
+    rate = config.pendo.pull_rate
+    first = estimate_pull(days, rate=rate)
+    if dry_run:
+        click.echo(
+            f"pull --dry-run: nothing sent. {days} days of usage in "
+            f"{plural(first.windows, 'window')} of at most 30 days: {first.text()}, "
+            f"counting one page per call (an answer of {page_size:,} rows takes another)."
+        )
+        return
+    client = pull_client_from_config(config)
+    settings = load_sync_settings(config)
+    with PullProgress(first) as bar:
         ds = load_from_pendo(
             f"pendo:days={days},page_size={page_size}",
             as_of=as_of,
-            warn=warn,
+            warn=bar.warn,
             client=client,
-            progress=update,
+            progress=bar.message,
             app_ids=settings.app_ids,
             timezone=settings.timezone,
+            sent=bar.sent,
+            estimate=bar.estimate,
+            rate=rate,
         )
     write_dataset(ds, out, fmt="parquet" if parquet else "csv")
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
     click.echo(f"Wrote {out} (as of {ds.default_as_of().isoformat()}): {sizes} rows")
+
+
+class PullProgress:
+    """The pull's estimate on stderr (once Pendo's feature list is read, and on a
+    terminal also before the first request), and a rich bar of requests there while
+    it runs (only on a terminal; ``console`` is injectable for tests)."""
+
+    def __init__(self, first: Any, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True)
+        self.total = first.fixed  # what is known before Pendo's feature list is read
+        self.done = 0
+        self.bar: Any = None
+        self.task: Any = None
+        if self.console.is_terminal:  # in logs the full estimate below is enough
+            self.say(f"pull: {first.text()}")
+
+    def __enter__(self) -> PullProgress:
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("requests"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("pull", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def say(self, line: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(escape(line), highlight=False, soft_wrap=True)
+
+    def warn(self, message: str) -> None:
+        """A warning above the bar while it is drawn (else the usual stderr line)."""
+        if self.bar is None:
+            warn(message)
+        else:
+            self.say(f"Warning: {message}")
+
+    def message(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"pull: {text}")
+
+    def sent(self) -> None:
+        self.done += 1
+        self.total = max(self.total, self.done)  # a page more than counted
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, total=self.total)
+
+    def estimate(self, estimate: Any) -> None:
+        self.total = max(estimate.requests, self.done)
+        self.say(f"pull: {estimate.text()}")
+        if self.bar is not None:
+            self.bar.update(self.task, total=self.total)
 
 
 @click.group()

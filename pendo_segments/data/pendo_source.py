@@ -15,6 +15,11 @@ date. ``first_visit`` / ``last_visit`` come from ``metadata.auto.firstvisit`` /
 ``lastvisit`` (all history), so a visitor who left before the pulled window
 still has a last visit.
 
+A pull is many small calls (one ``featureEvents`` call per feature and window):
+the client ``pull`` builds is paced (``[pendo] pull_requests_per_second``, about
+one a second; a 429's ``Retry-After`` is waited out by the transport), and
+:func:`estimate_pull` counts the calls and their time before they are sent.
+
 Spec options after the colon, comma separated::
 
     pendo:                       90 days of usage before the as-of day
@@ -44,6 +49,7 @@ from pendo_segments.errors import DataError
 Warn = Callable[[str], None]
 Progress = Callable[[str], None]
 Rows = list[dict[str, Any]]
+Sent = Callable[[], None]  # called after each request of a pull
 
 # -- Pendo names (pendo-api.md §2-3); the unconfirmed ones are marked --------------
 MAX_DAYS_PER_CALL = 30  # Pendo's request for event pulls
@@ -97,6 +103,76 @@ class PendoSpec:
         return cls(**options)
 
 
+@dataclass(frozen=True)
+class PullEstimate:
+    """How many requests a pull sends, and how long that takes at its pace.
+
+    Per pull: the account and visitor schemas, the accounts, visitors and features
+    lists, then per window of at most 30 days one ``events`` call and one
+    ``featureEvents`` call per feature (:meth:`PendoPuller.frames`). Each call is
+    counted as one page; an answer of a whole ``page_size`` rows takes another.
+    """
+
+    windows: int
+    features: int | None = None  # unknown until Pendo's feature list is read
+    rate: float | None = None  # requests per second; None: not paced
+
+    @property
+    def fixed(self) -> int:
+        return 5 + self.windows
+
+    @property
+    def per_feature(self) -> int:
+        return self.windows
+
+    @property
+    def requests(self) -> int | None:
+        return None if self.features is None else self.fixed + self.per_feature * self.features
+
+    def text(self) -> str:
+        """One line: the requests, then the time at the pace."""
+        if self.requests is None:
+            count = f"about {self.fixed:,} requests + {self.per_feature} per feature in Pendo"
+            time = (
+                f"about {_duration(self.fixed / self.rate)} + "
+                f"{_duration(self.per_feature / self.rate)} per feature"
+                if self.rate
+                else ""
+            )
+        else:
+            count = f"{self.features:,} features: about {self.requests:,} requests"
+            time = f"about {_duration(self.requests / self.rate)}" if self.rate else ""
+        pace = f"{time} at {_per_second(self.rate)}" if self.rate else "not paced"
+        return f"{count}; {pace}"
+
+
+def estimate_pull(
+    days: int, features: int | None = None, rate: float | None = None
+) -> PullEstimate:
+    """The request count (and time at ``rate``) of pulling ``days`` days of usage."""
+    return PullEstimate(windows=-(-days // MAX_DAYS_PER_CALL), features=features, rate=rate)
+
+
+def _per_second(rate: float) -> str:
+    shown = f"{rate:g}"
+    return f"{shown} request per second" if shown == "1" else f"{shown} requests per second"
+
+
+def _duration(seconds: float) -> str:
+    """``0.4 s``, ``45 s``, ``2 min 11 s``, ``1 h 5 min``: rounded to what a person plans
+    with."""
+    if seconds < 9.95:
+        return f"{seconds:.1f}".rstrip("0").rstrip(".") + " s"
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(round(total / 60), 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
 @dataclass
 class LiveDataset(Dataset):
     """A dataset pulled from Pendo: its default as-of day is the day it was pulled for."""
@@ -116,6 +192,9 @@ def load_from_pendo(
     progress: Progress | None = None,
     app_ids: tuple[str, ...] | None = None,
     timezone: str | None = None,
+    sent: Sent | None = None,
+    estimate: Callable[[PullEstimate], None] | None = None,
+    rate: float | None = None,
 ) -> LiveDataset:
     """Pull accounts, visitors, features and usage before ``as_of`` (default: today in
     the subscription's time zone).
@@ -124,7 +203,9 @@ def load_from_pendo(
     layer sits below ``pendo`` and does not build one;
     :func:`pendo_segments.sources.open_dataset` does). ``app_ids`` and ``timezone``
     default to the configured ``[pendo]`` settings. Usage rows of visitors Pendo
-    does not list are dropped with a warning.
+    does not list are dropped with a warning. ``sent`` is called after each request,
+    ``estimate`` once Pendo's feature list is read (the rest is then known), with the
+    pace ``rate`` of ``client`` (requests per second) for its time.
     """
     from pendo_segments.data.loaders import dataset_from_frames
 
@@ -142,6 +223,9 @@ def load_from_pendo(
         progress=progress,
         app_ids=app_ids,
         timezone=timezone,
+        sent=sent,
+        estimate=estimate,
+        rate=rate,
     )
     frames = puller.frames(as_of=day, days=options.days)
     ds = dataset_from_frames(frames, source="pendo", lenient=True, warn=warn)
@@ -159,10 +243,16 @@ class PendoPuller:
         progress: Progress | None = None,
         app_ids: tuple[str, ...] = ("*",),
         timezone: str = "UTC",
+        sent: Sent | None = None,
+        estimate: Callable[[PullEstimate], None] | None = None,
+        rate: float | None = None,
     ) -> None:
         self.client = client
         self.page_size = page_size
         self.progress = progress or (lambda _msg: None)
+        self.sent = sent or (lambda: None)
+        self.estimate = estimate or (lambda _e: None)
+        self.rate = rate
         self.app_id = app_id_param(app_ids)
         self.timezone = timezone
 
@@ -179,6 +269,7 @@ class PendoPuller:
         features = feature_rows(self.paged([{"source": {"features": None}}], ["id"]))
         tables["features"] = _table(features, REQUIRED["features"])
         feature_ids = sorted(str(f["feature_id"]) for f in features)
+        self.estimate(estimate_pull(days, len(feature_ids), self.rate))
         usage: Rows = []
         clicks: Rows = []
         for first, count in day_chunks(as_of, days, tz):
@@ -195,6 +286,7 @@ class PendoPuller:
     def time_fields(self, kind: str) -> set[tuple[str, str]]:
         """(group, field) pairs whose schema type is a date (epoch ms)."""
         schema = self.client.metadata_schema(kind)
+        self.sent()
         return {
             (group, name)
             for group, entries in schema.items()
@@ -215,6 +307,7 @@ class PendoPuller:
                 steps.append({"filter": after(keys, last)})
             steps += [{"sort": list(keys)}, {"limit": self.page_size}]
             rows = self.client.aggregate(steps)
+            self.sent()
             yield from rows
             if len(rows) < self.page_size:
                 return

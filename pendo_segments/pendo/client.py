@@ -406,6 +406,14 @@ def client_from_config(config: Config, **overrides: Any) -> PendoClient:
     return PendoClient(settings.base_url, settings.require_key(), **options)
 
 
+def pull_client_from_config(config: Config, **overrides: Any) -> PendoClient:
+    """A client for ``pull`` and ``--data pendo:``: paced at ``[pendo]
+    pull_requests_per_second`` (or ``rate_limit_per_second`` when that is slower)."""
+    return client_from_config(
+        config, **{"rate_limit_per_second": config.pendo.pull_rate, **overrides}
+    )
+
+
 def _kind(kind: str) -> Kind:
     if kind not in shapes.KINDS:
         raise ValueError(f"kind must be 'visitor' or 'account', not {kind!r}")
