@@ -201,3 +201,41 @@ def test_bad_history_is_one_line(tmp_path: Path, history: str, message: str) -> 
         load_dataset(folder)
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+def test_backtest_reads_each_days_fields(tmp_path: Path) -> None:
+    from pendo_segments.backtest import run_backtest
+
+    folder = write_folder(
+        tmp_path / "data",
+        "account_id,valid_from,valid_to,arr\nA1,2026-01-01,2026-09-10,12000\nA1,2026-09-10,,50000\n",
+    )
+    defs = load_definitions(Path(__file__).resolve().parent.parent / "segment_defs" / "smb.yaml")
+    days = [dt.date(2026, 9, 10), dt.date(2026, 9, 11)]
+    bt = run_backtest(defs, load_dataset(folder), days, with_health=False)
+    assert bt.counts == {"smb": [1, 0]}  # $12k at the end of 09-09, $50k at the end of 09-10
+
+
+def test_tiers_and_health_read_the_days_fields(tmp_path: Path) -> None:
+    from pendo_segments.tiers.view import account_view
+
+    folder = write_folder(
+        tmp_path / "data",
+        "account_id,valid_from,valid_to,arr,plan\nA1,2026-01-01,2026-09-10,12000,Starter\n",
+    )
+    shipped = Path(__file__).resolve().parent.parent / "segment_defs"
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "smb.yaml").write_text((shipped / "smb.yaml").read_text())
+    (defs / "tiers.yaml").write_text(
+        "tiers:\n"
+        "  - {name: P2, accounts_per_csm: 40}\n"
+        "  - {name: P3, accounts_per_csm: 150, pooled: true}\n"
+        "rules:\n"
+        "  - {tier: P3, reason: SMB, when: {segment: smb}}\n"
+        "  - {tier: P2, reason: Mid-tier}\n"
+    )
+    ds = load_dataset(folder)
+    before = account_view(ds, defs, as_of=dt.date(2026, 9, 10)).tier_of()
+    after = account_view(ds, defs, as_of=dt.date(2026, 9, 11)).tier_of()
+    assert (before["A1"], after["A1"]) == ("P3", "P2")  # $12k at the end of 09-09, $50k after

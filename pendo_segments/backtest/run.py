@@ -234,6 +234,7 @@ def run_backtest(
         assert ev is not None
         # One evaluator, re-pointed at each day's Metrics over the shared index.
         ev.as_of, ev.metrics, ev.masks = day, view, {}
+        ev.ds = ds.fields_at(day)  # account / visitor fields of D−1 (history files)
         for seg in closure:
             ev.segment_mask(seg)
         for n in wanted:
@@ -248,7 +249,7 @@ def run_backtest(
             continue
         from pendo_segments.health import compute_health
 
-        scoring = history.scoring_ds
+        scoring = history.scoring_ds.fields_at(day)
         health = compute_health(scoring, as_of=day, config=config, metrics=view)
         scores[i] = health.score
         if last is not None:

@@ -300,3 +300,8 @@ def frames(ds: Dataset) -> dict[str, pd.DataFrame]:
         if held is not None:
             out[name] = held.frame
     return out
+
+
+def fields_for(ds: Any, as_of: dt.date) -> Any:
+    """``ds.fields_at(as_of)`` for a :class:`Dataset`; other frame holders as they are."""
+    return ds.fields_at(as_of) if hasattr(ds, "fields_at") else ds

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.data.history import fields_for
 from pendo_segments.evaluate.metrics import Metrics
 from pendo_segments.health import signals as S
 from pendo_segments.health.config import COMPONENTS, LABELS, HealthConfig
@@ -116,6 +117,7 @@ def compute_health(
     """Score every account of ``ds`` as of ``as_of`` (default: the data's as-of)."""
     config = config or HealthConfig()
     day = as_of or ds.default_as_of()
+    ds = fields_for(ds, day)  # account fields of D−1 (history files)
     m = metrics if metrics is not None and metrics.as_of == day else Metrics(ds, day)
     n = len(m.account_ids)
     nan = np.full(n, np.nan)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from pendo_segments.data.history import fields_for
 from pendo_segments.definitions.models import HealthCondition, SignalCondition
 from pendo_segments.definitions.rules import ALERT_LEAVES
 from pendo_segments.definitions.yaml_lines import suggest
@@ -162,6 +163,7 @@ def build_facts(
     gives them); without them the policy is applied here.
     """
     health = health or compute_health(ds, as_of=as_of)
+    ds = fields_for(ds, health.as_of)  # account fields of D−1 (history files)
     tier = renewal = None
     if policy is not None:
         renewal = (policy.renewal_risk.within_days, policy.renewal_risk.score_below)

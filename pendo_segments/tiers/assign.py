@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.data.history import fields_for
 from pendo_segments.errors import DefinitionError
 from pendo_segments.health.config import HealthConfig
 from pendo_segments.health.rules import (
@@ -129,6 +130,7 @@ def assign_tiers(
     ``masks``: segment masks already evaluated at this as-of day (not evaluated again).
     """
     health = health or compute_health(ds, as_of=as_of, config=health_config)
+    ds = fields_for(ds, health.as_of)  # account fields of D−1 (history files)
     conds = [r.when for r in policy.rules]
     segments = evaluate_segments(ds, defs, segment_names(conds), health.as_of, conds, masks)
     facts = Facts(

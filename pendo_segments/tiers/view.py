@@ -64,6 +64,7 @@ def account_view(
     from pendo_segments.evaluate.metrics import Metrics
 
     as_of = as_of or ds.default_as_of()
+    ds = ds.fields_at(as_of)  # account fields of D−1 (history files)
     metrics = metrics or Metrics(ds, as_of)
     config = health_config_for(defs_path)
     health = health or compute_health(ds, as_of=as_of, config=config, metrics=metrics)
