@@ -8,10 +8,11 @@ Hand-built data (one visitor per account, "active" = a usage row with events):
   C        every day 02-01 … 03-10                 03-30        03-23 (03-16 still sees 03-09, 03-10)
   D        none                                    —            always
   E        every day 02-01 … 03-22                 05-01        never
-  F        none                                    02-15        always (churned before 03-02: out of scope)
+  F        none                                    02-15        never: churned before 03-02, not a subject
   G        none                                    08-01        always (churn > 90 days after every as-of)
 
-As-of days 03-02, 03-09, 03-16, 03-23 (2026). quiet members: 3, 4, 4, 5.
+As-of days 03-02, 03-09, 03-16, 03-23 (2026). quiet members: 2, 3, 3, 4 (F had
+left: docs/semantics.md §2b).
 In scope: A B C D E G (6). Churners within 90 days after an as-of: B, C, E (3);
 base rate 0.5. Flagged before churning: B C D G (4); caught: B (first flag 03-09,
 lead 42 days) and C (03-23, lead 7). Precision 2/4 = 0.5, recall 2/3, lift 1.0,
@@ -128,7 +129,7 @@ def test_as_of_days_step_and_range() -> None:
 def test_member_counts_per_as_of_are_known_by_hand(hand: tuple[Path, Path]) -> None:
     data, defs = hand
     bt = run_backtest(load_definitions(defs), load_dataset(data), DAYS, defs_path=defs)
-    assert bt.counts == {"quiet": [3, 4, 4, 5]}
+    assert bt.counts == {"quiet": [2, 3, 3, 4]}
     frame = bt.counts_frame()
     assert list(frame.columns) == ["as_of", "segment", "members"]
     assert frame["as_of"].tolist() == [d.isoformat() for d in DAYS]
@@ -203,7 +204,7 @@ def test_cli_csv_rates_and_scores(tmp_path: Path, hand: tuple[Path, Path]) -> No
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [(r["as_of"], r["members"]) for r in rows] == [
-        ("2026-03-02", 3), ("2026-03-09", 4), ("2026-03-16", 4), ("2026-03-23", 5)
+        ("2026-03-02", 2), ("2026-03-09", 3), ("2026-03-16", 3), ("2026-03-23", 4)
     ]  # fmt: skip
     quiet = next(r for r in json.loads(rates.read_text()) if r["rule"] == "quiet")
     assert (quiet["precision"], quiet["recall"], quiet["median_lead_days"]) == (0.5, 0.667, 24.5)

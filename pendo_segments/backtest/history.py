@@ -31,7 +31,7 @@ from pendo_segments.evaluate.metrics import (
     positions,
     usage_days,
 )
-from pendo_segments.semantics.rules import is_active
+from pendo_segments.semantics.rules import NAT_DAY, is_active
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -231,6 +231,13 @@ class UsageHistory:
         }
         self.n_features = nf
 
+        # for docs/semantics.md §2b: the last active day and the first click row ever
+        self._last_ever = _RunningExtreme(v_idx, v_day, nv, latest=True).upto(len(v_day))
+        first_click = ExtremeDay(nv, f_day.dtype, latest=False)
+        first_click.add(f_vidx, f_day)
+        self._first_click = first_click.days()
+        self._first_click[self._first_click == NAT_DAY] = np.iinfo(np.int64).max
+
         self.scoring_ds = _with_indexed_ids(ds, self.visitor_ids, self.account_ids)
         vis = ds.visitors
         self.first_visit = day_numbers(vis["first_visit"]) if "first_visit" in vis else None
@@ -261,19 +268,82 @@ class UsageHistory:
     ) -> np.ndarray:
         return np.bincount(idx, weights=weights, minlength=self.size(subject)).astype(np.float64)
 
-    def active_days(self, subject: str, first: int, end: int) -> np.ndarray:
+    def active_days(
+        self, subject: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         idx, day = self.pairs[subject]
-        return self._count(idx[self._slice(day, first, end)], subject)
+        out = self._count(idx[self._slice(day, first, end)], subject)
+        redo = self._redo(subject, drop, end)
+        if redo is not None:  # distinct (account, day) pairs of the kept visitors' rows
+            v_idx, v_day = self.pairs["visitor"]
+            s = self._slice(v_day, first, end)
+            acc = redo[v_idx[s]]
+            keep = acc >= 0
+            pairs = np.unique(acc[keep].astype(np.int64) * (end - first) + (v_day[s][keep] - first))
+            counted = np.bincount(pairs // (end - first), minlength=self.size(subject))
+            out[self._touched(redo, drop)] = counted[self._touched(redo, drop)]
+        return out
 
-    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray:
+    def window_sum(
+        self, subject: str, column: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         day, idx, values = self.usage[subject]
         s = self._slice(day, first, end)
-        return self._count(idx[s], subject, values[column][s])
+        out = self._count(idx[s], subject, values[column][s])
+        redo = self._redo(subject, drop, end)
+        if redo is not None:  # the kept visitors' own rows, summed per account
+            v_day, v_idx, v_values = self.usage["visitor"]
+            s = self._slice(v_day, first, end)
+            out[self._touched(redo, drop)] = self._summed(redo, v_idx[s], v_values[column][s])[
+                self._touched(redo, drop)
+            ]
+        return out
 
-    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray:
+    def feature_clicks(
+        self, subject: str, feature: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         if feature not in self.feature_code:
             return np.zeros(self.size(subject))
-        return self._feature_matrix(subject, first, end)[:, self.feature_code[feature]]
+        out = self._feature_matrix(subject, first, end)[:, self.feature_code[feature]].copy()
+        redo = self._redo(subject, drop, end)
+        if redo is not None:
+            day, idx, code, clicks = self.features["visitor"]
+            s = self._slice(day, first, end)
+            mine = code[s] == self.feature_code[feature]
+            summed = self._summed(redo, idx[s][mine], clicks[s][mine])
+            out[self._touched(redo, drop)] = summed[self._touched(redo, drop)]
+        return out
+
+    # -- visitors that are not subjects at D leave their account's roll-up (§2b) -------
+    def active_from(self, end: int) -> np.ndarray:
+        """Per visitor: active on some day on or after ``end``."""
+        return self._last_ever >= end
+
+    def _redo(self, subject: str, drop: np.ndarray | None, end: int) -> np.ndarray | None:
+        """Visitor → account positions without the dropped visitors that have rows before
+        ``end`` (None when there are none: the per-account sums stand as they are)."""
+        if subject != "account" or drop is None:
+            return None
+        early = (self._first.upto(self._hi(end)) != NAT_DAY) | (self._first_click < end)
+        if not (drop & early).any():
+            return None
+        return np.where(drop, -1, self.v2a)
+
+    def _touched(self, redo: np.ndarray, drop: np.ndarray | None) -> np.ndarray:
+        """The accounts some dropped visitor belongs to: only their values are recounted."""
+        assert drop is not None
+        touched = np.zeros(len(self.account_ids), dtype=bool)
+        touched[self.v2a[drop & (self.v2a >= 0)]] = True
+        return touched
+
+    def _summed(self, redo: np.ndarray, vidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        acc = redo[vidx]
+        keep = acc >= 0
+        return np.bincount(acc[keep], weights=weights[keep], minlength=len(self.account_ids))
+
+    def _hi(self, end: int) -> int:
+        day = self.pairs["visitor"][1]
+        return int(np.searchsorted(day, day.dtype.type(end), side="left"))
 
     def _feature_matrix(self, subject: str, first: int, end: int) -> np.ndarray:
         """Subjects × features click sums for one window (one bincount for all features);

@@ -22,6 +22,7 @@ The tree is written as DuckDB, or for any sqlglot dialect (``dialect=``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -38,7 +39,18 @@ from pendo_segments.definitions.models import (
     SegmentRef,
 )
 from pendo_segments.semantics import catalogue
-from pendo_segments.semantics.rules import as_of_sql, col, days_since_sql, fn, num, params, table
+from pendo_segments.semantics.rules import (
+    Existence,
+    as_of_sql,
+    both,
+    col,
+    days_since_sql,
+    earliest_active_sql,
+    fn,
+    num,
+    params,
+    table,
+)
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -147,6 +159,10 @@ class SQLGenerator(Generator):
             )
             for join in self._joins.values():
                 select = select.join(join, copy=False)
+            # who exists at the as-of day (docs/semantics.md §2b): the rest are in no segment
+            exists = self.existence.subject_sql(segment.subject, "s")
+            if exists != exp.true():  # accounts without created / churn dates: all exist
+                where = both(where, exists)
             # DuckDB sorts NULLs last; written out so every dialect sorts the same way
             by_id = exp.Ordered(this=num(1), nulls_first=False)
             select = select.where(where, copy=False).order_by(by_id, copy=False)
@@ -158,6 +174,16 @@ class SQLGenerator(Generator):
 
     def _params(self) -> exp.Select:
         return params(self.as_of)
+
+    @property
+    def existence(self) -> Existence:
+        """The optional columns the existence rule reads (options ``has_first_visit``,
+        ``has_created``: accounts.created, ``has_churn_date``: an outcomes table with it)."""
+        return Existence(
+            has_first_visit=self.options.get("has_first_visit", True),
+            has_created=self.options.get("has_created", False),
+            has_churn_date=self.options.get("has_churn_date", False),
+        )
 
     def _add_metric(self, name: str, body: exp.Select) -> str:
         """Register a metric CTE (``subject_id, value``) and its LEFT JOIN; return its name."""
@@ -190,7 +216,9 @@ class SQLGenerator(Generator):
                 name = f"clicks_{ident_slug(str(cond.feature))}_{window}"
             else:
                 name = f"{cond.metric}_{window}"
-            body = catalogue.metric_sql(cond.metric, seg.subject, window, cond.feature)
+            body = catalogue.metric_sql(
+                cond.metric, seg.subject, window, cond.feature, self.existence
+            )
             value = count_or_zero(self._add_metric(name, body))
         return compare(value, cond.op, cond.value)
 
@@ -201,7 +229,7 @@ class SQLGenerator(Generator):
             if last
             else self.options.get("has_first_visit", True)
         )
-        body = catalogue.visit_day_sql(metric, self.segment.subject, declared)
+        body = catalogue.visit_day_sql(metric, self.segment.subject, declared, self.existence)
         name = self._add_metric("last_visit" if last else "first_visit", body)
         return days_since_sql(col("value", name))
 
@@ -399,6 +427,8 @@ class SharedMetricSQL(SQLGenerator):
     """
 
     PREFIX: ClassVar[str] = "ps_metric_"
+    #: each visitor's earliest active day (docs/semantics.md §2b first seen)
+    EARLIEST: ClassVar[str] = "ps_metric_first_active"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -406,9 +436,14 @@ class SharedMetricSQL(SQLGenerator):
         self._usage_cols: dict[tuple[str, int], set[str]] = {}
         self._click_features: dict[tuple[str, int], set[str]] = {}
 
+    @property
+    def existence(self) -> Existence:
+        # first-seen days read from one shared table, not a correlated scan per query
+        return dataclasses.replace(super().existence, earliest_table=self.EARLIEST)
+
     def compile_shared(self, segments: list[Segment]) -> SharedSQL:
         queries = {seg.name: self.compile(seg).output for seg in segments}
-        tables = dict(self._tables)
+        tables = {self.EARLIEST: earliest_active_sql(), **self._tables}
         for (subject, window), metrics in sorted(self._usage_cols.items()):
             tables[self._usage_table(subject, window)] = self._usage_select(
                 subject, window, metrics
@@ -460,7 +495,7 @@ class SharedMetricSQL(SQLGenerator):
         aggs = [
             exp.alias_(catalogue.CATALOGUE[m].filtered_aggregate_sql(), m) for m in sorted(metrics)
         ]
-        scan = catalogue.usage_scan(subject, "usage_daily", window, *aggs)
+        scan = catalogue.usage_scan(subject, "usage_daily", window, *aggs, exists=self.existence)
         return scan.group_by(num(1), copy=False).with_("params", as_=self._params(), copy=False)
 
     def _clicks_select(self, subject: str, window: int, features: set[str]) -> exp.Select:
@@ -475,6 +510,7 @@ class SharedMetricSQL(SQLGenerator):
             exp.alias_(col("feature_id", "u"), "feature_id"),
             exp.alias_(clicks.aggregate_sql(), "clicks"),
             where=wanted,
+            exists=self.existence,
         )
         return scan.group_by(num(1), num(2), copy=False).with_(
             "params", as_=self._params(), copy=False

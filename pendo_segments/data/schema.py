@@ -69,6 +69,7 @@ TABLES: dict[str, TableSpec] = {
                 "self_service": BOOL,
                 "crm_id": TEXT,
                 "domain": TEXT,
+                "created": DATE,  # docs/semantics.md §2b: no subject before this day
             },
             key="account_id",
         ),

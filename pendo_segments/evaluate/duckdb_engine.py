@@ -32,6 +32,14 @@ def connect(ds: Dataset) -> Any:
     return con
 
 
+def existence_options(account_columns: Any, outcomes: Any) -> dict[str, bool]:
+    """The SQL generator's ``has_created`` / ``has_churn_date`` (docs/semantics.md §2b)."""
+    return {
+        "has_created": "created" in account_columns,
+        "has_churn_date": outcomes is not None and "churn_date" in outcomes.columns,
+    }
+
+
 def evaluate_sql(
     defs: DefinitionSet,
     ds: Dataset,
@@ -52,9 +60,13 @@ def evaluate_sql(
         "as_of": as_of or ds.default_as_of(),
         "has_first_visit": "first_visit" in ds.visitors.columns,
         "has_last_visit": "last_visit" in ds.visitors.columns,
+        **existence_options(ds.accounts.columns, ds.outcomes),
     }
     from pendo_segments.evaluate.duckdb_folder import duck_errors, run_shared
+    from pendo_segments.evaluate.fields import field_columns, fill_optional
 
+    for table, column in field_columns(defs, names):  # optional columns the data lacks: blank
+        fill_optional(getattr(ds, table), table, column)
     con = connect(ds)
     try:
         if shared:

@@ -142,7 +142,8 @@ def evaluate_folder(
 ) -> SQLEvaluation:
     """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
     from pendo_segments.compile.sql import SharedMetricSQL
-    from pendo_segments.data.loaders import load_reference_tables
+    from pendo_segments.data.loaders import load_accounts, load_reference_tables
+    from pendo_segments.evaluate.duckdb_engine import existence_options
     from pendo_segments.evaluate.engine import check_segments
 
     root = Path(folder)
@@ -163,12 +164,16 @@ def evaluate_folder(
                 assert table is not None  # mandatory tables
                 _load_usage(con, root, table, lenient, warn)
             day = as_of or _default_as_of(con, root)
+        outcomes = load_accounts(root).outcomes  # small: churn dates (docs/semantics.md §2b)
+        if outcomes is not None:
+            _copy_in(con, "outcomes", outcomes)
         gen = SharedMetricSQL(
             defs,
             as_of=day,
             pretty=False,
             has_first_visit="first_visit" in columns["visitors"],
             has_last_visit="last_visit" in columns["visitors"],
+            **existence_options(columns["accounts"], outcomes),
         )
         wanted = defs.select(names)
         queries = run_shared(con, gen.compile_shared(wanted))

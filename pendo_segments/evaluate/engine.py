@@ -116,7 +116,9 @@ class Evaluator:
     # -- segments ------------------------------------------------------------
     def segment_mask(self, seg: Segment) -> np.ndarray:
         if seg.name not in self.masks:
-            self.masks[seg.name] = self.node(seg.rule, seg, "rule")
+            # who exists at the as-of day (docs/semantics.md §2b): the rest are in no segment
+            subjects = self.metrics.subjects(seg.subject)
+            self.masks[seg.name] = self.node(seg.rule, seg, "rule") & subjects
         return self.masks[seg.name]
 
     def node(self, node: Any, seg: Segment, path: str) -> np.ndarray:

@@ -25,12 +25,14 @@ from pendo_segments.errors import EvaluationError
 from pendo_segments.semantics.catalogue import CATALOGUE
 from pendo_segments.semantics.rules import (
     NAT_DAY,
+    account_exists,
     before,
     days_since,
     first_seen,
     is_active,
     last_visit,
     roll_up,
+    visitor_exists,
     window_bounds,
 )
 
@@ -147,10 +149,18 @@ class UsageSource(Protocol):
     #: visitor position → account position (-1: visitor without an account row)
     v2a: np.ndarray
 
-    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray: ...
-    def active_days(self, subject: str, first: int, end: int) -> np.ndarray: ...
-    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray: ...
+    # ``drop``: visitor positions (bool mask) whose rows count for no account (§2b)
+    def window_sum(
+        self, subject: str, column: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray: ...
+    def active_days(
+        self, subject: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray: ...
+    def feature_clicks(
+        self, subject: str, feature: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray: ...
     def active_extreme(self, latest: bool, end: int) -> np.ndarray: ...
+    def active_from(self, end: int) -> np.ndarray: ...
     def declared(self, column: str) -> np.ndarray | None: ...
 
 
@@ -205,19 +215,72 @@ class Metrics:
         m = CATALOGUE.get(name)
         if m is None:
             raise EvaluationError(f"unknown metric '{name}'")
+        drop = self._dropped() if subject == "account" else None
         if m.windowed:
             first, end = window_bounds(self.asof_day, int(window or 30))
             if m.rollup == "distinct days":
-                return self.source.active_days(subject, first, end)
+                return self.source.active_days(subject, first, end, drop=drop)
             if m.per_feature:
-                return self.source.feature_clicks(subject, str(feature), first, end)
+                return self.source.feature_clicks(subject, str(feature), first, end, drop=drop)
             assert m.column is not None
-            return self.source.window_sum(subject, m.column, first, end)
+            return self.source.window_sum(subject, m.column, first, end, drop=drop)
         latest = m.rollup == "latest"
         day = self._visitor_day(latest)
         if subject == "account":
-            day = roll_up(day, self.v2a, len(self.account_ids), latest)
+            v2a = self.v2a if drop is None else np.where(drop, -1, self.v2a)
+            day = roll_up(day, v2a, len(self.account_ids), latest)
         return days_since(self.asof_day, day)
+
+    # -- who exists at the as-of day (docs/semantics.md §2b) ----------------------
+    def subjects(self, subject: str) -> np.ndarray:
+        """Which subjects exist at the as-of day: the rest are in no segment, no roll-up."""
+        key = (subject, "_subjects")
+        if key not in self._cache:
+            if subject == "account":
+                ok = account_exists(*self._account_dates(), self.asof_day)
+                self._cache[key] = np.ones(self.size("account"), bool) if ok is None else ok
+            else:
+                accounts = account_exists(*self._account_dates(), self.asof_day)
+                seen = self.seen_day()
+                self._cache[key] = visitor_exists(seen, self.v2a, accounts, self.asof_day)
+        return self._cache[key]
+
+    def seen_day(self) -> np.ndarray:
+        """Per visitor: its first-seen day over all history (``first_visit``, else its
+        earliest active day; one on or after the as-of day reads as the as-of day)."""
+        seen = self._visitor_day(False).copy()
+        later = (seen == NAT_DAY) & self.source.active_from(self.asof_day)
+        seen[later] = self.asof_day
+        return seen
+
+    def account_dates(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per account: ``created`` and the earliest outcomes ``churn_date`` (day numbers)."""
+        return self._account_dates()
+
+    def _account_dates(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        ds = self.ds
+        created = None
+        if "created" in ds.accounts.columns:
+            created = day_numbers(ds.accounts["created"])
+        churn = None
+        outcomes = ds.outcomes
+        if outcomes is not None and "churn_date" in outcomes.columns:
+            dates = outcomes.dropna(subset=["churn_date"])
+            earliest = dates.groupby(dates["account_id"].astype(str))["churn_date"].min()
+            aligned = earliest.reindex(self.account_ids)
+            churn = day_numbers(aligned.to_numpy(dtype="datetime64[ns]"))
+        return created, churn
+
+    def _dropped(self) -> np.ndarray | None:
+        """Visitors that are not subjects but whose account is: their rows leave its roll-up."""
+        key = ("visitor", "_dropped")
+        if key not in self._cache:
+            gone = ~self.subjects("visitor")
+            has = self.v2a >= 0
+            gone &= has & self.subjects("account")[np.where(has, self.v2a, 0)]
+            self._cache[key] = gone
+        gone = self._cache[key]
+        return gone if gone.any() else None
 
     def visit_day(self, subject: str, which: str) -> np.ndarray:
         """Day number of the ``"last"`` / ``"first"`` visit behind ``days_since_*``.
@@ -277,16 +340,29 @@ class ScanUsage:
             return [day, *columns]
         return [day[keep], *(c[keep] for c in columns)]
 
+    def active_from(self, end: int) -> np.ndarray:
+        """Per visitor: active on some day on or after ``end`` (the as-of day)."""
+        assert end == self.asof_day, "a scan holds the rows of one as-of day"
+        _ = self.usage  # the later rows are looked at once, as they are dropped
+        return self._active_later
+
     @property
     def usage(self) -> UsageArrays:
         if self._usage is None:
             u = self.ds.usage_daily
+            all_days = usage_days(u["date"])
+            all_vidx = positions(u["visitor_id"], self.visitor_ids)
+            all_minutes = u["minutes"].to_numpy(dtype=np.float64)
+            all_events = counts(u["events"])
+            later = ~before(all_days, self.asof_day)
+            self._active_later = np.zeros(len(self.visitor_ids), dtype=bool)
+            if later.any():
+                hit = later & is_active(all_events, all_minutes) & (all_vidx >= 0)
+                self._active_later[all_vidx[hit]] = True
             day, vidx, minutes, events = self._before_as_of(
-                usage_days(u["date"]),
-                positions(u["visitor_id"], self.visitor_ids),
-                u["minutes"].to_numpy(dtype=np.float64),
-                counts(u["events"]),
+                all_days, all_vidx, all_minutes, all_events
             )
+            del all_days, all_vidx, all_minutes, all_events
             self._usage = UsageArrays(
                 vidx=vidx,
                 day=day,
@@ -316,17 +392,29 @@ class ScanUsage:
         return self._features
 
     # -- counts ----------------------------------------------------------------
-    def window_sum(self, subject: str, column: str, first: int, end: int) -> np.ndarray:
+    def window_sum(
+        self, subject: str, column: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         u = self.usage
-        return self._sum(subject, u.vidx, u.values[column], self._from(u.day, first, end))
+        mask = self._from(u.day, first, end)
+        return self._sum(subject, u.vidx, u.values[column], self._kept(mask, u.vidx, drop))
 
-    def feature_clicks(self, subject: str, feature: str, first: int, end: int) -> np.ndarray:
+    def feature_clicks(
+        self, subject: str, feature: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         f = self.features
         if feature not in self._feature_names:
             return np.zeros(self.size(subject))
         mask = self._from(f.day, first, end)
         mask &= f.values["fcode"] == self._feature_names[feature]
-        return self._sum(subject, f.vidx, f.values["clicks"], mask)
+        return self._sum(subject, f.vidx, f.values["clicks"], self._kept(mask, f.vidx, drop))
+
+    @staticmethod
+    def _kept(mask: np.ndarray, vidx: np.ndarray, drop: np.ndarray | None) -> np.ndarray:
+        """``mask`` without the rows of dropped visitors (docs/semantics.md §2b)."""
+        if drop is not None:
+            mask &= ~drop[np.where(vidx >= 0, vidx, 0)] | (vidx < 0)
+        return mask
 
     def _from(self, day: np.ndarray, first: int, end: int) -> np.ndarray:
         """The window's rows: from its first day (every row is before ``end``, the as-of day)."""
@@ -373,7 +461,9 @@ class ScanUsage:
                 np.add.at(out, bins, weights[part])
         return out[:n]
 
-    def active_days(self, subject: str, first: int, end: int) -> np.ndarray:
+    def active_days(
+        self, subject: str, first: int, end: int, drop: np.ndarray | None = None
+    ) -> np.ndarray:
         """Distinct active days per subject, a piece of rows at a time (a set: any order)."""
         u = self.usage
         window = end - first
@@ -385,6 +475,7 @@ class ScanUsage:
             part = slice(start, start + SUM_PIECE_ROWS)
             day = u.day[part]
             m = self._from(day, first, end) & u.values["active"][part]
+            m = self._kept(m, u.vidx[part], drop)
             idx = self._subject_index(subject, u.vidx[part][m])
             ok = idx >= 0
             key = idx[ok].astype(np.int64) * window + (day[m][ok] - first)

@@ -130,6 +130,7 @@ def spark_sql(
     has_first_visit: bool,
     has_last_visit: bool = False,
     ordered: bool = True,
+    **existence: bool,  # §2b
 ) -> str:
     """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
 
@@ -144,7 +145,11 @@ def spark_sql(
     from pendo_segments.compile.sql import SQLGenerator, writer_for
 
     gen = SQLGenerator(
-        defs, as_of=as_of, has_first_visit=has_first_visit, has_last_visit=has_last_visit
+        defs,
+        as_of=as_of,
+        has_first_visit=has_first_visit,
+        has_last_visit=has_last_visit,
+        **existence,  # has_created / has_churn_date (docs/semantics.md §2b)
     )
     raw = str(gen.compile(seg).output).rstrip().rstrip(";")
     tree = sqlglot.parse_one(raw, read="duckdb")
@@ -171,6 +176,8 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
             has_first_visit="first_visit" in visitor_columns,
             has_last_visit="last_visit" in visitor_columns,  # docs/semantics.md §2
             ordered=False,
+            has_created="created" in data.columns("accounts"),  # §2b
+            has_churn_date="churn_date" in data.columns("outcomes"),
         )
         try:
             frame = spark.sql(sql)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pendo_segments.semantics.rules import (
+    Existence,
     active_sql,
     both,
     col,
@@ -91,19 +92,29 @@ def usage_scan(
     days: int,
     *columns: exp.Expr,
     where: exp.Expr | None = None,
+    exists: Existence | None = None,
 ) -> exp.Select:
     """``SELECT <subject> AS subject_id, <columns> FROM <usage> … WHERE <window> [AND where]``.
 
-    The caller adds ``GROUP BY``; accounts take their visitors' rows.
+    The caller adds ``GROUP BY``; accounts take their visitors' rows (with
+    ``exists``: only those of visitors that are subjects, docs/semantics.md §2b).
     """
     day_in = window_sql(col("date", "u"), days)
     select = subject_rows(subject, usage).select(
         exp.alias_(subject_key(subject), "subject_id"), *columns, copy=False
     )
-    return select.where(day_in if where is None else both(day_in, where), copy=False)
+    keep = exists.rows_sql(usage) if exists is not None and subject == "account" else None
+    tests = [t for t in (where, keep) if t is not None]
+    return select.where(both(day_in, *tests), copy=False)
 
 
-def metric_sql(name: str, subject: str, days: int, feature: str | None = None) -> exp.Select:
+def metric_sql(
+    name: str,
+    subject: str,
+    days: int,
+    feature: str | None = None,
+    exists: Existence | None = None,
+) -> exp.Select:
     """``subject_id, value``: one windowed metric per subject that has rows."""
     metric = CATALOGUE[name]
     assert metric.table is not None, f"{name} is a visit day: visit_day_sql"
@@ -114,19 +125,24 @@ def metric_sql(name: str, subject: str, days: int, feature: str | None = None) -
         )
     value = exp.alias_(metric.aggregate_sql(), "value")
     where = both(*filters) if filters else None
-    return usage_scan(subject, metric.table, days, value, where=where).group_by(num(1), copy=False)
+    scan = usage_scan(subject, metric.table, days, value, where=where, exists=exists)
+    return scan.group_by(num(1), copy=False)
 
 
-def visit_day_sql(name: str, subject: str, has_declared: bool) -> exp.Select:
+def visit_day_sql(
+    name: str, subject: str, has_declared: bool, exists: Existence | None = None
+) -> exp.Select:
     """``subject_id, value``: the visit day behind ``days_since_last_visit`` / ``…_first_visit``.
 
-    ``has_declared``: the visitors table has ``last_visit`` / ``first_visit``.
+    ``has_declared``: the visitors table has ``last_visit`` / ``first_visit``;
+    ``exists``: an account rolls up only its visitors that are subjects.
     """
     metric = CATALOGUE[name]
     latest = metric.rollup == "latest"
     per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
     if subject == "account":
-        return roll_up_sql(per_visitor, latest)
+        keep = None if exists is None else exists.visitor_sql("v")
+        return roll_up_sql(per_visitor, latest, keep)
     return exp.select(
         exp.alias_(col("visitor_id", "x"), "subject_id"), exp.alias_(col("day", "x"), "value")
     ).from_(per_visitor.subquery("x", copy=False))

@@ -12,6 +12,7 @@ them. Each pair sits together so that a change to a rule is one change here.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -219,16 +220,19 @@ def subject_rows(subject: str, usage: str, row: str = "u") -> exp.Select:
     return with_params(select)
 
 
-def roll_up_sql(per_visitor: exp.Select, latest: bool) -> exp.Select:
-    """``subject_id, value`` per account: the latest (or earliest) day of its visitors."""
+def roll_up_sql(per_visitor: exp.Select, latest: bool, keep: exp.Expr | None = None) -> exp.Select:
+    """``subject_id, value`` per account: the latest (or earliest) day of its visitors
+    (those where ``keep``, a test on ``v`` and ``p``, when given)."""
     day = (exp.Max if latest else exp.Min)(this=col("day", "x"))
     on = exp.EQ(this=col("visitor_id", "v"), expression=col("visitor_id", "x"))
-    return (
+    select = (
         exp.select(exp.alias_(col("account_id", "v"), "subject_id"), exp.alias_(day, "value"))
         .from_(per_visitor.subquery("x", copy=False))
         .join(table("visitors", "v"), on=on)
-        .group_by(num(1))
     )
+    if keep is not None:
+        select = with_params(select).where(keep, copy=False)
+    return select.group_by(num(1))
 
 
 def roll_up(per_visitor: np.ndarray, v2a: np.ndarray, n_accounts: int, latest: bool) -> np.ndarray:
@@ -242,3 +246,170 @@ def roll_up(per_visitor: np.ndarray, v2a: np.ndarray, n_accounts: int, latest: b
     (np.maximum if latest else np.minimum).at(out, v2a[ok], per_visitor[ok])
     out[out == empty] = NAT_DAY
     return out
+
+
+# -- who exists at D (docs/semantics.md §2b) ------------------------------------------
+def earliest_active_sql() -> exp.Select:
+    """``visitor_id, day``: each visitor's earliest active day over all history."""
+    day = exp.alias_(exp.Min(this=date(col("date", "u"))), "day")
+    select = exp.select(col("visitor_id", "u"), day).from_(table("usage_daily", "u"))
+    return select.where(active_sql()).group_by(num(1))
+
+
+def visitor_exists_sql(
+    has_first_visit: bool, row: str = "v", earliest_table: str | None = None
+) -> exp.Expr:
+    """The visitor ``row`` is a subject at ``p.as_of`` by its own first-seen day.
+
+    First seen is ``first_visit`` when given, else its earliest active day over
+    all history (a correlated ``MIN``, or a lookup in ``earliest_table``, a
+    table of :func:`earliest_active_sql`); unknown (neither) is a subject. The
+    caller has ``params AS p`` in scope.
+    """
+    u = "ps_seen"
+    if earliest_table is None:
+        earliest = (
+            exp.select(exp.Min(this=date(col("date", u))))
+            .from_(table("usage_daily", u))
+            .where(
+                both(
+                    exp.EQ(this=col("visitor_id", u), expression=col("visitor_id", row)),
+                    active_sql(u),
+                )
+            )
+        )
+    else:
+        earliest = (
+            exp.select(exp.Min(this=col("day", u)))
+            .from_(table(earliest_table, u))
+            .where(exp.EQ(this=col("visitor_id", u), expression=col("visitor_id", row)))
+        )
+    day: exp.Expr = exp.Subquery(this=earliest)
+    if has_first_visit:
+        day = fn("COALESCE", date(col("first_visit", row)), day)
+    return _unknown_true(before_sql(day))
+
+
+def _unknown_true(test: exp.Expr) -> exp.Expr:
+    """``COALESCE(test, TRUE)``: a blank date says nothing."""
+    return fn("COALESCE", test, exp.true())
+
+
+def account_exists_sql(has_created: bool, has_churn_date: bool, row: str = "a") -> exp.Expr:
+    """The account ``row`` is a subject at ``p.as_of``: not ``created`` on or after it, no
+    outcomes ``churn_date`` before it (blank dates say nothing). ``params AS p`` in scope."""
+    parts: list[exp.Expr] = [exp.true()]
+    if has_created:
+        parts.append(_unknown_true(before_sql(date(col("created", row)))))
+    if has_churn_date:
+        o = "ps_out"
+        churned = (
+            exp.select(num(1))
+            .from_(table("outcomes", o))
+            .where(
+                both(
+                    exp.EQ(this=col("account_id", o), expression=col("account_id", row)),
+                    before_sql(date(col("churn_date", o))),
+                )
+            )
+        )
+        parts.append(exp.Not(this=exp.Exists(this=churned)))
+    return both(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def subject_exists_sql(
+    subject: str,
+    has_first_visit: bool,
+    has_created: bool,
+    has_churn_date: bool,
+    row: str = "s",
+    earliest_table: str | None = None,
+) -> exp.Expr:
+    """``row`` (an ``accounts`` or ``visitors`` row) is a subject at ``p.as_of``: a visitor
+    also needs its account (when it has an ``accounts`` row) to be one."""
+    if subject == "account":
+        return account_exists_sql(has_created, has_churn_date, row)
+    own = visitor_exists_sql(has_first_visit, row, earliest_table)
+    if not (has_created or has_churn_date):
+        return own
+    a = "ps_acct"
+    gone = (
+        exp.select(num(1))
+        .from_(table("accounts", a))
+        .where(
+            both(
+                exp.EQ(this=col("account_id", a), expression=col("account_id", row)),
+                exp.Not(this=exp.paren(account_exists_sql(has_created, has_churn_date, a))),
+            )
+        )
+    )
+    return both(own, exp.Not(this=exp.Exists(this=gone)))
+
+
+def account_exists(
+    created: np.ndarray | None, churn_date: np.ndarray | None, as_of_day: int
+) -> np.ndarray | None:
+    """Per account (day numbers, :data:`NAT_DAY` = blank): a subject at the as-of day.
+
+    None when neither column is given (every account is one).
+    """
+    if created is None and churn_date is None:
+        return None
+    size = len(created if created is not None else churn_date)  # type: ignore[arg-type]
+    ok = np.ones(size, dtype=bool)
+    if created is not None:
+        ok &= (created == NAT_DAY) | (created < as_of_day)
+    if churn_date is not None:
+        ok &= (churn_date == NAT_DAY) | (churn_date >= as_of_day)
+    return ok
+
+
+def visitor_exists(
+    seen: np.ndarray, v2a: np.ndarray, accounts: np.ndarray | None, as_of_day: int
+) -> np.ndarray:
+    """Per visitor: first seen (``first_seen`` over all history; :data:`NAT_DAY` = never)
+    before the as-of day, or never; and its account, if it has one, a subject."""
+    ok = (seen == NAT_DAY) | (seen < as_of_day)
+    if accounts is not None:
+        has = v2a >= 0
+        ok &= ~has | accounts[np.where(has, v2a, 0)]
+    return ok
+
+
+@dataclass(frozen=True)
+class Existence:
+    """Which optional columns the existence rule reads (the data's own columns)."""
+
+    has_first_visit: bool = True
+    has_created: bool = False
+    has_churn_date: bool = False
+    #: a table of :func:`earliest_active_sql` to read instead of a correlated ``MIN``
+    earliest_table: str | None = None
+
+    def subject_sql(self, subject: str, row: str = "s") -> exp.Expr:
+        """The ``accounts`` / ``visitors`` row ``row`` is a subject at ``p.as_of``."""
+        return subject_exists_sql(
+            subject,
+            self.has_first_visit,
+            self.has_created,
+            self.has_churn_date,
+            row,
+            self.earliest_table,
+        )
+
+    def visitor_sql(self, row: str = "v") -> exp.Expr:
+        """The visitor ``row`` is a subject by its own first-seen day."""
+        return visitor_exists_sql(self.has_first_visit, row, self.earliest_table)
+
+    def rows_sql(self, usage: str, row: str = "v") -> exp.Expr | None:
+        """Which visitors' ``usage`` rows an account rolls up: the subjects'.
+
+        For ``usage_daily`` the ``first_visit`` test is enough (a visitor without
+        one that has an active row before as-of is seen; inactive rows add
+        nothing), which spares the hot scan the correlated ``MIN``.
+        """
+        if usage != "usage_daily":
+            return self.visitor_sql(row)
+        if not self.has_first_visit:
+            return None
+        return _unknown_true(before_sql(date(col("first_visit", row))))

@@ -22,5 +22,21 @@ WHERE
   (
     COALESCE(COALESCE(clicks_guide_publishing_96db558a_30.value, 0) >= 10, FALSE)
   )
+  AND COALESCE(
+    COALESCE(
+      CAST(s.first_visit AS DATE),
+      (
+        SELECT
+          MIN(CAST(ps_seen.date AS DATE))
+        FROM usage_daily AS ps_seen
+        WHERE
+          ps_seen.visitor_id = s.visitor_id
+          AND (
+            ps_seen.events > 0 OR ps_seen.minutes > 0
+          )
+      )
+    ) < p.as_of,
+    TRUE
+  )
 ORDER BY
   1

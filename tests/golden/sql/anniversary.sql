@@ -72,5 +72,21 @@ WHERE
       FALSE
     )
   )
+  AND COALESCE(
+    COALESCE(
+      CAST(s.first_visit AS DATE),
+      (
+        SELECT
+          MIN(CAST(ps_seen.date AS DATE))
+        FROM usage_daily AS ps_seen
+        WHERE
+          ps_seen.visitor_id = s.visitor_id
+          AND (
+            ps_seen.events > 0 OR ps_seen.minutes > 0
+          )
+      )
+    ) < p.as_of,
+    TRUE
+  )
 ORDER BY
   1

@@ -19,6 +19,7 @@ WITH params AS (
       AND (
         u.events > 0 OR u.minutes > 0
       )
+      AND COALESCE(CAST(v.first_visit AS DATE) < p.as_of, TRUE)
     GROUP BY
       1
   ), minutes_30 AS (
@@ -30,7 +31,9 @@ WITH params AS (
       ON v.visitor_id = u.visitor_id
     CROSS JOIN params AS p
     WHERE
-      u.date >= p.as_of - 30 AND u.date < p.as_of
+      u.date >= p.as_of - 30
+      AND u.date < p.as_of
+      AND COALESCE(CAST(v.first_visit AS DATE) < p.as_of, TRUE)
     GROUP BY
       1
   )

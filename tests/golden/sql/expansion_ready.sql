@@ -19,6 +19,7 @@ WITH params AS (
       AND (
         u.events > 0 OR u.minutes > 0
       )
+      AND COALESCE(CAST(v.first_visit AS DATE) < p.as_of, TRUE)
     GROUP BY
       1
   )
@@ -58,7 +59,25 @@ WITH params AS (
     ON v.visitor_id = u.visitor_id
   CROSS JOIN params AS p
   WHERE
-    u.date >= p.as_of - 30 AND u.date < p.as_of AND u.feature_id = 'data_explorer'
+    u.date >= p.as_of - 30
+    AND u.date < p.as_of
+    AND u.feature_id = 'data_explorer'
+    AND COALESCE(
+      COALESCE(
+        CAST(v.first_visit AS DATE),
+        (
+          SELECT
+            MIN(CAST(ps_seen.date AS DATE))
+          FROM usage_daily AS ps_seen
+          WHERE
+            ps_seen.visitor_id = v.visitor_id
+            AND (
+              ps_seen.events > 0 OR ps_seen.minutes > 0
+            )
+        )
+      ) < p.as_of,
+      TRUE
+    )
   GROUP BY
     1
 ), clicks_path_reports_b82bf5c8_30 AS (
@@ -70,7 +89,25 @@ WITH params AS (
     ON v.visitor_id = u.visitor_id
   CROSS JOIN params AS p
   WHERE
-    u.date >= p.as_of - 30 AND u.date < p.as_of AND u.feature_id = 'path_reports'
+    u.date >= p.as_of - 30
+    AND u.date < p.as_of
+    AND u.feature_id = 'path_reports'
+    AND COALESCE(
+      COALESCE(
+        CAST(v.first_visit AS DATE),
+        (
+          SELECT
+            MIN(CAST(ps_seen.date AS DATE))
+          FROM usage_daily AS ps_seen
+          WHERE
+            ps_seen.visitor_id = v.visitor_id
+            AND (
+              ps_seen.events > 0 OR ps_seen.minutes > 0
+            )
+        )
+      ) < p.as_of,
+      TRUE
+    )
   GROUP BY
     1
 )

@@ -15,6 +15,7 @@ WITH params AS (
     AND (
       u.events > 0 OR u.minutes > 0
     )
+    AND COALESCE(CAST(v.first_visit AS DATE) < p.as_of, TRUE)
   GROUP BY
     1
 )
