@@ -104,6 +104,41 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
     return out
 
 
+#: (file, old text, new text): the same ids, one field changed
+EDITS = {
+    # the last account's renewal moves from next August to next month
+    "accounts.csv": (
+        "2022-08-19,2027-08-19,Digital CS Team",
+        "2022-08-19,2026-11-19,Digital CS Team",
+    ),
+    "visitors.csv": ("Thomas Thomas,en,2026-05-15", "Thomas Thomas,ja,2026-05-15"),
+}
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("accounts.csv", None),
+        ("visitors.csv", None),
+        ("accounts_history.csv", "account_id,valid_from,arr\nacc-00250,2026-01-01,12000\n"),
+        ("outcomes.csv", "account_id,churned\n"),
+    ],
+)
+def test_changed_data_is_refused(saved: Path, tmp_path: Path, file: str, text: str | None) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    if text is None:
+        old, new = EDITS[file]
+        before = (data / file).read_text(encoding="utf-8")
+        assert before.count(old) == 1
+        text = before.replace(old, new)
+    (data / file).write_text(text, encoding="utf-8")
+    line = _fails("report", DEFS, "--data", data, "--backtest", saved, "--out", tmp_path / "r")
+    assert line == (
+        f"Error: --backtest {saved}: {file} changed since it was saved; run backtest --save again"
+    )
+
+
 def test_other_accounts_are_refused(saved: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data)
@@ -415,7 +450,7 @@ def test_values_no_backtest_writes_are_refused(
         ),
         (
             lambda f: (f.mkdir(), (f / "backtest.json").write_text('{"format": "x"}')),
-            "format 'x', this version reads 'pendo-segments backtest 2'; run backtest --save again",
+            "format 'x', this version reads 'pendo-segments backtest 3'; run backtest --save again",
         ),
     ],
     ids=["missing", "empty", "bad-json", "other-format"],

@@ -52,6 +52,7 @@ from pendo_segments.backtest.saved_format import (
     read_arrays,
     read_manifest,
 )
+from pendo_segments.data.history import HISTORY_NAMES
 from pendo_segments.errors import DataError
 
 if TYPE_CHECKING:
@@ -105,6 +106,52 @@ def settings_digests(defs: Any, defs_path: Path) -> dict[str, str]:
     return out
 
 
+#: data tables whose content shapes the report beyond the saved arrays (fields, outcomes)
+INPUT_TABLES = ("accounts", "visitors", "outcomes", *HISTORY_NAMES)
+VISITOR_TABLES = ("visitors", "visitors_history")
+
+
+def input_digests(ds: Dataset, labels: dict[str, str] | None = None) -> dict[str, str]:
+    """sha256 of each data table the report reads beside the arrays, by file name.
+
+    The bytes of the files, so any changed field (a renewal date moved, a new
+    history row) makes a saved folder stale; "absent" for a missing optional
+    table. Sources that are not a folder (live Pendo) have none to compare.
+    """
+    from pendo_segments.data.layout import locate_table
+    from pendo_segments.data.loaders import bundled_sample_path
+
+    folder = bundled_sample_path() if ds.source == "sample" else Path(ds.source)
+    if not ds.source or not folder.is_dir():
+        return {}
+    out = {}
+    for name in INPUT_TABLES:
+        table = locate_table(folder, name, mandatory=False)
+        if table is None:
+            out[name] = "absent"
+            continue
+        if labels is not None:
+            labels[name] = table.label
+        digest = hashlib.sha256()
+        for file in table.files:
+            digest.update(table.file_label(file).encode() + b"\0")
+            with open(file, "rb") as fh:
+                digest.update(hashlib.file_digest(fh, "sha256").digest())
+        out[name] = digest.hexdigest()
+    out["report templates"] = _templates_digest()
+    return out
+
+
+def _templates_digest() -> str:
+    """The report's page templates (package files): a saved folder predates edits to them."""
+    root = Path(__file__).resolve().parent.parent / "report" / "templates"
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def save_backtest(
     folder: Path,
     bt: Backtest,
@@ -141,6 +188,7 @@ def save_backtest(
         "accounts": len(bt.account_ids),
         "account_ids_sha256": _ids_digest(bt.account_ids),
         "settings_sha256": settings_digests(defs, defs_path),
+        "inputs_sha256": input_digests(ds),
         "subjects": bt.subjects,
         "segments": list(bt.counts),
         "flags": flag_names,
@@ -188,7 +236,14 @@ def load_backtest(folder: Path, ds: Dataset, *, defs: Any, defs_path: Path) -> S
             f"{where}: saved for other accounts ({manifest.accounts} accounts) than "
             f"{ds.source or 'the data'} ({len(account_ids)}); run backtest --save again"
         )
+    labels: dict[str, str] = {}
     changed = [
+        labels.get(name, name)
+        for name, digest in input_digests(ds, labels).items()
+        if manifest.inputs_sha256.get(name) != digest
+        # visitor files need not be beside the accounts: their effect is in the arrays
+        and not (digest == "absent" and name in VISITOR_TABLES)
+    ] + [
         name
         for name, digest in settings_digests(defs, defs_path).items()
         if manifest.settings_sha256.get(name) != digest

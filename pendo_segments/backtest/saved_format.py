@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pendo_segments.errors import DataError
 
-FORMAT = "pendo-segments backtest 2"
+FORMAT = "pendo-segments backtest 3"
 MANIFEST = "backtest.json"
 ARRAYS = "arrays.npz"
 #: a manifest lists days and names: 64 MiB is far beyond any real one
@@ -79,6 +79,7 @@ class Manifest(_Strict):
     accounts: int = Field(ge=0)
     account_ids_sha256: str
     settings_sha256: dict[str, str]
+    inputs_sha256: dict[str, str]
     subjects: dict[str, Literal["account", "visitor"]]
     segments: list[str]
     flags: list[str]
