@@ -1,8 +1,10 @@
-"""``--engine spark`` reads the folder layouts of test_data_folders.py like the other engines.
+"""``--engine spark`` reads the data like the other engines.
 
-Few cases (each Spark job costs seconds): two foreign layouts against the
-members of the flat CSV sample, and the one-line errors of a broken folder,
-which must be the other engines' very messages.
+Few cases (each Spark job costs seconds): two foreign layouts of
+test_data_folders.py against the members of the flat CSV sample, the
+one-line errors of a broken folder, which must be the other engines' very
+messages, and a rule on an optional column the data lacks
+(test_optional_columns.py): blank, with the same single warning.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from test_data_folders import LAYOUTS, SAMPLE, pandas_members, sample_table
+from test_optional_columns import N_ACCOUNTS, SEGMENTS, WARNING, sample_with, warnings
 
+from pendo_segments.cli import main
 from pendo_segments.data import load_dataset
 from pendo_segments.definitions import load_definitions
 from pendo_segments.errors import DataError
@@ -89,3 +94,27 @@ def test_the_same_one_line_errors(spark, tmp_path: Path) -> None:
     assert pa.types.is_boolean(pq.read_schema(parts / "part-00000.parquet").field("minutes").type)
     bools = "usage_daily/part-00000.parquet: row 1, column 'minutes': 'true' is not a number"
     assert spark_error(spark, folder) == pandas_error(folder) == bools
+
+
+def test_a_missing_optional_column_is_blank(spark, tmp_path: Path) -> None:
+    absent, blank = sample_with(tmp_path, "absent"), sample_with(tmp_path, "blank")
+    spark_args = ["--engine", "spark", "--spark-master", "local[1]", "--format", "csv"]
+    tiers = ["tiers", "segment_defs", "--format", "csv"]
+    expected = CliRunner().invoke(main, [*tiers, "--data", str(blank)])
+    got = CliRunner().invoke(main, [*tiers, *spark_args, "--data", str(absent)])
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout == expected.stdout
+    assert warnings(got) == [WARNING]
+
+    defs = tmp_path / "defs.yaml"
+    defs.write_text(SEGMENTS, encoding="utf-8")
+    counts = CliRunner().invoke(
+        main, ["evaluate", str(defs), "--counts", *spark_args, "--data", str(absent)]
+    )
+    assert counts.exit_code == 0, counts.stderr
+    assert sorted(counts.stdout.splitlines()[1:]) == [
+        f"assisted,account,{N_ACCOUNTS}",
+        "self_serve,account,0",
+        "self_serve_visitors,visitor,0",
+    ]
+    assert warnings(counts) == [WARNING]

@@ -351,6 +351,20 @@ def infer(values: pa.ChunkedArray, where: Where) -> Any:
     return text_series(text)
 
 
+def blank_values(col: Col, n_rows: int) -> Any:
+    """``n_rows`` blank values in ``col``'s canonical type (an optional column a file lacks)."""
+    missing = np.ones(n_rows, dtype=bool)
+    if col.kind == "bool":
+        return pd.arrays.BooleanArray(np.zeros(n_rows, dtype=bool), missing)
+    if col.kind == "int":
+        return pd.arrays.IntegerArray(np.zeros(n_rows, dtype=np.int64), missing)
+    if col.kind == "float":
+        return np.full(n_rows, np.nan)
+    if col.kind == "date":
+        return np.full(n_rows, np.datetime64("NaT"), dtype="datetime64[s]")
+    return text_series(pa.nulls(n_rows, pa.string())).array
+
+
 CONVERTERS = {
     "str": to_text,
     "float": to_float,

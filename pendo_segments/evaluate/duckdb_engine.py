@@ -63,7 +63,10 @@ def evaluate_sql(
         **existence_options(ds.accounts.columns, ds.outcomes),
     }
     from pendo_segments.evaluate.duckdb_folder import duck_errors, run_shared
+    from pendo_segments.evaluate.fields import field_columns, fill_optional
 
+    for table, column in field_columns(defs, names):  # optional columns the data lacks: blank
+        fill_optional(getattr(ds, table), table, column)
     con = connect(ds)
     try:
         if shared:

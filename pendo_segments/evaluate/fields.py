@@ -8,14 +8,21 @@ what the SQL target's ``COALESCE(…, FALSE)`` does.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pendo_segments.definitions.models import FieldCondition
+from pendo_segments.data.columns import blank_values
+from pendo_segments.data.schema import absent_column_warning, optional_column, optional_columns
+from pendo_segments.definitions.loader import DefinitionSet
+from pendo_segments.definitions.models import FieldCondition, walk
 from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
+
+_log = logging.getLogger("pendo_segments.evaluate")
 
 #: Comparison ops as numpy ufuncs; shared with the metric conditions in engine.py.
 COMPARE = {
@@ -72,12 +79,41 @@ def coerce(value: Any, kind: str, where: str) -> Any:
 
 
 def resolve_column(frame: pd.DataFrame, column: str, table: str, where: str) -> pd.Series:
-    if column not in frame.columns:
-        raise EvaluationError(
-            f"{where}: no column '{column}' in {table}"
-            f"{suggest(column, [str(c) for c in frame.columns])}"
-        )
+    """``frame[column]``; an optional column the data lacks is blank (see :func:`fill_optional`)."""
+    if not fill_optional(frame, table, column):
+        known = [str(c) for c in frame.columns]
+        known += [c for c in optional_columns(table) if c not in known]
+        raise EvaluationError(f"{where}: no column '{column}' in {table}{suggest(column, known)}")
     return frame[column]
+
+
+def fill_optional(frame: pd.DataFrame, table: str, column: str) -> bool:
+    """Whether ``frame`` has ``column``, given blank when the contract lists it as optional.
+
+    A rule on an optional column the data lacks (``self_service`` in the shipped
+    tier policy) is unknown, as on blank values, not an error; the column is
+    added once, with one warning, so every later reader (and an SQL engine
+    fed this frame) sees the same blank column.
+    """
+    if column in frame.columns:
+        return True
+    col = optional_column(table, column)
+    if col is None:
+        return False
+    frame[column] = pd.Series(blank_values(col, len(frame)), index=frame.index)
+    _log.warning(absent_column_warning(table, column))
+    return True
+
+
+def field_columns(defs: DefinitionSet, names: Sequence[str] | None) -> list[tuple[str, str]]:
+    """(table, column) of every attribute condition of the named segments and those they use."""
+    out = []
+    for seg in defs.closure([s.name for s in defs.select(names)]):
+        for node in walk(seg.rule):
+            if isinstance(node, FieldCondition):
+                account = seg.subject == "account" or node.on_account
+                out.append(("accounts" if account else "visitors", node.column))
+    return out
 
 
 def _values(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -86,6 +86,32 @@ class SparkData:
                 frame = frame.where("`key` = TRUE")
             self.stats[stat] = frame.count()
         return int(self.stats[stat])
+
+
+#: Spark SQL types of the canonical column kinds (data/schema.py)
+SPARK_TYPES = {"bool": "boolean", "int": "bigint", "float": "double", "date": "date"}
+
+
+def fill_optional(data: SparkData, columns: Iterable[tuple[str, str]]) -> None:
+    """Optional columns the rules read and the data lacks, added blank (as ``evaluate/fields.py``).
+
+    A rule on them is then unknown (false), as on blank values, and said once;
+    a column the contract does not list stays missing for the query to report.
+    """
+    import logging
+
+    from pyspark.sql import functions as F
+
+    from pendo_segments.data.schema import absent_column_warning, optional_column
+
+    for table, column in columns:
+        col = optional_column(table, column)
+        if col is None or table not in data.frames or column in data.columns(table):
+            continue
+        blank = F.lit(None).cast(SPARK_TYPES.get(col.kind, "string"))
+        data.frames[table] = data.frames[table].withColumn(column, blank)
+        data.frames[table].createOrReplaceTempView(table)
+        logging.getLogger("pendo_segments.evaluate").warning(absent_column_warning(table, column))
 
 
 def subject_rows(data: SparkData, subject: str, subject_id: str) -> dict[str, Any]:

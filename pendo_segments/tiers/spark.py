@@ -14,9 +14,11 @@ from typing import Any
 import pandas as pd
 
 from pendo_segments.errors import EvaluationError
+from pendo_segments.evaluate.spark_data import fill_optional
 from pendo_segments.evaluate.spark_engine import error_line, open_spark
 from pendo_segments.health.spark import spark_tables
 from pendo_segments.tiers.assign import TierResult
+from pendo_segments.tiers.columns import policy_field_columns
 from pendo_segments.tiers.sql import Kinds, PolicyQuery, policy_query, tier_result
 
 
@@ -40,6 +42,7 @@ def spark_policy_rows(
     data: Any, inputs: Any, as_of: dt.date | None = None
 ) -> tuple[pd.DataFrame, PolicyQuery]:
     """The policy query's rows computed by Spark, collected (one row per account)."""
+    fill_optional(data, policy_field_columns(inputs.policy, inputs.definitions))
     query = policy_query(
         inputs.policy,
         inputs.definitions,

@@ -317,8 +317,12 @@ def duckdb_policy_rows(
 ) -> tuple[pd.DataFrame, PolicyQuery]:
     """The policy query's rows computed by DuckDB over the loaded frames."""
     from pendo_segments.evaluate.duckdb_engine import connect
+    from pendo_segments.evaluate.fields import fill_optional
     from pendo_segments.health.sql import dataset_tables
+    from pendo_segments.tiers.columns import policy_field_columns
 
+    for name, column in policy_field_columns(inputs.policy, inputs.definitions):
+        fill_optional(getattr(ds, name), name, column)  # blank, as the pandas path reads it
     query = policy_query(
         inputs.policy,
         inputs.definitions,
