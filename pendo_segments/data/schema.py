@@ -64,6 +64,7 @@ TABLES: dict[str, TableSpec] = {
                 "name": TEXT,
                 "contract_start": DATE,
                 "renewal_date": DATE,
+                "qbr_date": DATE,  # the next quarterly business review (report --within)
                 "csm_owner": TEXT,
                 "seats": Col("int", min=0),
                 "self_service": BOOL,

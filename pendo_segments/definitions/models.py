@@ -47,6 +47,7 @@ STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
         "name",
         "contract_start",
         "renewal_date",
+        "qbr_date",
         "csm_owner",
         "seats",
         "self_service",
