@@ -28,17 +28,16 @@ yet) and never write.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.base.filelock import HolderLock
+from pendo_segments.base.statefile import RunsState, StateFile, StateFileLock, now_utc
+from pendo_segments.base.statefile import placeholders as _q
 from pendo_segments.errors import CampaignError
 
 SCHEMA_VERSION = 1
@@ -110,6 +109,9 @@ CREATE TABLE IF NOT EXISTS contacts (
 );
 CREATE INDEX IF NOT EXISTS contacts_visitor ON contacts (campaign, visitor_id, contact_day);
 """
+STATE_FILE = StateFile(
+    "campaign state", CampaignError, SCHEMA, SCHEMA_VERSION, ("runs", "outbox"), tighten=True
+)
 
 #: Outbox states whose email may still go out on a later run.
 OPEN_STATES = ("pending", "failed")
@@ -119,10 +121,6 @@ UNCONFIRMED_CRASH = (
 )
 #: Outbox states meaning the email was (or may have been) delivered.
 CONTACTED_STATES = ("sent", "unconfirmed")
-
-
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -154,7 +152,7 @@ class OutboxRow:
         return cls(**data)
 
 
-class StateLock(HolderLock):
+class StateLock(StateFileLock):
     """An exclusive lock on ``STATE.lock``: one sending run per state file at a time.
 
     The outbox's conditional claim (:meth:`State.claim`) is the second line of
@@ -162,50 +160,27 @@ class StateLock(HolderLock):
     """
 
     def __init__(self, state_file: Path, wait: float = 0.0) -> None:
-        path = Path(f"{state_file}.lock")
-
-        def busy(holder: str) -> CampaignError:
-            return CampaignError(
-                f"{path}: another campaign run is in progress ({holder}); nothing was done"
-            )
-
-        super().__init__(path, busy=busy, wait=wait)
-
-    def __enter__(self) -> StateLock:
-        try:
-            super().__enter__()
-        except OSError as err:  # a file where its folder should be, a folder at STATE.lock
-            raise CampaignError(
-                f"{self.path}: cannot create the campaign lock: {in_the_way(self.path, err)}"
-            ) from None
-        return self
+        super().__init__(
+            state_file,
+            error=CampaignError,
+            what="campaign lock",
+            busy="another campaign run is in progress ({holder}); nothing was done",
+            wait=wait,
+        )
 
 
-class State:
+class State(RunsState):
     """Queries and transitions on the state file. Use :func:`open_state`."""
 
     def __init__(
         self, conn: sqlite3.Connection, path: Path | None, campaign: str, read_only: bool
     ) -> None:
-        self.conn = conn
-        self.path = path
+        super().__init__(conn, path)
         self.campaign = campaign
         self.read_only = read_only
 
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is taken up front, so two
-        writers never interleave inside one step."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def run_scope(self) -> dict[str, str]:
+        return {"campaign": self.campaign}
 
     # -- meta ---------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -221,15 +196,6 @@ class State:
             )
 
     # -- runs ---------------------------------------------------------------------
-    def start_run(self, as_of: dt.date) -> int:
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO runs (campaign, as_of, started_at, status, pid) "
-                "VALUES (?, ?, ?, 'running', ?)",
-                (self.campaign, as_of.isoformat(), now_utc(), os.getpid()),
-            )
-            return int(cur.lastrowid)  # type: ignore[arg-type]
-
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, int], message: str | None = None
     ) -> None:
@@ -250,12 +216,7 @@ class State:
         Only call this while holding the :class:`StateLock` (no live run can own them).
         """
         with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET status = 'crashed', finished_at = ?, "
-                "message = 'the process stopped before the run finished' "
-                "WHERE campaign = ? AND status = 'running'",
-                (now_utc(), self.campaign),
-            )
+            self.crash_runs(db)
             stuck = list(
                 db.execute(
                     "SELECT * FROM outbox WHERE campaign = ? AND state = 'sending' ORDER BY id",
@@ -513,96 +474,10 @@ class State:
             )
 
 
-def _q(values: tuple[str, ...]) -> str:
-    return ",".join("?" * len(values))
-
-
 def open_state(path: Path, campaign: str, *, read_only: bool = False) -> State:
     """Open (creating when writable) the state file; read-only opens never write."""
     path = Path(path)
     if read_only:
-        if path.is_dir():
-            raise CampaignError(f"{path}: cannot read the campaign state: it is a folder")
-        if not path.exists():
-            conn = sqlite3.connect(":memory:", isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.executescript(SCHEMA)
-            return State(conn, None, campaign, read_only=True)
-        try:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30
-            )
-            conn.row_factory = sqlite3.Row
-            _check_version(conn, path)
-        except sqlite3.DatabaseError as err:
-            raise CampaignError(f"{path}: cannot read the campaign state ({err})") from None
-        return State(conn, path, campaign, read_only=True)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CampaignError(
-            f"{path}: cannot create the campaign state: {in_the_way(path, err)}"
-        ) from None
-    _private(path)
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a committed 'sending' survives power loss
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.executescript(SCHEMA)
-        version = _check_version(conn, path)
-        if version is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-    except sqlite3.DatabaseError as err:
-        raise CampaignError(f"{path}: cannot open the campaign state ({err})") from None
-    return State(conn, path, campaign, read_only=False)
-
-
-def _private(path: Path) -> None:
-    """Create the state file 0600 before SQLite does (its -wal / -journal copy the
-    mode); tighten an existing one (and its companions) written before this rule."""
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        for name in (path, Path(f"{path}-wal"), Path(f"{path}-journal"), Path(f"{path}-shm")):
-            with contextlib.suppress(FileNotFoundError):
-                if name.stat().st_mode & 0o077:
-                    os.chmod(name, 0o600)
-    except OSError as err:
-        raise CampaignError(
-            f"{path}: cannot create the campaign state: {in_the_way(path, err)}"
-        ) from None
-
-
-def in_the_way(path: Path, err: OSError) -> str:
-    """Why ``path`` cannot be created, naming what is in the way: the path is a folder,
-    or one of its parents is a file; else the system's reason (permission denied…)."""
-    with contextlib.suppress(OSError):
-        if path.is_dir():
-            return "it is a folder"
-        for parent in path.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    return f"{parent} is not a folder"
-                break
-    reason = err.strerror or type(err).__name__
-    return reason[:1].lower() + reason[1:]
-
-
-def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        raise CampaignError(f"{path}: not a pendo-segments campaign state file") from None
-    if row is None:
-        return None
-    version = int(row[0])
-    if version > SCHEMA_VERSION:
-        raise CampaignError(
-            f"{path}: state schema version {version} is newer than this "
-            f"pendo-segments understands ({SCHEMA_VERSION}); upgrade it"
-        )
-    return version
+        conn, where = STATE_FILE.open_read_only(path)
+        return State(conn, where, campaign, read_only=True)
+    return State(STATE_FILE.open(path), path, campaign, read_only=False)

@@ -22,23 +22,21 @@ Tables (``schema_version`` 1):
 Every change is its own committed transaction (autocommit connection,
 ``synchronous=FULL``); the claim (``pending|failed → sending``) is committed
 before the request goes out. The campaign's state (:mod:`pendo_segments.campaign.state`)
-works the same way.
+works the same way; both open, lock and version their files with
+:mod:`pendo_segments.base.statefile`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pendo_segments.base.filelock import HolderLock
-from pendo_segments.campaign.state import in_the_way, now_utc
+from pendo_segments.base.statefile import RunsState, StateFile, StateFileLock, now_utc
+from pendo_segments.base.statefile import placeholders as _q
 from pendo_segments.errors import NotifyError
 
 SCHEMA_VERSION = 1
@@ -91,6 +89,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 """
+STATE_FILE = StateFile("notify state", NotifyError, SCHEMA, SCHEMA_VERSION, ("messages",))
 
 
 @dataclass
@@ -157,58 +156,23 @@ _MESSAGES = (
 )
 
 
-class NotifyLock(HolderLock):
+class NotifyLock(StateFileLock):
     """An exclusive lock on ``STATE.lock``: one ``--send`` run per state file at a time."""
 
     def __init__(self, state_file: Path, wait: float = 0.0) -> None:
-        path = Path(f"{state_file}.lock")
-
-        def busy(holder: str) -> NotifyError:
-            return NotifyError(
-                f"{path}: another alerts notify run is in progress ({holder}); nothing was posted"
-            )
-
-        super().__init__(path, busy=busy, wait=wait)
-
-    def __enter__(self) -> NotifyLock:
-        try:
-            super().__enter__()
-        except OSError as err:
-            raise NotifyError(
-                f"{self.path}: cannot create the notify lock: {in_the_way(self.path, err)}"
-            ) from None
-        return self
+        super().__init__(
+            state_file,
+            error=NotifyError,
+            what="notify lock",
+            busy="another alerts notify run is in progress ({holder}); nothing was posted",
+            wait=wait,
+        )
 
 
-class NotifyState:
+class NotifyState(RunsState):
     """Queries and transitions on the state file. Use :func:`open_notify_state`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
-        self.conn = conn
-        self.path = path
-
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
     # -- runs ---------------------------------------------------------------------
-    def start_run(self, as_of: dt.date) -> int:
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO runs (as_of, started_at, status, pid) VALUES (?, ?, 'running', ?)",
-                (as_of.isoformat(), now_utc(), os.getpid()),
-            )
-            return int(cur.lastrowid)  # type: ignore[arg-type]
-
     def finish_run(self, run_id: int, status: str, posted: int, failed: int) -> None:
         with self.transaction() as db:
             db.execute(
@@ -223,12 +187,7 @@ class NotifyState:
         Only call this while holding the :class:`NotifyLock` (no live run owns them).
         """
         with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET status = 'crashed', finished_at = ?, "
-                "message = 'the process stopped before the run finished' "
-                "WHERE status = 'running'",
-                (now_utc(),),
-            )
+            self.crash_runs(db)
             stuck = [
                 Message.from_sql(r) for r in db.execute(f"{_MESSAGES} WHERE m.state = 'sending'")
             ]
@@ -357,10 +316,6 @@ def _enqueue(
     )
 
 
-def _q(values: tuple[str, ...]) -> str:
-    return ",".join("?" * len(values))
-
-
 def open_notify_state(path: Path, *, read_only: bool = False) -> NotifyState:
     """Open (creating when writable) the state file.
 
@@ -369,66 +324,5 @@ def open_notify_state(path: Path, *, read_only: bool = False) -> NotifyState:
     """
     path = Path(path)
     if read_only:
-        copy = _connect(":memory:")
-        if path.is_dir():
-            raise NotifyError(f"{path}: cannot read the notify state: it is a folder")
-        if path.exists():
-            try:
-                src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-                try:
-                    src.backup(copy)
-                finally:
-                    src.close()
-                _check_version(copy, path)
-            except sqlite3.DatabaseError as err:
-                raise NotifyError(f"{path}: cannot read the notify state ({err})") from None
-        copy.executescript(SCHEMA)
-        return NotifyState(copy, None)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # created 0600 before SQLite opens it: its -wal / -journal files take its mode
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    except OSError as err:
-        raise NotifyError(
-            f"{path}: cannot create the notify state: {in_the_way(path, err)}"
-        ) from None
-    try:
-        conn = _connect(path)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a committed claim survives power loss
-        conn.execute("PRAGMA foreign_keys = ON")
-        version = _check_version(conn, path)
-        conn.executescript(SCHEMA)
-        if version is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-    except sqlite3.DatabaseError as err:
-        raise NotifyError(f"{path}: cannot open the notify state ({err})") from None
-    return NotifyState(conn, path)
-
-
-def _connect(target: Path | str) -> sqlite3.Connection:
-    conn = sqlite3.connect(target, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
-    """The file's schema version (None: a new file); refuses another program's file."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables:
-        return None
-    if "meta" not in tables or "messages" not in tables:
-        raise NotifyError(f"{path}: not a pendo-segments notify state file")
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
-        return None
-    version = int(row[0])
-    if version > SCHEMA_VERSION:
-        raise NotifyError(
-            f"{path}: notify state schema version {version} is newer than this "
-            f"pendo-segments understands ({SCHEMA_VERSION}); upgrade it"
-        )
-    return version
+        return NotifyState(STATE_FILE.snapshot(path), None)
+    return NotifyState(STATE_FILE.open(path), path)

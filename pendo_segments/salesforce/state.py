@@ -17,15 +17,11 @@ sent, and becomes ``created`` with the Task's Id once Salesforce answers. So:
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pendo_segments.base.filelock import HolderLock
+from pendo_segments.base.statefile import SQLiteState, StateFile, StateFileLock, now_utc
 from pendo_segments.salesforce.errors import SalesforceError
 
 SCHEMA_VERSION = 1
@@ -48,6 +44,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_open ON tasks (account_id, alert) WHERE cleared_on IS NULL;
 """
+STATE_FILE = StateFile("Salesforce task state", SalesforceError, SCHEMA, SCHEMA_VERSION, ("tasks",))
 
 
 @dataclass(frozen=True)
@@ -67,35 +64,8 @@ class TaskRow:
         return cls(**{k: row[k] for k in cls.__dataclass_fields__})
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-class TaskState:
+class TaskState(SQLiteState):
     """Reads and transitions of the state file; use :func:`open_state`."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
-        self.conn = conn
-        self.path = path
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> TaskState:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def open_rows(self) -> dict[tuple[str, str], TaskRow]:
         """The open episodes by (account_id, alert)."""
@@ -117,7 +87,7 @@ class TaskState:
         Returns (row, fresh): ``fresh`` is True only for a row this call created, i.e.
         no earlier run can have sent its Task.
         """
-        with self._write() as db:
+        with self.transaction() as db:
             row = db.execute(
                 "SELECT * FROM tasks WHERE account_id = ? AND alert = ? AND cleared_on IS NULL",
                 (account_id, alert),
@@ -127,26 +97,26 @@ class TaskState:
             cursor = db.execute(
                 "INSERT INTO tasks (account_id, alert, record_id, subject, fired_on, state, "
                 "plan_id, claimed_at) VALUES (?, ?, ?, ?, ?, 'claimed', ?, ?)",
-                (account_id, alert, record_id, subject, fired_on, plan_id, _now()),
+                (account_id, alert, record_id, subject, fired_on, plan_id, now_utc()),
             )
             new = db.execute("SELECT * FROM tasks WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return TaskRow.of(new), True
 
     def mark_created(self, row_id: int, task_id: str) -> None:
-        with self._write() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE tasks SET state = 'created', task_id = ?, created_at = ?, "
                 "last_error = NULL WHERE id = ?",
-                (task_id, _now(), row_id),
+                (task_id, now_utc(), row_id),
             )
 
     def note_error(self, row_id: int, error: str) -> None:
-        with self._write() as db:
+        with self.transaction() as db:
             db.execute("UPDATE tasks SET last_error = ? WHERE id = ?", (error[:500], row_id))
 
     def clear(self, account_id: str, alert: str, day: str) -> bool:
         """Close the open episode of this alert (False: there was none)."""
-        with self._write() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE tasks SET cleared_on = ? WHERE account_id = ? AND alert = ? "
                 "AND cleared_on IS NULL",
@@ -158,66 +128,17 @@ class TaskState:
 def open_state(path: Path, *, read_only: bool = False) -> TaskState:
     """Open (creating when writable) the state file; a missing file reads as empty."""
     path = Path(path)
-    if path.is_dir():
-        raise SalesforceError(f"{path}: the Salesforce task state is a folder, not a file")
-    try:
-        if read_only:
-            if not path.exists():
-                conn = sqlite3.connect(":memory:", isolation_level=None)
-                conn.row_factory = sqlite3.Row
-                conn.executescript(SCHEMA)
-                return TaskState(conn, None)
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30
-            )
-            conn.row_factory = sqlite3.Row
-            _check_version(conn, path)
-            return TaskState(conn, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a committed claim survives power loss
-        conn.executescript(SCHEMA)
-        if _check_version(conn, path) is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-    except sqlite3.DatabaseError as err:
-        raise SalesforceError(f"{path}: cannot open the Salesforce task state ({err})") from None
-    except OSError as err:
-        raise SalesforceError(
-            f"{path}: cannot create the Salesforce task state: {err.strerror or err}"
-        ) from None
-    return TaskState(conn, path)
+    if read_only:
+        return TaskState(*STATE_FILE.open_read_only(path))
+    return TaskState(STATE_FILE.open(path), path)
 
 
-def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        conn.execute("SELECT 1 FROM tasks LIMIT 0")
-    except sqlite3.OperationalError:
-        raise SalesforceError(f"{path}: not a pendo-segments Salesforce task state file") from None
-    if row is None:
-        return None
-    version = int(row[0])
-    if version > SCHEMA_VERSION:
-        raise SalesforceError(
-            f"{path}: task state schema version {version} is newer than this "
-            f"pendo-segments understands ({SCHEMA_VERSION}); upgrade it"
-        )
-    return version
-
-
-def apply_lock(state_file: Path, wait: float = 0.0) -> HolderLock:
+def apply_lock(state_file: Path, wait: float = 0.0) -> StateFileLock:
     """One ``salesforce apply`` at a time per state file (``STATE.lock``)."""
-    path = Path(f"{state_file}.lock")
-
-    def busy(holder: str) -> SalesforceError:
-        return SalesforceError(
-            f"{path}: another salesforce apply is running ({holder}); nothing was done"
-        )
-
-    return HolderLock(path, busy=busy, wait=wait)
+    return StateFileLock(
+        state_file,
+        error=SalesforceError,
+        what="Salesforce apply lock",
+        busy="another salesforce apply is running ({holder}); nothing was done",
+        wait=wait,
+    )
