@@ -254,6 +254,22 @@ def _inputs(defs: Path, data: str, saved: Path | None = None) -> dict[str, Path]
     help="A folder written by `backtest --save`: its days, segments, scores and usage "
     "sums are used and the usage files are not read (the as-of day is its last day).",
 )
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="ID",
+    help="Write this account's QBR pack instead of the dashboard (repeatable): its last "
+    "90 days on one printable page.",
+)
+@click.option(
+    "--within",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Write the QBR packs of the accounts whose qbr_date or renewal_date is 0 to N "
+    "days after the as-of day (with --csm / --segment: of that book).",
+)
 def report(
     defs: Path,
     data: str,
@@ -268,6 +284,8 @@ def report(
     risk_tag: str,
     saved: Path | None,
     force: bool,
+    accounts: tuple[str, ...],
+    within: int | None,
 ) -> None:
     """Write the CS manager's dashboard: one self-contained HTML page and a page per P1 account.
 
@@ -280,9 +298,16 @@ def report(
     alerts.csv (every alert) are written beside it; the page lists at most
     500 alerts (most severe first) and 500 P1 accounts (highest ARR first).
 
+    With --account ID (repeatable) or --within N it writes QBR packs instead:
+    per account, key feature adoption and active users per week, top features,
+    NPS per month, the health score per week and the open alerts over the 90
+    days before the as-of day, one printable page each, and an index.html.
+
     \b
     Examples:
       pendo-segments report --data sample --out report
+      pendo-segments report --data sample --out qbr --account acc-00028 --locale ja
+      pendo-segments report --data ./usage --out qbr --within 10 --csm "Emma Schmidt"
       pendo-segments report --data ./usage --out book-emma --csm "Emma Schmidt" --locale ja
       pendo-segments report --data ./usage --out report --previous last-month/accounts.csv
       pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
@@ -292,6 +317,9 @@ def report(
     from pendo_segments.report import ReportOptions, build_report
     from pendo_segments.report.build import REPORT_COMMAND
 
+    if accounts or within is not None:
+        _qbr_packs(defs, data, lenient, as_of, out, force, accounts, within, segment, csm, locale)
+        return
     inputs = _inputs(defs, data, saved)
     check_output_folder(out, force=force, command=REPORT_COMMAND, inputs=inputs)  # before reading
     definitions = load_defs(defs)
@@ -324,6 +352,69 @@ def report(
             inputs=inputs,
         )
     emit_text(f"{written.index}\n", None)
+    for note in written.notes:
+        warn(note)
+
+
+#: report options the QBR packs have no use for (parameter → option)
+_DASHBOARD_ONLY = {
+    "saved": "--backtest",
+    "previous": "--previous",
+    "weeks": "--weeks",
+    "risk_tag": "--risk-tag",
+}
+
+
+def _qbr_packs(
+    defs: Path,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    out: Path,
+    force: bool,
+    accounts: tuple[str, ...],
+    within: int | None,
+    segment: str | None,
+    csm: str | None,
+    locale: str,
+) -> None:
+    """``report --account`` / ``--within``: the QBR packs (pendo_segments.report.qbr)."""
+    from pendo_segments.atomic import check_output_folder
+    from pendo_segments.report.qbr import QBR_COMMAND, QbrOptions, build_qbr
+
+    if accounts and within is not None:
+        raise click.UsageError("--account and --within: give one (the accounts, or a window)")
+    for option, flag in _DASHBOARD_ONLY.items():
+        if _given(option):
+            raise click.UsageError(f"{flag}: not used by the QBR packs (--account / --within)")
+    if accounts and (segment or csm):
+        raise click.UsageError("--csm / --segment choose the accounts of --within, not --account")
+    inputs = _inputs(defs, data)
+    check_output_folder(out, force=force, command=QBR_COMMAND, inputs=inputs)  # before reading
+    definitions = load_defs(defs)
+    ds = load_data(data, lenient, as_of, narrow=True)
+    options = QbrOptions(
+        accounts=accounts, within=within, as_of=as_of, segment=segment, csm=csm, locale=locale
+    )
+    with status("Building the QBR packs") as update:
+        written = build_qbr(
+            definitions,
+            ds,
+            out,
+            defs_path=defs,
+            options=options,
+            progress=update,
+            force=force,
+            inputs=inputs,
+        )
+    if not written.pages:
+        end = written.as_of + dt.timedelta(days=within or 0)
+        warn(
+            f"no account has a qbr_date or renewal_date from {written.as_of.isoformat()} to "
+            f"{end.isoformat()} (--within {within}); nothing written"
+        )
+        return
+    emit_text("".join(f"{page}\n" for page in written.pages), None)
     for note in written.notes:
         warn(note)
 

@@ -318,3 +318,112 @@ def _histogram(score: np.ndarray, tier: np.ndarray, tiers: list[str]) -> dict[st
 
 def _describe_hist(hist: dict[str, Any], w: Words) -> str:
     return "; ".join(f"{r['band']}: {w.num(r['total'])}" for r in hist["rows"])
+
+
+def qbr_charts(
+    w: Words, a: dict[str, Any], *, key_features: list[str], days: list[dt.date]
+) -> dict[str, Markup]:
+    """The charts of account ``a``'s QBR pack (:mod:`pendo_segments.report.qbr`): key
+    feature adoption, active users, top features, NPS per month and health per week."""
+    whole = functools.partial(w.num, digits=0)
+    weeks = [w.short_date(r["start"]) for r in a["weekly"]]
+    name = a["name"]
+    charts: dict[str, Markup] = {}
+    adoption = [
+        svg.Series(f, [r["key_users"][j] for r in a["weekly"]], svg.PALETTE[j % len(svg.PALETTE)])
+        for j, f in enumerate(key_features)
+    ]
+    charts["adoption"] = Markup(
+        svg.responsive(
+            lambda width, variant: svg.line_chart(
+                weeks,
+                adoption,
+                title=f"{w('adoption_trend')}: {name}",
+                desc=w("adoption_trend_desc")
+                + " "
+                + "; ".join(
+                    f"{s.name}: {' → '.join(whole(v) for v in s.values)}" for s in adoption
+                ),
+                axes=svg.Axes(x=w("axis_week"), y=w("axis_users")),
+                fmt=whole,
+                width=width,
+                variant=variant,
+            )
+        )
+    )
+    active = [r["active"] for r in a["weekly"]]
+    charts["active"] = Markup(
+        svg.responsive(
+            lambda width, variant: svg.bar_chart(
+                weeks,
+                [svg.Series(w("users"), active, svg.PALETTE[2])],
+                title=f"{w('active_users')}: {name}",
+                desc=w("active_users_desc")
+                + " "
+                + "; ".join(f"{d}: {whole(v)}" for d, v in zip(weeks, active, strict=True)),
+                axes=svg.Axes(x=w("axis_week"), y=w("axis_users")),
+                fmt=whole,
+                width=width,
+                variant=variant,
+            )
+        )
+    )
+    if a["top"]:
+        top = a["top"]
+        charts["top"] = Markup(
+            svg.responsive(
+                lambda width, variant: svg.hbar_chart(
+                    [f["name"] for f in top],
+                    [f["clicks"] for f in top],
+                    title=f"{w('top_features')}: {name}",
+                    desc=w("top_features_desc")
+                    + " "
+                    + "; ".join(f"{f['name']}: {whole(f['clicks'])}" for f in top),
+                    axes=svg.Axes(x=w("axis_clicks"), y=w("feature")),
+                    fmt=whole,
+                    color=svg.PALETTE[4],
+                    width=width,
+                    variant=variant,
+                )
+            )
+        )
+    if a["nps"]:
+        months = [w.month(m) for m, _, _, _ in a["nps"]]
+        means = [mean for _, mean, _, _ in a["nps"]]
+        charts["nps"] = Markup(
+            svg.responsive(
+                lambda width, variant: svg.line_chart(
+                    months,
+                    [svg.Series(w("mean_score"), means, svg.PALETTE[0])],
+                    title=f"{w('nps_month')}: {name}",
+                    desc=w("nps_month_desc")
+                    + " "
+                    + "; ".join(f"{m}: {w.num(v, 1)}" for m, v in zip(months, means, strict=True)),
+                    axes=svg.Axes(x=w("axis_month"), y=w("axis_mean_score")),
+                    fmt=functools.partial(w.num, digits=1),  # ticks at 2.5, 7.5
+                    vmax=10,
+                    width=width,
+                    variant=variant,
+                )
+            )
+        )
+    labels = [w.short_date(d) for d in days]
+    scores = [s for _, s in a["health"]]
+    charts["health"] = Markup(
+        svg.responsive(
+            lambda width, variant: svg.line_chart(
+                labels,
+                [svg.Series(w("score"), scores, svg.PALETTE[0])],
+                title=f"{w('health_history')}: {name}",
+                desc=w("health_history_desc")
+                + " "
+                + "; ".join(f"{d}: {w.num(s, 1)}" for d, s in zip(labels, scores, strict=True)),
+                axes=svg.Axes(x=w("axis_as_of"), y=w("axis_score")),
+                fmt=whole,
+                vmax=100,
+                width=width,
+                variant=variant,
+            )
+        )
+    )
+    return charts
