@@ -133,6 +133,26 @@ TABLES: dict[str, TableSpec] = {
     ]
 }
 
+def optional_column(table: str, column: str) -> Col | None:
+    """The spec of a column the contract lists as optional for ``table``, else None."""
+    spec = TABLES.get(table)
+    return None if spec is None else spec.optional.get(column)
+
+
+def optional_columns(table: str) -> list[str]:
+    """The optional columns of ``table`` (for did-you-mean hints on a misspelt column)."""
+    spec = TABLES.get(table)
+    return [] if spec is None else list(spec.optional)
+
+
+def absent_column_warning(table: str, column: str) -> str:
+    """What every engine says once when a rule reads an optional column the data lacks."""
+    return (
+        f"{table} has no column '{column}' (optional): conditions on it are unknown "
+        "(false), as for blank values"
+    )
+
+
 # Tables whose visitor_id must name a known visitor (error, or dropped when lenient).
 VISITOR_TABLES = ("usage_daily", "feature_usage", "nps")
 

@@ -248,9 +248,13 @@ def evaluate_spark(
     columns ``segment,subject,subject_id``, replacing the table) and only the
     counts come back to the driver.
     """
+    from pendo_segments.evaluate.fields import field_columns
+    from pendo_segments.evaluate.spark_data import fill_optional
+
     day = as_of or data.default_as_of()
     wanted = [s.name for s in defs.select(names)]
     segments = {n: defs.get(n) for n in wanted}
+    fill_optional(data, field_columns(defs, wanted))  # optional columns the data lacks: blank
     frame = members_frame(data, defs, wanted, day)
     if output_table:
         if not _TABLE_RE.match(output_table):
