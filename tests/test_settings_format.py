@@ -85,7 +85,10 @@ def test_a_misspelt_key_reads_the_same_in_every_section(
             "[sync]\nupload_timeout = 0\n",
             "[sync].upload_timeout: must be a number greater than 0 and at most 86400, got 0",
         ),
-        ("[smtp]\ntimeout = 0\n", "[smtp].timeout: must be greater than 0, got 0"),
+        (
+            "[smtp]\ntimeout = 0\n",
+            "[smtp].timeout: must be a number greater than 0 and at most 3600, got 0",
+        ),
         ("[sync]\naudit_log = 5\n", "[sync].audit_log: must be a string, got 5"),
         ("[pendo]\nmetadata_group = []\n", "[pendo].metadata_group: must be a string, got []"),
         (
@@ -119,7 +122,10 @@ def test_a_bad_value_reads_the_same_in_every_section(
 def test_a_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         smtp_settings(None, env={**SMTP_ENV, "PENDO_SEGMENTS_SMTP_TIMEOUT": "-3"})
-    assert str(err.value) == "PENDO_SEGMENTS_SMTP_TIMEOUT: must be greater than 0, got '-3'"
+    assert (
+        str(err.value)
+        == "PENDO_SEGMENTS_SMTP_TIMEOUT: must be a number greater than 0 and at most 3600, got '-3'"
+    )
     with pytest.raises(ConfigError) as err:
         load_config(env={"PENDO_TIMEZONE": "Mars/Olympus"}, cwd=tmp_path)
     assert str(err.value) == (
