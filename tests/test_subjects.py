@@ -277,3 +277,70 @@ def test_duckdb_folder_engine(defs, tmp_path: Path) -> None:
     finally:
         ev.close()
     assert {n: got[n] for n in EXPECTED} == EXPECTED
+
+
+# -- explain, warnings and the empty day ------------------------------------------------
+@pytest.mark.parametrize(
+    ("subject_id", "segment", "why"),
+    [
+        ("a3", "all_visitors", "not a subject at 2026-09-14: first seen 2026-09-20"),
+        ("a4", "all_visitors", "not a subject at 2026-09-14: first seen on or after it"),
+        ("A3", "all_accounts", "not a subject at 2026-09-14: created 2026-09-14"),
+        ("A4", "all_accounts", "not a subject at 2026-09-14: churned 2026-09-13"),
+        ("a1", "all_visitors", None),
+    ],
+)
+def test_explain_says_why_not_a_subject(defs, subject_id: str, segment: str, why) -> None:
+    from pendo_segments.evaluate import explain
+
+    out = explain(defs, dataset(), segment, subject_id, as_of=D)
+    assert out.absent == why
+    assert out.member is (why is None)
+    if why:
+        assert out.summary.endswith(f"as of 2026-09-14 ({why})")
+
+
+def test_as_of_outside_the_usage_warns_once(defs, caplog: pytest.LogCaptureFixture) -> None:
+    from pendo_segments.evaluate import evaluate
+
+    ds = dataset()  # usage 2026-09-10 … 2026-09-15
+    for as_of, expected in [
+        (dt.date(2026, 9, 10), "on or before the first usage day (2026-09-10)"),
+        (dt.date(2026, 9, 18), "is 3 days after the latest usage (2026-09-15)"),
+        (dt.date(2026, 9, 16), None),  # the default as-of: no warning
+        (dt.date(2026, 9, 11), None),
+    ]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="pendo_segments.evaluate"):
+            evaluate(defs, ds, as_of=as_of)
+        warnings = [r.getMessage() for r in caplog.records]
+        if expected is None:
+            assert warnings == [], as_of
+        else:
+            assert len(warnings) == 1 and expected in warnings[0], (as_of, warnings)
+
+
+def test_a_day_with_no_subjects_is_an_error(defs) -> None:
+    from pendo_segments.errors import EvaluationError
+    from pendo_segments.evaluate import evaluate
+
+    ds = dataset()
+    ds.accounts["created"] = pd.to_datetime(["2026-09-01"] * len(ACCOUNTS))
+    with pytest.raises(EvaluationError, match="no account or visitor exists at as-of 2026-09-01"):
+        evaluate(defs, ds, as_of=dt.date(2026, 9, 1))
+    # a day later all five exist (created 09-01; no churn date before 09-02)
+    assert evaluate(defs, ds, as_of=dt.date(2026, 9, 2)).counts()["all_accounts"] == 5
+
+
+def test_sample_new_users_first_seen_before_as_of() -> None:
+    """Issue 23: at 2026-09-06, 148 of 207 new_users had a first_visit after that day."""
+    from pendo_segments.data import load_sample
+    from pendo_segments.evaluate import evaluate
+    from pendo_segments.shipped import shipped_path
+
+    ds = load_sample()
+    ev = evaluate(load_definitions(shipped_path("segment_defs")), ds, as_of=dt.date(2026, 9, 6))
+    members = set(ev.members("new_users"))
+    first = ds.visitors.set_index(ds.visitors["visitor_id"].astype(str))["first_visit"]
+    assert members, "new_users should still have members"
+    assert not [v for v in members if first[v] >= pd.Timestamp("2026-09-06")]

@@ -1,7 +1,8 @@
-"""Warn when ``--as-of`` is so far past the data that no window holds any usage.
+"""Warn when ``--as-of`` lies outside the usage data (before its first day, after its last).
 
-Every windowed metric is then 0 for every subject, so ``evaluate`` silently
-answers "nobody is active"; a newcomer who typed the wrong year should hear so.
+Far past the data every windowed metric is 0 for every subject, so ``evaluate``
+silently answers "nobody is active"; a newcomer who typed the wrong year should
+hear so. A day with no subjects at all is an error (:func:`check_subjects`).
 """
 
 from __future__ import annotations
@@ -26,15 +27,28 @@ def longest_window(defs: Any) -> int:
 
 
 def nothing_active_message(ds: Any, as_of: dt.date, defs: Any) -> str | None:
-    """The warning text when no usage falls in the longest window before ``as_of``."""
+    """The one warning for an as-of day outside the usage data (docs/semantics.md §2b):
+    on or before its first day, or after its last (stronger when no window holds any)."""
     dates = ds.usage_daily.get("date")
     latest = dates.max() if dates is not None and len(dates) else pd.NaT
     if pd.isna(latest):
         return None
     latest_day = pd.Timestamp(latest).date()
+    first_day = pd.Timestamp(dates.min()).date()
+    if as_of <= first_day:
+        return (
+            f"as-of {as_of.isoformat()} is on or before the first usage day "
+            f"({first_day.isoformat()}); no usage is seen before it, so nothing is active"
+        )
     window = longest_window(defs)
     if window <= 0 or latest_day >= as_of - dt.timedelta(days=window):
-        return None
+        if as_of <= latest_day + dt.timedelta(days=1):
+            return None
+        return (
+            f"as-of {as_of.isoformat()} is {(as_of - latest_day).days} days after the latest "
+            f"usage ({latest_day.isoformat()}); the days after it have no usage data and "
+            "count as no activity"
+        )
     return (
         f"as-of {as_of.isoformat()} is {(as_of - latest_day).days} days after the latest "
         f"usage ({latest_day.isoformat()}); no usage falls in the longest window "
@@ -46,3 +60,16 @@ def warn_if_nothing_active(ds: Any, as_of: dt.date, defs: Any) -> None:
     message = nothing_active_message(ds, as_of, defs)
     if message:
         _log.warning(message)
+
+
+def check_subjects(metrics: Any) -> None:
+    """A day at which no account and no visitor exists (docs/semantics.md §2b) is an error."""
+    from pendo_segments.errors import EvaluationError
+
+    sizes = metrics.size("account") + metrics.size("visitor")
+    if sizes and not (metrics.subjects("account").any() or metrics.subjects("visitor").any()):
+        raise EvaluationError(
+            f"no account or visitor exists at as-of {metrics.as_of.isoformat()} (every one "
+            "was created or first seen on or after it, or had churned before it); "
+            "pick a later --as-of"
+        )

@@ -249,6 +249,9 @@ def evaluate(
     """Evaluate the named segments (all by default) and what they reference."""
     day = resolve_as_of(ds, as_of, defs)
     ev = Evaluator(ds, day, defs)
+    from pendo_segments.evaluate.as_of import check_subjects
+
+    check_subjects(ev.metrics)  # a day where nobody exists yet (§2b): one line, not empty output
     wanted = [s.name for s in defs.select(names)]
     for seg in defs.closure(wanted):
         if progress:

@@ -66,6 +66,8 @@ class Explanation:
     as_of: dt.date
     member: bool
     rows: list[ExplainRow] = field(default_factory=list)
+    #: why the subject does not exist at the as-of day (docs/semantics.md §2b)
+    absent: str | None = None
 
     @property
     def summary(self) -> str:
@@ -75,9 +77,10 @@ class Explanation:
             if self.segment.params
             else ""
         )
+        absent = f" ({self.absent})" if self.absent else ""
         return (
             f"{self.segment.subject} {self.subject_id} {verdict} in {self.segment.name}"
-            f"{stamped} as of {self.as_of.isoformat()}"
+            f"{stamped} as of {self.as_of.isoformat()}{absent}"
         )
 
 
@@ -161,6 +164,7 @@ def _explain(
             f"no {seg.subject} '{subject_id}' in the data{suggest(str(subject_id), ids[:50_000])}"
         )
     out = Explanation(seg, str(subject_id), day, bool(ev.segment_mask(seg)[pos]))
+    out.absent = ev.metrics.absent_reason(seg.subject, pos)
     _walk(ev, seg, seg.rule, "rule", 0, pos, out.rows)
     return out
 

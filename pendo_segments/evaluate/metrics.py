@@ -253,6 +253,26 @@ class Metrics:
         seen[later] = self.asof_day
         return seen
 
+    def absent_reason(self, subject: str, pos: int) -> str | None:
+        """Why subject ``pos`` does not exist at the as-of day (``explain``), None if it does."""
+        if self.subjects(subject)[pos]:
+            return None
+        when = f"not a subject at {self.as_of.isoformat()}"
+        created, churn = self._account_dates()
+        if subject == "visitor":
+            seen = self._visitor_day(False)[pos]
+            if seen != NAT_DAY and seen >= self.asof_day:
+                return f"{when}: first seen {_iso(seen)}"
+            if seen == NAT_DAY and self.source.active_from(self.asof_day)[pos]:
+                return f"{when}: first seen on or after it"
+            account = int(self.v2a[pos])
+            why = self.absent_reason("account", account)
+            return f"{when}: its account {self.account_ids[account]} is not ({why})"
+        if created is not None and created[pos] != NAT_DAY and created[pos] >= self.asof_day:
+            return f"{when}: created {_iso(created[pos])}"
+        assert churn is not None
+        return f"{when}: churned {_iso(churn[pos])}"
+
     def account_dates(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per account: ``created`` and the earliest outcomes ``churn_date`` (day numbers)."""
         return self._account_dates()
@@ -304,6 +324,10 @@ class Metrics:
                 day = first_seen(active, self.source.declared("first_visit"))
             self._cache[key] = day
         return self._cache[key]
+
+
+def _iso(day: int) -> str:
+    return (EPOCH + dt.timedelta(days=int(day))).isoformat()
 
 
 class ScanUsage:
