@@ -239,3 +239,50 @@ def test_tiers_and_health_read_the_days_fields(tmp_path: Path) -> None:
     before = account_view(ds, defs, as_of=dt.date(2026, 9, 10)).tier_of()
     after = account_view(ds, defs, as_of=dt.date(2026, 9, 11)).tier_of()
     assert (before["A1"], after["A1"]) == ("P3", "P2")  # $12k at the end of 09-09, $50k after
+
+
+def _cli(*args: object) -> object:
+    from click.testing import CliRunner
+
+    from pendo_segments.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+SMB = Path(__file__).resolve().parent.parent / "segment_defs" / "smb.yaml"
+
+
+def test_backtest_says_when_fields_are_todays(tmp_path: Path) -> None:
+    bare = write_folder(tmp_path / "bare")
+    days = ("--from", "2026-09-10", "--to", "2026-09-11", "--every", "1")
+    result = _cli("backtest", SMB, "--data", bare, *days, "--format", "csv")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    said = [ln for ln in result.stderr.splitlines() if "today's values" in ln]  # type: ignore[attr-defined]
+    assert (
+        said
+        == [
+            "Warning: no accounts_history / visitors_history files: account fields are today's "
+            "values for every past day"
+        ]
+        or len(said) == 1
+    )
+    kept = write_folder(tmp_path / "kept", "account_id,valid_from,arr\nA1,2026-01-01,12000\n")
+    result = _cli("backtest", SMB, "--data", kept, *days, "--format", "csv")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "today's values" not in result.stderr  # type: ignore[attr-defined]
+    assert result.stdout.splitlines()[1:] == [  # type: ignore[attr-defined]
+        "2026-09-10,smb,1",
+        "2026-09-11,smb,1",  # history: $12k from 2026-01-01 on, still open
+    ]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_other_engines_refuse_history_files(tmp_path: Path, engine: str) -> None:
+    folder = write_folder(tmp_path / "data", "account_id,valid_from,arr\nA1,2026-01-01,12000\n")
+    result = _cli("evaluate", SMB, "--data", folder, "--engine", engine)
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert result.stderr.strip() == (  # type: ignore[attr-defined]
+        f"Error: {folder}: accounts_history is not read by the "
+        f"{ {'duckdb': 'DuckDB', 'spark': 'Spark'}[engine] } engine (it would use today's "
+        "fields on past days); use --engine pandas"
+    )

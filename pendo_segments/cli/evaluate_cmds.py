@@ -57,6 +57,9 @@ def run_pandas(definitions: Any, request: EvalRequest) -> Any:
 
 def run_duckdb(definitions: Any, request: EvalRequest) -> Any:
     """The compiled SQL on DuckDB; a data folder is read by DuckDB itself."""
+    from pendo_segments.data.history import refuse_engine
+
+    refuse_engine(request.data, "duckdb")
     if request.data == "sample" or request.data.startswith("pendo:"):
         from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
 
@@ -79,7 +82,10 @@ def run_duckdb(definitions: Any, request: EvalRequest) -> Any:
 
 def run_spark(definitions: Any, request: EvalRequest) -> Any:
     """The compiled SQL in a SparkSession (local, a cluster or Spark Connect); Spark reads the data."""
+    from pendo_segments.data.history import refuse_engine
     from pendo_segments.evaluate.spark_engine import evaluate_on_spark
+
+    refuse_engine(request.data, "spark")
 
     with status("Evaluating segments on Spark"):
         return evaluate_on_spark(

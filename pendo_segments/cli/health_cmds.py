@@ -159,6 +159,9 @@ def health(
 
     settings = _health_config(find_defs(None, None, None), config)
     check_spark_options(engine, spark_master)
+    from pendo_segments.data.history import refuse_engine
+
+    refuse_engine(data, engine)  # history files: the pandas engine only
     # Spark reads the data itself; pandas and DuckDB score the loaded data set.
     ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
     with status("Scoring accounts"):
@@ -377,6 +380,9 @@ def tiers(
     from pendo_segments.tiers.run import run_tiers, tier_inputs, tiers_run
 
     check_spark_options(engine, spark_master)
+    from pendo_segments.data.history import refuse_engine
+
+    refuse_engine(data, engine)  # history files: the pandas engine only
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
     # Spark reads the data itself; pandas and DuckDB tier the loaded data set.
     ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None

@@ -117,6 +117,7 @@ def backtest(
     )
     from pendo_segments.backtest.catch import horizon_note
     from pendo_segments.backtest.history import window_warning
+    from pendo_segments.data.history import NO_HISTORY_NOTE, has_history
 
     days = as_of_days(start, end, every, max_days=max_days)
     inputs = _inputs(defs, data)
@@ -134,6 +135,8 @@ def backtest(
     note = window_warning(ds, days[0])
     if note:
         warn(note)
+    if not has_history(ds):
+        warn(NO_HISTORY_NOTE)
     with status(f"Backtesting {len(days)} as-of days") as update:
         history = UsageHistory(ds)
         result = run_backtest(

@@ -305,3 +305,9 @@ def frames(ds: Dataset) -> dict[str, pd.DataFrame]:
 def fields_for(ds: Any, as_of: dt.date) -> Any:
     """``ds.fields_at(as_of)`` for a :class:`Dataset`; other frame holders as they are."""
     return ds.fields_at(as_of) if hasattr(ds, "fields_at") else ds
+
+
+def refuse_engine(data: str, engine: str) -> None:
+    """:func:`refuse` for a ``--data`` value (a folder; ``sample`` and ``pendo:`` hold none)."""
+    if engine != "pandas" and Path(data).is_dir():
+        refuse(Path(data), {"duckdb": "DuckDB", "spark": "Spark"}.get(engine, engine))

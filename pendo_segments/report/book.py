@@ -99,7 +99,10 @@ def restrict(ds: Dataset, keep: np.ndarray) -> Any:
         "tickets": by_account(ds.tickets),
         "outcomes": by_account(ds.outcomes),
     }
-    return dataset_from_frames(frames, source=ds.source)
+    out = dataset_from_frames(frames, source=ds.source)
+    # attribute history is looked up by id: other accounts' rows are never read
+    out.accounts_history, out.visitors_history = ds.accounts_history, ds.visitors_history
+    return out
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

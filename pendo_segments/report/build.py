@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pendo_segments.base.spreadsheet import spreadsheet_safe
+from pendo_segments.data.history import NO_HISTORY_NOTE, has_history
 from pendo_segments.report import svg
 from pendo_segments.report.charts import dashboard_charts
 from pendo_segments.report.i18n import Words
@@ -150,6 +151,8 @@ def collect(
     w = Words(options.locale)
     defs_path = defs_path or shipped_path("segment_defs")
     notes: list[str] = []
+    if not has_history(ds):
+        notes.append(NO_HISTORY_NOTE)
     if saved is not None:
         as_of = saved.as_of
         keep = book_accounts(
