@@ -13,43 +13,25 @@ import click
 
 from pendo_segments.base.words import plural
 from pendo_segments.cli.common import load_data
-from pendo_segments.cli.options import as_of, data_dir, output_format
+from pendo_segments.cli.options import (
+    as_of,
+    config_option,
+    data_dir,
+    lock_wait_option,
+    output_format,
+    state_option,
+    writable,
+)
 from pendo_segments.cli.output import emit_json, emit_records, emit_rows, resolve_format, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def state_options(f: F) -> F:
-    f = click.option(
-        "--state",
-        "state",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        metavar="FILE",
-        help="Campaign state (SQLite). Default: [campaign].state_file, else "
-        "./campaign-state.sqlite.",
+    f = state_option(
+        "Campaign state (SQLite). Default: [campaign].state_file, else ./campaign-state.sqlite."
     )(f)
-    return click.option(
-        "--config",
-        "config_file",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        metavar="FILE",
-        help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.",
-    )(f)
-
-
-def _writable(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse a file the write would refuse, before the data is read."""
-    if value is not None:
-        from pendo_segments.atomic import check_target
-        from pendo_segments.errors import PendoSegmentsError
-
-        try:
-            check_target(value)
-        except PendoSegmentsError as err:
-            raise click.BadParameter(str(err)) from None
-    return value
+    return config_option(f)
 
 
 def _settings(config_file: Path | None, state: Path | None) -> tuple[Any, Any]:
@@ -102,20 +84,12 @@ def no_login() -> None:
     "csm_alerts_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    callback=_writable,
+    callback=writable,
     metavar="FILE",
     help="Write the CSM alerts (lapsed visitors of an excluded tier, one row per account; "
     "the columns of `alerts` first) to FILE: JSON if it ends in .json, else CSV.",
 )
-@click.option(
-    "--wait",
-    "lock_wait",
-    type=click.FloatRange(0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait this long for a run in progress to finish.",
-)
+@lock_wait_option()
 @state_options
 @output_format
 def run(

@@ -18,6 +18,7 @@ import click
 from pendo_segments.cli.common import load_data, status
 from pendo_segments.cli.options import (
     DEFAULT_DEFS,
+    alert_input_options,
     as_of,
     data_dir,
     defs_argument,
@@ -423,32 +424,7 @@ def tiers(
 @defs_argument
 @data_dir
 @as_of
-@click.option(
-    "--rules",
-    "rules_path",
-    type=EXISTING,
-    default=None,
-    help="Alert rules (default: DEFS/alerts.yaml).",
-)
-@click.option(
-    "--policy",
-    type=EXISTING,
-    default=None,
-    help="Tier policy for tier conditions and renewal risk (default: DEFS/tiers.yaml).",
-)
-@click.option(
-    "--overrides",
-    type=EXISTING,
-    default=None,
-    help="Tier overrides CSV (account_id,tier,note), as for `tiers`.",
-)
-@click.option(
-    "--previous",
-    type=EXISTING,
-    default=None,
-    help="A previous `health --format csv` run: enables recovery alerts and "
-    "'fell from … to …' signals.",
-)
+@alert_input_options
 @output_format
 def alerts(
     defs: Path,

@@ -17,9 +17,17 @@ import click
 
 from pendo_segments.base.words import plural
 from pendo_segments.cli.common import load_data, status
-from pendo_segments.cli.health_cmds import EXISTING
 from pendo_segments.cli.health_cmds import alerts as plain_alerts
-from pendo_segments.cli.options import as_of, data_dir, defs_option, output_format
+from pendo_segments.cli.options import (
+    alert_input_options,
+    as_of,
+    config_option,
+    data_dir,
+    defs_option,
+    lock_wait_option,
+    output_format,
+    state_option,
+)
 from pendo_segments.cli.output import emit_json, emit_rows, resolve_format, warn
 
 COLUMNS = ["account_id", "alert", "kind", "severity", "webhook", "result", "detail", "text"]
@@ -59,25 +67,7 @@ class AlertsCommand(click.Command):
 @defs_option()
 @data_dir
 @as_of
-@click.option(
-    "--rules",
-    "rules_path",
-    type=EXISTING,
-    default=None,
-    help="Alert rules (default: DEFS/alerts.yaml).",
-)
-@click.option(
-    "--policy", type=EXISTING, default=None, help="Tier policy (default: DEFS/tiers.yaml)."
-)
-@click.option(
-    "--overrides", type=EXISTING, default=None, help="Tier overrides CSV, as for `tiers`."
-)
-@click.option(
-    "--previous",
-    type=EXISTING,
-    default=None,
-    help="A previous `health --format csv` run (recovery alerts, 'fell from … to …').",
-)
+@alert_input_options
 @click.option(
     "--send",
     is_flag=True,
@@ -92,31 +82,9 @@ class AlertsCommand(click.Command):
     help="Post an unconfirmed message of this account's alert again (with --send; "
     "repeatable). Only after checking the channel: it may be there already.",
 )
-@click.option(
-    "--state",
-    "state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Notify state (SQLite). Default: [notify].state_file, else ./notify-state.sqlite.",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.",
-)
-@click.option(
-    "--wait",
-    "lock_wait",
-    type=click.FloatRange(0, 86400),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait this long for a run in progress to finish.",
-)
+@state_option("Notify state (SQLite). Default: [notify].state_file, else ./notify-state.sqlite.")
+@config_option
+@lock_wait_option(86400)
 @output_format
 def notify_cmd(
     defs: Path,

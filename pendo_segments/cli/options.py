@@ -115,8 +115,8 @@ def as_of(f: F) -> F:
     )(f)
 
 
-def _writable(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
-    """Refuse an output the write would refuse, before the data is read."""
+def writable(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """Callback: refuse an output file the write would refuse, before the data is read."""
     if value is not None:
         from pendo_segments.atomic import check_target
         from pendo_segments.errors import PendoSegmentsError
@@ -135,7 +135,7 @@ def output_format(f: F) -> F:
         "output",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        callback=_writable,
+        callback=writable,
         help="Write to FILE (atomically) instead of stdout.",
     )(f)
     return click.option(
@@ -146,6 +146,82 @@ def output_format(f: F) -> F:
         default=None,
         help="Output format. Default: table on a terminal, csv otherwise.",
     )(f)
+
+
+def config_option(f: F) -> F:
+    """``--config FILE``: the settings file, found as :func:`pendo_segments.config.load_config`
+    finds it when the option is not given."""
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help="Config file. Default: $PENDO_SEGMENTS_CONFIG, else ./pendo-segments.toml.",
+    )(f)
+
+
+def state_option(help: str) -> Callable[[F], F]:
+    """``--state FILE``: a command's send-once state file (SQLite)."""
+    return click.option(
+        "--state",
+        "state",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help=help,
+    )
+
+
+def lock_wait_option(most: float | None = None) -> Callable[[F], F]:
+    """``--wait SECONDS`` (``lock_wait``) for the state file's lock held by another run."""
+    return click.option(
+        "--wait",
+        "lock_wait",
+        type=click.FloatRange(0, most),
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for a run in progress to finish.",
+    )
+
+
+def alert_input_options(f: F) -> F:
+    """``--rules``, ``--policy``, ``--overrides``, ``--previous``: what alerts are checked
+    with (:func:`pendo_segments.tiers.alerts.alert_inputs`)."""
+    existing = click.Path(exists=True, dir_okay=False, path_type=Path)
+    for option in reversed(
+        [
+            click.option(
+                "--rules",
+                "rules_path",
+                type=existing,
+                default=None,
+                help="Alert rules (default: DEFS/alerts.yaml).",
+            ),
+            click.option(
+                "--policy",
+                type=existing,
+                default=None,
+                help="Tier policy for tier conditions and renewal risk (default: DEFS/tiers.yaml).",
+            ),
+            click.option(
+                "--overrides",
+                type=existing,
+                default=None,
+                help="Tier overrides CSV (account_id,tier,note), as for `tiers`.",
+            ),
+            click.option(
+                "--previous",
+                type=existing,
+                default=None,
+                help="A previous `health --format csv` run: enables recovery alerts and "
+                "'fell from … to …' signals.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
 
 
 def force_option(f: F) -> F:

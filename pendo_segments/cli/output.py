@@ -183,5 +183,21 @@ def emit_records(
     emit_rows(columns, ([r.get(c) for c in columns] for r in records), fmt, output, title)
 
 
+CHECK_COLUMNS = ["check", "ok", "detail"]
+
+
+def emit_checks(probes: Sequence[Any], fmt: str | None, output: Path | None) -> bool:
+    """A ``check`` command's probes (``name``, ``ok``, ``detail``): one row each, or JSON
+    with the verdict; True when every probe passed."""
+    ok = all(p.ok for p in probes)
+    fmt = resolve_format(fmt, output, default_pipe="csv")
+    if fmt == "json":
+        emit_json({"ok": ok, "checks": [p.to_dict() for p in probes]}, output)
+    else:
+        rows = [(p.name, "yes" if p.ok else "NO", p.detail) for p in probes]
+        emit_rows(CHECK_COLUMNS, rows, fmt, output)
+    return ok
+
+
 def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)

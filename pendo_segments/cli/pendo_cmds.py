@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from pendo_segments.cli.output import emit_json, emit_rows, resolve_format
+from pendo_segments.cli.output import emit_checks
 
-CHECK_COLUMNS = ["check", "ok", "detail"]
 FAKE_KEY = "fake-local-key"
 
 
@@ -81,15 +80,7 @@ def check(ctx: click.Context, fmt: str | None, output: Path | None, day: Any) ->
             metadata_fields=settings.metadata_fields,
             day=day.date() if day else None,
         )
-    fmt = resolve_format(fmt, output, default_pipe="csv")
-    if fmt == "json":
-        emit_json(
-            {"ok": all(p.ok for p in probes), "checks": [p.to_dict() for p in probes]}, output
-        )
-    else:
-        rows = [(p.name, "yes" if p.ok else "NO", p.detail) for p in probes]
-        emit_rows(CHECK_COLUMNS, rows, fmt, output)
-    if not all(p.ok for p in probes):
+    if not emit_checks(probes, fmt, output):
         ctx.exit(1)
 
 

@@ -11,12 +11,18 @@ import click
 from pendo_segments.base.words import plural
 from pendo_segments.cli.common import load_data, status
 from pendo_segments.cli.options import as_of, data_dir, defs_argument, output_format
-from pendo_segments.cli.output import emit_json, emit_rows, emit_text, resolve_format, warn
+from pendo_segments.cli.output import (
+    emit_checks,
+    emit_json,
+    emit_rows,
+    emit_text,
+    resolve_format,
+    warn,
+)
 
 #: ``salesforce plan`` exit code when the plan has changes (0: none, 1: error), as ``sync plan``.
 EXIT_CHANGES = 3
 PLAN_COLUMNS = ["type", "target", "action", "detail"]
-CHECK_COLUMNS = ["check", "ok", "detail"]
 
 
 def _settings() -> Any:
@@ -185,16 +191,7 @@ def check_cmd(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
     """
     from pendo_segments.salesforce.check import run_checks
 
-    probes = run_checks(_settings())
-    fmt = resolve_format(fmt, output, default_pipe="csv")
-    if fmt == "json":
-        emit_json(
-            {"ok": all(p.ok for p in probes), "checks": [p.to_dict() for p in probes]}, output
-        )
-    else:
-        rows = [(p.name, "yes" if p.ok else "NO", p.detail) for p in probes]
-        emit_rows(CHECK_COLUMNS, rows, fmt, output)
-    if not all(p.ok for p in probes):
+    if not emit_checks(run_checks(_settings()), fmt, output):
         ctx.exit(1)
 
 
