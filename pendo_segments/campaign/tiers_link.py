@@ -53,26 +53,6 @@ def tiers_and_health(
     return AccountTiers(view.tier_of() if view.tiers is not None else None, health)
 
 
-def account_tiers(
-    ds: Dataset,
-    as_of: dt.date,
-    *,
-    defs: Any,
-    defs_path: Path,
-    tiers_file: Path | None = None,
-    overrides_file: Path | None = None,
-) -> dict[str, str] | None:
-    """``{account_id: tier}``, or None when there is no tier policy to apply."""
-    return tiers_and_health(
-        ds,
-        as_of,
-        defs=defs,
-        defs_path=defs_path,
-        tiers_file=tiers_file,
-        overrides_file=overrides_file,
-    ).tier
-
-
 def read_tiers_file(path: Path) -> dict[str, str]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
