@@ -14,12 +14,12 @@ what to do when it fails.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pendo_segments.base.words import plural
 from pendo_segments.errors import ConfigError
+from pendo_segments.pendo.check import Probe
 from pendo_segments.salesforce.errors import SalesforceError
 from pendo_segments.salesforce.plan import FIELD_TYPES, TASK_FIELDS
 from pendo_segments.salesforce.settings import SalesforceSettings
@@ -34,16 +34,6 @@ SUGGESTED_TYPE = {
     "nps": "Number(3, 1)",
     "at_risk": "Checkbox",
 }
-
-
-@dataclass
-class Probe:
-    name: str
-    ok: bool
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def run_checks(settings: SalesforceSettings, connect: Any = None) -> list[Probe]:
