@@ -303,14 +303,11 @@ def account_exists_sql(has_created: bool, has_churn_date: bool, row: str = "a") 
         parts.append(_unknown_true(before_sql(date(col("created", row)))))
     if has_churn_date:
         o = "ps_out"
-        churned = (
-            exp.select(num(1))
-            .from_(table("outcomes", o))
-            .where(
-                both(
-                    exp.EQ(this=col("account_id", o), expression=col("account_id", row)),
-                    before_sql(date(col("churn_date", o))),
-                )
+        # params joined inside: Spark resolves no outer column two subqueries down
+        churned = with_params(exp.select(num(1)).from_(table("outcomes", o))).where(
+            both(
+                exp.EQ(this=col("account_id", o), expression=col("account_id", row)),
+                before_sql(date(col("churn_date", o))),
             )
         )
         parts.append(exp.Not(this=exp.Exists(this=churned)))
@@ -333,14 +330,10 @@ def subject_exists_sql(
     if not (has_created or has_churn_date):
         return own
     a = "ps_acct"
-    gone = (
-        exp.select(num(1))
-        .from_(table("accounts", a))
-        .where(
-            both(
-                exp.EQ(this=col("account_id", a), expression=col("account_id", row)),
-                exp.Not(this=exp.paren(account_exists_sql(has_created, has_churn_date, a))),
-            )
+    gone = with_params(exp.select(num(1)).from_(table("accounts", a))).where(
+        both(
+            exp.EQ(this=col("account_id", a), expression=col("account_id", row)),
+            exp.Not(this=exp.paren(account_exists_sql(has_created, has_churn_date, a))),
         )
     )
     return both(own, exp.Not(this=exp.Exists(this=gone)))
