@@ -390,40 +390,59 @@ def qbr_charts(
     if a["nps"]:
         months = [w.month(m) for m, _, _, _ in a["nps"]]
         means = [mean for _, mean, _, _ in a["nps"]]
-        charts["nps"] = Markup(
-            svg.responsive(
-                lambda width, variant: svg.line_chart(
-                    months,
-                    [svg.Series(w("mean_score"), means, svg.PALETTE[0])],
-                    title=f"{w('nps_month')}: {name}",
-                    desc=w("nps_month_desc")
-                    + " "
-                    + "; ".join(f"{m}: {w.num(v, 1)}" for m, v in zip(months, means, strict=True)),
-                    axes=svg.Axes(x=w("axis_month"), y=w("axis_mean_score")),
-                    fmt=functools.partial(w.num, digits=1),  # ticks at 2.5, 7.5
-                    vmax=10,
-                    width=width,
-                    variant=variant,
-                )
-            )
+        charts["nps"] = _one_line(
+            w,
+            months,
+            means,
+            series=w("mean_score"),
+            title=f"{w('nps_month')}: {name}",
+            desc=w("nps_month_desc"),
+            axes=svg.Axes(x=w("axis_month"), y=w("axis_mean_score")),
+            fmt=functools.partial(w.num, digits=1),  # ticks at 2.5, 7.5
+            vmax=10,
         )
     labels = [w.short_date(d) for d in days]
     scores = [s for _, s in a["health"]]
-    charts["health"] = Markup(
+    charts["health"] = _one_line(
+        w,
+        labels,
+        scores,
+        series=w("score"),
+        title=f"{w('health_history')}: {name}",
+        desc=w("health_history_desc"),
+        axes=svg.Axes(x=w("axis_as_of"), y=w("axis_score")),
+        fmt=whole,
+        vmax=100,
+    )
+    return charts
+
+
+def _one_line(
+    w: Words,
+    labels: list[str],
+    values: list[float],
+    *,
+    series: str,
+    title: str,
+    desc: str,
+    axes: svg.Axes,
+    fmt: Callable[[float], str],
+    vmax: float,
+) -> Markup:
+    """A one-series line chart whose description lists every value to one decimal."""
+    listed = "; ".join(f"{x}: {w.num(v, 1)}" for x, v in zip(labels, values, strict=True))
+    return Markup(
         svg.responsive(
             lambda width, variant: svg.line_chart(
                 labels,
-                [svg.Series(w("score"), scores, svg.PALETTE[0])],
-                title=f"{w('health_history')}: {name}",
-                desc=w("health_history_desc")
-                + " "
-                + "; ".join(f"{d}: {w.num(s, 1)}" for d, s in zip(labels, scores, strict=True)),
-                axes=svg.Axes(x=w("axis_as_of"), y=w("axis_score")),
-                fmt=whole,
-                vmax=100,
+                [svg.Series(series, values, svg.PALETTE[0])],
+                title=title,
+                desc=f"{desc} {listed}",
+                axes=axes,
+                fmt=fmt,
+                vmax=vmax,
                 width=width,
                 variant=variant,
             )
         )
     )
-    return charts
