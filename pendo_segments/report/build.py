@@ -342,6 +342,7 @@ def collect(
         "pes": pes,
         "catch": catch,
         "has_outcomes": getattr(ds, "outcomes", None) is not None,
+        "no_history": NO_HISTORY_NOTE in notes,
         "risk_tag": options.risk_tag,
         "new_users": newcomers,
         "bt_days": days,
