@@ -196,13 +196,17 @@ def test_pull_command_writes_a_contract_folder(
     assert result.stdout == (
         f"Wrote {out} (as of 2026-11-01): accounts 5, visitors 8, "
         "usage_daily 25, feature_usage 5, features 5 rows\n"
+        "History as of 2026-11-01: accounts 5 new, 0 changed, 0 unchanged; "
+        "visitors 8 new, 0 changed, 0 unchanged\n"
     )
     assert sorted(p.name for p in out.iterdir()) == [
         "accounts.csv",
+        "accounts_history.csv",  # the first pull starts the history (tests/test_pull_history.py)
         "feature_usage.csv",
         "features.csv",
         "usage_daily.csv",
         "visitors.csv",
+        "visitors_history.csv",
     ]
     again = load_dataset(out)
     assert list(again.accounts["arr"]) == [15000.0, 15000.01, 200000.0, 50000.0, 80000.0]

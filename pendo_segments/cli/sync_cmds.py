@@ -86,6 +86,12 @@ def pull(
     the rest takes and how long (--dry-run: the same count, nothing sent), and
     shows a progress bar on a terminal.
 
+    Into a folder that already holds data, the pull keeps the attribute history
+    (docs/semantics.md §2b): accounts_history / visitors_history get a row closed
+    and one opened for every record whose fields changed since the last pull, so
+    a daily pull lets past as-of days see the ARR, plan or CSM of that day. The
+    folder is replaced as a whole only once everything is written.
+
     \b
     Examples:
       pendo-segments pull --out usage/ --dry-run     # requests and time, nothing sent
@@ -96,6 +102,7 @@ def pull(
     from pendo_segments.config import load_config
     from pendo_segments.data.loaders import write_dataset
     from pendo_segments.data.pendo_source import estimate_pull, load_from_pendo
+    from pendo_segments.data.pull_history import keep_history, read_previous
     from pendo_segments.pendo.client import pull_client_from_config
     from pendo_segments.sync import load_sync_settings
 
@@ -109,6 +116,7 @@ def pull(
             f"counting one page per call (an answer of {page_size:,} rows takes another)."
         )
         return
+    previous = read_previous(out)  # a folder that cannot be read fails before any request
     client = pull_client_from_config(config)
     settings = load_sync_settings(config)
     with PullProgress(first) as bar:
@@ -124,9 +132,11 @@ def pull(
             estimate=bar.estimate,
             rate=rate,
         )
+    kept = keep_history(ds, previous, ds.default_as_of())
     write_dataset(ds, out, fmt="parquet" if parquet else "csv")
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in ds.tables().items())
     click.echo(f"Wrote {out} (as of {ds.default_as_of().isoformat()}): {sizes} rows")
+    click.echo(kept.text())
 
 
 class PullProgress:

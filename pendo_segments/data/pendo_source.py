@@ -13,7 +13,8 @@ app), and days are the subscription's time-zone days (``[pendo] timezone``):
 windows start at local midnights and every epoch-ms date is read as a local
 date. ``first_visit`` / ``last_visit`` come from ``metadata.auto.firstvisit`` /
 ``lastvisit`` (all history), so a visitor who left before the pulled window
-still has a last visit.
+still has a last visit; an account's ``created`` from its own
+``metadata.auto.firstvisit``.
 
 A pull is many small calls (one ``featureEvents`` call per feature and window):
 the client ``pull`` builds is paced (``[pendo] pull_requests_per_second``, about
@@ -56,8 +57,13 @@ MAX_DAYS_PER_CALL = 30  # Pendo's request for event pulls
 #: Every app of the subscription (tap-pendo's default; without ``appId`` only the default app).
 EVERY_APP = 'expandAppIds("*")'
 FEATURE_EVENTS = "featureEvents"
-#: Columns read from Pendo's own visit dates (all history, epoch ms).
-VISIT_COLUMNS = {"first_visit": ("auto", "firstvisit"), "last_visit": ("auto", "lastvisit")}
+#: Columns read from Pendo's own visit dates (all history, epoch ms), per record kind: an
+#: account's ``metadata.auto.firstvisit`` (tap-pendo ``schemas/accounts.json``,
+#: ``metadata_auto.firstvisit``) is the day it was first seen, its ``created`` (§2b).
+VISIT_COLUMNS = {
+    "visitor": {"first_visit": ("auto", "firstvisit"), "last_visit": ("auto", "lastvisit")},
+    "account": {"created": ("auto", "firstvisit")},
+}
 #: Metadata groups read into extra columns, in order of precedence.
 EXTRA_GROUPS = ("agent", "custom")
 #: Visitor's account when ``metadata.auto.accountid`` is missing (first of the list).
@@ -419,9 +425,8 @@ def record_rows(
             ids = (metadata.get(ACCOUNT_IDS[0]) or {}).get(ACCOUNT_IDS[1]) or []
             row["account_id"] = ids[0] if isinstance(ids, list) and ids else None
         row["account_id"] = _text(row.get("account_id"))
-        if kind == "visitor":
-            for column, (group, name) in VISIT_COLUMNS.items():
-                row[column] = _date((metadata.get(group) or {}).get(name), timezone)
+        for column, (group, name) in VISIT_COLUMNS[kind].items():
+            row[column] = _date((metadata.get(group) or {}).get(name), timezone)
         for group in EXTRA_GROUPS:
             for name, value in (metadata.get(group) or {}).items():
                 if row.get(name) is not None or (group, name) in standard:
