@@ -295,3 +295,19 @@ def test_local_mode_sizes_shuffles_to_the_cores() -> None:
     assert local_settings("local[2]")["spark.sql.shuffle.partitions"] == "8"
     assert local_settings("local[3, 2]")["spark.sql.shuffle.partitions"] == "12"
     assert local_settings("local[*]")["spark.sql.adaptive.enabled"] == "true"
+
+
+def test_who_exists_at_d_on_spark(spark, tmp_path: Path) -> None:
+    """docs/semantics.md §2b on Spark: tests/test_subjects.py's hand-worked members."""
+    import test_subjects as T
+
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import evaluate_spark
+
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "subjects.yaml").write_text(T.DEFS)
+    defs = load_definitions(tmp_path / "defs")
+    (tmp_path / "data").mkdir()
+    data = open_spark_data(spark, str(T.write_folder(tmp_path / "data")))
+    got = evaluate_spark(defs, data, as_of=T.D, names=sorted(T.EXPECTED))
+    assert {n: sorted(got.members(n)) for n in T.EXPECTED} == T.EXPECTED
