@@ -172,6 +172,19 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
 
 
 @pytest.fixture
+def org(tmp_path: Path) -> Iterator[Any]:
+    """A Salesforce stand-in (tests/salesforce_standin.py) on 127.0.0.1 with the seeded
+    Accounts, Users and Task, stopped after the test."""
+    from salesforce_standin import StandIn, seed
+
+    standin = StandIn()
+    standin.start(tmp_path)
+    seed(standin)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
 def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFactory) -> object:
     """Everything a sync test needs: ``fake`` (hand-made data), ``defs`` (shipped),
     ``ds`` (typed hand-made data), ``client`` (no rate limit, one retry, no sleeps),

@@ -27,7 +27,6 @@ from salesforce_standin import (
     config_text,
     environment,
     plan_args,
-    seed,
     write_data,
 )
 
@@ -40,15 +39,6 @@ TIER_LOCKED = {
     "message": "Tier is locked during renewal",
     "fields": ["Pendo_Tier__c"],
 }
-
-
-@pytest.fixture
-def org(tmp_path: Path):
-    standin = StandIn()
-    standin.start(tmp_path)
-    seed(standin)
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture

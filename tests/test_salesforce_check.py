@@ -7,22 +7,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from salesforce_standin import SAM, StandIn, config_text, environment, seed
+from salesforce_standin import SAM, StandIn, config_text, environment
 
 from pendo_segments.cli import main
 
 
 @pytest.fixture
-def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    standin = StandIn()
-    standin.start(tmp_path)
-    seed(standin)
+def org(org: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """conftest's stand-in, with a config file and the login in the environment."""
     config = tmp_path / "pendo-segments.toml"
     config.write_text(config_text(tmp_path / "state.sqlite"))
-    for key, value in environment(standin, config).items():
+    for key, value in environment(org, config).items():
         monkeypatch.setenv(key, value)
-    yield standin
-    standin.stop()
+    return org
 
 
 def _check(*args: str):

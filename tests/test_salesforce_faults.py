@@ -20,20 +20,10 @@ from salesforce_standin import (
     config_text,
     environment,
     plan_args,
-    seed,
     write_data,
 )
 
 from pendo_segments.cli import main
-
-
-@pytest.fixture
-def org(tmp_path: Path):
-    standin = StandIn()
-    standin.start(tmp_path)
-    seed(standin)
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture

@@ -33,15 +33,6 @@ ESCALATION = "Pendo: Health below 25 [escalation 2026-11-01]"
 RENEWAL = "Pendo: Renewal within 90 days with health below 60 [renewal_risk 2026-11-01]"
 
 
-@pytest.fixture
-def org(tmp_path: Path):
-    standin = StandIn()
-    standin.start(tmp_path)
-    seed(standin)
-    yield standin
-    standin.stop()
-
-
 def _env(org: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Path:
     config = tmp_path / "pendo-segments.toml"
     config.write_text(config_text(tmp_path / "state.sqlite", extra))
