@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from campaign_world import ADDRESS, World, smtp_env
@@ -43,12 +44,32 @@ upload_file = "welcome_back.csv"
     return world
 
 
+#: The world's usage ends on 2026-10-25 on purpose (v_recent's last visit, 7 days before the
+#: as-of day), so every run warns once that later days have no usage data.
+DATA_LAG = (
+    "Warning: as-of 2026-11-01 is 7 days after the latest usage (2026-10-25); the days after it "
+    "have no usage data and count as no activity\n"
+)
+
+
 def cli(world: World, *args: str, env: dict | None = None):  # noqa: ANN201
     base = ["campaign", "no-login", *args]
     if args[0] == "run":
         base += ["--data", str(world.data), "--as-of", "2026-11-01"]
     base += ["--config", str(world.folder / "pendo-segments.toml")]
-    return CliRunner().invoke(main, base, env={**NO_PENDO, **(env or {})})
+    result = CliRunner().invoke(main, base, env={**NO_PENDO, **(env or {})})
+    if args[0] != "run" or result.exit_code == 2:
+        return result
+    if result.exit_code == 0:  # (a run that stops before it reads the data has no warning)
+        assert result.stderr.startswith(DATA_LAG), result.stderr
+    assert result.stderr.count("Warning: as-of") == result.stderr.startswith(DATA_LAG)
+    return SimpleNamespace(
+        exit_code=result.exit_code,
+        stdout=result.stdout,
+        stderr=result.stderr.removeprefix(DATA_LAG),
+        output=result.output,
+        exception=result.exception,
+    )
 
 
 def test_dry_run_prints_who_and_why_as_csv(world: World) -> None:
