@@ -140,8 +140,9 @@ def next_history(
     held_ids = held[id_column].astype(str)
     values = [c for c in held.columns if c not in (id_column, "valid_from", "valid_to")]
     columns = list(dict.fromkeys([*values, *tracked]))
-    kept = Kept(gone=int(held_ids[~held_ids.isin(ids)].nunique()))
-    held = held[held_ids.isin(ids).to_numpy()].reset_index(drop=True)
+    still = _among(held_ids, ids)
+    kept = Kept(gone=int(held_ids[~still].nunique()))
+    held = held[still].reset_index(drop=True)
     held_ids = held[id_column].astype(str)
     _moves_forward(held, day, label)
     stamp = pd.Timestamp(day)
@@ -160,7 +161,7 @@ def next_history(
 
     new = ~has_open
     start = pd.Series(stamp, index=ids.index)
-    first_rows = new & ~ids.isin(held_ids).to_numpy()  # never seen before
+    first_rows = new & ~_among(ids, held_ids)  # never seen before
     start[first_rows] = _starts(table, pulled, day)[first_rows]
     opened = pulled.loc[changed | new].reset_index(drop=True)
     fresh = pd.DataFrame(
@@ -179,6 +180,11 @@ def next_history(
     out = pd.concat([held, fresh], ignore_index=True)
     out = out.sort_values([id_column, "valid_from"], kind="stable", key=_sort_key)
     return out.reset_index(drop=True), kept
+
+
+def _among(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """``values.isin(pool)`` by hash index (``isin`` on Arrow strings loops in Python)."""
+    return pd.Index(pool).unique().get_indexer(values) >= 0
 
 
 def _same_values(
