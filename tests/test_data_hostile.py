@@ -91,13 +91,16 @@ def nul_message(label: str, line: int) -> str:
     )
 
 
-def test_a_tail_of_nul_bytes(defs, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["usage_daily.csv", "usage_daily.csv.gz"])
+def test_a_tail_of_nul_bytes(defs, tmp_path: Path, name: str) -> None:
     folder = sample_copy(tmp_path)
     path = folder / "usage_daily.csv"
-    lines = path.read_bytes().count(b"\n")  # every row ends its line: the NULs start a new one
-    with path.open("ab") as fh:
-        fh.write(b"\0" * 6000)
-    expected = nul_message("usage_daily.csv", lines + 1)
+    text = path.read_bytes()
+    lines = text.count(b"\n")  # every row ends its line: the NULs start a new one
+    padded = text + b"\0" * 6000
+    path.unlink()
+    (folder / name).write_bytes(gzip.compress(padded) if name.endswith(".gz") else padded)
+    expected = nul_message(name, lines + 1)
     assert errors(defs, folder) == {"pandas": expected, "duckdb": expected}
 
 

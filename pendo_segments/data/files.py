@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pendo_segments.data.csv_lines import LineMap, first_ragged_row, has_quotes, open_text
-from pendo_segments.data.layout import TableFiles
+from pendo_segments.data.layout import TableFiles, check_no_nul
 from pendo_segments.errors import DataError
 
 CHUNK_ROWS = 1_000_000
@@ -40,6 +40,8 @@ def read_header(path: Path, label: str) -> list[str]:
     except UnicodeDecodeError:
         raise DataError(f"{label}: not UTF-8 text") from None
     except (OSError, EOFError, csv.Error) as err:
+        if "NUL" in str(err):
+            check_no_nul(path, label)
         raise DataError(f"{label}: cannot be read ({_arrow_message(err)})") from None
     if not header:
         raise DataError(f"{label}: file is empty (expected a header row)")
@@ -68,7 +70,7 @@ def read_csv(path: Path, label: str) -> pa.Table:
     quoted = has_quotes(path)
     for newlines in (quoted, True):
         try:
-            return pacsv.read_csv(
+            table = pacsv.read_csv(
                 path,
                 parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
                 convert_options=options,
@@ -77,8 +79,32 @@ def read_csv(path: Path, label: str) -> pa.Table:
             message = _arrow_message(err)
             if "out of sync" in message and not newlines:
                 continue
+            check_no_nul(path, label)  # NUL padding is the cause to name, if there is any
             raise _parse_error(path, label, message) from None
+        if path.name.endswith(".gz") and _holds_nul(table):
+            check_no_nul(path, label)  # (open_table scanned plain files already)
+        return table
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _holds_nul(table: pa.Table) -> bool:
+    """Whether any text of a parsed CSV holds a NUL character (the bytes' minimum is 0).
+
+    Read straight from each chunk's data buffer: 20 ms for 170 MB of text,
+    where a substring search took 0.5 s.
+    """
+    for column in table.columns:
+        for chunk in column.chunks:
+            data = chunk.buffers()[2] if len(chunk.buffers()) > 2 else None
+            if data is None or chunk.null_count == len(chunk):
+                continue
+            wide = pa.types.is_large_string(chunk.type)
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)
+            ends = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            text = np.frombuffer(data, np.uint8)[ends[0] : ends[-1]]
+            if len(text) and text.min() == 0:
+                return True
+    return False
 
 
 def _parse_error(path: Path, label: str, message: str) -> DataError:

@@ -88,7 +88,8 @@ def load_accounts(path: str | Path, *, lenient: bool = False, warn: Warn | None 
 
 def _reader(folder: Path, spec: TableSpec) -> Reader | None:
     """How to read one table, or None for an absent optional one (checked up front)."""
-    table = open_table(folder, spec.name, spec.mandatory)
+    # gzipped CSV is checked for NUL bytes as it is parsed (inflated once)
+    table = open_table(folder, spec.name, spec.mandatory, scan_gz=False)
     return None if table is None else table_reader(table)
 
 
