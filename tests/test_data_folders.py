@@ -39,8 +39,10 @@ Members = list[tuple[str, str, str]]
 
 
 def sample_table(name: str) -> pa.Table:
-    """A sample table as a typed writer would hold it (dates, numbers, true/false typed)."""
-    return pacsv.read_csv(SAMPLE / f"{name}.csv")
+    """A sample table as a typed writer would hold it (dates, numbers, true/false typed;
+    blank cells null)."""
+    options = pacsv.ConvertOptions(strings_can_be_null=True)
+    return pacsv.read_csv(SAMPLE / f"{name}.csv", convert_options=options)
 
 
 # -- the layouts, each written by a foreign tool ------------------------------------------
@@ -300,3 +302,30 @@ def test_a_file_and_a_folder_of_one_table(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         load_dataset(folder)
     assert str(err.value) == f"{folder}: both usage_daily.csv and usage_daily/ exist; keep one"
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+def test_parts_in_small_pieces_load_exactly_like_the_flat_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, narrow: bool
+) -> None:
+    """Spark-style parts keep the flat file's row order; ids read a few batches at a time
+    (``pieces``) line up with the columns read whole."""
+    from test_data_loaders import assert_same
+
+    from pendo_segments.data import files
+
+    expected = load_dataset(SAMPLE, narrow=narrow, warn=lambda _m: None)
+    spark_style(tmp_path, parts=7)
+    monkeypatch.setattr(files, "PIECE_ROWS", 1000)
+    pieces: list[str] = []
+    batches = files.ParquetParts._batches
+
+    def spy(self: files.ParquetParts, name: str, rows: int):  # type: ignore[no-untyped-def]
+        pieces.append(name)
+        return batches(self, name, rows)
+
+    monkeypatch.setattr(files.ParquetParts, "_batches", spy)
+    got = load_dataset(tmp_path, narrow=narrow, warn=lambda _m: None)
+    got.source = expected.source
+    assert {"visitor_id", "feature_id"} <= set(pieces)
+    assert_same(expected, got)
