@@ -198,6 +198,19 @@ class StateFileLock(HolderLock):
             path, busy=lambda holder: error(f"{path}: {busy.format(holder=holder)}"), wait=wait
         )
 
+    def check(self) -> None:
+        """Refuse, creating nothing, a lock path that cannot be made: called before the data
+        is read, so a bad ``--state`` fails at once and not after the evaluation."""
+        if self.path.is_dir():
+            raise self._error(f"{self.path}: cannot create the {self._what}: it is a folder")
+        for parent in self.path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise self._error(
+                        f"{self.path}: cannot create the {self._what}: {parent} is not a folder"
+                    )
+                return
+
     def __enter__(self) -> Self:
         try:
             super().__enter__()

@@ -132,9 +132,11 @@ def run(
     if send:
         from pendo_segments.campaign.enrol import enroller_from_config
         from pendo_segments.campaign.smtp import smtp_settings
+        from pendo_segments.campaign.state import StateLock
 
         smtp = smtp_settings(config)
         enroller = enroller_from_config(config, settings)
+        StateLock(settings.state_file).check()  # a bad --state fails before the data is read
     ds = load_data(data, lenient, as_of)
     with _progress_bar() as progress:
         report = run_no_login(
