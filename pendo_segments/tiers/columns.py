@@ -11,7 +11,7 @@ from typing import Any
 
 from pendo_segments.definitions.models import FieldCondition
 from pendo_segments.evaluate.fields import field_columns
-from pendo_segments.health.rules import segment_names
+from pendo_segments.health.rules import check_segments, segment_names
 from pendo_segments.tiers.policy import TierPolicy
 
 
@@ -26,5 +26,6 @@ def policy_field_columns(policy: TierPolicy, defs: Any) -> list[tuple[str, str]]
     ]
     names = segment_names(conds)
     if names and defs is not None:
+        check_segments(defs, names, conds)  # an unknown one: FILE:LINE, as the pandas path
         out += field_columns(defs, names)
     return out
