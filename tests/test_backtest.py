@@ -209,7 +209,11 @@ def test_cli_csv_rates_and_scores(tmp_path: Path, hand: tuple[Path, Path]) -> No
     quiet = next(r for r in json.loads(rates.read_text()) if r["rule"] == "quiet")
     assert (quiet["precision"], quiet["recall"], quiet["median_lead_days"]) == (0.5, 0.667, 24.5)
     assert scores.read_text().splitlines()[0] == "as_of,account_id,health_score"
-    assert len(scores.read_text().splitlines()) == 1 + 4 * 7
+    # F churned 2026-02-15, before every as-of day: not a subject, no score row (§2b);
+    # A B C D E G exist on all four days (their churn dates are after 03-23)
+    lines = scores.read_text().splitlines()
+    assert len(lines) == 1 + 4 * 6
+    assert not [line for line in lines if line.split(",")[1] == "F"]
 
 
 def test_cli_bad_range_is_one_line_error(hand: tuple[Path, Path]) -> None:

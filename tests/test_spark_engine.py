@@ -311,3 +311,17 @@ def test_who_exists_at_d_on_spark(spark, tmp_path: Path) -> None:
     data = open_spark_data(spark, str(T.write_folder(tmp_path / "data")))
     got = evaluate_spark(defs, data, as_of=T.D, names=sorted(T.EXPECTED))
     assert {n: sorted(got.members(n)) for n in T.EXPECTED} == T.EXPECTED
+
+
+def test_health_of_subject_accounts_on_spark(spark, tmp_path: Path) -> None:
+    """docs/semantics.md §2b: tests/test_subjects_health.py's hand-worked health rows
+    (A3 created on D and A4 churned on D−1 get none; a2's NPS 0 leaves A1's mean)."""
+    import test_subjects as T
+    import test_subjects_health as H
+
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.health.spark import spark_health
+
+    data = open_spark_data(spark, str(H.write_folder(tmp_path)))
+    frame = spark_health(data, HealthConfig(), T.D).frame()
+    assert H.scores(frame) == H.HEALTH

@@ -116,6 +116,9 @@ class Backtest:
     member_counts: dict[str, np.ndarray] = field(default_factory=dict)
     #: as-of days × accounts unrounded health scores
     scores: np.ndarray | None = None
+    #: as-of days × accounts: a subject that day (docs/semantics.md §2b), so scored;
+    #: None: every account every day (a saved backtest: the others' scores are NaN)
+    scored: np.ndarray | None = None
     skipped: list[str] = field(default_factory=list)
     #: the last as-of day's evaluation, when asked for (``keep_last``): the report's
     #: "current" view is that day, so it is not computed a second time
@@ -131,21 +134,24 @@ class Backtest:
         return pd.DataFrame(rows, columns=COUNT_COLUMNS)
 
     def scores_frame(self) -> pd.DataFrame:
-        """``as_of,account_id,health_score`` (1 decimal) sorted by as_of then account."""
+        """``as_of,account_id,health_score`` (1 decimal) sorted by as_of then account,
+        for the accounts that are subjects on each day."""
         from pendo_segments.health.score import round1
 
         if self.scores is None:
             return pd.DataFrame(columns=SCORE_COLUMNS)
         ids = np.asarray(self.account_ids, dtype=object)
+        every = np.ones(len(ids), dtype=bool)
         frames = [
             pd.DataFrame(
                 {
                     "as_of": day.isoformat(),
-                    "account_id": ids,
-                    "health_score": round1(self.scores[i]),
+                    "account_id": ids[keep],
+                    "health_score": round1(self.scores[i][keep]),
                 }
             ).sort_values("account_id", kind="stable")
             for i, day in enumerate(self.days)
+            for keep in [self.scored[i] if self.scored is not None else every]
         ]
         return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
 
@@ -179,6 +185,7 @@ class Backtest:
             alerts=self.alerts,
             member_counts=member_counts,
             scores=self.scores[:, kept] if self.scores is not None else None,
+            scored=self.scored[:, kept] if self.scored is not None else None,
             skipped=self.skipped,
             last=last,
         )
@@ -224,6 +231,7 @@ def run_backtest(
     }
     v_bin = np.where(history.v2a >= 0, history.v2a, n_acc)
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
+    scored = np.ones((len(days), n_acc), dtype=bool) if with_health else None
     previous: dict[str, np.ndarray] | None = None
     last: LastDay | None = None
     ev = Evaluator(ds, days[0], defs) if days else None
@@ -252,6 +260,8 @@ def run_backtest(
         scoring = history.scoring_ds.fields_at(day)
         health = compute_health(scoring, as_of=day, config=config, metrics=view)
         scores[i] = health.score
+        assert scored is not None
+        scored[i] = health.subject_mask()
         if last is not None:
             last.health = health
         if rules is not None:
@@ -272,6 +282,7 @@ def run_backtest(
         alerts=alerts,
         member_counts=member_counts,
         scores=scores,
+        scored=scored,
         skipped=skipped,
         last=last,
     )

@@ -54,6 +54,16 @@ class HealthResult:
     #: component → why it is missing for every account (e.g. "no tickets.csv")
     missing_everywhere: dict[str, str] = field(default_factory=dict)
     metrics: Metrics | None = None
+    #: which accounts exist at the as-of day (docs/semantics.md §2b); None: all of them.
+    #: The others keep their place in the arrays (aligned with the data's accounts) with
+    #: unknown (NaN) values, so no rule matches them, and are left out of every table.
+    subjects: np.ndarray | None = None
+
+    def subject_mask(self) -> np.ndarray:
+        """Per account: a subject at the as-of day (all true when every account is)."""
+        if self.subjects is None:
+            return np.ones(len(self.account_ids), dtype=bool)
+        return self.subjects
 
     def matrix(self) -> np.ndarray:
         """Accounts × components (COMPONENTS order), NaN where missing."""
@@ -76,13 +86,15 @@ class HealthResult:
             out[c] = round1(self.components[c])
         if with_missing:
             out["missing"] = [", ".join(m) for m in self.missing()]
+        if self.subjects is not None:
+            out = out[self.subjects]
         return out.sort_values("account_id", kind="stable").reset_index(drop=True)
 
     def notes(self) -> list[str]:
         """One line per component that is missing somewhere, saying why."""
         lines = []
-        absent = np.isnan(self.matrix())
-        n = len(self.account_ids)
+        absent = np.isnan(self.matrix())[self.subject_mask()]
+        n = len(absent)
         for j, c in enumerate(COMPONENTS):
             count = int(absent[:, j].sum())
             if not count:
@@ -114,7 +126,12 @@ def compute_health(
     config: HealthConfig | None = None,
     metrics: Metrics | None = None,
 ) -> HealthResult:
-    """Score every account of ``ds`` as of ``as_of`` (default: the data's as-of)."""
+    """Score every account of ``ds`` that exists at ``as_of`` (default: the data's as-of).
+
+    The arrays keep every account's place; those that are not subjects at the
+    as-of day (docs/semantics.md §2b: created on or after it, churned before
+    it) hold NaN and are marked in :attr:`HealthResult.subjects`.
+    """
     config = config or HealthConfig()
     day = as_of or ds.default_as_of()
     ds = fields_for(ds, day)  # account fields of D−1 (history files)
@@ -181,13 +198,20 @@ def compute_health(
 
     weights = np.array([config.weights.as_dict()[c] for c in COMPONENTS])
     matrix = np.column_stack([comps[c] for c in COMPONENTS])
+    score = weighted_mean(matrix, weights)
+    subjects = m.subjects("account")
+    if not subjects.all():  # not watched at D: no value a rule could match
+        score = np.where(subjects, score, np.nan)  # copies: signals share Metrics' cache
+        comps = {k: np.where(subjects, v, np.nan) for k, v in comps.items()}
+        sig = {k: np.where(subjects, v, np.nan) for k, v in sig.items()}
     return HealthResult(
         as_of=day,
         config=config,
         account_ids=m.account_ids,
-        score=weighted_mean(matrix, weights),
+        score=score,
         components=comps,
         signals=sig,
         missing_everywhere=everywhere,
         metrics=m,
+        subjects=None if subjects.all() else subjects.copy(),
     )

@@ -38,13 +38,14 @@ def features_used(
 def nps_responses(ds: object, m: Metrics, window: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(mean score 0–10, response count) per account; None without an NPS table.
 
-    Responses reach accounts through ``visitors.account_id``, like usage.
+    Responses reach accounts through ``visitors.account_id``, like usage, and
+    only from visitors that are subjects at the as-of day (docs/semantics.md §2b).
     """
     nps = getattr(ds, "nps", None)
     if nps is None:
         return None
     vidx = positions(nps["visitor_id"], m.visitor_ids)
-    aidx = np.where(vidx >= 0, m.v2a[np.maximum(vidx, 0)], -1)
+    aidx = np.where(vidx >= 0, subject_v2a(m)[np.maximum(vidx, 0)], -1)
     aidx = np.where(in_window(day_numbers(nps["date"]), m.asof_day, window), aidx, -1)
     count = per_account(m, aidx)
     total = per_account(m, aidx, nps["score"].to_numpy(dtype=np.float64))
@@ -66,7 +67,12 @@ def ticket_counts(ds: object, m: Metrics, window: int) -> np.ndarray | None:
 def sessions(m: Metrics, window: int) -> np.ndarray:
     """Visitor-days with activity per account: a session count without session data."""
     per_visitor = m.metric("visitor", "active_days", window)
-    return per_account(m, m.v2a, per_visitor)
+    return per_account(m, subject_v2a(m), per_visitor)
+
+
+def subject_v2a(m: Metrics) -> np.ndarray:
+    """``m.v2a`` with -1 for visitors that are not subjects: their rows leave the roll-up."""
+    return np.where(m.subjects("visitor"), m.v2a, -1)
 
 
 def usage_growth(m: Metrics, window: int) -> np.ndarray:

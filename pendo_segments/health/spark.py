@@ -24,6 +24,9 @@ def spark_tables(data: Any) -> Tables:
         tickets=data.has("tickets"),
         renewal_date="renewal_date" in data.columns("accounts"),
         last_visit="last_visit" in data.columns("visitors"),
+        first_visit="first_visit" in data.columns("visitors"),  # docs/semantics.md §2b
+        created="created" in data.columns("accounts"),
+        churn_date="churn_date" in data.columns("outcomes"),
     )
 
 

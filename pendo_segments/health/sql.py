@@ -10,7 +10,9 @@ days, the last visit and the roll-up through ``visitors.account_id`` come
 from :mod:`pendo_segments.semantics.rules`, the usage counts from the metric
 catalogue, the component curves and the renormalised weighted mean from
 :mod:`pendo_segments.semantics.score`. NPS responses reach accounts through
-their visitors too; tickets carry their own ``account_id``.
+their visitors too; tickets carry their own ``account_id``. Only accounts that
+exist at the as-of day get a row, and they roll up only their visitors that do
+(docs/semantics.md §2b, the rule's SQL of ``semantics.rules.Existence``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import pandas as pd
 from pendo_segments.health.config import COMPONENTS, HealthConfig
 from pendo_segments.semantics import catalogue
 from pendo_segments.semantics.rules import (
+    Existence,
     as_of_sql,
+    both,
     col,
     date,
     days_since_sql,
@@ -79,6 +83,18 @@ class Tables:
     tickets: bool
     renewal_date: bool = False  # accounts.renewal_date exists
     last_visit: bool = False  # visitors.last_visit exists (docs/semantics.md §2)
+    # who exists at the as-of day (docs/semantics.md §2b): the columns the rule reads
+    first_visit: bool = False  # visitors.first_visit exists
+    created: bool = False  # accounts.created exists
+    churn_date: bool = False  # an outcomes table with churn_date
+
+    @property
+    def existence(self) -> Existence:
+        return Existence(
+            has_first_visit=self.first_visit,
+            has_created=self.created,
+            has_churn_date=self.churn_date,
+        )
 
     def missing_everywhere(self) -> dict[str, str]:
         absent = {
@@ -107,7 +123,7 @@ def _grouped(select: exp.Select, by: int = 1) -> exp.Select:
     return select.group_by(*[num(i) for i in range(1, by + 1)], copy=False)
 
 
-def _features_used(days: int, min_clicks: int, key_only: bool) -> exp.Select:
+def _features_used(days: int, min_clicks: int, key_only: bool, exists: Existence) -> exp.Select:
     """``subject_id, used``: how many catalogued (key) features each account clicked at
     least ``min_clicks`` times in the window."""
     clicks = catalogue.CATALOGUE["feature_clicks"]
@@ -117,6 +133,7 @@ def _features_used(days: int, min_clicks: int, key_only: bool) -> exp.Select:
         days,
         exp.alias_(col("feature_id", "u"), "feature_id"),
         exp.alias_(clicks.aggregate_sql(), "clicks"),
+        exists=exists,
     )
     on: exp.Expr = exp.EQ(this=col("feature_id", "k"), expression=col("feature_id", "u"))
     if key_only:
@@ -127,18 +144,19 @@ def _features_used(days: int, min_clicks: int, key_only: bool) -> exp.Select:
     return _grouped(used.from_(per_feature.subquery("x", copy=False)).where(enough, copy=False))
 
 
-def _sessions(days: int) -> exp.Select:
+def _sessions(days: int, exists: Existence) -> exp.Select:
     """``subject_id, value``: visitor-days with activity per account (a session count
-    without session data): the visitors' active days, summed over the account."""
+    without session data): the active days of its visitors that are subjects, summed."""
     per_visitor = catalogue.metric_sql("active_days", "visitor", days)
     on = exp.EQ(this=col("visitor_id", "v"), expression=col("subject_id", "x"))
     total = exp.alias_(exp.Sum(this=col("value", "x")), "value")
     select = exp.select(exp.alias_(col("account_id", "v"), "subject_id"), total)
     select = select.from_(per_visitor.subquery("x", copy=False))
-    return _grouped(select.join(table("visitors", "v"), on=on, copy=False))
+    select = with_params(select.join(table("visitors", "v"), on=on, copy=False))
+    return _grouped(select.where(exists.visitor_sql("v"), copy=False))
 
 
-def _growth(days: int) -> exp.Select:
+def _growth(days: int, exists: Existence) -> exp.Select:
     """``subject_id, recent, total``: events of the window and of twice the window."""
     events = catalogue.CATALOGUE["events"]
     recent = exp.Case(
@@ -152,19 +170,22 @@ def _growth(days: int) -> exp.Select:
             2 * days,
             exp.alias_(exp.Sum(this=recent), "recent"),
             exp.alias_(events.aggregate_sql(), "total"),
+            exists=exists,
         )
     )
 
 
-def _nps(days: int) -> exp.Select:
-    """``subject_id, mean, responses``: responses reach accounts through their visitors."""
+def _nps(days: int, exists: Existence) -> exp.Select:
+    """``subject_id, mean, responses``: responses reach accounts through their visitors
+    (those that are subjects)."""
     select = subject_rows("account", "nps", row="n").select(
         exp.alias_(subject_key("account"), "subject_id"),
         exp.alias_(exp.Avg(this=_double(col("score", "n"))), "mean"),
         exp.alias_(exp.Count(this=exp.Star(), big_int=True), "responses"),
         copy=False,
     )
-    return _grouped(select.where(window_sql(col("date", "n"), days), copy=False))
+    in_window = window_sql(col("date", "n"), days)
+    return _grouped(select.where(both(in_window, exists.visitor_sql("v")), copy=False))
 
 
 def _tickets(days: int) -> exp.Select:
@@ -185,12 +206,15 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
     The tier policy (tiers/sql.py) builds on them; ``params`` holds the as-of day.
     """
     lf, core, br = config.login_frequency, config.core_feature_adoption, config.breadth
+    exists = tables.existence
     ctes: dict[str, exp.Select] = {
         "params": params(as_of),
-        "login": catalogue.metric_sql("active_days", "account", lf.window_days),
-        "sessions_n": _sessions(lf.window_days),
-        "growth": _growth(lf.window_days),
-        "last_login": roll_up_sql(last_visit_sql(tables.last_visit), latest=True),
+        "login": catalogue.metric_sql("active_days", "account", lf.window_days, exists=exists),
+        "sessions_n": _sessions(lf.window_days, exists),
+        "growth": _growth(lf.window_days, exists),
+        "last_login": roll_up_sql(
+            last_visit_sql(tables.last_visit), latest=True, keep=exists.visitor_sql("v")
+        ),
     }
     active_days = _count("login")
     comps: dict[str, exp.Expr] = {
@@ -202,14 +226,16 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
         ("breadth", "breadth", br, tables.features, False),
     ):
         if n:
-            ctes[f"used_{comp}"] = _features_used(spec.window_days, spec.min_clicks, key_only)
+            ctes[f"used_{comp}"] = _features_used(
+                spec.window_days, spec.min_clicks, key_only, exists
+            )
             share = exp.paren(exp.Div(this=_count(f"used_{comp}", "used"), expression=num(n)))
             shares[signal] = share
             comps[comp] = saturate_sql(share.copy(), spec.full_at_share)
         else:
             comps[comp] = _nothing()
     if tables.nps:
-        ctes["nps_r"] = _nps(config.nps.window_days)
+        ctes["nps_r"] = _nps(config.nps.window_days, exists)
         comps["nps"] = exp.Mul(this=col("mean", "nps_r"), expression=num(10))
     else:
         comps["nps"] = _nothing()
@@ -258,6 +284,9 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
         if cte != "params":
             on = exp.EQ(this=col("subject_id", cte), expression=col("account_id", "a"))
             select = select.join(exp.to_table(cte), on=on, join_type="left", copy=False)
+    subject = exists.subject_sql("account", "a")
+    if subject != exp.true():  # accounts without created / churn dates: all exist
+        select = select.where(subject, copy=False)
     weights = config.weights.as_dict()
     score = weighted_mean_sql([(col(c, "c"), weights[c]) for c in COMPONENTS])
     ctes["c"] = select
@@ -320,7 +349,16 @@ def dataset_tables(ds: Any) -> Tables:
         tickets=ds.tickets is not None,
         renewal_date="renewal_date" in ds.accounts.columns,
         last_visit="last_visit" in ds.visitors.columns,
+        first_visit="first_visit" in ds.visitors.columns,
+        **_existence_columns(ds.accounts.columns, ds.outcomes),
     )
+
+
+def _existence_columns(account_columns: Any, outcomes: Any) -> dict[str, bool]:
+    from pendo_segments.evaluate.duckdb_engine import existence_options
+
+    found = existence_options(account_columns, outcomes)
+    return {"created": found["has_created"], "churn_date": found["has_churn_date"]}
 
 
 def duckdb_health(ds: Any, config: HealthConfig, as_of: dt.date | None = None) -> Any:

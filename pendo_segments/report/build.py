@@ -233,10 +233,11 @@ def collect(
         newcomers = dataclasses.replace(newcomers, members=bt.counts[newcomers.segment][-1])
     nps = rollups.nps()
 
+    watched = health.subject_mask()  # accounts that exist at the as-of day (§2b)
     kpi_values = {
-        "accounts": len(ids),
+        "accounts": int(watched.sum()),
         "visitors": n_visitors,
-        "arr": float(arr.sum()),
+        "arr": float(arr[watched].sum()),
         "arr_at_risk": float(arr[at_risk_mask].sum()),
         "avg_health": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
         "pes": pes.score,

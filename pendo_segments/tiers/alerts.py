@@ -186,16 +186,20 @@ def build_facts(
 
 
 def raw_masks(rules: AlertRules, facts: Facts) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Each alert's condition before ``replaces``; alerts that cannot run are listed."""
+    """Each alert's condition before ``replaces``; alerts that cannot run are listed.
+
+    Only accounts that exist at the as-of day can raise one (docs/semantics.md §2b).
+    """
     masks: dict[str, np.ndarray] = {}
     skipped: list[str] = []
+    subjects = facts.health.subject_mask()
     for alert in rules.alerts:
         if alert.needs_previous and facts.previous is None:
             skipped.append(f"{alert.spec.name}: needs a previous health run (--previous FILE)")
         elif alert.needs_tiers and facts.tier is None:
             skipped.append(f"{alert.spec.name}: needs the tier policy (tiers.yaml)")
         else:
-            masks[alert.spec.name] = mask(alert.when, facts).copy()
+            masks[alert.spec.name] = mask(alert.when, facts) & subjects
     return masks, skipped
 
 

@@ -64,23 +64,33 @@ class TierResult:
     def account_ids(self) -> pd.Index:
         return self.health.account_ids
 
+    @property
+    def subjects(self) -> np.ndarray:
+        """Per account: a subject at the as-of day, so tiered (docs/semantics.md §2b);
+        the others keep their place with no tier (None)."""
+        return self.health.subject_mask()
+
     def frame(self, previous: pd.DataFrame | None = None) -> pd.DataFrame:
-        """``account_id,tier,reason`` (+ ``previous_tier,move``), sorted by account."""
+        """``account_id,tier,reason`` (+ ``previous_tier,move``) of the subject accounts,
+        sorted by account."""
+        keep = self.subjects
+        ids = self.account_ids[keep]
         out = pd.DataFrame(
             {
-                "account_id": np.asarray(self.account_ids, dtype=object),
-                "tier": self.tier,
-                "reason": self.reason,
+                "account_id": np.asarray(ids, dtype=object),
+                "tier": self.tier[keep],
+                "reason": self.reason[keep],
             }
         )
         if previous is not None:
-            prev, move = moves(self.tier, self.account_ids, previous, self.policy)
+            prev, move = moves(self.tier[keep], ids, previous, self.policy)
             out["previous_tier"], out["move"] = prev, move
         return out.sort_values("account_id", kind="stable").reset_index(drop=True)
 
     def capacity(self, ratios: dict[str, float] | None = None) -> pd.DataFrame:
         arr = pd.to_numeric(self.facts.ds.accounts["arr"], errors="coerce").to_numpy(dtype=float)
-        return capacity_table(self.tier, arr, self.policy, ratios)
+        keep = self.subjects
+        return capacity_table(self.tier[keep], arr[keep], self.policy, ratios)
 
 
 def moves(
@@ -125,7 +135,8 @@ def assign_tiers(
     overrides: pd.DataFrame | None = None,
     masks: Mapping[str, np.ndarray] | None = None,
 ) -> TierResult:
-    """Tier every account of ``ds``: first matching policy rule, then overrides.
+    """Tier every account of ``ds`` that exists at the as-of day: first matching policy
+    rule, then overrides (the others get no tier, docs/semantics.md §2b).
 
     ``masks``: segment masks already evaluated at this as-of day (not evaluated again).
     """
@@ -143,7 +154,7 @@ def assign_tiers(
     tier = np.empty(n, dtype=object)
     reason = np.empty(n, dtype=object)
     rule_of = np.full(n, -2, dtype=np.int64)
-    open_ = np.ones(n, dtype=bool)
+    open_ = health.subject_mask().copy()
     for i, rule in enumerate(policy.rules):
         hit = open_ & (mask(rule.when, facts) if rule.when is not None else True)
         tier[hit] = rule.tier
@@ -171,7 +182,12 @@ def finish_tiers(
     overridden = np.zeros(len(tier), dtype=bool)
     unknown: list[str] = []
     if overrides is not None and len(overrides):
-        unknown = _apply_overrides(overrides, health.account_ids, tier, reason, rule_of, overridden)
+        unknown = _apply_overrides(
+            overrides,
+            health.account_ids,
+            health.subject_mask(),
+            (tier, reason, rule_of, overridden),
+        )
     for k in np.flatnonzero(risk).tolist():
         reason[k] = f"{reason[k]}; {renewal_text(facts, k)}"
     return TierResult(
@@ -190,12 +206,14 @@ def finish_tiers(
 def _apply_overrides(
     overrides: pd.DataFrame,
     ids: pd.Index,
-    tier: np.ndarray,
-    reason: np.ndarray,
-    rule_of: np.ndarray,
-    overridden: np.ndarray,
+    subjects: np.ndarray,
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> list[str]:
+    """Overrides into ``arrays`` (tier, reason, rule, overridden); the accounts that are
+    not in the data or not subjects at the as-of day are returned, not tiered."""
+    tier, reason, rule_of, overridden = arrays
     pos = ids.get_indexer(overrides["account_id"].astype(str))
+    pos[pos >= 0] = np.where(subjects[pos[pos >= 0]], pos[pos >= 0], -1)
     for row, i in enumerate(pos.tolist()):
         if i < 0:
             continue

@@ -118,7 +118,8 @@ def tiers_run(result: TierResult, inputs: TierInputs) -> TiersRun:
     """Moves against the previous run, capacity and notes, whichever engine tiered."""
     frame = result.frame(inputs.previous)
     notes = [
-        f"{inputs.overrides_path}: account '{account}' is not in the data; override ignored"
+        f"{inputs.overrides_path}: account '{account}' is not in the data "
+        f"(or not a subject at {result.as_of.isoformat()}); override ignored"
         for account in result.unknown_overrides
     ]
     if inputs.previous is not None:
@@ -133,7 +134,7 @@ def _moves_note(frame: pd.DataFrame, result: TierResult, inputs: TierInputs) -> 
     assert inputs.previous is not None
     counts = frame["move"].value_counts()
     summary = ", ".join(f"{int(counts.get(m, 0))} {m}" for m in MOVES)
-    gone = removed_accounts(result.account_ids, inputs.previous)
+    gone = removed_accounts(result.account_ids[result.subjects], inputs.previous)
     more = ", …" if len(gone) > 5 else ""
     tail = f"; {len(gone)} no longer in the data ({', '.join(gone[:5])}{more})" if gone else ""
     return f"moves since {inputs.previous_path}: {summary}{tail}"

@@ -194,7 +194,8 @@ def policy_query(
     has_first_visit: bool,
     dialect: str = "duckdb",
 ) -> PolicyQuery:
-    """One row per account: health columns, ``rule_index``, ``tier``, ``renewal_risk``.
+    """One row per account that exists at the as-of day (docs/semantics.md §2b): health
+    columns, ``rule_index``, ``tier``, ``renewal_risk``.
 
     Each rule's own condition is computed once, as ``when_<i>`` (true/false,
     whether or not an earlier rule matched); the first true one decides.
@@ -218,6 +219,8 @@ def policy_query(
         as_of=as_of,
         has_first_visit=has_first_visit,
         has_last_visit=tables.last_visit,
+        has_created=tables.created,  # who exists in the segments named (§2b)
+        has_churn_date=tables.churn_date,
     )
     whens: list[exp.Expr] = []
     index: list[exp.If] = []
@@ -235,8 +238,9 @@ def policy_query(
     picked = [exp.alias_(field(c, "s"), f"col_{c}", quoted=True) for c in columns]
     inner = exp.select(_all_of("h"), exp.alias_(risk, "renewal_risk"), *picked, *whens)
     on = exp.EQ(this=col("account_id", "h"), expression=col("account_id", "s"))
+    # inner: ``health`` holds the accounts that exist at the as-of day (§2b) only
     inner = with_params(inner.from_(table("accounts", "s"))).join(
-        table("health", "h"), on=on, join_type="left", copy=False
+        table("health", "h"), on=on, join_type="inner", copy=False
     )
     outer = exp.select(
         _all_of("t"),

@@ -39,8 +39,10 @@ class AccountView:
     def tier_of(self) -> dict[str, str]:
         if self.tiers is None:
             return {}
+        keep = self.tiers.subjects  # accounts that are not subjects at D have no tier
         return {
-            str(a): str(t) for a, t in zip(self.tiers.account_ids, self.tiers.tier, strict=True)
+            str(a): str(t)
+            for a, t in zip(self.tiers.account_ids[keep], self.tiers.tier[keep], strict=True)
         }
 
 
@@ -55,7 +57,8 @@ def account_view(
     health: HealthResult | None = None,
     masks: Mapping[str, np.ndarray] | None = None,
 ) -> AccountView:
-    """Score and tier every account of ``ds`` with the config files beside ``defs_path``.
+    """Score and tier the accounts of ``ds`` that exist at ``as_of`` (docs/semantics.md
+    §2b) with the config files beside ``defs_path``.
 
     ``health``, ``masks``: a score and segment masks already computed for ``as_of``
     with these files (the report's backtest).
