@@ -418,6 +418,7 @@ def test_the_japanese_pages_have_no_product_text_in_english(
     text = "\n".join(seen)
     for name in _names(folder):
         text = text.replace(name, " ")
+    text = re.sub(r"\b(accounts|visitors)_history\b", " ", text)  # file names stay as named
     english = {
         label
         for label in _english_labels()

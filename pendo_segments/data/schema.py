@@ -133,6 +133,7 @@ TABLES: dict[str, TableSpec] = {
     ]
 }
 
+
 def optional_column(table: str, column: str) -> Col | None:
     """The spec of a column the contract lists as optional for ``table``, else None."""
     spec = TABLES.get(table)

@@ -124,8 +124,8 @@ def explain_spark(
         day = data.default_as_of()
     else:
         day = as_of
-        latest = data.stats.get("latest")
-        usage = pd.DataFrame({"date": pd.to_datetime([latest] if latest else [])})
+        span = [d for d in (data.stats.get("earliest"), data.stats.get("latest")) if d]
+        usage = pd.DataFrame({"date": pd.to_datetime(span)})  # the first and last usage day
         warn_if_nothing_active(SimpleNamespace(usage_daily=usage), day, defs)
     tables = subject_rows(data, seg.subject, str(subject_id))
     ds = dataset_from_frames(tables, source=data.source, warn=lambda _m: None)

@@ -413,6 +413,7 @@ def _check_all(data: SparkData, raw: dict[str, tuple[str, Any]], lenient: bool, 
             data.frames[table] = _typed(data, plans[table], row, plans, lenient, warn)
     data.frames = {name: data.frames[name] for name in plans}
     data.stats = {"latest": row["usage_daily__latest"], "features": row["features__rows"]}
+    data.stats["earliest"] = row.get("usage_daily__earliest")
     data.stats["key_features"] = row.get("features__keys") or 0
 
 
@@ -511,6 +512,7 @@ def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
     if plan.name == "usage_daily":  # the default as-of day, over rows that stay
         day = _convert(plan.frame, "date", plan.spec.column("date"), "date")[0]
         parts.append((f"{p}latest", F.max(day), lambda v: F.max(F.when(ok, v))))
+        parts.append((f"{p}earliest", F.min(day), lambda v: F.min(F.when(ok, v))))
     if plan.name == "features" and "key" in plan.frame.columns:
         key = _convert(plan.frame, "key", plan.spec.column("key"), "bool")[0]
         parts.append((f"{p}keys", F.sum(F.when(key, 1).otherwise(0)), F.sum))
