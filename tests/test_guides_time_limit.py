@@ -102,14 +102,14 @@ def _render_interrupted_at(root: Path, step: int) -> bool:
 def test_an_interruption_at_any_step_of_a_render_leaves_nothing_behind(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(environment, "TIME_LIMIT", 0.05)
+    monkeypatch.setattr(environment, "TIME_LIMIT", 0.02)
     _render(folder)  # compile and cache the template first
     steps = _line_events_of_one_render(folder)
     assert steps > 20  # the trace sees time_limit, the budget, the timer and run_template
     for step in range(1, steps + 1):
         assert _render_interrupted_at(folder, step), f"no interruption at step {step}"
         # A budget or timer left behind would stop this plain code, or the renders below.
-        _burn(0.06)
+        _burn(0.03)
         for _ in range(3):
             assert _render(folder) == "0101ok", f"a render failed after step {step}"
         assert getattr(environment._state, "budget", None) is None, f"left open at step {step}"
