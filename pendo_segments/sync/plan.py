@@ -233,14 +233,9 @@ def save_plan(plan: Plan, path: str | Path) -> None:
 
 
 def load_plan(path: str | Path) -> Plan:
-    file = Path(path)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SyncError(f"{file}: plan file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SyncError(f"{file}: cannot read the plan ({err})") from None
-    return Plan.from_dict(raw, str(file))
+    from pendo_segments.base.jsonfile import read_json
+
+    return Plan.from_dict(read_json(path, SyncError, "plan"), str(Path(path)))
 
 
 # -- building a plan ------------------------------------------------------------------
