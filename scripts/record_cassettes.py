@@ -53,27 +53,39 @@ audit_log = "{audit}"
 """
 
 
-def make_vcr(record_mode: str = "none", base_url: str | None = None) -> Any:
-    """The one vcrpy configuration (match on method + path + query + body)."""
+def make_vcr(
+    record_mode: str = "none",
+    base_url: str | None = None,
+    *,
+    stable_url: str = STABLE_BASE_URL,
+    secret_header: str = KEY_HEADER,
+    library: Path = CASSETTES,
+) -> Any:
+    """The one vcrpy configuration (match on method + path + query + body; no host).
+
+    ``base_url`` (a server on a random local port) is written as ``stable_url`` so
+    the files do not change between recordings; ``secret_header`` is never recorded.
+    The Salesforce stand-in (tests/salesforce_standin.py) records through it too.
+    """
     import vcr
 
     def scrub_request(request: Any) -> Any:
         if base_url:
-            request.uri = request.uri.replace(base_url, STABLE_BASE_URL)
+            request.uri = request.uri.replace(base_url, stable_url)
         return request
 
     def scrub_response(response: Any) -> Any:
         body = response.get("body", {}).get("string")
         if base_url and isinstance(body, bytes):
-            response["body"]["string"] = body.replace(base_url.encode(), STABLE_BASE_URL.encode())
+            response["body"]["string"] = body.replace(base_url.encode(), stable_url.encode())
         return response
 
     return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
+        cassette_library_dir=str(library),
         serializer="yaml",
         record_mode=record_mode,
         match_on=["method", "path", "query", "body"],
-        filter_headers=[KEY_HEADER],
+        filter_headers=[secret_header],
         before_record_request=scrub_request,
         before_record_response=scrub_response,
         decode_compressed_response=True,

@@ -624,29 +624,21 @@ AUTH_HEADER = "authorization"  # "Bearer <session id>": filtered out of every re
 
 
 def make_vcr(record_mode: str = "none", base_url: str | None = None) -> Any:
-    """The one vcrpy configuration (match on method + path + query + body; no host)."""
-    import vcr
+    """The project's one vcrpy configuration (scripts/record_cassettes.py), for Salesforce."""
+    import importlib.util
+    import sys
 
-    def scrub_request(request: Any) -> Any:
-        if base_url:
-            request.uri = request.uri.replace(base_url, STABLE_URL)
-        return request
-
-    def scrub_response(response: Any) -> Any:
-        body = response.get("body", {}).get("string")
-        if base_url and isinstance(body, bytes):
-            response["body"]["string"] = body.replace(base_url.encode(), STABLE_URL.encode())
-        return response
-
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        serializer="yaml",
-        record_mode=record_mode,
-        match_on=["method", "path", "query", "body"],
-        filter_headers=[AUTH_HEADER],
-        before_record_request=scrub_request,
-        before_record_response=scrub_response,
-        decode_compressed_response=True,
+    recorder = sys.modules.get("record_cassettes")
+    if recorder is None:
+        spec = importlib.util.spec_from_file_location(
+            "record_cassettes", ROOT / "scripts" / "record_cassettes.py"
+        )
+        assert spec and spec.loader
+        recorder = importlib.util.module_from_spec(spec)
+        sys.modules["record_cassettes"] = recorder
+        spec.loader.exec_module(recorder)
+    return recorder.make_vcr(
+        record_mode, base_url, stable_url=STABLE_URL, secret_header=AUTH_HEADER, library=CASSETTES
     )
 
 
