@@ -203,11 +203,6 @@ def write_text(path: str | os.PathLike[str], text: str, *, parents: bool = False
         fh.write(text)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, *, parents: bool = False) -> None:
-    with atomic_open(path, "wb", parents=parents) as fh:
-        fh.write(data)
-
-
 # -- whole folders ----------------------------------------------------------------------
 
 
