@@ -250,10 +250,6 @@ class PendoClient:
         """``DELETE /segment/{id}`` (collection: "Delete a segment")."""
         self._http.request("DELETE", shapes.segment_path(segment_id))
 
-    def segment_status(self, segment_id: str) -> shapes.BuildState:
-        """ "pending", "done", "failed" or "unknown" from ``GET /segment/{id}/status``."""
-        return self._status(segment_id).state
-
     def _status(self, segment_id: str) -> Build:
         body = self._http.request("GET", shapes.segment_status_path(segment_id))
         word = shapes.segment_status_word(body) or self._http.excerpt(_dump(body))
