@@ -130,6 +130,85 @@ def connect_limited(memory_limit: str | None) -> tuple[Any, str]:
         raise EvaluationError(f"duckdb: {message}") from None
 
 
+@dataclass
+class DuckFolder:
+    """A data folder opened in DuckDB: reference tables copied in, usage as checked views."""
+
+    root: Path
+    con: Any
+    temp_dir: str
+    columns: dict[str, list[str]]  # accounts / visitors / features columns
+    outcomes: Any  # the outcomes frame (churn dates, docs/semantics.md §2b) or None
+
+    def default_as_of(self) -> dt.date:
+        with duck_errors():
+            return _default_as_of(self.con, self.root)
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def open_folder(
+    folder: str | Path,
+    *,
+    lenient: bool = False,
+    warn: Warn | None = None,
+    memory_limit: str | None = None,
+    check: Callable[[Any], None] | None = None,
+) -> DuckFolder:
+    """Read ``folder`` into a DuckDB connection; ``check(frames)`` runs before the big files."""
+    from pendo_segments.data.loaders import load_accounts, load_reference_tables
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found")
+    tables = {name: open_table(root, name, spec.mandatory) for name, spec in TABLES.items()}
+    frames, _labels = load_reference_tables(root, warn)
+    con, temp_dir = connect_limited(memory_limit)
+    try:
+        if check is not None:  # definition errors first, before the big files are read
+            check(SimpleNamespace(**frames))
+        columns = {name: list(frame.columns) for name, frame in frames.items()}
+        with duck_errors():
+            for name in list(frames):
+                _copy_in(con, name, frames.pop(name))
+            for name in USAGE_TABLES:
+                table = tables[name]
+                assert table is not None  # mandatory tables
+                _load_usage(con, root, table, lenient, warn)
+        outcomes = load_accounts(root).outcomes  # small: churn dates (docs/semantics.md §2b)
+        if outcomes is not None:
+            _copy_in(con, "outcomes", outcomes)
+    except BaseException:
+        con.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return DuckFolder(root, con, temp_dir, columns, outcomes)
+
+
+def shared_members(
+    defs: DefinitionSet, db: DuckFolder, day: dt.date, names: Sequence[str] | None
+) -> SQLEvaluation:
+    """The named segments as queries over shared metric tables of ``db`` (not closed here)."""
+    from pendo_segments.compile.sql import SharedMetricSQL
+    from pendo_segments.evaluate.duckdb_engine import existence_options
+
+    gen = SharedMetricSQL(
+        defs,
+        as_of=day,
+        pretty=False,
+        has_first_visit="first_visit" in db.columns["visitors"],
+        has_last_visit="last_visit" in db.columns["visitors"],
+        **existence_options(db.columns["accounts"], db.outcomes),
+    )
+    wanted = defs.select(names)
+    queries = run_shared(db.con, gen.compile_shared(wanted))
+    return SQLEvaluation(
+        as_of=day, segments={seg.name: seg for seg in wanted}, con=db.con, queries=queries
+    )
+
+
 def evaluate_folder(
     defs: DefinitionSet,
     folder: str | Path,
@@ -141,53 +220,19 @@ def evaluate_folder(
     memory_limit: str | None = None,
 ) -> SQLEvaluation:
     """Evaluate the named segments (all by default) with DuckDB reading ``folder``."""
-    from pendo_segments.compile.sql import SharedMetricSQL
-    from pendo_segments.data.loaders import load_accounts, load_reference_tables
-    from pendo_segments.evaluate.duckdb_engine import existence_options
     from pendo_segments.evaluate.engine import check_segments
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise DataError(f"{root}: data folder not found")
-    tables = {name: open_table(root, name, spec.mandatory) for name, spec in TABLES.items()}
-    frames, _labels = load_reference_tables(root, warn)
-    con, temp_dir = connect_limited(memory_limit)
+    def check(frames: Any) -> None:  # as_of only shapes values
+        check_segments(defs, frames, names, as_of or dt.date.today())
+
+    db = open_folder(folder, lenient=lenient, warn=warn, memory_limit=memory_limit, check=check)
     try:
-        # definition errors first, before the big files are read (as_of only shapes values)
-        check_segments(defs, SimpleNamespace(**frames), names, as_of or dt.date.today())
-        columns = {name: list(frame.columns) for name, frame in frames.items()}
-        with duck_errors():
-            for name in list(frames):
-                _copy_in(con, name, frames.pop(name))
-            for name in USAGE_TABLES:
-                table = tables[name]
-                assert table is not None  # mandatory tables
-                _load_usage(con, root, table, lenient, warn)
-            day = as_of or _default_as_of(con, root)
-        outcomes = load_accounts(root).outcomes  # small: churn dates (docs/semantics.md §2b)
-        if outcomes is not None:
-            _copy_in(con, "outcomes", outcomes)
-        gen = SharedMetricSQL(
-            defs,
-            as_of=day,
-            pretty=False,
-            has_first_visit="first_visit" in columns["visitors"],
-            has_last_visit="last_visit" in columns["visitors"],
-            **existence_options(columns["accounts"], outcomes),
-        )
-        wanted = defs.select(names)
-        queries = run_shared(con, gen.compile_shared(wanted))
+        result = shared_members(defs, db, as_of or db.default_as_of(), names)
     except BaseException:
-        con.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        db.close()
         raise
-    return SQLEvaluation(
-        as_of=day,
-        segments={seg.name: seg for seg in wanted},
-        con=con,
-        queries=queries,
-        temp_dir=temp_dir,
-    )
+    result.temp_dir = db.temp_dir
+    return result
 
 
 def _copy_in(con: Any, name: str, frame: Any) -> None:
