@@ -25,6 +25,7 @@ from pendo_segments.tiers.policy import CONFIG_NAME, TierPolicy, load_policy
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
+    from pendo_segments.engines import Engine
 
 MOVES = ("up", "down", "unchanged", "new")
 
@@ -138,3 +139,46 @@ def _moves_note(frame: pd.DataFrame, result: TierResult, inputs: TierInputs) -> 
     more = ", …" if len(gone) > 5 else ""
     tail = f"; {len(gone)} no longer in the data ({', '.join(gone[:5])}{more})" if gone else ""
     return f"moves since {inputs.previous_path}: {summary}{tail}"
+
+
+def engine_tiers(engine: Engine, inputs: TierInputs, as_of: dt.date | None = None) -> TierResult:
+    """Every account's tier at ``as_of`` decided by ``engine``.
+
+    pandas assigns them in numpy; the SQL engines run the policy as one query
+    (``tiers/sql.py``, health included) and the reasons are rendered here alike.
+    """
+    ds = engine.in_memory
+    if ds is not None:
+        return assign_tiers(
+            ds,
+            inputs.policy,
+            defs=inputs.definitions,
+            as_of=as_of,
+            health_config=inputs.health_config,
+            overrides=inputs.overrides,
+        )
+    from pendo_segments.health.engine import shape_tables
+    from pendo_segments.tiers.columns import policy_field_columns
+    from pendo_segments.tiers.sql import frame_kinds, policy_query, tier_result
+
+    policy_field_columns(inputs.policy, inputs.definitions)  # unknown segments: FILE:LINE first
+    engine.fill_optional(policy_field_columns(inputs.policy, inputs.definitions))
+    day = engine.day(as_of)
+    shape = engine.shape()
+    query = policy_query(
+        inputs.policy,
+        inputs.definitions,
+        inputs.health_config,
+        shape_tables(shape),
+        day,
+        frame_kinds(engine.subjects("account")),
+        has_first_visit=shape.has_column("visitors", "first_visit"),
+        dialect=engine.dialect,
+    )
+    frame = engine.query(query.sql, at=day)
+    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
+
+
+def tiers_on(engine: Engine, inputs: TierInputs, *, as_of: dt.date | None = None) -> TiersRun:
+    """``tiers`` on any engine: the tiers, then moves, capacity and notes."""
+    return tiers_run(engine_tiers(engine, inputs, as_of), inputs)

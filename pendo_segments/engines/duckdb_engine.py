@@ -1,0 +1,255 @@
+"""The DuckDB engine: a data folder read by DuckDB itself (usage never in pandas).
+
+``sample`` and ``pendo:`` data are loaded by the pandas loader and registered
+in an in-memory DuckDB; a folder is opened with
+:func:`pendo_segments.evaluate.duckdb_folder.open_folder` (checked views of the
+usage files, spilling beyond ``--memory-limit``). The small tables a query
+names beyond those (nps, tickets) are copied in when first needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pendo_segments.engines.base import DataShape, Engine, Memberships, Warn
+from pendo_segments.engines.pandas_engine import dataset_shape, fill_frames
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pendo_segments.data.dataset import Dataset
+    from pendo_segments.definitions.loader import DefinitionSet
+    from pendo_segments.evaluate.duckdb_folder import DuckFolder
+
+#: tables open_folder leaves out, copied in from the pandas loader when a query reads them
+SMALL_TABLES = ("nps", "tickets")
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        data: str,
+        *,
+        lenient: bool = False,
+        warn: Warn | None = None,
+        as_of: dt.date | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        super().__init__(data, lenient=lenient, warn=warn)
+        self._as_of = as_of
+        self.memory_limit = memory_limit
+        self.folder = not (data == "sample" or data.startswith("pendo:"))
+        self._ds: Dataset | None = None  # sample / pendo: loaded; folder: the small tables only
+        self._db: DuckFolder | None = None
+        self._con: Any = None  # sample / pendo: frames registered
+        self._con_day: dt.date | None = None
+        self._copied: set[str] = set()
+
+    # -- opening --------------------------------------------------------------------
+
+    def _small(self) -> Dataset:
+        """sample / pendo: the whole data set; a folder: every table but the usage."""
+        if self._ds is None:
+            if self.folder:
+                self._ds = small_tables(Path(self.data), self.lenient)
+            else:
+                from pendo_segments.sources import open_dataset
+
+                self._ds = open_dataset(
+                    self.data, lenient=self.lenient, warn=self.warn, as_of=self._as_of
+                )
+        return self._ds
+
+    def connection(self, check: Any = None) -> Any:
+        """The DuckDB connection with the data's tables (opened on first use)."""
+        if not self.folder:
+            return self._at(None)
+        if self._db is None:
+            from pendo_segments.evaluate.duckdb_folder import open_folder
+
+            self._db = open_folder(
+                self.data,
+                lenient=self.lenient,
+                warn=self.warn,
+                memory_limit=self.memory_limit,
+                check=check,
+            )
+        return self._db.con
+
+    def _need(self, tables: Iterable[str]) -> None:
+        """Copy the small tables a query names into the folder's connection."""
+        if not self.folder:
+            return
+        from pendo_segments.evaluate.duckdb_folder import _copy_in
+
+        con = self.connection()
+        for name in tables:
+            if name in SMALL_TABLES and name not in self._copied:
+                frame = getattr(self._small(), name)
+                if frame is not None:
+                    _copy_in(con, name, frame.copy())
+                self._copied.add(name)
+
+    # -- the interface --------------------------------------------------------------
+
+    def default_as_of(self) -> dt.date:
+        if not self.folder:
+            return self._small().default_as_of()
+        self.connection()
+        assert self._db is not None
+        return self._db.default_as_of()
+
+    def shape(self) -> DataShape:
+        return dataset_shape(self._small())  # usage columns: the contract's (views)
+
+    def subjects(self, subject: str) -> pd.DataFrame:
+        ds = self._small()
+        return ds.accounts if subject == "account" else ds.visitors
+
+    def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
+        from pendo_segments.data.history import fields_for
+
+        ds = fields_for(self._small(), day)
+        return ds.accounts if subject == "account" else ds.visitors
+
+    def memberships(
+        self,
+        defs: DefinitionSet,
+        *,
+        names: Sequence[str] | None = None,
+        as_of: dt.date | None = None,
+        progress: Warn | None = None,
+    ) -> Memberships:
+        if not self.folder:
+            from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
+
+            result = evaluation_from_sql(defs, self._small(), as_of=as_of, names=names)
+            return Memberships(result.as_of, result.segments, result)
+        from pendo_segments.evaluate.duckdb_folder import shared_members
+        from pendo_segments.evaluate.engine import check_segments
+
+        def check(frames: Any) -> None:  # definition errors before the big files are read
+            check_segments(defs, frames, names, as_of or dt.date.today())
+
+        if self._db is None:
+            self.connection(check)
+        else:
+            check_segments(defs, self._small(), names, as_of or dt.date.today())
+        assert self._db is not None
+        result = shared_members(defs, self._db, self.day(as_of), names)
+        return Memberships(result.as_of, result.segments, result)
+
+    def query(self, sql: Any, *, at: dt.date | None = None) -> pd.DataFrame:
+        from pendo_segments.evaluate.duckdb_folder import duck_errors
+
+        text = self.render(sql)
+        self._need(_tables_named(sql, text))
+        con = self._at(at)
+        with duck_errors():
+            return con.execute(text).df()
+
+    def _at(self, day: dt.date | None) -> Any:
+        """The connection with ``accounts`` / ``visitors`` as they stood for ``day`` (§2b)."""
+        day = self.day(day)
+        if not self.folder:
+            if self._con is not None and self._con_day != day:
+                self._con.close()
+                self._con = None
+            if self._con is None:
+                from pendo_segments.evaluate.duckdb_engine import connect
+
+                self._con, self._con_day = connect(self._small(), day), day
+            return self._con
+        con = self.connection()
+        assert self._db is not None
+        self._db.at(day)
+        return con
+
+    def fill_optional(self, columns: Iterable[tuple[str, str]]) -> None:
+        columns = list(columns)
+        fill_frames(self._small(), columns)
+        if not self.folder:  # registered frames: connect again with the blank columns
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+            return
+        from pendo_segments.data import history
+        from pendo_segments.evaluate.duckdb_folder import duck_errors
+
+        con = self.connection()
+        assert self._db is not None
+        for table, column in columns:
+            frame = getattr(self._small(), table, None)
+            have = self._db.columns.get(table)
+            if frame is None or have is None or column in have or column not in frame:
+                continue
+            # the loader's blank column, in DuckDB's copy too (history: today's table)
+            target = history.today_name(table) if table in self._db.history else table
+            with duck_errors():
+                con.execute(
+                    f'ALTER TABLE {target} ADD COLUMN "{column}" {_duck_type(frame[column])}'
+                )
+                if table in self._db.history:
+                    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {target}")
+            have.append(column)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _duck_type(series: Any) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "BOOLEAN"
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return "DOUBLE"
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "DATE"
+    return "VARCHAR"
+
+
+def _tables_named(sql: Any, text: str) -> set[str]:
+    """Names of the tables a query reads (its CTE names included, harmlessly)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sql if not isinstance(sql, str) else sqlglot.parse_one(text, read="duckdb")
+    return {t.name for t in tree.find_all(exp.Table)}
+
+
+def small_tables(folder: Path, lenient: bool) -> Dataset:
+    """Every table of ``folder`` but the usage ones, typed and checked by the pandas loader.
+
+    Its warnings were given when DuckDB opened the folder (the same checks).
+    """
+    import pyarrow as pa
+
+    from pendo_segments.data import history
+    from pendo_segments.data.loaders import _reader, build_dataset, frame_reader
+    from pendo_segments.data.schema import TABLES
+    from pendo_segments.errors import DataError
+
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found")
+    readers: dict[str, Any] = {}
+    for name, spec in TABLES.items():
+        if name in ("usage_daily", "feature_usage"):
+            empty = pa.table({c: pa.array([], pa.string()) for c in spec.required})
+            readers[name] = frame_reader(name, empty)
+        else:
+            readers[name] = _reader(folder, spec)
+    quiet: Warn = lambda _message: None  # noqa: E731
+    ds = build_dataset(readers, source=str(folder), lenient=lenient, warn=quiet, narrow=True)
+    return history.attach(ds, folder, quiet)
