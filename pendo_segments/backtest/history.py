@@ -403,7 +403,12 @@ def first_full_day(ds: Dataset, window: int = 30) -> dt.date | None:
 
 def window_warning(ds: Dataset, first: dt.date, window: int = 30) -> str | None:
     """Why early as-of days look like low usage: their windows start before the data does."""
-    full = first_full_day(ds, window)
+    return window_note(first_full_day(ds, window), first, window)
+
+
+def window_note(full: dt.date | None, first: dt.date, window: int = 30) -> str | None:
+    """:func:`window_warning` given the first full day (a SQL engine reads it from the
+    files: the first usage date + ``window`` days)."""
     if full is None or first >= full:
         return None
     return (

@@ -14,12 +14,31 @@ from pendo_segments.cli.options import (
     as_of,
     data_dir,
     defs_argument,
+    engine_option,
     force_option,
+    memory_limit_option,
     output_format,
 )
 from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
+from pendo_segments.cli.spark_options import check_spark_options, spark_master_option
 
 MAX_DAYS = 1000  # pendo_segments.backtest.run.MAX_DAYS (not imported: --help stays light)
+ENGINES = ("pandas", "duckdb", "spark", "auto")
+
+
+def resolve_engine(
+    engine: str, data: str, memory_limit: str | None, spark_master: str | None
+) -> str:
+    """``auto`` made pandas or duckdb (the reason on stderr); Spark options need spark."""
+    check_spark_options(engine, spark_master)
+    if engine != "auto":
+        return engine
+    from pendo_segments.evaluate.budget import choose_engine
+
+    chosen, reason = choose_engine(data, memory_limit)
+    if reason:
+        warn(reason)
+    return chosen
 
 
 @click.command()
@@ -71,6 +90,9 @@ MAX_DAYS = 1000  # pendo_segments.backtest.run.MAX_DAYS (not imported: --help st
     "flags, scores and usage sums), so the report does not read the usage again.",
 )
 @force_option
+@engine_option(ENGINES)
+@memory_limit_option
+@spark_master_option
 @output_format
 def backtest(
     defs: Path,
@@ -86,13 +108,17 @@ def backtest(
     rates: Path | None,
     save: Path | None,
     force: bool,
+    engine: str,
+    memory_limit: str | None,
+    spark_master: str | None,
     fmt: str | None,
     output: Path | None,
 ) -> None:
     """Segment sizes, health and alerts at every as-of day from --from to --to.
 
     The data is read once and every as-of day is evaluated from one index of
-    it. CSV columns are exactly as_of,segment,members, sorted by as_of then
+    it (pandas), or by DuckDB / Spark over the files, which keep the usage
+    (only per-account results come back; same output). CSV columns are exactly as_of,segment,members, sorted by as_of then
     segment. With outcomes.csv in the data folder, a second table says for
     each account segment and alert how many churners it flagged before they
     churned: precision, recall, lift over the base rate and the median lead
@@ -104,22 +130,16 @@ def backtest(
       pendo-segments backtest --data sample --from 2026-09-06 --to 2026-11-01
       pendo-segments backtest --data ./usage --from 2026-01-05 --to 2026-06-29 --every 7 \\
           --format csv --output sizes.csv --rates rates.csv --scores scores.csv
+      pendo-segments backtest --data ./big --from 2026-08-09 --to 2026-11-01 \\
+          --engine duckdb --memory-limit 1GB --format csv -o sizes.csv
       pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
       pendo-segments report --data ./usage --backtest bt --out report
     """
-    from pendo_segments.backtest import (
-        UsageHistory,
-        as_of_days,
-        catch_frame,
-        catch_rates,
-        churn_days,
-        run_backtest,
-    )
+    from pendo_segments.backtest import as_of_days, catch_frame, catch_rates, churn_days
     from pendo_segments.backtest.catch import horizon_note
-    from pendo_segments.backtest.history import window_warning
-    from pendo_segments.data.history import NO_HISTORY_NOTE, has_history
 
     days = as_of_days(start, end, every, max_days=max_days)
+    engine = resolve_engine(engine, data, memory_limit, spark_master)
     inputs = _inputs(defs, data)
     if save is not None:
         from pendo_segments.atomic import check_output_folder
@@ -127,32 +147,30 @@ def backtest(
 
         if segments:
             raise click.UsageError("--save keeps every segment (the report needs them all)")
+        if engine != "pandas":
+            raise click.UsageError(
+                "--save takes the report's usage sums from the pandas engine's index: "
+                "use --engine pandas"
+            )
         check_output_folder(  # before the work
             save, force=force, option="--save", command=SAVE_COMMAND, inputs=inputs
         )
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, narrow=True)
-    note = window_warning(ds, days[0])
-    if note:
-        warn(note)
-    if not has_history(ds):
-        warn(NO_HISTORY_NOTE)
-    with status(f"Backtesting {len(days)} as-of days") as update:
-        history = UsageHistory(ds)
-        result = run_backtest(
-            definitions,
-            ds,
-            days,
-            defs_path=defs,
-            names=list(segments),
-            progress=update,
-            history=history,
-            keep_last=save is not None,
-        )
-        if save is not None:
-            update("saving")
-            _save(save, result, history, ds, definitions, defs, force, inputs)
-        del history
+    run = _backtest_pandas if engine == "pandas" else _backtest_sql
+    result, ds = run(
+        definitions,
+        defs,
+        data,
+        lenient,
+        days,
+        list(segments),
+        save=save,
+        force=force,
+        inputs=inputs,
+        engine=engine,
+        memory_limit=memory_limit,
+        spark_master=spark_master,
+    )
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
     if scores is not None:
@@ -170,6 +188,92 @@ def backtest(
         emit_frame(frame, "table", None, title=f"Catch rates ({horizon_note(days, horizon)})")
     else:
         warn("outcomes.csv found: add --rates FILE to write the catch rates")
+
+
+def _backtest_pandas(
+    definitions: Any,
+    defs: Path,
+    data: str,
+    lenient: bool,
+    days: list[dt.date],
+    names: list[str],
+    *,
+    save: Path | None,
+    force: bool,
+    inputs: dict[str, Path],
+    **_engine: Any,
+) -> tuple[Any, Any]:
+    """The data set loaded and its usage indexed once, every day read off the index."""
+    from pendo_segments.backtest import UsageHistory, run_backtest
+    from pendo_segments.backtest.history import window_warning
+    from pendo_segments.data.history import NO_HISTORY_NOTE, has_history
+
+    ds = load_data(data, lenient, narrow=True)
+    note = window_warning(ds, days[0])
+    if note:
+        warn(note)
+    if not has_history(ds):
+        warn(NO_HISTORY_NOTE)
+    with status(f"Backtesting {len(days)} as-of days") as update:
+        history = UsageHistory(ds)
+        result = run_backtest(
+            definitions,
+            ds,
+            days,
+            defs_path=defs,
+            names=names,
+            progress=update,
+            history=history,
+            keep_last=save is not None,
+        )
+        if save is not None:
+            update("saving")
+            _save(save, result, history, ds, definitions, defs, force, inputs)
+        del history
+    return result, ds
+
+
+def _backtest_sql(
+    definitions: Any,
+    defs: Path,
+    data: str,
+    lenient: bool,
+    days: list[dt.date],
+    names: list[str],
+    *,
+    engine: str,
+    memory_limit: str | None,
+    spark_master: str | None,
+    **_saving: Any,
+) -> tuple[Any, Any]:
+    """DuckDB / Spark keep the usage; each day's per-account answers come back."""
+    from pendo_segments.backtest.sql import open_sql_data, run_backtest_sql, window_warning_sql
+    from pendo_segments.data.history import NO_HISTORY_NOTE
+
+    definitions.select(names)  # an unknown --segment fails before the data is read
+    what = "DuckDB" if engine == "duckdb" else "Spark"
+    with status(f"Reading {data} with {what}"):
+        sql_data = open_sql_data(
+            engine,
+            definitions,
+            data,
+            lenient=lenient,
+            warn=warn,
+            memory_limit=memory_limit,
+            master=spark_master,
+        )
+    try:
+        note = window_warning_sql(sql_data, days[0])
+        if note:
+            warn(note)
+        warn(NO_HISTORY_NOTE)  # the SQL engines refuse history files
+        with status(f"Backtesting {len(days)} as-of days on {what}") as update:
+            result = run_backtest_sql(
+                definitions, sql_data, days, defs_path=defs, names=names, progress=update
+            )
+    finally:
+        sql_data.close()
+    return result, sql_data.ref
 
 
 def _save(
