@@ -69,8 +69,10 @@ class PendoSettings:
     metadata_group: str = "custom"
     # Event sources count only Pendo's default app unless told otherwise; "*" is every app.
     app_ids: tuple[str, ...] = ("*",)
-    # Pendo's days are the subscription's time-zone days, not UTC days.
+    # Pendo's days are the subscription's time-zone days, not UTC days. "UTC" stands in
+    # while it is not set (offline work); live work asks require_timezone() first.
     timezone: str = "UTC"
+    timezone_set: bool = False
 
     @property
     def pull_rate(self) -> float | None:
@@ -86,6 +88,17 @@ class PendoSettings:
                 f"in {DEFAULT_CONFIG_NAME})"
             )
         return self.integration_key
+
+    def require_timezone(self, what: str) -> str:
+        """The subscription's time zone, or a ConfigError: live work never assumes UTC days
+        (a Tokyo or Los Angeles subscription's every window would shift a day)."""
+        if not self.timezone_set:
+            raise ConfigError(
+                f"{what} needs [pendo] timezone: Pendo counts days in the subscription's time "
+                f'zone; set timezone = "Area/City" under [pendo] in {DEFAULT_CONFIG_NAME} '
+                f"(or {TIMEZONE_ENV}); `pendo-segments pendo check` infers it"
+            )
+        return self.timezone
 
 
 @dataclass(frozen=True)
@@ -231,7 +244,7 @@ class PendoSection(Section):
     managed_prefix: Text = "[ps] "
     metadata_group: Text = "custom"
     app_ids: Annotated[tuple[str, ...], BeforeValidator(_app_ids)] = ("*",)
-    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    timezone: Annotated[str | None, BeforeValidator(_timezone)] = None
 
     def settings(self) -> PendoSettings:
         """The resolved settings: the region from the key's suffix unless set, its host."""
@@ -249,5 +262,6 @@ class PendoSection(Section):
             managed_prefix=self.managed_prefix,
             metadata_group=self.metadata_group,
             app_ids=self.app_ids,
-            timezone=self.timezone,
+            timezone=self.timezone or "UTC",
+            timezone_set=self.timezone is not None,
         )

@@ -34,11 +34,13 @@ def open_dataset(
         from pendo_segments.pendo.client import pull_client_from_config
 
         config = load_config()
+        client = pull_client_from_config(config)
+        config.pendo.require_timezone(f"--data {spec}")
         return load_from_pendo(  # paced like `pull` ([pendo] pull_requests_per_second)
             spec,
             as_of=as_of,
             warn=warn,
-            client=pull_client_from_config(config),
+            client=client,
             app_ids=config.pendo.app_ids,
             timezone=config.pendo.timezone,
         )

@@ -81,6 +81,7 @@ def pendo_env(
         "PENDO_INTEGRATION_KEY": fake_pendo.key,
         "PENDO_BASE_URL": fake_pendo.url,
         "PENDO_SEGMENTS_CONFIG": str(config),
+        "PENDO_TIMEZONE": fake_pendo.timezone,  # live work needs the zone set (config.py)
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -44,6 +44,7 @@ def test_check_passes_when_sync_can_run(
         "key and region",
         "segments",
         "events",
+        "time zone",
         "data mappings",
     ]
     writes = [c for c in fake_pendo.calls() if c.method != "GET" and "aggregation" not in c.path]
@@ -100,7 +101,7 @@ def test_check_with_no_server_says_pendo_could_not_be_reached(
         "detail": f"could not reach Pendo at {url} (connection refused); check [pendo] "
         "base_url / PENDO_BASE_URL, the region and the network",
     }
-    assert [c["detail"] for c in checks[1:]] == ["not checked (Pendo could not be reached)"] * 3
+    assert [c["detail"] for c in checks[1:]] == ["not checked (Pendo could not be reached)"] * 4
     assert "key" not in " ".join(c["detail"] for c in checks[1:])
 
 
@@ -138,6 +139,7 @@ def test_fake_server_command_serves_plan_apply_plan(
         url = first.split()[3]
         assert server.stdout.readline() == "  " + f"export PENDO_BASE_URL={url}\n".lstrip()
         server.stdout.readline()  # the key
+        assert server.stdout.readline() == "  export PENDO_TIMEZONE=UTC\n"
         # The banner names a day with events (the data's last usage day), and the check passes
         # on it (without --day it looks at yesterday, when the bundled data has no traffic).
         check_line = server.stdout.readline().split("#")[0].split()
@@ -148,6 +150,7 @@ def test_fake_server_command_serves_plan_apply_plan(
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         monkeypatch.setenv("PENDO_BASE_URL", url)
         monkeypatch.setenv("PENDO_INTEGRATION_KEY", "fake-local-key")
+        monkeypatch.setenv("PENDO_TIMEZONE", "UTC")
         monkeypatch.chdir(tmp_path)  # the audit log and lock land here
         plan = ["sync", "plan", str(ROOT / "segment_defs"), "--data", str(data)]
         plan += ["--as-of", "2026-11-01"]

@@ -189,6 +189,7 @@ def cli_world(handmade_pendo: FakePendo, tmp_path: Path) -> dict[str, Any]:
         "PENDO_INTEGRATION_KEY": handmade_pendo.key,
         "PENDO_BASE_URL": handmade_pendo.url,
         "PENDO_SEGMENTS_CONFIG": str(config),
+        "PENDO_TIMEZONE": "UTC",  # the fake's zone (live work needs it set)
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }

@@ -48,7 +48,7 @@ def validate(defs: Path, data: str | None, fmt: str | None, output: Path | None)
     features = columns = None
     if data:
         ds = load_data(data)
-        features = ds.features["feature_id"].astype(str)
+        features = ds.features  # ids and names: a feature may be written either way
         columns = {"account": ds.accounts.columns, "visitor": ds.visitors.columns}
     definitions = check_folder(defs, features=features, columns=columns)
     fmt = resolve_format(fmt, output)
@@ -128,7 +128,8 @@ COMPILE_FORMATS = ["table", "text", "markdown", "json", "csv"]
     default=None,
     metavar="IANA",
     help="Time zone whose midnights start Pendo's days (--target aggregation). "
-    "Default: [pendo] timezone in the config, else UTC.",
+    "Default: [pendo] timezone in the config, else UTC (with a Pendo key and --as-of "
+    "it must be set).",
 )
 @click.option(
     "--app-id",
@@ -137,6 +138,14 @@ COMPILE_FORMATS = ["table", "text", "markdown", "json", "csv"]
     metavar="ID",
     help="Pendo app id the event sources count (repeatable; '*' = every app; "
     "--target aggregation). Default: [pendo] app_ids in the config, else every app.",
+)
+@click.option(
+    "--data",
+    "data",
+    metavar="DIR",
+    default=None,
+    help="Feature catalogue: DIR/features.csv (pull writes it; 'sample' works too). "
+    "Features written by name become their ids; recipes show the name and the id.",
 )
 @click.option(
     "--strict", is_flag=True, help="Fail on the first construct the target cannot express natively."
@@ -174,6 +183,7 @@ def compile_cmd(
     last_visit_column: bool,
     timezone: str | None,
     app_ids: tuple[str, ...],
+    data: str | None,
     strict: bool,
     out_dir: Path | None,
     fmt: str | None,
@@ -191,6 +201,7 @@ def compile_cmd(
       pendo-segments compile                                  # recipes, on a terminal
       pendo-segments compile --format markdown -o recipes.md  # hand to whoever builds them
       pendo-segments compile segment_defs --target pendo --format json
+      pendo-segments compile --data ./usage     # feature names -> ids of usage/features.csv
       pendo-segments compile --target aggregation -s at_risk --as-of 2026-11-01 \\
           --timezone America/New_York --app-id '*'
       pendo-segments compile --target sql --dialect snowflake --out-dir build/sql
@@ -200,12 +211,20 @@ def compile_cmd(
 
     generator = targets()[target]
     definitions = load_defs(defs)
+    if data is not None:
+        from pendo_segments.definitions.features import data_catalogue
+
+        definitions.use_features(data_catalogue(data), check=list(segments) or None)
+    elif unresolved := definitions.unresolved_features(list(segments)):
+        from pendo_segments.definitions.features import unresolved_warning
+
+        warn(unresolved_warning(unresolved))
     options: dict[str, object] = {
         "dialect": dialect,
         "pretty": True,
         "has_last_visit": last_visit_column,
     }
-    options.update(_pendo_settings(generator.pendo_settings, timezone, app_ids))
+    options.update(_pendo_settings(generator.pendo_settings, timezone, app_ids, as_of))
     results = compile_segments(
         definitions, target, names=list(segments), as_of=as_of, strict=strict, **options
     )
@@ -281,9 +300,15 @@ def _sql_dialect(name: str) -> str:
 
 
 def _pendo_settings(
-    wanted: tuple[str, ...], timezone: str | None, app_ids: tuple[str, ...]
+    wanted: tuple[str, ...],
+    timezone: str | None,
+    app_ids: tuple[str, ...],
+    as_of: dt.date | None = None,
 ) -> dict[str, object]:
-    """The ``[pendo]`` settings a target takes: command line, else config, else defaults."""
+    """The ``[pendo]`` settings a target takes: command line, else config, else defaults.
+
+    Pipelines for a fixed ``--as-of`` day with a live key configured are meant for that
+    subscription: their windows start at its midnights, so its time zone must be set."""
     if not wanted:
         return {}
     overrides: dict[str, object] = {}
@@ -295,6 +320,9 @@ def _pendo_settings(
         from pendo_segments.config import load_config
 
         settings = load_config().pendo
+        live_day = as_of is not None and settings.integration_key is not None
+        if live_day and "timezone" in wanted and "timezone" not in overrides:
+            settings.require_timezone("compile --as-of with a Pendo key (or pass --timezone)")
         for name in wanted:
             overrides.setdefault(name, getattr(settings, name))
     return {name: overrides[name] for name in wanted}

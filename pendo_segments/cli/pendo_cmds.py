@@ -52,7 +52,9 @@ def check(ctx: click.Context, fmt: str | None, output: Path | None, day: Any) ->
     """Read-only probe: can `sync` run against the configured subscription?
 
     Checks that the key and region reach Pendo, that segments can be listed,
-    that a one-day aggregation over [pendo] app_ids returns rows, and that the
+    that a one-day aggregation over [pendo] app_ids returns rows, which time
+    zone Pendo's days are in (inferred from those rows' day stamps, the local
+    midnights; it says when [pendo] timezone is not set or disagrees), and that the
     account fields sync writes ([sync] metadata_fields) exist in Data Mappings
     (it says exactly which to add). Writes nothing. Exit 0 when sync can run,
     1 otherwise.
@@ -76,6 +78,7 @@ def check(ctx: click.Context, fmt: str | None, output: Path | None, day: Any) ->
             region=config.pendo.region if not config.pendo.base_url_override else "custom URL",
             app_ids=config.pendo.app_ids,
             timezone=config.pendo.timezone,
+            timezone_set=config.pendo.timezone_set,
             metadata_group=settings.metadata_group,
             metadata_fields=settings.metadata_fields,
             day=day.date() if day else None,
@@ -128,6 +131,7 @@ def fake_server(port: int, key: str, data: str, timezone: str) -> None:
         "In another terminal:\n"
         f"  export PENDO_BASE_URL={fake.url}\n"
         f"  export PENDO_INTEGRATION_KEY={key}\n"
+        f"  export PENDO_TIMEZONE={timezone}\n"
         f"  pendo-segments pendo check --day {last_day.isoformat()}   # a day with events\n"
         "Stop with Ctrl-C."
     )

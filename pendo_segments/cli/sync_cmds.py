@@ -36,7 +36,9 @@ def _pendo() -> tuple[Any, Any]:
     from pendo_segments.sync import load_sync_settings
 
     config = load_config()
-    return client_from_config(config), load_sync_settings(config)
+    client = client_from_config(config)
+    config.pendo.require_timezone("sync")  # a live subscription's days are never assumed UTC
+    return client, load_sync_settings(config)
 
 
 @click.command()
@@ -118,6 +120,7 @@ def pull(
         return
     previous = read_previous(out)  # a folder that cannot be read fails before any request
     client = pull_client_from_config(config)
+    config.pendo.require_timezone("pull")
     settings = load_sync_settings(config)
     with PullProgress(first) as bar:
         ds = load_from_pendo(
