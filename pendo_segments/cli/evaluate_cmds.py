@@ -3,120 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from pendo_segments.cli.common import load_data, load_defs, status
+if TYPE_CHECKING:
+    from pendo_segments.cli.options import EngineChoice
+
+from pendo_segments.cli.common import load_defs, status
 from pendo_segments.cli.options import (
     as_of,
     data_dir,
     defs_argument,
     defs_option,
-    engine_option,
-    memory_limit_option,
+    engine_options,
     output_format,
 )
-from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format, warn
-from pendo_segments.cli.spark_options import (
-    check_spark_options,
-    explain_engine_option,
-    spark_options,
-)
+from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format
 
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
-
-
-@dataclass
-class EvalRequest:
-    """What ``evaluate`` asks of an engine (every engine gets the same)."""
-
-    data: str
-    lenient: bool
-    as_of: dt.date | None
-    names: list[str]
-    memory_limit: str | None = None
-    spark_master: str | None = None
-    output_table: str | None = None
-
-
-def run_pandas(definitions: Any, request: EvalRequest) -> Any:
-    """The pandas engine: load the whole data set, evaluate vectorised in memory."""
-    from pendo_segments.evaluate import evaluate as run
-
-    # usage tables in the compact form the evaluator needs (half the memory)
-    ds = load_data(request.data, request.lenient, request.as_of, narrow=True)
-    with status("Evaluating segments") as update:
-        result = run(definitions, ds, as_of=request.as_of, names=request.names, progress=update)
-    result.metrics.release()  # the members are written from ids and masks alone
-    return result
-
-
-def run_duckdb(definitions: Any, request: EvalRequest) -> Any:
-    """The compiled SQL on DuckDB; a data folder is read by DuckDB itself."""
-    from pendo_segments.data.history import refuse_engine
-
-    refuse_engine(request.data, "duckdb")
-    if request.data == "sample" or request.data.startswith("pendo:"):
-        from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
-
-        ds = load_data(request.data, request.lenient, request.as_of)
-        with status("Evaluating segments"):
-            return evaluation_from_sql(definitions, ds, as_of=request.as_of, names=request.names)
-    from pendo_segments.evaluate.duckdb_folder import evaluate_folder
-
-    with status(f"Reading {request.data} with DuckDB"):
-        return evaluate_folder(
-            definitions,
-            request.data,
-            as_of=request.as_of,
-            names=request.names,
-            lenient=request.lenient,
-            warn=warn,
-            memory_limit=request.memory_limit,
-        )
-
-
-def run_spark(definitions: Any, request: EvalRequest) -> Any:
-    """The compiled SQL in a SparkSession (local, a cluster or Spark Connect); Spark reads the data."""
-    from pendo_segments.data.history import refuse_engine
-    from pendo_segments.evaluate.spark_engine import evaluate_on_spark
-
-    refuse_engine(request.data, "spark")
-
-    with status("Evaluating segments on Spark"):
-        return evaluate_on_spark(
-            definitions,
-            request.data,
-            lenient=request.lenient,
-            as_of=request.as_of,
-            names=request.names,
-            master=request.spark_master,
-            output_table=request.output_table,
-            warn=warn,
-        )
-
-
-def run_auto(definitions: Any, request: EvalRequest) -> Any:
-    """pandas while the data fits its memory budget, else DuckDB (said on stderr)."""
-    from pendo_segments.evaluate.budget import choose_engine
-
-    engine, reason = choose_engine(request.data, request.memory_limit)
-    if reason:
-        warn(reason)
-    return ENGINES[engine](definitions, request)
-
-
-# engine name -> runner; another engine is one more entry here
-ENGINES: dict[str, Callable[[Any, EvalRequest], Any]] = {
-    "pandas": run_pandas,
-    "duckdb": run_duckdb,
-    "spark": run_spark,
-    "auto": run_auto,
-}
 
 
 @click.command()
@@ -132,9 +38,14 @@ ENGINES: dict[str, Callable[[Any, EvalRequest], Any]] = {
     help="Only these segments (repeatable). Default: all.",
 )
 @click.option("--counts", is_flag=True, help="Print member counts per segment instead of members.")
-@engine_option(ENGINES)
-@memory_limit_option
-@spark_options
+@click.option(
+    "--output-table",
+    metavar="DB.TABLE",
+    default=None,
+    help="With --engine spark: write the members (segment,subject,subject_id) to this "
+    "catalog table instead of collecting them; prints the counts.",
+)
+@engine_options
 @output_format
 def evaluate(
     defs: Path,
@@ -143,10 +54,8 @@ def evaluate(
     as_of: dt.date | None,
     segments: tuple[str, ...],
     counts: bool,
-    engine: str,
-    memory_limit: str | None,
-    spark_master: str | None,
     output_table: str | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -166,12 +75,12 @@ def evaluate(
       pendo-segments evaluate --data spark:usage --engine spark --output-table usage.members
     """
     definitions = load_defs(defs)
-    check_spark_options(engine, spark_master, output_table)
-    request = EvalRequest(
-        data, lenient, as_of, list(segments), memory_limit, spark_master, output_table
-    )
-    result = ENGINES[engine](definitions, request)
-    try:
+    if output_table and engine.name != "spark":
+        raise click.UsageError("--output-table needs --engine spark")
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng:
+        eng.output_table = output_table
+        with status("Evaluating segments") as update:
+            result = eng.memberships(definitions, names=segments, as_of=as_of, progress=update)
         fmt = resolve_format(fmt, output)
         title = f"Segment members as of {result.as_of.isoformat()}"
         if counts or output_table or (fmt == "table" and not segments):
@@ -179,10 +88,6 @@ def evaluate(
             emit_rows(["segment", "subject", "members"], rows, fmt, output, title=title)
         else:
             emit_batches(MEMBERSHIP_COLUMNS, result.membership_batches(), fmt, output, title)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
 
 
 @click.command()
@@ -192,7 +97,7 @@ def evaluate(
 @data_dir
 @as_of
 @output_format
-@explain_engine_option
+@engine_options
 def explain(
     name: str,
     subject_id: str,
@@ -202,8 +107,7 @@ def explain(
     as_of: dt.date | None,
     fmt: str | None,
     output: Path | None,
-    engine: str,
-    spark_master: str | None,
+    engine: EngineChoice,
 ) -> None:
     """Show each condition of segment NAME for SUBJECT_ID: value, threshold, pass/fail.
 
@@ -212,22 +116,12 @@ def explain(
       pendo-segments explain at_risk acc-00042 --data sample
       pendo-segments explain never_used_data_explorer v-000123 --data ./usage --format json
     """
-    from pendo_segments.evaluate import explain as run
     from pendo_segments.evaluate.explain import EXPLAIN_COLUMNS
+    from pendo_segments.evaluate.explain_on import explain_on
 
-    check_spark_options(engine, spark_master)
     definitions = load_defs(defs)
-    if engine == "spark":
-        from pendo_segments.cli.spark_options import explain_on_spark
-
-        with status("Explaining on Spark"):
-            result = explain_on_spark(
-                definitions, data, name, subject_id,
-                lenient=lenient, as_of=as_of, master=spark_master, warn=warn,
-            )  # fmt: skip
-    else:
-        ds = load_data(data, lenient, as_of)
-        result = run(definitions, ds, name, subject_id, as_of=as_of)
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Explaining"):
+        result = explain_on(eng, definitions, name, subject_id, as_of=as_of)
     fmt = resolve_format(fmt, output)
     if fmt == "json":
         from pendo_segments.cli.output import emit_json

@@ -11,9 +11,12 @@ import datetime as dt
 import numbers
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from pendo_segments.cli.options import EngineChoice
 
 from pendo_segments.cli.common import load_data, status
 from pendo_segments.cli.options import (
@@ -22,15 +25,11 @@ from pendo_segments.cli.options import (
     as_of,
     data_dir,
     defs_argument,
+    engine_options,
     find_defs,
     output_format,
 )
 from pendo_segments.cli.output import emit_frame, emit_json, emit_text, resolve_format
-from pendo_segments.cli.spark_options import (
-    check_spark_options,
-    health_on_engine,
-    spark_master_option,
-)
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -85,17 +84,6 @@ def _stderr_table(frame: Any, title: str) -> None:
     ).print(table)
 
 
-def sql_engine_option(what: str) -> Any:
-    """``--engine pandas|duckdb|spark`` of ``health`` and ``tiers``."""
-    return click.option(
-        "--engine",
-        type=click.Choice(["pandas", "duckdb", "spark"]),
-        default="pandas",
-        show_default=True,
-        help=f"pandas, or {what} compiled to SQL and run on DuckDB or Spark.",
-    )
-
-
 # -- health ----------------------------------------------------------------------
 
 
@@ -121,8 +109,7 @@ def sql_engine_option(what: str) -> Any:
     default=None,
     help=f"Health settings (default: {DEFAULT_DEFS}/health.yaml here, else the shipped one).",
 )
-@sql_engine_option("the score")
-@spark_master_option
+@engine_options
 @output_format
 @click.pass_context
 def health(
@@ -131,8 +118,7 @@ def health(
     lenient: bool,
     as_of: dt.date | None,
     config: Path | None,
-    engine: str,
-    spark_master: str | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -156,22 +142,11 @@ def health(
         return
     if not data:
         raise click.UsageError("Missing option '--data'.", ctx)
-    from pendo_segments.health import compute_health
+    from pendo_segments.health.engine import engine_health
 
     settings = _health_config(find_defs(None, None, None), config)
-    check_spark_options(engine, spark_master)
-    from pendo_segments.data.history import refuse_engine
-
-    refuse_engine(data, engine)  # history files: the pandas engine only
-    # Spark reads the data itself; pandas and DuckDB score the loaded data set.
-    ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
-    with status("Scoring accounts"):
-        if ds is not None and engine == "pandas":
-            result = compute_health(ds, as_of=as_of, config=settings)
-        else:
-            result = health_on_engine(
-                engine, data, ds, lenient=lenient, as_of=as_of, config=settings, master=spark_master
-            )
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Scoring accounts"):
+        result = engine_health(eng, settings, as_of)
     fmt = resolve_format(fmt, output)
     title = f"Account health as of {result.as_of.isoformat()}"
     if fmt == "json":
@@ -340,8 +315,7 @@ def _num(value: Any, spec: str = ".1f") -> str:
     metavar="TIER=N",
     help="Accounts per CSM for a tier, e.g. --ratio P1=20 (repeatable).",
 )
-@sql_engine_option("the policy (with the health score and segments)")
-@spark_master_option
+@engine_options
 @output_format
 def tiers(
     defs: Path,
@@ -353,8 +327,7 @@ def tiers(
     previous: Path | None,
     capacity_out: Path | None,
     ratios: tuple[str, ...],
-    engine: str,
-    spark_master: str | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -378,33 +351,11 @@ def tiers(
       pendo-segments tiers --data ./usage --engine spark --spark-master sc://spark:15002
     """
     from pendo_segments.tiers.capacity import capacity_csv
-    from pendo_segments.tiers.run import run_tiers, tier_inputs, tiers_run
+    from pendo_segments.tiers.run import tier_inputs, tiers_on
 
-    check_spark_options(engine, spark_master)
-    from pendo_segments.data.history import refuse_engine
-
-    refuse_engine(data, engine)  # history files: the pandas engine only
     inputs = tier_inputs(defs, policy=policy, overrides=overrides, previous=previous, ratios=ratios)
-    # Spark reads the data itself; pandas and DuckDB tier the loaded data set.
-    ds = load_data(data, lenient, as_of, narrow=True) if engine != "spark" else None
-    with status("Assigning tiers"):
-        if ds is not None and engine == "pandas":
-            run = run_tiers(ds, inputs, as_of=as_of)
-        else:
-            from pendo_segments.cli.output import warn
-            from pendo_segments.tiers.sql import tiers_on_engine
-
-            result = tiers_on_engine(
-                engine,
-                data,
-                ds,
-                inputs,
-                lenient=lenient,
-                as_of=as_of,
-                master=spark_master,
-                warn=warn,
-            )
-            run = tiers_run(result, inputs)
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Assigning tiers"):
+        run = tiers_on(eng, inputs, as_of=as_of)
     fmt = resolve_format(fmt, output)
     emit_frame(run.frame, fmt, output, title=f"Tiers as of {run.as_of.isoformat()}")
     if capacity_out is not None:
@@ -425,6 +376,7 @@ def tiers(
 @data_dir
 @as_of
 @alert_input_options
+@engine_options
 @output_format
 def alerts(
     defs: Path,
@@ -435,6 +387,7 @@ def alerts(
     policy: Path | None,
     overrides: Path | None,
     previous: Path | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -453,12 +406,11 @@ def alerts(
       pendo-segments health --data ./usage --format csv -o health_2026-10.csv
       pendo-segments alerts --data ./usage --previous health_2026-10.csv --format csv
     """
-    from pendo_segments.tiers.alerts import alert_inputs, alert_notes, check_alerts
+    from pendo_segments.tiers.alerts import alert_inputs, alert_notes, alerts_on
 
     inputs = alert_inputs(defs, rules=rules_path, policy=policy, overrides=overrides)
-    ds = load_data(data, lenient, as_of, narrow=True)
-    with status("Checking alerts"):
-        result = check_alerts(ds, inputs, as_of=as_of, previous=previous)
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Checking alerts"):
+        result = alerts_on(eng, inputs, as_of=as_of, previous=previous)
     fmt = resolve_format(fmt, output)
     emit_frame(result.rows, fmt, output, title=f"Alerts as of {result.as_of.isoformat()}")
     for line in alert_notes(result):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -274,3 +275,101 @@ def memory_limit_option(f: F) -> F:
         help="Memory cap for DuckDB (e.g. 3GB, at least 64MB); it spills to a temp folder "
         "beyond it. Also the budget --engine auto compares the data with.",
     )(f)
+
+
+ENGINE_HELP = (
+    "pandas (in memory), duckdb (compiled SQL; reads the files itself), spark (compiled SQL "
+    "in a SparkSession; needs the [spark] extra and Java), or auto: pandas unless the data "
+    "is too large for its memory budget. Output is the same on every engine."
+)
+SPARK_MASTER_HELP = (
+    "Spark master for --engine spark: local[*] (default), spark://host:7077, yarn, k8s://…, "
+    "or a Spark Connect URL sc://host:15002."
+)
+
+
+class EngineChoice:
+    """``--engine`` and its settings, parsed once; :meth:`open` gives the command's engine."""
+
+    def __init__(
+        self,
+        name: str,
+        memory_limit: str | None = None,
+        spark_master: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.memory_limit = memory_limit
+        self.spark_master = spark_master
+        self.spark_conf = spark_conf or {}
+
+    def open(self, data: str, *, lenient: bool = False, as_of: dt.date | None = None) -> Any:
+        from pendo_segments.cli.output import warn
+        from pendo_segments.engines import open_engine
+
+        return open_engine(
+            self.name,
+            data,
+            lenient=lenient,
+            as_of=as_of,
+            memory_limit=self.memory_limit,
+            spark_master=self.spark_master,
+            spark_conf=self.spark_conf,
+            warn=warn,
+        )
+
+
+def _spark_conf(_ctx: click.Context, _param: click.Parameter, values: Any) -> dict[str, str]:
+    conf = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--spark-conf")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def engine_options(f: F) -> F:
+    """``--engine``, ``--memory-limit``, ``--spark-master``, ``--spark-conf`` as one ``engine``.
+
+    Every command that reads usage data takes these; the command receives an
+    :class:`EngineChoice` and opens the engine once.
+    """
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any,
+        engine: str,
+        memory_limit: str | None,
+        spark_master: str | None,
+        spark_conf: dict[str, str],
+        **kwargs: Any,
+    ) -> Any:
+        given = [
+            n for n, v in (("--spark-master", spark_master), ("--spark-conf", spark_conf)) if v
+        ]
+        if given and engine != "spark":
+            raise click.UsageError(f"{' and '.join(given)} need --engine spark")
+        choice = EngineChoice(engine, memory_limit, spark_master, spark_conf)
+        return f(*args, engine=choice, **kwargs)
+
+    decorated: Any = click.option(
+        "--spark-conf",
+        metavar="KEY=VALUE",
+        multiple=True,
+        callback=_spark_conf,
+        help="With --engine spark: a Spark setting for the session (repeatable), "
+        "e.g. spark.driver.memory=8g or spark.sql.shuffle.partitions=64.",
+    )(wrapper)
+    decorated = click.option("--spark-master", metavar="URL", default=None, help=SPARK_MASTER_HELP)(
+        decorated
+    )
+    decorated = memory_limit_option(decorated)
+    decorated = click.option(
+        "--engine",
+        type=click.Choice(["pandas", "duckdb", "spark", "auto"]),
+        default="auto",
+        show_default=True,
+        help=ENGINE_HELP,
+    )(decorated)
+    return decorated

@@ -76,6 +76,7 @@ class PandasEngine(Engine):
         from pendo_segments.evaluate import evaluate
 
         result = evaluate(defs, self.dataset, as_of=as_of, names=names, progress=progress)
+        result.metrics.release()  # members are read from ids and masks alone
         return Memberships(result.as_of, result.segments, result)
 
     def query(self, sql: Any, *, at: dt.date | None = None) -> pd.DataFrame:

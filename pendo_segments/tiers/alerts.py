@@ -489,3 +489,60 @@ def alerts_for_view(
         health=view.health,
         tiers=view.tiers.tier if view.tiers is not None else None,
     )
+
+
+@dataclass
+class _AccountFields:
+    """The accounts' fields at D, one row per scored account (what ``Facts.ds`` reads)."""
+
+    accounts: pd.DataFrame
+
+
+def alerts_on(
+    engine: Any,
+    inputs: AlertInputs,
+    *,
+    as_of: dt.date | None = None,
+    previous: str | Path | None = None,
+) -> AlertResult:
+    """``alerts`` on any engine: it gives health, tiers and segment masks per account;
+    the alert logic then runs once over that account-level result."""
+    ds = engine.in_memory
+    if ds is not None:
+        return check_alerts(ds, inputs, as_of=as_of, previous=previous)
+    from pendo_segments.health.csvfile import read_previous_health
+    from pendo_segments.health.engine import engine_health
+    from pendo_segments.health.rules import segment_names
+    from pendo_segments.tiers.run import engine_tiers
+
+    day = engine.day(as_of)
+    tier = None
+    if inputs.policy is not None:
+        tiers = engine_tiers(engine, inputs, day)  # type: ignore[arg-type]
+        health, tier = tiers.health, tiers.tier
+    else:
+        health = engine_health(engine, inputs.health_config, day)
+    ids = health.account_ids
+    names = segment_names([a.when for a in inputs.rules.alerts])
+    masks: dict[str, np.ndarray] = {}
+    if names:
+        members = engine.memberships(inputs.definitions, names=names, as_of=day)
+        try:
+            masks = {n: members.mask(n, ids) for n in names}
+        finally:
+            members.close()
+    fields = engine.fields_at("account", day).set_index("account_id", drop=False)
+    accounts = fields.loc[list(ids)].reset_index(drop=True)
+    before = read_previous_health(previous, ids) if previous else None
+    return run_alerts(
+        _AccountFields(accounts),  # type: ignore[arg-type]
+        inputs.rules,
+        defs=inputs.definitions,
+        policy=inputs.policy,
+        as_of=day,
+        health=health,
+        previous=before,
+        overrides=inputs.overrides,
+        tiers=tier,
+        masks=masks,
+    )
