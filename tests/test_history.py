@@ -274,15 +274,3 @@ def test_backtest_says_when_fields_are_todays(tmp_path: Path) -> None:
         "2026-09-10,smb,1",
         "2026-09-11,smb,1",  # history: $12k from 2026-01-01 on, still open
     ]
-
-
-@pytest.mark.parametrize("engine", ["duckdb", "spark"])
-def test_other_engines_refuse_history_files(tmp_path: Path, engine: str) -> None:
-    folder = write_folder(tmp_path / "data", "account_id,valid_from,arr\nA1,2026-01-01,12000\n")
-    result = _cli("evaluate", SMB, "--data", folder, "--engine", engine)
-    assert result.exit_code == 1  # type: ignore[attr-defined]
-    assert result.stderr.strip() == (  # type: ignore[attr-defined]
-        f"Error: {folder}: accounts_history is not read by the "
-        f"{ {'duckdb': 'DuckDB', 'spark': 'Spark'}[engine] } engine (it would use today's "
-        "fields on past days); use --engine pandas"
-    )

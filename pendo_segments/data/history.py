@@ -28,6 +28,7 @@ import pyarrow as pa
 from pendo_segments.data.columns import Where, convert, parse_dates
 from pendo_segments.data.schema import DATE, TABLES
 from pendo_segments.errors import DataError
+from pendo_segments.semantics.rules import covering
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
@@ -65,8 +66,12 @@ class History:
 
     def covering(self, day: dt.date) -> np.ndarray:
         """Positions of the rows valid at the end of ``day``: at most one per id."""
-        n = _day_number(day)
-        return np.flatnonzero((self.start <= n) & (n < self.end))
+        return np.flatnonzero(covering(self.start, self.end, _day_number(day) + 1))
+
+    @property
+    def columns(self) -> list[str]:
+        """The tracked columns (those a covering row replaces)."""
+        return [str(c) for c in self.values.columns]
 
 
 END_OPEN = np.iinfo(np.int64).max
@@ -77,9 +82,13 @@ def _day_number(day: dt.date) -> int:
 
 
 def load_history(
-    folder: Path, tracked: pd.DataFrame, table: str, warn: Warn | None = None
+    folder: Path, tracked: pd.DataFrame, table: str, warn: Warn | None = None, *, stray: bool = True
 ) -> History | None:
-    """Read and check ``<table>_history`` beside ``tracked`` (the loaded table), or None."""
+    """Read and check ``<table>_history`` beside ``tracked`` (the loaded table), or None.
+
+    ``stray=False``: ``tracked`` holds the columns only; rows of unknown ids are not
+    counted here (Spark counts them where the ids are).
+    """
     from pendo_segments.data.layout import open_table
     from pendo_segments.data.loaders import table_reader
 
@@ -90,7 +99,7 @@ def load_history(
     raw = table_reader(files)()
     label, data = raw[0], raw[1]
     lines = raw[2] if len(raw) > 2 else None
-    return _checked(table, label, data, lines, tracked, warn or (lambda _m: None))
+    return _checked(table, label, data, lines, tracked, warn or (lambda _m: None), stray)
 
 
 def history_from_frame(
@@ -102,7 +111,13 @@ def history_from_frame(
 
 
 def _checked(
-    table: str, label: str, data: Any, lines: Any, tracked: pd.DataFrame, warn: Warn
+    table: str,
+    label: str,
+    data: Any,
+    lines: Any,
+    tracked: pd.DataFrame,
+    warn: Warn,
+    stray: bool = True,
 ) -> History:
     name, id_column = TRACKED[table]
     names = list(data.column_names)
@@ -153,13 +168,19 @@ def _checked(
         index=pd.RangeIndex(n_rows),
     )
     _no_overlap(label, id_column, ids, start, end, lines)
-    known = pd.Index(tracked[id_column].astype(str))
-    stray = int((known.get_indexer(ids) < 0).sum()) if n_rows else 0
     if stray:
-        warn(f"{label}: {stray} row(s) of ids not in {table}: left out")
+        known = pd.Index(tracked[id_column].astype(str))
+        unknown_rows = int((known.get_indexer(ids) < 0).sum()) if n_rows else 0
+        if unknown_rows:
+            warn(stray_warning(label, table, unknown_rows))
     frame = pd.DataFrame({id_column: ids, "valid_from": _dates(start), "valid_to": _dates(end)})
     frame = pd.concat([frame, values], axis=1)
     return History(table, label, ids, start, end, values, frame)
+
+
+def stray_warning(label: str, table: str, rows: int) -> str:
+    """History rows whose id ``table`` does not list are left out: said once."""
+    return f"{label}: {rows} row(s) of ids not in {table}: left out"
 
 
 def _days(values: pa.ChunkedArray, where: Where, *, required: bool) -> np.ndarray:
@@ -280,16 +301,42 @@ def has_history(ds: Any) -> bool:
     )
 
 
-def refuse(folder: Path, engine: str) -> None:
-    """Engines that do not read history files say so rather than use today's fields."""
-    from pendo_segments.data.layout import locate_table
+# -- the SQL engines (DuckDB, Spark): a point-in-time view over today's table ------------
+def today_name(table: str) -> str:
+    """What a SQL engine calls today's ``accounts`` / ``visitors`` when a view takes the name."""
+    return f"_ps_today_{table}"
 
-    for name in HISTORY_NAMES:
-        if locate_table(folder, name, mandatory=False) is not None:
-            raise DataError(
-                f"{folder}: {name} is not read by the {engine} engine (it would use today's "
-                "fields on past days); use --engine pandas"
-            )
+
+def history_name(table: str) -> str:
+    """What a SQL engine calls the checked history rows of ``table``."""
+    return f"_ps_{table}_history"
+
+
+def held(ds: Any) -> dict[str, History]:
+    """The history tables of ``ds`` that change a column, by the table they track."""
+    out = {}
+    for table in TRACKED:
+        found = getattr(ds, f"{table}_history", None)
+        if found is not None and found.columns:
+            out[table] = found
+    return out
+
+
+def view_sql(history: History, columns: list[str], as_of: dt.date, dialect: str) -> str:
+    """The ``accounts`` / ``visitors`` of an evaluation at ``as_of`` (D), in ``dialect``:
+    today's table (``columns``) with the row covering D−1 applied (semantics/rules.py)."""
+    from pendo_segments.semantics.rules import fields_at_sql
+
+    table = history.table
+    select = fields_at_sql(
+        today_name(table),
+        history_name(table),
+        TRACKED[table][1],
+        columns,
+        history.columns,
+        as_of,
+    )
+    return select.sql(dialect=dialect)
 
 
 def frames(ds: Dataset) -> dict[str, pd.DataFrame]:
@@ -305,9 +352,3 @@ def frames(ds: Dataset) -> dict[str, pd.DataFrame]:
 def fields_for(ds: Any, as_of: dt.date) -> Any:
     """``ds.fields_at(as_of)`` for a :class:`Dataset`; other frame holders as they are."""
     return ds.fields_at(as_of) if hasattr(ds, "fields_at") else ds
-
-
-def refuse_engine(data: str, engine: str) -> None:
-    """:func:`refuse` for a ``--data`` value (a folder; ``sample`` and ``pendo:`` hold none)."""
-    if engine != "pandas" and Path(data).is_dir():
-        refuse(Path(data), {"duckdb": "DuckDB", "spark": "Spark"}.get(engine, engine))

@@ -139,10 +139,22 @@ class DuckFolder:
     temp_dir: str
     columns: dict[str, list[str]]  # accounts / visitors / features columns
     outcomes: Any  # the outcomes frame (churn dates, docs/semantics.md §2b) or None
+    #: attribute history by tracked table (docs/semantics.md §2b); see :meth:`at`
+    history: dict[str, Any] = field(default_factory=dict)
 
     def default_as_of(self) -> dt.date:
         with duck_errors():
             return _default_as_of(self.con, self.root)
+
+    def at(self, day: dt.date) -> None:
+        """``accounts`` / ``visitors`` as they stood for an evaluation at ``day`` (D): views
+        with the history row covering D−1 applied. Every query of a day runs after this."""
+        from pendo_segments.data.history import view_sql
+
+        for table, rows in self.history.items():
+            sql = view_sql(rows, self.columns[table], day, "duckdb")
+            with duck_errors():
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {sql}")
 
     def close(self) -> None:
         self.con.close()
@@ -158,6 +170,7 @@ def open_folder(
     check: Callable[[Any], None] | None = None,
 ) -> DuckFolder:
     """Read ``folder`` into a DuckDB connection; ``check(frames)`` runs before the big files."""
+    from pendo_segments.data import history
     from pendo_segments.data.loaders import load_accounts, load_reference_tables
 
     root = Path(folder)
@@ -165,6 +178,12 @@ def open_folder(
         raise DataError(f"{root}: data folder not found")
     tables = {name: open_table(root, name, spec.mandatory) for name, spec in TABLES.items()}
     frames, _labels = load_reference_tables(root, warn)
+    held = {  # attribute history: checked by the pandas loader's code, small
+        table: rows
+        for table in history.TRACKED
+        if (rows := history.load_history(root, frames[table], table, warn)) is not None
+        and rows.columns
+    }
     con, temp_dir = connect_limited(memory_limit)
     try:
         if check is not None:  # definition errors first, before the big files are read
@@ -172,6 +191,13 @@ def open_folder(
         columns = {name: list(frame.columns) for name, frame in frames.items()}
         with duck_errors():
             for name in list(frames):
+                if name in held:  # today's table; ``at(day)`` makes the view of the name
+                    _copy_in(con, history.today_name(name), frames.pop(name))
+                    _copy_in(con, history.history_name(name), held[name].frame)
+                    con.execute(
+                        f"CREATE TEMP VIEW {name} AS SELECT * FROM {history.today_name(name)}"
+                    )
+                    continue
                 _copy_in(con, name, frames.pop(name))
             for name in USAGE_TABLES:
                 table = tables[name]
@@ -184,7 +210,7 @@ def open_folder(
         con.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    return DuckFolder(root, con, temp_dir, columns, outcomes)
+    return DuckFolder(root, con, temp_dir, columns, outcomes, held)
 
 
 def shared_members(
@@ -194,6 +220,7 @@ def shared_members(
     from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.evaluate.duckdb_engine import existence_options
 
+    db.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
     gen = SharedMetricSQL(
         defs,
         as_of=day,

@@ -127,6 +127,7 @@ def explain_spark(
         span = [d for d in (data.stats.get("earliest"), data.stats.get("latest")) if d]
         usage = pd.DataFrame({"date": pd.to_datetime(span)})  # the first and last usage day
         warn_if_nothing_active(SimpleNamespace(usage_daily=usage), day, defs)
+    data.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
     tables = subject_rows(data, seg.subject, str(subject_id))
     ds = dataset_from_frames(tables, source=data.source, warn=lambda _m: None)
     keep_text(data, ds, tables)

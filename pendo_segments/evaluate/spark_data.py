@@ -59,6 +59,20 @@ class SparkData:
     #: the kind each extra (inferred) column got: float, date, bool or str
     kinds: dict[str, dict[str, str]] = field(default_factory=dict)
     cached: list[Any] = field(default_factory=list)  # the tables as read, kept by Spark
+    #: attribute history (docs/semantics.md §2b) by tracked table, checked by data/history.py
+    history: dict[str, Any] = field(default_factory=dict)
+    #: today's ``accounts`` / ``visitors`` of the tables with history (views at a day take the names)
+    today: dict[str, Any] = field(default_factory=dict)
+
+    def at(self, day: dt.date) -> None:
+        """``accounts`` / ``visitors`` as they stood for an evaluation at ``day`` (D): the
+        history row covering D−1 applied, as a view of the same name; no history, no change."""
+        from pendo_segments.data.history import view_sql
+
+        for table, rows in self.history.items():
+            columns = list(self.today[table].columns)
+            self.frames[table] = self.spark.sql(view_sql(rows, columns, day, "spark"))
+            self.frames[table].createOrReplaceTempView(table)
 
     def default_as_of(self) -> dt.date:
         """The day after the latest usage date (the pandas engine's default)."""
@@ -219,7 +233,46 @@ def open_spark_data(
         raise DataError(str(problem)) from None
     for name, frame in data.frames.items():
         frame.createOrReplaceTempView(name)
+    if folder is not None:
+        _attach_history(data, folder, warn)
     return data
+
+
+def _attach_history(data: SparkData, folder: Path, warn: Warn) -> None:
+    """The folder's history files, checked by the pandas loader's own code (same messages),
+    as Spark views beside today's tables; :meth:`SparkData.at` applies them to a day."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    from pendo_segments.data import history
+
+    for table, (_name, id_column) in history.TRACKED.items():
+        columns = data.columns(table)
+        rows = history.load_history(folder, pd.DataFrame(columns=columns), table, warn, stray=False)
+        if rows is None or not rows.columns:
+            continue
+        arrow = pa.Table.from_pandas(rows.frame, preserve_index=False)
+        for edge in history.VALIDITY:
+            arrow = arrow.set_column(
+                arrow.column_names.index(edge), edge, arrow.column(edge).cast(pa.date32())
+            )
+        frame = data.spark.createDataFrame(arrow)
+        types = dict(data.frames[table].dtypes)
+        frame = frame.select(
+            *[
+                F.col(f"`{c}`").cast(types[c]).alias(c) if c in types else F.col(f"`{c}`")
+                for c in frame.columns
+            ]
+        )
+        known = data.frames[table].select(F.col(id_column).alias("_known"))
+        stray = frame.join(known, F.col(id_column) == F.col("_known"), "left_anti").count()
+        if stray:
+            warn(history.stray_warning(rows.label, table, int(stray)))
+        data.history[table] = rows
+        data.today[table] = data.frames[table]
+        data.today[table].createOrReplaceTempView(history.today_name(table))
+        frame.createOrReplaceTempView(history.history_name(table))
 
 
 def _storage() -> Any:

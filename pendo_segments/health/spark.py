@@ -33,6 +33,7 @@ def spark_tables(data: Any) -> Tables:
 def spark_health(data: Any, config: Any, as_of: dt.date | None = None) -> Any:
     """The §5 health score computed by Spark (health/sql.py), as a HealthResult."""
     day = as_of or data.default_as_of()
+    data.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
     tables = spark_tables(data)
     try:
         frame = data.spark.sql(health_query(config, tables, day, dialect="spark")).toPandas()

@@ -406,3 +406,57 @@ class Existence:
         if not self.has_first_visit:
             return None
         return _unknown_true(before_sql(date(col("first_visit", row))))
+
+
+# -- attribute history: the row covering D−1 (docs/semantics.md §2b) ------------------
+def covering(start: np.ndarray, end: np.ndarray, as_of_day: int) -> np.ndarray:
+    """Which history rows hold at the end of D−1: ``valid_from <= D−1 < valid_to``.
+
+    Day numbers; an open ``valid_to`` is a number past every day.
+    """
+    last = as_of_day - 1
+    return (start <= last) & (last < end)
+
+
+def covering_sql(as_of: dt.date, row: str = "h") -> exp.Expr:
+    """``h.valid_from <= D−1 AND (h.valid_to IS NULL OR D−1 < h.valid_to)``."""
+    last = date(exp.Literal.string((as_of - dt.timedelta(days=1)).isoformat()))
+    starts = exp.LTE(this=col("valid_from", row), expression=last)
+    open_end = exp.Is(this=col("valid_to", row), expression=exp.Null())
+    ends = exp.LT(this=last.copy(), expression=col("valid_to", row))
+    return both(starts, exp.paren(exp.or_(open_end, ends, copy=False), copy=False))
+
+
+def fields_at_sql(
+    today: str, history: str, id_column: str, columns: list[str], tracked: list[str], as_of: dt.date
+) -> exp.Select:
+    """``today`` (a table with ``columns``) with the ``tracked`` columns of its ``history``
+    row covering D−1: that row's value (blank included) where there is one, else today's.
+
+    A tracked column ``today`` lacks is added, blank where no row covers. History
+    rows never overlap (checked on load), so the join keeps one row per record.
+    """
+    t, h = "ps_today", "ps_hist"
+    covered = exp.Is(this=col(id_column, h), expression=exp.Null())
+    picked: list[exp.Expr] = []
+    for name in columns:
+        value: exp.Expr = col(name, t, quoted=True)
+        if name in tracked:
+            value = exp.If(
+                this=exp.Not(this=covered.copy()),
+                true=col(name, h, quoted=True),
+                false=value,
+            )
+        picked.append(exp.alias_(value, exp.to_identifier(name, quoted=True)))
+    for name in tracked:
+        if name not in columns:
+            picked.append(
+                exp.alias_(col(name, h, quoted=True), exp.to_identifier(name, quoted=True))
+            )
+    on = both(
+        exp.EQ(this=col(id_column, h, quoted=True), expression=col(id_column, t, quoted=True)),
+        covering_sql(as_of, h),
+    )
+    return (
+        exp.select(*picked).from_(table(today, t)).join(table(history, h), on=on, join_type="left")
+    )
