@@ -225,7 +225,12 @@ def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFacto
 #: the modules whose tests use the ``spark`` fixture (checked at collection): one xdist
 #: work unit, started first, so a single JVM serves them all while the other worker runs
 #: the rest of the suite (two JVMs warming up side by side cost more than the tests)
-SPARK_MODULES = ("test_spark_engine.py", "test_tiers_sql.py", "test_data_folders_spark.py")
+SPARK_MODULES = (
+    "test_spark_engine.py",
+    "test_tiers_sql.py",
+    "test_data_folders_spark.py",
+    "test_engines_backtest.py",
+)
 #: local[1] on tiny data: two shuffle partitions, no UI, no code generation, a small heap
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",

@@ -1,0 +1,197 @@
+"""``backtest --engine pandas|duckdb|spark``: the same bytes on every engine.
+
+The pandas backtest (one index of the usage, every day read off it) is the
+reference; DuckDB and Spark compute each day in SQL over the files and bring
+back per-account answers only. Compared on the bundled sample and on two
+hand-made boundary worlds: tests/health_handmade.py (windows' first and last
+days, NPS, tickets, a visitor of no account) and tests/test_subjects.py's
+(accounts created or churned on D−1 / D, visitors first seen D−1 / D / after
+D), over as-of days on both sides of each edge. Counts per day, health scores
+per day and the catch rates are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pendo_segments.cli import main
+
+pytest.importorskip("duckdb")
+
+#: one segment per kind of read: account and visitor metrics, clicks by feature id,
+#: first visit, a field, a reference, a negation
+DEFS = """\
+segments:
+  - {name: quiet, title: Q, subject: account, window_days: 30,
+     rule: {all: [{metric: active_days, op: "<=", value: 2}, {metric: minutes, op: "<=", value: 10}]}}
+  - {name: busy, title: B, subject: account, window_days: 7,
+     rule: {not: {metric: events, op: "<", value: 3}}}
+  - {name: enterprise, title: E, subject: account,
+     rule: {all: [{field: plan, op: "=", value: Enterprise}]}}
+  - {name: quiet_enterprise, title: QE, subject: account,
+     rule: {all: [{segment: quiet}, {segment: enterprise}]}}
+  - {name: lapsed, title: L, subject: visitor,
+     rule: {all: [{metric: days_since_last_visit, op: ">", value: 3}]}}
+  - {name: newcomers, title: N, subject: visitor,
+     rule: {all: [{metric: days_since_first_visit, op: "<=", value: 30}]}}
+  - {name: clickers, title: C, subject: visitor, window_days: 30,
+     rule: {all: [{metric: feature_clicks, feature: path_reports, op: ">=", value: 1}]}}
+  - {name: in_quiet_account, title: IQ, subject: visitor,
+     rule: {all: [{segment: quiet}]}}
+"""
+ALERTS = """\
+alerts:
+  - {name: low, title: Low, severity: high, when: {health: score, op: "<", value: 40}}
+  - name: quiet_big
+    title: Quiet enterprise
+    severity: medium
+    when: {all: [{segment: enterprise}, {health: score, op: "<", value: 60}]}
+  - {name: many_tickets, title: Tickets, severity: medium,
+     when: {signal: tickets, op: ">=", value: 5}}
+"""
+
+
+@pytest.fixture(scope="module")
+def defs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("defs")
+    (folder / "segments.yaml").write_text(DEFS)
+    (folder / "alerts.yaml").write_text(ALERTS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def handmade_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from health_handmade import dataset, write_folder
+
+    outcomes = pd.DataFrame(
+        {
+            "account_id": pd.array(["A1", "A2", "A3"], dtype="string"),
+            "churned": [True, False, True],
+            "churn_date": pd.to_datetime(["2026-10-20", None, "2026-11-03"]),
+        }
+    )
+    return write_folder(dataset(outcomes=outcomes), tmp_path_factory.mktemp("handmade"))
+
+
+@pytest.fixture(scope="module")
+def subjects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from test_subjects import write_folder
+
+    return write_folder(tmp_path_factory.mktemp("subjects"))
+
+
+def backtest(
+    tmp: Path, engine: str, args: list[str], defs: Path | None = None
+) -> dict[str, bytes | str]:
+    """Run ``backtest`` on ``engine``; its stdout, --scores and --rates bytes and stderr."""
+    out = tmp / engine
+    out.mkdir()
+    argv = ["backtest", *([str(defs)] if defs else []), *args, "--engine", engine]
+    argv += ["--format", "csv", "--scores", str(out / "scores.csv")]
+    has_outcomes = "sample" in args or any(Path(a, "outcomes.csv").exists() for a in args)
+    if has_outcomes:
+        argv += ["--rates", str(out / "rates.csv")]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    got: dict[str, bytes | str] = {
+        "counts": result.stdout,
+        "scores": (out / "scores.csv").read_bytes(),
+        "stderr": result.stderr,
+    }
+    if has_outcomes:
+        got["rates"] = (out / "rates.csv").read_bytes()
+    return got
+
+
+def test_sample_duckdb_same_bytes(tmp_path: Path) -> None:
+    args = ["--data", "sample", "--from", "2026-09-06", "--to", "2026-11-01", "--every", "14"]
+    want = backtest(tmp_path, "pandas", args)
+    got = backtest(tmp_path, "duckdb", args)
+    assert got == want
+    assert want["counts"].count("\n") > 30  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "start,end,every",
+    [
+        ("2026-10-02", "2026-11-03", 1),  # every day across the windows' edges
+        ("2026-08-01", "2026-11-20", 9),  # before the data to after it
+    ],
+)
+def test_handmade_duckdb_same_bytes(
+    tmp_path: Path, defs_dir: Path, handmade_dir: Path, start: str, end: str, every: int
+) -> None:
+    args = ["--data", str(handmade_dir), "--from", start, "--to", end, "--every", str(every)]
+    want = backtest(tmp_path, "pandas", args, defs_dir)
+    assert backtest(tmp_path, "duckdb", args, defs_dir) == want
+    if every == 1:  # worked by hand from tests/handmade.py's table and the outcomes above
+        rows = pd.read_csv(pd.io.common.StringIO(want["counts"]))  # type: ignore[arg-type]
+        quiet = rows[rows["segment"] == "quiet"].set_index("as_of")["members"]
+        # 10-20: window 09-20 … 10-19; A1 (1 day, 10 min) and A3 (no usage); A1 churned on
+        # 10-20, so it is a subject that day and gone the next
+        assert (quiet["2026-10-20"], quiet["2026-10-21"]) == (2, 1)
+        at = rows[rows["as_of"] == "2026-11-03"].set_index("segment")["members"]
+        assert at["enterprise"] == 2  # A3 churns on 11-03 (still a subject that day), A5
+
+
+def test_subjects_duckdb_same_bytes(tmp_path: Path, subjects_dir: Path) -> None:
+    """Accounts created / churned and visitors first seen around D (2026-09-14)."""
+    from test_subjects import DEFS as SUBJECT_DEFS
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "subjects.yaml").write_text(SUBJECT_DEFS)
+    args = ["--data", str(subjects_dir), "--from", "2026-09-11", "--to", "2026-09-17"]
+    args += ["--every", "1"]
+    want = backtest(tmp_path, "pandas", args, defs)
+    assert backtest(tmp_path, "duckdb", args, defs) == want
+    # at D the hand-worked subjects of tests/test_subjects.py: A1, A2, A5 exist
+    rows = pd.read_csv(pd.io.common.StringIO(want["counts"]))  # type: ignore[arg-type]
+    at = rows[rows["as_of"] == "2026-09-14"].set_index("segment")["members"]
+    assert at["all_accounts"] == 3 and at["few_minutes"] == 2 and at["seen_lately"] == 1
+
+
+def test_history_folder_refused_on_duckdb(
+    tmp_path: Path, defs_dir: Path, handmade_dir: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(handmade_dir, folder)
+    (folder / "accounts_history.csv").write_text("account_id,valid_from,valid_to,plan\n")
+    result = CliRunner().invoke(
+        main,
+        ["backtest", str(defs_dir), "--data", str(folder), "--from", "2026-10-04"]
+        + ["--to", "2026-10-11", "--engine", "duckdb"],
+    )
+    assert result.exit_code == 1
+    assert "accounts_history is not read by the DuckDB backtest" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_save_needs_pandas(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["backtest", "--data", "sample", "--from", "2026-10-04", "--to", "2026-10-11"]
+        + ["--engine", "duckdb", "--save", str(tmp_path / "bt")],
+    )
+    assert result.exit_code == 2
+    assert "--save" in result.stderr and "--engine pandas" in result.stderr
+
+
+def test_spark_same_bytes(tmp_path: Path, defs_dir: Path, subjects_dir: Path, spark) -> None:  # noqa: ANN001
+    """One small Spark case (Spark is slow on two shared cores): the boundary world."""
+    from test_subjects import DEFS as SUBJECT_DEFS
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "subjects.yaml").write_text(SUBJECT_DEFS)
+    args = ["--data", str(subjects_dir), "--from", "2026-09-13", "--to", "2026-09-15"]
+    args += ["--every", "1"]
+    want = backtest(tmp_path, "pandas", args, defs)
+    got = backtest(tmp_path, "spark", [*args, "--spark-master", "local[1]"], defs)
+    assert got == want
