@@ -29,9 +29,12 @@ Spec options after the colon, comma separated::
 Mapping (one place to change, below): a record's standard columns are read
 where :data:`pendo_segments.base.pendo_fields.STANDARD` says they live; every
 other ``agent`` / ``custom`` metadata field becomes an extra column under its
-own name. Usage rows are per visitor and day; their account is the visitor's
-account (``usage_daily.account_id`` is left out). ``nps``, ``tickets`` and
-``outcomes`` are not Pendo data and stay absent.
+own name. Usage rows are per visitor, account and day: Pendo's event rows carry
+the account the events happened in (``accountId``), and a visitor may be in
+several accounts (``metadata.auto.accountids``), so ``usage_daily`` /
+``feature_usage`` keep it as ``account_id`` and roll-ups use it
+(docs/semantics.md §2). ``nps``, ``tickets`` and ``outcomes`` are not Pendo data
+and stay absent.
 """
 
 from __future__ import annotations
@@ -328,7 +331,9 @@ REQUIRED = {
     "visitors": ["visitor_id", "account_id"],
     "features": ["feature_id", "name"],
 }
-USAGE_KEYS = ["visitorId", "day"]
+#: One row per visitor, account and day: the event's own account (a visitor in two accounts
+#: has a row for each); all three are the keyset for paging.
+USAGE_KEYS = ["visitorId", "accountId", "day"]
 USAGE_COLUMNS = ["date", "visitor_id", "minutes", "events"]
 CLICK_COLUMNS = ["date", "visitor_id", "feature_id", "clicks"]
 DAY_SUMS = {"numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}}
@@ -456,6 +461,7 @@ def usage_rows(rows: Rows, timezone: str = "UTC") -> Rows:
         {
             "date": _date(r.get("day"), timezone),
             "visitor_id": _text(r.get("visitorId")),
+            "account_id": _text(r.get("accountId")),
             "minutes": float(r.get("numMinutes") or 0.0),
             "events": int(r.get("numEvents") or 0),
         }
@@ -468,6 +474,7 @@ def click_rows(feature_id: str, rows: Rows, timezone: str = "UTC") -> Rows:
         {
             "date": _date(r.get("day"), timezone),
             "visitor_id": _text(r.get("visitorId")),
+            "account_id": _text(r.get("accountId")),
             "feature_id": feature_id,
             "clicks": int(r.get("numEvents") or 0),
         }

@@ -3,8 +3,9 @@
 Usage rows are mapped once to visitor positions (``vidx``) and day numbers
 (days since 1970-01-01); every metric is then a ``numpy.bincount`` or a
 bitmap over those arrays, never a Python loop per subject. Accounts roll up
-their visitors through ``visitors.account_id`` (docs/semantics.md §2), so the
-optional ``account_id`` column of the usage files does not change results.
+usage rows by the row's own account when the usage file has ``account_id``
+(Pendo's events carry the account they happened in; a visitor may belong to
+several accounts), else by ``visitors.account_id`` (docs/semantics.md §2).
 
 What a metric means (docs/semantics.md §2: the window, the active day, last
 visit, first seen, the roll-up) is stated once in :mod:`pendo_segments.semantics`;
@@ -85,6 +86,22 @@ def feature_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
+def row_accounts(
+    usage: pd.DataFrame, vidx: np.ndarray, v2a: np.ndarray, accounts: pd.Index
+) -> np.ndarray | None:
+    """Per usage row: the position of its own account (``account_id``; blank: its visitor's
+    account), or None when every row's account is its visitor's (the common case, no array).
+    """
+    if "account_id" not in usage.columns:
+        return None
+    own = positions(usage["account_id"], accounts)
+    theirs = np.where(vidx >= 0, v2a[np.maximum(vidx, 0)], -1).astype(np.int32)
+    blank = usage["account_id"].isna().to_numpy()
+    if blank.any():
+        own[blank] = theirs[blank]
+    return None if np.array_equal(own, theirs) else own
+
+
 def positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each value of ``column`` in ``index`` (-1 when absent).
 
@@ -110,6 +127,8 @@ class UsageArrays:
     vidx: np.ndarray
     day: np.ndarray
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    #: per row, the position of the account it rolls up to (None: its visitor's account)
+    aidx: np.ndarray | None = None
 
 
 class ExtremeDay:
@@ -292,13 +311,11 @@ class Metrics:
         return created, churn
 
     def _dropped(self) -> np.ndarray | None:
-        """Visitors that are not subjects but whose account is: their rows leave its roll-up."""
+        """Visitors that are not subjects: their rows leave every account's roll-up (a row
+        may count for an account other than the visitor's own, so all of them)."""
         key = ("visitor", "_dropped")
         if key not in self._cache:
-            gone = ~self.subjects("visitor")
-            has = self.v2a >= 0
-            gone &= has & self.subjects("account")[np.where(has, self.v2a, 0)]
-            self._cache[key] = gone
+            self._cache[key] = ~self.subjects("visitor")
         gone = self._cache[key]
         return gone if gone.any() else None
 
@@ -324,6 +341,11 @@ class Metrics:
                 day = first_seen(active, self.source.declared("first_visit"))
             self._cache[key] = day
         return self._cache[key]
+
+
+def _present(array: np.ndarray | None) -> list[np.ndarray]:
+    """``[array]``, or no columns when None (optional arrays filtered with the rest)."""
+    return [] if array is None else [array]
 
 
 def _iso(day: int) -> str:
@@ -378,15 +400,16 @@ class ScanUsage:
             all_vidx = positions(u["visitor_id"], self.visitor_ids)
             all_minutes = u["minutes"].to_numpy(dtype=np.float64)
             all_events = counts(u["events"])
+            all_aidx = row_accounts(u, all_vidx, self.v2a, self.account_ids)
             later = ~before(all_days, self.asof_day)
             self._active_later = np.zeros(len(self.visitor_ids), dtype=bool)
             if later.any():
                 hit = later & is_active(all_events, all_minutes) & (all_vidx >= 0)
                 self._active_later[all_vidx[hit]] = True
-            day, vidx, minutes, events = self._before_as_of(
-                all_days, all_vidx, all_minutes, all_events
+            day, vidx, minutes, events, *aidx = self._before_as_of(
+                all_days, all_vidx, all_minutes, all_events, *_present(all_aidx)
             )
-            del all_days, all_vidx, all_minutes, all_events
+            del all_days, all_vidx, all_minutes, all_events, all_aidx
             self._usage = UsageArrays(
                 vidx=vidx,
                 day=day,
@@ -395,6 +418,7 @@ class ScanUsage:
                     "events": events,
                     "active": is_active(events, minutes),
                 },
+                aidx=aidx[0] if aidx else None,
             )
         return self._usage
 
@@ -404,14 +428,16 @@ class ScanUsage:
             f = self.ds.feature_usage
             codes, names = feature_codes(f["feature_id"])
             self._feature_names = {str(n): i for i, n in enumerate(names)}
-            day, vidx, clicks, codes = self._before_as_of(
-                usage_days(f["date"]),
-                positions(f["visitor_id"], self.visitor_ids),
-                counts(f["clicks"]),
-                codes,
+            all_vidx = positions(f["visitor_id"], self.visitor_ids)
+            all_aidx = row_accounts(f, all_vidx, self.v2a, self.account_ids)
+            day, vidx, clicks, codes, *aidx = self._before_as_of(
+                usage_days(f["date"]), all_vidx, counts(f["clicks"]), codes, *_present(all_aidx)
             )
             self._features = UsageArrays(
-                vidx=vidx, day=day, values={"clicks": clicks, "fcode": codes}
+                vidx=vidx,
+                day=day,
+                values={"clicks": clicks, "fcode": codes},
+                aidx=aidx[0] if aidx else None,
             )
         return self._features
 
@@ -421,7 +447,8 @@ class ScanUsage:
     ) -> np.ndarray:
         u = self.usage
         mask = self._from(u.day, first, end)
-        return self._sum(subject, u.vidx, u.values[column], self._kept(mask, u.vidx, drop))
+        kept = self._kept(mask, u.vidx, drop)
+        return self._sum(subject, u.vidx, u.values[column], kept, u.aidx)
 
     def feature_clicks(
         self, subject: str, feature: str, first: int, end: int, drop: np.ndarray | None = None
@@ -431,7 +458,9 @@ class ScanUsage:
             return np.zeros(self.size(subject))
         mask = self._from(f.day, first, end)
         mask &= f.values["fcode"] == self._feature_names[feature]
-        return self._sum(subject, f.vidx, f.values["clicks"], self._kept(mask, f.vidx, drop))
+        return self._sum(
+            subject, f.vidx, f.values["clicks"], self._kept(mask, f.vidx, drop), f.aidx
+        )
 
     @staticmethod
     def _kept(mask: np.ndarray, vidx: np.ndarray, drop: np.ndarray | None) -> np.ndarray:
@@ -445,14 +474,23 @@ class ScanUsage:
         assert end == self.asof_day, "a scan holds the rows of one as-of day"
         return day >= day.dtype.type(first)
 
-    def _subject_index(self, subject: str, vidx: np.ndarray) -> np.ndarray:
-        return vidx if subject == "visitor" else self.v2a[vidx]
+    def _subject_index(
+        self, subject: str, vidx: np.ndarray, aidx: np.ndarray | None = None
+    ) -> np.ndarray:
+        if subject == "visitor":
+            return vidx
+        return self.v2a[vidx] if aidx is None else aidx
 
-    def _bins(self, subject: str, vidx: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """int64 subject position per row; rows outside ``mask`` or without one get ``n``."""
+    def _bins(
+        self, subject: str, vidx: np.ndarray, mask: np.ndarray, aidx: np.ndarray | None = None
+    ) -> np.ndarray:
+        """int64 subject position per row (an account: the row's own, ``aidx``, when given);
+        rows outside ``mask`` or without one get ``n``."""
         n = self.size(subject)
         if subject == "visitor":
             idx = vidx.astype(np.int64)
+        elif aidx is not None:
+            idx = np.where(aidx >= 0, aidx, n).astype(np.int64)
         else:
             if self._v2a_bins is None:
                 self._v2a_bins = np.where(self.v2a >= 0, self.v2a, n).astype(np.int64)
@@ -462,7 +500,12 @@ class ScanUsage:
         return idx
 
     def _sum(
-        self, subject: str, vidx: np.ndarray, weights: np.ndarray, mask: np.ndarray
+        self,
+        subject: str,
+        vidx: np.ndarray,
+        weights: np.ndarray,
+        mask: np.ndarray,
+        aidx: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-subject sum of ``weights`` over the rows in ``mask``, accumulated in float64.
 
@@ -478,7 +521,8 @@ class ScanUsage:
         out = np.zeros(n + 1)
         for start in range(0, len(vidx), SUM_PIECE_ROWS):
             part = slice(start, start + SUM_PIECE_ROWS)
-            bins = self._bins(subject, vidx[part], mask[part])
+            rows = None if aidx is None else aidx[part]
+            bins = self._bins(subject, vidx[part], mask[part], rows)
             if exact:
                 out += np.bincount(bins, weights=weights[part].astype(np.float64), minlength=n + 1)
             else:
@@ -500,7 +544,8 @@ class ScanUsage:
             day = u.day[part]
             m = self._from(day, first, end) & u.values["active"][part]
             m = self._kept(m, u.vidx[part], drop)
-            idx = self._subject_index(subject, u.vidx[part][m])
+            rows = None if u.aidx is None else u.aidx[part][m]
+            idx = self._subject_index(subject, u.vidx[part][m], rows)
             ok = idx >= 0
             key = idx[ok].astype(np.int64) * window + (day[m][ok] - first)
             if bitmap:

@@ -316,14 +316,23 @@ class FakePendo(DatasetLoading):
 
     def add_events(self, rows: Iterable[dict[str, Any]]) -> None:
         """Rows of the ``events`` source: visitorId, accountId, day (ms or ISO date), numEvents,
-        numMinutes."""
+        numMinutes. Like Pendo's, every row carries an account: without ``accountId`` the
+        visitor's (``metadata.auto.accountid``)."""
         with self._lock:
-            self.events.extend(_event_row(r, self.timezone) for r in rows)
+            self.events.extend(self._own_account(_event_row(r, self.timezone)) for r in rows)
 
     def add_feature_events(self, rows: Iterable[dict[str, Any]]) -> None:
         """Rows of the ``featureEvents`` source: as events plus featureId."""
         with self._lock:
-            self.feature_events.extend(_event_row(r, self.timezone) for r in rows)
+            self.feature_events.extend(
+                self._own_account(_event_row(r, self.timezone)) for r in rows
+            )
+
+    def _own_account(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("accountId") is None:
+            visitor = self.visitors.get(str(row.get("visitorId")))
+            row["accountId"] = visitor.get("accountId") if visitor else None
+        return row
 
     def add_metadata_field(self, kind: str, group: str, name: str, type_: str = "string") -> None:
         """Declare a field in Data Mappings (needed for writes when ``strict_fields``)."""
