@@ -50,18 +50,10 @@ def hand_sql(data: Path, fmt: str, out: Path, memory_limit: str | None = None) -
     if memory_limit:  # the same limit and spilling as --engine duckdb --memory-limit
         config = {"memory_limit": memory_limit, "temp_directory": tempfile.mkdtemp()}
     con = duckdb.connect(config=config)
-    visitors = (
-        f"read_parquet('{data}/visitors.parquet')"
-        if fmt != "csv"
-        else f"read_csv('{data}/visitors.csv', header = true)"
-    )
+    visitors = table_source(data, "visitors")
     setup = HAND_SQL.format(d=data, as_of=AS_OF, last_visit=last_visit_column(con, visitors))
-    if fmt == "csv":
-        for name in ("accounts", "visitors", "usage_daily", "feature_usage"):
-            setup = setup.replace(
-                f"read_parquet('{data}/{name}.parquet')",
-                f"read_csv('{data}/{name}.csv', header = true)",
-            )
+    for name in ("accounts", "visitors", "usage_daily", "feature_usage"):
+        setup = setup.replace(f"read_parquet('{data}/{name}.parquet')", table_source(data, name))
     for stmt in setup.split(";"):
         if stmt.strip():
             con.execute(stmt)
@@ -78,10 +70,37 @@ def hand_sql(data: Path, fmt: str, out: Path, memory_limit: str | None = None) -
     con.execute(f"COPY (SELECT * FROM ({union}) ORDER BY segment, subject_id) TO '{out}' (HEADER)")
 
 
+def table_source(data: Path, name: str) -> str:
+    """How hand-written DuckDB SQL reads a table in any layout the project reads.
+
+    One file (``.parquet``, ``.csv``, ``.csv.gz``), or a folder of part files
+    (Spark's ``t/`` or ``t.parquet/``, Hive partitions ``t/date=…/``).
+    """
+    for suffix in (".parquet", ".csv", ".csv.gz"):
+        path = data / f"{name}{suffix}"
+        if path.is_file():
+            if suffix == ".parquet":
+                return f"read_parquet('{path}')"
+            return f"read_csv('{path}', header = true)"
+    for folder in (data / name, data / f"{name}.parquet"):
+        if folder.is_dir():
+            csv = any(folder.rglob("*.csv*"))
+            pattern = f"{folder}/**/*.csv*" if csv else f"{folder}/**/*.parquet"
+            reader = "read_csv" if csv else "read_parquet"
+            extra = ", header = true" if csv else ""
+            return f"{reader}('{pattern}', hive_partitioning = true{extra})"
+    raise SystemExit(f"{data}: no table {name}")
+
+
 def timed(cmd: list[str]) -> dict[str, float]:
     """Wall, CPU and peak RSS of one child process, from start to exit."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # this checkout's code, whatever the environment's editable install points at
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -137,18 +156,37 @@ def main() -> None:
     ap.add_argument("--engines", default="pandas,duckdb")
     ap.add_argument("--memory-limit", default=None, help="passed to --engine duckdb")
     ap.add_argument("--repeat", type=int, default=1, help="runs per side; the median is reported")
+    ap.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="benchmark these folders (any layout: big_data.py's, Spark's, Hive partitions) "
+        "instead of generating; repeatable",
+    )
+    ap.add_argument(
+        "--defs",
+        type=Path,
+        default=ROOT / "segment_defs",
+        help="segment definitions (default: the shipped ones the hand-written SQL mirrors)",
+    )
     ap.add_argument("--hand", nargs=3, metavar=("DATA", "FORMAT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hand:
         hand_sql(Path(args.hand[0]), args.hand[1], Path(args.hand[2]), args.memory_limit)
         return
-    if args.root is None:
-        ap.error("--root is required")
-    base = prepare(args.root, args.accounts, args.visitors, args.days, args.seed)
+    if args.data:
+        folders = dict(item.split("=", 1) for item in args.data)
+        sets = [(name, Path(folder)) for name, folder in folders.items()]
+        base = Path(sets[0][1]).parent
+    else:
+        if args.root is None:
+            ap.error("--root (or --data) is required")
+        base = prepare(args.root, args.accounts, args.visitors, args.days, args.seed)
+        sets = [(w, base / w) for w in args.writers.split(",")]
     results = []
-    for writer in args.writers.split(","):
-        data = base / writer
-        fmt = "csv" if writer.endswith("csv") else "parquet"
+    for writer, data in sets:
+        fmt = "csv" if any(data.glob("usage_daily.csv*")) else "parquet"
         for engine in args.engines.split(","):
             runs = []
             for i in range(args.repeat):
@@ -156,11 +194,11 @@ def main() -> None:
                     base / f"hand-{writer}.csv",
                     base / f"ours-{writer}-{engine}.csv",
                 )
-                hand = timed([sys.executable, __file__, "--hand", str(data), fmt, str(hand_out)])
+                hand_cmd = [sys.executable, __file__, "--hand", str(data), fmt, str(hand_out)]
                 cmd = [
                     "pendo-segments",
                     "evaluate",
-                    str(ROOT / "segment_defs"),
+                    str(args.defs),
                     "--data",
                     str(data),
                 ]
@@ -176,7 +214,11 @@ def main() -> None:
                 ]
                 if args.memory_limit and engine == "duckdb":
                     cmd += ["--memory-limit", args.memory_limit]
-                ours = timed(cmd)
+                # A/B alternating: the hand-written side first on odd runs, ours first on even
+                if i % 2 == 0:
+                    hand, ours = timed(hand_cmd), timed(cmd)
+                else:
+                    ours, hand = timed(cmd), timed(hand_cmd)
                 same = hand_out.read_bytes() == ours_out.read_bytes()
                 rows = sum(1 for _ in ours_out.open("rb")) - 1
                 runs.append({"hand": hand, "ours": ours, "same": same, "rows": rows})
@@ -186,7 +228,10 @@ def main() -> None:
                 )
             runs.sort(key=lambda r: r["ours"]["wall"] / r["hand"]["wall"])
             mid = runs[len(runs) // 2]
-            results.append({"writer": writer, "format": fmt, "engine": engine, **mid})
+            every = [round(r["ours"]["wall"] / r["hand"]["wall"], 2) for r in runs]
+            results.append(
+                {"writer": writer, "format": fmt, "engine": engine, **mid, "ratios": every}
+            )
     print(json.dumps(results, indent=2))
     print(
         "\n| writer | format | engine | project wall s | hand wall s | wall ratio | project CPU s | hand CPU s | CPU ratio | project peak RSS MiB | hand peak RSS MiB | same CSV |"

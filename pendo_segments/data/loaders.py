@@ -23,12 +23,13 @@ import pyarrow.compute as pc
 
 from pendo_segments.atomic import atomic_dir
 from pendo_segments.data import files, history
-from pendo_segments.data.columns import Where, convert
+from pendo_segments.data.columns import Where, convert, narrow_int
 from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
 from pendo_segments.data.layout import TableFiles, open_table
 from pendo_segments.data.references import (
     AccountCodes,
+    AccountLookup,
     arrow_text,
     categorical,
     category_dtype,
@@ -100,9 +101,7 @@ def table_reader(table: TableFiles) -> Reader:
         return lambda: _parts(files.ParquetParts(table))
     if table.fmt == "parquet":
         return lambda: (label, files.read_parquet(table.path, label, BIG_ID_COLUMNS))
-    if table.folder:
-        return lambda: files.read_csv_parts(table)
-    return lambda: (label, files.read_csv(table.path, label), LineMap(table.path))
+    return files.CsvTable(table)  # called: the whole text; or streamed (_streamed)
 
 
 def _parts(columns: files.ParquetParts) -> RawTable:
@@ -215,6 +214,10 @@ def _typed_columns(
     one column, and a plain-stored Parquet id column not even that
     (:func:`_in_pieces`).
     """
+    if links is not None and narrow and isinstance(reader, files.CsvTable):
+        streamed = _streamed(spec, reader, links)
+        if streamed is not None:
+            return streamed
     raw = reader()
     label, table = raw[0], raw[1]
     lines = raw[2] if len(raw) > 2 else None
@@ -228,7 +231,8 @@ def _typed_columns(
     columns: dict[str, Any] = {}
     for name in names:
         where, col = Where(label, name, lines), spec.column(name)
-        unused = narrow and name not in spec.required  # checked, but the evaluator never reads it
+        # checked, but the evaluator never reads it (a row's own account it does: §2 roll-ups)
+        unused = narrow and name not in spec.required and name != "account_id"
         value = _in_pieces(table, name, col, where, links, narrow, unused) if links else None
         if value is None:
             value = convert(table.column(name), col, where, narrow)
@@ -286,6 +290,89 @@ def _in_pieces(
 
 
 _NO_CODES = np.empty(0, dtype=np.int32)
+
+
+def _streamed(
+    spec: TableSpec, csv: files.CsvTable, links: _Links
+) -> tuple[str, dict[str, Any], Rows | None] | None:
+    """A usage table's CSV text typed a few million rows at a time (the narrow form).
+
+    Each piece of text is converted, checked and its ids looked up in a worker
+    thread while the next is parsed, and only the typed columns and codes are
+    kept: the table's text is never held whole (2.4 GiB at 30M rows). Columns
+    the evaluator never reads and that cannot fail a check (extra columns) are
+    not even converted; ``account_id`` is kept (a row's own account, §2 roll-ups). Any problem (a bad value, an
+    unknown id, a parse error) returns None: the table is then read whole, so
+    the message and its counts are exactly the usual ones.
+    """
+    names = csv.column_names
+    if len(set(names)) != len(names) or any(c not in names for c in spec.required):
+        return None
+    kept = [n for n in names if n in spec.required or n == "account_id"]  # the narrow form
+    wanted = [n for n in names if n in kept or _may_fail(spec.column(n))]
+    label = csv.label
+    where = {n: Where(label, n) for n in wanted}
+
+    def work(piece: pa.Table) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        try:
+            for name in wanted:
+                col = spec.column(name)
+                values = convert(piece.column(name), col, where[name], narrow=True)
+                if name in spec.required and links.codes_column(name):
+                    values = links.known_codes(name, values)
+                    if values is None:
+                        return None
+                out[name] = values
+        except DataError:
+            return None
+        return out
+
+    parts: dict[str, list[Any]] = {name: [] for name in kept}
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending: deque[Future[dict[str, Any] | None]] = deque()
+            for piece in itertools.chain(csv.pieces(wanted), [None]):
+                last = piece is None
+                if not last:
+                    pending.append(pool.submit(work, piece))
+                piece = None  # the worker holds the text alone
+                while pending and (last or len(pending) >= 2 or pending[0].done()):
+                    typed = pending.popleft().result()
+                    if typed is None:
+                        return None
+                    for name, values in parts.items():
+                        values.append(typed[name])
+    except files.StreamProblem:
+        return None
+    if not parts["visitor_id"]:  # header only: the whole read makes the empty columns
+        return None
+    columns: dict[str, Any] = {}
+    for name in kept:  # each column's pieces are let go once it is one array
+        columns[name] = _joined(parts.pop(name), spec.column(name))
+        if links.codes_column(name):
+            links.coded(name, columns[name])
+    lines = None if csv.table.folder else LineMap(csv.table.path)
+    return label, columns, lines
+
+
+def _may_fail(col: Any) -> bool:
+    """Whether converting text to ``col`` can raise (extra and optional id columns cannot)."""
+    return not (col.kind == "infer" or (col.kind == "cat" and not col.required))
+
+
+def _joined(parts: list[Any], col: Any) -> Any:
+    """One column from its typed pieces, as :func:`convert` makes it for the whole column."""
+    first = parts[0]
+    if isinstance(first, pa.ChunkedArray):  # text (cat columns): the pieces' chunks, not copied
+        return pa.chunked_array([c for p in parts for c in p.chunks], first.type)
+    if isinstance(first, pd.Series):  # date32 days, one chunk (see columns.to_days32)
+        days = pa.concat_arrays([c for p in parts for c in pa.chunked_array(pa.array(p)).chunks])
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([days])))
+    if all(isinstance(p, np.ndarray) for p in parts):
+        joined = np.concatenate(parts)
+        return narrow_int(joined) if col.kind == "int" else joined
+    return pd.concat([pd.Series(p) for p in parts], ignore_index=True).array
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -352,7 +439,7 @@ class _Links:
         self.feature_dtype = category_dtype(features["feature_id"])
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
-        self.narrow = False  # usage tables without account_id (the evaluator's form)
+        self.narrow = False  # usage tables in the evaluator's form (account_id only if given)
         self.start()
 
     def link(
@@ -438,13 +525,23 @@ class _Links:
                     )
                 out[name] = categorical(features, self.feature_dtype)
             elif name == "account_id":
-                out[name] = self._accounts(visitors, values)
+                own = self._accounts(visitors, values)
+                # the narrow form keeps a row's own account only where it is not its visitor's
+                if not (self.narrow and self._visitors_own(visitors, own)):
+                    out[name] = own
             else:
                 out[name] = values
         self._keep = self._visitor_codes = None
         return _filtered(_frame(out), keep)
 
+    def _visitors_own(self, visitor_codes: np.ndarray, own: pd.Categorical) -> bool:
+        """Whether every row's account is its visitor's (then the column says nothing new)."""
+        theirs, _dtype = self.accounts.resolve(visitor_codes, None)
+        return bool(np.array_equal(np.asarray(own.codes), theirs))
+
     def _accounts(self, visitor_codes: np.ndarray, given: Any) -> pd.Categorical:
+        if given is not None and not isinstance(given, AccountLookup | pa.Array | pa.ChunkedArray):
+            given = arrow_text(pd.Series(given, copy=False))  # the narrow form's text
         codes, dtype = self.accounts.resolve(visitor_codes, given)
         return categorical(codes, dtype)
 
