@@ -364,3 +364,20 @@ def test_attribute_history_on_spark(spark, tmp_path: Path) -> None:
     )
     on_dbt = evaluate_spark(defs, open_spark_data(spark, str(dbt)), as_of=T.D, names=["smb"])
     assert sorted(on_dbt.members("smb")) == ["A1"]  # 2026-09-09 23:00 UTC: holds at D−1's end
+
+
+def test_a_visitors_account_at_d_on_spark(spark, tmp_path: Path) -> None:
+    """visitors_history with account_id (docs/semantics.md §2b): roll-ups and who exists
+    follow the visitor's account at D; tests/test_history_engines.py's hand-worked case."""
+    import test_history_engines as T
+
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import evaluate_spark
+
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "moves.yaml").write_text(T.MOVES_DEFS)
+    defs = load_definitions(tmp_path / "defs")
+    data = open_spark_data(spark, str(T.write_moves(tmp_path / "data")))
+    for as_of, expected in T.MOVES_EXPECTED.items():
+        got = evaluate_spark(defs, data, as_of=as_of)
+        assert {n: sorted(got.members(n)) for n in expected} == expected, as_of

@@ -43,8 +43,6 @@ TRACKED = {
 HISTORY_NAMES = tuple(name for name, _id in TRACKED.values())
 VALIDITY = ("valid_from", "valid_to")
 DBT_VALIDITY = {"dbt_valid_from": "valid_from", "dbt_valid_to": "valid_to"}
-#: what a visitors history may not change: usage is rolled up by today's account
-FIXED = {"visitors": ("account_id",)}
 #: said by ``backtest`` and ``report`` when a folder has no history files
 NO_HISTORY_NOTE = (
     "no accounts_history / visitors_history files: account fields are today's values "
@@ -148,12 +146,6 @@ def _checked(
         raise DataError(f"{where.at(int(backwards[0]))}: ends before its {start_column}")
     skipped = {id_column, start_column, end_column} | set(DBT_VALIDITY)
     columns = [c for c in names if c not in skipped and not c.startswith("dbt_")]
-    for column in FIXED.get(table, ()):
-        if column in columns:
-            raise DataError(
-                f"{label}: column '{column}' cannot change over time (usage rolls up by "
-                f"today's {column}); remove it from the history"
-            )
     known_columns = set(tracked.columns) | set(spec.required) | set(spec.optional)
     unknown = [c for c in columns if c not in known_columns]
     if unknown:
