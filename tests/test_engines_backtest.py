@@ -7,7 +7,8 @@ hand-made boundary worlds: tests/health_handmade.py (windows' first and last
 days, NPS, tickets, a visitor of no account) and tests/test_subjects.py's
 (accounts created or churned on D−1 / D, visitors first seen D−1 / D / after
 D), over as-of days on both sides of each edge. Counts per day, health scores
-per day and the catch rates are compared byte for byte.
+per day and the catch rates are compared byte for byte; and
+tests/test_history_engines.py's attribute history around D.
 """
 
 from __future__ import annotations
@@ -155,22 +156,23 @@ def test_subjects_duckdb_same_bytes(tmp_path: Path, subjects_dir: Path) -> None:
     assert at["all_accounts"] == 3 and at["few_minutes"] == 2 and at["seen_lately"] == 1
 
 
-def test_history_folder_refused_on_duckdb(
-    tmp_path: Path, defs_dir: Path, handmade_dir: Path
-) -> None:
-    import shutil
+def test_history_duckdb_same_bytes(tmp_path: Path) -> None:
+    """tests/test_history_engines.py's world: fields of D−1 from history rows starting or
+    ending on D−1 / D, accounts created or churned then; every day around D."""
+    from test_history_engines import DEFS as HISTORY_DEFS
+    from test_history_engines import EXPECTED
+    from test_history_engines import write_folder as history_folder
 
-    folder = tmp_path / "data"
-    shutil.copytree(handmade_dir, folder)
-    (folder / "accounts_history.csv").write_text("account_id,valid_from,valid_to,plan\n")
-    result = CliRunner().invoke(
-        main,
-        ["backtest", str(defs_dir), "--data", str(folder), "--from", "2026-10-04"]
-        + ["--to", "2026-10-11", "--engine", "duckdb"],
-    )
-    assert result.exit_code == 1
-    assert "accounts_history is not read by the DuckDB backtest" in result.stderr
-    assert "Traceback" not in result.output
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "history.yaml").write_text(HISTORY_DEFS)
+    data = history_folder(tmp_path / "data")
+    args = ["--data", str(data), "--from", "2026-09-08", "--to", "2026-09-12", "--every", "1"]
+    want = backtest(tmp_path, "pandas", args, defs)
+    assert backtest(tmp_path, "duckdb", args, defs) == want
+    rows = pd.read_csv(pd.io.common.StringIO(want["counts"]))  # type: ignore[arg-type]
+    at = rows[rows["as_of"] == "2026-09-10"].set_index("segment")["members"]
+    assert (at["smb"], at["japanese"]) == (len(EXPECTED["smb"]), len(EXPECTED["japanese"]))
 
 
 def test_save_needs_pandas(tmp_path: Path) -> None:

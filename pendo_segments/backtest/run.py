@@ -311,7 +311,7 @@ def _health_setup(
 
 
 def _alert_masks(
-    ds: Dataset,
+    ds: Any,  # a Dataset, or any holder of the accounts frame at the day
     defs: Any,
     rules: Any,
     policy: Any,

@@ -1,25 +1,27 @@
 """Backtest days on a SQL engine (DuckDB, Spark): the usage never leaves the engine.
 
-Each as-of day runs the compiled SQL of the segments (the SQL target's shared
-metric tables, as ``evaluate --engine duckdb`` runs them) and the health query
-of :mod:`pendo_segments.health.sql` at that day over the engine's views of the
-data. Only account-sized answers come back: the members of each account
-segment, each visitor segment's members counted per account, and the health
-rows. Alerts then run on those, as on the pandas path. Who exists at a day
-(docs/semantics.md §2b) is the SQL target's ``semantics.rules.Existence``;
-account and visitor fields are today's (DuckDB and Spark refuse history files).
+Each as-of day is one query of every segment over the SQL target's shared
+metric tables (as ``evaluate --engine duckdb`` computes them) and the health
+query of the semantic core, run by the command's
+:class:`~pendo_segments.engines.Engine` at that day. Only account-sized
+answers come back: the members of each account segment, each visitor
+segment's members counted per account, and the health rows. Alerts then run
+on those, as on the pandas path. Who exists at a day (docs/semantics.md §2b)
+is the SQL target's ``semantics.rules.Existence``; account and visitor fields
+are those of D−1, as the engine applies the history files.
 
-Days run one after the other (one set of metric tables alive at a time): a
-query over every day at once would hold days × subjects rows of metrics.
+Days run one after the other (one day's metric tables alive at a time): one
+query over every day would hold days × subjects rows of metrics at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,57 +34,45 @@ from pendo_segments.backtest.run import (
     _health_setup,
 )
 
-if TYPE_CHECKING:
-    from pendo_segments.data.dataset import Dataset
 
-Warn = Callable[[str], None]
+@dataclass
+class AccountFields:
+    """The accounts' fields at D (what the alerts' facts read of a data set)."""
+
+    accounts: pd.DataFrame
 
 
 @dataclass
-class SqlData:
-    """One engine's views of a data set, opened once for every as-of day.
+class SqlDays:
+    """What a SQL engine answers per as-of day, with the data's shape read once."""
 
-    ``ref`` holds the small tables in pandas (accounts, outcomes, features,
-    NPS, tickets: the alerts and catch rates read them); the usage tables are
-    the engine's only. ``query`` runs SQL and returns its (small) result;
-    ``materialise`` fills a named table the next queries read.
-    """
+    engine: Any  # an engines.Engine with the usage in it (DuckDB, Spark)
+    shape: Any = None
 
-    dialect: str
-    ref: Dataset
-    query: Callable[[str], pd.DataFrame]
-    materialise: Callable[[str, str], None]
-    close: Callable[[], None]
-    #: the data's optional columns (SQL generator options, health Tables)
-    columns: dict[str, list[str]] = field(default_factory=dict)
-    first_usage: dt.date | None = None
+    def __post_init__(self) -> None:
+        self.shape = self.engine.shape()
 
-    def has(self, table: str, column: str) -> bool:
-        return column in self.columns.get(table, [])
+    def options(self) -> dict[str, Any]:
+        """The SQL generator's optional-column switches (docs/semantics.md §1, §2, §2b)."""
+        from pendo_segments.semantics.catalogue import row_account_tables
 
-    def options(self) -> dict[str, bool]:
+        has = self.shape.has_column
         return {
-            "has_first_visit": self.has("visitors", "first_visit"),
-            "has_last_visit": self.has("visitors", "last_visit"),
-            "has_created": self.has("accounts", "created"),
-            "has_churn_date": self.has("outcomes", "churn_date"),
+            "has_first_visit": has("visitors", "first_visit"),
+            "has_last_visit": has("visitors", "last_visit"),
+            "has_created": has("accounts", "created"),
+            "has_churn_date": has("outcomes", "churn_date"),
+            "row_account": row_account_tables(has),  # usage rows' own accounts (§1)
         }
 
-    def health_tables(self) -> Any:
-        from pendo_segments.health.sql import Tables
+    def first_usage(self) -> dt.date | None:
+        rows = self.engine.query("SELECT min(date) AS first FROM usage_daily")
+        return _as_date(rows["first"].iloc[0]) if len(rows) else None
 
-        ds = self.ref
-        return Tables(
-            key_features=len(ds.key_features()),
-            features=len(ds.features),
-            nps=ds.nps is not None,
-            tickets=ds.tickets is not None,
-            renewal_date=self.has("accounts", "renewal_date"),
-            last_visit=self.has("visitors", "last_visit"),
-            first_visit=self.has("visitors", "first_visit"),
-            created=self.has("accounts", "created"),
-            churn_date=self.has("outcomes", "churn_date"),
-        )
+    def outcomes(self) -> pd.DataFrame | None:
+        if not self.shape.has("outcomes"):
+            return None
+        return self.engine.query("SELECT * FROM outcomes")
 
 
 def _text(value: str) -> str:
@@ -90,41 +80,45 @@ def _text(value: str) -> str:
 
 
 def segment_day(
-    data: SqlData, defs: Any, segments: Sequence[Any], day: dt.date
+    days: SqlDays, defs: Any, segments: Sequence[Any], day: dt.date
 ) -> tuple[dict[str, pd.Series], dict[str, pd.DataFrame]]:
-    """Members of ``segments`` at ``day``: account segments as their member ids, visitor
-    segments as ``account_id, members`` rows (``account_id`` NULL: no account)."""
+    """Members of ``segments`` at ``day`` in one query: account segments as their member
+    ids, visitor segments as ``account_id, members`` rows (``account_id`` NULL: none).
+
+    The SQL target's shared metric tables are the query's CTEs (materialised on
+    DuckDB, so each usage scan runs once for every segment).
+    """
     from pendo_segments.compile.sql import SharedMetricSQL
 
-    gen = SharedMetricSQL(defs, as_of=day, pretty=False, dialect=data.dialect, **data.options())
+    dialect = days.engine.dialect
+    gen = SharedMetricSQL(defs, as_of=day, pretty=False, dialect=dialect, **days.options())
     shared = gen.compile_shared(list(segments))
-    for table, select in shared.tables.items():
-        data.materialise(table, select)
-    accounts = [s for s in segments if s.subject == "account"]
-    visitors = [s for s in segments if s.subject == "visitor"]
-    out_a: dict[str, pd.Series] = {s.name: pd.Series([], dtype=object) for s in accounts}
-    out_v: dict[str, pd.DataFrame] = {}
-    if accounts:
-        parts = [
-            f"SELECT {_text(s.name)} AS segment, CAST(q.subject_id AS STRING) AS id "
-            f"FROM ({_bare(shared.queries[s.name])}) q"
-            for s in accounts
-        ]
-        rows = data.query(" UNION ALL ".join(parts))
-        for name, group in rows.groupby("segment", sort=False):
-            out_a[str(name)] = group["id"]
-    if visitors:
-        parts = [
-            f"SELECT {_text(s.name)} AS segment, CAST(v.account_id AS STRING) AS account_id, "
-            f"count(*) AS members FROM ({_bare(shared.queries[s.name])}) q "
-            "JOIN visitors v ON CAST(v.visitor_id AS STRING) = CAST(q.subject_id AS STRING) "
-            "GROUP BY 1, 2"
-            for s in visitors
-        ]
-        rows = data.query(" UNION ALL ".join(parts))
-        for s in visitors:
-            out_v[s.name] = rows[rows["segment"] == s.name]
-    return out_a, out_v
+    parts = []
+    for s in segments:
+        query = f"({_bare(shared.queries[s.name])}) q"
+        if s.subject == "account":
+            parts.append(
+                f"SELECT {_text(s.name)} AS segment, CAST(q.subject_id AS STRING) AS id, "
+                f"1 AS members FROM {query}"
+            )
+        else:
+            parts.append(
+                f"SELECT {_text(s.name)} AS segment, CAST(v.account_id AS STRING) AS id, "
+                f"count(*) AS members FROM {query} JOIN visitors v "
+                "ON CAST(v.visitor_id AS STRING) = CAST(q.subject_id AS STRING) GROUP BY 1, 2"
+            )
+    keep = " MATERIALIZED" if dialect == "duckdb" else ""
+    ctes = ", ".join(f"{n} AS{keep} ({_bare(t)})" for n, t in shared.tables.items())
+    rows = days.engine.query(f"WITH {ctes} " + " UNION ALL ".join(parts), at=day)
+    accounts: dict[str, pd.Series] = {}
+    visitors: dict[str, pd.DataFrame] = {}
+    for s in segments:
+        mine = rows[rows["segment"] == s.name]
+        if s.subject == "account":
+            accounts[s.name] = mine["id"]
+        else:
+            visitors[s.name] = mine.rename(columns={"id": "account_id"})
+    return accounts, visitors
 
 
 def _bare(sql: str) -> str:
@@ -132,16 +126,16 @@ def _bare(sql: str) -> str:
     return sql.strip().rstrip(";")
 
 
-def health_day(data: SqlData, config: Any, day: dt.date, account_ids: pd.Index) -> Any:
+def health_day(days: SqlDays, config: Any, day: dt.date, account_ids: pd.Index) -> Any:
     """The §5 health at ``day`` from the engine, aligned to ``account_ids`` as the pandas
     scorer aligns it (accounts that are not subjects keep their place with NaN)."""
+    from pendo_segments.health.engine import health_tree, shape_tables
     from pendo_segments.health.score import HealthResult
-    from pendo_segments.health.sql import health_query, health_result
+    from pendo_segments.health.sql import health_result
 
-    tables = data.health_tables()
-    got = health_result(
-        data.query(health_query(config, tables, day, dialect=data.dialect)), config, tables, day
-    )
+    tables = shape_tables(days.shape)
+    frame = days.engine.query(health_tree(config, tables, day), at=day)
+    got = health_result(frame, config, tables, day)
     pos = account_ids.get_indexer(got.account_ids)
     n = len(account_ids)
 
@@ -166,7 +160,7 @@ def health_day(data: SqlData, config: Any, day: dt.date, account_ids: pd.Index) 
 
 def run_backtest_sql(
     defs: Any,
-    data: SqlData,
+    engine: Any,
     days: Sequence[dt.date],
     *,
     defs_path: Path | None = None,
@@ -175,13 +169,16 @@ def run_backtest_sql(
     with_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Backtest:
-    """:func:`~pendo_segments.backtest.run.run_backtest` with the engine doing the counting:
-    the same :class:`Backtest`, value for value."""
+    """:func:`~pendo_segments.backtest.run.run_backtest` with ``engine`` (an
+    :class:`~pendo_segments.engines.Engine` holding the usage: DuckDB, Spark) doing the
+    counting: the same :class:`Backtest`, value for value."""
+    from pendo_segments.evaluate.engine import check_segments
+    from pendo_segments.evaluate.fields import field_columns
     from pendo_segments.evaluate.metrics import positions
     from pendo_segments.health.rules import segment_names
 
-    ds = data.ref
-    account_ids = pd.Index(ds.accounts["account_id"].astype(str))
+    sql = SqlDays(engine)
+    account_ids = pd.Index(engine.subjects("account")["account_id"].astype(str))
     n_acc = len(account_ids)
     wanted = [s.name for s in defs.select(names)]
     subjects = {n: defs.get(n).subject for n in wanted}
@@ -192,11 +189,15 @@ def run_backtest_sql(
     # the account segments alerts name are evaluated too (the pandas path has the closure's)
     mentioned = segment_names([a.when for a in rules.alerts]) if rules is not None else []
     extra = [n for n in mentioned if n in defs and n not in subjects]
-    from pendo_segments.evaluate.engine import check_segments
-
     # the pandas engine's definition errors; feature names become ids (features.csv)
-    check_segments(defs, ds, [*wanted, *extra], days[0] if days else dt.date.today())
+    small = SimpleNamespace(
+        accounts=engine.subjects("account"),
+        visitors=engine.subjects("visitor"),
+        features=engine.query("SELECT * FROM features"),
+    )
+    check_segments(defs, small, [*wanted, *extra], days[0] if days else dt.date.today())
     run = [defs.get(n) for n in [*wanted, *extra]]
+    engine.fill_optional(field_columns(defs, [s.name for s in run]))
     counts: dict[str, list[int]] = {n: [] for n in wanted}
     flags = {
         n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
@@ -212,7 +213,7 @@ def run_backtest_sql(
     for i, day in enumerate(days):
         if progress:
             progress(day.isoformat())
-        members, per_account = segment_day(data, defs, run, day)
+        members, per_account = segment_day(sql, defs, run, day)
         masks: dict[str, np.ndarray] = {}
         for name, ids in members.items():
             mask = np.zeros(n_acc, dtype=bool)
@@ -229,11 +230,13 @@ def run_backtest_sql(
             counts[name].append(int(row.sum()))
         if scores is None:
             continue
-        health = health_day(data, config, day, account_ids)
+        health = health_day(sql, config, day, account_ids)
         scores[i] = health.score
         assert scored is not None
         scored[i] = health.subject_mask()
         if rules is not None:
+            fields = engine.fields_at("account", day)  # of D−1 (history files, §2b)
+            ds = AccountFields(fields.reset_index(drop=True))
             found, why = _alert_masks(ds, defs, rules, policy, health, previous, masks)
             for name, mask in found.items():
                 flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
@@ -255,194 +258,23 @@ def run_backtest_sql(
     )
 
 
-# -- opening the data on an engine -----------------------------------------------------
-def reference_dataset(folder: Path, lenient: bool, warn: Warn | None) -> Dataset:
-    """Every table of ``folder`` but the usage, loaded and checked by the pandas loader
-    (its messages and warnings); the usage tables are left empty."""
-    import pyarrow as pa
+def window_warning_sql(days: SqlDays, first: dt.date, window: int = 30) -> str | None:
+    """:func:`~pendo_segments.backtest.history.window_warning` from the engine's first date."""
+    from pendo_segments.backtest.history import window_note
 
-    from pendo_segments.data.layout import open_table
-    from pendo_segments.data.loaders import build_dataset, frame_reader, table_reader
-    from pendo_segments.data.schema import TABLES
-    from pendo_segments.errors import DataError
-
-    if not folder.is_dir():
-        raise DataError(f"{folder}: data folder not found")
-    readers: dict[str, Any] = {}
-    for name, spec in TABLES.items():
-        if name in ("usage_daily", "feature_usage"):
-            empty = pa.table({c: pa.array([], pa.string()) for c in spec.required})
-            readers[name] = frame_reader(name, empty)
-        else:
-            found = open_table(folder, name, spec.mandatory, scan_gz=False)
-            readers[name] = table_reader(found) if found is not None else None
-    return build_dataset(readers, source=str(folder), lenient=lenient, warn=warn)
+    start = days.first_usage()
+    return window_note(start + dt.timedelta(days=window) if start else None, first, window)
 
 
-def _fill_optional(defs: Any, ds: Dataset) -> None:
-    """Columns the segments read that the data lacks, as blank columns (as evaluate does)."""
-    from pendo_segments.evaluate.fields import field_columns, fill_optional
+def has_history_files(spec: str) -> bool:
+    """A data folder with accounts_history / visitors_history (read by every engine)."""
+    from pendo_segments.data.history import HISTORY_NAMES
+    from pendo_segments.data.layout import locate_table
 
-    for table, column in field_columns(defs, None):
-        fill_optional(getattr(ds, table), table, column)
-
-
-def open_duckdb(
-    defs: Any,
-    spec: str,
-    *,
-    lenient: bool = False,
-    warn: Warn | None = None,
-    memory_limit: str | None = None,
-    loaded: Dataset | None = None,
-) -> SqlData:
-    """DuckDB over ``spec``: a folder's usage files are read by DuckDB where they lie
-    (spilling beyond ``memory_limit``); ``loaded`` (the sample, live Pendo data) is
-    registered as it is."""
-    from pendo_segments.evaluate.duckdb_folder import (
-        USAGE_TABLES,
-        _copy_in,
-        _load_usage,
-        connect_limited,
-        duck_errors,
-    )
-
-    con, temp_dir = connect_limited(memory_limit)
-    try:
-        if loaded is not None:
-            ds = loaded
-            _fill_optional(defs, ds)
-            for name, frame in ds.tables().items():
-                con.register(name, frame)
-        else:
-            from pendo_segments.data.layout import open_table
-            from pendo_segments.data.schema import TABLES
-
-            root = Path(spec)
-            ds = reference_dataset(root, lenient, warn)
-            _fill_optional(defs, ds)
-            with duck_errors():
-                for name, frame in ds.tables().items():
-                    if name not in USAGE_TABLES:
-                        _copy_in(con, name, frame)
-                for name in USAGE_TABLES:
-                    table = open_table(root, name, TABLES[name].mandatory)
-                    assert table is not None  # mandatory tables
-                    _load_usage(con, root, table, lenient, warn)
-        with duck_errors():
-            first = con.execute("SELECT min(date) FROM usage_daily").fetchall()[0][0]
-    except BaseException:
-        con.close()
-        import shutil
-
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-
-    def query(sql: str) -> pd.DataFrame:
-        with duck_errors():
-            return con.execute(sql).df()
-
-    def materialise(name: str, sql: str) -> None:
-        with duck_errors():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-
-    def close() -> None:
-        import shutil
-
-        con.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-    return SqlData(
-        dialect="duckdb",
-        ref=ds,
-        query=query,
-        materialise=materialise,
-        close=close,
-        columns=_columns(ds),
-        first_usage=_as_date(first),
-    )
-
-
-def open_spark_backtest(
-    defs: Any,
-    spec: str,
-    *,
-    lenient: bool = False,
-    warn: Warn | None = None,
-    master: str | None = None,
-) -> SqlData:
-    """Spark over ``spec`` (a folder, ``sample`` or ``spark:DB``): Spark reads and checks
-    the data; the small tables are collected into pandas for the alerts."""
-    from pendo_segments.errors import EvaluationError
-    from pendo_segments.evaluate.fields import field_columns
-    from pendo_segments.evaluate.spark_data import fill_optional
-    from pendo_segments.evaluate.spark_engine import error_line, open_spark
-
-    data = open_spark(spec, master, lenient=lenient, warn=warn)
-    fill_optional(data, field_columns(defs, None))
-    ds = _spark_reference(data, spec, lenient)
-    views: list[Any] = []
-
-    def query(sql: str) -> pd.DataFrame:
-        try:
-            return data.spark.sql(sql).toPandas()
-        except Exception as err:
-            raise EvaluationError(f"spark: the backtest job failed ({error_line(err)})") from None
-
-    def materialise(name: str, sql: str) -> None:
-        try:
-            frame = data.spark.sql(sql).cache()
-        except Exception as err:
-            raise EvaluationError(f"spark: the backtest job failed ({error_line(err)})") from None
-        frame.createOrReplaceTempView(name)
-        views.append(frame)
-        while len(views) > 32:  # the previous days' tables
-            views.pop(0).unpersist()
-
-    def close() -> None:
-        for frame in views:
-            frame.unpersist()
-        data.close()
-
-    first = data.frames["usage_daily"].agg({"date": "min"}).first()[0]
-    return SqlData(
-        dialect="spark",
-        ref=ds,
-        query=query,
-        materialise=materialise,
-        close=close,
-        columns={t: data.columns(t) for t in ("accounts", "visitors", "outcomes")},
-        first_usage=_as_date(first),
-    )
-
-
-def _spark_reference(data: Any, spec: str, lenient: bool) -> Dataset:
-    """The small tables as the pandas loader types them (alerts, catch rates)."""
-    from pendo_segments.data.loaders import bundled_sample_path
-
-    if spec == "sample":
-        return reference_dataset(bundled_sample_path(), lenient, lambda _m: None)
-    if Path(spec).is_dir():
-        return reference_dataset(Path(spec), lenient, lambda _m: None)
-    from pendo_segments.data.loaders import dataset_from_frames
-
-    frames = {
-        name: data.frames[name].toPandas()
-        for name in ("accounts", "visitors", "features", "nps", "tickets", "outcomes")
-        if data.has(name)
-    }
-    for name in ("usage_daily", "feature_usage"):
-        frames[name] = data.frames[name].limit(0).toPandas()
-    return dataset_from_frames(frames, source=spec, lenient=lenient, warn=lambda _m: None)
-
-
-def _columns(ds: Dataset) -> dict[str, list[str]]:
-    outcomes = ds.outcomes
-    return {
-        "accounts": list(ds.accounts.columns),
-        "visitors": list(ds.visitors.columns),
-        "outcomes": list(outcomes.columns) if outcomes is not None else [],
-    }
+    folder = Path(spec)
+    if spec == "sample" or spec.startswith("pendo:") or not folder.is_dir():
+        return False
+    return any(locate_table(folder, n, mandatory=False) is not None for n in HISTORY_NAMES)
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -451,54 +283,3 @@ def _as_date(value: Any) -> dt.date | None:
     if isinstance(value, pd.Timestamp | dt.datetime):
         return value.date()
     return value
-
-
-def open_sql_data(
-    engine: str,
-    defs: Any,
-    spec: str,
-    *,
-    lenient: bool = False,
-    warn: Warn | None = None,
-    memory_limit: str | None = None,
-    master: str | None = None,
-) -> SqlData:
-    """``--engine duckdb|spark`` for a ``--data`` value: a folder is read by the engine; the
-    sample and live Pendo data (DuckDB) are loaded, then handed to it."""
-    _refuse_history(spec, "DuckDB" if engine == "duckdb" else "Spark")
-    if engine == "spark":
-        return open_spark_backtest(defs, spec, lenient=lenient, warn=warn, master=master)
-    loaded = None
-    if spec == "sample" or spec.startswith("pendo:"):
-        from pendo_segments.sources import open_dataset
-
-        loaded = open_dataset(spec, lenient=lenient, warn=warn)
-    return open_duckdb(
-        defs, spec, lenient=lenient, warn=warn, memory_limit=memory_limit, loaded=loaded
-    )
-
-
-def _refuse_history(spec: str, engine: str) -> None:
-    """History files are read by the pandas backtest only: refused rather than today's
-    fields used on past days."""
-    from pendo_segments.data.history import HISTORY_NAMES
-    from pendo_segments.data.layout import locate_table
-    from pendo_segments.errors import DataError
-
-    folder = Path(spec)
-    if spec == "sample" or spec.startswith("pendo:") or not folder.is_dir():
-        return
-    for name in HISTORY_NAMES:
-        if locate_table(folder, name, mandatory=False) is not None:
-            raise DataError(
-                f"{folder}: {name} is not read by the {engine} backtest (it would use "
-                "today's fields on past days); use --engine pandas"
-            )
-
-
-def window_warning_sql(data: SqlData, first: dt.date, window: int = 30) -> str | None:
-    """:func:`~pendo_segments.backtest.history.window_warning` from the engine's first date."""
-    from pendo_segments.backtest.history import window_note
-
-    full = data.first_usage + dt.timedelta(days=window) if data.first_usage else None
-    return window_note(full, first, window)

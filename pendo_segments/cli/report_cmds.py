@@ -11,34 +11,17 @@ import click
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import (
     AS_OF,
+    EngineChoice,
     as_of,
     data_dir,
     defs_argument,
-    engine_option,
+    engine_options,
     force_option,
-    memory_limit_option,
     output_format,
 )
 from pendo_segments.cli.output import emit_frame, emit_text, resolve_format, warn
-from pendo_segments.cli.spark_options import check_spark_options, spark_master_option
 
 MAX_DAYS = 1000  # pendo_segments.backtest.run.MAX_DAYS (not imported: --help stays light)
-ENGINES = ("pandas", "duckdb", "spark", "auto")
-
-
-def resolve_engine(
-    engine: str, data: str, memory_limit: str | None, spark_master: str | None
-) -> str:
-    """``auto`` made pandas or duckdb (the reason on stderr); Spark options need spark."""
-    check_spark_options(engine, spark_master)
-    if engine != "auto":
-        return engine
-    from pendo_segments.evaluate.budget import choose_engine
-
-    chosen, reason = choose_engine(data, memory_limit)
-    if reason:
-        warn(reason)
-    return chosen
 
 
 @click.command()
@@ -90,9 +73,7 @@ def resolve_engine(
     "flags, scores and usage sums), so the report does not read the usage again.",
 )
 @force_option
-@engine_option(ENGINES)
-@memory_limit_option
-@spark_master_option
+@engine_options
 @output_format
 def backtest(
     defs: Path,
@@ -108,9 +89,7 @@ def backtest(
     rates: Path | None,
     save: Path | None,
     force: bool,
-    engine: str,
-    memory_limit: str | None,
-    spark_master: str | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -139,38 +118,29 @@ def backtest(
     from pendo_segments.backtest.catch import horizon_note
 
     days = as_of_days(start, end, every, max_days=max_days)
-    engine = resolve_engine(engine, data, memory_limit, spark_master)
     inputs = _inputs(defs, data)
-    if save is not None:
-        from pendo_segments.atomic import check_output_folder
-        from pendo_segments.backtest.saved import SAVE_COMMAND
+    with engine.open(data, lenient=lenient) as eng:
+        if save is not None:
+            from pendo_segments.atomic import check_output_folder
+            from pendo_segments.backtest.saved import SAVE_COMMAND
 
-        if segments:
-            raise click.UsageError("--save keeps every segment (the report needs them all)")
-        if engine != "pandas":
-            raise click.UsageError(
-                "--save takes the report's usage sums from the pandas engine's index: "
-                "use --engine pandas"
+            if segments:
+                raise click.UsageError("--save keeps every segment (the report needs them all)")
+            if eng.name != "pandas":
+                raise click.UsageError(
+                    "--save takes the report's usage sums from the pandas engine's index: "
+                    "use --engine pandas"
+                )
+            check_output_folder(  # before the work
+                save, force=force, option="--save", command=SAVE_COMMAND, inputs=inputs
             )
-        check_output_folder(  # before the work
-            save, force=force, option="--save", command=SAVE_COMMAND, inputs=inputs
-        )
-    definitions = load_defs(defs)
-    run = _backtest_pandas if engine == "pandas" else _backtest_sql
-    result, ds = run(
-        definitions,
-        defs,
-        data,
-        lenient,
-        days,
-        list(segments),
-        save=save,
-        force=force,
-        inputs=inputs,
-        engine=engine,
-        memory_limit=memory_limit,
-        spark_master=spark_master,
-    )
+        definitions = load_defs(defs)
+        if eng.name == "pandas":
+            result, ds = _backtest_pandas(
+                definitions, defs, data, eng, days, list(segments), save, force, inputs
+            )
+        else:
+            result, ds = _backtest_sql(definitions, defs, data, eng, days, list(segments))
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
     if scores is not None:
@@ -194,21 +164,20 @@ def _backtest_pandas(
     definitions: Any,
     defs: Path,
     data: str,
-    lenient: bool,
+    eng: Any,
     days: list[dt.date],
     names: list[str],
-    *,
     save: Path | None,
     force: bool,
     inputs: dict[str, Path],
-    **_engine: Any,
 ) -> tuple[Any, Any]:
     """The data set loaded and its usage indexed once, every day read off the index."""
     from pendo_segments.backtest import UsageHistory, run_backtest
     from pendo_segments.backtest.history import window_warning
     from pendo_segments.data.history import NO_HISTORY_NOTE, has_history
 
-    ds = load_data(data, lenient, narrow=True)
+    with status(f"Loading data from {data}"):
+        ds = eng.in_memory  # the usage tables in the evaluator's narrow form
     note = window_warning(ds, days[0])
     if note:
         warn(note)
@@ -234,46 +203,34 @@ def _backtest_pandas(
 
 
 def _backtest_sql(
-    definitions: Any,
-    defs: Path,
-    data: str,
-    lenient: bool,
-    days: list[dt.date],
-    names: list[str],
-    *,
-    engine: str,
-    memory_limit: str | None,
-    spark_master: str | None,
-    **_saving: Any,
+    definitions: Any, defs: Path, data: str, eng: Any, days: list[dt.date], names: list[str]
 ) -> tuple[Any, Any]:
     """DuckDB / Spark keep the usage; each day's per-account answers come back."""
-    from pendo_segments.backtest.sql import open_sql_data, run_backtest_sql, window_warning_sql
+    from types import SimpleNamespace
+
+    from pendo_segments.backtest.sql import (
+        SqlDays,
+        has_history_files,
+        run_backtest_sql,
+        window_warning_sql,
+    )
     from pendo_segments.data.history import NO_HISTORY_NOTE
 
     definitions.select(names)  # an unknown --segment fails before the data is read
-    what = "DuckDB" if engine == "duckdb" else "Spark"
+    what = {"duckdb": "DuckDB", "spark": "Spark"}.get(eng.name, eng.name)
     with status(f"Reading {data} with {what}"):
-        sql_data = open_sql_data(
-            engine,
-            definitions,
-            data,
-            lenient=lenient,
-            warn=warn,
-            memory_limit=memory_limit,
-            master=spark_master,
+        sql_days = SqlDays(eng)
+        note = window_warning_sql(sql_days, days[0])
+    if note:
+        warn(note)
+    if not has_history_files(data):
+        warn(NO_HISTORY_NOTE)
+    with status(f"Backtesting {len(days)} as-of days on {what}") as update:
+        result = run_backtest_sql(
+            definitions, eng, days, defs_path=defs, names=names, progress=update
         )
-    try:
-        note = window_warning_sql(sql_data, days[0])
-        if note:
-            warn(note)
-        warn(NO_HISTORY_NOTE)  # the SQL engines refuse history files
-        with status(f"Backtesting {len(days)} as-of days on {what}") as update:
-            result = run_backtest_sql(
-                definitions, sql_data, days, defs_path=defs, names=names, progress=update
-            )
-    finally:
-        sql_data.close()
-    return result, sql_data.ref
+    # what the catch rates read: the outcomes, and the source their message names
+    return result, SimpleNamespace(outcomes=sql_days.outcomes(), source=eng.data)
 
 
 def _save(
