@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pendo_segments.errors import EvaluationError
@@ -51,6 +53,37 @@ def machine_memory() -> float:
         return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 8 * 2**30
+
+
+#: the most a local Spark driver is given unasked (a JVM heap beyond this only pauses longer)
+SPARK_DRIVER_CAP = 16 * 2**30
+SPARK_DRIVER_FLOOR = 2**30
+
+
+def spark_driver_memory(
+    given: Mapping[str, str], say: Callable[[str], None] | None = None
+) -> dict[str, str]:
+    """``spark.driver.memory`` for local mode: half the machine's memory (1–16 GiB).
+
+    Spark's default driver heap (1g) runs out of memory at 1M visitors
+    ("Unable to acquire 65536 bytes", issue 28). The heap is fixed when the JVM
+    starts, so it goes in with the session's first settings. A value the user
+    gave (``--spark-conf spark.driver.memory=…``) wins and nothing is said;
+    otherwise the choice is said on stderr.
+    """
+    if "spark.driver.memory" in given:
+        return {}
+    ram = machine_memory()
+    value = f"{int(min(max(ram / 2, SPARK_DRIVER_FLOOR), SPARK_DRIVER_CAP)) // 2**30}g"
+    (say or _stderr)(
+        f"spark: local mode with spark.driver.memory={value} (half of this machine's "
+        f"{_size(ram)}, at most 16 GiB; --spark-conf spark.driver.memory=… to change)"
+    )
+    return {"spark.driver.memory": value}
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def estimate_pandas_bytes(folder: Path) -> float:
