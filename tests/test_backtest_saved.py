@@ -450,7 +450,7 @@ def test_values_no_backtest_writes_are_refused(
         ),
         (
             lambda f: (f.mkdir(), (f / "backtest.json").write_text('{"format": "x"}')),
-            "format 'x', this version reads 'pendo-segments backtest 3'; run backtest --save again",
+            "format 'x', this version reads 'pendo-segments backtest 4'; run backtest --save again",
         ),
     ],
     ids=["missing", "empty", "bad-json", "other-format"],

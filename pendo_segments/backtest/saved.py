@@ -175,6 +175,9 @@ def save_backtest(
     health = bt.last.health
     flag_names, member_names = list(bt.flags), list(bt.member_counts)
     arrays: dict[str, Any] = {"scores": bt.scores, "health_score": health.score}
+    # who existed each day (docs/semantics.md §2b): the report leaves the others out
+    every = np.ones(bt.scores.shape, dtype=bool)
+    arrays["scored"] = bt.scored if bt.scored is not None else every
     arrays |= {f"flag_{i}": bt.flags[n] for i, n in enumerate(flag_names)}
     arrays |= {f"members_{i}": bt.member_counts[n] for i, n in enumerate(member_names)}
     components, signals = list(health.components), list(health.signals)
@@ -284,6 +287,7 @@ def _assemble(
         components={n: arrays[f"component_{i}"] for i, n in enumerate(h.components)},
         signals={n: arrays[f"signal_{i}"] for i, n in enumerate(h.signals)},
         missing_everywhere=dict(h.missing_everywhere),
+        subjects=arrays["scored"][-1],
     )
     counts = {
         n: [int(x) for x in (flags[n] if n in flags else members[n]).sum(axis=1)]
@@ -299,6 +303,7 @@ def _assemble(
         alerts=list(manifest.alerts),
         member_counts=members,
         scores=arrays["scores"],
+        scored=arrays["scored"],
         skipped=list(manifest.skipped),
         last=LastDay(days[-1], masks=masks, metrics=None, health=health),
     )
@@ -323,6 +328,7 @@ def _restrict_health(health: HealthResult, keep: np.ndarray) -> HealthResult:
         score=health.score[kept],
         components={n: v[kept] for n, v in health.components.items()},
         signals={n: v[kept] for n, v in health.signals.items()},
+        subjects=health.subjects[kept] if health.subjects is not None else None,
     )
 
 

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pendo_segments.errors import DataError
 
-FORMAT = "pendo-segments backtest 3"
+FORMAT = "pendo-segments backtest 4"  # 4: ``scored``, who existed each day (§2b)
 MANIFEST = "backtest.json"
 ARRAYS = "arrays.npz"
 #: a manifest lists days and names: 64 MiB is far beyond any real one
@@ -225,6 +225,7 @@ def expected_members(manifest: Manifest, accounts: int) -> dict[str, Member]:
     usage = manifest.usage
     keys, new, nps = len(usage.key_features), usage.new_visitors, usage.nps_responses
     out: dict[str, Member] = {"scores": ((d, a), "f"), "health_score": ((a,), "f")}
+    out["scored"] = ((d, a), "b")  # a subject that day (docs/semantics.md §2b)
     out |= {f"flag_{i}": ((d, a), "b") for i in range(len(manifest.flags))}
     out |= {f"members_{i}": ((d, bins), "iu") for i in range(len(manifest.members))}
     out |= {f"component_{i}": ((a,), "f") for i in range(len(manifest.health.components))}
