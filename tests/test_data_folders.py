@@ -270,11 +270,6 @@ def test_a_bad_value_in_a_part_names_the_part_and_its_row(defs, tmp_path: Path) 
     ("make", "message"),
     [
         (
-            lambda t: (t / "usage_daily" / "_delta_log").mkdir(parents=True),
-            "usage_daily/: a Delta table (_delta_log/); only plain Parquet or CSV part files "
-            "are read: write the table out as Parquet (e.g. df.write.parquet)",
-        ),
-        (
             lambda t: (t / "usage_daily" / "2026" / "x.parquet").parent.mkdir(parents=True),
             "usage_daily/: folder 2026 is not a Hive partition (name=value)",
         ),

@@ -14,8 +14,10 @@ The layouts the usual writers leave, all read the same way by every engine:
 :func:`locate_table` finds the files (a folder listing, nothing read);
 :func:`open_table` also checks what every engine would otherwise report in
 its own words, or not at all: part files whose columns differ, duplicate
-column names, NUL bytes in CSV text. Delta and Iceberg tables are refused:
-their folders hold data files that are no longer part of the table.
+column names, NUL bytes in CSV text. A Delta table (``_delta_log/``) is its
+current data files, named by its log (optional ``deltalake`` package); an
+Iceberg table is refused: its folders hold data files that are no longer part
+of the table.
 """
 
 from __future__ import annotations
@@ -135,10 +137,7 @@ def _hidden(name: str) -> bool:
 def _folder_table(name: str, root: Path) -> TableFiles:
     label = f"{root.name}/"
     if (root / "_delta_log").is_dir():
-        raise DataError(
-            f"{label}: a Delta table (_delta_log/); only plain Parquet or CSV part files are "
-            "read: write the table out as Parquet (e.g. df.write.parquet)"
-        )
+        return _delta_table(name, root)
     if (root / "metadata").is_dir() and any((root / "metadata").glob("*.metadata.json")):
         raise DataError(
             f"{label}: an Iceberg table (metadata/); only plain Parquet or CSV part files "
@@ -183,6 +182,58 @@ def _folder_table(name: str, root: Path) -> TableFiles:
         raise DataError(f"{label}: no data files (every CSV part is empty)")
     fmt: Format = "csv" if kinds == ["csv"] else "parquet"
     return TableFiles(name, root, fmt, tuple(files), keys, folder=True)
+
+
+#: Delta reader features that change what a data file means (rows deleted, columns renamed)
+DELTA_UNREAD = {"deletionVectors": "deletion vectors", "columnMapping": "column mapping"}
+
+
+def _delta_table(name: str, root: Path) -> TableFiles:
+    """A Delta table's current data files, read by every engine as Parquet parts.
+
+    The transaction log (``_delta_log/``, through the ``deltalake`` package)
+    names the files of the latest version; files a later commit replaced
+    stay in the folder until VACUUM and must not be read, which is why a
+    folder listing will not do. Partition values come from the ``name=value``
+    folders Delta writes. Deletion vectors and column mapping change what a
+    file holds, so such tables are refused in one line.
+    """
+    label = f"{root.name}/"
+    try:
+        from deltalake import DeltaTable
+    except ImportError:
+        raise DataError(
+            f"{label}: a Delta table (_delta_log/): reading it needs the deltalake package: "
+            "pip install 'pendo-segments[delta]' (or write the table out as Parquet)"
+        ) from None
+    try:
+        table = DeltaTable(str(root))
+        protocol = table.protocol()
+        partitions = tuple(table.metadata().partition_columns)
+        uris = table.file_uris()
+    except Exception as err:  # deltalake raises its own (Rust) error types
+        message = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{label}: not a readable Delta table ({message})") from None
+    features = set(protocol.reader_features or ())
+    if protocol.min_reader_version == 2:  # column mapping, before table features
+        features.add("columnMapping")
+    unread = sorted(DELTA_UNREAD.get(f, f) for f in features if f in DELTA_UNREAD)
+    if unread:
+        raise DataError(
+            f"{label}: a Delta table with {' and '.join(unread)}, which are not read; "
+            "rewrite it without them (REORG TABLE … APPLY (PURGE)) or export it as Parquet"
+        )
+    files = sorted(Path(u.removeprefix("file://")) for u in uris)
+    if not files:
+        raise DataError(f"{label}: a Delta table with no data files (its latest version is empty)")
+    found = TableFiles(name, root, "parquet", tuple(files), partitions, folder=True)
+    for file in files:
+        if not file.is_relative_to(root) or tuple(found.partition_values(file)) != partitions:
+            raise DataError(
+                f"{label}: Delta data file {file.name} is not in the table's name=value "
+                "partition folders; export the table as Parquet"
+            )
+    return found
 
 
 def _rel(root: Path, file: Path) -> str:
