@@ -239,3 +239,27 @@ def test_sync_metadata_pushes_tier_and_score_of_subjects_only(defs_path: Path) -
         "A4": (None, None),  # churned D−1
         "A5": ("P3", 29.5),
     }
+
+
+def test_calibrate_leaves_out_accounts_that_do_not_exist_at_their_day() -> None:
+    """Outcomes of A1 (renewed), A3 (created on D, renewed), A4 (churned D−1) and A5
+    (churned on D): at D only A1 and A5 exist, so calibration measures 1 churned against
+    1 renewed; A3 and A4 have no score there and are not zeros either."""
+    from pendo_segments.health.calibrate import calibrate
+
+    ds = dataset()
+    outcomes = pd.DataFrame(
+        {
+            "account_id": pd.array(["A1", "A3", "A4", "A5"], dtype="string"),
+            "churned": [False, False, True, True],
+            "churn_date": pd.to_datetime([None, None, "2026-09-13", "2026-09-14"]),
+        }
+    )
+    ds.outcomes = outcomes
+    result = calibrate(ds, as_of=T.D)
+    assert (result.accounts, result.churned, result.renewed) == (2, 1, 1)
+    assert result.rows[0].accounts == 2  # the health_score row: A1 and A5
+    assert (
+        "2 accounts did not exist on their as-of day (created on or after it, or churned "
+        "before it); left out"
+    ) in result.notes

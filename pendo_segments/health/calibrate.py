@@ -330,14 +330,25 @@ def scored_outcomes(
     else:
         days = [default] * len(outcomes)
     matrix = np.full((len(outcomes), len(COMPONENTS)), np.nan)
+    exists = np.ones(len(outcomes), dtype=bool)
     groups = pd.Series(range(len(days))).groupby(pd.Series(days), sort=True)
     for day, rows in groups:
         result = compute_health(ds, as_of=day, config=config)
         matrix[rows.to_numpy()] = result.matrix()[pos[rows.to_numpy()]]
+        exists[rows.to_numpy()] = result.subject_mask()[pos[rows.to_numpy()]]
     missing = len(accounts) - len(pos)
     if missing:
         notes.append(f"{missing} accounts have no outcome; left out")
     flags = churned.to_numpy(dtype=bool)
+    if not exists.all():
+        # created on or after its scoring day, or churned before it (docs/semantics.md
+        # §2b): no score to judge, and not a zero either
+        notes.append(
+            f"{int((~exists).sum())} accounts did not exist on their as-of day "
+            "(created on or after it, or churned before it); left out"
+        )
+        matrix, flags, pos = matrix[exists], flags[exists], pos[exists]
+        days = [d for d, keep in zip(days, exists, strict=True) if keep]
     if flags.all() or not flags.any():
         raise DataError(
             f"{where}: outcomes.csv needs both churned and renewed accounts "
