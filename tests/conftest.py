@@ -230,6 +230,7 @@ SPARK_MODULES = (
     "test_tiers_sql.py",
     "test_data_folders_spark.py",
     "test_engines_backtest.py",
+    "test_multi_account.py",
 )
 #: local[1] on tiny data: two shuffle partitions, no UI, no code generation, a small heap
 SPARK_CONF = {

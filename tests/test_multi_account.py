@@ -82,6 +82,95 @@ def test_evaluate_puts_each_account_where_its_rows_say(tmp_path: Path) -> None:
     ]
 
 
+# -- every engine: DuckDB, Spark and the backtest's index follow the row's account -----------
+#: Hand-worked as of Oct 4 (30 days): A has 2 active days (Oct 1-2), B 1 (Oct 3), B 4
+#: clicks; A's last visit FOR A is Oct 2 (2 days ago), B's Oct 3 (1 day); B's first day
+#: there is Oct 3 (1 day), A's Oct 1 (3 days). Through visitors.account_id instead: A 3
+#: days, last visit 1 day ago, first 3; B no usage at all (its day counts unknown).
+ENGINE_DEFS = {
+    "one_day": '{metric: active_days, op: "=", value: 1}',
+    "two_days": '{metric: active_days, op: "=", value: 2}',
+    "clicked": '{metric: feature_clicks, feature: f1, op: ">=", value: 4}',
+    "ten_minutes": '{metric: minutes, op: "=", value: 10}',
+    "seen_yesterday": '{metric: days_since_last_visit, op: "=", value: 1}',
+    "seen_two_days_ago": '{metric: days_since_last_visit, op: "=", value: 2}',
+    "new_here": '{metric: days_since_first_visit, op: "<=", value: 1}',
+}
+ENGINE_MEMBERS = [
+    "segment,subject,subject_id",
+    "clicked,account,B",
+    "new_here,account,B",
+    "one_day,account,B",
+    "seen_two_days_ago,account,A",
+    "seen_yesterday,account,B",
+    "ten_minutes,account,A",
+    "two_days,account,A",
+]
+
+
+def engine_defs(folder: Path) -> Path:
+    folder.mkdir()
+    for name, condition in ENGINE_DEFS.items():
+        (folder / f"{name}.yaml").write_text(
+            f"name: {name}\ntitle: T\nsubject: account\nwindow_days: 30\n"
+            f"rule:\n  all:\n    - {condition}\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def evaluate_csv(tmp_path: Path, engine: str, *extra: str) -> list[str]:
+    defs, data = engine_defs(tmp_path / "defs"), world(tmp_path / "data")
+    args = ["evaluate", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
+    result = CliRunner().invoke(main, [*args, "--engine", engine, "--format", "csv", *extra])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_every_metric_follows_the_rows_account(tmp_path: Path, engine: str) -> None:
+    assert evaluate_csv(tmp_path, engine) == ENGINE_MEMBERS
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_health_signals_follow_the_rows_account(tmp_path: Path, engine: str) -> None:
+    """Health's login days and last login (sessions still count a visitor's days for its
+    own account: docs/semantics.md §2)."""
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health.config import HealthConfig
+    from pendo_segments.health.engine import engine_health
+
+    data = world(tmp_path / "data")
+    with open_engine(engine, str(data)) as opened:
+        health = engine_health(opened, HealthConfig(), AS_OF)
+    assert list(health.account_ids) == ["A", "B"]
+    assert health.signals["active_days"].tolist() == [2.0, 1.0]
+    assert health.signals["days_since_last_login"].tolist() == [2.0, 1.0]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_backtest_day_follows_the_rows_account(tmp_path: Path, engine: str) -> None:
+    defs, data = engine_defs(tmp_path / "defs"), world(tmp_path / "data")
+    day = AS_OF.isoformat()
+    args = ["backtest", str(defs), "--data", str(data), "--from", day, "--to", day]
+    result = CliRunner().invoke(main, [*args, "--engine", engine, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    counts = {line.split(",")[1]: line.split(",")[2] for line in result.stdout.splitlines()[1:]}
+    assert counts == {
+        "clicked": "1",
+        "new_here": "1",
+        "one_day": "1",
+        "seen_two_days_ago": "1",
+        "seen_yesterday": "1",
+        "ten_minutes": "1",
+        "two_days": "1",
+    }
+
+
+def test_spark_follows_the_rows_account(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    assert evaluate_csv(tmp_path, "spark", "--spark-master", "local[1]") == ENGINE_MEMBERS
+
+
 # -- Pendo: the fake's events, the compiled pipelines and pull ------------------------------
 def pendo_world(fake: FakePendo) -> None:
     fake.add_account("A", agent={"arr": 1000, "plan": "Growth"})

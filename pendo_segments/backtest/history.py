@@ -29,6 +29,7 @@ from pendo_segments.evaluate.metrics import (
     day_numbers,
     feature_codes,
     positions,
+    row_accounts,
     usage_days,
 )
 from pendo_segments.semantics.rules import NAT_DAY, is_active
@@ -179,6 +180,15 @@ class UsageHistory:
 
         u = ds.usage_daily
         vidx = positions(u["visitor_id"], self.visitor_ids)
+        #: usage rows naming another account than their visitor's (docs/semantics.md §1):
+        #: each day is then a scan of its own (at), which rolls rows up by their account
+        self.row_accounts = any(
+            row_accounts(
+                t, positions(t["visitor_id"], self.visitor_ids), self.v2a, self.account_ids
+            )
+            is not None
+            for t in (u, ds.feature_usage)
+        )
         # no float copy of the counts: bincount turns each window's slice into float64
         minutes = u["minutes"].to_numpy(dtype=np.float64)
         events = u["events"].to_numpy()
@@ -246,7 +256,10 @@ class UsageHistory:
         self._matrices: dict[tuple[str, int, int], np.ndarray] = {}
 
     def at(self, as_of: dt.date) -> Metrics:
-        """The metrics of one as-of day, read off this index."""
+        """The metrics of one as-of day, read off this index (or, when usage rows name
+        other accounts than their visitors', a scan of that day)."""
+        if self.row_accounts:
+            return Metrics(self.ds, as_of)
         return Metrics(self.ds, as_of, source=self)
 
     def size(self, subject: str) -> int:
@@ -362,8 +375,13 @@ class UsageHistory:
             self._matrices[key] = flat.reshape(self.size(subject), nf)
         return self._matrices[key]
 
-    def active_extreme(self, latest: bool, end: int) -> np.ndarray:
-        """Latest / earliest active day before ``end`` per visitor (a running value)."""
+    def elsewhere(self, end: int) -> None:
+        """No row names another account here (such data is scanned per day: :meth:`at`)."""
+        return None
+
+    def active_extreme(self, latest: bool, end: int, home: bool = False) -> np.ndarray:
+        """Latest / earliest active day before ``end`` per visitor (a running value); every
+        row is at home here (:meth:`at`)."""
         day = self.pairs["visitor"][1]
         hi = int(np.searchsorted(day, day.dtype.type(end), side="left"))
         return (self._last if latest else self._first).upto(hi)

@@ -183,6 +183,8 @@ class SQLGenerator(Generator):
             has_first_visit=self.options.get("has_first_visit", True),
             has_created=self.options.get("has_created", False),
             has_churn_date=self.options.get("has_churn_date", False),
+            # usage tables whose rows name their own account (§1): roll-ups use it
+            row_account=tuple(self.options.get("row_account", ())),
         )
 
     def _add_metric(self, name: str, body: exp.Select) -> str:

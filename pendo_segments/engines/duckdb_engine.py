@@ -106,7 +106,13 @@ class DuckDBEngine(Engine):
         return self._db.default_as_of()
 
     def shape(self) -> DataShape:
-        return dataset_shape(self._small())  # usage columns: the contract's (views)
+        shape = dataset_shape(self._small())  # usage columns: the contract's (views)
+        if self.folder:  # and a row's own account_id where the file has one (§1)
+            from pendo_segments.evaluate.duckdb_folder import row_account_files
+
+            for name in row_account_files(Path(self.data)):
+                shape.columns[name] = (*shape.columns[name], "account_id")
+        return shape
 
     def subjects(self, subject: str) -> pd.DataFrame:
         ds = self._small()

@@ -202,7 +202,7 @@ def open_folder(
             for name in USAGE_TABLES:
                 table = tables[name]
                 assert table is not None  # mandatory tables
-                _load_usage(con, root, table, lenient, warn)
+                columns[name] = _load_usage(con, root, table, lenient, warn)
         outcomes = load_accounts(root).outcomes  # small: churn dates (docs/semantics.md §2b)
         if outcomes is not None:
             _copy_in(con, "outcomes", outcomes)
@@ -219,6 +219,7 @@ def shared_members(
     """The named segments as queries over shared metric tables of ``db`` (not closed here)."""
     from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.evaluate.duckdb_engine import existence_options
+    from pendo_segments.semantics.catalogue import row_account_tables
 
     db.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
     gen = SharedMetricSQL(
@@ -228,6 +229,7 @@ def shared_members(
         has_first_visit="first_visit" in db.columns["visitors"],
         has_last_visit="last_visit" in db.columns["visitors"],
         **existence_options(db.columns["accounts"], db.outcomes),
+        row_account=row_account_tables(lambda t, c: c in db.columns.get(t, ())),  # §1
     )
     wanted = defs.select(names)
     queries = run_shared(db.con, gen.compile_shared(wanted))
@@ -366,7 +368,33 @@ def _typed(column: str, col: Col, duck_type: str) -> tuple[str, str]:
     return f"CAST({number} AS BIGINT)", ok
 
 
-def _load_usage(con: Any, root: Path, table: TableFiles, lenient: bool, warn: Warn | None) -> None:
+def row_account_files(root: Path) -> list[str]:
+    """The usage tables of folder ``root`` with an ``account_id`` column (their views keep
+    it: a row's own account, docs/semantics.md §1), read from the files' headers."""
+    import duckdb
+
+    found = []
+    con = duckdb.connect()
+    try:
+        for name in USAGE_TABLES:
+            table = open_table(root, name, TABLES[name].mandatory)
+            if table is None:
+                continue
+            try:
+                described = con.execute(f"DESCRIBE SELECT * FROM {_source(table)}").fetchall()
+            except duckdb.Error:
+                continue  # unreadable: opening the folder says why
+            if any(row[0] == "account_id" for row in described):
+                found.append(name)
+    finally:
+        con.close()
+    return found
+
+
+def _load_usage(
+    con: Any, root: Path, table: TableFiles, lenient: bool, warn: Warn | None
+) -> list[str]:
+    """Check usage table ``table`` and make its view; returns the view's columns."""
     import duckdb
 
     name = table.name
@@ -392,6 +420,10 @@ def _load_usage(con: Any, root: Path, table: TableFiles, lenient: bool, warn: Wa
         value, ok = _typed(column, col, types[column])
         selects.append(f"{value} AS {_ident(column)}")
         checks.append(ok)
+    kept = list(spec.required)
+    if "account_id" in types:  # a row's own account, blank: its visitor's (docs/semantics.md §1)
+        selects.append("NULLIF(CAST(account_id AS VARCHAR), '') AS account_id")
+        kept.append("account_id")
     bad = " OR ".join(f"NOT coalesce({ok}, FALSE)" for ok in checks)
     refs = [("visitor_id", "visitors", "visitor")]
     if name == "feature_usage":
@@ -443,11 +475,12 @@ def _load_usage(con: Any, root: Path, table: TableFiles, lenient: bool, warn: Wa
     keep = " AND ".join(
         f"{column} IN (SELECT {column} FROM {other})" for column, other, *_ in unknown
     )
-    columns = ", ".join(_ident(c) for c in spec.required)
+    columns = ", ".join(_ident(c) for c in kept)
     con.execute(
         f"CREATE TEMP VIEW {name} AS SELECT {columns} FROM {raw}"
         + (f" WHERE {keep}" if keep else "")
     )
+    return kept
 
 
 def _first_line(err: Exception) -> str:

@@ -178,7 +178,11 @@ class UsageSource(Protocol):
     def feature_clicks(
         self, subject: str, feature: str, first: int, end: int, drop: np.ndarray | None = None
     ) -> np.ndarray: ...
-    def active_extreme(self, latest: bool, end: int) -> np.ndarray: ...
+    # ``home``: only rows whose account is the visitor's own (docs/semantics.md §2)
+    def active_extreme(self, latest: bool, end: int, home: bool = False) -> np.ndarray: ...
+    # active rows before ``end`` naming another account than their visitor's:
+    # (visitor position, account position, day), or None when there are none
+    def elsewhere(self, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None: ...
     def active_from(self, end: int) -> np.ndarray: ...
     def declared(self, column: str) -> np.ndarray | None: ...
 
@@ -244,11 +248,30 @@ class Metrics:
             assert m.column is not None
             return self.source.window_sum(subject, m.column, first, end, drop=drop)
         latest = m.rollup == "latest"
-        day = self._visitor_day(latest)
         if subject == "account":
-            v2a = self.v2a if drop is None else np.where(drop, -1, self.v2a)
-            day = roll_up(day, v2a, len(self.account_ids), latest)
-        return days_since(self.asof_day, day)
+            return days_since(self.asof_day, self._account_day(latest, drop))
+        return days_since(self.asof_day, self._visitor_day(latest))
+
+    def _account_day(self, latest: bool, drop: np.ndarray | None) -> np.ndarray:
+        """Per account: the latest / earliest day one of its visitors was active FOR it
+        (docs/semantics.md §2): the visitors' own days (with ``last_visit`` / ``first_visit``)
+        when every usage row is its visitor's account; else those of the rows at home plus
+        the active rows that name the account."""
+        v2a = self.v2a if drop is None else np.where(drop, -1, self.v2a)
+        elsewhere = self.source.elsewhere(self.asof_day)
+        if elsewhere is None:
+            return roll_up(self._visitor_day(latest), v2a, len(self.account_ids), latest)
+        out = roll_up(self._visitor_day(latest, home=True), v2a, len(self.account_ids), latest)
+        vidx, aidx, day = elsewhere
+        keep = aidx >= 0
+        if drop is not None:
+            keep &= ~drop[vidx]
+        day = day[keep].astype(np.int64)
+        fill = np.iinfo(np.int64).max if not latest else NAT_DAY
+        out[out == NAT_DAY] = fill
+        (np.maximum if latest else np.minimum).at(out, aidx[keep], day)
+        out[out == fill] = NAT_DAY
+        return out
 
     # -- who exists at the as-of day (docs/semantics.md §2b) ----------------------
     def subjects(self, subject: str) -> np.ndarray:
@@ -330,11 +353,12 @@ class Metrics:
         out[known] = self.asof_day - days[known].astype(np.int64)
         return out
 
-    def _visitor_day(self, latest: bool) -> np.ndarray:
-        """Per visitor: the last visit (``latest``) or the first-seen day."""
-        key = ("visitor", "_last_day" if latest else "_first_day")
+    def _visitor_day(self, latest: bool, home: bool = False) -> np.ndarray:
+        """Per visitor: the last visit (``latest``) or the first-seen day (``home``: over
+        its rows for its own account only)."""
+        key = ("visitor", "_last_day" if latest else "_first_day", home)
         if key not in self._cache:
-            active = self.source.active_extreme(latest, self.asof_day)
+            active = self.source.active_extreme(latest, self.asof_day, home)
             if latest:
                 day = last_visit(active, self.source.declared("last_visit"), self.asof_day)
             else:
@@ -557,15 +581,29 @@ class ScanUsage:
         uniq = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
         return np.bincount(uniq // window, minlength=n).astype(np.float64)
 
-    def active_extreme(self, latest: bool, end: int) -> np.ndarray:
+    def active_extreme(self, latest: bool, end: int, home: bool = False) -> np.ndarray:
         """Latest or earliest active day before ``end`` per visitor (:data:`NAT_DAY` if none),
         a piece of rows at a time (a full-length int64 copy of the days would be 240 MB at
-        30M rows)."""
+        30M rows). ``home``: only the rows of the visitor's own account."""
         assert end == self.asof_day, "a scan holds the rows of one as-of day"
         u = self.usage
         running = ExtremeDay(len(self.visitor_ids), u.day.dtype, latest)
         for start in range(0, len(u.day), SUM_PIECE_ROWS):
             part = slice(start, start + SUM_PIECE_ROWS)
             m = u.values["active"][part]
+            if home and u.aidx is not None:
+                m = m & ~self._elsewhere(u.vidx[part], u.aidx[part])
             running.add(u.vidx[part][m], u.day[part][m])
         return running.days()
+
+    def elsewhere(self, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        assert end == self.asof_day, "a scan holds the rows of one as-of day"
+        u = self.usage
+        if u.aidx is None:
+            return None
+        m = u.values["active"] & self._elsewhere(u.vidx, u.aidx)
+        return u.vidx[m], u.aidx[m], u.day[m]
+
+    def _elsewhere(self, vidx: np.ndarray, aidx: np.ndarray) -> np.ndarray:
+        """Rows whose account is not their visitor's own."""
+        return aidx != np.where(vidx >= 0, self.v2a[np.maximum(vidx, 0)], -1)

@@ -130,7 +130,7 @@ def spark_sql(
     has_first_visit: bool,
     has_last_visit: bool = False,
     ordered: bool = True,
-    **existence: bool,  # §2b
+    **existence: Any,  # §2b; row_account (§1)
 ) -> str:
     """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
 
@@ -164,6 +164,8 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
     """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy)."""
     from pyspark.sql import functions as F
 
+    from pendo_segments.semantics.catalogue import row_account_tables
+
     spark = data.spark
     visitor_columns = data.columns("visitors")
     parts = []
@@ -178,6 +180,7 @@ def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: d
             ordered=False,
             has_created="created" in data.columns("accounts"),  # §2b
             has_churn_date="churn_date" in data.columns("outcomes"),
+            row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
         )
         try:
             frame = spark.sql(sql)

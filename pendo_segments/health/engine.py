@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def shape_tables(shape: DataShape) -> Tables:
     """What the data holds, in the terms the health query is shaped by."""
     from pendo_segments.health.sql import Tables
+    from pendo_segments.semantics.catalogue import row_account_tables
 
     return Tables(
         key_features=shape.key_features,
@@ -31,6 +32,7 @@ def shape_tables(shape: DataShape) -> Tables:
         first_visit=shape.has_column("visitors", "first_visit"),  # docs/semantics.md §2b
         created=shape.has_column("accounts", "created"),
         churn_date=shape.has_column("outcomes", "churn_date"),
+        row_account=row_account_tables(shape.has_column),  # docs/semantics.md §1
     )
 
 

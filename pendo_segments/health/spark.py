@@ -13,6 +13,7 @@ from typing import Any
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.spark_engine import error_line, open_spark
 from pendo_segments.health.sql import Tables, health_query, health_result
+from pendo_segments.semantics.catalogue import row_account_tables
 
 
 def spark_tables(data: Any) -> Tables:
@@ -27,6 +28,7 @@ def spark_tables(data: Any) -> Tables:
         first_visit="first_visit" in data.columns("visitors"),  # docs/semantics.md §2b
         created="created" in data.columns("accounts"),
         churn_date="churn_date" in data.columns("outcomes"),
+        row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
     )
 
 

@@ -34,10 +34,8 @@ from pendo_segments.semantics.rules import (
     date,
     days_since_sql,
     fn,
-    last_visit_sql,
     num,
     params,
-    roll_up_sql,
     subject_key,
     subject_rows,
     table,
@@ -87,6 +85,8 @@ class Tables:
     first_visit: bool = False  # visitors.first_visit exists
     created: bool = False  # accounts.created exists
     churn_date: bool = False  # an outcomes table with churn_date
+    # usage tables with their own account_id: rows count for it (docs/semantics.md §1)
+    row_account: tuple[str, ...] = ()
 
     @property
     def existence(self) -> Existence:
@@ -94,6 +94,7 @@ class Tables:
             has_first_visit=self.first_visit,
             has_created=self.created,
             has_churn_date=self.churn_date,
+            row_account=self.row_account,
         )
 
     def missing_everywhere(self) -> dict[str, str]:
@@ -212,8 +213,8 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
         "login": catalogue.metric_sql("active_days", "account", lf.window_days, exists=exists),
         "sessions_n": _sessions(lf.window_days, exists),
         "growth": _growth(lf.window_days, exists),
-        "last_login": roll_up_sql(
-            last_visit_sql(tables.last_visit), latest=True, keep=exists.visitor_sql("v")
+        "last_login": catalogue.visit_day_sql(
+            "days_since_last_visit", "account", tables.last_visit, exists
         ),
     }
     active_days = _count("login")
@@ -351,6 +352,7 @@ def dataset_tables(ds: Any) -> Tables:
         last_visit="last_visit" in ds.visitors.columns,
         first_visit="first_visit" in ds.visitors.columns,
         **_existence_columns(ds.accounts.columns, ds.outcomes),
+        row_account=catalogue.row_account_tables(lambda t, c: c in getattr(ds, t).columns),
     )
 
 

@@ -10,12 +10,14 @@ same fields to pick their own way of counting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pendo_segments.semantics.rules import (
     Existence,
     active_sql,
+    before_sql,
     both,
     col,
     date,
@@ -23,9 +25,12 @@ from pendo_segments.semantics.rules import (
     last_visit_sql,
     num,
     roll_up_sql,
+    row_account_sql,
     subject_key,
     subject_rows,
+    table,
     window_sql,
+    with_params,
 )
 
 if TYPE_CHECKING:
@@ -86,6 +91,19 @@ CATALOGUE: dict[str, Metric] = {
 }
 
 
+#: the usage tables whose rows may name their own account (docs/semantics.md §1)
+USAGE_TABLES = ("usage_daily", "feature_usage")
+
+
+def row_account_tables(has_column: Callable[[str, str], bool]) -> tuple[str, ...]:
+    """The usage tables with an ``account_id`` column: their rows count for it (§1-§2).
+
+    ``has_column(table, column)`` reads the data's shape; the result is the SQL
+    generator's ``row_account`` option and :attr:`Existence.row_account`.
+    """
+    return tuple(t for t in USAGE_TABLES if has_column(t, "account_id"))
+
+
 def usage_scan(
     subject: str,
     usage: str,
@@ -96,12 +114,15 @@ def usage_scan(
 ) -> exp.Select:
     """``SELECT <subject> AS subject_id, <columns> FROM <usage> … WHERE <window> [AND where]``.
 
-    The caller adds ``GROUP BY``; accounts take their visitors' rows (with
-    ``exists``: only those of visitors that are subjects, docs/semantics.md §2b).
+    The caller adds ``GROUP BY``; accounts take the rows that count for them: a
+    row's own ``account_id`` where ``exists.row_account`` names the table, else
+    its visitor's (docs/semantics.md §1); with ``exists``, only rows of visitors
+    that are subjects (§2b).
     """
     day_in = window_sql(col("date", "u"), days)
+    own = exists is not None and usage in exists.row_account  # §1: the row's own account
     select = subject_rows(subject, usage).select(
-        exp.alias_(subject_key(subject), "subject_id"), *columns, copy=False
+        exp.alias_(subject_key(subject, own_account=own), "subject_id"), *columns, copy=False
     )
     keep = exists.rows_sql(usage) if exists is not None and subject == "account" else None
     tests = [t for t in (where, keep) if t is not None]
@@ -139,10 +160,70 @@ def visit_day_sql(
     """
     metric = CATALOGUE[name]
     latest = metric.rollup == "latest"
-    per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
     if subject == "account":
         keep = None if exists is None else exists.visitor_sql("v")
+        if exists is not None and "usage_daily" in exists.row_account:
+            return _visit_day_by_row_account(latest, has_declared, keep)
+        per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
         return roll_up_sql(per_visitor, latest, keep)
+    per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
     return exp.select(
         exp.alias_(col("visitor_id", "x"), "subject_id"), exp.alias_(col("day", "x"), "value")
     ).from_(per_visitor.subquery("x", copy=False))
+
+
+def _visit_day_by_row_account(
+    latest: bool, has_declared: bool, keep: exp.Expr | None
+) -> exp.Select:
+    """``subject_id, value`` per account when usage rows carry their own account (§1-§2):
+    the latest / earliest day a visitor was active *for that account*.
+
+    Per visitor and row account (blank: the visitor's), the latest / earliest
+    active day before as-of; the visitor's declared ``last_visit`` (before as-of)
+    counts for its own account, and its ``first_visit`` is its first day there
+    (as written, as on one-account data). Visitors where ``keep`` fails are left out.
+    """
+    day = (exp.Max if latest else exp.Min)(this=date(col("date", "u")))
+    pairs: exp.Query = (
+        with_params(
+            exp.select(
+                col("visitor_id", "u"), col("account_id", "u"), exp.alias_(day, "day")
+            ).from_(table("usage_daily", "u"))
+        )
+        .where(both(before_sql(col("date", "u")), active_sql()))
+        .group_by(num(1), num(2))
+    )
+    home = exp.EQ(this=row_account_sql("x"), expression=col("account_id", "v"))
+    value: exp.Expr = col("day", "x")
+    if has_declared and latest:  # Pendo's last visit: for the visitor's own account
+        declared = date(col("last_visit", "v"))
+        listed = with_params(
+            exp.select(col("visitor_id", "v"), col("account_id", "v"), declared).from_(
+                table("visitors", "v")
+            )
+        ).where(before_sql(declared.copy()))
+        pairs = exp.union(pairs, listed, distinct=False)
+    elif has_declared:  # first_visit, where given, is the visitor's first day at home
+        every = exp.select(
+            col("visitor_id", "v"),
+            col("account_id", "v"),
+            exp.cast(exp.Null(), exp.DataType.Type.DATE),
+        ).from_(table("visitors", "v"))
+        pairs = exp.union(pairs, every, distinct=False)
+        given = exp.Not(this=exp.Is(this=col("first_visit", "v"), expression=exp.Null()))
+        value = exp.Case(
+            ifs=[exp.If(this=both(given, home), true=date(col("first_visit", "v")))],
+            default=col("day", "x"),
+        )
+    on = exp.EQ(this=col("visitor_id", "v"), expression=col("visitor_id", "x"))
+    select = (
+        exp.select(
+            exp.alias_(row_account_sql("x"), "subject_id"),
+            exp.alias_((exp.Max if latest else exp.Min)(this=value), "value"),
+        )
+        .from_(pairs.subquery("x", copy=False))
+        .join(table("visitors", "v"), on=on)
+    )
+    if keep is not None:
+        select = with_params(select).where(keep, copy=False)
+    return select.group_by(num(1))

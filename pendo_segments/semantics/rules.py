@@ -205,10 +205,19 @@ def days_since(as_of_day: int, days: np.ndarray) -> np.ndarray:
     return out
 
 
-# -- accounts roll up their visitors through visitors.account_id ---------------------
-def subject_key(subject: str, row: str = "u") -> exp.Column:
-    """The column a usage row is grouped by: its visitor, or its visitor's account."""
-    return col("visitor_id", row) if subject == "visitor" else col("account_id", "v")
+# -- accounts roll up usage rows: the row's own account, else its visitor's ----------
+def subject_key(subject: str, row: str = "u", own_account: bool = False) -> exp.Expr:
+    """The column a usage row is grouped by: its visitor, or its account (``own_account``:
+    the usage table has ``account_id``, :func:`row_account_sql`; else the visitor's)."""
+    if subject == "visitor":
+        return col("visitor_id", row)
+    return row_account_sql(row) if own_account else col("account_id", "v")
+
+
+def row_account_sql(row: str = "u", visitor: str = "v") -> exp.Expr:
+    """``COALESCE(u.account_id, v.account_id)``: the account a usage row counts for
+    (docs/semantics.md §1: its own, blank = its visitor's)."""
+    return fn("COALESCE", col("account_id", row), col("account_id", visitor))
 
 
 def subject_rows(subject: str, usage: str, row: str = "u") -> exp.Select:
@@ -378,6 +387,8 @@ class Existence:
     has_churn_date: bool = False
     #: a table of :func:`earliest_active_sql` to read instead of a correlated ``MIN``
     earliest_table: str | None = None
+    #: the usage tables whose rows carry their own ``account_id`` (§1: roll-ups use it)
+    row_account: tuple[str, ...] = ()
 
     def subject_sql(self, subject: str, row: str = "s") -> exp.Expr:
         """The ``accounts`` / ``visitors`` row ``row`` is a subject at ``p.as_of``."""

@@ -221,6 +221,7 @@ def policy_query(
         has_last_visit=tables.last_visit,
         has_created=tables.created,  # who exists in the segments named (§2b)
         has_churn_date=tables.churn_date,
+        row_account=tables.row_account,  # usage rows' own accounts (§1)
     )
     whens: list[exp.Expr] = []
     index: list[exp.If] = []
