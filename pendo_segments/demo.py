@@ -77,6 +77,7 @@ def run_demo(
     progress("loading the sample data")
     ds = open_dataset(data)
     as_of = ds.default_as_of()
+    defs.use_features(ds.features)  # feature names → the data's ids, for every target
     report = DemoReport(out=out, as_of=as_of, segments=len(defs))
 
     with output_folder(out, force=force) as tmp:

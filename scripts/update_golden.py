@@ -53,9 +53,11 @@ def render(result: Any) -> str:
 def compiled(target: str, variant: str = "") -> dict[str, str]:
     """Segment name -> golden text for every shipped segment."""
     from pendo_segments.compile.base import compile_segments
+    from pendo_segments.definitions.features import data_catalogue
     from pendo_segments.definitions.loader import load_definitions
 
-    defs = load_definitions(DEFS)
+    # the shipped definitions name their features; the sample's catalogue gives the ids
+    defs = load_definitions(DEFS, features=data_catalogue("sample"))
     # SQL goldens are the pretty-printed text users get from `compile --target sql`.
     results = compile_segments(defs, target, as_of=CASES[(target, variant)], pretty=True)
     return {r.segment.name: render(r) for r in results}

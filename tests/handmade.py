@@ -86,7 +86,8 @@ def frames() -> dict[str, pd.DataFrame]:
                 "guide_publishing",
                 "export",
             ],
-            "name": ["Core Events", "Data Explorer", "Path Reports", "Guide Publishing", "Export"],
+            # the names the shipped definitions write (segment_defs/never_used_feature.yaml)
+            "name": ["Core events", "Data Explorer", "Path reports", "Guide publishing", "Export"],
             "key": pd.array([True, True, True, True, False], dtype="boolean"),
         }
     )

@@ -142,7 +142,8 @@ def test_explain_stamped_segment_says_its_parameter(data_dir: Path) -> None:
         "table",
     )
     assert result.exit_code == 0, result.stderr
-    assert "IS in never_used_data_explorer (stamped with feature=data_explorer)" in " ".join(
+    stamp = "feature=data_explorer, feature_name=Data Explorer"
+    assert f"IS in never_used_data_explorer (stamped with {stamp})" in " ".join(
         result.stdout.split()
     )
 

@@ -528,7 +528,12 @@ def data() -> dict[str, list[dict[str, Any]]]:
 def compiled() -> dict[str, CompileResult]:
     return {
         r.segment.name: r
-        for r in compile_segments(load_definitions("segment_defs"), "aggregation", as_of=AS_OF)
+        for r in compile_segments(
+            # the shipped definitions name their features: the catalogue gives the ids
+            load_definitions("segment_defs", features=frames()["features"]),
+            "aggregation",
+            as_of=AS_OF,
+        )
     }
 
 

@@ -30,6 +30,13 @@ AS_OF = dt.date(2026, 11, 1)
 #: Ids that fold to one name when punctuation becomes "_" and case is ignored.
 TRICKY = ["a-b", "a_b", "A_B", "a.b"]
 FEATURES = ["core_events", "data_explorer", "path_reports", "guide_publishing", *TRICKY]
+#: the names the shipped definitions give those features (the sample's features.csv)
+SHIPPED_NAMES = {
+    "core_events": "Core events",
+    "data_explorer": "Data Explorer",
+    "path_reports": "Path reports",
+    "guide_publishing": "Guide publishing",
+}
 
 TRICKY_DEFS = """
 segments:
@@ -165,7 +172,7 @@ def datasets(draw: st.DrawFn) -> Dataset:
     features = pd.DataFrame(
         {
             "feature_id": pd.array(FEATURES, dtype="string"),
-            "name": FEATURES,
+            "name": [SHIPPED_NAMES.get(f, f) for f in FEATURES],  # as the definitions write them
             "key": pd.array([True] * len(FEATURES), dtype="boolean"),
         }
     )

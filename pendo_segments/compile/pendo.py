@@ -89,6 +89,7 @@ Semantics and known gaps:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -219,11 +220,13 @@ class PendoGenerator(Generator):
                 "upload": UPLOAD_MARKER,
                 "expandAccounts": segment.subject == "account",
             }
+        # the names people see in Pendo next to the ids (features.csv / the pulled catalogue)
+        names = dict(self.defs.catalogue.names) if self.defs.catalogue is not None else {}
         return {
             **head,
-            "summary": summary(groups),
+            "summary": summary(groups, names),
             "definition": {"filters": groups},
-            "recipe": recipe(groups),
+            "recipe": recipe(groups, names),
             "why": [],
         }
 
@@ -406,14 +409,14 @@ def exists_row(row: Row) -> Row:
     return {**{k: row[k] for k in keep if k in row}, "operator": OPERATORS["exists"]}
 
 
-def row_text(row: Row) -> str:
+def row_text(row: Row, names: Mapping[str, str] | None = None) -> str:
     """One builder row as a line a CS ops person reads, in the builder's words."""
     if row["kind"] == "segment":
         return f"in segment {row['segmentName']}"
     cells = recipe_row(row)
     name = row["name"]
     if row["kind"] == "feature":
-        name = f"{name} on {row['featureId']}"
+        name = f"{name} on {feature_label(row['featureId'], names)}"
     if row.get("time") == DAYS_AGO_KEYS["time"]:
         return f"{name} {cells['operator']} {cells['value']}"
     value = row.get("value")
@@ -429,11 +432,11 @@ def row_text(row: Row) -> str:
     return text
 
 
-def summary(groups: Groups) -> str:
+def summary(groups: Groups, names: Mapping[str, str] | None = None) -> str:
     """The whole rule in words: groups joined by AND, rows in a group by OR."""
     parts = []
     for group in groups:
-        texts = [row_text(r) for r in group]
+        texts = [row_text(r, names) for r in group]
         parts.append(texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")")
     return " AND ".join(parts)
 
@@ -527,17 +530,26 @@ def row_note(row: Row) -> str:
     return guide_targeting_note(row)
 
 
-def recipe(groups: Groups) -> list[dict[str, Any]]:
+def recipe(groups: Groups, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The builder rows in words, in order, numbered by AND group."""
     rows = []
     for g, group in enumerate(groups, start=1):
         for i, row in enumerate(group):
             join = "" if g == 1 and i == 0 else ("OR" if i else "AND")
-            rows.append({"group": g, "join": join, **recipe_row(row), "note": row_note(row)})
+            cells = recipe_row(row, names)
+            rows.append({"group": g, "join": join, **cells, "note": row_note(row)})
     return rows
 
 
-def recipe_row(row: Row) -> dict[str, str]:
+def feature_label(feature_id: str, names: Mapping[str, str] | None = None) -> str:
+    """A feature as the builder lists it (its name), with the id: ``Core events (core_events)``.
+
+    Without a catalogue the id alone (as written, unresolved: ``compile`` warns)."""
+    name = (names or {}).get(feature_id)
+    return f"{name} ({feature_id})" if name and name != feature_id else str(feature_id)
+
+
+def recipe_row(row: Row, names: Mapping[str, str] | None = None) -> dict[str, str]:
     """source, field, operator, value, window of one builder row."""
     op = row["operator"]
     kind = row["kind"]
@@ -545,7 +557,7 @@ def recipe_row(row: Row) -> dict[str, str]:
         return _cells("Segment", "Segment", OPERATOR_WORDS["any"]["in"], row["segmentName"], "")
     source = SOURCES.get(kind, str(kind))
     if kind == "feature":
-        source = f"Feature {row['featureId']}"
+        source = f"Feature {feature_label(row['featureId'], names)}"
     field = row["name"]
     unit = UNITS.get(field, "").strip()
     if row.get("fact") and unit:

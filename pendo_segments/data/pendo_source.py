@@ -275,7 +275,7 @@ class PendoPuller:
             records = self.paged([{"source": {f"{kind}s": None}}], [ID_FIELDS[kind][1]])
             tables[name] = _table(record_rows(kind, records, times, tz), REQUIRED[name])
         self.progress("features")
-        features = feature_rows(self.paged([{"source": {"features": None}}], ["id"]))
+        features = feature_rows(self.paged(features_pipeline(self.app_id), ["id"]))
         tables["features"] = _table(features, REQUIRED["features"])
         feature_ids = sorted(str(f["feature_id"]) for f in features)
         self.estimate(estimate_pull(days, len(feature_ids), self.rate))
@@ -371,6 +371,14 @@ def app_id_param(app_ids: tuple[str, ...] | list[str]) -> Any:
 
 def _time_series(first: int, count: int) -> dict[str, Any]:
     return {"period": "dayRange", "first": first, "count": count}
+
+
+def features_pipeline(app_id: Any = None) -> list[dict[str, Any]]:
+    """The feature catalogue (``features.csv``): every feature of the pulled apps with
+    its opaque ``id`` and the ``name`` Pendo shows, as tap-pendo reads it (its
+    ``Features`` stream: source ``features`` with ``appId``; rows as its
+    ``schemas/features.json``: ``id``, ``name``, ``appId``, ``kind``, …)."""
+    return [{"source": {"features": {"appId": EVERY_APP if app_id is None else app_id}}}]
 
 
 def events_pipeline(first: int, count: int, app_id: Any = None) -> list[dict[str, Any]]:

@@ -19,7 +19,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pendo_segments.definitions.models import STANDARD_FIELDS, Segment, SegmentRef, walk
+from pendo_segments.definitions.features import FeatureCatalogue, catalogue_of
+from pendo_segments.definitions.models import (
+    STANDARD_FIELDS,
+    AllOf,
+    AnyOf,
+    MetricCondition,
+    NotOf,
+    Segment,
+    SegmentRef,
+    walk,
+)
 from pendo_segments.definitions.rules import Mention, RuleParser, validation_messages
 from pendo_segments.definitions.yaml_lines import (
     LineDict,
@@ -32,11 +42,12 @@ from pendo_segments.definitions.yaml_lines import (
     relabel,
     suggest,
 )
-from pendo_segments.errors import DefinitionError
+from pendo_segments.errors import DefinitionError, PendoSegmentsError
 
 #: Files in a definitions folder that hold other configuration, not segments.
 RESERVED_STEMS = frozenset({"tiers", "health", "alerts", "guides", "features"})
-#: ``DEFS/features.yaml``: ``features: [id, …]``, the catalogue when no data is given.
+#: ``DEFS/features.yaml``: ``features: [id, …]`` or ``{id: name, …}``, the catalogue when
+#: no data is given.
 FEATURES_NAME = "features.yaml"
 SEGMENT_KEYS = (
     "name",
@@ -62,6 +73,92 @@ class DefinitionSet:
     files: list[Path] = field(default_factory=list)
     #: things worth saying that are not errors (e.g. feature ids left unchecked)
     warnings: list[str] = field(default_factory=list)
+    #: the segments as written (``feature:`` an id or a name); ``segments`` holds them
+    #: with feature ids once :meth:`use_features` has run
+    written: dict[str, Segment] = field(default_factory=dict)
+    #: (segment, feature as written) → ``FILE:LINE: key.path`` of the ``feature:`` key
+    feature_lines: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: the catalogue the features were resolved with; None: as written
+    catalogue: FeatureCatalogue | None = None
+    #: per segment, its features the catalogue does not resolve (``FILE:LINE: why``)
+    _problems: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.written:
+            self.written = dict(self.segments)
+
+    def use_features(
+        self,
+        features: Any,
+        error: type[PendoSegmentsError] = DefinitionError,
+        *,
+        check: Sequence[str] | None = None,
+    ) -> DefinitionSet:
+        """Resolve every ``feature:`` (an id, or a feature's exact name) to its id, in place.
+
+        Runs before any engine or compile target reads a rule, so all of them get
+        ids; an id wins over another feature's name. Always starts from the
+        segments as written, so a second catalogue is not fed the first one's ids.
+        ``error`` lists every unknown or ambiguous feature of the segments named in
+        ``check`` (all by default) and what they reference, each at its line; a
+        segment outside them that cannot be resolved stays as written (an engine
+        that evaluates it says why, as before).
+        """
+        catalogue = catalogue_of(features)
+        if self.catalogue is None or self.catalogue.names != catalogue.names:
+            self._problems = {}
+            resolved: dict[str, Segment] = {}
+            for name, seg in self.written.items():
+                found: list[str] = []
+
+                def lookup(text: str, seg: Segment = seg, found: list[str] = found) -> str:
+                    fid = catalogue.id_of(text)
+                    if fid is None:
+                        where = self.feature_where(seg, text)
+                        found.append(f"{where}: {catalogue.problem(text)}")
+                        return text
+                    return fid
+
+                rule = feature_ids(seg.rule, lookup)
+                if found:
+                    self._problems[name] = found
+                    resolved[name] = seg
+                else:
+                    resolved[name] = seg if rule is seg.rule else _copy_segment(seg, rule)
+            self.segments, self.catalogue = resolved, catalogue
+        wanted = list(self.segments) if check is None else [n for n in check if n in self]
+        problems = list(
+            dict.fromkeys(
+                p
+                for seg in (self.closure(wanted) if wanted else [])
+                for p in self._problems.get(seg.name, [])
+            )
+        )
+        if problems:  # each on its own line, as validate lists them
+            raise (
+                error(problems)
+                if issubclass(error, DefinitionError)
+                else error("\n".join(problems))
+            )
+        return self
+
+    def feature_where(self, seg: Segment, text: str) -> str:
+        """``FILE:LINE: key.path`` of a segment's ``feature:`` key (else the segment's)."""
+        return self.feature_lines.get((seg.name, text), f"{seg.source}: {seg.name}")
+
+    def unresolved_features(self, names: Sequence[str] | None = None) -> list[str]:
+        """Features as written (sorted) in the named segments (all by default) and what
+        they reference, when no catalogue resolved them; else []."""
+        if self.catalogue is not None:
+            return []
+        return sorted(
+            {
+                str(n.feature)
+                for seg in self.closure([s.name for s in self.select(names)])
+                for n in walk(seg.rule)
+                if isinstance(n, MetricCondition) and n.feature is not None
+            }
+        )
 
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.segments.values())
@@ -102,6 +199,31 @@ class DefinitionSet:
 
 def references(segment: Segment) -> list[str]:
     return [n.segment for n in walk(segment.rule) if isinstance(n, SegmentRef)]
+
+
+def feature_ids(rule: Any, lookup: Any) -> Any:
+    """``rule`` with each ``feature`` replaced by ``lookup(feature)``; the same object
+    when nothing changes (so a resolved set resolves again for free)."""
+    if isinstance(rule, MetricCondition):
+        if rule.feature is None:
+            return rule
+        found = lookup(rule.feature)
+        return rule if found == rule.feature else rule.model_copy(update={"feature": found})
+    if isinstance(rule, AllOf | AnyOf):
+        key = "all" if isinstance(rule, AllOf) else "any"
+        kids = getattr(rule, key)
+        new = [feature_ids(k, lookup) for k in kids]
+        if all(a is b for a, b in zip(new, kids, strict=True)):
+            return rule
+        return rule.model_copy(update={key: new})
+    if isinstance(rule, NotOf):
+        inner = feature_ids(rule.not_, lookup)
+        return rule if inner is rule.not_ else rule.model_copy(update={"not_": inner})
+    return rule
+
+
+def _copy_segment(seg: Segment, rule: Any) -> Segment:
+    return seg.model_copy(update={"rule": rule}).with_source(seg._source_file, seg._source_line)
 
 
 class _Collector:
@@ -145,14 +267,15 @@ class _Draft:
 def load_definitions(
     path: str | Path,
     *,
-    features: Iterable[str] | None = None,
+    features: FeatureCatalogue | Iterable[str] | None = None,
     columns: Mapping[str, Iterable[str]] | None = None,
 ) -> DefinitionSet:
     """Load a folder (every ``*.yaml``/``*.yml`` but reserved ones) or one file.
 
-    ``features``: the known feature ids (``features.csv`` of the data); without
-    them, ``DEFS/features.yaml`` when there is one, else ids are left unchecked
-    with a warning. ``columns``: the data's columns per subject (``account``,
+    ``features``: the feature catalogue (``features.csv`` of the data: a catalogue, the
+    frame, or its ids); without it, ``DEFS/features.yaml`` when there is one, else
+    features are left unchecked (and unresolved) with a warning. With one, every
+    ``feature:`` (an id or a feature's exact name) is checked and resolved to its id. ``columns``: the data's columns per subject (``account``,
     ``visitor``), to find a misspelt field before any data is evaluated.
     """
     root = Path(path)
@@ -182,15 +305,29 @@ def load_definitions(
     if out.found:
         declared = {d.name: d.subject for d in drafts if d.name is not None}
         raise InvalidDefinitions(out.problems, declared)
-    return DefinitionSet(segments=segments, files=files, warnings=warnings)
+    result = DefinitionSet(
+        segments=segments, files=files, warnings=warnings, feature_lines=_feature_lines(drafts)
+    )
+    return result if catalogue is None else result.use_features(catalogue)
+
+
+def _feature_lines(drafts: list[_Draft]) -> dict[tuple[str, str], str]:
+    """Where each segment writes each feature, for errors found once the data is known."""
+    out: dict[tuple[str, str], str] = {}
+    for draft in drafts:
+        for m in draft.mentions:
+            if m.kind == "feature" and draft.name is not None:
+                where = f"{draft.file}:{m.line}: {key_path((*m.path, 'feature'))}"
+                out.setdefault((draft.name, m.name), where)
+    return out
 
 
 def _catalogue(
-    features: Iterable[str] | None, folder: Path, out: _Collector
-) -> tuple[set[str] | None, list[str]]:
-    """The feature ids to check against, and a warning when there are none."""
+    features: FeatureCatalogue | Iterable[str] | None, folder: Path, out: _Collector
+) -> tuple[FeatureCatalogue | None, list[str]]:
+    """The feature catalogue to check against, and a warning when there is none."""
     if features is not None:
-        return {str(f) for f in features}, []
+        return catalogue_of(features), []
     listed = folder / FEATURES_NAME
     if not listed.is_file():
         return None, [
@@ -203,28 +340,33 @@ def _catalogue(
         out.add(str(listed), err.line, err.message)
         return None, []
     items = doc.get("features") if isinstance(doc, LineDict) else None
-    if not isinstance(items, LineList) or not all(isinstance(i, str | int) for i in items):
-        out.add(str(listed), line_of(doc, ("features",)), "expected 'features:' with a list of ids")
+    scalar = (str, int)
+    if isinstance(items, LineDict) and all(
+        isinstance(k, scalar) and isinstance(v, scalar) for k, v in items.items()
+    ):
+        return FeatureCatalogue({str(k): str(v) for k, v in items.items()}), []
+    if not isinstance(items, LineList) or not all(isinstance(i, scalar) for i in items):
+        out.add(
+            str(listed),
+            line_of(doc, ("features",)),
+            "expected 'features:' with a list of ids, or a mapping of id: name",
+        )
         return None, []
-    return {str(i) for i in items}, []
+    return FeatureCatalogue.from_ids(items), []
 
 
-def _check_features(drafts: list[_Draft], catalogue: set[str], out: _Collector) -> None:
+def _check_features(drafts: list[_Draft], catalogue: FeatureCatalogue, out: _Collector) -> None:
+    """Each ``feature:`` must be an id or the exact name of one feature of the catalogue."""
     seen: set[tuple[str, int, str]] = set()
     for draft in drafts:
         for m in draft.mentions:
-            if m.kind != "feature" or m.name in catalogue:
-                continue
-            if (draft.file, m.line, m.name) in seen:  # for_each copies share a line
+            if m.kind != "feature" or (draft.file, m.line, m.name) in seen:
+                continue  # for_each copies share a line
+            problem = catalogue.problem(m.name)
+            if problem is None:
                 continue
             seen.add((draft.file, m.line, m.name))
-            out.add(
-                draft.file,
-                m.line,
-                f"unknown feature '{m.name}' (not in the feature catalogue)"
-                f"{suggest(m.name, sorted(catalogue))}",
-                (*m.path, "feature"),
-            )
+            out.add(draft.file, m.line, problem, (*m.path, "feature"))
 
 
 def _check_fields(drafts: list[_Draft], columns: dict[str, set[str]], out: _Collector) -> None:
@@ -318,16 +460,22 @@ def _stamp(
         return [_parse_segment(raw, file, path, default_name, {}, out)]
     fe_line = line_of(raw, ("for_each",))
     fe_path = (*path, "for_each")
+    name_template = str(raw.get("name") or default_name or "")
+    if isinstance(for_each, LineList) and for_each:
+        rows = _for_each_rows(for_each, name_template, raw, file, path, out)
+        if rows is None:
+            return _check_unstamped(raw, file, path, default_name, out)
+        return [_stamped(raw, file, path, default_name, params, out) for params in rows]
     if not isinstance(for_each, LineDict) or not for_each:
         out.add(
             file,
             fe_line,
             "for_each must map a parameter to a list of values, "
-            "e.g. {feature: [core_events, data_explorer]}",
+            "e.g. {feature: [core_events, data_explorer]}, or be a list of rows, "
+            "e.g. [{slug: core_events, feature: Core events}]",
             fe_path,
         )
         return []
-    name_template = str(raw.get("name") or default_name or "")
     ok = True
     for key, values in for_each.items():
         if (
@@ -368,20 +516,99 @@ def _stamp(
     if not ok:
         return _check_unstamped(raw, file, path, default_name, out)
     keys = list(for_each)
-    stamped: list[_Draft] = []
-    for combo in itertools.product(*(list(map(str, for_each[k])) for k in keys)):
-        params = dict(zip(keys, combo, strict=True))
+    return [
+        _stamped(raw, file, path, default_name, dict(zip(keys, combo, strict=True)), out)
+        for combo in itertools.product(*(list(map(str, for_each[k])) for k in keys))
+    ]
 
-        def fill(text: str, params: dict[str, str] = params) -> str:
-            return _PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), text)
 
-        copy = relabel(raw, fill)
-        del copy["for_each"]
-        if "name" not in copy and default_name:
-            copy["name"] = fill(default_name)
-            copy.key_lines["name"] = raw.line
-        stamped.append(_parse_segment(copy, file, path, None, params, out))
-    return stamped
+def _stamped(
+    raw: LineDict,
+    file: str,
+    path: tuple[Any, ...],
+    default_name: str | None,
+    params: dict[str, str],
+    out: _Collector,
+) -> _Draft:
+    """One copy of a ``for_each`` template with its placeholders filled from ``params``."""
+
+    def fill(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), text)
+
+    copy = relabel(raw, fill)
+    del copy["for_each"]
+    if "name" not in copy and default_name:
+        copy["name"] = fill(default_name)
+        copy.key_lines["name"] = raw.line
+    return _parse_segment(copy, file, path, None, params, out)
+
+
+def _for_each_rows(
+    rows: LineList,
+    name_template: str,
+    raw: LineDict,
+    file: str,
+    path: tuple[Any, ...],
+    out: _Collector,
+) -> list[dict[str, str]] | None:
+    """``for_each`` as a list of rows, one segment each (parameters that go together, e.g.
+    a name-safe ``slug`` for the segment name and the ``feature`` name Pendo shows)."""
+    fe_path = (*path, "for_each")
+    keys: list[str] | None = None
+    params: list[dict[str, str]] = []
+    ok = True
+    for i, row in enumerate(rows):
+        line = line_of(raw, ("for_each", i))
+        good = (
+            isinstance(row, LineDict)
+            and bool(row)
+            and all(isinstance(k, str) and _PLACEHOLDER.fullmatch(f"{{{k}}}") for k in row)
+            and all(isinstance(v, str | int) and not isinstance(v, bool) for v in row.values())
+        )
+        if not good:
+            out.add(
+                file,
+                line,
+                "each row of for_each must map parameter names (lower case) to values, "
+                "e.g. {slug: core_events, feature: Core events}",
+                (*fe_path, i),
+            )
+            ok = False
+            continue
+        if keys is None:
+            keys = list(row)
+        elif set(row) != set(keys):
+            out.add(
+                file,
+                line,
+                f"this row of for_each has {', '.join(sorted(row))}; the first row has "
+                f"{', '.join(sorted(keys))} (every row needs the same parameters)",
+                (*fe_path, i),
+            )
+            ok = False
+            continue
+        params.append({str(k): str(v) for k, v in row.items()})
+    if keys is not None:
+        placeholders = set(_PLACEHOLDER.findall(name_template))
+        if not placeholders & set(keys):
+            out.add(
+                file,
+                line_of(raw, ("name",), line_of(raw, ("for_each",))),
+                f"name '{name_template}' must contain a for_each parameter (one of "
+                f"{', '.join('{' + k + '}' for k in keys)}) so each stamped segment gets "
+                "its own name",
+                (*path, "name"),
+            )
+            ok = False
+        for key in sorted(placeholders - set(keys)):
+            out.add(
+                file,
+                line_of(raw, ("name",)),
+                f"placeholder '{{{key}}}' in name is not a for_each parameter{suggest(key, keys)}",
+                (*path, "name"),
+            )
+            ok = False
+    return params if ok else None
 
 
 def _check_unstamped(

@@ -115,7 +115,11 @@ class MetricCondition(_Node):
     op: CompareOp
     value: float | int | None = None
     window_days: int | None = Field(default=None, ge=1, le=3650)
-    feature: str | None = None
+    feature: str | None = Field(
+        default=None,
+        description="feature_clicks only: a feature id, or its exact name in the feature "
+        "catalogue (features.csv); an id wins over another feature's name.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MetricCondition:
@@ -128,7 +132,7 @@ class MetricCondition(_Node):
         elif isinstance(self.value, bool):
             raise ValueError("value must be a number, not true/false")
         if self.metric == "feature_clicks" and not self.feature:
-            raise ValueError("metric 'feature_clicks' needs 'feature: FEATURE_ID'")
+            raise ValueError("metric 'feature_clicks' needs 'feature: FEATURE' (an id or a name)")
         if self.metric != "feature_clicks" and self.feature is not None:
             raise ValueError(
                 f"'feature' only goes with metric 'feature_clicks', not '{self.metric}'"
@@ -348,7 +352,8 @@ class SegmentFile(BaseModel):
 
     ``for_each`` (e.g. ``{feature: [core_events, data_explorer]}``) stamps one
     segment per value; ``{feature}`` in name, title, description and rule
-    strings is replaced.
+    strings is replaced. As a list of rows (``[{slug: core_events, feature:
+    Core events}]``) it stamps one segment per row with the row's parameters.
     """
 
     model_config = ConfigDict(extra="forbid", title="pendo-segments definition file")
@@ -361,7 +366,12 @@ class SegmentFile(BaseModel):
     window_days: int | None = Field(default=None, ge=1, le=3650)
     rule: Rule | None = None
     tags: list[str] | None = Field(default=None, description=TAGS)
-    for_each: dict[str, list[str]] | None = None
+    for_each: dict[str, list[str]] | list[dict[str, str]] | None = Field(
+        default=None,
+        description="One segment per value ({feature: [a, b]}) or per row "
+        "([{slug: core_events, feature: Core events}]); {param} in the name and "
+        "texts is replaced. feature: takes a feature id or its exact name.",
+    )
     segments: list[dict[str, Any]] | None = Field(
         default=None,
         description="Several segments in one file; each item has the keys above.",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.definitions.features import FeatureCatalogue
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import (
     AllOf,
@@ -26,7 +27,6 @@ from pendo_segments.definitions.models import (
     Segment,
     SegmentRef,
 )
-from pendo_segments.definitions.yaml_lines import suggest
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.fields import COMPARE, field_mask, resolve_column
 from pendo_segments.evaluate.metrics import Metrics
@@ -110,7 +110,9 @@ class Evaluator:
         self.defs = defs
         self.metrics = Metrics(self.ds, as_of)
         self.masks: dict[str, np.ndarray] = {}
-        self._feature_ids = {str(f) for f in ds.features["feature_id"]}
+        self._features = FeatureCatalogue.from_frame(ds.features)
+        if defs is not None:  # feature names → ids, each unknown one at its line
+            defs.use_features(self._features, EvaluationError, check=())
         self._frames: dict[str, pd.DataFrame] = {}
 
     # -- segments ------------------------------------------------------------
@@ -149,9 +151,9 @@ class Evaluator:
 
     # -- leaves --------------------------------------------------------------
     def metric_values(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
-        check_feature(cond, seg, path, self._feature_ids)
+        feature = check_feature(cond, seg, path, self._features, self.defs)
         window = seg.window_of(cond) if CATALOGUE[cond.metric].windowed else None
-        return self.metrics.metric(seg.subject, cond.metric, window, cond.feature)
+        return self.metrics.metric(seg.subject, cond.metric, window, feature)
 
     def metric_mask(self, cond: MetricCondition, seg: Segment, path: str) -> np.ndarray:
         values = self.metric_values(cond, seg, path)
@@ -190,13 +192,30 @@ class Evaluator:
         return np.where(v2a >= 0, mask[np.where(v2a >= 0, v2a, 0)], False)
 
 
-def check_feature(cond: MetricCondition, seg: Segment, path: str, feature_ids: set[str]) -> None:
-    """A ``feature_clicks`` condition must name a feature of ``features``."""
-    if cond.metric == "feature_clicks" and cond.feature not in feature_ids:
-        raise EvaluationError(
-            f"{seg.source}: {seg.name}: {path}: unknown feature '{cond.feature}' "
-            f"(not in features){suggest(str(cond.feature), sorted(feature_ids))}"
+def check_feature(
+    cond: MetricCondition,
+    seg: Segment,
+    path: str,
+    features: FeatureCatalogue,
+    defs: DefinitionSet | None = None,
+) -> str | None:
+    """The id of a ``feature_clicks`` condition's feature (written as an id or a name).
+
+    Definitions are resolved before evaluation (``DefinitionSet.use_features``);
+    this also serves segments taken from a set before it was resolved.
+    """
+    if cond.feature is None:
+        return None
+    found = features.id_of(cond.feature)
+    if cond.metric == "feature_clicks" and found is None:
+        key = (seg.name, str(cond.feature))
+        where = (
+            defs.feature_lines[key]
+            if defs is not None and key in defs.feature_lines
+            else f"{seg.source}: {seg.name}: {path}"
         )
+        raise EvaluationError(f"{where}: {features.problem(str(cond.feature))}")
+    return found
 
 
 def check_segments(
@@ -212,7 +231,9 @@ def check_segments(
     Other engines run this first on the (small) accounts / visitors / features
     frames, so a definition error reads the same whichever engine runs.
     """
-    feature_ids = {str(f) for f in ds.features["feature_id"]}
+    features = FeatureCatalogue.from_frame(ds.features)
+    wanted = [s.name for s in defs.select(names)]  # names → ids for every engine after this
+    defs.use_features(features, EvaluationError, check=wanted)
 
     def walk(node: Any, seg: Segment, path: str) -> None:
         if isinstance(node, AllOf):
@@ -224,7 +245,7 @@ def check_segments(
         elif isinstance(node, NotOf):
             walk(node.not_, seg, f"{path}.not")
         elif isinstance(node, MetricCondition):
-            check_feature(node, seg, path, feature_ids)
+            check_feature(node, seg, path, features, defs)
         elif isinstance(node, FieldCondition):
             where = f"{seg.source}: {seg.name}: {path}"
             on_account = seg.subject == "account" or node.on_account

@@ -737,6 +737,13 @@ class FakePendo(DatasetLoading):
         tables = {"visitors": self.visitors, "accounts": self.accounts, "features": self.features}
         if name not in tables:
             raise _HTTPError(400, f"unsupported source '{name}' in the fake")
+        if name == "features":  # a feature belongs to an app: the source names its apps
+            apps = _app_filter(params.get("appId"))
+            return [
+                copy.deepcopy(r)
+                for r in self.features.values()
+                if apps is None or str(r.get("appId")) in apps
+            ]
         return [copy.deepcopy(r) for r in tables[name].values()]
 
     def _day_range(self, series: Any) -> tuple[int, int]:

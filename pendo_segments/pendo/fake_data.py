@@ -10,7 +10,9 @@ midnight), ``metadata.auto`` holds firstvisit / lastvisit (the ``first_visit`` /
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,10 +49,16 @@ class DatasetLoading:
         self.add_events(events)
         self.add_feature_events(feature_events)
 
-    def load_dataset(self, ds: Any) -> None:
-        """Load a ``pendo_segments.data.dataset.Dataset`` (see the module docstring)."""
+    def load_dataset(self, ds: Any, *, opaque_ids: bool = False) -> None:
+        """Load a ``pendo_segments.data.dataset.Dataset`` (see the module docstring).
+
+        ``opaque_ids``: serve each feature under an id shaped like Pendo's
+        (:func:`opaque_id`, e.g. ``core_events`` → 27 url-safe characters) with its
+        name, as a real subscription does, instead of the data's own ids.
+        """
         usage = _frame_records(ds.usage_daily)
         clicks = _frame_records(ds.feature_usage)
+        served = opaque_id if opaque_ids else str
         first: dict[str, int] = {}
         last: dict[str, int] = {}
         local = self._local_ms
@@ -93,7 +101,7 @@ class DatasetLoading:
                 agent={k: val for k, val in a.items() if val is not None},
             )
         for f in _frame_records(ds.features):
-            fid = str(f.pop("feature_id"))
+            fid = served(str(f.pop("feature_id")))
             app = f.pop("app_id", None)
             self.add_feature(
                 fid, f.pop("name", None), **({"appId": app} if app is not None else {}), **f
@@ -113,7 +121,7 @@ class DatasetLoading:
                 "visitorId": str(r["visitor_id"]),
                 "accountId": _str(r.get("account_id")),
                 "day": r["date"],
-                "featureId": str(r["feature_id"]),
+                "featureId": served(str(r["feature_id"])),
                 "numEvents": int(r.get("clicks") or 0),
                 "numMinutes": 0.0,
             }
@@ -126,6 +134,13 @@ class DatasetLoading:
             return utc_midnight_ms
         day = dt.date(1970, 1, 1) + dt.timedelta(days=utc_midnight_ms // DAY_MS)
         return local_day_ms(day, self.timezone)
+
+
+def opaque_id(feature_id: str) -> str:
+    """A stable id shaped like Pendo's feature ids (27 url-safe base64 characters, e.g.
+    ``6r2iMJST3l_l8fyDsjyxhMnRGso``): nobody can write it in a definition by guessing."""
+    digest = hashlib.sha256(feature_id.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:27]
 
 
 def _str(value: Any) -> str | None:

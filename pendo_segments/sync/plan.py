@@ -323,6 +323,7 @@ def desired_segments(
     """Members of every selected segment (only visitors Pendo knows) and its recipe."""
     from pendo_segments.compile import compile_segments
 
+    defs.use_features(ds.features, check=names)  # recipes get ids (definitions may name them)
     compiled = {
         r.segment.name: r
         for r in compile_segments(
