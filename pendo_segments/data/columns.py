@@ -220,12 +220,53 @@ def _numbers(values: pa.ChunkedArray, col: Col, where: Where) -> pa.ChunkedArray
             _raise_first(where, text, bad, _number_problem(col))
             raise where.fail("cannot be read as numbers") from None
     check_required(values, col, where)
-    _raise_first(where, text, pc.invert(pc.is_finite(out)), _number_problem(col))
+    if not _finite_within(out):
+        _raise_first(where, text, pc.invert(pc.is_finite(out)), _number_problem(col))
     return out
 
 
+def _finite_within(
+    numbers: pa.ChunkedArray, lo: float | None = None, hi: float | None = None
+) -> bool:
+    """Every value present, finite and within ``lo``–``hi``: two numpy passes, no masks.
+
+    NaN propagates through ``min`` / ``max`` and infinities are their own
+    extremes, so finite extremes within the bounds clear the whole column; the
+    per-row masks (and their messages) are only built when this is False.
+    """
+    if numbers.null_count or not pa.types.is_floating(numbers.type):
+        return False
+    for chunk in numbers.chunks:
+        if not len(chunk):
+            continue
+        data = chunk.to_numpy()
+        least, most = data.min(), data.max()
+        if not (np.isfinite(least) and np.isfinite(most)):
+            return False
+        if (lo is not None and least < lo) or (hi is not None and most > hi):
+            return False
+    return True
+
+
+def _ints_within(ints: pa.ChunkedArray, col: Col) -> bool:
+    """Every integer within ``col``'s bounds, by one min/max pass (nulls are checked apart)."""
+    if col.min is None and col.max is None:
+        return True
+    extremes = pc.min_max(ints)
+    lo, hi = extremes["min"].as_py(), extremes["max"].as_py()
+    if lo is None:  # no value at all
+        return True
+    return (col.min is None or lo >= col.min) and (col.max is None or hi <= col.max)
+
+
 def to_float(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray:
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        numbers = values.cast(pa.float64())
+        if _finite_within(numbers, col.min, col.max):  # the usual case: nothing to report
+            return numbers.to_numpy()
     out = _numbers(values, col, where)
+    if _finite_within(out, col.min, col.max):
+        return out.to_numpy()
     if col.min is not None:
         _raise_first(
             where,
@@ -274,6 +315,8 @@ def to_int(values: pa.ChunkedArray, col: Col, where: Where) -> np.ndarray | Exte
             _check_int64(values, floats, where)
             ints = floats.cast(pa.int64())
     problem = _number_problem(col)
+    if _ints_within(ints, col):
+        return _int_array(ints)
     if col.min is not None:
         _raise_first(where, values, pc.less(ints, col.min), problem)
     if col.max is not None:
