@@ -170,3 +170,82 @@ def test_warehouse_dialects_shift_dates_with_date_functions(dialect: str) -> Non
     # the check itself finds what DuckDB (where it is valid) writes
     duck = compile_segments(shipped, "sql", names=["healthy"])[0].output
     assert "p.as_of - 30" in day_arithmetic(sqlglot.parse_one(str(duck), read="duckdb"))
+
+
+def _anniversary_sql(dialect: str) -> str:
+    from pendo_segments.definitions import load_definitions
+
+    shipped = load_definitions("segment_defs")
+    return str(compile_segments(shipped, "sql", names=["anniversary"], dialect=dialect)[0].output)
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "oracle", "redshift", "trino"])
+def test_anniversary_never_writes_a_date_constructor_the_database_lacks(dialect: str) -> None:
+    """None of these has DATE_FROM_PARTS (sqlglot's spelling of make_date for them);
+    PostgreSQL has make_date(int, int, int), the others parse an ISO text."""
+    text = _anniversary_sql(dialect)
+    assert "DATE_FROM_PARTS" not in text.upper()
+    if dialect == "postgres":
+        assert text.count("MAKE_DATE(") == 2  # this year's and next year's anniversary
+        assert 'CAST(EXTRACT(MONTH FROM s."first_visit") AS INT)' in text
+    else:
+        assert "'-'" in text
+
+
+PG_BIN = sorted(__import__("glob").glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+@pytest.mark.skipif(not PG_BIN, reason="needs PostgreSQL's server (Debian postgresql)")
+def test_anniversary_runs_on_postgresql() -> None:
+    """The compiled anniversary on a real PostgreSQL, hand-worked: usage ends 2026-02-27,
+    so as-of is 2026-02-28 and the week is 02-28 … 03-06 (2026 is not a leap year)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    bindir = os.path.dirname(PG_BIN[-1])
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres and not shutil.which("runuser"):
+        pytest.skip("root without runuser cannot start PostgreSQL")
+    # pytest's tmp_path sits under a root-only folder the postgres user cannot enter
+    tmp_path = Path(tempfile.mkdtemp(prefix="pendo-pg-"))
+    tmp_path.chmod(0o777)
+    data = tmp_path / "data"
+    run = lambda *args: subprocess.run([*as_postgres, *args], check=True, capture_output=True)  # noqa: E731
+    run(f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
+    opts = f"-k {tmp_path} -p 54329 -c listen_addresses=''"
+    run(f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-w", "start", "-l", str(tmp_path / "log"))
+    try:
+        setup = """
+        CREATE TABLE usage_daily(date DATE, visitor_id TEXT, minutes FLOAT, events INT,
+                                 account_id TEXT);
+        CREATE TABLE visitors(visitor_id TEXT, account_id TEXT, first_visit DATE);
+        INSERT INTO usage_daily VALUES ('2026-02-27', 'v1', 1, 1, 'a');
+        INSERT INTO visitors VALUES ('leap', 'a', '2024-02-29'), ('mar6', 'a', '2025-03-06'),
+          ('mar7', 'a', '2025-03-07'), ('feb27', 'a', '2025-02-27'), ('new', 'a', '2026-02-20');
+        """
+        sql = setup + _anniversary_sql("postgres") + ";"
+        out = run(
+            "psql",
+            "-h",
+            str(tmp_path),
+            "-p",
+            "54329",
+            "-U",
+            "postgres",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ).stdout.decode()
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(tmp_path, ignore_errors=True)
+    # 29 Feb falls on 28 Feb in 2026; 6 Mar is the week's last day; 7 Mar is out;
+    # 27 Feb is before as-of; a visitor first seen this year has no anniversary yet
+    assert sorted(out.split()) == ["leap", "mar6"]

@@ -333,7 +333,8 @@ def writer_for(dialect: str) -> Any:
     """
     nested = dialect in ("spark", "spark2", "databricks")
     shift = dialect not in DAY_ARITHMETIC
-    if not nested and not shift:
+    parts = dialect not in DATE_FROM_PARTS
+    if not nested and not shift and not parts:
         return dialect
     from sqlglot.dialects.dialect import Dialect
 
@@ -345,15 +346,60 @@ def writer_for(dialect: str) -> Any:
                 EXPRESSIONS_WITHOUT_NESTED_CTES: set[Any] = set()
 
             def generate(self, expression: Any, copy: bool = True) -> str:
-                if shift:
+                if shift or parts:
                     tree = expression.copy() if copy else expression
-                    expression = tree.transform(day_shift, nested, copy=False)
-                return str(super().generate(expression, copy=False if shift else copy))
+                    if shift:
+                        tree = tree.transform(day_shift, nested, copy=False)
+                    if parts:
+                        tree = tree.transform(date_from_parts, dialect, copy=False)
+                    expression, copy = tree, False
+                return str(super().generate(expression, copy=copy))
 
     Writer.__name__ = Writer.__qualname__ = (
         f"{base.__name__}DaysNested" if nested else f"{base.__name__}Days"
     )
     return Writer
+
+
+#: dialects whose writer spells sqlglot's DateFromParts as a function the database has
+DATE_FROM_PARTS = frozenset(
+    {"duckdb", "spark", "spark2", "databricks", "snowflake", "bigquery", "tsql", "fabric"}
+)
+
+
+def date_from_parts(node: Any, dialect: str) -> Any:
+    """``make_date(y, m, d)`` where the writer has no such function (the anniversary rule).
+
+    sqlglot writes ``DATE_FROM_PARTS`` for PostgreSQL, MySQL, Oracle, Redshift,
+    Trino …, which none of them has. PostgreSQL gets ``MAKE_DATE`` with integer
+    arguments (its ``EXTRACT`` returns numeric, and ``make_date(numeric, …)``
+    does not exist); the others parse a zero-padded ``YYYY-MM-DD`` text with
+    their own date parser (sqlglot spells ``StrToDate`` per dialect).
+    """
+    from sqlglot import exp
+
+    if not isinstance(node, exp.DateFromParts):
+        return node
+    ints = [
+        exp.cast(part, "INT") for part in (node.args["year"], node.args["month"], node.args["day"])
+    ]
+    if dialect == "postgres":
+        return exp.Anonymous(this="MAKE_DATE", expressions=ints)
+
+    def padded(part: exp.Expr, width: int) -> exp.Expr:
+        text = exp.cast(part, "VARCHAR")
+        return exp.func("LPAD", text, exp.Literal.number(width), exp.Literal.string("0"))
+
+    iso = exp.Concat(
+        expressions=[
+            padded(ints[0], 4),
+            exp.Literal.string("-"),
+            padded(ints[1], 2),
+            exp.Literal.string("-"),
+            padded(ints[2], 2),
+        ]
+    )
+    return exp.StrToDate(this=iso, format=exp.Literal.string("%Y-%m-%d"))
 
 
 def day_shift(node: Any, spark_family: bool = False) -> Any:
