@@ -19,6 +19,7 @@ from pendo_segments.cli import main
 from pendo_segments.data import bundled_sample_path
 from pendo_segments.errors import DefinitionError
 from pendo_segments.health import compute_health, load_health_config
+from pendo_segments.health.config import HealthConfig, Weights
 from pendo_segments.shipped import shipped_path
 
 DEFS = shipped_path("segment_defs")
@@ -59,9 +60,9 @@ def test_weights_at_the_bound_still_score() -> None:
     from pendo_segments.data import load_sample
 
     ds = load_sample()
-    scaled = load_health_config(None).with_weights(
-        {"login_frequency": 2e299, "core_feature_adoption": 3e299, "breadth": 2e299,
-         "nps": 1.5e299, "support_tickets": 1.5e299}
+    scaled = HealthConfig(
+        weights=Weights(login_frequency=2e299, core_feature_adoption=3e299, breadth=2e299,
+                        nps=1.5e299, support_tickets=1.5e299)
     )  # fmt: skip
     plain = compute_health(ds).score
     big = compute_health(ds, config=scaled).score

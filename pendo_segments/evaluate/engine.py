@@ -113,7 +113,6 @@ class Evaluator:
         self._features = FeatureCatalogue.from_frame(ds.features)
         if defs is not None:  # feature names → ids, each unknown one at its line
             defs.use_features(self._features, EvaluationError, check=())
-        self._frames: dict[str, pd.DataFrame] = {}
 
     # -- segments ------------------------------------------------------------
     def segment_mask(self, seg: Segment) -> np.ndarray:

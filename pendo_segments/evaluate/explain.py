@@ -8,7 +8,6 @@ each node's result, so the explanation can never disagree with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -132,25 +131,6 @@ def explain_spark(
     ds = dataset_from_frames(tables, source=data.source, warn=lambda _m: None)
     keep_text(data, ds, tables)
     return _explain(defs, ds, seg, subject_id, day)
-
-
-def explain_on_spark(
-    defs: DefinitionSet,
-    data_spec: str,
-    name: str,
-    subject_id: str,
-    *,
-    lenient: bool = False,
-    as_of: dt.date | None = None,
-    master: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> Explanation:
-    """Open a session, read and check the data with Spark, explain."""
-    from pendo_segments.evaluate.spark_engine import open_spark
-
-    defs.get(name)  # an unknown segment fails before Spark starts
-    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
-    return explain_spark(defs, data, name, subject_id, as_of=as_of)
 
 
 def _explain(

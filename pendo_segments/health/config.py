@@ -107,11 +107,6 @@ class HealthConfig(_Section):
         """The file the settings came from ("" = built-in defaults)."""
         return self._source
 
-    def with_weights(self, weights: dict[str, float]) -> HealthConfig:
-        copy = self.model_copy(update={"weights": Weights(**{**self.weights.as_dict(), **weights})})
-        copy._source = self._source
-        return copy
-
 
 def load_health_config(path: str | Path | None) -> HealthConfig:
     """Read ``health.yaml``; ``None`` gives the docs/semantics.md §5 defaults."""
