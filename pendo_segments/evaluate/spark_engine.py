@@ -63,7 +63,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if master.startswith("local"):
-        settings |= local_settings(master)
+        settings |= local_settings(master, SESSION_CONF | (conf or {}))
     for key, value in (settings | SESSION_CONF | (conf or {})).items():
         builder = builder.config(key, value)
     try:
@@ -84,7 +84,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     return session
 
 
-def local_settings(master: str) -> dict[str, str]:
+def local_settings(master: str, given: dict[str, str] | None = None) -> dict[str, str]:
     """Local mode tuned for one machine: no UI, few shuffle partitions, adaptive plans.
 
     Spark's default of 200 shuffle partitions is meant for a cluster; on a
@@ -92,10 +92,14 @@ def local_settings(master: str) -> dict[str, str]:
     coalesces partitions and turns joins with a small side into broadcast
     joins once it sees the real sizes. The broadcast threshold stays Spark's
     10 MB: at 1M visitors a 64 MB one ran the driver out of memory next to
-    the cached tables (benchmarks/RESULTS-spark.md).
+    the cached tables (benchmarks/RESULTS-spark.md). The driver's heap is half
+    the machine's memory unless ``given`` (``--spark-conf``, the session's conf)
+    sets it (``budget.spark_driver_memory``).
     """
+    from pendo_segments.evaluate.budget import spark_driver_memory
+
     cores = _local_cores(master)
-    return {
+    return spark_driver_memory(SESSION_CONF if given is None else given) | {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(max(2, 4 * cores)),
@@ -251,11 +255,15 @@ def evaluate_spark(
     columns ``segment,subject,subject_id``, replacing the table) and only the
     counts come back to the driver.
     """
+    from pendo_segments.definitions.features import spark_catalogue
     from pendo_segments.evaluate.fields import field_columns
     from pendo_segments.evaluate.spark_data import fill_optional
 
     day = as_of or data.default_as_of()
+    data.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
     wanted = [s.name for s in defs.select(names)]
+    features = spark_catalogue(data.frames["features"])
+    defs.use_features(features, EvaluationError, check=wanted)  # feature names → ids
     segments = {n: defs.get(n) for n in wanted}
     fill_optional(data, field_columns(defs, wanted))  # optional columns the data lacks: blank
     frame = members_frame(data, defs, wanted, day)
