@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from notify_world import AS_OF, SECRET_PATH, Acct, Hook, write_data, write_defs
 
 from pendo_segments.cli import main
-from pendo_segments.cli.health_cmds import alerts as plain_alerts
+from pendo_segments.cli.alerts_cmd import alerts as plain_alerts
 from pendo_segments.notify.state import NotifyLock, open_notify_state
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -55,12 +55,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Show why one subject is or is not in a segment.",
     ),
     "health": (
-        "pendo_segments.cli.health_cmds",
+        "pendo_segments.cli.health_cmd",
         "health",
         "Account health score and its components.",
     ),
     "tiers": (
-        "pendo_segments.cli.health_cmds",
+        "pendo_segments.cli.tiers_cmd",
         "tiers",
         "Assign every account to P1 / P2 / P3 / Neighborhood.",
     ),
@@ -70,7 +70,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Playbook alerts: at-risk, escalation, upsell, renewal risk; post new ones to Slack.",
     ),
     "export": (
-        "pendo_segments.cli.health_cmds",
+        "pendo_segments.cli.export_cmd",
         "export",
         "Export account scores for other systems (Salesforce).",
     ),

@@ -20,9 +20,7 @@ from pendo_segments.cli.options import (
     engine_options,
     output_format,
 )
-from pendo_segments.cli.output import emit_batches, emit_rows, resolve_format
-
-MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
+from pendo_segments.cli.output import emit, resolve_format
 
 
 @click.command()
@@ -82,12 +80,8 @@ def evaluate(
         with status("Evaluating segments") as update:
             result = eng.memberships(definitions, names=segments, as_of=as_of, progress=update)
         fmt = resolve_format(fmt, output)
-        title = f"Segment members as of {result.as_of.isoformat()}"
-        if counts or output_table or (fmt == "table" and not segments):
-            rows = [(name, result.segments[name].subject, n) for name, n in result.counts().items()]
-            emit_rows(["segment", "subject", "members"], rows, fmt, output, title=title)
-        else:
-            emit_batches(MEMBERSHIP_COLUMNS, result.membership_batches(), fmt, output, title)
+        summary = counts or bool(output_table) or (fmt == "table" and not segments)
+        emit(result.render(fmt, counts=summary), fmt, output)
 
 
 @click.command()
@@ -116,48 +110,9 @@ def explain(
       pendo-segments explain at_risk acc-00042 --data sample
       pendo-segments explain never_used_data_explorer v-000123 --data ./usage --format json
     """
-    from pendo_segments.evaluate.explain import EXPLAIN_COLUMNS
     from pendo_segments.evaluate.explain_on import explain_on
 
     definitions = load_defs(defs)
     with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Explaining"):
         result = explain_on(eng, definitions, name, subject_id, as_of=as_of)
-    fmt = resolve_format(fmt, output)
-    if fmt == "json":
-        from pendo_segments.cli.output import emit_json
-
-        emit_json(
-            {
-                "segment": name,
-                "subject": result.segment.subject,
-                "subject_id": subject_id,
-                "as_of": result.as_of.isoformat(),
-                "member": result.member,
-                "params": result.segment.params,
-                "conditions": [
-                    dict(zip(EXPLAIN_COLUMNS, r.as_row(), strict=True)) for r in result.rows
-                ],
-            },
-            output,
-        )
-        return
-    if fmt == "table":
-        rows = [
-            (
-                "  " * r.depth + r.condition,
-                r.value,
-                r.op,
-                r.threshold,
-                "✔ pass" if r.passed else "✘ fail",
-            )
-            for r in result.rows
-        ]
-        emit_rows(
-            ["condition", "value", "op", "threshold", "result"],
-            rows,
-            fmt,
-            output,
-            title=result.summary,
-        )
-        return
-    emit_rows(EXPLAIN_COLUMNS, [r.as_row() for r in result.rows], fmt, output)
+    emit(result, resolve_format(fmt, output), output)

@@ -3,7 +3,7 @@
 ``alerts`` takes an optional DEFS argument, so a click group would read
 ``notify`` as a definitions folder: :class:`AlertsCommand` looks at the first
 word instead — ``alerts notify …`` runs the sub-command, anything else the
-``alerts`` command of :mod:`pendo_segments.cli.health_cmds` exactly as before.
+``alerts`` command of :mod:`pendo_segments.cli.alerts_cmd` exactly as before.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from pendo_segments.base.words import plural
+from pendo_segments.cli.alerts_cmd import alerts as plain_alerts
 from pendo_segments.cli.common import load_data, status
-from pendo_segments.cli.health_cmds import alerts as plain_alerts
 from pendo_segments.cli.options import (
     alert_input_options,
     as_of,

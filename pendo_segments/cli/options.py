@@ -13,6 +13,9 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DEFS = "segment_defs"
+#: a file to write / a file that must exist (the path handed to the command as a Path)
+FILE = click.Path(dir_okay=False, path_type=Path)
+EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 class DateParam(click.ParamType):

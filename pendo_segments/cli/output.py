@@ -183,6 +183,21 @@ def emit_records(
     emit_rows(columns, ([r.get(c) for c in columns] for r in records), fmt, output, title)
 
 
+def emit(result: Any, fmt: str, output: Path | None) -> None:
+    """Write a result that renders itself (``render(fmt)``, or a :class:`Rendered`)."""
+    from pendo_segments.base.rendered import Rendered
+
+    view = result if isinstance(result, Rendered) else result.render(fmt)
+    if view.payload is not None:
+        emit_json(view.payload, output)
+    elif view.frame is not None:
+        emit_frame(view.frame, fmt, output, title=view.title)
+    elif view.batches is not None:
+        emit_batches(view.columns, view.batches, fmt, output, view.title)
+    else:
+        emit_rows(view.columns, view.rows or [], fmt, output, title=view.title)
+
+
 CHECK_COLUMNS = ["check", "ok", "detail"]
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pendo_segments.base.rendered import Rendered
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -80,6 +82,14 @@ class Memberships:
         import numpy as np
 
         return np.asarray(ids.isin(self.members(name)), dtype=bool)
+
+    def render(self, fmt: str, *, counts: bool = False) -> Rendered:
+        """Members (segment,subject,subject_id, streamed), or per-segment counts when asked."""
+        title = f"Segment members as of {self.as_of.isoformat()}"
+        if counts:
+            rows = [(name, self.segments[name].subject, n) for name, n in self.counts().items()]
+            return Rendered(["segment", "subject", "members"], rows, title=title)
+        return Rendered(list(MEMBERSHIP_COLUMNS), batches=self.membership_batches(), title=title)
 
     def close(self) -> None:
         if self.on_close is not None:

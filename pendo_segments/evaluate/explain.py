@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.definitions.loader import DefinitionSet
 from pendo_segments.definitions.models import (
     AllOf,
@@ -81,6 +82,36 @@ class Explanation:
             f"{self.segment.subject} {self.subject_id} {verdict} in {self.segment.name}"
             f"{stamped} as of {self.as_of.isoformat()}{absent}"
         )
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``explain --format json``."""
+        return {
+            "segment": self.segment.name,
+            "subject": self.segment.subject,
+            "subject_id": self.subject_id,
+            "as_of": self.as_of.isoformat(),
+            "member": self.member,
+            "params": self.segment.params,
+            "conditions": [dict(zip(EXPLAIN_COLUMNS, r.as_row(), strict=True)) for r in self.rows],
+        }
+
+    def render(self, fmt: str) -> Rendered:
+        """JSON document, an indented table with the verdict as title, or EXPLAIN_COLUMNS rows."""
+        if fmt == "json":
+            return Rendered(payload=self.to_dict())
+        if fmt == "table":
+            rows = [
+                ("  " * r.depth + r.condition, r.value, r.op, r.threshold, _mark(r.passed))
+                for r in self.rows
+            ]
+            columns = ["condition", "value", "op", "threshold", "result"]
+            return Rendered(columns, rows, title=self.summary)
+        return Rendered(EXPLAIN_COLUMNS, [r.as_row() for r in self.rows])
+
+
+def _mark(passed: bool) -> str:
+    return "✔ pass" if passed else "✘ fail"
 
 
 def _display(value: Any) -> Any:

@@ -11,12 +11,14 @@ applies them, vectorised over accounts.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.data.history import fields_for
 from pendo_segments.evaluate.metrics import Metrics
 from pendo_segments.health import signals as S
@@ -89,6 +91,19 @@ class HealthResult:
         if self.subjects is not None:
             out = out[self.subjects]
         return out.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    def render(self, fmt: str) -> Rendered:
+        """The scores table (with ``missing`` on a terminal), or JSON records with it as lists."""
+        title = f"Account health as of {self.as_of.isoformat()}"
+        if fmt != "json":
+            return Rendered(frame=self.frame(with_missing=fmt == "table"), title=title)
+        frame = self.frame(with_missing=True)
+        frame["missing"] = [m.split(", ") if m else [] for m in frame["missing"]]
+        records = [
+            {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+            for r in frame.to_dict(orient="records")
+        ]
+        return Rendered(payload=records, title=title)
 
     def notes(self) -> list[str]:
         """One line per component that is missing somewhere, saying why."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.data.history import fields_for
 from pendo_segments.definitions.models import HealthCondition, SignalCondition
 from pendo_segments.definitions.rules import ALERT_LEAVES
@@ -141,6 +142,9 @@ class AlertResult:
 
     def counts(self) -> dict[str, int]:
         return self.rows["alert"].value_counts(sort=False).to_dict() if len(self.rows) else {}
+
+    def render(self, _fmt: str) -> Rendered:
+        return Rendered(frame=self.rows, title=f"Alerts as of {self.as_of.isoformat()}")
 
 
 def build_facts(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.errors import DefinitionError
 from pendo_segments.health.config import HealthConfig, health_config_for, settings_file
 from pendo_segments.tiers.assign import TierResult, assign_tiers, removed_accounts
@@ -100,6 +101,9 @@ class TiersRun:
     @property
     def as_of(self) -> dt.date:
         return self.result.as_of
+
+    def render(self, _fmt: str) -> Rendered:
+        return Rendered(frame=self.frame, title=f"Tiers as of {self.as_of.isoformat()}")
 
 
 def run_tiers(ds: Dataset, inputs: TierInputs, *, as_of: dt.date | None = None) -> TiersRun:
