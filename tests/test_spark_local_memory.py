@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from pendo_segments.evaluate import budget, spark_engine
+from pendo_segments.evaluate import budget
 from pendo_segments.evaluate.spark_engine import local_settings
 
 GIB = 2**30
@@ -25,7 +25,6 @@ def test_driver_gets_half_the_machine(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ram: float, heap: str
 ) -> None:
     monkeypatch.setattr(budget, "machine_memory", lambda: ram)
-    monkeypatch.setattr(spark_engine, "SESSION_CONF", {})
     assert local_settings("local[2]")["spark.driver.memory"] == heap
     err = capsys.readouterr().err
     assert err.startswith(f"spark: local mode with spark.driver.memory={heap} (half of")
@@ -36,10 +35,8 @@ def test_given_driver_memory_wins_silently(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(budget, "machine_memory", lambda: 24 * GIB)
-    monkeypatch.setattr(spark_engine, "SESSION_CONF", {"spark.driver.memory": "6g"})
-    assert "spark.driver.memory" not in local_settings("local[2]")
     assert "spark.driver.memory" not in local_settings("local[2]", {"spark.driver.memory": "3g"})
     assert capsys.readouterr().err == ""
     # spark_session applies --spark-conf after the local settings: 6g reaches the builder
-    given = spark_engine.SESSION_CONF
+    given = {"spark.driver.memory": "6g"}
     assert (local_settings("local[2]", given) | given)["spark.driver.memory"] == "6g"

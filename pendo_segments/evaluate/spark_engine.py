@@ -26,8 +26,6 @@ DEFAULT_MASTER = "local[*]"
 MEMBERSHIP_COLUMNS = ["segment", "subject", "subject_id"]
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,2}$")
 _SESSIONS: dict[str, Any] = {}
-#: settings given on the command line (``--spark-conf KEY=VALUE``), applied to new sessions
-SESSION_CONF: dict[str, str] = {}
 
 
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
@@ -35,7 +33,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     master = master or DEFAULT_MASTER
     if master in _SESSIONS:  # settings of the SQL layer still apply to a running session
         session = _SESSIONS[master]
-        for key, value in (SESSION_CONF | (conf or {})).items():
+        for key, value in (conf or {}).items():
             if key.startswith("spark.sql."):
                 session.conf.set(key, value)
         return session
@@ -63,8 +61,8 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if master.startswith("local"):
-        settings |= local_settings(master, SESSION_CONF | (conf or {}))
-    for key, value in (settings | SESSION_CONF | (conf or {})).items():
+        settings |= local_settings(master, conf)
+    for key, value in (settings | (conf or {})).items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
@@ -99,7 +97,7 @@ def local_settings(master: str, given: dict[str, str] | None = None) -> dict[str
     from pendo_segments.evaluate.budget import spark_driver_memory
 
     cores = _local_cores(master)
-    return spark_driver_memory(SESSION_CONF if given is None else given) | {
+    return spark_driver_memory(given or {}) | {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(max(2, 4 * cores)),
