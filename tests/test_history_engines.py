@@ -129,7 +129,9 @@ def members_pandas(
 ) -> dict[str, list[str]]:
     from pendo_segments.evaluate import evaluate
 
-    ds = load_dataset(data, narrow=True)  # the evaluator's form, as the CLI loads it
+    # the evaluator's form, as the CLI loads it: usage rows hold an account_id only where
+    # the file names one (the full form fills today's, which a visitor's move cannot change)
+    ds = load_dataset(data, narrow=True)
     ev = evaluate(load_definitions(defs), ds, as_of=as_of)
     return {n: sorted(ev.members(n)) for n in names}
 
@@ -139,7 +141,7 @@ def members_duckdb(
 ) -> dict[str, list[str]]:
     from pendo_segments.evaluate.duckdb_engine import evaluate_sql
 
-    got = evaluate_sql(load_definitions(defs), load_dataset(data), as_of=as_of)
+    got = evaluate_sql(load_definitions(defs), load_dataset(data, narrow=True), as_of=as_of)
     return {n: got[n] for n in names}
 
 
@@ -148,7 +150,9 @@ def members_duckdb_shared(
 ) -> dict[str, list[str]]:
     from pendo_segments.evaluate.duckdb_engine import evaluate_sql
 
-    got = evaluate_sql(load_definitions(defs), load_dataset(data), as_of=as_of, shared=True)
+    got = evaluate_sql(
+        load_definitions(defs), load_dataset(data, narrow=True), as_of=as_of, shared=True
+    )
     return {n: got[n] for n in names}
 
 
