@@ -11,6 +11,7 @@ read through ``visitors.account_id`` instead, A would have 3 and B none.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,251 @@ def test_pull_keeps_each_rows_account(
     active = metrics.metric("account", "active_days", 30)
     days = dict(zip(metrics.ids("account"), active, strict=True))
     assert days == {"A": 2.0, "B": 1.0}
+
+
+# -- health's sessions: visitor-days active FOR the account (issue 26 #3) -------------------
+#: The engine world plus w (home B) active on Oct 2 and 3 (blank row account: B's).
+#: Hand-worked as of Oct 4: visitor-days FOR A: v Oct 1, v Oct 2 = 2; FOR B: v Oct 3,
+#: w Oct 2, w Oct 3 = 3 (B's distinct active days: 2). By each visitor's own account
+#: instead: A 3 (all v's days), B 2 (w's).
+SESSIONS_USAGE = (
+    "date,visitor_id,minutes,events,account_id\n"
+    "2026-10-01,v,5,1,A\n2026-10-02,v,5,1,A\n2026-10-03,v,7,1,B\n"
+    "2026-10-02,w,1,1,\n2026-10-03,w,1,1,\n"
+)
+
+
+def sessions_world(folder: Path) -> Path:
+    data = world(folder)
+    (data / "usage_daily.csv").write_text(SESSIONS_USAGE, encoding="utf-8")
+    return data
+
+
+def engine_signals(engine: str, data: Path) -> dict[str, dict[str, float]]:
+    """Health signals per account id (subjects only), on ``engine``."""
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health.config import HealthConfig
+    from pendo_segments.health.engine import engine_health
+
+    master = {"spark_master": "local[1]"} if engine == "spark" else {}
+    with open_engine(engine, str(data), **master) as opened:
+        health = engine_health(opened, HealthConfig(), AS_OF)
+    keep = health.subject_mask()
+    ids = [str(a) for a, k in zip(health.account_ids, keep, strict=True) if k]
+    return {
+        name: dict(zip(ids, values[keep].tolist(), strict=True))
+        for name, values in health.signals.items()
+    }
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_sessions_count_visitor_days_for_the_account(tmp_path: Path, engine: str) -> None:
+    signals = engine_signals(engine, sessions_world(tmp_path / "data"))
+    assert signals["sessions"] == {"A": 2.0, "B": 3.0}
+    assert signals["active_days"] == {"A": 2.0, "B": 2.0}
+
+
+# -- a visitor whose own account is not a subject counts for no account (CONTRACT §2b) ------
+#: v's home A is not a subject at Oct 4 (churned Oct 2, or created Oct 10); v is active for
+#: A on Oct 1-2 and for B on Oct 3 (7 minutes, 4 clicks on f1); w (home B) is active on
+#: Oct 2 with 10 minutes. v is not a subject, so B has only w: 1 active day, 10 minutes,
+#: no clicks, last and first visit Oct 2 (2 days), 1 session; A is in no segment.
+#: Counting v's Oct 3 for B instead: 2 days, 17 minutes, 4 clicks, last visit 1 day ago.
+GONE_HOME = {
+    "churned": {
+        "outcomes.csv": "account_id,churned,churn_date\nA,true,2026-10-02\n",
+    },
+    "not-yet-created": {
+        "accounts.csv": "account_id,arr,plan,created\nA,1000,Growth,2026-10-10\nB,2000,Growth,\n",
+    },
+}
+GONE_HOME_MEMBERS = [
+    "segment,subject,subject_id",
+    "one_day,account,B",
+    "seen_two_days_ago,account,B",
+    "ten_minutes,account,B",
+]
+
+
+def gone_home_world(folder: Path, how: str) -> Path:
+    data = world(folder)
+    usage = "date,visitor_id,minutes,events,account_id\n"
+    usage += "2026-10-01,v,5,1,A\n2026-10-02,v,5,1,A\n2026-10-03,v,7,1,B\n2026-10-02,w,10,1,\n"
+    (data / "usage_daily.csv").write_text(usage, encoding="utf-8")
+    for name, text in GONE_HOME[how].items():
+        (data / name).write_text(text, encoding="utf-8")
+    return data
+
+
+def gone_home_csv(tmp_path: Path, engine: str, how: str, *extra: str) -> list[str]:
+    defs, data = engine_defs(tmp_path / "defs"), gone_home_world(tmp_path / "data", how)
+    args = ["evaluate", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
+    result = CliRunner().invoke(main, [*args, "--engine", engine, "--format", "csv", *extra])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("how", list(GONE_HOME))
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_visitor_of_a_gone_account_counts_nowhere(tmp_path: Path, engine: str, how: str) -> None:
+    assert gone_home_csv(tmp_path, engine, how) == GONE_HOME_MEMBERS
+    signals = engine_signals(engine, tmp_path / "data")
+    assert signals["active_days"] == {"B": 1.0}
+    assert signals["sessions"] == {"B": 1.0}
+    assert signals["days_since_last_login"] == {"B": 2.0}
+
+
+def test_spark_sessions_and_gone_accounts(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    signals = engine_signals("spark", sessions_world(tmp_path / "sessions"))
+    assert signals["sessions"] == {"A": 2.0, "B": 3.0}
+    for how in GONE_HOME:
+        folder = tmp_path / how
+        folder.mkdir()
+        members = gone_home_csv(folder, "spark", how, "--spark-master", "local[1]")
+        assert members == GONE_HOME_MEMBERS
+        signals = engine_signals("spark", folder / "data")
+        assert signals["active_days"] == {"B": 1.0}
+        assert signals["sessions"] == {"B": 1.0}
+
+
+# -- visitor_accounts: a visitor's links to other accounts (metadata.auto.accountids) -------
+def links_world(folder: Path, links: str) -> Path:
+    data = world(folder)
+    (data / "visitor_accounts.csv").write_text(links, encoding="utf-8")
+    return data
+
+
+def test_visitor_accounts_are_loaded(tmp_path: Path) -> None:
+    data = links_world(tmp_path / "data", "visitor_id,account_id\nv,B\nw,A\n")
+    ds = load_dataset(data)
+    assert ds.visitor_accounts is not None
+    pairs = ds.visitor_accounts[["visitor_id", "account_id"]].values.tolist()
+    assert pairs == [["v", "B"], ["w", "A"]]
+
+
+@pytest.mark.parametrize(
+    ("links", "message"),
+    [
+        (
+            "visitor_id,account_id\nv,B\nghost,A\n",
+            "visitor_accounts.csv: row 2 (line 3), column 'visitor_id': unknown visitor 'ghost'",
+        ),
+        (
+            "visitor_id,account_id\nv,B\nw,Z\n",
+            "visitor_accounts.csv: row 2 (line 3), column 'account_id': unknown account 'Z'",
+        ),
+        (
+            "visitor_id,account_id\nv,B\nw,A\nv,B\n",
+            "visitor_accounts.csv: row 3 (line 4), column 'account_id': visitor 'v' is linked "
+            "to account 'B' twice (first at row 1 (line 2))",
+        ),
+        (
+            "visitor_id,account\nv,B\n",
+            "visitor_accounts.csv: missing required column 'account_id'",
+        ),
+    ],
+    ids=["unknown-visitor", "unknown-account", "duplicate-pair", "missing-column"],
+)
+def test_bad_visitor_accounts_are_one_line(tmp_path: Path, links: str, message: str) -> None:
+    data = links_world(tmp_path / "data", links)
+    defs = engine_defs(tmp_path / "defs")
+    args = ["evaluate", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+
+
+def test_lenient_drops_unknown_links_with_a_warning(tmp_path: Path) -> None:
+    data = links_world(tmp_path / "data", "visitor_id,account_id\nv,B\nghost,A\nw,Z\n")
+    warnings: list[str] = []
+    ds = load_dataset(data, lenient=True, warn=warnings.append)
+    assert ds.visitor_accounts is not None
+    assert ds.visitor_accounts[["visitor_id", "account_id"]].values.tolist() == [["v", "B"]]
+    assert any("visitor_accounts.csv: dropped 1 row of 1 unknown visitor" in w for w in warnings)
+    assert any("visitor_accounts.csv: dropped 1 row of 1 unknown account" in w for w in warnings)
+
+
+def test_pull_writes_each_visitors_other_accounts(
+    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """v is in A and B (A its own: visitors.account_id), x in B, A and C (C unknown to
+    Pendo's accounts: dropped with a warning, pull is lenient), w only in B."""
+    pendo_world(fake_pendo)
+    fake_pendo.add_visitor("x", "B", auto={"accountids": ["B", "A", "C"]})
+    out = tmp_path / "usage"
+    result = CliRunner().invoke(
+        main, ["pull", "--out", str(out), "--days", "3", "--as-of", AS_OF.isoformat()]
+    )
+    assert result.exit_code == 0, result.output
+    text = (out / "visitor_accounts.csv").read_text(encoding="utf-8")
+    assert text.splitlines() == ["visitor_id,account_id", "v,B", "x,A"]
+
+
+# -- sync plan: an account segment's visitor list holds every visitor linked to it ----------
+#: B is the one member of ``big`` (arr >= 2000). Its visitors: w (visitors.account_id = B),
+#: x (home A, linked to B in visitor_accounts.csv) and v (home A, a usage row for B on
+#: Oct 3); y (home A, no link, no row for B) is not one. Through visitors.account_id
+#: alone the list would be [w].
+def sync_data(folder: Path) -> Path:
+    data = links_world(folder, "visitor_id,account_id\nx,B\n")
+    (data / "visitors.csv").write_text(
+        "visitor_id,account_id\nv,A\nw,B\nx,A\ny,A\n", encoding="utf-8"
+    )
+    return data
+
+
+def test_sync_plan_lists_every_visitor_linked_to_the_account(
+    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    fake_pendo.add_account("A", agent={"arr": 1000, "plan": "Growth"})
+    fake_pendo.add_account("B", agent={"arr": 2000, "plan": "Growth"})
+    for visitor, account in (("v", "A"), ("w", "B"), ("x", "A"), ("y", "A")):
+        fake_pendo.add_visitor(visitor, account)
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "big.yaml").write_text(
+        "name: big\ntitle: Big\nsubject: account\n"
+        'rule:\n  all:\n    - {field: arr, op: ">=", value: 2000}\n',
+        encoding="utf-8",
+    )
+    data, out = sync_data(tmp_path / "data"), tmp_path / "plan.json"
+    args = ["sync", "plan", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    segments = {s["name"]: s for s in json.loads(out.read_text(encoding="utf-8"))["segments"]}
+    assert segments["big"]["visitors"] == ["v", "w", "x"]
+
+
+# -- the full load's filled account_id is not a row's own account ---------------------------
+def test_a_filled_account_id_follows_the_visitors_move(tmp_path: Path) -> None:
+    """x belongs to B today and to A until Sep 9 (visitors_history); its one usage row
+    (Sep 5, no account_id) counts for its account at D = Sep 7 (the end of Sep 6): A. The
+    full load fills the row's account_id with today's B, which is no account of its own."""
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate.duckdb_engine import evaluate_sql
+
+    data = tmp_path / "data"
+    data.mkdir()
+    files = {
+        "accounts.csv": "account_id,arr,plan\nA,1000,Growth\nB,2000,Growth\n",
+        "visitors.csv": "visitor_id,account_id\nx,B\n",
+        "visitors_history.csv": "visitor_id,valid_from,valid_to,account_id\n"
+        "x,2026-08-01,2026-09-10,A\n",
+        "usage_daily.csv": "date,visitor_id,minutes,events\n2026-09-05,x,10,3\n",
+        "feature_usage.csv": "date,visitor_id,feature_id,clicks\n",
+        "features.csv": "feature_id,name\nf1,Feature one\n",
+    }
+    for name, text in files.items():
+        (data / name).write_text(text, encoding="utf-8")
+    defs = tmp_path / "busy.yaml"
+    defs.write_text(
+        "name: busy\ntitle: Busy\nsubject: account\n"
+        'rule:\n  all:\n    - {metric: minutes, op: ">=", value: 5}\n',
+        encoding="utf-8",
+    )
+    ds = load_dataset(data)  # the full form: usage_daily.account_id filled with B
+    assert ds.row_account_tables() == ()
+    got = evaluate_sql(load_definitions(defs), ds, as_of=dt.date(2026, 9, 7))
+    assert got["busy"] == ["A"]

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pendo_segments.data.schema import AS_OF_RANGE
@@ -17,6 +18,7 @@ TABLE_NAMES = (
     "usage_daily",
     "feature_usage",
     "features",
+    "visitor_accounts",
     "nps",
     "tickets",
     "outcomes",
@@ -46,6 +48,9 @@ class Dataset:
     usage_daily: pd.DataFrame
     feature_usage: pd.DataFrame
     features: pd.DataFrame
+    #: links of visitors to accounts beyond ``visitors.account_id`` (``visitor_id``,
+    #: ``account_id``; Pendo's ``metadata.auto.accountids``), each pair once
+    visitor_accounts: pd.DataFrame | None = None
     nps: pd.DataFrame | None = None
     tickets: pd.DataFrame | None = None
     outcomes: pd.DataFrame | None = None
@@ -82,6 +87,36 @@ class Dataset:
         from pendo_segments.data.history import dataset_at
 
         return dataset_at(self, as_of - dt.timedelta(days=1))
+
+    def row_account_tables(self) -> tuple[str, ...]:
+        """The usage tables with a row naming another account than its visitor's
+        (``visitors.account_id``): the SQL engines' ``row_account`` for these frames.
+
+        A full load fills a blank or absent ``account_id`` with the visitor's
+        account of today, which says nothing of its own: read as the row's account
+        it would pin the row there when ``visitors_history`` moves the visitor
+        (docs/semantics.md §1, §2b). The evaluator's narrow load drops such a
+        column for the same reason.
+        """
+        home = pd.Series(
+            self.visitors["account_id"].to_numpy(dtype=object),
+            index=self.visitors["visitor_id"].astype(str),
+        )
+        out = []
+        for name in ("usage_daily", "feature_usage"):
+            usage = getattr(self, name)
+            if "account_id" not in usage.columns:
+                continue
+            visitors = usage["visitor_id"].astype("category")
+            lookup = home.reindex(visitors.cat.categories.astype(str)).to_numpy(dtype=object)
+            codes = visitors.cat.codes.to_numpy()
+            theirs = np.full(len(codes), None, dtype=object)
+            theirs[codes >= 0] = lookup[codes[codes >= 0]]
+            own = usage["account_id"].astype(object).to_numpy()
+            known = pd.notna(own)
+            if bool((own[known] != theirs[known]).any()):
+                out.append(name)
+        return tuple(out)
 
     def key_features(self) -> list[str]:
         """Ids of the key (core) features, in file order."""

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from pendo_segments.atomic import atomic_dir
 from pendo_segments.data import files, history
-from pendo_segments.data.columns import Where, convert, narrow_int
+from pendo_segments.data.columns import Where, convert, narrow_int, show
 from pendo_segments.data.csv_lines import LineMap
 from pendo_segments.data.dataset import TABLE_NAMES, Dataset
 from pendo_segments.data.layout import TableFiles, open_table
@@ -188,7 +188,7 @@ def build_dataset(
         check_accounts(tables["accounts"], tables["visitors"], labels, warn)
     links = _Links(tables["accounts"], tables["visitors"], tables["features"], lenient, warn)
     links.narrow = narrow
-    for name in ("usage_daily", "feature_usage", "nps", "tickets", "outcomes"):
+    for name in ("usage_daily", "feature_usage", "visitor_accounts", "nps", "tickets", "outcomes"):
         reader = readers.get(name)
         if reader is not None:
             usage = name in ("usage_daily", "feature_usage")
@@ -439,6 +439,7 @@ class _Links:
         self.feature_dtype = category_dtype(features["feature_id"])
         self.accounts = AccountCodes(accounts["account_id"], visitors["account_id"])
         self.visitor_accounts = visitors["account_id"]
+        self.account_ids = arrow_text(accounts["account_id"])
         self.narrow = False  # usage tables in the evaluator's form (account_id only if given)
         self.start()
 
@@ -450,6 +451,8 @@ class _Links:
             return self._usage(label, columns)
         if name == "nps":
             return self._nps(label, columns)
+        if name == "visitor_accounts":
+            return self._visitor_accounts(label, columns)
         return _frame(columns)
 
     def _known(
@@ -554,6 +557,27 @@ class _Links:
             frame["account_id"] = frame["account_id"].fillna(own)
         else:
             frame.insert(frame.columns.get_loc("visitor_id") + 1, "account_id", own)
+        return _filtered(frame, keep)
+
+    def _visitor_accounts(self, label: str, columns: dict[str, Any]) -> pd.DataFrame:
+        """Links of known visitors to known accounts, each pair once (docs/semantics.md §1)."""
+        frame = _frame(columns)
+        pairs = frame.duplicated(["visitor_id", "account_id"]).to_numpy()
+        if pairs.any():
+            second = int(pairs.argmax())
+            visitor, account = frame.iloc[second][["visitor_id", "account_id"]]
+            same = (frame["visitor_id"] == visitor) & (frame["account_id"] == account)
+            where = Where(label, "account_id", self.lines)
+            raise DataError(
+                f"{where.at(second)}: visitor {show(visitor)} is linked to account "
+                f"{show(account)} twice (first at {where.row(int(same.to_numpy().argmax()))})"
+            )
+        _codes, keep = self._known(
+            label, "visitor_id", arrow_text(frame["visitor_id"]), self.visitor_ids, "visitor", None
+        )
+        _codes, keep = self._known(
+            label, "account_id", arrow_text(frame["account_id"]), self.account_ids, "account", keep
+        )
         return _filtered(frame, keep)
 
 

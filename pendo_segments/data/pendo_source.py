@@ -274,6 +274,9 @@ class PendoPuller:
             times = self.time_fields(kind)
             records = self.paged([{"source": {f"{kind}s": None}}], [ID_FIELDS[kind][1]])
             tables[name] = _table(record_rows(kind, records, times, tz), REQUIRED[name])
+            links = link_rows(records) if kind == "visitor" else []
+            if links:  # visitors in several accounts (none: no file)
+                tables["visitor_accounts"] = _table(links, LINK_COLUMNS)
         self.progress("features")
         features = feature_rows(self.paged(features_pipeline(self.app_id), ["id"]))
         tables["features"] = _table(features, REQUIRED["features"])
@@ -335,6 +338,7 @@ REQUIRED = {
 #: has a row for each); all three are the keyset for paging.
 USAGE_KEYS = ["visitorId", "accountId", "day"]
 USAGE_COLUMNS = ["date", "visitor_id", "minutes", "events"]
+LINK_COLUMNS = ["visitor_id", "account_id"]
 CLICK_COLUMNS = ["date", "visitor_id", "feature_id", "clicks"]
 DAY_SUMS = {"numEvents": {"sum": "numEvents"}, "numMinutes": {"sum": "numMinutes"}}
 
@@ -446,6 +450,26 @@ def record_rows(
                     continue
                 row[name] = _date(value, timezone) if (group, name) in times else _scalar(value)
         out.append(row)
+    return out
+
+
+def link_rows(records: Rows) -> Rows:
+    """A visitor's accounts besides its own (``visitors.account_id``), from Pendo's
+    ``metadata.auto.accountids`` (tap-pendo ``schemas/visitors.json``,
+    ``metadata_auto.accountids``): the ``visitor_accounts`` table, each pair once."""
+    out: Rows = []
+    for record in records:
+        visitor = _text(record.get(ID_FIELDS["visitor"][1]))
+        auto = (record.get("metadata") or {}).get(ACCOUNT_IDS[0]) or {}
+        ids = auto.get(ACCOUNT_IDS[1])
+        own = _text(auto.get("accountid"))  # visitors.account_id, as record_rows reads it
+        if own is None and isinstance(ids, list) and ids:
+            own = _text(ids[0])  # record_rows takes the first as its account
+        seen = {own}
+        for account in ids if isinstance(ids, list) else []:
+            if account is not None and _text(account) not in seen:
+                seen.add(_text(account))
+                out.append({"visitor_id": visitor, "account_id": _text(account)})
     return out
 
 

@@ -109,6 +109,13 @@ TABLES: dict[str, TableSpec] = {
             optional={"account_id": CAT_OPTIONAL},
         ),
         TableSpec(
+            # a visitor's links to accounts (Pendo's metadata.auto.accountids): an account
+            # segment's visitor list holds them too (docs/semantics.md §1)
+            "visitor_accounts",
+            required={"visitor_id": ID, "account_id": ID},
+            mandatory=False,
+        ),
+        TableSpec(
             "nps",
             required={
                 "date": DAY,

@@ -55,14 +55,12 @@ def evaluate_sql(
     ``--engine duckdb`` does on a folder) instead of one query per segment.
     """
     from pendo_segments.compile.sql import SharedMetricSQL, SQLGenerator
-    from pendo_segments.semantics.catalogue import row_account_tables
-
     options: dict[str, Any] = {
         "as_of": as_of or ds.default_as_of(),
         "has_first_visit": "first_visit" in ds.visitors.columns,
         "has_last_visit": "last_visit" in ds.visitors.columns,
         **existence_options(ds.accounts.columns, ds.outcomes),
-        "row_account": row_account_tables(lambda t, c: c in getattr(ds, t).columns),
+        "row_account": ds.row_account_tables(),  # rows naming other accounts (§1)
     }
     from pendo_segments.evaluate.duckdb_folder import duck_errors, run_shared
     from pendo_segments.evaluate.fields import field_columns, fill_optional

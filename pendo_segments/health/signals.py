@@ -14,8 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pendo_segments.evaluate.metrics import NAT_DAY, Metrics, day_numbers, positions
-from pendo_segments.semantics.rules import in_window
+from pendo_segments.evaluate.metrics import (
+    NAT_DAY,
+    Metrics,
+    ScanUsage,
+    day_numbers,
+    positions,
+)
+from pendo_segments.semantics.rules import in_window, window_bounds
 
 
 def per_account(m: Metrics, aidx: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -65,9 +71,25 @@ def ticket_counts(ds: object, m: Metrics, window: int) -> np.ndarray | None:
 
 
 def sessions(m: Metrics, window: int) -> np.ndarray:
-    """Visitor-days with activity per account: a session count without session data."""
-    per_visitor = m.metric("visitor", "active_days", window)
-    return per_account(m, subject_v2a(m), per_visitor)
+    """Visitor-days with activity FOR each account: a session count without session data.
+
+    A usage row counts for its own account (docs/semantics.md §1), so a visitor in
+    two accounts adds its days there to each; only visitors that are subjects count.
+    """
+    if m.source.elsewhere(m.asof_day) is None:  # every row is its visitor's account's
+        per_visitor = m.metric("visitor", "active_days", window)
+        return per_account(m, subject_v2a(m), per_visitor)
+    # an index source (the backtest's) never has rows elsewhere: those days are scans
+    assert isinstance(m.source, ScanUsage)
+    u = m.source.usage
+    assert u.aidx is not None
+    first, _end = window_bounds(m.asof_day, window)
+    rows = u.values["active"] & (u.day >= first) & (u.vidx >= 0) & (u.aidx >= 0)
+    rows &= m.subjects("visitor")[np.maximum(u.vidx, 0)]
+    vidx, aidx = u.vidx[rows].astype(np.int64), u.aidx[rows].astype(np.int64)
+    key = (aidx * len(m.visitor_ids) + vidx) * window + (u.day[rows] - first)
+    pairs = np.unique(key) // (len(m.visitor_ids) * window)  # one per visitor-day
+    return np.bincount(pairs, minlength=len(m.account_ids)).astype(np.float64)
 
 
 def subject_v2a(m: Metrics) -> np.ndarray:

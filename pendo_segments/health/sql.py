@@ -146,15 +146,23 @@ def _features_used(days: int, min_clicks: int, key_only: bool, exists: Existence
 
 
 def _sessions(days: int, exists: Existence) -> exp.Select:
-    """``subject_id, value``: visitor-days with activity per account (a session count
-    without session data): the active days of its visitors that are subjects, summed."""
-    per_visitor = catalogue.metric_sql("active_days", "visitor", days)
-    on = exp.EQ(this=col("visitor_id", "v"), expression=col("subject_id", "x"))
-    total = exp.alias_(exp.Sum(this=col("value", "x")), "value")
-    select = exp.select(exp.alias_(col("account_id", "v"), "subject_id"), total)
-    select = select.from_(per_visitor.subquery("x", copy=False))
-    select = with_params(select.join(table("visitors", "v"), on=on, copy=False))
-    return _grouped(select.where(exists.visitor_sql("v"), copy=False))
+    """``subject_id, value``: visitor-days with activity FOR each account (a session count
+    without session data): the distinct (visitor, day) pairs of the active rows that
+    count for it (a row's own account, docs/semantics.md §1), of subject visitors."""
+    active = catalogue.CATALOGUE["active_days"]
+    day = exp.alias_(date(col("date", "u")), "day")
+    pairs = catalogue.usage_scan(
+        "account",
+        "usage_daily",
+        days,
+        exp.alias_(col("visitor_id", "u"), "visitor_id"),
+        day,
+        where=active.row_filter_sql(),
+        exists=exists,
+    ).distinct(copy=False)
+    total = exp.alias_(exp.Count(this=exp.Star(), big_int=True), "value")
+    select = exp.select(col("subject_id", "x"), total)
+    return _grouped(select.from_(pairs.subquery("x", copy=False), copy=False))
 
 
 def _growth(days: int, exists: Existence) -> exp.Select:
@@ -352,7 +360,7 @@ def dataset_tables(ds: Any) -> Tables:
         last_visit="last_visit" in ds.visitors.columns,
         first_visit="first_visit" in ds.visitors.columns,
         **_existence_columns(ds.accounts.columns, ds.outcomes),
-        row_account=catalogue.row_account_tables(lambda t, c: c in getattr(ds, t).columns),
+        row_account=ds.row_account_tables(),  # rows naming other accounts (§1)
     )
 
 

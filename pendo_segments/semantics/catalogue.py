@@ -161,7 +161,7 @@ def visit_day_sql(
     metric = CATALOGUE[name]
     latest = metric.rollup == "latest"
     if subject == "account":
-        keep = None if exists is None else exists.visitor_sql("v")
+        keep = None if exists is None else exists.roll_up_sql("v")
         if exists is not None and "usage_daily" in exists.row_account:
             return _visit_day_by_row_account(latest, has_declared, keep)
         per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)

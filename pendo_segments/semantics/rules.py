@@ -336,8 +336,15 @@ def subject_exists_sql(
     if subject == "account":
         return account_exists_sql(has_created, has_churn_date, row)
     own = visitor_exists_sql(has_first_visit, row, earliest_table)
+    home = home_exists_sql(has_created, has_churn_date, row)
+    return own if home is None else both(own, home)
+
+
+def home_exists_sql(has_created: bool, has_churn_date: bool, row: str = "v") -> exp.Expr | None:
+    """The visitor ``row``'s own account (``account_id``), when it has an ``accounts`` row,
+    is a subject at ``p.as_of``; None when every account is one (no dates to test)."""
     if not (has_created or has_churn_date):
-        return own
+        return None
     a = "ps_acct"
     gone = with_params(exp.select(num(1)).from_(table("accounts", a))).where(
         both(
@@ -345,7 +352,7 @@ def subject_exists_sql(
             exp.Not(this=exp.paren(account_exists_sql(has_created, has_churn_date, a))),
         )
     )
-    return both(own, exp.Not(this=exp.Exists(this=gone)))
+    return exp.Not(this=exp.Exists(this=gone))
 
 
 def account_exists(
@@ -405,18 +412,36 @@ class Existence:
         """The visitor ``row`` is a subject by its own first-seen day."""
         return visitor_exists_sql(self.has_first_visit, row, self.earliest_table)
 
+    def roll_up_sql(self, row: str = "v") -> exp.Expr:
+        """The visitor ``row`` counts in account roll-ups: a subject by its own first-seen
+        day and, when usage rows name their own accounts, by its own account too (a
+        visitor of an account that is not a subject counts for no account, §2b)."""
+        own = self.visitor_sql(row)
+        home = self._home_sql(row) if self.row_account else None
+        return own if home is None else both(own, home)
+
     def rows_sql(self, usage: str, row: str = "v") -> exp.Expr | None:
         """Which visitors' ``usage`` rows an account rolls up: the subjects'.
 
         For ``usage_daily`` the ``first_visit`` test is enough (a visitor without
         one that has an active row before as-of is seen; inactive rows add
-        nothing), which spares the hot scan the correlated ``MIN``.
+        nothing), which spares the hot scan the correlated ``MIN``. Rows that
+        name their own account (:attr:`row_account`) also need the visitor's own
+        account to be a subject: the rows of the others roll up to it, which is
+        not in the answer anyway.
         """
+        home = self._home_sql(row) if usage in self.row_account else None
         if usage != "usage_daily":
-            return self.visitor_sql(row)
-        if not self.has_first_visit:
-            return None
-        return _unknown_true(before_sql(date(col("first_visit", row))))
+            own: exp.Expr | None = self.visitor_sql(row)
+        elif self.has_first_visit:
+            own = _unknown_true(before_sql(date(col("first_visit", row))))
+        else:
+            own = None
+        tests = [t for t in (own, home) if t is not None]
+        return both(*tests) if tests else None
+
+    def _home_sql(self, row: str) -> exp.Expr | None:
+        return home_exists_sql(self.has_created, self.has_churn_date, row)
 
 
 # -- attribute history: the row covering D−1 (docs/semantics.md §2b) ------------------

@@ -46,6 +46,9 @@ from pendo_segments.sync.remote import (
 from pendo_segments.sync.settings import SyncSettings
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from pendo_segments.data.dataset import Dataset
 
 PLAN_VERSION = 2
@@ -365,16 +368,41 @@ def list_members(
     from pendo_segments.evaluate import evaluate
 
     ev = evaluate(defs, ds, as_of=as_of, names=names)
-    visitors = ds.visitors
+    links = account_links(ds, as_of)
     out = {}
     for name in names:
         ids = ev.members(name)
         if ev.segments[name].subject == "account":
             accounts = {str(a) for a in ids}
-            hit = visitors["account_id"].astype(str).isin(accounts).to_numpy()
-            ids = visitors["visitor_id"][hit]
+            ids = links["visitor_id"][links["account_id"].isin(accounts).to_numpy()]
         out[name] = sorted({str(v) for v in ids})
     return out
+
+
+def account_links(ds: Dataset, as_of: dt.date) -> pd.DataFrame:
+    """``visitor_id, account_id`` (text): every visitor linked to an account, the pairs an
+    account segment's visitor list is made of (docs/semantics.md §1): its visitors
+    (``visitors.account_id``), the ``visitor_accounts`` links, and the visitors whose
+    usage rows before ``as_of`` name the account (``usage_daily`` / ``feature_usage``
+    ``account_id``)."""
+    import pandas as pd
+
+    pairs = [ds.visitors[["visitor_id", "account_id"]]]
+    if ds.visitor_accounts is not None:
+        pairs.append(ds.visitor_accounts[["visitor_id", "account_id"]])
+    for usage in (ds.usage_daily, ds.feature_usage):
+        if "account_id" in usage.columns:
+            rows = usage.loc[_before(usage["date"], as_of), ["visitor_id", "account_id"]]
+            pairs.append(rows.drop_duplicates())
+    text = [p.dropna().astype(str) for p in pairs]
+    return pd.concat(text, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def _before(dates: pd.Series, as_of: dt.date) -> np.ndarray:
+    """Usage rows before the as-of day: what is known at D (docs/semantics.md §2b)."""
+    from pendo_segments.evaluate.metrics import day_number, usage_days
+
+    return usage_days(dates) < day_number(as_of)
 
 
 def segment_change(
