@@ -451,33 +451,19 @@ def test_sync_plan_lists_every_visitor_linked_to_the_account(
 
 
 # -- the full load's filled account_id is not a row's own account ---------------------------
-def test_a_filled_account_id_follows_the_visitors_move(tmp_path: Path) -> None:
-    """x belongs to B today and to A until Sep 9 (visitors_history); its one usage row
-    (Sep 5, no account_id) counts for its account at D = Sep 7 (the end of Sep 6): A. The
-    full load fills the row's account_id with today's B, which is no account of its own."""
-    from pendo_segments.definitions import load_definitions
-    from pendo_segments.evaluate.duckdb_engine import evaluate_sql
-
-    data = tmp_path / "data"
-    data.mkdir()
-    files = {
-        "accounts.csv": "account_id,arr,plan\nA,1000,Growth\nB,2000,Growth\n",
-        "visitors.csv": "visitor_id,account_id\nx,B\n",
-        "visitors_history.csv": "visitor_id,valid_from,valid_to,account_id\n"
-        "x,2026-08-01,2026-09-10,A\n",
-        "usage_daily.csv": "date,visitor_id,minutes,events\n2026-09-05,x,10,3\n",
-        "feature_usage.csv": "date,visitor_id,feature_id,clicks\n",
-        "features.csv": "feature_id,name\nf1,Feature one\n",
-    }
-    for name, text in files.items():
-        (data / name).write_text(text, encoding="utf-8")
-    defs = tmp_path / "busy.yaml"
-    defs.write_text(
-        "name: busy\ntitle: Busy\nsubject: account\n"
-        'rule:\n  all:\n    - {metric: minutes, op: ">=", value: 5}\n',
-        encoding="utf-8",
+def test_only_rows_naming_other_accounts_make_sql_read_the_rows_account(tmp_path: Path) -> None:
+    """The full load fills a missing usage account_id with the visitor's account of today;
+    the SQL engines must not read that as the row's own (it would pin the row to today's
+    account when visitors_history moves the visitor): only the world's rows for B make
+    usage_daily and feature_usage row-account tables."""
+    data = world(tmp_path / "data")
+    assert load_dataset(data).row_account_tables() == ("usage_daily", "feature_usage")
+    (data / "usage_daily.csv").write_text(
+        "date,visitor_id,minutes,events\n2026-10-01,v,5,1\n", encoding="utf-8"
     )
-    ds = load_dataset(data)  # the full form: usage_daily.account_id filled with B
+    (data / "feature_usage.csv").write_text(
+        "date,visitor_id,feature_id,clicks,account_id\n2026-10-03,v,f1,4,A\n", encoding="utf-8"
+    )
+    ds = load_dataset(data)  # usage_daily.account_id filled with A; feature rows name A
+    assert "account_id" in ds.usage_daily.columns
     assert ds.row_account_tables() == ()
-    got = evaluate_sql(load_definitions(defs), ds, as_of=dt.date(2026, 9, 7))
-    assert got["busy"] == ["A"]
