@@ -327,6 +327,22 @@ def test_a_visitor_of_a_gone_account_counts_nowhere(tmp_path: Path, engine: str,
     assert signals["days_since_last_login"] == {"B": 2.0}
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_backtest_day_leaves_a_gone_accounts_visitor_out(tmp_path: Path, engine: str) -> None:
+    defs, data = engine_defs(tmp_path / "defs"), gone_home_world(tmp_path / "data", "churned")
+    day = AS_OF.isoformat()
+    args = ["backtest", str(defs), "--data", str(data), "--from", day, "--to", day]
+    result = CliRunner().invoke(main, [*args, "--engine", engine, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    counts = {line.split(",")[1]: line.split(",")[2] for line in result.stdout.splitlines()[1:]}
+    assert {name for name, n in counts.items() if n != "0"} == {
+        "one_day",
+        "seen_two_days_ago",
+        "ten_minutes",
+    }
+    assert all(counts[name] == "1" for name in ("one_day", "seen_two_days_ago", "ten_minutes"))
+
+
 def test_spark_sessions_and_gone_accounts(tmp_path: Path, spark) -> None:  # noqa: ANN001
     signals = engine_signals("spark", sessions_world(tmp_path / "sessions"))
     assert signals["sessions"] == {"A": 2.0, "B": 3.0}
