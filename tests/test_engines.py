@@ -52,6 +52,38 @@ def test_same_bytes_as_pandas(folders: dict, data: str, command: str, engine: st
     assert run([*args, "--engine", engine]) == expected
 
 
+@pytest.fixture(scope="module")
+def text_folder(
+    folders: dict[str, tuple[Path, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The hand-made folder with an extra accounts column of text; A1's value looks like a number
+    (Spark collects the small tables as text, and explain's one-account slice must keep it so)."""
+    import shutil
+
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("engines-text") / "handmade"
+    shutil.copytree(folders["handmade"][0], folder)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str, keep_default_na=False)
+    accounts["region"] = ["0042" if a == "A1" else "emea" for a in accounts["account_id"]]
+    accounts.to_csv(folder / "accounts.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("engine", ["spark"])  # the id ends in -spark: a Spark unit (conftest)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_spark_gives_the_same_bytes(
+    spark: object, text_folder: Path, command: str, engine: str
+) -> None:
+    """Spark (local, this process's session) through engines/: stdout and stderr as pandas'."""
+    args = [a.format(account="A1") for a in COMMANDS[command]] + ["--data", str(text_folder)]
+    expected = CliRunner().invoke(main, [*args, "--engine", "pandas"])
+    assert expected.exit_code == 0 and expected.stdout
+    got = CliRunner().invoke(main, [*args, "--engine", engine, "--spark-master", "local[1]"])
+    assert (got.exit_code, got.stdout) == (0, expected.stdout)
+    assert got.stderr.endswith(expected.stderr)  # after Spark's own driver-memory line
+
+
 def test_spark_only_options_need_spark() -> None:
     result = CliRunner().invoke(
         main, ["health", "--data", "sample", "--engine", "duckdb", "--spark-master", "local[1]"]

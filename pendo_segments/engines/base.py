@@ -132,6 +132,10 @@ class Engine(ABC):
     def subjects(self, subject: str) -> pd.DataFrame:
         """The accounts or visitors table (small), as the pandas loader types it."""
 
+    @abstractmethod
+    def features(self) -> pd.DataFrame:
+        """The feature catalogue (small): names in definitions resolve to its ids."""
+
     def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
         """The subject table with the fields in force at ``day`` (attribute history)."""
         return self.subjects(subject)

@@ -118,6 +118,9 @@ class DuckDBEngine(Engine):
         ds = self._small()
         return ds.accounts if subject == "account" else ds.visitors
 
+    def features(self) -> pd.DataFrame:
+        return self._small().features
+
     def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
         from pendo_segments.data.history import fields_for
 

@@ -56,6 +56,9 @@ class PandasEngine(Engine):
     def subjects(self, subject: str) -> pd.DataFrame:
         return self.dataset.accounts if subject == "account" else self.dataset.visitors
 
+    def features(self) -> pd.DataFrame:
+        return self.dataset.features
+
     def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
         from pendo_segments.data.history import fields_for
 

@@ -70,6 +70,9 @@ class SparkEngine(Engine):
         ds = self._small()
         return ds.accounts if subject == "account" else ds.visitors
 
+    def features(self) -> pd.DataFrame:
+        return self._small().features
+
     def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
         from pendo_segments.data.history import fields_for
 
@@ -131,11 +134,11 @@ class SparkEngine(Engine):
 
 
 def _collect(data: Any, name: str) -> Any:
-    """A small table as text columns, as the loader reads a file."""
+    """A small table as Arrow text columns, as the loader reads a file (and keep_text reads)."""
     from pyspark.sql import functions as F
 
     frame = data.frames[name]
-    return frame.select([F.col(c).cast("string").alias(c) for c in frame.columns]).toPandas()
+    return frame.select([F.col(c).cast("string").alias(c) for c in frame.columns]).toArrow()
 
 
 def _empty(name: str) -> Any:

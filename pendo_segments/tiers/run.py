@@ -161,11 +161,15 @@ def engine_tiers(engine: Engine, inputs: TierInputs, as_of: dt.date | None = Non
             health_config=inputs.health_config,
             overrides=inputs.overrides,
         )
+    from pendo_segments.errors import EvaluationError
     from pendo_segments.health.engine import shape_tables
+    from pendo_segments.health.rules import segment_names
     from pendo_segments.tiers.columns import policy_field_columns
     from pendo_segments.tiers.sql import frame_kinds, policy_query, tier_result
 
     policy_field_columns(inputs.policy, inputs.definitions)  # unknown segments: FILE:LINE first
+    named = segment_names([r.when for r in inputs.policy.rules])  # feature names → ids
+    inputs.definitions.use_features(engine.features(), EvaluationError, check=named)
     engine.fill_optional(policy_field_columns(inputs.policy, inputs.definitions))
     day = engine.day(as_of)
     shape = engine.shape()
