@@ -274,26 +274,23 @@ def visitor_exists_sql(
     all history (a correlated ``MIN``, or a lookup in ``earliest_table``, a
     table of :func:`earliest_active_sql`); unknown (neither) is a subject. The
     caller has ``params AS p`` in scope.
+
+    With ``first_visit`` the lookup is asked only for visitors without one
+    (``row.first_visit IS NULL`` inside it): DuckDB then skips the usage scan
+    when every visitor has one (benchmarks/RESULTS.md: a visitor segment on
+    1M visitors 1.9 → 0.13 CPU s).
     """
     u = "ps_seen"
+    same = exp.EQ(this=col("visitor_id", u), expression=col("visitor_id", row))
     if earliest_table is None:
-        earliest = (
-            exp.select(exp.Min(this=date(col("date", u))))
-            .from_(table("usage_daily", u))
-            .where(
-                both(
-                    exp.EQ(this=col("visitor_id", u), expression=col("visitor_id", row)),
-                    active_sql(u),
-                )
-            )
-        )
+        earliest = exp.select(exp.Min(this=date(col("date", u)))).from_(table("usage_daily", u))
+        tests = [same, active_sql(u)]
     else:
-        earliest = (
-            exp.select(exp.Min(this=col("day", u)))
-            .from_(table(earliest_table, u))
-            .where(exp.EQ(this=col("visitor_id", u), expression=col("visitor_id", row)))
-        )
-    day: exp.Expr = exp.Subquery(this=earliest)
+        earliest = exp.select(exp.Min(this=col("day", u))).from_(table(earliest_table, u))
+        tests = [same]
+    if has_first_visit:
+        tests.insert(1, exp.Is(this=col("first_visit", row), expression=exp.Null()))
+    day: exp.Expr = exp.Subquery(this=earliest.where(both(*tests)))
     if has_first_visit:
         day = fn("COALESCE", date(col("first_visit", row)), day)
     return _unknown_true(before_sql(day))

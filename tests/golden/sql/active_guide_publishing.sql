@@ -31,6 +31,7 @@ WHERE
         FROM usage_daily AS ps_seen
         WHERE
           ps_seen.visitor_id = s.visitor_id
+          AND s.first_visit IS NULL
           AND (
             ps_seen.events > 0 OR ps_seen.minutes > 0
           )

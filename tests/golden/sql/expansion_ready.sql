@@ -71,6 +71,7 @@ WITH params AS (
           FROM usage_daily AS ps_seen
           WHERE
             ps_seen.visitor_id = v.visitor_id
+            AND v.first_visit IS NULL
             AND (
               ps_seen.events > 0 OR ps_seen.minutes > 0
             )
@@ -101,6 +102,7 @@ WITH params AS (
           FROM usage_daily AS ps_seen
           WHERE
             ps_seen.visitor_id = v.visitor_id
+            AND v.first_visit IS NULL
             AND (
               ps_seen.events > 0 OR ps_seen.minutes > 0
             )
