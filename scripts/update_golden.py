@@ -53,7 +53,7 @@ def render(result: Any) -> str:
 def compiled(target: str, variant: str = "") -> dict[str, str]:
     """Segment name -> golden text for every shipped segment."""
     from pendo_segments.compile.base import compile_segments
-    from pendo_segments.definitions.features import data_catalogue
+    from pendo_segments.data.catalogue import data_catalogue
     from pendo_segments.definitions.loader import load_definitions
 
     # the shipped definitions name their features; the sample's catalogue gives the ids

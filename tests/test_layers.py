@@ -28,6 +28,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("compile",),
     ("data",),
     ("evaluate",),
+    # one Engine interface over pandas, DuckDB and Spark; knows nothing of health or tiers,
+    # which hand it queries of the semantic core
+    ("engines",),
     ("health",),
     ("tiers", "export"),
     ("guides",),

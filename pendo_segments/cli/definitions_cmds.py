@@ -212,7 +212,7 @@ def compile_cmd(
     generator = targets()[target]
     definitions = load_defs(defs)
     if data is not None:
-        from pendo_segments.definitions.features import data_catalogue
+        from pendo_segments.data.catalogue import data_catalogue
 
         definitions.use_features(data_catalogue(data), check=list(segments) or None)
     elif unresolved := definitions.unresolved_features(list(segments)):

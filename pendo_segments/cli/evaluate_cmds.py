@@ -110,7 +110,7 @@ def explain(
       pendo-segments explain at_risk acc-00042 --data sample
       pendo-segments explain never_used_data_explorer v-000123 --data ./usage --format json
     """
-    from pendo_segments.evaluate.explain_on import explain_on
+    from pendo_segments.engines.explain import explain_on
 
     definitions = load_defs(defs)
     with engine.open(data, lenient=lenient, as_of=as_of) as eng, status("Explaining"):

@@ -309,6 +309,7 @@ class EngineChoice:
     def open(self, data: str, *, lenient: bool = False, as_of: dt.date | None = None) -> Any:
         from pendo_segments.cli.output import warn
         from pendo_segments.engines import open_engine
+        from pendo_segments.sources import open_dataset
 
         return open_engine(
             self.name,
@@ -319,6 +320,7 @@ class EngineChoice:
             spark_master=self.spark_master,
             spark_conf=self.spark_conf,
             warn=warn,
+            opener=open_dataset,
         )
 
 

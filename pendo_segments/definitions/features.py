@@ -99,26 +99,6 @@ def spark_catalogue(frame: Any) -> FeatureCatalogue:
     return FeatureCatalogue.from_frame(frame.select(*wanted).toPandas())
 
 
-def data_catalogue(spec: str) -> FeatureCatalogue:
-    """The catalogue of a data folder (its ``features.csv``, as ``pull`` writes it), or of
-    the bundled sample (``sample``); a live ``pendo:`` source is pulled first."""
-    from pathlib import Path
-
-    from pendo_segments.data.loaders import bundled_sample_path, load_reference_tables
-    from pendo_segments.errors import DataError
-
-    if spec.startswith("pendo:"):
-        raise DataError(
-            f"--data {spec}: compile reads a folder's features.csv; run "
-            "'pendo-segments pull DIR' first and pass --data DIR"
-        )
-    folder = bundled_sample_path() if spec == "sample" else Path(spec)
-    if not folder.is_dir():
-        raise DataError(f"{spec}: data folder not found")
-    frames, _labels = load_reference_tables(folder, warn=lambda _message: None)
-    return FeatureCatalogue.from_frame(frames["features"])
-
-
 def unresolved_warning(features: list[str]) -> str:
     """One line: these features go out as written, not checked against any catalogue."""
     shown = ", ".join(f"'{f}'" for f in features[:8]) + (", …" if len(features) > 8 else "")

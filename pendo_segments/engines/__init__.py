@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pendo_segments.engines.base import DataShape, Engine, Memberships, Warn
+from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
 
 ENGINE_NAMES = ("pandas", "duckdb", "spark", "auto")
 
@@ -41,8 +41,10 @@ def open_engine(
     spark_master: str | None = None,
     spark_conf: dict[str, str] | None = None,
     warn: Warn | None = None,
+    opener: Opener | None = None,
 ) -> Engine:
-    """The engine ``name`` (pandas, duckdb, spark or auto) over ``data``."""
+    """The engine ``name`` (pandas, duckdb, spark or auto) over ``data``; ``opener`` loads
+    frames (default: folders and ``sample``; the CLI's also pulls ``pendo:``)."""
     if name == "auto":
         from pendo_segments.evaluate.budget import choose_engine
 
@@ -52,15 +54,22 @@ def open_engine(
     if name == "pandas":
         from pendo_segments.engines.pandas_engine import PandasEngine
 
-        return PandasEngine(data, lenient=lenient, warn=warn, as_of=as_of)
+        return PandasEngine(data, lenient=lenient, warn=warn, as_of=as_of, opener=opener)
     if name == "duckdb":
         from pendo_segments.engines.duckdb_engine import DuckDBEngine
 
         return DuckDBEngine(
-            data, lenient=lenient, warn=warn, as_of=as_of, memory_limit=memory_limit
+            data,
+            lenient=lenient,
+            warn=warn,
+            as_of=as_of,
+            memory_limit=memory_limit,
+            opener=opener,
         )
     if name == "spark":
         from pendo_segments.engines.spark_engine import SparkEngine
 
-        return SparkEngine(data, lenient=lenient, warn=warn, master=spark_master, conf=spark_conf)
+        return SparkEngine(
+            data, lenient=lenient, warn=warn, master=spark_master, conf=spark_conf, opener=opener
+        )
     raise ValueError(f"unknown engine {name!r} (one of {', '.join(ENGINE_NAMES)})")

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from pendo_segments.definitions.models import Segment
 
 Warn = Callable[[str], None]
+#: how an engine that loads frames opens ``--data``: (spec, lenient=, warn=, as_of=,
+#: narrow=) -> Dataset. The CLI passes :func:`pendo_segments.sources.open_dataset`
+#: (which also pulls ``pendo:`` live data); the default opens folders and ``sample``.
+Opener = Callable[..., "Dataset"]
 MEMBERSHIP_COLUMNS = ("segment", "subject", "subject_id")
 
 
@@ -104,10 +108,24 @@ class Engine(ABC):
     #: the sqlglot dialect :meth:`query` renders expressions in
     dialect: ClassVar[str] = "duckdb"
 
-    def __init__(self, data: str, *, lenient: bool = False, warn: Warn | None = None) -> None:
+    def __init__(
+        self,
+        data: str,
+        *,
+        lenient: bool = False,
+        warn: Warn | None = None,
+        opener: Opener | None = None,
+    ) -> None:
         self.data = data
         self.lenient = lenient
         self.warn: Warn = warn or (lambda _message: None)
+        self.opener: Opener = opener or open_local
+
+    def open_dataset(self, *, as_of: dt.date | None = None, narrow: bool = False) -> Dataset:
+        """The whole data set as frames, through the opener the engine was given."""
+        return self.opener(
+            self.data, lenient=self.lenient, warn=self.warn, as_of=as_of, narrow=narrow
+        )
 
     @property
     def in_memory(self) -> Dataset | None:
@@ -179,3 +197,26 @@ class Engine(ABC):
         from pendo_segments.compile.sql import render
 
         return render(sql, self.dialect)
+
+
+def open_local(
+    spec: str,
+    *,
+    lenient: bool = False,
+    warn: Warn | None = None,
+    as_of: dt.date | None = None,
+    narrow: bool = False,
+) -> Dataset:
+    """A data folder or the bundled ``sample``; ``pendo:`` needs an opener that can pull
+    (engines sit below the Pendo client: the CLI hands in ``sources.open_dataset``)."""
+    from pendo_segments.data.loaders import load_dataset, load_sample
+    from pendo_segments.errors import DataError
+
+    if spec.startswith("pendo:"):
+        raise DataError(
+            f"--data {spec}: live Pendo data needs open_engine(..., "
+            "opener=pendo_segments.sources.open_dataset)"
+        )
+    if spec == "sample":
+        return load_sample()
+    return load_dataset(spec, lenient=lenient, warn=warn, narrow=narrow)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pendo_segments.engines.base import DataShape, Engine, Memberships, Warn
+from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
 from pendo_segments.engines.pandas_engine import dataset_shape, fill_frames
 
 if TYPE_CHECKING:
@@ -38,10 +38,11 @@ class DuckDBEngine(Engine):
         *,
         lenient: bool = False,
         warn: Warn | None = None,
+        opener: Opener | None = None,
         as_of: dt.date | None = None,
         memory_limit: str | None = None,
     ) -> None:
-        super().__init__(data, lenient=lenient, warn=warn)
+        super().__init__(data, lenient=lenient, warn=warn, opener=opener)
         self._as_of = as_of
         self.memory_limit = memory_limit
         self.folder = not (data == "sample" or data.startswith("pendo:"))
@@ -59,11 +60,7 @@ class DuckDBEngine(Engine):
             if self.folder:
                 self._ds = small_tables(Path(self.data), self.lenient)
             else:
-                from pendo_segments.sources import open_dataset
-
-                self._ds = open_dataset(
-                    self.data, lenient=self.lenient, warn=self.warn, as_of=self._as_of
-                )
+                self._ds = self.open_dataset(as_of=self._as_of)
         return self._ds
 
     def connection(self, check: Any = None) -> Any:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pendo_segments.engines.base import DataShape, Engine, Memberships, Warn
+from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,21 +26,18 @@ class PandasEngine(Engine):
         *,
         lenient: bool = False,
         warn: Warn | None = None,
+        opener: Opener | None = None,
         as_of: dt.date | None = None,
         dataset: Dataset | None = None,
     ) -> None:
-        super().__init__(data, lenient=lenient, warn=warn)
+        super().__init__(data, lenient=lenient, warn=warn, opener=opener)
         self._as_of = as_of  # the Pendo source pulls up to it
         self._ds = dataset
 
     @property
     def dataset(self) -> Dataset:
         if self._ds is None:
-            from pendo_segments.sources import open_dataset
-
-            self._ds = open_dataset(
-                self.data, lenient=self.lenient, warn=self.warn, as_of=self._as_of, narrow=True
-            )
+            self._ds = self.open_dataset(as_of=self._as_of, narrow=True)
         return self._ds
 
     @property

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pendo_segments.engines.base import DataShape, Engine, Memberships, Warn
+from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
 from pendo_segments.errors import EvaluationError
 
 if TYPE_CHECKING:
@@ -30,10 +30,11 @@ class SparkEngine(Engine):
         *,
         lenient: bool = False,
         warn: Warn | None = None,
+        opener: Opener | None = None,
         master: str | None = None,
         conf: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(data, lenient=lenient, warn=warn)
+        super().__init__(data, lenient=lenient, warn=warn, opener=opener)
         from pendo_segments.evaluate.spark_engine import check_spark_source
 
         check_spark_source(data)  # pendo: is for the local engines, said before Spark starts
