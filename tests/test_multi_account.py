@@ -371,38 +371,54 @@ def test_visitor_accounts_are_loaded(tmp_path: Path) -> None:
     assert pairs == [["v", "B"], ["w", "A"]]
 
 
-@pytest.mark.parametrize(
-    ("links", "message"),
-    [
-        (
-            "visitor_id,account_id\nv,B\nghost,A\n",
-            "visitor_accounts.csv: row 2 (line 3), column 'visitor_id': unknown visitor 'ghost'",
-        ),
-        (
-            "visitor_id,account_id\nv,B\nw,Z\n",
-            "visitor_accounts.csv: row 2 (line 3), column 'account_id': unknown account 'Z'",
-        ),
-        (
-            "visitor_id,account_id\nv,B\nw,A\nv,B\n",
-            "visitor_accounts.csv: row 3 (line 4), column 'account_id': visitor 'v' is linked "
-            "to account 'B' twice (first at row 1 (line 2))",
-        ),
-        (
-            "visitor_id,account\nv,B\n",
-            "visitor_accounts.csv: missing required column 'account_id'",
-        ),
-    ],
-    ids=["unknown-visitor", "unknown-account", "duplicate-pair", "missing-column"],
-)
-def test_bad_visitor_accounts_are_one_line(tmp_path: Path, links: str, message: str) -> None:
-    data = links_world(tmp_path / "data", links)
-    defs = engine_defs(tmp_path / "defs")
+BAD_LINKS = [
+    (
+        "visitor_id,account_id\nv,B\nghost,A\n",
+        "visitor_accounts.csv: row 2 (line 3), column 'visitor_id': unknown visitor 'ghost'",
+    ),
+    (
+        "visitor_id,account_id\nv,B\nw,Z\n",
+        "visitor_accounts.csv: row 2 (line 3), column 'account_id': unknown account 'Z'",
+    ),
+    (
+        "visitor_id,account_id\nv,B\nw,A\nv,B\n",
+        "visitor_accounts.csv: row 3 (line 4), column 'account_id': visitor 'v' is linked "
+        "to account 'B' twice (first at row 1 (line 2))",
+    ),
+    (
+        "visitor_id,account\nv,B\n",
+        "visitor_accounts.csv: missing required column 'account_id'",
+    ),
+]
+BAD_LINK_IDS = ["unknown-visitor", "unknown-account", "duplicate-pair", "missing-column"]
+
+
+def bad_links_verdict(folder: Path, links: str, engine: str, *extra: str) -> list[str]:
+    """stderr lines of ``evaluate --engine ENGINE`` on the world with ``links``."""
+    data = links_world(folder / "data", links)
+    defs = engine_defs(folder / "defs")
     args = ["evaluate", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
+    result = CliRunner().invoke(main, [*args, "--engine", engine, *extra])
+    assert result.exit_code == 1, result.output
+    return result.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize(("links", "message"), BAD_LINKS, ids=BAD_LINK_IDS)
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_bad_visitor_accounts_are_one_line(
+    tmp_path: Path, engine: str, links: str, message: str
+) -> None:
+    lines = bad_links_verdict(tmp_path, links, engine)
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_bad_visitor_accounts_on_spark(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    for i, (links, message) in enumerate(BAD_LINKS):
+        (tmp_path / str(i)).mkdir()
+        lines = bad_links_verdict(tmp_path / str(i), links, "spark", "--spark-master", "local[1]")
+        assert len(lines) == 1
+        assert message in lines[0]
 
 
 def test_lenient_drops_unknown_links_with_a_warning(tmp_path: Path) -> None:

@@ -109,11 +109,13 @@ def _parts(columns: files.ParquetParts) -> RawTable:
 
 
 def load_reference_tables(
-    folder: Path, warn: Warn | None = None
+    folder: Path, warn: Warn | None = None, *, lenient: bool = False, links: bool = False
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """accounts, visitors and features typed and checked (frames, file labels).
 
-    For engines that read the big usage files themselves (DuckDB).
+    For engines that read the big usage files themselves (DuckDB). ``links``: also
+    ``visitor_accounts`` when the folder has one, with the loader's checks, so an
+    engine gives the same verdict on it as the pandas load.
     """
     warn = warn or _log.warning
     frames: dict[str, pd.DataFrame] = {}
@@ -124,6 +126,12 @@ def load_reference_tables(
         label, columns, _lines = _typed_columns(TABLES[name], reader)
         frames[name], labels[name] = _frame(columns), label
     check_accounts(frames["accounts"], frames["visitors"], labels, warn)
+    reader = _reader(folder, TABLES["visitor_accounts"]) if links else None
+    if reader is not None:
+        known = _Links(frames["accounts"], frames["visitors"], frames["features"], lenient, warn)
+        label, columns, lines = _typed_columns(TABLES["visitor_accounts"], reader)
+        frames["visitor_accounts"] = known.link("visitor_accounts", label, columns, lines)
+        labels["visitor_accounts"] = label
     return frames, labels
 
 

@@ -177,7 +177,7 @@ def open_folder(
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
     tables = {name: open_table(root, name, spec.mandatory) for name, spec in TABLES.items()}
-    frames, _labels = load_reference_tables(root, warn)
+    frames, _labels = load_reference_tables(root, warn, lenient=lenient, links=True)
     held = {  # attribute history: checked by the pandas loader's code, small
         table: rows
         for table in history.TRACKED

@@ -494,10 +494,12 @@ def _plan(name: str, label: str, frame: Any) -> _Table:
             plan.checks.append((c, problem, bad, F.col(f"`{c}`")))
         if col.required:
             plan.checks.append((c, "required value is blank", _blank(frame, c), F.lit("")))
-    if name in ("usage_daily", "feature_usage", "nps"):
+    if name in ("usage_daily", "feature_usage", "nps", "visitor_accounts"):
         plan.links.append(("visitor_id", "visitors", "visitor"))
         if name == "feature_usage":
             plan.links.append(("feature_id", "features", "feature"))
+        if name == "visitor_accounts":  # links of known visitors to known accounts (§1)
+            plan.links.append(("account_id", "accounts", "account"))
     return plan
 
 
@@ -591,6 +593,9 @@ def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
     if plan.name == "visitors" and "accounts" in plans:
         stray = F.when(_unknown(source, "account_id"), 1).otherwise(0)
         parts.append((f"{p}orphans", F.sum(stray), F.sum))
+    if plan.name == "visitor_accounts":  # a pair given twice (per visitor: a small table)
+        accounts = _ids(source, "account_id")
+        parts.append((f"{p}pairs", F.count(accounts) - F.countDistinct(accounts), F.sum))
     if not by_visitor:
         key = plan.spec.key
         if key:
@@ -626,6 +631,8 @@ def _typed(
             raise _Problem(f"{label}: column '{c}': {row[f'{p}e{i}']!r} {problem}")
     if spec.key and row.get(f"{p}dup"):
         raise _Problem(f"{label}: column '{spec.key}': {plural(row[f'{p}dup'], 'duplicate id')}")
+    if row.get(f"{p}pairs"):
+        raise _Problem(f"{label}: {plural(row[f'{p}pairs'], 'repeated visitor and account pair')}")
     kinds = {c: _inferred(row, p, c) for c in plan.infer}
     data.kinds[plan.name] = kinds
     columns = []
