@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,14 +222,11 @@ def sync_world(handmade_pendo: FakePendo, tmp_path_factory: pytest.TempPathFacto
     )
 
 
-# -- Spark: one session per test process, all its tests on one xdist worker -------------
-#: the modules whose tests use the ``spark`` fixture (checked at collection): one xdist
-#: work unit, started first, so a single JVM serves them all while the other worker runs
-#: the rest of the suite (two JVMs warming up side by side cost more than the tests)
+# -- Spark: one session per test process, Spark work first on both xdist workers ---------
+#: whole modules that use the ``spark`` fixture (checked at collection); tests/conformance
+#: tests run on Spark through the ``engine`` fixture's ``spark`` parameter instead
 SPARK_MODULES = (
     "test_spark_engine.py",
-    "test_tiers_sql.py",
-    "test_data_folders_spark.py",
     "test_engines_backtest.py",
     "test_multi_account.py",
 )
@@ -241,6 +239,21 @@ SPARK_CONF = {
     "spark.sql.adaptive.enabled": "false",
     "spark.driver.memory": "512m",
 }
+_ON_SPARK = re.compile(r"\[(?:[^\]]*-)?spark(?:-[^\]]*)?\]$")
+
+
+def spark_unit(nodeid: str) -> str | None:
+    """The xdist work unit of a test that runs Spark (``spark:FILE``), else None.
+
+    A conformance test's Spark parameter is its own unit, apart from the pandas and
+    DuckDB ones of the same file, so both workers start one JVM each and share the
+    Spark work (the long pole) while the rest of the suite fills in around it.
+    """
+    path = nodeid.split("::", 1)[0]
+    name = Path(path).name
+    if name in SPARK_MODULES or name == "test_spark_cluster.py" or _ON_SPARK.search(nodeid):
+        return f"spark:{path}"
+    return None
 
 
 def require_spark() -> None:
@@ -281,31 +294,39 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test using ``spark`` outside SPARK_MODULES would start a JVM on another worker."""
+    """A test using ``spark`` outside a Spark unit would start a JVM on a worker that may
+    run nothing else on Spark; Spark tests get a long timeout (a JVM's first job on a
+    loaded 2-core machine can pass the suite's 300 s)."""
     for item in items:
-        if "spark" in getattr(item, "fixturenames", ()) and item.path.name not in SPARK_MODULES:
-            raise pytest.UsageError(
-                f"{item.nodeid} uses the spark fixture: add {item.path.name!r} to "
-                "SPARK_MODULES in tests/conftest.py (one JVM, one xdist worker)"
-            )
+        if spark_unit(item.nodeid) is None:
+            if "spark" in getattr(item, "fixturenames", ()):
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the spark fixture: add {item.path.name!r} to "
+                    "SPARK_MODULES in tests/conftest.py, or take the engine fixture"
+                )
+        elif item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(1200))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadfile`` with SPARK_MODULES as one work unit, handed out first."""
+    """``--dist loadfile`` with each Spark unit apart, the Spark units handed out first."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
     class SparkFirst(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if Path(nodeid.split("::", 1)[0]).name in SPARK_MODULES:
-                return "spark"
-            return super()._split_scope(nodeid)
+            return spark_unit(nodeid) or super()._split_scope(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
-            if "spark" in self.workqueue:  # the longest unit first: the others fill around it
-                self.workqueue.move_to_end("spark", last=False)
+            # the Spark units first, longest (most tests) first: the others fill around them
+            spark = sorted(
+                (u for u in self.workqueue if u.startswith("spark:")),
+                key=lambda u: len(self.workqueue[u]),
+            )
+            for unit in spark:
+                self.workqueue.move_to_end(unit, last=False)
             super()._assign_work_unit(node)
 
     return SparkFirst(config, log)

@@ -16,9 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conformance.data import datasets, load_tricky_defs
 from handmade import AS_OF, EXPECTED, frames
 from hypothesis import HealthCheck, given, settings
-from test_evaluate_crosscheck import datasets, load_tricky_defs
 
 from pendo_segments.data.columns import Where, narrow_int, to_days32
 from pendo_segments.data.dataset import Dataset

@@ -1,4 +1,4 @@
-"""Every generated SQL query compares ids in the type the tables give them.
+"""The generated SQL's text: ids compared in their own type, warehouse dialects, shared scans.
 
 A warehouse may store ``visitor_id`` as an integer. PostgreSQL and BigQuery
 refuse ``text = bigint`` (DuckDB and Spark cast quietly), so a cast on one
@@ -103,3 +103,25 @@ def test_shared_metric_tables_answer_exists_like_per_segment_sql() -> None:
     shared = evaluate_sql(defs, ds, shared=True)
     assert shared == evaluate_sql(defs, ds)
     assert len(shared["known"]) == len(ds.accounts) and shared["unknown"] == []
+
+
+@pytest.mark.parametrize("dialect", ["spark", "snowflake", "bigquery", "databricks"])
+def test_health_query_transpiles_to_warehouse_dialects(dialect: str) -> None:
+    tables = Tables(key_features=4, features=5, nps=True, tickets=True)
+    sql = health_query(HealthConfig(), tables, AS_OF, dialect=dialect)
+    assert sqlglot.parse_one(sql, read=dialect) is not None
+    assert "2026-11-01" in sql
+
+
+def test_each_usage_table_is_scanned_once_per_subject_and_window(tmp_path) -> None:
+    from conformance.data import load_tricky_defs
+    from pendo_segments.compile.sql import SharedMetricSQL
+
+    defs = load_tricky_defs(tmp_path / "defs")
+    shared = SharedMetricSQL(defs, as_of=AS_OF, has_first_visit=True).compile_shared(
+        defs.select(None)
+    )
+    scans = [sql for sql in shared.tables.values() if "FROM usage_daily AS u JOIN" in sql]
+    # account metrics over usage_daily: active_days and minutes of 30 days, one table
+    assert len([s for s in scans if "- 30 " in s]) == 1
+    assert all("ps_metric_" in q or "usage_daily" not in q for q in shared.queries.values())

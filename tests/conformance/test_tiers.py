@@ -1,14 +1,11 @@
-"""The tier policy compiled to SQL gives the pandas tiers on DuckDB and Spark.
+"""The tier policy on every engine: each leaf alone, the first match, reasons, capacity.
 
 One policy holds every leaf kind a tier rule may use (field with every op,
-segment, health, signal, all / any / not), one rule each; the query returns
-each rule's own condition too, so every leaf is checked alone: on the
-hand-made accounts against members worked out by hand from
-tests/health_handmade.py, and against the pandas engine there and on the
-bundled sample, next to the first-match tiers and reasons. Spark runs the same
-policy on the sample and the CLI on the hand-made folder, in the one
-local session of the Spark tests (``spark`` in conftest.py; skipped without Java
-or pyspark, except in CI).
+segment, health, signal, all / any / not), one rule each; the SQL engines return
+each rule's own condition too, so every leaf is checked alone: on the hand-made
+accounts against members worked out by hand from tests/health_handmade.py, and
+against the pandas engine there and on the sample, next to the first-match tiers
+and reasons. The commands' output is compared with pandas' bytes.
 """
 
 from __future__ import annotations
@@ -17,20 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from health_handmade import AS_OF, dataset, sample, write_folder
+from health_handmade import AS_OF, dataset, sample
 
-from pendo_segments.cli import main
+from conformance.data import SHIPPED_DEFS, write_folder
+from conformance.run import same_as_pandas
 from pendo_segments.definitions import load_definitions
 from pendo_segments.errors import DefinitionError, EvaluationError
 from pendo_segments.health.config import HealthConfig
 from pendo_segments.health.rules import mask
 from pendo_segments.tiers import TierInputs, assign_tiers, load_policy
-from pendo_segments.tiers.sql import duckdb_policy_rows, duckdb_tiers, tier_result
+from pendo_segments.tiers.sql import tier_result
 
-pytest.importorskip("duckdb")
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
-DEFS = Path("segment_defs")
 TIERS = """\
 tiers:
   - {name: P1, accounts_per_csm: 15}
@@ -101,7 +97,7 @@ REASON = (
 
 @pytest.fixture(scope="module")
 def defs():
-    return load_definitions(DEFS)
+    return load_definitions(SHIPPED_DEFS)
 
 
 def policy_file(folder: Path, leaves: list[str], name: str = "tiers.yaml") -> Path:
@@ -118,7 +114,7 @@ def policy_file(folder: Path, leaves: list[str], name: str = "tiers.yaml") -> Pa
 
 def inputs_for(policy_path: Path, defs, overrides=None) -> TierInputs:
     return TierInputs(
-        defs=DEFS,
+        defs=SHIPPED_DEFS,
         policy=load_policy(policy_path),
         definitions=defs,
         health_config=HealthConfig(),
@@ -152,46 +148,50 @@ def pandas_leaf_members(result) -> dict[str, list[str]]:
     }
 
 
-def test_every_leaf_and_the_first_match_agree_with_pandas_and_by_hand(tmp_path: Path, defs) -> None:
+def policy_rows(engine: str, data, inputs: TierInputs, as_of):
+    """(per-account rows with each rule's own ``when_i``, the query) computed by ``engine``."""
+    if engine == "duckdb":
+        from pendo_segments.tiers.sql import duckdb_policy_rows
+
+        return duckdb_policy_rows(data, inputs, as_of)
+    from pendo_segments.evaluate.spark_engine import dataset_views, spark_session
+    from pendo_segments.tiers.spark import spark_policy_rows
+
+    return spark_policy_rows(dataset_views(spark_session("local[1]"), data), inputs, as_of)
+
+
+def engine_tiers(engine: str, data, inputs: TierInputs, as_of):
+    """The TierResult of ``engine`` (raises the engine's policy errors)."""
+    if engine == "pandas":
+        return assign_tiers(data, inputs.policy, defs=inputs.definitions, as_of=as_of)
+    frame, query = policy_rows(engine, data, inputs, as_of)
+    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
+
+
+@pytest.mark.parametrize("data", ["handmade", "sample"])
+def test_every_leaf_and_the_first_match_by_hand_and_like_pandas(
+    engine: str, tmp_path: Path, defs, data: str
+) -> None:
+    ds, as_of = (dataset(), AS_OF) if data == "handmade" else (sample(), None)
     inputs = inputs_for(policy_file(tmp_path, COMBINED), defs)
-    spread = []
-    for data, as_of in ((dataset(), AS_OF), (sample(), None)):
-        frame, query = duckdb_policy_rows(data, inputs, as_of)
+    expected = assign_tiers(ds, inputs.policy, defs=defs, as_of=as_of)
+    if engine == "pandas":
+        members = pandas_leaf_members(expected)
+    else:
+        frame, query = policy_rows(engine, ds, inputs, as_of)
         got = tier_result(frame, query, inputs.policy, inputs.health_config, None)
-        expected = assign_tiers(data, inputs.policy, defs=defs, as_of=as_of)
         assert_same_tiers(got, expected)
         members = leaf_members(frame)
         assert members == pandas_leaf_members(expected)
-        if data.source == "handmade":  # worked out by hand
-            assert {k: v for k, v in members.items() if LEAVES[k] is not None} == {
-                k: v for k, v in LEAVES.items() if v is not None
-            }
-        else:  # on the sample nearly every leaf splits the accounts
-            trivial = {k for k, v in members.items() if not 0 < len(v) < len(frame)}
-            assert trivial == SAMPLE_TRIVIAL
-        spread.append(len(set(got.rule.tolist())))
-    assert spread[0] >= 5 and spread[1] >= 8  # accounts spread over many rules
-
-
-def test_shipped_policy_cli_matches_pandas_with_overrides_and_previous(tmp_path: Path) -> None:
-    overrides = tmp_path / "overrides.csv"
-    overrides.write_text("account_id,tier,note\nacc-00003,P1,Strategic\nZZ,P3,\n", "utf-8")
-    common = ["tiers", "--data", "sample", "--format", "csv", "--overrides", str(overrides)]
-    first = CliRunner().invoke(main, common)
-    assert first.exit_code == 0, first.output
-    previous = tmp_path / "previous.csv"
-    previous.write_text(first.stdout.replace(",P2,", ",P3,", 20), "utf-8")  # some moves up
-    args = [*common, "--previous", str(previous), "--capacity", str(tmp_path / "cap.csv")]
-    pandas_out = CliRunner().invoke(main, args)
-    pandas_capacity = (tmp_path / "cap.csv").read_text("utf-8")
-    duck_out = CliRunner().invoke(main, [*args, "--engine", "duckdb"])
-    assert duck_out.exit_code == 0, duck_out.output
-    assert duck_out.stdout == pandas_out.stdout
-    assert duck_out.stderr == pandas_out.stderr  # capacity table, moves, unknown override
-    assert (tmp_path / "cap.csv").read_text("utf-8") == pandas_capacity
-    assert "Override: Strategic" in duck_out.stdout and "up" in duck_out.stdout
-    bad = CliRunner().invoke(main, ["tiers", "--data", "sample", "--spark-master", "local[1]"])
-    assert bad.exit_code == 2 and "--spark-master need --engine spark" in bad.output
+    if data == "handmade":  # worked out by hand
+        assert {k: v for k, v in members.items() if LEAVES[k] is not None} == {
+            k: v for k, v in LEAVES.items() if v is not None
+        }
+        assert len(set(expected.rule.tolist())) >= 5  # accounts spread over many rules
+    else:  # on the sample nearly every leaf splits the accounts
+        trivial = {k for k, v in members.items() if not 0 < len(v) < len(expected.account_ids)}
+        assert trivial == SAMPLE_TRIVIAL
+        assert len(set(expected.rule.tolist())) >= 8
 
 
 @pytest.mark.parametrize(
@@ -212,80 +212,60 @@ def test_shipped_policy_cli_matches_pandas_with_overrides_and_previous(tmp_path:
         ("{segment: entreprise}", "{f}:8: rules[0].when: unknown segment 'entreprise'"),
     ],
 )
-def test_bad_policy_gives_the_pandas_one_line_error(tmp_path: Path, defs, leaf, message) -> None:
+def test_bad_policy_gives_the_pandas_one_line_error(
+    engine: str, tmp_path: Path, defs, leaf, message
+) -> None:
     path = policy_file(tmp_path, [leaf])
     inputs = inputs_for(path, defs)
-    errors = []
-    for run in (
-        lambda: assign_tiers(dataset(), inputs.policy, defs=defs, as_of=AS_OF),
-        lambda: duckdb_tiers(dataset(), inputs, AS_OF),
-    ):
-        with pytest.raises((DefinitionError, EvaluationError)) as err:
-            run()
-        errors.append(str(err.value))
-    assert errors[0] == errors[1]
-    assert errors[0].startswith(message.format(f=path)), errors[0]
+    with pytest.raises((DefinitionError, EvaluationError)) as err:
+        engine_tiers(engine, dataset(), inputs, AS_OF)
+    assert str(err.value).startswith(message.format(f=path)), str(err.value)
 
 
-def test_placeholder_of_a_missing_column_fails_like_pandas(tmp_path: Path, defs) -> None:
+def test_placeholder_of_a_missing_column_fails_like_pandas(
+    engine: str, tmp_path: Path, defs
+) -> None:
     path = tmp_path / "tiers.yaml"
     path.write_text(TIERS + "  - {tier: P2, reason: 'owner {csm}'}\n", "utf-8")
-    inputs = inputs_for(path, defs)
-    with pytest.raises(DefinitionError) as pandas_err:
-        assign_tiers(dataset(), inputs.policy, defs=defs, as_of=AS_OF)
-    with pytest.raises(DefinitionError) as duck_err:
-        duckdb_tiers(dataset(), inputs, AS_OF)
-    assert str(duck_err.value) == str(pandas_err.value)
-    assert str(duck_err.value).startswith(f"{path}:8: rules[0].reason: unknown placeholder")
+    with pytest.raises(DefinitionError) as err:
+        engine_tiers(engine, dataset(), inputs_for(path, defs), AS_OF)
+    assert str(err.value).startswith(f"{path}:8: rules[0].reason: unknown placeholder")
 
 
-# -- Spark ---------------------------------------------------------------------------
+def test_shipped_policy_on_the_sample_with_overrides_and_previous(
+    engine: str, tmp_path: Path
+) -> None:
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("account_id,tier,note\nacc-00003,P1,Strategic\nZZ,P3,\n", "utf-8")
+    common = [
+        "tiers",
+        SHIPPED_DEFS,
+        "--data",
+        "sample",
+        "--format",
+        "csv",
+        "--overrides",
+        overrides,
+    ]
+    first = same_as_pandas("pandas", *common)
+    previous = tmp_path / "previous.csv"
+    previous.write_text(first.stdout.replace(",P2,", ",P3,", 20), "utf-8")  # some moves up
+    capacity = tmp_path / "cap.csv"
+    out = same_as_pandas(engine, *common, "--previous", previous, "--capacity", capacity)
+    assert "Override: Strategic" in out.stdout and "up" in out.stdout
+    assert capacity.read_text("utf-8").startswith("tier,")  # written by the engine's run last
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
-@pytest.mark.timeout(1200)
-def test_spark_combined_policy_on_the_sample(spark, tmp_path: Path, defs) -> None:
-    from pendo_segments.evaluate.spark_engine import dataset_views
-    from pendo_segments.tiers.spark import spark_policy_rows, spark_tiers
-
-    # the loaded sample as Spark views: reading and checking the folder is
-    # test_spark_engine.py's (and the CLI test's below) business, and costs a job
-    data = dataset_views(spark, sample())
-    inputs = inputs_for(policy_file(tmp_path, COMBINED), defs)
-    frame, query = spark_policy_rows(data, inputs)
-    got = tier_result(frame, query, inputs.policy, inputs.health_config, None)
-    expected = assign_tiers(sample(), inputs.policy, defs=defs)
-    assert_same_tiers(got, expected)
-    assert leaf_members(frame) == pandas_leaf_members(expected)
-    assert len(set(got.rule.tolist())) >= 8
-    bad = inputs_for(
-        policy_file(tmp_path, ['{field: revenue, op: ">", value: 1}'], "bad.yaml"), defs
-    )
-    with pytest.raises(EvaluationError, match=r"bad.yaml:8: rules\[0\].when: no column 'revenue'"):
-        spark_tiers(data, bad)  # found before any Spark job
-
-
-@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
-@pytest.mark.timeout(1200)
-def test_spark_cli_prints_the_pandas_tiers(spark, tmp_path: Path) -> None:
+def test_handmade_cli_tiers_with_previous_and_overrides(engine: str, tmp_path: Path) -> None:
     folder = write_folder(dataset(), tmp_path / "usage")
     previous = tmp_path / "previous.csv"
     previous.write_text("account_id,tier,reason\nA1,P1,x\nA2,P3,x\nA9,P1,x\n", "utf-8")
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("account_id,tier,note\nA5,P1,Strategic logo\n", "utf-8")
     args = [
-        "tiers", "--data", str(folder), "--as-of", AS_OF.isoformat(), "--format", "csv",
-        "--previous", str(previous), "--overrides", str(overrides),
+        "tiers", SHIPPED_DEFS, "--data", folder, "--as-of", AS_OF, "--format", "csv",
+        "--previous", previous, "--overrides", overrides,
     ]  # fmt: skip
-    pandas_out = CliRunner().invoke(main, args)
-    spark_out = CliRunner().invoke(main, [*args, "--engine", "spark", "--spark-master", "local[1]"])
-    assert spark_out.exit_code == 0, spark_out.output
-    assert spark_out.stdout == pandas_out.stdout
-    assert "renewal risk: renews 2027-01-30 (in 90 days) with health 22.1 < 60" in spark_out.stdout
-
-    # the same notes and capacity table (Spark does not warn about the ghost visitor)
-    def notes(text: str) -> list[str]:
-        return [line for line in text.splitlines() if not line.startswith("Warning:")]
-
-    assert notes(spark_out.stderr) == notes(pandas_out.stderr)
-    assert "moves since" in spark_out.stderr
+    out = same_as_pandas(engine, *args)
+    assert "renewal risk: renews 2027-01-30 (in 90 days) with health 22.1 < 60" in out.stdout
+    assert "moves since" in out.stderr
