@@ -460,8 +460,26 @@ def sync_data(folder: Path) -> Path:
     return data
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 def test_sync_plan_lists_every_visitor_linked_to_the_account(
-    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path, engine: str
+) -> None:
+    sync_plan_lists_every_linked_visitor(fake_pendo, tmp_path, engine)
+
+
+def test_spark_sync_plan_lists_every_linked_visitor(
+    fake_pendo: FakePendo,
+    pendo_env: dict[str, str],
+    tmp_path: Path,
+    spark,  # noqa: ANN001
+) -> None:
+    sync_plan_lists_every_linked_visitor(
+        fake_pendo, tmp_path, "spark", "--spark-master", "local[1]"
+    )
+
+
+def sync_plan_lists_every_linked_visitor(
+    fake_pendo: FakePendo, tmp_path: Path, engine: str, *extra: str
 ) -> None:
     fake_pendo.add_account("A", agent={"arr": 1000, "plan": "Growth"})
     fake_pendo.add_account("B", agent={"arr": 2000, "plan": "Growth"})
@@ -476,10 +494,13 @@ def test_sync_plan_lists_every_visitor_linked_to_the_account(
     )
     data, out = sync_data(tmp_path / "data"), tmp_path / "plan.json"
     args = ["sync", "plan", str(defs), "--data", str(data), "--as-of", AS_OF.isoformat()]
-    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    result = CliRunner().invoke(main, [*args, "--engine", engine, *extra, "--out", str(out)])
     assert result.exit_code == 3, result.output
-    segments = {s["name"]: s for s in json.loads(out.read_text(encoding="utf-8"))["segments"]}
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    segments = {s["name"]: s for s in saved["segments"]}
     assert segments["big"]["visitors"] == ["v", "w", "x"]
+    # the metadata field 'plan' (pendo_env) of both accounts, as the accounts file says
+    assert saved["metadata"]["fields"] == ["plan"]
 
 
 # -- the full load's filled account_id is not a row's own account ---------------------------
@@ -499,3 +520,39 @@ def test_only_rows_naming_other_accounts_make_sql_read_the_rows_account(tmp_path
     ds = load_dataset(data)  # usage_daily.account_id filled with A; feature rows name A
     assert "account_id" in ds.usage_daily.columns
     assert ds.row_account_tables() == ()
+
+
+def test_sync_plan_on_duckdb_matches_pandas_with_tier_and_health(
+    handmade_pendo: FakePendo,
+    pendo_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shipped definitions on the hand-made data with tier and health_score metadata:
+    DuckDB's plan (members, health and tiers from SQL) is pandas' plan, byte for byte
+    (but the time it was made)."""
+    from handmade import frames
+
+    from pendo_segments.data.loaders import dataset_from_frames, write_dataset
+
+    config = Path(pendo_env["PENDO_SEGMENTS_CONFIG"])
+    text = config.read_text(encoding="utf-8").replace(
+        'metadata_fields = ["plan"]', 'metadata_fields = ["plan", "tier", "health_score"]'
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("PENDO_SEGMENTS_CONFIG", str(tmp_path / "config.toml"))
+    data = tmp_path / "usage"
+    write_dataset(dataset_from_frames(frames()), data)
+    shipped = str(Path(__file__).parent.parent / "segment_defs")
+    plans = []
+    for engine in ("pandas", "duckdb"):
+        out = tmp_path / f"{engine}.json"
+        args = ["sync", "plan", shipped, "--data", str(data), "--as-of", "2026-11-01"]
+        result = CliRunner().invoke(main, [*args, "--engine", engine, "--out", str(out)])
+        assert result.exit_code == 3, result.output
+        saved = json.loads(out.read_text(encoding="utf-8"))
+        del saved["created_at"], saved["plan_id"]
+        plans.append(saved)
+    assert plans[0]["metadata"]["fields"] == ["plan", "tier", "health_score"]
+    assert plans[0]["metadata"]["updates"]  # tiers and scores to send
+    assert plans[1] == plans[0]

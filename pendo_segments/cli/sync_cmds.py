@@ -14,10 +14,12 @@ import click
 from pendo_segments.base.words import are, plural
 from pendo_segments.cli.common import load_data, load_defs, status
 from pendo_segments.cli.options import (
+    EngineChoice,
     as_of,
     data_dir,
     defs_argument,
     defs_option,
+    engine_options,
     output_format,
 )
 from pendo_segments.cli.output import emit_json, emit_rows, resolve_format, warn
@@ -258,6 +260,7 @@ def sync() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the full plan here for `sync apply --plan`.",
 )
+@engine_options
 @output_format
 @click.pass_context
 def plan_cmd(
@@ -270,6 +273,7 @@ def plan_cmd(
     no_segments: bool,
     no_metadata: bool,
     plan_file: Path | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -287,12 +291,22 @@ def plan_cmd(
       pendo-segments sync plan segment_defs --data usage/ --out plan.json
       pendo-segments sync plan --data pendo: --format json --output plan-review.json
       pendo-segments sync plan --data sample -s at_risk --no-metadata
+      pendo-segments sync plan segment_defs --data big/ --engine duckdb --out plan.json
     """
     from pendo_segments.sync import save_plan
 
     client, settings = _pendo()
     plan = _make_plan(
-        client, settings, defs, data, lenient, as_of, segments, not no_segments, not no_metadata
+        client,
+        settings,
+        defs,
+        data,
+        lenient,
+        as_of,
+        segments,
+        not no_segments,
+        not no_metadata,
+        engine=engine,
     )
     if plan_file is not None:
         save_plan(plan, plan_file)
@@ -419,27 +433,34 @@ def _make_plan(
     segments: tuple[str, ...],
     with_segments: bool,
     with_metadata: bool,
+    engine: EngineChoice | None = None,
 ) -> Any:
     from pendo_segments.sync import make_plan
     from pendo_segments.sync.guides import local_guide_segments
 
     definitions = load_defs(defs)
-    ds = load_data(data, lenient, as_of)
-    with status("Comparing with Pendo") as update:
-        return make_plan(
-            definitions,
-            ds,
-            client,
-            settings,
-            names=list(segments),
-            as_of=as_of,
-            data_label=data,
-            segments=with_segments,
-            metadata=with_metadata,
-            defs_path=defs,
-            local_guides=local_guide_segments(),
-            progress=update,
-        )
+    with contextlib.ExitStack() as stack:
+        if engine is None:  # sync apply without a saved plan: the pandas load
+            ds, opened = load_data(data, lenient, as_of), None
+        else:  # DuckDB / Spark keep the usage where it is (members, health, tiers)
+            opened = stack.enter_context(engine.open(data, lenient=lenient, as_of=as_of))
+            ds = opened.in_memory
+        with status("Comparing with Pendo") as update:
+            return make_plan(
+                definitions,
+                ds,
+                client,
+                settings,
+                names=list(segments),
+                as_of=as_of,
+                data_label=data,
+                segments=with_segments,
+                metadata=with_metadata,
+                defs_path=defs,
+                local_guides=local_guide_segments(),
+                progress=update,
+                engine=opened,
+            )
 
 
 def plan_rows(plan: Any) -> list[tuple[str, str, str, str]]:

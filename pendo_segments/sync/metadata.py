@@ -32,12 +32,19 @@ def desired_metadata(
     as_of: dt.date,
     defs_path: str | Path | None = None,
     tier_overrides: str | Path | None = None,
+    engine: Any = None,
 ) -> dict[str, dict[str, Any]]:
-    """account_id → {field: value} for every account of ``ds`` (None = no value)."""
+    """account_id → {field: value} for every account of ``ds`` (None = no value).
+
+    ``engine``: an engine that does not hold the usage in memory scores and tiers
+    the accounts itself (``ds`` holds only the small tables then).
+    """
     ids = [str(a) for a in ds.accounts["account_id"]]
     columns: dict[str, list[Any]] = {}
     view = None
-    if "health_score" in fields or "tier" in fields:
+    if engine is not None and ("health_score" in fields or "tier" in fields):
+        view = _engine_view(engine, defs, as_of, Path(defs_path or "."), tier_overrides)
+    elif "health_score" in fields or "tier" in fields:
         from pendo_segments.tiers.view import account_view
 
         view = account_view(
@@ -68,6 +75,33 @@ def desired_metadata(
                 f"nor an accounts column (known: {known})"
             )
     return {aid: {name: plain(columns[name][i]) for name in fields} for i, aid in enumerate(ids)}
+
+
+def _engine_view(
+    engine: Any, defs: Any, as_of: dt.date, defs_path: Path, overrides: str | Path | None
+) -> Any:
+    """Health and tiers (``.health``, ``.tiers``: None without a policy) from ``engine``,
+    as :func:`~pendo_segments.tiers.view.account_view` gives them from frames."""
+    from types import SimpleNamespace
+
+    from pendo_segments.health.config import health_config_for
+    from pendo_segments.health.engine import engine_health
+    from pendo_segments.tiers.files import read_overrides
+    from pendo_segments.tiers.run import TierInputs, engine_tiers, policy_for
+
+    config = health_config_for(defs_path)
+    policy = policy_for(defs_path, required=False)
+    if policy is None:
+        return SimpleNamespace(health=engine_health(engine, config, as_of), tiers=None)
+    inputs = TierInputs(
+        defs_path,
+        policy,
+        defs,
+        config,
+        overrides=read_overrides(overrides, policy) if overrides else None,
+    )
+    tiers = engine_tiers(engine, inputs, as_of)
+    return SimpleNamespace(health=tiers.health, tiers=tiers)
 
 
 def _aligned(frame: Any, column: str, ids: list[str]) -> list[Any]:

@@ -267,10 +267,20 @@ def make_plan(
     defs_path: str | Path | None = None,
     local_guides: dict[str, list[str]] | None = None,
     progress: Progress | None = None,
+    engine: Any = None,
 ) -> Plan:
-    """Compare the definitions (and local data) with Pendo; nothing is written."""
+    """Compare the definitions (and local data) with Pendo; nothing is written.
+
+    ``engine``: the command's engine when it does not hold the data in memory
+    (DuckDB, Spark): members, the usage rows' accounts, health and tiers come from
+    it, and ``ds`` may be None (the small tables are read from the engine).
+    """
     say = progress or (lambda _m: None)
-    day = as_of or ds.default_as_of()
+    if engine is not None and engine.in_memory is None:
+        ds = small_tables(engine)
+    else:
+        engine = None
+    day = as_of or (engine.default_as_of() if engine is not None else ds.default_as_of())
     remote = Remote(client, settings)
     selected = (
         [s.name for s in defs.closure([s.name for s in defs.select(names)])] if segments else []
@@ -294,14 +304,18 @@ def make_plan(
         )
     if selected:
         say("computing segments")
-        wanted = desired_segments(defs, ds, selected, settings, as_of=day, remote=remote)
+        wanted = desired_segments(
+            defs, ds, selected, settings, as_of=day, remote=remote, engine=engine
+        )
         targets = _guide_targets(remote, state, local_guides)
         plan.segments = [segment_change(d, state, remote, settings, targets) for d in wanted]
         plan.warnings.extend(remote.notes)
         _guide_warnings(plan, targets, wanted)
     if metadata and settings.metadata_fields:
         say("computing metadata")
-        plan.metadata = metadata_section(defs, ds, remote, settings, as_of=day, defs_path=defs_path)
+        plan.metadata = metadata_section(
+            defs, ds, remote, settings, as_of=day, defs_path=defs_path, engine=engine
+        )
         unknown = plan.metadata["unknown"]
         if unknown:
             more = " …" if len(unknown) > SAMPLE else ""
@@ -322,6 +336,7 @@ def desired_segments(
     *,
     as_of: dt.date,
     remote: Remote,
+    engine: Any = None,
 ) -> list[Desired]:
     """Members of every selected segment (only visitors Pendo knows) and its recipe."""
     from pendo_segments.compile import compile_segments
@@ -333,7 +348,7 @@ def desired_segments(
             defs, "pendo", names=names, app_ids=settings.app_ids, timezone=settings.timezone
         )
     }
-    members = list_members(defs, ds, names, as_of=as_of)
+    members = list_members(defs, ds, names, as_of=as_of, engine=engine)
     known = remote.visitor_ids()
     out = []
     for name in names:
@@ -362,40 +377,81 @@ def desired_segments(
 
 
 def list_members(
-    defs: Any, ds: Dataset, names: list[str], *, as_of: dt.date
+    defs: Any, ds: Dataset, names: list[str], *, as_of: dt.date, engine: Any = None
 ) -> dict[str, list[str]]:
-    """Visitor ids per segment; an account segment's visitors are its accounts' visitors."""
-    from pendo_segments.evaluate import evaluate
+    """Visitor ids per segment; an account segment's visitors are its accounts' visitors
+    (``engine``: members and usage rows' accounts from it, ``ds`` its small tables)."""
+    if engine is None:
+        from pendo_segments.evaluate import evaluate
 
-    ev = evaluate(defs, ds, as_of=as_of, names=names)
-    links = account_links(ds, as_of)
+        ev: Any = evaluate(defs, ds, as_of=as_of, names=names)
+        links = account_links(ds, as_of)
+    else:
+        ev = engine.memberships(defs, names=names, as_of=as_of)
+        links = account_links(ds, as_of, usage=usage_links(engine, as_of))
     out = {}
     for name in names:
         ids = ev.members(name)
-        if ev.segments[name].subject == "account":
+        if defs.segments[name].subject == "account":
             accounts = {str(a) for a in ids}
             ids = links["visitor_id"][links["account_id"].isin(accounts).to_numpy()]
         out[name] = sorted({str(v) for v in ids})
     return out
 
 
-def account_links(ds: Dataset, as_of: dt.date) -> pd.DataFrame:
+def account_links(ds: Any, as_of: dt.date, usage: pd.DataFrame | None = None) -> pd.DataFrame:
     """``visitor_id, account_id`` (text): every visitor linked to an account, the pairs an
     account segment's visitor list is made of (docs/semantics.md §1): its visitors
     (``visitors.account_id``), the ``visitor_accounts`` links, and the visitors whose
     usage rows before ``as_of`` name the account (``usage_daily`` / ``feature_usage``
-    ``account_id``)."""
+    ``account_id``; ``usage``: those pairs, already found by an engine)."""
     import pandas as pd
 
     pairs = [ds.visitors[["visitor_id", "account_id"]]]
     if ds.visitor_accounts is not None:
         pairs.append(ds.visitor_accounts[["visitor_id", "account_id"]])
-    for usage in (ds.usage_daily, ds.feature_usage):
-        if "account_id" in usage.columns:
-            rows = usage.loc[_before(usage["date"], as_of), ["visitor_id", "account_id"]]
+    if usage is not None:
+        pairs.append(usage[["visitor_id", "account_id"]])
+    for table in () if usage is not None else (ds.usage_daily, ds.feature_usage):
+        if "account_id" in table.columns:
+            rows = table.loc[_before(table["date"], as_of), ["visitor_id", "account_id"]]
             pairs.append(rows.drop_duplicates())
     text = [p.dropna().astype(str) for p in pairs]
     return pd.concat(text, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def usage_links(engine: Any, as_of: dt.date) -> pd.DataFrame:
+    """``visitor_id, account_id``: the distinct pairs of the usage rows before ``as_of``
+    that name their own account, queried on ``engine`` (its usage stays where it is)."""
+    import pandas as pd
+
+    shape = engine.shape()
+    tables = [t for t in ("usage_daily", "feature_usage") if shape.has_column(t, "account_id")]
+    if not tables:
+        return pd.DataFrame({"visitor_id": [], "account_id": []}, dtype=object)
+    day = as_of.isoformat()
+    scans = [
+        f"SELECT visitor_id, account_id FROM {t} "
+        f"WHERE account_id IS NOT NULL AND CAST(date AS DATE) < DATE '{day}'"
+        for t in tables
+    ]
+    return engine.query(f"SELECT DISTINCT * FROM ({' UNION ALL '.join(scans)}) AS x", at=as_of)
+
+
+def small_tables(engine: Any) -> Any:
+    """The small tables of ``engine``'s data (accounts, visitors, features and the
+    ``visitor_accounts`` links, when there are any) in the shape of a data set."""
+    from types import SimpleNamespace
+
+    links = None
+    if engine.shape().has("visitor_accounts"):
+        links = engine.query("SELECT visitor_id, account_id FROM visitor_accounts")
+    return SimpleNamespace(
+        accounts=engine.subjects("account"),
+        visitors=engine.subjects("visitor"),
+        features=engine.features(),
+        visitor_accounts=links,
+    )
 
 
 def _before(dates: pd.Series, as_of: dt.date) -> np.ndarray:
@@ -527,6 +583,7 @@ def metadata_section(
     *,
     as_of: dt.date,
     defs_path: str | Path | None,
+    engine: Any = None,
 ) -> dict[str, Any]:
     from pendo_segments.sync.metadata import desired_metadata, metadata_diff
 
@@ -535,7 +592,13 @@ def metadata_section(
     if defs_path is None and files:  # tiers.yaml / health.yaml sit beside the segments
         defs_path = Path(files[0]).parent
     desired = desired_metadata(
-        ds, defs, fields, as_of=as_of, defs_path=defs_path, tier_overrides=settings.tier_overrides
+        ds,
+        defs,
+        fields,
+        as_of=as_of,
+        defs_path=defs_path,
+        tier_overrides=settings.tier_overrides,
+        engine=engine,
     )
     current = remote.account_values(fields)
     section = metadata_diff(desired, current, fields)
