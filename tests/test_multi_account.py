@@ -556,3 +556,20 @@ def test_sync_plan_on_duckdb_matches_pandas_with_tier_and_health(
     assert plans[0]["metadata"]["fields"] == ["plan", "tier", "health_score"]
     assert plans[0]["metadata"]["updates"]  # tiers and scores to send
     assert plans[1] == plans[0]
+
+
+def test_links_round_trip_through_the_fake_and_pull(
+    fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A data set's visitor_accounts become the fake's metadata.auto.accountids (the
+    visitor's own account first), and pull writes them back: v→B, w→A."""
+    data = links_world(tmp_path / "data", "visitor_id,account_id\nv,B\nw,A\n")
+    fake_pendo.load_dataset(load_dataset(data))
+    assert fake_pendo.visitors["v"]["metadata"]["auto"]["accountids"] == ["A", "B"]
+    assert fake_pendo.visitors["w"]["metadata"]["auto"]["accountids"] == ["B", "A"]
+    out = tmp_path / "pulled"
+    args = ["pull", "--out", str(out), "--days", "3", "--as-of", AS_OF.isoformat()]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = (out / "visitor_accounts.csv").read_text(encoding="utf-8")
+    assert text.splitlines() == ["visitor_id,account_id", "v,B", "w,A"]

@@ -73,6 +73,9 @@ class DatasetLoading:
                 last[vid] = max(last.get(vid, day), day)
         visitors = _frame_records(ds.visitors)
         account_days: dict[str, list[int]] = {}
+        others: dict[str, list[str]] = {}  # visitor_accounts: metadata.auto.accountids
+        for link in _frame_records(getattr(ds, "visitor_accounts", None)):
+            others.setdefault(str(link["visitor_id"]), []).append(str(link["account_id"]))
         for v in visitors:
             vid, aid = str(v.pop("visitor_id")), v.pop("account_id", None)
             auto: dict[str, Any] = {
@@ -82,6 +85,9 @@ class DatasetLoading:
                     default=None,
                 ),
             }
+            if vid in others:
+                own = [] if aid is None else [str(aid)]
+                auto["accountids"] = [*own, *(a for a in others[vid] if a not in own)]
             self.add_visitor(
                 vid,
                 None if aid is None else str(aid),
