@@ -148,3 +148,20 @@ def test_a_visitors_account_at_d_on_spark(spark, tmp_path: Path) -> None:
     for as_of, expected in T.MOVES_EXPECTED.items():
         got = evaluate_spark(defs, data, as_of=as_of)
         assert {n: sorted(got.members(n)) for n in expected} == expected, as_of
+
+
+def test_attribute_history_from_storage_on_spark(spark, tmp_path: Path) -> None:
+    """A folder Spark reads by URI (as on s3a:// or hdfs://) gets its history files
+    read by Spark and checked by data/history.py: tests/test_history_engines.py's members."""
+    import test_history_engines as T
+
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import evaluate_spark
+
+    folder = T.write_folder(tmp_path / "data")
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "segments.yaml").write_text(T.DEFS)
+    defs = load_definitions(tmp_path / "defs")
+    data = open_spark_data(spark, folder.resolve().as_uri())
+    got = evaluate_spark(defs, data, as_of=T.D)
+    assert {n: sorted(got.members(n)) for n in T.EXPECTED} == T.EXPECTED

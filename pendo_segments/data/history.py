@@ -100,6 +100,15 @@ def load_history(
     return _checked(table, label, data, lines, tracked, warn or (lambda _m: None), stray)
 
 
+def history_from_table(
+    table: str, label: str, data: pa.Table, columns: list[str], warn: Warn | None = None
+) -> History:
+    """A history read by another engine (Spark from storage or a catalog) as an Arrow
+    table, checked like a file; ``columns``: the tracked table's (ids counted elsewhere)."""
+    tracked = pd.DataFrame(columns=columns)
+    return _checked(table, label, data, None, tracked, warn or (lambda _m: None), stray=False)
+
+
 def history_from_frame(
     table: str, frame: pd.DataFrame, tracked: pd.DataFrame, label: str | None = None
 ) -> History:

@@ -233,23 +233,65 @@ def open_spark_data(
         raise DataError(str(problem)) from None
     for name, frame in data.frames.items():
         frame.createOrReplaceTempView(name)
-    if folder is not None:
-        _attach_history(data, folder, warn)
+    _attach_history(data, spec, folder, warn)
     return data
 
 
-def _attach_history(data: SparkData, folder: Path, warn: Warn) -> None:
-    """The folder's history files, checked by the pandas loader's own code (same messages),
-    as Spark views beside today's tables; :meth:`SparkData.at` applies them to a day."""
+def _read_history(data: SparkData, spec: str, folder: Path | None, table: str, warn: Warn) -> Any:
+    """``table``'s history, checked by data/history.py: a local folder's files as the pandas
+    loader reads them (same messages); on storage or in a catalog as Spark reads it."""
     import pandas as pd
+
+    from pendo_segments.data import history
+
+    name = history.TRACKED[table][0]
+    columns = data.columns(table)
+    if folder is not None:
+        return history.load_history(folder, pd.DataFrame(columns=columns), table, warn, stray=False)
+    if spec.startswith(CATALOG_PREFIX):
+        full = f"{spec[len(CATALOG_PREFIX) :]}.{name}"
+        found = [(f"spark:{full}", data.spark.table(full))] if _exists(data.spark, full) else []
+    else:
+        found = []
+        for ext in ("parquet", "csv"):
+            path = f"{spec.rstrip('/')}/{name}.{ext}"
+            try:
+                frame = (
+                    _read_parquet(data.spark, path, path)
+                    if ext == "parquet"
+                    else _read_csv(data.spark, path, name)
+                )
+            except DataError:
+                continue
+            except Exception as err:  # AnalysisException: no such file (history is optional)
+                if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
+                    continue
+                raise DataError(f"{path}: cannot be read ({_first_line(err)})") from None
+            found = [(path, frame)]
+            break
+    if not found:
+        return None
+    label, frame = found[0]
+    return history.history_from_table(table, label, frame.toArrow(), columns, warn)
+
+
+def _exists(spark: Any, table: str) -> bool:
+    try:
+        return bool(spark.catalog.tableExists(table))
+    except Exception:
+        return False
+
+
+def _attach_history(data: SparkData, spec: str, folder: Path | None, warn: Warn) -> None:
+    """The history tables as Spark views beside today's tables; :meth:`SparkData.at`
+    applies them to a day."""
     import pyarrow as pa
     from pyspark.sql import functions as F
 
     from pendo_segments.data import history
 
     for table, (_name, id_column) in history.TRACKED.items():
-        columns = data.columns(table)
-        rows = history.load_history(folder, pd.DataFrame(columns=columns), table, warn, stray=False)
+        rows = _read_history(data, spec, folder, table, warn)
         if rows is None or not rows.columns:
             continue
         arrow = pa.Table.from_pandas(rows.frame, preserve_index=False)
