@@ -60,3 +60,12 @@ def same_as_pandas(engine: str, *args: Any, exit_code: int = 0) -> Result:
     assert got.stdout == want.stdout, engine
     assert got.stderr == want.stderr, engine
     return got
+
+
+def skip_the_sample_on_spark(engine: str) -> None:
+    """The whole sample through the CLI costs Spark a minute of jobs on two cores: Spark
+    runs the same test on the small hand-made sets (and the Connect / standalone ones)."""
+    if engine == "spark":
+        import pytest
+
+        pytest.skip("Spark reads the sample in test_health.py and test_tiers.py's leaf test")

@@ -17,7 +17,7 @@ import pytest
 from health_handmade import AS_OF, dataset, sample
 
 from conformance.data import SHIPPED_DEFS, write_folder
-from conformance.run import same_as_pandas
+from conformance.run import same_as_pandas, skip_the_sample_on_spark
 from pendo_segments.definitions import load_definitions
 from pendo_segments.errors import DefinitionError, EvaluationError
 from pendo_segments.health.config import HealthConfig
@@ -235,6 +235,7 @@ def test_placeholder_of_a_missing_column_fails_like_pandas(
 def test_shipped_policy_on_the_sample_with_overrides_and_previous(
     engine: str, tmp_path: Path
 ) -> None:
+    skip_the_sample_on_spark(engine)
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("account_id,tier,note\nacc-00003,P1,Strategic\nZZ,P3,\n", "utf-8")
     common = [
