@@ -98,7 +98,10 @@ def settings_digests(defs: Any, defs_path: Path) -> dict[str, str]:
     layout do not matter) and of each settings file found beside them."""
     from pendo_segments.health.config import find_config
 
-    segments = [defs.get(n).model_dump(mode="json") for n in sorted(defs.segments)]
+    # as written: engines resolve feature names to ids in place (DefinitionSet.use_features),
+    # so the resolved form differs between a run and a report that has not evaluated yet
+    written = getattr(defs, "written", None) or {n: defs.get(n) for n in defs.segments}
+    segments = [written[n].model_dump(mode="json") for n in sorted(written)]
     out = {"segment definitions": _sha(json.dumps(segments, sort_keys=True).encode())}
     for name in CONFIG_FILES:
         path = find_config(defs_path, name)
