@@ -47,6 +47,7 @@ CONFIG_TOML = """[pendo]
 rate_limit_per_second = 0
 pull_requests_per_second = 0
 max_retries = 0
+timezone = "UTC"  # the fake stamps UTC midnights (pull, sync need the zone set)
 [sync]
 poll_interval = 0.0
 audit_log = "{audit}"
