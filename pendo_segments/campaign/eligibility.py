@@ -39,6 +39,7 @@ from pendo_segments.guides.context import OBJECT_FIELDS, plain_value
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
+    from pendo_segments.engines import Engine
 
 #: Account columns the templates may use (their id is set apart).
 ACCOUNT_FIELDS = tuple(f for f in OBJECT_FIELDS["account"] if f != "account_id")
@@ -178,20 +179,38 @@ def derive_segment(base: Any, window_days: int) -> Any:
     return base.model_copy(update={"rule": rule, "name": name})
 
 
+@dataclass
+class VisitFacts:
+    """What the data says about the no-login segment at the as-of day, whichever engine read it.
+
+    ``members``: the derived segment's visitor ids; ``since_last`` / ``since_first``:
+    days since each visitor's last / first visit (absent: never); ``visitors`` /
+    ``accounts``: the subject tables as the pandas loader types them.
+    """
+
+    members: list[str]
+    since_last: dict[str, int]
+    since_first: dict[str, int]
+    visitors: Any
+    accounts: Any
+
+
 def find_candidates(
-    ds: Dataset,
+    ds: Dataset | None,
     defs: Any,
     settings: NoLoginSettings,
     as_of: dt.date,
     *,
     tiers: Mapping[str, str] | None,
     opt_outs: OptOuts,
+    engine: Engine | None = None,
 ) -> Candidates:
-    """Visitors in the (derived) no-login segment, with static skip reasons set."""
-    import numpy as np
+    """Visitors in the (derived) no-login segment, with static skip reasons set.
 
+    ``engine``: an engine that does not hold the usage in memory (DuckDB, Spark)
+    answers the members and visit days; ``ds`` is not read then.
+    """
     from pendo_segments.definitions import DefinitionSet
-    from pendo_segments.evaluate import evaluate
 
     segment = derive_segment(defs.get(settings.segment), settings.window_days)
     if settings.exclude_tiers and tiers is None:
@@ -201,52 +220,146 @@ def find_candidates(
             "folder, or campaign.no_login.tiers_file; set exclude_tiers = [] to email every tier"
         )
     derived = DefinitionSet(segments={**defs.segments, segment.name: segment}, files=defs.files)
-    result = evaluate(derived, ds, as_of=as_of, names=[segment.name])
-    metrics = result.metrics
-    since_last = metrics.metric("visitor", "days_since_last_visit")
-    since_first = metrics.metric("visitor", "days_since_first_visit")
-    ids = metrics.visitor_ids
-    last_active = {
-        str(v): (None if np.isnan(d) else as_of - dt.timedelta(days=int(d)))
-        for v, d in zip(ids, since_last, strict=True)
-    }
+    if engine is not None and engine.in_memory is not None:
+        ds = engine.in_memory
+    if ds is None:
+        assert engine is not None, "find_candidates needs ds or an engine"
+        facts = engine_facts(engine, derived, segment.name, as_of)
+    else:
+        facts = frame_facts(ds, derived, segment.name, as_of)
+    return _candidates(facts, segment.name, settings, as_of, tiers, opt_outs)
 
-    visitors = ds.visitors.reset_index(drop=True)
-    accounts = ds.accounts.set_index(ds.accounts["account_id"].astype(str))
-    positions = np.flatnonzero(result.masks[segment.name])
-    items = []
-    for pos in positions:
-        row = visitors.iloc[pos]
-        account_id = plain_value(row.get("account_id"))
-        account = _account(accounts, account_id)
-        email = plain_value(row.get("email"))
-        bad_address = None
-        if isinstance(email, str) and email:
-            normalised, bad_address = check_address(email)
-            email = normalised or email
-        elif email is not None:
-            email, bad_address = str(email), "not text"
-        days = int(since_last[pos])
-        candidate = Candidate(
-            visitor_id=str(ids[pos]),
-            account_id=account_id,
-            email=email,
-            name=plain_value(row.get("name")),
-            language=plain_value(row.get("language")),
-            first_visit=_date(row.get("first_visit")),
-            tier=(tiers or {}).get(account_id) if account_id else None,
-            days_since_last_visit=days,
-            lapse_day=as_of - dt.timedelta(days=days),
-            segment=segment.name,
-            account=account,
+
+def frame_facts(ds: Dataset, derived: Any, name: str, as_of: dt.date) -> VisitFacts:
+    """:class:`VisitFacts` from frames in memory (the numpy evaluator)."""
+    import numpy as np
+
+    from pendo_segments.evaluate import evaluate
+
+    result = evaluate(derived, ds, as_of=as_of, names=[name])
+    ids = [str(v) for v in result.metrics.visitor_ids]
+
+    def days(metric: str) -> dict[str, int]:
+        values = result.metrics.metric("visitor", metric)
+        return {v: int(d) for v, d in zip(ids, values, strict=True) if not np.isnan(d)}
+
+    members = [ids[pos] for pos in np.flatnonzero(result.masks[name])]
+    since_last, since_first = days("days_since_last_visit"), days("days_since_first_visit")
+    return VisitFacts(members, since_last, since_first, ds.visitors, ds.accounts)
+
+
+def engine_facts(engine: Engine, derived: Any, name: str, as_of: dt.date) -> VisitFacts:
+    """:class:`VisitFacts` from an engine: members, and the semantic core's visit days as
+    one query per rule (``visitor_id, days``), so the usage stays where it is."""
+    _warn_outside_usage(engine, derived, as_of)
+    members = [str(v) for v in engine.memberships(derived, names=[name], as_of=as_of).members(name)]
+    shape = engine.shape()
+    since = {
+        metric: _visit_days(engine, metric, shape.has_column("visitors", column), as_of)
+        for metric, column in (
+            ("days_since_last_visit", "last_visit"),
+            ("days_since_first_visit", "first_visit"),
         )
-        candidate.opted_out = (candidate.visitor_id, candidate.email) in opt_outs
-        candidate.skip = _static_skip(candidate, since_first[pos], settings, opt_outs)
-        if candidate.skip is None and bad_address:
-            candidate.skip = f"{INVALID_ADDRESS}: {bad_address}"
-        items.append(candidate)
-    items.sort(key=lambda c: c.visitor_id)
-    return Candidates(segment.name, as_of, items, last_active)
+    }
+    visitors, accounts = engine.subjects("visitor"), engine.subjects("account")
+    return VisitFacts(
+        members, since["days_since_last_visit"], since["days_since_first_visit"], visitors, accounts
+    )
+
+
+def _warn_outside_usage(engine: Engine, derived: Any, as_of: dt.date) -> None:
+    """The evaluator's warning for an as-of day outside the usage, from the usage's span."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from pendo_segments.evaluate.as_of import warn_if_nothing_active
+
+    span = engine.query("SELECT min(date) AS first, max(date) AS last FROM usage_daily")
+    usage = pd.DataFrame({"date": pd.to_datetime(span.iloc[0].dropna().tolist())})
+    warn_if_nothing_active(SimpleNamespace(usage_daily=usage), as_of, derived)
+
+
+def _visit_days(engine: Engine, metric: str, declared: bool, as_of: dt.date) -> dict[str, int]:
+    from pendo_segments.semantics.catalogue import visit_day_sql
+    from pendo_segments.semantics.lazy import exp
+    from pendo_segments.semantics.rules import col, days_since_sql, params, with_params
+
+    days = exp.alias_(days_since_sql(col("value", "x")), "days")
+    select = exp.select(exp.alias_(col("subject_id", "x"), "visitor_id"), days).from_(
+        visit_day_sql(metric, "visitor", declared).subquery("x", copy=False)
+    )
+    known = exp.Not(this=exp.Is(this=col("value", "x"), expression=exp.Null()))
+    query = with_params(select).where(known).with_("params", as_=params(as_of))
+    frame = engine.query(query, at=as_of)
+    return {str(v): int(d) for v, d in zip(frame["visitor_id"], frame["days"], strict=True)}
+
+
+def _candidates(
+    facts: VisitFacts,
+    segment: str,
+    settings: NoLoginSettings,
+    as_of: dt.date,
+    tiers: Mapping[str, str] | None,
+    opt_outs: OptOuts,
+) -> Candidates:
+    """One :class:`Candidate` per member (sorted by id), with its static skip reason."""
+    visitors = facts.visitors.set_index(facts.visitors["visitor_id"].astype(str))
+    accounts = facts.accounts.set_index(facts.accounts["account_id"].astype(str))
+    last_active = {
+        str(v): (
+            as_of - dt.timedelta(days=facts.since_last[str(v)])
+            if str(v) in facts.since_last
+            else None
+        )
+        for v in visitors.index
+    }
+    items = [
+        _candidate(visitors.loc[v], v, facts, segment, settings, as_of, tiers, accounts, opt_outs)
+        for v in sorted(facts.members)
+    ]
+    return Candidates(segment, as_of, items, last_active)
+
+
+def _candidate(
+    row: Any,
+    visitor_id: str,
+    facts: VisitFacts,
+    segment: str,
+    settings: NoLoginSettings,
+    as_of: dt.date,
+    tiers: Mapping[str, str] | None,
+    accounts: Any,
+    opt_outs: OptOuts,
+) -> Candidate:
+    account_id = plain_value(row.get("account_id"))
+    email = plain_value(row.get("email"))
+    bad_address = None
+    if isinstance(email, str) and email:
+        normalised, bad_address = check_address(email)
+        email = normalised or email
+    elif email is not None:
+        email, bad_address = str(email), "not text"
+    days = facts.since_last[visitor_id]
+    candidate = Candidate(
+        visitor_id=visitor_id,
+        account_id=account_id,
+        email=email,
+        name=plain_value(row.get("name")),
+        language=plain_value(row.get("language")),
+        first_visit=_date(row.get("first_visit")),
+        tier=(tiers or {}).get(account_id) if account_id else None,
+        days_since_last_visit=days,
+        lapse_day=as_of - dt.timedelta(days=days),
+        segment=segment,
+        account=_account(accounts, account_id),
+    )
+    since_first = facts.since_first.get(visitor_id, float("nan"))
+    candidate.opted_out = (candidate.visitor_id, candidate.email) in opt_outs
+    candidate.skip = _static_skip(candidate, since_first, settings, opt_outs)
+    if candidate.skip is None and bad_address:
+        candidate.skip = f"{INVALID_ADDRESS}: {bad_address}"
+    return candidate
 
 
 def _static_skip(

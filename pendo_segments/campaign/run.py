@@ -39,6 +39,7 @@ from pendo_segments.errors import CampaignError, PendoSegmentsError
 
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
+    from pendo_segments.engines import Engine
 
 Progress = Callable[[str, int, int], None]
 
@@ -94,7 +95,7 @@ class RunReport:
 
 
 def run_no_login(
-    ds: Dataset,
+    ds: Dataset | None,
     settings: NoLoginSettings,
     *,
     as_of: dt.date | None = None,
@@ -105,13 +106,19 @@ def run_no_login(
     progress: Progress | None = None,
     lock_wait: float = 0.0,
     after_send: Callable[[Any], None] | None = None,
+    engine: Engine | None = None,
 ) -> RunReport:
     """Plan (dry run) or run the campaign on ``ds``; see the module docstring.
 
     ``smtp`` and ``enroller`` are required when ``send``; ``after_send`` is the
     crash-injection point of :func:`~pendo_segments.campaign.outbox.deliver`.
+    ``engine`` (with ``ds`` None): the command's engine; the members, visit days,
+    tiers, health and returns come from it (pandas: from its frames).
     """
-    as_of = as_of or ds.default_as_of()
+    if engine is not None and engine.in_memory is not None:
+        ds, engine = engine.in_memory, None
+    source: Any = engine if engine is not None else ds
+    as_of = as_of or source.default_as_of()
     defs_path = _defs_path(settings)
     if defs is None:
         from pendo_segments.definitions import load_definitions
@@ -124,9 +131,16 @@ def run_no_login(
         defs_path=defs_path,
         tiers_file=settings.tiers_file,
         overrides_file=settings.tier_overrides,
+        engine=engine,
     )
     found = find_candidates(
-        ds, defs, settings, as_of, tiers=tiers.tier, opt_outs=load_opt_outs(settings.opt_out_file)
+        ds,
+        defs,
+        settings,
+        as_of,
+        tiers=tiers.tier,
+        opt_outs=load_opt_outs(settings.opt_out_file),
+        engine=engine,
     )
     alerts = csm_alerts(found, settings, tiers.health)
     renderer = Renderer(settings, as_of)
@@ -158,7 +172,16 @@ def run_no_login(
         state = open_state(settings.state_file, settings.campaign)
         try:
             report = _send_run(
-                state, ds, found, renderer, settings, smtp, enroller, as_of, progress, after_send
+                state,
+                source,
+                found,
+                renderer,
+                settings,
+                smtp,
+                enroller,
+                as_of,
+                progress,
+                after_send,
             )
             report.csm_alerts = alerts
             return report
@@ -168,7 +191,7 @@ def run_no_login(
 
 def _send_run(
     state: State,
-    ds: Dataset,
+    ds: Any,
     found: Candidates,
     renderer: Renderer,
     settings: NoLoginSettings,

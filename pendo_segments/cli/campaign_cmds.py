@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 import click
 
 from pendo_segments.base.words import plural
-from pendo_segments.cli.common import load_data
 from pendo_segments.cli.options import (
+    EngineChoice,
     as_of,
     config_option,
     data_dir,
+    engine_options,
     lock_wait_option,
     output_format,
     state_option,
@@ -91,6 +92,7 @@ def no_login() -> None:
 )
 @lock_wait_option()
 @state_options
+@engine_options
 @output_format
 def run(
     data: str,
@@ -102,6 +104,7 @@ def run(
     csm_alerts_file: Path | None,
     config_file: Path | None,
     state: Path | None,
+    engine: EngineChoice,
     fmt: str | None,
     output: Path | None,
 ) -> None:
@@ -123,6 +126,7 @@ def run(
       pendo-segments campaign no-login run --data pendo: --send --state /var/lib/ps/state.sqlite
       pendo-segments campaign no-login run --data ./usage --show-skipped --format csv
       pendo-segments campaign no-login run --data ./usage --csm-alerts csm-alerts.csv
+      pendo-segments campaign no-login run --data ./big --engine duckdb
     """
     from pendo_segments.campaign.csm_alerts import CSM_ALERT_COLUMNS, policy
     from pendo_segments.campaign.run import REPORT_COLUMNS, run_no_login
@@ -137,10 +141,9 @@ def run(
         smtp = smtp_settings(config)
         enroller = enroller_from_config(config, settings)
         StateLock(settings.state_file).check()  # a bad --state fails before the data is read
-    ds = load_data(data, lenient, as_of)
-    with _progress_bar() as progress:
+    with engine.open(data, lenient=lenient, as_of=as_of) as opened, _progress_bar() as progress:
         report = run_no_login(
-            ds,
+            None,
             settings,
             as_of=as_of,
             send=send,
@@ -148,6 +151,7 @@ def run(
             enroller=enroller,
             progress=progress,
             lock_wait=lock_wait,
+            engine=opened,
         )
     rows = [r for r in report.rows if show_skipped or r["action"] != "skip"]
     fmt = resolve_format(fmt, output)
