@@ -18,17 +18,30 @@ if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
 
 
-def connect(ds: Dataset) -> Any:
-    """An in-memory DuckDB connection with every frame of ``ds`` registered as a table."""
+def connect(ds: Dataset, as_of: dt.date | None = None) -> Any:
+    """An in-memory DuckDB connection with every frame of ``ds`` registered as a table.
+
+    With history files (docs/semantics.md §2b) ``accounts`` / ``visitors`` are views of
+    the fields as they stood for ``as_of`` (default: the data's own as-of day).
+    """
     try:
         import duckdb
     except ImportError:  # pragma: no cover - depends on the install
         raise EvaluationError(
             "the duckdb engine needs DuckDB: pip install 'pendo-segments[sql]'"
         ) from None
+    from pendo_segments.data import history
+
     con = duckdb.connect()
+    changed = history.held(ds)
     for name, frame in ds.tables().items():
-        con.register(name, frame)
+        con.register(history.today_name(name) if name in changed else name, frame)
+    if changed:
+        day = as_of or ds.default_as_of()
+        for name, rows in changed.items():
+            con.register(history.history_name(name), rows.frame)
+            columns = [str(c) for c in getattr(ds, name).columns]
+            con.execute(f"CREATE VIEW {name} AS {history.view_sql(rows, columns, day, 'duckdb')}")
     return con
 
 
@@ -65,9 +78,11 @@ def evaluate_sql(
     from pendo_segments.evaluate.duckdb_folder import duck_errors, run_shared
     from pendo_segments.evaluate.fields import field_columns, fill_optional
 
+    wanted = [s.name for s in defs.select(names)]
+    defs.use_features(ds.features, EvaluationError, check=wanted)  # feature names → ids
     for table, column in field_columns(defs, names):  # optional columns the data lacks: blank
         fill_optional(getattr(ds, table), table, column)
-    con = connect(ds)
+    con = connect(ds, options["as_of"])
     try:
         if shared:
             gen = SharedMetricSQL(defs, pretty=False, **options)

@@ -377,7 +377,7 @@ def duckdb_health(ds: Any, config: HealthConfig, as_of: dt.date | None = None) -
 
     day = as_of or ds.default_as_of()
     tables = dataset_tables(ds)
-    con = connect(ds)
+    con = connect(ds, day)  # history files: the fields of D−1
     try:
         frame = con.execute(health_query(config, tables, day)).df()
     finally:

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from pendo_segments.definitions.features import spark_catalogue
 from pendo_segments.errors import EvaluationError
 from pendo_segments.evaluate.spark_data import fill_optional
 from pendo_segments.evaluate.spark_engine import error_line, open_spark
+from pendo_segments.health.rules import segment_names
 from pendo_segments.health.spark import spark_tables
 from pendo_segments.tiers.assign import TierResult
 from pendo_segments.tiers.columns import policy_field_columns
@@ -42,13 +44,18 @@ def spark_policy_rows(
     data: Any, inputs: Any, as_of: dt.date | None = None
 ) -> tuple[pd.DataFrame, PolicyQuery]:
     """The policy query's rows computed by Spark, collected (one row per account)."""
+    day = as_of or data.default_as_of()
+    data.at(day)  # the fields of D−1 (history files, docs/semantics.md §2b)
+    features = spark_catalogue(data.frames["features"])
+    named = segment_names([r.when for r in inputs.policy.rules])
+    inputs.definitions.use_features(features, EvaluationError, check=named)  # names → ids
     fill_optional(data, policy_field_columns(inputs.policy, inputs.definitions))
     query = policy_query(
         inputs.policy,
         inputs.definitions,
         inputs.health_config,
         spark_tables(data),
-        as_of or data.default_as_of(),
+        day,
         spark_kinds(data.frames["accounts"]),
         has_first_visit="first_visit" in data.columns("visitors"),
         dialect="spark",

@@ -326,18 +326,21 @@ def duckdb_policy_rows(
     from pendo_segments.health.sql import dataset_tables
     from pendo_segments.tiers.columns import policy_field_columns
 
+    named = segment_names([r.when for r in inputs.policy.rules])
+    inputs.definitions.use_features(ds.features, EvaluationError, check=named)  # names → ids
     for name, column in policy_field_columns(inputs.policy, inputs.definitions):
         fill_optional(getattr(ds, name), name, column)  # blank, as the pandas path reads it
+    day = as_of or ds.default_as_of()
     query = policy_query(
         inputs.policy,
         inputs.definitions,
         inputs.health_config,
         dataset_tables(ds),
-        as_of or ds.default_as_of(),
+        day,
         frame_kinds(ds.accounts),
         has_first_visit="first_visit" in ds.visitors.columns,
     )
-    con = connect(ds)
+    con = connect(ds, day)  # history files: the fields of D−1
     try:
         return con.execute(query.sql).df(), query
     finally:
