@@ -315,3 +315,30 @@ def test_a_visitors_account_at_d(tmp_path: Path, members, as_of: dt.date) -> Non
     (tmp_path / "defs" / "moves.yaml").write_text(MOVES_DEFS)
     got = members(tmp_path / "defs", data, as_of, names=("busy", "anyone"))
     assert got == MOVES_EXPECTED[as_of]
+
+
+def test_a_backtest_follows_visitors_between_accounts(tmp_path: Path) -> None:
+    """The backtest's days equal ``evaluate`` on each day (MOVES_EXPECTED, worked above),
+    and a visitor segment's members count for the account the visitor had that day:
+    at D x1 and x2 are in B1 and B2 (x3's B3 does not exist yet); at D+1 x1, x2 in B2,
+    x3 in B1."""
+    from pendo_segments.backtest.run import run_backtest
+    from pendo_segments.data.loaders import load_dataset
+    from pendo_segments.definitions import load_definitions
+
+    data = write_moves(tmp_path / "data")
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "moves.yaml").write_text(MOVES_DEFS)
+    defs = load_definitions(tmp_path / "defs")
+    ds = load_dataset(data, narrow=True)
+    days = sorted(MOVES_EXPECTED)
+    bt = run_backtest(defs, ds, days, with_health=False, with_alerts=False)
+    accounts = list(bt.account_ids)
+    for i, day in enumerate(days):
+        busy = [a for a, flag in zip(accounts, bt.flags["busy"][i], strict=True) if flag]
+        assert busy == MOVES_EXPECTED[day]["busy"]
+        assert bt.counts["anyone"][i] == len(MOVES_EXPECTED[day]["anyone"])
+    per_account = [
+        dict(zip(accounts, row[:-1].tolist(), strict=True)) for row in bt.member_counts["anyone"]
+    ]
+    assert per_account == [{"B1": 1, "B2": 1, "B3": 0}, {"B1": 1, "B2": 2, "B3": 0}]

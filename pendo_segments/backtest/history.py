@@ -189,6 +189,10 @@ class UsageHistory:
             is not None
             for t in (u, ds.feature_usage)
         )
+        #: visitors_history moves visitors between accounts (docs/semantics.md §2b): the
+        #: index rolls up by today's account, so each day is then a scan of its own too
+        moves = getattr(ds, "visitors_history", None)
+        self.moving = moves is not None and "account_id" in moves.columns
         # no float copy of the counts: bincount turns each window's slice into float64
         minutes = u["minutes"].to_numpy(dtype=np.float64)
         events = u["events"].to_numpy()
@@ -257,9 +261,10 @@ class UsageHistory:
 
     def at(self, as_of: dt.date) -> Metrics:
         """The metrics of one as-of day, read off this index (or, when usage rows name
-        other accounts than their visitors', a scan of that day)."""
-        if self.row_accounts:
-            return Metrics(self.ds, as_of)
+        other accounts than their visitors', or visitors move between accounts, a scan of
+        that day over its fields, as ``evaluate --as-of`` reads them)."""
+        if self.row_accounts or self.moving:
+            return Metrics(self.ds.fields_at(as_of), as_of)
         return Metrics(self.ds, as_of, source=self)
 
     def size(self, subject: str) -> int:

@@ -250,7 +250,8 @@ def run_backtest(
             if n in flags:
                 flags[n][i] = ev.masks[n]
             else:
-                member_counts[n][i] = np.bincount(v_bin[ev.masks[n]], minlength=n_acc + 1)
+                bins = v_bin if not history.moving else np.where(view.v2a >= 0, view.v2a, n_acc)
+                member_counts[n][i] = np.bincount(bins[ev.masks[n]], minlength=n_acc + 1)
         if keep_last and i == len(days) - 1:
             last = LastDay(as_of=day, masks=dict(ev.masks), metrics=view)
         if scores is None:
