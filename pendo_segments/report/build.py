@@ -36,6 +36,8 @@ PROBLEM_SEVERITIES = ("high", "medium")
 INDEX_ROWS = 500
 #: the command named in the report folder's marker (see pendo_segments.atomic)
 REPORT_COMMAND = "report"
+#: the usage roll-ups the dashboard charts and the page show
+DASHBOARD_USAGE = ("weekly", "features", "first_use", "nps", "pes")
 
 
 @dataclass
@@ -126,6 +128,18 @@ def build_report(
 
 
 # -- numbers ----------------------------------------------------------------------------------
+@dataclass
+class _Book:
+    """The accounts of the report, aligned: ids, names, ARR and tier per account."""
+
+    accounts: pd.DataFrame
+    ids: list[str]
+    names: list[str]
+    arr: np.ndarray
+    tier: np.ndarray
+    tier_names: list[str]
+
+
 def collect(
     defs: Any,
     ds: Dataset,
@@ -141,43 +155,147 @@ def collect(
     ``ds`` (which then needs no usage): its days, masks, scores and usage sums
     replace indexing the usage and running the backtest.
     """
-    from pendo_segments.backtest import catch_rates, churn_days
-    from pendo_segments.backtest.catch import risk_rules
-    from pendo_segments.report.book import book_accounts, restrict
-    from pendo_segments.report.definitions import Names, new_users
     from pendo_segments.shipped import shipped_path
-    from pendo_segments.tiers.view import account_view
 
     w = Words(options.locale)
     defs_path = defs_path or shipped_path("segment_defs")
     notes: list[str] = []
     if not has_history(ds):
         notes.append(NO_HISTORY_NOTE)
-    if saved is not None:
-        as_of = saved.as_of
-        keep = book_accounts(
-            ds, defs, as_of, segment=options.segment, csm=options.csm, saved=saved.backtest
-        )
-        if keep is not None:
-            progress("restricting to the book")
-            ds, saved = restrict(ds, keep), saved.restrict(keep)
-        bt, rollups = saved.backtest, saved.rollups
-        days = bt.days
-    else:
-        bt, rollups, days, as_of, ds = _from_usage(defs, ds, defs_path, options, notes, progress)
+    bt, rollups, days, as_of, ds = _backtest(defs, ds, defs_path, options, notes, progress, saved)
     assert bt.last is not None and bt.last.as_of == as_of
-    masks = bt.last.masks
+    view = _view(defs, ds, defs_path, bt, as_of, progress)
+    book = _book(ds, view)
+    previous_health, mover_list = _movers(options, book, view.health)
+    progress("raising alerts")
+    rules = _alert_rules(defs_path, view)
+    alert_rows = _alerts(ds, defs, rules, view, as_of, previous_health, bt.last.masks)
+    said = _names(w, defs, rules)
+    alert_records = _records(alert_rows)
+    catch = _catch(ds, defs, options, rules, bt, said)
+    progress("usage, NPS and PES")
+    usage = _usage(defs, bt, rollups)
+    parts = _Parts(as_of, days, bt, view, book, said, alert_rows, alert_records, catch, usage)
+    return _page(w, options, ds, notes, parts, mover_list)
+
+
+@dataclass
+class _Parts:
+    """What :func:`collect` found, handed to :func:`_page` to lay out."""
+
+    as_of: dt.date
+    days: list[dt.date]
+    bt: Any
+    view: Any
+    book: _Book
+    said: Any
+    alert_rows: pd.DataFrame
+    alert_records: list[dict[str, Any]]
+    catch: list[dict[str, Any]]
+    usage: dict[str, Any]
+
+
+def _page(
+    w: Words,
+    options: ReportOptions,
+    ds: Dataset,
+    notes: list[str],
+    f: _Parts,
+    mover_list: Any,
+) -> dict[str, Any]:
+    """The plain data of the pages: the charts, the P1 drill-downs and every table."""
+    made = _charts(w, f)
+    kpi_values = _kpis(f.book, f.view.health, f.alert_records, f.usage)
+    p1, alerts = _drill_downs(f.book, f.view, f.bt, f.said, f.alert_records, made, f.as_of)
+    tiers = f.view.tiers
+    return {
+        "w": w,
+        "lang": w.locale,
+        "as_of": f.as_of,
+        "book": _book_label(w, options),
+        "source": ds.source or "data",
+        "kpi_values": kpi_values,
+        "tiers": f.book.tier_names,
+        "hist": made["hist"],
+        "mix": made["mix"],
+        "capacity": tiers.capacity().to_dict("records") if tiers is not None else [],
+        "movers": mover_list,
+        **_tables(alerts, f.alert_rows, f.book, f.view.health),
+        "segment_days": f.bt.days,
+        "segment_rows": made["segment_rows"],
+        **{k: f.usage[k] for k in DASHBOARD_USAGE},
+        **_backtest_part(ds, options, notes, f.catch, f.usage["newcomers"], f.days),
+        "p1": p1,
+        "p1_shown": sorted(p1, key=lambda a: (-a["arr"], a["id"]))[:INDEX_ROWS],
+        "day_labels": made["day_labels"],
+        "trend_days": [w.date(d) for d in f.bt.days],
+        "charts": made["charts"],
+        "notes": notes,
+    }
+
+
+def _charts(w: Words, f: _Parts) -> dict[str, Any]:
+    svg.restart_ids()
+    return dashboard_charts(
+        w,
+        score=f.view.health.score,
+        tier=f.book.tier,
+        tier_names=f.book.tier_names,
+        arr=f.book.arr,
+        bt=f.bt,
+        segment_name=f.said.segment,
+        **{k: f.usage[k] for k in DASHBOARD_USAGE},
+    )
+
+
+def _backtest(
+    defs: Any,
+    ds: Dataset,
+    defs_path: Path,
+    options: ReportOptions,
+    notes: list[str],
+    progress: Callable[[str], None],
+    saved: SavedBacktest | None,
+) -> tuple[Any, Any, list[dt.date], dt.date, Dataset]:
+    """The backtest, its usage sums, days, as-of day and the book's data: from the
+    saved folder when given, else from the usage."""
+    from pendo_segments.report.book import book_accounts, restrict
+
+    if saved is None:
+        return _from_usage(defs, ds, defs_path, options, notes, progress)
+    keep = book_accounts(
+        ds, defs, saved.as_of, segment=options.segment, csm=options.csm, saved=saved.backtest
+    )
+    if keep is not None:
+        progress("restricting to the book")
+        ds, saved = restrict(ds, keep), saved.restrict(keep)
+    return saved.backtest, saved.rollups, saved.backtest.days, saved.as_of, ds
+
+
+def _view(
+    defs: Any,
+    ds: Dataset,
+    defs_path: Path,
+    bt: Any,
+    as_of: dt.date,
+    progress: Callable[[str], None],
+) -> Any:
+    """Health and tiers at the as-of day: the backtest's last day, reused."""
+    from pendo_segments.tiers.view import account_view
+
     progress("tiers")
-    view = account_view(
+    return account_view(
         ds,
         defs_path,
         defs=defs,
         as_of=as_of,
         metrics=bt.last.metrics,
         health=bt.last.health,
-        masks=masks,
+        masks=bt.last.masks,
     )
-    health = view.health
+
+
+def _book(ds: Dataset, view: Any) -> _Book:
     accounts = ds.accounts.reset_index(drop=True)
     ids = [str(a) for a in accounts["account_id"]]
     names = accounts["name"].fillna("").astype(str).tolist() if "name" in accounts.columns else ids
@@ -188,113 +306,132 @@ def collect(
         else np.full(len(ids), "—", dtype=object)
     )
     tier_names = view.policy.names if view.policy else ["—"]
-    score = health.score
+    return _Book(accounts, ids, names, arr, tier, tier_names)
 
+
+def _movers(options: ReportOptions, book: _Book, health: Any) -> tuple[Any, Any]:
+    """(previous health for the alerts, tier movers) from ``--previous``, else (None, None)."""
+    if options.previous is None:
+        return None, None
+    from pendo_segments.report.movers import movers, read_previous
+
+    prev_frame = read_previous(options.previous)
     previous_health = None
-    if options.previous is not None:
-        from pendo_segments.report.movers import movers, read_previous
+    if "health_score" in prev_frame.columns:
+        from pendo_segments.health.csvfile import read_previous_health
 
-        prev_frame = read_previous(options.previous)
-        if "health_score" in prev_frame.columns:
-            from pendo_segments.health.csvfile import read_previous_health
+        previous_health = read_previous_health(options.previous, health.account_ids)
+    now = pd.DataFrame(
+        {
+            "account_id": book.ids,
+            "name": book.names,
+            "tier": book.tier,
+            "health_score": _r1(health.score),
+        }
+    )
+    return previous_health, movers(now, prev_frame, book.tier_names)
 
-            previous_health = read_previous_health(options.previous, health.account_ids)
-        now = pd.DataFrame(
-            {"account_id": ids, "name": names, "tier": tier, "health_score": _r1(score)}
-        )
-        mover_list = movers(now, prev_frame, tier_names)
-    else:
-        mover_list = None
 
-    progress("raising alerts")
-    rules = _alert_rules(defs_path, view)
-    alert_rows = _alerts(ds, defs, rules, view, as_of, previous_health, masks)
-    said = Names(w, defs, rules)
-    alert_records = _records(alert_rows)
-    at_risk_ids = {
-        str(r["account_id"]) for r in alert_records if r["severity"] in PROBLEM_SEVERITIES
-    }
-    at_risk_mask = np.array([a in at_risk_ids for a in ids], dtype=bool)
+def _names(w: Words, defs: Any, rules: Any) -> Any:
+    from pendo_segments.report.definitions import Names
 
-    catch: list[dict[str, Any]] = []
-    if getattr(ds, "outcomes", None) is not None:
-        risky = risk_rules(defs, options.risk_tag, rules)
-        rates = catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon, risky)
-        catch = [{**r.row(), "shown": _rule_name(r, said)} for r in rates]
+    return Names(w, defs, rules)
 
-    progress("usage, NPS and PES")
-    n_visitors = int(rollups.visitors.sum())
-    pes = rollups.pes()
-    weekly = rollups.weekly()
-    features = rollups.key_feature_usage()
+
+def _catch(
+    ds: Dataset, defs: Any, options: ReportOptions, rules: Any, bt: Any, said: Any
+) -> list[dict[str, Any]]:
+    """The backtest's catch rates of the risk segments (only with outcomes)."""
+    from pendo_segments.backtest import catch_rates, churn_days
+    from pendo_segments.backtest.catch import risk_rules
+
+    if getattr(ds, "outcomes", None) is None:
+        return []
+    risky = risk_rules(defs, options.risk_tag, rules)
+    rates = catch_rates(bt, churn_days(ds, bt.account_ids), options.horizon, risky)
+    return [{**r.row(), "shown": _rule_name(r, said)} for r in rates]
+
+
+def _usage(defs: Any, bt: Any, rollups: Any) -> dict[str, Any]:
+    """The usage roll-ups the dashboard shows, and the new users' segment."""
+    from pendo_segments.report.definitions import new_users
+
     newcomers = new_users(defs)
     first_use = rollups.time_to_first_use(newcomers.days)
     if newcomers.segment in bt.counts:
         newcomers = dataclasses.replace(newcomers, members=bt.counts[newcomers.segment][-1])
-    nps = rollups.nps()
-
-    watched = health.subject_mask()  # accounts that exist at the as-of day (§2b)
-    kpi_values = {
-        "accounts": int(watched.sum()),
-        "visitors": n_visitors,
-        "arr": float(arr[watched].sum()),
-        "arr_at_risk": float(arr[at_risk_mask].sum()),
-        "avg_health": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
-        "pes": pes.score,
+    return {
+        "visitors": int(rollups.visitors.sum()),
+        "pes": rollups.pes(),
+        "weekly": rollups.weekly(),
+        "features": rollups.key_feature_usage(),
+        "first_use": first_use,
+        "newcomers": newcomers,
+        "nps": rollups.nps(),
     }
-    book = (
-        w("book_csm", name=options.csm)
-        if options.csm
-        else w("book_segment", name=options.segment)
-        if options.segment
-        else w("book_all")
-    )
+
+
+def _kpis(
+    book: _Book, health: Any, alert_records: list[dict[str, Any]], usage: dict[str, Any]
+) -> dict[str, Any]:
+    at_risk_ids = {
+        str(r["account_id"]) for r in alert_records if r["severity"] in PROBLEM_SEVERITIES
+    }
+    at_risk_mask = np.array([a in at_risk_ids for a in book.ids], dtype=bool)
+    score = health.score
+    watched = health.subject_mask()  # accounts that exist at the as-of day (§2b)
+    return {
+        "accounts": int(watched.sum()),
+        "visitors": usage["visitors"],
+        "arr": float(book.arr[watched].sum()),
+        "arr_at_risk": float(book.arr[at_risk_mask].sum()),
+        "avg_health": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
+        "pes": usage["pes"].score,
+    }
+
+
+def _book_label(w: Words, options: ReportOptions) -> str:
     if options.csm and options.segment:
-        book = f"{w('book_csm', name=options.csm)} · {w('book_segment', name=options.segment)}"
+        return f"{w('book_csm', name=options.csm)} · {w('book_segment', name=options.segment)}"
+    if options.csm:
+        return w("book_csm", name=options.csm)
+    if options.segment:
+        return w("book_segment", name=options.segment)
+    return w("book_all")
 
-    svg.restart_ids()
-    made = dashboard_charts(
-        w,
-        score=score,
-        tier=tier,
-        tier_names=tier_names,
-        arr=arr,
-        bt=bt,
-        weekly=weekly,
-        features=features,
-        first_use=first_use,
-        nps=nps,
-        pes=pes,
-        segment_name=said.segment,
-    )
-    charts, hist, mix = made["charts"], made["hist"], made["mix"]
-    account_segments, day_labels = made["account_segments"], made["day_labels"]
-    capacity = view.tiers.capacity().to_dict("records") if view.tiers is not None else []
 
-    # -- P1 drill-downs ------------------------------------------------------------------------
-    names_by_id = dict(zip(ids, names, strict=True))
-    p1_name = tier_names[0] if view.policy else None
-    last_login = health.signals["days_since_last_login"]
-    alerts_of: dict[str, list[dict[str, Any]]] = {}
+def _drill_downs(
+    book: _Book,
+    view: Any,
+    bt: Any,
+    said: Any,
+    alert_records: list[dict[str, Any]],
+    made: dict[str, Any],
+    as_of: dt.date,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The P1 accounts' pages (each with its page name) and the alerts as shown."""
+    health, w = view.health, said.w
+    p1_name = book.tier_names[0] if view.policy else None
     alert_records = said.alert_rows(alert_records)  # as shown: title_ja, Japanese signals
+    alerts_of: dict[str, list[dict[str, Any]]] = {}
     for r in alert_records:
         alerts_of.setdefault(str(r["account_id"]), []).append(r)
     # members of each visitor segment per account (the backtest's last day)
-    visitor_counts = {n: c[-1, : len(ids)] for n, c in bt.member_counts.items()}
-    rows = np.flatnonzero(tier == p1_name) if p1_name else np.array([], dtype=np.int64)
+    visitor_counts = {n: c[-1, : len(book.ids)] for n, c in bt.member_counts.items()}
+    rows = np.flatnonzero(book.tier == p1_name) if p1_name else np.array([], dtype=np.int64)
     p1 = _p1_accounts(
         rows,
-        ids=ids,
-        names=names,
-        accounts=accounts,
-        arr=arr,
-        tier=tier,
+        ids=book.ids,
+        names=book.names,
+        accounts=book.accounts,
+        arr=book.arr,
+        tier=book.tier,
         reason=_reasons(view.tiers, rows, said),
-        score=score,
+        score=health.score,
         components={w.component(c): v for c, v in health.components.items()},
-        last_login=last_login,
+        last_login=health.signals["days_since_last_login"],
         as_of=as_of,
-        segments={said.segment(n): masks[n] for n in account_segments},
+        segments={said.segment(n): bt.last.masks[n] for n in made["account_segments"]},
         visitor_counts={said.segment(n): c for n, c in visitor_counts.items()},
         alerts_of=alerts_of,
         trend=_r1(bt.scores) if bt.scores is not None else None,
@@ -302,9 +439,16 @@ def collect(
     taken: set[str] = set()
     for a in p1:
         a["page"] = page_name(a["id"], taken)
-    page_of = {a["id"]: a["page"] for a in p1}
+    return p1, _alerts_shown(alert_records, book, p1)
 
-    alerts = [
+
+def _alerts_shown(
+    alert_records: list[dict[str, Any]], book: _Book, p1: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each alert with its account's name and, for a P1 account, its page."""
+    page_of = {a["id"]: a["page"] for a in p1}
+    names_by_id = dict(zip(book.ids, book.names, strict=True))
+    return [
         {
             **r,
             "name": names_by_id.get(str(r["account_id"]), ""),
@@ -312,35 +456,35 @@ def collect(
         }
         for r in alert_records
     ]
-    snapshot = health.frame()
-    snapshot.insert(1, "name", [names_by_id[a] for a in snapshot["account_id"]])
-    tier_of = dict(zip(ids, tier, strict=True))
-    snapshot.insert(2, "tier", [tier_of[a] for a in snapshot["account_id"]])
 
+
+def _tables(
+    alerts: list[dict[str, Any]], alert_rows: pd.DataFrame, book: _Book, health: Any
+) -> dict[str, Any]:
+    """The alerts (all, shown) and the frames of alerts.csv and accounts.csv: files for
+    spreadsheets, so text that starts like a formula is quoted (base.spreadsheet)."""
+    snapshot = health.frame()
+    names_by_id = dict(zip(book.ids, book.names, strict=True))
+    snapshot.insert(1, "name", [names_by_id[a] for a in snapshot["account_id"]])
+    tier_of = dict(zip(book.ids, book.tier, strict=True))
+    snapshot.insert(2, "tier", [tier_of[a] for a in snapshot["account_id"]])
     return {
-        "w": w,
-        "lang": w.locale,
-        "as_of": as_of,
-        "book": book,
-        "source": ds.source or "data",
-        "kpi_values": kpi_values,
-        "tiers": tier_names,
-        "hist": hist,
-        "mix": mix,
-        "capacity": capacity,
-        "movers": mover_list,
         "alerts": alerts,
         "alerts_shown": alerts[:INDEX_ROWS],
-        # the frames of alerts.csv and accounts.csv, files for spreadsheets: text that
-        # starts like a formula is quoted (pendo_segments.base.spreadsheet)
         "alert_table": spreadsheet_safe(alert_rows),
-        "segment_days": bt.days,
-        "segment_rows": made["segment_rows"],
-        "weekly": weekly,
-        "features": features,
-        "first_use": first_use,
-        "nps": nps,
-        "pes": pes,
+        "snapshot": spreadsheet_safe(snapshot),
+    }
+
+
+def _backtest_part(
+    ds: Dataset,
+    options: ReportOptions,
+    notes: list[str],
+    catch: list[dict[str, Any]],
+    newcomers: Any,
+    days: list[dt.date],
+) -> dict[str, Any]:
+    return {
         "catch": catch,
         "has_outcomes": getattr(ds, "outcomes", None) is not None,
         "no_history": NO_HISTORY_NOTE in notes,
@@ -348,13 +492,6 @@ def collect(
         "new_users": newcomers,
         "bt_days": days,
         "horizon": options.horizon,
-        "p1": p1,
-        "p1_shown": sorted(p1, key=lambda a: (-a["arr"], a["id"]))[:INDEX_ROWS],
-        "day_labels": day_labels,
-        "trend_days": [w.date(d) for d in bt.days],
-        "charts": charts,
-        "notes": notes,
-        "snapshot": spreadsheet_safe(snapshot),
     }
 
 
