@@ -221,7 +221,7 @@ def test_pull_writes_the_catalogue_with_pendos_ids_and_names(
     fake_pendo: FakePendo, pendo_env: dict[str, str], tmp_path: Path
 ) -> None:
     from pendo_segments.data.loaders import load_sample
-    from pendo_segments.pendo.fake_data import opaque_id
+    from pendo_segments.pendo.fake.data import opaque_id
 
     fake_pendo.load_dataset(load_sample(), opaque_ids=True)
     out = tmp_path / "pulled"

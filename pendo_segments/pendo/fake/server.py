@@ -35,8 +35,8 @@ values (``{"count": null}`` counts rows), which is how Pendo's own
 learns that the fake (not necessarily Pendo) cannot run it.
 
 Loading data (``load_rows``, ``load_dataset``) lives in
-:mod:`pendo_segments.pendo.fake_data`, the interpreter in
-:mod:`pendo_segments.pendo.fake_aggregation`.
+:mod:`pendo_segments.pendo.fake.data`, the interpreter in
+:mod:`pendo_segments.pendo.fake.aggregation`.
 """
 
 from __future__ import annotations
@@ -57,15 +57,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from pendo_segments.pendo.fake_aggregation import (
+from pendo_segments.pendo.fake.aggregation import (
     DAY_MS,
     OPERATORS,
     Expr,
     ExprError,
     local_day_ms,
 )
-from pendo_segments.pendo.fake_aggregation import HTTPError as _HTTPError
-from pendo_segments.pendo.fake_data import DatasetLoading
+from pendo_segments.pendo.fake.aggregation import HTTPError as _HTTPError
+from pendo_segments.pendo.fake.data import DatasetLoading
 
 DEFAULT_APP_ID = -323232
 

@@ -1,6 +1,6 @@
 """Loading the fake Pendo from data: Pendo-shaped records, or a whole Dataset.
 
-A mixin of :class:`~pendo_segments.pendo.fake.FakePendo` (kept apart so the
+A mixin of :class:`~pendo_segments.pendo.fake.server.FakePendo` (kept apart so the
 server module stays about endpoints). Mapping: accounts / visitors columns go to
 ``metadata.agent.<column>`` (dates as epoch ms of the subscription's local
 midnight), ``metadata.auto`` holds firstvisit / lastvisit (the ``first_visit`` /
@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from pendo_segments.pendo.fake_aggregation import DAY_MS, local_day_ms
+from pendo_segments.pendo.fake.aggregation import DAY_MS, local_day_ms
 
 
 class DatasetLoading:
