@@ -21,18 +21,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pendo_segments.backtest.run import (
     Backtest,
+    LastDay,
     _alert_masks,
     _as_previous,
     _check_memory,
     _health_setup,
 )
+
+if TYPE_CHECKING:
+    from pendo_segments.backtest.saved import SavedBacktest
 
 
 @dataclass
@@ -168,6 +172,7 @@ def run_backtest_sql(
     with_health: bool = True,
     with_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
+    keep_last: bool = False,
 ) -> Backtest:
     """:func:`~pendo_segments.backtest.run.run_backtest` with ``engine`` (an
     :class:`~pendo_segments.engines.Engine` holding the usage: DuckDB, Spark) doing the
@@ -210,6 +215,7 @@ def run_backtest_sql(
     scores = np.full((len(days), n_acc), np.nan) if with_health else None
     scored = np.ones((len(days), n_acc), dtype=bool) if with_health else None
     previous: dict[str, np.ndarray] | None = None
+    last: LastDay | None = None
     for i, day in enumerate(days):
         if progress:
             progress(day.isoformat())
@@ -231,6 +237,8 @@ def run_backtest_sql(
         if scores is None:
             continue
         health = health_day(sql, config, day, account_ids)
+        if keep_last and i == len(days) - 1:  # the report's current view (no metrics)
+            last = LastDay(day, masks=masks, metrics=None, health=health)
         scores[i] = health.score
         assert scored is not None
         scored[i] = health.subject_mask()
@@ -255,7 +263,42 @@ def run_backtest_sql(
         scores=scores,
         scored=scored,
         skipped=skipped,
+        last=last,
     )
+
+
+def report_backtest(
+    defs: Any,
+    engine: Any,
+    as_of: dt.date,
+    weeks: int,
+    *,
+    defs_path: Path,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[SavedBacktest, list[str]]:
+    """The report's weekly backtest and usage sums on ``engine``, in the form of a saved
+    backtest (the report then reads only the small tables), and the note on its days."""
+    from pendo_segments.backtest.saved import SavedBacktest
+    from pendo_segments.backtest.usage_sql import engine_rollups
+
+    first = SqlDays(engine).first_usage()
+    full = first + dt.timedelta(days=30) if first else as_of
+    days = sorted(d for d in (as_of - dt.timedelta(days=7 * k) for k in range(weeks + 1)))
+    days = [d for d in days if d >= full] or [as_of]
+    notes = []
+    if len(days) < weeks + 1:
+        notes.append(
+            f"trends and the backtest start on {days[0].isoformat()} ({len(days)} weekly as-of "
+            "days): earlier 30-day windows would reach before the first usage date"
+        )
+    bt = run_backtest_sql(
+        defs, engine, days, defs_path=defs_path, progress=progress, keep_last=True
+    )
+    assert bt.last is not None
+    if progress:
+        progress("usage sums")
+    rollups = engine_rollups(engine, as_of, weeks)
+    return SavedBacktest(bt, bt.last.health, rollups, source=str(engine.data)), notes
 
 
 def window_warning_sql(days: SqlDays, first: dt.date, window: int = 30) -> str | None:

@@ -251,11 +251,11 @@ def frame_facts(ds: Dataset, derived: Any, name: str, as_of: dt.date) -> VisitFa
 def engine_facts(engine: Engine, derived: Any, name: str, as_of: dt.date) -> VisitFacts:
     """:class:`VisitFacts` from an engine: members, and the semantic core's visit days as
     one query per rule (``visitor_id, days``), so the usage stays where it is."""
-    _warn_outside_usage(engine, derived, as_of)
+    warn_outside_usage(engine, derived, as_of)
     members = [str(v) for v in engine.memberships(derived, names=[name], as_of=as_of).members(name)]
     shape = engine.shape()
     since = {
-        metric: _visit_days(engine, metric, shape.has_column("visitors", column), as_of)
+        metric: visit_days(engine, metric, as_of, shape.has_column("visitors", column))
         for metric, column in (
             ("days_since_last_visit", "last_visit"),
             ("days_since_first_visit", "first_visit"),
@@ -267,7 +267,7 @@ def engine_facts(engine: Engine, derived: Any, name: str, as_of: dt.date) -> Vis
     )
 
 
-def _warn_outside_usage(engine: Engine, derived: Any, as_of: dt.date) -> None:
+def warn_outside_usage(engine: Engine, derived: Any, as_of: dt.date) -> None:
     """The evaluator's warning for an as-of day outside the usage, from the usage's span."""
     from types import SimpleNamespace
 
@@ -280,7 +280,15 @@ def _warn_outside_usage(engine: Engine, derived: Any, as_of: dt.date) -> None:
     warn_if_nothing_active(SimpleNamespace(usage_daily=usage), as_of, derived)
 
 
-def _visit_days(engine: Engine, metric: str, declared: bool, as_of: dt.date) -> dict[str, int]:
+def visit_days(
+    engine: Engine, metric: str, as_of: dt.date, declared: bool | None = None
+) -> dict[str, int]:
+    """Visitor id → days since its last / first visit (``metric``) at ``as_of``, one query
+    of the semantic core's visit-day rule (``declared``: visitors.last_visit /
+    first_visit present; default: read from the engine's shape)."""
+    if declared is None:
+        column = "last_visit" if metric == "days_since_last_visit" else "first_visit"
+        declared = engine.shape().has_column("visitors", column)
     from pendo_segments.semantics.catalogue import visit_day_sql
     from pendo_segments.semantics.lazy import exp
     from pendo_segments.semantics.rules import col, days_since_sql, params, with_params

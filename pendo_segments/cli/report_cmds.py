@@ -334,6 +334,7 @@ def _inputs(defs: Path, data: str, saved: Path | None = None) -> dict[str, Path]
     help="Write the QBR packs of the accounts whose qbr_date or renewal_date is 0 to N "
     "days after the as-of day (with --csm / --segment: of that book).",
 )
+@engine_options
 def report(
     defs: Path,
     data: str,
@@ -350,6 +351,7 @@ def report(
     force: bool,
     accounts: tuple[str, ...],
     within: int | None,
+    engine: EngineChoice,
 ) -> None:
     """Write the CS manager's dashboard: one self-contained HTML page and a page per P1 account.
 
@@ -376,6 +378,7 @@ def report(
       pendo-segments report --data ./usage --out report --previous last-month/accounts.csv
       pendo-segments backtest --data ./usage --from 2026-08-09 --to 2026-11-01 --save bt
       pendo-segments report --data ./usage --backtest bt --out report --csm "Emma Schmidt"
+      pendo-segments report --data ./big --engine duckdb --memory-limit 1GB --out report
     """
     from pendo_segments.atomic import check_output_folder
     from pendo_segments.report import ReportOptions, build_report
@@ -390,10 +393,11 @@ def report(
     kept = None
     if saved is not None and _given("weeks"):
         raise click.UsageError("--weeks: the saved backtest's days set the weeks shown")
+    notes: list[str] = []
     if saved is not None:
         ds, kept = _saved(saved, data, lenient, as_of, definitions, defs)
     else:
-        ds = load_data(data, lenient, as_of, narrow=True)
+        ds, kept, notes = _from_engine(engine, data, lenient, as_of, definitions, defs, weeks)
     options = ReportOptions(
         as_of=as_of,
         segment=segment,
@@ -416,8 +420,39 @@ def report(
             inputs=inputs,
         )
     emit_text(f"{written.index}\n", None)
-    for note in written.notes:
+    for note in written.notes + notes:
         warn(note)
+
+
+def _from_engine(
+    engine: EngineChoice,
+    data: str,
+    lenient: bool,
+    as_of: dt.date | None,
+    definitions: Any,
+    defs: Path,
+    weeks: int,
+) -> tuple[Any, Any, list[str]]:
+    """pandas: the data set (narrow usage), indexed by the report itself. DuckDB / Spark:
+    the weekly backtest and usage sums computed by the engine, as a saved backtest is
+    read, and the small tables; plus the note on the backtest's days."""
+    from pendo_segments.backtest.sql import report_backtest
+    from pendo_segments.sources import open_accounts
+
+    with engine.open(data, lenient=lenient, as_of=as_of) as eng:
+        if eng.in_memory is not None:
+            with status(f"Loading data from {data}"):
+                return eng.in_memory, None, []
+        day = as_of or eng.default_as_of()
+        if as_of is not None:
+            from pendo_segments.campaign.eligibility import warn_outside_usage
+
+            warn_outside_usage(eng, definitions, day)
+        with status("Backtesting and summing the usage") as update:
+            kept, notes = report_backtest(
+                definitions, eng, day, weeks, defs_path=defs, progress=update
+            )
+    return open_accounts(data, lenient=lenient, warn=warn), kept, notes
 
 
 #: report options the QBR packs have no use for (parameter → option)
