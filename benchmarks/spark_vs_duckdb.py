@@ -130,6 +130,93 @@ def run_spark(data: str, master: str, memory: str, out: Any) -> None:
     spark.stop()
 
 
+def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
+    """Spark's evaluate with its time split: JVM start, read (+ checks), query, collect.
+
+    The session gets no ``spark.driver.memory``: local mode sizes the driver
+    for the machine (``budget.spark_driver_memory``). The query is the one
+    ``evaluate_spark`` collects, run first into Spark's cache (``count``), so
+    the collect that follows only ships the members to Python.
+    """
+    warnings.simplefilter("ignore")
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate import spark_engine
+    from pendo_segments.evaluate.spark_data import open_spark_data
+
+    times: dict[str, float] = {}
+    members_frame = spark_engine.members_frame
+
+    def queried(*args: Any, **kwargs: Any) -> Any:
+        frame = members_frame(*args, **kwargs).persist()
+        start = time.perf_counter()
+        frame.count()
+        times["query"] = time.perf_counter() - start
+        return frame
+
+    spark_engine.members_frame = queried
+    defs = load_definitions(Path(defs_dir))
+    t0 = time.perf_counter()
+    spark = spark_engine.spark_session(master)
+    t1 = time.perf_counter()
+    sd = open_spark_data(spark, data)
+    t2 = time.perf_counter()
+    ev = spark_engine.evaluate_spark(defs, sd)
+    t3 = time.perf_counter()
+    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
+    out.put(
+        {
+            "jvm start": t1 - t0,
+            "read + checks": t2 - t1,
+            "query": times["query"],
+            "collect": t3 - t2 - times["query"],
+            "total": t3 - t0,
+            "rss": peak_rss_mib(),
+            "jvm_rss": jvm_peak_mib(jvm),
+            "driver memory": spark.sparkContext.getConf().get("spark.driver.memory"),
+            "members": members(ev.membership()),
+        }
+    )
+    spark.stop()
+
+
+def run_duckdb_folder(data: str, defs_dir: str, out: Any) -> None:
+    """``evaluate --engine duckdb`` on the folder: DuckDB reads the files itself."""
+    from pendo_segments.definitions import load_definitions
+    from pendo_segments.evaluate.duckdb_folder import evaluate_folder
+
+    defs = load_definitions(Path(defs_dir))
+    t0 = time.perf_counter()
+    result = evaluate_folder(defs, data, warn=lambda _m: None)
+    found: dict[str, list[str]] = {}
+    for batch in result.membership_batches():
+        for row in batch.to_pylist():
+            found.setdefault(str(row["segment"]), []).append(str(row["subject_id"]))
+    t1 = time.perf_counter()
+    result.close()
+    found = {k: sorted(v) for k, v in found.items()}
+    out.put({"total": t1 - t0, "rss": peak_rss_mib(), "members": found})
+
+
+def split(folder: Path, master: str, defs_dir: str) -> None:
+    """``--split``: Spark's evaluate (JVM start, read, query, collect) against DuckDB's."""
+    duck = child(run_duckdb_folder, str(folder), defs_dir)
+    print(f"duckdb done; load average {os.getloadavg()}", file=sys.stderr, flush=True)
+    spark = child(run_spark_split, str(folder), master, defs_dir)
+    print(f"spark done; load average {os.getloadavg()}", file=sys.stderr, flush=True)
+    print(f"\nSpark {master} (driver memory {spark['driver memory']}) vs DuckDB, {folder}\n")
+    print("| step | Spark s | share |")
+    print("|---|---|---|")
+    for step in ("jvm start", "read + checks", "query", "collect"):
+        print(f"| {step} | {spark[step]:.1f} | {spark[step] / spark['total']:.0%} |")
+    print(f"| total | {spark['total']:.1f} | |")
+    print(
+        f"\nDuckDB (evaluate_folder + members) {duck['total']:.1f} s, peak {duck['rss']:,.0f} MiB"
+    )
+    print(f"Spark / DuckDB: {spark['total'] / duck['total']:.2f}x; ", end="")
+    print(f"Spark peak {spark['rss']:,.0f} MiB (Python) + {spark['jvm_rss']:,.0f} MiB (JVM)")
+    print(f"same members: {'yes' if spark['members'] == duck['members'] else 'NO'}")
+
+
 def child(target: Any, *args: Any) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -166,9 +253,19 @@ def main() -> None:
     parser.add_argument(
         "--engines", default="pandas,duckdb,spark", help="comma-separated subset to run"
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="Spark's evaluate split into JVM start, read, query, collect, against "
+        "evaluate --engine duckdb on the same folder (any layout); default driver memory",
+    )
+    parser.add_argument("--defs", default=str(ROOT / "segment_defs"))
     args = parser.parse_args()
     folder = args.data or dataset(args.accounts, args.visitors, args.days, args.seed)
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr, flush=True)
+    if args.split:
+        split(folder, args.master, args.defs)
+        return
     import pyarrow.parquet as pq
 
     def count(table: str) -> int:
