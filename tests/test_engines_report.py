@@ -83,3 +83,28 @@ def test_rollups_from_engine_queries_equal_the_index() -> None:
         assert np.allclose(mine, values, equal_nan=True, rtol=0, atol=1e-9), name
     assert got.pes() == want.pes()
     assert got.nps() == want.nps()
+
+
+def test_backtest_save_on_duckdb_makes_the_same_report(tmp_path: Path) -> None:
+    """backtest --save on DuckDB (its usage sums from engine queries): the manifest names
+    the same days, segments, health parts and usage shapes as pandas' and report --backtest
+    writes the same bytes from either folder."""
+    import json
+
+    pages = {}
+    for engine in ("pandas", "duckdb"):
+        saved, out = tmp_path / f"saved-{engine}", tmp_path / f"report-{engine}"
+        argv = ["backtest", "--data", "sample", "--from", "2026-08-09", "--to", "2026-11-01"]
+        argv += ["--every", "7", "--engine", engine, "--save", str(saved), "--format", "csv"]
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code == 0, result.stderr
+        made = CliRunner().invoke(
+            main, ["report", "--data", "sample", "--backtest", str(saved), "--out", str(out)]
+        )
+        assert made.exit_code == 0, made.stderr
+        manifest = json.loads((saved / "backtest.json").read_text(encoding="utf-8"))
+        for digest in ("sha256", "arrays_sha256"):
+            manifest.pop(digest)
+        pages[engine] = (manifest, files(out))
+    assert pages["duckdb"][0] == pages["pandas"][0]
+    assert pages["duckdb"][1] == pages["pandas"][1]

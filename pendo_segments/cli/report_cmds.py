@@ -126,11 +126,6 @@ def backtest(
 
             if segments:
                 raise click.UsageError("--save keeps every segment (the report needs them all)")
-            if eng.name != "pandas":
-                raise click.UsageError(
-                    "--save takes the report's usage sums from the pandas engine's index: "
-                    "use --engine pandas"
-                )
             check_output_folder(  # before the work
                 save, force=force, option="--save", command=SAVE_COMMAND, inputs=inputs
             )
@@ -140,7 +135,9 @@ def backtest(
                 definitions, defs, data, eng, days, list(segments), save, force, inputs
             )
         else:
-            result, ds = _backtest_sql(definitions, defs, data, eng, days, list(segments))
+            result, ds = _backtest_sql(
+                definitions, defs, data, eng, days, list(segments), save, force, inputs
+            )
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
     if scores is not None:
@@ -203,9 +200,18 @@ def _backtest_pandas(
 
 
 def _backtest_sql(
-    definitions: Any, defs: Path, data: str, eng: Any, days: list[dt.date], names: list[str]
+    definitions: Any,
+    defs: Path,
+    data: str,
+    eng: Any,
+    days: list[dt.date],
+    names: list[str],
+    save: Path | None = None,
+    force: bool = False,
+    inputs: dict[str, Path] | None = None,
 ) -> tuple[Any, Any]:
-    """DuckDB / Spark keep the usage; each day's per-account answers come back."""
+    """DuckDB / Spark keep the usage; each day's per-account answers come back (with
+    ``save``: and the report's usage sums, from engine queries)."""
     from types import SimpleNamespace
 
     from pendo_segments.backtest.sql import (
@@ -227,10 +233,23 @@ def _backtest_sql(
         warn(NO_HISTORY_NOTE)
     with status(f"Backtesting {len(days)} as-of days on {what}") as update:
         result = run_backtest_sql(
-            definitions, eng, days, defs_path=defs, names=names, progress=update
+            definitions,
+            eng,
+            days,
+            defs_path=defs,
+            names=names,
+            progress=update,
+            keep_last=save is not None,
         )
-    # what the catch rates read: the outcomes, and the source their message names
-    return result, SimpleNamespace(outcomes=sql_days.outcomes(), source=eng.data)
+        # what the catch rates read: the outcomes, and the source their message names
+        ds = SimpleNamespace(outcomes=sql_days.outcomes(), source=eng.data)
+        if save is not None:
+            from pendo_segments.backtest.usage_sql import engine_rollups
+
+            update("saving")
+            rollups = engine_rollups(eng, result.days[-1], _saved_weeks(result.days))
+            _write_saved(save, result, rollups, ds, definitions, defs, force, inputs or {})
+    return result, ds
 
 
 def _save(
@@ -245,11 +264,31 @@ def _save(
 ) -> None:
     """Keep the backtest and the usage sums at its last day for ``report --backtest``
     (minutes in app for the weeks the days span: 12 to the report's 104)."""
-    from pendo_segments.backtest.saved import MAX_WEEKS, save_backtest
     from pendo_segments.backtest.usage import usage_rollups
 
-    weeks = min(MAX_WEEKS, max(12, (result.days[-1] - result.days[0]).days // 7))
-    rollups = usage_rollups(ds, history, result.days[-1], weeks)
+    rollups = usage_rollups(ds, history, result.days[-1], _saved_weeks(result.days))
+    _write_saved(folder, result, rollups, ds, definitions, defs, force, inputs)
+
+
+def _saved_weeks(days: list[dt.date]) -> int:
+    """Weeks of minutes in app a saved backtest keeps: the weeks its days span, 12 to 104."""
+    from pendo_segments.backtest.saved import MAX_WEEKS
+
+    return min(MAX_WEEKS, max(12, (days[-1] - days[0]).days // 7))
+
+
+def _write_saved(
+    folder: Path,
+    result: Any,
+    rollups: Any,
+    ds: Any,
+    definitions: Any,
+    defs: Path,
+    force: bool,
+    inputs: dict[str, Path],
+) -> None:
+    from pendo_segments.backtest.saved import save_backtest
+
     save_backtest(
         folder, result, rollups, ds, defs=definitions, defs_path=defs, force=force, inputs=inputs
     )
