@@ -175,16 +175,6 @@ def test_history_duckdb_same_bytes(tmp_path: Path) -> None:
     assert (at["smb"], at["japanese"]) == (len(EXPECTED["smb"]), len(EXPECTED["japanese"]))
 
 
-def test_save_needs_pandas(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        ["backtest", "--data", "sample", "--from", "2026-10-04", "--to", "2026-10-11"]
-        + ["--engine", "duckdb", "--save", str(tmp_path / "bt")],
-    )
-    assert result.exit_code == 2
-    assert "--save" in result.stderr and "--engine pandas" in result.stderr
-
-
 def test_spark_same_bytes(tmp_path: Path, defs_dir: Path, subjects_dir: Path, spark) -> None:  # noqa: ANN001
     """One small Spark case (Spark is slow on two shared cores): the boundary world."""
     from test_subjects import DEFS as SUBJECT_DEFS
