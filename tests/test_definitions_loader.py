@@ -215,7 +215,7 @@ def test_account_segment_cannot_reference_visitor_segment(tmp_path: Path) -> Non
     "for_each, expected",
     [
         ("{feature: []}", "for_each.feature must be a non-empty list of names"),
-        ("[core_events]", "for_each must map a parameter to a list of values"),
+        ("[core_events]", "for_each[0]: each row of for_each must map parameter names"),
         ("{feature: [a, a]}", "for_each.feature repeats a value"),
         ("{feat: [a, b]}", "must contain '{feat}'"),
     ],
