@@ -68,6 +68,7 @@ def evaluate_sql(
     ``--engine duckdb`` does on a folder) instead of one query per segment.
     """
     from pendo_segments.compile.sql import SharedMetricSQL, SQLGenerator
+
     options: dict[str, Any] = {
         "as_of": as_of or ds.default_as_of(),
         "has_first_visit": "first_visit" in ds.visitors.columns,

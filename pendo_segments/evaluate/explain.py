@@ -83,7 +83,6 @@ class Explanation:
             f"{stamped} as of {self.as_of.isoformat()}{absent}"
         )
 
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``explain --format json``."""
         return {
