@@ -147,16 +147,25 @@ class Engine(ABC):
     def shape(self) -> DataShape: ...
 
     @abstractmethod
+    def small_tables(self) -> Dataset:
+        """Every table but the usage, as the pandas loader types them (accounts,
+        visitors, features, outcomes, history); the pandas engine's whole data set."""
+
     def subjects(self, subject: str) -> pd.DataFrame:
         """The accounts or visitors table (small), as the pandas loader types it."""
+        ds = self.small_tables()
+        return ds.accounts if subject == "account" else ds.visitors
 
-    @abstractmethod
     def features(self) -> pd.DataFrame:
         """The feature catalogue (small): names in definitions resolve to its ids."""
+        return self.small_tables().features
 
     def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
         """The subject table with the fields in force at ``day`` (attribute history)."""
-        return self.subjects(subject)
+        from pendo_segments.data.history import fields_for
+
+        ds = fields_for(self.small_tables(), day)
+        return ds.accounts if subject == "account" else ds.visitors
 
     @abstractmethod
     def memberships(

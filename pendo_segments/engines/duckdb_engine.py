@@ -54,7 +54,7 @@ class DuckDBEngine(Engine):
 
     # -- opening --------------------------------------------------------------------
 
-    def _small(self) -> Dataset:
+    def small_tables(self) -> Dataset:
         """sample / pendo: the whole data set; a folder: every table but the usage."""
         if self._ds is None:
             if self.folder:
@@ -88,7 +88,7 @@ class DuckDBEngine(Engine):
         con = self.connection()
         for name in tables:
             if name in SMALL_TABLES and name not in self._copied:
-                frame = getattr(self._small(), name)
+                frame = getattr(self.small_tables(), name)
                 if frame is not None:
                     _copy_in(con, name, frame.copy())
                 self._copied.add(name)
@@ -97,32 +97,19 @@ class DuckDBEngine(Engine):
 
     def default_as_of(self) -> dt.date:
         if not self.folder:
-            return self._small().default_as_of()
+            return self.small_tables().default_as_of()
         self.connection()
         assert self._db is not None
         return self._db.default_as_of()
 
     def shape(self) -> DataShape:
-        shape = dataset_shape(self._small())  # usage columns: the contract's (views)
+        shape = dataset_shape(self.small_tables())  # usage columns: the contract's (views)
         if self.folder:  # and a row's own account_id where the file has one (§1)
             from pendo_segments.evaluate.duckdb_folder import row_account_files
 
             for name in row_account_files(Path(self.data)):
                 shape.columns[name] = (*shape.columns[name], "account_id")
         return shape
-
-    def subjects(self, subject: str) -> pd.DataFrame:
-        ds = self._small()
-        return ds.accounts if subject == "account" else ds.visitors
-
-    def features(self) -> pd.DataFrame:
-        return self._small().features
-
-    def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
-        from pendo_segments.data.history import fields_for
-
-        ds = fields_for(self._small(), day)
-        return ds.accounts if subject == "account" else ds.visitors
 
     def memberships(
         self,
@@ -135,7 +122,7 @@ class DuckDBEngine(Engine):
         if not self.folder:
             from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
 
-            result = evaluation_from_sql(defs, self._small(), as_of=as_of, names=names)
+            result = evaluation_from_sql(defs, self.small_tables(), as_of=as_of, names=names)
             return Memberships(result.as_of, result.segments, result)
         from pendo_segments.evaluate.duckdb_folder import shared_members
         from pendo_segments.evaluate.engine import check_segments
@@ -146,7 +133,7 @@ class DuckDBEngine(Engine):
         if self._db is None:
             self.connection(check)
         else:
-            check_segments(defs, self._small(), names, as_of or dt.date.today())
+            check_segments(defs, self.small_tables(), names, as_of or dt.date.today())
         assert self._db is not None
         result = shared_members(defs, self._db, self.day(as_of), names)
         return Memberships(result.as_of, result.segments, result)
@@ -170,7 +157,7 @@ class DuckDBEngine(Engine):
             if self._con is None:
                 from pendo_segments.evaluate.duckdb_engine import connect
 
-                self._con, self._con_day = connect(self._small(), day), day
+                self._con, self._con_day = connect(self.small_tables(), day), day
             return self._con
         con = self.connection()
         assert self._db is not None
@@ -179,7 +166,7 @@ class DuckDBEngine(Engine):
 
     def fill_optional(self, columns: Iterable[tuple[str, str]]) -> None:
         columns = list(columns)
-        fill_frames(self._small(), columns)
+        fill_frames(self.small_tables(), columns)
         if not self.folder:  # registered frames: connect again with the blank columns
             if self._con is not None:
                 self._con.close()
@@ -191,7 +178,7 @@ class DuckDBEngine(Engine):
         con = self.connection()
         assert self._db is not None
         for table, column in columns:
-            frame = getattr(self._small(), table, None)
+            frame = getattr(self.small_tables(), table, None)
             have = self._db.columns.get(table)
             if frame is None or have is None or column in have or column not in frame:
                 continue

@@ -56,7 +56,7 @@ def _subject_dataset(engine: Engine, subject: str, subject_id: str) -> Any:
     """The small tables, and the usage rows of the subject's account (its visitors)."""
     from pendo_segments.data.loaders import dataset_from_frames
 
-    small = engine._small()  # type: ignore[attr-defined]
+    small = engine.small_tables()
     visitors = small.visitors
     if subject == "visitor":
         hit = visitors.loc[visitors["visitor_id"] == subject_id, "account_id"]

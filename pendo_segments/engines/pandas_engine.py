@@ -50,20 +50,8 @@ class PandasEngine(Engine):
     def shape(self) -> DataShape:
         return dataset_shape(self.dataset)
 
-    def subjects(self, subject: str) -> pd.DataFrame:
-        return self.dataset.accounts if subject == "account" else self.dataset.visitors
-
-    def features(self) -> pd.DataFrame:
-        return self.dataset.features
-
-    def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
-        from pendo_segments.data.history import fields_for
-
-        return self.subjects_of(fields_for(self.dataset, day), subject)
-
-    @staticmethod
-    def subjects_of(ds: Any, subject: str) -> pd.DataFrame:
-        return ds.accounts if subject == "account" else ds.visitors
+    def small_tables(self) -> Dataset:
+        return self.dataset
 
     def memberships(
         self,

@@ -67,20 +67,7 @@ class SparkEngine(Engine):
             key_features=data.feature_count(key_only=True),
         )
 
-    def subjects(self, subject: str) -> pd.DataFrame:
-        ds = self._small()
-        return ds.accounts if subject == "account" else ds.visitors
-
-    def features(self) -> pd.DataFrame:
-        return self._small().features
-
-    def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
-        from pendo_segments.data.history import fields_for
-
-        ds = fields_for(self._small(), day)
-        return ds.accounts if subject == "account" else ds.visitors
-
-    def _small(self) -> Dataset:
+    def small_tables(self) -> Dataset:
         """accounts / visitors / features collected and typed by the pandas loader."""
         if self._subjects is None:
             from pendo_segments.data.loaders import dataset_from_frames
@@ -124,9 +111,18 @@ class SparkEngine(Engine):
             raise EvaluationError(f"spark: the job failed ({error_line(err)})") from None
 
     def fill_optional(self, columns: Iterable[tuple[str, str]]) -> None:
+        """Blank columns in Spark's tables (one warning each) and in the collected copy
+        the policy reads its column kinds from, which may predate them (features())."""
         from pendo_segments.evaluate.spark_data import fill_optional
 
-        fill_optional(self.spark_data, columns)
+        data = self.spark_data
+        columns = list(columns)
+        before = {t: set(data.columns(t)) for t, _c in columns}
+        fill_optional(data, columns)
+        if self._subjects is not None and any(
+            set(data.columns(t)) != have for t, have in before.items()
+        ):
+            self._subjects = None  # collected again, with the blank columns
 
     def close(self) -> None:
         if self._data is not None:
