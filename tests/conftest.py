@@ -230,7 +230,6 @@ SPARK_MODULES = (
     "test_engines_backtest.py",
     "test_multi_account.py",
     "test_engines_campaign.py",
-    "test_engines_report.py",
 )
 #: local[1] on tiny data: two shuffle partitions, no UI, no code generation, a small heap
 SPARK_CONF = {
