@@ -108,3 +108,10 @@ def test_backtest_save_on_duckdb_makes_the_same_report(tmp_path: Path) -> None:
         pages[engine] = (manifest, files(out))
     assert pages["duckdb"][0] == pages["pandas"][0]
     assert pages["duckdb"][1] == pages["pandas"][1]
+
+
+def test_qbr_packs_refuse_a_sql_engine(tmp_path: Path) -> None:
+    """QBR packs still read on pandas: --engine duckdb is refused, not silently ignored."""
+    code, stderr = report(tmp_path / "q", "duckdb", "--account", "acc-00001")
+    assert code == 2
+    assert "--account / --within" in stderr and "--engine pandas" in stderr

@@ -423,6 +423,10 @@ def report(
     from pendo_segments.report import ReportOptions, build_report
     from pendo_segments.report.build import REPORT_COMMAND
 
+    if (accounts or within is not None) and engine.name in ("duckdb", "spark"):
+        raise click.UsageError(
+            "--account / --within: QBR packs are read on pandas (--engine pandas)"
+        )
     if accounts or within is not None:
         _qbr_packs(defs, data, lenient, as_of, out, force, accounts, within, segment, csm, locale)
         return
