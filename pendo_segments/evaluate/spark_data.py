@@ -133,10 +133,12 @@ def subject_rows(data: SparkData, subject: str, subject_id: str) -> dict[str, An
 
     A subject's counts depend on its account alone (docs/semantics.md §2): the
     account row, the account's visitors and their usage rows; a visitor
-    segment reaches its account's fields and segments. So Spark picks those
-    rows and only they reach the driver. An id that is not a ``subject``
-    brings the rows the local messages need: the account of an id of the
-    other kind, else the first 50,000 ids for the closest-name suggestion.
+    segment reaches its account's fields and segments; the account's outcomes
+    rows decide whether it exists at the as-of day (``churn_date``, §2b). So
+    Spark picks those rows and only they reach the driver. An id that is not
+    a ``subject`` brings the rows the local messages need: the account of an
+    id of the other kind, else the first 50,000 ids for the closest-name
+    suggestion.
     """
     from pyspark.sql import functions as F
 
@@ -151,6 +153,8 @@ def subject_rows(data: SparkData, subject: str, subject_id: str) -> dict[str, An
     if not hit:
         out = {n: data.frames[n].limit(0) for n in ("accounts", "visitors", *BIG_TABLES)}
         out[subject + "s"] = own.limit(50_000)
+        if data.has("outcomes"):
+            out["outcomes"] = data.frames["outcomes"].limit(0)
     else:
         account = hit[0][0]
         if account is None:  # a visitor without an account
@@ -166,6 +170,8 @@ def subject_rows(data: SparkData, subject: str, subject_id: str) -> dict[str, An
                 for n in BIG_TABLES
             },
         }
+        if data.has("outcomes"):  # churned before the as-of day: not a subject (§2b)
+            out["outcomes"] = data.frames["outcomes"].where(F.col("account_id") == account)
     out["features"] = data.frames["features"]
     return {n: frame.toArrow() for n, frame in out.items()}
 

@@ -72,16 +72,7 @@ def test_alerts_of_subject_accounts(engine: str, world: tuple[Path, Path]) -> No
     [
         ("a3", "all_visitors", "not a subject at 2026-09-14: first seen 2026-09-20"),
         ("A3", "all_accounts", "not a subject at 2026-09-14: created 2026-09-14"),
-        pytest.param(
-            "A4",
-            "all_accounts",
-            "not a subject at 2026-09-14: churned 2026-09-13",
-            marks=pytest.mark.notimpl(
-                ["spark"],
-                reason="explain --engine spark says A4 (churned D-1 in outcomes.csv) IS in "
-                "all_accounts; evaluate, health and tiers on Spark leave it out",
-            ),
-        ),
+        ("A4", "all_accounts", "not a subject at 2026-09-14: churned 2026-09-13"),
     ],
 )
 def test_explain_says_why_not_a_subject(
