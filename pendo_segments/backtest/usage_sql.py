@@ -20,6 +20,7 @@ import pandas as pd
 
 from pendo_segments.backtest.usage import LOOKBACK, WINDOW, UsageRollups
 from pendo_segments.evaluate.metrics import NAT_DAY, day_number, day_numbers, positions
+from pendo_segments.semantics.rules import active_sql
 
 
 def engine_rollups(engine: Any, as_of: dt.date, weeks: int) -> UsageRollups:
@@ -77,7 +78,7 @@ _KNOWN = (
     "FROM usage_daily u JOIN visitors v "
     "ON CAST(u.visitor_id AS VARCHAR) = CAST(v.visitor_id AS VARCHAR)"
 )
-_ACTIVE = "(u.events > 0 OR u.minutes > 0)"
+_ACTIVE = active_sql("u").sql("duckdb")  # the active day, as semantics states it
 _ACTIVITY = (
     "SELECT CAST(v.visitor_id AS VARCHAR) AS visitor_id, "
     "MAX(CASE WHEN CAST(u.date AS DATE) >= DATE '{day}' - {w} THEN 1 ELSE 0 END) AS now, "
