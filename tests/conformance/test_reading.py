@@ -111,11 +111,6 @@ def test_parts_that_differ_or_hold_no_data(engine: str, tmp_path: Path) -> None:
     assert "row 1, column 'minutes': 'true' is not a number" in out.stderr
 
 
-@pytest.mark.notimpl(
-    ["spark"],
-    reason="tiers --engine spark stops at 'no column self_service in accounts' after the "
-    "optional-column warning, where pandas and DuckDB read the column blank",
-)
 def test_a_missing_optional_column_is_blank(engine: str, tmp_path: Path) -> None:
     """tests/test_optional_columns.py: a rule on a column the data lacks reads it blank,
     with one warning, on every engine."""
