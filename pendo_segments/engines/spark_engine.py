@@ -106,9 +106,11 @@ class SparkEngine(Engine):
         text = self.render(sql)
         self.spark_data.at(self.day(at))  # the fields of D−1 (history files, §2b)
         try:
-            return self.spark_data.spark.sql(text).toPandas()
+            frame = self.spark_data.spark.sql(text).toPandas()
         except Exception as err:
             raise EvaluationError(f"spark: the job failed ({error_line(err)})") from None
+        frame.attrs.clear()  # Spark Connect's plan metrics: not ours, and Arrow warns on them
+        return frame
 
     def fill_optional(self, columns: Iterable[tuple[str, str]]) -> None:
         """Blank columns in Spark's tables (one warning each) and in the collected copy

@@ -60,6 +60,8 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         # members come back to the driver as Arrow batches, not pickled rows
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
+    if not master.startswith("sc://"):  # a driver here: no "[Stage …]" bar on the CLI's stderr
+        settings["spark.ui.showConsoleProgress"] = "false"
     if master.startswith("local"):
         settings |= local_settings(master, conf)
     for key, value in (settings | (conf or {})).items():
@@ -285,6 +287,8 @@ def evaluate_spark(
             members = frame.toPandas()
     except Exception as err:
         raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
+    # Spark Connect puts its plan metrics in attrs; Arrow cannot serialize them (a UserWarning)
+    members.attrs.clear()
     members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
     return SparkEvaluation(as_of=day, segments=segments, frame=members[MEMBERSHIP_COLUMNS])
 

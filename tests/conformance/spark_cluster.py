@@ -3,7 +3,10 @@
 Started from the pyspark package's own folder (``bin/spark-class … Master`` /
 ``… Worker``, ``sbin/start-connect-server.sh``; the Connect server's jar ships in
 the pyspark wheel), on free ports, logs in a temporary folder, each in its own
-process group so teardown stops exactly what was started.
+process group so teardown stops exactly what was started. A driver started from
+``Cluster.env`` reads ``log4j2.properties`` from its ``SPARK_CONF_DIR``: errors only,
+so a fresh driver JVM prints no start-up lines (log4j profile, log level,
+native-hadoop) on the stderr a test compares with pandas'.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: how long a JVM may take to open its port on a loaded 2-core machine
 START_SECONDS = 240
@@ -38,8 +43,37 @@ def spark_home() -> Path:
 class Cluster:
     master: str  # spark://127.0.0.1:PORT
     remote: str  # sc://127.0.0.1:PORT
-    env: dict[str, str]  # what a driver process on this machine needs (SPARK_LOCAL_IP)
+    env: dict[str, str]  # what a driver process on this machine needs (SPARK_LOCAL_IP, quiet log4j)
     logs: Path
+
+
+#: the driver JVM's logging: errors only, on stderr (Spark's default profile logs WARN
+#: and announces itself); the daemons keep that default in their log files
+DRIVER_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# pyspark's driver is a shell to Spark: its entry class's logger at the root's level,
+# or Spark sets WARN and says so ('Setting default log level to "WARN"')
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+#: what the JVM itself prints on stderr (Spark's launcher adds --add-modules=jdk.incubator.vector;
+#: Java has no switch to silence it), so no log4j setting removes it
+JVM_INCUBATOR_LINE = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+def driver_conf_dir(tmp: Path) -> Path:
+    """A SPARK_CONF_DIR holding only the driver's quiet log4j2.properties."""
+    conf = tmp / "driver-conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "log4j2.properties").write_text(DRIVER_LOG4J2)
+    return conf
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -73,6 +107,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @contextmanager
@@ -135,7 +175,37 @@ def standalone_cluster(tmp: Path) -> Iterator[Cluster]:
             SPARK_DAEMON_MEMORY="1g",  # the daemon script gives it -Xmx of this: the driver's heap
         )  # fmt: skip
         _wait_for_port(connect, process, connect_log)
-        yield Cluster(master, f"sc://127.0.0.1:{connect}", env, logs)
+        driver_env = {**env, "SPARK_CONF_DIR": str(driver_conf_dir(tmp))}
+        yield Cluster(master, f"sc://127.0.0.1:{connect}", driver_env, logs)
     finally:
         for process in reversed(started):
             _stop(process)
+
+
+def cli_command() -> list[str]:
+    """``pendo-segments`` as installed next to this Python (the console script)."""
+    script = Path(sys.executable).with_name("pendo-segments")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from pendo_segments.cli import main; main()"]
+
+
+def run_driver(
+    cluster: Cluster, args: list[Any], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``pendo-segments ARGS`` as a child process: a driver of its own (one SparkContext or
+    Connect session per process, whatever this one holds), in its own process group so a
+    timeout stops its JVM too."""
+    with subprocess.Popen(
+        [*cli_command(), *(str(a) for a in args)],
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        finally:
+            _kill_group(process)  # nothing it started outlives it
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)

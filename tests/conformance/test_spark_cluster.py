@@ -1,16 +1,17 @@
 """Spark for real: a standalone master + worker and a Spark Connect server on 127.0.0.1.
 
 The hand-made folder (CSV: Spark reads every column as a string and the engine
-types it) through Spark Connect (``--spark-master sc://…``, in-process) and through
-the standalone master (``spark://…``, in a child process: this process may already
-hold a local SparkContext, and there is one per process) gives pandas' output bytes.
+types it) through Spark Connect (``--spark-master sc://…``) and through the
+standalone master (``spark://…``) gives pandas' output bytes, stdout and stderr.
+Each run is ``pendo-segments`` in a child process, as a user runs it: this process
+may hold a local SparkSession, and a Connect session cannot be made next to it
+(SESSION_ALREADY_EXIST), nor a second SparkContext. The driver's log4j is quiet
+(``spark_cluster.DRIVER_LOG4J2``), so its stderr is the product's alone.
 Selected with ``-m spark_cluster``; without Java or pyspark they skip (fail in CI).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from conftest import require_spark
 from health_handmade import AS_OF, dataset
 
 from conformance.data import SHIPPED_DEFS, write_folder
-from conformance.run import cli, run
+from conformance.run import run
+from conformance.spark_cluster import JVM_INCUBATOR_LINE, run_driver
 
 pytestmark = [
     pytest.mark.spark_cluster,
@@ -54,9 +56,9 @@ COMMANDS = {
 def test_spark_connect_gives_the_pandas_output(cluster, folder: Path, command: str) -> None:
     args = [*COMMANDS[command], "--data", folder, "--as-of", AS_OF]
     want = run("pandas", *args)
-    got = cli(*args, "--engine", "spark", "--spark-master", cluster.remote)
+    got = run_driver(cluster, [*args, "--engine", "spark", "--spark-master", cluster.remote])
     assert want.exit_code == 0, want.output
-    assert (got.exit_code, got.stdout) == (0, want.stdout), got.output
+    assert (got.returncode, got.stdout) == (0, want.stdout), got.stderr[-3000:]
     assert got.stderr == want.stderr
 
 
@@ -65,19 +67,12 @@ def test_standalone_master_gives_the_pandas_output_and_no_progress_bar(
 ) -> None:
     args = [*COMMANDS["evaluate"], "--data", folder, "--as-of", AS_OF]
     want = run("pandas", *args)
-    words = [str(a) for a in args]
-    driver = [
-        sys.executable, "-c", "from pendo_segments.cli import main; main()", *words,
-        "--engine", "spark", "--spark-master", cluster.master,
-        "--spark-conf", "spark.cores.max=1", "--spark-conf", "spark.executor.memory=512m",
-    ]  # fmt: skip
-    got = subprocess.run(driver, env=cluster.env, capture_output=True, text=True, timeout=600)
+    got = run_driver(
+        cluster,
+        [*args, "--engine", "spark", "--spark-master", cluster.master,
+         "--spark-conf", "spark.cores.max=1", "--spark-conf", "spark.executor.memory=512m"],
+    )  # fmt: skip
     assert (got.returncode, got.stdout) == (0, want.stdout), got.stderr[-3000:]
-    # the product's own lines alike; a fresh driver JVM prints its start-up log lines
-    # (log4j profile, default log level, native-hadoop) before the session exists
-    assert product_lines(got.stderr) == product_lines(want.stderr)
-    assert "[Stage" not in got.stderr  # no console progress bar
-
-
-def product_lines(stderr: str) -> list[str]:
-    return [ln for ln in stderr.splitlines() if ln.startswith(("Warning:", "Note:", "Error:"))]
+    # all of it but the JVM's own line: no log4j start-up lines, no progress bar ("[Stage …")
+    lines = got.stderr.splitlines(keepends=True)
+    assert "".join(ln for ln in lines if ln != JVM_INCUBATOR_LINE + "\n") == want.stderr
