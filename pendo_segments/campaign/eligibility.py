@@ -251,7 +251,7 @@ def frame_facts(ds: Dataset, derived: Any, name: str, as_of: dt.date) -> VisitFa
 def engine_facts(engine: Engine, derived: Any, name: str, as_of: dt.date) -> VisitFacts:
     """:class:`VisitFacts` from an engine: members, and the semantic core's visit days as
     one query per rule (``visitor_id, days``), so the usage stays where it is."""
-    warn_outside_usage(engine, derived, as_of)
+    engine.check_day(derived, as_of)  # frame_facts' evaluate() warns and checks alike
     members = [str(v) for v in engine.memberships(derived, names=[name], as_of=as_of).members(name)]
     shape = engine.shape()
     since = {
@@ -265,19 +265,6 @@ def engine_facts(engine: Engine, derived: Any, name: str, as_of: dt.date) -> Vis
     return VisitFacts(
         members, since["days_since_last_visit"], since["days_since_first_visit"], visitors, accounts
     )
-
-
-def warn_outside_usage(engine: Engine, derived: Any, as_of: dt.date) -> None:
-    """The evaluator's warning for an as-of day outside the usage, from the usage's span."""
-    from types import SimpleNamespace
-
-    import pandas as pd
-
-    from pendo_segments.evaluate.as_of import warn_if_nothing_active
-
-    span = engine.query("SELECT min(date) AS first, max(date) AS last FROM usage_daily")
-    usage = pd.DataFrame({"date": pd.to_datetime(span.iloc[0].dropna().tolist())})
-    warn_if_nothing_active(SimpleNamespace(usage_daily=usage), as_of, derived)
 
 
 def visit_days(

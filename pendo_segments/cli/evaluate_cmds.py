@@ -79,6 +79,7 @@ def evaluate(
         eng.output_table = output_table
         with status("Evaluating segments") as update:
             result = eng.memberships(definitions, names=segments, as_of=as_of, progress=update)
+        eng.check_day(definitions, as_of)  # the as-of warning and error of every engine
         fmt = resolve_format(fmt, output)
         summary = counts or bool(output_table) or (fmt == "table" and not segments)
         emit(result.render(fmt, counts=summary), fmt, output)

@@ -487,10 +487,7 @@ def _from_engine(
             with status(f"Loading data from {data}"):
                 return eng.in_memory, None, []
         day = as_of or eng.default_as_of()
-        if as_of is not None:
-            from pendo_segments.campaign.eligibility import warn_outside_usage
-
-            warn_outside_usage(eng, definitions, day)
+        eng.warn_as_of(definitions, as_of)
         with status("Backtesting and summing the usage") as update:
             kept, notes = report_backtest(
                 definitions, eng, day, weeks, defs_path=defs, progress=update

@@ -12,6 +12,7 @@ queries from the semantic core and hand them to the engine they are given.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,8 @@ class Engine(ABC):
         self.lenient = lenient
         self.warn: Warn = warn or (lambda _message: None)
         self.opener: Opener = opener or open_local
+        self._said: set[str] = set()  # as-of warnings given (one line per command)
+        self._peopled: set[dt.date] = set()  # days at which some subject exists
 
     def open_dataset(self, *, as_of: dt.date | None = None, narrow: bool = False) -> Dataset:
         """The whole data set as frames, through the opener the engine was given."""
@@ -138,6 +141,34 @@ class Engine(ABC):
 
     def day(self, as_of: dt.date | None) -> dt.date:
         return as_of or self.default_as_of()
+
+    def warn_as_of(self, defs: DefinitionSet, as_of: dt.date | None) -> None:
+        """Warn once when a given ``as_of`` lies outside the usage (evaluate/as_of.py), worded
+        from the usage's first and last day so every engine prints the pandas line."""
+        if as_of is None:
+            return
+        from pendo_segments.engines.as_of import usage_span
+        from pendo_segments.evaluate.as_of import outside_usage_message
+
+        span = usage_span(self)
+        message = span and outside_usage_message(*span, as_of, defs)
+        if message and message not in self._said:
+            self._said.add(message)
+            logging.getLogger("pendo_segments.evaluate").warning(message)
+
+    def check_day(self, defs: DefinitionSet, as_of: dt.date | None) -> dt.date:
+        """The day segments are evaluated at, checked as the numpy evaluator checks it: the
+        as-of warning, then an error when no account or visitor exists at it (§2b)."""
+        self.warn_as_of(defs, as_of)
+        day = self.day(as_of)
+        if day not in self._peopled:
+            from pendo_segments.engines.as_of import anybody_at
+            from pendo_segments.evaluate.as_of import no_subjects_error
+
+            if not anybody_at(self, day):
+                raise no_subjects_error(day)
+            self._peopled.add(day)
+        return day
 
     @abstractmethod
     def default_as_of(self) -> dt.date:

@@ -8,7 +8,6 @@ the numpy evaluator explains them exactly as it would the whole data set.
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,14 +40,7 @@ def explain_on(
 
     ds = _subject_dataset(engine, seg.subject, str(subject_id))
     day = engine.day(as_of)
-    if as_of is not None:
-        from pendo_segments.evaluate.as_of import warn_if_nothing_active
-
-        span = engine.query("SELECT min(date) AS first, max(date) AS last FROM usage_daily")
-        import pandas as pd
-
-        usage = pd.DataFrame({"date": pd.to_datetime(span.iloc[0].dropna().tolist())})
-        warn_if_nothing_active(SimpleNamespace(usage_daily=usage), day, defs)
+    engine.warn_as_of(defs, as_of)
     return _explain(defs, ds, seg, str(subject_id), day)
 
 

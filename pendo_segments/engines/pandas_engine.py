@@ -47,6 +47,13 @@ class PandasEngine(Engine):
     def default_as_of(self) -> dt.date:
         return self.dataset.default_as_of()
 
+    def warn_as_of(self, defs: DefinitionSet, as_of: dt.date | None) -> None:
+        """Nothing here: the numpy evaluator warns as it evaluates (evaluate/as_of.py)."""
+
+    def check_day(self, defs: DefinitionSet, as_of: dt.date | None) -> dt.date:
+        """The day alone: the numpy evaluator checks it as it evaluates (evaluate/as_of.py)."""
+        return self.day(as_of)
+
     def shape(self) -> DataShape:
         return dataset_shape(self.dataset)
 

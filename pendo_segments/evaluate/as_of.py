@@ -27,14 +27,22 @@ def longest_window(defs: Any) -> int:
 
 
 def nothing_active_message(ds: Any, as_of: dt.date, defs: Any) -> str | None:
-    """The one warning for an as-of day outside the usage data (docs/semantics.md §2b):
-    on or before its first day, or after its last (stronger when no window holds any)."""
+    """The one warning for an as-of day outside the usage data of ``ds`` (its
+    ``usage_daily`` frame); see :func:`outside_usage_message`."""
     dates = ds.usage_daily.get("date")
     latest = dates.max() if dates is not None and len(dates) else pd.NaT
     if pd.isna(latest):
         return None
-    latest_day = pd.Timestamp(latest).date()
-    first_day = pd.Timestamp(dates.min()).date()
+    first = pd.Timestamp(dates.min()).date()
+    return outside_usage_message(first, pd.Timestamp(latest).date(), as_of, defs)
+
+
+def outside_usage_message(
+    first_day: dt.date, latest_day: dt.date, as_of: dt.date, defs: Any
+) -> str | None:
+    """The one warning for an as-of day outside the usage span ``first_day`` … ``latest_day``
+    (docs/semantics.md §2b): on or before its first day, or after its last (stronger when
+    no window holds any). Every engine words it from the span alone, so it reads the same."""
     if as_of <= first_day:
         return (
             f"as-of {as_of.isoformat()} is on or before the first usage day "
@@ -64,12 +72,17 @@ def warn_if_nothing_active(ds: Any, as_of: dt.date, defs: Any) -> None:
 
 def check_subjects(metrics: Any) -> None:
     """A day at which no account and no visitor exists (docs/semantics.md §2b) is an error."""
-    from pendo_segments.errors import EvaluationError
-
     sizes = metrics.size("account") + metrics.size("visitor")
     if sizes and not (metrics.subjects("account").any() or metrics.subjects("visitor").any()):
-        raise EvaluationError(
-            f"no account or visitor exists at as-of {metrics.as_of.isoformat()} (every one "
-            "was created or first seen on or after it, or had churned before it); "
-            "pick a later --as-of"
-        )
+        raise no_subjects_error(metrics.as_of)
+
+
+def no_subjects_error(as_of: dt.date) -> Exception:
+    """The error for a day at which nobody exists yet, worded once for every engine."""
+    from pendo_segments.errors import EvaluationError
+
+    return EvaluationError(
+        f"no account or visitor exists at as-of {as_of.isoformat()} (every one "
+        "was created or first seen on or after it, or had churned before it); "
+        "pick a later --as-of"
+    )

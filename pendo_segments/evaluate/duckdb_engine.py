@@ -113,7 +113,7 @@ def evaluation_from_sql(
     from pendo_segments.evaluate.engine import Evaluation, resolve_as_of
     from pendo_segments.evaluate.metrics import Metrics
 
-    day = resolve_as_of(ds, as_of, defs)
+    day = resolve_as_of(ds, as_of)  # the engine's caller checks the day (Engine.check_day)
     members = evaluate_sql(defs, ds, as_of=day, names=names)
     metrics = Metrics(ds, day)
     masks = {}

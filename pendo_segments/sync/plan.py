@@ -387,6 +387,7 @@ def list_members(
         ev: Any = evaluate(defs, ds, as_of=as_of, names=names)
         links = account_links(ds, as_of)
     else:
+        engine.check_day(defs, as_of)  # evaluate()'s as-of warning and error, on any engine
         ev = engine.memberships(defs, names=names, as_of=as_of)
         links = account_links(ds, as_of, usage=usage_links(engine, as_of))
     out = {}

@@ -530,6 +530,7 @@ def alerts_on(
     names = segment_names([a.when for a in inputs.rules.alerts])
     masks: dict[str, np.ndarray] = {}
     if names:
+        engine.check_day(inputs.definitions, day)  # as the numpy path's evaluate() does
         members = engine.memberships(inputs.definitions, names=names, as_of=day)
         try:
             masks = {n: members.mask(n, ids) for n in names}

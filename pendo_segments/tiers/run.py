@@ -172,6 +172,8 @@ def engine_tiers(engine: Engine, inputs: TierInputs, as_of: dt.date | None = Non
     inputs.definitions.use_features(engine.features(), EvaluationError, check=named)
     engine.fill_optional(policy_field_columns(inputs.policy, inputs.definitions))
     day = engine.day(as_of)
+    if named:  # the numpy path evaluates them: its as-of warning and error (Engine.check_day)
+        engine.check_day(inputs.definitions, day)
     shape = engine.shape()
     query = policy_query(
         inputs.policy,
