@@ -71,9 +71,9 @@ def no_login() -> None:
 @data_dir
 @as_of
 @click.option(
-    "--send",
-    is_flag=True,
-    help="Really send the emails and update Pendo. Without it: a dry run that changes nothing.",
+    "--send/--dry-run",
+    default=False,
+    help="Really send the emails and update Pendo. --dry-run (the default): change nothing.",
 )
 @click.option(
     "--show-skipped",
