@@ -64,24 +64,19 @@ def run_local(data: str, engine: str, out: Any) -> None:
     """Load, evaluate and score in this process: ``pandas`` or ``duckdb`` (SQL over the frames)."""
     from pendo_segments.data.loaders import load_dataset
     from pendo_segments.definitions import load_definitions
-    from pendo_segments.evaluate import evaluate
-    from pendo_segments.evaluate.duckdb_engine import evaluation_from_sql
-    from pendo_segments.health import HealthConfig, compute_health
-    from pendo_segments.health.sql import duckdb_health
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health import HealthConfig
+    from pendo_segments.health.engine import engine_health
 
-    run_evaluate, run_health = (
-        (evaluate, compute_health)
-        if engine == "pandas"
-        else (evaluation_from_sql, lambda ds: duckdb_health(ds, HealthConfig()))
-    )
     defs = load_definitions(ROOT / "segment_defs")
     t0 = time.perf_counter()
     ds = load_dataset(data)
     t1 = time.perf_counter()
-    ev = run_evaluate(defs, ds)
-    t2 = time.perf_counter()
-    health = run_health(ds)
-    t3 = time.perf_counter()
+    with open_engine(engine, data, dataset=ds) as eng:  # duckdb: SQL over the loaded frames
+        ev = eng.memberships(defs).result  # the engine's Evaluation (.membership())
+        t2 = time.perf_counter()
+        health = engine_health(eng, HealthConfig())
+        t3 = time.perf_counter()
     out.put(
         {
             "load": t1 - t0,

@@ -234,19 +234,23 @@ def _health(frame: pd.DataFrame) -> dict[str, float]:
 
 
 def test_health_and_tiers_pandas_and_duckdb(world: tuple[Path, Path]) -> None:
+    from pendo_segments.engines import open_engine
     from pendo_segments.health import compute_health
     from pendo_segments.health.config import HealthConfig
-    from pendo_segments.health.sql import duckdb_health
-    from pendo_segments.tiers.run import run_tiers, tier_inputs
-    from pendo_segments.tiers.sql import duckdb_tiers
+    from pendo_segments.health.engine import engine_health
+    from pendo_segments.tiers.run import engine_tiers, run_tiers, tier_inputs
 
     data, defs = world
     ds = load_dataset(data)
     pandas_health = _health(compute_health(ds, as_of=D, config=HealthConfig()).frame())
     assert sorted(pandas_health) == sorted(TIERS)  # subjects only
-    assert _health(duckdb_health(ds, HealthConfig(), D).frame()) == pytest.approx(pandas_health)
     inputs = tier_inputs(defs)
-    for frame in (run_tiers(ds, inputs, as_of=D).frame, duckdb_tiers(ds, inputs, D).frame()):
+    with open_engine("duckdb", data, dataset=ds) as duck:  # SQL over the loaded frames
+        assert _health(engine_health(duck, HealthConfig(), D).frame()) == pytest.approx(
+            pandas_health
+        )
+        duck_tiers = engine_tiers(duck, inputs, D).frame()
+    for frame in (run_tiers(ds, inputs, as_of=D).frame, duck_tiers):
         assert dict(zip(frame["account_id"], frame["tier"], strict=True)) == TIERS
 
 

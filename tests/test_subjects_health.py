@@ -121,9 +121,11 @@ def test_health_pandas_scores_subject_accounts_from_subject_visitors() -> None:
 
 
 def test_health_duckdb_scores_subject_accounts_from_subject_visitors() -> None:
-    from pendo_segments.health.sql import duckdb_health
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health.engine import engine_health
 
-    result = duckdb_health(dataset(), HealthConfig(), T.D)
+    with open_engine("duckdb", "subjects", dataset=dataset()) as duck:
+        result = engine_health(duck, HealthConfig(), T.D)
     assert scores(result.frame()) == HEALTH
     a1 = result.account_ids.get_loc("A1")
     assert result.signals["sessions"][a1] == 2
@@ -152,12 +154,13 @@ def test_cli_health_and_tiers_rows_on_a_folder(
 
 
 def test_tiers_pandas_and_duckdb_only_subject_accounts(defs_path: Path) -> None:
-    from pendo_segments.tiers.run import run_tiers, tier_inputs
-    from pendo_segments.tiers.sql import duckdb_tiers
+    from pendo_segments.engines import open_engine
+    from pendo_segments.tiers.run import engine_tiers, run_tiers, tier_inputs
 
     inputs = tier_inputs(defs_path)
     pandas_frame = run_tiers(dataset(), inputs, as_of=T.D).frame
-    duck = duckdb_tiers(dataset(), inputs, T.D).frame()
+    with open_engine("duckdb", "subjects", dataset=dataset()) as engine:
+        duck = engine_tiers(engine, inputs, T.D).frame()
     for frame in (pandas_frame, duck):
         assert dict(zip(frame["account_id"], frame["tier"], strict=True)) == TIERS
     capacity = run_tiers(dataset(), inputs, as_of=T.D).capacity

@@ -23,8 +23,12 @@ nothing of health or tiers: those build queries of the semantic core and call
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
+
+if TYPE_CHECKING:
+    from pendo_segments.data.dataset import Dataset
 
 ENGINE_NAMES = ("pandas", "duckdb", "spark", "auto")
 
@@ -42,9 +46,16 @@ def open_engine(
     spark_conf: dict[str, str] | None = None,
     warn: Warn | None = None,
     opener: Opener | None = None,
+    dataset: Dataset | None = None,
 ) -> Engine:
     """The engine ``name`` (pandas, duckdb, spark or auto) over ``data``; ``opener`` loads
-    frames (default: folders and ``sample``; the CLI's also pulls ``pendo:``)."""
+    frames (default: folders and ``sample``; the CLI's also pulls ``pendo:``).
+
+    ``dataset``: frames already loaded (tests, benchmarks, a notebook), for pandas and
+    DuckDB; ``data`` then only names them in messages.
+    """
+    if dataset is not None and name not in ("pandas", "duckdb"):
+        raise ValueError(f"open_engine(dataset=...) is for pandas and duckdb, not {name!r}")
     if name == "auto":
         from pendo_segments.evaluate.budget import choose_engine
 
@@ -54,7 +65,9 @@ def open_engine(
     if name == "pandas":
         from pendo_segments.engines.pandas_engine import PandasEngine
 
-        return PandasEngine(data, lenient=lenient, warn=warn, as_of=as_of, opener=opener)
+        return PandasEngine(
+            data, lenient=lenient, warn=warn, as_of=as_of, opener=opener, dataset=dataset
+        )
     if name == "duckdb":
         from pendo_segments.engines.duckdb_engine import DuckDBEngine
 
@@ -65,6 +78,7 @@ def open_engine(
             as_of=as_of,
             memory_limit=memory_limit,
             opener=opener,
+            dataset=dataset,
         )
     if name == "spark":
         from pendo_segments.engines.spark_engine import SparkEngine

@@ -41,12 +41,15 @@ class DuckDBEngine(Engine):
         opener: Opener | None = None,
         as_of: dt.date | None = None,
         memory_limit: str | None = None,
+        dataset: Dataset | None = None,
     ) -> None:
         super().__init__(data, lenient=lenient, warn=warn, opener=opener)
         self._as_of = as_of
         self.memory_limit = memory_limit
-        self.folder = not (data == "sample" or data.startswith("pendo:"))
-        self._ds: Dataset | None = None  # sample / pendo: loaded; folder: the small tables only
+        loaded = dataset is not None or data == "sample" or data.startswith("pendo:")
+        self.folder = not loaded
+        #: frames (sample, pendo:, ``dataset``): all of them; a folder: the small tables only
+        self._ds: Dataset | None = dataset
         self._db: DuckFolder | None = None
         self._con: Any = None  # sample / pendo: frames registered
         self._con_day: dt.date | None = None
@@ -104,11 +107,16 @@ class DuckDBEngine(Engine):
 
     def shape(self) -> DataShape:
         shape = dataset_shape(self.small_tables())  # usage columns: the contract's (views)
-        if self.folder:  # and a row's own account_id where the file has one (§1)
-            from pendo_segments.evaluate.duckdb_folder import row_account_files
+        if not self.folder:  # a row's account_id counts only where it names another (§1)
+            rows_own = self.small_tables().row_account_tables()
+            for name in ("usage_daily", "feature_usage"):
+                if name not in rows_own and name in shape.columns:
+                    shape.columns[name] = tuple(c for c in shape.columns[name] if c != "account_id")
+            return shape
+        from pendo_segments.evaluate.duckdb_folder import row_account_files
 
-            for name in row_account_files(Path(self.data)):
-                shape.columns[name] = (*shape.columns[name], "account_id")
+        for name in row_account_files(Path(self.data)):  # the file's own account_id (§1)
+            shape.columns[name] = (*shape.columns[name], "account_id")
         return shape
 
     def memberships(

@@ -27,6 +27,7 @@ from pendo_segments.tiers.policy import CONFIG_NAME, TierPolicy, load_policy
 if TYPE_CHECKING:
     from pendo_segments.data.dataset import Dataset
     from pendo_segments.engines import Engine
+    from pendo_segments.tiers.sql import PolicyQuery
 
 MOVES = ("up", "down", "unchanged", "new")
 
@@ -161,11 +162,22 @@ def engine_tiers(engine: Engine, inputs: TierInputs, as_of: dt.date | None = Non
             health_config=inputs.health_config,
             overrides=inputs.overrides,
         )
+    from pendo_segments.tiers.sql import tier_result
+
+    frame, query = engine_policy_rows(engine, inputs, as_of)
+    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
+
+
+def engine_policy_rows(
+    engine: Engine, inputs: TierInputs, as_of: dt.date | None = None
+) -> tuple[pd.DataFrame, PolicyQuery]:
+    """The policy query (``tiers/sql.py``) and its rows on a SQL engine: per account the
+    tier, the rule it matched and each rule's own ``when_i`` (tests read those)."""
     from pendo_segments.errors import EvaluationError
     from pendo_segments.health.engine import shape_tables
     from pendo_segments.health.rules import segment_names
     from pendo_segments.tiers.columns import policy_field_columns
-    from pendo_segments.tiers.sql import frame_kinds, policy_query, tier_result
+    from pendo_segments.tiers.sql import frame_kinds, policy_query
 
     policy_field_columns(inputs.policy, inputs.definitions)  # unknown segments: FILE:LINE first
     named = segment_names([r.when for r in inputs.policy.rules])  # feature names → ids
@@ -185,8 +197,7 @@ def engine_tiers(engine: Engine, inputs: TierInputs, as_of: dt.date | None = Non
         has_first_visit=shape.has_column("visitors", "first_visit"),
         dialect=engine.dialect,
     )
-    frame = engine.query(query.sql, at=day)
-    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
+    return engine.query(query.sql, at=day), query
 
 
 def tiers_on(engine: Engine, inputs: TierInputs, *, as_of: dt.date | None = None) -> TiersRun:

@@ -18,7 +18,6 @@ are read in the column's type with the same one-line errors.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -315,58 +314,3 @@ def frame_kinds(accounts: pd.DataFrame) -> Kinds:
     from pendo_segments.evaluate.fields import column_kind
 
     return {str(c): column_kind(accounts[c]) for c in accounts.columns}
-
-
-def duckdb_policy_rows(
-    ds: Any, inputs: Any, as_of: dt.date | None = None
-) -> tuple[pd.DataFrame, PolicyQuery]:
-    """The policy query's rows computed by DuckDB over the loaded frames."""
-    from pendo_segments.evaluate.duckdb_engine import connect
-    from pendo_segments.evaluate.fields import fill_optional
-    from pendo_segments.health.sql import dataset_tables
-    from pendo_segments.tiers.columns import policy_field_columns
-
-    named = segment_names([r.when for r in inputs.policy.rules])
-    inputs.definitions.use_features(ds.features, EvaluationError, check=named)  # names → ids
-    for name, column in policy_field_columns(inputs.policy, inputs.definitions):
-        fill_optional(getattr(ds, name), name, column)  # blank, as the pandas path reads it
-    day = as_of or ds.default_as_of()
-    query = policy_query(
-        inputs.policy,
-        inputs.definitions,
-        inputs.health_config,
-        dataset_tables(ds),
-        day,
-        frame_kinds(ds.accounts),
-        has_first_visit="first_visit" in ds.visitors.columns,
-    )
-    con = connect(ds, day)  # history files: the fields of D−1
-    try:
-        return con.execute(query.sql).df(), query
-    finally:
-        con.close()
-
-
-def duckdb_tiers(ds: Any, inputs: Any, as_of: dt.date | None = None) -> TierResult:
-    """``tiers --engine duckdb``: the policy query on DuckDB over the loaded frames."""
-    frame, query = duckdb_policy_rows(ds, inputs, as_of)
-    return tier_result(frame, query, inputs.policy, inputs.health_config, inputs.overrides)
-
-
-def tiers_on_engine(
-    engine: str,
-    data: str,
-    ds: Any,
-    inputs: Any,
-    *,
-    lenient: bool,
-    as_of: dt.date | None,
-    master: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> TierResult:
-    """``tiers --engine duckdb|spark``: the policy decided by the SQL engine."""
-    if engine == "duckdb":
-        return duckdb_tiers(ds, inputs, as_of)
-    from pendo_segments.tiers.spark import tiers_on_spark
-
-    return tiers_on_spark(data, inputs, lenient=lenient, as_of=as_of, master=master, warn=warn)

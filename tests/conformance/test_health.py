@@ -77,9 +77,11 @@ def engine_signals(engine: str, ds, as_of) -> dict:
     if engine == "pandas":
         result = compute_health(ds, as_of=as_of)
     elif engine == "duckdb":
-        from pendo_segments.health.sql import duckdb_health
+        from pendo_segments.engines import open_engine
+        from pendo_segments.health.engine import engine_health
 
-        result = duckdb_health(ds, HealthConfig(), as_of)
+        with open_engine("duckdb", "frames", dataset=ds) as duck:
+            result = engine_health(duck, HealthConfig(), as_of)
     else:
         from pendo_segments.evaluate.spark_engine import dataset_views, spark_session
         from pendo_segments.health.spark import spark_health

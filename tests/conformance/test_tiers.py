@@ -151,9 +151,11 @@ def pandas_leaf_members(result) -> dict[str, list[str]]:
 def policy_rows(engine: str, data, inputs: TierInputs, as_of):
     """(per-account rows with each rule's own ``when_i``, the query) computed by ``engine``."""
     if engine == "duckdb":
-        from pendo_segments.tiers.sql import duckdb_policy_rows
+        from pendo_segments.engines import open_engine
+        from pendo_segments.tiers.run import engine_policy_rows
 
-        return duckdb_policy_rows(data, inputs, as_of)
+        with open_engine("duckdb", "frames", dataset=data) as duck:
+            return engine_policy_rows(duck, inputs, as_of)
     from pendo_segments.evaluate.spark_engine import dataset_views, spark_session
     from pendo_segments.tiers.spark import spark_policy_rows
 
