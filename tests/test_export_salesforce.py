@@ -127,3 +127,22 @@ def test_cli_requires_out(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["export", "salesforce", "--data", str(tmp_path)])
     assert result.exit_code == 2
     assert "Missing option '--out'" in result.stderr
+
+
+def test_json_document_by_hand() -> None:
+    """The result renders itself: json is ``as_of`` and the hand-worked ROWS as records
+    (blank cells null, the flag a JSON boolean); csv the upsert frame as written."""
+    import json
+
+    result = salesforce_export(dataset(), as_of=AS_OF)
+    doc = json.loads(json.dumps(result.render("json").payload))
+    assert doc["as_of"] == AS_OF.isoformat()
+    assert doc["rows"] == [dict(zip(HEADER, row, strict=True)) for row in ROWS]
+    assert doc["exceptions"] == []
+    assert result.render("csv").frame is result.rows
+    assert list(result.exceptions_view().frame.columns) == [
+        "account_id",
+        "name",
+        "crm_id",
+        "problem",
+    ]

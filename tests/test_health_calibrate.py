@@ -215,3 +215,51 @@ def test_grid_search_never_loses_separation() -> None:
     assert best.sum() == pytest.approx(70)
     for w in itertools.islice(weight_grid(3, 4) * 17.5, 15):
         assert auc >= roc_auc(weighted_score(matrix, w), renewed) - 0.002 - 1e-12
+
+
+def test_json_document_by_hand(tmp_path) -> None:  # noqa: ANN001
+    """``health calibrate --format json`` on the hand-made set (tests/health_handmade.py,
+    no NPS or tickets: scores A1 26.6, A2 5.4, A3 0.0, A4 1.8) with A1 and A2 renewed, A3
+    and A4 churned: every renewed score is above every churned one, so the score's AUC is
+    1; means (0 + 1.8) / 2 = 0.9 churned and (26.6 + 5.4) / 2 = 16 renewed. The command
+    prints the result's own document (Calibration.render), keys in a fixed order."""
+    import json
+
+    from click.testing import CliRunner
+    from health_handmade import dataset, write_folder
+
+    from pendo_segments.cli import main
+
+    folder = write_folder(dataset(nps=False, tickets=False), tmp_path / "usage")
+    (folder / "outcomes.csv").write_text(
+        "account_id,churned\nA1,false\nA2,false\nA3,true\nA4,true\n", encoding="utf-8"
+    )
+    args = ["health", "calibrate", "--data", str(folder), "--as-of", AS_OF.isoformat()]
+    out = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert list(doc)[:5] == ["as_of", "accounts", "churned", "renewed", "separation"]
+    assert (doc["as_of"], doc["accounts"], doc["churned"], doc["renewed"]) == (
+        [AS_OF.isoformat()],
+        4,
+        2,
+        2,
+    )
+    score = doc["separation"][0]
+    assert score == {
+        "measure": "health_score",
+        "weight": None,
+        "accounts": 4,
+        "mean_churned": 0.9,
+        "mean_renewed": 16.0,
+        "auc": 1.0,
+    }
+    from pendo_segments.data.loaders import load_dataset
+
+    result = calibrate(load_dataset(folder), as_of=AS_OF)
+    mine = result.render("json").payload  # its YAML names the data as given: a path here
+    assert {k: v for k, v in mine.items() if k != "yaml"} == {
+        k: v for k, v in doc.items() if k != "yaml"
+    }
+    assert result.render("csv").frame.equals(result.table())
+    assert result.render("table").text.endswith(result.yaml_snippet())

@@ -13,11 +13,13 @@ from typing import Any
 
 @dataclass
 class Rendered:
-    """One of ``payload`` (a JSON document), ``frame`` (a DataFrame), ``batches`` or ``rows``."""
+    """One of ``payload`` (a JSON document), ``text`` (a finished report, e.g. a table format
+    with prose around it), ``frame`` (a DataFrame), ``batches`` or ``rows``."""
 
     columns: Sequence[str] = ()
     rows: Iterable[Sequence[Any]] | None = None
     frame: Any = None  # a pandas DataFrame, columns in its order
     batches: Iterable[Any] | None = None  # DataFrames or Arrow batches of ``columns``
     payload: Any = None  # the JSON document, when it is not the table's records
+    text: str | None = None  # written as it is
     title: str | None = None

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from pendo_segments.base.rendered import Rendered
 from pendo_segments.cli.common import health_settings, load_data, status
 from pendo_segments.cli.options import DEFAULT_DEFS, EXISTING, as_of, output_format
-from pendo_segments.cli.output import emit, emit_text, resolve_format
+from pendo_segments.cli.output import emit, resolve_format
 
 
 @click.command("calibrate")
@@ -74,57 +71,4 @@ def calibrate_cmd(
     ds = load_data(data, bool(lenient or parent.get("lenient")), as_of, narrow=True)
     with status("Calibrating against outcomes"):
         result = calibrate(ds, config=settings, as_of=as_of)
-    fmt = resolve_format(fmt, output, default_pipe="table")
-    if fmt == "table":
-        _calibration_report(result, output)
-    else:
-        emit(
-            Rendered(frame=result.table(), payload=result.as_json() if fmt == "json" else None),
-            fmt,
-            output,
-        )
-
-
-def _calibration_report(result: Any, output: Path | None) -> None:
-    """Counts, the separation table, how to read AUC, then the YAML to paste."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-
-    terminal = output is None and sys.stdout.isatty()
-    buf = io.StringIO()
-    console = Console() if terminal else Console(file=buf, width=110, color_system=None)
-    dates = ", ".join(d.isoformat() for d in result.as_of)
-    console.print(
-        f"Calibration on {result.accounts} accounts with outcomes "
-        f"({result.churned} churned, {result.renewed} renewed), as of {dates}."
-    )
-    table = Table(title="Separation of churned and renewed accounts")
-    for c in ("measure", "weight", "accounts", "mean churned", "mean renewed", "ROC AUC"):
-        table.add_column(c, justify="left" if c == "measure" else "right")
-    for r in result.table().itertuples(index=False):
-        table.add_row(
-            r.measure,
-            _num(r.weight, "g"),
-            str(r.accounts),
-            _num(r.mean_churned),
-            _num(r.mean_renewed),
-            _num(r.auc, ".3f"),
-        )
-    console.print(table)
-    console.print(
-        "ROC AUC = chance that a renewed account scores higher than a churned one\n"
-        "(ties count half): 0.5 = coin flip, 1 = perfect."
-    )
-    for line in result.notes:
-        console.print(f"Note: {line}", markup=False)
-    console.print("")
-    if terminal:
-        click.echo(result.yaml_snippet(), nl=False)
-    else:
-        emit_text(buf.getvalue() + result.yaml_snippet(), output)
-
-
-def _num(value: Any, spec: str = ".1f") -> str:
-    return "" if value is None or value != value else format(value, spec)
+    emit(result, resolve_format(fmt, output, default_pipe="table"), output)

@@ -9,7 +9,7 @@ import click
 
 from pendo_segments.cli.common import load_data, note, status
 from pendo_segments.cli.options import EXISTING, FILE, as_of, data_dir, defs_argument
-from pendo_segments.cli.output import emit_frame
+from pendo_segments.cli.output import emit
 
 
 @click.group()
@@ -83,9 +83,6 @@ def salesforce(
             ds, defs, as_of=as_of, known_ids=known, key_header=key_header
         )
     target = exceptions_out or out.with_name(f"{out.stem}.exceptions.csv")
-    emit_frame(result.exceptions, "csv", target)
-    emit_frame(result.rows, "csv", out)
-    note(
-        f"wrote {len(result.rows)} accounts to {out}; {len(result.exceptions)} without a CRM "
-        f"match listed in {target}"
-    )
+    emit(result.exceptions_view(), "csv", target)
+    emit(result, "csv", out)
+    note(result.summary(out, target))

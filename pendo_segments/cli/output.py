@@ -190,6 +190,8 @@ def emit(result: Any, fmt: str, output: Path | None) -> None:
     view = result if isinstance(result, Rendered) else result.render(fmt)
     if view.payload is not None:
         emit_json(view.payload, output)
+    elif view.text is not None:
+        emit_text(view.text, output)
     elif view.frame is not None:
         emit_frame(view.frame, fmt, output, title=view.title)
     elif view.batches is not None:

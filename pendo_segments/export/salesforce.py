@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.errors import DataError
 from pendo_segments.health.score import HealthResult, compute_health, round1
 
@@ -42,9 +43,40 @@ _SF_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 @dataclass
 class SalesforceExport:
+    """The upsert rows and the exception report; each renders itself (cli/output.emit)."""
+
     rows: pd.DataFrame  # crm_id + FIELDS, sorted by crm_id
     exceptions: pd.DataFrame  # EXCEPTION_COLUMNS, sorted by account_id
     as_of: dt.date
+
+    def render(self, fmt: str) -> Rendered:
+        """The upsert rows (the CSV Data Loader reads); json: :meth:`to_dict`."""
+        if fmt == "json":
+            return Rendered(payload=self.to_dict())
+        return Rendered(frame=self.rows, title=f"Salesforce upsert as of {self.as_of}")
+
+    def exceptions_view(self) -> Rendered:
+        """The accounts that cannot be upserted, with the reason."""
+        return Rendered(frame=self.exceptions, title="Accounts without a CRM match")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``as_of``, ``rows`` and ``exceptions`` as records (blank cells: null)."""
+        import json
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return list(json.loads(frame.to_json(orient="records", double_precision=15)))
+
+        return {
+            "as_of": self.as_of.isoformat(),
+            "rows": records(self.rows),
+            "exceptions": records(self.exceptions),
+        }
+
+    def summary(self, out: Path, exceptions: Path) -> str:
+        return (
+            f"wrote {len(self.rows)} accounts to {out}; {len(self.exceptions)} without a CRM "
+            f"match listed in {exceptions}"
+        )
 
 
 def salesforce_export(

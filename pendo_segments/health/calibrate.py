@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pendo_segments.base.rendered import Rendered
 from pendo_segments.errors import DataError
 from pendo_segments.evaluate.metrics import positions
 from pendo_segments.health.config import COMPONENTS, HealthConfig
@@ -163,13 +164,65 @@ class Calibration:
             lines.append(f"  {c}: {_num(self.suggested_weights[c])}{note}")
         return "\n".join(lines) + "\n"
 
+    def render(self, fmt: str) -> Rendered:
+        """json: :meth:`to_dict`; csv: the separation table; table: the report to read."""
+        if fmt == "json":
+            return Rendered(payload=self.to_dict())
+        if fmt == "table":
+            return Rendered(text=self.report())
+        return Rendered(frame=self.table())
+
+    def report(self) -> str:
+        """Counts, the separation table, how to read AUC, then the YAML to paste."""
+        import io
+
+        from rich.console import Console
+        from rich.table import Table
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=110, color_system=None)
+        dates = ", ".join(d.isoformat() for d in self.as_of)
+        console.print(
+            f"Calibration on {self.accounts} accounts with outcomes "
+            f"({self.churned} churned, {self.renewed} renewed), as of {dates}."
+        )
+        table = Table(title="Separation of churned and renewed accounts")
+        for c in ("measure", "weight", "accounts", "mean churned", "mean renewed", "ROC AUC"):
+            table.add_column(c, justify="left" if c == "measure" else "right")
+        for r in self.table().itertuples(index=False):
+            cells = (_cell(r.weight, "g"), str(r.accounts), _cell(r.mean_churned))
+            table.add_row(r.measure, *cells, _cell(r.mean_renewed), _cell(r.auc, ".3f"))
+        console.print(table)
+        console.print(
+            "ROC AUC = chance that a renewed account scores higher than a churned one\n"
+            "(ties count half): 0.5 = coin flip, 1 = perfect."
+        )
+        for line in self.notes:
+            console.print(f"Note: {line}", markup=False)
+        console.print("")
+        return buf.getvalue() + self.yaml_snippet()
+
     def as_json(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON document of ``health calibrate --format json``."""
         return {
             "as_of": [d.isoformat() for d in self.as_of],
             "accounts": self.accounts,
             "churned": self.churned,
             "renewed": self.renewed,
-            "separation": self.table().to_dict(orient="records"),
+            "separation": [  # not table()'s records: a missing weight is null, not NaN
+                {
+                    "measure": r.name,
+                    "weight": r.weight,
+                    "accounts": r.accounts,
+                    "mean_churned": _r1(r.mean_churned),
+                    "mean_renewed": _r1(r.mean_renewed),
+                    "auc": _r(r.auc, 3),
+                }
+                for r in self.rows
+            ],
             "current_weights": self.current_weights,
             "current_auc": _r(self.current_auc, 4),
             "suggested_weights": self.suggested_weights,
@@ -179,6 +232,10 @@ class Calibration:
             "notes": self.notes,
             "yaml": self.yaml_snippet(),
         }
+
+
+def _cell(value: Any, spec: str = ".1f") -> str:
+    return "" if value is None or value != value else format(value, spec)
 
 
 def _r(value: float, digits: int) -> float | None:
