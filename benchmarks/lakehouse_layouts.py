@@ -12,9 +12,12 @@ Each layout is written by the tool that makes it, with that tool's defaults:
   ``.crc`` files (the small tables stay single files);
 * ``hive``     DuckDB ``COPY … (FORMAT parquet, PARTITION_BY (date))``: the
   usage tables as ``usage_daily/date=YYYY-MM-DD/data_0.parquet``;
-* ``delta``    ``deltalake.write_deltalake`` of the usage tables (the [delta] extra).
+* ``delta``    ``deltalake.write_deltalake`` of the usage tables (the [delta] extra);
+* ``csv`` / ``csv.gz``  DuckDB ``COPY … (FORMAT csv, HEADER[, COMPRESSION gzip])`` of
+  every table (what ``big_data.py --format csv.gz`` writes, without generating again).
 
-The reference tables (accounts, visitors, features) are copied as they are.
+The reference tables (accounts, visitors, features) are copied as they are
+(rewritten as CSV by the CSV layouts).
 """
 
 from __future__ import annotations
@@ -79,14 +82,36 @@ def write_delta(src: Path, out: Path) -> None:
         deltalake.write_deltalake(str(out / name), pq.read_table(src / f"{name}.parquet"))
 
 
-WRITERS = {"pyarrow": write_pyarrow, "spark": write_spark, "hive": write_hive, "delta": write_delta}
+def write_csv(src: Path, out: Path, gzip: bool = False) -> None:
+    import duckdb
+
+    out.mkdir(parents=True)
+    con = duckdb.connect()
+    options = "FORMAT csv, HEADER" + (", COMPRESSION gzip" if gzip else "")
+    suffix = ".csv.gz" if gzip else ".csv"
+    for name in (*SMALL, *USAGE):
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{src / name}.parquet')) "
+            f"TO '{out / name}{suffix}' ({options})"
+        )
+    con.close()
+
+
+WRITERS = {
+    "pyarrow": write_pyarrow,
+    "spark": write_spark,
+    "hive": write_hive,
+    "delta": write_delta,
+    "csv": write_csv,
+    "csv.gz": lambda src, out: write_csv(src, out, gzip=True),
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("src", type=Path, help="a big_data.py Parquet folder (DuckDB COPY defaults)")
     ap.add_argument("out", type=Path, help="one folder per layout is made here")
-    ap.add_argument("--layouts", default="pyarrow,spark,hive")
+    ap.add_argument("--layouts", default="pyarrow,spark,hive", help=", ".join(WRITERS))
     args = ap.parse_args()
     for layout in args.layouts.split(","):
         start = time.perf_counter()
