@@ -130,6 +130,7 @@ class Hook:
     """A local Slack incoming webhook. ``script``: what to answer, one entry per request
     (then 200 ``ok``): ``("ok",)``, ``("status", 500, "body")``, ``("throttle", "1")``
     (429 with that Retry-After), ``("hang", seconds)`` (answer only after that long),
+    ``("hold", event)`` (answer only once the test sets that ``threading.Event``),
     ``("kill", pid)`` (SIGKILL the poster, then answer 200)."""
 
     script: list[tuple[Any, ...]] = field(default_factory=list)
@@ -164,6 +165,9 @@ class Hook:
                     self._answer(429, "rate_limited", {"Retry-After": str(step[1])})
                 elif step[0] == "hang":
                     time.sleep(float(step[1]))
+                    self._answer(200, "ok")
+                elif step[0] == "hold":
+                    step[1].wait(timeout=300)
                     self._answer(200, "ok")
                 else:
                     self._answer(200, "ok")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def test_kill_9_between_post_and_record_never_posts_twice(folder: Path, hook: Ho
 
 
 def test_two_runs_at_once_the_second_is_refused_in_one_line(folder: Path, hook: Hook) -> None:
-    hook.script = [("hang", 3)]  # the first run holds the lock while Slack is slow
+    slack_answers = threading.Event()  # the first run holds the lock while Slack is slow,
+    hook.script = [("hold", slack_answers)]  # however long the second run takes to start
     first = subprocess.Popen(
         command(folder, "--send"),
         env=environment(hook),
@@ -172,7 +174,10 @@ def test_two_runs_at_once_the_second_is_refused_in_one_line(folder: Path, hook: 
     while not hook.received and time.monotonic() < deadline:
         time.sleep(0.05)
     assert hook.received, "the first run never posted"
-    second = run(folder, hook, "--send")
+    try:
+        second = run(folder, hook, "--send")
+    finally:
+        slack_answers.set()
     out, err = first.communicate(timeout=120)
     assert second.returncode == 1
     lines = second.stderr.strip().splitlines()
