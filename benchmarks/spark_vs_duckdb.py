@@ -40,6 +40,17 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (its finished children included) or of
+    ``pid`` (the driver JVM, from /proc): on a shared machine, the comparable figure."""
+    if pid is None:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def jvm_peak_mib(pid: int) -> float:
     """VmHWM of the driver JVM (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -92,22 +103,26 @@ def run_local(data: str, engine: str, out: Any) -> None:
 def run_spark(data: str, master: str, memory: str, out: Any) -> None:
     warnings.simplefilter("ignore")
     from pendo_segments.definitions import load_definitions
-    from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import evaluate_spark, spark_session
+    from pendo_segments.engines import open_engine
     from pendo_segments.health import HealthConfig
-    from pendo_segments.health.spark import spark_health
+    from pendo_segments.health.engine import engine_health
 
     defs = load_definitions(ROOT / "segment_defs")
+    engine = open_engine(
+        "spark", data, spark_master=master, spark_conf={"spark.driver.memory": memory}
+    )
+    from pendo_segments.evaluate.spark_engine import spark_session
+
     t0 = time.perf_counter()
-    spark = spark_session(master, {"spark.driver.memory": memory})
+    spark = spark_session(master, engine.conf)
     t1 = time.perf_counter()
-    sd = open_spark_data(spark, data)
+    engine.spark_data  # noqa: B018 - read and check now
     t2 = time.perf_counter()
     print(f"spark load {t2 - t1:.1f} s", file=sys.stderr, flush=True)
-    ev = evaluate_spark(defs, sd)
+    ev = engine.memberships(defs)
     t3 = time.perf_counter()
     print(f"spark evaluate {t3 - t2:.1f} s", file=sys.stderr, flush=True)
-    health = spark_health(sd, HealthConfig())
+    health = engine_health(engine, HealthConfig())
     t4 = time.perf_counter()
     jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
     out.put(
@@ -118,7 +133,7 @@ def run_spark(data: str, master: str, memory: str, out: Any) -> None:
             "health": t4 - t3,
             "rss": peak_rss_mib(),
             "jvm_rss": jvm_peak_mib(jvm),
-            "members": members(ev.membership()),
+            "members": members(ev.result.membership()),
             "scores": scores(health),
         }
     )
@@ -152,12 +167,15 @@ def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
     defs = load_definitions(Path(defs_dir))
     t0 = time.perf_counter()
     spark = spark_engine.spark_session(master)
+    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
     t1 = time.perf_counter()
+    c1 = cpu_seconds() + cpu_seconds(jvm)
     sd = open_spark_data(spark, data)
     t2 = time.perf_counter()
+    c2 = cpu_seconds() + cpu_seconds(jvm)
     ev = spark_engine.evaluate_spark(defs, sd)
     t3 = time.perf_counter()
-    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]
+    c3 = cpu_seconds() + cpu_seconds(jvm)
     out.put(
         {
             "jvm start": t1 - t0,
@@ -165,6 +183,7 @@ def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
             "query": times["query"],
             "collect": t3 - t2 - times["query"],
             "total": t3 - t0,
+            "cpu": {"jvm start": c1, "read + checks": c2 - c1, "query + collect": c3 - c2},
             "rss": peak_rss_mib(),
             "jvm_rss": jvm_peak_mib(jvm),
             "driver memory": spark.sparkContext.getConf().get("spark.driver.memory"),
@@ -189,11 +208,12 @@ def run_duckdb_folder(data: str, defs_dir: str, out: Any) -> None:
     t1 = time.perf_counter()
     result.close()
     found = {k: sorted(v) for k, v in found.items()}
-    out.put({"total": t1 - t0, "rss": peak_rss_mib(), "members": found})
+    out.put({"total": t1 - t0, "cpu": cpu_seconds(), "rss": peak_rss_mib(), "members": found})
 
 
 def split(folder: Path, master: str, defs_dir: str) -> None:
     """``--split``: Spark's evaluate (JVM start, read, query, collect) against DuckDB's."""
+    print(f"uptime before: {os.getloadavg()}", file=sys.stderr, flush=True)
     duck = child(run_duckdb_folder, str(folder), defs_dir)
     print(f"duckdb done; load average {os.getloadavg()}", file=sys.stderr, flush=True)
     spark = child(run_spark_split, str(folder), master, defs_dir)
@@ -208,6 +228,14 @@ def split(folder: Path, master: str, defs_dir: str) -> None:
         f"\nDuckDB (evaluate_folder + members) {duck['total']:.1f} s, peak {duck['rss']:,.0f} MiB"
     )
     print(f"Spark / DuckDB: {spark['total'] / duck['total']:.2f}x; ", end="")
+    cpu = sum(spark["cpu"].values())
+    print(
+        f"CPU s (Spark: Python + driver JVM): Spark {cpu:.1f} "
+        + "("
+        + ", ".join(f"{k} {v:.1f}" for k, v in spark["cpu"].items())
+        + f"), DuckDB {duck['cpu']:.1f}, ratio {cpu / duck['cpu']:.2f}x; ",
+        end="",
+    )
     print(f"Spark peak {spark['rss']:,.0f} MiB (Python) + {spark['jvm_rss']:,.0f} MiB (JVM)")
     print(f"same members: {'yes' if spark['members'] == duck['members'] else 'NO'}")
 

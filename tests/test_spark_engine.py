@@ -102,35 +102,35 @@ def test_attribute_history_on_spark(spark, tmp_path: Path) -> None:
 
     import test_history_engines as T
 
-    from pendo_segments.evaluate.spark_data import open_spark_data
-    from pendo_segments.evaluate.spark_engine import evaluate_spark
-    from pendo_segments.health.spark import spark_health
-    from pendo_segments.tiers.run import tier_inputs
-    from pendo_segments.tiers.spark import spark_tiers
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health.engine import engine_health
+    from pendo_segments.tiers.run import engine_tiers, tier_inputs
 
     folder = T.write_folder(tmp_path / "data")
     (tmp_path / "defs").mkdir()
     (tmp_path / "defs" / "segments.yaml").write_text(T.DEFS)
     (tmp_path / "defs" / "tiers.yaml").write_text(T.TIERS_YAML)
     defs = load_definitions(tmp_path / "defs")
-    data = open_spark_data(spark, str(folder))
-    got = evaluate_spark(defs, data, as_of=T.D)
+    engine = open_engine("spark", str(folder), spark_master="local[1]")
+    got = engine.memberships(defs, as_of=T.D)
     assert {n: sorted(got.members(n)) for n in T.EXPECTED} == T.EXPECTED
-    tiers = spark_tiers(data, tier_inputs(tmp_path / "defs"), T.D).frame()
+    tiers = engine_tiers(engine, tier_inputs(tmp_path / "defs"), T.D).frame()
     assert dict(zip(tiers["account_id"], tiers["tier"], strict=True)) == T.TIERS
     ds = T.load_dataset(folder)
-    assert_same_health(spark_health(data, HealthConfig(), T.D), compute_health(ds, as_of=T.D))
-    later = evaluate_spark(defs, data, as_of=T.D + dt.timedelta(days=1))
+    assert_same_health(engine_health(engine, HealthConfig(), T.D), compute_health(ds, as_of=T.D))
+    later = engine.memberships(defs, as_of=T.D + dt.timedelta(days=1))
     assert {n: sorted(later.members(n)) for n in T.EXPECTED} == {
         "smb": ["A1", "A2", "A5", "A6"],
         "japanese": ["w1", "w2", "w5"],
     }
+    engine.close()
     dbt = T.write_folder(
         tmp_path / "dbt",
         "account_id,arr,dbt_valid_from,dbt_valid_to\nA1,12000,2026-09-10T01:00:00+02:00,\n",
     )
-    on_dbt = evaluate_spark(defs, open_spark_data(spark, str(dbt)), as_of=T.D, names=["smb"])
-    assert sorted(on_dbt.members("smb")) == ["A1"]  # 2026-09-09 23:00 UTC: holds at D−1's end
+    with open_engine("spark", str(dbt), spark_master="local[1]") as on_dbt:
+        smb = on_dbt.memberships(defs, as_of=T.D, names=["smb"])
+    assert sorted(smb.members("smb")) == ["A1"]  # 2026-09-09 23:00 UTC: holds at D−1's end
 
 
 def test_a_visitors_account_at_d_on_spark(spark, tmp_path: Path) -> None:

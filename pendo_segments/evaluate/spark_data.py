@@ -44,9 +44,10 @@ class SparkData:
 
     def close(self) -> None:
         """Free the cached tables (the session may go on with other data)."""
-        for frame in self.cached:
+        for frame in [*self.cached, *self.metrics.values()]:
             frame.unpersist()
         self.cached = []
+        self.metrics = {}
 
     def has(self, table: str) -> bool:
         return table in self.frames
@@ -59,6 +60,8 @@ class SparkData:
     #: the kind each extra (inferred) column got: float, date, bool or str
     kinds: dict[str, dict[str, str]] = field(default_factory=dict)
     cached: list[Any] = field(default_factory=list)  # the tables as read, kept by Spark
+    #: an evaluation's shared metric tables by view name (evaluate/spark_engine.py)
+    metrics: dict[str, Any] = field(default_factory=dict)
     #: attribute history (docs/semantics.md §2b) by tracked table, checked by data/history.py
     history: dict[str, Any] = field(default_factory=dict)
     #: today's ``accounts`` / ``visitors`` of the tables with history (views at a day take the names)
@@ -226,7 +229,7 @@ def open_spark_data(
         raw, label = (_folder_tables(spark, folder) if folder else _uri_tables(spark, spec)), spec
     data = SparkData(spark, "sample" if spec.endswith("sample_data") else label)
     # read once: the check pass fills the cache that every segment and the health score read
-    raw = {name: (where, frame.persist(_storage())) for name, (where, frame) in raw.items()}
+    raw = {name: (where, frame.persist(storage_level())) for name, (where, frame) in raw.items()}
     data.cached = [frame for _where, frame in raw.values()]
     try:
         _check_all(data, raw, lenient, warn)
@@ -323,7 +326,7 @@ def _attach_history(data: SparkData, spec: str, folder: Path | None, warn: Warn)
         frame.createOrReplaceTempView(history.history_name(table))
 
 
-def _storage() -> Any:
+def storage_level() -> Any:
     """Memory first, spilling to local disk: a table bigger than memory still runs."""
     from pyspark import StorageLevel
 

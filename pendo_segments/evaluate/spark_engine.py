@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,9 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     }
     if not master.startswith("sc://"):  # a driver here: no "[Stage …]" bar on the CLI's stderr
         settings["spark.ui.showConsoleProgress"] = "false"
+        # pyspark 4 records the Python call site of every DataFrame call for error
+        # messages: three JVM round trips in four (the CLI words its own errors)
+        settings["spark.python.sql.dataFrameDebugging.enabled"] = "false"
     if master.startswith("local"):
         settings |= local_settings(master, conf)
     for key, value in (settings | (conf or {})).items():
@@ -126,17 +129,8 @@ def error_line(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
-def spark_sql(
-    defs: DefinitionSet,
-    seg: Segment,
-    as_of: dt.date,
-    *,
-    has_first_visit: bool,
-    has_last_visit: bool = False,
-    ordered: bool = True,
-    **existence: Any,  # §2b; row_account (§1)
-) -> str:
-    """The segment's query in the Spark dialect (the SQL target, transpiled by sqlglot).
+def spark_text(raw: str, *, ordered: bool = True) -> str:
+    """A query of the SQL target (DuckDB dialect) in the Spark dialect (sqlglot).
 
     Nested WITH clauses stay where the SQL target put them (see ``writer_for``).
     Without ``ordered`` no part of it sorts: a member set needs no order, and
@@ -146,48 +140,78 @@ def spark_sql(
     import sqlglot
     from sqlglot import exp
 
-    from pendo_segments.compile.sql import SQLGenerator, writer_for
+    from pendo_segments.compile.sql import writer_for
 
-    gen = SQLGenerator(
-        defs,
-        as_of=as_of,
-        has_first_visit=has_first_visit,
-        has_last_visit=has_last_visit,
-        **existence,  # has_created / has_churn_date (docs/semantics.md §2b)
-    )
-    raw = str(gen.compile(seg).output).rstrip().rstrip(";")
-    tree = sqlglot.parse_one(raw, read="duckdb")
+    tree = sqlglot.parse_one(raw.rstrip().rstrip(";"), read="duckdb")
     if not ordered:
         for select in tree.find_all(exp.Select):
             if select.args.get("order") is not None and select.args.get("limit") is None:
                 select.set("order", None)
-    return tree.sql(dialect=writer_for("spark"))
+    return str(tree.sql(dialect=writer_for("spark")))
+
+
+def shared_queries(
+    data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date
+) -> dict[str, str]:
+    """The segments' queries over shared metric tables, which are cached in Spark now.
+
+    Each usage table is scanned once per (subject, window) for all segments
+    (``SharedMetricSQL``, as the DuckDB folder engine does), where one query
+    per segment made Spark scan and shuffle the 36M cached usage rows again
+    for every metric of every segment (benchmarks/RESULTS-spark.md). The
+    metric tables are small (one row per subject) and stay cached until
+    :func:`drop_metric_tables`.
+    """
+    from pendo_segments.compile.sql import SharedMetricSQL
+    from pendo_segments.evaluate.spark_data import job_description, storage_level
+    from pendo_segments.semantics.catalogue import row_account_tables
+
+    gen = SharedMetricSQL(
+        defs,
+        as_of=as_of,
+        pretty=False,
+        has_first_visit="first_visit" in data.columns("visitors"),
+        has_last_visit="last_visit" in data.columns("visitors"),  # docs/semantics.md §2
+        has_created="created" in data.columns("accounts"),  # §2b
+        has_churn_date="churn_date" in data.columns("outcomes"),
+        row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
+    )
+    shared = gen.compile_shared([defs.get(n) for n in names])
+    drop_metric_tables(data)
+    for table, select in shared.tables.items():  # in order: a table may read an earlier one
+        try:
+            frame = data.spark.sql(spark_text(select, ordered=False)).persist(storage_level())
+            frame.createOrReplaceTempView(table)
+            data.metrics[table] = frame
+            with job_description(data.spark, f"pendo-segments: metric table {table}"):
+                frame.count()  # filled once, before the segments read it
+        except Exception as err:
+            raise EvaluationError(
+                f"spark: metric table {table} failed ({error_line(err)})"
+            ) from None
+    return {n: spark_text(q, ordered=False) for n, q in shared.queries.items()}
+
+
+def drop_metric_tables(data: Any) -> None:
+    """Free the cached metric tables of the last evaluation (and their view names)."""
+    for table, frame in data.metrics.items():
+        frame.unpersist()
+        data.spark.catalog.dropTempView(table)
+    data.metrics.clear()
 
 
 def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
-    """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy)."""
+    """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy, over
+    the metric tables :func:`shared_queries` fills)."""
     from pyspark.sql import functions as F
 
-    from pendo_segments.semantics.catalogue import row_account_tables
-
     spark = data.spark
-    visitor_columns = data.columns("visitors")
+    queries = shared_queries(data, defs, names, as_of) if names else {}
     parts = []
     for name in names:
         seg = defs.get(name)
-        sql = spark_sql(
-            defs,
-            seg,
-            as_of,
-            has_first_visit="first_visit" in visitor_columns,
-            has_last_visit="last_visit" in visitor_columns,  # docs/semantics.md §2
-            ordered=False,
-            has_created="created" in data.columns("accounts"),  # §2b
-            has_churn_date="churn_date" in data.columns("outcomes"),
-            row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
-        )
         try:
-            frame = spark.sql(sql)
+            frame = spark.sql(queries[name])
         except Exception as err:
             raise EvaluationError(
                 f"{seg.source}: {name}: Spark cannot run it ({error_line(err)})"
@@ -277,6 +301,8 @@ def evaluate_spark(
             raise EvaluationError(
                 f"spark: cannot write {output_table} ({error_line(err)})"
             ) from None
+        finally:
+            drop_metric_tables(data)
         return SparkEvaluation(
             as_of=day, segments=segments, written={r[0]: r[1] for r in counts}, table=output_table
         )
@@ -287,73 +313,15 @@ def evaluate_spark(
             members = frame.toPandas()
     except Exception as err:
         raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
+    finally:
+        drop_metric_tables(data)
     # Spark Connect puts its plan metrics in attrs; Arrow cannot serialize them (a UserWarning)
     members.attrs.clear()
     members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
     return SparkEvaluation(as_of=day, segments=segments, frame=members[MEMBERSHIP_COLUMNS])
 
 
-def evaluate_on_spark(
-    defs: DefinitionSet,
-    data_spec: str,
-    *,
-    lenient: bool = False,
-    as_of: dt.date | None = None,
-    names: Sequence[str] | None = None,
-    master: str | None = None,
-    output_table: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> SparkEvaluation:
-    """``evaluate --engine spark``: open a session, read and check the data, evaluate."""
-    check_spark_source(data_spec)
-    defs.select(names)  # unknown segment names fail before Spark starts
-    data = open_spark(data_spec, master, lenient=lenient, warn=warn)
-    return evaluate_spark(defs, data, as_of=as_of, names=names, output_table=output_table)
-
-
 def check_spark_source(data_spec: str) -> None:
     """Spark reads files and catalog tables; the live Pendo source is for the local engines."""
     if data_spec.startswith("pendo:"):
         raise EvaluationError("--engine spark reads a data folder or spark:DATABASE, not pendo:")
-
-
-def open_spark(
-    data_spec: str,
-    master: str | None = None,
-    *,
-    lenient: bool = False,
-    warn: Callable[[str], None] | None = None,
-) -> Any:
-    """What every ``--engine spark`` command starts with: a session, the data read and checked."""
-    from pendo_segments.evaluate.spark_data import open_spark_data
-
-    check_spark_source(data_spec)
-    return open_spark_data(spark_session(master), data_spec, lenient=lenient, warn=warn)
-
-
-def dataset_views(spark: Any, ds: Any) -> Any:
-    """Register an in-memory :class:`Dataset` as Spark views (tests, small data)."""
-    from pendo_segments.evaluate.spark_data import SparkData
-
-    data = SparkData(spark, ds.source)
-    for name, frame in ds.tables().items():
-        data.frames[name] = spark.createDataFrame(_plain(frame))
-        data.frames[name].createOrReplaceTempView(name)
-    return data
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object / float columns Spark's pandas conversion accepts (no categories, no pd.NA)."""
-    out = pd.DataFrame(index=frame.index)
-    for c in frame.columns:
-        s = frame[c]
-        text = isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype)
-        if text or pd.api.types.is_bool_dtype(s.dtype):
-            out[c] = s.astype(object).where(s.notna(), None)
-        elif pd.api.types.is_integer_dtype(s.dtype) and s.isna().any():
-            out[c] = s.astype("float64")
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[c] = [None if pd.isna(v) else v.date() for v in s]
-        else:
-            out[c] = s
-    return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -11,6 +14,19 @@ from pendo_segments.cli import main
 
 #: what ``--engine spark`` adds: the local session the ``spark`` fixture started
 SPARK = ["--spark-master", "local[1]"]
+
+
+@contextlib.contextmanager
+def spark_over(ds: Any) -> Iterator[Any]:
+    """The Spark engine (the ``spark`` fixture's local session) over the frames ``ds``,
+    written to a folder as the CLI reads them (Spark reads files, not pandas frames)."""
+    from pendo_segments.data.loaders import write_dataset
+    from pendo_segments.engines import open_engine
+
+    with tempfile.TemporaryDirectory(prefix="conformance-spark-") as folder:
+        write_dataset(ds, folder)
+        with open_engine("spark", folder, spark_master="local[1]") as engine:
+            yield engine
 
 
 def command(args: list[str]) -> click.Command:

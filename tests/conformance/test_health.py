@@ -83,10 +83,11 @@ def engine_signals(engine: str, ds, as_of) -> dict:
         with open_engine("duckdb", "frames", dataset=ds) as duck:
             result = engine_health(duck, HealthConfig(), as_of)
     else:
-        from pendo_segments.evaluate.spark_engine import dataset_views, spark_session
-        from pendo_segments.health.spark import spark_health
+        from conformance.run import spark_over
+        from pendo_segments.health.engine import engine_health
 
-        result = spark_health(dataset_views(spark_session("local[1]"), ds), HealthConfig(), as_of)
+        with spark_over(ds) as spark:
+            result = engine_health(spark, HealthConfig(), as_of)
     ids = [str(a) for a in result.account_ids]
     return {
         name: {a: v for a, v in zip(ids, values, strict=True) if a in EXPECTED_FULL}

@@ -83,15 +83,11 @@ def engine_members(engine: str, defs, ds: Dataset, as_of: dt.date | None) -> lis
 
         return [evaluate_sql(defs, ds, as_of=as_of, shared=s) for s in (False, True)]
     if engine == "spark":
-        from pendo_segments.evaluate.spark_engine import (
-            dataset_views,
-            evaluate_spark,
-            spark_session,
-        )
+        from conformance.run import spark_over
 
-        session = spark_session("local[1]")  # the ``spark`` fixture's, already started
-        got = evaluate_spark(defs, dataset_views(session, ds), as_of=as_of)
-        return [{n: sorted(map(str, got.members(n))) for n in defs.segments}]
+        with spark_over(ds) as spark:  # the ``spark`` fixture's session, already started
+            got = spark.memberships(defs, as_of=as_of)
+            return [{n: sorted(map(str, got.members(n))) for n in defs.segments}]
     from pendo_segments.backtest.history import UsageHistory
     from pendo_segments.evaluate.engine import Evaluator
 
@@ -121,8 +117,8 @@ def test_boundary_draws_give_the_pandas_members(engine: str, tmp_path: Path) -> 
     )
     @given(ds=datasets(), fixed=st.booleans())
     def check(ds: Dataset, fixed: bool) -> None:
-        # Spark cannot infer a schema from an empty frame (dataset_views); empty tables are
-        # read from folders in test_boundary_sets_give_the_pandas_members
+        # each Spark draw costs seconds: empty tables are covered on Spark by
+        # test_boundary_sets_give_the_pandas_members
         assume(engine != "spark" or not any(f.empty for f in ds.tables().values()))
         as_of = AS_OF if fixed else None
         ev = evaluate(defs, ds, as_of=as_of)

@@ -156,10 +156,11 @@ def policy_rows(engine: str, data, inputs: TierInputs, as_of):
 
         with open_engine("duckdb", "frames", dataset=data) as duck:
             return engine_policy_rows(duck, inputs, as_of)
-    from pendo_segments.evaluate.spark_engine import dataset_views, spark_session
-    from pendo_segments.tiers.spark import spark_policy_rows
+    from conformance.run import spark_over
+    from pendo_segments.tiers.run import engine_policy_rows
 
-    return spark_policy_rows(dataset_views(spark_session("local[1]"), data), inputs, as_of)
+    with spark_over(data) as spark:
+        return engine_policy_rows(spark, inputs, as_of)
 
 
 def engine_tiers(engine: str, data, inputs: TierInputs, as_of):
