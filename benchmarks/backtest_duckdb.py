@@ -21,24 +21,51 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import pty
 import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(argv: list[str]) -> dict[str, float]:
-    """Run ``argv`` under /usr/bin/time -v: wall s, CPU s, peak RSS MiB."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", *argv], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        sys.exit(f"{' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    text = done.stderr
+def timed(argv: list[str], days: bool = False) -> dict[str, Any]:
+    """Run ``argv`` under /usr/bin/time -v: wall s, CPU s and peak RSS MiB; with ``days``,
+    also each as-of day's start (the CLI's progress, read from a pseudo-terminal on its
+    stderr) and the process's RSS sampled every second (``rss``: seconds, MiB)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"}
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "time.txt"
+        master, slave = pty.openpty() if days else (None, None)
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", str(report), *argv],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=slave if days else subprocess.PIPE,
+            text=not days,
+        )
+        start = time.monotonic()
+        seen: dict[str, float] = {}
+        rss: list[tuple[float, float]] = []
+        err = ""
+        if days:
+            assert master is not None and slave is not None
+            os.close(slave)
+            watch = threading.Thread(target=_sample, args=(proc.pid, start, rss), daemon=True)
+            watch.start()
+            err = _read_progress(master, start, seen)
+            proc.wait()
+            watch.join()
+        else:
+            err = proc.communicate()[1]
+        if proc.returncode:
+            sys.exit(f"{' '.join(argv)} failed:\n{err[-3000:]}")
+        text = report.read_text()
 
     def field(name: str) -> str:
         found = re.search(rf"{re.escape(name)}: (.+)", text)
@@ -52,7 +79,51 @@ def timed(argv: list[str]) -> dict[str, float]:
         "wall": wall,
         "cpu": float(field("User time (seconds)")) + float(field("System time (seconds)")),
         "rss_mib": int(field("Maximum resident set size (kbytes)")) / 1024,
+        "days": seen,
+        "rss": rss,
     }
+
+
+def _read_progress(fd: int, start: float, seen: dict[str, float]) -> str:
+    """Everything the child writes to the terminal; the first time each day appears."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        for day in re.findall(rb"as-of days on DuckDB: (\d{4}-\d\d-\d\d)", out[-4096:]):
+            seen.setdefault(day.decode(), time.monotonic() - start)
+    os.close(fd)
+    return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.decode(errors="replace"))
+
+
+def _sample(pid: int, start: float, rss: list[tuple[float, float]]) -> None:
+    """RSS (MiB) of the process /usr/bin/time (``pid``) runs, once a second until it ends."""
+    while True:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            status = Path(f"/proc/{children[0]}/status").read_text() if children else ""
+        except OSError:
+            return
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if found:
+            rss.append((time.monotonic() - start, int(found.group(1)) / 1024))
+        time.sleep(1)
+
+
+def per_day(run: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """(day, seconds it took, peak RSS MiB sampled while it ran), in order."""
+    starts = sorted(run["days"].items(), key=lambda kv: kv[1])
+    out = []
+    for k, (day, t0) in enumerate(starts):
+        t1 = starts[k + 1][1] if k + 1 < len(starts) else run["wall"]
+        peak = max((m for t, m in run["rss"] if t0 <= t < t1), default=float("nan"))
+        out.append((day, t1 - t0, peak))
+    return out
 
 
 HEALTHY = """
@@ -144,12 +215,18 @@ def main() -> None:
         counts = (args.keep or Path(tmp)) / "counts.csv"
         counts.parent.mkdir(parents=True, exist_ok=True)
         ev = timed([*exe, "evaluate", *common, "--as-of", args.end, "--counts", "--format", "csv"])
-        print(f"evaluate (one day): {ev}", flush=True)
+        print(f"evaluate (one day): { {k: v for k, v in ev.items() if k not in ('days', 'rss')} }")
         bt = timed(
             [*exe, "backtest", *common, "--from", args.start, "--to", args.end]
-            + ["--every", str(args.every), "--format", "csv", "-o", str(counts)]
+            + ["--every", str(args.every), "--format", "csv", "-o", str(counts)],
+            days=True,
         )
-        print(f"backtest: {bt}", flush=True)
+        print(f"backtest: { {k: v for k, v in bt.items() if k not in ('days', 'rss')} }")
+        for day, took, peak in per_day(bt):
+            print(f"  day {day}: {took:.0f} s wall, peak RSS {peak:.0f} MiB (sampled)")
+        if args.keep:
+            with (args.keep / "rss.csv").open("w") as f:
+                f.write("seconds,rss_mib\n" + "".join(f"{t:.1f},{m:.0f}\n" for t, m in bt["rss"]))
         with counts.open() as f:
             got = {(r["as_of"], r["segment"]): int(r["members"]) for r in csv.DictReader(f)}
     days = sorted({d for d, _ in got})

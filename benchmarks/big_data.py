@@ -19,7 +19,7 @@ from pathlib import Path
 
 FEATURES = [
     ("core_events", "Core events", True),
-    ("data_explorer", "Data explorer", True),
+    ("data_explorer", "Data Explorer", True),  # the shipped definitions name it so
     ("path_reports", "Path reports", True),
     ("guide_publishing", "Guide publishing", True),
     ("exports", "Exports", False),

@@ -187,3 +187,49 @@ def test_spark_same_bytes(tmp_path: Path, defs_dir: Path, subjects_dir: Path, sp
     want = backtest(tmp_path, "pandas", args, defs)
     got = backtest(tmp_path, "spark", [*args, "--spark-master", "local[1]"], defs)
     assert got == want
+
+
+@pytest.mark.parametrize("world", ["handmade", "subjects"])
+def test_duckdb_day_health_reads_the_segments_tables(
+    defs_dir: Path, handmade_dir: Path, subjects_dir: Path, world: str
+) -> None:
+    """A DuckDB backtest day scans the usage once for segments and health: the health
+    reads the day's metric tables (its visitor-days aside), and every unrounded component
+    and signal equals the health query's own scans, on each day across the windows' edges
+    (tests/health_handmade.py: NPS, tickets, a visitor of no account)."""
+    import datetime as dt
+
+    import numpy as np
+
+    from pendo_segments.backtest.sql import DuckDays, SqlDays, day_plan
+    from pendo_segments.definitions.loader import load_definitions
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health import load_health_config
+    from pendo_segments.health.engine import health_tree, shape_tables
+    from pendo_segments.health.sql import health_result
+
+    defs = load_definitions(defs_dir)
+    config = load_health_config(None)
+    segments = list(defs.select(None))
+    data = handmade_dir if world == "handmade" else subjects_dir
+    with open_engine("duckdb", str(data)) as engine:
+        days = SqlDays(engine)
+        tables = shape_tables(days.shape)
+        plan = day_plan(days, defs, segments, dt.date(2026, 10, 20), config)
+        text = engine.render(plan.health)
+        # its visitor-days; and the visits FOR each account when usage rows name them (§1)
+        own = 1 + ("usage_daily" in tables.row_account)
+        assert (text.count("usage_daily"), text.count("feature_usage")) == (own, 0)
+        duck = DuckDays(days)
+        first = dt.date(2026, 10, 2) if world == "handmade" else dt.date(2026, 9, 8)
+        for k in range(33 if world == "handmade" else 10):
+            day = first + dt.timedelta(days=k)
+            got = health_result(duck.run(defs, segments, day, config)[2], config, tables, day)
+            own = engine.query(health_tree(config, tables, day), at=day)
+            want = health_result(own, config, tables, day)
+            assert list(got.account_ids) == list(want.account_ids)
+            for name in want.components:
+                np.testing.assert_array_equal(got.components[name], want.components[name])
+            for name in want.signals:
+                np.testing.assert_array_equal(got.signals[name], want.signals[name])
+        duck.close()

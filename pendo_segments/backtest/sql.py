@@ -92,14 +92,50 @@ def segment_day(
     The SQL target's shared metric tables are the query's CTEs (materialised on
     DuckDB, so each usage scan runs once for every segment).
     """
+    plan = day_plan(days, defs, segments, day)
+    keep = " MATERIALIZED" if days.engine.dialect == "duckdb" else ""
+    ctes = ", ".join(f"{n} AS{keep} ({_bare(t)})" for n, t in plan.tables.items())
+    rows = days.engine.query(f"WITH {ctes} {plan.segments}", at=day)
+    return _members(rows, segments)
+
+
+@dataclass
+class DayPlan:
+    """One as-of day's queries: the shared metric tables (name -> SELECT, in order), the
+    segments' union over them, and the health's (reading them too) when asked."""
+
+    tables: dict[str, str]
+    segments: str  # '' without segments
+    health: Any = None  # a sqlglot tree
+
+
+def day_plan(
+    days: SqlDays, defs: Any, segments: Sequence[Any], day: dt.date, config: Any = None
+) -> DayPlan:
+    """The day's queries. With the health ``config``, the tables also hold what the
+    health counts (its window's active days and events, events over twice it, every
+    catalogued feature's clicks, visitors' last visits), so it scans no usage of its
+    own but for its visitor-days (``sessions``)."""
     from pendo_segments.compile.sql import SharedMetricSQL
+    from pendo_segments.health.engine import health_tree, shape_tables
+    from pendo_segments.health.sql import SharedMetrics
 
     dialect = days.engine.dialect
     gen = SharedMetricSQL(defs, as_of=day, pretty=False, dialect=dialect, **days.options())
-    shared = gen.compile_shared(list(segments))
+    health = None
+    if config is not None:
+        login, core, breadth = SharedMetrics.windows(config)
+        ids = tuple(str(f) for f in days.engine.features()["feature_id"])
+        usage, _ = gen.share("account", login, ("active_days", "events"))
+        twice, _ = gen.share("account", 2 * login, ("events",))
+        clicks = {w: gen.share("account", w, features=ids)[1] for w in (core, breadth)}
+        last = gen.share_last_visit()
+        shared = SharedMetrics(usage, twice, clicks if ids else {}, last, gen.EARLIEST)
+        health = health_tree(config, shape_tables(days.shape), day, shared)
+    compiled = gen.compile_shared(list(segments))
     parts = []
     for s in segments:
-        query = f"({_bare(shared.queries[s.name])}) q"
+        query = f"({_bare(compiled.queries[s.name])}) q"
         if s.subject == "account":
             parts.append(
                 f"SELECT {_text(s.name)} AS segment, CAST(q.subject_id AS STRING) AS id, "
@@ -111,9 +147,12 @@ def segment_day(
                 f"count(*) AS members FROM {query} JOIN visitors v "
                 "ON CAST(v.visitor_id AS STRING) = CAST(q.subject_id AS STRING) GROUP BY 1, 2"
             )
-    keep = " MATERIALIZED" if dialect == "duckdb" else ""
-    ctes = ", ".join(f"{n} AS{keep} ({_bare(t)})" for n, t in shared.tables.items())
-    rows = days.engine.query(f"WITH {ctes} " + " UNION ALL ".join(parts), at=day)
+    return DayPlan(compiled.tables, " UNION ALL ".join(parts), health)
+
+
+def _members(
+    rows: pd.DataFrame, segments: Sequence[Any]
+) -> tuple[dict[str, pd.Series], dict[str, pd.DataFrame]]:
     accounts: dict[str, pd.Series] = {}
     visitors: dict[str, pd.DataFrame] = {}
     for s in segments:
@@ -125,20 +164,68 @@ def segment_day(
     return accounts, visitors
 
 
+class DuckDays:
+    """Days on DuckDB: each day's shared metric tables become temp tables, read by the
+    segments' query and by the health's, then dropped (one day's alive at a time). The
+    visitors' earliest active days (over all history: the same every day) are made once
+    where one connection serves every day (a folder; frames connect again per day)."""
+
+    def __init__(self, days: SqlDays) -> None:
+        self.days = days
+        self.made: set[str] = set()  # tables kept across days
+        self.keep = bool(getattr(days.engine, "folder", None))
+
+    def run(
+        self, defs: Any, segments: Sequence[Any], day: dt.date, config: Any
+    ) -> tuple[dict[str, pd.Series], dict[str, pd.DataFrame], pd.DataFrame | None]:
+        from pendo_segments.compile.sql import SharedMetricSQL
+
+        engine = self.days.engine
+        plan = day_plan(self.days, defs, segments, day, config)
+        daily = []
+        try:
+            for name, select in plan.tables.items():
+                if name in self.made:
+                    continue
+                engine.query(f"CREATE TEMP TABLE {name} AS {_bare(select)}", at=day)
+                if name == SharedMetricSQL.EARLIEST and self.keep:
+                    self.made.add(name)
+                else:
+                    daily.append(name)
+            empty = pd.DataFrame({"segment": [], "id": [], "members": []})
+            rows = engine.query(plan.segments, at=day) if plan.segments else empty
+            health = engine.query(plan.health, at=day) if plan.health is not None else None
+        finally:
+            self._drop(daily, day)
+        return *_members(rows, segments), health
+
+    def close(self) -> None:
+        self._drop(sorted(self.made))
+        self.made.clear()
+
+    def _drop(self, names: Sequence[str], day: dt.date | None = None) -> None:
+        for name in names:
+            self.days.engine.query(f"DROP TABLE IF EXISTS {name}", at=day)
+
+
 def _bare(sql: str) -> str:
     """A query as a subquery: no trailing semicolon."""
     return sql.strip().rstrip(";")
 
 
-def health_day(days: SqlDays, config: Any, day: dt.date, account_ids: pd.Index) -> Any:
-    """The §5 health at ``day`` from the engine, aligned to ``account_ids`` as the pandas
-    scorer aligns it (accounts that are not subjects keep their place with NaN)."""
+def health_day(
+    days: SqlDays, config: Any, day: dt.date, account_ids: pd.Index, frame: Any = None
+) -> Any:
+    """The §5 health at ``day`` from the engine (or its rows ``frame``, already queried),
+    aligned to ``account_ids`` as the pandas scorer aligns it (accounts that are not
+    subjects keep their place with NaN)."""
     from pendo_segments.health.engine import health_tree, shape_tables
     from pendo_segments.health.score import HealthResult
     from pendo_segments.health.sql import health_result
 
     tables = shape_tables(days.shape)
-    frame = days.engine.query(health_tree(config, tables, day), at=day)
+    if frame is None:
+        frame = days.engine.query(health_tree(config, tables, day), at=day)
     got = health_result(frame, config, tables, day)
     pos = account_ids.get_indexer(got.account_ids)
     n = len(account_ids)
@@ -216,10 +303,16 @@ def run_backtest_sql(
     scored = np.ones((len(days), n_acc), dtype=bool) if with_health else None
     previous: dict[str, np.ndarray] | None = None
     last: LastDay | None = None
+    # DuckDB: the health reads the day's metric tables (temp tables) instead of the usage
+    duck = DuckDays(sql) if engine.dialect == "duckdb" else None
     for i, day in enumerate(days):
         if progress:
             progress(day.isoformat())
-        members, per_account = segment_day(sql, defs, run, day)
+        health_rows = None
+        if duck is not None:
+            members, per_account, health_rows = duck.run(defs, run, day, config)
+        else:
+            members, per_account = segment_day(sql, defs, run, day)
         masks: dict[str, np.ndarray] = {}
         for name, ids in members.items():
             mask = np.zeros(n_acc, dtype=bool)
@@ -236,7 +329,7 @@ def run_backtest_sql(
             counts[name].append(int(row.sum()))
         if scores is None:
             continue
-        health = health_day(sql, config, day, account_ids)
+        health = health_day(sql, config, day, account_ids, health_rows)
         if keep_last and i == len(days) - 1:  # the report's current view (no metrics)
             last = LastDay(day, masks=masks, metrics=None, health=health)
         scores[i] = health.score
@@ -252,6 +345,8 @@ def run_backtest_sql(
                 )
             skipped = sorted(set(skipped) | set(why))
             previous = _as_previous(health)
+    if duck is not None:
+        duck.close()
     return Backtest(
         days=list(days),
         account_ids=account_ids,

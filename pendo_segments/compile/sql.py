@@ -489,6 +489,31 @@ class SharedMetricSQL(SQLGenerator):
         # first-seen days read from one shared table, not a correlated scan per query
         return dataclasses.replace(super().existence, earliest_table=self.EARLIEST)
 
+    def share(
+        self,
+        subject: str,
+        window: int,
+        metrics: tuple[str, ...] = (),
+        features: tuple[str, ...] = (),
+    ) -> tuple[str, str]:
+        """Also compute ``metrics`` / the clicks of ``features`` per (subject, window) in
+        the shared tables (a backtest day's health reads them: one scan for both);
+        returns the usage and clicks tables' names. Call before :meth:`compile_shared`."""
+        if metrics:
+            self._usage_cols.setdefault((subject, window), set()).update(metrics)
+        if features:
+            self._click_features.setdefault((subject, window), set()).update(features)
+        return self._usage_table(subject, window), self._clicks_table(subject, window)
+
+    def share_last_visit(self) -> str:
+        """The visitors' last-visit table (``subject_id, value``), shared as a segment's."""
+        name = f"{self.PREFIX}visitor_last_visit"
+        if name not in self._tables:
+            declared = self.options.get("has_last_visit", False)
+            body = catalogue.visit_day_sql("days_since_last_visit", "visitor", declared)
+            self._tables[name] = body.with_("params", as_=self._params())
+        return name
+
     def compile_shared(self, segments: list[Segment]) -> SharedSQL:
         queries = {seg.name: self.compile(seg).output for seg in segments}
         tables = {self.EARLIEST: earliest_active_sql(), **self._tables}

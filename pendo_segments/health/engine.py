@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from pendo_segments.engines import DataShape, Engine
     from pendo_segments.health.config import HealthConfig
     from pendo_segments.health.score import HealthResult
-    from pendo_segments.health.sql import Tables
+    from pendo_segments.health.sql import SharedMetrics, Tables
 
 
 def shape_tables(shape: DataShape) -> Tables:
@@ -36,15 +36,18 @@ def shape_tables(shape: DataShape) -> Tables:
     )
 
 
-def health_tree(config: HealthConfig, tables: Tables, as_of: dt.date) -> Any:
-    """One row per account (ordered by id): components, ``health_score``, raw measures."""
+def health_tree(
+    config: HealthConfig, tables: Tables, as_of: dt.date, shared: SharedMetrics | None = None
+) -> Any:
+    """One row per account (ordered by id): components, ``health_score``, raw measures
+    (with ``shared``: counted from a backtest day's metric tables)."""
     from pendo_segments.health.sql import health_ctes, with_ctes
     from pendo_segments.semantics.lazy import exp
     from pendo_segments.semantics.rules import col
 
     ordered = exp.Ordered(this=col("account_id"), nulls_first=False)
     query = exp.select(exp.Star()).from_("health").order_by(ordered, copy=False)
-    return with_ctes(query, health_ctes(config, tables, as_of))
+    return with_ctes(query, health_ctes(config, tables, as_of, shared))
 
 
 def engine_health(

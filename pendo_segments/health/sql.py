@@ -17,6 +17,7 @@ exist at the as-of day get a row, and they roll up only their visitors that do
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from pendo_segments.semantics.rules import (
     fn,
     num,
     params,
+    roll_up_sql,
     subject_key,
     subject_rows,
     table,
@@ -145,6 +147,49 @@ def _features_used(days: int, min_clicks: int, key_only: bool, exists: Existence
     return _grouped(used.from_(per_feature.subquery("x", copy=False)).where(enough, copy=False))
 
 
+def _from_shared(shared: SharedMetrics, exists: Existence) -> dict[str, exp.Select]:
+    """``login``, ``growth`` and ``last_login`` read from a backtest day's shared tables.
+
+    ``growth``: the accounts with rows in twice the window, their events there
+    (``total``) and in the window (``recent``, 0 without rows), as :func:`_growth`
+    sums them. A visitor's last visit rolls up to its account as in
+    :func:`~pendo_segments.semantics.catalogue.visit_day_sql`; rows naming their
+    own account (§1) keep that function's own query.
+    """
+    login = exp.select("subject_id", exp.alias_("active_days", "value")).from_(shared.usage)
+    on = exp.EQ(this=col("subject_id", "r"), expression=col("subject_id", "t"))
+    growth = (
+        exp.select(
+            col("subject_id", "t"),
+            exp.alias_(fn("COALESCE", col("events", "r"), num(0)), "recent"),
+            exp.alias_(col("events", "t"), "total"),
+        )
+        .from_(table(shared.usage_twice, "t"))
+        .join(table(shared.usage, "r"), on=on, join_type="left", copy=False)
+    )
+    out = {"login": login, "growth": growth}
+    if "usage_daily" not in exists.row_account:
+        per_visitor = exp.select(
+            exp.alias_("subject_id", "visitor_id"), exp.alias_("value", "day")
+        ).from_(shared.last_visit)
+        out["last_login"] = roll_up_sql(per_visitor, True, exists.roll_up_sql("v"))
+    return out
+
+
+def _features_used_from(clicks: str, min_clicks: int, key_only: bool) -> exp.Select:
+    """:func:`_features_used` from a shared clicks table (``subject_id, feature_id,
+    clicks`` per account and feature)."""
+    on: exp.Expr = exp.EQ(this=col("feature_id", "k"), expression=col("feature_id", "x"))
+    if key_only:
+        on = exp.and_(on, col("key", "k", quoted=True), copy=False)
+    used = exp.select(
+        col("subject_id", "x"), exp.alias_(exp.Count(this=exp.Star(), big_int=True), "used")
+    )
+    enough = exp.GTE(this=col("clicks", "x"), expression=num(int(min_clicks)))
+    select = used.from_(table(clicks, "x")).join(table("features", "k"), on=on, copy=False)
+    return _grouped(select.where(enough, copy=False))
+
+
 def _sessions(days: int, exists: Existence) -> exp.Select:
     """``subject_id, value``: visitor-days with activity FOR each account (a session count
     without session data): the distinct (visitor, day) pairs of the active rows that
@@ -208,14 +253,41 @@ def _tickets(days: int) -> exp.Select:
     return _grouped(select.where(window_sql(col("opened_on", "t"), days), copy=False))
 
 
-def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[str, exp.Select]:
+@dataclass(frozen=True)
+class SharedMetrics:
+    """Tables of :class:`~pendo_segments.compile.sql.SharedMetricSQL` that a backtest day
+    already fills for its segments (same windows, rows and existence rule): the health
+    reads them instead of scanning the usage again."""
+
+    usage: str  # accounts at the login window: ``active_days``, ``events``
+    usage_twice: str  # accounts at twice that window: ``events``
+    clicks: dict[int, str]  # accounts' clicks by window, every catalogued feature
+    last_visit: str  # visitors' last visit: ``subject_id, value``
+    earliest: str | None = None  # visitors' earliest active day (first seen without first_visit)
+
+    @staticmethod
+    def windows(config: HealthConfig) -> tuple[int, int, int]:
+        """The login window and the two feature windows the tables must have."""
+        return (
+            config.login_frequency.window_days,
+            config.core_feature_adoption.window_days,
+            config.breadth.window_days,
+        )
+
+
+def health_ctes(
+    config: HealthConfig, tables: Tables, as_of: dt.date, shared: SharedMetrics | None = None
+) -> dict[str, exp.Select]:
     """The CTEs ending in ``health``: one row per account with ``account_id``, the
     components, ``sig_<signal>`` raw measures and ``health_score`` (unrounded).
 
     The tier policy (tiers/sql.py) builds on them; ``params`` holds the as-of day.
+    With ``shared``, the counts come from those tables (same values).
     """
     lf, core, br = config.login_frequency, config.core_feature_adoption, config.breadth
     exists = tables.existence
+    if shared is not None:  # first seen from the day's table, not a correlated MIN
+        exists = dataclasses.replace(exists, earliest_table=shared.earliest)
     ctes: dict[str, exp.Select] = {
         "params": params(as_of),
         "login": catalogue.metric_sql("active_days", "account", lf.window_days, exists=exists),
@@ -225,6 +297,8 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
             "days_since_last_visit", "account", tables.last_visit, exists
         ),
     }
+    if shared is not None:
+        ctes.update(_from_shared(shared, exists))
     active_days = _count("login")
     comps: dict[str, exp.Expr] = {
         "login_frequency": saturate_sql(active_days, lf.full_at_active_days)
@@ -235,9 +309,12 @@ def health_ctes(config: HealthConfig, tables: Tables, as_of: dt.date) -> dict[st
         ("breadth", "breadth", br, tables.features, False),
     ):
         if n:
-            ctes[f"used_{comp}"] = _features_used(
-                spec.window_days, spec.min_clicks, key_only, exists
-            )
+            if shared is not None:
+                clicks = shared.clicks[spec.window_days]
+                used = _features_used_from(clicks, spec.min_clicks, key_only)
+            else:
+                used = _features_used(spec.window_days, spec.min_clicks, key_only, exists)
+            ctes[f"used_{comp}"] = used
             share = exp.paren(exp.Div(this=_count(f"used_{comp}", "used"), expression=num(n)))
             shares[signal] = share
             comps[comp] = saturate_sql(share.copy(), spec.full_at_share)
@@ -347,39 +424,3 @@ def health_result(frame: pd.DataFrame, config: HealthConfig, tables: Tables, as_
         signals={s: column(f"sig_{s}") for s in SIGNALS},
         missing_everywhere=tables.missing_everywhere(),
     )
-
-
-def dataset_tables(ds: Any) -> Tables:
-    """What a loaded :class:`Dataset` holds."""
-    return Tables(
-        key_features=len(ds.key_features()),
-        features=len(ds.features),
-        nps=ds.nps is not None,
-        tickets=ds.tickets is not None,
-        renewal_date="renewal_date" in ds.accounts.columns,
-        last_visit="last_visit" in ds.visitors.columns,
-        first_visit="first_visit" in ds.visitors.columns,
-        **_existence_columns(ds.accounts.columns, ds.outcomes),
-        row_account=ds.row_account_tables(),  # rows naming other accounts (§1)
-    )
-
-
-def _existence_columns(account_columns: Any, outcomes: Any) -> dict[str, bool]:
-    from pendo_segments.evaluate.duckdb_engine import existence_options
-
-    found = existence_options(account_columns, outcomes)
-    return {"created": found["has_created"], "churn_date": found["has_churn_date"]}
-
-
-def duckdb_health(ds: Any, config: HealthConfig, as_of: dt.date | None = None) -> Any:
-    """``health --engine duckdb``: the query on DuckDB over the loaded frames."""
-    from pendo_segments.evaluate.duckdb_engine import connect
-
-    day = as_of or ds.default_as_of()
-    tables = dataset_tables(ds)
-    con = connect(ds, day)  # history files: the fields of D−1
-    try:
-        frame = con.execute(health_query(config, tables, day)).df()
-    finally:
-        con.close()
-    return health_result(frame, config, tables, day)
