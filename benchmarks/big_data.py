@@ -8,7 +8,8 @@ does not fit; DuckDB writes this one straight to Parquet (its ``COPY``
 defaults), so it is also data written by another tool; ``--format csv`` /
 ``csv.gz`` writes DuckDB's CSV (header row; gzip) instead. The shape follows
 docs/semantics.md §1: 10 visitors per account, about 30 active days per
-visitor in a 90-day span, one ``feature_usage`` row per 5 usage rows.
+visitor in a 90-day span (``--days``: 212 covers a 26-week backtest and its
+30-day window), one ``feature_usage`` row per 5 usage rows.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main() -> None:
     ap.add_argument("--usage-rows", type=int, default=300_000_000)
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--format", choices=["parquet", "csv", "csv.gz"], default="parquet")
+    ap.add_argument(
+        "--days", type=int, default=90, help="span of the usage, ending 2026-10-31 (default 90)"
+    )
     args = ap.parse_args()
     import duckdb
 
@@ -44,6 +48,7 @@ def main() -> None:
     v, n = args.visitors, args.usage_rows
     a = max(1, v // 10)
     per_visitor = max(1, n // v)
+    step = max(1, args.days // per_visitor)  # days between a visitor's rows
     start = time.perf_counter()
 
     options = {
@@ -72,17 +77,17 @@ def main() -> None:
     )
     feats = ", ".join(f"('{f}', '{name}', {str(k).lower()})" for f, name, k in FEATURES)
     copy("features", f"SELECT * FROM (VALUES {feats}) t(feature_id, name, key)")
-    # row r: visitor r // per_visitor, day spread over 90 days ending 2026-10-31
+    # row r: visitor r // per_visitor, day spread over --days days ending 2026-10-31
     copy(
         "usage_daily",
-        f"SELECT DATE '2026-10-31' - ((r % {per_visitor}) * 3 + hash(r) % 3)::INT AS date, "
+        f"SELECT DATE '2026-10-31' - ((r % {per_visitor}) * {step} + hash(r) % {step})::INT AS date, "
         f"printf('v-%09d', r // {per_visitor}) AS visitor_id, "
         "round((hash(r * 11) % 6000) / 100.0, 2) AS minutes, (hash(r * 13) % 40)::BIGINT AS events "
         f"FROM range({v * per_visitor}) t(r)",
     )
     copy(
         "feature_usage",
-        f"SELECT DATE '2026-10-31' - ((r % {per_visitor}) * 3)::INT AS date, "
+        f"SELECT DATE '2026-10-31' - ((r % {per_visitor}) * {step})::INT AS date, "
         f"printf('v-%09d', r // {per_visitor}) AS visitor_id, "
         f"(['core_events', 'data_explorer', 'path_reports', 'guide_publishing', 'exports', 'dashboards'])[(1 + hash(r * 17) % 6)::BIGINT] AS feature_id, "
         "(1 + hash(r * 19) % 20)::BIGINT AS clicks "
