@@ -97,6 +97,18 @@ def defs_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def write_world(root: Path) -> tuple[Path, Path]:
+    """``root/defs`` (the subjects' segments, tiers.yaml, alerts.yaml) and ``root/data``."""
+    defs = root / "defs"
+    defs.mkdir()
+    (defs / "subjects.yaml").write_text(T.DEFS)
+    (defs / "tiers.yaml").write_text(TIERS_YAML)
+    (defs / "alerts.yaml").write_text(ALERTS_YAML)
+    data = root / "data"
+    data.mkdir()
+    return defs, write_folder(data)
+
+
 def write_folder(folder: Path) -> Path:
     ds = dataset()
     for name, frame in ds.tables().items():

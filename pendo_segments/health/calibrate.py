@@ -127,19 +127,7 @@ class Calibration:
     config_path: str = ""
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {
-                    "measure": r.name,
-                    "weight": r.weight,
-                    "accounts": r.accounts,
-                    "mean_churned": _r1(r.mean_churned),
-                    "mean_renewed": _r1(r.mean_renewed),
-                    "auc": _r(r.auc, 3),
-                }
-                for r in self.rows
-            ]
-        )
+        return pd.DataFrame([_record(r) for r in self.rows])
 
     def yaml_snippet(self) -> str:
         """A ``weights:`` block to paste over the one in ``health.yaml``."""
@@ -212,17 +200,8 @@ class Calibration:
             "accounts": self.accounts,
             "churned": self.churned,
             "renewed": self.renewed,
-            "separation": [  # not table()'s records: a missing weight is null, not NaN
-                {
-                    "measure": r.name,
-                    "weight": r.weight,
-                    "accounts": r.accounts,
-                    "mean_churned": _r1(r.mean_churned),
-                    "mean_renewed": _r1(r.mean_renewed),
-                    "auc": _r(r.auc, 3),
-                }
-                for r in self.rows
-            ],
+            # the table's records, but a missing weight is null (a frame makes it NaN)
+            "separation": [_record(r) for r in self.rows],
             "current_weights": self.current_weights,
             "current_auc": _r(self.current_auc, 4),
             "suggested_weights": self.suggested_weights,
@@ -232,6 +211,18 @@ class Calibration:
             "notes": self.notes,
             "yaml": self.yaml_snippet(),
         }
+
+
+def _record(r: Separation) -> dict[str, Any]:
+    """One measure's row of the separation table (rounded as printed)."""
+    return {
+        "measure": r.name,
+        "weight": r.weight,
+        "accounts": r.accounts,
+        "mean_churned": _r1(r.mean_churned),
+        "mean_renewed": _r1(r.mean_renewed),
+        "auc": _r(r.auc, 3),
+    }
 
 
 def _cell(value: Any, spec: str = ".1f") -> str:

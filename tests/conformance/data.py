@@ -216,6 +216,26 @@ def _drawn(n: int) -> tuple[Dataset, ...]:
     return tuple(drawn[-n:])
 
 
+#: account → churn_date: before the as-of day (not a subject), on it (a subject), after it
+CHURN = {"d0_A0": "2026-10-20", "d1_A0": "2026-11-01", "d3_A0": "2026-11-05"}
+
+
+def churned_boundary_dataset(churn: dict[str, str] = CHURN) -> Dataset:
+    """:func:`boundary_dataset` with accounts churned around :data:`AS_OF` (``churn``:
+    account → churn_date) and one created after it (``d4_A0``, 2026-11-03)."""
+    ds = boundary_dataset()
+    ds.accounts["created"] = pd.NaT
+    ds.accounts.loc[ds.accounts["account_id"] == "d4_A0", "created"] = pd.Timestamp("2026-11-03")
+    ds.outcomes = pd.DataFrame(
+        {
+            "account_id": pd.array(list(churn), dtype="string"),
+            "churned": [True] * len(churn),
+            "churn_date": pd.to_datetime(list(churn.values())),
+        }
+    )
+    return ds
+
+
 def boundary_dataset(n: int = 12) -> Dataset:
     """``n`` fixed boundary draws merged into one set.
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import test_subjects as T
 import test_subjects_health as H
 from click.testing import Result
 
@@ -59,14 +58,7 @@ def pandas_runs() -> dict[tuple[str, str, str], Result]:
 def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
     """name → (definitions with tiers.yaml and alerts.yaml, data folder)."""
     root = tmp_path_factory.mktemp("as_of")
-    defs = root / "defs"
-    defs.mkdir()
-    (defs / "subjects.yaml").write_text(T.DEFS)
-    (defs / "tiers.yaml").write_text(H.TIERS_YAML)
-    (defs / "alerts.yaml").write_text(H.ALERTS_YAML)
-    data = root / "data"
-    data.mkdir()
-    H.write_folder(data)
+    defs, data = H.write_world(root)
     late = root / "created_late"
     late.mkdir()
     H.write_folder(late)

@@ -32,7 +32,8 @@ import pandas as pd
 import pytest
 from click.testing import Result
 
-from conformance.data import AS_OF, boundary_dataset, write_folder
+from conformance.data import AS_OF, churned_boundary_dataset, write_folder
+from conformance.data import CHURN as BOUNDARY_CHURN
 from conformance.run import run
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
@@ -46,7 +47,7 @@ opt_out_file = "{root}/optout.txt"
 exclude_tiers = ["P2"]
 """
 #: account → churn_date: before D (not a subject), on D (a subject), after D
-CHURN = {"d0_A0": "2026-10-20", "d1_A0": "2026-11-01", "d3_A0": "2026-11-05", "xC": "2026-10-31"}
+CHURN = {**BOUNDARY_CHURN, "xC": "2026-10-31"}
 #: account_id, arr, self_service, created
 EXTRA_ACCOUNTS = [
     ("xP", 50000, "false", ""),
@@ -71,18 +72,9 @@ EXPECTED = {"x1": "skip", "x5": "email", "x7": "skip", "x8": "skip"}
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The boundary data folder with emails, outcomes and a late account; config beside it."""
     root = tmp_path_factory.mktemp("campaign")
-    ds = boundary_dataset()
+    ds = churned_boundary_dataset(CHURN)
     ids = ds.visitors["visitor_id"].astype(str)
     ds.visitors["email"] = [f"{v}@example.com" for v in ids]
-    ds.accounts["created"] = pd.NaT
-    ds.accounts.loc[ds.accounts["account_id"] == "d4_A0", "created"] = pd.Timestamp("2026-11-03")
-    ds.outcomes = pd.DataFrame(
-        {
-            "account_id": pd.array(list(CHURN), dtype="string"),
-            "churned": [True] * len(CHURN),
-            "churn_date": pd.to_datetime(list(CHURN.values())),
-        }
-    )
     data = write_folder(ds, root / "data")
     add_rows(
         data,

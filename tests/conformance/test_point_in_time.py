@@ -23,15 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::Deprec
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(definitions with tiers.yaml and alerts.yaml, data folder with NPS and tickets)."""
-    root = tmp_path_factory.mktemp("subjects")
-    defs = root / "defs"
-    defs.mkdir()
-    (defs / "subjects.yaml").write_text(T.DEFS)
-    (defs / "tiers.yaml").write_text(H.TIERS_YAML)
-    (defs / "alerts.yaml").write_text(H.ALERTS_YAML)
-    data = root / "data"
-    data.mkdir()
-    return defs, H.write_folder(data)
+    return H.write_world(tmp_path_factory.mktemp("subjects"))
 
 
 def csv(text: str) -> pd.DataFrame:

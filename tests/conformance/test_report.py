@@ -13,32 +13,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from click.testing import Result
 
-from conformance.data import AS_OF, SHIPPED_DEFS, boundary_dataset, write_folder
+from conformance.data import AS_OF, SHIPPED_DEFS, churned_boundary_dataset, write_folder
 from conformance.run import run
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
-#: account → churn_date: before D (no subject), on D (a subject), after D
-CHURN = {"d0_A0": "2026-10-20", "d1_A0": "2026-11-01", "d3_A0": "2026-11-05"}
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ds = boundary_dataset()
-    ds.accounts["created"] = pd.NaT
-    ds.accounts.loc[ds.accounts["account_id"] == "d4_A0", "created"] = pd.Timestamp("2026-11-03")
-    ds.outcomes = pd.DataFrame(
-        {
-            "account_id": pd.array(list(CHURN), dtype="string"),
-            "churned": [True] * len(CHURN),
-            "churn_date": pd.to_datetime(list(CHURN.values())),
-        }
-    )
-    return write_folder(ds, tmp_path_factory.mktemp("report") / "data")
+    """The boundary data with accounts churned before, on and after D, one created later."""
+    return write_folder(churned_boundary_dataset(), tmp_path_factory.mktemp("report") / "data")
 
 
 def files(folder: Path) -> dict[str, bytes]:
