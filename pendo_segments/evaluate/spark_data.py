@@ -44,10 +44,23 @@ class SparkData:
 
     def close(self) -> None:
         """Free the cached tables (the session may go on with other data)."""
-        for frame in [*self.cached, *self.metrics.values()]:
+        self.drop_metrics()
+        for frame in self.cached:
             frame.unpersist()
         self.cached = []
-        self.metrics = {}
+
+    def drop_metrics(self) -> None:
+        """Free the cached metric tables of the last evaluation, then their view names.
+
+        Every frame is unpersisted before any view goes: on Spark Connect a frame is
+        its SQL text, analysed again by ``unpersist``, and a later table reads earlier
+        views (the first-seen table).
+        """
+        for frame in self.metrics.values():
+            frame.unpersist()
+        for table in self.metrics:
+            self.spark.catalog.dropTempView(table)
+        self.metrics.clear()
 
     def has(self, table: str) -> bool:
         return table in self.frames

@@ -160,7 +160,7 @@ def shared_queries(
     per segment made Spark scan and shuffle the 36M cached usage rows again
     for every metric of every segment (benchmarks/RESULTS-spark.md). The
     metric tables are small (one row per subject) and stay cached until
-    :func:`drop_metric_tables`.
+    :meth:`SparkData.drop_metrics`.
     """
     from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.evaluate.spark_data import job_description, storage_level
@@ -177,7 +177,7 @@ def shared_queries(
         row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
     )
     shared = gen.compile_shared([defs.get(n) for n in names])
-    drop_metric_tables(data)
+    data.drop_metrics()
     for table, select in shared.tables.items():  # in order: a table may read an earlier one
         try:
             frame = data.spark.sql(spark_text(select, ordered=False)).persist(storage_level())
@@ -190,14 +190,6 @@ def shared_queries(
                 f"spark: metric table {table} failed ({error_line(err)})"
             ) from None
     return {n: spark_text(q, ordered=False) for n, q in shared.queries.items()}
-
-
-def drop_metric_tables(data: Any) -> None:
-    """Free the cached metric tables of the last evaluation (and their view names)."""
-    for table, frame in data.metrics.items():
-        frame.unpersist()
-        data.spark.catalog.dropTempView(table)
-    data.metrics.clear()
 
 
 def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
@@ -302,7 +294,7 @@ def evaluate_spark(
                 f"spark: cannot write {output_table} ({error_line(err)})"
             ) from None
         finally:
-            drop_metric_tables(data)
+            data.drop_metrics()
         return SparkEvaluation(
             as_of=day, segments=segments, written={r[0]: r[1] for r in counts}, table=output_table
         )
@@ -314,7 +306,7 @@ def evaluate_spark(
     except Exception as err:
         raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
     finally:
-        drop_metric_tables(data)
+        data.drop_metrics()
     # Spark Connect puts its plan metrics in attrs; Arrow cannot serialize them (a UserWarning)
     members.attrs.clear()
     members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
