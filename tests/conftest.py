@@ -297,26 +297,23 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
         return spark_session("local[1]", conf)
 
 
-#: the Spark cases the README's command runs: one per behaviour, on the small hand-made
-#: sets (each Spark case costs seconds of jobs even on tiny data). Every other Spark case
-#: is ``spark_matrix``, run by CI as a step of its own (``-m spark_matrix``)
+#: the Spark cases the README's command runs: members, health, tiers, explain, alerts,
+#: the as-of lines, a broken folder, the campaign and who belongs to an account at D, on
+#: the small hand-made sets (each Spark case costs 5-30 s of jobs even on tiny data).
+#: Every other Spark case is ``spark_matrix``, run by CI as a step of its own
+#: (``-m spark_matrix``): the backtest, reading Spark's folders, sync plan, history, ...
 SPARK_SMOKE = (
     "conformance/test_members.py::test_handmade_members_are_the_hand_worked_ones[spark]",
     "conformance/test_health.py::test_handmade_scores_are_the_hand_worked_ones[spark-full]",
     "conformance/test_tiers.py::test_handmade_cli_tiers_with_previous_and_overrides[spark]",
     "conformance/test_explain.py::test_explanation_is_the_hand_worked_one[spark-at_risk-A1]",
     "conformance/test_alerts_backtest.py::test_handmade_alerts_are_the_hand_worked_ones[spark]",
-    "conformance/test_alerts_backtest.py::test_backtest_sizes_rates_and_scores[spark]",
     "conformance/test_as_of.py::test_as_of_lines_are_the_pandas_lines[spark-after-alerts]",
-    "conformance/test_reading.py::test_layout_gives_the_flat_folders_members[spark-spark folders by hand]",
     "conformance/test_reading.py::test_a_broken_folder_gives_the_same_one_line_error[spark-evaluate-negative minutes]",
-    "conformance/test_point_in_time.py::test_members_of_subjects_only[spark]",
     "conformance/test_sql_text.py::test_health_query_transpiles_to_warehouse_dialects[spark]",
     "test_compile_sql.py::test_spark_family_sql_keeps_nested_ctes_so_names_never_repeat[spark]",
     "test_engines_campaign.py::test_spark_dry_run_same_bytes",
-    "test_multi_account.py::test_spark_sync_plan_lists_every_linked_visitor",
     "test_spark_engine.py::test_a_visitors_account_at_d_on_spark",
-    "test_spark_engine.py::test_attribute_history_from_storage_on_spark",
 )
 
 
