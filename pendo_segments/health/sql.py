@@ -138,13 +138,9 @@ def _features_used(days: int, min_clicks: int, key_only: bool, exists: Existence
         exp.alias_(clicks.aggregate_sql(), "clicks"),
         exists=exists,
     )
-    on: exp.Expr = exp.EQ(this=col("feature_id", "k"), expression=col("feature_id", "u"))
-    if key_only:
-        on = exp.and_(on, col("key", "k", quoted=True), copy=False)
-    per_feature = _grouped(per_feature.join(table("features", "k"), on=on, copy=False), 2)
-    used = exp.select("subject_id", exp.alias_(exp.Count(this=exp.Star(), big_int=True), "used"))
-    enough = exp.GTE(this=col("clicks"), expression=num(int(min_clicks)))
-    return _grouped(used.from_(per_feature.subquery("x", copy=False)).where(enough, copy=False))
+    return _features_used_from(
+        _grouped(per_feature, 2).subquery("x", copy=False), min_clicks, key_only
+    )
 
 
 def _from_shared(shared: SharedMetrics, exists: Existence) -> dict[str, exp.Select]:
@@ -176,9 +172,9 @@ def _from_shared(shared: SharedMetrics, exists: Existence) -> dict[str, exp.Sele
     return out
 
 
-def _features_used_from(clicks: str, min_clicks: int, key_only: bool) -> exp.Select:
-    """:func:`_features_used` from a shared clicks table (``subject_id, feature_id,
-    clicks`` per account and feature)."""
+def _features_used_from(clicks: str | exp.Expr, min_clicks: int, key_only: bool) -> exp.Select:
+    """:func:`_features_used` from clicks per account and feature (``subject_id,
+    feature_id, clicks``): a backtest day's shared table by name, or a subquery."""
     on: exp.Expr = exp.EQ(this=col("feature_id", "k"), expression=col("feature_id", "x"))
     if key_only:
         on = exp.and_(on, col("key", "k", quoted=True), copy=False)
@@ -186,7 +182,8 @@ def _features_used_from(clicks: str, min_clicks: int, key_only: bool) -> exp.Sel
         col("subject_id", "x"), exp.alias_(exp.Count(this=exp.Star(), big_int=True), "used")
     )
     enough = exp.GTE(this=col("clicks", "x"), expression=num(int(min_clicks)))
-    select = used.from_(table(clicks, "x")).join(table("features", "k"), on=on, copy=False)
+    source = table(clicks, "x") if isinstance(clicks, str) else clicks
+    select = used.from_(source).join(table("features", "k"), on=on, copy=False)
     return _grouped(select.where(enough, copy=False))
 
 
