@@ -225,15 +225,21 @@ class SQLGenerator(Generator):
         return compare(value, cond.op, cond.value)
 
     def _days_since(self, metric: str) -> exp.Expr:
+        body = self._visit_day(metric, self.segment.subject)
+        last = metric == "days_since_last_visit"
+        name = self._add_metric("last_visit" if last else "first_visit", body)
+        return days_since_sql(col("value", name))
+
+    def _visit_day(self, metric: str, subject: str) -> exp.Select:
+        """The visit-day table behind ``metric`` (``days_since_last_visit`` /
+        ``…_first_visit``), reading the visitors' declared day where the data has it."""
         last = metric == "days_since_last_visit"
         declared = (
             self.options.get("has_last_visit", False)
             if last
             else self.options.get("has_first_visit", True)
         )
-        body = catalogue.visit_day_sql(metric, self.segment.subject, declared, self.existence)
-        name = self._add_metric("last_visit" if last else "first_visit", body)
-        return days_since_sql(col("value", name))
+        return catalogue.visit_day_sql(metric, subject, declared, self.existence)
 
     def field_node(self, cond: FieldCondition, path: str) -> exp.Expr:
         if self.segment.subject == "visitor" and cond.on_account:
@@ -507,12 +513,8 @@ class SharedMetricSQL(SQLGenerator):
 
     def share_last_visit(self) -> str:
         """The visitors' last-visit table (``subject_id, value``), shared as a segment's."""
-        name = f"{self.PREFIX}visitor_last_visit"
-        if name not in self._tables:
-            declared = self.options.get("has_last_visit", False)
-            body = catalogue.visit_day_sql("days_since_last_visit", "visitor", declared)
-            self._tables[name] = body.with_("params", as_=self._params())
-        return name
+        body = self._visit_day("days_since_last_visit", "visitor")
+        return self._share_table("visitor", "last_visit", body)
 
     def compile_shared(self, segments: list[Segment]) -> SharedSQL:
         queries = {seg.name: self.compile(seg).output for seg in segments}
@@ -530,10 +532,15 @@ class SharedMetricSQL(SQLGenerator):
     # -- overrides ----------------------------------------------------------
     def _add_metric(self, name: str, body: exp.Select) -> str:
         # a visit-day body of the parent: computed once, whatever segment asks
-        shared = f"{self.PREFIX}{self.segment.subject}_{name}"
+        shared = self._share_table(self.segment.subject, name, body)
+        return super()._add_metric(name, exp.select("subject_id", "value").from_(shared))
+
+    def _share_table(self, subject: str, name: str, body: exp.Select) -> str:
+        """The shared table ``name`` of ``subject`` (made from ``body`` the first time)."""
+        shared = f"{self.PREFIX}{subject}_{name}"
         if shared not in self._tables:
             self._tables[shared] = body.with_("params", as_=self._params())
-        return super()._add_metric(name, exp.select("subject_id", "value").from_(shared))
+        return shared
 
     def metric_node(self, cond: MetricCondition, path: str) -> exp.Expr:
         if not catalogue.CATALOGUE[cond.metric].windowed:
