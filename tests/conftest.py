@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -243,7 +242,15 @@ SPARK_CONF = {
     # CPU over a health + evaluate run; the JVM starts in half the time)
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
-_ON_SPARK = re.compile(r"\[(?:[^\]]*-)?spark(?:-[^\]]*)?\]$")
+
+
+def on_spark(nodeid: str) -> bool:
+    """A test id with a parameter ``spark`` (``[spark]``, ``[spark-...]``, ``[...-spark]``).
+
+    The parameters are everything after the test name's first ``[``: an expected message
+    among them may hold brackets of its own (``rules[0]``)."""
+    params = nodeid.split("::", 1)[-1].partition("[")[2].removesuffix("]")
+    return "spark" in params.split("-")
 
 
 def spark_unit(nodeid: str) -> str | None:
@@ -255,7 +262,7 @@ def spark_unit(nodeid: str) -> str | None:
     """
     path = nodeid.split("::", 1)[0]
     name = Path(path).name
-    if name in SPARK_MODULES or name == "test_spark_cluster.py" or _ON_SPARK.search(nodeid):
+    if name in SPARK_MODULES or name == "test_spark_cluster.py" or on_spark(nodeid):
         return f"spark:{path}"
     return None
 
@@ -323,12 +330,12 @@ def mark_spark_matrix(items: list[pytest.Item]) -> None:
     found: set[str] = set()
     files = {item.nodeid.split("::", 1)[0] for item in items}
     for item in items:
-        on_spark = _ON_SPARK.search(item.nodeid) or (
+        spark_case = on_spark(item.nodeid) or (
             item.path.name in SPARK_MODULES and "spark" in getattr(item, "fixturenames", ())
         )
         smoke = [s for s in SPARK_SMOKE if item.nodeid.endswith(s)]
         found.update(smoke)
-        if on_spark and not smoke:
+        if spark_case and not smoke:
             item.add_marker(pytest.mark.spark_matrix)
     for smoke in SPARK_SMOKE:
         if f"tests/{smoke.split('::', 1)[0]}" in files and smoke not in found:

@@ -1,0 +1,46 @@
+"""tests/conftest.py's split of the Spark cases: which test ids run on Spark.
+
+A Spark case outside SPARK_SMOKE belongs to the CI's ``-m spark_matrix`` step; one the
+split misses runs in the README's command, starting a JVM in a file's non-Spark unit.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import on_spark, spark_unit
+
+TIERS = "tests/conformance/test_tiers.py::test_bad_policy_gives_the_pandas_one_line_error"
+
+
+@pytest.mark.parametrize(
+    "nodeid",
+    [
+        "tests/conformance/test_members.py::test_handmade_members_are_the_hand_worked_ones[spark]",
+        "tests/conformance/test_explain.py::test_explanation_is_the_hand_worked_one[spark-at_risk-A1]",
+        "tests/conformance/test_as_of.py::test_as_of_lines_are_the_pandas_lines[spark-after-alerts]",
+        "tests/conformance/test_health.py::test_handmade_scores_are_the_hand_worked_ones[full-spark]",
+        # brackets inside a parameter's text (an expected error naming rules[0])
+        f"{TIERS}[spark-{{field: revenue}}-{{f}}:8: rules[0].when: no column 'revenue']",
+        f"{TIERS}[spark-{{all: [{{segment: smb}}]}}-{{f}}:8: rules[0].when.all[1]: text]",
+    ],
+    ids=["alone", "first", "first-of-two", "last", "brackets", "nested-brackets"],
+)
+def test_an_engine_parameter_spark_is_a_spark_case(nodeid: str) -> None:
+    assert on_spark(nodeid)
+    assert spark_unit(nodeid) == "spark:" + nodeid.split("::", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "nodeid",
+    [
+        "tests/conformance/test_reading.py::test_layout_gives_the_flat_folders_members"
+        "[pandas-spark folders by hand]",
+        "tests/test_compile_sql.py::test_spark_family_sql_keeps_nested_ctes[databricks]",
+        f"{TIERS}[duckdb-{{field: spark}}-{{f}}:8: rules[0].when: no column 'spark']",
+        "tests/test_engines.py::test_spark_only_options_need_spark",
+    ],
+    ids=["a-layout-named-after-it", "databricks", "a-value-of-that-name", "no-parameters"],
+)
+def test_other_cases_are_not(nodeid: str) -> None:
+    assert not on_spark(nodeid)
+    assert spark_unit(nodeid) is None
