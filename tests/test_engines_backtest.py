@@ -13,6 +13,7 @@ tests/test_history_engines.py's attribute history around D.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -189,6 +190,40 @@ def test_spark_same_bytes(tmp_path: Path, defs_dir: Path, subjects_dir: Path, sp
     assert got == want
 
 
+def _days(*spans: tuple[str, str]) -> list[dt.date]:
+    """Every day of each (first, last) span, both included."""
+    out = []
+    for first, last in spans:
+        day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+        while day <= end:
+            out.append(day)
+            day += dt.timedelta(days=1)
+    return out
+
+
+#: as-of days on both sides of each health window's edges (30 days: logins, clicks,
+#: tickets, events; 60: the events' earlier window; 90: NPS). tests/health_handmade.py:
+#: its first usage (10-01) and A4's / A5's first day (10-02) come in (10-02, 10-03);
+#: A1's one day and the first clicks (10-05 … 10-07) come in; A3's tickets (10-15), A5's
+#: last day (10-17), the visitor of no account and A4's tickets (10-20) come in; then the
+#: first usage leaves the 30-day window (11-01, 11-02, 11-03), the as-of day's usage and
+#: the 10-31 NPS / ticket come in and the 08-02 / 08-03 NPS leave the 90-day one (11-01,
+#: 11-02). The days left out (10-04, 10-09 … 10-14, 10-19, 10-22 … 10-30) only move a
+#: count along a run of days or change nothing. tests/test_subjects.py: every day from
+#: before its first usage (09-10) to after D + 1 (09-15), accounts created or churned on
+#: D - 1 / D and visitors first seen then.
+EDGE_DAYS = {
+    "handmade": _days(
+        ("2026-10-02", "2026-10-03"),
+        ("2026-10-05", "2026-10-08"),
+        ("2026-10-15", "2026-10-18"),
+        ("2026-10-20", "2026-10-21"),
+        ("2026-10-31", "2026-11-03"),
+    ),
+    "subjects": _days(("2026-09-08", "2026-09-17")),
+}
+
+
 @pytest.mark.parametrize("world", ["handmade", "subjects"])
 def test_duckdb_day_health_reads_the_segments_tables(
     defs_dir: Path, handmade_dir: Path, subjects_dir: Path, world: str
@@ -196,9 +231,7 @@ def test_duckdb_day_health_reads_the_segments_tables(
     """A DuckDB backtest day scans the usage once for segments and health: the health
     reads the day's metric tables (its visitor-days aside), and every unrounded component
     and signal equals the health query's own scans, on each day across the windows' edges
-    (tests/health_handmade.py: NPS, tickets, a visitor of no account)."""
-    import datetime as dt
-
+    (tests/health_handmade.py: NPS, tickets, a visitor of no account): EDGE_DAYS."""
     import numpy as np
 
     from pendo_segments.backtest.sql import DuckDays, SqlDays, day_plan
@@ -221,9 +254,7 @@ def test_duckdb_day_health_reads_the_segments_tables(
         own = 1 + ("usage_daily" in tables.row_account)
         assert (text.count("usage_daily"), text.count("feature_usage")) == (own, 0)
         duck = DuckDays(days)
-        first = dt.date(2026, 10, 2) if world == "handmade" else dt.date(2026, 9, 8)
-        for k in range(33 if world == "handmade" else 10):
-            day = first + dt.timedelta(days=k)
+        for day in EDGE_DAYS[world]:
             got = health_result(duck.run(defs, segments, day, config)[2], config, tables, day)
             own = engine.query(health_tree(config, tables, day), at=day)
             want = health_result(own, config, tables, day)
