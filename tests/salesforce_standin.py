@@ -165,7 +165,9 @@ class StandIn:
         server.daemon_threads = True
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop's next poll: 0.5 s each test by default
+        poll = {"poll_interval": 0.01}
+        threading.Thread(target=server.serve_forever, kwargs=poll, daemon=True).start()
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         return self.url
 

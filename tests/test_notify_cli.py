@@ -1,8 +1,9 @@
-"""``pendo-segments alerts notify`` as a process: kill -9 between post and record, two runs at
-once, hostile names, the webhook URL never shown; ``alerts`` itself unchanged."""
+"""``pendo-segments alerts notify`` as a process (kill -9 between post and record, two runs at
+once) and in-process: hostile names, the webhook URL never shown; ``alerts`` itself unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -69,18 +71,16 @@ def environment(hook: Hook, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(
-    folder: Path, hook: Hook, *extra: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    # cwd: a folder without pendo-segments.toml, so only the environment configures the run
-    return subprocess.run(
-        command(folder, *extra),
-        env=environment(hook),
-        cwd=cwd or folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run(folder: Path, hook: Hook, *extra: str, **env: str) -> SimpleNamespace:
+    """``command`` in-process (click's CliRunner), as a process would run it: in ``folder``
+    (no pendo-segments.toml there, so only the environment configures the run) and
+    without the ``PENDO_`` variables; its ``returncode``, ``stdout`` and ``stderr``.
+    Only the kill -9 and the two-runs-at-once cases need a real process."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PENDO_")}
+    overrides = unset | {"PENDO_SEGMENTS_SLACK_WEBHOOK": hook.url} | env
+    with contextlib.chdir(folder):
+        result = CliRunner().invoke(main, command(folder, *extra)[3:], env=overrides)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def results(out: str) -> list[tuple[str, str, str, str]]:
@@ -227,14 +227,7 @@ def test_the_webhook_url_is_never_shown(folder: Path, hook: Hook) -> None:
     assert failed.returncode == 1
     assert "SECRET" not in failed.stdout + failed.stderr
     assert "[webhook URL]" in failed.stdout  # Slack's body, scrubbed
-    bad = subprocess.run(
-        command(folder, "--send"),
-        env=environment(hook) | {"PENDO_SEGMENTS_SLACK_WEBHOOK": "ftp://x/SECRET"},
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = run(folder, hook, "--send", PENDO_SEGMENTS_SLACK_WEBHOOK="ftp://x/SECRET")
     assert bad.returncode == 1 and "SECRET" not in bad.stdout + bad.stderr
     assert bad.stderr.strip() == (
         "Error: PENDO_SEGMENTS_SLACK_WEBHOOK: is not an http(s) URL "
