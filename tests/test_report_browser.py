@@ -48,14 +48,23 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def test_report_renders_offline_in_chromium(reports: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Any:
     need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         need(False, "playwright is not installed")
         raise
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
 
+
+def test_report_renders_offline_in_chromium(browser: Any, reports: dict[str, Path]) -> None:
     problems: list[str] = []
     outside: list[str] = []
 
@@ -66,56 +75,54 @@ def test_report_renders_offline_in_chromium(reports: dict[str, Path]) -> None:
             outside.append(r.request.url)
             r.abort()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.route("**/*", route)
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning")
-                    else None
-                ),
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.route("**/*", route)
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+        for locale, folder in reports.items():
+            page.goto((folder / "index.html").as_uri())
+            charts = page.evaluate(_CHARTS)
+            assert len(charts) >= 9, charts
+            for c in charts:
+                if c["shapes"] < 2 or c["width"] < 150 or c["height"] < 60:
+                    problems.append(f"{locale}: chart did not draw: {c}")
+                if not c["label"] or not c["table"]:
+                    problems.append(f"{locale}: chart without title or data table: {c}")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"report-{locale}.png"), full_page=True)
+            if locale == "ja":
+                heading = page.inner_text("h1")
+                assert heading == "カスタマーサクセス レポート"
+                assert page.get_attribute("html", "lang") == "ja"
+                assert "2026年11月1日" in page.inner_text("header")
+                continue
+
+            links = page.eval_on_selector_all(
+                "a.drill", "els => els.map(e => e.getAttribute('href'))"
             )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-
-            for locale, folder in reports.items():
-                page.goto((folder / "index.html").as_uri())
-                charts = page.evaluate(_CHARTS)
-                assert len(charts) >= 9, charts
-                for c in charts:
-                    if c["shapes"] < 2 or c["width"] < 150 or c["height"] < 60:
-                        problems.append(f"{locale}: chart did not draw: {c}")
-                    if not c["label"] or not c["table"]:
-                        problems.append(f"{locale}: chart without title or data table: {c}")
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / f"report-{locale}.png"), full_page=True)
-                if locale == "ja":
-                    heading = page.inner_text("h1")
-                    assert heading == "カスタマーサクセス レポート"
-                    assert page.get_attribute("html", "lang") == "ja"
-                    assert "2026年11月1日" in page.inner_text("header")
-                    continue
-
-                links = page.eval_on_selector_all(
-                    "a.drill", "els => els.map(e => e.getAttribute('href'))"
-                )
-                assert len(links) == len(list((folder / "accounts").glob("*.html")))
-                for href in links[:3]:
-                    page.goto((folder / href).as_uri())
-                    drawn = page.evaluate(_CHARTS)
-                    assert len(drawn) == 2 and all(c["shapes"] >= 2 for c in drawn), drawn
-                    assert page.inner_text("h1").strip()
-                    page.click("#back")
-                    assert page.url == (folder / "index.html").as_uri()
-                page.goto((folder / "index.html").as_uri())
-                page.click("a.drill >> nth=0")
-                assert "/accounts/" in page.url
-                page.screenshot(path=str(ARTIFACTS / "report-account.png"), full_page=True)
-        finally:
-            browser.close()
+            assert len(links) == len(list((folder / "accounts").glob("*.html")))
+            for href in links[:3]:
+                page.goto((folder / href).as_uri())
+                drawn = page.evaluate(_CHARTS)
+                assert len(drawn) == 2 and all(c["shapes"] >= 2 for c in drawn), drawn
+                assert page.inner_text("h1").strip()
+                page.click("#back")
+                assert page.url == (folder / "index.html").as_uri()
+            page.goto((folder / "index.html").as_uri())
+            page.click("a.drill >> nth=0")
+            assert "/accounts/" in page.url
+            page.screenshot(path=str(ARTIFACTS / "report-account.png"), full_page=True)
+    finally:
+        page.close()
 
     assert outside == []
     assert problems == []
@@ -205,22 +212,6 @@ _ROWS = """(section) => [...document.querySelectorAll(`#${section} tbody tr`)].m
   }
   return {text: tr.innerText.slice(0, 40), shown: tr.checkVisibility() && r.height > 0, clipped: clipped};
 })"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright is not installed")
-        raise
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(browser: Any, path: Path, size: tuple[int, int], media: str = "screen") -> Any:
