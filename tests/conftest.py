@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_pendo import FakePendo  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+
+# Keep compiled modules even under PYTHONDONTWRITEBYTECODE=1: without them every xdist
+# worker rewrites the asserts of every test module again (about 4 CPU s of its start) and
+# each CLI subprocess compiles the package's modules again. Loaded before any test module.
+sys.dont_write_bytecode = False
+
+from fake_pendo import FakePendo  # noqa: E402 - tests/ is on sys.path (rootdir conftest)
 
 # Tests name the shipped folders (segment_defs, README.md, examples/) the way a user
 # types them, relative to the project root; start there whatever folder pytest ran from.
