@@ -9,22 +9,22 @@ v_en, v_ja (outbox ids 1, 2, 3), default max_attempts 5.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from campaign_world import ADDRESS, AS_OF, EXPECTED, World, smtp_env
+from click.testing import CliRunner
 from conftest import SmtpRecorder
 
 from pendo_segments.campaign.enrol import FileEnroller
 from pendo_segments.campaign.run import RunReport, run_no_login
 from pendo_segments.campaign.smtp import SmtpSettings, smtp_settings
 from pendo_segments.campaign.state import open_state
+from pendo_segments.cli import main
 
 EN, JA, EDGE = ADDRESS["v_en"], ADDRESS["v_ja"], ADDRESS["v_edge31"]
 
@@ -416,9 +416,9 @@ def test_a_bad_state_path_is_one_line_from_the_cli(tmp_path: Path, faulty) -> No
         'tiers_file = "tiers.csv"\nupload_file = "welcome_back.csv"\n',
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PENDO")}
+    # as a shell would run it (in-process: an uncaught error would leave stderr empty)
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PENDO")}
     env.update(smtp_env(cfg.port))
-    script = textwrap.dedent("from pendo_segments.cli import main; main()")
     for state, expected in [
         (
             tmp_path / "afile" / "x.sqlite",
@@ -430,15 +430,13 @@ def test_a_bad_state_path_is_one_line_from_the_cli(tmp_path: Path, faulty) -> No
             f"Error: {tmp_path}/st.sqlite.lock: cannot create the campaign lock: it is a folder",
         ),
     ]:
-        proc = subprocess.run(
-            [sys.executable, "-c", script, "campaign", "no-login", "run", "--send"]
-            + ["--data", str(world.data), "--as-of", "2026-11-01", "--state", str(state)]
-            + ["--format", "csv", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
-        assert proc.returncode == 1, proc.stderr
+        with contextlib.chdir(tmp_path):
+            proc = CliRunner().invoke(
+                main,
+                ["campaign", "no-login", "run", "--send"]
+                + ["--data", str(world.data), "--as-of", "2026-11-01", "--state", str(state)]
+                + ["--format", "csv", "--config", str(config)],
+                env=env,
+            )
+        assert proc.exit_code == 1, proc.stderr
         assert proc.stderr.strip().splitlines() == [expected]
