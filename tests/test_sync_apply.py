@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -206,15 +207,15 @@ def cli_world(handmade_pendo: FakePendo, tmp_path: Path) -> dict[str, Any]:
     return {"env": env, "plan": plan_file, "fake": handmade_pendo, "data": str(data)}
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from pendo_segments.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
+def cli(env: dict[str, str], *args: str) -> SimpleNamespace:
+    """A run after the processes' race, in-process (CliRunner, from the project folder as
+    conftest.py sets it): its ``returncode``, ``stdout`` and ``stderr``."""
+    from click.testing import CliRunner
+
+    from pendo_segments.cli import main
+
+    result = CliRunner().invoke(main, list(args), env={**env, "PENDO_REGION": None})
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def popen(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
