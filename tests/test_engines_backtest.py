@@ -253,7 +253,7 @@ def test_duckdb_day_health_reads_the_segments_tables(
         # its visitor-days; and the visits FOR each account when usage rows name them (§1)
         own = 1 + ("usage_daily" in tables.row_account)
         assert (text.count("usage_daily"), text.count("feature_usage")) == (own, 0)
-        duck = DuckDays(days)
+        duck = DuckDays(days, pd.Index(engine.subjects("account")["account_id"].astype(str)))
         for day in EDGE_DAYS[world]:
             got = health_result(duck.run(defs, segments, day, config)[2], config, tables, day)
             own = engine.query(health_tree(config, tables, day), at=day)

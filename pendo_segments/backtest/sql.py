@@ -110,12 +110,18 @@ class DayPlan:
 
 
 def day_plan(
-    days: SqlDays, defs: Any, segments: Sequence[Any], day: dt.date, config: Any = None
+    days: SqlDays,
+    defs: Any,
+    segments: Sequence[Any],
+    day: dt.date,
+    config: Any = None,
+    numbered: bool = False,
 ) -> DayPlan:
     """The day's queries. With the health ``config``, the tables also hold what the
     health counts (its window's active days and events, events over twice it, every
     catalogued feature's clicks, visitors' last visits), so it scans no usage of its
-    own but for its visitor-days (``sessions``)."""
+    own but for its visitor-days (``sessions``). ``numbered``: a row's ``segment`` is
+    the segment's place in ``segments`` (an integer), not its name."""
     from pendo_segments.compile.sql import SharedMetricSQL
     from pendo_segments.health.engine import health_tree, shape_tables
     from pendo_segments.health.sql import SharedMetrics
@@ -134,16 +140,17 @@ def day_plan(
         health = health_tree(config, shape_tables(days.shape), day, shared)
     compiled = gen.compile_shared(list(segments))
     parts = []
-    for s in segments:
+    for i, s in enumerate(segments):
         query = f"({_bare(compiled.queries[s.name])}) q"
+        label = str(i) if numbered else _text(s.name)
         if s.subject == "account":
             parts.append(
-                f"SELECT {_text(s.name)} AS segment, CAST(q.subject_id AS STRING) AS id, "
+                f"SELECT {label} AS segment, CAST(q.subject_id AS STRING) AS id, "
                 f"1 AS members FROM {query}"
             )
         else:
             parts.append(
-                f"SELECT {_text(s.name)} AS segment, CAST(v.account_id AS STRING) AS id, "
+                f"SELECT {label} AS segment, CAST(v.account_id AS STRING) AS id, "
                 f"count(*) AS members FROM {query} JOIN visitors v "
                 "ON CAST(v.visitor_id AS STRING) = CAST(q.subject_id AS STRING) GROUP BY 1, 2"
             )
@@ -167,23 +174,36 @@ def _members(
 class DuckDays:
     """Days on DuckDB: each day's shared metric tables become temp tables, read by the
     segments' query and by the health's, then dropped (one day's alive at a time). The
-    visitors' earliest active days (over all history: the same every day) are made once
-    where one connection serves every day (a folder; frames connect again per day)."""
+    visitors' earliest active days (over all history: the same every day) and the
+    accounts' positions are made once where one connection serves every day (a folder;
+    frames connect again per day).
 
-    def __init__(self, days: SqlDays) -> None:
+    The segments' answers come back as integers streamed in batches (segment number,
+    account position, members), never as id strings: at 10M visitors a day's rows are
+    9M, 470 MiB as a frame of ids."""
+
+    POSITIONS = "ps_account_positions"
+
+    def __init__(self, days: SqlDays, account_ids: pd.Index) -> None:
         self.days = days
+        self.account_ids = account_ids
         self.made: set[str] = set()  # tables kept across days
         self.keep = bool(getattr(days.engine, "folder", None))
 
     def run(
         self, defs: Any, segments: Sequence[Any], day: dt.date, config: Any
-    ) -> tuple[dict[str, pd.Series], dict[str, pd.DataFrame], pd.DataFrame | None]:
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame | None]:
         from pendo_segments.compile.sql import SharedMetricSQL
 
         engine = self.days.engine
-        plan = day_plan(self.days, defs, segments, day, config)
-        daily = []
+        plan = day_plan(self.days, defs, segments, day, config, numbered=True)
+        daily: list[str] = []
         try:
+            if self.POSITIONS not in self.made:
+                ids = self.account_ids
+                positions = pd.DataFrame({"account_id": ids, "pos": np.arange(len(ids))})
+                engine.temp_table(self.POSITIONS, positions, at=day)
+                (self.made.add if self.keep else daily.append)(self.POSITIONS)
             for name, select in plan.tables.items():
                 if name in self.made:
                     continue
@@ -192,12 +212,44 @@ class DuckDays:
                     self.made.add(name)
                 else:
                     daily.append(name)
-            empty = pd.DataFrame({"segment": [], "id": [], "members": []})
-            rows = engine.query(plan.segments, at=day) if plan.segments else empty
+            masks, per_account = self._answers(plan.segments, segments, day)
             health = engine.query(plan.health, at=day) if plan.health is not None else None
         finally:
             self._drop(daily, day)
-        return *_members(rows, segments), health
+        return masks, per_account, health
+
+    def _answers(
+        self, query: str, segments: Sequence[Any], day: dt.date
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Account segments' masks and visitor segments' members per account (the last
+        place: members without an account) of the numbered segments' ``query``."""
+        import pyarrow.compute as pc
+
+        n = len(self.account_ids)
+        masks = {s.name: np.zeros(n, dtype=bool) for s in segments if s.subject == "account"}
+        per_account = {
+            s.name: np.zeros(n + 1, dtype=np.int64) for s in segments if s.subject == "visitor"
+        }
+        if not query:
+            return masks, per_account
+        sql = (
+            f"SELECT s.segment, p.pos, s.members FROM ({query}) s "
+            f"LEFT JOIN {self.POSITIONS} p ON p.account_id = s.id"
+        )
+        for batch in self.days.engine.batches(sql, at=day):
+            number = batch.column(0).to_numpy()
+            where = pc.fill_null(batch.column(1), n).to_numpy().astype(np.int64)
+            members = batch.column(2).to_numpy()
+            for k in np.unique(number):
+                seg, rows = segments[int(k)], number == k
+                if seg.subject == "account":
+                    hit = where[rows]
+                    masks[seg.name][hit[hit < n]] = True
+                else:
+                    per_account[seg.name] += np.bincount(
+                        where[rows], weights=members[rows], minlength=n + 1
+                    ).astype(np.int64)
+        return masks, per_account
 
     def close(self) -> None:
         self._drop(sorted(self.made))
@@ -206,6 +258,28 @@ class DuckDays:
     def _drop(self, names: Sequence[str], day: dt.date | None = None) -> None:
         for name in names:
             self.days.engine.query(f"DROP TABLE IF EXISTS {name}", at=day)
+
+
+def _answers(
+    members: dict[str, pd.Series], per_account: dict[str, pd.DataFrame], account_ids: pd.Index
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:meth:`DuckDays._answers` from :func:`segment_day`'s frames of ids (Spark)."""
+    from pendo_segments.evaluate.metrics import positions
+
+    n = len(account_ids)
+    masks: dict[str, np.ndarray] = {}
+    for name, ids in members.items():
+        mask = np.zeros(n, dtype=bool)
+        where = positions(ids.astype(str), account_ids)
+        mask[where[where >= 0]] = True
+        masks[name] = mask
+    counts: dict[str, np.ndarray] = {}
+    for name, rows in per_account.items():
+        where = positions(rows["account_id"].astype(str), account_ids)
+        where = np.where(rows["account_id"].isna().to_numpy() | (where < 0), n, where)
+        row = np.bincount(where, weights=rows["members"].to_numpy(), minlength=n + 1)
+        counts[name] = row.astype(np.int64)
+    return masks, counts
 
 
 def _bare(sql: str) -> str:
@@ -266,7 +340,6 @@ def run_backtest_sql(
     counting: the same :class:`Backtest`, value for value."""
     from pendo_segments.evaluate.engine import check_segments
     from pendo_segments.evaluate.fields import field_columns
-    from pendo_segments.evaluate.metrics import positions
     from pendo_segments.health.rules import segment_names
 
     sql = SqlDays(engine)
@@ -281,10 +354,11 @@ def run_backtest_sql(
     # the account segments alerts name are evaluated too (the pandas path has the closure's)
     mentioned = segment_names([a.when for a in rules.alerts]) if rules is not None else []
     extra = [n for n in mentioned if n in defs and n not in subjects]
-    # the pandas engine's definition errors; feature names become ids (features.csv)
+    # the pandas engine's definition errors; feature names become ids (features.csv). The
+    # visitors' columns and types are what it reads: their rows stay in the engine
     small = SimpleNamespace(
         accounts=engine.subjects("account"),
-        visitors=engine.subjects("visitor"),
+        visitors=engine.small_tables().visitors,
         features=engine.query("SELECT * FROM features"),
     )
     check_segments(defs, small, [*wanted, *extra], days[0] if days else dt.date.today())
@@ -304,27 +378,20 @@ def run_backtest_sql(
     previous: dict[str, np.ndarray] | None = None
     last: LastDay | None = None
     # DuckDB: the health reads the day's metric tables (temp tables) instead of the usage
-    duck = DuckDays(sql) if engine.dialect == "duckdb" else None
+    duck = DuckDays(sql, account_ids) if engine.dialect == "duckdb" else None
     for i, day in enumerate(days):
         if progress:
             progress(day.isoformat())
         health_rows = None
         if duck is not None:
-            members, per_account, health_rows = duck.run(defs, run, day, config)
+            masks, per_account, health_rows = duck.run(defs, run, day, config)
         else:
-            members, per_account = segment_day(sql, defs, run, day)
-        masks: dict[str, np.ndarray] = {}
-        for name, ids in members.items():
-            mask = np.zeros(n_acc, dtype=bool)
-            mask[positions(ids.astype(str), account_ids)] = True
-            masks[name] = mask
+            masks, per_account = _answers(*segment_day(sql, defs, run, day), account_ids)
+        for name, mask in masks.items():
             if name in flags:
                 flags[name][i] = mask
                 counts[name].append(int(mask.sum()))
-        for name, rows in per_account.items():
-            where = positions(rows["account_id"].astype(str), account_ids)
-            where = np.where(rows["account_id"].isna().to_numpy() | (where < 0), n_acc, where)
-            row = np.bincount(where, weights=rows["members"].to_numpy(), minlength=n_acc + 1)
+        for name, row in per_account.items():
             member_counts[name][i] = row.astype(np.int32)
             counts[name].append(int(row.sum()))
         if scores is None:

@@ -5,13 +5,20 @@ in an in-memory DuckDB; a folder is opened with
 :func:`pendo_segments.evaluate.duckdb_folder.open_folder` (checked views of the
 usage files, spilling beyond ``--memory-limit``). The small tables a query
 names beyond those (nps, tickets) are copied in when first needed.
+
+On a folder, Python keeps the visitors' columns and types only: the rows live
+in DuckDB, and the pandas loader's frame of them (1.4 GiB of RSS at 10M
+visitors, beside DuckDB's own copy) is read only by the commands that list
+visitors (``subjects("visitor")``: the campaign, sync plan, explain, a saved
+backtest's usage sums), never by evaluate, health or a backtest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from pendo_segments.engines.base import DataShape, Engine, Memberships, Opener, Warn
@@ -54,17 +61,40 @@ class DuckDBEngine(Engine):
         self._con: Any = None  # sample / pendo: frames registered
         self._con_day: dt.date | None = None
         self._copied: set[str] = set()
+        self._visitors: pd.DataFrame | None = None  # a folder's visitor rows, when asked
+        self._filled: list[tuple[str, str]] = []
 
     # -- opening --------------------------------------------------------------------
 
     def small_tables(self) -> Dataset:
-        """sample / pendo: the whole data set; a folder: every table but the usage."""
+        """sample / pendo: the whole data set; a folder: every table but the usage, the
+        visitors as columns and types only (:meth:`subjects` reads their rows)."""
         if self._ds is None:
             if self.folder:
-                self._ds = small_tables(Path(self.data), self.lenient)
+                self._ds = small_tables(Path(self.data), self.lenient, visitor_rows=False)
             else:
                 self._ds = self.open_dataset(as_of=self._as_of)
         return self._ds
+
+    def subjects(self, subject: str) -> pd.DataFrame:
+        if subject != "visitor" or not self.folder:
+            return super().subjects(subject)
+        if self._visitors is None:
+            rows = small_tables(Path(self.data), self.lenient).visitors
+            fill_frames(SimpleNamespace(visitors=rows), self._filled)
+            self._visitors = rows
+        return self._visitors
+
+    def fields_at(self, subject: str, day: dt.date) -> pd.DataFrame:
+        if subject != "visitor" or not self.folder:
+            return super().fields_at(subject, day)
+        from dataclasses import replace
+
+        from pendo_segments.data.history import fields_for
+
+        return fields_for(
+            replace(self.small_tables(), visitors=self.subjects(subject)), day
+        ).visitors
 
     def connection(self, check: Any = None) -> Any:
         """The DuckDB connection with the data's tables (opened on first use)."""
@@ -155,6 +185,27 @@ class DuckDBEngine(Engine):
         with duck_errors():
             return con.execute(text).df()
 
+    def batches(
+        self, sql: str, *, at: dt.date | None = None, rows: int = 1_000_000
+    ) -> Iterator[Any]:
+        """A query's answer as Arrow record batches of ``rows`` rows (never whole in
+        Python: a backtest day's answers stream into its masks)."""
+        from pendo_segments.evaluate.duckdb_folder import duck_errors
+
+        con = self._at(at)
+        with duck_errors():
+            result = con.execute(sql)
+            # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch
+            reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+            yield from reader(rows)
+
+    def temp_table(self, name: str, frame: pd.DataFrame, *, at: dt.date | None = None) -> None:
+        """``frame`` as temp table ``name`` of the connection that serves ``at``."""
+        from pendo_segments.evaluate.duckdb_folder import _copy_in, duck_errors
+
+        with duck_errors():
+            _copy_in(self._at(at), name, frame)
+
     def _at(self, day: dt.date | None) -> Any:
         """The connection with ``accounts`` / ``visitors`` as they stood for ``day`` (§2b)."""
         day = self.day(day)
@@ -175,6 +226,9 @@ class DuckDBEngine(Engine):
     def fill_optional(self, columns: Iterable[tuple[str, str]]) -> None:
         columns = list(columns)
         fill_frames(self.small_tables(), columns)
+        self._filled += columns
+        if self._visitors is not None:
+            fill_frames(SimpleNamespace(visitors=self._visitors), columns)
         if not self.folder:  # registered frames: connect again with the blank columns
             if self._con is not None:
                 self._con.close()
@@ -230,10 +284,13 @@ def _tables_named(sql: Any, text: str) -> set[str]:
     return {t.name for t in tree.find_all(exp.Table)}
 
 
-def small_tables(folder: Path, lenient: bool) -> Dataset:
+def small_tables(folder: Path, lenient: bool, *, visitor_rows: bool = True) -> Dataset:
     """Every table of ``folder`` but the usage ones, typed and checked by the pandas loader.
 
     Its warnings were given when DuckDB opened the folder (the same checks).
+    ``visitor_rows=False``: the visitors typed from all their values (custom fields are
+    inferred), then kept as columns and types only, and the empty usage frames without
+    the visitor ids they take as categories.
     """
     import pyarrow as pa
 
@@ -253,4 +310,20 @@ def small_tables(folder: Path, lenient: bool) -> Dataset:
             readers[name] = _reader(folder, spec)
     quiet: Warn = lambda _message: None  # noqa: E731
     ds = build_dataset(readers, source=str(folder), lenient=lenient, warn=quiet, narrow=True)
-    return history.attach(ds, folder, quiet)
+    ds = history.attach(ds, folder, quiet)
+    if not visitor_rows:
+        ds.visitors = _no_rows(ds.visitors)
+        ds.usage_daily, ds.feature_usage = _no_rows(ds.usage_daily), _no_rows(ds.feature_usage)
+        pa.default_memory_pool().release_unused()
+    return ds
+
+
+def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s columns and types with no rows and nothing shared with it (a slice
+    would keep its buffers alive; a category column keeps no categories)."""
+    import pandas as pd
+
+    def empty(dtype: Any) -> Any:
+        return pd.CategoricalDtype([]) if isinstance(dtype, pd.CategoricalDtype) else dtype
+
+    return pd.DataFrame({c: pd.Series([], dtype=empty(t)) for c, t in frame.dtypes.items()})

@@ -49,7 +49,7 @@ def _subject_dataset(engine: Engine, subject: str, subject_id: str) -> Any:
     from pendo_segments.data.loaders import dataset_from_frames
 
     small = engine.small_tables()
-    visitors = small.visitors
+    visitors = engine.subjects("visitor")  # DuckDB on a folder keeps their rows apart
     if subject == "visitor":
         hit = visitors.loc[visitors["visitor_id"] == subject_id, "account_id"]
     else:
@@ -66,10 +66,11 @@ def _subject_dataset(engine: Engine, subject: str, subject_id: str) -> Any:
         ).astype(str)
         for name in USAGE
     }
-    for name in ("accounts", "visitors", "features", "nps", "tickets", "outcomes"):
+    for name in ("accounts", "features", "nps", "tickets", "outcomes"):
         frame = getattr(small, name)
         if frame is not None:
             tables[name] = frame
+    tables["visitors"] = visitors
     ds = dataset_from_frames(tables, source=small.source, warn=lambda _m: None)
     ds.accounts_history, ds.visitors_history = small.accounts_history, small.visitors_history
     return ds
