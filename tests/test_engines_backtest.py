@@ -121,7 +121,10 @@ def test_sample_duckdb_same_bytes(tmp_path: Path) -> None:
     "start,end,every",
     [
         ("2026-10-02", "2026-11-03", 1),  # every day across the windows' edges
-        ("2026-08-01", "2026-11-20", 9),  # before the data to after it
+        # before the data to after it: 08-01 (nothing yet), 08-28 and 09-24 (only the
+        # 08-02 / 08-03 NPS), 10-21 (in the usage), 11-17 (after its last day); the days
+        # across the usage's edges are the case above's
+        ("2026-08-01", "2026-11-20", 27),
     ],
 )
 def test_handmade_duckdb_same_bytes(
