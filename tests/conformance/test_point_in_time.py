@@ -76,13 +76,11 @@ def test_explain_says_why_not_a_subject(
     assert why in " ".join(out.stdout.split())  # the table wraps long lines
 
 
-def test_backtest_day_counts_across_the_edges(engine: str, world: tuple[Path, Path]) -> None:
-    """Every day D−3 … D+3: ``evaluate``'s counts (and on D the hand-worked ones)."""
+@pytest.fixture(scope="module")
+def evaluate_counts(world: tuple[Path, Path]) -> dict[str, dict[tuple[str, str], int]]:
+    """pandas ``evaluate --counts`` on every day D−3 … D+3, once for every engine's case."""
     defs, data = world
-    start, end = T.D - dt.timedelta(days=3), T.D + dt.timedelta(days=3)
-    args = ["backtest", defs, "--data", data, "--from", start, "--to", end, "--every", "1"]
-    sizes = csv(same_as_pandas(engine, *args, "--format", "csv").stdout)
-    got = {(r.as_of, r.segment): int(r.members) for r in sizes.itertuples()}
+    out = {}
     for offset in range(-3, 4):
         as_of = T.D + dt.timedelta(days=offset)
         counts = csv(
@@ -90,7 +88,22 @@ def test_backtest_day_counts_across_the_edges(engine: str, world: tuple[Path, Pa
                 "pandas", "evaluate", defs, "--data", data, "--as-of", as_of, "--counts"
             ).stdout
         )
-        want = {(as_of.isoformat(), r.segment): int(r.members) for r in counts.itertuples()}
+        day = as_of.isoformat()
+        out[day] = {(day, r.segment): int(r.members) for r in counts.itertuples()}
+    return out
+
+
+def test_backtest_day_counts_across_the_edges(
+    engine: str, world: tuple[Path, Path], evaluate_counts: dict[str, dict]
+) -> None:
+    """Every day D−3 … D+3: ``evaluate``'s counts (and on D the hand-worked ones)."""
+    defs, data = world
+    start, end = T.D - dt.timedelta(days=3), T.D + dt.timedelta(days=3)
+    args = ["backtest", defs, "--data", data, "--from", start, "--to", end, "--every", "1"]
+    sizes = csv(same_as_pandas(engine, *args, "--format", "csv").stdout)
+    got = {(r.as_of, r.segment): int(r.members) for r in sizes.itertuples()}
+    assert len(evaluate_counts) == 7
+    for as_of, want in evaluate_counts.items():
         assert {k: got[k] for k in want} == want, as_of
     assert {n: got[T.D.isoformat(), n] for n in T.EXPECTED} == {
         n: len(ids) for n, ids in T.EXPECTED.items()
