@@ -264,8 +264,8 @@ def spark_unit(nodeid: str) -> str | None:
     """The xdist work unit of a test that runs Spark (``spark:FILE``), else None.
 
     A conformance test's Spark parameter is its own unit, apart from the pandas and
-    DuckDB ones of the same file, so both workers start one JVM each and share the
-    Spark work (the long pole) while the rest of the suite fills in around it.
+    DuckDB ones of the same file, so in ``-m spark_matrix`` both workers start one JVM
+    each and share the Spark work (the long pole) while the rest fills in around it.
     """
     path = nodeid.split("::", 1)[0]
     name = Path(path).name
@@ -366,6 +366,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(1200))
 
 
+def work_unit(nodeid: str) -> str | None:
+    """The xdist work unit of a Spark test: ``spark:smoke`` for the SPARK_SMOKE cases, so
+    the README's command starts one JVM (on one worker, about 90 s of Spark work in all:
+    a second JVM cost more than the share it took), else :func:`spark_unit`."""
+    if any(nodeid.endswith(smoke) for smoke in SPARK_SMOKE):
+        return "spark:smoke"
+    return spark_unit(nodeid)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` with each Spark unit apart, the Spark units handed out first."""
@@ -375,7 +384,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class SparkFirst(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return spark_unit(nodeid) or super()._split_scope(nodeid)
+            return work_unit(nodeid) or super()._split_scope(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
             # the Spark units first, longest (most tests) first: the others fill around them

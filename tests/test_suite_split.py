@@ -7,7 +7,7 @@ split misses runs in the README's command, starting a JVM in a file's non-Spark 
 from __future__ import annotations
 
 import pytest
-from conftest import on_spark, spark_unit
+from conftest import SPARK_SMOKE, on_spark, spark_unit, work_unit
 
 TIERS = "tests/conformance/test_tiers.py::test_bad_policy_gives_the_pandas_one_line_error"
 
@@ -44,3 +44,11 @@ def test_an_engine_parameter_spark_is_a_spark_case(nodeid: str) -> None:
 def test_other_cases_are_not(nodeid: str) -> None:
     assert not on_spark(nodeid)
     assert spark_unit(nodeid) is None
+
+
+def test_the_smoke_cases_are_one_unit_so_the_readmes_command_starts_one_jvm() -> None:
+    assert {work_unit(f"tests/{smoke}") for smoke in SPARK_SMOKE} == {"spark:smoke"}
+    # a matrix case keeps its file's Spark unit (both workers share the matrix step)
+    matrix = "tests/conformance/test_members.py::test_boundary_draws_give_the_pandas_members[spark]"
+    assert work_unit(matrix) == "spark:tests/conformance/test_members.py"
+    assert work_unit("tests/test_atomic.py::test_symlink_to_proc_is_refused") is None
