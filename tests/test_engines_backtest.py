@@ -267,3 +267,24 @@ def test_duckdb_day_health_reads_the_segments_tables(
             for name in want.signals:
                 np.testing.assert_array_equal(got.signals[name], want.signals[name])
         duck.close()
+
+
+def test_duckdb_backtest_keeps_only_what_is_asked(defs_dir: Path, handmade_dir: Path) -> None:
+    """``keep=()`` (what ``backtest`` holds without outcomes, --scores or --save) holds no
+    per-account matrix, and every day's segment sizes are those of a run that holds all."""
+    from pendo_segments.backtest.sql import KEEP_ALL, run_backtest_sql
+    from pendo_segments.definitions.loader import load_definitions
+    from pendo_segments.engines import open_engine
+
+    defs = load_definitions(defs_dir)
+    days = [dt.date(2026, 10, 2), dt.date(2026, 10, 20), dt.date(2026, 11, 3)]
+    with open_engine("duckdb", str(handmade_dir)) as engine:
+        full = run_backtest_sql(defs, engine, days, defs_path=defs_dir, keep=KEEP_ALL)
+        bare = run_backtest_sql(defs, engine, days, defs_path=defs_dir, keep=())
+    assert (bare.flags, bare.member_counts, bare.scores, bare.alerts) == ({}, {}, None, [])
+    assert bare.counts == full.counts
+    assert full.alerts and full.member_counts and full.scores is not None
+    # the sizes are the held matrices' sums (flags per account, members per account)
+    for name, sizes in full.counts.items():
+        matrix = full.flags.get(name, full.member_counts.get(name))
+        assert sizes == [int(x) for x in matrix.sum(axis=1)], name

@@ -53,12 +53,14 @@ def as_of_days(
     return [start + dt.timedelta(days=i * every) for i in range(n)]
 
 
-def result_bytes(days: int, accounts: int, account_rules: int, visitor_segments: int) -> int:
+def result_bytes(
+    days: int, accounts: int, account_rules: int, visitor_segments: int, scores: bool = True
+) -> int:
     """Memory of a backtest's results: a flag per day and account of every account
     segment and alert, members per account of every visitor segment (int32, one more
     column for visitors without an account) and a float64 health score."""
-    per_day = accounts * account_rules + 4 * (accounts + 1) * visitor_segments + 8 * accounts
-    return days * per_day
+    per_day = accounts * account_rules + 4 * (accounts + 1) * visitor_segments
+    return days * (per_day + 8 * accounts * scores)
 
 
 def memory_budget() -> float:
@@ -68,8 +70,11 @@ def memory_budget() -> float:
     return machine_memory() / 2
 
 
-def _check_memory(days: int, accounts: int, account_rules: int, visitor_segments: int) -> None:
-    need, budget = result_bytes(days, accounts, account_rules, visitor_segments), memory_budget()
+def _check_memory(
+    days: int, accounts: int, account_rules: int, visitor_segments: int, scores: bool = True
+) -> None:
+    need = result_bytes(days, accounts, account_rules, visitor_segments, scores)
+    budget = memory_budget()
     if need > budget:
         raise ConfigError(
             f"{days:,} as-of days of {accounts:,} accounts need about {_size(need)} for the "

@@ -17,7 +17,7 @@ query over every day would hold days × subjects rows of metrics at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,6 +37,10 @@ from pendo_segments.backtest.run import (
 
 if TYPE_CHECKING:
     from pendo_segments.backtest.saved import SavedBacktest
+
+#: per-account results a backtest can hold for every day: account segments' and alerts'
+#: flags, visitor segments' members per account, health scores
+KEEP_ALL = ("flags", "members", "scores")
 
 
 @dataclass
@@ -334,10 +338,17 @@ def run_backtest_sql(
     with_alerts: bool = True,
     progress: Callable[[str], None] | None = None,
     keep_last: bool = False,
+    keep: Collection[str] = KEEP_ALL,
 ) -> Backtest:
     """:func:`~pendo_segments.backtest.run.run_backtest` with ``engine`` (an
     :class:`~pendo_segments.engines.Engine` holding the usage: DuckDB, Spark) doing the
-    counting: the same :class:`Backtest`, value for value."""
+    counting: the same :class:`Backtest`, value for value.
+
+    ``keep``: which per-account results to hold for every day (of :data:`KEEP_ALL`;
+    segment sizes always). Every day is still evaluated, scored and alerted; at 1M
+    accounts the three take about 44 MiB a day, so ``backtest`` keeps only what its
+    output reads (flags for the catch rates, scores for ``--scores``, all for ``--save``).
+    """
     from pendo_segments.evaluate.engine import check_segments
     from pendo_segments.evaluate.fields import field_columns
     from pendo_segments.health.rules import segment_names
@@ -350,7 +361,13 @@ def run_backtest_sql(
     config, rules, policy, skipped = _health_setup(defs_path, with_health, with_alerts)
     visitor_segments = sum(subject == "visitor" for subject in subjects.values())
     alerts_run = len(rules.alerts) if rules is not None else 0
-    _check_memory(len(days), n_acc, len(wanted) - visitor_segments + alerts_run, visitor_segments)
+    _check_memory(
+        len(days),
+        n_acc,
+        (len(wanted) - visitor_segments + alerts_run) * ("flags" in keep),
+        visitor_segments * ("members" in keep),
+        scores="scores" in keep,
+    )
     # the account segments alerts name are evaluated too (the pandas path has the closure's)
     mentioned = segment_names([a.when for a in rules.alerts]) if rules is not None else []
     extra = [n for n in mentioned if n in defs and n not in subjects]
@@ -365,16 +382,16 @@ def run_backtest_sql(
     run = [defs.get(n) for n in [*wanted, *extra]]
     engine.fill_optional(field_columns(defs, [s.name for s in run]))
     counts: dict[str, list[int]] = {n: [] for n in wanted}
-    flags = {
-        n: np.zeros((len(days), n_acc), dtype=bool) for n in wanted if subjects[n] == "account"
-    }
+    held = len(days) if "flags" in keep else 0  # days × accounts, or no rows
+    flags = {n: np.zeros((held, n_acc), dtype=bool) for n in wanted if subjects[n] == "account"}
     member_counts = {
         n: np.zeros((len(days), n_acc + 1), dtype=np.int32)
         for n in wanted
-        if subjects[n] == "visitor"
+        if subjects[n] == "visitor" and "members" in keep
     }
-    scores = np.full((len(days), n_acc), np.nan) if with_health else None
-    scored = np.ones((len(days), n_acc), dtype=bool) if with_health else None
+    with_scores = with_health and "scores" in keep
+    scores = np.full((len(days), n_acc), np.nan) if with_scores else None
+    scored = np.ones((len(days), n_acc), dtype=bool) if with_scores else None
     previous: dict[str, np.ndarray] | None = None
     last: LastDay | None = None
     # DuckDB: the health reads the day's metric tables (temp tables) instead of the usage
@@ -389,27 +406,29 @@ def run_backtest_sql(
             masks, per_account = _answers(*segment_day(sql, defs, run, day), account_ids)
         for name, mask in masks.items():
             if name in flags:
-                flags[name][i] = mask
                 counts[name].append(int(mask.sum()))
+                if held:
+                    flags[name][i] = mask
         for name, row in per_account.items():
-            member_counts[name][i] = row.astype(np.int32)
             counts[name].append(int(row.sum()))
-        if scores is None:
+            if name in member_counts:
+                member_counts[name][i] = row.astype(np.int32)
+        if config is None:
             continue
         health = health_day(sql, config, day, account_ids, health_rows)
         if keep_last and i == len(days) - 1:  # the report's current view (no metrics)
             last = LastDay(day, masks=masks, metrics=None, health=health)
-        scores[i] = health.score
-        assert scored is not None
-        scored[i] = health.subject_mask()
+        if scores is not None and scored is not None:
+            scores[i] = health.score
+            scored[i] = health.subject_mask()
         if rules is not None:
             fields = engine.fields_at("account", day)  # of D−1 (history files, §2b)
             ds = AccountFields(fields.reset_index(drop=True))
             found, why = _alert_masks(ds, defs, rules, policy, health, previous, masks)
             for name, mask in found.items():
-                flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), dtype=bool))[i] = (
-                    mask
-                )
+                if held:
+                    alert = flags.setdefault(f"alert:{name}", np.zeros((held, n_acc), dtype=bool))
+                    alert[i] = mask
             skipped = sorted(set(skipped) | set(why))
             previous = _as_previous(health)
     if duck is not None:
@@ -419,7 +438,7 @@ def run_backtest_sql(
         account_ids=account_ids,
         subjects=subjects,
         counts=counts,
-        flags=flags,
+        flags=flags if held else {},
         alerts=[k for k in flags if k.startswith("alert:")],
         member_counts=member_counts,
         scores=scores,

@@ -136,7 +136,16 @@ def backtest(
             )
         else:
             result, ds = _backtest_sql(
-                definitions, defs, data, eng, days, list(segments), save, force, inputs
+                definitions,
+                defs,
+                data,
+                eng,
+                days,
+                list(segments),
+                save,
+                force,
+                inputs,
+                scores=scores is not None,
             )
     fmt = resolve_format(fmt, output)
     emit_frame(result.counts_frame(), fmt, output, title="Segment members per as-of day")
@@ -209,12 +218,17 @@ def _backtest_sql(
     save: Path | None = None,
     force: bool = False,
     inputs: dict[str, Path] | None = None,
+    *,
+    scores: bool = False,
 ) -> tuple[Any, Any]:
     """DuckDB / Spark keep the usage; each day's per-account answers come back (with
-    ``save``: and the report's usage sums, from engine queries)."""
+    ``save``: and the report's usage sums, from engine queries). Only what the output
+    reads is held per day and account: flags for the catch rates (outcomes), health
+    scores for ``--scores``, everything for ``--save``."""
     from types import SimpleNamespace
 
     from pendo_segments.backtest.sql import (
+        KEEP_ALL,
         SqlDays,
         has_history_files,
         run_backtest_sql,
@@ -240,6 +254,11 @@ def _backtest_sql(
             names=names,
             progress=update,
             keep_last=save is not None,
+            keep=KEEP_ALL
+            if save is not None
+            else [
+                k for k, on in (("flags", sql_days.shape.has("outcomes")), ("scores", scores)) if on
+            ],
         )
         # what the catch rates read: the outcomes, and the source their message names
         ds = SimpleNamespace(outcomes=sql_days.outcomes(), source=eng.data)
