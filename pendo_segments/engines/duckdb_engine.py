@@ -194,9 +194,9 @@ class DuckDBEngine(Engine):
 
         con = self._at(at)
         with duck_errors():
-            result = con.execute(sql)
-            # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch
-            reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+            relation = con.sql(sql)  # a relation streams; a DB-API result copies the rows
+            # DuckDB 2 names it to_arrow_reader; 1.x fetch_arrow_reader
+            reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
             yield from reader(rows)
 
     def temp_table(self, name: str, frame: pd.DataFrame, *, at: dt.date | None = None) -> None:
