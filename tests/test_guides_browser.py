@@ -40,7 +40,9 @@ _GUIDES_ON_PAGE = """() => [...document.querySelectorAll('section.locale')].map(
 def serve_folder(folder: Path) -> Iterator[str]:
     """The folder over HTTP on 127.0.0.1 (any free port) while the block runs; yields its URL."""
     server = make_server(folder, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

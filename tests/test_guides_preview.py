@@ -148,7 +148,9 @@ def test_locale_labels_name_each_language_in_itself() -> None:
 
 def test_server_serves_the_gallery_on_localhost(gallery: Path) -> None:
     server = make_server(gallery.parent, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         host, port = server.server_address[:2]
@@ -181,7 +183,9 @@ def test_server_refuses_a_foreign_host_header(gallery: Path) -> None:
     the browser send ``Host: evil.example:PORT``; with --data the gallery holds real
     addresses, so only the loopback names with the served port get an answer."""
     server = make_server(gallery.parent, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         port = server.server_address[1]
