@@ -288,3 +288,38 @@ def test_duckdb_backtest_keeps_only_what_is_asked(defs_dir: Path, handmade_dir: 
     for name, sizes in full.counts.items():
         matrix = full.flags.get(name, full.member_counts.get(name))
         assert sizes == [int(x) for x in matrix.sum(axis=1)], name
+
+
+def test_day_plans_write_the_first_days_sql_again_only_when_that_is_exact(
+    defs_dir: Path, handmade_dir: Path, tmp_path: Path
+) -> None:
+    """A DuckDB backtest compiles its first two days; later days are the first day's SQL
+    with the date written again. That text must be what compiling the day gives; and a
+    definition whose literal is the first day's date (which the rewrite would move too)
+    makes every day compile."""
+    from pendo_segments.backtest.sql import DayPlans, SqlDays
+    from pendo_segments.definitions.loader import load_definitions
+    from pendo_segments.engines import open_engine
+    from pendo_segments.health import load_health_config
+
+    config = load_health_config(None)
+    first, second, third = dt.date(2026, 10, 2), dt.date(2026, 10, 9), dt.date(2026, 11, 3)
+    pinned = tmp_path / "defs"
+    pinned.mkdir()
+    (pinned / "segments.yaml").write_text(
+        DEFS
+        + "  - {name: renews_late, title: R, subject: account,\n"
+        + f'     rule: {{all: [{{field: renewal_date, op: ">", value: "{first}"}}]}}}}\n'
+    )
+    with open_engine("duckdb", str(handmade_dir)) as engine:
+        days = SqlDays(engine)
+        for folder, moved in ((defs_dir, True), (pinned, False)):
+            defs = load_definitions(folder)
+            segments = list(defs.select(None))
+            plans = DayPlans(days)
+            for day in (first, second):
+                plans.at(defs, segments, day, config)
+            assert plans.same is moved
+            compiled = DayPlans(days)._compiled(defs, segments, third, config)
+            assert plans.at(defs, segments, third, config) == compiled
+            assert f"'{third}'" in compiled.segments and f"'{first}'" not in compiled.health

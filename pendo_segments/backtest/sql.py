@@ -110,7 +110,7 @@ class DayPlan:
 
     tables: dict[str, str]
     segments: str  # '' without segments
-    health: Any = None  # a sqlglot tree
+    health: Any = None  # a sqlglot tree, or its text (DayPlans)
 
 
 def day_plan(
@@ -193,6 +193,7 @@ class DuckDays:
         self.account_ids = account_ids
         self.made: set[str] = set()  # tables kept across days
         self.keep = bool(getattr(days.engine, "folder", None))
+        self.plans = DayPlans(days)
 
     def run(
         self, defs: Any, segments: Sequence[Any], day: dt.date, config: Any
@@ -200,7 +201,7 @@ class DuckDays:
         from pendo_segments.compile.sql import SharedMetricSQL
 
         engine = self.days.engine
-        plan = day_plan(self.days, defs, segments, day, config, numbered=True)
+        plan = self.plans.at(defs, segments, day, config)
         daily: list[str] = []
         try:
             if self.POSITIONS not in self.made:
@@ -262,6 +263,49 @@ class DuckDays:
     def _drop(self, names: Sequence[str], day: dt.date | None = None) -> None:
         for name in names:
             self.days.engine.query(f"DROP TABLE IF EXISTS {name}", at=day)
+
+
+class DayPlans:
+    """:func:`day_plan` (numbered, as text) for each day of one backtest, compiled twice.
+
+    The as-of day enters the SQL target as one literal (the ``params`` CTE,
+    semantics/rules.py), so the third day on is the first day's text with its date
+    written again; compiling 18 segments and the health with sqlglot was half of a
+    day's CPU on small data. The second day checks that: its compiled text must be the
+    first's with the date replaced, or every day is compiled (a definition's literal
+    equal to the first day, say).
+    """
+
+    def __init__(self, days: SqlDays) -> None:
+        self.days = days
+        self.first: tuple[str, DayPlan] | None = None
+        self.same: bool | None = None  # None: not checked yet
+
+    def at(self, defs: Any, segments: Sequence[Any], day: dt.date, config: Any) -> DayPlan:
+        if self.first is not None and self.same:
+            return self._moved(day)
+        plan = self._compiled(defs, segments, day, config)
+        if self.first is None:
+            self.first = (day.isoformat(), plan)
+        elif self.same is None:
+            self.same = plan == self._moved(day)
+        return plan
+
+    def _compiled(self, defs: Any, segments: Sequence[Any], day: dt.date, config: Any) -> DayPlan:
+        plan = day_plan(self.days, defs, segments, day, config, numbered=True)
+        health = self.days.engine.render(plan.health) if plan.health is not None else None
+        return DayPlan(plan.tables, plan.segments, health)
+
+    def _moved(self, day: dt.date) -> DayPlan:
+        assert self.first is not None
+        was, plan = self.first
+        now = day.isoformat()
+
+        def move(text: str) -> str:
+            return text.replace(f"'{was}'", f"'{now}'")
+
+        health = move(plan.health) if plan.health is not None else None
+        return DayPlan({n: move(t) for n, t in plan.tables.items()}, move(plan.segments), health)
 
 
 def _answers(
