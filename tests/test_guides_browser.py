@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import page_problems
 import pytest
 from conftest import need
 
@@ -82,15 +83,7 @@ def test_gallery_renders_every_guide_without_console_errors(served_gallery: str)
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning")
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page_problems.watch(page, problems)
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
             page.on(
                 "response",

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import page_problems
 import pytest
 from conftest import need
 
@@ -78,15 +79,7 @@ def test_report_renders_offline_in_chromium(browser: Any, reports: dict[str, Pat
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.route("**/*", route)
-        page.on(
-            "console",
-            lambda m: (
-                problems.append(f"console {m.type}: {m.text}")
-                if m.type in ("error", "warning")
-                else None
-            ),
-        )
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page_problems.watch(page, problems)
 
         for locale, folder in reports.items():
             page.goto((folder / "index.html").as_uri())

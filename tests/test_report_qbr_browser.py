@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import page_problems
 import pytest
 from test_report_browser import (  # the dashboard's checks, on the packs' pages
     _CHARTS,
@@ -66,10 +67,7 @@ def test_packs_draw_offline_without_console_errors(browser: Any, packs: dict[str
             r.abort()
 
     page.route("**/*", route)
-    page.on(
-        "console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    page_problems.watch(page, problems)
     for locale, folder in packs.items():
         page.goto((folder / "index.html").as_uri())
         assert page.eval_on_selector_all("a.pack", "els => els.length") == len(ACCOUNTS)
