@@ -141,12 +141,14 @@ def run_spark(data: str, master: str, memory: str, out: Any) -> None:
 
 
 def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
-    """Spark's evaluate with its time split: JVM start, read (+ checks), query, collect.
+    """Spark's evaluate with its time split: JVM start, read (+ checks), the shared metric
+    tables, then the segments' one job with the collect (members as Arrow, sorted here).
 
     The session gets no ``spark.driver.memory``: local mode sizes the driver
-    for the machine (``budget.spark_driver_memory``). The query is the one
-    ``evaluate_spark`` collects, run first into Spark's cache (``count``), so
-    the collect that follows only ships the members to Python.
+    for the machine (``budget.spark_driver_memory``). The segments and the collect
+    are one job, so they are timed together: persisting each segment's frame to
+    time it alone made the collect compute them again (a frame made WITH ``params``
+    is not found in a union's plan), as this split did before 2026-12-07 15:00.
     """
     warnings.simplefilter("ignore")
     from pendo_segments.definitions import load_definitions
@@ -154,16 +156,15 @@ def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
     from pendo_segments.evaluate.spark_data import open_spark_data
 
     times: dict[str, float] = {}
-    members_frame = spark_engine.members_frame
+    segment_frames = spark_engine.segment_frames
 
-    def queried(*args: Any, **kwargs: Any) -> Any:
-        frame = members_frame(*args, **kwargs).persist()
+    def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        frame.count()
-        times["query"] = time.perf_counter() - start
-        return frame
+        frames = segment_frames(*args, **kwargs)  # fills the metric tables
+        times["metric tables"] = time.perf_counter() - start
+        return frames
 
-    spark_engine.members_frame = queried
+    spark_engine.segment_frames = timed
     defs = load_definitions(Path(defs_dir))
     t0 = time.perf_counter()
     spark = spark_engine.spark_session(master)
@@ -180,10 +181,10 @@ def run_spark_split(data: str, master: str, defs_dir: str, out: Any) -> None:
         {
             "jvm start": t1 - t0,
             "read + checks": t2 - t1,
-            "query": times["query"],
-            "collect": t3 - t2 - times["query"],
+            "metric tables": times["metric tables"],
+            "segments + collect": t3 - t2 - times["metric tables"],
             "total": t3 - t0,
-            "cpu": {"jvm start": c1, "read + checks": c2 - c1, "query + collect": c3 - c2},
+            "cpu": {"jvm start": c1, "read + checks": c2 - c1, "evaluate": c3 - c2},
             "rss": peak_rss_mib(),
             "jvm_rss": jvm_peak_mib(jvm),
             "driver memory": spark.sparkContext.getConf().get("spark.driver.memory"),
@@ -212,7 +213,7 @@ def run_duckdb_folder(data: str, defs_dir: str, out: Any) -> None:
 
 
 def split(folder: Path, master: str, defs_dir: str) -> None:
-    """``--split``: Spark's evaluate (JVM start, read, query, collect) against DuckDB's."""
+    """``--split``: Spark's evaluate (JVM start, read, metric tables, segments) against DuckDB's."""
     print(f"uptime before: {os.getloadavg()}", file=sys.stderr, flush=True)
     duck = child(run_duckdb_folder, str(folder), defs_dir)
     print(f"duckdb done; load average {os.getloadavg()}", file=sys.stderr, flush=True)
@@ -221,7 +222,7 @@ def split(folder: Path, master: str, defs_dir: str) -> None:
     print(f"\nSpark {master} (driver memory {spark['driver memory']}) vs DuckDB, {folder}\n")
     print("| step | Spark s | share |")
     print("|---|---|---|")
-    for step in ("jvm start", "read + checks", "query", "collect"):
+    for step in ("jvm start", "read + checks", "metric tables", "segments + collect"):
         print(f"| {step} | {spark[step]:.1f} | {spark[step] / spark['total']:.0%} |")
     print(f"| total | {spark['total']:.1f} | |")
     print(
@@ -279,7 +280,7 @@ def main() -> None:
     parser.add_argument(
         "--split",
         action="store_true",
-        help="Spark's evaluate split into JVM start, read, query, collect, against "
+        help="Spark's evaluate split into JVM start, read, metric tables, segments, against "
         "evaluate --engine duckdb on the same folder (any layout); default driver memory",
     )
     parser.add_argument("--defs", default=str(ROOT / "segment_defs"))

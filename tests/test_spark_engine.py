@@ -165,3 +165,68 @@ def test_attribute_history_from_storage_on_spark(spark, tmp_path: Path) -> None:
     data = open_spark_data(spark, folder.resolve().as_uri())
     got = evaluate_spark(defs, data, as_of=T.D)
     assert {n: sorted(got.members(n)) for n in T.EXPECTED} == T.EXPECTED
+
+
+def _read_columns(spark, query: str) -> list[list[str]]:
+    """The columns of each table a query's optimised plan reads (files or cached frames;
+    a cached frame's own plan not counted)."""
+    leaves = spark.sql(query)._jdf.queryExecution().optimizedPlan().collectLeaves()
+    out = []
+    for i in range(leaves.size()):
+        output = leaves.apply(i).output()
+        out.append([output.apply(j).name() for j in range(output.size())])
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_segments_read_the_cached_metric_tables(spark, tmp_path: Path, fmt: str) -> None:
+    """Every segment reads its metrics from the shared tables Spark cached, not the usage
+    again (a metric table made WITH ``params`` was not found in a segment's plan, so each
+    segment computed it anew); Parquet is scanned where read, text is parsed and cached once."""
+    from pendo_segments.definitions.features import spark_catalogue
+    from pendo_segments.evaluate.spark_data import open_spark_data
+    from pendo_segments.evaluate.spark_engine import shared_queries
+
+    folder = tmp_path / "usage"
+    write_dataset(Dataset(**frames(), source="handmade"), folder, fmt=fmt)  # type: ignore[arg-type]
+    data = open_spark_data(spark, str(folder))
+    try:
+        assert len(data.cached) == (0 if fmt == "parquet" else 5)
+        defs = load_definitions(Path(__file__).parent.parent / "segment_defs")
+        names = [s.name for s in defs.select(None)]
+        defs.use_features(spark_catalogue(data.frames["features"]), ValueError, check=names)
+        queries = shared_queries(data, defs, names, AS_OF)
+        assert len(data.metrics) >= 5 and set(queries) == set(names)
+        for name, query in queries.items():  # usage rows have a date; no other table read does
+            assert [c for c in _read_columns(spark, query) if "date" in c] == [], name
+    finally:
+        data.close()
+
+
+@pytest.mark.parametrize("limit", [0, 2_000_000])
+def test_unknown_visitors_counted_alike_with_and_without_broadcast(
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """The usage checks meet the visitor ids in a broadcast join (few visitors) or after
+    a per-visitor aggregate (many): the same counts either way. Three rows, two unknown
+    visitors, counted by hand."""
+    from pendo_segments.evaluate import spark_data
+
+    monkeypatch.setattr(spark_data, "BROADCAST_VISITORS", limit)
+    folder = tmp_path / "usage"
+    write_dataset(Dataset(**frames(), source="handmade"), folder)
+    usage = folder / "feature_usage.csv"
+    header = usage.read_text().splitlines()[0].split(",")
+    extra = [{"date": "2026-10-05", "visitor_id": v, "clicks": "3"} for v in ("zz1", "zz1", "zz2")]
+    for row in extra:
+        row["feature_id"] = "core_events"
+    lines = [",".join(row.get(c, "") for c in header) for row in extra]
+    usage.write_text(usage.read_text() + "\n".join(lines) + "\n")
+    said: list[str] = []
+    data = spark_data.open_spark_data(spark, str(folder), lenient=True, warn=said.append)
+    try:
+        assert [w for w in said if "unknown" in w] == [
+            "feature_usage.csv: dropped 3 rows of 2 unknown visitors"
+        ]
+    finally:
+        data.close()

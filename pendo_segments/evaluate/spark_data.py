@@ -32,6 +32,9 @@ Warn = Callable[[str], None]
 CATALOG_PREFIX = "spark:"
 #: big tables are read splittable (no quoted line breaks), the small ones in full CSV syntax
 BIG_TABLES = ("usage_daily", "feature_usage")
+#: up to this many visitors, their ids are broadcast to the checks of the big tables
+#: (a hash table of every id in the driver and in each executor)
+BROADCAST_VISITORS = 2_000_000
 
 
 @dataclass
@@ -231,7 +234,7 @@ def open_spark_data(
 
     warn = warn or logging.getLogger(__name__).warning
     if spec.startswith(CATALOG_PREFIX):
-        raw, label = _catalog_tables(spark, spec[len(CATALOG_PREFIX) :]), spec
+        found, label = _catalog_tables(spark, spec[len(CATALOG_PREFIX) :]), spec
         folder = None
     else:
         if spec == "sample":
@@ -239,11 +242,14 @@ def open_spark_data(
 
             spec = str(bundled_sample_path())
         folder = None if "://" in spec else Path(spec)
-        raw, label = (_folder_tables(spark, folder) if folder else _uri_tables(spark, spec)), spec
+        found = _folder_tables(spark, folder) if folder else _uri_tables(spark, spec)
+        label = spec
     data = SparkData(spark, "sample" if spec.endswith("sample_data") else label)
-    # read once: the check pass fills the cache that every segment and the health score read
-    raw = {name: (where, frame.persist(storage_level())) for name, (where, frame) in raw.items()}
-    data.cached = [frame for _where, frame in raw.values()]
+    # text is parsed once: the check pass fills the cache that every segment and the health
+    # score read. Parquet is not cached: a scan of its columns costs less than filling and
+    # reading Spark's cache of them (benchmarks/RESULTS-spark.md)
+    data.cached = [frame.persist(storage_level()) for _w, frame, text in found.values() if text]
+    raw = {name: (where, frame) for name, (where, frame, _text) in found.items()}
     try:
         _check_all(data, raw, lenient, warn)
     except _Problem as problem:
@@ -353,8 +359,8 @@ class _Problem(Exception):
 # -- sources ----------------------------------------------------------------------
 
 
-def _folder_tables(spark: Any, folder: Path) -> dict[str, tuple[str, Any]]:
-    """``name → (label, DataFrame)`` for a local folder: the loader's files and checks.
+def _folder_tables(spark: Any, folder: Path) -> dict[str, tuple[str, Any, bool]]:
+    """``name → (label, DataFrame, read from text)`` for a local folder: the loader's files.
 
     Every layout of ``data/layout.py`` (a file, a folder of part files, Hive
     partitions) is read from the very files the other engines read.
@@ -374,13 +380,13 @@ def _folder_tables(spark: Any, folder: Path) -> dict[str, tuple[str, Any]]:
             from pendo_segments.data.files import read_header
 
             header = read_header(table.files[0], table.file_label(table.files[0]))
-            out[name] = (table.label, _read_csv(spark, files, name, header, base))
+            out[name] = (table.label, _read_csv(spark, files, name, header, base), True)
         else:
-            out[name] = (table.label, _read_parquet(spark, files, table.label, base))
+            out[name] = (table.label, _read_parquet(spark, files, table.label, base), False)
     return out
 
 
-def _uri_tables(spark: Any, base: str) -> dict[str, tuple[str, Any]]:
+def _uri_tables(spark: Any, base: str) -> dict[str, tuple[str, Any, bool]]:
     """A folder on storage Spark reaches (``s3a://``, ``hdfs://``, ``abfss://``, …)."""
     base = base.rstrip("/")
     out = {}
@@ -400,7 +406,7 @@ def _uri_tables(spark: Any, base: str) -> dict[str, tuple[str, Any]]:
                 if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
                     continue
                 raise DataError(f"{path}: cannot be read ({_first_line(err)})") from None
-            out[name] = (path, frame)
+            out[name] = (path, frame, ext == "csv")
             break
         else:
             if spec.mandatory:
@@ -408,7 +414,8 @@ def _uri_tables(spark: Any, base: str) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def _catalog_tables(spark: Any, database: str) -> dict[str, tuple[str, Any]]:
+def _catalog_tables(spark: Any, database: str) -> dict[str, tuple[str, Any, bool]]:
+    """Catalog tables are cached as before: their format is the catalog's."""
     if not database:
         raise DataError("spark:: name a catalog database, e.g. --data spark:usage")
     out = {}
@@ -421,7 +428,7 @@ def _catalog_tables(spark: Any, database: str) -> dict[str, tuple[str, Any]]:
                 f"spark:{database}: catalog cannot be read ({_first_line(err)})"
             ) from None
         if exists:
-            out[name] = (f"spark:{table}", spark.table(table))
+            out[name] = (f"spark:{table}", spark.table(table), True)
         elif spec.mandatory:
             raise DataError(f"spark:{database}: missing table {name}")
     return out
@@ -512,7 +519,8 @@ class _Table:
 def _check_all(data: SparkData, raw: dict[str, tuple[str, Any]], lenient: bool, warn: Warn) -> None:
     """Check every table in one Spark job, then define the typed frames (the loader's order)."""
     plans = {name: _plan(name, *raw[name]) for name in TABLES if name in raw}
-    aggs = [_aggregates(plan, plans) for plan in plans.values()]
+    broadcast = "visitors" in plans and _visitor_rows(data, plans) <= BROADCAST_VISITORS
+    aggs = [_aggregates(plan, plans, broadcast) for plan in plans.values()]
     try:
         with job_description(data.spark, f"pendo-segments: read and check {data.source}"):
             row = reduce(lambda a, b: a.crossJoin(b), aggs).first().asDict()
@@ -532,6 +540,12 @@ def _check_all(data: SparkData, raw: dict[str, tuple[str, Any]], lenient: bool, 
     data.stats = {"latest": row["usage_daily__latest"], "features": row["features__rows"]}
     data.stats["earliest"] = row.get("usage_daily__earliest")
     data.stats["key_features"] = row.get("features__keys") or 0
+
+
+def _visitor_rows(data: SparkData, plans: dict[str, _Table]) -> int:
+    """How many rows the visitors table has (Parquet: from the file footers)."""
+    with job_description(data.spark, f"pendo-segments: count visitors of {data.source}"):
+        return int(plans["visitors"].frame.count())
 
 
 def _plan(name: str, label: str, frame: Any) -> _Table:
@@ -602,14 +616,16 @@ def _unknown(frame: Any, c: str) -> Any:
     return F.col(f"_ok_{c}").isNull() & _ids(frame, c).isNotNull()
 
 
-def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
+def _aggregates(plan: _Table, plans: dict[str, _Table], broadcast: bool) -> Any:
     """A one-row frame with the counts and an example of every problem of ``plan``.
 
     Plain aggregates only (no Python UDF, no DISTINCT over a big table, so no
-    row expansion): a table that names visitors is first aggregated per
-    visitor id, which Spark does map-side before any shuffle, and only those
-    per-visitor rows meet the visitor ids; the feature catalogue is small and
-    is broadcast to every task.
+    row expansion). With ``broadcast`` (at most :data:`BROADCAST_VISITORS`
+    visitors) a usage table meets the visitor ids row by row in a broadcast hash
+    join, so its checks need no shuffle; otherwise a table that names visitors is
+    first aggregated per visitor id (map-side, before any shuffle) and only those
+    per-visitor rows meet the ids. The feature catalogue is small and is broadcast
+    to every task.
     """
     from pyspark.sql import functions as F
 
@@ -622,16 +638,24 @@ def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
     if plan.name == "visitors" and "accounts" in plans:  # visitors of unknown accounts warn
         known = _known(plans["accounts"], "account_id")
         source = source.join(known, _ids(source, "account_id") == F.col("_k_account_id"), "left")
-    plan.joined = source
     first = lambda c: F.first(c, ignorenulls=True)  # noqa: E731
     by_visitor = any(other == "visitors" for _c, other, _w in plan.links)
+    row_wise = by_visitor and broadcast and plan.name in BIG_TABLES
+    if row_wise:
+        known = F.broadcast(_known(plans["visitors"], "visitor_id"))
+        source = source.join(known, _ids(source, "visitor_id") == F.col("_k_visitor_id"), "left")
+    plan.joined = source
     ok = F.col("_ok_visitor_id").isNotNull() if by_visitor else F.lit(True)
     # (name, aggregate over rows, how the per-visitor aggregates combine)
     parts: list[tuple[str, Any, Any]] = [(f"{p}rows", F.count(F.lit(1)), F.sum)]
     if plan.name == "usage_daily":  # the default as-of day, over rows that stay
         day = _convert(plan.frame, "date", plan.spec.column("date"), "date")[0]
-        parts.append((f"{p}latest", F.max(day), lambda v: F.max(F.when(ok, v))))
-        parts.append((f"{p}earliest", F.min(day), lambda v: F.min(F.when(ok, v))))
+        if row_wise:
+            parts.append((f"{p}latest", F.max(F.when(ok, day)), None))
+            parts.append((f"{p}earliest", F.min(F.when(ok, day)), None))
+        else:
+            parts.append((f"{p}latest", F.max(day), lambda v: F.max(F.when(ok, v))))
+            parts.append((f"{p}earliest", F.min(day), lambda v: F.min(F.when(ok, v))))
     if plan.name == "features" and "key" in plan.frame.columns:
         key = _convert(plan.frame, "key", plan.spec.column("key"), "bool")[0]
         parts.append((f"{p}keys", F.sum(F.when(key, 1).otherwise(0)), F.sum))
@@ -650,7 +674,7 @@ def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
             )
         parts.append((f"{p}any:{c}", F.count(v), F.sum))
     for i, (c, other, _w) in enumerate(plan.links):
-        if other != "visitors":  # distinct unknown ids are counted only when there are any
+        if other != "visitors" or row_wise:  # distinct unknown ids: counted when there are any
             unknown = _unknown(source, c)
             parts.append((f"{p}u{i}", F.sum(F.when(unknown, 1).otherwise(0)), F.sum))
             parts.append((f"{p}x{i}", first(F.when(unknown, _ids(source, c))), first))
@@ -660,7 +684,7 @@ def _aggregates(plan: _Table, plans: dict[str, _Table]) -> Any:
     if plan.name == "visitor_accounts":  # a pair given twice (per visitor: a small table)
         accounts = _ids(source, "account_id")
         parts.append((f"{p}pairs", F.count(accounts) - F.countDistinct(accounts), F.sum))
-    if not by_visitor:
+    if not by_visitor or row_wise:
         key = plan.spec.key
         if key:
             dup = F.count(_ids(source, key)) - F.countDistinct(_ids(source, key))

@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import pandas as pd
@@ -129,13 +130,15 @@ def error_line(err: Exception) -> str:
     return text[:300] or type(err).__name__
 
 
-def spark_text(raw: str, *, ordered: bool = True) -> str:
+def spark_text(raw: str, *, ordered: bool = True, inline: bool = False) -> str:
     """A query of the SQL target (DuckDB dialect) in the Spark dialect (sqlglot).
 
     Nested WITH clauses stay where the SQL target put them (see ``writer_for``).
     Without ``ordered`` no part of it sorts: a member set needs no order, and
     in Spark every ORDER BY is a global sort with a sampling job of its own
-    (the engine sorts the collected members once).
+    (the engine sorts the collected members once). With ``inline`` the top
+    WITH clause's tables become subqueries where they are read (see
+    :func:`_inline_ctes`).
     """
     import sqlglot
     from sqlglot import exp
@@ -147,7 +150,39 @@ def spark_text(raw: str, *, ordered: bool = True) -> str:
         for select in tree.find_all(exp.Select):
             if select.args.get("order") is not None and select.args.get("limit") is None:
                 select.set("order", None)
+    if inline:
+        _inline_ctes(tree)
     return str(tree.sql(dialect=writer_for("spark")))
+
+
+def _inline_ctes(tree: Any) -> None:
+    """The top WITH clause's tables as subqueries in place (a metric table's ``params``).
+
+    Spark serves a cached frame to a later query only if the frame's plan is found
+    in that query's plan; a frame made by a query WITH ``params`` is not found in a
+    segment query that has a ``params`` of its own, so every segment computed its
+    metric tables again from the usage (benchmarks/RESULTS-spark.md).
+    """
+
+    with_ = tree.args.get("with_")
+    if with_ is None:
+        return
+    tree.set("with_", None)
+    ctes: dict[str, Any] = {}
+    for cte in with_.expressions:  # a table may read an earlier one
+        body = cte.this.copy()
+        _replace_tables(body, ctes)
+        ctes[cte.alias] = body
+    _replace_tables(tree, ctes)
+
+
+def _replace_tables(tree: Any, ctes: dict[str, Any]) -> None:
+    from sqlglot import exp
+
+    for table in list(tree.find_all(exp.Table)):
+        if table.name in ctes and not table.db:
+            alias = exp.TableAlias(this=exp.to_identifier(table.alias or table.name))
+            table.replace(exp.Subquery(this=ctes[table.name].copy(), alias=alias))
 
 
 def shared_queries(
@@ -180,7 +215,8 @@ def shared_queries(
     data.drop_metrics()
     for table, select in shared.tables.items():  # in order: a table may read an earlier one
         try:
-            frame = data.spark.sql(spark_text(select, ordered=False)).persist(storage_level())
+            text = spark_text(select, ordered=False, inline=True)
+            frame = data.spark.sql(text).persist(storage_level())
             frame.createOrReplaceTempView(table)
             data.metrics[table] = frame
             with job_description(data.spark, f"pendo-segments: metric table {table}"):
@@ -192,35 +228,79 @@ def shared_queries(
     return {n: spark_text(q, ordered=False) for n, q in shared.queries.items()}
 
 
-def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
-    """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy, over
-    the metric tables :func:`shared_queries` fills)."""
+def segment_frames(
+    data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date
+) -> list[Any]:
+    """One lazy Spark DataFrame of ``subject_id`` text per name of ``names``, over the
+    metric tables :func:`shared_queries` fills."""
     from pyspark.sql import functions as F
 
-    spark = data.spark
     queries = shared_queries(data, defs, names, as_of) if names else {}
-    parts = []
+    out = []
     for name in names:
-        seg = defs.get(name)
         try:
-            frame = spark.sql(queries[name])
+            frame = data.spark.sql(queries[name])
         except Exception as err:
             raise EvaluationError(
-                f"{seg.source}: {name}: Spark cannot run it ({error_line(err)})"
+                f"{defs.get(name).source}: {name}: Spark cannot run it ({error_line(err)})"
             ) from None
-        parts.append(
-            frame.select(
-                F.lit(name).alias("segment"),
-                F.lit(seg.subject).alias("subject"),
-                F.col("subject_id").cast("string").alias("subject_id"),
-            )
-        )
-    if not parts:
-        return spark.createDataFrame([], "segment string, subject string, subject_id string")
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
+        out.append(frame.select(F.col("subject_id").cast("string").alias("subject_id")))
     return out
+
+
+def members_frame(data: Any, defs: DefinitionSet, names: Sequence[str], as_of: dt.date) -> Any:
+    """One Spark DataFrame ``segment, subject, subject_id`` for all ``names`` (lazy)."""
+    from pyspark.sql import functions as F
+
+    parts = [
+        frame.select(
+            F.lit(name).alias("segment"), F.lit(defs.get(name).subject).alias("subject"), "*"
+        )
+        for name, frame in zip(names, segment_frames(data, defs, names, as_of), strict=True)
+    ]
+    if not parts:
+        return data.spark.createDataFrame([], "segment string, subject string, subject_id string")
+    return reduce(lambda a, b: a.unionByName(b), parts)
+
+
+def collect_members(frames: Sequence[Any], segments: dict[str, Segment]) -> pd.DataFrame:
+    """The members of ``frames`` (one per segment, in the order of ``segments``) as the
+    membership frame, sorted by segment and id.
+
+    One Spark job brings each member as its segment's number and its id, as Arrow
+    batches; the names are put back and the rows sorted here in Arrow. Shipping the
+    segment and subject text with every row and converting rows to pandas took a fifth
+    of a 1M-visitor evaluation (benchmarks/RESULTS-spark.md).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyspark.sql import functions as F
+
+    names = list(segments)
+    coded = [f.select(F.lit(i).alias("_segment"), "subject_id") for i, f in enumerate(frames)]
+    if coded:
+        table = reduce(lambda a, b: a.unionByName(b), coded).toArrow()
+    else:
+        table = pa.table(
+            {"_segment": pa.array([], pa.int32()), "subject_id": pa.array([], pa.string())}
+        )
+    by_name = sorted(names)  # the segments' order in the membership frame
+    rank = {n: r for r, n in enumerate(by_name)}
+    ranks = pc.take(pa.array([rank[n] for n in names], pa.int32()), table.column("_segment"))
+    ids = table.column("subject_id")
+    order = pc.sort_indices(
+        pa.table({"rank": ranks, "subject_id": ids}),
+        sort_keys=[("rank", "ascending"), ("subject_id", "ascending")],
+    )
+    ranks = pc.take(ranks, order)
+    subjects = [segments[n].subject for n in by_name]
+    return pd.DataFrame(
+        {
+            "segment": pc.take(pa.array(by_name, pa.string()), ranks).to_pandas(),
+            "subject": pc.take(pa.array(subjects, pa.string()), ranks).to_pandas(),
+            "subject_id": pc.take(ids, order).to_pandas(),
+        }
+    )
 
 
 @dataclass
@@ -282,10 +362,10 @@ def evaluate_spark(
     defs.use_features(features, EvaluationError, check=wanted)  # feature names → ids
     segments = {n: defs.get(n) for n in wanted}
     fill_optional(data, field_columns(defs, wanted))  # optional columns the data lacks: blank
-    frame = members_frame(data, defs, wanted, day)
     if output_table:
         if not _TABLE_RE.match(output_table):
             raise EvaluationError(f"--output-table {output_table!r}: expected DATABASE.TABLE")
+        frame = members_frame(data, defs, wanted, day)
         try:
             frame.write.mode("overwrite").saveAsTable(output_table)
             counts = data.spark.table(output_table).groupBy("segment").count().collect()
@@ -300,17 +380,15 @@ def evaluate_spark(
         )
     from pendo_segments.evaluate.spark_data import job_description
 
+    frames = segment_frames(data, defs, wanted, day)
     try:
         with job_description(data.spark, f"pendo-segments: {len(wanted)} segments"):
-            members = frame.toPandas()
+            members = collect_members(frames, segments)
     except Exception as err:
         raise EvaluationError(f"spark: the segment job failed ({error_line(err)})") from None
     finally:
         data.drop_metrics()
-    # Spark Connect puts its plan metrics in attrs; Arrow cannot serialize them (a UserWarning)
-    members.attrs.clear()
-    members = members.sort_values(["segment", "subject_id"], kind="stable").reset_index(drop=True)
-    return SparkEvaluation(as_of=day, segments=segments, frame=members[MEMBERSHIP_COLUMNS])
+    return SparkEvaluation(as_of=day, segments=segments, frame=members)
 
 
 def check_spark_source(data_spec: str) -> None:
