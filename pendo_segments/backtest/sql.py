@@ -246,14 +246,8 @@ class DuckDays:
             where = pc.fill_null(batch.column(1), n).to_numpy().astype(np.int64)
             members = batch.column(2).to_numpy()
             for k in np.unique(number):
-                seg, rows = segments[int(k)], number == k
-                if seg.subject == "account":
-                    hit = where[rows]
-                    masks[seg.name][hit[hit < n]] = True
-                else:
-                    per_account[seg.name] += np.bincount(
-                        where[rows], weights=members[rows], minlength=n + 1
-                    ).astype(np.int64)
+                rows = number == k
+                _add(masks, per_account, segments[int(k)], where[rows], members[rows])
         return masks, per_account
 
     def close(self) -> None:
@@ -308,6 +302,25 @@ class DayPlans:
         return DayPlan({n: move(t) for n, t in plan.tables.items()}, move(plan.segments), health)
 
 
+def _add(
+    masks: dict[str, np.ndarray],
+    per_account: dict[str, np.ndarray],
+    segment: Any,
+    where: np.ndarray,
+    members: np.ndarray,
+) -> None:
+    """One segment's answer rows into the day's answers: ``where`` an account's position
+    (``len(accounts)``: none or unknown), ``members`` its count (visitor segments)."""
+    if segment.subject == "account":
+        mask = masks[segment.name]
+        mask[where[where < len(mask)]] = True
+    else:
+        n = len(per_account[segment.name])
+        per_account[segment.name] += np.bincount(where, weights=members, minlength=n).astype(
+            np.int64
+        )
+
+
 def _answers(
     members: dict[str, pd.Series], per_account: dict[str, pd.DataFrame], account_ids: pd.Index
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -315,18 +328,16 @@ def _answers(
     from pendo_segments.evaluate.metrics import positions
 
     n = len(account_ids)
-    masks: dict[str, np.ndarray] = {}
-    for name, ids in members.items():
-        mask = np.zeros(n, dtype=bool)
-        where = positions(ids.astype(str), account_ids)
-        mask[where[where >= 0]] = True
-        masks[name] = mask
-    counts: dict[str, np.ndarray] = {}
-    for name, rows in per_account.items():
-        where = positions(rows["account_id"].astype(str), account_ids)
-        where = np.where(rows["account_id"].isna().to_numpy() | (where < 0), n, where)
-        row = np.bincount(where, weights=rows["members"].to_numpy(), minlength=n + 1)
-        counts[name] = row.astype(np.int64)
+    masks = {name: np.zeros(n, dtype=bool) for name in members}
+    counts = {name: np.zeros(n + 1, dtype=np.int64) for name in per_account}
+    frames = [(name, ids, None) for name, ids in members.items()]
+    frames += [(name, rows["account_id"], rows["members"]) for name, rows in per_account.items()]
+    for name, ids, many in frames:
+        where = positions(ids.astype(str), account_ids).astype(np.int64)
+        where = np.where(ids.isna().to_numpy() | (where < 0), n, where)
+        ones = np.ones(len(ids)) if many is None else many.to_numpy()
+        segment = SimpleNamespace(name=name, subject="account" if many is None else "visitor")
+        _add(masks, counts, segment, where, ones)
     return masks, counts
 
 
@@ -426,8 +437,12 @@ def run_backtest_sql(
     run = [defs.get(n) for n in [*wanted, *extra]]
     engine.fill_optional(field_columns(defs, [s.name for s in run]))
     counts: dict[str, list[int]] = {n: [] for n in wanted}
-    held = len(days) if "flags" in keep else 0  # days × accounts, or no rows
-    flags = {n: np.zeros((held, n_acc), dtype=bool) for n in wanted if subjects[n] == "account"}
+    held = "flags" in keep
+    flags = {
+        n: np.zeros((len(days), n_acc), dtype=bool)
+        for n in wanted
+        if subjects[n] == "account" and held
+    }
     member_counts = {
         n: np.zeros((len(days), n_acc + 1), dtype=np.int32)
         for n in wanted
@@ -449,9 +464,9 @@ def run_backtest_sql(
         else:
             masks, per_account = _answers(*segment_day(sql, defs, run, day), account_ids)
         for name, mask in masks.items():
-            if name in flags:
+            if name in counts:  # not the segments only the alerts name
                 counts[name].append(int(mask.sum()))
-                if held:
+                if name in flags:
                     flags[name][i] = mask
         for name, row in per_account.items():
             counts[name].append(int(row.sum()))
@@ -471,7 +486,7 @@ def run_backtest_sql(
             found, why = _alert_masks(ds, defs, rules, policy, health, previous, masks)
             for name, mask in found.items():
                 if held:
-                    alert = flags.setdefault(f"alert:{name}", np.zeros((held, n_acc), dtype=bool))
+                    alert = flags.setdefault(f"alert:{name}", np.zeros((len(days), n_acc), bool))
                     alert[i] = mask
             skipped = sorted(set(skipped) | set(why))
             previous = _as_previous(health)
@@ -482,7 +497,7 @@ def run_backtest_sql(
         account_ids=account_ids,
         subjects=subjects,
         counts=counts,
-        flags=flags if held else {},
+        flags=flags,
         alerts=[k for k in flags if k.startswith("alert:")],
         member_counts=member_counts,
         scores=scores,
