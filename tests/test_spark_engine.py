@@ -24,6 +24,7 @@ from pendo_segments.cli import main
 from pendo_segments.data.dataset import Dataset
 from pendo_segments.data.loaders import write_dataset
 from pendo_segments.definitions import load_definitions
+from pendo_segments.errors import DataError
 from pendo_segments.health import HealthConfig, compute_health
 
 # pyspark's notices about pandas 3 (results are compared here, not assumed)
@@ -230,3 +231,32 @@ def test_unknown_visitors_counted_alike_with_and_without_broadcast(
         ]
     finally:
         data.close()
+    # strict, by URI (Spark's own message, not the loader's): an unknown id is named,
+    # though the check pass only counts them (the example is looked up after)
+    with pytest.raises(
+        DataError,
+        match=r"feature_usage.csv: column 'visitor_id': unknown "
+        r"visitor 'zz[12]' \(3 rows of 2 unknown visitors;",
+    ):
+        spark_data.open_spark_data(spark, folder.resolve().as_uri())
+
+
+def test_a_failed_check_names_a_bad_value_on_spark(spark, tmp_path: Path) -> None:
+    """The check pass only counts bad values; the message still shows one (by URI: Spark's
+    own message, not the loader's)."""
+    from pendo_segments.evaluate import spark_data
+
+    folder = tmp_path / "usage"
+    write_dataset(Dataset(**frames(), source="handmade"), folder)
+    usage = folder / "usage_daily.csv"
+    header = usage.read_text().splitlines()[0].split(",")
+    row = {
+        "date": "2026-10-05",
+        "visitor_id": "a1v1",
+        "account_id": "A1",
+        "minutes": "-5",
+        "events": "1",
+    }
+    usage.write_text(usage.read_text() + ",".join(row.get(c, "") for c in header) + "\n")
+    with pytest.raises(DataError, match=r"usage_daily.csv: column 'minutes': '-5' is negative"):
+        spark_data.open_spark_data(spark, folder.resolve().as_uri())

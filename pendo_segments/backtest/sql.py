@@ -71,6 +71,8 @@ class SqlDays:
             "has_created": has("accounts", "created"),
             "has_churn_date": has("outcomes", "churn_date"),
             "row_account": row_account_tables(has),  # usage rows' own accounts (§1)
+            # Spark: who exists is one table, not a join per segment (compile/sql.py)
+            "subject_tables": self.engine.dialect == "spark",
         }
 
     def first_usage(self) -> dt.date | None:

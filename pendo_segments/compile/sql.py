@@ -50,6 +50,7 @@ from pendo_segments.semantics.rules import (
     num,
     params,
     table,
+    with_params,
 )
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ class SQLGenerator(Generator):
         self._joins: dict[str, exp.Join] = {}
         try:
             where = self.generate(segment.rule, "rule")
-            name, key = SUBJECT_TABLE[segment.subject]
+            name, exists = self._subjects(segment.subject)
+            key = SUBJECT_TABLE[segment.subject][1]
             select = (
                 exp.select(exp.alias_(col(key, "s"), "subject_id"))
                 .from_(table(name, "s"))
@@ -159,8 +161,6 @@ class SQLGenerator(Generator):
             )
             for join in self._joins.values():
                 select = select.join(join, copy=False)
-            # who exists at the as-of day (docs/semantics.md §2b): the rest are in no segment
-            exists = self.existence.subject_sql(segment.subject, "s")
             if exists != exp.true():  # accounts without created / churn dates: all exist
                 where = both(where, exists)
             # DuckDB sorts NULLs last; written out so every dialect sorts the same way
@@ -171,6 +171,11 @@ class SQLGenerator(Generator):
             return select
         finally:
             self._ctes, self._joins, self._segment = outer_ctes, outer_joins, outer_seg  # type: ignore[assignment]
+
+    def _subjects(self, subject: str) -> tuple[str, exp.Expr]:
+        """The table a segment's subjects come from (as ``s``), and who of them exists at
+        the as-of day (docs/semantics.md §2b): the rest are in no segment."""
+        return SUBJECT_TABLE[subject][0], self.existence.subject_sql(subject, "s")
 
     def _params(self) -> exp.Select:
         return params(self.as_of)
@@ -510,6 +515,17 @@ class SharedMetricSQL(SQLGenerator):
         if features:
             self._click_features.setdefault((subject, window), set()).update(features)
         return self._usage_table(subject, window), self._clicks_table(subject, window)
+
+    def _subjects(self, subject: str) -> tuple[str, exp.Expr]:
+        # option subject_tables: who exists is one shared table of the subjects' rows, read
+        # by every segment, instead of a test (a join with the first-seen days) in each:
+        # Spark joined 1M visitors again per visitor segment (benchmarks/RESULTS-spark.md)
+        name, exists = super()._subjects(subject)
+        if not self.options.get("subject_tables") or exists == exp.true():
+            return name, exists
+        rows = exp.Column(this=exp.Star(), table=exp.to_identifier("s"))
+        body = with_params(exp.select(rows).from_(table(name, "s"))).where(exists)
+        return self._share_table(subject, "subjects", body), exp.true()
 
     def share_last_visit(self) -> str:
         """The visitors' last-visit table (``subject_id, value``), shared as a segment's."""

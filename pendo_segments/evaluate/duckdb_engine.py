@@ -61,11 +61,13 @@ def evaluate_sql(
     names: Sequence[str] | None = None,
     pretty: bool = True,
     shared: bool = False,
+    subject_tables: bool = False,
 ) -> dict[str, list[str]]:
     """Members per segment (sorted ids), computed by DuckDB from the SQL target.
 
     ``shared`` runs the segments together over shared metric tables (what
-    ``--engine duckdb`` does on a folder) instead of one query per segment.
+    ``--engine duckdb`` does on a folder) instead of one query per segment;
+    ``subject_tables`` also reads who exists from one shared table (what Spark does).
     """
     from pendo_segments.compile.sql import SharedMetricSQL, SQLGenerator
 
@@ -86,7 +88,7 @@ def evaluate_sql(
     con = connect(ds, options["as_of"])
     try:
         if shared:
-            gen = SharedMetricSQL(defs, pretty=False, **options)
+            gen = SharedMetricSQL(defs, pretty=False, subject_tables=subject_tables, **options)
             queries = run_shared(con, gen.compile_shared(defs.select(names)))
         else:
             per_segment = SQLGenerator(defs, pretty=pretty, **options)

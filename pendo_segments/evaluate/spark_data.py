@@ -603,10 +603,16 @@ def _ids(frame: Any, c: str) -> Any:
 
 
 def _known(plan: _Table, c: str) -> Any:
-    """The distinct ids of ``plan`` (column ``_k_c``) with a marker column ``_ok_c``."""
+    """The distinct ids of ``plan`` (column ``_k_c``) with a marker column ``_ok_c``.
+
+    The table's own key needs no DISTINCT (a shuffle of every id): a repeated key
+    stops the load before any count this join gives is read (:func:`_typed`).
+    """
     from pyspark.sql import functions as F
 
-    ids = plan.frame.select(_ids(plan.frame, c).alias(f"_k_{c}")).distinct()
+    ids = plan.frame.select(_ids(plan.frame, c).alias(f"_k_{c}"))
+    if c != plan.spec.key:
+        ids = ids.distinct()
     return ids.withColumn(f"_ok_{c}", F.lit(True))
 
 
@@ -659,9 +665,8 @@ def _aggregates(plan: _Table, plans: dict[str, _Table], broadcast: bool) -> Any:
     if plan.name == "features" and "key" in plan.frame.columns:
         key = _convert(plan.frame, "key", plan.spec.column("key"), "bool")[0]
         parts.append((f"{p}keys", F.sum(F.when(key, 1).otherwise(0)), F.sum))
-    for i, (_c, _p, bad, shown) in enumerate(plan.checks):
+    for i, (_c, _p, bad, _shown) in enumerate(plan.checks):  # an example: _example, on failure
         parts.append((f"{p}n{i}", F.sum(F.when(bad, 1).otherwise(0)), F.sum))
-        parts.append((f"{p}e{i}", first(F.when(bad, shown.cast("string"))), first))
     for c in plan.infer:
         v = F.when(F.col(f"`{c}`") == "", None).otherwise(F.col(f"`{c}`"))
         for tag, good in (
@@ -677,7 +682,6 @@ def _aggregates(plan: _Table, plans: dict[str, _Table], broadcast: bool) -> Any:
         if other != "visitors" or row_wise:  # distinct unknown ids: counted when there are any
             unknown = _unknown(source, c)
             parts.append((f"{p}u{i}", F.sum(F.when(unknown, 1).otherwise(0)), F.sum))
-            parts.append((f"{p}x{i}", first(F.when(unknown, _ids(source, c))), first))
     if plan.name == "visitors" and "accounts" in plans:
         stray = F.when(_unknown(source, "account_id"), 1).otherwise(0)
         parts.append((f"{p}orphans", F.sum(stray), F.sum))
@@ -714,9 +718,8 @@ def _typed(
 ) -> Any:
     """The table with canonical types, after its checks passed (or its unknown ids dropped)."""
     p, label, spec = f"{plan.name}__", plan.label, plan.spec
-    for i, (c, problem, _b, _s) in enumerate(plan.checks):
-        if row[f"{p}n{i}"]:
-            raise _Problem(f"{label}: column '{c}': {row[f'{p}e{i}']!r} {problem}")
+    for c, problem, bad, shown in (check for i, check in enumerate(plan.checks) if row[f"{p}n{i}"]):
+        raise _Problem(f"{label}: column '{c}': {_example(plan.frame, bad, shown)!r} {problem}")
     if spec.key and row.get(f"{p}dup"):
         raise _Problem(f"{label}: column '{spec.key}': {plural(row[f'{p}dup'], 'duplicate id')}")
     if row.get(f"{p}pairs"):
@@ -739,12 +742,29 @@ def _typed(
         counts = f"{plural(row[f'{p}u{i}'], 'row')} of {plural(ids, 'unknown ' + what)}"
         if not lenient:
             raise _Problem(
-                f"{label}: column '{c}': unknown {what} {row[f'{p}x{i}']!r} ({counts}; "
+                f"{label}: column '{c}': unknown {what} {_unknown_example(plan, row, i)!r} ({counts}; "
                 "--lenient drops them)"
             )
         warn(f"{label}: dropped {counts}")
         out = out.join(data.frames[other].select(c), c, "left_semi")
     return out
+
+
+def _example(frame: Any, bad: Any, shown: Any) -> str | None:
+    """A value of a row that fails a check, asked only once the check pass found one:
+    an example in the pass itself (a ``first`` per check over every row) took as long
+    as the checks (benchmarks/RESULTS-spark.md)."""
+    found = frame.where(bad).select(shown.cast("string").alias("v")).first()
+    return None if found is None else found["v"]
+
+
+def _unknown_example(plan: _Table, row: dict[str, Any], i: int) -> str | None:
+    """An unknown id of link ``i``: from the per-visitor pass when it gave one, else
+    looked up now in the joined rows (see :func:`_example`)."""
+    if f"{plan.name}__x{i}" in row:
+        return row[f"{plan.name}__x{i}"]
+    c = plan.links[i][0]
+    return _example(plan.joined, _unknown(plan.joined, c), _ids(plan.joined, c))
 
 
 def _warn_orphans(
@@ -820,19 +840,21 @@ def _convert(frame: Any, name: str, col: Col, kind: str) -> tuple[Any, Any, str]
         value = F.lit(None).cast("long" if kind == "int" else "double")
         return value, v.isNotNull(), problem
     num = v.cast("double")
-    bad = v.isNotNull() & (num.isNull() | F.isnan(num) | (F.abs(num) == float("inf")))
+    tests = []
+    if not isinstance(dtype, T.IntegralType):  # integers are whole and finite already
+        tests.append(v.isNotNull() & (num.isNull() | F.isnan(num) | (F.abs(num) == float("inf"))))
+        if kind == "int":
+            tests.append(F.floor(num) != num)
     if text:
-        bad = bad | (v.isNotNull() & ~v.rlike(NUMBER_RE))
-    if kind == "int":
-        bad = bad | (F.floor(num) != num)
+        tests.append(v.isNotNull() & ~v.rlike(NUMBER_RE))
     if col.min is not None:
-        bad = bad | (num < col.min)
+        tests.append(num < col.min)
         if kind == "float":
             problem = "is negative" if col.min == 0 else f"is below {col.min:g}"
     if col.max is not None:
-        bad = bad | (num > col.max)
+        tests.append(num > col.max)
     value = num.cast("long") if kind == "int" else num
-    return value, bad, problem
+    return value, reduce(lambda a, b: a | b, tests) if tests else None, problem
 
 
 def _number_problem(col: Col) -> str:

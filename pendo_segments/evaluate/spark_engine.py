@@ -210,6 +210,7 @@ def shared_queries(
         has_created="created" in data.columns("accounts"),  # §2b
         has_churn_date="churn_date" in data.columns("outcomes"),
         row_account=row_account_tables(lambda t, c: c in data.columns(t)),  # §1
+        subject_tables=True,  # who exists: one cached table, not a join per segment
     )
     shared = gen.compile_shared([defs.get(n) for n in names])
     data.drop_metrics()

@@ -164,12 +164,19 @@ def visit_day_sql(
         keep = None if exists is None else exists.roll_up_sql("v")
         if exists is not None and "usage_daily" in exists.row_account:
             return _visit_day_by_row_account(latest, has_declared, keep)
-        per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
-        return roll_up_sql(per_visitor, latest, keep)
-    per_visitor = last_visit_sql(has_declared) if latest else first_seen_sql(has_declared)
+        return roll_up_sql(_per_visitor(latest, has_declared, exists), latest, keep)
+    per_visitor = _per_visitor(latest, has_declared, exists)
     return exp.select(
         exp.alias_(col("visitor_id", "x"), "subject_id"), exp.alias_(col("day", "x"), "value")
     ).from_(per_visitor.subquery("x", copy=False))
+
+
+def _per_visitor(latest: bool, has_declared: bool, exists: Existence | None) -> exp.Select:
+    """``visitor_id, day``: the last visit or the first seen day (a shared earliest-day
+    table read when the existence rule has one)."""
+    if latest:
+        return last_visit_sql(has_declared)
+    return first_seen_sql(has_declared, exists.earliest_table if exists else None)
 
 
 def _visit_day_by_row_account(

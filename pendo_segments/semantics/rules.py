@@ -166,22 +166,29 @@ def last_visit(
     return latest_active
 
 
-def first_seen_sql(has_first_visit: bool) -> exp.Select:
-    """``visitor_id, day``: ``visitors.first_visit``, else the earliest active day before as-of."""
+def first_seen_sql(has_first_visit: bool, earliest_table: str | None = None) -> exp.Select:
+    """``visitor_id, day``: ``visitors.first_visit``, else the earliest active day before as-of.
+
+    The usage is grouped per visitor before it meets the visitors: one row per
+    visitor to join, not every usage row (Spark shuffled all of them). With
+    ``earliest_table`` (a table of :func:`earliest_active_sql`, over all
+    history) no usage is read: the earliest day before as-of is that day when
+    it falls before as-of, else there is none.
+    """
+    earliest = active_day_sql(latest=False)
+    if earliest_table is not None:
+        day = col("day", "e")
+        earliest = with_params(
+            exp.select(col("visitor_id", "e"), day).from_(table(earliest_table, "e"))
+        ).where(before_sql(day.copy()))
     if not has_first_visit:
-        return active_day_sql(latest=False)
-    first = exp.Min(this=date(col("date", "u")))
-    day = fn("COALESCE", date(col("first_visit", "v")), first)
-    select = with_params(
-        exp.select(col("visitor_id", "v"), exp.alias_(day, "day")).from_(table("visitors", "v"))
-    )
-    on = both(
-        exp.EQ(this=col("visitor_id", "u"), expression=col("visitor_id", "v")),
-        before_sql(col("date", "u")),
-        active_sql(),
-    )
-    return select.join(table("usage_daily", "u"), on=on, join_type="left").group_by(
-        col("visitor_id", "v"), col("first_visit", "v")
+        return earliest
+    first = fn("COALESCE", date(col("first_visit", "v")), col("day", "a"))
+    on = exp.EQ(this=col("visitor_id", "a"), expression=col("visitor_id", "v"))
+    return (
+        exp.select(col("visitor_id", "v"), exp.alias_(first, "day"))
+        .from_(table("visitors", "v"))
+        .join(earliest.subquery("a", copy=False), on=on, join_type="left")
     )
 
 

@@ -125,3 +125,28 @@ def test_each_usage_table_is_scanned_once_per_subject_and_window(tmp_path) -> No
     # account metrics over usage_daily: active_days and minutes of 30 days, one table
     assert len([s for s in scans if "- 30 " in s]) == 1
     assert all("ps_metric_" in q or "usage_daily" not in q for q in shared.queries.values())
+
+
+@pytest.mark.parametrize("first_visit", [True, False], ids=["first_visit", "no_first_visit"])
+def test_who_exists_read_from_one_shared_table_gives_the_same_members(
+    tmp_path, first_visit: bool
+) -> None:
+    """Spark's plan (``subject_tables``: the subjects' rows in one table, no existence test
+    per query) against one query per segment, on the boundary set with accounts churned
+    and created around the as-of day, and visitors first seen by their usage only."""
+    from conformance.data import churned_boundary_dataset, load_tricky_defs
+    from pendo_segments.compile.sql import SharedMetricSQL
+    from pendo_segments.evaluate.duckdb_engine import evaluate_sql
+
+    defs = load_tricky_defs(tmp_path / "defs")
+    ds = churned_boundary_dataset()
+    if not first_visit:
+        ds.visitors = ds.visitors.drop(columns=["first_visit"])
+    per_segment = evaluate_sql(defs, ds, as_of=AS_OF)
+    assert evaluate_sql(defs, ds, as_of=AS_OF, shared=True, subject_tables=True) == per_segment
+    # the rewrite did happen: no query tests who exists, one table per subject does
+    shared = SharedMetricSQL(
+        defs, as_of=AS_OF, has_first_visit=first_visit, has_created=True, subject_tables=True
+    ).compile_shared(defs.select(None))
+    assert {"ps_metric_visitor_subjects", "ps_metric_account_subjects"} <= set(shared.tables)
+    assert not any("ps_seen" in q or "created" in q for q in shared.queries.values())

@@ -8,18 +8,22 @@ WITH params AS (
   FROM (
     SELECT
       v.visitor_id,
-      COALESCE(CAST(v.first_visit AS DATE), MIN(CAST(u.date AS DATE))) AS day
+      COALESCE(CAST(v.first_visit AS DATE), a.day) AS day
     FROM visitors AS v
-    CROSS JOIN params AS p
-    LEFT JOIN usage_daily AS u
-      ON u.visitor_id = v.visitor_id
-      AND u.date < p.as_of
-      AND (
-        u.events > 0 OR u.minutes > 0
-      )
-    GROUP BY
-      v.visitor_id,
-      v.first_visit
+    LEFT JOIN (
+      SELECT
+        u.visitor_id,
+        MIN(CAST(u.date AS DATE)) AS day
+      FROM usage_daily AS u
+      CROSS JOIN params AS p
+      WHERE
+        u.date < p.as_of AND (
+          u.events > 0 OR u.minutes > 0
+        )
+      GROUP BY
+        1
+    ) AS a
+      ON a.visitor_id = v.visitor_id
   ) AS x
 )
 SELECT
