@@ -718,7 +718,9 @@ def _typed(
 ) -> Any:
     """The table with canonical types, after its checks passed (or its unknown ids dropped)."""
     p, label, spec = f"{plan.name}__", plan.label, plan.spec
-    for c, problem, bad, shown in (check for i, check in enumerate(plan.checks) if row[f"{p}n{i}"]):
+    failed = [check for i, check in enumerate(plan.checks) if row[f"{p}n{i}"]]
+    if failed:  # the first failed check, as the loader reports it
+        c, problem, bad, shown = failed[0]
         raise _Problem(f"{label}: column '{c}': {_example(plan.frame, bad, shown)!r} {problem}")
     if spec.key and row.get(f"{p}dup"):
         raise _Problem(f"{label}: column '{spec.key}': {plural(row[f'{p}dup'], 'duplicate id')}")

@@ -175,8 +175,9 @@ def first_seen_sql(has_first_visit: bool, earliest_table: str | None = None) -> 
     history) no usage is read: the earliest day before as-of is that day when
     it falls before as-of, else there is none.
     """
-    earliest = active_day_sql(latest=False)
-    if earliest_table is not None:
+    if earliest_table is None:
+        earliest = active_day_sql(latest=False)
+    else:
         day = col("day", "e")
         earliest = with_params(
             exp.select(col("visitor_id", "e"), day).from_(table(earliest_table, "e"))
