@@ -260,3 +260,19 @@ def test_a_failed_check_names_a_bad_value_on_spark(spark, tmp_path: Path) -> Non
     usage.write_text(usage.read_text() + ",".join(row.get(c, "") for c in header) + "\n")
     with pytest.raises(DataError, match=r"usage_daily.csv: column 'minutes': '-5' is negative"):
         spark_data.open_spark_data(spark, folder.resolve().as_uri())
+
+
+def test_a_repeated_visitor_id_stops_the_load_on_spark(spark, tmp_path: Path) -> None:
+    """The usage meets the visitor ids without a DISTINCT (they are the table's key), so
+    a repeated id would double its usage rows in that join: the load must stop at the
+    repeated id first, in Spark's own message (by URI)."""
+    from pendo_segments.evaluate import spark_data
+
+    folder = tmp_path / "usage"
+    write_dataset(Dataset(**frames(), source="handmade"), folder)
+    visitors = folder / "visitors.csv"
+    lines = visitors.read_text().splitlines()
+    again = next(line for line in lines[1:] if line.startswith("a1v1,"))  # has usage rows
+    visitors.write_text("\n".join([*lines, again]) + "\n")
+    with pytest.raises(DataError, match=r"/visitors\.csv: column 'visitor_id': 1 duplicate id$"):
+        spark_data.open_spark_data(spark, folder.resolve().as_uri())
