@@ -249,7 +249,7 @@ class DuckDays:
             members = batch.column(2).to_numpy()
             for k in np.unique(number):
                 rows = number == k
-                _add(masks, per_account, segments[int(k)], where[rows], members[rows])
+                _add(masks, per_account, segments[int(k)].name, where[rows], members[rows])
         return masks, per_account
 
     def close(self) -> None:
@@ -307,20 +307,19 @@ class DayPlans:
 def _add(
     masks: dict[str, np.ndarray],
     per_account: dict[str, np.ndarray],
-    segment: Any,
+    name: str,
     where: np.ndarray,
     members: np.ndarray,
 ) -> None:
-    """One segment's answer rows into the day's answers: ``where`` an account's position
+    """One segment's answer rows into the day's answers (``masks`` holds the account
+    segments, ``per_account`` the visitor ones): ``where`` an account's position
     (``len(accounts)``: none or unknown), ``members`` its count (visitor segments)."""
-    if segment.subject == "account":
-        mask = masks[segment.name]
+    if name in masks:
+        mask = masks[name]
         mask[where[where < len(mask)]] = True
     else:
-        n = len(per_account[segment.name])
-        per_account[segment.name] += np.bincount(where, weights=members, minlength=n).astype(
-            np.int64
-        )
+        n = len(per_account[name])
+        per_account[name] += np.bincount(where, weights=members, minlength=n).astype(np.int64)
 
 
 def _answers(
@@ -338,8 +337,7 @@ def _answers(
         where = positions(ids.astype(str), account_ids).astype(np.int64)
         where = np.where(ids.isna().to_numpy() | (where < 0), n, where)
         ones = np.ones(len(ids)) if many is None else many.to_numpy()
-        segment = SimpleNamespace(name=name, subject="account" if many is None else "visitor")
-        _add(masks, counts, segment, where, ones)
+        _add(masks, counts, name, where, ones)
     return masks, counts
 
 
